@@ -1,0 +1,256 @@
+//! Applying blocks: admission of each transaction, fee and nonce, and dispatch of its call.
+
+use crate::{
+    BlockContext, bank,
+    error::{CallError, TxError},
+    params::Params,
+    receipt::{Event, Outcome, Receipt},
+    state,
+    store::{Overlay, Store},
+};
+use commonware_cryptography::{BatchEntry, BatchVerifier, ed25519};
+use commonware_parallel::Sequential;
+use rand_chacha::{ChaCha20Rng, rand_core::SeedableRng};
+use types::{AccountId, AssetId, Call, ChainId, SignedTransaction, tx::MAX_TX_BYTES};
+
+/// Why a whole block cannot be applied. The state is untouched when this is returned.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum BlockError {
+    #[error("block height {found} does not follow the last applied height {last}")]
+    HeightNotNext { last: u64, found: u64 },
+    #[error("block time {found_ms} ms is before the previous block's {previous_ms} ms")]
+    TimestampWentBack { previous_ms: u64, found_ms: u64 },
+}
+
+/// Verifies every transaction's signature, returning one flag per transaction.
+///
+/// The whole block is first checked as one ed25519 batch (ZIP-215 rules, so a batch accepts
+/// exactly what individual checks accept). Only if the batch fails is each signature checked on
+/// its own to find the bad ones. The batch's random coefficients are derived by hashing every
+/// signature and signed message, so they are deterministic yet cannot be chosen by whoever made
+/// the signatures (the Fiat-Shamir construction).
+pub fn verify_signatures(txs: &[SignedTransaction]) -> Vec<bool> {
+    if txs.is_empty() {
+        return Vec::new();
+    }
+    let items: Vec<(Vec<u8>, Vec<u8>, &SignedTransaction)> = txs
+        .iter()
+        .map(|tx| {
+            (
+                types::tx::signature_namespace(&tx.tx().chain_id),
+                tx.signing_message(),
+                tx,
+            )
+        })
+        .collect();
+    let mut transcript: Vec<&[u8]> = Vec::with_capacity(items.len().saturating_mul(3));
+    for (namespace, message, tx) in &items {
+        transcript.push(namespace);
+        transcript.push(message);
+        transcript.push(tx.signature().as_ref());
+    }
+    let seed = types::hash(b"EQUA_BATCH_VERIFY_SEED_V1", &transcript);
+    let mut rng = ChaCha20Rng::from_seed(seed.0);
+    let all_valid = ed25519::PublicKey::verify_batch(
+        &mut rng,
+        &items,
+        |_, (namespace, message, tx)| BatchEntry {
+            namespace,
+            message,
+            public_key: tx.signer_key(),
+            signature: tx.signature(),
+        },
+        &Sequential,
+    );
+    if all_valid {
+        return vec![true; txs.len()];
+    }
+    txs.iter()
+        .map(SignedTransaction::verify_signature)
+        .collect()
+}
+
+/// Applies a block: verifies signatures, then applies each transaction in order. Returns one
+/// receipt per transaction.
+pub fn apply_block(
+    store: &mut (impl Store + ?Sized),
+    context: &BlockContext,
+    txs: &[SignedTransaction],
+) -> Result<Vec<Receipt>, BlockError> {
+    let signatures_valid = verify_signatures(txs);
+    apply_block_checked(store, context, txs, &signatures_valid)
+}
+
+/// Applies a block whose signatures the caller has already verified (the node does this at
+/// admission and when it verifies a proposal). `signatures_valid[i]` says whether transaction
+/// `i` is correctly signed.
+pub fn apply_block_checked(
+    store: &mut (impl Store + ?Sized),
+    context: &BlockContext,
+    txs: &[SignedTransaction],
+    signatures_valid: &[bool],
+) -> Result<Vec<Receipt>, BlockError> {
+    assert_eq!(
+        txs.len(),
+        signatures_valid.len(),
+        "one flag per transaction"
+    );
+    let (last_height, last_timestamp_ms) = state::last_block(store);
+    if last_height.checked_add(1) != Some(context.height) {
+        return Err(BlockError::HeightNotNext {
+            last: last_height,
+            found: context.height,
+        });
+    }
+    if context.timestamp_ms < last_timestamp_ms {
+        return Err(BlockError::TimestampWentBack {
+            previous_ms: last_timestamp_ms,
+            found_ms: context.timestamp_ms,
+        });
+    }
+    let chain_id = state::chain_id(store);
+    let params = state::params(store);
+    let receipts = txs
+        .iter()
+        .zip(signatures_valid)
+        .map(|(tx, &signature_valid)| {
+            apply_transaction(store, context, &chain_id, &params, tx, signature_valid)
+        })
+        .collect();
+    state::set_last_block(store, context.height, context.timestamp_ms);
+    Ok(receipts)
+}
+
+/// Checks everything about a transaction that does not depend on its call: that it is well
+/// signed for this chain, unexpired, next in its signer's sequence and pays an affordable fee.
+/// The mempool runs the same checks before accepting a transaction.
+pub fn admit(
+    store: &(impl Store + ?Sized),
+    chain_id: &ChainId,
+    params: &Params,
+    height: u64,
+    tx: &SignedTransaction,
+    signature_valid: bool,
+) -> Result<(), TxError> {
+    let body = tx.tx();
+    if tx.size() > MAX_TX_BYTES {
+        return Err(TxError::Oversized {
+            size: tx.size(),
+            limit: MAX_TX_BYTES,
+        });
+    }
+    if &body.chain_id != chain_id {
+        return Err(TxError::WrongChainId {
+            expected: chain_id.clone(),
+            found: body.chain_id.clone(),
+        });
+    }
+    if !signature_valid {
+        return Err(TxError::BadSignature);
+    }
+    if height > body.expires_at_height {
+        return Err(TxError::Expired {
+            expires_at_height: body.expires_at_height,
+            height,
+        });
+    }
+    let expected = state::nonce(store, &body.signer);
+    if body.nonce < expected {
+        return Err(TxError::NonceReplayed {
+            expected,
+            found: body.nonce,
+        });
+    }
+    if body.nonce > expected {
+        return Err(TxError::NonceTooHigh {
+            expected,
+            found: body.nonce,
+        });
+    }
+    if expected == u64::MAX {
+        return Err(TxError::NonceExhausted);
+    }
+    // A fee schedule whose product overflows demands more than any fee can offer.
+    let required = params
+        .required_fee(body.call.kind(), tx.size())
+        .unwrap_or(u128::MAX);
+    if body.fee < required {
+        return Err(TxError::FeeTooLow {
+            required,
+            offered: body.fee,
+        });
+    }
+    let balance = state::balance(store, &body.signer, AssetId::NATIVE);
+    if balance < body.fee {
+        return Err(TxError::FeeNotAffordable {
+            fee: body.fee,
+            balance,
+        });
+    }
+    Ok(())
+}
+
+fn apply_transaction(
+    store: &mut (impl Store + ?Sized),
+    context: &BlockContext,
+    chain_id: &ChainId,
+    params: &Params,
+    tx: &SignedTransaction,
+    signature_valid: bool,
+) -> Receipt {
+    let tx_id = tx.id();
+    if let Err(error) = admit(store, chain_id, params, context.height, tx, signature_valid) {
+        return Receipt {
+            tx_id,
+            outcome: Outcome::Rejected(error),
+            fee_paid: 0,
+            events: Vec::new(),
+        };
+    }
+    let body = tx.tx();
+    // Admission proved the fee affordable and the nonce below u64::MAX.
+    bank::move_funds(
+        store,
+        &body.signer,
+        &context.proposer,
+        AssetId::NATIVE,
+        body.fee,
+    )
+    .expect("admission checked that the fee is affordable");
+    let next_nonce = body
+        .nonce
+        .checked_add(1)
+        .expect("admission rejects nonce u64::MAX");
+    state::set_nonce(store, &body.signer, next_nonce);
+
+    let mut events = Vec::new();
+    let mut overlay = Overlay::new(store);
+    let outcome = match dispatch(&mut overlay, context, &body.signer, &body.call, &mut events) {
+        Ok(()) => {
+            overlay.commit();
+            Outcome::Success
+        }
+        Err(error) => {
+            events.clear();
+            Outcome::Failed(error)
+        }
+    };
+    Receipt {
+        tx_id,
+        outcome,
+        fee_paid: body.fee,
+        events,
+    }
+}
+
+fn dispatch(
+    store: &mut (impl Store + ?Sized),
+    context: &BlockContext,
+    signer: &AccountId,
+    call: &Call,
+    events: &mut Vec<Event>,
+) -> Result<(), CallError> {
+    match call {
+        Call::Bank(call) => bank::execute(store, context, signer, call, events).map_err(Into::into),
+    }
+}

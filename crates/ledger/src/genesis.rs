@@ -1,0 +1,353 @@
+//! The genesis file: the chain's first state, written in TOML.
+//!
+//! ```toml
+//! chain_id = "equa-demo"
+//! genesis_time_ms = 1767225600000
+//!
+//! [native]                      # the fee and bond asset, always asset 0
+//! symbol = "EQA"
+//! name = "Equa"
+//! decimals = 9
+//!
+//! [params]                      # amounts are decimal text in EQA
+//! fee_per_byte = "0.000001"
+//! default_call_fee = "0.001"
+//! [params.call_fees]
+//! "bank.transfer" = "0.0005"
+//!
+//! [[assets]]
+//! symbol = "USDX"
+//! name = "Demo dollar"
+//! decimals = 6
+//! issuer = "equa1…"             # optional: without it the supply is fixed
+//! max_supply = "1000000000"     # optional
+//!
+//! [[accounts]]
+//! address = "equa1…"
+//! balances = { EQA = "1000", USDX = "250.5" }
+//! ```
+//!
+//! Every mistake is reported with the field it was found in; nothing is written to the store
+//! unless the whole file is valid.
+
+use crate::{
+    params::Params,
+    state::{self, AssetInfo},
+    store::Store,
+};
+use serde::Deserialize;
+use std::{
+    collections::{BTreeMap, BTreeSet},
+    path::Path,
+};
+use types::{
+    AccountId, AddressError, AssetId, ChainId, Symbol, Text,
+    amount::{self, AmountError, MAX_DECIMALS},
+    tx::MAX_TX_BYTES,
+};
+
+#[derive(Debug, thiserror::Error)]
+pub enum GenesisError {
+    #[error("cannot read genesis file {path}: {message}")]
+    Io { path: String, message: String },
+    #[error("genesis file is not valid TOML for Equa: {0}")]
+    Toml(String),
+    #[error("{field}: {message}")]
+    Invalid { field: String, message: String },
+    #[error("{field}: {source}")]
+    Amount { field: String, source: AmountError },
+    #[error("{field}: {source}")]
+    Address { field: String, source: AddressError },
+    #[error("{field}: symbol {symbol} is used twice")]
+    DuplicateSymbol { field: String, symbol: String },
+    #[error("{field}: account {address} is listed twice")]
+    DuplicateAccount { field: String, address: String },
+    #[error("{field}: no asset has the symbol {symbol}")]
+    UnknownAsset { field: String, symbol: String },
+    #[error("asset {symbol}: genesis balances add up to more than {limit}")]
+    SupplyTooLarge { symbol: String, limit: String },
+}
+
+/// A validated genesis: everything needed to write the chain's first state.
+#[derive(Clone, Debug)]
+pub struct Genesis {
+    pub chain_id: ChainId,
+    pub genesis_time_ms: u64,
+    pub params: Params,
+    /// Assets in id order; the native asset is first.
+    pub assets: Vec<AssetInfo>,
+    pub balances: BTreeMap<AccountId, BTreeMap<AssetId, u128>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawGenesis {
+    chain_id: String,
+    genesis_time_ms: u64,
+    native: RawNative,
+    params: RawParams,
+    #[serde(default)]
+    assets: Vec<RawAsset>,
+    #[serde(default)]
+    accounts: Vec<RawAccount>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawNative {
+    symbol: String,
+    name: String,
+    decimals: u8,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawParams {
+    fee_per_byte: String,
+    default_call_fee: String,
+    #[serde(default)]
+    call_fees: BTreeMap<String, String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawAsset {
+    symbol: String,
+    name: String,
+    decimals: u8,
+    issuer: Option<String>,
+    max_supply: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawAccount {
+    address: String,
+    #[serde(default)]
+    balances: BTreeMap<String, String>,
+}
+
+fn invalid(field: impl Into<String>, message: impl Into<String>) -> GenesisError {
+    GenesisError::Invalid {
+        field: field.into(),
+        message: message.into(),
+    }
+}
+
+fn parse_amount(field: &str, text: &str, decimals: u8) -> Result<u128, GenesisError> {
+    amount::parse(text, decimals).map_err(|source| GenesisError::Amount {
+        field: field.into(),
+        source,
+    })
+}
+
+fn parse_symbol(field: &str, text: &str) -> Result<Symbol, GenesisError> {
+    Symbol::new(text).map_err(|e| invalid(field, e.to_string()))
+}
+
+fn parse_name(field: &str, text: &str) -> Result<Text<64>, GenesisError> {
+    Text::new(text).map_err(|e| invalid(field, e.to_string()))
+}
+
+fn check_decimals(field: &str, decimals: u8) -> Result<u8, GenesisError> {
+    if decimals > MAX_DECIMALS {
+        return Err(invalid(
+            field,
+            format!("an asset has at most {MAX_DECIMALS} decimals, not {decimals}"),
+        ));
+    }
+    Ok(decimals)
+}
+
+impl Genesis {
+    pub fn load(path: &Path) -> Result<Self, GenesisError> {
+        let text = std::fs::read_to_string(path).map_err(|e| GenesisError::Io {
+            path: path.display().to_string(),
+            message: e.to_string(),
+        })?;
+        Self::from_toml(&text)
+    }
+
+    pub fn from_toml(text: &str) -> Result<Self, GenesisError> {
+        let raw: RawGenesis =
+            toml::from_str(text).map_err(|e| GenesisError::Toml(e.to_string()))?;
+        let chain_id =
+            ChainId::new(&raw.chain_id).map_err(|e| invalid("chain_id", e.to_string()))?;
+
+        let native_decimals = check_decimals("native.decimals", raw.native.decimals)?;
+        let mut assets = vec![AssetInfo {
+            symbol: parse_symbol("native.symbol", &raw.native.symbol)?,
+            name: parse_name("native.name", &raw.native.name)?,
+            decimals: native_decimals,
+            issuer: None,
+            max_supply: None,
+            supply: 0,
+        }];
+
+        let params = Self::parse_params(&raw.params, native_decimals)?;
+
+        let mut ids: BTreeMap<String, AssetId> = BTreeMap::new();
+        ids.insert(raw.native.symbol.clone(), AssetId::NATIVE);
+        for (index, asset) in raw.assets.iter().enumerate() {
+            let field = |name: &str| format!("assets[{index}].{name}");
+            let symbol = parse_symbol(&field("symbol"), &asset.symbol)?;
+            let decimals = check_decimals(&field("decimals"), asset.decimals)?;
+            let issuer = asset
+                .issuer
+                .as_deref()
+                .map(|text| {
+                    AccountId::parse(text).map_err(|source| GenesisError::Address {
+                        field: field("issuer"),
+                        source,
+                    })
+                })
+                .transpose()?;
+            let max_supply = asset
+                .max_supply
+                .as_deref()
+                .map(|text| parse_amount(&field("max_supply"), text, decimals))
+                .transpose()?;
+            if max_supply == Some(0) {
+                return Err(invalid(field("max_supply"), "must be greater than zero"));
+            }
+            let id =
+                AssetId(u32::try_from(assets.len()).map_err(|_| invalid("assets", "too many"))?);
+            if ids.insert(asset.symbol.clone(), id).is_some() {
+                return Err(GenesisError::DuplicateSymbol {
+                    field: field("symbol"),
+                    symbol: asset.symbol.clone(),
+                });
+            }
+            assets.push(AssetInfo {
+                symbol,
+                name: parse_name(&field("name"), &asset.name)?,
+                decimals,
+                issuer,
+                max_supply,
+                supply: 0,
+            });
+        }
+
+        let mut balances: BTreeMap<AccountId, BTreeMap<AssetId, u128>> = BTreeMap::new();
+        let mut seen = BTreeSet::new();
+        for (index, account) in raw.accounts.iter().enumerate() {
+            let field = format!("accounts[{index}]");
+            let id =
+                AccountId::parse(&account.address).map_err(|source| GenesisError::Address {
+                    field: format!("{field}.address"),
+                    source,
+                })?;
+            if !seen.insert(id) {
+                return Err(GenesisError::DuplicateAccount {
+                    field: format!("{field}.address"),
+                    address: account.address.clone(),
+                });
+            }
+            let mut held = BTreeMap::new();
+            for (symbol, text) in &account.balances {
+                let balance_field = format!("{field}.balances.{symbol}");
+                let asset = *ids.get(symbol).ok_or_else(|| GenesisError::UnknownAsset {
+                    field: balance_field.clone(),
+                    symbol: symbol.clone(),
+                })?;
+                let info = &mut assets[asset.0 as usize];
+                let value = parse_amount(&balance_field, text, info.decimals)?;
+                if value == 0 {
+                    continue;
+                }
+                let limit = info.max_supply.unwrap_or(u128::MAX);
+                info.supply = info
+                    .supply
+                    .checked_add(value)
+                    .filter(|supply| *supply <= limit)
+                    .ok_or_else(|| GenesisError::SupplyTooLarge {
+                        symbol: symbol.clone(),
+                        limit: amount::format(limit, info.decimals),
+                    })?;
+                held.insert(asset, value);
+            }
+            balances.insert(id, held);
+        }
+
+        Ok(Self {
+            chain_id,
+            genesis_time_ms: raw.genesis_time_ms,
+            params,
+            assets,
+            balances,
+        })
+    }
+
+    fn parse_params(raw: &RawParams, decimals: u8) -> Result<Params, GenesisError> {
+        let mut params = Params {
+            fee_per_byte: parse_amount("params.fee_per_byte", &raw.fee_per_byte, decimals)?,
+            default_call_fee: parse_amount(
+                "params.default_call_fee",
+                &raw.default_call_fee,
+                decimals,
+            )?,
+            call_fees: BTreeMap::new(),
+        };
+        if raw.call_fees.len() > crate::params::MAX_FEE_ENTRIES {
+            return Err(invalid(
+                "params.call_fees",
+                format!("at most {} entries", crate::params::MAX_FEE_ENTRIES),
+            ));
+        }
+        for (kind, text) in &raw.call_fees {
+            let field = format!("params.call_fees.{kind}");
+            let key = Text::new(kind.as_str()).map_err(|e| invalid(&field, e.to_string()))?;
+            params
+                .call_fees
+                .insert(key, parse_amount(&field, text, decimals)?);
+        }
+        // Every transaction's least fee must be representable, or nothing could ever be sent.
+        let largest_call_fee = params
+            .call_fees
+            .values()
+            .copied()
+            .chain([params.default_call_fee])
+            .max()
+            .unwrap_or(0);
+        let fits = u128::try_from(MAX_TX_BYTES)
+            .ok()
+            .and_then(|size| params.fee_per_byte.checked_mul(size))
+            .and_then(|bytes_fee| bytes_fee.checked_add(largest_call_fee))
+            .is_some();
+        if !fits {
+            return Err(invalid(
+                "params",
+                "the fee for the largest transaction overflows; lower fee_per_byte or call fees",
+            ));
+        }
+        Ok(params)
+    }
+
+    /// Writes the genesis state into an empty store.
+    pub fn initialize(&self, store: &mut (impl Store + ?Sized)) {
+        state::set_chain_id(store, &self.chain_id);
+        state::set_params(store, &self.params);
+        for (index, info) in self.assets.iter().enumerate() {
+            let id = AssetId(u32::try_from(index).expect("asset count was checked"));
+            state::set_asset(store, id, info);
+            state::set_symbol(store, &info.symbol, id);
+        }
+        let next = u32::try_from(self.assets.len()).expect("asset count was checked");
+        state::set_next_asset_id(store, AssetId(next));
+        for (account, held) in &self.balances {
+            for (asset, value) in held {
+                state::set_balance(store, account, *asset, *value);
+            }
+        }
+        state::set_last_block(store, 0, self.genesis_time_ms);
+    }
+
+    /// The asset with `symbol`, if genesis defines one.
+    pub fn asset_id(&self, symbol: &str) -> Option<AssetId> {
+        self.assets
+            .iter()
+            .position(|info| info.symbol.as_str() == symbol)
+            .and_then(|index| u32::try_from(index).ok())
+            .map(AssetId)
+    }
+}

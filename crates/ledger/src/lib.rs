@@ -1,0 +1,42 @@
+//! The Equa ledger: a synchronous, deterministic state machine.
+//!
+//! `apply_block(store, context, txs) -> receipts` is the whole interface. The ledger reads and
+//! writes a [`Store`] and nothing else: it has no clock (time is the block's timestamp), no
+//! randomness (beyond what the block context carries) and no I/O. Given the same state, context
+//! and transactions, every node computes the same receipts and the same next state.
+//!
+//! Each module (the bank now; the market and lending later) keeps its own state keys, calls,
+//! events and errors in its own folder.
+
+// Money arithmetic must be checked: an impossible result is a named error, never a wrap.
+#![cfg_attr(not(test), warn(clippy::arithmetic_side_effects))]
+
+pub mod bank;
+pub mod error;
+pub mod execute;
+pub mod genesis;
+pub mod params;
+pub mod receipt;
+pub mod state;
+pub mod store;
+
+pub use error::{BankError, CallError, TxError};
+pub use execute::{BlockError, admit, apply_block, apply_block_checked, verify_signatures};
+pub use genesis::{Genesis, GenesisError};
+pub use params::Params;
+pub use receipt::{Event, Outcome, Receipt};
+pub use store::{MemoryStore, Overlay, Store};
+
+use types::AccountId;
+
+/// What the ledger learns about a block from consensus.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct BlockContext {
+    pub height: u64,
+    /// The proposer's timestamp, checked by validators to increase and to stay near real time.
+    pub timestamp_ms: u64,
+    /// Receives the block's fees.
+    pub proposer: AccountId,
+    /// Unpredictable bytes agreed by consensus, for choices such as arbitrator selection.
+    pub randomness: [u8; 32],
+}

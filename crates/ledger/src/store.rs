@@ -1,0 +1,187 @@
+//! The key-value interface the ledger runs over, an in-memory implementation, and a
+//! write-buffering overlay.
+//!
+//! The ledger never does I/O. Tests run it over [`MemoryStore`]; the node runs it over an
+//! in-memory working set whose base values come from the authenticated store, and writes the
+//! resulting changes back in key order. Both only need the three calls of [`Store`].
+
+use std::collections::BTreeMap;
+
+/// A synchronous key-value store. Absent keys read as `None`. Implementations must be
+/// deterministic: the same sequence of calls always leaves the same contents.
+pub trait Store {
+    fn get(&self, key: &[u8]) -> Option<Vec<u8>>;
+    fn put(&mut self, key: &[u8], value: Vec<u8>);
+    fn delete(&mut self, key: &[u8]);
+}
+
+/// A store held in an ordered map, for tests, benchmarks and offline tools.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct MemoryStore {
+    entries: BTreeMap<Vec<u8>, Vec<u8>>,
+}
+
+impl MemoryStore {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Every entry whose key starts with `prefix`, in key order.
+    pub fn scan_prefix<'a>(
+        &'a self,
+        prefix: &'a [u8],
+    ) -> impl Iterator<Item = (&'a [u8], &'a [u8])> + 'a {
+        self.entries
+            .range(prefix.to_vec()..)
+            .take_while(move |(key, _)| key.starts_with(prefix))
+            .map(|(key, value)| (key.as_slice(), value.as_slice()))
+    }
+
+    pub fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+
+    /// A digest of the whole contents, for determinism checks. It is not the node's state root
+    /// (that comes from the authenticated store), but two stores with equal contents, and only
+    /// those, have equal digests.
+    pub fn digest(&self) -> types::Digest {
+        use commonware_cryptography::{Hasher, Sha256};
+        let mut hasher = Sha256::default();
+        hasher.update(b"EQUA_MEMORY_STORE_V1");
+        for (key, value) in &self.entries {
+            hasher.update(&(key.len() as u64).to_be_bytes());
+            hasher.update(key);
+            hasher.update(&(value.len() as u64).to_be_bytes());
+            hasher.update(value);
+        }
+        hasher.finalize().1
+    }
+}
+
+impl Store for MemoryStore {
+    fn get(&self, key: &[u8]) -> Option<Vec<u8>> {
+        self.entries.get(key).cloned()
+    }
+
+    fn put(&mut self, key: &[u8], value: Vec<u8>) {
+        self.entries.insert(key.to_vec(), value);
+    }
+
+    fn delete(&mut self, key: &[u8]) {
+        self.entries.remove(key);
+    }
+}
+
+/// Buffers writes over a base store. Reads see the buffered writes first. [`Overlay::commit`]
+/// applies them to the base in key order; dropping the overlay discards them. This is how a
+/// failed call leaves no trace: it runs in an overlay that is never committed.
+#[derive(Debug)]
+pub struct Overlay<'a, S: Store + ?Sized> {
+    base: &'a mut S,
+    writes: BTreeMap<Vec<u8>, Option<Vec<u8>>>,
+}
+
+impl<'a, S: Store + ?Sized> Overlay<'a, S> {
+    pub fn new(base: &'a mut S) -> Self {
+        Self {
+            base,
+            writes: BTreeMap::new(),
+        }
+    }
+
+    /// Applies the buffered writes to the base store.
+    pub fn commit(self) {
+        for (key, value) in self.writes {
+            match value {
+                Some(value) => self.base.put(&key, value),
+                None => self.base.delete(&key),
+            }
+        }
+    }
+
+    /// The buffered writes, in key order (`None` is a deletion).
+    pub fn writes(&self) -> &BTreeMap<Vec<u8>, Option<Vec<u8>>> {
+        &self.writes
+    }
+}
+
+impl<S: Store + ?Sized> Store for Overlay<'_, S> {
+    fn get(&self, key: &[u8]) -> Option<Vec<u8>> {
+        match self.writes.get(key) {
+            Some(value) => value.clone(),
+            None => self.base.get(key),
+        }
+    }
+
+    fn put(&mut self, key: &[u8], value: Vec<u8>) {
+        self.writes.insert(key.to_vec(), Some(value));
+    }
+
+    fn delete(&mut self, key: &[u8]) {
+        self.writes.insert(key.to_vec(), None);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn overlay_reads_its_writes_and_commits_or_discards() {
+        let mut base = MemoryStore::new();
+        base.put(b"a", vec![1]);
+        base.put(b"b", vec![2]);
+        {
+            let mut overlay = Overlay::new(&mut base);
+            overlay.put(b"a", vec![9]);
+            overlay.delete(b"b");
+            overlay.put(b"c", vec![3]);
+            assert_eq!(overlay.get(b"a"), Some(vec![9]));
+            assert_eq!(overlay.get(b"b"), None);
+            // Dropped without commit.
+        }
+        assert_eq!(base.get(b"a"), Some(vec![1]));
+        assert_eq!(base.get(b"b"), Some(vec![2]));
+        assert_eq!(base.get(b"c"), None);
+
+        let mut overlay = Overlay::new(&mut base);
+        overlay.put(b"a", vec![9]);
+        overlay.delete(b"b");
+        overlay.commit();
+        assert_eq!(base.get(b"a"), Some(vec![9]));
+        assert_eq!(base.get(b"b"), None);
+    }
+
+    #[test]
+    fn digest_depends_on_contents_only() {
+        let mut one = MemoryStore::new();
+        let mut two = MemoryStore::new();
+        one.put(b"x", vec![1]);
+        one.put(b"y", vec![2]);
+        two.put(b"y", vec![2]);
+        two.put(b"x", vec![1]);
+        assert_eq!(one.digest(), two.digest());
+        two.put(b"x", vec![3]);
+        assert_ne!(one.digest(), two.digest());
+        // Key/value boundaries are part of the digest.
+        let mut three = MemoryStore::new();
+        three.put(b"xy", vec![]);
+        let mut four = MemoryStore::new();
+        four.put(b"x", b"y".to_vec());
+        assert_ne!(three.digest(), four.digest());
+    }
+
+    #[test]
+    fn scan_prefix_stays_inside_the_prefix() {
+        let mut store = MemoryStore::new();
+        for key in [&b"a1"[..], b"b1", b"b2", b"c1"] {
+            store.put(key, vec![]);
+        }
+        let keys: Vec<&[u8]> = store.scan_prefix(b"b").map(|(k, _)| k).collect();
+        assert_eq!(keys, vec![&b"b1"[..], b"b2"]);
+    }
+}
