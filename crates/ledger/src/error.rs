@@ -5,6 +5,7 @@
 //! ([`CallError`]) was authorised and paid for: the fee is charged and the nonce advances, and
 //! nothing else changes.
 
+use crate::state::Module;
 use types::{AccountId, AssetId, ChainId, Symbol};
 
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
@@ -71,4 +72,13 @@ pub enum BankError {
     NotIssuer { asset: AssetId },
     #[error("no more assets can be created")]
     AssetIdsExhausted,
+    #[error(
+        "the {module:?} module holds {held} of asset {asset}, less than the {needed} it must pay"
+    )]
+    ModuleShortfall {
+        module: Module,
+        asset: AssetId,
+        needed: u128,
+        held: u128,
+    },
 }

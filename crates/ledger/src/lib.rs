@@ -11,6 +11,7 @@
 // Money arithmetic must be checked: an impossible result is a named error, never a wrap.
 #![cfg_attr(not(test), warn(clippy::arithmetic_side_effects))]
 
+pub mod audit;
 pub mod bank;
 pub mod error;
 pub mod execute;
@@ -19,6 +20,7 @@ pub mod params;
 pub mod receipt;
 pub mod state;
 pub mod store;
+pub mod testing;
 
 pub use error::{BankError, CallError, TxError};
 pub use execute::{BlockError, admit, apply_block, apply_block_checked, verify_signatures};

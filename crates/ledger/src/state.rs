@@ -19,6 +19,7 @@ pub mod table {
     pub const ASSET: u8 = 0x03;
     pub const SYMBOL: u8 = 0x04;
     pub const SINGLETON: u8 = 0x05;
+    pub const HELD: u8 = 0x06;
 }
 
 const CHAIN_ID_KEY: [u8; 2] = [table::SINGLETON, 0];
@@ -51,6 +52,39 @@ pub fn symbol_key(symbol: &Symbol) -> Vec<u8> {
     let mut key = vec![table::SYMBOL];
     key.extend_from_slice(symbol.as_str().as_bytes());
     key
+}
+
+/// A module that holds funds on behalf of accounts (escrow, bonds, loan pools). Funds a module
+/// holds are off every account's balance and on the module's `held` total, so conservation reads
+/// `sum(balances) + sum(held by modules) == supply` for every asset.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Module {
+    Market = 1,
+    Lending = 2,
+}
+
+impl Module {
+    pub const ALL: [Module; 2] = [Module::Market, Module::Lending];
+}
+
+pub fn held_key(module: Module, asset: AssetId) -> Vec<u8> {
+    let mut key = vec![table::HELD, module as u8];
+    key.extend_from_slice(&asset.0.to_be_bytes());
+    key
+}
+
+/// What `module` holds of `asset` in total.
+pub fn held(store: &(impl Store + ?Sized), module: Module, asset: AssetId) -> u128 {
+    read(store, &held_key(module, asset)).unwrap_or(0)
+}
+
+pub fn set_held(store: &mut (impl Store + ?Sized), module: Module, asset: AssetId, amount: u128) {
+    let key = held_key(module, asset);
+    if amount == 0 {
+        store.delete(&key);
+    } else {
+        write(store, &key, &amount);
+    }
 }
 
 /// What the ledger knows about an asset.
@@ -151,6 +185,10 @@ pub fn next_asset_id(store: &(impl Store + ?Sized)) -> AssetId {
 
 pub fn set_next_asset_id(store: &mut (impl Store + ?Sized), asset: AssetId) {
     write(store, &NEXT_ASSET_KEY, &asset.0);
+}
+
+pub fn last_block_key() -> [u8; 2] {
+    LAST_BLOCK_KEY
 }
 
 /// The height and timestamp of the last applied block (the genesis height is 0).

@@ -7,7 +7,7 @@ use crate::{
     BlockContext,
     error::BankError,
     receipt::Event,
-    state::{self, AssetInfo},
+    state::{self, AssetInfo, Module},
     store::Store,
 };
 use types::{
@@ -60,6 +60,43 @@ pub fn move_funds(
 ) -> Result<(), BankError> {
     debit(store, from, asset, amount)?;
     credit(store, to, asset, amount)
+}
+
+/// Moves `amount` of `asset` from `account`'s balance into what `module` holds (into escrow, a
+/// bond or a loan pool). The module records whose it is.
+pub fn lock(
+    store: &mut (impl Store + ?Sized),
+    module: Module,
+    account: &AccountId,
+    asset: AssetId,
+    amount: u128,
+) -> Result<(), BankError> {
+    debit(store, account, asset, amount)?;
+    let held = state::held(store, module, asset)
+        .checked_add(amount)
+        .ok_or(BankError::AmountOverflow { asset })?;
+    state::set_held(store, module, asset, held);
+    Ok(())
+}
+
+/// Pays `amount` of `asset` out of what `module` holds to `account`. Fails if the module holds
+/// less, which would be a bug in the module: the caller must not commit.
+pub fn unlock(
+    store: &mut (impl Store + ?Sized),
+    module: Module,
+    account: &AccountId,
+    asset: AssetId,
+    amount: u128,
+) -> Result<(), BankError> {
+    let held = state::held(store, module, asset);
+    let remaining = held.checked_sub(amount).ok_or(BankError::ModuleShortfall {
+        module,
+        asset,
+        needed: amount,
+        held,
+    })?;
+    state::set_held(store, module, asset, remaining);
+    credit(store, account, asset, amount)
 }
 
 fn known_asset(store: &(impl Store + ?Sized), asset: AssetId) -> Result<AssetInfo, BankError> {
