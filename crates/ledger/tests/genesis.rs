@@ -1,0 +1,187 @@
+//! Loading genesis files: a valid file builds the expected state; every kind of mistake is
+//! reported with the field it is in.
+
+use ledger::{Genesis, GenesisError, MemoryStore, audit, state, testing::account};
+use types::{AssetId, amount::AmountError};
+
+fn valid() -> String {
+    format!(
+        r#"
+chain_id = "equa-demo"
+genesis_time_ms = 1767225600000
+
+[native]
+symbol = "EQA"
+name = "Equa"
+decimals = 9
+
+[params]
+fee_per_byte = "0.000001"
+default_call_fee = "0.001"
+[params.call_fees]
+"bank.transfer" = "0.0005"
+
+[[assets]]
+symbol = "USDX"
+name = "Demo dollar"
+decimals = 6
+issuer = "{issuer}"
+max_supply = "1000000"
+
+[[accounts]]
+address = "{alice}"
+balances = {{ EQA = "1000", USDX = "250.5" }}
+
+[[accounts]]
+address = "{bob}"
+balances = {{ EQA = "10" }}
+"#,
+        issuer = account(9),
+        alice = account(1),
+        bob = account(2),
+    )
+}
+
+fn error_for(text: &str) -> GenesisError {
+    Genesis::from_toml(text).expect_err("the genesis must be rejected")
+}
+
+#[test]
+fn valid_genesis_builds_the_first_state() {
+    let genesis = Genesis::from_toml(&valid()).unwrap();
+    let mut store = MemoryStore::new();
+    genesis.initialize(&mut store);
+    assert_eq!(state::chain_id(&store).as_str(), "equa-demo");
+    assert_eq!(
+        state::balance(&store, &account(1), AssetId::NATIVE),
+        1_000_000_000_000
+    );
+    assert_eq!(state::balance(&store, &account(1), AssetId(1)), 250_500_000);
+    assert_eq!(
+        state::balance(&store, &account(2), AssetId::NATIVE),
+        10_000_000_000
+    );
+    let usd = state::asset(&store, AssetId(1)).unwrap();
+    assert_eq!(usd.issuer, Some(account(9)));
+    assert_eq!(usd.max_supply, Some(1_000_000_000_000));
+    assert_eq!(usd.supply, 250_500_000);
+    let params = state::params(&store);
+    assert_eq!(params.fee_per_byte, 1_000);
+    assert_eq!(params.call_fee("bank.transfer"), 500_000);
+    assert_eq!(params.call_fee("bank.mint"), 1_000_000);
+    assert_eq!(state::next_asset_id(&store), AssetId(2));
+    assert_eq!(state::last_block(&store), (0, 1_767_225_600_000));
+    audit::check_conservation(&store).unwrap();
+}
+
+#[test]
+fn syntax_errors_and_unknown_fields_are_reported() {
+    assert!(matches!(error_for("chain_id = "), GenesisError::Toml(_)));
+    let typo = valid().replace("genesis_time_ms", "genesis_time");
+    let message = error_for(&typo).to_string();
+    assert!(message.contains("genesis_time"), "{message}");
+}
+
+#[test]
+fn bad_chain_id_is_reported() {
+    let text = valid().replace("equa-demo", "Equa Demo");
+    assert!(matches!(error_for(&text), GenesisError::Invalid { field, .. } if field == "chain_id"));
+}
+
+#[test]
+fn bad_amounts_name_their_field() {
+    let text = valid().replace("USDX = \"250.5\"", "USDX = \"250.1234567\"");
+    match error_for(&text) {
+        GenesisError::Amount { field, source } => {
+            assert_eq!(field, "accounts[0].balances.USDX");
+            assert!(matches!(
+                source,
+                AmountError::TooPrecise {
+                    found: 7,
+                    decimals: 6,
+                    ..
+                }
+            ));
+        }
+        other => panic!("unexpected {other:?}"),
+    }
+    let text = valid().replace("EQA = \"10\"", "EQA = \"-10\"");
+    assert!(matches!(
+        error_for(&text),
+        GenesisError::Amount {
+            source: AmountError::Negative { .. },
+            ..
+        }
+    ));
+}
+
+#[test]
+fn bad_addresses_name_their_field() {
+    let text = valid().replace(&account(2).to_string(), "equa1notanaddress");
+    assert!(
+        matches!(error_for(&text), GenesisError::Address { field, .. } if field == "accounts[1].address")
+    );
+    let text = valid().replace(&account(9).to_string(), "equa1xyz");
+    assert!(
+        matches!(error_for(&text), GenesisError::Address { field, .. } if field == "assets[0].issuer")
+    );
+}
+
+#[test]
+fn duplicates_are_rejected() {
+    let text = valid().replace(&account(2).to_string(), &account(1).to_string());
+    assert!(matches!(
+        error_for(&text),
+        GenesisError::DuplicateAccount { .. }
+    ));
+    let text = valid().replace("symbol = \"USDX\"", "symbol = \"EQA\"");
+    assert!(
+        matches!(error_for(&text), GenesisError::DuplicateSymbol { symbol, .. } if symbol == "EQA")
+    );
+}
+
+#[test]
+fn balances_of_unknown_assets_are_rejected() {
+    let text = valid().replace("USDX = \"250.5\"", "BTC = \"1\"");
+    assert!(
+        matches!(error_for(&text), GenesisError::UnknownAsset { symbol, .. } if symbol == "BTC")
+    );
+}
+
+#[test]
+fn balances_beyond_max_supply_are_rejected() {
+    let text = valid().replace("max_supply = \"1000000\"", "max_supply = \"100\"");
+    assert!(
+        matches!(error_for(&text), GenesisError::SupplyTooLarge { symbol, .. } if symbol == "USDX")
+    );
+}
+
+#[test]
+fn invalid_decimals_and_symbols_are_rejected() {
+    let text = valid().replace("decimals = 6", "decimals = 19");
+    assert!(
+        matches!(error_for(&text), GenesisError::Invalid { field, .. } if field == "assets[0].decimals")
+    );
+    let text = valid().replace("symbol = \"USDX\"", "symbol = \"usd x\"");
+    assert!(
+        matches!(error_for(&text), GenesisError::Invalid { field, .. } if field == "assets[0].symbol")
+    );
+}
+
+#[test]
+fn fee_schedules_that_overflow_are_rejected() {
+    let text = valid().replace(
+        "fee_per_byte = \"0.000001\"",
+        "fee_per_byte = \"300000000000000000000000000000\"",
+    );
+    assert!(matches!(error_for(&text), GenesisError::Invalid { field, .. } if field == "params"));
+}
+
+#[test]
+fn missing_file_is_reported_with_its_path() {
+    let error = Genesis::load(std::path::Path::new("/nonexistent/genesis.toml")).unwrap_err();
+    assert!(
+        error.to_string().contains("/nonexistent/genesis.toml"),
+        "{error}"
+    );
+}
