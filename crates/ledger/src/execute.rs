@@ -27,8 +27,9 @@ pub enum BlockError {
 /// The whole block is first checked as one ed25519 batch (ZIP-215 rules, so a batch accepts
 /// exactly what individual checks accept). Only if the batch fails is each signature checked on
 /// its own to find the bad ones. The batch's random coefficients are derived by hashing every
-/// signature and signed message, so they are deterministic yet cannot be chosen by whoever made
-/// the signatures (the Fiat-Shamir construction).
+/// signature and transaction id (which commits to the signed message), so they are
+/// deterministic yet cannot be chosen by whoever made the signatures (the Fiat-Shamir
+/// construction).
 pub fn verify_signatures(txs: &[SignedTransaction]) -> Vec<bool> {
     if txs.is_empty() {
         return Vec::new();
@@ -43,10 +44,10 @@ pub fn verify_signatures(txs: &[SignedTransaction]) -> Vec<bool> {
             )
         })
         .collect();
-    let mut transcript: Vec<&[u8]> = Vec::with_capacity(items.len().saturating_mul(3));
-    for (namespace, message, tx) in &items {
-        transcript.push(namespace);
-        transcript.push(message);
+    let ids: Vec<types::TxId> = txs.iter().map(SignedTransaction::id).collect();
+    let mut transcript: Vec<&[u8]> = Vec::with_capacity(txs.len().saturating_mul(2));
+    for (id, tx) in ids.iter().zip(txs) {
+        transcript.push(id.as_ref());
         transcript.push(tx.signature().as_ref());
     }
     let seed = types::hash(b"EQUA_BATCH_VERIFY_SEED_V1", &transcript);

@@ -23,10 +23,9 @@ impl_codec!(Params {
 
 impl Params {
     pub fn call_fee(&self, kind: &str) -> u128 {
-        // Keys are at most 48 bytes, so a longer kind has no entry.
-        Text::<48>::new(kind)
-            .ok()
-            .and_then(|key| self.call_fees.get(&key).copied())
+        self.call_fees
+            .get(kind)
+            .copied()
             .unwrap_or(self.default_call_fee)
     }
 

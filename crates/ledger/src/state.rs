@@ -166,6 +166,11 @@ pub fn asset(store: &(impl Store + ?Sized), asset: AssetId) -> Option<AssetInfo>
     read(store, &asset_key(asset))
 }
 
+/// Whether `asset` exists, without decoding its record.
+pub fn asset_exists(store: &(impl Store + ?Sized), asset: AssetId) -> bool {
+    store.get(&asset_key(asset)).is_some()
+}
+
 pub fn set_asset(store: &mut (impl Store + ?Sized), id: AssetId, info: &AssetInfo) {
     write(store, &asset_key(id), info);
 }

@@ -5,7 +5,7 @@
 //! in-memory working set whose base values come from the authenticated store, and writes the
 //! resulting changes back in key order. Both only need the three calls of [`Store`].
 
-use std::collections::BTreeMap;
+use ahash::AHashMap;
 
 /// A synchronous key-value store. Absent keys read as `None`. Implementations must be
 /// deterministic: the same sequence of calls always leaves the same contents.
@@ -15,10 +15,12 @@ pub trait Store {
     fn delete(&mut self, key: &[u8]);
 }
 
-/// A store held in an ordered map, for tests, benchmarks and offline tools.
+/// A store held in a hash map, for tests, benchmarks and offline tools. Point reads and writes
+/// are O(1); ordered walks ([`MemoryStore::scan_prefix`], [`MemoryStore::digest`]) sort first,
+/// which is fine for the tools and tests that use them.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct MemoryStore {
-    entries: BTreeMap<Vec<u8>, Vec<u8>>,
+    entries: AHashMap<Vec<u8>, Vec<u8>>,
 }
 
 impl MemoryStore {
@@ -31,10 +33,14 @@ impl MemoryStore {
         &'a self,
         prefix: &'a [u8],
     ) -> impl Iterator<Item = (&'a [u8], &'a [u8])> + 'a {
-        self.entries
-            .range(prefix.to_vec()..)
-            .take_while(move |(key, _)| key.starts_with(prefix))
+        let mut matching: Vec<(&'a [u8], &'a [u8])> = self
+            .entries
+            .iter()
+            .filter(|(key, _)| key.starts_with(prefix))
             .map(|(key, value)| (key.as_slice(), value.as_slice()))
+            .collect();
+        matching.sort_unstable_by(|a, b| a.0.cmp(b.0));
+        matching.into_iter()
     }
 
     pub fn len(&self) -> usize {
@@ -52,7 +58,7 @@ impl MemoryStore {
         use commonware_cryptography::{Hasher, Sha256};
         let mut hasher = Sha256::default();
         hasher.update(b"EQUA_MEMORY_STORE_V1");
-        for (key, value) in &self.entries {
+        for (key, value) in self.scan_prefix(&[]) {
             hasher.update(&(key.len() as u64).to_be_bytes());
             hasher.update(key);
             hasher.update(&(value.len() as u64).to_be_bytes());
@@ -82,31 +88,38 @@ impl Store for MemoryStore {
 #[derive(Debug)]
 pub struct Overlay<'a, S: Store + ?Sized> {
     base: &'a mut S,
-    writes: BTreeMap<Vec<u8>, Option<Vec<u8>>>,
+    writes: AHashMap<Vec<u8>, Option<Vec<u8>>>,
 }
 
 impl<'a, S: Store + ?Sized> Overlay<'a, S> {
     pub fn new(base: &'a mut S) -> Self {
         Self {
             base,
-            writes: BTreeMap::new(),
+            writes: AHashMap::new(),
         }
     }
 
-    /// Applies the buffered writes to the base store.
+    /// Applies the buffered writes to the base store, in key order.
     pub fn commit(self) {
-        for (key, value) in self.writes {
+        let base = self.base;
+        for (key, value) in sorted(self.writes) {
             match value {
-                Some(value) => self.base.put(&key, value),
-                None => self.base.delete(&key),
+                Some(value) => base.put(&key, value),
+                None => base.delete(&key),
             }
         }
     }
 
-    /// The buffered writes, in key order (`None` is a deletion).
-    pub fn writes(&self) -> &BTreeMap<Vec<u8>, Option<Vec<u8>>> {
-        &self.writes
+    /// Takes the buffered writes, in key order (`None` is a deletion), without applying them.
+    pub fn into_writes(self) -> Vec<(Vec<u8>, Option<Vec<u8>>)> {
+        sorted(self.writes)
     }
+}
+
+fn sorted(writes: AHashMap<Vec<u8>, Option<Vec<u8>>>) -> Vec<(Vec<u8>, Option<Vec<u8>>)> {
+    let mut writes: Vec<_> = writes.into_iter().collect();
+    writes.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+    writes
 }
 
 impl<S: Store + ?Sized> Store for Overlay<'_, S> {

@@ -33,6 +33,13 @@ impl<const MAX: usize> Text<MAX> {
     }
 }
 
+/// Lets maps keyed by `Text` be searched with a `&str` without allocating.
+impl<const MAX: usize> std::borrow::Borrow<str> for Text<MAX> {
+    fn borrow(&self) -> &str {
+        &self.0
+    }
+}
+
 impl<const MAX: usize> fmt::Display for Text<MAX> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.0)

@@ -143,7 +143,9 @@ fn execute_transfer(
     if to == signer {
         return Err(BankError::SelfTransfer);
     }
-    known_asset(store, *asset)?;
+    if !state::asset_exists(store, *asset) {
+        return Err(BankError::UnknownAsset { asset: *asset });
+    }
     move_funds(store, signer, to, *asset, *amount)?;
     events.push(Event::Transferred {
         from: *signer,
