@@ -1,0 +1,3 @@
+//! The `equa` command line: one subcommand per file.
+
+pub mod demo;
