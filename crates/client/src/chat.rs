@@ -1,0 +1,147 @@
+//! End-to-end encryption of trade chat.
+//!
+//! The two parties of a trade agree on a *conversation key* without talking: each combines its
+//! own X25519 chat secret with the other's published chat key (Diffie-Hellman), and HKDF-SHA256
+//! turns the shared secret into a key bound to the trade. Every message is sealed with
+//! ChaCha20-Poly1305 under a fresh random nonce, with the sender's account as associated data, so
+//! a message cannot be replayed as if the other party had sent it.
+//!
+//! In a dispute a party may hand the conversation key to the arbitrator: it is sealed to the
+//! arbitrator's chat key under a one-time (ephemeral) X25519 key. The ledger only ever stores
+//! ciphertext.
+
+use chacha20poly1305::{
+    ChaCha20Poly1305, KeyInit,
+    aead::{Aead, Payload},
+};
+use hkdf::Hkdf;
+use sha2::Sha256;
+use types::AccountId;
+use x25519_dalek::{PublicKey, StaticSecret};
+use zeroize::Zeroizing;
+
+const CONVERSATION_INFO: &[u8] = b"EQUA_CHAT_CONVERSATION_V1";
+const REVEAL_INFO: &[u8] = b"EQUA_CHAT_REVEAL_V1";
+const NONCE_BYTES: usize = 12;
+const TAG_BYTES: usize = 16;
+
+#[derive(Debug, PartialEq, Eq, thiserror::Error)]
+pub enum ChatError {
+    #[error("the message is too short to be a sealed chat message")]
+    Truncated,
+    #[error("the message was not sealed with this conversation's key, or was altered")]
+    NotAuthentic,
+    #[error("the other party's chat key is not a usable X25519 public key")]
+    WeakKey,
+}
+
+/// The symmetric key of one trade's conversation.
+#[derive(Clone)]
+pub struct ConversationKey(Zeroizing<[u8; 32]>);
+
+impl std::fmt::Debug for ConversationKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("ConversationKey(..)")
+    }
+}
+
+impl ConversationKey {
+    /// The key `me` shares with the owner of `their_public` for trade `trade_id`. Both parties
+    /// compute the same key.
+    pub fn agree(
+        me: &StaticSecret,
+        their_public: &[u8; 32],
+        trade_id: &[u8],
+    ) -> Result<Self, ChatError> {
+        let shared = me.diffie_hellman(&PublicKey::from(*their_public));
+        // An all-zero result means the other key has small order: no secret was agreed.
+        if !shared.was_contributory() {
+            return Err(ChatError::WeakKey);
+        }
+        Ok(Self(expand(shared.as_bytes(), trade_id, CONVERSATION_INFO)))
+    }
+
+    /// Seals `plaintext` as sent by `sender`: nonce (12 bytes) then ciphertext and tag.
+    pub fn seal(&self, sender: &AccountId, plaintext: &[u8]) -> Vec<u8> {
+        seal(&self.0, sender.as_bytes(), plaintext)
+    }
+
+    /// Opens a message that claims to be from `sender`.
+    pub fn open(&self, sender: &AccountId, sealed: &[u8]) -> Result<Vec<u8>, ChatError> {
+        open(&self.0, sender.as_bytes(), sealed)
+    }
+
+    /// Seals this key to an arbitrator's chat key, for `reveal_key`. The result is the one-time
+    /// public key (32 bytes), a nonce (12) and the sealed key (32 + 16).
+    pub fn reveal_to(&self, arbitrator_public: &[u8; 32], trade_id: &[u8]) -> Vec<u8> {
+        let ephemeral = StaticSecret::from(crate::random_bytes::<32>());
+        let ephemeral_public = PublicKey::from(&ephemeral).to_bytes();
+        let shared = ephemeral.diffie_hellman(&PublicKey::from(*arbitrator_public));
+        let wrapping = expand(shared.as_bytes(), trade_id, REVEAL_INFO);
+        let mut out = ephemeral_public.to_vec();
+        out.extend(seal(&wrapping, &ephemeral_public, self.0.as_ref()));
+        out
+    }
+
+    /// The arbitrator's side of [`ConversationKey::reveal_to`].
+    pub fn open_revealed(
+        arbitrator: &StaticSecret,
+        revealed: &[u8],
+        trade_id: &[u8],
+    ) -> Result<Self, ChatError> {
+        let (ephemeral_public, sealed) = revealed
+            .split_first_chunk::<32>()
+            .ok_or(ChatError::Truncated)?;
+        let shared = arbitrator.diffie_hellman(&PublicKey::from(*ephemeral_public));
+        let wrapping = expand(shared.as_bytes(), trade_id, REVEAL_INFO);
+        let key = Zeroizing::new(open(&wrapping, ephemeral_public, sealed)?);
+        let key: [u8; 32] = key
+            .as_slice()
+            .try_into()
+            .map_err(|_| ChatError::NotAuthentic)?;
+        Ok(Self(Zeroizing::new(key)))
+    }
+}
+
+fn expand(shared: &[u8; 32], trade_id: &[u8], info: &[u8]) -> Zeroizing<[u8; 32]> {
+    let mut key = Zeroizing::new([0u8; 32]);
+    Hkdf::<Sha256>::new(Some(trade_id), shared)
+        .expand(info, key.as_mut())
+        .expect("32 bytes is a valid HKDF-SHA256 output length");
+    key
+}
+
+fn seal(key: &[u8; 32], associated: &[u8], plaintext: &[u8]) -> Vec<u8> {
+    let nonce = crate::random_bytes::<NONCE_BYTES>();
+    let cipher = ChaCha20Poly1305::new_from_slice(key).expect("32-byte key");
+    let sealed = cipher
+        .encrypt(
+            &nonce.into(),
+            Payload {
+                msg: plaintext,
+                aad: associated,
+            },
+        )
+        .expect("sealing cannot fail for messages under 256 GiB");
+    let mut out = nonce.to_vec();
+    out.extend(sealed);
+    out
+}
+
+fn open(key: &[u8; 32], associated: &[u8], sealed: &[u8]) -> Result<Vec<u8>, ChatError> {
+    if sealed.len() < NONCE_BYTES + TAG_BYTES {
+        return Err(ChatError::Truncated);
+    }
+    let (nonce, body) = sealed.split_at(NONCE_BYTES);
+    let nonce: [u8; NONCE_BYTES] = nonce.try_into().expect("split at the nonce length");
+    let cipher = ChaCha20Poly1305::new_from_slice(key).expect("32-byte key");
+    cipher
+        .decrypt(
+            &nonce.into(),
+            Payload {
+                msg: body,
+                aad: associated,
+            },
+        )
+        .map_err(|_| ChatError::NotAuthentic)
+}
