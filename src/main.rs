@@ -20,12 +20,15 @@ struct Cli {
 enum Command {
     /// Apply a few blocks to a genesis in memory and print the receipts and balances.
     Demo(cli::demo::DemoArgs),
+    /// Create, import, list and show wallets.
+    Keys(cli::keys::KeysArgs),
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Demo(args) => cli::demo::run(args),
+        Command::Keys(args) => cli::keys::run(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
