@@ -1,0 +1,35 @@
+//! The JSON-RPC 2.0 interface of an Equa node.
+//!
+//! This crate holds what both sides of the API share: the method names, the JSON shape of every
+//! result ([`views`]), the server ([`server::serve`]) over a [`Backend`] that the node
+//! implements, and a typed client ([`client::RpcClient`]) for the wallet and command line.
+//! It knows nothing of consensus or storage: the node answers through [`Backend`].
+
+pub mod backend;
+pub mod client;
+pub mod server;
+pub mod views;
+
+pub use backend::{Backend, SubmitError};
+pub use client::RpcClient;
+pub use server::{Limits, serve};
+
+/// The default address of a node's RPC server.
+pub const DEFAULT_RPC_ADDRESS: &str = "127.0.0.1:9545";
+
+/// Method names.
+pub mod method {
+    pub const SEND_TRANSACTION: &str = "equa_sendTransaction";
+    pub const GET_ACCOUNT: &str = "equa_getAccount";
+    pub const GET_BLOCK: &str = "equa_getBlock";
+    pub const GET_RECEIPT: &str = "equa_getReceipt";
+    pub const STATUS: &str = "equa_status";
+}
+
+/// JSON-RPC error codes beyond the standard ones.
+pub mod code {
+    /// The node refused a transaction at admission (bad signature, nonce, fee, ...).
+    pub const TRANSACTION_REJECTED: i32 = 1001;
+    /// The node cannot take more transactions right now.
+    pub const BUSY: i32 = 1002;
+}

@@ -1,0 +1,189 @@
+//! The JSON shape of every RPC result. Amounts are strings, in both decimal and minor units, so
+//! no client ever rounds them through a floating-point number.
+
+use ledger::{Event, Outcome, Receipt, state, store::Store};
+use serde::{Deserialize, Serialize};
+use types::{AccountId, AssetId, TxId, amount};
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StatusView {
+    pub chain_id: String,
+    /// The node's role: "validator" or "full".
+    pub role: String,
+    /// The last finalized height the node has applied.
+    pub height: u64,
+    pub timestamp_ms: u64,
+    pub state_root: String,
+    /// The highest finalized height the node has heard of; above `height` while it syncs.
+    pub target_height: u64,
+    pub peers: u32,
+    pub mempool_size: u64,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BalanceView {
+    pub asset: u32,
+    pub symbol: String,
+    pub decimals: u8,
+    /// Decimal text, for example "12.5".
+    pub amount: String,
+    /// The same amount in minor units.
+    pub minor_units: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AccountView {
+    pub address: String,
+    /// The nonce the account's next transaction must carry.
+    pub nonce: u64,
+    /// Every asset with a non-zero balance, by asset id.
+    pub balances: Vec<BalanceView>,
+}
+
+impl AccountView {
+    /// Reads an account from any ledger store. Walks every asset id, so its cost grows with the
+    /// number of assets, not of accounts.
+    pub fn read(store: &(impl Store + ?Sized), account: &AccountId) -> Self {
+        let balances = (0..state::next_asset_id(store).0)
+            .filter_map(|id| {
+                let asset = AssetId(id);
+                let value = state::balance(store, account, asset);
+                if value == 0 {
+                    return None;
+                }
+                let info = state::asset(store, asset)?;
+                Some(BalanceView {
+                    asset: id,
+                    symbol: info.symbol.to_string(),
+                    decimals: info.decimals,
+                    amount: amount::format(value, info.decimals),
+                    minor_units: value.to_string(),
+                })
+            })
+            .collect();
+        Self {
+            address: account.to_string(),
+            nonce: state::nonce(store, account),
+            balances,
+        }
+    }
+
+    /// The balance of `symbol`, in minor units (zero when absent).
+    pub fn minor_units(&self, symbol: &str) -> u128 {
+        self.balances
+            .iter()
+            .find(|b| b.symbol == symbol)
+            .and_then(|b| b.minor_units.parse().ok())
+            .unwrap_or(0)
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BlockView {
+    pub height: u64,
+    pub digest: String,
+    pub parent: String,
+    pub timestamp_ms: u64,
+    pub proposer: String,
+    pub state_root: String,
+    pub transactions: Vec<String>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ErrorView {
+    /// The error's name, stable across releases, for example "InsufficientBalance".
+    pub code: String,
+    /// The error in words, with its numbers.
+    pub message: String,
+}
+
+impl ErrorView {
+    pub fn of<E: std::fmt::Debug + std::fmt::Display>(error: &E) -> Self {
+        Self {
+            code: error_code(error),
+            message: error.to_string(),
+        }
+    }
+}
+
+/// The variant name of an error enum (`InsufficientBalance` for
+/// `Bank(InsufficientBalance { .. })`): the innermost name of its debug form.
+pub fn error_code<E: std::fmt::Debug>(error: &E) -> String {
+    let debug = format!("{error:?}");
+    let mut code = debug.as_str();
+    // Unwrap tuple variants that wrap another enum's variant: `Bank(ZeroAmount)` ->
+    // `ZeroAmount`, but `Malformed(3)` stays `Malformed`.
+    while let Some(open) = code.find('(') {
+        let before_brace = code.find(['{', ' ']).unwrap_or(code.len());
+        let inner = &code[open + 1..];
+        if open > before_brace || !inner.starts_with(|c: char| c.is_ascii_uppercase()) {
+            break;
+        }
+        code = inner;
+    }
+    code.split(|c: char| !c.is_alphanumeric() && c != '_')
+        .next()
+        .unwrap_or_default()
+        .to_string()
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReceiptView {
+    pub tx_id: String,
+    pub height: u64,
+    /// "success", "failed" (fee paid, nothing else changed) or "rejected" (nothing changed).
+    pub outcome: String,
+    pub error: Option<ErrorView>,
+    pub fee_paid: String,
+    pub events: Vec<serde_json::Value>,
+}
+
+impl ReceiptView {
+    pub fn new(receipt: &Receipt, height: u64) -> Self {
+        let (outcome, error) = match &receipt.outcome {
+            Outcome::Success => ("success", None),
+            Outcome::Failed(error) => ("failed", Some(ErrorView::of(error))),
+            Outcome::Rejected(error) => ("rejected", Some(ErrorView::of(error))),
+        };
+        Self {
+            tx_id: tx_id_hex(&receipt.tx_id),
+            height,
+            outcome: outcome.to_string(),
+            error,
+            fee_paid: receipt.fee_paid.to_string(),
+            events: receipt.events.iter().map(event_json).collect(),
+        }
+    }
+}
+
+pub fn tx_id_hex(id: &TxId) -> String {
+    format!("0x{}", hex::encode(id.0))
+}
+
+/// An event as JSON: `{"kind": ..., fields...}` with amounts in minor units as strings.
+pub fn event_json(event: &Event) -> serde_json::Value {
+    use serde_json::json;
+    match event {
+        Event::Transferred {
+            from,
+            to,
+            asset,
+            amount,
+        } => json!({ "kind": "transferred", "from": from.to_string(), "to": to.to_string(),
+                      "asset": asset.0, "amount": amount.to_string() }),
+        Event::AssetIssued {
+            asset,
+            symbol,
+            issuer,
+        } => json!({ "kind": "asset_issued", "asset": asset.0, "symbol": symbol.to_string(),
+                      "issuer": issuer.to_string() }),
+        Event::Minted { asset, to, amount } => json!({ "kind": "minted", "asset": asset.0,
+                      "to": to.to_string(), "amount": amount.to_string() }),
+        Event::Burned {
+            asset,
+            from,
+            amount,
+        } => json!({ "kind": "burned", "asset": asset.0, "from": from.to_string(),
+                      "amount": amount.to_string() }),
+    }
+}
