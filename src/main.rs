@@ -12,6 +12,8 @@ use std::process::ExitCode;
     about = "Peer-to-peer fiat trading and lending on a BFT ledger"
 )]
 struct Cli {
+    #[command(flatten)]
+    global: cli::Global,
     #[command(subcommand)]
     command: Command,
 }
@@ -22,13 +24,98 @@ enum Command {
     Demo(cli::demo::DemoArgs),
     /// Create, import, list and show wallets.
     Keys(cli::keys::KeysArgs),
+    /// The node's chain, height, peers and sync progress.
+    Status,
+    /// Accounts.
+    #[command(subcommand)]
+    Account(AccountCommand),
+    /// Send an amount of an asset: `equa send <address> 12.5 USDX`.
+    Send {
+        to: String,
+        amount: String,
+        symbol: String,
+    },
+    /// Assets: list, issue, mint, burn.
+    #[command(subcommand)]
+    Asset(AssetCommand),
+    /// Blocks.
+    #[command(subcommand)]
+    Block(BlockCommand),
+    /// Transactions.
+    #[command(subcommand)]
+    Tx(TxCommand),
+}
+
+#[derive(Debug, Subcommand)]
+enum AccountCommand {
+    /// Balances and nonce of an account.
+    Show { address: String },
+}
+
+#[derive(Debug, Subcommand)]
+enum AssetCommand {
+    /// Every asset on the chain.
+    List,
+    /// Create an asset with your account as issuer.
+    Issue {
+        symbol: String,
+        #[arg(long)]
+        name: String,
+        #[arg(long)]
+        decimals: u8,
+        /// The most that may ever circulate, as a decimal amount.
+        #[arg(long)]
+        max_supply: Option<String>,
+    },
+    /// Create new units of an asset you issued: `equa asset mint 100 USDX --to <address>`.
+    Mint {
+        amount: String,
+        symbol: String,
+        #[arg(long)]
+        to: String,
+    },
+    /// Destroy units of an asset you issued, from your own balance.
+    Burn { amount: String, symbol: String },
+}
+
+#[derive(Debug, Subcommand)]
+enum BlockCommand {
+    /// A finalized block by height.
+    Show { height: u64 },
+}
+
+#[derive(Debug, Subcommand)]
+enum TxCommand {
+    /// The receipt of a transaction.
+    Show { id: String },
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    let global = &cli.global;
     let result = match cli.command {
         Command::Demo(args) => cli::demo::run(args),
-        Command::Keys(args) => cli::keys::run(args),
+        Command::Keys(args) => cli::keys::run(global, args),
+        Command::Status => cli::chain::status(global),
+        Command::Account(AccountCommand::Show { address }) => {
+            cli::chain::account_show(global, &address)
+        }
+        Command::Send { to, amount, symbol } => cli::chain::send(global, &to, &amount, &symbol),
+        Command::Asset(AssetCommand::List) => cli::chain::asset_list(global),
+        Command::Asset(AssetCommand::Issue {
+            symbol,
+            name,
+            decimals,
+            max_supply,
+        }) => cli::chain::asset_issue(global, &symbol, &name, decimals, max_supply.as_deref()),
+        Command::Asset(AssetCommand::Mint { amount, symbol, to }) => {
+            cli::chain::asset_mint(global, &amount, &symbol, &to)
+        }
+        Command::Asset(AssetCommand::Burn { amount, symbol }) => {
+            cli::chain::asset_burn(global, &amount, &symbol)
+        }
+        Command::Block(BlockCommand::Show { height }) => cli::chain::block_show(global, height),
+        Command::Tx(TxCommand::Show { id }) => cli::chain::tx_show(global, &id),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -4,6 +4,7 @@
 //! can name another file with `--wallet <path>`. Passwords come from `EQUA_PASSWORD` or, when it is
 //! unset, from a prompt on the terminal.
 
+use crate::cli::Global;
 use clap::{Args, Subcommand};
 use client::{Keystore, ScryptCost, Wallet};
 use serde_json::json;
@@ -16,9 +17,6 @@ use std::{
 pub struct KeysArgs {
     #[command(subcommand)]
     command: KeysCommand,
-    /// Print JSON instead of text.
-    #[arg(long, global = true)]
-    json: bool,
 }
 
 #[derive(Debug, Subcommand)]
@@ -35,12 +33,9 @@ enum KeysCommand {
 
 #[derive(Debug, Args)]
 struct Target {
-    /// Wallet name inside the key directory.
+    /// Wallet name inside the key directory (the global --wallet names a file instead).
     #[arg(long, default_value = "default")]
     name: String,
-    /// A keystore file path; overrides --name.
-    #[arg(long)]
-    wallet: Option<PathBuf>,
 }
 
 fn home() -> Result<PathBuf, String> {
@@ -71,12 +66,22 @@ fn valid_name(name: &str) -> Result<(), String> {
     }
 }
 
-fn keystore_path(target: &Target) -> Result<PathBuf, String> {
-    if let Some(path) = &target.wallet {
+fn keystore_path(global: &Global, target: &Target) -> Result<PathBuf, String> {
+    if let Some(path) = &global.wallet {
         return Ok(path.clone());
     }
     valid_name(&target.name)?;
     Ok(key_dir()?.join(format!("{}.json", target.name)))
+}
+
+/// The keystore that signs transactions: `--wallet`, else the default wallet.
+pub fn wallet_path(global: &Global) -> Result<PathBuf, String> {
+    keystore_path(
+        global,
+        &Target {
+            name: "default".into(),
+        },
+    )
 }
 
 /// The password from `EQUA_PASSWORD`, or asked on the terminal (twice when `confirm`).
@@ -134,13 +139,13 @@ fn scrypt_cost() -> ScryptCost {
     }
 }
 
-pub fn run(args: KeysArgs) -> Result<(), String> {
+pub fn run(global: &Global, args: KeysArgs) -> Result<(), String> {
     match args.command {
         KeysCommand::New(target) => {
-            let path = keystore_path(&target)?;
+            let path = keystore_path(global, &target)?;
             let (wallet, mnemonic) = Wallet::generate("");
             store(&wallet, &path)?;
-            if args.json {
+            if global.json {
                 println!(
                     "{}",
                     json!({ "address": wallet.account().to_string(), "wallet": path, "mnemonic": mnemonic.as_str() })
@@ -155,7 +160,7 @@ pub fn run(args: KeysArgs) -> Result<(), String> {
             Ok(())
         }
         KeysCommand::Import(target) => {
-            let path = keystore_path(&target)?;
+            let path = keystore_path(global, &target)?;
             if std::io::stdin().is_terminal() {
                 eprintln!("Enter the 24-word mnemonic:");
             }
@@ -166,7 +171,7 @@ pub fn run(args: KeysArgs) -> Result<(), String> {
                 .map_err(|e| format!("cannot read the mnemonic: {e}"))?;
             let wallet = Wallet::from_mnemonic(&phrase, "").map_err(|e| e.to_string())?;
             store(&wallet, &path)?;
-            if args.json {
+            if global.json {
                 println!(
                     "{}",
                     json!({ "address": wallet.account().to_string(), "wallet": path })
@@ -200,7 +205,7 @@ pub fn run(args: KeysArgs) -> Result<(), String> {
                 }
             }
             wallets.sort();
-            if args.json {
+            if global.json {
                 let list: Vec<_> = wallets
                     .iter()
                     .map(|(name, address)| json!({ "name": name, "address": address }))
@@ -219,10 +224,10 @@ pub fn run(args: KeysArgs) -> Result<(), String> {
             Ok(())
         }
         KeysCommand::Show(target) => {
-            let path = keystore_path(&target)?;
+            let path = keystore_path(global, &target)?;
             let wallet = unlock(&path)?;
             let chat_key = hex::encode(wallet.chat_public_key());
-            if args.json {
+            if global.json {
                 println!(
                     "{}",
                     json!({ "address": wallet.account().to_string(), "chat_public_key": chat_key, "wallet": path })

@@ -7,6 +7,7 @@
 pub mod chat;
 pub mod keys;
 pub mod keystore;
+pub mod tx;
 
 pub use keys::{KeyError, Wallet};
 pub use keystore::{Keystore, KeystoreError, ScryptCost};

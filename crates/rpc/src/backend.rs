@@ -1,6 +1,8 @@
 //! What a node provides to the RPC server.
 
-use crate::views::{AccountView, BlockView, ErrorView, ReceiptView, StatusView};
+use crate::views::{
+    AccountView, AssetView, BlockView, ErrorView, ParamsView, ReceiptView, StatusView,
+};
 use types::{AccountId, SignedTransaction, TxId};
 
 /// Why a submitted transaction was not accepted into the mempool.
@@ -19,6 +21,8 @@ pub enum SubmitError {
 pub trait Backend: Send + Sync + 'static {
     fn status(&self) -> StatusView;
     fn account(&self, account: &AccountId) -> AccountView;
+    fn params(&self) -> ParamsView;
+    fn assets(&self) -> Vec<AssetView>;
     fn block(&self, height: u64) -> Option<BlockView>;
     fn receipt(&self, tx: &TxId) -> Option<ReceiptView>;
     /// Checks the transaction as the ledger would admit it now, then queues it for a block.

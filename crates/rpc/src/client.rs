@@ -2,7 +2,7 @@
 
 use crate::{
     method,
-    views::{AccountView, BlockView, ReceiptView, StatusView},
+    views::{AccountView, AssetView, BlockView, ParamsView, ReceiptView, StatusView},
 };
 use jsonrpsee::{core::client::ClientT, rpc_params};
 use jsonrpsee_http_client::{HttpClient, HttpClientBuilder};
@@ -63,6 +63,20 @@ impl RpcClient {
     pub async fn status(&self) -> Result<StatusView, ClientError> {
         self.http
             .request(method::STATUS, rpc_params![])
+            .await
+            .map_err(|e| self.map(e))
+    }
+
+    pub async fn params(&self) -> Result<ParamsView, ClientError> {
+        self.http
+            .request(method::GET_PARAMS, rpc_params![])
+            .await
+            .map_err(|e| self.map(e))
+    }
+
+    pub async fn assets(&self) -> Result<Vec<AssetView>, ClientError> {
+        self.http
+            .request(method::GET_ASSETS, rpc_params![])
             .await
             .map_err(|e| self.map(e))
     }

@@ -24,6 +24,8 @@ pub mod method {
     pub const GET_BLOCK: &str = "equa_getBlock";
     pub const GET_RECEIPT: &str = "equa_getReceipt";
     pub const STATUS: &str = "equa_status";
+    pub const GET_PARAMS: &str = "equa_getParams";
+    pub const GET_ASSETS: &str = "equa_getAssets";
 }
 
 /// JSON-RPC error codes beyond the standard ones.

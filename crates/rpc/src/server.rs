@@ -73,6 +73,16 @@ pub fn module(backend: Arc<dyn Backend>) -> RpcModule<Arc<dyn Backend>> {
         })
         .expect("method names are unique");
     module
+        .register_method(method::GET_PARAMS, |_, backend, _| {
+            Ok::<_, ErrorObjectOwned>(backend.params())
+        })
+        .expect("method names are unique");
+    module
+        .register_method(method::GET_ASSETS, |_, backend, _| {
+            Ok::<_, ErrorObjectOwned>(backend.assets())
+        })
+        .expect("method names are unique");
+    module
         .register_method(method::GET_ACCOUNT, |params, backend, _| {
             let (address,): (String,) = params.parse()?;
             Ok::<_, ErrorObjectOwned>(backend.account(&parse_account(&address)?))

@@ -187,3 +187,78 @@ pub fn event_json(event: &Event) -> serde_json::Value {
                       "amount": amount.to_string() }),
     }
 }
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ParamsView {
+    /// EQA minor units per encoded byte.
+    pub fee_per_byte: String,
+    /// EQA minor units for a call kind without its own entry.
+    pub default_call_fee: String,
+    /// EQA minor units per call kind, e.g. "bank.transfer".
+    pub call_fees: std::collections::BTreeMap<String, String>,
+}
+
+impl ParamsView {
+    pub fn new(params: &ledger::Params) -> Self {
+        Self {
+            fee_per_byte: params.fee_per_byte.to_string(),
+            default_call_fee: params.default_call_fee.to_string(),
+            call_fees: params
+                .call_fees
+                .iter()
+                .map(|(kind, fee)| (kind.to_string(), fee.to_string()))
+                .collect(),
+        }
+    }
+
+    /// The fee schedule back as ledger parameters, for computing a transaction's fee.
+    pub fn to_params(&self) -> Result<ledger::Params, String> {
+        let number = |field: &str, text: &str| {
+            text.parse::<u128>()
+                .map_err(|_| format!("the node sent a malformed {field}: {text:?}"))
+        };
+        let mut call_fees = std::collections::BTreeMap::new();
+        for (kind, fee) in &self.call_fees {
+            let key = types::Text::new(kind.as_str()).map_err(|e| e.to_string())?;
+            call_fees.insert(key, number("call fee", fee)?);
+        }
+        Ok(ledger::Params {
+            fee_per_byte: number("fee_per_byte", &self.fee_per_byte)?,
+            default_call_fee: number("default_call_fee", &self.default_call_fee)?,
+            call_fees,
+        })
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AssetView {
+    pub asset: u32,
+    pub symbol: String,
+    pub name: String,
+    pub decimals: u8,
+    pub issuer: Option<String>,
+    /// Minor units, as text.
+    pub max_supply: Option<String>,
+    /// Minor units in circulation (minted minus burned), as text.
+    pub supply: String,
+}
+
+impl AssetView {
+    /// Every asset in the ledger, by id.
+    pub fn read_all(store: &(impl Store + ?Sized)) -> Vec<Self> {
+        (0..state::next_asset_id(store).0)
+            .filter_map(|id| {
+                let info = state::asset(store, AssetId(id))?;
+                Some(Self {
+                    asset: id,
+                    symbol: info.symbol.to_string(),
+                    name: info.name.to_string(),
+                    decimals: info.decimals,
+                    issuer: info.issuer.map(|issuer| issuer.to_string()),
+                    max_supply: info.max_supply.map(|max| max.to_string()),
+                    supply: info.supply.to_string(),
+                })
+            })
+            .collect()
+    }
+}

@@ -9,7 +9,10 @@ use rpc::{
     Backend, Limits, RpcClient, SubmitError,
     client::ClientError,
     code,
-    views::{AccountView, BlockView, ErrorView, ReceiptView, StatusView, tx_id_hex},
+    views::{
+        AccountView, AssetView, BlockView, ErrorView, ParamsView, ReceiptView, StatusView,
+        tx_id_hex,
+    },
 };
 use std::{
     collections::HashMap,
@@ -42,6 +45,14 @@ impl Backend for InstantChain {
 
     fn account(&self, account: &AccountId) -> AccountView {
         AccountView::read(&self.chain.lock().unwrap().0.store, account)
+    }
+
+    fn params(&self) -> ParamsView {
+        ParamsView::new(&state::params(&self.chain.lock().unwrap().0.store))
+    }
+
+    fn assets(&self) -> Vec<AssetView> {
+        AssetView::read_all(&self.chain.lock().unwrap().0.store)
     }
 
     fn block(&self, height: u64) -> Option<BlockView> {
@@ -120,6 +131,12 @@ async fn transfer_through_rpc_is_applied_and_reported() {
     let status = client.status().await.unwrap();
     assert_eq!(status.chain_id, "equa-test");
     assert_eq!(status.height, 0);
+
+    let params = client.params().await.unwrap().to_params().unwrap();
+    assert_eq!(params, ledger::testing::test_params());
+    let assets = client.assets().await.unwrap();
+    assert_eq!(assets[0].symbol, "EQA");
+    assert_eq!(assets[0].supply, "3000000000");
 
     let before = client.account(&account(1)).await.unwrap();
     assert_eq!(before.minor_units("EQA"), 1_000_000_000);

@@ -1,0 +1,279 @@
+//! Commands that talk to a node: status, accounts, blocks, receipts, transfers and assets.
+
+use crate::cli::{Global, keys};
+use client::tx::send_call;
+use rpc::{
+    RpcClient,
+    views::{AssetView, ReceiptView},
+};
+use serde_json::json;
+use std::{io::IsTerminal, time::Duration};
+use types::{
+    AccountId, AssetId, Call, Symbol, Text, amount,
+    bank::{BankCall, Burn, IssueAsset, Mint, Transfer},
+};
+
+/// How long a command waits for its transaction's receipt.
+const RECEIPT_TIMEOUT: Duration = Duration::from_secs(60);
+
+pub fn runtime() -> Result<tokio::runtime::Runtime, String> {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| format!("cannot start the async runtime: {e}"))
+}
+
+pub fn connect(global: &Global) -> Result<RpcClient, String> {
+    RpcClient::new(&global.rpc).map_err(|e| e.to_string())
+}
+
+fn print_json(value: &impl serde::Serialize) {
+    println!(
+        "{}",
+        serde_json::to_string_pretty(value).expect("views serialize")
+    );
+}
+
+pub fn parse_address(text: &str) -> Result<AccountId, String> {
+    AccountId::parse(text).map_err(|e| format!("invalid address {text:?}: {e}"))
+}
+
+/// Resolves a symbol against the node's assets and parses `text` in that asset's decimals.
+pub async fn parse_amount(
+    rpc: &RpcClient,
+    text: &str,
+    symbol: &str,
+) -> Result<(AssetView, u128), String> {
+    let assets = rpc.assets().await.map_err(|e| e.to_string())?;
+    let upper = symbol.to_uppercase();
+    let asset = assets
+        .into_iter()
+        .find(|a| a.symbol == upper)
+        .ok_or_else(|| format!("unknown asset {symbol:?}; `equa asset list` shows the assets"))?;
+    let value = amount::parse(text, asset.decimals).map_err(|e| e.to_string())?;
+    Ok((asset, value))
+}
+
+/// Signs and submits `call` with the global wallet, waits for the receipt and prints it.
+/// A failed or rejected transaction is an error (exit status 1) after its receipt is shown.
+pub async fn submit(global: &Global, rpc: &RpcClient, call: Call) -> Result<(), String> {
+    let wallet = keys::unlock(&keys::wallet_path(global)?)?;
+    let show_progress = !global.json && std::io::stderr().is_terminal();
+    let receipt = send_call(rpc, &wallet, call, RECEIPT_TIMEOUT, |waited| {
+        if show_progress {
+            eprint!("\rwaiting for finality… {:.1} s", waited.as_secs_f64());
+        }
+    })
+    .await
+    .map_err(|e| e.to_string())?;
+    if show_progress {
+        eprintln!();
+    }
+    report(global, &receipt)
+}
+
+pub fn report(global: &Global, receipt: &ReceiptView) -> Result<(), String> {
+    if global.json {
+        print_json(receipt);
+    } else {
+        println!("transaction {} in block {}", receipt.tx_id, receipt.height);
+        println!(
+            "outcome:    {}",
+            match &receipt.error {
+                None => receipt.outcome.clone(),
+                Some(error) => format!("{} — {}", receipt.outcome, error.message),
+            }
+        );
+        println!(
+            "fee paid:   {} EQA",
+            amount::format(receipt.fee_paid.parse().unwrap_or(0), 9)
+        );
+    }
+    match &receipt.error {
+        None => Ok(()),
+        Some(error) => Err(format!(
+            "transaction {}: {}",
+            receipt.outcome, error.message
+        )),
+    }
+}
+
+pub fn status(global: &Global) -> Result<(), String> {
+    let rpc = connect(global)?;
+    runtime()?.block_on(async {
+        let status = rpc.status().await.map_err(|e| e.to_string())?;
+        if global.json {
+            print_json(&status);
+        } else {
+            println!("chain:        {}", status.chain_id);
+            println!("role:         {}", status.role);
+            println!(
+                "height:       {} of {}",
+                status.height, status.target_height
+            );
+            println!("state root:   {}", status.state_root);
+            println!("peers:        {}", status.peers);
+            println!("mempool:      {} transactions", status.mempool_size);
+        }
+        Ok(())
+    })
+}
+
+pub fn account_show(global: &Global, address: &str) -> Result<(), String> {
+    let account = parse_address(address)?;
+    let rpc = connect(global)?;
+    runtime()?.block_on(async {
+        let view = rpc.account(&account).await.map_err(|e| e.to_string())?;
+        if global.json {
+            print_json(&view);
+        } else {
+            println!("address:  {}", view.address);
+            println!("nonce:    {}", view.nonce);
+            if view.balances.is_empty() {
+                println!("balances: none");
+            }
+            for balance in &view.balances {
+                println!("  {:>28} {}", balance.amount, balance.symbol);
+            }
+        }
+        Ok(())
+    })
+}
+
+pub fn block_show(global: &Global, height: u64) -> Result<(), String> {
+    let rpc = connect(global)?;
+    runtime()?.block_on(async {
+        let block = rpc
+            .block(height)
+            .await
+            .map_err(|e| e.to_string())?
+            .ok_or_else(|| format!("no finalized block at height {height} yet"))?;
+        if global.json {
+            print_json(&block);
+        } else {
+            println!("height:       {}", block.height);
+            println!("digest:       {}", block.digest);
+            println!("parent:       {}", block.parent);
+            println!("time (ms):    {}", block.timestamp_ms);
+            println!("proposer:     {}", block.proposer);
+            println!("state root:   {}", block.state_root);
+            println!("transactions: {}", block.transactions.len());
+            for tx in &block.transactions {
+                println!("  {tx}");
+            }
+        }
+        Ok(())
+    })
+}
+
+pub fn send(global: &Global, to: &str, text: &str, symbol: &str) -> Result<(), String> {
+    let to = parse_address(to)?;
+    let rpc = connect(global)?;
+    runtime()?.block_on(async {
+        let (asset, amount) = parse_amount(&rpc, text, symbol).await?;
+        let call = Call::Bank(BankCall::Transfer(Transfer {
+            to,
+            asset: AssetId(asset.asset),
+            amount,
+        }));
+        submit(global, &rpc, call).await
+    })
+}
+
+pub fn asset_list(global: &Global) -> Result<(), String> {
+    let rpc = connect(global)?;
+    runtime()?.block_on(async {
+        let assets = rpc.assets().await.map_err(|e| e.to_string())?;
+        if global.json {
+            print_json(&assets);
+            return Ok(());
+        }
+        for asset in assets {
+            let supply = amount::format(asset.supply.parse().unwrap_or(0), asset.decimals);
+            println!(
+                "{:<4} {:<12} {:<24} decimals {:<2} supply {}",
+                asset.asset, asset.symbol, asset.name, asset.decimals, supply
+            );
+        }
+        Ok(())
+    })
+}
+
+pub fn asset_issue(
+    global: &Global,
+    symbol: &str,
+    name: &str,
+    decimals: u8,
+    max_supply: Option<&str>,
+) -> Result<(), String> {
+    let symbol = Symbol::new(symbol).map_err(|e| e.to_string())?;
+    let name = Text::new(name).map_err(|e| format!("asset name: {e}"))?;
+    if decimals > amount::MAX_DECIMALS {
+        return Err(format!(
+            "an asset has at most {} decimals, not {decimals}",
+            amount::MAX_DECIMALS
+        ));
+    }
+    let max_supply = max_supply
+        .map(|text| amount::parse(text, decimals).map_err(|e| format!("max supply: {e}")))
+        .transpose()?;
+    let rpc = connect(global)?;
+    let call = Call::Bank(BankCall::IssueAsset(IssueAsset {
+        symbol,
+        name,
+        decimals,
+        max_supply,
+    }));
+    runtime()?.block_on(submit(global, &rpc, call))
+}
+
+pub fn asset_mint(global: &Global, text: &str, symbol: &str, to: &str) -> Result<(), String> {
+    let to = parse_address(to)?;
+    let rpc = connect(global)?;
+    runtime()?.block_on(async {
+        let (asset, amount) = parse_amount(&rpc, text, symbol).await?;
+        let call = Call::Bank(BankCall::Mint(Mint {
+            asset: AssetId(asset.asset),
+            to,
+            amount,
+        }));
+        submit(global, &rpc, call).await
+    })
+}
+
+pub fn asset_burn(global: &Global, text: &str, symbol: &str) -> Result<(), String> {
+    let rpc = connect(global)?;
+    runtime()?.block_on(async {
+        let (asset, amount) = parse_amount(&rpc, text, symbol).await?;
+        let call = Call::Bank(BankCall::Burn(Burn {
+            asset: AssetId(asset.asset),
+            amount,
+        }));
+        submit(global, &rpc, call).await
+    })
+}
+
+pub fn tx_show(global: &Global, id: &str) -> Result<(), String> {
+    let digits = id.strip_prefix("0x").unwrap_or(id);
+    let bytes: [u8; 32] = hex::decode(digits)
+        .ok()
+        .and_then(|b| b.try_into().ok())
+        .ok_or_else(|| format!("{id:?} is not a transaction id (32 bytes of hex)"))?;
+    let rpc = connect(global)?;
+    runtime()?.block_on(async {
+        match rpc
+            .receipt(&types::Digest(bytes))
+            .await
+            .map_err(|e| e.to_string())?
+        {
+            Some(receipt) => report(global, &receipt),
+            None if global.json => {
+                println!("{}", json!(null));
+                Ok(())
+            }
+            None => Err(format!(
+                "no receipt for {id}: not (yet) in a finalized block"
+            )),
+        }
+    })
+}
