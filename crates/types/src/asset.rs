@@ -1,6 +1,6 @@
 //! Asset identifiers and ticker symbols.
 
-use crate::codec::{Buf, CodecError, EncodeSize, RangeCfg, Read, Write};
+use crate::codec::{Buf, CodecError, EncodeSize, Read, Write};
 use bytes::BufMut;
 use commonware_codec::FixedSize;
 use std::{fmt, str::FromStr};
@@ -84,25 +84,20 @@ impl FromStr for Symbol {
 
 impl Write for Symbol {
     fn write(&self, buf: &mut impl BufMut) {
-        self.0.as_bytes().to_vec().write(buf);
+        crate::text::write_str(&self.0, buf);
     }
 }
 
 impl EncodeSize for Symbol {
     fn encode_size(&self) -> usize {
-        self.0.len().encode_size() + self.0.len()
+        crate::text::str_encode_size(&self.0)
     }
 }
 
 impl Read for Symbol {
     type Cfg = ();
     fn read_cfg(buf: &mut impl Buf, _: &()) -> Result<Self, CodecError> {
-        let bytes = Vec::<u8>::read_cfg(
-            buf,
-            &(RangeCfg::new(Self::MIN_LENGTH..=Self::MAX_LENGTH), ()),
-        )?;
-        let text =
-            String::from_utf8(bytes).map_err(|_| CodecError::Invalid("Symbol", "not UTF-8"))?;
+        let text = crate::text::read_str(buf, Self::MIN_LENGTH..=Self::MAX_LENGTH, "Symbol")?;
         Self::new(&text).map_err(|_| CodecError::Invalid("Symbol", "invalid characters"))
     }
 }

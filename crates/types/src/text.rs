@@ -4,6 +4,27 @@ use crate::codec::{Buf, CodecError, EncodeSize, RangeCfg, Read, Write};
 use bytes::BufMut;
 use std::fmt;
 
+/// Writes a string as a length-prefixed byte sequence (the encoding of `Vec<u8>`).
+pub(crate) fn write_str(text: &str, buf: &mut impl BufMut) {
+    text.len().write(buf);
+    buf.put_slice(text.as_bytes());
+}
+
+/// The encoded size of [`write_str`]'s output.
+pub(crate) fn str_encode_size(text: &str) -> usize {
+    text.len().encode_size().saturating_add(text.len())
+}
+
+/// Reads a length-prefixed UTF-8 string whose byte length is in `lengths`.
+pub(crate) fn read_str(
+    buf: &mut impl Buf,
+    lengths: std::ops::RangeInclusive<usize>,
+    what: &'static str,
+) -> Result<String, CodecError> {
+    let bytes = Vec::<u8>::read_cfg(buf, &(RangeCfg::new(lengths), ()))?;
+    String::from_utf8(bytes).map_err(|_| CodecError::Invalid(what, "invalid UTF-8"))
+}
+
 /// UTF-8 text of at most `MAX` bytes. Decoding rejects longer input and invalid UTF-8.
 #[derive(Clone, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Text<const MAX: usize>(String);
@@ -48,23 +69,20 @@ impl<const MAX: usize> fmt::Display for Text<MAX> {
 
 impl<const MAX: usize> Write for Text<MAX> {
     fn write(&self, buf: &mut impl BufMut) {
-        self.0.as_bytes().to_vec().write(buf);
+        write_str(&self.0, buf);
     }
 }
 
 impl<const MAX: usize> EncodeSize for Text<MAX> {
     fn encode_size(&self) -> usize {
-        self.0.len().encode_size() + self.0.len()
+        str_encode_size(&self.0)
     }
 }
 
 impl<const MAX: usize> Read for Text<MAX> {
     type Cfg = ();
     fn read_cfg(buf: &mut impl Buf, _: &()) -> Result<Self, CodecError> {
-        let bytes = Vec::<u8>::read_cfg(buf, &(RangeCfg::new(0..=MAX), ()))?;
-        String::from_utf8(bytes)
-            .map(Self)
-            .map_err(|_| CodecError::Invalid("Text", "invalid UTF-8"))
+        read_str(buf, 0..=MAX, "Text").map(Self)
     }
 }
 
@@ -113,22 +131,20 @@ impl std::str::FromStr for ChainId {
 
 impl Write for ChainId {
     fn write(&self, buf: &mut impl BufMut) {
-        self.0.as_bytes().to_vec().write(buf);
+        write_str(&self.0, buf);
     }
 }
 
 impl EncodeSize for ChainId {
     fn encode_size(&self) -> usize {
-        self.0.len().encode_size() + self.0.len()
+        str_encode_size(&self.0)
     }
 }
 
 impl Read for ChainId {
     type Cfg = ();
     fn read_cfg(buf: &mut impl Buf, _: &()) -> Result<Self, CodecError> {
-        let bytes = Vec::<u8>::read_cfg(buf, &(RangeCfg::new(1..=Self::MAX_LENGTH), ()))?;
-        let text =
-            String::from_utf8(bytes).map_err(|_| CodecError::Invalid("ChainId", "not UTF-8"))?;
+        let text = read_str(buf, 1..=Self::MAX_LENGTH, "ChainId")?;
         Self::new(&text).map_err(|_| CodecError::Invalid("ChainId", "invalid characters"))
     }
 }
