@@ -24,6 +24,8 @@ enum Command {
     Demo(cli::demo::DemoArgs),
     /// Create, import, list and show wallets.
     Keys(cli::keys::KeysArgs),
+    /// Start a local network of four validators (created on first run).
+    Devnet(cli::devnet::DevnetArgs),
     /// The node's chain, height, peers and sync progress.
     Status,
     /// Accounts.
@@ -96,6 +98,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Demo(args) => cli::demo::run(args),
         Command::Keys(args) => cli::keys::run(global, args),
+        Command::Devnet(args) => cli::devnet::run(args),
         Command::Status => cli::chain::status(global),
         Command::Account(AccountCommand::Show { address }) => {
             cli::chain::account_show(global, &address)

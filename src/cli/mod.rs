@@ -2,6 +2,7 @@
 
 pub mod chain;
 pub mod demo;
+pub mod devnet;
 pub mod keys;
 
 use clap::Args;

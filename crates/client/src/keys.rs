@@ -104,6 +104,13 @@ impl Wallet {
     }
 }
 
+/// A fresh ed25519 key from the operating system's randomness, for node identities.
+pub fn random_signing_key() -> ed25519::PrivateKey {
+    let secret = Zeroizing::new(crate::random_bytes::<32>());
+    types::codec::decode::<ed25519::PrivateKey>(secret.as_ref())
+        .expect("any 32 bytes are an ed25519 secret key")
+}
+
 /// The SLIP-0010 ed25519 private key at `path` (every step hardened) below `seed`.
 pub fn derive(seed: &[u8], path: &str) -> [u8; 32] {
     let path: DerivationPath = path.parse().expect("paths in this crate are valid");

