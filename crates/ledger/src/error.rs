@@ -34,6 +34,8 @@ pub enum TxError {
 pub enum CallError {
     #[error(transparent)]
     Bank(#[from] BankError),
+    #[error(transparent)]
+    Market(#[from] crate::market::MarketError),
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]

@@ -253,5 +253,8 @@ fn dispatch(
 ) -> Result<(), CallError> {
     match call {
         Call::Bank(call) => bank::execute(store, context, signer, call, events).map_err(Into::into),
+        Call::Market(call) => {
+            crate::market::execute(store, context, signer, call, events).map_err(Into::into)
+        }
     }
 }

@@ -31,6 +31,7 @@
 //! unless the whole file is valid.
 
 use crate::{
+    market::{self, MarketParams, params::RawMarketParams},
     params::Params,
     state::{self, AssetInfo},
     store::Store,
@@ -68,12 +69,23 @@ pub enum GenesisError {
     SupplyTooLarge { symbol: String, limit: String },
 }
 
+/// An arbitrator registered at genesis; its bond is locked from its genesis EQA balance.
+#[derive(Clone, Debug)]
+pub struct GenesisArbitrator {
+    pub account: AccountId,
+    pub bond: u128,
+    pub fee_bps: u16,
+    pub languages: Text<64>,
+}
+
 /// A validated genesis: everything needed to write the chain's first state.
 #[derive(Clone, Debug)]
 pub struct Genesis {
     pub chain_id: ChainId,
     pub genesis_time_ms: u64,
     pub params: Params,
+    pub market: MarketParams,
+    pub arbitrators: Vec<GenesisArbitrator>,
     /// Assets in id order; the native asset is first.
     pub assets: Vec<AssetInfo>,
     pub balances: BTreeMap<AccountId, BTreeMap<AssetId, u128>>,
@@ -90,6 +102,17 @@ struct RawGenesis {
     assets: Vec<RawAsset>,
     #[serde(default)]
     accounts: Vec<RawAccount>,
+    #[serde(default)]
+    arbitrators: Vec<RawArbitrator>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawArbitrator {
+    address: String,
+    bond: String,
+    fee_bps: u16,
+    languages: String,
 }
 
 #[derive(Deserialize)]
@@ -107,6 +130,8 @@ struct RawParams {
     default_call_fee: String,
     #[serde(default)]
     call_fees: BTreeMap<String, String>,
+    #[serde(default)]
+    market: RawMarketParams,
 }
 
 #[derive(Deserialize)]
@@ -269,10 +294,70 @@ impl Genesis {
             balances.insert(id, held);
         }
 
+        let market = raw
+            .params
+            .market
+            .resolve(native_decimals)
+            .map_err(|(field, message)| invalid(field, message))?;
+        let mut arbitrators = Vec::new();
+        for (index, entry) in raw.arbitrators.iter().enumerate() {
+            let field = |name: &str| format!("arbitrators[{index}].{name}");
+            let account =
+                AccountId::parse(&entry.address).map_err(|source| GenesisError::Address {
+                    field: field("address"),
+                    source,
+                })?;
+            let bond = parse_amount(&field("bond"), &entry.bond, native_decimals)?;
+            if bond < market.min_arbitrator_bond {
+                return Err(invalid(
+                    field("bond"),
+                    format!(
+                        "below the minimum bond {}",
+                        amount::format(market.min_arbitrator_bond, native_decimals)
+                    ),
+                ));
+            }
+            if entry.fee_bps > market.max_arbitrator_fee_bps {
+                return Err(invalid(
+                    field("fee_bps"),
+                    format!("above the maximum {}", market.max_arbitrator_fee_bps),
+                ));
+            }
+            let held = balances
+                .get(&account)
+                .and_then(|held| held.get(&AssetId::NATIVE))
+                .copied()
+                .unwrap_or(0);
+            if held < bond {
+                return Err(invalid(
+                    field("bond"),
+                    "the account's genesis EQA balance does not cover the bond",
+                ));
+            }
+            if arbitrators
+                .iter()
+                .any(|a: &GenesisArbitrator| a.account == account)
+            {
+                return Err(GenesisError::DuplicateAccount {
+                    field: field("address"),
+                    address: entry.address.clone(),
+                });
+            }
+            arbitrators.push(GenesisArbitrator {
+                account,
+                bond,
+                fee_bps: entry.fee_bps,
+                languages: Text::new(entry.languages.as_str())
+                    .map_err(|e| invalid(field("languages"), e.to_string()))?,
+            });
+        }
+
         Ok(Self {
             chain_id,
             genesis_time_ms: raw.genesis_time_ms,
             params,
+            market,
+            arbitrators,
             assets,
             balances,
         })
@@ -340,6 +425,11 @@ impl Genesis {
             }
         }
         state::set_last_block(store, 0, self.genesis_time_ms);
+        market::params::store(store, &self.market);
+        for arbitrator in &self.arbitrators {
+            market::register_at_genesis(store, arbitrator, self.genesis_time_ms)
+                .expect("genesis validation checked the bond is covered");
+        }
     }
 
     /// The asset with `symbol`, if genesis defines one.

@@ -53,4 +53,5 @@ pub enum Event {
         from: AccountId,
         amount: u128,
     },
+    Market(crate::market::MarketEvent),
 }

@@ -185,6 +185,7 @@ pub fn event_json(event: &Event) -> serde_json::Value {
             amount,
         } => json!({ "kind": "burned", "asset": asset.0, "from": from.to_string(),
                       "amount": amount.to_string() }),
+        Event::Market(event) => json!({ "kind": "market", "event": format!("{event:?}") }),
     }
 }
 

@@ -5,6 +5,7 @@ use crate::{
     bank::BankCall,
     codec::{Buf, CodecError, Encode, EncodeSize, Read, Write},
     hash, impl_codec, impl_codec_enum,
+    market::MarketCall,
 };
 use bytes::BufMut;
 use commonware_cryptography::{Signer, Verifier, ed25519};
@@ -21,14 +22,16 @@ pub const MAX_TX_BYTES: usize = 64 * 1024;
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Call {
     Bank(BankCall),
+    Market(MarketCall),
 }
-impl_codec_enum!(Call { 0 => Bank });
+impl_codec_enum!(Call { 0 => Bank, 1 => Market });
 
 impl Call {
     /// The name under which this call's fee is set in the chain's parameters.
     pub fn kind(&self) -> &'static str {
         match self {
             Self::Bank(call) => call.kind(),
+            Self::Market(call) => call.kind(),
         }
     }
 }

@@ -1,0 +1,371 @@
+//! Arbitrators and disputes: registration with a bond, deterministic selection from the block's
+//! randomness, rulings that can only split the escrow between the parties (plus the fee), and
+//! reassignment when an arbitrator misses the ruling deadline.
+
+use super::{
+    MarketError, MarketEvent, bps_down, emit,
+    params::MarketParams,
+    records::{
+        Arbitrator, Db, MAX_ARBITRATORS, MAX_REASSIGNMENTS, RECENT_DURATIONS, Trade, TradeState,
+    },
+    reputation,
+    trades::{Payout, load, require_state, settle},
+};
+use crate::{BlockContext, bank, receipt::Event, state::Module, store::Store};
+use types::{
+    AccountId, AssetId,
+    market::{Party, RegisterArbitrator, Rule},
+};
+
+/// Picks an arbitrator for `trade`: never one of its parties, never one it was taken away from,
+/// never one who is leaving. The choice is a hash of the block's randomness, the trade and the
+/// number of earlier picks, over the eligible accounts in account order.
+fn select(
+    store: &(impl Store + ?Sized),
+    trade: &Trade,
+    randomness: &[u8; 32],
+) -> Option<AccountId> {
+    let eligible: Vec<AccountId> = Db::arbitrators(store)
+        .into_iter()
+        .filter(|account| {
+            account != &trade.buyer
+                && account != &trade.seller
+                && Some(*account) != trade.arbitrator
+                && !trade.reassigned.contains(account)
+                && Db::arbitrator(store, account).is_some_and(|a| a.leaving_at_ms.is_none())
+        })
+        .collect();
+    if eligible.is_empty() {
+        return None;
+    }
+    let digest = types::hash(
+        b"EQUA_ARBITRATOR_PICK_V1",
+        &[
+            randomness,
+            &trade.id.to_be_bytes(),
+            &(trade.reassigned.len() as u64).to_be_bytes(),
+        ],
+    );
+    let mut head = [0u8; 8];
+    head.copy_from_slice(&digest.0[..8]);
+    let index = u64::from_be_bytes(head)
+        .checked_rem(eligible.len() as u64)
+        .expect("eligible is not empty");
+    Some(eligible[usize::try_from(index).expect("index < len")])
+}
+
+/// Assigns a freshly selected arbitrator (or none, when nobody is eligible: anyone may then
+/// reassign once someone is).
+fn assign(
+    store: &mut (impl Store + ?Sized),
+    params: &MarketParams,
+    trade: &mut Trade,
+    context: &BlockContext,
+    events: &mut Vec<Event>,
+) {
+    let chosen = select(store, trade, &context.randomness);
+    trade.arbitrator = chosen;
+    trade.assigned_ms = context.timestamp_ms;
+    trade.ruling_deadline_ms = context
+        .timestamp_ms
+        .saturating_add(u64::from(params.ruling_window_secs).saturating_mul(1_000));
+    if let Some(account) = chosen {
+        let mut arbitrator = Db::arbitrator(store, &account).expect("selected from the registry");
+        arbitrator.open_cases = arbitrator.open_cases.saturating_add(1);
+        arbitrator.cases = arbitrator.cases.saturating_add(1);
+        Db::put_arbitrator(store, &arbitrator);
+    }
+    emit(
+        events,
+        MarketEvent::ArbitratorAssigned {
+            trade: trade.id,
+            arbitrator: chosen,
+        },
+    );
+}
+
+pub fn open(
+    store: &mut (impl Store + ?Sized),
+    params: &MarketParams,
+    context: &BlockContext,
+    signer: &AccountId,
+    id: u64,
+    events: &mut Vec<Event>,
+) -> Result<(), MarketError> {
+    let mut trade = load(store, id)?;
+    let party = trade.party(signer).ok_or(MarketError::WrongParty {
+        trade: id,
+        account: *signer,
+        role: "buyer or seller",
+    })?;
+    require_state(&trade, &[TradeState::Paid], "paid")?;
+    if party == Party::Buyer && context.timestamp_ms <= trade.release_deadline_ms {
+        return Err(MarketError::ReleaseWindowOpen {
+            trade: id,
+            opens_at_ms: trade.release_deadline_ms.saturating_add(1),
+        });
+    }
+    trade.state = TradeState::Disputed;
+    trade.disputed_ms = Some(context.timestamp_ms);
+    trade.dispute_opened_by = Some(party);
+    emit(
+        events,
+        MarketEvent::TradeStateChanged {
+            trade: id,
+            state: TradeState::Disputed,
+        },
+    );
+    assign(store, params, &mut trade, context, events);
+    Db::put_trade(store, &trade);
+    reputation::dispute_opened(store, signer);
+    Ok(())
+}
+
+pub fn rule(
+    store: &mut (impl Store + ?Sized),
+    now: u64,
+    signer: &AccountId,
+    rule: &Rule,
+    events: &mut Vec<Event>,
+) -> Result<(), MarketError> {
+    let mut trade = load(store, rule.trade)?;
+    require_state(&trade, &[TradeState::Disputed], "disputed")?;
+    if trade.arbitrator.as_ref() != Some(signer) {
+        return Err(MarketError::NotArbitrator {
+            trade: trade.id,
+            account: *signer,
+        });
+    }
+    if rule.amount_to_buyer > trade.amount {
+        return Err(MarketError::RulingTooLarge {
+            amount_to_buyer: rule.amount_to_buyer,
+            amount: trade.amount,
+        });
+    }
+    let mut arbitrator =
+        Db::arbitrator(store, signer).expect("an assigned arbitrator is registered");
+    // The fee comes only from the at-fault party's deposit, and never exceeds it.
+    let (fault_deposit, other_deposit) = match rule.at_fault {
+        Party::Buyer => (trade.buyer_deposit, trade.seller_deposit),
+        Party::Seller => (trade.seller_deposit, trade.buyer_deposit),
+    };
+    let fee = bps_down(trade.amount, arbitrator.fee_bps)
+        .ok_or(MarketError::ValueOverflow)?
+        .min(fault_deposit);
+    let compensation = fault_deposit.checked_sub(fee).expect("fee <= deposit");
+    let amount_to_seller = trade
+        .amount
+        .checked_sub(rule.amount_to_buyer)
+        .expect("checked above");
+    let (to_buyer, to_seller) = match rule.at_fault {
+        Party::Buyer => (
+            rule.amount_to_buyer,
+            amount_to_seller
+                .checked_add(other_deposit)
+                .and_then(|v| v.checked_add(compensation)),
+        ),
+        Party::Seller => (
+            rule.amount_to_buyer
+                .checked_add(other_deposit)
+                .and_then(|v| v.checked_add(compensation))
+                .expect("parts of the escrow"),
+            Some(amount_to_seller),
+        ),
+    };
+    let to_seller = to_seller.expect("parts of the escrow");
+    settle(
+        store,
+        &mut trade,
+        TradeState::Resolved,
+        now,
+        Payout {
+            to_buyer,
+            to_seller,
+            to_arbitrator: fee,
+        },
+        events,
+    )?;
+    arbitrator.open_cases = arbitrator.open_cases.saturating_sub(1);
+    arbitrator.rulings = arbitrator.rulings.saturating_add(1);
+    push_recent(
+        &mut arbitrator.recent_ruling_ms,
+        now.saturating_sub(trade.assigned_ms),
+    );
+    Db::put_arbitrator(store, &arbitrator);
+    reputation::dispute_ruled(store, &trade, rule.at_fault);
+    Ok(())
+}
+
+pub fn reassign(
+    store: &mut (impl Store + ?Sized),
+    params: &MarketParams,
+    context: &BlockContext,
+    id: u64,
+    events: &mut Vec<Event>,
+) -> Result<(), MarketError> {
+    let mut trade = load(store, id)?;
+    require_state(&trade, &[TradeState::Disputed], "disputed")?;
+    if let Some(current) = trade.arbitrator {
+        if context.timestamp_ms <= trade.ruling_deadline_ms {
+            return Err(MarketError::RulingWindowOpen {
+                trade: id,
+                deadline_ms: trade.ruling_deadline_ms,
+            });
+        }
+        if trade.reassigned.len() >= MAX_REASSIGNMENTS {
+            return Err(MarketError::TooManyReassignments {
+                trade: id,
+                max: MAX_REASSIGNMENTS,
+            });
+        }
+        let mut missed =
+            Db::arbitrator(store, &current).expect("an assigned arbitrator is registered");
+        missed.open_cases = missed.open_cases.saturating_sub(1);
+        missed.reassignments = missed.reassignments.saturating_add(1);
+        Db::put_arbitrator(store, &missed);
+        trade.reassigned.push(current);
+        trade.arbitrator = None;
+    }
+    assign(store, params, &mut trade, context, events);
+    Db::put_trade(store, &trade);
+    Ok(())
+}
+
+pub fn register(
+    store: &mut (impl Store + ?Sized),
+    params: &MarketParams,
+    now: u64,
+    signer: &AccountId,
+    register: &RegisterArbitrator,
+    events: &mut Vec<Event>,
+) -> Result<(), MarketError> {
+    if Db::arbitrator(store, signer).is_some() {
+        return Err(MarketError::AlreadyArbitrator { account: *signer });
+    }
+    if register.bond < params.min_arbitrator_bond {
+        return Err(MarketError::BondTooSmall {
+            bond: register.bond,
+            minimum: params.min_arbitrator_bond,
+        });
+    }
+    if register.fee_bps > params.max_arbitrator_fee_bps {
+        return Err(MarketError::FeeTooHigh {
+            fee_bps: register.fee_bps,
+            max: params.max_arbitrator_fee_bps,
+        });
+    }
+    let mut list = Db::arbitrators(store);
+    if list.len() >= MAX_ARBITRATORS {
+        return Err(MarketError::TooManyArbitrators {
+            max: MAX_ARBITRATORS,
+        });
+    }
+    bank::lock(
+        store,
+        Module::Market,
+        signer,
+        AssetId::NATIVE,
+        register.bond,
+    )?;
+    Db::put_arbitrator(
+        store,
+        &Arbitrator {
+            account: *signer,
+            bond: register.bond,
+            fee_bps: register.fee_bps,
+            languages: register.languages.clone(),
+            registered_ms: now,
+            leaving_at_ms: None,
+            open_cases: 0,
+            cases: 0,
+            rulings: 0,
+            reassignments: 0,
+            recent_ruling_ms: Vec::new(),
+        },
+    );
+    let position = list.binary_search(signer).expect_err("not yet registered");
+    list.insert(position, *signer);
+    Db::put_arbitrators(store, list);
+    emit(
+        events,
+        MarketEvent::ArbitratorRegistered {
+            arbitrator: *signer,
+            bond: register.bond,
+        },
+    );
+    Ok(())
+}
+
+pub fn unregister(
+    store: &mut (impl Store + ?Sized),
+    params: &MarketParams,
+    now: u64,
+    signer: &AccountId,
+    events: &mut Vec<Event>,
+) -> Result<(), MarketError> {
+    let mut arbitrator =
+        Db::arbitrator(store, signer).ok_or(MarketError::UnknownArbitrator { account: *signer })?;
+    if arbitrator.leaving_at_ms.is_some() {
+        return Err(MarketError::AlreadyLeaving);
+    }
+    let free_at =
+        now.saturating_add(u64::from(params.arbitrator_cooldown_secs).saturating_mul(1_000));
+    arbitrator.leaving_at_ms = Some(free_at);
+    Db::put_arbitrator(store, &arbitrator);
+    emit(
+        events,
+        MarketEvent::ArbitratorLeaving {
+            arbitrator: *signer,
+            bond_free_at_ms: free_at,
+        },
+    );
+    Ok(())
+}
+
+pub fn withdraw_bond(
+    store: &mut (impl Store + ?Sized),
+    now: u64,
+    signer: &AccountId,
+    events: &mut Vec<Event>,
+) -> Result<(), MarketError> {
+    let arbitrator =
+        Db::arbitrator(store, signer).ok_or(MarketError::UnknownArbitrator { account: *signer })?;
+    let free_at = arbitrator.leaving_at_ms.ok_or(MarketError::NotLeaving)?;
+    if now < free_at {
+        return Err(MarketError::CooldownRunning {
+            free_at_ms: free_at,
+        });
+    }
+    if arbitrator.open_cases > 0 {
+        return Err(MarketError::OpenCases {
+            open_cases: arbitrator.open_cases,
+        });
+    }
+    bank::unlock(
+        store,
+        Module::Market,
+        signer,
+        AssetId::NATIVE,
+        arbitrator.bond,
+    )?;
+    Db::delete_arbitrator(store, signer);
+    let mut list = Db::arbitrators(store);
+    list.retain(|account| account != signer);
+    Db::put_arbitrators(store, list);
+    emit(
+        events,
+        MarketEvent::BondWithdrawn {
+            arbitrator: *signer,
+            bond: arbitrator.bond,
+        },
+    );
+    Ok(())
+}
+
+/// Keeps the most recent durations, oldest first, bounded.
+pub(crate) fn push_recent(recent: &mut Vec<u64>, value: u64) {
+    if recent.len() >= RECENT_DURATIONS {
+        recent.remove(0);
+    }
+    recent.push(value);
+}

@@ -1,0 +1,180 @@
+//! The market module: fiat offers, escrowed trades, disputes decided by bonded arbitrators,
+//! encrypted trade chat, and reputation derived from what happened on the ledger.
+//!
+//! Every amount the market holds (offer inventory and deposits, trade escrow, arbitrator bonds)
+//! sits in `bank`'s market total, so conservation covers it. A trade's escrow is
+//! `amount + buyer_deposit + seller_deposit` and leaves the market only through a transition
+//! below, each of which pays out exactly that escrow:
+//!
+//! ```text
+//! take -> AwaitingPayment --mark_paid(buyer)--> Paid --release(seller)--> Completed
+//!           | cancel(buyer) -> Cancelled          | open_dispute(seller; buyer after the release window)
+//!           | claim_timeout(seller, after the      v
+//!           |   payment window) -> TimedOut      Disputed --rule(arbitrator)--> Resolved
+//!                                                 | reassign(anyone, after the ruling deadline)
+//! ```
+
+mod disputes;
+mod error;
+mod offers;
+pub mod params;
+pub mod queries;
+pub mod records;
+mod reputation;
+mod social;
+mod trades;
+
+pub use error::MarketError;
+pub use params::MarketParams;
+pub use records::{Arbitrator, Db, Message, Offer, Profile, Reputation, Trade, TradeState};
+pub use reputation::{Standing, standing};
+
+use crate::{BlockContext, receipt::Event, store::Store};
+use types::{AccountId, AssetId, market::MarketCall, market::Party};
+
+/// What the market did, in receipts.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum MarketEvent {
+    OfferCreated {
+        offer: u64,
+        maker: AccountId,
+    },
+    OfferUpdated {
+        offer: u64,
+    },
+    OfferClosed {
+        offer: u64,
+        returned: u128,
+    },
+    TradeOpened {
+        trade: u64,
+        offer: u64,
+        buyer: AccountId,
+        seller: AccountId,
+        asset: AssetId,
+        amount: u128,
+    },
+    TradeStateChanged {
+        trade: u64,
+        state: TradeState,
+    },
+    /// Escrow paid out when a trade ends.
+    Settled {
+        trade: u64,
+        to_buyer: u128,
+        to_seller: u128,
+        to_arbitrator: u128,
+    },
+    ArbitratorAssigned {
+        trade: u64,
+        arbitrator: Option<AccountId>,
+    },
+    ArbitratorRegistered {
+        arbitrator: AccountId,
+        bond: u128,
+    },
+    ArbitratorLeaving {
+        arbitrator: AccountId,
+        bond_free_at_ms: u64,
+    },
+    BondWithdrawn {
+        arbitrator: AccountId,
+        bond: u128,
+    },
+    MessagePosted {
+        trade: u64,
+        index: u32,
+        sender: AccountId,
+    },
+    KeyRevealed {
+        trade: u64,
+        by: Party,
+    },
+    Rated {
+        trade: u64,
+        rater: AccountId,
+        stars: u8,
+    },
+    ProfileSet {
+        account: AccountId,
+    },
+}
+
+fn emit(events: &mut Vec<Event>, event: MarketEvent) {
+    events.push(Event::Market(event));
+}
+
+/// Runs one market call for `signer`. On error the caller discards every write made here.
+pub fn execute(
+    store: &mut (impl Store + ?Sized),
+    context: &BlockContext,
+    signer: &AccountId,
+    call: &MarketCall,
+    events: &mut Vec<Event>,
+) -> Result<(), MarketError> {
+    let params = params::load(store);
+    let now = context.timestamp_ms;
+    match call {
+        MarketCall::CreateOffer(create) => {
+            offers::create(store, &params, now, signer, create, events)
+        }
+        MarketCall::UpdateOffer(update) => offers::update(store, &params, signer, update, events),
+        MarketCall::CancelOffer(r) => offers::cancel(store, signer, r.offer, events),
+        MarketCall::TakeOffer(take) => trades::take(store, &params, now, signer, take, events),
+        MarketCall::MarkPaid(paid) => trades::mark_paid(store, &params, now, signer, paid, events),
+        MarketCall::Release(r) => trades::release(store, now, signer, r.trade, events),
+        MarketCall::CancelTrade(r) => trades::cancel(store, now, signer, r.trade, events),
+        MarketCall::ClaimTimeout(r) => trades::claim_timeout(store, now, signer, r.trade, events),
+        MarketCall::OpenDispute(r) => {
+            disputes::open(store, &params, context, signer, r.trade, events)
+        }
+        MarketCall::Rule(rule) => disputes::rule(store, now, signer, rule, events),
+        MarketCall::Reassign(r) => disputes::reassign(store, &params, context, r.trade, events),
+        MarketCall::RegisterArbitrator(register) => {
+            disputes::register(store, &params, now, signer, register, events)
+        }
+        MarketCall::UnregisterArbitrator(_) => {
+            disputes::unregister(store, &params, now, signer, events)
+        }
+        MarketCall::WithdrawBond(_) => disputes::withdraw_bond(store, now, signer, events),
+        MarketCall::PostMessage(post) => social::post(store, &params, now, signer, post, events),
+        MarketCall::RevealKey(reveal) => social::reveal(store, signer, reveal, events),
+        MarketCall::Rate(rate) => social::rate(store, signer, rate, events),
+        MarketCall::SetProfile(profile) => social::set_profile(store, signer, profile, events),
+    }
+}
+
+/// `amount * bps / 10_000`, rounded up: what a party must put down as a deposit.
+pub(crate) fn bps_up(amount: u128, bps: u16) -> Option<u128> {
+    let product = amount.checked_mul(u128::from(bps))?;
+    Some(product.div_ceil(params::BPS))
+}
+
+/// `amount * bps / 10_000`, rounded down: what a party is paid at most.
+pub(crate) fn bps_down(amount: u128, bps: u16) -> Option<u128> {
+    amount
+        .checked_mul(u128::from(bps))?
+        .checked_div(params::BPS)
+}
+
+/// Registers an arbitrator written into the genesis file, locking its bond.
+pub fn register_at_genesis(
+    store: &mut (impl Store + ?Sized),
+    arbitrator: &crate::genesis::GenesisArbitrator,
+    now: u64,
+) -> Result<(), MarketError> {
+    let params = params::load(store);
+    let mut events = Vec::new();
+    disputes::register(
+        store,
+        &params,
+        now,
+        &arbitrator.account,
+        &types::market::RegisterArbitrator {
+            bond: arbitrator.bond,
+            fee_bps: arbitrator.fee_bps,
+            languages: arbitrator.languages.clone(),
+        },
+        &mut events,
+    )
+}
