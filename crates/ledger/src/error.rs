@@ -36,6 +36,8 @@ pub enum CallError {
     Bank(#[from] BankError),
     #[error(transparent)]
     Market(#[from] crate::market::MarketError),
+    #[error(transparent)]
+    Lending(#[from] crate::lending::LendingError),
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]

@@ -256,5 +256,8 @@ fn dispatch(
         Call::Market(call) => {
             crate::market::execute(store, context, signer, call, events).map_err(Into::into)
         }
+        Call::Lending(call) => {
+            crate::lending::execute(store, context, signer, call, events).map_err(Into::into)
+        }
     }
 }

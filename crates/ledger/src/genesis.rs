@@ -31,6 +31,7 @@
 //! unless the whole file is valid.
 
 use crate::{
+    lending::{self, LendingParams, params::RawLendingParams},
     market::{self, MarketParams, params::RawMarketParams},
     params::Params,
     state::{self, AssetInfo},
@@ -85,6 +86,7 @@ pub struct Genesis {
     pub genesis_time_ms: u64,
     pub params: Params,
     pub market: MarketParams,
+    pub lending: LendingParams,
     pub arbitrators: Vec<GenesisArbitrator>,
     /// Assets in id order; the native asset is first.
     pub assets: Vec<AssetInfo>,
@@ -132,6 +134,8 @@ struct RawParams {
     call_fees: BTreeMap<String, String>,
     #[serde(default)]
     market: RawMarketParams,
+    #[serde(default)]
+    lending: RawLendingParams,
 }
 
 #[derive(Deserialize)]
@@ -299,6 +303,11 @@ impl Genesis {
             .market
             .resolve(native_decimals)
             .map_err(|(field, message)| invalid(field, message))?;
+        let lending = raw
+            .params
+            .lending
+            .resolve()
+            .map_err(|(field, message)| invalid(field, message))?;
         let mut arbitrators = Vec::new();
         for (index, entry) in raw.arbitrators.iter().enumerate() {
             let field = |name: &str| format!("arbitrators[{index}].{name}");
@@ -357,6 +366,7 @@ impl Genesis {
             genesis_time_ms: raw.genesis_time_ms,
             params,
             market,
+            lending,
             arbitrators,
             assets,
             balances,
@@ -426,6 +436,7 @@ impl Genesis {
         }
         state::set_last_block(store, 0, self.genesis_time_ms);
         market::params::store(store, &self.market);
+        lending::params::store(store, &self.lending);
         for arbitrator in &self.arbitrators {
             market::register_at_genesis(store, arbitrator, self.genesis_time_ms)
                 .expect("genesis validation checked the bond is covered");

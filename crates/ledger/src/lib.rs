@@ -16,6 +16,7 @@ pub mod bank;
 pub mod error;
 pub mod execute;
 pub mod genesis;
+pub mod lending;
 pub mod market;
 pub mod params;
 pub mod receipt;

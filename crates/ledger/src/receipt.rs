@@ -54,4 +54,5 @@ pub enum Event {
         amount: u128,
     },
     Market(crate::market::MarketEvent),
+    Lending(crate::lending::LendingEvent),
 }

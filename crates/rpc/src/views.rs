@@ -186,6 +186,7 @@ pub fn event_json(event: &Event) -> serde_json::Value {
         } => json!({ "kind": "burned", "asset": asset.0, "from": from.to_string(),
                       "amount": amount.to_string() }),
         Event::Market(event) => json!({ "kind": "market", "event": format!("{event:?}") }),
+        Event::Lending(event) => json!({ "kind": "lending", "event": format!("{event:?}") }),
     }
 }
 

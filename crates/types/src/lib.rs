@@ -12,6 +12,7 @@ pub mod bank;
 pub mod block;
 
 pub mod codec;
+pub mod lending;
 pub mod market;
 pub mod text;
 pub mod tx;

@@ -5,6 +5,7 @@ use crate::{
     bank::BankCall,
     codec::{Buf, CodecError, Encode, EncodeSize, Read, Write},
     hash, impl_codec, impl_codec_enum,
+    lending::LendingCall,
     market::MarketCall,
 };
 use bytes::BufMut;
@@ -23,8 +24,9 @@ pub const MAX_TX_BYTES: usize = 64 * 1024;
 pub enum Call {
     Bank(BankCall),
     Market(MarketCall),
+    Lending(LendingCall),
 }
-impl_codec_enum!(Call { 0 => Bank, 1 => Market });
+impl_codec_enum!(Call { 0 => Bank, 1 => Market, 2 => Lending });
 
 impl Call {
     /// The name under which this call's fee is set in the chain's parameters.
@@ -32,6 +34,7 @@ impl Call {
         match self {
             Self::Bank(call) => call.kind(),
             Self::Market(call) => call.kind(),
+            Self::Lending(call) => call.kind(),
         }
     }
 }

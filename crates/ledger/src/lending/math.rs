@@ -1,0 +1,290 @@
+//! Exact arithmetic for loans: `a * b / d` with a 256-bit intermediate, rounded in a stated
+//! direction, and the amortisation schedule.
+//!
+//! Rounding rule of the whole module: what the borrower owes is rounded up, what a lender receives
+//! is rounded down, and the last payment of a schedule clears whatever remains.
+
+/// Milliseconds in a day and in a (365-day) year.
+pub const DAY_MS: u64 = 86_400_000;
+pub const YEAR_MS: u128 = 365 * 86_400_000;
+/// Basis points in one whole.
+pub const BPS: u128 = 10_000;
+/// The fixed-point scale of per-period rates.
+const SCALE: u128 = 1_000_000_000_000_000_000;
+
+/// `a * b` as a 256-bit number (high, low).
+fn widening_mul(a: u128, b: u128) -> (u128, u128) {
+    let mask = u128::from(u64::MAX);
+    let (a_hi, a_lo) = (a >> 64, a & mask);
+    let (b_hi, b_lo) = (b >> 64, b & mask);
+    // Each partial product of two 64-bit halves fits in 128 bits, and the sums below are the
+    // exact words of a product that fits in 256 bits, so none of them can overflow.
+    let lo_lo = a_lo.wrapping_mul(b_lo);
+    let hi_lo = a_hi.wrapping_mul(b_lo);
+    let lo_hi = a_lo.wrapping_mul(b_hi);
+    let hi_hi = a_hi.wrapping_mul(b_hi);
+    let middle = (lo_lo >> 64)
+        .wrapping_add(hi_lo & mask)
+        .wrapping_add(lo_hi & mask);
+    let low = (lo_lo & mask) | (middle << 64);
+    let high = hi_hi
+        .wrapping_add(hi_lo >> 64)
+        .wrapping_add(lo_hi >> 64)
+        .wrapping_add(middle >> 64);
+    (high, low)
+}
+
+/// `(a * b) / d` and whether it had a remainder, or `None` if `d` is zero or the quotient does
+/// not fit in a `u128`.
+fn mul_div(a: u128, b: u128, d: u128) -> Option<(u128, bool)> {
+    if d == 0 {
+        return None;
+    }
+    let (high, low) = widening_mul(a, b);
+    if high >= d {
+        return None;
+    }
+    // Long division of the 256-bit product by `d`, one bit at a time.
+    let mut remainder = high;
+    let mut quotient: u128 = 0;
+    for bit in (0..128).rev() {
+        let carry = remainder >> 127;
+        remainder = (remainder << 1) | ((low >> bit) & 1);
+        quotient <<= 1;
+        if carry == 1 || remainder >= d {
+            remainder = remainder.wrapping_sub(d);
+            quotient |= 1;
+        }
+    }
+    Some((quotient, remainder != 0))
+}
+
+/// `a * b / d`, rounded down.
+pub fn mul_div_floor(a: u128, b: u128, d: u128) -> Option<u128> {
+    mul_div(a, b, d).map(|(q, _)| q)
+}
+
+/// `a * b / d`, rounded up.
+pub fn mul_div_ceil(a: u128, b: u128, d: u128) -> Option<u128> {
+    let (q, inexact) = mul_div(a, b, d)?;
+    if inexact { q.checked_add(1) } else { Some(q) }
+}
+
+/// Simple interest on `principal` at `rate_bps` a year for `ms` milliseconds, rounded up (the
+/// borrower owes it).
+pub fn interest(principal: u128, rate_bps: u32, ms: u64) -> Option<u128> {
+    let rate_time = u128::from(rate_bps).checked_mul(u128::from(ms))?;
+    mul_div_ceil(principal, rate_time, BPS.checked_mul(YEAR_MS)?)
+}
+
+/// One row of a repayment schedule.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Instalment {
+    /// Milliseconds from the loan's start to this payment's due date.
+    pub due_offset_ms: u64,
+    pub payment: u128,
+    pub interest: u128,
+    pub principal: u128,
+    /// Principal still owed after this payment.
+    pub remaining: u128,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum ScheduleError {
+    #[error("the principal must be greater than zero")]
+    ZeroPrincipal,
+    #[error("the term must be at least one day")]
+    ZeroTerm,
+    #[error("a loan has 1 to {max} instalments, not {count}")]
+    InstalmentCount { count: u16, max: u16 },
+    #[error(
+        "the term of {term_days} days cannot be split into {count} instalments of at least a day"
+    )]
+    PeriodTooShort { term_days: u32, count: u16 },
+    #[error("the schedule's numbers overflow; the rate or term is too large")]
+    Overflow,
+}
+
+/// The amortisation schedule of a loan: `count` equal payments (the last one clears the rest),
+/// each due `term / count` apart, the last exactly at the end of the term.
+///
+/// The equal payment is `P·R / (1 − (1+R)^−n)` with `R = rate · period / year`, computed in
+/// 18-decimal fixed point and rounded up; each row's interest is the exact simple interest on
+/// the principal remaining over the period, rounded up. A bullet loan is the case `count = 1`.
+pub fn schedule(
+    principal: u128,
+    rate_bps: u32,
+    term_days: u32,
+    count: u16,
+) -> Result<Vec<Instalment>, ScheduleError> {
+    use ScheduleError::Overflow;
+    if principal == 0 {
+        return Err(ScheduleError::ZeroPrincipal);
+    }
+    if term_days == 0 {
+        return Err(ScheduleError::ZeroTerm);
+    }
+    let max = types::lending::MAX_INSTALMENTS;
+    if count == 0 || count > max {
+        return Err(ScheduleError::InstalmentCount { count, max });
+    }
+    if u32::from(count) > term_days {
+        return Err(ScheduleError::PeriodTooShort { term_days, count });
+    }
+    let term_ms = u64::from(term_days).checked_mul(DAY_MS).ok_or(Overflow)?;
+    let period_ms = term_ms
+        .checked_div(u64::from(count))
+        .expect("count is not zero");
+    let payment = if rate_bps == 0 {
+        principal.div_ceil(u128::from(count))
+    } else {
+        // r = R in fixed point, rounded up; growth = (1 + r)^n.
+        let rate_time = u128::from(rate_bps)
+            .checked_mul(u128::from(period_ms))
+            .ok_or(Overflow)?;
+        let r = mul_div_ceil(rate_time, SCALE, BPS.checked_mul(YEAR_MS).ok_or(Overflow)?)
+            .ok_or(Overflow)?;
+        let mut growth = SCALE;
+        for _ in 0..count {
+            growth = mul_div_ceil(growth, SCALE.checked_add(r).ok_or(Overflow)?, SCALE)
+                .ok_or(Overflow)?;
+        }
+        let per_period = mul_div_ceil(principal, r, SCALE).ok_or(Overflow)?;
+        mul_div_ceil(
+            per_period,
+            growth,
+            growth.checked_sub(SCALE).ok_or(Overflow)?,
+        )
+        .ok_or(Overflow)?
+    };
+    let mut remaining = principal;
+    let mut rows = Vec::with_capacity(usize::from(count));
+    for index in 1..=count {
+        let last = index == count;
+        let due_offset_ms = if last {
+            term_ms
+        } else {
+            period_ms.checked_mul(u64::from(index)).ok_or(Overflow)?
+        };
+        let row_interest = interest(remaining, rate_bps, period_ms).ok_or(Overflow)?;
+        let row_principal = if last {
+            remaining
+        } else {
+            payment.saturating_sub(row_interest).min(remaining)
+        };
+        remaining = remaining.checked_sub(row_principal).ok_or(Overflow)?;
+        rows.push(Instalment {
+            due_offset_ms,
+            payment: row_principal.checked_add(row_interest).ok_or(Overflow)?,
+            interest: row_interest,
+            principal: row_principal,
+            remaining,
+        });
+    }
+    Ok(rows)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    #[test]
+    fn mul_div_matches_exact_arithmetic() {
+        assert_eq!(mul_div_floor(7, 3, 2), Some(10));
+        assert_eq!(mul_div_ceil(7, 3, 2), Some(11));
+        assert_eq!(mul_div_ceil(6, 3, 2), Some(9));
+        // A product far past u128 with a quotient that fits.
+        assert_eq!(
+            mul_div_floor(u128::MAX, u128::MAX, u128::MAX),
+            Some(u128::MAX)
+        );
+        assert_eq!(mul_div_floor(1 << 100, 1 << 100, 1 << 90), Some(1 << 110));
+        assert_eq!(mul_div_floor(u128::MAX, 2, 1), None);
+        assert_eq!(mul_div_floor(1, 1, 0), None);
+    }
+
+    #[test]
+    fn a_known_amortisation() {
+        // 1,200.00 at 12% a year over 360 days in 12 payments: R ~ 0.986% a period.
+        let rows = schedule(120_000, 1_200, 360, 12).unwrap();
+        assert_eq!(rows.len(), 12);
+        assert_eq!(rows.iter().map(|r| r.principal).sum::<u128>(), 120_000);
+        assert_eq!(rows[0].interest, 1_184, "120000 * 12% * 30/365, rounded up");
+        let payment = rows[0].payment;
+        assert!((10_640..=10_670).contains(&payment), "{payment}");
+        assert!(rows[..11].iter().all(|r| r.payment == payment));
+        assert_eq!(rows[11].remaining, 0);
+        assert_eq!(rows[11].due_offset_ms, 360 * DAY_MS);
+    }
+
+    #[test]
+    fn bullet_and_zero_rate() {
+        let rows = schedule(1_000_000, 1_000, 365, 1).unwrap();
+        assert_eq!(
+            rows,
+            vec![Instalment {
+                due_offset_ms: 365 * DAY_MS,
+                payment: 1_100_000,
+                interest: 100_000,
+                principal: 1_000_000,
+                remaining: 0
+            }]
+        );
+        let rows = schedule(100, 0, 30, 3).unwrap();
+        assert_eq!(
+            rows.iter().map(|r| r.payment).collect::<Vec<_>>(),
+            vec![34, 34, 32]
+        );
+    }
+
+    #[test]
+    fn invalid_schedules_are_named() {
+        assert_eq!(schedule(0, 1, 1, 1), Err(ScheduleError::ZeroPrincipal));
+        assert_eq!(schedule(1, 1, 0, 1), Err(ScheduleError::ZeroTerm));
+        assert_eq!(
+            schedule(1, 1, 30, 0),
+            Err(ScheduleError::InstalmentCount { count: 0, max: 360 })
+        );
+        assert_eq!(
+            schedule(1, 1, 30, 31),
+            Err(ScheduleError::PeriodTooShort {
+                term_days: 30,
+                count: 31
+            })
+        );
+        assert_eq!(
+            schedule(u128::MAX, u32::MAX, 3_650, 360),
+            Err(ScheduleError::Overflow)
+        );
+    }
+
+    proptest! {
+        #[test]
+        fn principal_parts_sum_exactly_and_payments_are_equal_but_the_last(
+            principal in 1u128..1_000_000_000_000_000_000_000,
+            rate_bps in 0u32..10_000,
+            count in 1u16..=60,
+            extra_days in 0u32..700,
+        ) {
+            let term_days = u32::from(count) + extra_days;
+            let rows = schedule(principal, rate_bps, term_days, count).unwrap();
+            prop_assert_eq!(rows.iter().map(|r| r.principal).sum::<u128>(), principal);
+            prop_assert_eq!(rows.last().unwrap().remaining, 0);
+            let first = rows[0].payment;
+            for row in &rows[..rows.len() - 1] {
+                prop_assert_eq!(row.payment, first);
+                prop_assert!(row.interest <= row.payment);
+            }
+            // Interest is never rounded in the borrower's favour.
+            let mut remaining = principal;
+            let period = u64::from(term_days) * DAY_MS / u64::from(count);
+            for row in &rows {
+                let exact_floor = mul_div_floor(remaining, u128::from(rate_bps) * u128::from(period), BPS * YEAR_MS).unwrap();
+                prop_assert!(row.interest >= exact_floor);
+                prop_assert!(row.interest <= exact_floor + 1);
+                remaining -= row.principal;
+            }
+        }
+    }
+}

@@ -1,0 +1,78 @@
+//! Read-only views of lending for the API. They walk ids in order; the node keeps indexes for
+//! anything served at volume.
+
+use super::records::{CreditOffer, Db, Loan, LoanState};
+use crate::store::Store;
+use types::{AccountId, AssetId};
+
+/// How to order the credit book.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SortBy {
+    /// Lowest rate first.
+    Rate,
+    /// Shortest term first.
+    Term,
+    /// Most collateral per unit of principal first.
+    CollateralRatio,
+}
+
+fn collateral_ratio(loan: &Loan) -> u128 {
+    loan.collateral.map_or(0, |c| {
+        super::math::mul_div_floor(c.amount, 1_000_000, loan.principal).unwrap_or(u128::MAX)
+    })
+}
+
+/// Requests still collecting lenders, optionally for one asset.
+pub fn open_requests(
+    store: &(impl Store + ?Sized),
+    asset: Option<AssetId>,
+    sort: SortBy,
+) -> Vec<Loan> {
+    let mut found: Vec<Loan> = (1..=Db::last_loan_id(store))
+        .filter_map(|id| Db::loan(store, id))
+        .filter(|loan| loan.state == LoanState::Funding)
+        .filter(|loan| asset.is_none_or(|a| loan.asset == a))
+        .collect();
+    match sort {
+        SortBy::Rate => found.sort_by_key(|l| (l.rate_bps, l.id)),
+        SortBy::Term => found.sort_by_key(|l| (l.term_days, l.id)),
+        SortBy::CollateralRatio => {
+            found.sort_by_key(|l| (std::cmp::Reverse(collateral_ratio(l)), l.id))
+        }
+    }
+    found
+}
+
+/// Credit offers, optionally for one asset, lowest rate first.
+pub fn credit_offers(
+    store: &(impl Store + ?Sized),
+    asset: Option<AssetId>,
+    sort: SortBy,
+) -> Vec<CreditOffer> {
+    let mut found: Vec<CreditOffer> = (1..=Db::last_offer_id(store))
+        .filter_map(|id| Db::credit_offer(store, id))
+        .filter(|offer| asset.is_none_or(|a| offer.asset == a))
+        .collect();
+    match sort {
+        SortBy::Rate => found.sort_by_key(|o| (o.rate_bps, o.id)),
+        SortBy::Term => found.sort_by_key(|o| (o.term_days, o.id)),
+        SortBy::CollateralRatio => {
+            found.sort_by_key(|o| (std::cmp::Reverse(o.collateral_per_unit), o.id))
+        }
+    }
+    found
+}
+
+pub fn loans_of_borrower(store: &(impl Store + ?Sized), borrower: &AccountId) -> Vec<Loan> {
+    (1..=Db::last_loan_id(store))
+        .filter_map(|id| Db::loan(store, id))
+        .filter(|loan| &loan.borrower == borrower)
+        .collect()
+}
+
+pub fn loans_of_lender(store: &(impl Store + ?Sized), lender: &AccountId) -> Vec<Loan> {
+    (1..=Db::last_loan_id(store))
+        .filter(|id| Db::position(store, *id, lender).is_some())
+        .filter_map(|id| Db::loan(store, id))
+        .collect()
+}
