@@ -76,3 +76,41 @@ pub fn loans_of_lender(store: &(impl Store + ?Sized), lender: &AccountId) -> Vec
         .filter_map(|id| Db::loan(store, id))
         .collect()
 }
+
+/// What a loan owes at `now_ms`, by the waterfall's parts.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct AmountDue {
+    pub late_fee: u128,
+    pub interest: u128,
+    /// Principal whose due date has passed.
+    pub principal_due: u128,
+    /// All principal still owed, due or not.
+    pub principal_outstanding: u128,
+}
+
+impl AmountDue {
+    /// What must be paid now to be up to date.
+    pub fn now(&self) -> u128 {
+        self.late_fee
+            .saturating_add(self.interest)
+            .saturating_add(self.principal_due)
+    }
+}
+
+/// What `loan` owes at `now_ms` (not before its last accrual).
+pub fn amount_due(store: &(impl Store + ?Sized), loan: u64, now_ms: u64) -> Option<AmountDue> {
+    let mut loan = Db::loan(store, loan)?;
+    if !matches!(loan.state, LoanState::Active | LoanState::Defaulted) {
+        return None;
+    }
+    let params = super::params::load(store);
+    super::repay::accrue(&mut loan, &params, now_ms).ok()?;
+    Some(AmountDue {
+        late_fee: loan.late_fee_owed,
+        interest: loan.interest_owed,
+        principal_due: loan
+            .principal_scheduled_by(now_ms)
+            .saturating_sub(loan.principal_paid),
+        principal_outstanding: loan.principal_outstanding(),
+    })
+}
