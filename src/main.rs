@@ -34,6 +34,7 @@ enum Command {
     /// Send an amount of an asset: `equa send <address> 12.5 USDX`.
     Send {
         to: String,
+        #[arg(allow_hyphen_values = true)]
         amount: String,
         symbol: String,
     },
@@ -46,6 +47,8 @@ enum Command {
     /// Transactions.
     #[command(subcommand)]
     Tx(TxCommand),
+    /// Loans (offline tools for now).
+    Loan(cli::loan::LoanArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -71,13 +74,18 @@ enum AssetCommand {
     },
     /// Create new units of an asset you issued: `equa asset mint 100 USDX --to <address>`.
     Mint {
+        #[arg(allow_hyphen_values = true)]
         amount: String,
         symbol: String,
         #[arg(long)]
         to: String,
     },
     /// Destroy units of an asset you issued, from your own balance.
-    Burn { amount: String, symbol: String },
+    Burn {
+        #[arg(allow_hyphen_values = true)]
+        amount: String,
+        symbol: String,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -119,6 +127,7 @@ fn main() -> ExitCode {
         }
         Command::Block(BlockCommand::Show { height }) => cli::chain::block_show(global, height),
         Command::Tx(TxCommand::Show { id }) => cli::chain::tx_show(global, &id),
+        Command::Loan(args) => cli::loan::run(global.json, args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -4,6 +4,7 @@ pub mod chain;
 pub mod demo;
 pub mod devnet;
 pub mod keys;
+pub mod loan;
 
 use clap::Args;
 use std::path::PathBuf;
