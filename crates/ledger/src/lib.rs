@@ -19,6 +19,7 @@ pub mod genesis;
 pub mod lending;
 pub mod market;
 pub mod params;
+pub mod prefetch;
 pub mod receipt;
 pub mod state;
 pub mod store;

@@ -255,6 +255,9 @@ pub fn register(
         });
     }
     let mut list = Db::arbitrators(store);
+    if list.contains(signer) {
+        return Err(MarketError::AlreadyArbitrator { account: *signer });
+    }
     if list.len() >= MAX_ARBITRATORS {
         return Err(MarketError::TooManyArbitrators {
             max: MAX_ARBITRATORS,
@@ -283,7 +286,9 @@ pub fn register(
             recent_ruling_ms: Vec::new(),
         },
     );
-    let position = list.binary_search(signer).expect_err("not yet registered");
+    let position = list
+        .binary_search(signer)
+        .unwrap_or_else(|position| position);
     list.insert(position, *signer);
     Db::put_arbitrators(store, list);
     emit(
