@@ -1187,3 +1187,61 @@ fn profiles_hold_the_chat_key() {
         [3; 32]
     );
 }
+
+#[test]
+fn a_dispute_nobody_can_rule_on_ends_without_a_ruling() {
+    let mut m = Market::new();
+    let (seller0, buyer0) = (m.usd(SELLER), m.usd(BUYER));
+    let trade = m.paid_trade();
+    m.ok(SELLER, MarketCall::OpenDispute(t(trade)));
+    // Both arbitrators miss their deadlines; then nobody is eligible.
+    for _ in 0..2 {
+        m.chain.advance_ms(3 * DAY_MS);
+        m.ok(OUTSIDER, MarketCall::Reassign(t(trade)));
+    }
+    assert_eq!(m.trade(trade).arbitrator, None);
+    // Within the new window, a reassignment only looks for an arbitrator again.
+    m.ok(OUTSIDER, MarketCall::Reassign(t(trade)));
+    assert_eq!(m.trade(trade).state, TradeState::Disputed);
+    // After a whole window with nobody eligible, it ends: deposits back, amount halved.
+    m.chain.advance_ms(3 * DAY_MS);
+    let events = m.ok(OUTSIDER, MarketCall::Reassign(t(trade)));
+    assert!(events.contains(&MarketEvent::NoRuling { trade }));
+    assert_eq!(m.trade(trade).state, TradeState::Resolved);
+    assert_eq!(m.usd(BUYER), buyer0 + 50_000_000);
+    assert_eq!(m.usd(SELLER), seller0 - 50_000_000);
+}
+
+#[test]
+fn a_dispute_ends_after_the_most_reassignments_a_trade_allows() {
+    let mut m = Market::new();
+    // Seventeen arbitrators in all, so there is always someone new until the limit.
+    let mut chain_accounts = Vec::new();
+    for index in 10..25u64 {
+        let fund = types::bank::BankCall::Transfer(types::bank::Transfer {
+            to: account(index),
+            asset: AssetId::NATIVE,
+            amount: 2_000_000_000_000,
+        });
+        assert!(m.chain.bank(SELLER, fund).is_success());
+        m.ok(index, register(BOND, 100));
+        chain_accounts.push(index);
+    }
+    let trade = m.paid_trade();
+    m.ok(SELLER, MarketCall::OpenDispute(t(trade)));
+    for round in 0..16 {
+        m.chain.advance_ms(3 * DAY_MS);
+        m.ok(OUTSIDER, MarketCall::Reassign(t(trade)));
+        assert_eq!(m.trade(trade).reassigned.len(), round + 1);
+        assert!(m.trade(trade).arbitrator.is_some());
+    }
+    m.chain.advance_ms(3 * DAY_MS);
+    let events = m.ok(OUTSIDER, MarketCall::Reassign(t(trade)));
+    assert!(events.contains(&MarketEvent::NoRuling { trade }));
+    assert_eq!(m.trade(trade).state, TradeState::Resolved);
+    let open: u32 = ledger::market::queries::arbitrators(&m.chain.store)
+        .iter()
+        .map(|a| a.arbitrator.open_cases)
+        .sum();
+    assert_eq!(open, 0, "no arbitrator keeps the case");
+}

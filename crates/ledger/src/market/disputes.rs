@@ -205,30 +205,68 @@ pub fn reassign(
 ) -> Result<(), MarketError> {
     let mut trade = load(store, id)?;
     require_state(&trade, &[TradeState::Disputed], "disputed")?;
-    if let Some(current) = trade.arbitrator {
-        if context.timestamp_ms <= trade.ruling_deadline_ms {
+    let now = context.timestamp_ms;
+    let previous = trade.arbitrator;
+    let previous_deadline = trade.ruling_deadline_ms;
+    if let Some(current) = previous {
+        if now <= previous_deadline {
             return Err(MarketError::RulingWindowOpen {
                 trade: id,
-                deadline_ms: trade.ruling_deadline_ms,
+                deadline_ms: previous_deadline,
             });
         }
-        if trade.reassigned.len() >= MAX_REASSIGNMENTS {
-            return Err(MarketError::TooManyReassignments {
-                trade: id,
-                max: MAX_REASSIGNMENTS,
-            });
-        }
-        let mut missed =
-            Db::arbitrator(store, &current).expect("an assigned arbitrator is registered");
+        let mut missed = Db::arbitrator(store, &current)
+            .ok_or(MarketError::UnknownArbitrator { account: current })?;
         missed.open_cases = missed.open_cases.saturating_sub(1);
         missed.reassignments = missed.reassignments.saturating_add(1);
         Db::put_arbitrator(store, &missed);
-        trade.reassigned.push(current);
         trade.arbitrator = None;
+        if trade.reassigned.len() >= MAX_REASSIGNMENTS {
+            return no_ruling(store, &mut trade, now, events);
+        }
+        trade.reassigned.push(current);
     }
     assign(store, params, &mut trade, context, events);
+    // Nobody was eligible for a whole ruling window and nobody is now: end the dispute rather
+    // than hold the escrow forever.
+    if trade.arbitrator.is_none() && previous.is_none() && now > previous_deadline {
+        return no_ruling(store, &mut trade, now, events);
+    }
     Db::put_trade(store, &trade);
     Ok(())
+}
+
+/// The last-resort end of a dispute nobody ruled on: after every reassignment a trade allows,
+/// or a whole ruling window with no eligible arbitrator. With no finding of fault, each party
+/// gets its own deposit back and the traded amount is split in half (the odd unit to the seller).
+fn no_ruling(
+    store: &mut (impl Store + ?Sized),
+    trade: &mut Trade,
+    now: u64,
+    events: &mut Vec<Event>,
+) -> Result<(), MarketError> {
+    let half = trade.amount.checked_div(2).expect("two is not zero");
+    let to_buyer = half
+        .checked_add(trade.buyer_deposit)
+        .expect("part of the escrow");
+    let to_seller = trade
+        .amount
+        .checked_sub(half)
+        .and_then(|rest| rest.checked_add(trade.seller_deposit))
+        .expect("part of the escrow");
+    emit(events, MarketEvent::NoRuling { trade: trade.id });
+    settle(
+        store,
+        trade,
+        TradeState::Resolved,
+        now,
+        Payout {
+            to_buyer,
+            to_seller,
+            to_arbitrator: 0,
+        },
+        events,
+    )
 }
 
 pub fn register(

@@ -110,6 +110,4 @@ pub enum MarketError {
     AlreadyRated { trade: u64 },
     #[error("trade {trade} has no arbitrator assigned")]
     NoArbitrator { trade: u64 },
-    #[error("the dispute of trade {trade} was already reassigned {max} times")]
-    TooManyReassignments { trade: u64, max: usize },
 }

@@ -13,6 +13,10 @@
 //!           |   payment window) -> TimedOut      Disputed --rule(arbitrator)--> Resolved
 //!                                                 | reassign(anyone, after the ruling deadline)
 //! ```
+//!
+//! A dispute cannot hold funds forever: after the most reassignments a trade allows, or a whole
+//! ruling window with no eligible arbitrator, the next `reassign` ends it without a ruling
+//! (deposits back, the amount split in half).
 
 mod disputes;
 mod error;
@@ -68,6 +72,10 @@ pub enum MarketEvent {
     ArbitratorAssigned {
         trade: u64,
         arbitrator: Option<AccountId>,
+    },
+    /// A dispute ended without a ruling (see `reassign`).
+    NoRuling {
+        trade: u64,
     },
     ArbitratorRegistered {
         arbitrator: AccountId,
