@@ -4,6 +4,7 @@
 use super::records::table;
 use crate::{state, store::Store};
 use serde::Deserialize;
+use std::{cell::RefCell, sync::Arc};
 use types::{
     Text, amount,
     codec::RangeCfg,
@@ -303,8 +304,30 @@ impl RawMarketParams {
     }
 }
 
-pub fn load(store: &(impl Store + ?Sized)) -> MarketParams {
-    state::read(store, &[table::PARAMS]).expect("market parameters are written at genesis")
+/// The market parameters. Decoding the registry costs more than most market calls, so the last
+/// decoded value is kept per thread and reused while the stored bytes are unchanged; the result
+/// is a pure function of the stored bytes.
+pub fn load(store: &(impl Store + ?Sized)) -> Arc<MarketParams> {
+    thread_local! {
+        static LAST: RefCell<Option<(Vec<u8>, Arc<MarketParams>)>> = const { RefCell::new(None) };
+    }
+    let bytes = store
+        .get(&[table::PARAMS])
+        .expect("market parameters are written at genesis");
+    LAST.with(|last| {
+        let mut last = last.borrow_mut();
+        if let Some((cached, params)) = last.as_ref()
+            && *cached == bytes
+        {
+            return params.clone();
+        }
+        let params = Arc::new(
+            types::codec::decode::<MarketParams>(&bytes)
+                .unwrap_or_else(|e| panic!("corrupt market parameters: {e}")),
+        );
+        *last = Some((bytes, params.clone()));
+        params
+    })
 }
 
 pub fn store(store: &mut (impl Store + ?Sized), params: &MarketParams) {
