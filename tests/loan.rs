@@ -48,7 +48,7 @@ fn schedule_json_adds_up() {
     );
     assert_eq!(rows[11]["remaining"], "0");
     assert_eq!(rows[11]["due_offset_ms"], 360u64 * 86_400_000);
-    assert_eq!(schedule["total_interest"], "78.34");
+    assert_eq!(schedule["total_interest"], "78.38");
 }
 
 #[test]

@@ -149,13 +149,11 @@ pub fn schedule(
             growth = mul_div_ceil(growth, SCALE.checked_add(r).ok_or(Overflow)?, SCALE)
                 .ok_or(Overflow)?;
         }
-        let per_period = mul_div_ceil(principal, r, SCALE).ok_or(Overflow)?;
-        mul_div_ceil(
-            per_period,
-            growth,
-            growth.checked_sub(SCALE).ok_or(Overflow)?,
-        )
-        .ok_or(Overflow)?
+        // P·r/(g − 1) first (the scales cancel), then × g: one rounding before a factor of g,
+        // so the payment is at most a unit or two above the exact value, never below it.
+        let excess = growth.checked_sub(SCALE).ok_or(Overflow)?;
+        let before_growth = mul_div_ceil(principal, r, excess).ok_or(Overflow)?;
+        mul_div_ceil(before_growth, growth, SCALE).ok_or(Overflow)?
     };
     let mut remaining = principal;
     let mut rows = Vec::with_capacity(usize::from(count));
@@ -257,6 +255,34 @@ mod tests {
             schedule(u128::MAX, u32::MAX, 3_650, 360),
             Err(ScheduleError::Overflow)
         );
+    }
+
+    /// An independent check: the textbook annuity formula in floating point (which the ledger
+    /// never uses) agrees with the exact payment to within a unit of rounding.
+    #[test]
+    fn payments_agree_with_the_floating_point_formula() {
+        for (principal, rate_bps, term_days, count) in [
+            (1_000_00u128, 1_200u32, 365u32, 12u16),
+            (250_000_000, 500, 730, 24),
+            (99_999, 2_500, 90, 3),
+            (5_000_000_000_000, 800, 3_600, 120),
+            (1_000_000, 15_000, 360, 360),
+        ] {
+            let rows = schedule(principal, rate_bps, term_days, count).unwrap();
+            let period_days = f64::from(term_days) / f64::from(count);
+            let r = f64::from(rate_bps) / 10_000.0 * period_days / 365.0;
+            let expected = principal as f64 * r / (1.0 - (1.0 + r).powi(i32::from(count)).recip());
+            let difference = (rows[0].payment as f64 - expected).abs();
+            assert!(
+                rows[0].payment as f64 >= expected * (1.0 - 1e-9),
+                "never below the exact payment"
+            );
+            assert!(
+                difference <= 2.0 + expected * 1e-12,
+                "{principal} {rate_bps} {term_days} {count}: {} vs {expected}",
+                rows[0].payment
+            );
+        }
     }
 
     proptest! {
