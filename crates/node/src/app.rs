@@ -93,6 +93,8 @@ struct Shared {
     finalized: Option<FinalizedState>,
     /// Conservation failures seen by `finalized` when auditing is on.
     audit_failures: Vec<String>,
+    /// Blocks re-executed to rebuild a state that was not in memory (after a restart).
+    replayed_blocks: u64,
 }
 
 /// A read-only view of an application's shared state, for RPC, status and tests.
@@ -108,6 +110,11 @@ impl AppHandle {
 
     pub fn audit_failures(&self) -> Vec<String> {
         self.shared.lock().expect("lock").audit_failures.clone()
+    }
+
+    /// How many blocks were re-executed to rebuild states missing from memory.
+    pub fn replayed_blocks(&self) -> u64 {
+        self.shared.lock().expect("lock").replayed_blocks
     }
 
     /// How many block states are held in memory.
@@ -179,7 +186,7 @@ impl App {
     async fn state_after(
         &self,
         target: &Digested<Block>,
-        ancestors: &mut (impl Ancestry<Block> + Unpin),
+        ancestors: &mut impl Ancestry<Block>,
     ) -> Arc<MemoryStore> {
         if let Some(store) = self.cached(&target.digest()) {
             return store;
@@ -203,6 +210,7 @@ impl App {
             let context = self.block_context(block);
             let executed = state::replay(&store, &context, &block.txs);
             store = executed.store.clone();
+            self.shared.lock().expect("lock").replayed_blocks += 1;
             self.remember(block.digest(), executed);
         }
         store
@@ -407,23 +415,39 @@ where
         _context: (E, ConsensusContext),
         block: &Block,
         _captured: (),
-        _readers: <Databases<E> as DatabaseSet<E>>::Readers,
+        readers: <Databases<E> as DatabaseSet<E>>::Readers,
     ) {
         let digest = block.digest();
         let height = block.height.get();
-        let mut shared = self.shared.lock().expect("lock");
-        let store = shared
-            .states
-            .get(&digest)
-            .map(|executed| executed.store.clone())
-            .expect("a finalized block was processed first");
-        if self.config.audit_finalized
-            && let Err(error) = audit::check_conservation(&store)
-        {
+        let store = {
+            let shared = self.shared.lock().expect("lock");
             shared
-                .audit_failures
-                .push(format!("height {height}: {error}"));
+                .states
+                .get(&digest)
+                .map(|executed| executed.store.clone())
+                .expect("a finalized block was processed first")
+        };
+        let mut failures = Vec::new();
+        if self.config.audit_finalized {
+            if let Err(error) = audit::check_conservation(&store) {
+                failures.push(format!("height {height}: {error}"));
+            }
+            // Every in-memory record must be in the authenticated store, hashed as committed.
+            let database = readers.read().await;
+            for (key, value) in state::entries(&store) {
+                let stored = database
+                    .get(&key)
+                    .await
+                    .expect("read the authenticated store");
+                if stored != Some(value) {
+                    failures.push(format!(
+                        "height {height}: authenticated store differs from the ledger at {key}"
+                    ));
+                }
+            }
         }
+        let mut shared = self.shared.lock().expect("lock");
+        shared.audit_failures.extend(failures);
         // States below the finalized height can no longer be built on.
         shared
             .states
