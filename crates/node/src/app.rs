@@ -26,13 +26,17 @@ use types::{AccountId, Digest, SignedTransaction};
 /// Supplies the transactions of the blocks this node proposes (a mempool, or a generator in
 /// simulations). It sees the parent's ledger state, so it can pick transactions with the right
 /// nonces; the ledger still checks every one of them.
-pub trait TransactionSource: Send + Sync + 'static {
+pub trait TransactionSource: Send + Sync + std::fmt::Debug + 'static {
     fn select(
         &self,
         parent: &MemoryStore,
         context: &BlockContext,
         limit: usize,
     ) -> Vec<SignedTransaction>;
+
+    /// Called after each finalized block with the resulting ledger state, so a pool can evict
+    /// what was included or expired.
+    fn finalized(&self, _state: &Arc<MemoryStore>, _height: u64) {}
 }
 
 /// A source that never offers transactions: blocks stay empty.
@@ -131,6 +135,8 @@ pub struct App {
     genesis_state: Arc<MemoryStore>,
     config: AppConfig,
     shared: Arc<Mutex<Shared>>,
+    /// Told about every finalized block (a mempool evicting included transactions).
+    observer: Option<Provider>,
 }
 
 impl App {
@@ -147,7 +153,14 @@ impl App {
             genesis_state: Arc::new(genesis_state),
             config,
             shared: Arc::new(Mutex::new(Shared::default())),
+            observer: None,
         }
+    }
+
+    /// Tells `source` about every finalized block, as a mempool needs.
+    pub fn with_observer(mut self, source: Provider) -> Self {
+        self.observer = Some(source);
+        self
     }
 
     pub fn genesis_block(&self) -> &Block {
@@ -457,7 +470,11 @@ where
             digest,
             state_root: block.state_root,
             timestamp_ms: block.timestamp_ms,
-            store,
+            store: store.clone(),
         });
+        drop(shared);
+        if let Some(observer) = &self.observer {
+            observer.finalized(&store, height);
+        }
     }
 }

@@ -38,6 +38,7 @@
 pub mod app;
 pub mod block;
 pub mod engine;
+pub mod mempool;
 pub mod state;
 
 pub use app::{
