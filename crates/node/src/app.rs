@@ -1,0 +1,480 @@
+//! The glue `stateful` application: runs the ledger inside `propose` and `process`.
+
+use crate::{
+    ConsensusContext, Databases, Scheme,
+    block::{Block, MAX_BLOCK_TX_BYTES, MAX_BLOCK_TXS},
+    state::{self, Executed},
+};
+use commonware_consensus::{marshal::ancestry::Ancestry, types::Height};
+use commonware_cryptography::{Digested, Digestible};
+use commonware_glue::stateful::{
+    Application, Finality, Input, Proposed,
+    db::{DatabaseSet, Merkleized as _, Unmerkleized as _},
+};
+use commonware_runtime::{Clock, Spawner};
+use commonware_storage::qmdb::sync::Target;
+use commonware_utils::non_empty_range;
+use futures::StreamExt;
+use ledger::{BlockContext, MemoryStore, audit};
+use std::{
+    collections::HashMap,
+    sync::{Arc, Mutex},
+    time::{Duration, UNIX_EPOCH},
+};
+use types::{AccountId, Digest, SignedTransaction};
+
+/// Supplies the transactions of the blocks this node proposes (a mempool, or a generator in
+/// simulations). It sees the parent's ledger state, so it can pick transactions with the right
+/// nonces; the ledger still checks every one of them.
+pub trait TransactionSource: Send + Sync + std::fmt::Debug + 'static {
+    fn select(
+        &self,
+        parent: &MemoryStore,
+        context: &BlockContext,
+        limit: usize,
+    ) -> Vec<SignedTransaction>;
+
+    /// Called after each finalized block with the resulting ledger state, so a pool can evict
+    /// what was included or expired.
+    fn finalized(&self, _state: &Arc<MemoryStore>, _height: u64) {}
+}
+
+/// A source that never offers transactions: blocks stay empty.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct NoTransactions;
+
+impl TransactionSource for NoTransactions {
+    fn select(&self, _: &MemoryStore, _: &BlockContext, _: usize) -> Vec<SignedTransaction> {
+        Vec::new()
+    }
+}
+
+/// The transaction source handed to the glue actor; cheap to clone.
+pub type Provider = Arc<dyn TransactionSource>;
+
+/// Validity rules and limits that are not part of the ledger itself.
+#[derive(Clone, Copy, Debug)]
+pub struct AppConfig {
+    /// A block's timestamp may exceed its parent's by at most this much. This is a permanent
+    /// rule, so it also bounds how long a validator waits for its clock (see `max_drift_ms`).
+    /// After a long halt, timestamps catch up with real time by this much per block.
+    pub max_timestamp_step_ms: u64,
+    /// A validator does not vote for a block whose timestamp is more than this far ahead of its
+    /// own clock; it waits until its clock is close enough instead of rejecting, because clocks
+    /// are local and rejection would be permanent.
+    pub max_drift_ms: u64,
+    /// The most transactions this node puts in a block it proposes.
+    pub max_block_txs: usize,
+    /// Check conservation of every asset after every finalized block (simulations and tests).
+    pub audit_finalized: bool,
+}
+
+impl Default for AppConfig {
+    fn default() -> Self {
+        Self {
+            max_timestamp_step_ms: 60_000,
+            max_drift_ms: 500,
+            max_block_txs: MAX_BLOCK_TXS,
+            audit_finalized: false,
+        }
+    }
+}
+
+/// What this node has finalized most recently.
+#[derive(Clone, Debug)]
+pub struct FinalizedState {
+    pub height: u64,
+    pub digest: Digest,
+    pub state_root: Digest,
+    pub timestamp_ms: u64,
+    pub store: Arc<MemoryStore>,
+}
+
+#[derive(Debug, Default)]
+struct Shared {
+    /// The ledger state after each executed block that is finalized or may still be.
+    states: HashMap<Digest, Arc<Executed>>,
+    finalized: Option<FinalizedState>,
+    /// Conservation failures seen by `finalized` when auditing is on.
+    audit_failures: Vec<String>,
+    /// Blocks re-executed to rebuild a state that was not in memory (after a restart).
+    replayed_blocks: u64,
+}
+
+/// A read-only view of an application's shared state, for RPC, status and tests.
+#[derive(Clone, Debug)]
+pub struct AppHandle {
+    shared: Arc<Mutex<Shared>>,
+}
+
+impl AppHandle {
+    pub fn finalized(&self) -> Option<FinalizedState> {
+        self.shared.lock().expect("lock").finalized.clone()
+    }
+
+    pub fn audit_failures(&self) -> Vec<String> {
+        self.shared.lock().expect("lock").audit_failures.clone()
+    }
+
+    /// How many blocks were re-executed to rebuild states missing from memory.
+    pub fn replayed_blocks(&self) -> u64 {
+        self.shared.lock().expect("lock").replayed_blocks
+    }
+
+    /// How many block states are held in memory.
+    pub fn cached_states(&self) -> usize {
+        self.shared.lock().expect("lock").states.len()
+    }
+}
+
+/// The Equa application. Clones share one state cache.
+#[derive(Clone, Debug)]
+pub struct App {
+    genesis: Block,
+    genesis_digest: Digest,
+    genesis_state: Arc<MemoryStore>,
+    config: AppConfig,
+    shared: Arc<Mutex<Shared>>,
+    /// Told about every finalized block (a mempool evicting included transactions).
+    observer: Option<Provider>,
+}
+
+impl App {
+    /// An application for the chain whose genesis ledger state is `genesis_state`, with genesis
+    /// time `genesis_time_ms`.
+    pub fn new(genesis_state: MemoryStore, genesis_time_ms: u64, config: AppConfig) -> Self {
+        // The empty store's commitments do not depend on the runtime; any context type names them.
+        let target = <Databases<commonware_runtime::deterministic::Context> as DatabaseSet<_>>::initial_sync_targets();
+        let genesis = Block::genesis(genesis_time_ms, target.root, target.range);
+        let genesis_digest = genesis.digest();
+        Self {
+            genesis,
+            genesis_digest,
+            genesis_state: Arc::new(genesis_state),
+            config,
+            shared: Arc::new(Mutex::new(Shared::default())),
+            observer: None,
+        }
+    }
+
+    /// Tells `source` about every finalized block, as a mempool needs.
+    pub fn with_observer(mut self, source: Provider) -> Self {
+        self.observer = Some(source);
+        self
+    }
+
+    pub fn genesis_block(&self) -> &Block {
+        &self.genesis
+    }
+
+    pub fn handle(&self) -> AppHandle {
+        AppHandle {
+            shared: self.shared.clone(),
+        }
+    }
+
+    fn cached(&self, digest: &Digest) -> Option<Arc<MemoryStore>> {
+        if *digest == self.genesis_digest {
+            return Some(self.genesis_state.clone());
+        }
+        let shared = self.shared.lock().expect("lock");
+        shared
+            .states
+            .get(digest)
+            .map(|executed| executed.store.clone())
+    }
+
+    fn remember(&self, digest: Digest, executed: Executed) {
+        let mut shared = self.shared.lock().expect("lock");
+        let floor = shared.finalized.as_ref().map_or(0, |f| f.height);
+        if executed.height >= floor {
+            shared.states.insert(digest, Arc::new(executed));
+        }
+    }
+
+    /// The ledger state after `target`. When it is not in memory (after a restart), walks
+    /// `ancestors` (which yields `target`'s parent, then its parent, ...) back to a known state
+    /// and re-executes forward. This needs every block back to that state, so marshal must
+    /// retain finalized blocks back to genesis (see the crate docs).
+    async fn state_after(
+        &self,
+        target: &Digested<Block>,
+        ancestors: &mut impl Ancestry<Block>,
+    ) -> Arc<MemoryStore> {
+        if let Some(store) = self.cached(&target.digest()) {
+            return store;
+        }
+        let mut missing = vec![target.clone()];
+        let base = loop {
+            let oldest = missing.last().expect("never empty").inner();
+            if let Some(store) = self.cached(&oldest.parent) {
+                break store;
+            }
+            let parent = ancestors
+                .next()
+                .await
+                .expect("marshal must provide every ancestor back to a known state");
+            assert_eq!(parent.digest(), oldest.parent, "ancestry is contiguous");
+            missing.push(parent);
+        };
+        let mut store = base;
+        while let Some(block) = missing.pop() {
+            let block = block.inner();
+            let context = self.block_context(block);
+            let executed = state::replay(&store, &context, &block.txs);
+            store = executed.store.clone();
+            self.shared.lock().expect("lock").replayed_blocks += 1;
+            self.remember(block.digest(), executed);
+        }
+        store
+    }
+
+    fn block_context(&self, block: &Block) -> BlockContext {
+        BlockContext {
+            height: block.height.get(),
+            timestamp_ms: block.timestamp_ms,
+            proposer: block.proposer,
+            randomness: state::block_randomness(&block.parent, block.height.get()),
+        }
+    }
+
+    /// Executes `block` on `parent`, writes the result into `batches` and merkleizes them.
+    /// Returns `None` if the ledger refuses the block as a whole.
+    async fn execute<E>(
+        &self,
+        parent: &MemoryStore,
+        block: &Block,
+        mut batches: <Databases<E> as DatabaseSet<E>>::Unmerkleized,
+    ) -> Option<(Executed, <Databases<E> as DatabaseSet<E>>::Merkleized)>
+    where
+        E: Spawner + commonware_storage::Context,
+    {
+        let context = self.block_context(block);
+        let execution = match state::execute(parent, &context, &block.txs) {
+            Ok(execution) => execution,
+            Err(error) => {
+                tracing::warn!(height = block.height.get(), %error, "block refused by the ledger");
+                return None;
+            }
+        };
+        for (key, value) in execution.writes {
+            batches = batches.write(key, value);
+        }
+        let merkleized = match batches.merkleize().await {
+            Ok(merkleized) => merkleized,
+            Err(_) => {
+                // A storage failure says nothing about the block, so it must not reject it.
+                // The batch is stale or the store failed: wait to be cancelled instead.
+                tracing::warn!(
+                    height = block.height.get(),
+                    "merkleize failed; waiting for cancellation"
+                );
+                futures::future::pending::<()>().await;
+                unreachable!("pending never resolves");
+            }
+        };
+        Some((execution.executed, merkleized))
+    }
+
+    /// Checks the block's own fields against its parent's state and its consensus context.
+    fn check_header(&self, block: &Block, parent: &MemoryStore) -> Result<(), String> {
+        let (parent_height, parent_timestamp_ms) = ledger::state::last_block(parent);
+        if Some(block.height.get()) != parent_height.checked_add(1) {
+            return Err(format!(
+                "height {} does not follow {parent_height}",
+                block.height.get()
+            ));
+        }
+        if block.timestamp_ms <= parent_timestamp_ms {
+            return Err(format!(
+                "timestamp {} ms is not after the parent's {parent_timestamp_ms} ms",
+                block.timestamp_ms
+            ));
+        }
+        let step_ms = block.timestamp_ms - parent_timestamp_ms;
+        if step_ms > self.config.max_timestamp_step_ms {
+            return Err(format!(
+                "timestamp is {step_ms} ms after the parent's; the limit is {} ms",
+                self.config.max_timestamp_step_ms
+            ));
+        }
+        if block.proposer != AccountId::from_public_key(&block.context.leader) {
+            return Err("proposer is not the view's leader".into());
+        }
+        if block.txs.len() > MAX_BLOCK_TXS || block.tx_bytes() > MAX_BLOCK_TX_BYTES {
+            return Err("block exceeds transaction limits".into());
+        }
+        Ok(())
+    }
+}
+
+fn now_ms(clock: &impl Clock) -> u64 {
+    clock
+        .current()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |elapsed| {
+            u64::try_from(elapsed.as_millis()).unwrap_or(u64::MAX)
+        })
+}
+
+impl<E> Application<E> for App
+where
+    E: Spawner + commonware_storage::Context,
+{
+    type SigningScheme = Scheme;
+    type Context = ConsensusContext;
+    type Block = Block;
+    type Databases = Databases<E>;
+    type Captured = ();
+    type Provider = Provider;
+    type Input = ();
+
+    fn sync_targets(block: &Block) -> <Databases<E> as DatabaseSet<E>>::SyncTargets {
+        Target::new(block.state_root, block.range.clone())
+    }
+
+    async fn genesis(&mut self) -> Block {
+        self.genesis.clone()
+    }
+
+    async fn propose(
+        &mut self,
+        (runtime, context): (E, ConsensusContext),
+        mut ancestry: impl Ancestry<Block>,
+        batches: <Databases<E> as DatabaseSet<E>>::Unmerkleized,
+        input: Input<(), Provider>,
+    ) -> Option<Proposed<Self, E>> {
+        let parent = ancestry.next().await?;
+        let parent_state = self.state_after(&parent, &mut ancestry).await;
+        let (parent_height, parent_timestamp_ms) = ledger::state::last_block(parent_state.as_ref());
+        let earliest_ms = parent_timestamp_ms.checked_add(1)?;
+        let latest_ms = parent_timestamp_ms.saturating_add(self.config.max_timestamp_step_ms);
+        let timestamp_ms = now_ms(&runtime).clamp(earliest_ms, latest_ms);
+        let height = Height::new(parent_height.checked_add(1)?);
+        let mut block = Block {
+            proposer: AccountId::from_public_key(&context.leader),
+            context,
+            parent: parent.digest(),
+            height,
+            timestamp_ms,
+            state_root: Digest([0; 32]),
+            range: non_empty_range!(
+                commonware_storage::mmr::Location::new(0),
+                commonware_storage::mmr::Location::new(1)
+            ),
+            txs: Vec::new(),
+        };
+        let limit = self.config.max_block_txs.min(MAX_BLOCK_TXS);
+        let mut txs = input
+            .provider
+            .select(&parent_state, &self.block_context(&block), limit);
+        txs.truncate(limit);
+        let mut tx_bytes = 0usize;
+        txs.retain(|tx| {
+            tx_bytes = tx_bytes.saturating_add(tx.size());
+            tx_bytes <= MAX_BLOCK_TX_BYTES
+        });
+        block.txs = txs;
+        let (executed, merkleized) = self.execute::<E>(&parent_state, &block, batches).await?;
+        let bounds = merkleized.bounds();
+        block.state_root = merkleized.root();
+        block.range = non_empty_range!(bounds.inactivity_floor, bounds.tip.size);
+        self.remember(block.digest(), executed);
+        Some(Proposed { block, merkleized })
+    }
+
+    async fn process(
+        &mut self,
+        (runtime, _context): (E, ConsensusContext),
+        mut ancestry: impl Ancestry<Block>,
+        batches: <Databases<E> as DatabaseSet<E>>::Unmerkleized,
+        finality: Finality,
+    ) -> Option<<Databases<E> as DatabaseSet<E>>::Merkleized> {
+        let block = ancestry.next().await?;
+        let parent = ancestry.next().await?;
+        if parent.digest() != block.inner().parent {
+            return None;
+        }
+        let parent_state = self.state_after(&parent, &mut ancestry).await;
+        let block = block.inner();
+        if let Err(reason) = self.check_header(block, &parent_state) {
+            tracing::warn!(height = block.height.get(), reason, "invalid block");
+            return None;
+        }
+        if finality == Finality::Candidate {
+            // The step rule above bounds this wait by the block's own data.
+            let earliest_vote_ms = block.timestamp_ms.saturating_sub(self.config.max_drift_ms);
+            if now_ms(&runtime) < earliest_vote_ms {
+                let deadline = UNIX_EPOCH + Duration::from_millis(earliest_vote_ms);
+                runtime.sleep_until(deadline).await;
+            }
+        }
+        let (executed, merkleized) = self.execute::<E>(&parent_state, block, batches).await?;
+        self.remember(block.digest(), executed);
+        Some(merkleized)
+    }
+
+    async fn capture(
+        &mut self,
+        _context: (E, ConsensusContext),
+        _block: &Block,
+        _batches: &<Databases<E> as DatabaseSet<E>>::Merkleized,
+        _readers: <Databases<E> as DatabaseSet<E>>::Readers,
+    ) {
+    }
+
+    async fn finalized(
+        &mut self,
+        _context: (E, ConsensusContext),
+        block: &Block,
+        _captured: (),
+        readers: <Databases<E> as DatabaseSet<E>>::Readers,
+    ) {
+        let digest = block.digest();
+        let height = block.height.get();
+        let store = {
+            let shared = self.shared.lock().expect("lock");
+            shared
+                .states
+                .get(&digest)
+                .map(|executed| executed.store.clone())
+                .expect("a finalized block was processed first")
+        };
+        let mut failures = Vec::new();
+        if self.config.audit_finalized {
+            if let Err(error) = audit::check_conservation(&store) {
+                failures.push(format!("height {height}: {error}"));
+            }
+            // Every in-memory record must be in the authenticated store, hashed as committed.
+            let database = readers.read().await;
+            for (key, value) in state::entries(&store) {
+                let stored = database
+                    .get(&key)
+                    .await
+                    .expect("read the authenticated store");
+                if stored != Some(value) {
+                    failures.push(format!(
+                        "height {height}: authenticated store differs from the ledger at {key}"
+                    ));
+                }
+            }
+        }
+        let mut shared = self.shared.lock().expect("lock");
+        shared.audit_failures.extend(failures);
+        // States below the finalized height can no longer be built on.
+        shared
+            .states
+            .retain(|_, executed| executed.height >= height);
+        shared.finalized = Some(FinalizedState {
+            height,
+            digest,
+            state_root: block.state_root,
+            timestamp_ms: block.timestamp_ms,
+            store: store.clone(),
+        });
+        drop(shared);
+        if let Some(observer) = &self.observer {
+            observer.finalized(&store, height);
+        }
+    }
+}

@@ -1,0 +1,66 @@
+//! The Equa node: BFT consensus (commonware simplex + marshal) around the deterministic ledger.
+//!
+//! This crate is where every commonware type lives; the ledger and types crates know nothing of
+//! consensus, networking or storage. It is not the command line (the `equa` binary is) and holds
+//! no ledger rules (the `ledger` crate does).
+//!
+//! # State layout
+//!
+//! The ledger is synchronous and some calls read keys that depend on state, so a block cannot
+//! declare its reads up front. The node therefore keeps the **whole ledger state in memory**, one
+//! immutable snapshot per executed block that may still be built on ([`state::Executed`], shared
+//! by all clones of [`App`]). Executing a block clones its parent's snapshot and runs
+//! `ledger::apply_block` on it through an `Overlay`, which yields the block's writes.
+//!
+//! The authenticated store (glue `stateful` over a QMDB `any::unordered::fixed` database) holds a
+//! fixed-size image of that state: for every ledger record `key = value` it stores
+//! `H(key) -> H(key, value)` ([`state::state_key`], [`state::state_value`]). Its root, carried in
+//! every block as `state_root`, thus commits to the entire ledger state, and its values have the
+//! fixed size glue's state-sync resolver requires in commonware 2026.10.0 (variable-size QMDB
+//! values are not servable by it). The genesis block commits to the empty store; block 1 writes
+//! every genesis record together with its own changes.
+//!
+//! What this does not give yet: the record bodies are only in memory, so after a restart the node
+//! rebuilds its snapshot by re-executing finalized blocks from genesis (fetched through marshal's
+//! ancestry), which needs marshal to retain every block; and state sync from peers can verify the
+//! hashes but has no bodies to fill the snapshot with. Persisting snapshots (or bodies next to the
+//! hashes) is the next step.
+//!
+//! # Block time and randomness
+//!
+//! The proposer sets `timestamp_ms` to its clock, clamped to `(parent, parent + step]`.
+//! Validators require `parent < timestamp <= parent + max_timestamp_step_ms` (a permanent rule)
+//! and, for a block not yet finalized, wait until their own clock is within `max_drift_ms` of the
+//! timestamp before voting (a local rule that can only delay, bounded by the step rule). The
+//! ledger's `BlockContext.randomness` is `H(parent digest, height)`: every validator derives it
+//! alone and agrees on it; the proposer can predict it (see [`state::block_randomness`]).
+
+pub mod app;
+pub mod block;
+pub mod engine;
+pub mod mempool;
+pub mod state;
+
+pub use app::{
+    App, AppConfig, AppHandle, FinalizedState, NoTransactions, Provider, TransactionSource,
+};
+pub use block::Block;
+
+use commonware_consensus::simplex;
+use commonware_cryptography::{Sha256, ed25519, sha256};
+use commonware_glue::stateful::db::Shared;
+use commonware_parallel::Sequential;
+use commonware_storage::{mmr, qmdb::any::unordered::fixed, translator::TwoCap};
+
+/// The simplex context each block embeds.
+pub type ConsensusContext = simplex::types::Context<sha256::Digest, ed25519::PublicKey>;
+
+/// The validators' signing scheme: one ed25519 signature per vote.
+pub type Scheme = simplex::scheme::ed25519::Scheme;
+
+/// The authenticated store: hashed ledger keys to hashed ledger records.
+pub type Qmdb<E> =
+    fixed::Db<mmr::Family, E, sha256::Digest, sha256::Digest, Sha256, TwoCap, Sequential>;
+
+/// The database set glue manages for the node.
+pub type Databases<E> = Shared<Qmdb<E>>;
