@@ -110,6 +110,13 @@ impl<'a, S: Store + ?Sized> Overlay<'a, S> {
         }
     }
 
+    /// The buffered writes, in key order (`None` is a deletion).
+    pub fn writes(&self) -> impl Iterator<Item = (&Vec<u8>, &Option<Vec<u8>>)> {
+        let mut writes: Vec<_> = self.writes.iter().collect();
+        writes.sort_unstable_by(|a, b| a.0.cmp(b.0));
+        writes.into_iter()
+    }
+
     /// Takes the buffered writes, in key order (`None` is a deletion), without applying them.
     pub fn into_writes(self) -> Vec<(Vec<u8>, Option<Vec<u8>>)> {
         sorted(self.writes)
