@@ -118,8 +118,20 @@ impl RunConfig {
     }
 }
 
+/// Handles to a started validator, for RPC and status.
+#[derive(Clone, Debug)]
+pub struct Started {
+    pub app: crate::AppHandle,
+    pub mempool: Mempool,
+}
+
 /// Runs a validator until its consensus engine stops. Blocks the calling thread.
 pub fn run(config: RunConfig) {
+    run_with(config, |_| {});
+}
+
+/// Like [`run`], handing the running node's handles to `started` once it is wired.
+pub fn run_with(config: RunConfig, started: impl FnOnce(Started) + Send + 'static) {
     let runtime = tokio::Config::new()
         .with_storage_directory(config.data_dir.clone())
         .with_worker_threads(2);
@@ -182,11 +194,12 @@ pub fn run(config: RunConfig) {
             partition_prefix: "equa".into(),
             scheme,
             app,
-            provider: Arc::new(mempool),
-            retained_blocks: usize::MAX,
+            provider: Arc::new(mempool.clone()),
+            retained_blocks: None,
             leader_timeout: Duration::from_secs(1),
             page_cache_pages: NZUsize!(16_384),
         };
+        let app_handle = node.app.handle();
         let (simplex, _state) = engine::start_node(
             context.child("node"),
             node,
@@ -197,6 +210,10 @@ pub fn run(config: RunConfig) {
             |mailbox| mailbox,
         )
         .await;
+        started(Started {
+            app: app_handle,
+            mempool,
+        });
         if let Err(error) = simplex.await {
             tracing::error!(?error, "consensus stopped");
         }

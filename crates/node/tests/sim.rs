@@ -191,7 +191,7 @@ impl EngineDefinition for Sim {
             scheme,
             app,
             provider: Arc::new(RandomTransfers),
-            retained_blocks: 100_000,
+            retained_blocks: Some(100_000),
             leader_timeout: Duration::from_secs(1),
             page_cache_pages: NZUsize!(64),
         };
