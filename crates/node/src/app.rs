@@ -478,3 +478,66 @@ where
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use commonware_cryptography::{Signer, ed25519};
+    use ledger::testing::{GENESIS_TIME_MS, TestChain};
+
+    fn app_and_child() -> (App, MemoryStore, Block) {
+        let chain = TestChain::new(1, 1_000);
+        let app = App::new(chain.store.clone(), GENESIS_TIME_MS, AppConfig::default());
+        let leader = ed25519::PrivateKey::from_seed(7).public_key();
+        let mut block = app.genesis_block().clone();
+        block.context.leader = leader.clone();
+        block.proposer = AccountId::from_public_key(&leader);
+        block.parent = app.genesis_block().digest();
+        block.height = Height::new(1);
+        block.timestamp_ms = GENESIS_TIME_MS + 1_000;
+        (app, chain.store, block)
+    }
+
+    #[test]
+    fn header_rules_accept_a_well_formed_child() {
+        let (app, parent, block) = app_and_child();
+        assert_eq!(app.check_header(&block, &parent), Ok(()));
+    }
+
+    #[test]
+    fn timestamps_must_increase_within_the_step() {
+        let (app, parent, mut block) = app_and_child();
+        block.timestamp_ms = GENESIS_TIME_MS;
+        assert!(
+            app.check_header(&block, &parent)
+                .unwrap_err()
+                .contains("not after")
+        );
+        block.timestamp_ms = GENESIS_TIME_MS + app.config.max_timestamp_step_ms + 1;
+        assert!(
+            app.check_header(&block, &parent)
+                .unwrap_err()
+                .contains("limit")
+        );
+        block.timestamp_ms = GENESIS_TIME_MS + app.config.max_timestamp_step_ms;
+        assert_eq!(app.check_header(&block, &parent), Ok(()));
+    }
+
+    #[test]
+    fn proposer_and_height_must_match() {
+        let (app, parent, mut block) = app_and_child();
+        block.proposer = ledger::testing::account(3);
+        assert!(
+            app.check_header(&block, &parent)
+                .unwrap_err()
+                .contains("leader")
+        );
+        let (app, parent, mut block) = app_and_child();
+        block.height = Height::new(2);
+        assert!(
+            app.check_header(&block, &parent)
+                .unwrap_err()
+                .contains("height")
+        );
+    }
+}

@@ -87,8 +87,8 @@ pub struct NodeConfig {
     pub provider: Provider,
     /// Finalized blocks kept for peers' backfill and for rebuilding the in-memory ledger state
     /// after a restart, which re-executes from genesis (see the crate docs): keep it above the
-    /// chain's height until ledger snapshots are persisted.
-    pub retained_blocks: usize,
+    /// chain's height until ledger snapshots are persisted. `None` never prunes.
+    pub retained_blocks: Option<usize>,
     pub leader_timeout: Duration,
     pub page_cache_pages: NonZeroUsize,
 }
@@ -346,9 +346,9 @@ where
                 apply_batch_size: NZU64!(64),
                 max_outstanding_requests: NZUsize!(8),
             },
-            prune_config: Some(PruneConfig {
+            prune_config: retained_blocks.map(|retained| PruneConfig {
                 maintenance_interval: NZUsize!(10),
-                retained_marshal_blocks: retained_blocks,
+                retained_marshal_blocks: retained,
                 retained_qmdb_blocks: 0,
             }),
             strategy: Sequential,

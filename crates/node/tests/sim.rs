@@ -7,7 +7,7 @@
 use commonware_consensus::{marshal::Identifier, types::Height};
 use commonware_cryptography::{Digestible, Signer, ed25519};
 use commonware_glue::simulate::{
-    action::Crash,
+    action::{Action, Crash, Schedule},
     engine::{EngineDefinition, InitContext},
     exit::ProcessedHeightAtLeast,
     plan::PlanBuilder,
@@ -191,7 +191,7 @@ impl EngineDefinition for Sim {
             scheme,
             app,
             provider: Arc::new(RandomTransfers),
-            retained_blocks: 100_000,
+            retained_blocks: Some(100_000),
             leader_timeout: Duration::from_secs(1),
             page_cache_pages: NZUsize!(64),
         };
@@ -307,7 +307,7 @@ fn check_at(height: u64) -> AgreementAndConservation {
 
 #[test]
 fn validators_agree_conserve_and_are_deterministic() {
-    for seed in seeds(&[0, 1, 2]) {
+    for seed in seeds(&[0, 1, 2, 5, 6, 7]) {
         let check = check_at(20);
         let first = plan(seed, 20, check.clone()).run().expect("first run");
         let second = plan(seed, 20, check.clone()).run().expect("second run");
@@ -365,5 +365,43 @@ fn crashed_validator_restarts_and_catches_up() {
             *check.replayed.lock().unwrap() > 0,
             "seed {seed}: the restarted validator rebuilt its state"
         );
+    }
+}
+
+#[test]
+fn partitioned_validator_rejoins_after_healing() {
+    for seed in seeds(&[8]) {
+        let participants = Sim::new().participants();
+        let isolated = participants[0].clone();
+        let good = Link {
+            latency: Duration::from_millis(10),
+            jitter: Duration::from_millis(5),
+            success_rate: probability!(1.0),
+        };
+        let cut = Link {
+            success_rate: probability!(0.0),
+            ..good.clone()
+        };
+        let mut schedule = Schedule::new();
+        for other in &participants[1..] {
+            for (from, to) in [(&isolated, other), (other, &isolated)] {
+                schedule = schedule.at(
+                    Duration::from_millis(500),
+                    Action::UpdateLink {
+                        from: from.clone(),
+                        to: to.clone(),
+                        link: cut.clone(),
+                    },
+                );
+            }
+        }
+        schedule = schedule.at(Duration::from_secs(3), Action::Heal(good));
+        let check = check_at(80);
+        plan(seed, 80, check.clone())
+            .crash(Crash::Schedule(schedule))
+            .run()
+            .expect("run with a partition that heals");
+        // Every validator, the isolated one included, agrees at height 80 after healing.
+        assert_eq!(check.roots.lock().unwrap().len(), 1);
     }
 }

@@ -1,0 +1,68 @@
+//! Smoke check of real networking: four validators on 127.0.0.1 (one thread and one tokio
+//! runtime each, talking over TCP), run for a few seconds, then report each one's finalized
+//! height and state root. Usage: `cargo run -p node --example local_validators [seconds]`.
+
+use commonware_cryptography::{Signer, ed25519};
+use node::run::{RunConfig, Started, run_with};
+use std::{
+    net::SocketAddr,
+    sync::mpsc,
+    time::{Duration, SystemTime, UNIX_EPOCH},
+};
+
+fn main() {
+    let seconds: u64 = std::env::args()
+        .nth(1)
+        .map_or(10, |arg| arg.parse().expect("seconds"));
+    let dir = std::env::temp_dir().join(format!("equa-local-{}", std::process::id()));
+    let keys: Vec<ed25519::PrivateKey> = (0..4)
+        .map(|index| ed25519::PrivateKey::from_seed(1_000 + index))
+        .collect();
+    let addresses: Vec<SocketAddr> = (0..4)
+        .map(|index| format!("127.0.0.1:{}", 19_100 + index).parse().unwrap())
+        .collect();
+    let validators: Vec<(ed25519::PublicKey, SocketAddr)> = keys
+        .iter()
+        .map(|key| key.public_key())
+        .zip(addresses.iter().copied())
+        .collect();
+    let mut genesis = ledger::testing::test_genesis(4, 1_000_000_000);
+    genesis.genesis_time_ms = u64::try_from(
+        SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap()
+            .as_millis(),
+    )
+    .unwrap();
+    let (sender, receiver) = mpsc::channel::<Started>();
+    for (index, key) in keys.into_iter().enumerate() {
+        let config = RunConfig {
+            genesis: genesis.clone(),
+            data_dir: dir.join(format!("v{index}")),
+            listen: addresses[index],
+            private_key: key,
+            validators: validators.clone(),
+        };
+        let sender = sender.clone();
+        // Debug builds of the node's futures are large; give each runtime room.
+        std::thread::Builder::new()
+            .stack_size(64 << 20)
+            .spawn(move || {
+                run_with(config, move |started| sender.send(started).unwrap());
+            })
+            .unwrap();
+    }
+    let started: Vec<Started> = (0..4).map(|_| receiver.recv().unwrap()).collect();
+    std::thread::sleep(Duration::from_secs(seconds));
+    for (index, node) in started.iter().enumerate() {
+        match node.app.finalized() {
+            Some(finalized) => println!(
+                "validator {index}: height {} state root {}",
+                finalized.height, finalized.state_root
+            ),
+            None => println!("validator {index}: nothing finalized"),
+        }
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+    std::process::exit(0);
+}

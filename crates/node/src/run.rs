@@ -1,0 +1,221 @@
+//! Running a validator as a real process: tokio runtime, authenticated discovery over TCP, and the
+//! node wiring of [`crate::engine`]. This is what `equa node --config <file>` calls.
+//!
+//! The configuration file is TOML:
+//!
+//! ```toml
+//! genesis = "genesis.toml"         # relative paths are relative to this file
+//! data_dir = "data/v0"
+//! listen = "127.0.0.1:9000"
+//! private_key = "<64 hex digits>"  # this validator's ed25519 key
+//!
+//! [[validators]]                   # every validator, this one included, in any order
+//! public_key = "<64 hex digits>"
+//! address = "127.0.0.1:9000"
+//! ```
+
+use crate::{
+    App, AppConfig, Scheme,
+    engine::{self, Channels, NodeConfig},
+    mempool::{Mempool, MempoolConfig},
+};
+use commonware_cryptography::{ChaCha20Poly1305, Signer, ed25519};
+use commonware_p2p::{Manager, TrackedPeers, authenticated::discovery};
+use commonware_runtime::{Quota, Runner, Supervisor as _, tokio};
+use commonware_stream::{cups, sake};
+use commonware_utils::{NZU32, NZUsize, ordered::Set};
+use ledger::{Genesis, MemoryStore};
+use serde::Deserialize;
+use std::{
+    net::SocketAddr,
+    path::{Path, PathBuf},
+    sync::Arc,
+    time::Duration,
+};
+
+/// The p2p handshake namespace, distinct from the consensus namespace.
+pub const P2P_NAMESPACE: &[u8] = b"EQUA_P2P_V1";
+
+/// Why a node could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    #[error("cannot read {path}: {message}")]
+    Io { path: String, message: String },
+    #[error("invalid node configuration: {0}")]
+    Config(String),
+    #[error(transparent)]
+    Genesis(#[from] ledger::GenesisError),
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawConfig {
+    genesis: PathBuf,
+    data_dir: PathBuf,
+    listen: SocketAddr,
+    private_key: String,
+    validators: Vec<RawValidator>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawValidator {
+    public_key: String,
+    address: SocketAddr,
+}
+
+fn decode_hex<T: commonware_codec::Decode<Cfg = ()>>(
+    field: &str,
+    text: &str,
+) -> Result<T, RunError> {
+    let bytes = hex::decode(text.trim()).map_err(|e| RunError::Config(format!("{field}: {e}")))?;
+    types::codec::decode(&bytes).map_err(|e| RunError::Config(format!("{field}: {e}")))
+}
+
+/// A validated node configuration.
+#[derive(Debug)]
+pub struct RunConfig {
+    pub genesis: Genesis,
+    pub data_dir: PathBuf,
+    pub listen: SocketAddr,
+    pub private_key: ed25519::PrivateKey,
+    pub validators: Vec<(ed25519::PublicKey, SocketAddr)>,
+}
+
+impl RunConfig {
+    pub fn load(path: &Path) -> Result<Self, RunError> {
+        let text = std::fs::read_to_string(path).map_err(|e| RunError::Io {
+            path: path.display().to_string(),
+            message: e.to_string(),
+        })?;
+        let raw: RawConfig = toml::from_str(&text).map_err(|e| RunError::Config(e.to_string()))?;
+        let base = path.parent().unwrap_or(Path::new("."));
+        let genesis = Genesis::load(&base.join(&raw.genesis))?;
+        let private_key: ed25519::PrivateKey = decode_hex("private_key", &raw.private_key)?;
+        let mut validators = Vec::with_capacity(raw.validators.len());
+        for (index, validator) in raw.validators.iter().enumerate() {
+            let key = decode_hex(
+                &format!("validators[{index}].public_key"),
+                &validator.public_key,
+            )?;
+            validators.push((key, validator.address));
+        }
+        if !validators
+            .iter()
+            .any(|(key, _)| *key == private_key.public_key())
+        {
+            return Err(RunError::Config(
+                "private_key is not one of the validators".into(),
+            ));
+        }
+        Ok(Self {
+            genesis,
+            data_dir: base.join(raw.data_dir),
+            listen: raw.listen,
+            private_key,
+            validators,
+        })
+    }
+}
+
+/// Handles to a started validator, for RPC and status.
+#[derive(Clone, Debug)]
+pub struct Started {
+    pub app: crate::AppHandle,
+    pub mempool: Mempool,
+}
+
+/// Runs a validator until its consensus engine stops. Blocks the calling thread.
+pub fn run(config: RunConfig) {
+    run_with(config, |_| {});
+}
+
+/// Like [`run`], handing the running node's handles to `started` once it is wired.
+pub fn run_with(config: RunConfig, started: impl FnOnce(Started) + Send + 'static) {
+    let runtime = tokio::Config::new()
+        .with_storage_directory(config.data_dir.clone())
+        .with_worker_threads(2);
+    tokio::Runner::new(runtime).start(|context| async move {
+        let me = config.private_key.public_key();
+        let participants =
+            Set::from_iter_dedup(config.validators.iter().map(|(key, _)| key.clone()));
+        let count = u32::try_from(participants.len()).expect("validator count fits");
+        let bootstrappers = config
+            .validators
+            .iter()
+            .filter(|(key, _)| *key != me)
+            .map(|(key, address)| (key.clone(), (*address).into()))
+            .collect();
+        let handshake = cups::Cups::<_, ChaCha20Poly1305>::new(
+            sake::Sake {
+                signer: config.private_key.clone(),
+                synchrony_bound: Duration::from_secs(5),
+                max_handshake_age: Duration::from_secs(10),
+                version: sake::Version::V1,
+            },
+            cups::Version::V1,
+        );
+        let p2p = discovery::Config::local(
+            handshake,
+            P2P_NAMESPACE,
+            config.listen,
+            config.listen,
+            bootstrappers,
+            commonware_p2p::authenticated::peer_set_limit(participants.iter(), &me),
+            engine::max_message_size(count),
+            NZUsize!(1024),
+        );
+        let (mut network, mut oracle) = discovery::Network::new(context.child("network"), p2p);
+        // Peer set 0 is the genesis validator set; the result only reports mailbox pressure.
+        let _ = oracle.track(0, TrackedPeers::primary(participants.clone()));
+        let channels = Channels::from_ordered(
+            engine::channel::ALL
+                .iter()
+                .map(|id| network.register(*id, Quota::per_second(NZU32!(10_000)))),
+        );
+        network.start();
+
+        let mut genesis_state = MemoryStore::new();
+        config.genesis.initialize(&mut genesis_state);
+        let mempool = Mempool::new(MempoolConfig::default(), Arc::new(genesis_state.clone()), 0);
+        let app = App::new(
+            genesis_state,
+            config.genesis.genesis_time_ms,
+            AppConfig::default(),
+        )
+        .with_observer(Arc::new(mempool.clone()));
+        let scheme = Scheme::signer(
+            engine::CONSENSUS_NAMESPACE,
+            participants,
+            config.private_key,
+        )
+        .expect("checked: the key is a validator's");
+        let node = NodeConfig {
+            partition_prefix: "equa".into(),
+            scheme,
+            app,
+            provider: Arc::new(mempool.clone()),
+            retained_blocks: None,
+            leader_timeout: Duration::from_secs(1),
+            page_cache_pages: NZUsize!(16_384),
+        };
+        let app_handle = node.app.handle();
+        let (simplex, _state) = engine::start_node(
+            context.child("node"),
+            node,
+            me,
+            channels,
+            oracle.clone(),
+            oracle.clone(),
+            |mailbox| mailbox,
+        )
+        .await;
+        started(Started {
+            app: app_handle,
+            mempool,
+        });
+        if let Err(error) = simplex.await {
+            tracing::error!(?error, "consensus stopped");
+        }
+    });
+}
