@@ -26,6 +26,11 @@ enum Command {
     Keys(cli::keys::KeysArgs),
     /// Start a local network of four validators (created on first run).
     Devnet(cli::devnet::DevnetArgs),
+    /// Run a validator from its configuration file.
+    Node {
+        #[arg(long)]
+        config: std::path::PathBuf,
+    },
     /// The node's chain, height, peers and sync progress.
     Status,
     /// Accounts.
@@ -100,6 +105,17 @@ enum TxCommand {
     Show { id: String },
 }
 
+fn run_node(path: &std::path::Path) -> Result<(), String> {
+    let config = node::run::RunConfig::load(path).map_err(|e| e.to_string())?;
+    let listen = config.listen;
+    let rpc = config.rpc;
+    node::run::run_with(config, move |_| match rpc {
+        Some(rpc) => println!("validator running: p2p {listen}, JSON-RPC http://{rpc}"),
+        None => println!("validator running: p2p {listen}"),
+    });
+    Err("the consensus engine stopped".into())
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let global = &cli.global;
@@ -107,6 +123,7 @@ fn main() -> ExitCode {
         Command::Demo(args) => cli::demo::run(args),
         Command::Keys(args) => cli::keys::run(global, args),
         Command::Devnet(args) => cli::devnet::run(args),
+        Command::Node { config } => run_node(&config),
         Command::Status => cli::chain::status(global),
         Command::Account(AccountCommand::Show { address }) => {
             cli::chain::account_show(global, &address)

@@ -43,6 +43,13 @@ pub struct DevnetArgs {
     /// Create the directory and exit without starting nodes.
     #[arg(long)]
     pub init_only: bool,
+    /// The first validator's JSON-RPC port (validator i uses this plus i). Used when the
+    /// directory is created.
+    #[arg(long, default_value_t = FIRST_RPC_PORT)]
+    pub rpc_port: u16,
+    /// The first validator's peer-to-peer port.
+    #[arg(long, default_value_t = FIRST_P2P_PORT)]
+    pub p2p_port: u16,
 }
 
 /// A validator's entry in every node's configuration.
@@ -51,25 +58,22 @@ pub struct PeerConfig {
     /// The validator's ed25519 public key, hex.
     pub public_key: String,
     /// Where it listens for peers.
-    pub p2p: SocketAddr,
+    pub address: SocketAddr,
 }
 
-/// The configuration file of one node (`equa node --config <file>`). Relative paths are relative
-/// to the file's directory.
+/// The configuration file of one node (`equa node --config <file>`, read by
+/// `node::run::RunConfig`). Relative paths are relative to the file's directory.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct NodeConfig {
     pub genesis: PathBuf,
-    /// The node's ed25519 private key, hex, in a file readable only by its owner.
-    pub key: PathBuf,
     pub data_dir: PathBuf,
-    pub p2p: SocketAddr,
+    pub listen: SocketAddr,
     pub rpc: SocketAddr,
-    /// Every validator of the chain, this node included if it is one.
+    /// The validator's ed25519 private key, hex. The file is readable only by its owner.
+    pub private_key: String,
+    /// Every validator of the chain, this node included.
     pub validators: Vec<PeerConfig>,
-    /// Non-validator nodes the validators accept as peers.
-    #[serde(default)]
-    pub followers: Vec<String>,
 }
 
 fn write_private(path: &Path, contents: &str) -> Result<(), String> {
@@ -114,11 +118,22 @@ fn genesis_toml(now_ms: u64, wallets: &[(&str, AccountId)], validators: &[Accoun
             "[[accounts]]   # validator {index}\naddress = \"{account}\"\nbalances = {{ EQA = \"1000\" }}\n\n"
         ));
     }
+    let arbitrator = wallets[3].1;
+    text.push_str(&format!(
+        "[[arbitrators]]   # dave\naddress = \"{arbitrator}\"\nbond = \"1000\"\nfee_bps = 100\nlanguages = \"en\"\n"
+    ));
     text
 }
 
+/// The first validator's ports; validator i uses these plus i.
+#[derive(Clone, Copy, Debug)]
+pub struct Ports {
+    pub rpc: u16,
+    pub p2p: u16,
+}
+
 /// Creates a new devnet directory. Returns the node configuration files in validator order.
-pub fn create(dir: &Path, validators: usize) -> Result<Vec<PathBuf>, String> {
+pub fn create(dir: &Path, validators: usize, ports: Ports) -> Result<Vec<PathBuf>, String> {
     std::fs::create_dir_all(dir.join("wallets"))
         .map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
     let keys: Vec<ed25519::PrivateKey> = (0..validators)
@@ -129,7 +144,7 @@ pub fn create(dir: &Path, validators: usize) -> Result<Vec<PathBuf>, String> {
         .enumerate()
         .map(|(index, key)| PeerConfig {
             public_key: hex::encode(key.public_key().encode()),
-            p2p: SocketAddr::from(([127, 0, 0, 1], FIRST_P2P_PORT + index as u16)),
+            address: SocketAddr::from(([127, 0, 0, 1], ports.p2p + index as u16)),
         })
         .collect();
 
@@ -166,21 +181,16 @@ pub fn create(dir: &Path, validators: usize) -> Result<Vec<PathBuf>, String> {
         let node_dir = dir.join(format!("validator-{index}"));
         std::fs::create_dir_all(&node_dir)
             .map_err(|e| format!("cannot create {}: {e}", node_dir.display()))?;
-        write_private(
-            &node_dir.join("validator.key"),
-            &format!("{}\n", hex::encode(key.encode())),
-        )?;
         let config = NodeConfig {
             genesis: PathBuf::from("../genesis.toml"),
-            key: PathBuf::from("validator.key"),
             data_dir: PathBuf::from("data"),
-            p2p: peers[index].p2p,
-            rpc: SocketAddr::from(([127, 0, 0, 1], FIRST_RPC_PORT + index as u16)),
+            listen: peers[index].address,
+            rpc: SocketAddr::from(([127, 0, 0, 1], ports.rpc + index as u16)),
+            private_key: hex::encode(key.encode()),
             validators: peers.clone(),
-            followers: Vec::new(),
         };
         let path = node_dir.join("node.toml");
-        write(
+        write_private(
             &path,
             &toml::to_string_pretty(&config).map_err(|e| e.to_string())?,
         )?;
@@ -199,7 +209,7 @@ fn describe(dir: &Path, configs: &[PathBuf]) -> Result<(), String> {
         let config: NodeConfig = toml::from_str(&text).map_err(|e| format!("{}: {e}", index))?;
         println!(
             "validator {index}:      rpc http://{}  p2p {}",
-            config.rpc, config.p2p
+            config.rpc, config.listen
         );
     }
     println!("\ndemo wallets (password \"{DEMO_PASSWORD}\"):");
@@ -229,11 +239,81 @@ pub fn run(args: DevnetArgs) -> Result<(), String> {
         println!("resuming the devnet in {}", args.dir.display());
         existing_configs(&args.dir)
     } else {
-        create(&args.dir, 4)?
+        create(
+            &args.dir,
+            4,
+            Ports {
+                rpc: args.rpc_port,
+                p2p: args.p2p_port,
+            },
+        )?
     };
     describe(&args.dir, &configs)?;
     if args.init_only {
         return Ok(());
     }
-    Err("starting nodes needs `equa node`, which this build does not have yet".into())
+    start(&configs)
+}
+
+/// Starts one `equa node` process per configuration and supervises them until Ctrl-C, or until
+/// one of them exits on its own (then the others are stopped too).
+fn start(configs: &[PathBuf]) -> Result<(), String> {
+    use std::process::{Command, Stdio};
+    let exe = std::env::current_exe().map_err(|e| format!("cannot find the equa binary: {e}"))?;
+    let mut children = Vec::new();
+    for config in configs {
+        let log_path = config.with_file_name("node.log");
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&log_path)
+            .map_err(|e| format!("cannot open {}: {e}", log_path.display()))?;
+        let err = log.try_clone().map_err(|e| e.to_string())?;
+        let child = Command::new(&exe)
+            .arg("node")
+            .arg("--config")
+            .arg(config)
+            .stdin(Stdio::null())
+            .stdout(log)
+            .stderr(err)
+            .spawn()
+            .map_err(|e| format!("cannot start a validator: {e}"))?;
+        children.push(child);
+    }
+    println!(
+        "\nstarted {} validators (logs: validator-N/node.log); press Ctrl-C to stop them",
+        children.len()
+    );
+    let runtime = crate::cli::chain::runtime()?;
+    let outcome = runtime.block_on(async {
+        let mut interval = tokio::time::interval(std::time::Duration::from_millis(500));
+        loop {
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => return Ok(()),
+                _ = interval.tick() => {
+                    for (index, child) in children.iter_mut().enumerate() {
+                        if let Ok(Some(status)) = child.try_wait() {
+                            return Err(format!("validator {index} exited ({status}); see its node.log"));
+                        }
+                    }
+                }
+            }
+        }
+    });
+    // On a terminal, Ctrl-C reached the validators too; give them a moment, then make sure.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(3);
+    for child in &mut children {
+        while std::time::Instant::now() < deadline {
+            if let Ok(Some(_)) = child.try_wait() {
+                break;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
+        if child.try_wait().ok().flatten().is_none() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+    println!("stopped; run `equa devnet` again to resume from disk");
+    outcome
 }

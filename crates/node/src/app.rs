@@ -18,6 +18,7 @@ use futures::StreamExt;
 use ledger::{BlockContext, MemoryStore, audit};
 use std::{
     collections::HashMap,
+    collections::VecDeque,
     sync::{Arc, Mutex},
     time::{Duration, UNIX_EPOCH},
 };
@@ -99,6 +100,26 @@ struct Shared {
     audit_failures: Vec<String>,
     /// Blocks re-executed to rebuild a state that was not in memory (after a restart).
     replayed_blocks: u64,
+    /// The most recent finalized blocks with their receipts, for the RPC, oldest first.
+    recent: VecDeque<Arc<FinalizedBlock>>,
+    /// Where each recent finalized transaction is: (height, index in the block).
+    receipts: HashMap<types::TxId, (u64, usize)>,
+}
+
+/// How many finalized blocks (with receipts) a node keeps in memory to answer queries.
+pub const RECENT_BLOCKS: usize = 10_000;
+
+/// A finalized block as the RPC shows it.
+#[derive(Clone, Debug)]
+pub struct FinalizedBlock {
+    pub height: u64,
+    pub digest: Digest,
+    pub parent: Digest,
+    pub timestamp_ms: u64,
+    pub proposer: types::AccountId,
+    pub state_root: Digest,
+    pub tx_ids: Vec<types::TxId>,
+    pub receipts: Vec<ledger::Receipt>,
 }
 
 /// A read-only view of an application's shared state, for RPC, status and tests.
@@ -119,6 +140,28 @@ impl AppHandle {
     /// How many blocks were re-executed to rebuild states missing from memory.
     pub fn replayed_blocks(&self) -> u64 {
         self.shared.lock().expect("lock").replayed_blocks
+    }
+
+    /// A recent finalized block by height.
+    pub fn block(&self, height: u64) -> Option<Arc<FinalizedBlock>> {
+        let shared = self.shared.lock().expect("lock");
+        let first = shared.recent.front()?.height;
+        let index = usize::try_from(height.checked_sub(first)?).ok()?;
+        shared.recent.get(index).cloned()
+    }
+
+    /// The receipt of a recently finalized transaction, with its block height.
+    pub fn receipt(&self, id: &types::TxId) -> Option<(u64, ledger::Receipt)> {
+        let shared = self.shared.lock().expect("lock");
+        let (height, index) = *shared.receipts.get(id)?;
+        let first = shared.recent.front()?.height;
+        let block = shared
+            .recent
+            .get(usize::try_from(height.checked_sub(first)?).ok()?)?;
+        block
+            .receipts
+            .get(index)
+            .map(|receipt| (height, receipt.clone()))
     }
 
     /// How many block states are held in memory.
@@ -432,12 +475,12 @@ where
     ) {
         let digest = block.digest();
         let height = block.height.get();
-        let store = {
+        let (store, receipts) = {
             let shared = self.shared.lock().expect("lock");
             shared
                 .states
                 .get(&digest)
-                .map(|executed| executed.store.clone())
+                .map(|executed| (executed.store.clone(), executed.receipts.clone()))
                 .expect("a finalized block was processed first")
         };
         let mut failures = Vec::new();
@@ -472,6 +515,37 @@ where
             timestamp_ms: block.timestamp_ms,
             store: store.clone(),
         });
+        // Hooks may be replayed after a restart: record each height once, in order.
+        let next = shared.recent.back().map(|b| b.height.saturating_add(1));
+        if next.is_none_or(|next| next == height) {
+            let tx_ids: Vec<types::TxId> = block.txs.iter().map(|tx| tx.id()).collect();
+            for (index, id) in tx_ids.iter().enumerate() {
+                shared.receipts.insert(*id, (height, index));
+            }
+            shared.recent.push_back(Arc::new(FinalizedBlock {
+                height,
+                digest,
+                parent: block.parent,
+                timestamp_ms: block.timestamp_ms,
+                proposer: block.proposer,
+                state_root: block.state_root,
+                tx_ids,
+                receipts,
+            }));
+            if shared.recent.len() > RECENT_BLOCKS
+                && let Some(old) = shared.recent.pop_front()
+            {
+                for id in &old.tx_ids {
+                    if shared
+                        .receipts
+                        .get(id)
+                        .is_some_and(|(h, _)| *h == old.height)
+                    {
+                        shared.receipts.remove(id);
+                    }
+                }
+            }
+        }
         drop(shared);
         if let Some(observer) = &self.observer {
             observer.finalized(&store, height);

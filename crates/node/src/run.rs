@@ -53,6 +53,9 @@ struct RawConfig {
     genesis: PathBuf,
     data_dir: PathBuf,
     listen: SocketAddr,
+    /// Where to serve JSON-RPC (HTTP and WebSocket); none when absent.
+    #[serde(default)]
+    rpc: Option<SocketAddr>,
     private_key: String,
     validators: Vec<RawValidator>,
 }
@@ -78,6 +81,7 @@ pub struct RunConfig {
     pub genesis: Genesis,
     pub data_dir: PathBuf,
     pub listen: SocketAddr,
+    pub rpc: Option<SocketAddr>,
     pub private_key: ed25519::PrivateKey,
     pub validators: Vec<(ed25519::PublicKey, SocketAddr)>,
 }
@@ -112,6 +116,7 @@ impl RunConfig {
             genesis,
             data_dir: base.join(raw.data_dir),
             listen: raw.listen,
+            rpc: raw.rpc,
             private_key,
             validators,
         })
@@ -178,6 +183,7 @@ pub fn run_with(config: RunConfig, started: impl FnOnce(Started) + Send + 'stati
         let mut genesis_state = MemoryStore::new();
         config.genesis.initialize(&mut genesis_state);
         let mempool = Mempool::new(MempoolConfig::default(), Arc::new(genesis_state.clone()), 0);
+        let genesis_for_rpc = genesis_state.clone();
         let app = App::new(
             genesis_state,
             config.genesis.genesis_time_ms,
@@ -200,6 +206,27 @@ pub fn run_with(config: RunConfig, started: impl FnOnce(Started) + Send + 'stati
             page_cache_pages: NZUsize!(16_384),
         };
         let app_handle = node.app.handle();
+        if let Some(address) = config.rpc {
+            let backend = crate::rpc::NodeBackend::new(
+                app_handle.clone(),
+                mempool.clone(),
+                Arc::new(genesis_for_rpc),
+                config.genesis.genesis_time_ms,
+                "validator",
+                count.saturating_sub(1),
+            );
+            match ::rpc::serve(address, Arc::new(backend), ::rpc::Limits::default()).await {
+                Ok((bound, handle)) => {
+                    tracing::info!(%bound, "serving JSON-RPC");
+                    // The server runs until the process ends.
+                    std::mem::forget(handle);
+                }
+                Err(error) => {
+                    eprintln!("error: cannot serve JSON-RPC on {address}: {error}");
+                    std::process::exit(1);
+                }
+            }
+        }
         let (simplex, _state) = engine::start_node(
             context.child("node"),
             node,

@@ -1,0 +1,124 @@
+//! The node's side of the JSON-RPC API: answers from the finalized ledger state and the recent
+//! finalized blocks, and submissions into the mempool.
+
+use crate::{
+    AppHandle,
+    mempool::{Mempool, MempoolError},
+};
+use ledger::{MemoryStore, state};
+use rpc::{
+    Backend, SubmitError,
+    views::{
+        AccountView, AssetView, BlockView, ErrorView, ParamsView, ReceiptView, StatusView,
+        tx_id_hex,
+    },
+};
+use std::sync::Arc;
+use types::{AccountId, SignedTransaction, TxId};
+
+/// Serves RPC queries for one running node.
+#[derive(Clone, Debug)]
+pub struct NodeBackend {
+    app: AppHandle,
+    mempool: Mempool,
+    genesis: Arc<MemoryStore>,
+    genesis_time_ms: u64,
+    role: &'static str,
+    peers: u32,
+}
+
+impl NodeBackend {
+    pub fn new(
+        app: AppHandle,
+        mempool: Mempool,
+        genesis: Arc<MemoryStore>,
+        genesis_time_ms: u64,
+        role: &'static str,
+        peers: u32,
+    ) -> Self {
+        Self {
+            app,
+            mempool,
+            genesis,
+            genesis_time_ms,
+            role,
+            peers,
+        }
+    }
+
+    /// The latest finalized ledger state (the genesis state before the first block).
+    fn store(&self) -> Arc<MemoryStore> {
+        self.app
+            .finalized()
+            .map_or_else(|| self.genesis.clone(), |f| f.store)
+    }
+}
+
+fn hex(digest: &types::Digest) -> String {
+    format!("0x{}", ::hex::encode(digest.0))
+}
+
+impl Backend for NodeBackend {
+    fn status(&self) -> StatusView {
+        let store = self.store();
+        let finalized = self.app.finalized();
+        let height = finalized.as_ref().map_or(0, |f| f.height);
+        StatusView {
+            chain_id: state::chain_id(&*store).to_string(),
+            role: self.role.to_string(),
+            height,
+            timestamp_ms: finalized
+                .as_ref()
+                .map_or(self.genesis_time_ms, |f| f.timestamp_ms),
+            state_root: finalized
+                .as_ref()
+                .map_or_else(String::new, |f| hex(&f.state_root)),
+            target_height: height,
+            peers: self.peers,
+            mempool_size: self.mempool.len() as u64,
+        }
+    }
+
+    fn account(&self, account: &AccountId) -> AccountView {
+        AccountView::read(&*self.store(), account)
+    }
+
+    fn params(&self) -> ParamsView {
+        ParamsView::new(&state::params(&*self.store()))
+    }
+
+    fn assets(&self) -> Vec<AssetView> {
+        AssetView::read_all(&*self.store())
+    }
+
+    fn block(&self, height: u64) -> Option<BlockView> {
+        let block = self.app.block(height)?;
+        Some(BlockView {
+            height: block.height,
+            digest: hex(&block.digest),
+            parent: hex(&block.parent),
+            timestamp_ms: block.timestamp_ms,
+            proposer: block.proposer.to_string(),
+            state_root: hex(&block.state_root),
+            transactions: block.tx_ids.iter().map(tx_id_hex).collect(),
+        })
+    }
+
+    fn receipt(&self, tx: &TxId) -> Option<ReceiptView> {
+        let (height, receipt) = self.app.receipt(tx)?;
+        Some(ReceiptView::new(&receipt, height))
+    }
+
+    fn submit(&self, tx: SignedTransaction) -> Result<TxId, SubmitError> {
+        self.mempool.submit(tx).map_err(|error| match error {
+            MempoolError::Rejected(rejection) => SubmitError::Rejected(ErrorView::of(&rejection)),
+            MempoolError::SenderFull { .. } | MempoolError::Full { .. } => {
+                SubmitError::Busy(error.to_string())
+            }
+            other => SubmitError::Rejected(ErrorView {
+                code: rpc::views::error_code(&other),
+                message: other.to_string(),
+            }),
+        })
+    }
+}
