@@ -50,7 +50,7 @@ fn init_creates_a_consistent_devnet_and_resumes_it() {
         #[cfg(unix)]
         {
             use std::os::unix::fs::PermissionsExt;
-            let key = dir.join(format!("validator-{index}/validator.key"));
+            let key = dir.join(format!("validator-{index}/node.toml"));
             assert_eq!(
                 std::fs::metadata(key).unwrap().permissions().mode() & 0o777,
                 0o600

@@ -40,6 +40,7 @@ fn main() {
             genesis: genesis.clone(),
             data_dir: dir.join(format!("v{index}")),
             listen: addresses[index],
+            rpc: None,
             private_key: key,
             validators: validators.clone(),
         };
