@@ -19,7 +19,6 @@ pub mod genesis;
 pub mod lending;
 pub mod market;
 pub mod params;
-pub mod prefetch;
 pub mod receipt;
 pub mod state;
 pub mod store;

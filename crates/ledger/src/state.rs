@@ -192,19 +192,6 @@ pub fn set_next_asset_id(store: &mut (impl Store + ?Sized), asset: AssetId) {
     write(store, &NEXT_ASSET_KEY, &asset.0);
 }
 
-/// The singleton records every block reads: chain id, parameters, next asset id, last block,
-/// and the market's and lending's parameters.
-pub fn chain_keys() -> Vec<Vec<u8>> {
-    vec![
-        CHAIN_ID_KEY.to_vec(),
-        PARAMS_KEY.to_vec(),
-        NEXT_ASSET_KEY.to_vec(),
-        LAST_BLOCK_KEY.to_vec(),
-        vec![crate::market::records::table::PARAMS],
-        vec![crate::lending::records::table::PARAMS],
-    ]
-}
-
 pub fn last_block_key() -> [u8; 2] {
     LAST_BLOCK_KEY
 }

@@ -351,6 +351,13 @@ fn default_sends_the_collateral_to_lenders_and_later_repayments_still_reach_them
     let (usd_a, _) = l.claim(LENDER_A, loan);
     let (usd_b, _) = l.claim(LENDER_B, loan);
     assert_eq!(usd_a + usd_b, 300_000_000);
+    // The whole remaining debt can still be repaid; after that nothing is owed.
+    l.repay(loan, u128::MAX / 2);
+    l.fails(
+        BORROWER,
+        LendingCall::Repay(Repay { loan, amount: 1 }),
+        LendingError::NothingOwed { loan },
+    );
     l.fails(
         OUTSIDER,
         LendingCall::DeclareDefault(LoanRef { loan }),

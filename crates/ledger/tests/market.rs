@@ -879,6 +879,14 @@ fn parties_are_never_their_own_arbitrator() {
     m.ok(ARBITER_A, MarketCall::OpenDispute(t(trade)));
     assert_eq!(m.trade(trade).arbitrator, None);
     m.fails(
+        ARBITER_B,
+        MarketCall::RevealKey(RevealKey {
+            trade,
+            encrypted_key: vec![1; 80],
+        }),
+        MarketError::NoArbitrator { trade },
+    );
+    m.fails(
         ARBITER_A,
         MarketCall::Rule(Rule {
             trade,

@@ -3,13 +3,13 @@
 use super::{
     LendingError, LendingEvent, emit, math,
     params::LendingParams,
-    records::{CreditOffer, Db, Loan, LoanState},
+    records::{CreditOffer, Db, Loan},
     requests::{activate, add_position, check_terms},
 };
 use crate::{bank, receipt::Event, state, state::Module, store::Store};
 use types::{
     AccountId,
-    lending::{Collateral, OfferCredit, TakeCredit},
+    lending::{Collateral, OfferCredit, RequestLoan, TakeCredit},
 };
 
 pub fn offer(
@@ -151,9 +151,7 @@ pub fn take(
         }
     };
     let id = Db::next_loan_id(store);
-    let mut loan = Loan {
-        id,
-        borrower: *borrower,
+    let terms = RequestLoan {
         asset: offer.asset,
         principal: take.amount,
         rate_bps: offer.rate_bps,
@@ -162,22 +160,9 @@ pub fn take(
         collateral,
         funding_deadline_ms: now,
         min_fill: take.amount,
-        state: LoanState::Funding,
-        funded: take.amount,
-        created_ms: now,
-        start_ms: 0,
-        dues: Vec::new(),
-        principal_paid: 0,
-        interest_owed: 0,
-        accrued_to_ms: 0,
-        late_fee_owed: 0,
-        late_fee_through_ms: 0,
-        paid_in: 0,
-        collateral_paid_in: 0,
-        dust_receiver: None,
-        late_fees_paid: 0,
-        closed_ms: None,
     };
+    let mut loan = Loan::requested(id, *borrower, &terms, now);
+    loan.funded = take.amount;
     // The offer's locked funds become the loan's funding, then go to the borrower.
     add_position(store, id, &offer.lender, take.amount)?;
     emit(

@@ -6,7 +6,7 @@ use types::{
     AccountId, AssetId,
     codec::{Buf, CodecError, EncodeSize, RangeCfg, Read, Write},
     impl_codec,
-    lending::{Collateral, MAX_INSTALMENTS, Schedule},
+    lending::{Collateral, MAX_INSTALMENTS, RequestLoan, Schedule},
 };
 
 /// Table tags of lending (0x30-0x4f).
@@ -166,6 +166,37 @@ impl_codec!(Loan {
 });
 
 impl Loan {
+    /// A new request collecting lenders, with nothing funded, scheduled or paid yet.
+    pub fn requested(id: u64, borrower: AccountId, terms: &RequestLoan, now: u64) -> Self {
+        Self {
+            id,
+            borrower,
+            asset: terms.asset,
+            principal: terms.principal,
+            rate_bps: terms.rate_bps,
+            term_days: terms.term_days,
+            schedule: terms.schedule,
+            collateral: terms.collateral,
+            funding_deadline_ms: terms.funding_deadline_ms,
+            min_fill: terms.min_fill,
+            state: LoanState::Funding,
+            funded: 0,
+            created_ms: now,
+            start_ms: 0,
+            dues: Vec::new(),
+            principal_paid: 0,
+            interest_owed: 0,
+            accrued_to_ms: 0,
+            late_fee_owed: 0,
+            late_fee_through_ms: 0,
+            paid_in: 0,
+            collateral_paid_in: 0,
+            dust_receiver: None,
+            late_fees_paid: 0,
+            closed_ms: None,
+        }
+    }
+
     pub fn principal_outstanding(&self) -> u128 {
         self.principal
             .checked_sub(self.principal_paid)

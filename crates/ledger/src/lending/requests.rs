@@ -107,36 +107,7 @@ pub fn request(
         )?;
     }
     let id = Db::next_loan_id(store);
-    Db::put_loan(
-        store,
-        &Loan {
-            id,
-            borrower: *borrower,
-            asset: request.asset,
-            principal: request.principal,
-            rate_bps: request.rate_bps,
-            term_days: request.term_days,
-            schedule: request.schedule,
-            collateral: request.collateral,
-            funding_deadline_ms: request.funding_deadline_ms,
-            min_fill: request.min_fill,
-            state: LoanState::Funding,
-            funded: 0,
-            created_ms: now,
-            start_ms: 0,
-            dues: Vec::new(),
-            principal_paid: 0,
-            interest_owed: 0,
-            accrued_to_ms: 0,
-            late_fee_owed: 0,
-            late_fee_through_ms: 0,
-            paid_in: 0,
-            collateral_paid_in: 0,
-            dust_receiver: None,
-            late_fees_paid: 0,
-            closed_ms: None,
-        },
-    );
+    Db::put_loan(store, &Loan::requested(id, *borrower, request, now));
     emit(
         events,
         LendingEvent::LoanRequested {

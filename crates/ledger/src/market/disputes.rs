@@ -293,9 +293,6 @@ pub fn register(
         });
     }
     let mut list = Db::arbitrators(store);
-    if list.contains(signer) {
-        return Err(MarketError::AlreadyArbitrator { account: *signer });
-    }
     if list.len() >= MAX_ARBITRATORS {
         return Err(MarketError::TooManyArbitrators {
             max: MAX_ARBITRATORS,
