@@ -8,13 +8,10 @@ use crate::{
 use ledger::{MemoryStore, state};
 use rpc::{
     Backend, SubmitError,
-    views::{
-        AccountView, AssetView, BlockView, ErrorView, ParamsView, ReceiptView, StatusView,
-        tx_id_hex,
-    },
+    views::{BlockView, ErrorView, ReceiptView, StatusView, tx_id_hex},
 };
 use std::sync::Arc;
-use types::{AccountId, SignedTransaction, TxId};
+use types::{SignedTransaction, TxId};
 
 /// Serves RPC queries for one running node.
 #[derive(Clone, Debug)]
@@ -45,13 +42,6 @@ impl NodeBackend {
             peers,
         }
     }
-
-    /// The latest finalized ledger state (the genesis state before the first block).
-    fn store(&self) -> Arc<MemoryStore> {
-        self.app
-            .finalized()
-            .map_or_else(|| self.genesis.clone(), |f| f.store)
-    }
 }
 
 fn hex(digest: &types::Digest) -> String {
@@ -60,7 +50,7 @@ fn hex(digest: &types::Digest) -> String {
 
 impl Backend for NodeBackend {
     fn status(&self) -> StatusView {
-        let store = self.store();
+        let store = self.state();
         let finalized = self.app.finalized();
         let height = finalized.as_ref().map_or(0, |f| f.height);
         StatusView {
@@ -79,16 +69,10 @@ impl Backend for NodeBackend {
         }
     }
 
-    fn account(&self, account: &AccountId) -> AccountView {
-        AccountView::read(&*self.store(), account)
-    }
-
-    fn params(&self) -> ParamsView {
-        ParamsView::new(&state::params(&*self.store()))
-    }
-
-    fn assets(&self) -> Vec<AssetView> {
-        AssetView::read_all(&*self.store())
+    fn state(&self) -> Arc<MemoryStore> {
+        self.app
+            .finalized()
+            .map_or_else(|| self.genesis.clone(), |f| f.store)
     }
 
     fn block(&self, height: u64) -> Option<BlockView> {

@@ -1,9 +1,9 @@
 //! What a node provides to the RPC server.
 
-use crate::views::{
-    AccountView, AssetView, BlockView, ErrorView, ParamsView, ReceiptView, StatusView,
-};
-use types::{AccountId, SignedTransaction, TxId};
+use crate::views::{BlockView, ErrorView, ReceiptView, StatusView};
+use ledger::MemoryStore;
+use std::sync::Arc;
+use types::{SignedTransaction, TxId};
 
 /// Why a submitted transaction was not accepted into the mempool.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
@@ -20,9 +20,9 @@ pub enum SubmitError {
 /// on consensus.
 pub trait Backend: Send + Sync + 'static {
     fn status(&self) -> StatusView;
-    fn account(&self, account: &AccountId) -> AccountView;
-    fn params(&self) -> ParamsView;
-    fn assets(&self) -> Vec<AssetView>;
+    /// The latest finalized ledger state (the genesis state before the first block). Every
+    /// query reads it.
+    fn state(&self) -> Arc<MemoryStore>;
     fn block(&self, height: u64) -> Option<BlockView>;
     fn receipt(&self, tx: &TxId) -> Option<ReceiptView>;
     /// Checks the transaction as the ledger would admit it now, then queues it for a block.

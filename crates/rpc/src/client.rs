@@ -1,11 +1,20 @@
 //! A typed client of the node's RPC, over HTTP.
 
 use crate::{
+    lending::{CreditOfferQuery, CreditOfferView, LendingParamsView, LoanQuery, LoanView},
+    market::{
+        ArbitratorView, ChatView, MarketParamsView, OfferQuery, OfferView, ReputationView,
+        TradeView,
+    },
     method,
     views::{AccountView, AssetView, BlockView, ParamsView, ReceiptView, StatusView},
 };
-use jsonrpsee::{core::client::ClientT, rpc_params};
+use jsonrpsee::{
+    core::{client::ClientT, params::ArrayParams, traits::ToRpcParams},
+    rpc_params,
+};
 use jsonrpsee_http_client::{HttpClient, HttpClientBuilder};
+use serde::de::DeserializeOwned;
 use std::time::Duration;
 use types::{AccountId, SignedTransaction, TxId, codec::Encode};
 
@@ -58,6 +67,79 @@ impl RpcClient {
                 message: other.to_string(),
             },
         }
+    }
+
+    /// Calls any method; the typed methods below are shorthands of this.
+    pub async fn call<R: DeserializeOwned>(
+        &self,
+        method: &str,
+        params: impl ToRpcParams + Send,
+    ) -> Result<R, ClientError> {
+        self.http
+            .request(method, params)
+            .await
+            .map_err(|e| self.map(e))
+    }
+
+    pub async fn market_params(&self) -> Result<MarketParamsView, ClientError> {
+        self.call(method::GET_MARKET_PARAMS, ArrayParams::new())
+            .await
+    }
+
+    pub async fn offers(&self, query: &OfferQuery) -> Result<Vec<OfferView>, ClientError> {
+        self.call(method::LIST_OFFERS, rpc_params![query]).await
+    }
+
+    pub async fn offer(&self, id: u64) -> Result<Option<OfferView>, ClientError> {
+        self.call(method::GET_OFFER, rpc_params![id]).await
+    }
+
+    pub async fn trade(&self, id: u64) -> Result<Option<TradeView>, ClientError> {
+        self.call(method::GET_TRADE, rpc_params![id]).await
+    }
+
+    pub async fn trades(&self, account: &AccountId) -> Result<Vec<TradeView>, ClientError> {
+        self.call(method::LIST_TRADES, rpc_params![account.to_string()])
+            .await
+    }
+
+    pub async fn chat(&self, trade: u64, from: u32) -> Result<Option<ChatView>, ClientError> {
+        self.call(method::GET_CHAT, rpc_params![trade, from]).await
+    }
+
+    pub async fn arbitrators(&self) -> Result<Vec<ArbitratorView>, ClientError> {
+        self.call(method::LIST_ARBITRATORS, ArrayParams::new())
+            .await
+    }
+
+    pub async fn reputation(&self, account: &AccountId) -> Result<ReputationView, ClientError> {
+        self.call(method::GET_REPUTATION, rpc_params![account.to_string()])
+            .await
+    }
+
+    pub async fn lending_params(&self) -> Result<LendingParamsView, ClientError> {
+        self.call(method::GET_LENDING_PARAMS, ArrayParams::new())
+            .await
+    }
+
+    pub async fn loans(&self, query: &LoanQuery) -> Result<Vec<LoanView>, ClientError> {
+        self.call(method::LIST_LOANS, rpc_params![query]).await
+    }
+
+    pub async fn loan(&self, id: u64) -> Result<Option<LoanView>, ClientError> {
+        self.call(method::GET_LOAN, rpc_params![id]).await
+    }
+
+    pub async fn credit_offers(
+        &self,
+        query: &CreditOfferQuery,
+    ) -> Result<Vec<CreditOfferView>, ClientError> {
+        self.call(method::LIST_CREDIT_OFFERS, rpc_params![query])
+            .await
+    }
+
+    pub async fn credit_offer(&self, id: u64) -> Result<Option<CreditOfferView>, ClientError> {
+        self.call(method::GET_CREDIT_OFFER, rpc_params![id]).await
     }
 
     pub async fn status(&self) -> Result<StatusView, ClientError> {

@@ -7,6 +7,8 @@
 
 pub mod backend;
 pub mod client;
+pub mod lending;
+pub mod market;
 pub mod server;
 pub mod views;
 
@@ -26,6 +28,34 @@ pub mod method {
     pub const STATUS: &str = "equa_status";
     pub const GET_PARAMS: &str = "equa_getParams";
     pub const GET_ASSETS: &str = "equa_getAssets";
+    pub const GET_MARKET_PARAMS: &str = "equa_getMarketParams";
+    pub const LIST_OFFERS: &str = "equa_listOffers";
+    pub const GET_OFFER: &str = "equa_getOffer";
+    pub const GET_TRADE: &str = "equa_getTrade";
+    pub const LIST_TRADES: &str = "equa_listTrades";
+    pub const GET_CHAT: &str = "equa_getChat";
+    pub const LIST_ARBITRATORS: &str = "equa_listArbitrators";
+    pub const GET_REPUTATION: &str = "equa_getReputation";
+    pub const GET_LENDING_PARAMS: &str = "equa_getLendingParams";
+    pub const LIST_LOANS: &str = "equa_listLoans";
+    pub const GET_LOAN: &str = "equa_getLoan";
+    pub const LIST_CREDIT_OFFERS: &str = "equa_listCreditOffers";
+    pub const GET_CREDIT_OFFER: &str = "equa_getCreditOffer";
+    /// Subscriptions: subscribe, notification, unsubscribe.
+    pub const SUBSCRIBE_BLOCKS: [&str; 3] = [
+        "equa_subscribeBlocks",
+        "equa_block",
+        "equa_unsubscribeBlocks",
+    ];
+    pub const SUBSCRIBE_ACCOUNT: [&str; 3] = [
+        "equa_subscribeAccount",
+        "equa_account",
+        "equa_unsubscribeAccount",
+    ];
+    pub const SUBSCRIBE_TRADE: [&str; 3] =
+        ["equa_subscribeTrade", "equa_trade", "equa_unsubscribeTrade"];
+    /// The OpenRPC document of every method.
+    pub const DISCOVER: &str = "rpc.discover";
 }
 
 /// JSON-RPC error codes beyond the standard ones.

@@ -1,15 +1,29 @@
 //! The JSON-RPC server: HTTP and WebSocket on one port, with bounded requests and connections.
+//!
+//! Every method is registered through [`Api`], which also records its parameters and result
+//! schema, so `rpc.discover` describes exactly what is served. Parameters are positional; a
+//! trailing optional parameter may be left out.
 
 use crate::{
-    Backend, SubmitError, code, method,
-    views::{ErrorView, tx_id_hex},
+    Backend, SubmitError, code,
+    lending::{CreditOfferQuery, CreditOfferView, LendingParamsView, LoanQuery, LoanView},
+    market::{
+        ArbitratorView, ChatView, MarketParamsView, OfferQuery, OfferView, ReputationView,
+        TradeView, trades_of,
+    },
+    method,
+    views::{AccountView, AssetView, BlockView, ErrorView, ParamsView, ReceiptView, tx_id_hex},
 };
 use jsonrpsee::{
-    RpcModule,
+    PendingSubscriptionSink, RpcModule,
     server::{BatchRequestConfig, ServerBuilder, ServerConfig, ServerHandle},
-    types::{ErrorObject, ErrorObjectOwned, error::INVALID_PARAMS_CODE},
+    types::{ErrorObject, ErrorObjectOwned, Params, error::INVALID_PARAMS_CODE},
 };
-use std::{net::SocketAddr, sync::Arc};
+use ledger::MemoryStore;
+use schemars::{JsonSchema, SchemaGenerator, generate::SchemaSettings};
+use serde::{Serialize, de::DeserializeOwned};
+use serde_json::{Value, json};
+use std::{net::SocketAddr, sync::Arc, time::Duration};
 use types::{AccountId, Digest, SignedTransaction, tx::TxDecodeError};
 
 /// Bounds on what one client can ask of the server.
@@ -34,6 +48,12 @@ impl Default for Limits {
         }
     }
 }
+
+/// Blocks one look of the block subscription covers: more than are finalized between looks.
+const RECENT_BLOCKS: u64 = 256;
+
+/// How often subscriptions look at the finalized state for news.
+const POLL_INTERVAL: Duration = Duration::from_millis(100);
 
 fn invalid_params(message: impl Into<String>) -> ErrorObjectOwned {
     ErrorObject::owned(INVALID_PARAMS_CODE, message.into(), None::<()>)
@@ -64,45 +84,271 @@ fn submit_error(error: SubmitError) -> ErrorObjectOwned {
     }
 }
 
+/// Positional parameters as a tuple; missing trailing parameters read as `null`, so a trailing
+/// `Option` may be left out.
+fn positional<P: DeserializeOwned>(
+    params: &Params<'_>,
+    count: usize,
+) -> Result<P, ErrorObjectOwned> {
+    let mut values: Vec<Value> = match params.as_str() {
+        None => Vec::new(),
+        Some(raw) => match serde_json::from_str(raw)
+            .map_err(|e| invalid_params(format!("parameters are not JSON: {e}")))?
+        {
+            Value::Array(values) => values,
+            _ => return Err(invalid_params("parameters are positional: send an array")),
+        },
+    };
+    if values.len() > count {
+        return Err(invalid_params(format!(
+            "expected at most {count} parameters, got {}",
+            values.len()
+        )));
+    }
+    values.resize(count, Value::Null);
+    // A method without parameters takes `()`, which JSON spells `null`.
+    let values = if count == 0 {
+        Value::Null
+    } else {
+        Value::Array(values)
+    };
+    serde_json::from_value(values).map_err(|e| invalid_params(format!("invalid parameters: {e}")))
+}
+
+/// One parameter of a method, for the OpenRPC document.
+struct Param {
+    name: &'static str,
+    required: bool,
+    schema: Value,
+}
+
+fn param<T: JsonSchema>(generator: &mut SchemaGenerator, name: &'static str) -> Param {
+    Param {
+        name: name.trim_end_matches('?'),
+        required: !name.ends_with('?'),
+        schema: generator.subschema_for::<T>().to_value(),
+    }
+}
+
+/// The server's methods and their description.
+struct Api {
+    module: RpcModule<Arc<dyn Backend>>,
+    generator: SchemaGenerator,
+    methods: Vec<Value>,
+}
+
+impl Api {
+    fn describe(&mut self, name: &str, summary: &str, params: Vec<Param>, result: Value) {
+        self.methods.push(json!({
+            "name": name,
+            "summary": summary,
+            "paramStructure": "by-position",
+            "params": params.into_iter().map(|p| json!({
+                "name": p.name, "required": p.required, "schema": p.schema,
+            })).collect::<Vec<_>>(),
+            "result": { "name": "result", "schema": result },
+        }));
+    }
+
+    /// A method answered from the backend. `P` is the tuple of its parameters, named in
+    /// `params` (a trailing `?` marks an optional one).
+    fn method<P, R>(
+        &mut self,
+        name: &'static str,
+        summary: &str,
+        params: Vec<Param>,
+        answer: impl Fn(&dyn Backend, P) -> Result<R, ErrorObjectOwned> + Send + Sync + 'static,
+    ) where
+        P: DeserializeOwned + Send + 'static,
+        R: Serialize + JsonSchema + Clone + Send + 'static,
+    {
+        let count = params.len();
+        let result = self.generator.subschema_for::<R>().to_value();
+        self.describe(name, summary, params, result);
+        self.module
+            .register_method(name, move |raw, backend, _| {
+                answer(&**backend, positional(&raw, count)?)
+            })
+            .expect("method names are unique");
+    }
+
+    /// A query of the latest finalized ledger state.
+    fn query<P, R>(
+        &mut self,
+        name: &'static str,
+        summary: &str,
+        params: Vec<Param>,
+        answer: impl Fn(&MemoryStore, P) -> Result<R, ErrorObjectOwned> + Send + Sync + 'static,
+    ) where
+        P: DeserializeOwned + Send + 'static,
+        R: Serialize + JsonSchema + Clone + Send + 'static,
+    {
+        self.method(name, summary, params, move |backend, p| {
+            answer(&backend.state(), p)
+        });
+    }
+
+    /// A subscription that sends each item of `look(state)` that was not in its previous answer
+    /// (and, when `initial`, every item of the first answer), checking the finalized state every
+    /// [`POLL_INTERVAL`].
+    fn watch<P, R>(
+        &mut self,
+        names: [&'static str; 3],
+        initial: bool,
+        summary: &str,
+        params: Vec<Param>,
+        look: impl Fn(&dyn Backend, &P) -> Result<Vec<R>, ErrorObjectOwned> + Send + Sync + 'static,
+    ) where
+        P: DeserializeOwned + Send + Sync + 'static,
+        R: Serialize + JsonSchema + PartialEq + Send + 'static,
+    {
+        let [subscribe, notification, unsubscribe] = names;
+        let count = params.len();
+        let result = self.generator.subschema_for::<R>().to_value();
+        self.describe(
+            subscribe,
+            &format!(
+                "{summary} Returns a subscription id; notifications arrive as \
+                 `{notification}`; `{unsubscribe}` ends it."
+            ),
+            params,
+            result,
+        );
+        let look = Arc::new(look);
+        self.module
+            .register_subscription(
+                subscribe,
+                notification,
+                unsubscribe,
+                move |raw, pending: PendingSubscriptionSink, backend, _| {
+                    let look = look.clone();
+                    async move {
+                        let parsed: P = match positional(&raw, count) {
+                            Ok(parsed) => parsed,
+                            Err(error) => return pending.reject(error).await,
+                        };
+                        let mut last: Vec<R> = match look(&**backend, &parsed) {
+                            Ok(_) if initial => Vec::new(),
+                            Ok(first) => first,
+                            Err(error) => return pending.reject(error).await,
+                        };
+                        let Ok(sink) = pending.accept().await else {
+                            return;
+                        };
+                        let mut ticker = tokio::time::interval(POLL_INTERVAL);
+                        loop {
+                            tokio::select! {
+                                _ = sink.closed() => return,
+                                _ = ticker.tick() => {}
+                            }
+                            let Ok(now) = look(&**backend, &parsed) else {
+                                return;
+                            };
+                            let fresh: Vec<_> = now
+                                .iter()
+                                .filter(|item| !last.contains(item))
+                                .filter_map(|item| serde_json::value::to_raw_value(item).ok())
+                                .collect();
+                            last = now;
+                            for message in fresh {
+                                if sink.send(message).await.is_err() {
+                                    return;
+                                }
+                            }
+                        }
+                    }
+                },
+            )
+            .expect("method names are unique");
+    }
+
+    fn finish(mut self) -> RpcModule<Arc<dyn Backend>> {
+        let document = json!({
+            "openrpc": "1.3.2",
+            "info": {
+                "title": "Equa node JSON-RPC",
+                "version": env!("CARGO_PKG_VERSION"),
+                "description": "Amounts are decimal strings with minor units beside them; \
+                    addresses are bech32m `equa1...`; ids of transactions are 0x-prefixed hex.",
+            },
+            "methods": self.methods,
+            "components": { "schemas": self.generator.take_definitions(true) },
+        });
+        self.module
+            .register_method(method::DISCOVER, move |_, _, _| {
+                Ok::<_, ErrorObjectOwned>(document.clone())
+            })
+            .expect("method names are unique");
+        self.module
+    }
+}
+
+fn bad(message: String) -> ErrorObjectOwned {
+    invalid_params(message)
+}
+
 /// The RPC methods over `backend`.
 pub fn module(backend: Arc<dyn Backend>) -> RpcModule<Arc<dyn Backend>> {
-    let mut module = RpcModule::new(backend);
-    module
-        .register_method(method::STATUS, |_, backend, _| {
-            Ok::<_, ErrorObjectOwned>(backend.status())
-        })
-        .expect("method names are unique");
-    module
-        .register_method(method::GET_PARAMS, |_, backend, _| {
-            Ok::<_, ErrorObjectOwned>(backend.params())
-        })
-        .expect("method names are unique");
-    module
-        .register_method(method::GET_ASSETS, |_, backend, _| {
-            Ok::<_, ErrorObjectOwned>(backend.assets())
-        })
-        .expect("method names are unique");
-    module
-        .register_method(method::GET_ACCOUNT, |params, backend, _| {
-            let (address,): (String,) = params.parse()?;
-            Ok::<_, ErrorObjectOwned>(backend.account(&parse_account(&address)?))
-        })
-        .expect("method names are unique");
-    module
-        .register_method(method::GET_BLOCK, |params, backend, _| {
-            let (height,): (u64,) = params.parse()?;
-            Ok::<_, ErrorObjectOwned>(backend.block(height))
-        })
-        .expect("method names are unique");
-    module
-        .register_method(method::GET_RECEIPT, |params, backend, _| {
-            let (id,): (String,) = params.parse()?;
-            Ok::<_, ErrorObjectOwned>(backend.receipt(&parse_tx_id(&id)?))
-        })
-        .expect("method names are unique");
-    module
-        .register_method(method::SEND_TRANSACTION, |params, backend, _| {
-            let (encoded,): (String,) = params.parse()?;
+    let mut settings = SchemaSettings::draft07();
+    settings.definitions_path = "#/components/schemas/".into();
+    let mut api = Api {
+        module: RpcModule::new(backend),
+        generator: settings.into_generator(),
+        methods: Vec::new(),
+    };
+    let g = &mut api.generator;
+    let address = param::<String>(g, "address");
+    let id = |g: &mut SchemaGenerator| param::<u64>(g, "id");
+
+    api.method(
+        method::STATUS,
+        "The node's chain, role, finalized height and sync target, peers and mempool.",
+        vec![],
+        |backend, (): ()| Ok(backend.status()),
+    );
+    api.query(
+        method::GET_PARAMS,
+        "The fee schedule.",
+        vec![],
+        |store, (): ()| Ok(ParamsView::new(&ledger::state::params(store))),
+    );
+    api.query(
+        method::GET_ASSETS,
+        "Every asset.",
+        vec![],
+        |store, (): ()| Ok(AssetView::read_all(store)),
+    );
+    api.query(
+        method::GET_ACCOUNT,
+        "An account's nonce and balances.",
+        vec![address],
+        |store, (address,): (String,)| Ok(AccountView::read(store, &parse_account(&address)?)),
+    );
+    let g = &mut api.generator;
+    let height = param::<u64>(g, "height");
+    api.method(
+        method::GET_BLOCK,
+        "A recent finalized block, or null.",
+        vec![height],
+        |backend, (height,): (u64,)| Ok::<Option<BlockView>, _>(backend.block(height)),
+    );
+    let g = &mut api.generator;
+    let tx = param::<String>(g, "tx_id");
+    api.method(
+        method::GET_RECEIPT,
+        "The receipt of a recently finalized transaction, or null.",
+        vec![tx],
+        |backend, (id,): (String,)| {
+            Ok::<Option<ReceiptView>, _>(backend.receipt(&parse_tx_id(&id)?))
+        },
+    );
+    let g = &mut api.generator;
+    let encoded = param::<String>(g, "transaction");
+    api.method(
+        method::SEND_TRANSACTION,
+        "Admits a signed, encoded transaction (hex) into the mempool; returns its id.",
+        vec![encoded],
+        |backend, (encoded,): (String,)| {
             let tx = SignedTransaction::decode(&unhex(&encoded)?).map_err(|e| {
                 let name = match e {
                     TxDecodeError::Oversized { .. } => "Oversized",
@@ -118,9 +364,173 @@ pub fn module(backend: Arc<dyn Backend>) -> RpcModule<Arc<dyn Backend>> {
                 .submit(tx)
                 .map(|id| tx_id_hex(&id))
                 .map_err(submit_error)
-        })
-        .expect("method names are unique");
-    module
+        },
+    );
+
+    // The market.
+    api.query(
+        method::GET_MARKET_PARAMS,
+        "The market's rules: payment methods with their limits, deposits, windows, tiers.",
+        vec![],
+        |store, (): ()| Ok(MarketParamsView::read(store)),
+    );
+    let query = param::<Option<OfferQuery>>(&mut api.generator, "filter?");
+    api.query(
+        method::LIST_OFFERS,
+        "Open offers matching the filter, best price first for a taker, then oldest first.",
+        vec![query],
+        |store, (query,): (Option<OfferQuery>,)| query.unwrap_or_default().run(store).map_err(bad),
+    );
+    let offer = id(&mut api.generator);
+    api.query(
+        method::GET_OFFER,
+        "An open offer, or null.",
+        vec![offer],
+        |store, (id,): (u64,)| {
+            let params = ledger::market::params::load(store);
+            Ok::<Option<OfferView>, _>(
+                ledger::market::Db::offer(store, id).map(|o| OfferView::new(store, &params, &o)),
+            )
+        },
+    );
+    let trade = id(&mut api.generator);
+    api.query(
+        method::GET_TRADE,
+        "A trade with its deadlines and the next steps open to each party, or null.",
+        vec![trade],
+        |store, (id,): (u64,)| {
+            Ok::<Option<TradeView>, _>(
+                ledger::market::Db::trade(store, id).map(|t| TradeView::new(store, &t)),
+            )
+        },
+    );
+    let g = &mut api.generator;
+    let (account, trade, from) = (
+        param::<String>(g, "address"),
+        param::<u64>(g, "trade"),
+        param::<Option<u32>>(g, "from?"),
+    );
+    api.query(
+        method::LIST_TRADES,
+        "Trades an account is a party to or arbitrates, newest first.",
+        vec![account],
+        |store, (address,): (String,)| Ok(trades_of(store, &parse_account(&address)?)),
+    );
+    api.query(
+        method::GET_CHAT,
+        "A trade's sealed chat messages from index `from`, with the chat keys involved.",
+        vec![trade, from],
+        |store, (id, from): (u64, Option<u32>)| {
+            Ok::<Option<ChatView>, _>(
+                ledger::market::Db::trade(store, id)
+                    .map(|t| ChatView::read(store, &t, from.unwrap_or(0))),
+            )
+        },
+    );
+    api.query(
+        method::LIST_ARBITRATORS,
+        "Registered arbitrators with their bond, fee and public statistics.",
+        vec![],
+        |store, (): ()| Ok::<Vec<ArbitratorView>, _>(ArbitratorView::all(store)),
+    );
+    let address = param::<String>(&mut api.generator, "address");
+    api.query(
+        method::GET_REPUTATION,
+        "An account's profile, merchant tier, trade record and credit history.",
+        vec![address],
+        |store, (address,): (String,)| Ok(ReputationView::read(store, &parse_account(&address)?)),
+    );
+
+    // Lending.
+    api.query(
+        method::GET_LENDING_PARAMS,
+        "The lending rules: funding share, grace period, late fee, default threshold.",
+        vec![],
+        |store, (): ()| Ok(LendingParamsView::read(store)),
+    );
+    let query = param::<Option<LoanQuery>>(&mut api.generator, "filter?");
+    api.query(
+        method::LIST_LOANS,
+        "Loans and open requests matching the filter.",
+        vec![query],
+        |store, (query,): (Option<LoanQuery>,)| query.unwrap_or_default().run(store).map_err(bad),
+    );
+    let loan = id(&mut api.generator);
+    api.query(
+        method::GET_LOAN,
+        "A loan with its schedule, what it owes now and its lenders' positions, or null.",
+        vec![loan],
+        |store, (id,): (u64,)| {
+            Ok::<Option<LoanView>, _>(
+                ledger::lending::Db::loan(store, id).map(|l| LoanView::new(store, &l, true)),
+            )
+        },
+    );
+    let query = param::<Option<CreditOfferQuery>>(&mut api.generator, "filter?");
+    api.query(
+        method::LIST_CREDIT_OFFERS,
+        "Lenders' open credit offers.",
+        vec![query],
+        |store, (query,): (Option<CreditOfferQuery>,)| {
+            query.unwrap_or_default().run(store).map_err(bad)
+        },
+    );
+    let offer = id(&mut api.generator);
+    api.query(
+        method::GET_CREDIT_OFFER,
+        "A credit offer, or null.",
+        vec![offer],
+        |store, (id,): (u64,)| {
+            Ok::<Option<CreditOfferView>, _>(
+                ledger::lending::Db::credit_offer(store, id)
+                    .map(|o| CreditOfferView::new(store, &o)),
+            )
+        },
+    );
+
+    // Subscriptions.
+    api.watch(
+        method::SUBSCRIBE_BLOCKS,
+        false,
+        "Every block as it is finalized, in order.",
+        vec![],
+        |backend, (): &()| {
+            // The blocks finalized since the last look are among the most recent ones.
+            let height = backend.status().height;
+            let blocks = (height.saturating_sub(RECENT_BLOCKS)..=height)
+                .filter_map(|h| backend.block(h))
+                .collect::<Vec<BlockView>>();
+            Ok(blocks)
+        },
+    );
+    let address = param::<String>(&mut api.generator, "address");
+    api.watch(
+        method::SUBSCRIBE_ACCOUNT,
+        true,
+        "An account's nonce and balances whenever a finalized block changes them.",
+        vec![address],
+        |backend, (address,): &(String,)| {
+            let account = parse_account(address)?;
+            Ok(vec![AccountView::read(&*backend.state(), &account)])
+        },
+    );
+    let trade = param::<u64>(&mut api.generator, "trade");
+    api.watch(
+        method::SUBSCRIBE_TRADE,
+        true,
+        "A trade whenever a finalized block changes it (state, messages, ratings).",
+        vec![trade],
+        |backend, (id,): &(u64,)| {
+            let store = backend.state();
+            let trade = ledger::market::Db::trade(&*store, *id)
+                .ok_or_else(|| invalid_params(format!("no trade {id}")))?;
+            let mut view = TradeView::new(&*store, &trade);
+            // The suggested next steps move with the clock; only the trade itself is news.
+            view.next.clear();
+            Ok(vec![view])
+        },
+    );
+    api.finish()
 }
 
 /// Starts the server on `address` (port 0 picks a free port). Returns the bound address and a

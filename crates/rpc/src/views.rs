@@ -5,7 +5,7 @@ use ledger::{Event, Outcome, Receipt, state, store::Store};
 use serde::{Deserialize, Serialize};
 use types::{AccountId, AssetId, TxId, amount};
 
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct StatusView {
     pub chain_id: String,
     /// The node's role: "validator" or "full".
@@ -20,7 +20,7 @@ pub struct StatusView {
     pub mempool_size: u64,
 }
 
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct BalanceView {
     pub asset: u32,
     pub symbol: String,
@@ -31,7 +31,7 @@ pub struct BalanceView {
     pub minor_units: String,
 }
 
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct AccountView {
     pub address: String,
     /// The nonce the account's next transaction must carry.
@@ -78,7 +78,7 @@ impl AccountView {
     }
 }
 
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct BlockView {
     pub height: u64,
     pub digest: String,
@@ -89,7 +89,7 @@ pub struct BlockView {
     pub transactions: Vec<String>,
 }
 
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct ErrorView {
     /// The error's name, stable across releases, for example "InsufficientBalance".
     pub code: String,
@@ -127,7 +127,7 @@ pub fn error_code<E: std::fmt::Debug>(error: &E) -> String {
         .to_string()
 }
 
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct ReceiptView {
     pub tx_id: String,
     pub height: u64,
@@ -190,7 +190,7 @@ pub fn event_json(event: &Event) -> serde_json::Value {
     }
 }
 
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct ParamsView {
     /// EQA minor units per encoded byte.
     pub fee_per_byte: String,
@@ -232,7 +232,7 @@ impl ParamsView {
     }
 }
 
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct AssetView {
     pub asset: u32,
     pub symbol: String,
@@ -263,4 +263,59 @@ impl AssetView {
             })
             .collect()
     }
+}
+
+/// An amount of an asset: decimal text for people, minor units for programs.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct Money {
+    pub asset: u32,
+    pub symbol: String,
+    /// Decimal text, for example "12.5".
+    pub amount: String,
+    pub minor_units: String,
+}
+
+impl Money {
+    /// `minor` units of `asset`, formatted with the asset's decimals.
+    pub fn read(store: &(impl Store + ?Sized), asset: AssetId, minor: u128) -> Self {
+        let (symbol, decimals) = state::asset(store, asset).map_or_else(
+            || (format!("#{}", asset.0), 0),
+            |info| (info.symbol.to_string(), info.decimals),
+        );
+        Self {
+            asset: asset.0,
+            symbol,
+            amount: amount::format(minor, decimals),
+            minor_units: minor.to_string(),
+        }
+    }
+
+    /// The minor units as a number.
+    pub fn minor(&self) -> u128 {
+        self.minor_units.parse().unwrap_or(0)
+    }
+}
+
+impl std::fmt::Display for Money {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} {}", self.amount, self.symbol)
+    }
+}
+
+/// An asset named by its symbol ("USDX") or id ("1"), with its decimals.
+pub fn asset_ref(store: &(impl Store + ?Sized), text: &str) -> Result<(AssetId, u8), String> {
+    let id = match text.parse::<u32>() {
+        Ok(id) => AssetId(id),
+        Err(_) => {
+            let symbol = types::Symbol::new(text).map_err(|e| format!("asset {text:?}: {e}"))?;
+            state::asset_by_symbol(store, &symbol).ok_or_else(|| format!("no asset {text:?}"))?
+        }
+    };
+    let info = state::asset(store, id).ok_or_else(|| format!("no asset {text:?}"))?;
+    Ok((id, info.decimals))
+}
+
+/// Decimal text as minor units with `decimals` digits, naming `what` in the error.
+pub fn parse_decimal(text: &str, decimals: u8, what: &str) -> Result<u128, String> {
+    amount::parse(text, decimals).map_err(|e| format!("{what} {text:?}: {e}"))
 }

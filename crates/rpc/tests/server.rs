@@ -9,18 +9,19 @@ use rpc::{
     Backend, Limits, RpcClient, SubmitError,
     client::ClientError,
     code,
-    views::{
-        AccountView, AssetView, BlockView, ErrorView, ParamsView, ReceiptView, StatusView,
-        tx_id_hex,
-    },
+    lending::LoanQuery,
+    market::OfferQuery,
+    views::{BlockView, ErrorView, ReceiptView, StatusView, tx_id_hex},
 };
 use std::{
     collections::HashMap,
     sync::{Arc, Mutex},
 };
 use types::{
-    AccountId, AssetId, Call, SignedTransaction, TxId,
-    bank::{BankCall, Transfer},
+    AssetId, Call, SignedTransaction, Symbol, Text, TxId,
+    bank::{BankCall, IssueAsset, Mint, Transfer},
+    lending::{Fund, LendingCall, RequestLoan, Schedule},
+    market::*,
 };
 
 /// A single-process chain: every admitted transaction is applied at once in its own block.
@@ -43,16 +44,8 @@ impl Backend for InstantChain {
         }
     }
 
-    fn account(&self, account: &AccountId) -> AccountView {
-        AccountView::read(&self.chain.lock().unwrap().0.store, account)
-    }
-
-    fn params(&self) -> ParamsView {
-        ParamsView::new(&state::params(&self.chain.lock().unwrap().0.store))
-    }
-
-    fn assets(&self) -> Vec<AssetView> {
-        AssetView::read_all(&self.chain.lock().unwrap().0.store)
+    fn state(&self) -> Arc<ledger::MemoryStore> {
+        Arc::new(self.chain.lock().unwrap().0.store.clone())
     }
 
     fn block(&self, height: u64) -> Option<BlockView> {
@@ -99,8 +92,18 @@ async fn start() -> (
     jsonrpsee::server::ServerHandle,
     std::net::SocketAddr,
 ) {
+    start_with(TestChain::new(3, 1_000_000_000)).await
+}
+
+async fn start_with(
+    chain: TestChain,
+) -> (
+    RpcClient,
+    jsonrpsee::server::ServerHandle,
+    std::net::SocketAddr,
+) {
     let backend = Arc::new(InstantChain {
-        chain: Mutex::new((TestChain::new(3, 1_000_000_000), HashMap::new(), Vec::new())),
+        chain: Mutex::new((chain, HashMap::new(), Vec::new())),
     });
     let (address, handle) = rpc::serve("127.0.0.1:0".parse().unwrap(), backend, Limits::default())
         .await
@@ -270,4 +273,374 @@ fn error_codes_are_variant_names() {
         rpc::views::error_code(&Outcome::Failed(CallError::Bank(BankError::SelfTransfer))),
         "SelfTransfer"
     );
+}
+
+const EQA: u128 = 1_000_000_000;
+const USD: u128 = 1_000_000;
+
+/// A chain with some market and lending history: account 3 issues USDX and is the arbitrator;
+/// 0 sells USDX for EUR, 1 buys, they trade once with a chat message; 1 borrows from 0 and 3.
+fn market_chain() -> TestChain {
+    let mut chain = TestChain::new(4, 10_000 * EQA);
+    let issue = BankCall::IssueAsset(IssueAsset {
+        symbol: Symbol::new("USDX").unwrap(),
+        name: Text::new("Dollar").unwrap(),
+        decimals: 6,
+        max_supply: None,
+    });
+    assert!(chain.bank(3, issue).is_success());
+    let usd = AssetId(1);
+    for holder in [0, 1, 3] {
+        let mint = BankCall::Mint(Mint {
+            asset: usd,
+            to: account(holder),
+            amount: 100_000 * USD,
+        });
+        assert!(chain.bank(3, mint).is_success());
+    }
+    let market = |call| Call::Market(call);
+    let register = MarketCall::RegisterArbitrator(RegisterArbitrator {
+        bond: 1_000 * EQA,
+        fee_bps: 100,
+        languages: Text::new("en,de").unwrap(),
+    });
+    assert!(chain.submit(3, market(register)).is_success());
+    let profile = MarketCall::SetProfile(SetProfile {
+        chat_key: [7; 32],
+        name: Text::new("alice").unwrap(),
+    });
+    assert!(chain.submit(0, market(profile)).is_success());
+    let offer = |side, price, methods: Vec<PaymentMethod>| CreateOffer {
+        side,
+        asset: usd,
+        fiat: Fiat::new("EUR").unwrap(),
+        price,
+        min_amount: USD,
+        max_amount: 100 * USD,
+        methods,
+        payment_window_secs: 3_600,
+        terms: Text::new("SEPA only").unwrap(),
+        buyer_deposit_bps: 1_000,
+        seller_deposit_bps: 1_000,
+        min_taker_trades: 0,
+        min_taker_tier: 0,
+    };
+    // Offer 1: 0 sells at 0.95 EUR by SEPA Instant; offer 2: 0 sells at 0.92 by PIX-less SEPA;
+    // offer 3: 1 buys at 0.90.
+    let sepa_instant = PaymentMethod::Registered(1);
+    let sepa = PaymentMethod::Registered(0);
+    for (signer, call) in [
+        (0, offer(Side::Sell, 95, vec![sepa_instant.clone()])),
+        (0, offer(Side::Sell, 92, vec![sepa.clone()])),
+        (1, offer(Side::Buy, 90, vec![sepa_instant.clone(), sepa])),
+    ] {
+        let receipt = chain.submit(signer, market(MarketCall::CreateOffer(call)));
+        assert!(receipt.is_success(), "{receipt:?}");
+    }
+    let take = MarketCall::TakeOffer(TakeOffer {
+        offer: 1,
+        amount: 10 * USD,
+        method: sepa_instant,
+    });
+    assert!(chain.submit(1, market(take)).is_success());
+    let message = MarketCall::PostMessage(PostMessage {
+        trade: 1,
+        ciphertext: vec![1, 2, 3],
+    });
+    assert!(chain.submit(1, market(message)).is_success());
+    let paid = MarketCall::MarkPaid(MarkPaid {
+        trade: 1,
+        payer_commitment: None,
+    });
+    assert!(chain.submit(1, market(paid)).is_success());
+    let release = MarketCall::Release(TradeRef { trade: 1 });
+    assert!(chain.submit(0, market(release)).is_success());
+
+    let request = LendingCall::RequestLoan(RequestLoan {
+        asset: usd,
+        principal: 1_000 * USD,
+        rate_bps: 1_200,
+        term_days: 90,
+        schedule: Schedule::Instalments(3),
+        collateral: Some(types::lending::Collateral {
+            asset: AssetId::NATIVE,
+            amount: 500 * EQA,
+        }),
+        funding_deadline_ms: chain.time_ms + 86_400_000,
+        min_fill: 1_000 * USD,
+    });
+    let receipt = chain.submit(1, Call::Lending(request));
+    assert!(receipt.is_success(), "{receipt:?}");
+    for (lender, amount) in [(0, 600 * USD), (3, 400 * USD)] {
+        let fund = LendingCall::Fund(Fund { loan: 1, amount });
+        let receipt = chain.submit(lender, Call::Lending(fund));
+        assert!(receipt.is_success(), "{receipt:?}");
+    }
+    chain
+}
+
+#[tokio::test]
+async fn market_and_lending_queries() {
+    let (client, handle, _) = start_with(market_chain()).await;
+
+    let params = client.market_params().await.unwrap();
+    assert_eq!(params.methods[1].code, "SEPA_INSTANT");
+    assert_eq!(params.tiers[0], "New");
+
+    // The offer book: sell offers cheapest first, filters by side, method, price and amount.
+    let sells = OfferQuery {
+        side: Some("sell".into()),
+        ..OfferQuery::default()
+    };
+    let found = client.offers(&sells).await.unwrap();
+    assert_eq!(found.iter().map(|o| o.id).collect::<Vec<_>>(), vec![2, 1]);
+    assert_eq!(found[1].price.amount, "0.95");
+    assert_eq!(
+        found[1].max_amount.amount, "90",
+        "10 of 100 USDX were taken"
+    );
+    assert_eq!(found[1].maker_name.as_deref(), Some("alice"));
+    assert_eq!(found[1].maker_standing.completed_trades, 1);
+    let by_method = OfferQuery {
+        method: Some("sepa_instant".into()),
+        ..OfferQuery::default()
+    };
+    let ids = |offers: Vec<rpc::market::OfferView>| offers.iter().map(|o| o.id).collect::<Vec<_>>();
+    assert_eq!(ids(client.offers(&by_method).await.unwrap()), vec![1, 3]);
+    let cheap = OfferQuery {
+        max_price: Some("0.93".into()),
+        side: Some("sell".into()),
+        ..OfferQuery::default()
+    };
+    assert_eq!(ids(client.offers(&cheap).await.unwrap()), vec![2]);
+    let big = OfferQuery {
+        asset: Some("USDX".into()),
+        amount: Some("95".into()),
+        ..OfferQuery::default()
+    };
+    assert_eq!(ids(client.offers(&big).await.unwrap()), vec![2, 3]);
+    let page = OfferQuery {
+        limit: Some(1),
+        offset: Some(1),
+        side: Some("sell".into()),
+        ..OfferQuery::default()
+    };
+    assert_eq!(ids(client.offers(&page).await.unwrap()), vec![1]);
+    // Bad filters are invalid params with the reason.
+    for (bad, reason) in [
+        (
+            OfferQuery {
+                side: Some("up".into()),
+                ..OfferQuery::default()
+            },
+            "side",
+        ),
+        (
+            OfferQuery {
+                amount: Some("5".into()),
+                ..OfferQuery::default()
+            },
+            "needs an asset",
+        ),
+        (
+            OfferQuery {
+                asset: Some("NOPE".into()),
+                ..OfferQuery::default()
+            },
+            "no asset",
+        ),
+        (
+            OfferQuery {
+                max_price: Some("0.001".into()),
+                ..OfferQuery::default()
+            },
+            "price",
+        ),
+    ] {
+        match client.offers(&bad).await {
+            Err(ClientError::Rpc { code, message, .. }) => {
+                assert_eq!(code, -32602);
+                assert!(message.contains(reason), "{message}");
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    // The trade, its chat and the parties' reputation.
+    let trade = client.trade(1).await.unwrap().unwrap();
+    assert_eq!(trade.state, "completed");
+    assert_eq!(trade.amount.amount, "10");
+    assert_eq!(trade.fiat_amount.amount, "9.50");
+    assert_eq!(trade.method.code, "SEPA_INSTANT");
+    assert!(trade.next.iter().any(|s| s.contains("rate")));
+    assert_eq!(client.trade(9).await.unwrap(), None);
+    assert_eq!(client.trades(&account(1)).await.unwrap().len(), 1);
+    assert!(client.trades(&account(2)).await.unwrap().is_empty());
+    let chat = client.chat(1, 0).await.unwrap().unwrap();
+    assert_eq!(chat.messages.len(), 1);
+    assert_eq!(chat.messages[0].ciphertext, "010203");
+    assert_eq!(chat.seller_key, Some(hex::encode([7; 32])));
+    assert!(
+        client
+            .chat(1, 1)
+            .await
+            .unwrap()
+            .unwrap()
+            .messages
+            .is_empty()
+    );
+    let seller = client.reputation(&account(0)).await.unwrap();
+    assert_eq!(seller.completed_as_seller, 1);
+    assert_eq!(seller.standing.tier_name, "New");
+    assert_eq!(seller.standing.completion_rate, "100.00");
+    let arbitrators = client.arbitrators().await.unwrap();
+    assert_eq!(arbitrators.len(), 1);
+    assert_eq!(arbitrators[0].bond.amount, "1000");
+    assert_eq!(arbitrators[0].languages, "en,de");
+
+    // Lending: the loan activated when the second lender filled it.
+    let loan = client.loan(1).await.unwrap().unwrap();
+    assert_eq!(loan.state, "active");
+    assert_eq!(loan.rate_percent, "12.00");
+    assert_eq!(loan.schedule, "instalments:3");
+    assert_eq!(loan.dues.len(), 3);
+    assert_eq!(loan.lender_count, 2);
+    let lent: Vec<_> = loan
+        .lenders
+        .iter()
+        .map(|p| p.lent.amount.as_str())
+        .collect();
+    assert_eq!(lent, vec!["600", "400"]);
+    let due = loan.amount_due.unwrap();
+    assert_eq!(due.principal_outstanding.amount, "1000");
+    let borrower = client.reputation(&account(1)).await.unwrap();
+    assert_eq!(borrower.credit.loans, 1);
+    let active = LoanQuery {
+        state: Some("active".into()),
+        lender: Some(account(3).to_string()),
+        ..LoanQuery::default()
+    };
+    assert_eq!(client.loans(&active).await.unwrap().len(), 1);
+    let funding = LoanQuery {
+        state: Some("funding".into()),
+        ..LoanQuery::default()
+    };
+    assert!(client.loans(&funding).await.unwrap().is_empty());
+    let bad = LoanQuery {
+        state: Some("late".into()),
+        ..LoanQuery::default()
+    };
+    assert!(client.loans(&bad).await.is_err());
+    assert!(
+        client
+            .credit_offers(&Default::default())
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert_eq!(client.lending_params().await.unwrap().grace_days, 3);
+    handle.stop().unwrap();
+}
+
+#[tokio::test]
+async fn rpc_discover_describes_every_method() {
+    let (client, handle, address) = start().await;
+    let document: serde_json::Value = client
+        .call(
+            rpc::method::DISCOVER,
+            jsonrpsee::core::params::ArrayParams::new(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(document["openrpc"], "1.3.2");
+    let names: Vec<&str> = document["methods"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["name"].as_str().unwrap())
+        .collect();
+    // Every method the server answers (but rpc.discover itself) is described, and nothing else.
+    let module = rpc::server::module(Arc::new(InstantChain {
+        chain: Mutex::new((TestChain::new(1, 1), HashMap::new(), Vec::new())),
+    }));
+    let mut served: Vec<&str> = module
+        .method_names()
+        .filter(|name| *name != rpc::method::DISCOVER && !name.starts_with("equa_unsubscribe"))
+        .collect();
+    served.sort();
+    let mut described = names.clone();
+    described.sort();
+    assert_eq!(described, served);
+    // Result schemas resolve to the components.
+    let list = document["methods"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["name"] == "equa_listOffers")
+        .unwrap();
+    assert_eq!(list["params"][0]["name"], "filter");
+    assert_eq!(list["params"][0]["required"], false);
+    let schemas = &document["components"]["schemas"];
+    assert!(
+        schemas["OfferView"]["properties"]["price"].is_object(),
+        "{schemas}"
+    );
+    assert!(schemas["OfferQuery"]["properties"]["max_price"].is_object());
+    // Positional parameters only, with a clear error otherwise.
+    let body = r#"{"jsonrpc":"2.0","id":1,"method":"equa_getAccount","params":{"address":"x"}}"#;
+    let response = post(address, body).await;
+    assert!(response.contains("positional"), "{response}");
+    handle.stop().unwrap();
+}
+
+#[tokio::test]
+async fn subscriptions_over_websocket() {
+    use jsonrpsee::core::client::SubscriptionClientT;
+    let (client, handle, address) = start().await;
+    let ws = jsonrpsee::ws_client::WsClientBuilder::default()
+        .build(format!("ws://{address}"))
+        .await
+        .unwrap();
+    let [subscribe, _, unsubscribe] = rpc::method::SUBSCRIBE_ACCOUNT;
+    let mut account_updates: jsonrpsee::core::client::Subscription<rpc::views::AccountView> = ws
+        .subscribe(
+            subscribe,
+            jsonrpsee::rpc_params![account(1).to_string()],
+            unsubscribe,
+        )
+        .await
+        .unwrap();
+    let [subscribe, _, unsubscribe] = rpc::method::SUBSCRIBE_BLOCKS;
+    let mut blocks: jsonrpsee::core::client::Subscription<BlockView> = ws
+        .subscribe(subscribe, jsonrpsee::rpc_params![], unsubscribe)
+        .await
+        .unwrap();
+    let first = account_updates.next().await.unwrap().unwrap();
+    assert_eq!(first.minor_units("EQA"), 1_000_000_000);
+    for nonce in 0..2 {
+        client.send(&transfer(nonce, 5, 10_000)).await.unwrap();
+    }
+    // Both blocks arrive in order, and the account's balance after each.
+    let heights = [
+        blocks.next().await.unwrap().unwrap().height,
+        blocks.next().await.unwrap().unwrap().height,
+    ];
+    assert_eq!(heights, [1, 2]);
+    let mut balance = 0;
+    while balance != 1_000_000_010 {
+        balance = account_updates
+            .next()
+            .await
+            .unwrap()
+            .unwrap()
+            .minor_units("EQA");
+        assert!(balance <= 1_000_000_010);
+    }
+    // A subscription to something that does not exist is refused.
+    let [subscribe, _, unsubscribe] = rpc::method::SUBSCRIBE_TRADE;
+    let missing: Result<jsonrpsee::core::client::Subscription<serde_json::Value>, _> = ws
+        .subscribe(subscribe, jsonrpsee::rpc_params![42], unsubscribe)
+        .await;
+    assert!(format!("{:?}", missing.unwrap_err()).contains("no trade 42"));
+    handle.stop().unwrap();
 }

@@ -106,6 +106,22 @@ pub fn format(amount: u128, decimals: u8) -> String {
     format!("{whole}.{}", digits.trim_end_matches('0'))
 }
 
+/// Formats minor units with exactly `decimals` digits after the point (`1250` with 2 decimals is
+/// `"12.50"`), as prices and rates are usually shown.
+pub fn format_fixed(amount: u128, decimals: u8) -> String {
+    let decimals = decimals.min(MAX_DECIMALS);
+    let scale = 10u128.pow(u32::from(decimals));
+    if decimals == 0 {
+        return amount.to_string();
+    }
+    format!(
+        "{}.{:0width$}",
+        amount / scale,
+        amount % scale,
+        width = usize::from(decimals)
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -116,6 +132,9 @@ mod tests {
         assert_eq!(parse("12.5", 6), Ok(12_500_000));
         assert_eq!(parse("0.000001", 6), Ok(1));
         assert_eq!(parse("7", 0), Ok(7));
+        assert_eq!(format_fixed(1250, 2), "12.50");
+        assert_eq!(format_fixed(5, 2), "0.05");
+        assert_eq!(format_fixed(7, 0), "7");
         assert_eq!(parse(" 3.10 ", 2), Ok(310));
         assert_eq!(parse(".5", 1), Ok(5));
         assert_eq!(

@@ -24,7 +24,7 @@ mod offers;
 pub mod params;
 pub mod queries;
 pub mod records;
-mod reputation;
+pub mod reputation;
 mod social;
 mod trades;
 

@@ -1,0 +1,384 @@
+//! Lending views and queries: loan requests and loans, credit offers, lenders' positions and
+//! what a borrower owes now.
+
+use crate::{
+    market::MAX_PAGE,
+    views::{Money, asset_ref},
+};
+use ledger::{
+    Store,
+    lending::{
+        self, CreditOffer, Db, Loan, LoanState,
+        queries::{SortBy, amount_due},
+    },
+};
+use serde::{Deserialize, Serialize};
+use types::{AccountId, lending::Schedule};
+
+pub fn schedule_name(schedule: Schedule) -> String {
+    match schedule {
+        Schedule::Bullet => "bullet".into(),
+        Schedule::Instalments(n) => format!("instalments:{n}"),
+    }
+}
+
+/// "bullet", "instalments:12" or just "12".
+pub fn parse_schedule(text: &str) -> Result<Schedule, String> {
+    if text.eq_ignore_ascii_case("bullet") {
+        return Ok(Schedule::Bullet);
+    }
+    let count = text.strip_prefix("instalments:").unwrap_or(text);
+    count
+        .parse::<u16>()
+        .ok()
+        .filter(|n| *n >= 1)
+        .map(Schedule::Instalments)
+        .ok_or_else(|| {
+            format!("schedule {text:?}: use \"bullet\" or a number of instalments such as 12")
+        })
+}
+
+/// A rate in basis points as a percentage with two decimals ("12.50").
+pub fn percent(bps: u32) -> String {
+    types::amount::format_fixed(u128::from(bps), 2)
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct DueView {
+    pub at_ms: u64,
+    /// Principal to be repaid by this date, in total.
+    pub principal_through: Money,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct AmountDueView {
+    pub late_fee: Money,
+    pub interest: Money,
+    /// Principal whose due date has passed.
+    pub principal_due: Money,
+    /// What must be paid now to be up to date.
+    pub now: Money,
+    /// All principal still owed, due or not.
+    pub principal_outstanding: Money,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct PositionView {
+    pub lender: String,
+    pub lent: Money,
+    pub claimed: Money,
+    /// Repayments waiting for this lender to claim.
+    pub claimable: Money,
+    /// Seized collateral waiting for this lender to claim.
+    pub collateral_claimable: Option<Money>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct LoanView {
+    pub id: u64,
+    pub borrower: String,
+    /// "funding", "active", "repaid", "defaulted", "cancelled" or "expired".
+    pub state: String,
+    pub principal: Money,
+    pub funded: Money,
+    pub min_fill: Money,
+    pub rate_bps: u32,
+    /// APR in percent, for example "12.50".
+    pub rate_percent: String,
+    pub term_days: u32,
+    pub schedule: String,
+    pub collateral: Option<Money>,
+    pub funding_deadline_ms: u64,
+    pub created_ms: u64,
+    /// When the principal reached the borrower (0 while funding).
+    pub start_ms: u64,
+    pub dues: Vec<DueView>,
+    pub principal_paid: Money,
+    pub late_fees_paid: Money,
+    /// Everything repaid so far, for the lenders.
+    pub paid_in: Money,
+    /// What the loan owes at the latest finalized block, when active or defaulted.
+    pub amount_due: Option<AmountDueView>,
+    pub next_due_ms: Option<u64>,
+    pub lenders: Vec<PositionView>,
+    pub lender_count: u32,
+    pub closed_ms: Option<u64>,
+}
+
+impl LoanView {
+    /// The loan with its lenders (at most [`MAX_PAGE`] of them).
+    pub fn new(store: &(impl Store + ?Sized), loan: &Loan, with_lenders: bool) -> Self {
+        let money = |minor| Money::read(store, loan.asset, minor);
+        let (_, now) = ledger::state::last_block(store);
+        let lenders = Db::lenders(store, loan.id);
+        let claims_open = matches!(
+            loan.state,
+            LoanState::Active | LoanState::Repaid | LoanState::Defaulted
+        );
+        let positions = if with_lenders {
+            lenders
+                .iter()
+                .take(MAX_PAGE as usize)
+                .filter_map(|lender| {
+                    let position = Db::position(store, loan.id, lender)?;
+                    let (claimable, collateral) = if claims_open {
+                        lending::claimable(store, loan, lender).unwrap_or((0, 0))
+                    } else {
+                        (0, 0)
+                    };
+                    Some(PositionView {
+                        lender: lender.to_string(),
+                        lent: money(position.lent),
+                        claimed: money(position.claimed),
+                        claimable: money(claimable),
+                        collateral_claimable: loan
+                            .collateral
+                            .map(|c| Money::read(store, c.asset, collateral)),
+                    })
+                })
+                .collect()
+        } else {
+            Vec::new()
+        };
+        Self {
+            id: loan.id,
+            borrower: loan.borrower.to_string(),
+            state: loan.state.name().into(),
+            principal: money(loan.principal),
+            funded: money(loan.funded),
+            min_fill: money(loan.min_fill),
+            rate_bps: loan.rate_bps,
+            rate_percent: percent(loan.rate_bps),
+            term_days: loan.term_days,
+            schedule: schedule_name(loan.schedule),
+            collateral: loan
+                .collateral
+                .map(|c| Money::read(store, c.asset, c.amount)),
+            funding_deadline_ms: loan.funding_deadline_ms,
+            created_ms: loan.created_ms,
+            start_ms: loan.start_ms,
+            dues: loan
+                .dues
+                .iter()
+                .map(|due| DueView {
+                    at_ms: due.at_ms,
+                    principal_through: money(due.principal_through),
+                })
+                .collect(),
+            principal_paid: money(loan.principal_paid),
+            late_fees_paid: money(loan.late_fees_paid),
+            paid_in: money(loan.paid_in),
+            amount_due: amount_due(store, loan.id, now).map(|due| AmountDueView {
+                late_fee: money(due.late_fee),
+                interest: money(due.interest),
+                principal_due: money(due.principal_due),
+                now: money(due.now()),
+                principal_outstanding: money(due.principal_outstanding),
+            }),
+            next_due_ms: matches!(loan.state, LoanState::Active | LoanState::Defaulted)
+                .then(|| loan.oldest_unpaid_due())
+                .flatten(),
+            lenders: positions,
+            lender_count: u32::try_from(lenders.len()).unwrap_or(u32::MAX),
+            closed_ms: loan.closed_ms,
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct CreditOfferView {
+    pub id: u64,
+    pub lender: String,
+    /// What can still be borrowed.
+    pub remaining: Money,
+    pub min_amount: Money,
+    pub rate_bps: u32,
+    pub rate_percent: String,
+    pub term_days: u32,
+    pub schedule: String,
+    /// The collateral asset and how much of it per whole unit borrowed.
+    pub collateral_per_unit: Option<Money>,
+    pub expires_ms: u64,
+}
+
+impl CreditOfferView {
+    pub fn new(store: &(impl Store + ?Sized), offer: &CreditOffer) -> Self {
+        let money = |minor| Money::read(store, offer.asset, minor);
+        Self {
+            id: offer.id,
+            lender: offer.lender.to_string(),
+            remaining: money(offer.remaining),
+            min_amount: money(offer.min_amount),
+            rate_bps: offer.rate_bps,
+            rate_percent: percent(offer.rate_bps),
+            term_days: offer.term_days,
+            schedule: schedule_name(offer.schedule),
+            collateral_per_unit: offer
+                .collateral_asset
+                .map(|asset| Money::read(store, asset, offer.collateral_per_unit)),
+            expires_ms: offer.expires_ms,
+        }
+    }
+}
+
+/// What a client asks of the loans; every field is optional.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(default, deny_unknown_fields)]
+pub struct LoanQuery {
+    /// "funding", "active", "repaid", "defaulted", "cancelled" or "expired".
+    pub state: Option<String>,
+    /// Asset symbol or id.
+    pub asset: Option<String>,
+    pub borrower: Option<String>,
+    /// Loans this account has lent to.
+    pub lender: Option<String>,
+    /// "rate" (lowest first, the default), "term" or "collateral" (most per unit first).
+    pub sort: Option<String>,
+    pub limit: Option<u32>,
+    pub offset: Option<u32>,
+}
+
+fn parse_sort(text: Option<&str>) -> Result<SortBy, String> {
+    match text.unwrap_or("rate") {
+        "rate" => Ok(SortBy::Rate),
+        "term" => Ok(SortBy::Term),
+        "collateral" => Ok(SortBy::CollateralRatio),
+        other => Err(format!(
+            "sort {other:?}: use \"rate\", \"term\" or \"collateral\""
+        )),
+    }
+}
+
+fn parse_state(text: &str) -> Result<LoanState, String> {
+    [
+        LoanState::Funding,
+        LoanState::Active,
+        LoanState::Repaid,
+        LoanState::Defaulted,
+        LoanState::Cancelled,
+        LoanState::Expired,
+    ]
+    .into_iter()
+    .find(|state| state.name() == text)
+    .ok_or_else(|| {
+        format!("loan state {text:?}: use funding, active, repaid, defaulted, cancelled or expired")
+    })
+}
+
+fn parse_account(text: &str, what: &str) -> Result<AccountId, String> {
+    AccountId::parse(text).map_err(|e| format!("invalid {what} {text:?}: {e}"))
+}
+
+impl LoanQuery {
+    pub fn run(&self, store: &(impl Store + ?Sized)) -> Result<Vec<LoanView>, String> {
+        let state = self.state.as_deref().map(parse_state).transpose()?;
+        let asset = self
+            .asset
+            .as_deref()
+            .map(|a| asset_ref(store, a).map(|(id, _)| id))
+            .transpose()?;
+        let borrower = self
+            .borrower
+            .as_deref()
+            .map(|b| parse_account(b, "borrower"))
+            .transpose()?;
+        let lender = self
+            .lender
+            .as_deref()
+            .map(|l| parse_account(l, "lender"))
+            .transpose()?;
+        let sort = parse_sort(self.sort.as_deref())?;
+        let mut loans: Vec<Loan> = (1..=Db::last_loan_id(store))
+            .filter_map(|id| Db::loan(store, id))
+            .filter(|loan| state.is_none_or(|s| loan.state == s))
+            .filter(|loan| asset.is_none_or(|a| loan.asset == a))
+            .filter(|loan| borrower.is_none_or(|b| loan.borrower == b))
+            .filter(|loan| lender.is_none_or(|l| Db::position(store, loan.id, &l).is_some()))
+            .collect();
+        match sort {
+            SortBy::Rate => loans.sort_by_key(|l| (l.rate_bps, l.id)),
+            SortBy::Term => loans.sort_by_key(|l| (l.term_days, l.id)),
+            SortBy::CollateralRatio => {
+                let ratio = |loan: &Loan| {
+                    loan.collateral.map_or(0, |c| {
+                        lending::math::mul_div_floor(c.amount, 1_000_000, loan.principal)
+                            .unwrap_or(u128::MAX)
+                    })
+                };
+                loans.sort_by_key(|l| (std::cmp::Reverse(ratio(l)), l.id));
+            }
+        }
+        let limit = self.limit.unwrap_or(MAX_PAGE).min(MAX_PAGE) as usize;
+        Ok(loans
+            .iter()
+            .skip(self.offset.unwrap_or(0) as usize)
+            .take(limit)
+            .map(|loan| LoanView::new(store, loan, false))
+            .collect())
+    }
+}
+
+/// What a client asks of the credit offers.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(default, deny_unknown_fields)]
+pub struct CreditOfferQuery {
+    pub asset: Option<String>,
+    pub lender: Option<String>,
+    /// "rate" (default), "term" or "collateral".
+    pub sort: Option<String>,
+    pub limit: Option<u32>,
+    pub offset: Option<u32>,
+}
+
+impl CreditOfferQuery {
+    pub fn run(&self, store: &(impl Store + ?Sized)) -> Result<Vec<CreditOfferView>, String> {
+        let asset = self
+            .asset
+            .as_deref()
+            .map(|a| asset_ref(store, a).map(|(id, _)| id))
+            .transpose()?;
+        let lender = self
+            .lender
+            .as_deref()
+            .map(|l| parse_account(l, "lender"))
+            .transpose()?;
+        let sort = parse_sort(self.sort.as_deref())?;
+        let limit = self.limit.unwrap_or(MAX_PAGE).min(MAX_PAGE) as usize;
+        Ok(lending::queries::credit_offers(store, asset, sort)
+            .iter()
+            .filter(|offer| lender.is_none_or(|l| offer.lender == l))
+            .skip(self.offset.unwrap_or(0) as usize)
+            .take(limit)
+            .map(|offer| CreditOfferView::new(store, offer))
+            .collect())
+    }
+}
+
+/// The lending rules a client needs to build calls.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct LendingParamsView {
+    /// Each lender funds at least this share of the principal (the last may fill the rest).
+    pub min_funding_bps: u16,
+    pub grace_days: u32,
+    /// Late fee per day (rounded up) on overdue principal, in basis points.
+    pub late_fee_bps_per_day: u16,
+    pub default_after_days: u32,
+    pub acceptance_days: u32,
+    pub max_rate_bps: u32,
+    pub max_term_days: u32,
+}
+
+impl LendingParamsView {
+    pub fn read(store: &(impl Store + ?Sized)) -> Self {
+        let params = lending::params::load(store);
+        Self {
+            min_funding_bps: params.min_funding_bps,
+            grace_days: params.grace_days,
+            late_fee_bps_per_day: params.late_fee_bps_per_day,
+            default_after_days: params.default_after_days,
+            acceptance_days: params.acceptance_days,
+            max_rate_bps: params.max_rate_bps,
+            max_term_days: params.max_term_days,
+        }
+    }
+}
