@@ -52,8 +52,33 @@ enum Command {
     /// Transactions.
     #[command(subcommand)]
     Tx(TxCommand),
-    /// Loans (offline tools for now).
+    /// Fiat offers: create, list, show, update, cancel.
+    #[command(subcommand)]
+    Offer(cli::market::OfferCommand),
+    /// Trades: take, paid, release, cancel, claim-timeout, dispute, chat, rate, show, list.
+    #[command(subcommand)]
+    Trade(cli::market::TradeCommand),
+    /// Arbitrators: register, rule, list.
+    #[command(subcommand)]
+    Arbitrator(cli::market::ArbitratorCommand),
+    /// Your public profile: display name and chat key.
+    #[command(subcommand)]
+    Profile(cli::market::ProfileCommand),
+    /// An account's trade record, tier, ratings and credit history.
+    #[command(subcommand)]
+    Reputation(ReputationCommand),
+    /// The market's payment methods and rules.
+    #[command(subcommand)]
+    Market(cli::market::MarketCommand),
+    /// Loans: request, offer, list, show, fund, withdraw, accept, take-offer, repay, claim,
+    /// expire, default, and the offline schedule.
     Loan(cli::loan::LoanArgs),
+}
+
+#[derive(Debug, Subcommand)]
+enum ReputationCommand {
+    /// An account's reputation (yours by default).
+    Show { address: Option<String> },
 }
 
 #[derive(Debug, Subcommand)]
@@ -144,7 +169,15 @@ fn main() -> ExitCode {
         }
         Command::Block(BlockCommand::Show { height }) => cli::chain::block_show(global, height),
         Command::Tx(TxCommand::Show { id }) => cli::chain::tx_show(global, &id),
-        Command::Loan(args) => cli::loan::run(global.json, args),
+        Command::Offer(command) => cli::market::offer(global, command),
+        Command::Trade(command) => cli::market::trade(global, command),
+        Command::Arbitrator(command) => cli::market::arbitrator(global, command),
+        Command::Profile(command) => cli::market::profile(global, command),
+        Command::Reputation(ReputationCommand::Show { address }) => {
+            cli::market::reputation(global, address.as_deref())
+        }
+        Command::Market(command) => cli::market::market(global, command),
+        Command::Loan(args) => cli::loan::run(global, args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -27,11 +27,36 @@ pub fn connect(global: &Global) -> Result<RpcClient, String> {
     RpcClient::new(&global.rpc).map_err(|e| e.to_string())
 }
 
-fn print_json(value: &impl serde::Serialize) {
+pub fn print_json(value: &impl serde::Serialize) {
     println!(
         "{}",
         serde_json::to_string_pretty(value).expect("views serialize")
     );
+}
+
+/// Prints `value` as JSON with `--json`, else as `text` prints it.
+pub fn show<T: serde::Serialize>(global: &Global, value: &T, text: impl FnOnce(&T)) {
+    if global.json {
+        print_json(value);
+    } else {
+        text(value);
+    }
+}
+
+/// Prints a list as JSON with `--json`, else one `line` per item, or `empty` when there are none.
+pub fn show_list<T: serde::Serialize>(
+    global: &Global,
+    items: &[T],
+    empty: &str,
+    line: impl Fn(&T),
+) {
+    if global.json {
+        print_json(&items);
+    } else if items.is_empty() {
+        println!("{empty}");
+    } else {
+        items.iter().for_each(line);
+    }
 }
 
 pub fn parse_address(text: &str) -> Result<AccountId, String> {
@@ -58,8 +83,18 @@ pub async fn parse_amount(
 /// A failed or rejected transaction is an error (exit status 1) after its receipt is shown.
 pub async fn submit(global: &Global, rpc: &RpcClient, call: Call) -> Result<(), String> {
     let wallet = keys::unlock(&keys::wallet_path(global)?)?;
+    submit_with(global, rpc, &wallet, call).await
+}
+
+/// [`submit`] with a wallet already unlocked.
+pub async fn submit_with(
+    global: &Global,
+    rpc: &RpcClient,
+    wallet: &client::keys::Wallet,
+    call: Call,
+) -> Result<(), String> {
     let show_progress = !global.json && std::io::stderr().is_terminal();
-    let receipt = send_call(rpc, &wallet, call, RECEIPT_TIMEOUT, |waited| {
+    let receipt = send_call(rpc, wallet, call, RECEIPT_TIMEOUT, |waited| {
         if show_progress {
             eprint!("\rwaiting for finality… {:.1} s", waited.as_secs_f64());
         }

@@ -1,5 +1,5 @@
-//! `equa loan schedule`: a loan's repayment schedule, computed offline with the ledger's own
-//! arithmetic.
+//! `equa loan`: the offline `schedule` command, computed with the ledger's own arithmetic, and
+//! the commands that talk to a node (in [`crate::cli::lending`]).
 
 use clap::{Args, Subcommand};
 use ledger::lending::math::{self, DAY_MS};
@@ -16,6 +16,8 @@ pub struct LoanArgs {
 enum LoanCommand {
     /// Print the schedule of equal payments (the last clears the rest), without any network.
     Schedule(ScheduleArgs),
+    #[command(flatten)]
+    Chain(crate::cli::lending::LendingCommand),
 }
 
 #[derive(Debug, Args)]
@@ -36,8 +38,14 @@ struct ScheduleArgs {
     instalments: u16,
 }
 
-pub fn run(json_output: bool, args: LoanArgs) -> Result<(), String> {
-    let LoanCommand::Schedule(args) = args.command;
+pub fn run(global: &crate::cli::Global, args: LoanArgs) -> Result<(), String> {
+    match args.command {
+        LoanCommand::Schedule(args) => schedule(global.json, args),
+        LoanCommand::Chain(command) => crate::cli::lending::run(global, command),
+    }
+}
+
+fn schedule(json_output: bool, args: ScheduleArgs) -> Result<(), String> {
     let principal =
         amount::parse(&args.principal, args.decimals).map_err(|e| format!("--principal: {e}"))?;
     let rows = math::schedule(principal, args.apr_bps, args.term_days, args.instalments)

@@ -4,7 +4,9 @@ pub mod chain;
 pub mod demo;
 pub mod devnet;
 pub mod keys;
+pub mod lending;
 pub mod loan;
+pub mod market;
 
 use clap::Args;
 use std::path::PathBuf;

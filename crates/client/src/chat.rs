@@ -145,3 +145,77 @@ fn open(key: &[u8; 32], associated: &[u8], sealed: &[u8]) -> Result<Vec<u8>, Cha
         )
         .map_err(|_| ChatError::NotAuthentic)
 }
+
+/// What binds a conversation key to one trade: the trade id, big-endian.
+pub fn trade_context(trade: u64) -> [u8; 8] {
+    trade.to_be_bytes()
+}
+
+/// One message of a trade's chat, opened for the reader.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Opened {
+    pub index: u32,
+    pub sender: String,
+    pub at_ms: u64,
+    /// The text, or why it could not be opened.
+    pub text: Result<String, String>,
+}
+
+/// The conversation key of `trade` for the holder of `secret` (whose account is `me`): a party
+/// agrees it with the other party's chat key; the arbitrator opens a key a party revealed.
+pub fn conversation_for(
+    secret: &StaticSecret,
+    me: &str,
+    trade: &rpc::market::TradeView,
+    chat: &rpc::market::ChatView,
+) -> Result<ConversationKey, String> {
+    let context = trade_context(trade.id);
+    let key = |hex_key: &Option<String>, whose: &str| -> Result<[u8; 32], String> {
+        let text = hex_key.as_ref().ok_or_else(|| {
+            format!("the {whose} has not published a chat key yet (`equa profile set`)")
+        })?;
+        hex::decode(text)
+            .ok()
+            .and_then(|bytes| bytes.try_into().ok())
+            .ok_or_else(|| format!("the {whose}'s chat key is malformed"))
+    };
+    if me == trade.buyer {
+        ConversationKey::agree(secret, &key(&chat.seller_key, "seller")?, &context)
+            .map_err(|e| e.to_string())
+    } else if me == trade.seller {
+        ConversationKey::agree(secret, &key(&chat.buyer_key, "buyer")?, &context)
+            .map_err(|e| e.to_string())
+    } else if trade.arbitrator.as_deref() == Some(me) {
+        let revealed = chat
+            .revealed_by_buyer
+            .as_ref()
+            .or(chat.revealed_by_seller.as_ref())
+            .ok_or("neither party has revealed the conversation to the arbitrator yet")?;
+        let revealed = hex::decode(revealed).map_err(|_| "the revealed key is malformed")?;
+        ConversationKey::open_revealed(secret, &revealed, &context).map_err(|e| e.to_string())
+    } else {
+        Err(format!("{me} is not a party to trade {}", trade.id))
+    }
+}
+
+/// Opens every message of `chat` with `key`.
+pub fn open_all(key: &ConversationKey, chat: &rpc::market::ChatView) -> Vec<Opened> {
+    chat.messages
+        .iter()
+        .map(|message| {
+            let text = AccountId::parse(&message.sender)
+                .map_err(|e| e.to_string())
+                .and_then(|sender| {
+                    let sealed = hex::decode(&message.ciphertext).map_err(|e| e.to_string())?;
+                    key.open(&sender, &sealed).map_err(|e| e.to_string())
+                })
+                .map(|plain| String::from_utf8_lossy(&plain).into_owned());
+            Opened {
+                index: message.index,
+                sender: message.sender.clone(),
+                at_ms: message.at_ms,
+                text,
+            }
+        })
+        .collect()
+}

@@ -146,12 +146,15 @@ impl MethodView {
     }
 }
 
-/// Finds a registered method by code (case-insensitive) or index; anything else is free text.
-pub fn parse_method(params: &MarketParams, text: &str) -> Result<PaymentMethod, String> {
-    if let Some(index) = params
-        .methods
-        .iter()
-        .position(|m| m.code.as_str().eq_ignore_ascii_case(text))
+/// Finds a registered method by its code (case-insensitive) among the registry's `codes`, in
+/// registry order; free text must be written "custom:<text>".
+pub fn parse_method<'a>(
+    codes: impl IntoIterator<Item = &'a str>,
+    text: &str,
+) -> Result<PaymentMethod, String> {
+    if let Some(index) = codes
+        .into_iter()
+        .position(|code| code.eq_ignore_ascii_case(text))
     {
         return Ok(PaymentMethod::Registered(
             u16::try_from(index).expect("at most 256 methods"),
@@ -315,12 +318,14 @@ impl OfferQuery {
                 .transpose()?,
             method: match self.method.as_deref() {
                 None => None,
-                Some(text) => match parse_method(&params, text)? {
-                    PaymentMethod::Registered(index) => Some(index),
-                    PaymentMethod::Custom(_) => {
-                        return Err("filter by a registered payment method".into());
+                Some(text) => {
+                    match parse_method(params.methods.iter().map(|m| m.code.as_str()), text)? {
+                        PaymentMethod::Registered(index) => Some(index),
+                        PaymentMethod::Custom(_) => {
+                            return Err("filter by a registered payment method".into());
+                        }
                     }
-                },
+                }
             },
             amount: match (self.amount.as_deref(), asset) {
                 (None, _) => None,

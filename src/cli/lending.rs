@@ -1,0 +1,399 @@
+//! Lending commands that talk to a node: requests and credit offers, funding, repayment,
+//! claims and default.
+
+use crate::cli::{
+    Global,
+    chain::{connect, parse_address, parse_amount, runtime, show, show_list, submit},
+};
+use clap::{Args, Subcommand};
+use rpc::{
+    RpcClient,
+    lending::{CreditOfferQuery, CreditOfferView, LoanQuery, LoanView, parse_schedule},
+    views::Money,
+};
+use types::{
+    AssetId, Call,
+    lending::{
+        Collateral, CreditRef, Fund, LendingCall, LoanRef, OfferCredit, Repay, RequestLoan,
+        TakeCredit,
+    },
+};
+
+const DAY_MS: u64 = 86_400_000;
+
+#[derive(Debug, Subcommand)]
+pub enum LendingCommand {
+    /// Ask to borrow: `equa loan request 1000 USDX --apr-bps 1200 --term-days 90
+    /// --schedule 3 --collateral 500 EQA`.
+    Request(RequestArgs),
+    /// Offer credit that a borrower can take at once.
+    Offer(OfferArgs),
+    /// Loans and requests; `--state funding` shows requests still collecting lenders.
+    List(ListArgs),
+    /// Lenders' open credit offers.
+    Offers {
+        #[arg(long)]
+        asset: Option<String>,
+        /// "rate" (default), "term" or "collateral".
+        #[arg(long)]
+        sort: Option<String>,
+    },
+    /// One loan: schedule, what is owed now, lenders.
+    Show { id: u64 },
+    /// Lend part of a request: `equa loan fund 3 250` (in the loan's asset).
+    Fund { id: u64, amount: String },
+    /// Take your funding back before the loan activates.
+    Withdraw { id: u64 },
+    /// As borrower, after the funding deadline: take a request funded at least to its minimum.
+    Accept { id: u64 },
+    /// Take a credit offer: `equa loan take-offer 2 500 --collateral 300`.
+    TakeOffer {
+        offer: u64,
+        amount: String,
+        /// Collateral to lock, in the offer's collateral asset.
+        #[arg(long)]
+        collateral: Option<String>,
+    },
+    /// Repay: `equa loan repay 3 120.5`, or `--all` for everything owed.
+    Repay {
+        id: u64,
+        amount: Option<String>,
+        #[arg(long, conflicts_with = "amount")]
+        all: bool,
+    },
+    /// As lender: collect your share of repayments (and of seized collateral).
+    Claim { id: u64 },
+    /// End a request whose deadline passed unfilled; lenders and collateral are refunded.
+    Expire { id: u64 },
+    /// Declare default on a loan past the default threshold; collateral goes to the lenders.
+    Default { id: u64 },
+    /// As borrower: withdraw a request before anyone funds it.
+    Cancel { id: u64 },
+    /// As lender: withdraw a credit offer.
+    CancelOffer { id: u64 },
+}
+
+#[derive(Debug, Args)]
+pub struct RequestArgs {
+    principal: String,
+    symbol: String,
+    /// Yearly interest rate in basis points (1200 = 12%).
+    #[arg(long)]
+    apr_bps: u32,
+    #[arg(long)]
+    term_days: u32,
+    /// "bullet" (one payment at the end) or a number of equal instalments.
+    #[arg(long, default_value = "bullet")]
+    schedule: String,
+    /// Collateral amount and asset, e.g. `--collateral 500 EQA`.
+    #[arg(long, num_args = 2, value_names = ["AMOUNT", "SYMBOL"])]
+    collateral: Option<Vec<String>>,
+    /// Lenders have this many days to fill the request.
+    #[arg(long, default_value_t = 7)]
+    funding_days: u64,
+    /// The least you will accept after the deadline (default: the whole principal).
+    #[arg(long)]
+    min_fill: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct OfferArgs {
+    amount: String,
+    symbol: String,
+    /// The smallest loan a borrower may take (default: the whole amount).
+    #[arg(long)]
+    min: Option<String>,
+    #[arg(long)]
+    apr_bps: u32,
+    #[arg(long)]
+    term_days: u32,
+    #[arg(long, default_value = "bullet")]
+    schedule: String,
+    /// Collateral per whole unit borrowed, and its asset: `--collateral-per-unit 1.5 EQA`.
+    #[arg(long, num_args = 2, value_names = ["AMOUNT", "SYMBOL"])]
+    collateral_per_unit: Option<Vec<String>>,
+    /// The offer lapses after this many days.
+    #[arg(long, default_value_t = 30)]
+    expires_days: u64,
+}
+
+#[derive(Debug, Args)]
+pub struct ListArgs {
+    /// funding, active, repaid, defaulted, cancelled or expired.
+    #[arg(long)]
+    state: Option<String>,
+    #[arg(long)]
+    asset: Option<String>,
+    #[arg(long)]
+    borrower: Option<String>,
+    #[arg(long)]
+    lender: Option<String>,
+    /// "rate" (default), "term" or "collateral".
+    #[arg(long)]
+    sort: Option<String>,
+}
+
+async fn loan_of(rpc: &RpcClient, id: u64) -> Result<LoanView, String> {
+    rpc.loan(id)
+        .await
+        .map_err(|e| e.to_string())?
+        .ok_or_else(|| format!("no loan #{id}"))
+}
+
+async fn credit_offer_of(rpc: &RpcClient, id: u64) -> Result<CreditOfferView, String> {
+    rpc.credit_offer(id)
+        .await
+        .map_err(|e| e.to_string())?
+        .ok_or_else(|| format!("no credit offer #{id}"))
+}
+
+/// `text` in the decimals of the asset of `money`.
+async fn amount_like(rpc: &RpcClient, text: &str, money: &Money) -> Result<u128, String> {
+    Ok(parse_amount(rpc, text, &money.symbol).await?.1)
+}
+
+/// The latest finalized block time: deadlines are block times.
+async fn chain_time_ms(rpc: &RpcClient) -> Result<u64, String> {
+    Ok(rpc.status().await.map_err(|e| e.to_string())?.timestamp_ms)
+}
+
+fn print_loan_line(loan: &LoanView) {
+    println!(
+        "#{:<5} {:<10} {:>14} {:<6} {:>6}% {:>4} d {:<16} funded {:>14}  collateral {}",
+        loan.id,
+        loan.state,
+        loan.principal.amount,
+        loan.principal.symbol,
+        loan.rate_percent,
+        loan.term_days,
+        loan.schedule,
+        loan.funded.amount,
+        loan.collateral
+            .as_ref()
+            .map_or_else(|| "none".into(), Money::to_string)
+    );
+}
+
+fn print_loan(loan: &LoanView) {
+    print_loan_line(loan);
+    println!("  borrower:        {}", loan.borrower);
+    println!("  minimum fill:    {}", loan.min_fill);
+    println!("  funding until:   {} ms", loan.funding_deadline_ms);
+    if loan.start_ms > 0 {
+        println!("  disbursed at:    {} ms", loan.start_ms);
+    }
+    for (index, due) in loan.dues.iter().enumerate() {
+        println!(
+            "  due {:>3}:         principal through {} by {} ms",
+            index + 1,
+            due.principal_through,
+            due.at_ms
+        );
+    }
+    println!("  principal paid:  {}", loan.principal_paid);
+    println!("  repaid in all:   {}", loan.paid_in);
+    if let Some(due) = &loan.amount_due {
+        println!(
+            "  owed now:        {} (late fee {}, interest {}, principal due {}); {} outstanding",
+            due.now, due.late_fee, due.interest, due.principal_due, due.principal_outstanding
+        );
+    }
+    if let Some(next) = loan.next_due_ms {
+        println!("  next due:        {next} ms");
+    }
+    for position in &loan.lenders {
+        println!(
+            "  lender {}: lent {}, claimed {}, claimable {}{}",
+            position.lender,
+            position.lent,
+            position.claimed,
+            position.claimable,
+            position
+                .collateral_claimable
+                .as_ref()
+                .filter(|c| c.minor() > 0)
+                .map_or_else(String::new, |c| format!(" and {c} collateral"))
+        );
+    }
+}
+
+fn print_credit_offer(offer: &CreditOfferView) {
+    println!(
+        "#{:<5} {:>14} {:<6} (min {}) {:>6}% {:>4} d {:<16} collateral/unit {}  lender {}",
+        offer.id,
+        offer.remaining.amount,
+        offer.remaining.symbol,
+        offer.min_amount.amount,
+        offer.rate_percent,
+        offer.term_days,
+        offer.schedule,
+        offer
+            .collateral_per_unit
+            .as_ref()
+            .map_or_else(|| "none".into(), Money::to_string),
+        offer.lender
+    );
+}
+
+/// Collateral given as `[amount, symbol]`.
+async fn collateral(
+    rpc: &RpcClient,
+    pair: Option<&[String]>,
+) -> Result<Option<Collateral>, String> {
+    match pair {
+        Some([amount, symbol]) => {
+            let (asset, amount) = parse_amount(rpc, amount, symbol).await?;
+            Ok(Some(Collateral {
+                asset: AssetId(asset.asset),
+                amount,
+            }))
+        }
+        Some(_) => Err("collateral is an amount and a symbol, e.g. 500 EQA".into()),
+        None => Ok(None),
+    }
+}
+
+pub fn run(global: &Global, command: LendingCommand) -> Result<(), String> {
+    let rpc = connect(global)?;
+    let loan_ref = |id| LoanRef { loan: id };
+    runtime()?.block_on(async {
+        let call = match command {
+            LendingCommand::Request(args) => {
+                let (asset, principal) = parse_amount(&rpc, &args.principal, &args.symbol).await?;
+                let min_fill = match &args.min_fill {
+                    Some(text) => parse_amount(&rpc, text, &args.symbol).await?.1,
+                    None => principal,
+                };
+                let now = chain_time_ms(&rpc).await?;
+                LendingCall::RequestLoan(RequestLoan {
+                    asset: AssetId(asset.asset),
+                    principal,
+                    rate_bps: args.apr_bps,
+                    term_days: args.term_days,
+                    schedule: parse_schedule(&args.schedule)?,
+                    collateral: collateral(&rpc, args.collateral.as_deref()).await?,
+                    funding_deadline_ms: now
+                        .saturating_add(args.funding_days.saturating_mul(DAY_MS)),
+                    min_fill,
+                })
+            }
+            LendingCommand::Offer(args) => {
+                let (asset, amount) = parse_amount(&rpc, &args.amount, &args.symbol).await?;
+                let min_amount = match &args.min {
+                    Some(text) => parse_amount(&rpc, text, &args.symbol).await?.1,
+                    None => amount,
+                };
+                let per_unit = collateral(&rpc, args.collateral_per_unit.as_deref()).await?;
+                let now = chain_time_ms(&rpc).await?;
+                LendingCall::OfferCredit(OfferCredit {
+                    asset: AssetId(asset.asset),
+                    amount,
+                    min_amount,
+                    rate_bps: args.apr_bps,
+                    term_days: args.term_days,
+                    schedule: parse_schedule(&args.schedule)?,
+                    collateral_asset: per_unit.map(|c| c.asset),
+                    collateral_per_unit: per_unit.map_or(0, |c| c.amount),
+                    expires_ms: now.saturating_add(args.expires_days.saturating_mul(DAY_MS)),
+                })
+            }
+            LendingCommand::List(args) => {
+                for (text, what) in [(&args.borrower, "borrower"), (&args.lender, "lender")] {
+                    if let Some(text) = text {
+                        parse_address(text).map_err(|e| format!("--{what}: {e}"))?;
+                    }
+                }
+                let query = LoanQuery {
+                    state: args.state,
+                    asset: args.asset,
+                    borrower: args.borrower,
+                    lender: args.lender,
+                    sort: args.sort,
+                    limit: None,
+                    offset: None,
+                };
+                let loans = rpc.loans(&query).await.map_err(|e| e.to_string())?;
+                show_list(global, &loans, "no loans match", print_loan_line);
+                return Ok(());
+            }
+            LendingCommand::Offers { asset, sort } => {
+                let query = CreditOfferQuery {
+                    asset,
+                    sort,
+                    ..CreditOfferQuery::default()
+                };
+                let offers = rpc.credit_offers(&query).await.map_err(|e| e.to_string())?;
+                show_list(global, &offers, "no credit offers", print_credit_offer);
+                return Ok(());
+            }
+            LendingCommand::Show { id } => {
+                let loan = loan_of(&rpc, id).await?;
+                show(global, &loan, print_loan);
+                return Ok(());
+            }
+            LendingCommand::Fund { id, amount } => {
+                let loan = loan_of(&rpc, id).await?;
+                LendingCall::Fund(Fund {
+                    loan: id,
+                    amount: amount_like(&rpc, &amount, &loan.principal).await?,
+                })
+            }
+            LendingCommand::Withdraw { id } => LendingCall::Withdraw(loan_ref(id)),
+            LendingCommand::Accept { id } => LendingCall::Accept(loan_ref(id)),
+            LendingCommand::TakeOffer {
+                offer,
+                amount,
+                collateral,
+            } => {
+                let view = credit_offer_of(&rpc, offer).await?;
+                let collateral_amount = match (&collateral, &view.collateral_per_unit) {
+                    (Some(text), Some(per_unit)) => amount_like(&rpc, text, per_unit).await?,
+                    (Some(_), None) => {
+                        return Err(format!("credit offer #{offer} asks for no collateral"));
+                    }
+                    (None, _) => 0,
+                };
+                LendingCall::TakeCredit(TakeCredit {
+                    offer,
+                    amount: amount_like(&rpc, &amount, &view.remaining).await?,
+                    collateral_amount,
+                })
+            }
+            LendingCommand::Repay { id, amount, all } => {
+                let loan = loan_of(&rpc, id).await?;
+                let amount = match (amount, all) {
+                    (Some(text), false) => amount_like(&rpc, &text, &loan.principal).await?,
+                    (None, true) => {
+                        let due = loan.amount_due.as_ref().ok_or_else(|| {
+                            format!("loan #{id} is {}; nothing to repay", loan.state)
+                        })?;
+                        // Everything owed at the last block, plus a day of interest as margin for
+                        // the blocks until inclusion; the ledger takes only what is owed.
+                        let owed = due
+                            .now
+                            .minor()
+                            .saturating_add(due.principal_outstanding.minor())
+                            .saturating_sub(due.principal_due.minor());
+                        let day_interest = due
+                            .principal_outstanding
+                            .minor()
+                            .saturating_mul(u128::from(loan.rate_bps))
+                            / (10_000 * 365)
+                            + 1;
+                        owed.saturating_add(day_interest)
+                    }
+                    _ => return Err("give an amount to repay, or --all".into()),
+                };
+                LendingCall::Repay(Repay { loan: id, amount })
+            }
+            LendingCommand::Claim { id } => LendingCall::Claim(loan_ref(id)),
+            LendingCommand::Expire { id } => LendingCall::Expire(loan_ref(id)),
+            LendingCommand::Default { id } => LendingCall::DeclareDefault(loan_ref(id)),
+            LendingCommand::Cancel { id } => LendingCall::CancelRequest(loan_ref(id)),
+            LendingCommand::CancelOffer { id } => {
+                LendingCall::CancelCredit(CreditRef { offer: id })
+            }
+        };
+        submit(global, &rpc, Call::Lending(call)).await
+    })
+}
