@@ -140,7 +140,9 @@ fn trade_dispute_and_loan_from_the_command_line() {
         "nothing locked"
     );
 
-    // Bob takes 100 USDX; only the seller may release and only the buyer may mark paid.
+    // Bob takes 100 USDX, locking his 15% deposit; only the seller may release and only the
+    // buyer may mark paid.
+    let bob_before_take: f64 = devnet.balance("bob", "USDX").parse().unwrap();
     receipt_ok(
         &devnet,
         "bob",
@@ -153,6 +155,12 @@ fn trade_dispute_and_loan_from_the_command_line() {
             "--method",
             "SEPA_INSTANT",
         ],
+    );
+    let bob_after_take: f64 = devnet.balance("bob", "USDX").parse().unwrap();
+    assert_eq!(
+        bob_before_take - bob_after_take,
+        15.0,
+        "the buyer's deposit is locked"
     );
     let trades = devnet.json("bob", &["trade", "list"]);
     let trade_id = trades[0]["id"].as_u64().unwrap().to_string();
@@ -328,6 +336,22 @@ fn trade_dispute_and_loan_from_the_command_line() {
         "NothingToClaim",
     );
 
+    // Three repayments: two instalments' worth early (interest first, then principal), then
+    // the rest.
+    for paid in 1..=2 {
+        receipt_ok(&devnet, "bob", &["loan", "repay", &loan, "340"]);
+        let view = devnet.json("bob", &["loan", "show", &loan]);
+        assert_eq!(view["state"], "active");
+        let principal_paid: f64 = view["principal_paid"]["amount"]
+            .as_str()
+            .unwrap()
+            .parse()
+            .unwrap();
+        assert!(
+            principal_paid > 330.0 * f64::from(paid) && principal_paid < 340.0 * f64::from(paid),
+            "after {paid} repayments of 340: {principal_paid} principal paid"
+        );
+    }
     receipt_ok(&devnet, "bob", &["loan", "repay", &loan, "--all"]);
     let view = devnet.json("bob", &["loan", "show", &loan]);
     assert_eq!(view["state"], "repaid");
