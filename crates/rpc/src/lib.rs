@@ -6,6 +6,7 @@
 //! It knows nothing of consensus or storage: the node answers through [`Backend`].
 
 pub mod backend;
+pub mod book;
 pub mod client;
 pub mod lending;
 pub mod market;

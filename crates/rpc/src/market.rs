@@ -86,6 +86,9 @@ pub struct MethodView {
     pub min_window_secs: u32,
     /// The largest trade for an account with few completed trades.
     pub new_account_limit: String,
+    /// The currencies it pays in (empty for any); listed in the registry only, not repeated in
+    /// every offer.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub currencies: Vec<String>,
 }
 
@@ -111,7 +114,7 @@ impl MethodView {
                     info.new_account_limit,
                     FIAT_DECIMALS,
                 ),
-                currencies: info.currencies.iter().map(Fiat::to_string).collect(),
+                currencies: Vec::new(),
             },
             (PaymentMethod::Registered(index), None) => Self {
                 code: format!("#{index}"),
@@ -137,11 +140,17 @@ impl MethodView {
         }
     }
 
-    /// Every registered method.
+    /// Every registered method, with its currencies.
     pub fn registry(params: &MarketParams) -> Vec<Self> {
-        (0..params.methods.len())
-            .filter_map(|index| u16::try_from(index).ok())
-            .map(|index| Self::new(params, &PaymentMethod::Registered(index)))
+        params
+            .methods
+            .iter()
+            .enumerate()
+            .filter_map(|(index, info)| Some((u16::try_from(index).ok()?, info)))
+            .map(|(index, info)| Self {
+                currencies: info.currencies.iter().map(Fiat::to_string).collect(),
+                ..Self::new(params, &PaymentMethod::Registered(index))
+            })
             .collect()
     }
 }
@@ -337,21 +346,14 @@ impl OfferQuery {
         })
     }
 
+    /// The page of offers this query asks for (see [`crate::book`] for the order). Reads the
+    /// whole book: a server answering many queries keeps a [`crate::book::BookCache`] instead.
     pub fn run(&self, store: &(impl Store + ?Sized)) -> Result<Vec<OfferView>, String> {
-        let filter = self.filter(store)?;
-        let maker = self
-            .maker
-            .as_deref()
-            .map(|m| AccountId::parse(m).map_err(|e| format!("invalid maker {m:?}: {e}")))
-            .transpose()?;
-        let params = market::params::load(store);
-        let limit = self.limit.unwrap_or(MAX_PAGE).min(MAX_PAGE) as usize;
-        Ok(market::queries::offers(store, &filter)
+        let page = crate::book::OfferBook::read(store).page(store, self)?;
+        Ok(page
+            .0
             .iter()
-            .filter(|offer| maker.is_none_or(|m| offer.maker == m))
-            .skip(self.offset.unwrap_or(0) as usize)
-            .take(limit)
-            .map(|offer| OfferView::new(store, &params, offer))
+            .map(|raw| serde_json::from_str(raw.get()).expect("a view reads back"))
             .collect())
     }
 }

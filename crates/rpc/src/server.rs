@@ -5,7 +5,9 @@
 //! trailing optional parameter may be left out.
 
 use crate::{
-    Backend, SubmitError, code,
+    Backend, SubmitError,
+    book::BookCache,
+    code,
     lending::{CreditOfferQuery, CreditOfferView, LendingParamsView, LoanQuery, LoanView},
     market::{
         ArbitratorView, ChatView, MarketParamsView, OfferQuery, OfferView, ReputationView,
@@ -375,11 +377,17 @@ pub fn module(backend: Arc<dyn Backend>) -> RpcModule<Arc<dyn Backend>> {
         |store, (): ()| Ok(MarketParamsView::read(store)),
     );
     let query = param::<Option<OfferQuery>>(&mut api.generator, "filter?");
-    api.query(
+    let books = Arc::new(BookCache::default());
+    api.method(
         method::LIST_OFFERS,
-        "Open offers matching the filter, best price first for a taker, then oldest first.",
+        "Open offers matching the filter: sell before buy, then by asset and currency, best \
+         price for a taker first, then oldest first.",
         vec![query],
-        |store, (query,): (Option<OfferQuery>,)| query.unwrap_or_default().run(store).map_err(bad),
+        move |backend, (query,): (Option<OfferQuery>,)| {
+            let state = backend.state();
+            let book = books.book(&state);
+            book.page(&*state, &query.unwrap_or_default()).map_err(bad)
+        },
     );
     let offer = id(&mut api.generator);
     api.query(
