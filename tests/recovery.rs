@@ -1,0 +1,301 @@
+//! Crash recovery with real processes: four `equa node` validators on loopback take 1,000
+//! signed transfers through JSON-RPC; one validator is killed with SIGKILL midway and restarted
+//! later. The other three keep finalizing meanwhile; afterwards every node reports the same
+//! block and state root at the same height, and every acknowledged transfer was applied exactly
+//! once (each sender's nonce and each recipient's balance are exact on every node).
+
+use client::{Keystore, keys::Wallet, tx::sign_call};
+use rpc::{RpcClient, client::ClientError};
+use std::{
+    path::{Path, PathBuf},
+    process::{Child, Command, Stdio},
+    sync::{
+        Arc,
+        atomic::{AtomicU64, Ordering},
+    },
+    time::{Duration, Instant},
+};
+use types::{AssetId, Call, ChainId, bank::BankCall, bank::Transfer};
+
+const RPC_PORT: u16 = 49_545;
+const P2P_PORT: u16 = 35_300;
+const SENDERS: [&str; 4] = ["alice", "bob", "carol", "dave"];
+const TRANSFERS_PER_SENDER: u64 = 250;
+/// The validator that is killed; senders submit to the others.
+const VICTIM: usize = 2;
+/// Each sender keeps at most this many transfers in flight (the mempool holds 64 per sender).
+const WINDOW: u64 = 32;
+
+/// Four validator processes started from a devnet directory; dropping them kills them all.
+struct Validators {
+    dir: PathBuf,
+    children: Vec<Option<Child>>,
+}
+
+impl Validators {
+    fn start(dir: &Path) -> Self {
+        let status = Command::new(env!("CARGO_BIN_EXE_equa"))
+            .args(["devnet", "--init-only", "--dir", dir.to_str().unwrap()])
+            .args(["--rpc-port", &RPC_PORT.to_string()])
+            .args(["--p2p-port", &P2P_PORT.to_string()])
+            .stdout(Stdio::null())
+            .status()
+            .unwrap();
+        assert!(status.success());
+        let mut validators = Self {
+            dir: dir.to_path_buf(),
+            children: Vec::new(),
+        };
+        for index in 0..4 {
+            let child = validators.spawn(index);
+            validators.children.push(Some(child));
+        }
+        validators
+    }
+
+    fn spawn(&self, index: usize) -> Child {
+        let config = self.dir.join(format!("validator-{index}/node.toml"));
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(config.with_file_name("node.log"))
+            .unwrap();
+        Command::new(env!("CARGO_BIN_EXE_equa"))
+            .args(["node", "--config", config.to_str().unwrap()])
+            .stdout(log.try_clone().unwrap())
+            .stderr(log)
+            .spawn()
+            .expect("a validator starts")
+    }
+
+    /// SIGKILL: no chance to flush or clean up.
+    fn kill(&mut self, index: usize) {
+        let mut child = self.children[index].take().expect("running");
+        child.kill().unwrap();
+        child.wait().unwrap();
+    }
+
+    fn restart(&mut self, index: usize) {
+        assert!(self.children[index].is_none());
+        self.children[index] = Some(self.spawn(index));
+    }
+}
+
+impl Drop for Validators {
+    fn drop(&mut self) {
+        for child in self.children.iter_mut().flatten() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+        if !std::thread::panicking() {
+            let _ = std::fs::remove_dir_all(&self.dir);
+        }
+    }
+}
+
+fn rpc(index: usize) -> RpcClient {
+    RpcClient::new(&format!("http://127.0.0.1:{}", RPC_PORT + index as u16)).unwrap()
+}
+
+/// Waits for `check` with a deadline, polling every 50 ms.
+async fn wait_until<F, Fut>(what: &str, seconds: u64, mut check: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let deadline = Instant::now() + Duration::from_secs(seconds);
+    while !check().await {
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+async fn height(index: usize) -> Option<u64> {
+    rpc(index).status().await.ok().map(|s| s.height)
+}
+
+/// Sends `TRANSFERS_PER_SENDER` transfers from `wallet` to `to` through validator `via`,
+/// keeping at most `WINDOW` unconfirmed. Transfer `i` moves `1_000 + i` minor units of USDX.
+async fn send_all(wallet: Wallet, to: types::AccountId, via: usize, acknowledged: Arc<AtomicU64>) {
+    let client = rpc(via);
+    let status = client.status().await.unwrap();
+    let chain_id = ChainId::new(&status.chain_id).unwrap();
+    let params = client.params().await.unwrap().to_params().unwrap();
+    let first_nonce = client.account(&wallet.account()).await.unwrap().nonce;
+    for i in 0..TRANSFERS_PER_SENDER {
+        loop {
+            let confirmed = client.account(&wallet.account()).await.unwrap().nonce;
+            if first_nonce + i < confirmed + WINDOW {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        let height = client.status().await.unwrap().height;
+        let call = Call::Bank(BankCall::Transfer(Transfer {
+            to,
+            asset: AssetId(1),
+            amount: 1_000 + u128::from(i),
+        }));
+        let tx = sign_call(
+            &wallet,
+            chain_id.clone(),
+            first_nonce + i,
+            height,
+            &params,
+            call,
+        )
+        .unwrap();
+        loop {
+            match client.send(&tx).await {
+                Ok(_) => break,
+                // The pool is full for now: wait for a block and offer it again.
+                Err(ClientError::Rpc { code, .. }) if code == rpc::code::BUSY => {
+                    tokio::time::sleep(Duration::from_millis(20)).await;
+                }
+                Err(other) => panic!("transfer {i} was refused: {other}"),
+            }
+        }
+        acknowledged.fetch_add(1, Ordering::SeqCst);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_killed_validator_loses_nothing_and_catches_up() {
+    let dir = std::env::temp_dir().join(format!("equa-recovery-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let mut validators = Validators::start(&dir);
+    for index in 0..4 {
+        wait_until("every validator to finalize", 120, || async move {
+            height(index).await.is_some_and(|h| h >= 2)
+        })
+        .await;
+    }
+
+    // Each sender pays its own fresh recipient through one of the surviving validators.
+    let acknowledged = Arc::new(AtomicU64::new(0));
+    let mut recipients = Vec::new();
+    let mut senders = Vec::new();
+    for (number, name) in SENDERS.iter().enumerate() {
+        let wallet = Keystore::load(&dir.join(format!("wallets/{name}.json")))
+            .unwrap()
+            .decrypt("devnet")
+            .unwrap();
+        let recipient = Wallet::generate("").0.account();
+        recipients.push(recipient);
+        let via = [0, 1, 3, 0][number];
+        senders.push(tokio::spawn(send_all(
+            wallet,
+            recipient,
+            via,
+            acknowledged.clone(),
+        )));
+    }
+
+    // Midway, kill a validator outright; the other three keep finalizing without it.
+    let total = TRANSFERS_PER_SENDER * SENDERS.len() as u64;
+    let counter = acknowledged.clone();
+    wait_until("half the transfers", 300, || {
+        let counter = counter.clone();
+        async move { counter.load(Ordering::SeqCst) >= total / 2 }
+    })
+    .await;
+    validators.kill(VICTIM);
+    let at_kill = height(0).await.unwrap();
+    wait_until(
+        "progress without the killed validator",
+        120,
+        || async move { height(0).await.is_some_and(|h| h >= at_kill + 20) },
+    )
+    .await;
+    assert!(
+        height(VICTIM).await.is_none(),
+        "the killed validator is gone"
+    );
+    validators.restart(VICTIM);
+
+    for sender in senders {
+        sender.await.unwrap();
+    }
+    assert_eq!(acknowledged.load(Ordering::SeqCst), total);
+
+    // Every acknowledged transfer is applied exactly once, on every node.
+    let wallets: Vec<types::AccountId> = SENDERS
+        .iter()
+        .map(|name| {
+            let keystore = Keystore::load(&dir.join(format!("wallets/{name}.json"))).unwrap();
+            types::AccountId::parse(keystore.address()).unwrap()
+        })
+        .collect();
+    let expected: u128 = (0..TRANSFERS_PER_SENDER)
+        .map(|i| 1_000 + u128::from(i))
+        .sum();
+    for index in 0..4 {
+        let client = rpc(index);
+        let wallets = wallets.clone();
+        let recipients = recipients.clone();
+        wait_until(
+            &format!("validator {index} to apply every transfer"),
+            300,
+            move || {
+                let client = client.clone();
+                let wallets = wallets.clone();
+                let recipients = recipients.clone();
+                async move {
+                    for (sender, recipient) in wallets.iter().zip(&recipients) {
+                        let Ok(account) = client.account(sender).await else {
+                            return false;
+                        };
+                        // Profile-free senders start at nonce 0, so the nonce counts their transfers.
+                        if account.nonce < TRANSFERS_PER_SENDER {
+                            return false;
+                        }
+                        let Ok(received) = client.account(recipient).await else {
+                            return false;
+                        };
+                        if received.minor_units("USDX") != expected {
+                            return false;
+                        }
+                    }
+                    true
+                }
+            },
+        )
+        .await;
+    }
+    for (sender, recipient) in wallets.iter().zip(&recipients) {
+        for index in 0..4 {
+            let client = rpc(index);
+            assert_eq!(
+                client.account(sender).await.unwrap().nonce,
+                TRANSFERS_PER_SENDER
+            );
+            assert_eq!(
+                client.account(recipient).await.unwrap().minor_units("USDX"),
+                expected
+            );
+        }
+    }
+
+    // The same block and state root at one height everywhere, the restarted node included.
+    let common = height(0).await.unwrap();
+    for index in 0..4 {
+        wait_until("every node to reach the same height", 300, || async move {
+            height(index).await.is_some_and(|h| h >= common)
+        })
+        .await;
+    }
+    let reference = rpc(0)
+        .block(common)
+        .await
+        .unwrap()
+        .expect("recent block kept");
+    for index in 1..4 {
+        let block = rpc(index)
+            .block(common)
+            .await
+            .unwrap()
+            .expect("recent block kept");
+        assert_eq!(block.digest, reference.digest, "validator {index}");
+        assert_eq!(block.state_root, reference.state_root, "validator {index}");
+    }
+}
