@@ -34,6 +34,23 @@ fn devnet_finalizes_transfers_on_every_validator_and_resumes() {
         );
     }
 
+    // Transactions sent to one validator reach the others' pools: blocks by several proposers
+    // include transfers that were only ever submitted to validator 1. (Were they not relayed,
+    // only validator 1 could propose them; twelve blocks all by one of four rotating leaders
+    // would be a one-in-sixteen-million coincidence.)
+    let mut proposers = std::collections::BTreeSet::new();
+    for _ in 0..12 {
+        let output = devnet.run_on(1, "carol", &["--json", "send", &bob, "0.5", "USDX"]);
+        assert!(output.status.success());
+        let receipt: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+        let height = receipt["height"].as_u64().unwrap().to_string();
+        let block = devnet.query(1, &["--json", "block", "show", &height]);
+        let block: serde_json::Value = serde_json::from_slice(&block.stdout).unwrap();
+        proposers.insert(block["proposer"].as_str().unwrap().to_string());
+    }
+    assert!(proposers.len() > 1, "only {proposers:?} proposed");
+    assert_eq!(devnet.balance("bob", "USDX"), "100018.5");
+
     // Bad input is refused with a clear error and changes nothing.
     for (args, message) in [
         (
@@ -54,7 +71,7 @@ fn devnet_finalizes_transfers_on_every_validator_and_resumes() {
         .output()
         .unwrap();
     assert!(String::from_utf8_lossy(&output.stderr).contains("wrong password"));
-    assert_eq!(devnet.balance("bob", "USDX"), "100012.5");
+    assert_eq!(devnet.balance("bob", "USDX"), "100018.5");
 
     // Stopping stops every validator: none answers any more.
     assert!(devnet.stop(), "the devnet stopped on Ctrl-C");
@@ -66,5 +83,5 @@ fn devnet_finalizes_transfers_on_every_validator_and_resumes() {
     // A second start resumes the same chain from disk.
     devnet.resume();
     devnet.wait_for_height(0, included + 1);
-    assert_eq!(devnet.balance("bob", "USDX"), "100012.5");
+    assert_eq!(devnet.balance("bob", "USDX"), "100018.5");
 }

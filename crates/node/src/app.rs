@@ -66,6 +66,9 @@ pub struct AppConfig {
     pub max_drift_ms: u64,
     /// The most transactions this node puts in a block it proposes.
     pub max_block_txs: usize,
+    /// This node proposes a block no sooner than this after its parent's timestamp (a local
+    /// rule), so that an idle chain does not spin and a busy one fills its blocks.
+    pub min_block_interval_ms: u64,
     /// Check conservation of every asset after every finalized block (simulations and tests).
     pub audit_finalized: bool,
 }
@@ -76,6 +79,7 @@ impl Default for AppConfig {
             max_timestamp_step_ms: 60_000,
             max_drift_ms: 500,
             max_block_txs: MAX_BLOCK_TXS,
+            min_block_interval_ms: 50,
             audit_finalized: false,
         }
     }
@@ -390,6 +394,13 @@ where
         let parent = ancestry.next().await?;
         let parent_state = self.state_after(&parent, &mut ancestry).await;
         let (parent_height, parent_timestamp_ms) = ledger::state::last_block(parent_state.as_ref());
+        let paced_ms = parent_timestamp_ms.saturating_add(self.config.min_block_interval_ms);
+        let now = now_ms(&runtime);
+        if now < paced_ms {
+            runtime
+                .sleep_until(UNIX_EPOCH + Duration::from_millis(paced_ms))
+                .await;
+        }
         let earliest_ms = parent_timestamp_ms.checked_add(1)?;
         let latest_ms = parent_timestamp_ms.saturating_add(self.config.max_timestamp_step_ms);
         let timestamp_ms = now_ms(&runtime).clamp(earliest_ms, latest_ms);

@@ -39,6 +39,7 @@ pub mod app;
 pub mod block;
 pub mod engine;
 pub mod mempool;
+pub mod relay;
 pub mod rpc;
 pub mod run;
 pub mod state;

@@ -4,6 +4,7 @@
 use crate::{
     AppHandle,
     mempool::{Mempool, MempoolError},
+    relay::Relay,
 };
 use ledger::{MemoryStore, state};
 use rpc::{
@@ -22,6 +23,7 @@ pub struct NodeBackend {
     genesis_time_ms: u64,
     role: &'static str,
     peers: u32,
+    relay: Option<Relay>,
 }
 
 impl NodeBackend {
@@ -40,7 +42,14 @@ impl NodeBackend {
             genesis_time_ms,
             role,
             peers,
+            relay: None,
         }
+    }
+
+    /// Passes every admitted submission on to the peers.
+    pub fn with_relay(mut self, relay: Relay) -> Self {
+        self.relay = Some(relay);
+        self
     }
 }
 
@@ -94,7 +103,12 @@ impl Backend for NodeBackend {
     }
 
     fn submit(&self, tx: SignedTransaction) -> Result<TxId, SubmitError> {
-        self.mempool.submit(tx).map_err(|error| match error {
+        let relayed = self.relay.as_ref().map(|_| tx.clone());
+        let admitted = self.mempool.submit(tx);
+        if let (Ok(_), Some(relay), Some(tx)) = (&admitted, &self.relay, relayed) {
+            relay.forward(tx);
+        }
+        admitted.map_err(|error| match error {
             MempoolError::Rejected(rejection) => SubmitError::Rejected(ErrorView::of(&rejection)),
             MempoolError::SenderFull { .. } | MempoolError::Full { .. } => {
                 SubmitError::Busy(error.to_string())

@@ -178,6 +178,8 @@ pub fn run_with(config: RunConfig, started: impl FnOnce(Started) + Send + 'stati
                 .iter()
                 .map(|id| network.register(*id, Quota::per_second(NZU32!(10_000)))),
         );
+        let relay_channel =
+            network.register(crate::relay::CHANNEL, Quota::per_second(NZU32!(10_000)));
         network.start();
 
         let mut genesis_state = MemoryStore::new();
@@ -206,6 +208,8 @@ pub fn run_with(config: RunConfig, started: impl FnOnce(Started) + Send + 'stati
             page_cache_pages: NZUsize!(16_384),
         };
         let app_handle = node.app.handle();
+        let (relay, _, _) =
+            crate::relay::start(context.child("relay"), relay_channel, mempool.clone());
         if let Some(address) = config.rpc {
             let backend = crate::rpc::NodeBackend::new(
                 app_handle.clone(),
@@ -214,7 +218,8 @@ pub fn run_with(config: RunConfig, started: impl FnOnce(Started) + Send + 'stati
                 config.genesis.genesis_time_ms,
                 "validator",
                 count.saturating_sub(1),
-            );
+            )
+            .with_relay(relay);
             match ::rpc::serve(address, Arc::new(backend), ::rpc::Limits::default()).await {
                 Ok((bound, handle)) => {
                     tracing::info!(%bound, "serving JSON-RPC");

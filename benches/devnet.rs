@@ -1,0 +1,334 @@
+//! Throughput and latency of a four-validator devnet on this machine: four `equa node`
+//! processes (the release build) on loopback, fed signed transfers through JSON-RPC.
+//!
+//! 1. Throughput: 256 funded senders' transfers, signed before the clock starts, are submitted
+//!    in JSON-RPC batches of 64 to all four validators as fast as they are admitted; the rate is
+//!    the transfers in finalized blocks per second of the measured window.
+//! 2. Latency: single transfers at half that rate; each one's time from submission until a block
+//!    containing it is finalized on the validator it was sent to (p50, p99).
+//!
+//! `cargo bench --bench devnet` (set `EQUA_BENCH_SECS` to change the measured window).
+
+use client::{Keystore, keys::Wallet};
+use rpc::{RpcClient, client::ClientError};
+use std::{
+    collections::HashMap,
+    path::{Path, PathBuf},
+    process::{Child, Command, Stdio},
+    sync::{Arc, Mutex},
+    time::{Duration, Instant},
+};
+use types::{
+    AccountId, AssetId, Call, ChainId, SignedTransaction, Transaction,
+    bank::{BankCall, Transfer},
+};
+
+const RPC_PORT: u16 = 59_545;
+const P2P_PORT: u16 = 36_300;
+const SENDERS: usize = 256;
+/// Batches are at most the server's batch limit.
+const BATCH: usize = 64;
+/// A sender's transactions in one node's pool at once (the pool keeps up to 64 per sender).
+const WINDOW: u64 = 48;
+
+struct Validators(Vec<Child>, PathBuf);
+
+impl Drop for Validators {
+    fn drop(&mut self) {
+        for child in &mut self.0 {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+        let _ = std::fs::remove_dir_all(&self.1);
+    }
+}
+
+fn start(dir: &Path) -> Validators {
+    let _ = std::fs::remove_dir_all(dir);
+    let status = Command::new(env!("CARGO_BIN_EXE_equa"))
+        .args(["devnet", "--init-only", "--dir", dir.to_str().unwrap()])
+        .args(["--rpc-port", &RPC_PORT.to_string()])
+        .args(["--p2p-port", &P2P_PORT.to_string()])
+        .stdout(Stdio::null())
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let children = (0..4)
+        .map(|index| {
+            let config = dir.join(format!("validator-{index}/node.toml"));
+            let log = std::fs::File::create(config.with_file_name("node.log")).unwrap();
+            Command::new(env!("CARGO_BIN_EXE_equa"))
+                .args(["node", "--config", config.to_str().unwrap()])
+                .stdout(log.try_clone().unwrap())
+                .stderr(log)
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    Validators(children, dir.to_path_buf())
+}
+
+fn rpc(index: usize) -> RpcClient {
+    RpcClient::new(&format!("http://127.0.0.1:{}", RPC_PORT + index as u16)).unwrap()
+}
+
+struct Signer {
+    chain_id: ChainId,
+    params: ledger::Params,
+}
+
+impl Signer {
+    /// A transfer valid for a long time, so that transfers signed ahead stay valid.
+    fn transfer(
+        &self,
+        from: &Sender,
+        nonce: u64,
+        to: AccountId,
+        asset: u32,
+        amount: u128,
+    ) -> SignedTransaction {
+        let call = Call::Bank(BankCall::Transfer(Transfer {
+            to,
+            asset: AssetId(asset),
+            amount,
+        }));
+        let key = &from.key;
+        let body = |fee| Transaction {
+            chain_id: self.chain_id.clone(),
+            signer: from.account,
+            nonce,
+            fee,
+            expires_at_height: u64::MAX,
+            call: call.clone(),
+        };
+        let size = SignedTransaction::sign(body(0), key).size();
+        let fee = self.params.required_fee(call.kind(), size).unwrap();
+        SignedTransaction::sign(body(fee), key)
+    }
+}
+
+/// An account that signs: its key derived once.
+struct Sender {
+    account: AccountId,
+    key: commonware_cryptography::ed25519::PrivateKey,
+}
+
+impl From<&Wallet> for Sender {
+    fn from(wallet: &Wallet) -> Self {
+        Self {
+            account: wallet.account(),
+            key: wallet.signing_key(),
+        }
+    }
+}
+
+async fn nonce(client: &RpcClient, account: &AccountId) -> u64 {
+    client.account(account).await.unwrap().nonce
+}
+
+/// Submits `txs` (one sender's, in nonce order from `first_nonce`) to `client`, keeping at most
+/// `WINDOW` beyond the sender's finalized nonce in the pool.
+async fn submit_windowed(
+    client: RpcClient,
+    sender: AccountId,
+    first_nonce: u64,
+    txs: Vec<SignedTransaction>,
+) {
+    let mut next = 0usize;
+    while next < txs.len() {
+        let done = nonce(&client, &sender).await - first_nonce;
+        let until = ((done + WINDOW) as usize).min(txs.len());
+        if until > next {
+            for chunk in txs[next..until].chunks(BATCH) {
+                for (offset, result) in client
+                    .send_batch(chunk)
+                    .await
+                    .unwrap()
+                    .into_iter()
+                    .enumerate()
+                {
+                    match result {
+                        Ok(_) => {}
+                        Err(ClientError::Rpc { message, .. }) if message.contains("already") => {}
+                        Err(other) => panic!("transfer {} refused: {other}", next + offset),
+                    }
+                }
+            }
+            next = until;
+        } else {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    }
+}
+
+/// Transfers in finalized blocks on validator 0 with timestamps in `[from_ms, to_ms)`.
+async fn finalized_between(from_height: u64, to_height: u64) -> (u64, u64, u64) {
+    let client = rpc(0);
+    let mut count = 0;
+    let (mut first_ms, mut last_ms) = (u64::MAX, 0);
+    for height in from_height..=to_height {
+        if let Some(block) = client.block(height).await.unwrap() {
+            count += block.transactions.len() as u64;
+            first_ms = first_ms.min(block.timestamp_ms);
+            last_ms = last_ms.max(block.timestamp_ms);
+        }
+    }
+    (count, first_ms, last_ms)
+}
+
+fn main() {
+    let seconds: u64 = std::env::var("EQUA_BENCH_SECS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(10);
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let dir = std::env::temp_dir().join(format!("equa-bench-{}", std::process::id()));
+    let _validators = start(&dir);
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime.block_on(async move {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while rpc(0).status().await.map_or(true, |s| s.height < 2) {
+            assert!(Instant::now() < deadline, "the devnet did not start");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        let status = rpc(0).status().await.unwrap();
+        let signer = Arc::new(Signer {
+            chain_id: ChainId::new(&status.chain_id).unwrap(),
+            params: rpc(0).params().await.unwrap().to_params().unwrap(),
+        });
+
+        // Fund 256 senders from the four demo wallets (EQA for fees, USDX to send).
+        let demo: Vec<Sender> = ["alice", "bob", "carol", "dave"]
+            .iter()
+            .map(|name| Sender::from(&Keystore::load(&dir.join(format!("wallets/{name}.json"))).unwrap().decrypt("devnet").unwrap()))
+            .collect();
+        let senders: Vec<Sender> = (0..SENDERS).map(|_| Sender::from(&Wallet::generate("").0)).collect();
+        let mut funding = Vec::new();
+        for (index, funder) in demo.iter().enumerate() {
+            let first = nonce(&rpc(index), &funder.account).await;
+            let mut txs = Vec::new();
+            for (k, sender) in senders.iter().skip(index).step_by(4).enumerate() {
+                let k = k as u64;
+                txs.push(signer.transfer(funder, first + 2 * k, sender.account, 0, 10_000_000_000));
+                txs.push(signer.transfer(funder, first + 2 * k + 1, sender.account, 1, 1_000_000_000));
+            }
+            funding.push(tokio::spawn(submit_windowed(rpc(index), funder.account, first, txs)));
+        }
+        for task in funding {
+            task.await.unwrap();
+        }
+        println!("funded {SENDERS} senders");
+
+        // Throughput: everything signed first, then submitted as fast as the pools take it.
+        let per_sender = (20_000 * seconds as usize / SENDERS).max(1) as u64;
+        let sink = Wallet::generate("").0.account();
+        let signing = Instant::now();
+        let signed: Vec<Vec<SignedTransaction>> = senders
+            .iter()
+            .map(|sender| (0..per_sender).map(|n| signer.transfer(sender, n, sink, 1, 1)).collect())
+            .collect();
+        let total = per_sender * SENDERS as u64;
+        println!("signed {total} transfers in {:.1} s", signing.elapsed().as_secs_f64());
+        let start_height = rpc(0).status().await.unwrap().height;
+        let started = Instant::now();
+        let tasks: Vec<_> = senders
+            .iter()
+            .zip(signed)
+            .enumerate()
+            .map(|(index, (sender, txs))| tokio::spawn(submit_windowed(rpc(index % 4), sender.account, 0, txs)))
+            .collect();
+        tokio::time::sleep(Duration::from_secs(seconds)).await;
+        let end_height = rpc(0).status().await.unwrap().height;
+        let window = started.elapsed();
+        for task in tasks {
+            task.abort();
+        }
+        let (count, first_ms, last_ms) = finalized_between(start_height + 1, end_height).await;
+        let rate = count as f64 / window.as_secs_f64();
+        println!(
+            "throughput: {count} transfers finalized in {:.1} s ({} blocks, {:.1} s of block time): \
+             {rate:.0} transfers/s on {cores} cores",
+            window.as_secs_f64(),
+            end_height - start_height,
+            (last_ms.saturating_sub(first_ms)) as f64 / 1000.0
+        );
+
+        // Let every pool drain before measuring latency.
+        let drain = Instant::now() + Duration::from_secs(300);
+        for index in 0..4 {
+            while rpc(index).status().await.unwrap().mempool_size > 0 {
+                assert!(Instant::now() < drain, "the pools did not drain");
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+        }
+
+        // Latency at half the measured rate: each transfer timed from submission until the
+        // validator it went to reports a finalized block containing it.
+        let target = (rate / 2.0).max(1.0);
+        let interval = Duration::from_secs_f64(1.0 / target);
+        let sent: Arc<Mutex<HashMap<String, Instant>>> = Arc::default();
+        let latencies: Arc<Mutex<Vec<Duration>>> = Arc::default();
+        let watcher = {
+            let sent = sent.clone();
+            let latencies = latencies.clone();
+            tokio::spawn(async move {
+                let client = rpc(0);
+                let mut height = client.status().await.unwrap().height;
+                loop {
+                    let now = client.status().await.unwrap().height;
+                    for h in height + 1..=now {
+                        if let Some(block) = client.block(h).await.unwrap() {
+                            let seen = Instant::now();
+                            let sent = sent.lock().unwrap();
+                            let mut latencies = latencies.lock().unwrap();
+                            for tx in &block.transactions {
+                                if let Some(at) = sent.get(tx) {
+                                    latencies.push(seen - *at);
+                                }
+                            }
+                        }
+                    }
+                    height = now;
+                    tokio::time::sleep(Duration::from_millis(2)).await;
+                }
+            })
+        };
+        let mut nonces = Vec::new();
+        for sender in &senders {
+            nonces.push(nonce(&rpc(0), &sender.account).await);
+        }
+        let client = rpc(0);
+        let latency_secs = seconds.min(10);
+        let count = (target * latency_secs as f64) as usize;
+        let mut next = Instant::now();
+        for i in 0..count {
+            let who = i % SENDERS;
+            let tx = signer.transfer(&senders[who], nonces[who], sink, 1, 1);
+            nonces[who] += 1;
+            tokio::time::sleep_until(next.into()).await;
+            next += interval;
+            let id = rpc::views::tx_id_hex(&tx.id());
+            sent.lock().unwrap().insert(id, Instant::now());
+            client.send(&tx).await.unwrap();
+        }
+        let wait = Instant::now() + Duration::from_secs(30);
+        while latencies.lock().unwrap().len() < count && Instant::now() < wait {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        watcher.abort();
+        let mut latencies = latencies.lock().unwrap().clone();
+        latencies.sort_unstable();
+        let percentile = |p: usize| latencies[(latencies.len() * p / 100).min(latencies.len() - 1)].as_secs_f64() * 1000.0;
+        println!(
+            "latency at {target:.0} transfers/s: {} of {count} finalized; p50 {:.1} ms, p99 {:.1} ms, max {:.1} ms",
+            latencies.len(),
+            percentile(50),
+            percentile(99),
+            latencies.last().unwrap().as_secs_f64() * 1000.0
+        );
+    });
+}

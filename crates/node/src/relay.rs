@@ -1,0 +1,169 @@
+//! Transaction relay: a transaction a client submits to one node reaches every validator's pool,
+//! so whichever validator leads next can include it.
+//!
+//! A node passes on only what its own clients submitted and its pool admitted; what arrives from
+//! a peer is admitted locally and never passed on again, so a transaction crosses the network
+//! once per peer. Transactions travel in batches on their own p2p channel. A peer's batches are
+//! decoded with bounds (count and size) and each transaction goes through the pool's full
+//! admission checks; nothing a peer sends is trusted.
+
+use crate::mempool::Mempool;
+use commonware_codec::Encode;
+use commonware_p2p::{Receiver, Recipients, Sender};
+use commonware_runtime::{Handle, Spawner};
+use futures::{StreamExt, channel::mpsc};
+use types::{SignedTransaction, tx::MAX_TX_BYTES};
+
+/// The p2p channel id of relayed transactions (after the consensus channels).
+pub const CHANNEL: u64 = 6;
+/// The most transactions in one relayed batch.
+pub const MAX_BATCH: usize = 256;
+/// The most bytes of transactions in one relayed batch.
+pub const MAX_BATCH_BYTES: usize = 512 * 1024;
+/// Submitted transactions waiting to be relayed; beyond this, relaying is skipped (the
+/// transaction stays in the local pool and is still proposed when this node leads).
+const QUEUE: usize = 8_192;
+
+/// Hands admitted transactions to the relay.
+#[derive(Clone, Debug)]
+pub struct Relay {
+    queue: mpsc::Sender<SignedTransaction>,
+}
+
+impl Relay {
+    /// Queues `tx` for every peer. Never blocks; drops the relay (not the transaction) when the
+    /// queue is full.
+    pub fn forward(&self, tx: SignedTransaction) {
+        let _ = self.queue.clone().try_send(tx);
+    }
+}
+
+/// A batch on the wire: for each transaction, its length (u32, big-endian) then its bytes.
+pub fn encode(batch: &[SignedTransaction]) -> Vec<u8> {
+    let mut out = Vec::new();
+    for tx in batch {
+        let bytes = tx.encode();
+        out.extend_from_slice(&(bytes.len() as u32).to_be_bytes());
+        out.extend_from_slice(&bytes);
+    }
+    out
+}
+
+/// The transactions of a batch; `None` when any entry is malformed or the batch breaks a bound
+/// (then the whole batch is ignored).
+pub fn decode(mut bytes: &[u8]) -> Option<Vec<SignedTransaction>> {
+    if bytes.len() > MAX_BATCH_BYTES.saturating_add(MAX_BATCH.saturating_mul(4)) {
+        return None;
+    }
+    let mut batch = Vec::new();
+    while !bytes.is_empty() {
+        if batch.len() == MAX_BATCH {
+            return None;
+        }
+        let (length, rest) = bytes.split_first_chunk::<4>()?;
+        let length = u32::from_be_bytes(*length) as usize;
+        if length > MAX_TX_BYTES || length > rest.len() {
+            return None;
+        }
+        let (tx, rest) = rest.split_at(length);
+        batch.push(SignedTransaction::decode(tx).ok()?);
+        bytes = rest;
+    }
+    Some(batch)
+}
+
+/// Starts relaying over `(sender, receiver)`: admitted transactions go out in batches; incoming
+/// ones are admitted into `mempool`.
+pub fn start<E, S, R>(
+    context: E,
+    (mut sender, mut receiver): (S, R),
+    mempool: Mempool,
+) -> (Relay, Handle<()>, Handle<()>)
+where
+    E: Spawner + commonware_runtime::Metrics,
+    S: Sender,
+    R: Receiver,
+{
+    let (queue, mut queued) = mpsc::channel::<SignedTransaction>(QUEUE);
+    let outgoing = context.child("relay_out").spawn(move |_| async move {
+        while let Some(first) = queued.next().await {
+            let mut size = first.size();
+            let mut batch = vec![first];
+            while batch.len() < MAX_BATCH && size < MAX_BATCH_BYTES {
+                match queued.try_recv() {
+                    Ok(tx) => {
+                        size = size.saturating_add(tx.size());
+                        batch.push(tx);
+                    }
+                    _ => break,
+                }
+            }
+            // Peers that are offline or rate-limited miss this batch; the transaction is still
+            // in this node's own pool.
+            sender.send(Recipients::All, encode(&batch), false);
+        }
+    });
+    let incoming = context.child("relay_in").spawn(move |_| async move {
+        while let Ok((peer, message)) = receiver.recv().await {
+            let Some(batch) = decode(message.as_ref()) else {
+                tracing::debug!(?peer, "ignored a malformed transaction batch");
+                continue;
+            };
+            for tx in batch {
+                // Duplicates, stale nonces and full pools are expected here; nothing to do.
+                let _ = mempool.submit(tx);
+            }
+        }
+    });
+    (Relay { queue }, outgoing, incoming)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ledger::testing::TestChain;
+    use types::{
+        AssetId, Call,
+        bank::{BankCall, Transfer},
+    };
+
+    fn transfers(count: u64) -> Vec<SignedTransaction> {
+        let chain = TestChain::new(2, 1_000_000);
+        (0..count)
+            .map(|nonce| {
+                let call = Call::Bank(BankCall::Transfer(Transfer {
+                    to: ledger::testing::account(1),
+                    asset: AssetId::NATIVE,
+                    amount: 1 + u128::from(nonce),
+                }));
+                chain.tx_with(0, nonce, call)
+            })
+            .collect()
+    }
+
+    #[test]
+    fn batches_round_trip() {
+        let batch = transfers(3);
+        assert_eq!(decode(&encode(&batch)), Some(batch));
+        assert_eq!(decode(&[]), Some(vec![]));
+    }
+
+    #[test]
+    fn malformed_and_oversized_batches_are_ignored() {
+        let batch = transfers(2);
+        let bytes = encode(&batch);
+        // Truncated in the middle of a transaction.
+        assert_eq!(decode(&bytes[..bytes.len() - 1]), None);
+        // A length beyond the largest transaction.
+        let mut huge = ((MAX_TX_BYTES + 1) as u32).to_be_bytes().to_vec();
+        huge.extend(vec![0; MAX_TX_BYTES + 1]);
+        assert_eq!(decode(&huge), None);
+        // A transaction that does not decode.
+        let mut garbage = 3u32.to_be_bytes().to_vec();
+        garbage.extend([1, 2, 3]);
+        assert_eq!(decode(&garbage), None);
+        // More transactions than a batch may hold.
+        let many = transfers(MAX_BATCH as u64 + 1);
+        assert_eq!(decode(&encode(&many)), None);
+    }
+}
