@@ -141,7 +141,27 @@ fn run_node(path: &std::path::Path) -> Result<(), String> {
     Err("the consensus engine stopped".into())
 }
 
+/// A reader that stops reading (`equa offer list | head`) closes our standard output; printing
+/// then fails with a broken pipe. That is not an error of ours: stop quietly, as other command
+/// line tools do, with the status a shell gives a program ended by SIGPIPE.
+fn quiet_on_broken_pipe() {
+    let default = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        let message = info
+            .payload()
+            .downcast_ref::<String>()
+            .map(String::as_str)
+            .or_else(|| info.payload().downcast_ref::<&str>().copied())
+            .unwrap_or_default();
+        if message.contains("Broken pipe") {
+            std::process::exit(141);
+        }
+        default(info);
+    }));
+}
+
 fn main() -> ExitCode {
+    quiet_on_broken_pipe();
     let cli = Cli::parse();
     let global = &cli.global;
     let result = match cli.command {

@@ -117,3 +117,35 @@ fn schedule_rejects_bad_input_clearly() {
         assert!(stderr.contains(message), "{stderr}");
     }
 }
+
+#[test]
+fn a_reader_that_stops_early_ends_the_command_quietly() {
+    use std::io::{BufRead, BufReader};
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_equa"))
+        // About 95 KB of output: more than a pipe holds (64 KB) plus what the reader below takes,
+        // so the command is still writing when the reader goes away.
+        .args(["--json", "loan", "schedule", "--decimals", "18"])
+        .args(["--principal", "123456789.123456789123456789"])
+        .args([
+            "--apr-bps",
+            "1234",
+            "--term-days",
+            "3600",
+            "--instalments",
+            "360",
+        ])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut first = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut first)
+        .unwrap();
+    assert!(first.starts_with('{'), "{first}");
+    // The reader is gone now, as `| head -1` would be.
+    let output = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    assert_eq!(output.status.code(), Some(141));
+}
