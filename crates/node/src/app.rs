@@ -38,6 +38,13 @@ pub trait TransactionSource: Send + Sync + std::fmt::Debug + 'static {
     /// Called after each finalized block with the resulting ledger state, so a pool can evict
     /// what was included or expired.
     fn finalized(&self, _state: &Arc<MemoryStore>, _height: u64) {}
+
+    /// For each of `txs`, whether this source already verified exactly that signed transaction
+    /// (same body, same signature), so that executing a block need not verify it again. `false`
+    /// means "not known", never "invalid".
+    fn signatures_known_valid(&self, txs: &[SignedTransaction]) -> Vec<bool> {
+        vec![false; txs.len()]
+    }
 }
 
 /// A source that never offers transactions: blocks stay empty.
@@ -297,7 +304,11 @@ impl App {
         E: Spawner + commonware_storage::Context,
     {
         let context = self.block_context(block);
-        let execution = match state::execute(parent, &context, &block.txs) {
+        let known_valid = self.observer.as_ref().map_or_else(
+            || vec![false; block.txs.len()],
+            |source| source.signatures_known_valid(&block.txs),
+        );
+        let execution = match state::execute(parent, &context, &block.txs, &known_valid) {
             Ok(execution) => execution,
             Err(error) => {
                 tracing::warn!(height = block.height.get(), %error, "block refused by the ledger");

@@ -176,6 +176,21 @@ impl Mempool {
 }
 
 impl TransactionSource for Mempool {
+    /// A pending transaction passed admission, signature included; one that equals it in every
+    /// byte needs no second check.
+    fn signatures_known_valid(&self, txs: &[SignedTransaction]) -> Vec<bool> {
+        let inner = self.inner.lock().expect("lock");
+        txs.iter()
+            .map(|tx| {
+                inner
+                    .by_sender
+                    .get(&tx.tx().signer)
+                    .and_then(|pending| pending.get(&tx.tx().nonce))
+                    .is_some_and(|pending| pending == tx)
+            })
+            .collect()
+    }
+
     /// Takes each sender's contiguous run of nonces from the parent's, round-robin across
     /// senders so one busy sender cannot crowd out the others.
     fn select(
@@ -242,6 +257,33 @@ mod tests {
 
     fn pool(chain: &TestChain, config: MempoolConfig) -> Mempool {
         Mempool::new(config, Arc::new(chain.store.clone()), chain.height)
+    }
+
+    #[test]
+    fn only_byte_identical_pending_transactions_count_as_verified() {
+        let chain = TestChain::new(2, 1_000_000_000);
+        let mempool = pool(&chain, MempoolConfig::default());
+        let pending = chain.tx_with(0, 0, transfer(1));
+        mempool.submit(pending.clone()).unwrap();
+        // The same body under someone else's signature, and a transaction never submitted.
+        let forged = SignedTransaction::sign(pending.tx().clone(), &ledger::testing::key(1));
+        let unknown = chain.tx_with(1, 0, transfer(1));
+        assert_eq!(
+            mempool.signatures_known_valid(&[pending.clone(), forged.clone(), unknown]),
+            vec![true, false, false]
+        );
+        // A block carrying the forged copy has it checked, and refused.
+        let context = chain.next_context();
+        let execution = crate::state::execute(&chain.store, &context, &[forged], &[false]).unwrap();
+        assert!(matches!(
+            execution.executed.receipts[0].outcome,
+            ledger::Outcome::Rejected(ledger::TxError::BadSignature)
+        ));
+        // Once included and finalized, it is no longer pending, so no longer vouched for.
+        let mut chain = chain;
+        chain.apply(std::slice::from_ref(&pending));
+        mempool.finalized(Arc::new(chain.store.clone()), chain.height);
+        assert_eq!(mempool.signatures_known_valid(&[pending]), vec![false]);
     }
 
     #[test]

@@ -6,7 +6,9 @@
 //! the value a hash of the key and its value. Its root therefore commits to the entire ledger
 //! state, with fixed-size values that glue's state sync can serve.
 
-use ledger::{BlockContext, BlockError, MemoryStore, Overlay, Receipt, apply_block};
+use ledger::{
+    BlockContext, BlockError, MemoryStore, Overlay, Receipt, apply_block_checked, verify_signatures,
+};
 use std::{collections::BTreeMap, sync::Arc};
 use types::{Digest, SignedTransaction};
 
@@ -59,7 +61,8 @@ pub struct Execution {
     pub writes: BTreeMap<Digest, Option<Digest>>,
 }
 
-/// Executes `txs` on `parent` (the state after block `context.height - 1`).
+/// Executes `txs` on `parent` (the state after block `context.height - 1`). Signatures are
+/// verified (in one batch) except those `known_valid` marks as already verified by this node.
 ///
 /// When the parent is genesis, the authenticated store is still empty (the genesis block commits
 /// to the empty store), so the first block also writes every genesis record.
@@ -67,10 +70,23 @@ pub fn execute(
     parent: &MemoryStore,
     context: &BlockContext,
     txs: &[SignedTransaction],
+    known_valid: &[bool],
 ) -> Result<Execution, BlockError> {
+    assert_eq!(txs.len(), known_valid.len(), "one flag per transaction");
+    let unknown: Vec<SignedTransaction> = txs
+        .iter()
+        .zip(known_valid)
+        .filter(|(_, known)| !**known)
+        .map(|(tx, _)| tx.clone())
+        .collect();
+    let mut checked = verify_signatures(&unknown).into_iter();
+    let signatures_valid: Vec<bool> = known_valid
+        .iter()
+        .map(|known| *known || checked.next().expect("one result per unknown signature"))
+        .collect();
     let mut next = parent.clone();
     let mut overlay = Overlay::new(&mut next);
-    let receipts = apply_block(&mut overlay, context, txs)?;
+    let receipts = apply_block_checked(&mut overlay, context, txs, &signatures_valid)?;
     let mut changes: BTreeMap<Vec<u8>, Option<Vec<u8>>> = BTreeMap::new();
     if context.height == 1 {
         for (key, value) in parent.scan_prefix(&[]) {
@@ -104,7 +120,7 @@ pub fn execute(
 /// Re-executes a block for its state alone, as when rebuilding the in-memory state of an
 /// ancestor. The block was already accepted, so an error here means this node's state diverged.
 pub fn replay(parent: &MemoryStore, context: &BlockContext, txs: &[SignedTransaction]) -> Executed {
-    execute(parent, context, txs)
+    execute(parent, context, txs, &vec![false; txs.len()])
         .unwrap_or_else(|e| panic!("an accepted block failed to replay: {e}"))
         .executed
 }
@@ -136,7 +152,7 @@ mod tests {
             })),
         );
         let context = chain.next_context();
-        let first = execute(&chain.store, &context, std::slice::from_ref(&tx)).unwrap();
+        let first = execute(&chain.store, &context, std::slice::from_ref(&tx), &[false]).unwrap();
         assert!(first.executed.receipts[0].is_success());
         assert!(first.writes.len() >= chain.store.len());
         // Every record of the new state is in the writes, with its hashed value.
@@ -147,7 +163,7 @@ mod tests {
         let mut second_context = context.clone();
         second_context.height = 2;
         second_context.timestamp_ms += 1;
-        let second = execute(&first.executed.store, &second_context, &[]).unwrap();
+        let second = execute(&first.executed.store, &second_context, &[], &[]).unwrap();
         // An empty block only records itself as the last block.
         assert_eq!(second.writes.len(), 1);
     }
@@ -156,8 +172,8 @@ mod tests {
     fn same_inputs_give_same_writes_and_randomness_depends_on_parent_and_height() {
         let chain = TestChain::new(2, 1_000);
         let context = chain.next_context();
-        let one = execute(&chain.store, &context, &[]).unwrap();
-        let two = execute(&chain.store, &context, &[]).unwrap();
+        let one = execute(&chain.store, &context, &[], &[]).unwrap();
+        let two = execute(&chain.store, &context, &[], &[]).unwrap();
         assert_eq!(one.writes, two.writes);
         let parent = Digest([1; 32]);
         assert_ne!(block_randomness(&parent, 1), block_randomness(&parent, 2));
@@ -173,7 +189,7 @@ mod tests {
         let mut context = chain.next_context();
         context.height = 5;
         assert!(matches!(
-            execute(&chain.store, &context, &[]),
+            execute(&chain.store, &context, &[], &[]),
             Err(BlockError::HeightNotNext { .. })
         ));
     }
