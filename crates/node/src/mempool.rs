@@ -102,6 +102,16 @@ impl Mempool {
     /// Admits `tx` into the pool, returning its id.
     pub fn submit(&self, tx: SignedTransaction) -> Result<TxId, MempoolError> {
         let signature_valid = tx.verify_signature();
+        self.submit_checked(tx, signature_valid)
+    }
+
+    /// Admits `tx`, whose signature the caller has already checked (`signature_valid`), for
+    /// example in one batch with others.
+    pub fn submit_checked(
+        &self,
+        tx: SignedTransaction,
+        signature_valid: bool,
+    ) -> Result<TxId, MempoolError> {
         let mut inner = self.inner.lock().expect("lock");
         let id = tx.id();
         if inner.ids.contains(&id) {
@@ -257,6 +267,20 @@ mod tests {
 
     fn pool(chain: &TestChain, config: MempoolConfig) -> Mempool {
         Mempool::new(config, Arc::new(chain.store.clone()), chain.height)
+    }
+
+    #[test]
+    fn a_signature_checked_elsewhere_as_invalid_is_refused() {
+        let chain = TestChain::new(2, 1_000_000_000);
+        let mempool = pool(&chain, MempoolConfig::default());
+        let tx = chain.tx_with(0, 0, transfer(1));
+        assert!(matches!(
+            mempool.submit_checked(tx.clone(), false),
+            Err(MempoolError::Rejected(TxError::BadSignature))
+        ));
+        assert!(mempool.is_empty());
+        mempool.submit_checked(tx, true).unwrap();
+        assert_eq!(mempool.len(), 1);
     }
 
     #[test]

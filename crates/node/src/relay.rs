@@ -109,9 +109,12 @@ where
                 tracing::debug!(?peer, "ignored a malformed transaction batch");
                 continue;
             };
-            for tx in batch {
+            // One batch verification for the whole batch; a bad signature fails only its own
+            // transaction.
+            let valid = ledger::verify_signatures(&batch);
+            for (tx, signature_valid) in batch.into_iter().zip(valid) {
                 // Duplicates, stale nonces and full pools are expected here; nothing to do.
-                let _ = mempool.submit(tx);
+                let _ = mempool.submit_checked(tx, signature_valid);
             }
         }
     });
