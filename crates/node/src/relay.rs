@@ -10,8 +10,9 @@
 use crate::mempool::Mempool;
 use commonware_codec::Encode;
 use commonware_p2p::{Receiver, Recipients, Sender};
-use commonware_runtime::{Handle, Spawner};
+use commonware_runtime::{Clock, Handle, Spawner};
 use futures::{StreamExt, channel::mpsc};
+use std::time::Duration;
 use types::{SignedTransaction, tx::MAX_TX_BYTES};
 
 /// The p2p channel id of relayed transactions (after the consensus channels).
@@ -20,6 +21,9 @@ pub const CHANNEL: u64 = 6;
 pub const MAX_BATCH: usize = 256;
 /// The most bytes of transactions in one relayed batch.
 pub const MAX_BATCH_BYTES: usize = 512 * 1024;
+/// How long the relay waits after a transaction for others to batch with it; at most 200
+/// batches a second leave a node, within what peers accept from it.
+const GATHER: Duration = Duration::from_millis(5);
 /// Submitted transactions waiting to be relayed; beyond this, relaying is skipped (the
 /// transaction stays in the local pool and is still proposed when this node leads).
 const QUEUE: usize = 8_192;
@@ -80,13 +84,16 @@ pub fn start<E, S, R>(
     mempool: Mempool,
 ) -> (Relay, Handle<()>, Handle<()>)
 where
-    E: Spawner + commonware_runtime::Metrics,
+    E: Spawner + Clock + commonware_runtime::Metrics,
     S: Sender,
     R: Receiver,
 {
     let (queue, mut queued) = mpsc::channel::<SignedTransaction>(QUEUE);
-    let outgoing = context.child("relay_out").spawn(move |_| async move {
+    let outgoing = context.child("relay_out").spawn(move |context| async move {
         while let Some(first) = queued.next().await {
+            // Gather what arrives in the next few milliseconds into the same batch, so a steady
+            // trickle of submissions does not become a message per transaction.
+            context.sleep(GATHER).await;
             let mut size = first.size();
             let mut batch = vec![first];
             while batch.len() < MAX_BATCH && size < MAX_BATCH_BYTES {

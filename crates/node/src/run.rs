@@ -178,8 +178,9 @@ pub fn run_with(config: RunConfig, started: impl FnOnce(Started) + Send + 'stati
                 .iter()
                 .map(|id| network.register(*id, Quota::per_second(NZU32!(10_000)))),
         );
-        let relay_channel =
-            network.register(crate::relay::CHANNEL, Quota::per_second(NZU32!(10_000)));
+        // A peer's relayed batches each cost a batch signature check: bound how many it may
+        // send. An honest node sends at most 200 a second (see `relay`); allow twice that.
+        let relay_channel = network.register(crate::relay::CHANNEL, Quota::per_second(NZU32!(400)));
         network.start();
 
         let mut genesis_state = MemoryStore::new();
