@@ -139,22 +139,34 @@ async fn submit_windowed(
         let done = nonce(&client, &sender).await - first_nonce;
         let until = ((done + WINDOW) as usize).min(txs.len());
         if until > next {
-            for chunk in txs[next..until].chunks(BATCH) {
-                for (offset, result) in client
-                    .send_batch(chunk)
-                    .await
-                    .unwrap()
-                    .into_iter()
-                    .enumerate()
-                {
-                    match result {
-                        Ok(_) => {}
-                        Err(ClientError::Rpc { message, .. }) if message.contains("already") => {}
-                        Err(other) => panic!("transfer {} refused: {other}", next + offset),
+            let chunk = &txs[next..until.min(next + BATCH)];
+            let mut accepted = 0;
+            for (offset, result) in client
+                .send_batch(chunk)
+                .await
+                .unwrap()
+                .into_iter()
+                .enumerate()
+            {
+                match result {
+                    Ok(_) => accepted += 1,
+                    Err(ClientError::Rpc { message, .. }) if message.contains("already") => {
+                        accepted += 1;
                     }
+                    // The pool moves to a finalized block a moment after the RPC state does, or
+                    // is full for now: offer the rest again shortly.
+                    Err(ClientError::Rpc { code, message, .. })
+                        if code == rpc::code::BUSY || message.contains("ahead") =>
+                    {
+                        break;
+                    }
+                    Err(other) => panic!("transfer {} refused: {other}", next + offset),
                 }
             }
-            next = until;
+            next += accepted;
+            if accepted < chunk.len() {
+                tokio::time::sleep(Duration::from_millis(5)).await;
+            }
         } else {
             tokio::time::sleep(Duration::from_millis(5)).await;
         }
