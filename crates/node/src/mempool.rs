@@ -138,6 +138,29 @@ impl Mempool {
                         limit: self.config.max_per_sender,
                     });
                 }
+                // The ledger stops at the nonce, but a gap must still offer the scheduled fee:
+                // otherwise it would be proposed later only to be refused without paying, and
+                // block space would be free.
+                let required = params
+                    .required_fee(tx.tx().call.kind(), tx.size())
+                    .unwrap_or(u128::MAX);
+                if tx.tx().fee < required {
+                    return Err(MempoolError::Rejected(TxError::FeeTooLow {
+                        required,
+                        offered: tx.tx().fee,
+                    }));
+                }
+                let balance = state::balance(
+                    inner.state.as_ref(),
+                    &tx.tx().signer,
+                    types::AssetId::NATIVE,
+                );
+                if balance < tx.tx().fee {
+                    return Err(MempoolError::Rejected(TxError::FeeNotAffordable {
+                        fee: tx.tx().fee,
+                        balance,
+                    }));
+                }
             }
             Err(error) => return Err(MempoolError::Rejected(error)),
         }
@@ -267,6 +290,35 @@ mod tests {
 
     fn pool(chain: &TestChain, config: MempoolConfig) -> Mempool {
         Mempool::new(config, Arc::new(chain.store.clone()), chain.height)
+    }
+
+    #[test]
+    fn a_gap_must_offer_the_scheduled_fee() {
+        let chain = TestChain::new(2, 1_000_000_000);
+        let mempool = pool(&chain, MempoolConfig::default());
+        let cheap = SignedTransaction::sign(
+            types::Transaction {
+                fee: 0,
+                ..chain.tx_with(0, 3, transfer(1)).tx().clone()
+            },
+            &ledger::testing::key(0),
+        );
+        assert!(matches!(
+            mempool.submit(cheap),
+            Err(MempoolError::Rejected(TxError::FeeTooLow {
+                offered: 0,
+                ..
+            }))
+        ));
+        mempool.submit(chain.tx_with(0, 3, transfer(1))).unwrap();
+        // Account 5 holds nothing, so its gap could never pay.
+        assert!(matches!(
+            mempool.submit(chain.tx_with(5, 3, transfer(1))),
+            Err(MempoolError::Rejected(TxError::FeeNotAffordable {
+                balance: 0,
+                ..
+            }))
+        ));
     }
 
     #[test]
