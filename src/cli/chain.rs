@@ -59,6 +59,34 @@ pub fn show_list<T: serde::Serialize>(
     }
 }
 
+/// A block time (milliseconds since 1970 UTC) as `2026-11-24 14:58:31 UTC`.
+pub fn utc(ms: u64) -> String {
+    let secs = ms / 1000;
+    let days = i64::try_from(secs / 86_400).unwrap_or(i64::MAX / 2);
+    let of_day = secs % 86_400;
+    // Days to a civil date (proleptic Gregorian), after Howard Hinnant's `civil_from_days`.
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let day_of_era = z.rem_euclid(146_097);
+    let year_of_era =
+        (day_of_era - day_of_era / 1_460 + day_of_era / 36_524 - day_of_era / 146_096) / 365;
+    let day_of_year = day_of_era - (365 * year_of_era + year_of_era / 4 - year_of_era / 100);
+    let month_index = (5 * day_of_year + 2) / 153;
+    let day = day_of_year - (153 * month_index + 2) / 5 + 1;
+    let month = if month_index < 10 {
+        month_index + 3
+    } else {
+        month_index - 9
+    };
+    let year = year_of_era + era * 400 + i64::from(month <= 2);
+    format!(
+        "{year:04}-{month:02}-{day:02} {:02}:{:02}:{:02} UTC",
+        of_day / 3600,
+        of_day % 3600 / 60,
+        of_day % 60
+    )
+}
+
 pub fn parse_address(text: &str) -> Result<AccountId, String> {
     AccountId::parse(text).map_err(|e| format!("invalid address {text:?}: {e}"))
 }
@@ -146,6 +174,7 @@ pub fn status(global: &Global) -> Result<(), String> {
                 "height:       {} of {}",
                 status.height, status.target_height
             );
+            println!("block time:   {}", utc(status.timestamp_ms));
             println!("state root:   {}", status.state_root);
             println!("peers:        {}", status.peers);
             println!("mempool:      {} transactions", status.mempool_size);
@@ -311,4 +340,20 @@ pub fn tx_show(global: &Global, id: &str) -> Result<(), String> {
             )),
         }
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::utc;
+
+    #[test]
+    fn block_times_read_as_utc() {
+        assert_eq!(utc(0), "1970-01-01 00:00:00 UTC");
+        // 2026-01-01T00:00:00Z, the harness chains' genesis.
+        assert_eq!(utc(1_767_225_600_000), "2026-01-01 00:00:00 UTC");
+        // A leap day, and the last millisecond of a day.
+        assert_eq!(utc(1_709_251_199_999), "2024-02-29 23:59:59 UTC");
+        assert_eq!(utc(951_782_400_000), "2000-02-29 00:00:00 UTC");
+        assert_eq!(utc(1_795_532_226_582), "2026-11-24 14:57:06 UTC");
+    }
 }

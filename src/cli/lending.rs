@@ -3,7 +3,7 @@
 
 use crate::cli::{
     Global,
-    chain::{connect, parse_address, parse_amount, runtime, show, show_list, submit},
+    chain::{connect, parse_address, parse_amount, runtime, show, show_list, submit, utc},
 };
 use clap::{Args, Subcommand};
 use rpc::{
@@ -178,16 +178,16 @@ fn print_loan(loan: &LoanView) {
     print_loan_line(loan);
     println!("  borrower:        {}", loan.borrower);
     println!("  minimum fill:    {}", loan.min_fill);
-    println!("  funding until:   {} ms", loan.funding_deadline_ms);
+    println!("  funding until:   {}", utc(loan.funding_deadline_ms));
     if loan.start_ms > 0 {
-        println!("  disbursed at:    {} ms", loan.start_ms);
+        println!("  disbursed at:    {}", utc(loan.start_ms));
     }
     for (index, due) in loan.dues.iter().enumerate() {
         println!(
-            "  due {:>3}:         principal through {} by {} ms",
+            "  due {:>3}:         principal through {} by {}",
             index + 1,
             due.principal_through,
-            due.at_ms
+            utc(due.at_ms)
         );
     }
     println!("  principal paid:  {}", loan.principal_paid);
@@ -199,7 +199,7 @@ fn print_loan(loan: &LoanView) {
         );
     }
     if let Some(next) = loan.next_due_ms {
-        println!("  next due:        {next} ms");
+        println!("  next due:        {}", utc(next));
     }
     for position in &loan.lenders {
         println!(

@@ -295,7 +295,7 @@ fn print_offer(offer: &OfferView) {
 }
 
 fn time(ms: u64) -> String {
-    format!("{ms} ms")
+    crate::cli::chain::utc(ms)
 }
 
 fn print_trade(trade: &TradeView) {
