@@ -265,28 +265,25 @@ fn parse_state(text: &str) -> Result<LoanState, String> {
     })
 }
 
-fn parse_account(text: &str, what: &str) -> Result<AccountId, String> {
-    AccountId::parse(text).map_err(|e| format!("invalid {what} {text:?}: {e}"))
+fn account_filter(text: Option<&str>, what: &str) -> Result<Option<AccountId>, String> {
+    text.map(|text| AccountId::parse(text).map_err(|e| format!("invalid {what} {text:?}: {e}")))
+        .transpose()
+}
+
+fn asset_filter(
+    store: &(impl Store + ?Sized),
+    text: Option<&str>,
+) -> Result<Option<types::AssetId>, String> {
+    text.map(|text| asset_ref(store, text).map(|(id, _)| id))
+        .transpose()
 }
 
 impl LoanQuery {
     pub fn run(&self, store: &(impl Store + ?Sized)) -> Result<Vec<LoanView>, String> {
         let state = self.state.as_deref().map(parse_state).transpose()?;
-        let asset = self
-            .asset
-            .as_deref()
-            .map(|a| asset_ref(store, a).map(|(id, _)| id))
-            .transpose()?;
-        let borrower = self
-            .borrower
-            .as_deref()
-            .map(|b| parse_account(b, "borrower"))
-            .transpose()?;
-        let lender = self
-            .lender
-            .as_deref()
-            .map(|l| parse_account(l, "lender"))
-            .transpose()?;
+        let asset = asset_filter(store, self.asset.as_deref())?;
+        let borrower = account_filter(self.borrower.as_deref(), "borrower")?;
+        let lender = account_filter(self.lender.as_deref(), "lender")?;
         let sort = parse_sort(self.sort.as_deref())?;
         let mut loans: Vec<Loan> = (1..=Db::last_loan_id(store))
             .filter_map(|id| Db::loan(store, id))
@@ -298,15 +295,12 @@ impl LoanQuery {
         match sort {
             SortBy::Rate => loans.sort_by_key(|l| (l.rate_bps, l.id)),
             SortBy::Term => loans.sort_by_key(|l| (l.term_days, l.id)),
-            SortBy::CollateralRatio => {
-                let ratio = |loan: &Loan| {
-                    loan.collateral.map_or(0, |c| {
-                        lending::math::mul_div_floor(c.amount, 1_000_000, loan.principal)
-                            .unwrap_or(u128::MAX)
-                    })
-                };
-                loans.sort_by_key(|l| (std::cmp::Reverse(ratio(l)), l.id));
-            }
+            SortBy::CollateralRatio => loans.sort_by_key(|l| {
+                (
+                    std::cmp::Reverse(lending::queries::collateral_ratio(l)),
+                    l.id,
+                )
+            }),
         }
         let limit = self.limit.unwrap_or(MAX_PAGE).min(MAX_PAGE) as usize;
         Ok(loans
@@ -332,16 +326,8 @@ pub struct CreditOfferQuery {
 
 impl CreditOfferQuery {
     pub fn run(&self, store: &(impl Store + ?Sized)) -> Result<Vec<CreditOfferView>, String> {
-        let asset = self
-            .asset
-            .as_deref()
-            .map(|a| asset_ref(store, a).map(|(id, _)| id))
-            .transpose()?;
-        let lender = self
-            .lender
-            .as_deref()
-            .map(|l| parse_account(l, "lender"))
-            .transpose()?;
+        let asset = asset_filter(store, self.asset.as_deref())?;
+        let lender = account_filter(self.lender.as_deref(), "lender")?;
         let sort = parse_sort(self.sort.as_deref())?;
         let limit = self.limit.unwrap_or(MAX_PAGE).min(MAX_PAGE) as usize;
         Ok(lending::queries::credit_offers(store, asset, sort)

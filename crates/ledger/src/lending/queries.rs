@@ -16,7 +16,8 @@ pub enum SortBy {
     CollateralRatio,
 }
 
-fn collateral_ratio(loan: &Loan) -> u128 {
+/// Collateral per unit of principal, in millionths (0 without collateral).
+pub fn collateral_ratio(loan: &Loan) -> u128 {
     loan.collateral.map_or(0, |c| {
         super::math::mul_div_floor(c.amount, 1_000_000, loan.principal).unwrap_or(u128::MAX)
     })
