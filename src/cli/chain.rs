@@ -231,17 +231,28 @@ pub fn block_show(global: &Global, height: u64) -> Result<(), String> {
 }
 
 pub fn send(global: &Global, to: &str, text: &str, symbol: &str) -> Result<(), String> {
-    let to = parse_address(to)?;
+    parse_address(to)?;
     let rpc = connect(global)?;
     runtime()?.block_on(async {
-        let (asset, amount) = parse_amount(&rpc, text, symbol).await?;
-        let call = Call::Bank(BankCall::Transfer(Transfer {
-            to,
-            asset: AssetId(asset.asset),
-            amount,
-        }));
+        let call = transfer_call(&rpc, to, text, symbol).await?;
         submit(global, &rpc, call).await
     })
+}
+
+/// A transfer of `text` `symbol` to the address `to`.
+pub async fn transfer_call(
+    rpc: &RpcClient,
+    to: &str,
+    text: &str,
+    symbol: &str,
+) -> Result<Call, String> {
+    let to = parse_address(to)?;
+    let (asset, amount) = parse_amount(rpc, text, symbol).await?;
+    Ok(Call::Bank(BankCall::Transfer(Transfer {
+        to,
+        asset: AssetId(asset.asset),
+        amount,
+    })))
 }
 
 pub fn asset_list(global: &Global) -> Result<(), String> {

@@ -255,48 +255,8 @@ async fn collateral(
 
 pub fn run(global: &Global, command: LendingCommand) -> Result<(), String> {
     let rpc = connect(global)?;
-    let loan_ref = |id| LoanRef { loan: id };
     runtime()?.block_on(async {
-        let call = match command {
-            LendingCommand::Request(args) => {
-                let (asset, principal) = parse_amount(&rpc, &args.principal, &args.symbol).await?;
-                let min_fill = match &args.min_fill {
-                    Some(text) => parse_amount(&rpc, text, &args.symbol).await?.1,
-                    None => principal,
-                };
-                let now = chain_time_ms(&rpc).await?;
-                LendingCall::RequestLoan(RequestLoan {
-                    asset: AssetId(asset.asset),
-                    principal,
-                    rate_bps: args.apr_bps,
-                    term_days: args.term_days,
-                    schedule: parse_schedule(&args.schedule)?,
-                    collateral: collateral(&rpc, args.collateral.as_deref()).await?,
-                    funding_deadline_ms: now
-                        .saturating_add(args.funding_days.saturating_mul(DAY_MS)),
-                    min_fill,
-                })
-            }
-            LendingCommand::Offer(args) => {
-                let (asset, amount) = parse_amount(&rpc, &args.amount, &args.symbol).await?;
-                let min_amount = match &args.min {
-                    Some(text) => parse_amount(&rpc, text, &args.symbol).await?.1,
-                    None => amount,
-                };
-                let per_unit = collateral(&rpc, args.collateral_per_unit.as_deref()).await?;
-                let now = chain_time_ms(&rpc).await?;
-                LendingCall::OfferCredit(OfferCredit {
-                    asset: AssetId(asset.asset),
-                    amount,
-                    min_amount,
-                    rate_bps: args.apr_bps,
-                    term_days: args.term_days,
-                    schedule: parse_schedule(&args.schedule)?,
-                    collateral_asset: per_unit.map(|c| c.asset),
-                    collateral_per_unit: per_unit.map_or(0, |c| c.amount),
-                    expires_ms: now.saturating_add(args.expires_days.saturating_mul(DAY_MS)),
-                })
-            }
+        match command {
             LendingCommand::List(args) => {
                 for (text, what) in [(&args.borrower, "borrower"), (&args.lender, "lender")] {
                     if let Some(text) = text {
@@ -314,7 +274,7 @@ pub fn run(global: &Global, command: LendingCommand) -> Result<(), String> {
                 };
                 let loans = rpc.loans(&query).await.map_err(|e| e.to_string())?;
                 show_list(global, &loans, "no loans match", print_loan_line);
-                return Ok(());
+                Ok(())
             }
             LendingCommand::Offers { asset, sort } => {
                 let query = CreditOfferQuery {
@@ -324,76 +284,126 @@ pub fn run(global: &Global, command: LendingCommand) -> Result<(), String> {
                 };
                 let offers = rpc.credit_offers(&query).await.map_err(|e| e.to_string())?;
                 show_list(global, &offers, "no credit offers", print_credit_offer);
-                return Ok(());
+                Ok(())
             }
             LendingCommand::Show { id } => {
                 let loan = loan_of(&rpc, id).await?;
                 show(global, &loan, print_loan);
-                return Ok(());
+                Ok(())
             }
-            LendingCommand::Fund { id, amount } => {
-                let loan = loan_of(&rpc, id).await?;
-                LendingCall::Fund(Fund {
-                    loan: id,
-                    amount: amount_like(&rpc, &amount, &loan.principal).await?,
-                })
+            command => {
+                let call = lending_call(&rpc, command).await?;
+                submit(global, &rpc, Call::Lending(call)).await
             }
-            LendingCommand::Withdraw { id } => LendingCall::Withdraw(loan_ref(id)),
-            LendingCommand::Accept { id } => LendingCall::Accept(loan_ref(id)),
-            LendingCommand::TakeOffer {
-                offer,
+        }
+    })
+}
+
+/// The transaction a lending command stands for.
+pub async fn lending_call(rpc: &RpcClient, command: LendingCommand) -> Result<LendingCall, String> {
+    let loan_ref = |id| LoanRef { loan: id };
+    Ok(match command {
+        LendingCommand::Request(args) => {
+            let (asset, principal) = parse_amount(rpc, &args.principal, &args.symbol).await?;
+            let min_fill = match &args.min_fill {
+                Some(text) => parse_amount(rpc, text, &args.symbol).await?.1,
+                None => principal,
+            };
+            let now = chain_time_ms(rpc).await?;
+            LendingCall::RequestLoan(RequestLoan {
+                asset: AssetId(asset.asset),
+                principal,
+                rate_bps: args.apr_bps,
+                term_days: args.term_days,
+                schedule: parse_schedule(&args.schedule)?,
+                collateral: collateral(rpc, args.collateral.as_deref()).await?,
+                funding_deadline_ms: now.saturating_add(args.funding_days.saturating_mul(DAY_MS)),
+                min_fill,
+            })
+        }
+        LendingCommand::Offer(args) => {
+            let (asset, amount) = parse_amount(rpc, &args.amount, &args.symbol).await?;
+            let min_amount = match &args.min {
+                Some(text) => parse_amount(rpc, text, &args.symbol).await?.1,
+                None => amount,
+            };
+            let per_unit = collateral(rpc, args.collateral_per_unit.as_deref()).await?;
+            let now = chain_time_ms(rpc).await?;
+            LendingCall::OfferCredit(OfferCredit {
+                asset: AssetId(asset.asset),
                 amount,
-                collateral,
-            } => {
-                let view = credit_offer_of(&rpc, offer).await?;
-                let collateral_amount = match (&collateral, &view.collateral_per_unit) {
-                    (Some(text), Some(per_unit)) => amount_like(&rpc, text, per_unit).await?,
-                    (Some(_), None) => {
-                        return Err(format!("credit offer #{offer} asks for no collateral"));
-                    }
-                    (None, _) => 0,
-                };
-                LendingCall::TakeCredit(TakeCredit {
-                    offer,
-                    amount: amount_like(&rpc, &amount, &view.remaining).await?,
-                    collateral_amount,
-                })
-            }
-            LendingCommand::Repay { id, amount, all } => {
-                let loan = loan_of(&rpc, id).await?;
-                let amount = match (amount, all) {
-                    (Some(text), false) => amount_like(&rpc, &text, &loan.principal).await?,
-                    (None, true) => {
-                        let due = loan.amount_due.as_ref().ok_or_else(|| {
-                            format!("loan #{id} is {}; nothing to repay", loan.state)
-                        })?;
-                        // Everything owed at the last block, plus a day of interest as margin for
-                        // the blocks until inclusion; the ledger takes only what is owed.
-                        let owed = due
-                            .now
-                            .minor()
-                            .saturating_add(due.principal_outstanding.minor())
-                            .saturating_sub(due.principal_due.minor());
-                        let day_interest = due
-                            .principal_outstanding
-                            .minor()
-                            .saturating_mul(u128::from(loan.rate_bps))
-                            / (10_000 * 365)
-                            + 1;
-                        owed.saturating_add(day_interest)
-                    }
-                    _ => return Err("give an amount to repay, or --all".into()),
-                };
-                LendingCall::Repay(Repay { loan: id, amount })
-            }
-            LendingCommand::Claim { id } => LendingCall::Claim(loan_ref(id)),
-            LendingCommand::Expire { id } => LendingCall::Expire(loan_ref(id)),
-            LendingCommand::Default { id } => LendingCall::DeclareDefault(loan_ref(id)),
-            LendingCommand::Cancel { id } => LendingCall::CancelRequest(loan_ref(id)),
-            LendingCommand::CancelOffer { id } => {
-                LendingCall::CancelCredit(CreditRef { offer: id })
-            }
-        };
-        submit(global, &rpc, Call::Lending(call)).await
+                min_amount,
+                rate_bps: args.apr_bps,
+                term_days: args.term_days,
+                schedule: parse_schedule(&args.schedule)?,
+                collateral_asset: per_unit.map(|c| c.asset),
+                collateral_per_unit: per_unit.map_or(0, |c| c.amount),
+                expires_ms: now.saturating_add(args.expires_days.saturating_mul(DAY_MS)),
+            })
+        }
+        LendingCommand::Fund { id, amount } => {
+            let loan = loan_of(rpc, id).await?;
+            LendingCall::Fund(Fund {
+                loan: id,
+                amount: amount_like(rpc, &amount, &loan.principal).await?,
+            })
+        }
+        LendingCommand::Withdraw { id } => LendingCall::Withdraw(loan_ref(id)),
+        LendingCommand::Accept { id } => LendingCall::Accept(loan_ref(id)),
+        LendingCommand::TakeOffer {
+            offer,
+            amount,
+            collateral,
+        } => {
+            let view = credit_offer_of(rpc, offer).await?;
+            let collateral_amount = match (&collateral, &view.collateral_per_unit) {
+                (Some(text), Some(per_unit)) => amount_like(rpc, text, per_unit).await?,
+                (Some(_), None) => {
+                    return Err(format!("credit offer #{offer} asks for no collateral"));
+                }
+                (None, _) => 0,
+            };
+            LendingCall::TakeCredit(TakeCredit {
+                offer,
+                amount: amount_like(rpc, &amount, &view.remaining).await?,
+                collateral_amount,
+            })
+        }
+        LendingCommand::Repay { id, amount, all } => {
+            let loan = loan_of(rpc, id).await?;
+            let amount = match (amount, all) {
+                (Some(text), false) => amount_like(rpc, &text, &loan.principal).await?,
+                (None, true) => {
+                    let due = loan
+                        .amount_due
+                        .as_ref()
+                        .ok_or_else(|| format!("loan #{id} is {}; nothing to repay", loan.state))?;
+                    // Everything owed at the last block, plus a day of interest as margin for
+                    // the blocks until inclusion; the ledger takes only what is owed.
+                    let owed = due
+                        .now
+                        .minor()
+                        .saturating_add(due.principal_outstanding.minor())
+                        .saturating_sub(due.principal_due.minor());
+                    let day_interest = due
+                        .principal_outstanding
+                        .minor()
+                        .saturating_mul(u128::from(loan.rate_bps))
+                        / (10_000 * 365)
+                        + 1;
+                    owed.saturating_add(day_interest)
+                }
+                _ => return Err("give an amount to repay, or --all".into()),
+            };
+            LendingCall::Repay(Repay { loan: id, amount })
+        }
+        LendingCommand::Claim { id } => LendingCall::Claim(loan_ref(id)),
+        LendingCommand::Expire { id } => LendingCall::Expire(loan_ref(id)),
+        LendingCommand::Default { id } => LendingCall::DeclareDefault(loan_ref(id)),
+        LendingCommand::Cancel { id } => LendingCall::CancelRequest(loan_ref(id)),
+        LendingCommand::CancelOffer { id } => LendingCall::CancelCredit(CreditRef { offer: id }),
+        LendingCommand::List(_) | LendingCommand::Offers { .. } | LendingCommand::Show { .. } => {
+            return Err(crate::cli::market::not_a_transaction());
+        }
     })
 }

@@ -367,32 +367,6 @@ pub fn offer(global: &Global, command: OfferCommand) -> Result<(), String> {
     let rpc = connect(global)?;
     runtime()?.block_on(async {
         match command {
-            OfferCommand::Create(args) => {
-                let side = parse_side(&args.side)?;
-                let (asset, max_amount) =
-                    parse_amount(&rpc, &args.max_amount, &args.symbol).await?;
-                let min_amount = match &args.min {
-                    Some(min) => parse_amount(&rpc, min, &args.symbol).await?.1,
-                    None => max_amount,
-                };
-                let params = market_params(&rpc).await?;
-                let call = CreateOffer {
-                    side,
-                    asset: AssetId(asset.asset),
-                    fiat: Fiat::new(&args.fiat).map_err(|e| e.to_string())?,
-                    price: fiat_price(&args.price)?,
-                    min_amount,
-                    max_amount,
-                    methods: methods(&params, &args.methods)?,
-                    payment_window_secs: args.window_mins.saturating_mul(60),
-                    terms: text(&args.terms, "terms")?,
-                    buyer_deposit_bps: args.deposit_bps,
-                    seller_deposit_bps: args.deposit_bps,
-                    min_taker_trades: args.min_taker_trades,
-                    min_taker_tier: args.min_taker_tier,
-                };
-                submit(global, &rpc, Call::Market(MarketCall::CreateOffer(call))).await
-            }
             OfferCommand::List(args) => {
                 let query = OfferQuery {
                     side: args.side,
@@ -415,45 +389,83 @@ pub fn offer(global: &Global, command: OfferCommand) -> Result<(), String> {
                 show(global, &offer, print_offer);
                 Ok(())
             }
-            OfferCommand::Update(args) => {
-                let offer = offer_of(&rpc, args.id).await?;
-                let params = market_params(&rpc).await?;
-                let current_methods: Vec<String> = offer
-                    .methods
-                    .iter()
-                    .map(|m| match m.index {
-                        Some(_) => m.code.clone(),
-                        None => format!("custom:{}", m.name),
-                    })
-                    .collect();
-                let call = UpdateOffer {
-                    offer: offer.id,
-                    price: match &args.price {
-                        Some(price) => fiat_price(price)?,
-                        None => offer.price.minor_units.parse().unwrap_or(0),
-                    },
-                    min_amount: amount_or(&rpc, args.min, &offer.min_amount).await?,
-                    max_amount: amount_or(&rpc, args.max, &offer.max_amount).await?,
-                    methods: methods(
-                        &params,
-                        if args.methods.is_empty() {
-                            &current_methods
-                        } else {
-                            &args.methods
-                        },
-                    )?,
-                    payment_window_secs: args
-                        .window_mins
-                        .map_or(offer.payment_window_secs, |m| m.saturating_mul(60)),
-                    terms: text(args.terms.as_deref().unwrap_or(&offer.terms), "terms")?,
-                };
-                submit(global, &rpc, Call::Market(MarketCall::UpdateOffer(call))).await
-            }
-            OfferCommand::Cancel { id } => {
-                let call = MarketCall::CancelOffer(OfferRef { offer: id });
+            command => {
+                let call = offer_call(&rpc, command).await?;
                 submit(global, &rpc, Call::Market(call)).await
             }
         }
+    })
+}
+
+/// The error for a query given where a transaction is expected.
+pub fn not_a_transaction() -> String {
+    "this command is a query, not a transaction".into()
+}
+
+/// The transaction an offer command stands for.
+pub async fn offer_call(rpc: &RpcClient, command: OfferCommand) -> Result<MarketCall, String> {
+    Ok(match command {
+        OfferCommand::Create(args) => {
+            let side = parse_side(&args.side)?;
+            let (asset, max_amount) = parse_amount(rpc, &args.max_amount, &args.symbol).await?;
+            let min_amount = match &args.min {
+                Some(min) => parse_amount(rpc, min, &args.symbol).await?.1,
+                None => max_amount,
+            };
+            let params = market_params(rpc).await?;
+            let call = CreateOffer {
+                side,
+                asset: AssetId(asset.asset),
+                fiat: Fiat::new(&args.fiat).map_err(|e| e.to_string())?,
+                price: fiat_price(&args.price)?,
+                min_amount,
+                max_amount,
+                methods: methods(&params, &args.methods)?,
+                payment_window_secs: args.window_mins.saturating_mul(60),
+                terms: text(&args.terms, "terms")?,
+                buyer_deposit_bps: args.deposit_bps,
+                seller_deposit_bps: args.deposit_bps,
+                min_taker_trades: args.min_taker_trades,
+                min_taker_tier: args.min_taker_tier,
+            };
+            MarketCall::CreateOffer(call)
+        }
+        OfferCommand::Update(args) => {
+            let offer = offer_of(rpc, args.id).await?;
+            let params = market_params(rpc).await?;
+            let current_methods: Vec<String> = offer
+                .methods
+                .iter()
+                .map(|m| match m.index {
+                    Some(_) => m.code.clone(),
+                    None => format!("custom:{}", m.name),
+                })
+                .collect();
+            let call = UpdateOffer {
+                offer: offer.id,
+                price: match &args.price {
+                    Some(price) => fiat_price(price)?,
+                    None => offer.price.minor_units.parse().unwrap_or(0),
+                },
+                min_amount: amount_or(rpc, args.min, &offer.min_amount).await?,
+                max_amount: amount_or(rpc, args.max, &offer.max_amount).await?,
+                methods: methods(
+                    &params,
+                    if args.methods.is_empty() {
+                        &current_methods
+                    } else {
+                        &args.methods
+                    },
+                )?,
+                payment_window_secs: args
+                    .window_mins
+                    .map_or(offer.payment_window_secs, |m| m.saturating_mul(60)),
+                terms: text(args.terms.as_deref().unwrap_or(&offer.terms), "terms")?,
+            };
+            MarketCall::UpdateOffer(call)
+        }
+        OfferCommand::Cancel { id } => MarketCall::CancelOffer(OfferRef { offer: id }),
+        OfferCommand::List(_) | OfferCommand::Show { .. } => return Err(not_a_transaction()),
     })
 }
 
@@ -471,68 +483,8 @@ fn account_or_own(global: &Global, account: Option<&str>) -> Result<AccountId, S
 
 pub fn trade(global: &Global, command: TradeCommand) -> Result<(), String> {
     let rpc = connect(global)?;
-    let market = |call| Call::Market(call);
-    let reference = |id| TradeRef { trade: id };
     runtime()?.block_on(async {
         match command {
-            TradeCommand::Take {
-                offer,
-                amount,
-                symbol,
-                method,
-            } => {
-                let (_, amount) = parse_amount(&rpc, &amount, &symbol).await?;
-                let params = market_params(&rpc).await?;
-                let method = parse_method(codes(&params), &method)?;
-                let call = MarketCall::TakeOffer(TakeOffer {
-                    offer,
-                    amount,
-                    method,
-                });
-                submit(global, &rpc, market(call)).await
-            }
-            TradeCommand::Paid { id, reference } => {
-                let call = MarketCall::MarkPaid(MarkPaid {
-                    trade: id,
-                    payer_commitment: reference.map(|r| {
-                        types::hash(b"EQUA_PAYMENT_REFERENCE_V1", &[r.trim().as_bytes()]).0
-                    }),
-                });
-                submit(global, &rpc, market(call)).await
-            }
-            TradeCommand::Release { id } => {
-                submit(global, &rpc, market(MarketCall::Release(reference(id)))).await
-            }
-            TradeCommand::Cancel { id } => {
-                submit(global, &rpc, market(MarketCall::CancelTrade(reference(id)))).await
-            }
-            TradeCommand::ClaimTimeout { id } => {
-                submit(
-                    global,
-                    &rpc,
-                    market(MarketCall::ClaimTimeout(reference(id))),
-                )
-                .await
-            }
-            TradeCommand::Dispute { id } => {
-                submit(global, &rpc, market(MarketCall::OpenDispute(reference(id)))).await
-            }
-            TradeCommand::Reassign { id } => {
-                submit(global, &rpc, market(MarketCall::Reassign(reference(id)))).await
-            }
-            TradeCommand::Chat(ChatCommand::Send { id, text }) => {
-                let wallet = keys::unlock(&keys::wallet_path(global)?)?;
-                let trade = trade_of(&rpc, id).await?;
-                let chat = chat_of(&rpc, id).await?;
-                let me = wallet.account().to_string();
-                let key =
-                    client::chat::conversation_for(&wallet.chat_secret(), &me, &trade, &chat)?;
-                let call = MarketCall::PostMessage(PostMessage {
-                    trade: id,
-                    ciphertext: key.seal(&wallet.account(), text.as_bytes()),
-                });
-                submit_with(global, &rpc, &wallet, market(call)).await
-            }
             TradeCommand::Chat(ChatCommand::Read { id }) => {
                 let wallet = keys::unlock(&keys::wallet_path(global)?)?;
                 let trade = trade_of(&rpc, id).await?;
@@ -572,36 +524,6 @@ pub fn trade(global: &Global, command: TradeCommand) -> Result<(), String> {
                 }
                 Ok(())
             }
-            TradeCommand::RevealKey { id } => {
-                let wallet = keys::unlock(&keys::wallet_path(global)?)?;
-                let trade = trade_of(&rpc, id).await?;
-                let chat = chat_of(&rpc, id).await?;
-                let me = wallet.account().to_string();
-                let arbitrator_key = chat
-                    .arbitrator_key
-                    .as_ref()
-                    .and_then(|k| hex::decode(k).ok())
-                    .and_then(|k| <[u8; 32]>::try_from(k).ok())
-                    .ok_or("the trade has no arbitrator with a published chat key yet")?;
-                let key =
-                    client::chat::conversation_for(&wallet.chat_secret(), &me, &trade, &chat)?;
-                let call = MarketCall::RevealKey(RevealKey {
-                    trade: id,
-                    encrypted_key: key.reveal_to(&arbitrator_key, &client::chat::trade_context(id)),
-                });
-                submit_with(global, &rpc, &wallet, market(call)).await
-            }
-            TradeCommand::Rate { id, stars } => {
-                if !(1..=5).contains(&stars) {
-                    return Err(format!("a rating is 1 to 5 stars, not {stars}"));
-                }
-                submit(
-                    global,
-                    &rpc,
-                    market(MarketCall::Rate(Rate { trade: id, stars })),
-                )
-                .await
-            }
             TradeCommand::Show { id } => {
                 let trade = trade_of(&rpc, id).await?;
                 show(global, &trade, print_trade);
@@ -628,7 +550,83 @@ pub fn trade(global: &Global, command: TradeCommand) -> Result<(), String> {
                 }
                 Ok(())
             }
+            command => {
+                let wallet = keys::unlock(&keys::wallet_path(global)?)?;
+                let call = trade_call(&rpc, &wallet, command).await?;
+                submit_with(global, &rpc, &wallet, Call::Market(call)).await
+            }
         }
+    })
+}
+
+/// The transaction a trade command stands for, signed later by `wallet` (whose keys seal chat).
+pub async fn trade_call(
+    rpc: &RpcClient,
+    wallet: &client::keys::Wallet,
+    command: TradeCommand,
+) -> Result<MarketCall, String> {
+    let reference = |id| TradeRef { trade: id };
+    Ok(match command {
+        TradeCommand::Take {
+            offer,
+            amount,
+            symbol,
+            method,
+        } => {
+            let (_, amount) = parse_amount(rpc, &amount, &symbol).await?;
+            let params = market_params(rpc).await?;
+            let method = parse_method(codes(&params), &method)?;
+            MarketCall::TakeOffer(TakeOffer {
+                offer,
+                amount,
+                method,
+            })
+        }
+        TradeCommand::Paid { id, reference } => MarketCall::MarkPaid(MarkPaid {
+            trade: id,
+            payer_commitment: reference
+                .map(|r| types::hash(b"EQUA_PAYMENT_REFERENCE_V1", &[r.trim().as_bytes()]).0),
+        }),
+        TradeCommand::Release { id } => MarketCall::Release(reference(id)),
+        TradeCommand::Cancel { id } => MarketCall::CancelTrade(reference(id)),
+        TradeCommand::ClaimTimeout { id } => MarketCall::ClaimTimeout(reference(id)),
+        TradeCommand::Dispute { id } => MarketCall::OpenDispute(reference(id)),
+        TradeCommand::Reassign { id } => MarketCall::Reassign(reference(id)),
+        TradeCommand::Chat(ChatCommand::Send { id, text }) => {
+            let trade = trade_of(rpc, id).await?;
+            let chat = chat_of(rpc, id).await?;
+            let me = wallet.account().to_string();
+            let key = client::chat::conversation_for(&wallet.chat_secret(), &me, &trade, &chat)?;
+            MarketCall::PostMessage(PostMessage {
+                trade: id,
+                ciphertext: key.seal(&wallet.account(), text.as_bytes()),
+            })
+        }
+        TradeCommand::RevealKey { id } => {
+            let trade = trade_of(rpc, id).await?;
+            let chat = chat_of(rpc, id).await?;
+            let me = wallet.account().to_string();
+            let arbitrator_key = chat
+                .arbitrator_key
+                .as_ref()
+                .and_then(|k| hex::decode(k).ok())
+                .and_then(|k| <[u8; 32]>::try_from(k).ok())
+                .ok_or("the trade has no arbitrator with a published chat key yet")?;
+            let key = client::chat::conversation_for(&wallet.chat_secret(), &me, &trade, &chat)?;
+            MarketCall::RevealKey(RevealKey {
+                trade: id,
+                encrypted_key: key.reveal_to(&arbitrator_key, &client::chat::trade_context(id)),
+            })
+        }
+        TradeCommand::Rate { id, stars } => {
+            if !(1..=5).contains(&stars) {
+                return Err(format!("a rating is 1 to 5 stars, not {stars}"));
+            }
+            MarketCall::Rate(Rate { trade: id, stars })
+        }
+        TradeCommand::Chat(ChatCommand::Read { .. })
+        | TradeCommand::Show { .. }
+        | TradeCommand::List { .. } => return Err(not_a_transaction()),
     })
 }
 
@@ -642,35 +640,7 @@ async fn chat_of(rpc: &RpcClient, id: u64) -> Result<rpc::market::ChatView, Stri
 pub fn arbitrator(global: &Global, command: ArbitratorCommand) -> Result<(), String> {
     let rpc = connect(global)?;
     runtime()?.block_on(async {
-        let call = match command {
-            ArbitratorCommand::Register {
-                bond,
-                fee_bps,
-                languages,
-            } => MarketCall::RegisterArbitrator(RegisterArbitrator {
-                bond: parse_amount(&rpc, &bond, "EQA").await?.1,
-                fee_bps,
-                languages: text(&languages, "languages")?,
-            }),
-            ArbitratorCommand::Unregister => MarketCall::UnregisterArbitrator(Nothing),
-            ArbitratorCommand::WithdrawBond => MarketCall::WithdrawBond(Nothing),
-            ArbitratorCommand::Rule {
-                trade,
-                to_buyer,
-                at_fault,
-            } => {
-                let view = trade_of(&rpc, trade).await?;
-                let at_fault = match at_fault.as_str() {
-                    "buyer" => Party::Buyer,
-                    "seller" => Party::Seller,
-                    other => return Err(format!("--at-fault is buyer or seller, not {other:?}")),
-                };
-                MarketCall::Rule(Rule {
-                    trade,
-                    amount_to_buyer: amount_in(&rpc, &to_buyer, &view.amount).await?,
-                    at_fault,
-                })
-            }
+        match command {
             ArbitratorCommand::List => {
                 let list = rpc.arbitrators().await.map_err(|e| e.to_string())?;
                 if global.json {
@@ -693,10 +663,51 @@ pub fn arbitrator(global: &Global, command: ArbitratorCommand) -> Result<(), Str
                         );
                     }
                 }
-                return Ok(());
+                Ok(())
             }
-        };
-        submit(global, &rpc, Call::Market(call)).await
+            command => {
+                let call = arbitrator_call(&rpc, command).await?;
+                submit(global, &rpc, Call::Market(call)).await
+            }
+        }
+    })
+}
+
+/// The transaction an arbitrator command stands for.
+pub async fn arbitrator_call(
+    rpc: &RpcClient,
+    command: ArbitratorCommand,
+) -> Result<MarketCall, String> {
+    Ok(match command {
+        ArbitratorCommand::Register {
+            bond,
+            fee_bps,
+            languages,
+        } => MarketCall::RegisterArbitrator(RegisterArbitrator {
+            bond: parse_amount(rpc, &bond, "EQA").await?.1,
+            fee_bps,
+            languages: text(&languages, "languages")?,
+        }),
+        ArbitratorCommand::Unregister => MarketCall::UnregisterArbitrator(Nothing),
+        ArbitratorCommand::WithdrawBond => MarketCall::WithdrawBond(Nothing),
+        ArbitratorCommand::Rule {
+            trade,
+            to_buyer,
+            at_fault,
+        } => {
+            let view = trade_of(rpc, trade).await?;
+            let at_fault = match at_fault.as_str() {
+                "buyer" => Party::Buyer,
+                "seller" => Party::Seller,
+                other => return Err(format!("--at-fault is buyer or seller, not {other:?}")),
+            };
+            MarketCall::Rule(Rule {
+                trade,
+                amount_to_buyer: amount_in(rpc, &to_buyer, &view.amount).await?,
+                at_fault,
+            })
+        }
+        ArbitratorCommand::List => return Err(not_a_transaction()),
     })
 }
 
@@ -705,14 +716,19 @@ pub fn profile(global: &Global, command: ProfileCommand) -> Result<(), String> {
         ProfileCommand::Set { name } => {
             let rpc = connect(global)?;
             let wallet = keys::unlock(&keys::wallet_path(global)?)?;
-            let call = MarketCall::SetProfile(SetProfile {
-                chat_key: wallet.chat_public_key(),
-                name: text(&name, "name")?,
-            });
+            let call = profile_call(&wallet, &name)?;
             runtime()?.block_on(submit_with(global, &rpc, &wallet, Call::Market(call)))
         }
         ProfileCommand::Show { address } => reputation(global, address.as_deref()),
     }
+}
+
+/// Publishing a display name with `wallet`'s chat key.
+pub fn profile_call(wallet: &client::keys::Wallet, name: &str) -> Result<MarketCall, String> {
+    Ok(MarketCall::SetProfile(SetProfile {
+        chat_key: wallet.chat_public_key(),
+        name: text(name, "name")?,
+    }))
 }
 
 pub fn reputation(global: &Global, address: Option<&str>) -> Result<(), String> {
