@@ -1,6 +1,7 @@
 //! `equa`: one binary for every Equa command.
 
 mod cli;
+mod web;
 
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
@@ -134,6 +135,14 @@ fn run_node(path: &std::path::Path) -> Result<(), String> {
     let config = node::run::RunConfig::load(path).map_err(|e| e.to_string())?;
     let listen = config.listen;
     let rpc = config.rpc;
+    if let (Some(settings), Some(rpc)) = (&config.web, rpc) {
+        let bound = web::spawn(web::Settings {
+            listen: settings.listen,
+            wallet: settings.wallet.clone(),
+            rpc_url: format!("http://{rpc}"),
+        })?;
+        println!("web interface: http://{bound}");
+    }
     node::run::run_with(config, move |_| match rpc {
         Some(rpc) => println!("validator running: p2p {listen}, JSON-RPC http://{rpc}"),
         None => println!("validator running: p2p {listen}"),

@@ -38,6 +38,8 @@ impl Validators {
             .args(["devnet", "--init-only", "--dir", dir.to_str().unwrap()])
             .args(["--rpc-port", &RPC_PORT.to_string()])
             .args(["--p2p-port", &P2P_PORT.to_string()])
+            // Each test devnet serves its web pages beside its RPC ports, clear of the default 8080.
+            .args(["--web-port", &(RPC_PORT + 10).to_string()])
             .stdout(Stdio::null())
             .status()
             .unwrap();

@@ -31,6 +31,8 @@ pub const DEMO_ACCOUNTS: [(&str, &str); 4] = [
 pub const FIRST_RPC_PORT: u16 = 9545;
 /// The first validator's peer-to-peer port.
 pub const FIRST_P2P_PORT: u16 = 30_300;
+/// The first validator's web interface port; validator i serves demo wallet i on this plus i.
+pub const FIRST_WEB_PORT: u16 = 8080;
 
 #[derive(Debug, Args)]
 pub struct DevnetArgs {
@@ -50,6 +52,9 @@ pub struct DevnetArgs {
     /// The first validator's peer-to-peer port.
     #[arg(long, default_value_t = FIRST_P2P_PORT)]
     pub p2p_port: u16,
+    /// The first validator's web interface port.
+    #[arg(long, default_value_t = FIRST_WEB_PORT)]
+    pub web_port: u16,
 }
 
 /// A validator's entry in every node's configuration.
@@ -74,6 +79,18 @@ pub struct NodeConfig {
     pub private_key: String,
     /// Every validator of the chain, this node included.
     pub validators: Vec<PeerConfig>,
+    /// The web interface, for the owner of one wallet.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub web: Option<WebConfig>,
+}
+
+/// Where a node serves its web interface and which keystore it acts for.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WebConfig {
+    /// A loopback address.
+    pub listen: SocketAddr,
+    pub wallet: PathBuf,
 }
 
 fn write_private(path: &Path, contents: &str) -> Result<(), String> {
@@ -130,6 +147,7 @@ fn genesis_toml(now_ms: u64, wallets: &[(&str, AccountId)], validators: &[Accoun
 pub struct Ports {
     pub rpc: u16,
     pub p2p: u16,
+    pub web: u16,
 }
 
 /// Creates a new devnet directory. Returns the node configuration files in validator order.
@@ -188,6 +206,10 @@ pub fn create(dir: &Path, validators: usize, ports: Ports) -> Result<Vec<PathBuf
             rpc: SocketAddr::from(([127, 0, 0, 1], ports.rpc + index as u16)),
             private_key: hex::encode(key.encode()),
             validators: peers.clone(),
+            web: DEMO_ACCOUNTS.get(index).map(|(name, _)| WebConfig {
+                listen: SocketAddr::from(([127, 0, 0, 1], ports.web + index as u16)),
+                wallet: PathBuf::from(format!("../wallets/{name}.json")),
+            }),
         };
         let path = node_dir.join("node.toml");
         write_private(
@@ -211,6 +233,13 @@ fn describe(dir: &Path, configs: &[PathBuf]) -> Result<(), String> {
             "validator {index}:      rpc http://{}  p2p {}",
             config.rpc, config.listen
         );
+        if let Some(web) = &config.web {
+            let wallet = web.wallet.file_stem().unwrap_or_default().to_string_lossy();
+            println!(
+                "                  web http://{}  (wallet {wallet})",
+                web.listen
+            );
+        }
     }
     println!("\ndemo wallets (password \"{DEMO_PASSWORD}\"):");
     for (name, role) in DEMO_ACCOUNTS {
@@ -245,6 +274,7 @@ pub fn run(args: DevnetArgs) -> Result<(), String> {
             Ports {
                 rpc: args.rpc_port,
                 p2p: args.p2p_port,
+                web: args.web_port,
             },
         )?
     };

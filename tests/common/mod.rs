@@ -43,6 +43,8 @@ impl Devnet {
             .args(["devnet", "--dir", self.dir.to_str().unwrap()])
             .args(["--rpc-port", &self.rpc_port.to_string()])
             .args(["--p2p-port", &self.p2p_port.to_string()])
+            // Each test devnet serves its web pages beside its RPC ports, clear of the default 8080.
+            .args(["--web-port", &(self.rpc_port + 10).to_string()])
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()

@@ -58,6 +58,25 @@ struct RawConfig {
     rpc: Option<SocketAddr>,
     private_key: String,
     validators: Vec<RawValidator>,
+    /// The web interface; none when absent.
+    #[serde(default)]
+    web: Option<RawWeb>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawWeb {
+    listen: SocketAddr,
+    wallet: PathBuf,
+}
+
+/// Where the node serves its web interface, and the wallet it acts for.
+#[derive(Clone, Debug)]
+pub struct WebSettings {
+    /// A loopback address: the interface can move the wallet's funds.
+    pub listen: SocketAddr,
+    /// The keystore file; it is unlocked in the browser with its password.
+    pub wallet: PathBuf,
 }
 
 #[derive(Deserialize)]
@@ -84,6 +103,7 @@ pub struct RunConfig {
     pub rpc: Option<SocketAddr>,
     pub private_key: ed25519::PrivateKey,
     pub validators: Vec<(ed25519::PublicKey, SocketAddr)>,
+    pub web: Option<WebSettings>,
 }
 
 impl RunConfig {
@@ -112,7 +132,27 @@ impl RunConfig {
                 "private_key is not one of the validators".into(),
             ));
         }
+        let web = match raw.web {
+            Some(web) if !web.listen.ip().is_loopback() => {
+                return Err(RunError::Config(format!(
+                    "web.listen {} is not a loopback address: the web interface acts for a \
+                     wallet, so it is served on 127.0.0.1 or ::1 only",
+                    web.listen
+                )));
+            }
+            Some(_) if raw.rpc.is_none() => {
+                return Err(RunError::Config(
+                    "the web interface needs the node's JSON-RPC: set rpc".into(),
+                ));
+            }
+            Some(web) => Some(WebSettings {
+                listen: web.listen,
+                wallet: base.join(web.wallet),
+            }),
+            None => None,
+        };
         Ok(Self {
+            web,
             genesis,
             data_dir: base.join(raw.data_dir),
             listen: raw.listen,

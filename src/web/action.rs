@@ -1,0 +1,104 @@
+//! The web interface's actions: the command line's transaction commands, parsed by clap from
+//! the words a form sends (`["trade", "take", "7", "25", "USDX", "--method", "SEPA"]`) and built
+//! by the same functions `equa` uses.
+
+use crate::cli::{
+    chain::transfer_call,
+    lending::{LendingCommand, lending_call},
+    market::{
+        ArbitratorCommand, OfferCommand, ProfileCommand, TradeCommand, arbitrator_call,
+        not_a_transaction, offer_call, profile_call, trade_call,
+    },
+};
+use clap::{Parser, Subcommand};
+use client::Wallet;
+use rpc::RpcClient;
+use types::Call;
+
+#[derive(Debug, Parser)]
+#[command(name = "equa", no_binary_name = true, disable_help_subcommand = true)]
+struct Line {
+    #[command(subcommand)]
+    action: Action,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Action {
+    Send {
+        to: String,
+        #[arg(allow_hyphen_values = true)]
+        amount: String,
+        symbol: String,
+    },
+    #[command(subcommand)]
+    Offer(OfferCommand),
+    #[command(subcommand)]
+    Trade(TradeCommand),
+    #[command(subcommand)]
+    Arbitrator(ArbitratorCommand),
+    #[command(subcommand)]
+    Profile(ProfileCommand),
+    #[command(subcommand)]
+    Loan(LendingCommand),
+}
+
+/// Parses an action; the error is clap's first line, without its usage text.
+pub fn parse(args: &[String]) -> Result<Action, String> {
+    Line::try_parse_from(args)
+        .map(|line| line.action)
+        .map_err(|error| {
+            let text = error.render().to_string();
+            let first = text.lines().next().unwrap_or("invalid action").trim();
+            first.strip_prefix("error: ").unwrap_or(first).to_string()
+        })
+}
+
+/// The transaction `action` stands for, to be signed by `wallet`.
+pub async fn call(rpc: &RpcClient, wallet: &Wallet, action: Action) -> Result<Call, String> {
+    match action {
+        Action::Send { to, amount, symbol } => transfer_call(rpc, &to, &amount, &symbol).await,
+        Action::Offer(command) => offer_call(rpc, command).await.map(Call::Market),
+        Action::Trade(command) => trade_call(rpc, wallet, command).await.map(Call::Market),
+        Action::Arbitrator(command) => arbitrator_call(rpc, command).await.map(Call::Market),
+        Action::Profile(ProfileCommand::Set { name }) => {
+            profile_call(wallet, &name).map(Call::Market)
+        }
+        Action::Profile(ProfileCommand::Show { .. }) => Err(not_a_transaction()),
+        Action::Loan(command) => lending_call(rpc, command).await.map(Call::Lending),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn words(line: &str) -> Vec<String> {
+        line.split_whitespace().map(str::to_string).collect()
+    }
+
+    #[test]
+    fn parses_the_command_lines_transaction_commands() {
+        assert!(matches!(
+            parse(&words("trade take 7 25 USDX --method SEPA")),
+            Ok(Action::Trade(TradeCommand::Take { offer: 7, .. }))
+        ));
+        assert!(matches!(
+            parse(&words("loan repay 3 --all")),
+            Ok(Action::Loan(LendingCommand::Repay {
+                id: 3,
+                all: true,
+                ..
+            }))
+        ));
+    }
+
+    #[test]
+    fn refuses_what_is_not_an_action_with_a_short_reason() {
+        let error = parse(&words("keys new")).unwrap_err();
+        assert!(error.contains("unrecognized subcommand 'keys'"), "{error}");
+        assert!(!error.contains("Usage"), "{error}");
+        let error = parse(&words("trade take seven 25 USDX --method SEPA")).unwrap_err();
+        assert!(error.contains("invalid value 'seven'"), "{error}");
+        assert!(parse(&[]).is_err());
+    }
+}

@@ -1,0 +1,865 @@
+// The Equa web interface: pages rendered from the node's JSON-RPC queries, actions sent as the
+// command line's own transaction commands to /api/act, where the node's wallet signs them.
+'use strict';
+
+let session = { address: null, unlocked: false, csrf: null };
+let cache = { assets: null, market: null };
+let teardown = [];
+
+// ---------------------------------------------------------------------------------------------
+// Elements and requests
+
+function el(tag, props, ...kids) {
+  const node = document.createElement(tag);
+  for (const [key, value] of Object.entries(props || {})) {
+    if (value === null || value === undefined || value === false) continue;
+    if (key === 'class') node.className = value;
+    else if (key === 'text') node.textContent = value;
+    else if (key.startsWith('on')) node.addEventListener(key.slice(2), value);
+    else node.setAttribute(key, value === true ? '' : value);
+  }
+  for (const kid of kids.flat()) {
+    if (kid === null || kid === undefined || kid === false) continue;
+    node.append(kid instanceof Node ? kid : String(kid));
+  }
+  return node;
+}
+
+function link(href, text) { return el('a', { href }, text); }
+
+async function request(path, options) {
+  const response = await fetch(path, Object.assign({ credentials: 'same-origin' }, options || {}));
+  const body = await response.json().catch(() => ({ error: `the interface answered ${response.status}` }));
+  if (!response.ok) {
+    const error = new Error(body.error || `request failed (${response.status})`);
+    error.body = body;
+    throw error;
+  }
+  return body;
+}
+
+function post(path, body, extraHeaders) {
+  return request(path, {
+    method: 'POST',
+    headers: Object.assign({ 'content-type': 'application/json' }, extraHeaders || {}),
+    body: JSON.stringify(body),
+  });
+}
+
+function q(method, ...params) { return post('/api/query', { method, params }); }
+
+function act(args) {
+  return post('/api/act', { args: args.map(String) }, { 'x-equa-csrf': session.csrf || '' });
+}
+
+async function assets() {
+  if (!cache.assets) cache.assets = await q('equa_getAssets');
+  return cache.assets;
+}
+
+async function marketParams() {
+  if (!cache.market) cache.market = await q('equa_getMarketParams');
+  return cache.market;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Formatting
+
+function money(m) { return m ? `${m.amount} ${m.symbol}` : '–'; }
+function fiat(f) { return f ? `${f.amount} ${f.currency}` : '–'; }
+function short(address) { return address ? `${address.slice(0, 10)}…${address.slice(-6)}` : '–'; }
+function when(ms) { return ms ? new Date(ms).toISOString().replace('T', ' ').slice(0, 19) + ' UTC' : '–'; }
+function words(text) { return String(text).replace(/_/g, ' '); }
+
+function duration(ms) {
+  const s = Math.max(0, Math.round(ms / 1000));
+  const d = Math.floor(s / 86400), h = Math.floor(s % 86400 / 3600), m = Math.floor(s % 3600 / 60);
+  if (d) return `${d} d ${h} h`;
+  if (h) return `${h} h ${m} min`;
+  if (m) return `${m} min ${s % 60} s`;
+  return `${s % 60} s`;
+}
+
+/// A deadline that counts down every second (see `tick`).
+function deadline(ms) {
+  const node = el('span', { class: 'deadline', 'data-deadline': ms, title: when(ms) });
+  renderDeadline(node);
+  return node;
+}
+
+function renderDeadline(node) {
+  const left = Number(node.dataset.deadline) - Date.now();
+  node.textContent = left > 0 ? `${duration(left)} left` : `passed ${duration(-left)} ago`;
+  node.classList.toggle('passed', left <= 0);
+}
+
+setInterval(() => document.querySelectorAll('[data-deadline]').forEach(renderDeadline), 1000);
+
+function facts(pairs) {
+  return el('dl', { class: 'facts' }, pairs.filter(Boolean).map(([k, v]) => [el('dt', {}, k), el('dd', {}, v)]));
+}
+
+function table(headers, rows, empty) {
+  if (!rows.length) return el('p', { class: 'muted' }, empty);
+  return el('table', { class: 'responsive' },
+    el('thead', {}, el('tr', {}, headers.map(h => el('th', { scope: 'col' }, h)))),
+    el('tbody', {}, rows.map(cells => el('tr', {}, cells.map((cell, i) => el('td', { 'data-label': headers[i] }, cell))))));
+}
+
+function standing(s, name) {
+  return el('span', {},
+    name ? el('strong', {}, name) : null, name ? ' ' : null,
+    el('span', { class: 'badge' }, s.tier_name),
+    ` ${s.completed_trades} trades · ${s.completion_rate} completed · `,
+    s.rating ? `★ ${s.rating} (${s.ratings})` : 'no ratings');
+}
+
+// ---------------------------------------------------------------------------------------------
+// Forms: every wallet action goes through `form`, which shows the outcome or the error next to
+// the field it concerns.
+
+let fieldCounter = 0;
+
+function field(spec) {
+  const id = `f${++fieldCounter}`;
+  let input;
+  if (spec.type === 'select') {
+    input = el('select', { id, name: spec.name },
+      spec.options.map(([value, label]) => el('option', { value, selected: value === spec.value }, label)));
+  } else if (spec.type === 'textarea') {
+    input = el('textarea', { id, name: spec.name, rows: 2 }, spec.value || '');
+  } else {
+    input = el('input', {
+      id, name: spec.name, type: spec.type || 'text', value: spec.value ?? '',
+      inputmode: spec.inputmode, autocomplete: spec.autocomplete || 'off', placeholder: spec.placeholder,
+      required: spec.required,
+    });
+  }
+  const error = el('span', { class: 'error', id: `${id}-error`, 'aria-live': 'polite' });
+  input.setAttribute('aria-describedby', `${id}-error`);
+  return el('div', { class: 'field', 'data-field': spec.name, 'data-match': (spec.match || [spec.name]).join('|') },
+    el('label', { for: id }, spec.label), input, spec.hint ? el('span', { class: 'hint' }, spec.hint) : null, error);
+}
+
+/// A form that sends `build(values)` (the words of a transaction command) to the wallet, then
+/// calls `after(result)`. A `build` that throws an Error with `.field` marks that field.
+function form({ title, fields, submit, build, after, danger, inline }) {
+  const status = el('p', { role: 'status', class: 'ok' });
+  const alert = el('p', { role: 'alert', class: 'error' });
+  const button = el('button', { type: 'submit', class: danger ? 'danger' : null }, submit);
+  const node = el('form', { class: inline ? 'row' : 'stack', novalidate: true },
+    title ? el('h2', {}, title) : null, fields.map(field),
+    el('div', { class: 'actions' }, button), alert, status);
+  node.addEventListener('submit', async event => {
+    event.preventDefault();
+    status.textContent = '';
+    alert.textContent = '';
+    node.querySelectorAll('.field .error').forEach(e => { e.textContent = ''; });
+    node.querySelectorAll('[aria-invalid]').forEach(e => e.removeAttribute('aria-invalid'));
+    if (!session.unlocked) {
+      alert.textContent = 'Unlock the wallet first: enter its password at the top of the page.';
+      return;
+    }
+    const values = Object.fromEntries(new FormData(node).entries());
+    button.disabled = true;
+    status.textContent = 'Waiting for the network to finalize…';
+    try {
+      const args = await build(values);
+      const result = await act(args);
+      status.textContent = `Done: included in block ${result.receipt.height}.`;
+      if (after) await after(result);
+    } catch (error) {
+      status.textContent = '';
+      showError(node, alert, error);
+    } finally {
+      button.disabled = false;
+    }
+  });
+  return node;
+}
+
+function showError(node, alert, error) {
+  const message = error.message || String(error);
+  const fields = [...node.querySelectorAll('.field')];
+  const target = fields.find(f => f.dataset.field === error.field) ||
+    fields.find(f => f.dataset.match.split('|').some(word => word && message.toLowerCase().includes(word.toLowerCase())));
+  if (target) {
+    target.querySelector('.error').textContent = message;
+    target.querySelector('input, select, textarea').setAttribute('aria-invalid', 'true');
+    target.querySelector('input, select, textarea').focus();
+  } else {
+    alert.textContent = message;
+  }
+}
+
+function required(values, name, label) {
+  const value = (values[name] || '').trim();
+  if (!value) {
+    const error = new Error(`${label} is required`);
+    error.field = name;
+    throw error;
+  }
+  return value;
+}
+
+/// A single button that sends one command.
+function button(label, args, after, danger) {
+  return form({ fields: [], submit: label, build: () => args, after, danger, inline: true });
+}
+
+function newId(result, pattern) {
+  for (const event of result.receipt.events || []) {
+    const found = String(event.event || '').match(pattern);
+    if (found) return found[1];
+  }
+  return null;
+}
+
+async function assetOptions() {
+  return (await assets()).map(a => [a.symbol, `${a.symbol} — ${a.name}`]);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Session
+
+async function loadSession() {
+  session = await request('/api/session');
+  renderSession();
+}
+
+function renderSession() {
+  const box = document.getElementById('session');
+  box.replaceChildren();
+  const who = el('span', { class: 'mono', title: session.address }, short(session.address));
+  if (session.unlocked) {
+    box.append(who, el('span', { class: 'badge' }, 'unlocked'),
+      el('button', { type: 'button', class: 'secondary', onclick: async () => {
+        await post('/api/lock', {}, { 'x-equa-csrf': session.csrf || '' }).catch(() => {});
+        await loadSession();
+        route();
+      } }, 'Lock'));
+    return;
+  }
+  const error = el('span', { class: 'error', role: 'alert', id: 'unlock-error' });
+  const password = el('input', { type: 'password', id: 'unlock-password', name: 'password', autocomplete: 'current-password', 'aria-describedby': 'unlock-error' });
+  const unlock = el('form', { onsubmit: async event => {
+    event.preventDefault();
+    error.textContent = '';
+    try {
+      session = await post('/api/unlock', { password: password.value });
+      password.value = '';
+      renderSession();
+      route();
+    } catch (e) {
+      error.textContent = e.message;
+      password.setAttribute('aria-invalid', 'true');
+    }
+  } }, who, el('label', { for: 'unlock-password' }, 'Wallet password'), password, el('button', { type: 'submit' }, 'Unlock'), error);
+  box.append(unlock);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Pages
+
+async function marketPage(view) {
+  const [assetList, params] = await Promise.all([assets(), marketParams()]);
+  const results = el('div');
+  const filters = el('form', { class: 'row card', 'aria-label': 'Filter offers' },
+    field({ name: 'side', label: 'I want to', type: 'select', options: [['', 'buy or sell'], ['sell', 'buy (maker sells)'], ['buy', 'sell (maker buys)']] }),
+    field({ name: 'asset', label: 'Asset', type: 'select', options: [['', 'any']].concat(assetList.map(a => [a.symbol, a.symbol])) }),
+    field({ name: 'fiat', label: 'Fiat currency', placeholder: 'EUR', match: ['fiat', 'currency'] }),
+    field({ name: 'method', label: 'Payment method', type: 'select', options: [['', 'any']].concat(params.methods.map(m => [m.code, m.name])) }),
+    field({ name: 'amount', label: 'Amount', placeholder: 'e.g. 25', inputmode: 'decimal' }),
+    el('div', { class: 'actions' }, el('button', { type: 'submit' }, 'Search')));
+  const alert = el('p', { role: 'alert', class: 'error' });
+  async function search() {
+    alert.textContent = '';
+    filters.querySelectorAll('.field .error').forEach(e => { e.textContent = ''; });
+    const values = Object.fromEntries(new FormData(filters).entries());
+    const query = {};
+    for (const [key, value] of Object.entries(values)) if (value.trim()) query[key] = value.trim();
+    if (query.fiat) query.fiat = query.fiat.toUpperCase();
+    if (query.amount && !query.asset) {
+      showError(filters, alert, Object.assign(new Error('choose the asset the amount is in'), { field: 'asset' }));
+      return;
+    }
+    query.limit = 50;
+    try {
+      const offers = await q('equa_listOffers', query);
+      results.replaceChildren(table(
+        ['Offer', 'Price', 'Limits', 'Payment', 'Maker', ''],
+        offers.map(o => [
+          el('span', {}, el('span', { class: `badge ${o.side}` }, o.side === 'sell' ? 'maker sells' : 'maker buys'), ` #${o.id}`),
+          el('strong', {}, `${o.price.amount} ${o.price.currency}`),
+          `${o.min_amount.amount}–${money(o.max_amount)}`,
+          o.methods.map(m => m.name).join(', '),
+          standing(o.maker_standing, o.maker_name),
+          link(`#/offer/${o.id}`, o.maker === session.address ? 'Manage' : (o.side === 'sell' ? 'Buy' : 'Sell')),
+        ]),
+        'No open offers match these filters.'));
+    } catch (error) {
+      showError(filters, alert, error);
+    }
+  }
+  filters.addEventListener('submit', event => { event.preventDefault(); search(); });
+  view.append(el('h1', {}, 'Market'),
+    el('p', {}, link('#/offer/new', 'Create an offer')),
+    filters, alert, results);
+  await search();
+}
+
+async function offerPage(view, id) {
+  const offer = await q('equa_getOffer', Number(id));
+  if (!offer) { view.append(el('h1', {}, `No offer #${id}`)); return; }
+  const mine = offer.maker === session.address;
+  view.append(el('h1', {}, `Offer #${offer.id}: maker ${offer.side}s ${offer.max_amount.symbol}`),
+    el('div', { class: 'card' }, facts([
+      ['Price', `${offer.price.amount} ${offer.price.currency} per ${offer.max_amount.symbol}`],
+      ['Limits', `${offer.min_amount.amount} – ${money(offer.max_amount)}`],
+      ['Payment methods', offer.methods.map(m => `${m.name} (${m.risk} chargeback risk)`).join(', ')],
+      ['Payment window', duration(offer.payment_window_secs * 1000)],
+      ['Deposits', `buyer ${offer.buyer_deposit_bps / 100}% · seller ${offer.seller_deposit_bps / 100}%`],
+      ['Maker', el('span', {}, link(`#/account/${offer.maker}`, short(offer.maker)), ' ', standing(offer.maker_standing, offer.maker_name))],
+      offer.terms ? ['Terms', offer.terms] : null,
+      offer.min_taker_trades ? ['Takers need', `${offer.min_taker_trades} completed trades`] : null,
+    ])));
+  if (mine) {
+    view.append(el('p', {}, link(`#/offer/${offer.id}/edit`, 'Edit this offer')),
+      button('Cancel offer', ['offer', 'cancel', offer.id], () => { location.hash = '#/market'; }, true));
+    return;
+  }
+  const symbol = offer.max_amount.symbol;
+  view.append(el('div', { class: 'card' }, form({
+    title: offer.side === 'sell' ? `Buy ${symbol}` : `Sell ${symbol}`,
+    fields: [
+      { name: 'amount', label: `Amount (${symbol})`, hint: `between ${offer.min_amount.amount} and ${offer.max_amount.amount}`, inputmode: 'decimal', match: ['amount', 'decimal', 'limit'] },
+      { name: 'method', label: 'Payment method', type: 'select', options: offer.methods.map(m => [m.index === null ? `custom:${m.name}` : m.code, m.name]), match: ['method'] },
+    ],
+    submit: 'Take offer',
+    build: v => ['trade', 'take', offer.id, required(v, 'amount', 'Amount'), symbol, '--method', v.method],
+    after: result => {
+      const trade = newId(result, /TradeOpened \{ trade: (\d+)/);
+      if (trade) location.hash = `#/trade/${trade}`;
+    },
+  })));
+}
+
+function offerFields(params, assetChoices, current) {
+  const methods = params.methods.map(m => [m.code, `${m.name}${m.currencies && m.currencies.length ? ` (${m.currencies.join(', ')})` : ''}`]);
+  return [
+    current ? null : { name: 'side', label: 'I want to', type: 'select', options: [['sell', 'sell the asset for fiat'], ['buy', 'buy the asset with fiat']] },
+    current ? null : { name: 'symbol', label: 'Asset', type: 'select', options: assetChoices, match: ['asset'] },
+    { name: 'max', label: 'Most per trade (total)', value: current ? current.max_amount.amount : '', inputmode: 'decimal', match: ['max', 'decimal', 'amount'] },
+    { name: 'min', label: 'Least per trade', value: current ? current.min_amount.amount : '', hint: 'empty: the whole amount', inputmode: 'decimal', match: ['min'] },
+    { name: 'price', label: 'Price (fiat per unit)', value: current ? current.price.amount : '', inputmode: 'decimal', match: ['price'] },
+    current ? null : { name: 'fiat', label: 'Fiat currency', placeholder: 'EUR', match: ['fiat', 'currency'] },
+    current ? null : { name: 'method', label: 'Payment method', type: 'select', options: methods, match: ['method'] },
+    { name: 'window', label: 'Payment window (minutes)', value: current ? String(current.payment_window_secs / 60) : '60', inputmode: 'numeric', match: ['window'] },
+    current ? null : { name: 'deposit', label: 'Security deposit (basis points)', value: '1500', inputmode: 'numeric', hint: '1500 = 15% of the amount, from each side', match: ['deposit'] },
+    { name: 'terms', label: 'Terms', type: 'textarea', value: current ? current.terms : '', match: ['terms'] },
+  ].filter(Boolean);
+}
+
+async function offerFormPage(view, id) {
+  const [params, choices] = await Promise.all([marketParams(), assetOptions()]);
+  if (id) {
+    const offer = await q('equa_getOffer', Number(id));
+    if (!offer) { view.append(el('h1', {}, `No offer #${id}`)); return; }
+    view.append(el('h1', {}, `Edit offer #${id}`), el('div', { class: 'card' }, form({
+      fields: offerFields(params, choices, offer),
+      submit: 'Save changes',
+      build: v => {
+        const args = ['offer', 'update', id, '--price', required(v, 'price', 'Price'), '--max', required(v, 'max', 'The most per trade'),
+          '--window-mins', required(v, 'window', 'The payment window'), '--terms', v.terms || ''];
+        if (v.min.trim()) args.push('--min', v.min.trim());
+        return args;
+      },
+      after: () => { location.hash = `#/offer/${id}`; },
+    })));
+    return;
+  }
+  view.append(el('h1', {}, 'Create an offer'), el('div', { class: 'card' }, form({
+    fields: offerFields(params, choices, null),
+    submit: 'Create offer',
+    build: v => {
+      const args = ['offer', 'create', v.side, required(v, 'max', 'The most per trade'), v.symbol,
+        '--price', required(v, 'price', 'Price'), '--fiat', required(v, 'fiat', 'Fiat currency').toUpperCase(),
+        '--method', v.method, '--window-mins', required(v, 'window', 'The payment window'),
+        '--deposit-bps', required(v, 'deposit', 'The deposit')];
+      if (v.min.trim()) args.push('--min', v.min.trim());
+      if (v.terms.trim()) args.push('--terms', v.terms.trim());
+      return args;
+    },
+    after: result => {
+      const offer = newId(result, /OfferCreated \{ offer: (\d+)/);
+      location.hash = offer ? `#/offer/${offer}` : '#/market';
+    },
+  })));
+}
+
+function roleIn(trade, me) {
+  if (me === trade.buyer) return 'buyer';
+  if (me === trade.seller) return 'seller';
+  if (me && me === trade.arbitrator) return 'arbitrator';
+  return 'observer';
+}
+
+async function tradesPage(view, arbitratorOnly) {
+  const trades = await q('equa_listTrades', session.address);
+  const mine = trades.filter(t => (roleIn(t, session.address) === 'arbitrator') === arbitratorOnly);
+  view.append(el('h1', {}, arbitratorOnly ? 'Disputes assigned to you' : 'My trades'),
+    table(['Trade', 'State', 'Role', 'Amount', 'Fiat', 'Counterparty', 'Deadline'],
+      mine.map(t => [
+        link(`#/trade/${t.id}`, `#${t.id}`), el('span', { class: 'state' }, words(t.state)), roleIn(t, session.address),
+        money(t.amount), fiat(t.fiat_amount),
+        short(roleIn(t, session.address) === 'buyer' ? t.seller : t.buyer),
+        t.state === 'awaiting_payment' ? deadline(t.payment_deadline_ms)
+          : t.state === 'paid' ? deadline(t.release_deadline_ms)
+            : t.state === 'disputed' && t.ruling_deadline_ms ? deadline(t.ruling_deadline_ms) : '–',
+      ]),
+      arbitratorOnly ? 'No disputes are assigned to this wallet.' : 'No trades yet. Take an offer on the market.'));
+  if (arbitratorOnly) {
+    const arbitrators = await q('equa_listArbitrators');
+    view.append(el('h2', {}, 'Arbitrators'), table(['Arbitrator', 'Bond', 'Fee', 'Languages', 'Cases', 'Median ruling'],
+      arbitrators.map(a => [
+        el('span', {}, a.name ? el('strong', {}, `${a.name} `) : null, el('span', { class: 'mono' }, short(a.account))),
+        money(a.bond), `${a.fee_bps / 100}%`, a.languages, `${a.cases} (${a.open_cases} open)`,
+        a.median_ruling_secs === null ? '–' : duration(a.median_ruling_secs * 1000),
+      ]), 'No arbitrators are registered.'));
+  }
+}
+
+function tradeActions(trade, role, chat) {
+  const now = Date.now();
+  const id = trade.id;
+  const reload = () => {};
+  const parts = [];
+  if (role === 'buyer' && trade.state === 'awaiting_payment') {
+    parts.push(form({
+      inline: true, submit: 'I have paid',
+      fields: [{ name: 'reference', label: 'Payment reference (optional, kept private: only its hash is recorded)', match: ['reference'] }],
+      build: v => v.reference.trim() ? ['trade', 'paid', id, '--reference', v.reference.trim()] : ['trade', 'paid', id],
+      after: reload,
+    }));
+    parts.push(button('Cancel trade', ['trade', 'cancel', id], reload, true));
+  }
+  if (role === 'seller' && trade.state === 'awaiting_payment' && now > trade.payment_deadline_ms) {
+    parts.push(button('Claim timeout', ['trade', 'claim-timeout', id], reload));
+  }
+  if (role === 'seller' && trade.state === 'paid') {
+    parts.push(button('Release escrow', ['trade', 'release', id], reload));
+    parts.push(button('Open dispute', ['trade', 'dispute', id], reload, true));
+  }
+  if (role === 'buyer' && trade.state === 'paid' && now > trade.release_deadline_ms) {
+    parts.push(button('Open dispute', ['trade', 'dispute', id], reload, true));
+  }
+  if (trade.state === 'disputed' && (role === 'buyer' || role === 'seller')) {
+    const revealed = role === 'buyer' ? chat && chat.revealed_by_buyer : chat && chat.revealed_by_seller;
+    if (!revealed) parts.push(button('Show the chat to the arbitrator', ['trade', 'reveal-key', id], reload));
+  }
+  if (role === 'arbitrator' && trade.state === 'disputed') {
+    parts.push(form({
+      title: 'Rule', submit: 'Rule',
+      fields: [
+        { name: 'to_buyer', label: `To the buyer (of ${money(trade.amount)}; the seller gets the rest)`, value: trade.amount.amount, inputmode: 'decimal', match: ['buyer', 'amount', 'decimal'] },
+        { name: 'at_fault', label: 'At fault (pays the arbitration fee)', type: 'select', options: [['seller', 'the seller'], ['buyer', 'the buyer']] },
+      ],
+      build: v => ['arbitrator', 'rule', id, '--to-buyer', required(v, 'to_buyer', 'The amount to the buyer'), '--at-fault', v.at_fault],
+      after: reload,
+    }));
+  }
+  if (trade.state === 'disputed' && trade.ruling_deadline_ms && now > trade.ruling_deadline_ms) {
+    parts.push(button('Reassign to another arbitrator', ['trade', 'reassign', id], reload));
+  }
+  const settled = ['completed', 'cancelled', 'timed_out', 'resolved'].includes(trade.state);
+  if (settled && ((role === 'buyer' && !trade.rated_by_buyer) || (role === 'seller' && !trade.rated_by_seller))) {
+    parts.push(form({
+      inline: true, submit: 'Rate',
+      fields: [{ name: 'stars', label: `Rate the ${role === 'buyer' ? 'seller' : 'buyer'}`, type: 'select', value: '5', options: [['5', '★★★★★ 5'], ['4', '★★★★ 4'], ['3', '★★★ 3'], ['2', '★★ 2'], ['1', '★ 1']] }],
+      build: v => ['trade', 'rate', id, v.stars],
+      after: reload,
+    }));
+  }
+  return parts;
+}
+
+async function tradePage(view, id) {
+  const summary = el('div', { class: 'card', 'aria-live': 'polite' });
+  const actions = el('div', { class: 'card' });
+  const messages = el('div', { class: 'chat', role: 'log', 'aria-label': 'Trade chat' });
+  const chatNote = el('p', { class: 'muted' });
+  let shownState = null;
+  let shownMessages = -1;
+
+  async function loadChat(trade) {
+    if (!session.unlocked) {
+      chatNote.textContent = 'Unlock the wallet to read and write the encrypted chat.';
+      messages.replaceChildren();
+      return;
+    }
+    const opened = await request(`/api/chat/${id}`).catch(error => ({ messages: [], unavailable: error.message }));
+    chatNote.textContent = opened.unavailable || '';
+    messages.replaceChildren(...opened.messages.map(m => el('div', { class: `msg${m.sender === session.address ? ' mine' : ''}` },
+      el('div', { class: 'who' }, `${m.sender === trade.buyer ? 'buyer' : m.sender === trade.seller ? 'seller' : 'arbitrator'} · ${when(m.at_ms)}`),
+      m.text !== null ? m.text : el('em', {}, `cannot open: ${m.error}`))));
+    messages.scrollTop = messages.scrollHeight;
+  }
+
+  async function render(trade) {
+    const role = roleIn(trade, session.address);
+    const due = trade.state === 'awaiting_payment' ? ['Pay by', trade.payment_deadline_ms]
+      : trade.state === 'paid' ? ['Release by', trade.release_deadline_ms]
+        : trade.state === 'disputed' && trade.ruling_deadline_ms ? ['Ruling by', trade.ruling_deadline_ms] : null;
+    summary.replaceChildren(
+      el('p', {}, 'State: ', el('strong', { class: 'state', id: 'trade-state' }, words(trade.state)), ` · you are the ${role}`),
+      facts([
+        due ? [due[0], el('span', {}, deadline(due[1]), ` (${when(due[1])})`)] : null,
+        ['Amount', money(trade.amount)],
+        ['Fiat to pay', el('strong', {}, fiat(trade.fiat_amount))],
+        ['Price', `${trade.price.amount} ${trade.price.currency}`],
+        ['Payment method', trade.method.name],
+        ['Buyer', link(`#/account/${trade.buyer}`, short(trade.buyer))],
+        ['Seller', link(`#/account/${trade.seller}`, short(trade.seller))],
+        ['Deposits', `buyer ${money(trade.buyer_deposit)} · seller ${money(trade.seller_deposit)}`],
+        trade.arbitrator ? ['Arbitrator', link(`#/account/${trade.arbitrator}`, short(trade.arbitrator))] : null,
+        trade.dispute_opened_by ? ['Dispute opened by', trade.dispute_opened_by] : null,
+      ]),
+      trade.next.length ? el('div', {}, el('h2', {}, 'Next steps'), el('ul', {}, trade.next.map(s => el('li', {}, s)))) : null);
+    const actionKey = JSON.stringify([trade.state, trade.rated_by_buyer, trade.rated_by_seller, trade.next]);
+    if (actionKey !== shownState) {
+      shownState = actionKey;
+      const chat = await q('equa_getChat', Number(id), 0).catch(() => null);
+      const parts = session.unlocked ? tradeActions(trade, role, chat) : [el('p', { class: 'muted' }, 'Unlock the wallet to act on this trade.')];
+      actions.replaceChildren(el('h2', {}, 'Actions'), ...(parts.length ? parts : [el('p', { class: 'muted' }, 'Nothing for you to do now.')]));
+    }
+    if (trade.messages !== shownMessages) {
+      shownMessages = trade.messages;
+      await loadChat(trade);
+    }
+  }
+
+  const trade = await q('equa_getTrade', Number(id));
+  if (!trade) { view.append(el('h1', {}, `No trade #${id}`)); return; }
+  const chatForm = form({
+    inline: true, submit: 'Send',
+    fields: [{ name: 'text', label: 'Message', match: ['message', 'chat key'] }],
+    build: v => ['trade', 'chat', 'send', id, required(v, 'text', 'A message')],
+    after: () => { chatForm.reset(); },
+  });
+  view.append(el('h1', {}, `Trade #${id}`), summary, actions,
+    el('section', { class: 'card', 'aria-label': 'Chat' }, el('h2', {}, 'Chat (end-to-end encrypted)'), chatNote, messages, chatForm));
+  await render(trade);
+  const events = new EventSource(`/api/events/trade/${id}`);
+  events.addEventListener('update', event => { render(JSON.parse(event.data)); });
+  teardown.push(() => events.close());
+}
+
+// Lending --------------------------------------------------------------------------------------
+
+function loanRow(l) {
+  return [
+    link(`#/loan/${l.id}`, `#${l.id}`), words(l.state), money(l.principal), `${money(l.funded)}`,
+    `${l.rate_percent}% a year`, `${l.term_days} days, ${l.schedule}`,
+    l.collateral ? money(l.collateral) : 'none',
+    el('span', { class: 'mono' }, short(l.borrower)),
+  ];
+}
+
+async function lendingPage(view) {
+  const choices = await assetOptions();
+  const [funding, active, offers] = await Promise.all([
+    q('equa_listLoans', { state: 'funding' }), q('equa_listLoans', { state: 'active' }), q('equa_listCreditOffers', {}),
+  ]);
+  const headers = ['Loan', 'State', 'Principal', 'Funded', 'Rate', 'Term', 'Collateral', 'Borrower'];
+  view.append(el('h1', {}, 'Lending'),
+    el('h2', {}, 'Loan requests collecting lenders'), table(headers, funding.map(loanRow), 'No open loan requests.'),
+    el('h2', {}, 'Lenders\u2019 credit offers'),
+    table(['Offer', 'Available', 'Least', 'Rate', 'Term', 'Collateral per unit', 'Expires', ''],
+      offers.map(o => [
+        `#${o.id}`, money(o.remaining), money(o.min_amount), `${o.rate_percent}% a year`, `${o.term_days} days, ${o.schedule}`,
+        o.collateral_per_unit ? money(o.collateral_per_unit) : 'none', deadline(o.expires_ms),
+        o.lender === session.address ? button('Withdraw offer', ['loan', 'cancel-offer', o.id], () => route(), true)
+          : form({
+            inline: true, submit: 'Borrow',
+            fields: [
+              { name: 'amount', label: `Amount (${o.remaining.symbol})`, inputmode: 'decimal', match: ['amount', 'decimal'] },
+              o.collateral_per_unit ? { name: 'collateral', label: `Collateral (${o.collateral_per_unit.symbol})`, inputmode: 'decimal', match: ['collateral'] } : null,
+            ].filter(Boolean),
+            build: v => {
+              const args = ['loan', 'take-offer', o.id, required(v, 'amount', 'Amount')];
+              if (o.collateral_per_unit) args.push('--collateral', required(v, 'collateral', 'Collateral'));
+              return args;
+            },
+            after: result => {
+              const loan = newId(result, /LoanRequested \{ loan: (\d+)/) || newId(result, /loan: (\d+)/);
+              if (loan) location.hash = `#/loan/${loan}`; else route();
+            },
+          }),
+      ]), 'No credit offers.'),
+    el('h2', {}, 'Active loans'), table(headers, active.map(loanRow), 'No active loans.'),
+    el('div', { class: 'grid' },
+      el('div', { class: 'card' }, form({
+        title: 'Request a loan', submit: 'Request loan',
+        fields: [
+          { name: 'principal', label: 'Amount to borrow', inputmode: 'decimal', match: ['principal', 'amount', 'decimal'] },
+          { name: 'symbol', label: 'Asset', type: 'select', options: choices, match: ['asset'] },
+          { name: 'apr', label: 'Interest (basis points a year)', hint: '1200 = 12% a year', inputmode: 'numeric', match: ['rate', 'apr'] },
+          { name: 'term', label: 'Term (days)', inputmode: 'numeric', match: ['term'] },
+          { name: 'schedule', label: 'Repayment', value: 'bullet', hint: '"bullet" (all at the end) or a number of equal instalments', match: ['schedule', 'instalment'] },
+          { name: 'collateral', label: 'Collateral amount (optional)', inputmode: 'decimal', match: ['collateral'] },
+          { name: 'collateral_symbol', label: 'Collateral asset', type: 'select', options: choices },
+          { name: 'days', label: 'Days for lenders to fund', value: '7', inputmode: 'numeric', match: ['funding', 'deadline'] },
+        ],
+        build: v => {
+          const args = ['loan', 'request', required(v, 'principal', 'The amount'), v.symbol, '--apr-bps', required(v, 'apr', 'The interest rate'),
+            '--term-days', required(v, 'term', 'The term'), '--schedule', required(v, 'schedule', 'The repayment'), '--funding-days', required(v, 'days', 'The funding time')];
+          if (v.collateral.trim()) args.push('--collateral', v.collateral.trim(), v.collateral_symbol);
+          return args;
+        },
+        after: result => {
+          const loan = newId(result, /LoanRequested \{ loan: (\d+)/);
+          if (loan) location.hash = `#/loan/${loan}`;
+        },
+      })),
+      el('div', { class: 'card' }, form({
+        title: 'Offer credit', submit: 'Offer credit',
+        fields: [
+          { name: 'amount', label: 'Amount to lend', inputmode: 'decimal', match: ['amount', 'decimal'] },
+          { name: 'symbol', label: 'Asset', type: 'select', options: choices, match: ['asset'] },
+          { name: 'apr', label: 'Interest (basis points a year)', inputmode: 'numeric', match: ['rate', 'apr'] },
+          { name: 'term', label: 'Term (days)', inputmode: 'numeric', match: ['term'] },
+          { name: 'schedule', label: 'Repayment', value: 'bullet', match: ['schedule', 'instalment'] },
+          { name: 'per_unit', label: 'Collateral per unit lent (optional)', inputmode: 'decimal', match: ['collateral'] },
+          { name: 'per_unit_symbol', label: 'Collateral asset', type: 'select', options: choices },
+        ],
+        build: v => {
+          const args = ['loan', 'offer', required(v, 'amount', 'The amount'), v.symbol, '--apr-bps', required(v, 'apr', 'The interest rate'),
+            '--term-days', required(v, 'term', 'The term'), '--schedule', required(v, 'schedule', 'The repayment')];
+          if (v.per_unit.trim()) args.push('--collateral-per-unit', v.per_unit.trim(), v.per_unit_symbol);
+          return args;
+        },
+        after: () => route(),
+      }))));
+}
+
+async function loanPage(view, id) {
+  const loan = await q('equa_getLoan', Number(id));
+  if (!loan) { view.append(el('h1', {}, `No loan #${id}`)); return; }
+  const credit = (await q('equa_getReputation', loan.borrower)).credit;
+  const me = session.address;
+  const position = loan.lenders.find(p => p.lender === me);
+  const due = loan.amount_due;
+  view.append(el('h1', {}, `Loan #${loan.id}`),
+    el('div', { class: 'card' }, facts([
+      ['State', el('strong', { class: 'state', id: 'loan-state' }, words(loan.state))],
+      ['Principal', money(loan.principal)],
+      ['Funded', `${money(loan.funded)} by ${loan.lender_count} lender(s)`],
+      ['Rate', `${loan.rate_percent}% a year (${loan.rate_bps} bps)`],
+      ['Term', `${loan.term_days} days, ${loan.schedule}`],
+      ['Collateral', loan.collateral ? money(loan.collateral) : 'none'],
+      ['Borrower', link(`#/account/${loan.borrower}`, short(loan.borrower))],
+      loan.state === 'funding' ? ['Funding deadline', el('span', {}, deadline(loan.funding_deadline_ms), ` (${when(loan.funding_deadline_ms)})`)] : null,
+      loan.next_due_ms ? ['Next payment due', el('span', {}, deadline(loan.next_due_ms), ` (${when(loan.next_due_ms)})`)] : null,
+      due ? ['Owed now', el('strong', { id: 'owed-now' }, money(due.now))] : null,
+      due ? ['Principal outstanding', money(due.principal_outstanding)] : null,
+      ['Repaid so far', money(loan.paid_in)],
+    ])),
+    loan.dues.length ? el('div', {}, el('h2', {}, 'Schedule'), table(['Due', 'Principal repaid by then'], loan.dues.map(d => [when(d.at_ms), money(d.principal_through)]), '')) : null,
+    el('h2', {}, 'Lenders'),
+    table(['Lender', 'Lent', 'Claimed', 'Claimable'], loan.lenders.map(p => [el('span', { class: 'mono' }, short(p.lender)), money(p.lent), money(p.claimed), money(p.claimable)]), 'No lenders yet.'),
+    el('h2', {}, 'Borrower\u2019s credit history'),
+    facts([['Loans', credit.loans], ['Repaid on time', credit.repaid_on_time], ['Repaid late', credit.repaid_late], ['Late payments', credit.late_payments], ['Defaults', credit.defaults]]));
+  const actions = el('div', { class: 'card' }, el('h2', {}, 'Actions'));
+  const again = () => route();
+  if (loan.state === 'funding' && me !== loan.borrower) {
+    actions.append(form({
+      inline: true, submit: 'Fund', fields: [{ name: 'amount', label: `Amount to lend (${loan.principal.symbol})`, inputmode: 'decimal', match: ['amount', 'decimal', 'fund'] }],
+      build: v => ['loan', 'fund', loan.id, required(v, 'amount', 'Amount')], after: again,
+    }));
+  }
+  if (loan.state === 'funding' && position) actions.append(button('Withdraw my funding', ['loan', 'withdraw', loan.id], again, true));
+  if (loan.state === 'funding' && me === loan.borrower) {
+    actions.append(button('Accept the funds raised', ['loan', 'accept', loan.id], again));
+    actions.append(button('Cancel request', ['loan', 'cancel', loan.id], again, true));
+  }
+  if (loan.state === 'active' && me === loan.borrower) {
+    actions.append(form({
+      inline: true, submit: 'Repay', fields: [{ name: 'amount', label: `Amount (${loan.principal.symbol})`, inputmode: 'decimal', value: due ? due.now.amount : '', match: ['amount', 'decimal', 'repay'] }],
+      build: v => ['loan', 'repay', loan.id, required(v, 'amount', 'Amount')], after: again,
+    }));
+    actions.append(button('Repay everything', ['loan', 'repay', loan.id, '--all'], again));
+  }
+  if (position && position.claimable && position.claimable.minor_units !== '0') {
+    actions.append(button(`Claim ${money(position.claimable)}`, ['loan', 'claim', loan.id], again));
+  }
+  if (loan.state === 'funding' && Date.now() > loan.funding_deadline_ms) actions.append(button('Expire request', ['loan', 'expire', loan.id], again));
+  if (loan.state === 'active') actions.append(button('Declare default', ['loan', 'default', loan.id], again, true));
+  view.append(session.unlocked ? actions : el('p', { class: 'muted' }, 'Unlock the wallet to act on this loan.'));
+}
+
+// Wallet, explorer, status ---------------------------------------------------------------------
+
+async function walletPage(view) {
+  const [account, reputation, choices] = await Promise.all([
+    q('equa_getAccount', session.address), q('equa_getReputation', session.address), assetOptions(),
+  ]);
+  view.append(el('h1', {}, 'Wallet'),
+    el('div', { class: 'card' }, facts([
+      ['Address', el('code', { id: 'my-address' }, account.address)],
+      ['Transactions sent', account.nonce],
+      ['Display name', reputation.name || 'not set'],
+      ['Chat key', reputation.chat_key ? 'published' : 'not published: set a profile to chat in trades'],
+      ['Standing', standing(reputation.standing, null)],
+    ])),
+    el('h2', {}, 'Balances'),
+    table(['Asset', 'Balance'], account.balances.map(b => [b.symbol, el('span', { 'data-balance': b.symbol }, b.amount)]), 'No balances.'),
+    el('div', { class: 'grid' },
+      el('div', { class: 'card' }, form({
+        title: 'Send', submit: 'Send',
+        fields: [
+          { name: 'to', label: 'To address', placeholder: 'equa1…', match: ['address', 'to'] },
+          { name: 'amount', label: 'Amount', inputmode: 'decimal', match: ['amount', 'decimal', 'balance'] },
+          { name: 'symbol', label: 'Asset', type: 'select', options: choices, match: ['asset'] },
+        ],
+        build: v => ['send', required(v, 'to', 'The address'), required(v, 'amount', 'The amount'), v.symbol],
+        after: () => route(),
+      })),
+      el('div', { class: 'card' }, form({
+        title: 'Profile', submit: 'Publish profile',
+        fields: [{ name: 'name', label: 'Display name', value: reputation.name || '', hint: 'also publishes the chat key trade partners encrypt to', match: ['name'] }],
+        build: v => ['profile', 'set', '--name', required(v, 'name', 'A display name')],
+        after: () => route(),
+      }))),
+    el('h2', {}, 'Activity'),
+    el('p', {}, link('#/trades', 'My trades'), ' · ', link(`#/account/${session.address}`, 'Public record'), ' · ', link('#/lending', 'Loans')));
+}
+
+async function explorerPage(view) {
+  const status = await q('equa_status');
+  const heights = [];
+  for (let h = status.height; h > 0 && heights.length < 15; h--) heights.push(h);
+  const blocks = (await Promise.all(heights.map(h => q('equa_getBlock', h)))).filter(Boolean);
+  const search = el('form', { class: 'row card', 'aria-label': 'Search the chain' },
+    field({ name: 'query', label: 'Block height, transaction id or address', match: ['query'] }),
+    el('div', { class: 'actions' }, el('button', { type: 'submit' }, 'Find')));
+  const alert = el('p', { role: 'alert', class: 'error' });
+  search.addEventListener('submit', event => {
+    event.preventDefault();
+    const text = new FormData(search).get('query').trim();
+    if (/^\d+$/.test(text)) location.hash = `#/block/${text}`;
+    else if (/^(0x)?[0-9a-fA-F]{64}$/.test(text)) location.hash = `#/tx/${text.replace(/^0x/, '')}`;
+    else if (text.startsWith('equa1')) location.hash = `#/account/${text}`;
+    else showError(search, alert, Object.assign(new Error('enter a block height, a 64-digit transaction id or an equa1… address'), { field: 'query' }));
+  });
+  view.append(el('h1', {}, 'Explorer'), search, alert, el('h2', {}, 'Latest blocks'),
+    table(['Height', 'Time', 'Transactions', 'Proposer'], blocks.map(b => [
+      link(`#/block/${b.height}`, b.height), when(b.timestamp_ms), b.transactions.length, el('span', { class: 'mono' }, short(b.proposer)),
+    ]), 'No blocks yet.'));
+}
+
+async function blockPage(view, height) {
+  const block = await q('equa_getBlock', Number(height));
+  if (!block) { view.append(el('h1', {}, `No block at height ${height}`)); return; }
+  view.append(el('h1', {}, `Block ${block.height}`), el('div', { class: 'card' }, facts([
+    ['Time', when(block.timestamp_ms)], ['Digest', el('code', {}, block.digest)],
+    ['Parent', block.height > 1 ? link(`#/block/${block.height - 1}`, block.parent) : block.parent],
+    ['Proposer', el('code', {}, block.proposer)], ['State root', el('code', {}, block.state_root)],
+  ])), el('h2', {}, 'Transactions'),
+  table(['Transaction'], block.transactions.map(t => [link(`#/tx/${t}`, t)]), 'No transactions in this block.'));
+}
+
+async function txPage(view, id) {
+  const receipt = await q('equa_getReceipt', id);
+  if (!receipt) { view.append(el('h1', {}, 'Transaction not found'), el('p', {}, 'No finalized transaction has this id.')); return; }
+  view.append(el('h1', {}, 'Transaction'), el('div', { class: 'card' }, facts([
+    ['Id', el('code', {}, receipt.tx_id)], ['Block', link(`#/block/${receipt.height}`, receipt.height)],
+    ['Outcome', receipt.error ? el('span', { class: 'error' }, `${receipt.outcome}: ${receipt.error.message}`) : el('span', { class: 'ok' }, receipt.outcome)],
+    ['Fee paid (EQA minor units)', receipt.fee_paid],
+  ])), el('h2', {}, 'Events'), el('pre', { class: 'card mono' }, receipt.events.map(e => JSON.stringify(e)).join('\n') || 'none'));
+}
+
+async function accountPage(view, address) {
+  const [account, reputation] = await Promise.all([q('equa_getAccount', address), q('equa_getReputation', address)]);
+  view.append(el('h1', {}, reputation.name ? `${reputation.name}` : 'Account'),
+    el('div', { class: 'card' }, facts([
+      ['Address', el('code', {}, account.address)], ['Transactions sent', account.nonce],
+      ['Standing', standing(reputation.standing, null)],
+      ['Trades', `${reputation.completed_as_buyer} bought · ${reputation.completed_as_seller} sold · ${reputation.cancellations} cancelled · ${reputation.timeouts} timed out`],
+      ['Disputes', `${reputation.disputes_opened} opened · ${reputation.disputes_won} won · ${reputation.disputes_lost} lost`],
+      ['Loans', `${reputation.credit.loans} · ${reputation.credit.repaid_on_time} repaid on time · ${reputation.credit.defaults} defaults`],
+    ])),
+    el('h2', {}, 'Balances'), table(['Asset', 'Balance'], account.balances.map(b => [b.symbol, b.amount]), 'No balances.'));
+}
+
+async function statusPage(view) {
+  const box = el('div', { class: 'card', 'aria-live': 'polite' });
+  const render = s => box.replaceChildren(facts([
+    ['Chain', s.chain_id], ['Role', s.role], ['Height', el('strong', { id: 'status-height' }, s.height)],
+    ['Synced', s.height >= s.target_height ? 'yes' : `${s.height} of ${s.target_height}`],
+    ['Last block', when(s.timestamp_ms)], ['Peers', s.peers], ['Mempool', `${s.mempool_size} transactions`],
+    ['State root', el('code', {}, s.state_root)],
+  ]));
+  render(await q('equa_status'));
+  view.append(el('h1', {}, 'Network'), box);
+  const events = new EventSource('/api/events/status');
+  events.addEventListener('update', event => render(JSON.parse(event.data)));
+  teardown.push(() => events.close());
+}
+
+// ---------------------------------------------------------------------------------------------
+// Routing
+
+const routes = [
+  [/^$|^market$/, marketPage],
+  [/^offer\/new$/, v => offerFormPage(v, null)],
+  [/^offer\/(\d+)\/edit$/, offerFormPage],
+  [/^offer\/(\d+)$/, offerPage],
+  [/^trades$/, v => tradesPage(v, false)],
+  [/^disputes$/, v => tradesPage(v, true)],
+  [/^trade\/(\d+)$/, tradePage],
+  [/^lending$/, lendingPage],
+  [/^loan\/(\d+)$/, loanPage],
+  [/^wallet$/, walletPage],
+  [/^explorer$/, explorerPage],
+  [/^block\/(\d+)$/, blockPage],
+  [/^tx\/([0-9a-fA-F]{64})$/, txPage],
+  [/^account\/(equa1[0-9a-z]+)$/, accountPage],
+  [/^status$/, statusPage],
+];
+
+async function route() {
+  teardown.forEach(stop => stop());
+  teardown = [];
+  const path = location.hash.replace(/^#\/?/, '');
+  const view = el('div');
+  const main = document.getElementById('main');
+  main.replaceChildren(view);
+  document.querySelectorAll('nav a').forEach(a => {
+    if (a.getAttribute('href') === `#/${path.split('/')[0]}`) a.setAttribute('aria-current', 'page');
+    else a.removeAttribute('aria-current');
+  });
+  document.getElementById('nav').classList.remove('open');
+  const match = routes.map(([pattern, page]) => [path.match(pattern), page]).find(([found]) => found);
+  try {
+    if (!match) view.append(el('h1', {}, 'Page not found'), el('p', {}, link('#/market', 'Go to the market')));
+    else await match[1](view, ...match[0].slice(1));
+  } catch (error) {
+    view.append(el('p', { role: 'alert', class: 'error' }, `Could not load this page: ${error.message}`));
+  }
+  document.title = `Equa — ${(view.querySelector('h1') || {}).textContent || 'Equa'}`;
+}
+
+document.addEventListener('DOMContentLoaded', async () => {
+  const toggle = document.getElementById('menu-toggle');
+  toggle.addEventListener('click', () => {
+    const open = document.getElementById('nav').classList.toggle('open');
+    toggle.setAttribute('aria-expanded', String(open));
+  });
+  window.addEventListener('hashchange', route);
+  try {
+    await loadSession();
+  } catch (error) {
+    document.getElementById('session').textContent = `The node is unreachable: ${error.message}`;
+  }
+  await route();
+});
