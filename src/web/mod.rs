@@ -170,6 +170,7 @@ fn router(web: Arc<Web>) -> Router {
         .route("/api/act", post(act))
         .route("/api/chat/{trade}", get(chat))
         .route("/api/events/trade/{trade}", get(trade_events))
+        .route("/api/events/loan/{loan}", get(loan_events))
         .route("/api/events/status", get(status_events))
         .layer(middleware::from_fn_with_state(web.clone(), guard))
         .with_state(web)
@@ -427,6 +428,19 @@ async fn trade_events(
 ) -> Sse<impl futures::Stream<Item = Result<Event, Infallible>>> {
     live(web, move |web| async move {
         match web.rpc.trade(trade).await {
+            Ok(Some(view)) => serde_json::to_value(view).ok(),
+            _ => None,
+        }
+    })
+}
+
+/// Server-sent events: the loan's view each time it changes.
+async fn loan_events(
+    State(web): State<Arc<Web>>,
+    Path(loan): Path<u64>,
+) -> Sse<impl futures::Stream<Item = Result<Event, Infallible>>> {
+    live(web, move |web| async move {
+        match web.rpc.loan(loan).await {
             Ok(Some(view)) => serde_json::to_value(view).ok(),
             _ => None,
         }

@@ -18,7 +18,7 @@ function el(tag, props, ...kids) {
     else if (key.startsWith('on')) node.addEventListener(key.slice(2), value);
     else node.setAttribute(key, value === true ? '' : value);
   }
-  for (const kid of kids.flat()) {
+  for (const kid of kids.flat(Infinity)) {
     if (kid === null || kid === undefined || kid === false) continue;
     node.append(kid instanceof Node ? kid : String(kid));
   }
@@ -158,6 +158,7 @@ function form({ title, fields, submit, build, after, danger, inline }) {
     node.querySelectorAll('[aria-invalid]').forEach(e => e.removeAttribute('aria-invalid'));
     if (!session.unlocked) {
       alert.textContent = 'Unlock the wallet first: enter its password at the top of the page.';
+      notify('error', `${submit}: ${alert.textContent}`);
       return;
     }
     const values = Object.fromEntries(new FormData(node).entries());
@@ -167,10 +168,12 @@ function form({ title, fields, submit, build, after, danger, inline }) {
       const args = await build(values);
       const result = await act(args);
       status.textContent = `Done: included in block ${result.receipt.height}.`;
+      notify('done', `${submit}: done, included in block ${result.receipt.height}.`);
       if (after) await after(result);
     } catch (error) {
       status.textContent = '';
       showError(node, alert, error);
+      notify('error', `${submit}: ${error.message}`);
     } finally {
       button.disabled = false;
     }
@@ -178,11 +181,25 @@ function form({ title, fields, submit, build, after, danger, inline }) {
   return node;
 }
 
+/// The outcome of the last action, kept across pages (an action may move to a new page).
+function notify(outcome, text) {
+  const notice = document.getElementById('notice');
+  notice.textContent = text;
+  notice.className = outcome === 'done' ? 'ok' : 'error';
+  notice.dataset.outcome = outcome;
+  notice.dataset.seq = String(Number(notice.dataset.seq || 0) + 1);
+  notice.dataset.at = String(Date.now());
+}
+
 function showError(node, alert, error) {
   const message = error.message || String(error);
   const fields = [...node.querySelectorAll('.field')];
-  const target = fields.find(f => f.dataset.field === error.field) ||
-    fields.find(f => f.dataset.match.split('|').some(word => word && message.toLowerCase().includes(word.toLowerCase())));
+  // Errors name what they are about first ("price \"0.955\": …"): the field named earliest wins.
+  const lower = message.toLowerCase();
+  const position = f => Math.min(...f.dataset.match.split('|').filter(Boolean)
+    .map(word => lower.indexOf(word.toLowerCase())).filter(at => at >= 0), Infinity);
+  const named = fields.filter(f => position(f) < Infinity).sort((a, b) => position(a) - position(b));
+  const target = fields.find(f => f.dataset.field === error.field) || named[0];
   if (target) {
     target.querySelector('.error').textContent = message;
     target.querySelector('input, select, textarea').setAttribute('aria-invalid', 'true');
@@ -525,7 +542,10 @@ async function tradePage(view, id) {
         trade.dispute_opened_by ? ['Dispute opened by', trade.dispute_opened_by] : null,
       ]),
       trade.next.length ? el('div', {}, el('h2', {}, 'Next steps'), el('ul', {}, trade.next.map(s => el('li', {}, s)))) : null);
-    const actionKey = JSON.stringify([trade.state, trade.rated_by_buyer, trade.rated_by_seller, trade.next]);
+    // Redraw the actions only when this reader's own options change, so that the other party
+    // acting does not wipe a form being filled in.
+    const actionKey = JSON.stringify([trade.state, role === 'buyer' ? trade.rated_by_buyer : trade.rated_by_seller,
+      trade.next.filter(step => step.startsWith(`${role}:`) || step.startsWith('anyone:'))]);
     if (actionKey !== shownState) {
       shownState = actionKey;
       const chat = await q('equa_getChat', Number(id), 0).catch(() => null);
@@ -695,6 +715,12 @@ async function loanPage(view, id) {
   if (loan.state === 'funding' && Date.now() > loan.funding_deadline_ms) actions.append(button('Expire request', ['loan', 'expire', loan.id], again));
   if (loan.state === 'active') actions.append(button('Declare default', ['loan', 'default', loan.id], again, true));
   view.append(session.unlocked ? actions : el('p', { class: 'muted' }, 'Unlock the wallet to act on this loan.'));
+  // Someone else funding, repaying or claiming redraws the page (interest accruing does not).
+  const key = l => JSON.stringify([l.state, l.funded, l.paid_in, l.lenders, l.closed_ms]);
+  const shown = key(loan);
+  const events = new EventSource(`/api/events/loan/${id}`);
+  events.addEventListener('update', event => { if (key(JSON.parse(event.data)) !== shown) route(); });
+  teardown.push(() => events.close());
 }
 
 // Wallet, explorer, status ---------------------------------------------------------------------
@@ -830,6 +856,9 @@ const routes = [
 async function route() {
   teardown.forEach(stop => stop());
   teardown = [];
+  // An action's outcome stays on the page it leads to, and not on pages visited later.
+  const notice = document.getElementById('notice');
+  if (Date.now() - Number(notice.dataset.at || 0) > 3000) notice.textContent = '';
   const path = location.hash.replace(/^#\/?/, '');
   const view = el('div');
   const main = document.getElementById('main');

@@ -1,0 +1,548 @@
+//! The web interface in real browsers: headless Chromium driven through WebDriver
+//! (chromedriver), against `equa devnet` with four validator processes, each serving the pages
+//! for one demo wallet. Alice (desktop window) sells to Bob (phone-sized window): a trade with
+//! chat from offer to rating, a disputed trade that Dave rules from a third browser, and a loan
+//! that Bob requests, Alice funds, Bob repays and Alice claims.
+//!
+//! Screenshots of every step go to `<target>/tmp/web_ui/`.
+
+mod common;
+
+use common::Devnet;
+use fantoccini::{Client, ClientBuilder, Locator, elements::Element};
+use serde_json::json;
+use std::{
+    net::TcpStream,
+    path::PathBuf,
+    process::{Child, Command, Stdio},
+    sync::atomic::{AtomicU32, Ordering},
+    time::{Duration, Instant},
+};
+
+const RPC_PORT: u16 = 29_545;
+const P2P_PORT: u16 = 32_300;
+const DRIVER_PORT: u16 = 29_600;
+/// Long enough for a transaction to be finalized on a loaded 2-core machine, many times over.
+const PATIENCE: Duration = Duration::from_secs(60);
+
+/// The devnet serves validator i's interface (wallet i) on its first RPC port plus 10 plus i.
+fn web(index: u16) -> String {
+    format!("http://127.0.0.1:{}", RPC_PORT + 10 + index)
+}
+
+struct Driver(Child);
+
+impl Driver {
+    fn start() -> Self {
+        let child = Command::new("chromedriver")
+            .arg(format!("--port={DRIVER_PORT}"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("chromedriver runs (Debian: apt-get install chromium chromium-driver)");
+        let started = Instant::now();
+        while TcpStream::connect(("127.0.0.1", DRIVER_PORT)).is_err() {
+            assert!(started.elapsed() < PATIENCE, "chromedriver did not start");
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        Self(child)
+    }
+}
+
+impl Drop for Driver {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+static STEP: AtomicU32 = AtomicU32::new(0);
+
+struct Browser {
+    client: Client,
+    name: &'static str,
+    base: String,
+}
+
+impl Browser {
+    async fn open(name: &'static str, base: String, width: u32, height: u32) -> Self {
+        let mut capabilities = serde_json::Map::new();
+        capabilities.insert("browserName".into(), json!("chrome"));
+        capabilities.insert(
+            "goog:chromeOptions".into(),
+            json!({
+                "binary": "/usr/bin/chromium",
+                "args": [
+                    "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+                    "--disable-quic", "--no-first-run", "--disable-background-networking",
+                    "--disable-component-update", "--disable-sync",
+                    format!("--window-size={width},{height}"),
+                ],
+            }),
+        );
+        let client = ClientBuilder::new(hyper_util::client::legacy::connect::HttpConnector::new())
+            .capabilities(capabilities)
+            .connect(&format!("http://127.0.0.1:{DRIVER_PORT}"))
+            .await
+            .expect("a Chromium session starts");
+        client
+            .set_window_size(width, height)
+            .await
+            .expect("window size");
+        Self { client, name, base }
+    }
+
+    async fn shot(&self, what: &str) {
+        let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("web_ui");
+        std::fs::create_dir_all(&dir).unwrap();
+        let step = STEP.fetch_add(1, Ordering::SeqCst);
+        let png = self.client.screenshot().await.expect("screenshot");
+        std::fs::write(dir.join(format!("{step:02}-{}-{what}.png", self.name)), png).unwrap();
+    }
+
+    async fn page_text(&self) -> String {
+        match self
+            .client
+            .execute("return document.body.innerText", vec![])
+            .await
+        {
+            Ok(text) => text.as_str().unwrap_or_default().to_string(),
+            Err(e) => format!("(no page: {e})"),
+        }
+    }
+
+    /// Polls until `check` holds, or fails the test showing the page.
+    async fn wait<F, Fut>(&self, what: &str, mut check: F)
+    where
+        F: FnMut() -> Fut,
+        Fut: std::future::Future<Output = bool>,
+    {
+        let started = Instant::now();
+        while !check().await {
+            if started.elapsed() > PATIENCE {
+                self.shot(&format!("timeout-{}", what.replace(' ', "-")))
+                    .await;
+                panic!(
+                    "{}: timed out waiting for {what}; the page shows:\n{}",
+                    self.name,
+                    self.page_text().await
+                );
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    async fn text_of(&self, css: &str) -> String {
+        match self.client.find(Locator::Css(css)).await {
+            Ok(element) => element.text().await.unwrap_or_default(),
+            Err(_) => String::new(),
+        }
+    }
+
+    /// Waits until the element `css` shows `needle`.
+    async fn wait_text(&self, css: &str, needle: &str) {
+        self.wait(&format!("{css} to show {needle:?}"), || async {
+            self.text_of(css).await.contains(needle)
+        })
+        .await;
+    }
+
+    /// Goes to a page and waits for its heading.
+    async fn go(&self, route: &str, heading: &str) {
+        let url = format!("{}/#/{route}", self.base);
+        if self.client.current_url().await.expect("url").as_str() == url {
+            // Only the fragment would change: nothing would load. Load the page again.
+            self.client.refresh().await.expect("reloads");
+        } else {
+            self.client.goto(&url).await.expect("navigates");
+        }
+        self.wait_text("main h1", heading).await;
+    }
+
+    async fn route(&self) -> String {
+        let url = self.client.current_url().await.expect("url");
+        url.fragment().unwrap_or_default().to_string()
+    }
+
+    async fn unlock(&self, password: &str) {
+        let input = self.find_wait("#unlock-password").await;
+        input.clear().await.unwrap();
+        input.send_keys(password).await.unwrap();
+        self.click_button("Unlock").await;
+    }
+
+    async fn find_wait(&self, css: &str) -> Element {
+        self.client
+            .wait()
+            .at_most(PATIENCE)
+            .for_element(Locator::Css(css))
+            .await
+            .unwrap_or_else(|e| panic!("{}: no {css}: {e}", self.name))
+    }
+
+    async fn click_button(&self, label: &str) {
+        let xpath = format!("//button[normalize-space()='{label}']");
+        let button = self
+            .client
+            .wait()
+            .at_most(PATIENCE)
+            .for_element(Locator::XPath(&xpath))
+            .await
+            .unwrap_or_else(|e| panic!("{}: no button {label:?}: {e}", self.name));
+        button.click().await.unwrap();
+    }
+
+    /// The form whose submit button reads `button`.
+    async fn form(&self, button: &str) -> Element {
+        let xpath = format!("//form[.//button[normalize-space()='{button}']]");
+        self.client
+            .wait()
+            .at_most(PATIENCE)
+            .for_element(Locator::XPath(&xpath))
+            .await
+            .unwrap_or_else(|e| panic!("{}: no form with button {button:?}: {e}", self.name))
+    }
+
+    /// Fills the field whose label starts with `label` in `form`.
+    async fn fill(&self, form: &Element, label: &str, value: &str) {
+        let xpath = format!(".//label[starts-with(normalize-space(), '{label}')]");
+        let label_element = form
+            .find(Locator::XPath(&xpath))
+            .await
+            .unwrap_or_else(|e| panic!("{}: no field {label:?}: {e}", self.name));
+        let id = label_element.attr("for").await.unwrap().expect("label for");
+        let input = form.find(Locator::Id(&id)).await.unwrap();
+        if input.tag_name().await.unwrap() == "select" {
+            input.select_by_value(value).await.unwrap_or_else(|e| {
+                panic!("{}: {label:?} has no option {value:?}: {e}", self.name)
+            });
+        } else {
+            input.clear().await.unwrap();
+            input.send_keys(value).await.unwrap();
+        }
+    }
+
+    async fn notice_seq(&self) -> u64 {
+        let seq = self
+            .client
+            .execute(
+                "return document.getElementById('notice').dataset.seq",
+                vec![],
+            )
+            .await
+            .unwrap();
+        seq.as_str().and_then(|s| s.parse().ok()).unwrap_or(0)
+    }
+
+    /// Submits the form of `button` with `fields` and waits for the outcome: Ok(notice) when
+    /// the transaction succeeded, Err(error) when the page showed an error.
+    async fn submit(&self, button: &str, fields: &[(&str, &str)]) -> Result<String, String> {
+        let form = self.form(button).await;
+        for (label, value) in fields {
+            self.fill(&form, label, value).await;
+        }
+        let before = self.notice_seq().await;
+        let xpath = format!(".//button[normalize-space()='{button}']");
+        form.find(Locator::XPath(&xpath))
+            .await
+            .unwrap()
+            .click()
+            .await
+            .unwrap();
+        self.wait(&format!("the outcome of {button:?}"), || async {
+            self.notice_seq().await > before
+        })
+        .await;
+        let notice = self.text_of("#notice").await;
+        let outcome = self
+            .client
+            .execute(
+                "return document.getElementById('notice').dataset.outcome",
+                vec![],
+            )
+            .await
+            .unwrap();
+        if outcome == json!("done") {
+            Ok(notice)
+        } else {
+            Err(notice)
+        }
+    }
+
+    /// [`Browser::submit`] that must succeed.
+    async fn act(&self, button: &str, fields: &[(&str, &str)]) {
+        if let Err(error) = self.submit(button, fields).await {
+            self.shot(&format!("failed-{}", button.replace(' ', "-")))
+                .await;
+            panic!("{}: {button:?} failed: {error}", self.name);
+        }
+    }
+
+    /// The page is no wider than the window: nothing scrolls sideways.
+    async fn fits_width(&self) -> bool {
+        let widths = self
+            .client
+            .execute(
+                "return [document.documentElement.scrollWidth, window.innerWidth]",
+                vec![],
+            )
+            .await
+            .unwrap();
+        widths[0].as_u64() <= widths[1].as_u64()
+    }
+}
+
+#[test]
+fn a_trade_a_dispute_and_a_loan_through_the_web_interface() {
+    let _ = std::fs::remove_dir_all(PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("web_ui"));
+    let devnet = Devnet::start("web-ui", RPC_PORT, P2P_PORT);
+    let _driver = Driver::start();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime.block_on(async {
+        let alice = Browser::open("alice", web(0), 1280, 900).await;
+        let bob = Browser::open("bob", web(1), 390, 844).await;
+        let dave = Browser::open("dave", web(3), 1280, 900).await;
+
+        // Read-only pages work locked; actions ask for the wallet first.
+        alice.go("wallet", "Wallet").await;
+        alice.shot("locked-wallet").await;
+        alice
+            .wait_text("#my-address", &devnet.address("alice"))
+            .await;
+        let refused = alice
+            .submit("Publish profile", &[("Display name", "Alice")])
+            .await
+            .unwrap_err();
+        assert!(refused.contains("Unlock the wallet first"), "{refused}");
+        alice.unlock("not the password").await;
+        alice.wait_text("#unlock-error", "wrong password").await;
+        alice.shot("wrong-password").await;
+        alice.unlock("devnet").await;
+        alice.wait_text("#session", "Lock").await;
+        alice.go("wallet", "Wallet").await;
+        alice
+            .act("Publish profile", &[("Display name", "Alice")])
+            .await;
+        alice.shot("profile").await;
+        for (browser, name) in [(&bob, "Bob"), (&dave, "Dave")] {
+            browser.go("wallet", "Wallet").await;
+            browser.unlock("devnet").await;
+            browser.wait_text("#session", "Lock").await;
+            browser.go("wallet", "Wallet").await;
+            browser
+                .act("Publish profile", &[("Display name", name)])
+                .await;
+        }
+
+        // Alice offers 500 USDX for EUR by SEPA; a price with too many decimals is refused next
+        // to the price field, and nothing is created.
+        alice.go("offer/new", "Create an offer").await;
+        let offer_fields = [
+            ("I want to", "sell"),
+            ("Asset", "USDX"),
+            ("Most per trade", "500"),
+            ("Least per trade", "10"),
+            ("Price", "0.955"),
+            ("Fiat currency", "EUR"),
+            ("Payment method", "SEPA"),
+        ];
+        let error = alice
+            .submit("Create offer", &offer_fields)
+            .await
+            .unwrap_err();
+        assert!(error.contains("price"), "{error}");
+        let form = alice.form("Create offer").await;
+        let price_error = form
+            .find(Locator::Css("[data-field='price'] .error"))
+            .await
+            .unwrap();
+        let price_error = price_error.text().await.unwrap();
+        alice.shot("offer-price-error").await;
+        assert!(price_error.contains("decimal"), "{price_error:?} / {error}");
+        assert_eq!(
+            devnet.json("alice", &["offer", "list"]),
+            json!([]),
+            "a refused form creates nothing"
+        );
+        alice.act("Create offer", &[("Price", "0.95")]).await;
+        alice.wait_text("main h1", "Offer #1").await;
+        alice.shot("offer-created").await;
+
+        // Bob finds it on the market from his phone and takes 100 USDX.
+        let usdx_before = devnet.balance("bob", "USDX");
+        bob.go("market", "Market").await;
+        bob.wait_text("main", "maker sells").await;
+        bob.shot("market").await;
+        assert!(bob.fits_width().await, "the market fits a phone screen");
+        bob.client
+            .find(Locator::XPath("//a[normalize-space()='Buy']"))
+            .await
+            .unwrap()
+            .click()
+            .await
+            .unwrap();
+        bob.wait_text("main h1", "Offer #1").await;
+        bob.act(
+            "Take offer",
+            &[("Amount", "100"), ("Payment method", "SEPA")],
+        )
+        .await;
+        bob.wait_text("main h1", "Trade #1").await;
+        assert_eq!(bob.route().await, "/trade/1");
+        bob.wait_text("#trade-state", "awaiting payment").await;
+        assert!(bob.fits_width().await, "the trade room fits a phone screen");
+        bob.shot("trade-room").await;
+
+        // Encrypted chat both ways; each side sees the other's message without reloading.
+        bob.act("Send", &[("Message", "Hello Alice, paying by SEPA now")])
+            .await;
+        alice.go("trade/1", "Trade #1").await;
+        alice
+            .wait_text(".chat", "Hello Alice, paying by SEPA now")
+            .await;
+        alice
+            .act("Send", &[("Message", "Thanks Bob, reference EQ-1 please")])
+            .await;
+        bob.wait_text(".chat", "Thanks Bob, reference EQ-1 please")
+            .await;
+        bob.shot("chat").await;
+
+        // Bob marks paid; Alice's open page turns to "paid" by itself; she releases.
+        bob.act("I have paid", &[("Payment reference", "EQ-1")])
+            .await;
+        alice.wait_text("#trade-state", "paid").await;
+        alice.shot("paid").await;
+        alice.act("Release escrow", &[]).await;
+        alice.wait_text("#trade-state", "completed").await;
+        bob.wait_text("#trade-state", "completed").await;
+        let usdx_after = devnet.balance("bob", "USDX");
+        assert_eq!(
+            parse(&usdx_after) - parse(&usdx_before),
+            100_000_000,
+            "bob ends with exactly the 100 USDX he bought and his deposit back \
+             ({usdx_before} -> {usdx_after})"
+        );
+        bob.act("Rate", &[("Rate the seller", "5")]).await;
+        alice.act("Rate", &[("Rate the buyer", "5")]).await;
+        bob.wait_text("main", "Nothing for you to do now").await;
+        bob.shot("rated").await;
+        bob.go("wallet", "Wallet").await;
+        bob.wait_text("[data-balance='USDX']", &usdx_after).await;
+
+        // A second trade goes to dispute: Alice (seller) disputes after Bob marks paid, Bob
+        // shows the chat to the arbitrator, and Dave rules for the buyer from his browser.
+        bob.go("offer/1", "Offer #1").await;
+        bob.act(
+            "Take offer",
+            &[("Amount", "50"), ("Payment method", "SEPA")],
+        )
+        .await;
+        bob.wait_text("main h1", "Trade #2").await;
+        bob.act("Send", &[("Message", "Sent 47.50 EUR, reference EQ-2")])
+            .await;
+        bob.act("I have paid", &[]).await;
+        alice.go("trade/2", "Trade #2").await;
+        alice.wait_text("#trade-state", "paid").await;
+        alice.act("Open dispute", &[]).await;
+        alice.wait_text("#trade-state", "disputed").await;
+        bob.wait_text("#trade-state", "disputed").await;
+        bob.act("Show the chat to the arbitrator", &[]).await;
+        dave.go("disputes", "Disputes assigned to you").await;
+        dave.wait_text("main table", "#2").await;
+        dave.shot("disputes").await;
+        dave.go("trade/2", "Trade #2").await;
+        dave.wait_text(".chat", "Sent 47.50 EUR, reference EQ-2")
+            .await;
+        dave.shot("evidence").await;
+        dave.act("Rule", &[("To the buyer", "50"), ("At fault", "seller")])
+            .await;
+        dave.wait_text("#trade-state", "resolved").await;
+        alice.wait_text("#trade-state", "resolved").await;
+        bob.wait_text("#trade-state", "resolved").await;
+        dave.shot("ruled").await;
+
+        // A loan: Bob requests 1000 USDX against 500 EQA, Alice funds it all, Bob repays
+        // everything, Alice claims her share.
+        bob.go("lending", "Lending").await;
+        bob.act(
+            "Request loan",
+            &[
+                ("Amount to borrow", "1000"),
+                ("Asset", "USDX"),
+                ("Interest", "1200"),
+                ("Term", "30"),
+                ("Repayment", "bullet"),
+                ("Collateral amount", "500"),
+                ("Collateral asset", "EQA"),
+            ],
+        )
+        .await;
+        bob.wait_text("main h1", "Loan #1").await;
+        bob.wait_text("#loan-state", "funding").await;
+        bob.shot("loan-requested").await;
+        alice.go("loan/1", "Loan #1").await;
+        let error = alice
+            .submit("Fund", &[("Amount to lend", "10.1234567")])
+            .await
+            .unwrap_err();
+        assert!(error.contains("decimal"), "{error}");
+        alice.act("Fund", &[("Amount to lend", "1000")]).await;
+        alice.wait_text("#loan-state", "active").await;
+        alice.shot("loan-funded").await;
+        bob.go("loan/1", "Loan #1").await;
+        bob.wait_text("#loan-state", "active").await;
+        bob.act("Repay everything", &[]).await;
+        bob.wait_text("#loan-state", "repaid").await;
+        bob.shot("loan-repaid").await;
+        alice.go("loan/1", "Loan #1").await;
+        let claim = alice
+            .client
+            .find(Locator::XPath(
+                "//button[starts-with(normalize-space(), 'Claim ')]",
+            ))
+            .await
+            .expect("a claim button for the lender");
+        let label = claim.text().await.unwrap();
+        let claimable = parse(label.trim_start_matches("Claim ").trim_end_matches(" USDX"));
+        assert!(claimable > 1_000_000_000, "principal and interest: {label}");
+        let before = parse(&devnet.balance("alice", "USDX"));
+        alice.act(&label, &[]).await;
+        let after = parse(&devnet.balance("alice", "USDX"));
+        assert_eq!(
+            after,
+            before + claimable,
+            "alice receives exactly what the page offered"
+        );
+        alice.shot("loan-claimed").await;
+
+        // The explorer and network pages show the chain.
+        alice.go("status", "Network").await;
+        let height: u64 = alice.text_of("#status-height").await.parse().unwrap();
+        alice
+            .wait(&format!("the height to pass {height}"), || async {
+                alice
+                    .text_of("#status-height")
+                    .await
+                    .parse::<u64>()
+                    .is_ok_and(|h| h > height)
+            })
+            .await;
+        alice.go("explorer", "Explorer").await;
+        alice.wait_text("main table", "Height").await;
+        alice.shot("explorer").await;
+
+        for browser in [alice, bob, dave] {
+            browser.client.close().await.unwrap();
+        }
+    });
+}
+
+/// A USDX amount (6 decimals) in minor units.
+fn parse(amount: &str) -> u128 {
+    types::amount::parse(amount.trim(), 6)
+        .unwrap_or_else(|e| panic!("{amount:?} is not a USDX amount: {e}"))
+}
