@@ -453,6 +453,8 @@ fn a_trade_a_dispute_and_a_loan_through_the_web_interface() {
         bob.act("Show the chat to the arbitrator", &[]).await;
         dave.go("disputes", "Disputes assigned to you").await;
         dave.wait_text("main table", "#2").await;
+        dave.wait_text("main", "You are registered with a bond of 1000 EQA")
+            .await;
         dave.shot("disputes").await;
         dave.go("trade/2", "Trade #2").await;
         dave.wait_text(".chat", "Sent 47.50 EUR, reference EQ-2")

@@ -437,6 +437,21 @@ async function tradesPage(view, arbitratorOnly) {
       arbitratorOnly ? 'No disputes are assigned to this wallet.' : 'No trades yet. Take an offer on the market.'));
   if (arbitratorOnly) {
     const arbitrators = await q('equa_listArbitrators');
+    const me = arbitrators.find(a => a.account === session.address);
+    view.append(el('div', { class: 'card' }, me
+      ? el('div', {}, el('p', {}, `You are registered with a bond of ${money(me.bond)}${me.leaving_at_ms ? `, leaving: the bond can be withdrawn after ${when(me.leaving_at_ms)}` : ''}.`),
+        me.leaving_at_ms ? button('Withdraw bond', ['arbitrator', 'withdraw-bond'], () => route())
+          : button('Stop taking disputes', ['arbitrator', 'unregister'], () => route(), true))
+      : form({
+        title: 'Become an arbitrator', submit: 'Register as arbitrator',
+        fields: [
+          { name: 'bond', label: 'Bond (EQA)', inputmode: 'decimal', hint: 'locked while you arbitrate; lost rulings can cost it', match: ['bond', 'decimal'] },
+          { name: 'fee', label: 'Fee (basis points of the trade)', value: '100', inputmode: 'numeric', match: ['fee'] },
+          { name: 'languages', label: 'Languages', value: 'en', match: ['language'] },
+        ],
+        build: v => ['arbitrator', 'register', '--bond', required(v, 'bond', 'The bond'), '--fee-bps', required(v, 'fee', 'The fee'), '--languages', required(v, 'languages', 'Languages')],
+        after: () => route(),
+      })));
     view.append(el('h2', {}, 'Arbitrators'), table(['Arbitrator', 'Bond', 'Fee', 'Languages', 'Cases', 'Median ruling'],
       arbitrators.map(a => [
         el('span', {}, a.name ? el('strong', {}, `${a.name} `) : null, el('span', { class: 'mono' }, short(a.account))),
