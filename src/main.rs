@@ -27,7 +27,7 @@ enum Command {
     Keys(cli::keys::KeysArgs),
     /// Start a local network of four validators (created on first run).
     Devnet(cli::devnet::DevnetArgs),
-    /// Run a validator from its configuration file.
+    /// Run a validator or a full node from its configuration file.
     Node {
         #[arg(long)]
         config: std::path::PathBuf,
@@ -143,9 +143,14 @@ fn run_node(path: &std::path::Path) -> Result<(), String> {
         })?;
         println!("web interface: http://{bound}");
     }
+    let role = if config.is_validator() {
+        "validator"
+    } else {
+        "full node"
+    };
     node::run::run_with(config, move |_| match rpc {
-        Some(rpc) => println!("validator running: p2p {listen}, JSON-RPC http://{rpc}"),
-        None => println!("validator running: p2p {listen}"),
+        Some(rpc) => println!("{role} running: p2p {listen}, JSON-RPC http://{rpc}"),
+        None => println!("{role} running: p2p {listen}"),
     });
     Err("the consensus engine stopped".into())
 }

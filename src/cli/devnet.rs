@@ -45,6 +45,9 @@ pub struct DevnetArgs {
     /// Create the directory and exit without starting nodes.
     #[arg(long)]
     pub init_only: bool,
+    /// Also start the devnet's full node, which follows the validators without voting.
+    #[arg(long)]
+    pub full_node: bool,
     /// The first validator's JSON-RPC port (validator i uses this plus i). Used when the
     /// directory is created.
     #[arg(long, default_value_t = FIRST_RPC_PORT)]
@@ -79,6 +82,9 @@ pub struct NodeConfig {
     pub private_key: String,
     /// Every validator of the chain, this node included.
     pub validators: Vec<PeerConfig>,
+    /// Public keys (hex) of the full nodes the validators accept.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub followers: Vec<String>,
     /// The web interface, for the owner of one wallet.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub web: Option<WebConfig>,
@@ -194,6 +200,28 @@ pub fn create(dir: &Path, validators: usize, ports: Ports) -> Result<Vec<PathBuf
     )?;
     ledger::Genesis::load(&dir.join("genesis.toml")).map_err(|e| format!("devnet genesis: {e}"))?;
 
+    // One full node: the validators accept its key as a secondary peer.
+    let follower = client::keys::random_signing_key();
+    let followers = vec![hex::encode(follower.public_key().encode())];
+    let count = keys.len() as u16;
+    let full_node_dir = dir.join("full-node");
+    std::fs::create_dir_all(&full_node_dir)
+        .map_err(|e| format!("cannot create {}: {e}", full_node_dir.display()))?;
+    let full_node = NodeConfig {
+        genesis: PathBuf::from("../genesis.toml"),
+        data_dir: PathBuf::from("data"),
+        listen: SocketAddr::from(([127, 0, 0, 1], ports.p2p + count)),
+        rpc: SocketAddr::from(([127, 0, 0, 1], ports.rpc + count)),
+        private_key: hex::encode(follower.encode()),
+        validators: peers.clone(),
+        followers: followers.clone(),
+        web: None,
+    };
+    write_private(
+        &full_node_dir.join("node.toml"),
+        &toml::to_string_pretty(&full_node).map_err(|e| e.to_string())?,
+    )?;
+
     let mut configs = Vec::new();
     for (index, key) in keys.iter().enumerate() {
         let node_dir = dir.join(format!("validator-{index}"));
@@ -206,6 +234,7 @@ pub fn create(dir: &Path, validators: usize, ports: Ports) -> Result<Vec<PathBuf
             rpc: SocketAddr::from(([127, 0, 0, 1], ports.rpc + index as u16)),
             private_key: hex::encode(key.encode()),
             validators: peers.clone(),
+            followers: followers.clone(),
             web: DEMO_ACCOUNTS.get(index).map(|(name, _)| WebConfig {
                 listen: SocketAddr::from(([127, 0, 0, 1], ports.web + index as u16)),
                 wallet: PathBuf::from(format!("../wallets/{name}.json")),
@@ -240,6 +269,18 @@ fn describe(dir: &Path, configs: &[PathBuf]) -> Result<(), String> {
                 web.listen
             );
         }
+    }
+    let full_node = dir.join("full-node").join("node.toml");
+    if let Ok(text) = std::fs::read_to_string(&full_node) {
+        let config: NodeConfig =
+            toml::from_str(&text).map_err(|e| format!("{}: {e}", full_node.display()))?;
+        println!(
+            "full node:        rpc http://{}  p2p {}  (started with --full-node, or \
+             `equa node --config {}`)",
+            config.rpc,
+            config.listen,
+            full_node.display()
+        );
     }
     println!("\ndemo wallets (password \"{DEMO_PASSWORD}\"):");
     for (name, role) in DEMO_ACCOUNTS {
@@ -282,7 +323,18 @@ pub fn run(args: DevnetArgs) -> Result<(), String> {
     if args.init_only {
         return Ok(());
     }
-    start(&configs)
+    let mut processes = configs;
+    if args.full_node {
+        let full_node = args.dir.join("full-node").join("node.toml");
+        if !full_node.exists() {
+            return Err(format!(
+                "this devnet has no full node ({} is missing); `--reset` creates one",
+                full_node.display()
+            ));
+        }
+        processes.push(full_node);
+    }
+    start(&processes)
 }
 
 /// Starts one `equa node` process per configuration and supervises them until Ctrl-C, or until
@@ -311,7 +363,8 @@ fn start(configs: &[PathBuf]) -> Result<(), String> {
         children.push(child);
     }
     println!(
-        "\nstarted {} validators (logs: validator-N/node.log); press Ctrl-C to stop them",
+        "\nstarted {} nodes (logs: validator-N/node.log, full-node/node.log); press Ctrl-C to \
+         stop them",
         children.len()
     );
     let runtime = crate::cli::chain::runtime()?;
@@ -323,7 +376,7 @@ fn start(configs: &[PathBuf]) -> Result<(), String> {
                 _ = interval.tick() => {
                     for (index, child) in children.iter_mut().enumerate() {
                         if let Ok(Some(status)) = child.try_wait() {
-                            return Err(format!("validator {index} exited ({status}); see its node.log"));
+                            return Err(format!("node {index} exited ({status}); see its node.log"));
                         }
                     }
                 }

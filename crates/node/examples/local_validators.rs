@@ -41,6 +41,7 @@ fn main() {
             data_dir: dir.join(format!("v{index}")),
             listen: addresses[index],
             rpc: None,
+            followers: Vec::new(),
             web: None,
             private_key: key,
             validators: validators.clone(),

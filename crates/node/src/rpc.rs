@@ -11,7 +11,10 @@ use rpc::{
     Backend, SubmitError,
     views::{BlockView, ErrorView, ReceiptView, StatusView, tx_id_hex},
 };
-use std::sync::Arc;
+use std::sync::{
+    Arc,
+    atomic::{AtomicU64, Ordering},
+};
 use types::{SignedTransaction, TxId};
 
 /// Serves RPC queries for one running node.
@@ -24,6 +27,8 @@ pub struct NodeBackend {
     role: &'static str,
     peers: u32,
     relay: Option<Relay>,
+    /// The highest finalized height the node knows of, executed or not.
+    network_tip: Option<Arc<AtomicU64>>,
 }
 
 impl NodeBackend {
@@ -43,7 +48,14 @@ impl NodeBackend {
             role,
             peers,
             relay: None,
+            network_tip: None,
         }
+    }
+
+    /// Reports sync progress against `tip`, the highest finalized height known from the network.
+    pub fn with_network_tip(mut self, tip: Arc<AtomicU64>) -> Self {
+        self.network_tip = Some(tip);
+        self
     }
 
     /// Passes every admitted submission on to the peers.
@@ -72,7 +84,10 @@ impl Backend for NodeBackend {
             state_root: finalized
                 .as_ref()
                 .map_or_else(String::new, |f| hex(&f.state_root)),
-            target_height: height,
+            target_height: self
+                .network_tip
+                .as_ref()
+                .map_or(height, |tip| tip.load(Ordering::Relaxed).max(height)),
             peers: self.peers,
             mempool_size: self.mempool.len() as u64,
         }

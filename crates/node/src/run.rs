@@ -19,8 +19,10 @@ use crate::{
     engine::{self, Channels, NodeConfig},
     mempool::{Mempool, MempoolConfig},
 };
+use commonware_consensus::marshal::{Identifier, standard::Standard};
 use commonware_cryptography::{ChaCha20Poly1305, Signer, ed25519};
 use commonware_p2p::{Manager, TrackedPeers, authenticated::discovery};
+use commonware_runtime::{Clock, Spawner};
 use commonware_runtime::{Quota, Runner, Supervisor as _, tokio};
 use commonware_stream::{cups, sake};
 use commonware_utils::{NZU32, NZUsize, ordered::Set};
@@ -29,7 +31,10 @@ use serde::Deserialize;
 use std::{
     net::SocketAddr,
     path::{Path, PathBuf},
-    sync::Arc,
+    sync::{
+        Arc,
+        atomic::{AtomicU64, Ordering},
+    },
     time::Duration,
 };
 
@@ -58,6 +63,10 @@ struct RawConfig {
     rpc: Option<SocketAddr>,
     private_key: String,
     validators: Vec<RawValidator>,
+    /// Public keys (hex) of the full nodes the validators accept as peers. Every node of the
+    /// chain lists the same ones.
+    #[serde(default)]
+    followers: Vec<String>,
     /// The web interface; none when absent.
     #[serde(default)]
     web: Option<RawWeb>,
@@ -103,7 +112,17 @@ pub struct RunConfig {
     pub rpc: Option<SocketAddr>,
     pub private_key: ed25519::PrivateKey,
     pub validators: Vec<(ed25519::PublicKey, SocketAddr)>,
+    /// Full nodes the network accepts: they follow the chain but do not vote.
+    pub followers: Vec<ed25519::PublicKey>,
     pub web: Option<WebSettings>,
+}
+
+impl RunConfig {
+    /// Whether this node votes (its key is a validator's) or only follows.
+    pub fn is_validator(&self) -> bool {
+        let me = self.private_key.public_key();
+        self.validators.iter().any(|(key, _)| *key == me)
+    }
 }
 
 impl RunConfig {
@@ -124,12 +143,16 @@ impl RunConfig {
             )?;
             validators.push((key, validator.address));
         }
-        if !validators
-            .iter()
-            .any(|(key, _)| *key == private_key.public_key())
-        {
+        let mut followers = Vec::with_capacity(raw.followers.len());
+        for (index, key) in raw.followers.iter().enumerate() {
+            followers.push(decode_hex(&format!("followers[{index}]"), key)?);
+        }
+        let me = private_key.public_key();
+        if !validators.iter().any(|(key, _)| *key == me) && !followers.contains(&me) {
             return Err(RunError::Config(
-                "private_key is not one of the validators".into(),
+                "private_key is neither a validator's nor one of the followers: a full node's \
+                 public key must be listed in `followers` by every node of the chain"
+                    .into(),
             ));
         }
         let web = match raw.web {
@@ -152,6 +175,7 @@ impl RunConfig {
             None => None,
         };
         Ok(Self {
+            followers,
             web,
             genesis,
             data_dir: base.join(raw.data_dir),
@@ -182,8 +206,10 @@ pub fn run_with(config: RunConfig, started: impl FnOnce(Started) + Send + 'stati
         .with_worker_threads(2);
     tokio::Runner::new(runtime).start(|context| async move {
         let me = config.private_key.public_key();
+        let validator = config.is_validator();
         let participants =
             Set::from_iter_dedup(config.validators.iter().map(|(key, _)| key.clone()));
+        let followers = Set::from_iter_dedup(config.followers.iter().cloned());
         let count = u32::try_from(participants.len()).expect("validator count fits");
         let bootstrappers = config
             .validators
@@ -206,13 +232,21 @@ pub fn run_with(config: RunConfig, started: impl FnOnce(Started) + Send + 'stati
             config.listen,
             config.listen,
             bootstrappers,
-            commonware_p2p::authenticated::peer_set_limit(participants.iter(), &me),
+            commonware_p2p::authenticated::peer_set_limit(
+                participants.iter().chain(followers.iter()),
+                &me,
+            ),
             engine::max_message_size(count),
             NZUsize!(1024),
         );
         let (mut network, mut oracle) = discovery::Network::new(context.child("network"), p2p);
-        // Peer set 0 is the genesis validator set; the result only reports mailbox pressure.
-        let _ = oracle.track(0, TrackedPeers::primary(participants.clone()));
+        // Peer set 0 is the genesis validator set, with the full nodes as secondary peers (they
+        // connect and receive data, but are not dialed or gossiped); the result only reports
+        // mailbox pressure.
+        let _ = oracle.track(
+            0,
+            TrackedPeers::new(participants.clone(), followers.clone()),
+        );
         let channels = Channels::from_ordered(
             engine::channel::ALL
                 .iter()
@@ -233,12 +267,18 @@ pub fn run_with(config: RunConfig, started: impl FnOnce(Started) + Send + 'stati
             AppConfig::default(),
         )
         .with_observer(Arc::new(mempool.clone()));
-        let scheme = Scheme::signer(
-            engine::CONSENSUS_NAMESPACE,
-            participants,
-            config.private_key,
-        )
-        .expect("checked: the key is a validator's");
+        // A full node verifies certificates but never signs: it follows, it does not vote.
+        let scheme = if validator {
+            Scheme::signer(
+                engine::CONSENSUS_NAMESPACE,
+                participants,
+                config.private_key,
+            )
+            .expect("checked: the key is a validator's")
+        } else {
+            Scheme::verifier(engine::CONSENSUS_NAMESPACE, participants)
+        };
+        let network_tip = Arc::new(AtomicU64::new(0));
         let node = NodeConfig {
             partition_prefix: "equa".into(),
             scheme,
@@ -257,10 +297,15 @@ pub fn run_with(config: RunConfig, started: impl FnOnce(Started) + Send + 'stati
                 mempool.clone(),
                 Arc::new(genesis_for_rpc),
                 config.genesis.genesis_time_ms,
-                "validator",
-                count.saturating_sub(1),
+                if validator { "validator" } else { "full node" },
+                if validator {
+                    count.saturating_sub(1)
+                } else {
+                    count
+                },
             )
-            .with_relay(relay);
+            .with_relay(relay)
+            .with_network_tip(network_tip.clone());
             match ::rpc::serve(address, Arc::new(backend), ::rpc::Limits::default()).await {
                 Ok((bound, handle)) => {
                     tracing::info!(%bound, "serving JSON-RPC");
@@ -273,7 +318,7 @@ pub fn run_with(config: RunConfig, started: impl FnOnce(Started) + Send + 'stati
                 }
             }
         }
-        let (simplex, _state) = engine::start_node(
+        let (simplex, state) = engine::start_node(
             context.child("node"),
             node,
             me,
@@ -283,6 +328,12 @@ pub fn run_with(config: RunConfig, started: impl FnOnce(Started) + Send + 'stati
             |mailbox| mailbox,
         )
         .await;
+        track_sync(
+            context.child("sync"),
+            state.marshal.clone(),
+            app_handle.clone(),
+            network_tip,
+        );
         started(Started {
             app: app_handle,
             mempool,
@@ -292,3 +343,31 @@ pub fn run_with(config: RunConfig, started: impl FnOnce(Started) + Send + 'stati
         }
     });
 }
+
+/// Keeps `tip` at the highest finalized height the node knows of (from certificates, before it
+/// has the blocks), and logs progress while the executed height is behind it.
+fn track_sync(
+    context: tokio::Context,
+    marshal: commonware_consensus::marshal::core::Mailbox<Scheme, Standard<crate::Block>>,
+    app: crate::AppHandle,
+    tip: Arc<AtomicU64>,
+) {
+    context.spawn(move |context| async move {
+        let mut last_log = None;
+        loop {
+            if let Some((height, _)) = marshal.get_info(Identifier::Latest).await {
+                tip.fetch_max(height.get(), Ordering::Relaxed);
+            }
+            let known = tip.load(Ordering::Relaxed);
+            let executed = app.finalized().map_or(0, |f| f.height);
+            if executed < known && last_log != Some(executed / SYNC_LOG_EVERY) {
+                last_log = Some(executed / SYNC_LOG_EVERY);
+                println!("syncing: height {executed} of {known}");
+            }
+            context.sleep(Duration::from_millis(500)).await;
+        }
+    });
+}
+
+/// Sync progress is logged once per this many blocks executed.
+const SYNC_LOG_EVERY: u64 = 100;

@@ -1,0 +1,156 @@
+//! A full node as a user runs one: `equa node --config devnet/full-node/node.toml` joins a
+//! running devnet late, syncs every block (verifying the finalization certificates with a
+//! verifier-only scheme), reports its progress in `equa status`, serves RPC, and forwards a
+//! transfer submitted to it to the validators, which finalize it.
+
+mod common;
+
+use common::Devnet;
+use std::{
+    process::{Child, Command, Stdio},
+    time::{Duration, Instant},
+};
+
+const RPC_PORT: u16 = 45_545;
+const P2P_PORT: u16 = 37_300;
+/// The devnet's full node serves RPC after the four validators' ports.
+const FULL_NODE: u16 = 4;
+
+struct Process(Child);
+
+impl Drop for Process {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn status(devnet: &Devnet, index: u16) -> Option<serde_json::Value> {
+    let output = devnet.query(index, &["--json", "status"]);
+    output
+        .status
+        .success()
+        .then(|| serde_json::from_slice(&output.stdout).unwrap())
+}
+
+fn block(devnet: &Devnet, index: u16, height: u64) -> serde_json::Value {
+    let output = devnet.query(index, &["--json", "block", "show", &height.to_string()]);
+    assert!(output.status.success(), "validator {index}: block {height}");
+    serde_json::from_slice(&output.stdout).unwrap()
+}
+
+#[test]
+fn a_full_node_syncs_late_serves_rpc_and_forwards_transactions() {
+    let devnet = Devnet::start("full-node", RPC_PORT, P2P_PORT);
+    let bob = devnet.address("bob");
+    for _ in 0..5 {
+        devnet.ok("alice", &["send", &bob, "1", "USDX"]);
+    }
+    // Let the chain grow well past what the full node has.
+    let behind = devnet.wait_for_height(0, 150);
+
+    let log = std::fs::File::create(devnet.dir.join("full-node.log")).unwrap();
+    let _full_node = Process(
+        Command::new(env!("CARGO_BIN_EXE_equa"))
+            .args(["node", "--config"])
+            .arg(devnet.dir.join("full-node/node.toml"))
+            .stdout(log.try_clone().unwrap())
+            .stderr(log)
+            .stdin(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+
+    // It reports itself as a full node and reaches the validators' height.
+    let started = Instant::now();
+    let synced = loop {
+        if let Some(status) = status(&devnet, FULL_NODE) {
+            assert_eq!(status["role"], "full node");
+            let height = status["height"].as_u64().unwrap();
+            let target = status["target_height"].as_u64().unwrap();
+            assert!(height <= target, "{status}");
+            if height >= behind {
+                break height;
+            }
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(120),
+            "the full node did not catch up: {}",
+            std::fs::read_to_string(devnet.dir.join("full-node.log")).unwrap_or_default()
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    };
+
+    // Same blocks and same state as the validators.
+    devnet.wait_for_height(1, synced);
+    let mine = block(&devnet, FULL_NODE, synced);
+    let theirs = block(&devnet, 1, synced);
+    assert_eq!(mine["digest"], theirs["digest"]);
+    assert_eq!(mine["state_root"], theirs["state_root"]);
+    assert_eq!(devnet.balance_on(FULL_NODE, "bob", "USDX"), "100005");
+
+    // A transfer submitted only to the full node is forwarded and finalized by the validators.
+    let output = devnet.run_on(FULL_NODE, "alice", &["--json", "send", &bob, "2.5", "USDX"]);
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let receipt: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(receipt["outcome"], "success");
+    let included = receipt["height"].as_u64().unwrap();
+    devnet.wait_for_height(0, included);
+    assert_eq!(devnet.balance_on(0, "bob", "USDX"), "100007.5");
+    // Blocks are proposed by validators only.
+    let validators: Vec<String> = std::fs::read_to_string(devnet.dir.join("full-node/node.toml"))
+        .unwrap()
+        .lines()
+        .filter_map(|line| line.strip_prefix("public_key = \""))
+        .map(|key| {
+            let bytes: [u8; 32] = hex::decode(key.trim_end_matches('"'))
+                .unwrap()
+                .try_into()
+                .unwrap();
+            types::AccountId::from_bytes(bytes).unwrap().to_address()
+        })
+        .collect();
+    assert_eq!(validators.len(), 4);
+    for height in synced..=included {
+        let proposer = block(&devnet, 0, height)["proposer"].clone();
+        assert!(
+            validators.iter().any(|v| proposer == v.as_str()),
+            "block {height} proposed by {proposer}, not a validator"
+        );
+    }
+}
+
+#[test]
+fn a_node_whose_key_nobody_lists_is_refused_at_start() {
+    let dir = std::env::temp_dir().join(format!("equa-unlisted-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let status = Command::new(env!("CARGO_BIN_EXE_equa"))
+        .args(["devnet", "--init-only", "--dir", dir.to_str().unwrap()])
+        .stdout(Stdio::null())
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let path = dir.join("full-node/node.toml");
+    let config = std::fs::read_to_string(&path).unwrap();
+    let unlisted = config
+        .lines()
+        .filter(|line| !line.starts_with("followers"))
+        .collect::<Vec<_>>()
+        .join("\n");
+    std::fs::write(&path, unlisted).unwrap();
+    let output = Command::new(env!("CARGO_BIN_EXE_equa"))
+        .args(["node", "--config", path.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("neither a validator's nor one of the followers"),
+        "{stderr}"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
