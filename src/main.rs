@@ -84,8 +84,17 @@ enum ReputationCommand {
 
 #[derive(Debug, Subcommand)]
 enum AccountCommand {
-    /// Balances and nonce of an account.
-    Show { address: String },
+    /// Balances and nonce of an account; `--verify` checks them with state proofs against a
+    /// finalization certificate, trusting only the genesis validators.
+    Show {
+        address: String,
+        #[arg(long, requires = "validators")]
+        verify: bool,
+        /// A TOML file listing the genesis validators (`[[validators]] public_key = "…"`), such
+        /// as the devnet's `validators.toml` or any node configuration.
+        #[arg(long, env = "EQUA_VALIDATORS")]
+        validators: Option<std::path::PathBuf>,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -184,9 +193,16 @@ fn main() -> ExitCode {
         Command::Devnet(args) => cli::devnet::run(args),
         Command::Node { config } => run_node(&config),
         Command::Status => cli::chain::status(global),
-        Command::Account(AccountCommand::Show { address }) => {
-            cli::chain::account_show(global, &address)
-        }
+        Command::Account(AccountCommand::Show {
+            address,
+            verify: false,
+            ..
+        }) => cli::chain::account_show(global, &address),
+        Command::Account(AccountCommand::Show {
+            address,
+            verify: true,
+            validators,
+        }) => cli::chain::account_verify(global, &address, validators.as_deref()),
         Command::Send { to, amount, symbol } => cli::chain::send(global, &to, &amount, &symbol),
         Command::Asset(AssetCommand::List) => cli::chain::asset_list(global),
         Command::Asset(AssetCommand::Issue {

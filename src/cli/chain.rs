@@ -204,6 +204,118 @@ pub fn account_show(global: &Global, address: &str) -> Result<(), String> {
     })
 }
 
+/// The genesis validators' public keys from a TOML file with `[[validators]] public_key`.
+fn load_validators(
+    path: &std::path::Path,
+) -> Result<Vec<commonware_cryptography::ed25519::PublicKey>, String> {
+    #[derive(serde::Deserialize)]
+    struct File {
+        validators: Vec<Validator>,
+    }
+    #[derive(serde::Deserialize)]
+    struct Validator {
+        public_key: String,
+    }
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+    let file: File = toml::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))?;
+    if file.validators.is_empty() {
+        return Err(format!("{} lists no validators", path.display()));
+    }
+    file.validators
+        .iter()
+        .enumerate()
+        .map(|(index, v)| {
+            hex::decode(v.public_key.trim())
+                .ok()
+                .and_then(|bytes| types::codec::decode(&bytes).ok())
+                .ok_or_else(|| {
+                    format!(
+                        "{}: validators[{index}].public_key is not an ed25519 key",
+                        path.display()
+                    )
+                })
+        })
+        .collect()
+}
+
+/// `equa account show --verify`: the account's nonce and balances, each checked against a
+/// finalization certificate of the genesis validators; nothing is shown unless all verify.
+pub fn account_verify(
+    global: &Global,
+    address: &str,
+    validators_file: Option<&std::path::Path>,
+) -> Result<(), String> {
+    let account = parse_address(address)?;
+    let validators_file = validators_file
+        .ok_or("--verify needs the genesis validators: --validators <file> or EQUA_VALIDATORS")?;
+    let validators = load_validators(validators_file)?;
+    let rpc = connect(global)?;
+    runtime()?.block_on(async {
+        let proof = rpc
+            .account_proof(&account)
+            .await
+            .map_err(|e| e.to_string())?;
+        let verified = node::proof::verify(&proof, &account, &validators)
+            .map_err(|e| format!("VERIFICATION FAILED: {e}"))?;
+        // Symbols and decimals only format the verified amounts.
+        let assets = rpc.assets().await.map_err(|e| e.to_string())?;
+        let balances: Vec<_> = verified
+            .balances
+            .iter()
+            .map(|(asset, minor)| {
+                let info = assets.iter().find(|a| a.asset == asset.0);
+                json!({
+                    "asset": asset.0,
+                    "symbol": info.map(|a| a.symbol.clone()),
+                    "amount": info.map(|a| amount::format(*minor, a.decimals)),
+                    "minor_units": minor.to_string(),
+                })
+            })
+            .collect();
+        let summary = json!({
+            "address": account.to_string(),
+            "nonce": verified.nonce,
+            "balances": balances,
+            "verified": {
+                "height": verified.height,
+                "block": format!("0x{}", hex::encode(verified.block.0)),
+                "state_root": format!("0x{}", hex::encode(verified.state_root.0)),
+                "signers": verified.signers,
+                "validators": validators.len(),
+            },
+        });
+        if global.json {
+            print_json(&summary);
+            return Ok(());
+        }
+        println!("address:  {account}");
+        println!("nonce:    {}", verified.nonce);
+        if balances.is_empty() {
+            println!("balances: none");
+        }
+        for balance in &balances {
+            println!(
+                "  {:>28} {}",
+                balance["amount"].as_str().unwrap_or("?"),
+                balance["symbol"].as_str().unwrap_or("(unknown asset)")
+            );
+        }
+        println!(
+            "verified: at height {}, state root {}, finalized by {} of {} genesis validators",
+            verified.height,
+            summary["verified"]["state_root"].as_str().unwrap_or(""),
+            verified.signers,
+            validators.len()
+        );
+        println!(
+            "          (the proofs show each value is current; a node could leave a balance \
+             out, but not change one)"
+        );
+        Ok(())
+    })
+}
+
 pub fn block_show(global: &Global, height: u64) -> Result<(), String> {
     let rpc = connect(global)?;
     runtime()?.block_on(async {

@@ -90,6 +90,11 @@ pub struct NodeConfig {
     pub web: Option<WebConfig>,
 }
 
+#[derive(Serialize)]
+struct ValidatorList {
+    validators: Vec<PeerConfig>,
+}
+
 /// Where a node serves its web interface and which keystore it acts for.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -200,6 +205,18 @@ pub fn create(dir: &Path, validators: usize, ports: Ports) -> Result<Vec<PathBuf
     )?;
     ledger::Genesis::load(&dir.join("genesis.toml")).map_err(|e| format!("devnet genesis: {e}"))?;
 
+    // The trust anchor of light clients (`equa account show --verify`): public keys only.
+    write(
+        &dir.join("validators.toml"),
+        &format!(
+            "# The genesis validators of this devnet, for `equa account show --verify`.\n{}",
+            toml::to_string_pretty(&ValidatorList {
+                validators: peers.clone()
+            })
+            .map_err(|e| e.to_string())?
+        ),
+    )?;
+
     // One full node: the validators accept its key as a secondary peer.
     let follower = client::keys::random_signing_key();
     let followers = vec![hex::encode(follower.public_key().encode())];
@@ -282,6 +299,10 @@ fn describe(dir: &Path, configs: &[PathBuf]) -> Result<(), String> {
             full_node.display()
         );
     }
+    println!(
+        "genesis validators: {} (for `equa account show <address> --verify --validators …`)",
+        dir.join("validators.toml").display()
+    );
     println!("\ndemo wallets (password \"{DEMO_PASSWORD}\"):");
     for (name, role) in DEMO_ACCOUNTS {
         let path = dir.join("wallets").join(format!("{name}.json"));

@@ -388,7 +388,7 @@ where
     type Input = ();
 
     fn sync_targets(block: &Block) -> <Databases<E> as DatabaseSet<E>>::SyncTargets {
-        Target::new(block.state_root, block.range.clone())
+        Target::new(block.ops_root, block.range.clone())
     }
 
     async fn genesis(&mut self) -> Block {
@@ -423,6 +423,7 @@ where
             height,
             timestamp_ms,
             state_root: Digest([0; 32]),
+            ops_root: Digest([0; 32]),
             range: non_empty_range!(
                 commonware_storage::mmr::Location::new(0),
                 commonware_storage::mmr::Location::new(1)
@@ -441,9 +442,10 @@ where
         });
         block.txs = txs;
         let (executed, merkleized) = self.execute::<E>(&parent_state, &block, batches).await?;
-        let bounds = merkleized.bounds();
         block.state_root = merkleized.root();
-        block.range = non_empty_range!(bounds.inactivity_floor, bounds.tip.size);
+        block.ops_root = merkleized.ops_root();
+        // State sync starts at the inactivity floor rounded down to a bitmap chunk.
+        block.range = non_empty_range!(merkleized.sync_boundary(), merkleized.bounds().tip.size);
         self.remember(block.digest(), executed);
         Some(Proposed { block, merkleized })
     }
@@ -475,6 +477,12 @@ where
             }
         }
         let (executed, merkleized) = self.execute::<E>(&parent_state, block, batches).await?;
+        // Stateful checks the sync target (ops root and range); the canonical root, which
+        // key-value proofs verify against, is ours to check.
+        if merkleized.root() != block.state_root {
+            tracing::warn!(height = block.height.get(), "state root mismatch");
+            return None;
+        }
         self.remember(block.digest(), executed);
         Some(merkleized)
     }

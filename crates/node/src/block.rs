@@ -27,7 +27,8 @@ pub const MAX_BLOCK_TX_BYTES: usize = 1024 * 1024;
 ///
 /// It embeds the simplex context it was proposed under (the glue `Deferred` marshal verifies it),
 /// the ledger inputs (`timestamp_ms`, `proposer`, `txs`) and the authenticated-store commitments
-/// after applying it (`state_root` and the operation `range` state sync needs).
+/// after applying it: `state_root`, the canonical root of the current-value store that key-value
+/// proofs verify against, and `ops_root` with the operation `range`, which state sync targets.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Block {
     pub context: ConsensusContext,
@@ -38,6 +39,7 @@ pub struct Block {
     /// The account that receives this block's fees: the leader of the block's view.
     pub proposer: AccountId,
     pub state_root: Digest,
+    pub ops_root: Digest,
     pub range: NonEmptyRange<Location>,
     pub txs: Vec<SignedTransaction>,
 }
@@ -45,7 +47,9 @@ pub struct Block {
 impl Block {
     /// The first block of a chain: height 0, view 0, no parent, and the empty store's commitments.
     /// Its timestamp is the genesis time, so chains with different genesis times differ here.
-    pub fn genesis(timestamp_ms: u64, state_root: Digest, range: NonEmptyRange<Location>) -> Self {
+    /// The genesis block carries no canonical root (the store has no public function for an empty
+    /// one): nothing is proven against genesis.
+    pub fn genesis(timestamp_ms: u64, ops_root: Digest, range: NonEmptyRange<Location>) -> Self {
         // The genesis block is never proposed; its leader field only needs to be a valid key.
         let leader = ed25519::PrivateKey::from_seed(0).public_key();
         Self {
@@ -58,7 +62,8 @@ impl Block {
             height: Height::zero(),
             timestamp_ms,
             proposer: AccountId::from_public_key(&leader),
-            state_root,
+            state_root: Digest([0; 32]),
+            ops_root,
             range,
             txs: Vec::new(),
         }
@@ -78,6 +83,7 @@ impl Write for Block {
         self.timestamp_ms.write(buf);
         self.proposer.write(buf);
         self.state_root.write(buf);
+        self.ops_root.write(buf);
         self.range.write(buf);
         let count = u32::try_from(self.txs.len()).expect("blocks carry at most MAX_BLOCK_TXS");
         count.write(buf);
@@ -95,6 +101,7 @@ impl EncodeSize for Block {
             + self.timestamp_ms.encode_size()
             + AccountId::SIZE
             + self.state_root.encode_size()
+            + self.ops_root.encode_size()
             + self.range.encode_size()
             + u32::SIZE
             + self.tx_bytes()
@@ -111,6 +118,7 @@ impl Read for Block {
         let timestamp_ms = u64::read(buf)?;
         let proposer = AccountId::read(buf)?;
         let state_root = Digest::read(buf)?;
+        let ops_root = Digest::read(buf)?;
         let range = NonEmptyRange::<Location>::read(buf)?;
         let count = u32::read(buf)? as usize;
         if count > MAX_BLOCK_TXS {
@@ -139,6 +147,7 @@ impl Read for Block {
             timestamp_ms,
             proposer,
             state_root,
+            ops_root,
             range,
             txs,
         })

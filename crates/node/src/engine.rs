@@ -176,11 +176,12 @@ fn archive_config<C>(
 fn qmdb_config(
     prefix: &str,
     page_cache: CacheRef,
-) -> commonware_storage::qmdb::any::FixedConfig<TwoCap, Sequential> {
+) -> commonware_storage::qmdb::current::FixedConfig<TwoCap, Sequential> {
     use commonware_storage::{
         journal::contiguous::fixed::Config as LogConfig, mmr::full::Config as MmrConfig,
     };
-    commonware_storage::qmdb::any::FixedConfig {
+    commonware_storage::qmdb::current::FixedConfig {
+        grafted_metadata_partition: format!("{prefix}-qmdb-grafted-metadata"),
         merkle_config: MmrConfig {
             journal_partition: format!("{prefix}-qmdb-mmr-journal"),
             metadata_partition: format!("{prefix}-qmdb-mmr-metadata"),

@@ -39,6 +39,7 @@ pub mod app;
 pub mod block;
 pub mod engine;
 pub mod mempool;
+pub mod proof;
 pub mod relay;
 pub mod rpc;
 pub mod run;
@@ -53,7 +54,7 @@ use commonware_consensus::simplex;
 use commonware_cryptography::{Sha256, ed25519, sha256};
 use commonware_glue::stateful::db::Shared;
 use commonware_parallel::Sequential;
-use commonware_storage::{mmr, qmdb::any::unordered::fixed, translator::TwoCap};
+use commonware_storage::{mmr, qmdb::current::unordered::fixed, translator::TwoCap};
 
 /// The simplex context each block embeds.
 pub type ConsensusContext = simplex::types::Context<sha256::Digest, ed25519::PublicKey>;
@@ -61,9 +62,22 @@ pub type ConsensusContext = simplex::types::Context<sha256::Digest, ed25519::Pub
 /// The validators' signing scheme: one ed25519 signature per vote.
 pub type Scheme = simplex::scheme::ed25519::Scheme;
 
-/// The authenticated store: hashed ledger keys to hashed ledger records.
-pub type Qmdb<E> =
-    fixed::Db<mmr::Family, E, sha256::Digest, sha256::Digest, Sha256, TwoCap, Sequential>;
+/// Bytes per chunk of the store's activity bitmap: one digest, the smallest (and best for proof
+/// size) the store allows.
+pub const BITMAP_CHUNK: usize = 32;
+
+/// The authenticated store: hashed ledger keys to hashed ledger records, with proofs of each
+/// key's current value (QMDB `current`).
+pub type Qmdb<E> = fixed::Db<
+    mmr::Family,
+    E,
+    sha256::Digest,
+    sha256::Digest,
+    Sha256,
+    TwoCap,
+    BITMAP_CHUNK,
+    Sequential,
+>;
 
 /// The database set glue manages for the node.
 pub type Databases<E> = Shared<Qmdb<E>>;

@@ -12,10 +12,10 @@ use rpc::{
     views::{BlockView, ErrorView, ReceiptView, StatusView, tx_id_hex},
 };
 use std::sync::{
-    Arc,
+    Arc, OnceLock,
     atomic::{AtomicU64, Ordering},
 };
-use types::{SignedTransaction, TxId};
+use types::{AccountId, SignedTransaction, TxId};
 
 /// Serves RPC queries for one running node.
 #[derive(Clone, Debug)]
@@ -29,6 +29,8 @@ pub struct NodeBackend {
     relay: Option<Relay>,
     /// The highest finalized height the node knows of, executed or not.
     network_tip: Option<Arc<AtomicU64>>,
+    /// Set once the node's store is open.
+    proofs: Option<Arc<OnceLock<crate::proof::ProofSource>>>,
 }
 
 impl NodeBackend {
@@ -49,7 +51,14 @@ impl NodeBackend {
             peers,
             relay: None,
             network_tip: None,
+            proofs: None,
         }
+    }
+
+    /// Serves state proofs from `source` once it is set.
+    pub fn with_proofs(mut self, source: Arc<OnceLock<crate::proof::ProofSource>>) -> Self {
+        self.proofs = Some(source);
+        self
     }
 
     /// Reports sync progress against `tip`, the highest finalized height known from the network.
@@ -132,6 +141,19 @@ impl Backend for NodeBackend {
                 code: rpc::views::error_code(&other),
                 message: other.to_string(),
             }),
+        })
+    }
+
+    fn account_proof(
+        &self,
+        account: AccountId,
+    ) -> rpc::backend::Pending<Result<rpc::views::AccountProofView, String>> {
+        let proofs = self.proofs.clone();
+        Box::pin(async move {
+            match proofs.as_ref().and_then(|slot| slot.get()) {
+                Some(source) => source.prove(&account).await,
+                None => Err("this node does not serve state proofs yet (still starting)".into()),
+            }
         })
     }
 }

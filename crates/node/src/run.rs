@@ -279,6 +279,7 @@ pub fn run_with(config: RunConfig, started: impl FnOnce(Started) + Send + 'stati
             Scheme::verifier(engine::CONSENSUS_NAMESPACE, participants)
         };
         let network_tip = Arc::new(AtomicU64::new(0));
+        let proofs = Arc::new(std::sync::OnceLock::new());
         let node = NodeConfig {
             partition_prefix: "equa".into(),
             scheme,
@@ -305,7 +306,8 @@ pub fn run_with(config: RunConfig, started: impl FnOnce(Started) + Send + 'stati
                 },
             )
             .with_relay(relay)
-            .with_network_tip(network_tip.clone());
+            .with_network_tip(network_tip.clone())
+            .with_proofs(proofs.clone());
             match ::rpc::serve(address, Arc::new(backend), ::rpc::Limits::default()).await {
                 Ok((bound, handle)) => {
                     tracing::info!(%bound, "serving JSON-RPC");
@@ -334,6 +336,15 @@ pub fn run_with(config: RunConfig, started: impl FnOnce(Started) + Send + 'stati
             app_handle.clone(),
             network_tip,
         );
+        let (stateful, marshal, app) = (
+            state.stateful.clone(),
+            state.marshal.clone(),
+            app_handle.clone(),
+        );
+        context.child("proofs").spawn(move |_| async move {
+            let databases = stateful.subscribe_databases().await;
+            let _ = proofs.set(crate::proof::ProofSource::new(databases, marshal, app));
+        });
         started(Started {
             app: app_handle,
             mempool,

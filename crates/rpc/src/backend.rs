@@ -1,9 +1,12 @@
 //! What a node provides to the RPC server.
 
-use crate::views::{BlockView, ErrorView, ReceiptView, StatusView};
+use crate::views::{AccountProofView, BlockView, ErrorView, ReceiptView, StatusView};
 use ledger::MemoryStore;
 use std::sync::Arc;
-use types::{SignedTransaction, TxId};
+use types::{AccountId, SignedTransaction, TxId};
+
+/// The answer of a backend call that waits on the node.
+pub type Pending<T> = std::pin::Pin<Box<dyn std::future::Future<Output = T> + Send>>;
 
 /// Why a submitted transaction was not accepted into the mempool.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
@@ -27,4 +30,9 @@ pub trait Backend: Send + Sync + 'static {
     fn receipt(&self, tx: &TxId) -> Option<ReceiptView>;
     /// Checks the transaction as the ledger would admit it now, then queues it for a block.
     fn submit(&self, tx: SignedTransaction) -> Result<TxId, SubmitError>;
+    /// The account's records with proofs at a finalized height, for light verification.
+    fn account_proof(&self, account: AccountId) -> Pending<Result<AccountProofView, String>> {
+        let _ = account;
+        Box::pin(async { Err("this node does not serve state proofs".to_string()) })
+    }
 }

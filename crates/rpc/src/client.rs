@@ -170,6 +170,15 @@ impl RpcClient {
             .map_err(|e| self.map(e))
     }
 
+    /// The account's records with proofs, to verify with `node::proof::verify`.
+    pub async fn account_proof(
+        &self,
+        account: &AccountId,
+    ) -> Result<crate::views::AccountProofView, ClientError> {
+        self.call(method::GET_ACCOUNT_PROOF, rpc_params![account.to_string()])
+            .await
+    }
+
     pub async fn block(&self, height: u64) -> Result<Option<BlockView>, ClientError> {
         self.http
             .request(method::GET_BLOCK, rpc_params![height])

@@ -24,6 +24,7 @@ pub const DEFAULT_RPC_ADDRESS: &str = "127.0.0.1:9545";
 pub mod method {
     pub const SEND_TRANSACTION: &str = "equa_sendTransaction";
     pub const GET_ACCOUNT: &str = "equa_getAccount";
+    pub const GET_ACCOUNT_PROOF: &str = "equa_getAccountProof";
     pub const GET_BLOCK: &str = "equa_getBlock";
     pub const GET_RECEIPT: &str = "equa_getReceipt";
     pub const STATUS: &str = "equa_status";
@@ -65,4 +66,6 @@ pub mod code {
     pub const TRANSACTION_REJECTED: i32 = 1001;
     /// The node cannot take more transactions right now.
     pub const BUSY: i32 = 1002;
+    /// The node cannot answer this now (no proofs served, or not yet at a finalized height).
+    pub const UNAVAILABLE: i32 = 1003;
 }

@@ -14,7 +14,10 @@ use crate::{
         TradeView, trades_of,
     },
     method,
-    views::{AccountView, AssetView, BlockView, ErrorView, ParamsView, ReceiptView, tx_id_hex},
+    views::{
+        AccountProofView, AccountView, AssetView, BlockView, ErrorView, ParamsView, ReceiptView,
+        tx_id_hex,
+    },
 };
 use jsonrpsee::{
     PendingSubscriptionSink, RpcModule,
@@ -326,6 +329,27 @@ pub fn module(backend: Arc<dyn Backend>) -> RpcModule<Arc<dyn Backend>> {
         vec![address],
         |store, (address,): (String,)| Ok(AccountView::read(store, &parse_account(&address)?)),
     );
+    let g = &mut api.generator;
+    let address = param::<String>(g, "address");
+    let result = g.subschema_for::<AccountProofView>().to_value();
+    api.describe(
+        method::GET_ACCOUNT_PROOF,
+        "An account's nonce and balance records at the latest finalized height, each with a \
+         proof against the block's state root, the block and its finalization certificate: \
+         `equa account show --verify` checks them trusting only the genesis validators.",
+        vec![address],
+        result,
+    );
+    api.module
+        .register_async_method(method::GET_ACCOUNT_PROOF, |raw, backend, _| async move {
+            let (address,): (String,) = positional(&raw, 1)?;
+            let account = parse_account(&address)?;
+            backend
+                .account_proof(account)
+                .await
+                .map_err(|message| ErrorObject::owned(code::UNAVAILABLE, message, None::<()>))
+        })
+        .expect("method names are unique");
     let g = &mut api.generator;
     let height = param::<u64>(g, "height");
     api.method(

@@ -319,3 +319,30 @@ pub fn asset_ref(store: &(impl Store + ?Sized), text: &str) -> Result<(AssetId, 
 pub fn parse_decimal(text: &str, decimals: u8, what: &str) -> Result<u128, String> {
     amount::parse(text, decimals).map_err(|e| format!("{what} {text:?}: {e}"))
 }
+
+/// One ledger record with its proof against a block's state root.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct ProofRecordView {
+    /// The ledger key, hex.
+    pub key: String,
+    /// The ledger value, hex.
+    pub value: String,
+    /// The authenticated store's proof that the key currently has this value, hex.
+    pub proof: String,
+}
+
+/// What a light client needs to check an account's nonce and balances without trusting the node:
+/// a finalized block, its finalization certificate, and each record's proof against the block's
+/// state root.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct AccountProofView {
+    pub account: String,
+    pub height: u64,
+    /// The encoded block, hex: its digest is what the certificate signs.
+    pub block: String,
+    /// The encoded finalization certificate, hex.
+    pub finalization: String,
+    /// The account's nonce record (when it has sent anything) and every balance record it has.
+    /// A zero balance has no record, and the store cannot prove absence.
+    pub records: Vec<ProofRecordView>,
+}

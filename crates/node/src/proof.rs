@@ -1,0 +1,262 @@
+//! Light verification of account state.
+//!
+//! A node proves an account's records at its latest finalized height: the block, the block's
+//! finalization certificate, and for each ledger record (the nonce, every balance) a QMDB
+//! `current` proof that the authenticated store maps the record's key to the record's value under
+//! the block's `state_root` (see [`crate::state`] for how ledger records map onto the store).
+//!
+//! [`verify`] needs nothing from the node but these bytes and the genesis validators' public
+//! keys: a quorum of them signed the finalization, the finalization names the block's digest,
+//! and every record verifies against the root inside that block.
+//!
+//! What it cannot show: that the node sent every record. The store proves values, not absence,
+//! so a node could leave a balance out; it cannot add or change one.
+
+use crate::{
+    AppHandle, BITMAP_CHUNK, Databases, Scheme,
+    block::Block,
+    engine::CONSENSUS_NAMESPACE,
+    state::{state_key, state_value},
+};
+use commonware_codec::{DecodeExt, Encode, Read};
+use commonware_consensus::{
+    marshal::{Identifier, core::Mailbox as MarshalMailbox, standard::Standard},
+    simplex::types::Finalization,
+    types::Height,
+};
+use commonware_cryptography::{Digestible, certificate::Verifier as _, ed25519};
+use commonware_parallel::Sequential;
+use commonware_storage::{mmr, qmdb::current::proof::constant::OperationProof};
+use commonware_utils::ordered::Set;
+use rpc::views::{AccountProofView, ProofRecordView};
+use std::{collections::BTreeMap, time::Duration};
+use types::{AccountId, AssetId, Digest};
+
+/// The longest a proof may be (in digests) when decoded: far above any real store's depth.
+const MAX_PROOF_DIGESTS: usize = 256;
+
+/// The proof of one store entry.
+type KeyValueProof = OperationProof<mmr::Family, Digest, BITMAP_CHUNK>;
+
+/// Where a node's proofs come from: its authenticated store and its finalization certificates.
+pub struct ProofSource {
+    db: Databases<commonware_runtime::tokio::Context>,
+    marshal: MarshalMailbox<Scheme, Standard<Block>>,
+    app: AppHandle,
+}
+
+impl std::fmt::Debug for ProofSource {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ProofSource").finish_non_exhaustive()
+    }
+}
+
+impl ProofSource {
+    pub fn new(
+        db: Databases<commonware_runtime::tokio::Context>,
+        marshal: MarshalMailbox<Scheme, Standard<Block>>,
+        app: AppHandle,
+    ) -> Self {
+        Self { db, marshal, app }
+    }
+
+    /// The account's records with proofs at the latest finalized height.
+    pub async fn prove(&self, account: &AccountId) -> Result<AccountProofView, String> {
+        // The store moves to a block's state just before the node records that block as
+        // finalized; try again until both name the same block.
+        for _ in 0..40 {
+            if let Some(view) = self.try_prove(account).await? {
+                return Ok(view);
+            }
+            tokio::time::sleep(Duration::from_millis(25)).await;
+        }
+        Err("the node's store and finalized state did not settle on one block; try again".into())
+    }
+
+    async fn try_prove(&self, account: &AccountId) -> Result<Option<AccountProofView>, String> {
+        let (height, records) = {
+            let db = self.db.read().await;
+            let Some(finalized) = self.app.finalized() else {
+                return Err("the node has not finalized a block yet".into());
+            };
+            if db.root() != finalized.state_root {
+                return Ok(None);
+            }
+            let mut records = Vec::new();
+            for (key, value) in account_records(&finalized.store, account) {
+                let proof = db
+                    .key_value_proof(state_key(&key))
+                    .await
+                    .map_err(|e| format!("cannot prove {}: {e}", hex::encode(&key)))?;
+                records.push(ProofRecordView {
+                    key: hex::encode(&key),
+                    value: hex::encode(&value),
+                    proof: hex::encode(proof.encode()),
+                });
+            }
+            (finalized.height, records)
+        };
+        let block = self
+            .marshal
+            .get_block(Identifier::Height(Height::new(height)))
+            .await
+            .ok_or_else(|| format!("block {height} is no longer stored"))?;
+        let finalization = self
+            .marshal
+            .get_finalization(Height::new(height))
+            .await
+            .ok_or_else(|| format!("the finalization of block {height} is no longer stored"))?;
+        Ok(Some(AccountProofView {
+            account: account.to_string(),
+            height,
+            block: hex::encode(block.encode()),
+            finalization: hex::encode(finalization.encode()),
+            records,
+        }))
+    }
+}
+
+/// The ledger records of `account`: its nonce and its balances, in key order.
+fn account_records(store: &ledger::MemoryStore, account: &AccountId) -> Vec<(Vec<u8>, Vec<u8>)> {
+    let mut records: Vec<(Vec<u8>, Vec<u8>)> = Vec::new();
+    let nonce_key = ledger::state::nonce_key(account);
+    if let Some(value) = ledger::Store::get(store, &nonce_key) {
+        records.push((nonce_key, value.to_vec()));
+    }
+    let prefix = ledger::state::balance_key(account, AssetId(0));
+    let prefix = &prefix[..prefix.len() - ASSET_ID_BYTES];
+    for (key, value) in store.scan_prefix(prefix) {
+        records.push((key.to_vec(), value.to_vec()));
+    }
+    records
+}
+
+/// An account's state as verified.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Verified {
+    pub height: u64,
+    pub block: Digest,
+    pub state_root: Digest,
+    /// How many validators signed the finalization.
+    pub signers: usize,
+    pub nonce: u64,
+    /// Balances by asset, in minor units; assets the node sent no record for are absent.
+    pub balances: BTreeMap<AssetId, u128>,
+}
+
+/// Why a proof does not verify.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum VerifyError {
+    #[error("the proof is malformed: {0}")]
+    Malformed(String),
+    #[error("the finalization certificate is not signed by a quorum of the genesis validators")]
+    Certificate,
+    #[error("the certificate finalizes another block than the one sent")]
+    WrongBlock,
+    #[error("the proof is for account {found}, not {expected}")]
+    WrongAccount { expected: String, found: String },
+    #[error("record {key} is not this account's nonce or balance")]
+    ForeignRecord { key: String },
+    #[error("record {key} does not verify against the block's state root")]
+    Record { key: String },
+}
+
+fn unhex(what: &str, text: &str) -> Result<Vec<u8>, VerifyError> {
+    hex::decode(text).map_err(|e| VerifyError::Malformed(format!("{what}: {e}")))
+}
+
+/// Checks `view` for `account` trusting only `validators`, the genesis validator set.
+pub fn verify(
+    view: &AccountProofView,
+    account: &AccountId,
+    validators: &[ed25519::PublicKey],
+) -> Result<Verified, VerifyError> {
+    if view.account != account.to_string() {
+        return Err(VerifyError::WrongAccount {
+            expected: account.to_string(),
+            found: view.account.clone(),
+        });
+    }
+    let block = Block::decode(bytes::Bytes::from(unhex("block", &view.block)?))
+        .map_err(|e| VerifyError::Malformed(format!("block: {e}")))?;
+    if block.height.get() != view.height {
+        return Err(VerifyError::Malformed(format!(
+            "the block is at height {}, not {}",
+            block.height.get(),
+            view.height
+        )));
+    }
+    let verifier = Scheme::verifier(
+        CONSENSUS_NAMESPACE,
+        Set::from_iter_dedup(validators.iter().cloned()),
+    );
+    let mut bytes = bytes::Bytes::from(unhex("finalization", &view.finalization)?);
+    let finalization =
+        Finalization::<Scheme, Digest>::read_cfg(&mut bytes, &verifier.certificate_codec_config())
+            .map_err(|e| VerifyError::Malformed(format!("finalization: {e}")))?;
+    if !bytes.is_empty() {
+        return Err(VerifyError::Malformed(
+            "finalization: trailing bytes".into(),
+        ));
+    }
+    let mut seed = [0u8; 32];
+    getrandom::fill(&mut seed).expect("the operating system provides randomness");
+    let mut rng = <rand_chacha::ChaCha20Rng as rand_core::SeedableRng>::from_seed(seed);
+    if !finalization.verify(&mut rng, &verifier, &Sequential) {
+        return Err(VerifyError::Certificate);
+    }
+    if finalization.proposal.payload != block.digest() {
+        return Err(VerifyError::WrongBlock);
+    }
+    let nonce_key = ledger::state::nonce_key(account);
+    let mut verified = Verified {
+        height: view.height,
+        block: block.digest(),
+        state_root: block.state_root,
+        signers: finalization.certificate.signers.count(),
+        nonce: 0,
+        balances: BTreeMap::new(),
+    };
+    for record in &view.records {
+        let key = unhex("record key", &record.key)?;
+        let value = unhex("record value", &record.value)?;
+        let proof = KeyValueProof::read_cfg(
+            &mut bytes::Bytes::from(unhex("record proof", &record.proof)?),
+            &MAX_PROOF_DIGESTS,
+        )
+        .map_err(|e| VerifyError::Malformed(format!("proof of {}: {e}", record.key)))?;
+        if !crate::Qmdb::<commonware_runtime::tokio::Context>::verify_key_value_proof(
+            state_key(&key),
+            state_value(&key, &value),
+            &proof,
+            &block.state_root,
+        ) {
+            return Err(VerifyError::Record {
+                key: record.key.clone(),
+            });
+        }
+        // Only now that the record is proven does its meaning matter.
+        let decode = |what: &str| VerifyError::Malformed(format!("{what} {}", record.value));
+        if key == nonce_key {
+            verified.nonce = types::codec::decode(&value).map_err(|_| decode("nonce"))?;
+        } else if let Some(asset) = balance_asset(&key, account) {
+            let amount: u128 = types::codec::decode(&value).map_err(|_| decode("balance"))?;
+            verified.balances.insert(asset, amount);
+        } else {
+            return Err(VerifyError::ForeignRecord {
+                key: record.key.clone(),
+            });
+        }
+    }
+    Ok(verified)
+}
+
+/// The asset of `key` when it is one of `account`'s balance keys.
+fn balance_asset(key: &[u8], account: &AccountId) -> Option<AssetId> {
+    let tail = key.get(key.len().checked_sub(ASSET_ID_BYTES)?..)?;
+    let asset = AssetId(u32::from_be_bytes(tail.try_into().ok()?));
+    (ledger::state::balance_key(account, asset) == key).then_some(asset)
+}
+
+/// A balance key ends with the asset id, big-endian.
+const ASSET_ID_BYTES: usize = 4;
