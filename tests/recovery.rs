@@ -44,6 +44,12 @@ impl Validators {
             .status()
             .unwrap();
         assert!(status.success());
+        // Snapshots every 10 blocks, so the restarted validator starts from one.
+        for index in 0..4 {
+            let path = dir.join(format!("validator-{index}/node.toml"));
+            let config = std::fs::read_to_string(&path).unwrap();
+            std::fs::write(&path, format!("snapshot_every = 10\n{config}")).unwrap();
+        }
         let mut validators = Self {
             dir: dir.to_path_buf(),
             children: Vec::new(),
@@ -214,6 +220,20 @@ async fn a_killed_validator_loses_nothing_and_catches_up() {
         "the killed validator is gone"
     );
     validators.restart(VICTIM);
+    // It rebuilt its ledger from its latest snapshot, not by replaying from genesis.
+    let log_path = dir.join(format!("validator-{VICTIM}/node.log"));
+    wait_until("the restarted validator to load its snapshot", 60, || {
+        let log_path = log_path.clone();
+        async move {
+            std::fs::read_to_string(&log_path)
+                .unwrap_or_default()
+                .lines()
+                .filter_map(|line| line.strip_prefix("restored the ledger state after block "))
+                .filter_map(|rest| rest.split_whitespace().next()?.parse::<u64>().ok())
+                .any(|height| height >= 10)
+        }
+    })
+    .await;
 
     for sender in senders {
         sender.await.unwrap();

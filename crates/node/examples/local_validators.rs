@@ -42,6 +42,7 @@ fn main() {
             listen: addresses[index],
             rpc: None,
             followers: Vec::new(),
+            snapshot_every: node::run::DEFAULT_SNAPSHOT_EVERY,
             web: None,
             private_key: key,
             validators: validators.clone(),

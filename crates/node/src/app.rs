@@ -191,6 +191,8 @@ pub struct App {
     shared: Arc<Mutex<Shared>>,
     /// Told about every finalized block (a mempool evicting included transactions).
     observer: Option<Provider>,
+    /// Writes the ledger state to disk every so many finalized blocks.
+    snapshots: Option<Arc<crate::snapshot::Snapshots>>,
 }
 
 impl App {
@@ -208,7 +210,30 @@ impl App {
             config,
             shared: Arc::new(Mutex::new(Shared::default())),
             observer: None,
+            snapshots: None,
         }
+    }
+
+    /// Writes snapshots with `snapshots`, and starts from `restored` (the latest one written):
+    /// rebuilding a state after a restart then re-executes only the blocks after it.
+    pub fn with_snapshots(
+        mut self,
+        snapshots: crate::snapshot::Snapshots,
+        restored: Option<crate::snapshot::Snapshot>,
+    ) -> Self {
+        if let Some(snapshot) = restored {
+            self.shared.lock().expect("lock").states.insert(
+                snapshot.digest,
+                Arc::new(Executed {
+                    height: snapshot.height,
+                    timestamp_ms: snapshot.timestamp_ms,
+                    store: Arc::new(snapshot.store),
+                    receipts: Vec::new(),
+                }),
+            );
+        }
+        self.snapshots = Some(Arc::new(snapshots));
+        self
     }
 
     /// Tells `source` about every finalized block, as a mempool needs.
@@ -577,6 +602,9 @@ where
             }
         }
         drop(shared);
+        if let Some(snapshots) = &self.snapshots {
+            snapshots.finalized(height, block.timestamp_ms, digest, store.clone());
+        }
         if let Some(observer) = &self.observer {
             observer.finalized(&store, height);
         }

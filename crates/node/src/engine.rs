@@ -86,8 +86,8 @@ pub struct NodeConfig {
     pub app: App,
     pub provider: Provider,
     /// Finalized blocks kept for peers' backfill and for rebuilding the in-memory ledger state
-    /// after a restart, which re-executes from genesis (see the crate docs): keep it above the
-    /// chain's height until ledger snapshots are persisted. `None` never prunes.
+    /// after a restart, which re-executes from the latest ledger snapshot (see the crate docs):
+    /// keep it above the distance to that snapshot and to any peer's. `None` never prunes.
     pub retained_blocks: Option<usize>,
     pub leader_timeout: Duration,
     pub page_cache_pages: NonZeroUsize,

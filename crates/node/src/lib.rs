@@ -20,11 +20,12 @@
 //! values are not servable by it). The genesis block commits to the empty store; block 1 writes
 //! every genesis record together with its own changes.
 //!
-//! What this does not give yet: the record bodies are only in memory, so after a restart the node
-//! rebuilds its snapshot by re-executing finalized blocks from genesis (fetched through marshal's
-//! ancestry), which needs marshal to retain every block; and state sync from peers can verify the
-//! hashes but has no bodies to fill the snapshot with. Persisting snapshots (or bodies next to the
-//! hashes) is the next step.
+//! The record bodies live in memory; every `snapshot_every` finalized blocks the node writes them
+//! to disk ([`snapshot`]), and after a restart it loads the latest snapshot and re-executes only
+//! the blocks after it (fetched through marshal's ancestry). What this does not give yet: state
+//! sync from peers can verify the hashes but has no bodies to fill the ledger with, so a node
+//! must replay from genesis or its own snapshot, and marshal still retains every block (pruning
+//! below the latest snapshot is the next step).
 //!
 //! # Block time and randomness
 //!
@@ -43,6 +44,7 @@ pub mod proof;
 pub mod relay;
 pub mod rpc;
 pub mod run;
+pub mod snapshot;
 pub mod state;
 
 pub use app::{

@@ -67,6 +67,9 @@ struct RawConfig {
     /// chain lists the same ones.
     #[serde(default)]
     followers: Vec<String>,
+    /// Write the ledger state to disk every this many finalized blocks.
+    #[serde(default)]
+    snapshot_every: Option<u64>,
     /// The web interface; none when absent.
     #[serde(default)]
     web: Option<RawWeb>,
@@ -114,6 +117,8 @@ pub struct RunConfig {
     pub validators: Vec<(ed25519::PublicKey, SocketAddr)>,
     /// Full nodes the network accepts: they follow the chain but do not vote.
     pub followers: Vec<ed25519::PublicKey>,
+    /// The ledger state is written to disk every this many finalized blocks.
+    pub snapshot_every: u64,
     pub web: Option<WebSettings>,
 }
 
@@ -174,7 +179,11 @@ impl RunConfig {
             }),
             None => None,
         };
+        if raw.snapshot_every == Some(0) {
+            return Err(RunError::Config("snapshot_every must be at least 1".into()));
+        }
         Ok(Self {
+            snapshot_every: raw.snapshot_every.unwrap_or(DEFAULT_SNAPSHOT_EVERY),
             followers,
             web,
             genesis,
@@ -257,6 +266,24 @@ pub fn run_with(config: RunConfig, started: impl FnOnce(Started) + Send + 'stati
         let relay_channel = network.register(crate::relay::CHANNEL, Quota::per_second(NZU32!(400)));
         network.start();
 
+        let snapshots = crate::snapshot::Snapshots::new(
+            config.data_dir.join("ledger-snapshots"),
+            config.snapshot_every,
+        );
+        let restored = match snapshots.latest() {
+            Ok(restored) => restored,
+            Err(error) => {
+                // Rebuilding from genesis is always correct, only slower.
+                eprintln!("warning: ignoring the ledger snapshot: {error}");
+                None
+            }
+        };
+        if let Some(snapshot) = &restored {
+            println!(
+                "restored the ledger state after block {} from its snapshot",
+                snapshot.height
+            );
+        }
         let mut genesis_state = MemoryStore::new();
         config.genesis.initialize(&mut genesis_state);
         let mempool = Mempool::new(MempoolConfig::default(), Arc::new(genesis_state.clone()), 0);
@@ -266,7 +293,8 @@ pub fn run_with(config: RunConfig, started: impl FnOnce(Started) + Send + 'stati
             config.genesis.genesis_time_ms,
             AppConfig::default(),
         )
-        .with_observer(Arc::new(mempool.clone()));
+        .with_observer(Arc::new(mempool.clone()))
+        .with_snapshots(snapshots, restored);
         // A full node verifies certificates but never signs: it follows, it does not vote.
         let scheme = if validator {
             Scheme::signer(
@@ -379,6 +407,9 @@ fn track_sync(
         }
     });
 }
+
+/// Finalized blocks between two ledger snapshots, unless configured.
+pub const DEFAULT_SNAPSHOT_EVERY: u64 = 1_000;
 
 /// Sync progress is logged once per this many blocks executed.
 const SYNC_LOG_EVERY: u64 = 100;
