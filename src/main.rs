@@ -95,6 +95,12 @@ enum AccountCommand {
         #[arg(long, env = "EQUA_VALIDATORS")]
         validators: Option<std::path::PathBuf>,
     },
+    /// An account's recent transactions, newest first (yours by default).
+    History {
+        address: Option<String>,
+        #[arg(long, default_value_t = 20)]
+        limit: u32,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -193,6 +199,9 @@ fn main() -> ExitCode {
         Command::Devnet(args) => cli::devnet::run(args),
         Command::Node { config } => run_node(&config),
         Command::Status => cli::chain::status(global),
+        Command::Account(AccountCommand::History { address, limit }) => {
+            cli::chain::account_history(global, address.as_deref(), limit)
+        }
         Command::Account(AccountCommand::Show {
             address,
             verify: false,

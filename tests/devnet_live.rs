@@ -24,6 +24,14 @@ fn devnet_finalizes_transfers_on_every_validator_and_resumes() {
     let receipt: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
     assert_eq!(receipt["outcome"], "success");
     let included = receipt["height"].as_u64().unwrap();
+    // The sender's history lists it; so does the recipient's.
+    devnet.wait_for_height(0, included);
+    let history = devnet.json("alice", &["account", "history"]);
+    assert_eq!(history[0]["call"], "bank.transfer", "{history}");
+    assert_eq!(history[0]["tx_id"], receipt["tx_id"]);
+    let history = devnet.json("alice", &["account", "history", &bob, "--limit", "1"]);
+    assert_eq!(history.as_array().unwrap().len(), 1);
+    assert_eq!(history[0]["tx_id"], receipt["tx_id"]);
     // Every validator has applied it once the block is final there.
     for index in 0..4 {
         devnet.wait_for_height(index, included);

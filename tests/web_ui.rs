@@ -432,6 +432,7 @@ fn a_trade_a_dispute_and_a_loan_through_the_web_interface() {
         bob.shot("rated").await;
         bob.go("wallet", "Wallet").await;
         bob.wait_text("[data-balance='USDX']", &usdx_after).await;
+        bob.wait_text("#history", "market: take offer").await;
 
         // A second trade goes to dispute: Alice (seller) disputes after Bob marks paid, Bob
         // shows the chat to the arbitrator, and Dave rules for the buyer from his browser.
@@ -520,6 +521,22 @@ fn a_trade_a_dispute_and_a_loan_through_the_web_interface() {
             "alice receives exactly what the page offered"
         );
         alice.shot("loan-claimed").await;
+
+        // A transfer from the wallet page shows in the wallet's history.
+        alice.go("wallet", "Wallet").await;
+        alice
+            .act(
+                "Send",
+                &[
+                    ("To address", &devnet.address("carol")),
+                    ("Amount", "1.25"),
+                    ("Asset", "USDX"),
+                ],
+            )
+            .await;
+        alice.go("wallet", "Wallet").await;
+        alice.wait_text("#history", "sent 1.25 USDX").await;
+        alice.shot("wallet-history").await;
 
         // The explorer and network pages show the chain.
         alice.go("status", "Network").await;

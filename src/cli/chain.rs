@@ -316,6 +316,44 @@ pub fn account_verify(
     })
 }
 
+pub fn account_history(global: &Global, address: Option<&str>, limit: u32) -> Result<(), String> {
+    let account = match address {
+        Some(text) => parse_address(text)?,
+        None => parse_address(
+            client::keystore::Keystore::load(&keys::wallet_path(global)?)
+                .map_err(|e| e.to_string())?
+                .address(),
+        )?,
+    };
+    let rpc = connect(global)?;
+    runtime()?.block_on(async {
+        let entries = rpc
+            .history(&account, Some(limit))
+            .await
+            .map_err(|e| e.to_string())?;
+        show_list(
+            global,
+            &entries,
+            "no transactions in the node's recent blocks",
+            |h| {
+                let outcome = match &h.receipt.error {
+                    None => h.receipt.outcome.clone(),
+                    Some(error) => format!("{}: {}", h.receipt.outcome, error.message),
+                };
+                println!(
+                    "{}  block {:<8} {:<24} {}  {}",
+                    utc(h.timestamp_ms),
+                    h.receipt.height,
+                    h.call,
+                    outcome,
+                    h.receipt.tx_id
+                );
+            },
+        );
+        Ok(())
+    })
+}
+
 pub fn block_show(global: &Global, height: u64) -> Result<(), String> {
     let rpc = connect(global)?;
     runtime()?.block_on(async {

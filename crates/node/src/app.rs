@@ -130,6 +130,8 @@ pub struct FinalizedBlock {
     pub proposer: types::AccountId,
     pub state_root: Digest,
     pub tx_ids: Vec<types::TxId>,
+    /// Who signed each transaction, and what it called ("bank.transfer", ...).
+    pub signers: Vec<(types::AccountId, &'static str)>,
     pub receipts: Vec<ledger::Receipt>,
 }
 
@@ -173,6 +175,39 @@ impl AppHandle {
             .receipts
             .get(index)
             .map(|receipt| (height, receipt.clone()))
+    }
+
+    /// `account`'s recent transactions, newest first: those it signed and transfers, mints and
+    /// burns that moved its balances. At most `limit`, from the blocks still in memory.
+    pub fn history(
+        &self,
+        account: &types::AccountId,
+        limit: usize,
+    ) -> Vec<(Arc<FinalizedBlock>, usize)> {
+        use ledger::receipt::Event;
+        let blocks: Vec<Arc<FinalizedBlock>> = {
+            let shared = self.shared.lock().expect("lock");
+            shared.recent.iter().rev().cloned().collect()
+        };
+        let mut found = Vec::new();
+        for block in blocks {
+            for (index, receipt) in block.receipts.iter().enumerate().rev() {
+                let signed = block.signers.get(index).is_some_and(|(s, _)| s == account);
+                let touched = receipt.events.iter().any(|event| match event {
+                    Event::Transferred { from, to, .. } => from == account || to == account,
+                    Event::Minted { to, .. } => to == account,
+                    Event::Burned { from, .. } => from == account,
+                    _ => false,
+                });
+                if signed || touched {
+                    found.push((block.clone(), index));
+                    if found.len() >= limit {
+                        return found;
+                    }
+                }
+            }
+        }
+        found
     }
 
     /// How many block states are held in memory.
@@ -574,6 +609,11 @@ where
         let next = shared.recent.back().map(|b| b.height.saturating_add(1));
         if next.is_none_or(|next| next == height) {
             let tx_ids: Vec<types::TxId> = block.txs.iter().map(|tx| tx.id()).collect();
+            let signers = block
+                .txs
+                .iter()
+                .map(|tx| (tx.tx().signer, tx.tx().call.kind()))
+                .collect();
             for (index, id) in tx_ids.iter().enumerate() {
                 shared.receipts.insert(*id, (height, index));
             }
@@ -585,6 +625,7 @@ where
                 proposer: block.proposer,
                 state_root: block.state_root,
                 tx_ids,
+                signers,
                 receipts,
             }));
             if shared.recent.len() > RECENT_BLOCKS

@@ -144,6 +144,22 @@ impl Backend for NodeBackend {
         })
     }
 
+    fn history(&self, account: &AccountId, limit: usize) -> Vec<rpc::views::HistoryView> {
+        self.app
+            .history(account, limit)
+            .into_iter()
+            .map(|(block, index)| {
+                let (signer, call) = block.signers[index];
+                rpc::views::HistoryView {
+                    timestamp_ms: block.timestamp_ms,
+                    signer: signer.to_string(),
+                    call: call.to_string(),
+                    receipt: ReceiptView::new(&block.receipts[index], block.height),
+                }
+            })
+            .collect()
+    }
+
     fn account_proof(
         &self,
         account: AccountId,

@@ -1,6 +1,6 @@
 //! What a node provides to the RPC server.
 
-use crate::views::{AccountProofView, BlockView, ErrorView, ReceiptView, StatusView};
+use crate::views::{AccountProofView, BlockView, ErrorView, HistoryView, ReceiptView, StatusView};
 use ledger::MemoryStore;
 use std::sync::Arc;
 use types::{AccountId, SignedTransaction, TxId};
@@ -30,6 +30,11 @@ pub trait Backend: Send + Sync + 'static {
     fn receipt(&self, tx: &TxId) -> Option<ReceiptView>;
     /// Checks the transaction as the ledger would admit it now, then queues it for a block.
     fn submit(&self, tx: SignedTransaction) -> Result<TxId, SubmitError>;
+    /// The account's recent transactions, newest first, at most `limit`.
+    fn history(&self, account: &AccountId, limit: usize) -> Vec<HistoryView> {
+        let _ = (account, limit);
+        Vec::new()
+    }
     /// The account's records with proofs at a finalized height, for light verification.
     fn account_proof(&self, account: AccountId) -> Pending<Result<AccountProofView, String>> {
         let _ = account;

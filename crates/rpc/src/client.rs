@@ -170,6 +170,19 @@ impl RpcClient {
             .map_err(|e| self.map(e))
     }
 
+    /// The account's recent transactions, newest first.
+    pub async fn history(
+        &self,
+        account: &AccountId,
+        limit: Option<u32>,
+    ) -> Result<Vec<crate::views::HistoryView>, ClientError> {
+        self.call(
+            method::LIST_HISTORY,
+            rpc_params![account.to_string(), limit],
+        )
+        .await
+    }
+
     /// The account's records with proofs, to verify with `node::proof::verify`.
     pub async fn account_proof(
         &self,

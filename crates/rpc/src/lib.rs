@@ -25,6 +25,7 @@ pub mod method {
     pub const SEND_TRANSACTION: &str = "equa_sendTransaction";
     pub const GET_ACCOUNT: &str = "equa_getAccount";
     pub const GET_ACCOUNT_PROOF: &str = "equa_getAccountProof";
+    pub const LIST_HISTORY: &str = "equa_listHistory";
     pub const GET_BLOCK: &str = "equa_getBlock";
     pub const GET_RECEIPT: &str = "equa_getReceipt";
     pub const STATUS: &str = "equa_status";

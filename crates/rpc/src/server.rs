@@ -15,8 +15,8 @@ use crate::{
     },
     method,
     views::{
-        AccountProofView, AccountView, AssetView, BlockView, ErrorView, ParamsView, ReceiptView,
-        tx_id_hex,
+        AccountProofView, AccountView, AssetView, BlockView, ErrorView, HistoryView, ParamsView,
+        ReceiptView, tx_id_hex,
     },
 };
 use jsonrpsee::{
@@ -350,6 +350,27 @@ pub fn module(backend: Arc<dyn Backend>) -> RpcModule<Arc<dyn Backend>> {
                 .map_err(|message| ErrorObject::owned(code::UNAVAILABLE, message, None::<()>))
         })
         .expect("method names are unique");
+    let g = &mut api.generator;
+    let address = param::<String>(g, "address");
+    let limit = param::<Option<u32>>(g, "limit?");
+    api.method(
+        method::LIST_HISTORY,
+        "An account's recent transactions, newest first: those it signed and the transfers, \
+         mints and burns that moved its balances (from the blocks the node keeps in memory; \
+         at most `limit`, default 50, up to 500).",
+        vec![address, limit],
+        |backend, (address, limit): (String, Option<u32>)| {
+            let account = parse_account(&address)?;
+            let limit = limit.unwrap_or(50);
+            if limit == 0 || limit > crate::market::MAX_PAGE {
+                return Err(invalid_params(format!(
+                    "limit is 1 to {}, not {limit}",
+                    crate::market::MAX_PAGE
+                )));
+            }
+            Ok::<Vec<HistoryView>, _>(backend.history(&account, limit as usize))
+        },
+    );
     let g = &mut api.generator;
     let height = param::<u64>(g, "height");
     api.method(

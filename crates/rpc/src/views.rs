@@ -346,3 +346,14 @@ pub struct AccountProofView {
     /// A zero balance has no record, and the store cannot prove absence.
     pub records: Vec<ProofRecordView>,
 }
+
+/// One transaction of an account's history.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct HistoryView {
+    pub timestamp_ms: u64,
+    pub signer: String,
+    /// The call, e.g. "bank.transfer".
+    pub call: String,
+    #[serde(flatten)]
+    pub receipt: ReceiptView,
+}

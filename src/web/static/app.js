@@ -771,8 +771,37 @@ async function walletPage(view) {
         build: v => ['profile', 'set', '--name', required(v, 'name', 'A display name')],
         after: () => route(),
       }))),
-    el('h2', {}, 'Activity'),
+    el('h2', {}, 'History'),
+    el('div', { id: 'history' }, await historyTable(session.address)),
     el('p', {}, link('#/trades', 'My trades'), ' · ', link(`#/account/${session.address}`, 'Public record'), ' · ', link('#/lending', 'Loans')));
+}
+
+/// Minor units as a decimal amount, exactly (BigInt), without trailing zeros.
+function formatMinor(minor, decimals) {
+  const digits = BigInt(minor).toString().padStart(decimals + 1, '0');
+  const whole = digits.slice(0, digits.length - decimals);
+  const fraction = digits.slice(digits.length - decimals).replace(/0+$/, '');
+  return fraction ? `${whole}.${fraction}` : whole;
+}
+
+async function historyTable(address) {
+  const [entries, assetList] = await Promise.all([q('equa_listHistory', address, 25), assets()]);
+  const amount = e => {
+    const asset = assetList.find(a => a.asset === e.asset);
+    return asset ? `${formatMinor(e.amount, asset.decimals)} ${asset.symbol}` : `${e.amount} (asset ${e.asset})`;
+  };
+  const effect = entry => entry.events.filter(e => e.kind !== 'market' && e.kind !== 'lending').map(e => {
+    if (e.kind === 'transferred') return e.from === address ? `sent ${amount(e)} to ${short(e.to)}` : `received ${amount(e)} from ${short(e.from)}`;
+    if (e.kind === 'minted') return `minted ${amount(e)}`;
+    if (e.kind === 'burned') return `burned ${amount(e)}`;
+    return e.kind;
+  }).join('; ');
+  return table(['Time', 'Call', 'Outcome', 'Effect', 'Transaction'], entries.map(h => [
+    when(h.timestamp_ms), words(h.call.replace('.', ': ')),
+    h.error ? el('span', { class: 'error' }, h.error.message) : el('span', { class: 'ok' }, h.outcome),
+    effect(h) || (h.signer === address ? 'signed by you' : ''),
+    link(`#/tx/${h.tx_id.replace(/^0x/, '')}`, `block ${h.height}`),
+  ]), 'No transactions in the recent blocks.');
 }
 
 async function explorerPage(view) {
@@ -829,7 +858,8 @@ async function accountPage(view, address) {
       ['Disputes', `${reputation.disputes_opened} opened · ${reputation.disputes_won} won · ${reputation.disputes_lost} lost`],
       ['Loans', `${reputation.credit.loans} · ${reputation.credit.repaid_on_time} repaid on time · ${reputation.credit.defaults} defaults`],
     ])),
-    el('h2', {}, 'Balances'), table(['Asset', 'Balance'], account.balances.map(b => [b.symbol, b.amount]), 'No balances.'));
+    el('h2', {}, 'Balances'), table(['Asset', 'Balance'], account.balances.map(b => [b.symbol, b.amount]), 'No balances.'),
+    el('h2', {}, 'Recent transactions'), await historyTable(address));
 }
 
 async function statusPage(view) {
