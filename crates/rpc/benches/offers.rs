@@ -190,6 +190,22 @@ fn main() {
         started.elapsed().as_secs_f64() * 1000.0
     );
     assert_eq!(book.len() as u64, OFFERS);
+    // The page itself, without HTTP: filter, skip, take 50 (views cached after the first pass).
+    let queries_here = queries();
+    for query in &queries_here {
+        book.page(&*store, query).unwrap();
+    }
+    let started = Instant::now();
+    let rounds = 20;
+    for _ in 0..rounds {
+        for query in &queries_here {
+            book.page(&*store, query).unwrap();
+        }
+    }
+    println!(
+        "a page without HTTP: {:.1} µs on one core",
+        started.elapsed().as_secs_f64() * 1e6 / (rounds * queries_here.len()) as f64
+    );
     drop(book);
 
     let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -269,6 +285,68 @@ fn main() {
             percentile(99) as f64 / 1000.0,
             *latencies.last().unwrap() as f64 / 1000.0
         );
+        external(&url, &queries, seconds, clients);
         handle.stop().unwrap();
     });
+}
+
+/// The same queries from `wrk`, a load generator in its own process written in C, when it is
+/// installed: it reads each response without parsing it, so the server gets nearly all of the
+/// cores. Every query was answered with offers above, so each response is a real page.
+fn external(url: &str, queries: &[OfferQuery], seconds: u64, clients: u64) {
+    let Ok(_) = std::process::Command::new("wrk").arg("--version").output() else {
+        println!("wrk is not installed (apt-get install wrk): no out-of-process measurement");
+        return;
+    };
+    let bodies: Vec<String> = queries
+        .iter()
+        .map(|query| {
+            serde_json::json!({
+                "jsonrpc": "2.0", "id": 1, "method": rpc::method::LIST_OFFERS, "params": [query],
+            })
+            .to_string()
+        })
+        .collect();
+    let script = format!(
+        "local bodies = {{ {} }}\n\
+         local headers = {{ [\"Content-Type\"] = \"application/json\" }}\n\
+         local i = math.random(#bodies)\n\
+         request = function()\n  i = i % #bodies + 1\n  \
+         return wrk.format(\"POST\", \"/\", headers, bodies[i])\nend\n",
+        bodies
+            .iter()
+            .map(|body| format!("[[{body}]]"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
+    let path = std::env::temp_dir().join(format!("equa-offers-{}.lua", std::process::id()));
+    std::fs::write(&path, script).unwrap();
+    let output = std::process::Command::new("wrk")
+        .args([
+            "-t",
+            "1",
+            "-c",
+            &clients.to_string(),
+            "-d",
+            &format!("{seconds}s"),
+        ])
+        .args(["--latency", "-s", path.to_str().unwrap(), url])
+        .output()
+        .unwrap();
+    let _ = std::fs::remove_file(&path);
+    let text = String::from_utf8_lossy(&output.stdout);
+    println!("wrk, 1 thread, {clients} connections, {seconds} s:");
+    for line in text.lines() {
+        let line = line.trim();
+        if line.starts_with("50%")
+            || line.starts_with("90%")
+            || line.starts_with("99%")
+            || line.starts_with("Requests/sec")
+            || line.contains("requests in")
+            || line.starts_with("Non-2xx")
+            || line.contains("errors")
+        {
+            println!("  {line}");
+        }
+    }
 }
