@@ -13,6 +13,7 @@ use fantoccini::{Client, ClientBuilder, Locator, elements::Element};
 use serde_json::json;
 use std::{
     net::TcpStream,
+    os::unix::process::CommandExt,
     path::PathBuf,
     process::{Child, Command, Stdio},
     sync::atomic::{AtomicU32, Ordering},
@@ -34,10 +35,13 @@ struct Driver(Child);
 
 impl Driver {
     fn start() -> Self {
+        // A process group of its own, so that dropping the driver also ends the browsers it
+        // started, even when the test fails before closing its sessions.
         let child = Command::new("chromedriver")
             .arg(format!("--port={DRIVER_PORT}"))
             .stdout(Stdio::null())
             .stderr(Stdio::null())
+            .process_group(0)
             .spawn()
             .expect("chromedriver runs (Debian: apt-get install chromium chromium-driver)");
         let started = Instant::now();
@@ -51,6 +55,8 @@ impl Driver {
 
 impl Drop for Driver {
     fn drop(&mut self) {
+        let group = format!("-{}", self.0.id());
+        let _ = Command::new("kill").args(["-KILL", "--", &group]).status();
         let _ = self.0.kill();
         let _ = self.0.wait();
     }
