@@ -30,6 +30,39 @@ pub enum AddressError {
     NotAKey,
 }
 
+/// Keys remembered by [`decompress`] before it starts over.
+const DECOMPRESSED_KEYS: usize = 1 << 16;
+
+/// The ed25519 key with these bytes, or `None` when they are not a valid key.
+///
+/// Decompressing a point costs a field exponentiation, and every decode of a transaction did it
+/// for the signer and again for each account it names — in a devnet profile that was a third of
+/// all CPU time. The same few accounts recur, so valid keys are remembered by their bytes (the
+/// result of decompression depends on the bytes alone, so this changes no outcome); invalid
+/// bytes are not remembered.
+fn decompress(bytes: &[u8; 32]) -> Option<ed25519::PublicKey> {
+    use std::{
+        collections::HashMap,
+        sync::{Mutex, OnceLock},
+    };
+    static KEYS: OnceLock<Mutex<HashMap<[u8; 32], ed25519::PublicKey>>> = OnceLock::new();
+    let keys = KEYS.get_or_init(Default::default);
+    if let Some(key) = keys
+        .lock()
+        .expect("no panics while holding the keys")
+        .get(bytes)
+    {
+        return Some(key.clone());
+    }
+    let key = crate::codec::decode::<ed25519::PublicKey>(bytes).ok()?;
+    let mut keys = keys.lock().expect("no panics while holding the keys");
+    if keys.len() >= DECOMPRESSED_KEYS {
+        keys.clear();
+    }
+    keys.insert(*bytes, key.clone());
+    Some(key)
+}
+
 impl AccountId {
     pub const SIZE: usize = 32;
 
@@ -41,15 +74,14 @@ impl AccountId {
 
     /// Builds an account id from raw key bytes, checking that they are a valid ed25519 key.
     pub fn from_bytes(bytes: [u8; 32]) -> Result<Self, AddressError> {
-        crate::codec::decode::<ed25519::PublicKey>(&bytes)
+        decompress(&bytes)
             .map(|_| Self(bytes))
-            .map_err(|_| AddressError::NotAKey)
+            .ok_or(AddressError::NotAKey)
     }
 
-    /// The ed25519 key, decompressed (this costs a curve-point decompression).
+    /// The ed25519 key, decompressed.
     pub fn public_key(&self) -> ed25519::PublicKey {
-        crate::codec::decode::<ed25519::PublicKey>(&self.0)
-            .expect("an account id always holds a valid key")
+        decompress(&self.0).expect("an account id always holds a valid key")
     }
 
     pub fn as_bytes(&self) -> &[u8; 32] {
@@ -114,8 +146,9 @@ impl FixedSize for AccountId {
 impl Read for AccountId {
     type Cfg = ();
     fn read_cfg(buf: &mut impl Buf, _: &()) -> Result<Self, CodecError> {
-        let key = ed25519::PublicKey::read(buf)?;
-        Ok(Self::from_public_key(&key))
+        let bytes = <[u8; 32]>::read(buf)?;
+        Self::from_bytes(bytes)
+            .map_err(|_| CodecError::Invalid("AccountId", "not an ed25519 public key"))
     }
 }
 
