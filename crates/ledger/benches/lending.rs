@@ -118,7 +118,7 @@ fn bench(c: &mut Criterion) {
         // A claim by a lender that is not the remainder receiver is also independent of the count.
         let receipts = chain.apply(std::slice::from_ref(&repay));
         assert!(receipts[0].is_success());
-        let claimer = lenders.min(2).max(1);
+        let claimer = lenders.clamp(1, 2);
         let claimer = if lenders == 1 { 1 } else { claimer };
         let claim = chain.tx(
             claimer,

@@ -2,8 +2,12 @@
 //! side, asset and currency and sorted by price, with each offer's JSON view built at most once.
 //!
 //! The ledger keeps offers by id only, so answering a filtered, paged query straight from the
-//! state means decoding every offer ever made. The book does that once per finalized state;
-//! after it, a query walks only the matching buckets and stops when its page is full.
+//! state means decoding every offer ever made. The book does that once per finalized state.
+//! Within a bucket (one side, asset and currency) the offers are sorted by price, and each
+//! registered payment method has the list of positions of the offers that accept it, in the
+//! same order. A query filtered by any of side, asset, currency, method and price range is
+//! therefore a range of one such list per bucket, and its offset is skipped without looking at
+//! the offers it skips; only the amount and maker filters look at each candidate.
 //!
 //! Order: sell offers before buy offers, then by asset id, then by currency code, then the best
 //! price for a taker first (lowest for sell offers, highest for buy offers), then oldest first.
@@ -11,21 +15,22 @@
 use crate::market::{MAX_PAGE, OfferQuery, OfferView};
 use ledger::{
     MemoryStore, Store,
-    market::{self, Db, Offer},
+    market::{self, Db, Offer, queries::OfferFilter},
 };
 use serde::Serialize;
 use serde_json::value::RawValue;
 use std::{
     cmp::Reverse,
     collections::BTreeMap,
+    ops::Range,
     sync::{Arc, Mutex, OnceLock},
 };
 use types::{
     AccountId, AssetId,
-    market::{Fiat, Side},
+    market::{Fiat, PaymentMethod, Side},
 };
 
-type Bucket = (Side, AssetId, Fiat);
+type BucketKey = (Side, AssetId, Fiat);
 
 struct Entry {
     offer: Offer,
@@ -33,9 +38,120 @@ struct Entry {
     view: OnceLock<Arc<RawValue>>,
 }
 
+/// The open offers of one side, asset and currency, best price for a taker first.
+struct Bucket {
+    side: Side,
+    entries: Vec<Entry>,
+    /// Positions in `entries` of the offers that accept each registered method, in order.
+    by_method: BTreeMap<u16, Vec<u32>>,
+}
+
+impl Bucket {
+    fn new(side: Side, mut entries: Vec<Entry>) -> Self {
+        match side {
+            Side::Sell => entries.sort_by_key(|e| (e.offer.price, e.offer.id)),
+            Side::Buy => entries.sort_by_key(|e| (Reverse(e.offer.price), e.offer.id)),
+        }
+        let mut by_method: BTreeMap<u16, Vec<u32>> = BTreeMap::new();
+        for (position, entry) in entries.iter().enumerate() {
+            let position = u32::try_from(position).expect("fewer than 2^32 offers in a bucket");
+            let mut methods: Vec<u16> = entry
+                .offer
+                .methods
+                .iter()
+                .filter_map(|m| match m {
+                    PaymentMethod::Registered(index) => Some(*index),
+                    PaymentMethod::Custom(_) => None,
+                })
+                .collect();
+            // An offer naming a method twice is listed once.
+            methods.sort_unstable();
+            methods.dedup();
+            for index in methods {
+                by_method.entry(index).or_default().push(position);
+            }
+        }
+        Self {
+            side,
+            entries,
+            by_method,
+        }
+    }
+
+    /// The part of `positions` (positions in price order) whose price is within the bounds.
+    fn price_range(
+        &self,
+        positions: &Positions<'_>,
+        min: Option<u128>,
+        max: Option<u128>,
+    ) -> Range<usize> {
+        let price = |i: usize| self.entries[positions.get(i)].offer.price;
+        let count = positions.len();
+        let first = |below: &dyn Fn(u128) -> bool| partition_point(count, |i| below(price(i)));
+        match self.side {
+            // Ascending prices: those below `min` come first, those above `max` last.
+            Side::Sell => {
+                let start = min.map_or(0, |min| first(&|p| p < min));
+                let end = max.map_or(count, |max| first(&|p| p <= max));
+                start..end.max(start)
+            }
+            // Descending prices: those above `max` come first, those below `min` last.
+            Side::Buy => {
+                let start = max.map_or(0, |max| first(&|p| p > max));
+                let end = min.map_or(count, |min| first(&|p| p >= min));
+                start..end.max(start)
+            }
+        }
+    }
+}
+
+/// Whether the offers of bucket `key` can match `filter`.
+fn in_bucket(filter: &OfferFilter, key: &BucketKey) -> bool {
+    let (side, asset, fiat) = key;
+    filter.side.is_none_or(|s| s == *side)
+        && filter.asset.is_none_or(|a| a == *asset)
+        && filter.fiat.is_none_or(|f| f == *fiat)
+}
+
+/// The first index in `0..count` for which `before` is false (`before` holds for a prefix).
+fn partition_point(count: usize, before: impl Fn(usize) -> bool) -> usize {
+    let (mut low, mut high) = (0, count);
+    while low < high {
+        let middle = low + (high - low) / 2;
+        if before(middle) {
+            low = middle + 1;
+        } else {
+            high = middle;
+        }
+    }
+    low
+}
+
+/// Candidate offers of a bucket, by position: all of them or one method's list.
+enum Positions<'a> {
+    All(usize),
+    Listed(&'a [u32]),
+}
+
+impl Positions<'_> {
+    fn len(&self) -> usize {
+        match self {
+            Self::All(count) => *count,
+            Self::Listed(list) => list.len(),
+        }
+    }
+
+    fn get(&self, i: usize) -> usize {
+        match self {
+            Self::All(_) => i,
+            Self::Listed(list) => list[i] as usize,
+        }
+    }
+}
+
 /// Every open offer of one ledger state.
 pub struct OfferBook {
-    buckets: BTreeMap<Bucket, Vec<Entry>>,
+    buckets: BTreeMap<BucketKey, Bucket>,
     len: usize,
 }
 
@@ -66,12 +182,12 @@ impl schemars::JsonSchema for OfferPage {
 impl OfferBook {
     /// Reads every open offer of `store`.
     pub fn read(store: &(impl Store + ?Sized)) -> Self {
-        let mut buckets: BTreeMap<Bucket, Vec<Entry>> = BTreeMap::new();
+        let mut grouped: BTreeMap<BucketKey, Vec<Entry>> = BTreeMap::new();
         let mut len = 0;
         for id in 1..=Db::last_offer_id(store) {
             if let Some(offer) = Db::offer(store, id) {
                 len += 1;
-                buckets
+                grouped
                     .entry((offer.side, offer.asset, offer.fiat))
                     .or_default()
                     .push(Entry {
@@ -80,12 +196,10 @@ impl OfferBook {
                     });
             }
         }
-        for ((side, _, _), entries) in &mut buckets {
-            match side {
-                Side::Sell => entries.sort_by_key(|e| (e.offer.price, e.offer.id)),
-                Side::Buy => entries.sort_by_key(|e| (Reverse(e.offer.price), e.offer.id)),
-            }
-        }
+        let buckets = grouped
+            .into_iter()
+            .map(|(key, entries)| (key, Bucket::new(key.0, entries)))
+            .collect();
         Self { buckets, len }
     }
 
@@ -110,35 +224,66 @@ impl OfferBook {
             .as_deref()
             .map(|m| AccountId::parse(m).map_err(|e| format!("invalid maker {m:?}: {e}")))
             .transpose()?;
-        let skip = query.offset.unwrap_or(0) as usize;
+        let mut skip = query.offset.unwrap_or(0) as usize;
         let limit = query.limit.unwrap_or(MAX_PAGE).min(MAX_PAGE) as usize;
         let params = market::params::load(store);
-        let wanted = |bucket: &Bucket| {
-            filter.side.is_none_or(|s| s == bucket.0)
-                && filter.asset.is_none_or(|a| a == bucket.1)
-                && filter.fiat.is_none_or(|f| f == bucket.2)
-        };
-        let views = self
-            .buckets
-            .iter()
-            .filter(|(bucket, _)| wanted(bucket))
-            .flat_map(|(_, entries)| entries)
-            .filter(|entry| filter.matches(&entry.offer))
-            .filter(|entry| maker.is_none_or(|m| entry.offer.maker == m))
-            .skip(skip)
-            .take(limit)
-            .map(|entry| {
-                entry
-                    .view
-                    .get_or_init(|| {
-                        let view = OfferView::new(store, &params, &entry.offer);
-                        serde_json::value::to_raw_value(&view)
-                            .expect("views serialize")
-                            .into()
-                    })
-                    .clone()
-            })
-            .collect();
+        let mut views = Vec::with_capacity(limit.min(64));
+        for (key, bucket) in &self.buckets {
+            if views.len() == limit {
+                break;
+            }
+            if !in_bucket(&filter, key) {
+                continue;
+            }
+            let positions = match filter.method {
+                None => Positions::All(bucket.entries.len()),
+                Some(index) => match bucket.by_method.get(&index) {
+                    Some(list) => Positions::Listed(list),
+                    None => continue,
+                },
+            };
+            let range = bucket.price_range(&positions, filter.min_price, filter.max_price);
+            let candidates = range.map(|i| &bucket.entries[positions.get(i)]);
+            let wanted = limit - views.len();
+            let found: Vec<&Entry> = if filter.amount.is_none() && maker.is_none() {
+                // Every candidate matches: skip without looking.
+                let count = candidates.len();
+                if skip >= count {
+                    skip -= count;
+                    continue;
+                }
+                let found = candidates.skip(skip).take(wanted).collect();
+                skip = 0;
+                found
+            } else {
+                let mut matching = candidates.filter(|entry| {
+                    filter.matches(&entry.offer) && maker.is_none_or(|m| entry.offer.maker == m)
+                });
+                let mut skipped = 0;
+                while skipped < skip && matching.next().is_some() {
+                    skipped += 1;
+                }
+                skip -= skipped;
+                if skip > 0 {
+                    continue;
+                }
+                matching.take(wanted).collect()
+            };
+            for entry in found {
+                debug_assert!(filter.matches(&entry.offer));
+                views.push(
+                    entry
+                        .view
+                        .get_or_init(|| {
+                            let view = OfferView::new(store, &params, &entry.offer);
+                            serde_json::value::to_raw_value(&view)
+                                .expect("views serialize")
+                                .into()
+                        })
+                        .clone(),
+                );
+            }
+        }
         Ok(OfferPage(views))
     }
 }

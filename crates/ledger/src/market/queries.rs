@@ -45,8 +45,9 @@ impl OfferFilter {
     }
 }
 
-/// Open offers matching `filter`, best price first for a taker (lowest for sell offers, highest
-/// for buy offers), then oldest first.
+/// Open offers matching `filter`: sell offers before buy offers, then by asset and currency,
+/// then the best price for a taker first (lowest for sell offers, highest for buy offers), then
+/// oldest first.
 pub fn offers(store: &(impl Store + ?Sized), filter: &OfferFilter) -> Vec<Offer> {
     let mut found: Vec<Offer> = (1..=Db::last_offer_id(store))
         .filter_map(|id| Db::offer(store, id))
@@ -57,7 +58,10 @@ pub fn offers(store: &(impl Store + ?Sized), filter: &OfferFilter) -> Vec<Offer>
             Side::Sell => a.price.cmp(&b.price),
             Side::Buy => b.price.cmp(&a.price),
         };
-        by_price.then(a.id.cmp(&b.id))
+        (a.side, a.asset, a.fiat)
+            .cmp(&(b.side, b.asset, b.fiat))
+            .then(by_price)
+            .then(a.id.cmp(&b.id))
     });
     found
 }
