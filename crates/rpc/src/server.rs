@@ -6,8 +6,9 @@
 
 use crate::{
     Backend, SubmitError,
-    book::BookCache,
+    book::{BookCache, OfferPage},
     code,
+    fast::OfferListLayer,
     lending::{CreditOfferQuery, CreditOfferView, LendingParamsView, LoanQuery, LoanView},
     market::{
         ArbitratorView, ChatView, MarketParamsView, OfferQuery, OfferView, ReputationView,
@@ -292,8 +293,34 @@ fn bad(message: String) -> ErrorObjectOwned {
     invalid_params(message)
 }
 
+/// A page of the offer book of the latest finalized state.
+fn offer_page(
+    backend: &dyn Backend,
+    books: &BookCache,
+    query: Option<OfferQuery>,
+) -> Result<OfferPage, ErrorObjectOwned> {
+    let state = backend.state();
+    let book = books.book(&state);
+    book.page(&*state, &query.unwrap_or_default()).map_err(bad)
+}
+
+/// `equa_listOffers` with its parameters as sent: what the method answers.
+pub(crate) fn list_offers(
+    backend: &dyn Backend,
+    books: &BookCache,
+    params: &Params<'_>,
+) -> Result<OfferPage, ErrorObjectOwned> {
+    let (query,) = positional(params, 1)?;
+    offer_page(backend, books, query)
+}
+
 /// The RPC methods over `backend`.
 pub fn module(backend: Arc<dyn Backend>) -> RpcModule<Arc<dyn Backend>> {
+    module_with(backend, Arc::new(BookCache::default()))
+}
+
+/// The RPC methods over `backend`, with the offer book kept in `books`.
+fn module_with(backend: Arc<dyn Backend>, books: Arc<BookCache>) -> RpcModule<Arc<dyn Backend>> {
     let mut settings = SchemaSettings::draft07();
     settings.definitions_path = "#/components/schemas/".into();
     let mut api = Api {
@@ -422,17 +449,12 @@ pub fn module(backend: Arc<dyn Backend>) -> RpcModule<Arc<dyn Backend>> {
         |store, (): ()| Ok(MarketParamsView::read(store)),
     );
     let query = param::<Option<OfferQuery>>(&mut api.generator, "filter?");
-    let books = Arc::new(BookCache::default());
     api.method(
         method::LIST_OFFERS,
         "Open offers matching the filter: sell before buy, then by asset and currency, best \
          price for a taker first, then oldest first.",
         vec![query],
-        move |backend, (query,): (Option<OfferQuery>,)| {
-            let state = backend.state();
-            let book = books.book(&state);
-            book.page(&*state, &query.unwrap_or_default()).map_err(bad)
-        },
+        move |backend, (query,): (Option<OfferQuery>,)| offer_page(backend, &books, query),
     );
     let offer = id(&mut api.generator);
     api.query(
@@ -600,10 +622,18 @@ pub async fn serve(
         .max_subscriptions_per_connection(limits.max_subscriptions_per_connection)
         .set_batch_request_config(BatchRequestConfig::Limit(limits.max_batch_requests))
         .build();
+    let books = Arc::new(BookCache::default());
+    let offers = OfferListLayer::new(
+        backend.clone(),
+        books.clone(),
+        limits.max_request_body_bytes,
+        limits.max_response_body_bytes,
+    );
     let server = ServerBuilder::default()
         .set_config(config)
+        .set_http_middleware(tower::ServiceBuilder::new().layer(offers))
         .build(address)
         .await?;
     let bound = server.local_addr()?;
-    Ok((bound, server.start(module(backend))))
+    Ok((bound, server.start(module_with(backend, books))))
 }

@@ -542,6 +542,105 @@ async fn market_and_lending_queries() {
     handle.stop().unwrap();
 }
 
+/// The body of an HTTP response from [`post`].
+fn body_of(response: &str) -> &str {
+    response.split_once("\r\n\r\n").map_or("", |(_, body)| body)
+}
+
+/// `equa_listOffers` over HTTP is answered by the server's own path for it (see `rpc::fast`):
+/// every answer must be exactly what the registered method gives, and every call it does not
+/// take must still get jsonrpsee's answer.
+#[tokio::test]
+async fn offer_list_over_http_is_what_the_method_answers() {
+    let chain = market_chain();
+    let module = rpc::server::module(Arc::new(InstantChain {
+        chain: Mutex::new((market_chain(), HashMap::new(), Vec::new())),
+    }));
+    let (_, handle, address) = start_with(chain).await;
+    let method = |body: String| {
+        let module = module.clone();
+        async move {
+            module
+                .raw_json_request(&body, 1)
+                .await
+                .unwrap()
+                .0
+                .get()
+                .to_owned()
+        }
+    };
+
+    let calls = [
+        // Successes, with every kind of id.
+        r#"{"jsonrpc":"2.0","id":1,"method":"equa_listOffers"}"#,
+        r#"{"jsonrpc":"2.0","id":"seven","method":"equa_listOffers","params":[]}"#,
+        r#"{"jsonrpc":"2.0","id":null,"method":"equa_listOffers","params":[null]}"#,
+        r#"{"jsonrpc":"2.0","id":3,"method":"equa_listOffers","params":[{"side":"sell"}]}"#,
+        r#"{"jsonrpc":"2.0","id":4,"method":"equa_listOffers","params":[{"side":"buy","limit":1}]}"#,
+        r#"{"jsonrpc":"2.0","id":5,"method":"equa_listOffers","params":{"side":"sell"}}"#,
+        // Errors: a bad filter, too many parameters, an unknown field.
+        r#"{"jsonrpc":"2.0","id":6,"method":"equa_listOffers","params":[{"side":"up"}]}"#,
+        r#"{"jsonrpc":"2.0","id":7,"method":"equa_listOffers","params":[null,null]}"#,
+        r#"{"jsonrpc":"2.0","id":8,"method":"equa_listOffers","params":[{"colour":"red"}]}"#,
+        // Other methods.
+        r#"{"jsonrpc":"2.0","id":10,"method":"equa_getOffer","params":[1]}"#,
+    ];
+    for call in calls {
+        let response = post(address, call).await;
+        assert!(response.starts_with("HTTP/1.1 200"), "{call}: {response}");
+        let expected = method(call.to_string()).await;
+        assert_eq!(body_of(&response), expected, "{call}");
+    }
+    // The successes are pages, the failures JSON-RPC errors.
+    let page: serde_json::Value =
+        serde_json::from_str(body_of(&post(address, calls[3]).await)).unwrap();
+    assert_eq!(page["id"], 3);
+    assert_eq!(page["result"].as_array().unwrap().len(), 2);
+    let error: serde_json::Value =
+        serde_json::from_str(body_of(&post(address, calls[6]).await)).unwrap();
+    assert_eq!(error["error"]["code"], -32602, "{error}");
+
+    // A batch, a notification, a body that is not JSON, the wrong content type and a body over
+    // the limit go to jsonrpsee.
+    let batch = format!("[{},{}]", calls[3], calls[9]);
+    let answers: serde_json::Value =
+        serde_json::from_str(body_of(&post(address, &batch).await)).unwrap();
+    assert_eq!(answers.as_array().unwrap().len(), 2, "{answers}");
+    assert_eq!(answers[0]["result"], page["result"]);
+    let notification = r#"{"jsonrpc":"2.0","method":"equa_listOffers"}"#;
+    let acknowledged = post(address, notification).await;
+    assert!(!body_of(&acknowledged).contains("result"), "{acknowledged}");
+    let old = post(
+        address,
+        r#"{"jsonrpc":"1.0","id":9,"method":"equa_listOffers"}"#,
+    )
+    .await;
+    assert!(old.contains("-32600"), "{old}");
+    let garbage = post(address, "{\"jsonrpc\":").await;
+    assert!(garbage.contains("-32700"), "{garbage}");
+    let plain = {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let mut stream = tokio::net::TcpStream::connect(address).await.unwrap();
+        let request = format!(
+            "POST / HTTP/1.1\r\nHost: {address}\r\nContent-Type: text/plain\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{}",
+            calls[0].len(),
+            calls[0]
+        );
+        stream.write_all(request.as_bytes()).await.unwrap();
+        let mut response = Vec::new();
+        let _ = stream.read_to_end(&mut response).await;
+        String::from_utf8_lossy(&response).into_owned()
+    };
+    assert!(plain.starts_with("HTTP/1.1 415"), "{plain}");
+    let huge = format!(
+        r#"{{"jsonrpc":"2.0","id":1,"method":"equa_listOffers","params":[{{"terms":"{}"}}]}}"#,
+        "x".repeat(300 * 1024)
+    );
+    let refused = post(address, &huge).await;
+    assert!(refused.starts_with("HTTP/1.1 413"), "{refused}");
+    handle.stop().unwrap();
+}
+
 #[tokio::test]
 async fn rpc_discover_describes_every_method() {
     let (client, handle, address) = start().await;
