@@ -20,7 +20,9 @@ pub enum TxError {
     NonceTooHigh { expected: u64, found: u64 },
     #[error("the transaction expired at height {expires_at_height}; this block is {height}")]
     Expired { expires_at_height: u64, height: u64 },
-    #[error("the fee offered is {offered}; this transaction needs at least {required}")]
+    #[error(
+        "the fee offered is {offered}; this transaction needs at least {required} (EQA minor units)"
+    )]
     FeeTooLow { required: u128, offered: u128 },
     #[error("the fee is {fee} but the signer holds {balance} EQA minor units")]
     FeeNotAffordable { fee: u128, balance: u128 },
@@ -48,7 +50,7 @@ pub enum BankError {
     SelfTransfer,
     #[error("asset {asset} does not exist")]
     UnknownAsset { asset: AssetId },
-    #[error("{account} holds {available} of asset {asset}; {needed} is needed")]
+    #[error("{account} holds {available} minor units of asset {asset}; {needed} are needed")]
     InsufficientBalance {
         account: AccountId,
         asset: AssetId,
@@ -64,7 +66,7 @@ pub enum BankError {
     #[error("a maximum supply must be greater than zero")]
     ZeroMaxSupply,
     #[error(
-        "minting {requested} would bring asset {asset} to {would_be}, over its maximum supply {max_supply}"
+        "minting {requested} would bring asset {asset} to {would_be}, over its maximum supply {max_supply} (minor units)"
     )]
     MaxSupplyExceeded {
         asset: AssetId,
@@ -77,7 +79,7 @@ pub enum BankError {
     #[error("no more assets can be created")]
     AssetIdsExhausted,
     #[error(
-        "the {module:?} module holds {held} of asset {asset}, less than the {needed} it must pay"
+        "the {module:?} module holds {held} minor units of asset {asset}, less than the {needed} it must pay"
     )]
     ModuleShortfall {
         module: Module,

@@ -412,6 +412,7 @@ fn partial_funding_is_accepted_or_expires() {
         LendingCall::Accept(LoanRef { loan }),
         LendingError::BelowMinFill {
             loan,
+            asset: l.usd,
             funded: 200_000_000,
             min_fill: 500_000_000,
         },
@@ -524,6 +525,7 @@ fn bad_requests_and_fundings_are_named() {
     cases.push((
         r,
         LendingError::InvalidMinFill {
+            asset: l.usd,
             min_fill: 0,
             principal: 1_000_000_000,
         },
@@ -597,6 +599,7 @@ fn bad_requests_and_fundings_are_named() {
         }),
         LendingError::FundingOutOfRange {
             loan,
+            asset: l.usd,
             amount: 999_999,
             min: 1_000_000,
             max: 1_000_000_000,
@@ -610,6 +613,7 @@ fn bad_requests_and_fundings_are_named() {
         }),
         LendingError::FundingOutOfRange {
             loan,
+            asset: l.usd,
             amount: 1_000_000_001,
             min: 1_000_000,
             max: 1_000_000_000,
@@ -725,6 +729,7 @@ fn credit_offers_are_taken_in_one_transaction() {
         BORROWER,
         take(1_000_000_000, 499_999),
         LendingError::InsufficientCollateral {
+            asset: l.gold,
             offered: 499_999,
             required: 500_000,
         },
@@ -734,6 +739,7 @@ fn credit_offers_are_taken_in_one_transaction() {
         take(50_000_000, 500_000),
         LendingError::AmountOutOfRange {
             offer: id,
+            asset: l.usd,
             amount: 50_000_000,
             min: 100_000_000,
             max: 2_000_000_000,

@@ -331,10 +331,24 @@ fn offer_validation_rejects_bad_terms() {
     cases.push((c, MarketError::ZeroPrice));
     let mut c = base.clone();
     c.min_amount = 200;
-    cases.push((c, MarketError::InvalidLimits { min: 200, max: 100 }));
+    cases.push((
+        c,
+        MarketError::InvalidLimits {
+            asset: m.usd,
+            min: 200,
+            max: 100,
+        },
+    ));
     let mut c = base.clone();
     c.min_amount = 0;
-    cases.push((c, MarketError::InvalidLimits { min: 0, max: 100 }));
+    cases.push((
+        c,
+        MarketError::InvalidLimits {
+            asset: m.usd,
+            min: 0,
+            max: 100,
+        },
+    ));
     let mut c = base.clone();
     c.buyer_deposit_bps = 100;
     cases.push((
@@ -424,6 +438,7 @@ fn taking_checks_amount_method_requirements_and_limits() {
         take(5_000_000, PaymentMethod::Registered(SEPA)),
         MarketError::AmountOutOfRange {
             offer,
+            asset: m.usd,
             amount: 5_000_000,
             min: 10_000_000,
             max: 100_000_000,
@@ -434,6 +449,7 @@ fn taking_checks_amount_method_requirements_and_limits() {
         take(200_000_000, PaymentMethod::Registered(SEPA)),
         MarketError::AmountOutOfRange {
             offer,
+            asset: m.usd,
             amount: 200_000_000,
             min: 10_000_000,
             max: 100_000_000,
@@ -501,6 +517,7 @@ fn new_buyers_are_held_to_the_method_limit_and_custom_methods_to_the_strictest()
         }),
         MarketError::NewAccountLimit {
             completed: 0,
+            fiat: Fiat::new("EUR").unwrap(),
             limit: 50_000,
             value: 92_000,
         },
@@ -521,6 +538,7 @@ fn new_buyers_are_held_to_the_method_limit_and_custom_methods_to_the_strictest()
         }),
         MarketError::NewAccountLimit {
             completed: 0,
+            fiat: Fiat::new("EUR").unwrap(),
             limit: 10_000,
             value: 18_400,
         },
@@ -764,6 +782,7 @@ fn disputes_freeze_the_trade_and_the_arbitrator_splits_the_escrow() {
         arbiter_index,
         rule(100_000_001, Party::Seller),
         MarketError::RulingTooLarge {
+            asset: m.usd,
             amount_to_buyer: 100_000_001,
             amount: 100_000_000,
         },

@@ -123,7 +123,7 @@ impl Backend for NodeBackend {
 
     fn receipt(&self, tx: &TxId) -> Option<ReceiptView> {
         let (height, receipt) = self.app.receipt(tx)?;
-        Some(ReceiptView::new(&receipt, height))
+        Some(ReceiptView::new(&*self.state(), &receipt, height))
     }
 
     fn submit(&self, tx: SignedTransaction) -> Result<TxId, SubmitError> {
@@ -133,7 +133,9 @@ impl Backend for NodeBackend {
             relay.forward(tx);
         }
         admitted.map_err(|error| match error {
-            MempoolError::Rejected(rejection) => SubmitError::Rejected(ErrorView::of(&rejection)),
+            MempoolError::Rejected(rejection) => {
+                SubmitError::Rejected(ErrorView::rejected(&*self.state(), &rejection))
+            }
             MempoolError::SenderFull { .. } | MempoolError::Full { .. } => {
                 SubmitError::Busy(error.to_string())
             }
@@ -145,6 +147,7 @@ impl Backend for NodeBackend {
     }
 
     fn history(&self, account: &AccountId, limit: usize) -> Vec<rpc::views::HistoryView> {
+        let state = self.state();
         self.app
             .history(account, limit)
             .into_iter()
@@ -154,7 +157,7 @@ impl Backend for NodeBackend {
                     timestamp_ms: block.timestamp_ms,
                     signer: signer.to_string(),
                     call: call.to_string(),
-                    receipt: ReceiptView::new(&block.receipts[index], block.height),
+                    receipt: ReceiptView::new(&*state, &block.receipts[index], block.height),
                 }
             })
             .collect()

@@ -13,6 +13,7 @@ pub mod lending;
 pub mod market;
 pub mod server;
 pub mod views;
+pub mod words;
 
 pub use backend::{Backend, SubmitError};
 pub use client::RpcClient;

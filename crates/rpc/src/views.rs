@@ -1,7 +1,8 @@
 //! The JSON shape of every RPC result. Amounts are strings, in both decimal and minor units, so
 //! no client ever rounds them through a floating-point number.
 
-use ledger::{Event, Outcome, Receipt, state, store::Store};
+use crate::words;
+use ledger::{CallError, Event, Outcome, Receipt, TxError, state, store::Store};
 use serde::{Deserialize, Serialize};
 use types::{AccountId, AssetId, TxId, amount};
 
@@ -104,6 +105,22 @@ impl ErrorView {
             message: error.to_string(),
         }
     }
+
+    /// A rejected transaction, its amounts worded with the assets of `store`.
+    pub fn rejected(store: &(impl Store + ?Sized), error: &TxError) -> Self {
+        Self {
+            code: error_code(error),
+            message: words::tx_error(store, error),
+        }
+    }
+
+    /// A failed call, its amounts worded with the assets of `store`.
+    pub fn failed(store: &(impl Store + ?Sized), error: &CallError) -> Self {
+        Self {
+            code: error_code(error),
+            message: words::call_error(store, error),
+        }
+    }
 }
 
 /// The variant name of an error enum (`InsufficientBalance` for
@@ -139,11 +156,13 @@ pub struct ReceiptView {
 }
 
 impl ReceiptView {
-    pub fn new(receipt: &Receipt, height: u64) -> Self {
+    /// The receipt of a transaction in block `height`, its error's amounts worded with the
+    /// assets of `store` (assets are never removed, so any later state names them too).
+    pub fn new(store: &(impl Store + ?Sized), receipt: &Receipt, height: u64) -> Self {
         let (outcome, error) = match &receipt.outcome {
             Outcome::Success => ("success", None),
-            Outcome::Failed(error) => ("failed", Some(ErrorView::of(error))),
-            Outcome::Rejected(error) => ("rejected", Some(ErrorView::of(error))),
+            Outcome::Failed(error) => ("failed", Some(ErrorView::failed(store, error))),
+            Outcome::Rejected(error) => ("rejected", Some(ErrorView::rejected(store, error))),
         };
         Self {
             tx_id: tx_id_hex(&receipt.tx_id),

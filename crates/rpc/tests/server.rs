@@ -71,9 +71,12 @@ impl Backend for InstantChain {
             &tx,
             tx.verify_signature(),
         )
-        .map_err(|e| SubmitError::Rejected(ErrorView::of(&e)))?;
+        .map_err(|e| SubmitError::Rejected(ErrorView::rejected(&chain.store, &e)))?;
         let receipt = chain.apply(std::slice::from_ref(&tx)).remove(0);
-        receipts.insert(tx.id(), ReceiptView::new(&receipt, chain.height));
+        receipts.insert(
+            tx.id(),
+            ReceiptView::new(&chain.store, &receipt, chain.height),
+        );
         blocks.push(BlockView {
             height: chain.height,
             digest: String::new(),
@@ -171,8 +174,11 @@ async fn failed_calls_are_reported_with_their_named_error() {
     assert_eq!(receipt.outcome, "failed");
     let error = receipt.error.unwrap();
     assert_eq!(error.code, "InsufficientBalance");
+    // Amounts in words, as decimals with the asset's symbol (the ledger counts minor units).
     assert!(
-        error.message.contains("5000000000 is needed"),
+        error
+            .message
+            .ends_with("holds 0.99999 EQA; 5 EQA is needed"),
         "{}",
         error.message
     );
@@ -193,7 +199,15 @@ async fn rejected_transactions_get_a_json_rpc_error_and_change_nothing() {
         }
         other => panic!("expected a rejection, got {other:?}"),
     };
-    // Fee below the schedule.
+    // Fee below the schedule, worded in EQA.
+    match client.send(&transfer(0, 1, 1)).await {
+        Err(ClientError::Rpc { message, .. }) => assert!(
+            message
+                .starts_with("the fee offered is 0.000000001 EQA; this transaction needs at least"),
+            "{message}"
+        ),
+        other => panic!("expected a rejection, got {other:?}"),
+    }
     expect_rejected(client.send(&transfer(0, 1, 1)).await, "FeeTooLow");
     // A future nonce.
     expect_rejected(client.send(&transfer(5, 1, 10_000)).await, "NonceTooHigh");

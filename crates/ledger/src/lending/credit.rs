@@ -31,6 +31,7 @@ pub fn offer(
     )?;
     if offer.min_amount == 0 || offer.min_amount > offer.amount {
         return Err(LendingError::InvalidMinFill {
+            asset: offer.asset,
             min_fill: offer.min_amount,
             principal: offer.amount,
         });
@@ -118,6 +119,7 @@ pub fn take(
     if take.amount < smallest || take.amount > offer.remaining {
         return Err(LendingError::AmountOutOfRange {
             offer: offer.id,
+            asset: offer.asset,
             amount: take.amount,
             min: smallest,
             max: offer.remaining,
@@ -133,6 +135,7 @@ pub fn take(
                 .ok_or(LendingError::Overflow)?;
             if take.collateral_amount < required || take.collateral_amount == 0 {
                 return Err(LendingError::InsufficientCollateral {
+                    asset,
                     offered: take.collateral_amount,
                     required: required.max(1),
                 });

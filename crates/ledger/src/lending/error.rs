@@ -18,8 +18,14 @@ pub enum LendingError {
     TermTooLong { term_days: u32, max: u32 },
     #[error("the funding deadline {deadline_ms} ms is not after now ({now_ms} ms)")]
     DeadlinePassed { deadline_ms: u64, now_ms: u64 },
-    #[error("min_fill {min_fill} must be between 1 and the principal {principal}")]
-    InvalidMinFill { min_fill: u128, principal: u128 },
+    #[error(
+        "min_fill {min_fill} must be between 1 and the principal {principal} (minor units of asset {asset})"
+    )]
+    InvalidMinFill {
+        asset: AssetId,
+        min_fill: u128,
+        principal: u128,
+    },
     #[error("the collateral amount must be greater than zero")]
     ZeroCollateral,
     #[error("loan {loan} does not exist")]
@@ -36,9 +42,12 @@ pub enum LendingError {
     OwnLoan { loan: u64 },
     #[error("loan {loan} already has lenders; it can no longer be cancelled")]
     AlreadyFunded { loan: u64 },
-    #[error("{amount} is outside what loan {loan} can take now: {min}..={max}")]
+    #[error(
+        "{amount} is outside what loan {loan} can take now: {min}..={max} (minor units of asset {asset})"
+    )]
     FundingOutOfRange {
         loan: u64,
+        asset: AssetId,
         amount: u128,
         min: u128,
         max: u128,
@@ -51,9 +60,12 @@ pub enum LendingError {
     FundingOpen { loan: u64, deadline_ms: u64 },
     #[error("the funding deadline of loan {loan} passed at {deadline_ms} ms")]
     FundingClosed { loan: u64, deadline_ms: u64 },
-    #[error("loan {loan} is funded {funded}, below its min_fill {min_fill}")]
+    #[error(
+        "loan {loan} is funded {funded}, below its min_fill {min_fill} (minor units of asset {asset})"
+    )]
     BelowMinFill {
         loan: u64,
+        asset: AssetId,
         funded: u128,
         min_fill: u128,
     },
@@ -67,15 +79,24 @@ pub enum LendingError {
     OfferExpired { offer: u64, expired_ms: u64 },
     #[error("lenders cannot borrow from their own credit offer {offer}")]
     OwnOffer { offer: u64 },
-    #[error("{amount} is outside what credit offer {offer} lends: {min}..={max}")]
+    #[error(
+        "{amount} is outside what credit offer {offer} lends: {min}..={max} (minor units of asset {asset})"
+    )]
     AmountOutOfRange {
         offer: u64,
+        asset: AssetId,
         amount: u128,
         min: u128,
         max: u128,
     },
-    #[error("the collateral {offered} is below the {required} required")]
-    InsufficientCollateral { offered: u128, required: u128 },
+    #[error(
+        "the collateral {offered} is below the {required} required (minor units of asset {asset})"
+    )]
+    InsufficientCollateral {
+        asset: AssetId,
+        offered: u128,
+        required: u128,
+    },
     #[error("the repayment amount must be greater than zero")]
     ZeroRepayment,
     #[error("loan {loan} owes nothing")]

@@ -85,6 +85,7 @@ pub fn request(
     }
     if request.min_fill == 0 || request.min_fill > request.principal {
         return Err(LendingError::InvalidMinFill {
+            asset: request.asset,
             min_fill: request.min_fill,
             principal: request.principal,
         });
@@ -276,6 +277,7 @@ pub fn fund(
     if fund.amount < minimum || fund.amount > remaining {
         return Err(LendingError::FundingOutOfRange {
             loan: loan.id,
+            asset: loan.asset,
             amount: fund.amount,
             min: minimum,
             max: remaining,
@@ -357,6 +359,7 @@ pub fn accept(
     if loan.funded < loan.min_fill {
         return Err(LendingError::BelowMinFill {
             loan: id,
+            asset: loan.asset,
             funded: loan.funded,
             min_fill: loan.min_fill,
         });

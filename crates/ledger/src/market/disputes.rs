@@ -138,6 +138,7 @@ pub fn rule(
     }
     if rule.amount_to_buyer > trade.amount {
         return Err(MarketError::RulingTooLarge {
+            asset: trade.asset,
             amount_to_buyer: rule.amount_to_buyer,
             amount: trade.amount,
         });

@@ -11,8 +11,12 @@ pub enum MarketError {
     UnknownAsset { asset: AssetId },
     #[error("the price must be greater than zero")]
     ZeroPrice,
-    #[error("amounts must satisfy 0 < min ({min}) <= max ({max})")]
-    InvalidLimits { min: u128, max: u128 },
+    #[error("amounts must satisfy 0 < min ({min}) <= max ({max}) (minor units of asset {asset})")]
+    InvalidLimits {
+        asset: AssetId,
+        min: u128,
+        max: u128,
+    },
     #[error("a deposit of {bps} basis points is outside the allowed {min}..={max}")]
     DepositOutOfRange { bps: u16, min: u16, max: u16 },
     #[error("a payment window of {secs} s is outside the allowed {min}..={max} s")]
@@ -31,9 +35,12 @@ pub enum MarketError {
     NotMaker { offer: u64 },
     #[error("makers cannot take their own offer {offer}")]
     OwnOffer { offer: u64 },
-    #[error("the amount {amount} is outside what offer {offer} allows: {min}..={max}")]
+    #[error(
+        "the amount {amount} is outside what offer {offer} allows: {min}..={max} (minor units of asset {asset})"
+    )]
     AmountOutOfRange {
         offer: u64,
+        asset: AssetId,
         amount: u128,
         min: u128,
         max: u128,
@@ -45,10 +52,11 @@ pub enum MarketError {
     #[error("the taker's tier is {tier}; the offer requires tier {required}")]
     TierTooLow { tier: u8, required: u8 },
     #[error(
-        "a buyer with {completed} completed trades may pay at most {limit} (fiat minor units) with this method; this trade is {value}"
+        "a buyer with {completed} completed trades may pay at most {limit} {fiat} minor units with this method; this trade is {value}"
     )]
     NewAccountLimit {
         completed: u32,
+        fiat: Fiat,
         limit: u128,
         value: u128,
     },
@@ -78,13 +86,19 @@ pub enum MarketError {
         "the arbitrator of trade {trade} may rule until {deadline_ms} ms; it cannot be reassigned yet"
     )]
     RulingWindowOpen { trade: u64, deadline_ms: u64 },
-    #[error("the buyer's share {amount_to_buyer} exceeds the traded amount {amount}")]
-    RulingTooLarge { amount_to_buyer: u128, amount: u128 },
+    #[error(
+        "the buyer's share {amount_to_buyer} exceeds the traded amount {amount} (minor units of asset {asset})"
+    )]
+    RulingTooLarge {
+        asset: AssetId,
+        amount_to_buyer: u128,
+        amount: u128,
+    },
     #[error("{account} is already an arbitrator")]
     AlreadyArbitrator { account: AccountId },
     #[error("{account} is not an arbitrator")]
     UnknownArbitrator { account: AccountId },
-    #[error("the bond {bond} is below the minimum {minimum}")]
+    #[error("the bond {bond} is below the minimum {minimum} (EQA minor units)")]
     BondTooSmall { bond: u128, minimum: u128 },
     #[error("an arbitrator fee of {fee_bps} basis points is above the maximum {max}")]
     FeeTooHigh { fee_bps: u16, max: u16 },

@@ -7,28 +7,33 @@ use super::{
 };
 use crate::{bank, receipt::Event, state, state::Module, store::Store};
 use types::{
-    AccountId,
+    AccountId, AssetId,
     market::{CreateOffer, PaymentMethod, Side, UpdateOffer},
 };
 
-/// Checks the terms every offer must satisfy, whether new or updated.
+/// Checks the amounts an offer may be taken in: `0 < min <= max`.
+fn check_limits(asset: AssetId, min_amount: u128, max_amount: u128) -> Result<(), MarketError> {
+    if min_amount == 0 || min_amount > max_amount {
+        return Err(MarketError::InvalidLimits {
+            asset,
+            min: min_amount,
+            max: max_amount,
+        });
+    }
+    Ok(())
+}
+
+/// Checks the terms every offer must satisfy, whether new or updated (its amounts are checked
+/// by [`check_limits`]).
 fn check_terms(
     params: &MarketParams,
     fiat: types::market::Fiat,
     price: u128,
-    min_amount: u128,
-    max_amount: u128,
     methods: &[PaymentMethod],
     payment_window_secs: u32,
 ) -> Result<(), MarketError> {
     if price == 0 {
         return Err(MarketError::ZeroPrice);
-    }
-    if min_amount == 0 || min_amount > max_amount {
-        return Err(MarketError::InvalidLimits {
-            min: min_amount,
-            max: max_amount,
-        });
     }
     if !(params.min_payment_window_secs..=params.max_payment_window_secs)
         .contains(&payment_window_secs)
@@ -110,11 +115,10 @@ pub fn create(
         params,
         create.fiat,
         create.price,
-        create.min_amount,
-        create.max_amount,
         &create.methods,
         create.payment_window_secs,
     )?;
+    check_limits(create.asset, create.min_amount, create.max_amount)?;
     check_deposit(params, create.buyer_deposit_bps)?;
     check_deposit(params, create.seller_deposit_bps)?;
     let deposit_bps = maker_deposit_bps(
@@ -185,11 +189,10 @@ pub fn update(
         params,
         offer.fiat,
         update.price,
-        update.min_amount,
-        update.max_amount,
         &update.methods,
         update.payment_window_secs,
     )?;
+    check_limits(offer.asset, update.min_amount, update.max_amount)?;
     let deposit_bps = maker_deposit_bps(
         offer.side,
         offer.buyer_deposit_bps,

@@ -166,6 +166,7 @@ pub fn take(
     if take.amount < smallest || take.amount > offer.max_amount {
         return Err(MarketError::AmountOutOfRange {
             offer: offer.id,
+            asset: offer.asset,
             amount: take.amount,
             min: smallest,
             max: offer.max_amount,
@@ -211,6 +212,7 @@ pub fn take(
     {
         return Err(MarketError::NewAccountLimit {
             completed: buyer_completed,
+            fiat: offer.fiat,
             limit,
             value: fiat_amount,
         });
