@@ -38,6 +38,10 @@ fn trade_dispute_and_loan_from_the_command_line() {
         receipt_ok(&devnet, name, &["profile", "set", "--name", name]);
     }
 
+    // The book is empty; the node keeps it until a block changes the market.
+    let empty = devnet.ok("bob", &["offer", "list"]);
+    assert!(empty.contains("no open offers"), "{empty}");
+
     // Alice offers 500 USDX for euros.
     let create = [
         "offer",
@@ -162,6 +166,9 @@ fn trade_dispute_and_loan_from_the_command_line() {
         15.0,
         "the buyer's deposit is locked"
     );
+    // The book shows what is left of the offer, and the maker's first trade.
+    let offers = devnet.json("bob", &["offer", "list", "--side", "sell"]);
+    assert_eq!(offers[0]["max_amount"]["amount"], "400", "{offers}");
     let trades = devnet.json("bob", &["trade", "list"]);
     let trade_id = trades[0]["id"].as_u64().unwrap().to_string();
     assert_eq!(trades[0]["state"], "awaiting_payment");

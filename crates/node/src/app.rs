@@ -100,6 +100,10 @@ pub struct FinalizedState {
     pub state_root: Digest,
     pub timestamp_ms: u64,
     pub store: Arc<MemoryStore>,
+    /// Counts the finalized blocks since this node started that held a market call: while it
+    /// stays the same, so do the offers, profiles and reputations (only market calls change
+    /// them), which lets the RPC server keep its offer book across blocks.
+    pub market_revision: u64,
 }
 
 #[derive(Debug, Default)]
@@ -598,12 +602,20 @@ where
         shared
             .states
             .retain(|_, executed| executed.height >= height);
+        let market_calls = block
+            .txs
+            .iter()
+            .any(|tx| matches!(tx.tx().call, types::Call::Market(_)));
+        let market_revision = shared.finalized.as_ref().map_or(0, |f| {
+            f.market_revision.saturating_add(u64::from(market_calls))
+        });
         shared.finalized = Some(FinalizedState {
             height,
             digest,
             state_root: block.state_root,
             timestamp_ms: block.timestamp_ms,
             store: store.clone(),
+            market_revision,
         });
         // Hooks may be replayed after a restart: record each height once, in order.
         let next = shared.recent.back().map(|b| b.height.saturating_add(1));

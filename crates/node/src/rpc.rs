@@ -108,6 +108,13 @@ impl Backend for NodeBackend {
             .map_or_else(|| self.genesis.clone(), |f| f.store)
     }
 
+    fn market_state(&self) -> (Arc<MemoryStore>, Option<u64>) {
+        match self.app.finalized() {
+            Some(finalized) => (finalized.store, Some(finalized.market_revision)),
+            None => (self.genesis.clone(), None),
+        }
+    }
+
     fn block(&self, height: u64) -> Option<BlockView> {
         let block = self.app.block(height)?;
         Some(BlockView {

@@ -26,6 +26,12 @@ pub trait Backend: Send + Sync + 'static {
     /// The latest finalized ledger state (the genesis state before the first block). Every
     /// query reads it.
     fn state(&self) -> Arc<MemoryStore>;
+    /// The latest finalized state with its market revision: a number that changes whenever a
+    /// block may have changed offers, profiles or reputations. `None` when the backend does not
+    /// know; every new state is then treated as a changed market.
+    fn market_state(&self) -> (Arc<MemoryStore>, Option<u64>) {
+        (self.state(), None)
+    }
     fn block(&self, height: u64) -> Option<BlockView>;
     fn receipt(&self, tx: &TxId) -> Option<ReceiptView>;
     /// Checks the transaction as the ledger would admit it now, then queues it for a block.

@@ -12,7 +12,7 @@
 //! Order: sell offers before buy offers, then by asset id, then by currency code, then the best
 //! price for a taker first (lowest for sell offers, highest for buy offers), then oldest first.
 
-use crate::market::{MAX_PAGE, OfferQuery, OfferView};
+use crate::market::{DAY_MS, MAX_PAGE, OfferQuery, OfferView};
 use ledger::{
     MemoryStore, Store,
     market::{self, Db, Offer, queries::OfferFilter},
@@ -21,7 +21,7 @@ use serde::Serialize;
 use serde_json::value::RawValue;
 use std::{
     cmp::Reverse,
-    collections::BTreeMap,
+    collections::{BTreeMap, BTreeSet},
     ops::Range,
     sync::{Arc, Mutex, OnceLock},
 };
@@ -105,6 +105,29 @@ impl Bucket {
     }
 }
 
+/// The first block time after the state's own at which the standing of one of `makers` reads
+/// differently with nothing else changed: its account age reaches a new whole day, or a tier's
+/// minimum age.
+fn standing_valid_until(store: &(impl Store + ?Sized), makers: &BTreeSet<AccountId>) -> u64 {
+    let params = market::params::load(store);
+    let (_, now) = ledger::state::last_block(store);
+    let mut until = u64::MAX;
+    for maker in makers {
+        let Some(first) = Db::reputation(store, maker).first_trade_ms else {
+            continue;
+        };
+        let days = now.saturating_sub(first) / DAY_MS;
+        until = until.min(first.saturating_add(days.saturating_add(1).saturating_mul(DAY_MS)));
+        for rule in &params.tiers {
+            let reached = first.saturating_add(rule.min_account_age_ms);
+            if reached > now {
+                until = until.min(reached);
+            }
+        }
+    }
+    until
+}
+
 /// Whether the offers of bucket `key` can match `filter`.
 fn in_bucket(filter: &OfferFilter, key: &BucketKey) -> bool {
     let (side, asset, fiat) = key;
@@ -153,6 +176,9 @@ impl Positions<'_> {
 pub struct OfferBook {
     buckets: BTreeMap<BucketKey, Bucket>,
     len: usize,
+    /// The block time from which a maker's standing may read differently by time alone (a new
+    /// day of account age, or a tier's minimum age reached), so views built before it expire.
+    valid_until_ms: u64,
 }
 
 impl std::fmt::Debug for OfferBook {
@@ -196,11 +222,21 @@ impl OfferBook {
                     });
             }
         }
+        let makers: BTreeSet<AccountId> = grouped
+            .values()
+            .flatten()
+            .map(|entry| entry.offer.maker)
+            .collect();
+        let valid_until_ms = standing_valid_until(store, &makers);
         let buckets = grouped
             .into_iter()
             .map(|(key, entries)| (key, Bucket::new(key.0, entries)))
             .collect();
-        Self { buckets, len }
+        Self {
+            buckets,
+            len,
+            valid_until_ms,
+        }
     }
 
     pub fn len(&self) -> usize {
@@ -288,24 +324,44 @@ impl OfferBook {
     }
 }
 
-/// The book of the latest state queried, kept until the state changes.
+/// The book of the latest state queried, kept while the market stays the same.
 #[derive(Debug, Default)]
 pub struct BookCache {
-    last: Mutex<Option<(Arc<MemoryStore>, Arc<OfferBook>)>>,
+    last: Mutex<Option<Cached>>,
+}
+
+#[derive(Debug)]
+struct Cached {
+    state: Arc<MemoryStore>,
+    revision: Option<u64>,
+    book: Arc<OfferBook>,
 }
 
 impl BookCache {
-    /// The book of `store`, read now unless it is the state of the previous call. Holding the
-    /// state keeps its address from being reused, so comparing addresses is sound.
-    pub fn book(&self, store: &Arc<MemoryStore>) -> Arc<OfferBook> {
+    /// The book of `store`, whose market revision is `revision` (see
+    /// [`crate::Backend::market_state`]). The previous book serves again if it was read from
+    /// this very state, or from a state with the same known revision whose views have not
+    /// expired; otherwise the book is read now. Holding the state keeps its address from being
+    /// reused, so comparing addresses is sound.
+    pub fn book(&self, store: &Arc<MemoryStore>, revision: Option<u64>) -> Arc<OfferBook> {
         let mut last = self.last.lock().expect("no panics while holding the book");
-        match last.as_ref() {
-            Some((state, book)) if Arc::ptr_eq(state, store) => book.clone(),
-            _ => {
-                let book = Arc::new(OfferBook::read(&**store));
-                *last = Some((store.clone(), book.clone()));
-                book
+        if let Some(cached) = last.as_mut() {
+            if Arc::ptr_eq(&cached.state, store) {
+                return cached.book.clone();
+            }
+            let (_, now) = ledger::state::last_block(&**store);
+            if revision.is_some() && cached.revision == revision && now < cached.book.valid_until_ms
+            {
+                cached.state = store.clone();
+                return cached.book.clone();
             }
         }
+        let book = Arc::new(OfferBook::read(&**store));
+        *last = Some(Cached {
+            state: store.clone(),
+            revision,
+            book: book.clone(),
+        });
+        book
     }
 }

@@ -21,6 +21,9 @@ use types::{
 /// Fiat amounts are kept in minor units with two decimals (the registry's limits assume it).
 pub const FIAT_DECIMALS: u8 = 2;
 
+/// A day in milliseconds: account ages are shown in whole days.
+pub const DAY_MS: u64 = 86_400_000;
+
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct FiatMoney {
     pub currency: String,
@@ -213,7 +216,7 @@ impl StandingView {
             rating: (standing.ratings > 0)
                 .then(|| types::amount::format_fixed(u128::from(standing.rating_centistars), 2)),
             ratings: standing.ratings,
-            account_age_days: standing.age_ms / 86_400_000,
+            account_age_days: standing.age_ms / DAY_MS,
             median_release_secs: standing.median_release_ms.map(|ms| ms / 1000),
             bonded: standing.bonded.to_string(),
         }

@@ -299,8 +299,8 @@ fn offer_page(
     books: &BookCache,
     query: Option<OfferQuery>,
 ) -> Result<OfferPage, ErrorObjectOwned> {
-    let state = backend.state();
-    let book = books.book(&state);
+    let (state, revision) = backend.market_state();
+    let book = books.book(&state, revision);
     book.page(&*state, &query.unwrap_or_default()).map_err(bad)
 }
 

@@ -7,10 +7,14 @@ use ledger::{
     testing::{TestChain, account},
 };
 use proptest::prelude::*;
-use rpc::{book::OfferBook, market::OfferQuery};
+use rpc::{
+    book::{BookCache, OfferBook},
+    market::OfferQuery,
+};
+use std::sync::Arc;
 use types::{
     AssetId, Call, Symbol, Text,
-    bank::{BankCall, IssueAsset, Mint},
+    bank::{BankCall, IssueAsset, Mint, Transfer},
     market::*,
 };
 
@@ -102,8 +106,14 @@ fn query_spec() -> impl Strategy<Value = QuerySpec> {
 
 /// A ledger with the offers `specs` describe made (and some cancelled) by real transactions.
 fn market(specs: &[OfferSpec]) -> MemoryStore {
+    market_chain(specs).store
+}
+
+/// The chain behind [`market`]: account `MAKERS` issued USDX, every maker holds some, and
+/// account `MAKERS + 1` holds some too but makes no offers.
+fn market_chain(specs: &[OfferSpec]) -> TestChain {
     let issuer = MAKERS;
-    let mut chain = TestChain::new(MAKERS + 1, 1_000_000_000_000);
+    let mut chain = TestChain::new(MAKERS + 2, 1_000_000_000_000);
     let issue = BankCall::IssueAsset(IssueAsset {
         symbol: Symbol::new("USDX").unwrap(),
         name: Text::new("Dollar").unwrap(),
@@ -111,7 +121,7 @@ fn market(specs: &[OfferSpec]) -> MemoryStore {
         max_supply: None,
     });
     assert!(chain.bank(issuer, issue).is_success());
-    for maker in 0..MAKERS {
+    for maker in (0..MAKERS).chain([MAKERS + 1]) {
         let mint = BankCall::Mint(Mint {
             asset: AssetId(1),
             to: account(maker),
@@ -150,7 +160,7 @@ fn market(specs: &[OfferSpec]) -> MemoryStore {
             assert!(chain.submit(spec.maker, cancel).is_success());
         }
     }
-    chain.store
+    chain
 }
 
 fn query(spec: &QuerySpec) -> OfferQuery {
@@ -222,4 +232,72 @@ proptest! {
             prop_assert_eq!(ids, expected(&store, &query), "{:?}", query);
         }
     }
+}
+
+/// The maker's account age in days as the first page shows it.
+fn first_maker_age(book: &OfferBook, store: &MemoryStore) -> u64 {
+    let page = book.page(store, &OfferQuery::default()).unwrap();
+    let view: serde_json::Value = serde_json::from_str(page.0[0].get()).unwrap();
+    view["maker_standing"]["account_age_days"].as_u64().unwrap()
+}
+
+/// The server keeps its book across blocks that leave the market as it was, and reads it again
+/// when the market revision changes or when a maker's standing changes with time alone.
+#[test]
+fn the_book_is_kept_while_the_market_stays_the_same() {
+    const DAY_MS: u64 = 86_400_000;
+    let specs = [OfferSpec {
+        maker: 0,
+        sell: true,
+        fiat: 0,
+        price: 95,
+        min_amount: 1_000_000,
+        max_amount: 7_000_000,
+        methods: vec![0],
+        custom: false,
+        cancel: false,
+    }];
+    let mut chain = market_chain(&specs);
+    // Maker 1 takes a part: both accounts' ages start now.
+    let take = TakeOffer {
+        offer: 1,
+        amount: 1_000_000,
+        method: PaymentMethod::Registered(METHODS[0].0),
+    };
+    assert!(
+        chain
+            .submit(1, Call::Market(MarketCall::TakeOffer(take)))
+            .is_success()
+    );
+    let cache = BookCache::default();
+    let first = Arc::new(chain.store.clone());
+    let book = cache.book(&first, Some(1));
+    assert_eq!(first_maker_age(&book, &first), 0);
+
+    // A transfer half a day later: same market revision, same book.
+    chain.advance_ms(DAY_MS / 2);
+    let transfer = BankCall::Transfer(Transfer {
+        to: account(3),
+        asset: AssetId(1),
+        amount: 1,
+    });
+    assert!(chain.bank(2, transfer.clone()).is_success());
+    let later = Arc::new(chain.store.clone());
+    assert!(Arc::ptr_eq(&cache.book(&later, Some(1)), &book));
+    // The same state gets the same book; another state with an unknown or a new revision is
+    // read again.
+    assert!(Arc::ptr_eq(&cache.book(&later, None), &book));
+    let copy = Arc::new(chain.store.clone());
+    assert!(!Arc::ptr_eq(&cache.book(&copy, None), &book));
+    let copy = Arc::new(chain.store.clone());
+    let book = cache.book(&copy, Some(2));
+    assert!(Arc::ptr_eq(&cache.book(&copy, Some(2)), &book));
+
+    // A day after the take, the maker's age reads one day: the book is read again.
+    chain.advance_ms(DAY_MS / 2);
+    assert!(chain.bank(2, transfer).is_success());
+    let next_day = Arc::new(chain.store.clone());
+    let fresh = cache.book(&next_day, Some(2));
+    assert!(!Arc::ptr_eq(&fresh, &book));
+    assert_eq!(first_maker_age(&fresh, &next_day), 1);
 }
