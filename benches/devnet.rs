@@ -2,15 +2,16 @@
 //! processes (the release build) on loopback, fed signed transfers through JSON-RPC.
 //!
 //! 1. Throughput: 256 funded senders' transfers, signed before the clock starts, are submitted
-//!    in JSON-RPC batches of 64 to all four validators as fast as they are admitted; the rate is
-//!    the transfers in finalized blocks per second of the measured window.
+//!    64 at a time (`equa_sendTransactions`, one signature batch each) to all four validators as
+//!    fast as they are admitted; the rate is the transfers in finalized blocks per second of the
+//!    measured window.
 //! 2. Latency: single transfers at half that rate; each one's time from submission until a block
 //!    containing it is finalized on the validator it was sent to (p50, p99).
 //!
 //! `cargo bench --bench devnet` (set `EQUA_BENCH_SECS` to change the measured window).
 
 use client::{Keystore, keys::Wallet};
-use rpc::{RpcClient, client::ClientError};
+use rpc::RpcClient;
 use std::{
     collections::HashMap,
     path::{Path, PathBuf},
@@ -26,7 +27,7 @@ use types::{
 const RPC_PORT: u16 = 59_545;
 const P2P_PORT: u16 = 36_300;
 const SENDERS: usize = 256;
-/// Batches are at most the server's batch limit.
+/// Transactions per `equa_sendTransactions` call.
 const BATCH: usize = 64;
 /// A sender's transactions in one node's pool at once (the pool keeps up to 64 per sender).
 const WINDOW: u64 = 48;
@@ -144,25 +145,19 @@ async fn submit_windowed(
             let chunk = &txs[next..until.min(next + BATCH)];
             let mut accepted = 0;
             for (offset, result) in client
-                .send_batch(chunk)
+                .send_many(chunk)
                 .await
                 .unwrap()
                 .into_iter()
                 .enumerate()
             {
-                match result {
-                    Ok(_) => accepted += 1,
-                    Err(ClientError::Rpc { message, .. }) if message.contains("already") => {
-                        accepted += 1;
-                    }
+                match result.error {
+                    None => accepted += 1,
+                    Some(error) if error.message.contains("already") => accepted += 1,
                     // The pool moves to a finalized block a moment after the RPC state does, or
                     // is full for now: offer the rest again shortly.
-                    Err(ClientError::Rpc { code, message, .. })
-                        if code == rpc::code::BUSY || message.contains("ahead") =>
-                    {
-                        break;
-                    }
-                    Err(other) => panic!("transfer {} refused: {other}", next + offset),
+                    Some(error) if error.code == "Busy" || error.message.contains("ahead") => break,
+                    Some(error) => panic!("transfer {} refused: {error:?}", next + offset),
                 }
             }
             next += accepted;

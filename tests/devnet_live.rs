@@ -4,7 +4,12 @@
 
 mod common;
 
+use client::{Keystore, tx::sign_call};
 use common::Devnet;
+use rpc::RpcClient;
+use types::{
+    AssetId, Call, ChainId, SignedTransaction, bank::BankCall, bank::Transfer, codec::Encode,
+};
 
 const RPC_PORT: u16 = 19_545;
 const P2P_PORT: u16 = 31_300;
@@ -81,6 +86,12 @@ fn devnet_finalizes_transfers_on_every_validator_and_resumes() {
     assert!(String::from_utf8_lossy(&output.stderr).contains("wrong password"));
     assert_eq!(devnet.balance("bob", "USDX"), "100018.5");
 
+    // Many transactions in one call: their signatures are checked in one batch, and a forged
+    // one among them is refused alone.
+    let height = send_many_with_one_forged(&devnet, &bob);
+    devnet.wait_for_height(0, height);
+    assert_eq!(devnet.balance("bob", "USDX"), "100020.5");
+
     // Stopping stops every validator: none answers any more.
     assert!(devnet.stop(), "the devnet stopped on Ctrl-C");
     for index in 0..4 {
@@ -91,5 +102,65 @@ fn devnet_finalizes_transfers_on_every_validator_and_resumes() {
     // A second start resumes the same chain from disk.
     devnet.resume();
     devnet.wait_for_height(0, included + 1);
-    assert_eq!(devnet.balance("bob", "USDX"), "100018.5");
+    assert_eq!(devnet.balance("bob", "USDX"), "100020.5");
+}
+
+/// Dave sends bob 1 USDX twice through `equa_sendTransactions` on validator 2, with a copy of a
+/// third transfer whose signature was altered between them. Returns the height by which both
+/// were finalized.
+fn send_many_with_one_forged(devnet: &Devnet, bob: &str) -> u64 {
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    runtime.block_on(async {
+        let client = RpcClient::new(&devnet.rpc(2)).unwrap();
+        let dave = Keystore::load(&devnet.wallet("dave"))
+            .unwrap()
+            .decrypt("devnet")
+            .unwrap();
+        let status = client.status().await.unwrap();
+        let chain_id = ChainId::new(&status.chain_id).unwrap();
+        let params = client.params().await.unwrap().to_params().unwrap();
+        let nonce = client.account(&dave.account()).await.unwrap().nonce;
+        let to = types::AccountId::parse(bob).unwrap();
+        let transfer = |nonce: u64| {
+            let call = Call::Bank(BankCall::Transfer(Transfer {
+                to,
+                asset: AssetId(1),
+                amount: 1_000_000,
+            }));
+            sign_call(&dave, chain_id.clone(), nonce, status.height, &params, call).unwrap()
+        };
+        let mut forged = transfer(nonce + 5).encode().to_vec();
+        let signature_start = forged.len() - 64;
+        forged[signature_start] ^= 1;
+        let forged = SignedTransaction::decode(&forged).unwrap();
+        let sent = [transfer(nonce), forged, transfer(nonce + 1)];
+        let results = client.send_many(&sent).await.unwrap();
+        assert_eq!(results.len(), 3);
+        assert!(
+            results[0].id.is_some() && results[2].id.is_some(),
+            "{results:?}"
+        );
+        let refused = results[1].error.as_ref().unwrap();
+        assert_eq!(refused.code, "BadSignature", "{results:?}");
+        assert!(results[1].id.is_none());
+        let mut finalized = 0;
+        for tx in [&sent[0], &sent[2]] {
+            let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+            loop {
+                if let Some(receipt) = client.receipt(&tx.id()).await.unwrap() {
+                    assert_eq!(receipt.outcome, "success", "{receipt:?}");
+                    finalized = finalized.max(receipt.height);
+                    break;
+                }
+                assert!(std::time::Instant::now() < deadline, "not finalized");
+                tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+            }
+        }
+        assert_eq!(
+            client.account(&dave.account()).await.unwrap().nonce,
+            nonce + 2,
+            "the forged transfer changed nothing"
+        );
+        finalized
+    })
 }

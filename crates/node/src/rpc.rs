@@ -72,6 +72,28 @@ impl NodeBackend {
         self.relay = Some(relay);
         self
     }
+
+    /// Offers `tx`, whose signature was checked (`signature_valid`), to the pool, and relays it
+    /// to the peers when the pool takes it.
+    fn admit(&self, tx: SignedTransaction, signature_valid: bool) -> Result<TxId, SubmitError> {
+        let relayed = self.relay.as_ref().map(|_| tx.clone());
+        let admitted = self.mempool.submit_checked(tx, signature_valid);
+        if let (Ok(_), Some(relay), Some(tx)) = (&admitted, &self.relay, relayed) {
+            relay.forward(tx);
+        }
+        admitted.map_err(|error| match error {
+            MempoolError::Rejected(rejection) => {
+                SubmitError::Rejected(ErrorView::rejected(&*self.state(), &rejection))
+            }
+            MempoolError::SenderFull { .. } | MempoolError::Full { .. } => {
+                SubmitError::Busy(error.to_string())
+            }
+            other => SubmitError::Rejected(ErrorView {
+                code: rpc::views::error_code(&other),
+                message: other.to_string(),
+            }),
+        })
+    }
 }
 
 fn hex(digest: &types::Digest) -> String {
@@ -134,23 +156,16 @@ impl Backend for NodeBackend {
     }
 
     fn submit(&self, tx: SignedTransaction) -> Result<TxId, SubmitError> {
-        let relayed = self.relay.as_ref().map(|_| tx.clone());
-        let admitted = self.mempool.submit(tx);
-        if let (Ok(_), Some(relay), Some(tx)) = (&admitted, &self.relay, relayed) {
-            relay.forward(tx);
-        }
-        admitted.map_err(|error| match error {
-            MempoolError::Rejected(rejection) => {
-                SubmitError::Rejected(ErrorView::rejected(&*self.state(), &rejection))
-            }
-            MempoolError::SenderFull { .. } | MempoolError::Full { .. } => {
-                SubmitError::Busy(error.to_string())
-            }
-            other => SubmitError::Rejected(ErrorView {
-                code: rpc::views::error_code(&other),
-                message: other.to_string(),
-            }),
-        })
+        let signature_valid = tx.verify_signature();
+        self.admit(tx, signature_valid)
+    }
+
+    fn submit_many(&self, txs: Vec<SignedTransaction>) -> Vec<Result<TxId, SubmitError>> {
+        let valid = ledger::verify_signatures(&txs);
+        txs.into_iter()
+            .zip(valid)
+            .map(|(tx, signature_valid)| self.admit(tx, signature_valid))
+            .collect()
     }
 
     fn history(&self, account: &AccountId, limit: usize) -> Vec<rpc::views::HistoryView> {

@@ -218,35 +218,20 @@ impl RpcClient {
             .map_err(|e| self.map(e))
     }
 
-    /// Submits transactions in one JSON-RPC batch; one result per transaction, in order.
-    pub async fn send_batch(
+    /// Submits transactions in one `equa_sendTransactions` call, their signatures checked in one
+    /// batch; one result per transaction, in order.
+    pub async fn send_many(
         &self,
         txs: &[SignedTransaction],
-    ) -> Result<Vec<Result<String, ClientError>>, ClientError> {
-        let mut batch = jsonrpsee::core::params::BatchRequestBuilder::new();
-        for tx in txs {
-            let encoded = format!("0x{}", hex::encode(tx.encode()));
-            batch
-                .insert(method::SEND_TRANSACTION, rpc_params![encoded])
-                .expect("hex text serializes");
-        }
-        let responses = self
-            .http
-            .batch_request::<String>(batch)
+    ) -> Result<Vec<crate::views::SubmittedView>, ClientError> {
+        let encoded: Vec<String> = txs
+            .iter()
+            .map(|tx| format!("0x{}", hex::encode(tx.encode())))
+            .collect();
+        self.http
+            .request(method::SEND_TRANSACTIONS, rpc_params![encoded])
             .await
-            .map_err(|e| self.map(e))?;
-        Ok(responses
-            .into_iter()
-            .map(|entry| {
-                entry.map_err(|error| ClientError::Rpc {
-                    code: error.code(),
-                    message: error.message().to_string(),
-                    data: error
-                        .data()
-                        .and_then(|raw| serde_json::from_str(raw.get()).ok()),
-                })
-            })
-            .collect())
+            .map_err(|e| self.map(e))
     }
 
     /// Submits raw text as a transaction (for tools and tests that send malformed input).

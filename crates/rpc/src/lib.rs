@@ -25,6 +25,7 @@ pub const DEFAULT_RPC_ADDRESS: &str = "127.0.0.1:9545";
 /// Method names.
 pub mod method {
     pub const SEND_TRANSACTION: &str = "equa_sendTransaction";
+    pub const SEND_TRANSACTIONS: &str = "equa_sendTransactions";
     pub const GET_ACCOUNT: &str = "equa_getAccount";
     pub const GET_ACCOUNT_PROOF: &str = "equa_getAccountProof";
     pub const LIST_HISTORY: &str = "equa_listHistory";

@@ -17,7 +17,7 @@ use crate::{
     method,
     views::{
         AccountProofView, AccountView, AssetView, BlockView, ErrorView, HistoryView, ParamsView,
-        ReceiptView, tx_id_hex,
+        ReceiptView, SubmittedView, tx_id_hex,
     },
 };
 use jsonrpsee::{
@@ -79,6 +79,24 @@ fn parse_tx_id(text: &str) -> Result<Digest, ErrorObjectOwned> {
         .try_into()
         .map_err(|_| invalid_params("a transaction id is 32 bytes of hex"))?;
     Ok(Digest(bytes))
+}
+
+/// The most transactions one `equa_sendTransactions` call may carry (512 transfers, hex encoded,
+/// fit well within the default 256 KiB request limit).
+pub const MAX_SUBMISSIONS: usize = 512;
+
+/// A transaction from its encoding, or why it is not one (as a rejection's error).
+fn decode_tx(bytes: &[u8]) -> Result<SignedTransaction, ErrorView> {
+    SignedTransaction::decode(bytes).map_err(|e| {
+        let name = match e {
+            TxDecodeError::Oversized { .. } => "Oversized",
+            TxDecodeError::Malformed(_) => "Malformed",
+        };
+        ErrorView {
+            code: name.to_string(),
+            message: e.to_string(),
+        }
+    })
 }
 
 fn submit_error(error: SubmitError) -> ErrorObjectOwned {
@@ -423,21 +441,80 @@ fn module_with(backend: Arc<dyn Backend>, books: Arc<BookCache>) -> RpcModule<Ar
         "Admits a signed, encoded transaction (hex) into the mempool; returns its id.",
         vec![encoded],
         |backend, (encoded,): (String,)| {
-            let tx = SignedTransaction::decode(&unhex(&encoded)?).map_err(|e| {
-                let name = match e {
-                    TxDecodeError::Oversized { .. } => "Oversized",
-                    TxDecodeError::Malformed(_) => "Malformed",
-                };
-                let view = ErrorView {
-                    code: name.to_string(),
-                    message: e.to_string(),
-                };
+            let tx = decode_tx(&unhex(&encoded)?).map_err(|view| {
                 ErrorObject::owned(code::TRANSACTION_REJECTED, view.message.clone(), Some(view))
             })?;
             backend
                 .submit(tx)
                 .map(|id| tx_id_hex(&id))
                 .map_err(submit_error)
+        },
+    );
+    let g = &mut api.generator;
+    let encoded = param::<Vec<String>>(g, "transactions");
+    api.method(
+        method::SEND_TRANSACTIONS,
+        "Admits up to 512 signed, encoded transactions (hex) at once, their signatures checked \
+         in one batch; one result per transaction, in order: its id, or why it was refused (the \
+         code \"Busy\" means the pool is full for now).",
+        vec![encoded],
+        |backend, (encoded,): (Vec<String>,)| {
+            if encoded.len() > MAX_SUBMISSIONS {
+                return Err(invalid_params(format!(
+                    "at most {MAX_SUBMISSIONS} transactions at once, not {}",
+                    encoded.len()
+                )));
+            }
+            // Each slot is either refused already or sent on, in order.
+            let mut slots: Vec<Option<ErrorView>> = Vec::with_capacity(encoded.len());
+            let mut txs = Vec::with_capacity(encoded.len());
+            for text in &encoded {
+                let decoded = unhex(text)
+                    .map_err(|e| ErrorView {
+                        code: "Malformed".into(),
+                        message: e.message().to_string(),
+                    })
+                    .and_then(|bytes| decode_tx(&bytes));
+                match decoded {
+                    Ok(tx) => {
+                        txs.push(tx);
+                        slots.push(None);
+                    }
+                    Err(view) => slots.push(Some(view)),
+                }
+            }
+            let mut results = backend.submit_many(txs).into_iter();
+            let views = slots
+                .into_iter()
+                .map(|slot| {
+                    let result = match slot {
+                        Some(refused) => Err(refused),
+                        None => match results.next() {
+                            Some(Ok(id)) => Ok(id),
+                            Some(Err(SubmitError::Rejected(view))) => Err(view),
+                            Some(Err(SubmitError::Busy(message))) => Err(ErrorView {
+                                code: "Busy".into(),
+                                message,
+                            }),
+                            None => Err(ErrorView {
+                                code: "Busy".into(),
+                                message: "the node did not take this transaction".into(),
+                            }),
+                        },
+                    };
+                    match result {
+                        Ok(id) => SubmittedView {
+                            id: Some(tx_id_hex(&id)),
+                            error: None,
+                        },
+                        Err(error) => SubmittedView {
+                            id: None,
+                            error: Some(error),
+                        },
+                    }
+                })
+                .collect();
+            Ok::<Vec<SubmittedView>, ErrorObjectOwned>(views)
         },
     );
 

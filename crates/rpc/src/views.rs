@@ -98,6 +98,16 @@ pub struct ErrorView {
     pub message: String,
 }
 
+/// What became of one transaction of `equa_sendTransactions`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct SubmittedView {
+    /// The transaction's id, when the node admitted it.
+    pub id: Option<String>,
+    /// Why it was refused: its encoding ("Malformed", "Oversized"), the ledger's admission
+    /// checks (named errors), or "Busy" when the pool is full for now.
+    pub error: Option<ErrorView>,
+}
+
 impl ErrorView {
     pub fn of<E: std::fmt::Debug + std::fmt::Display>(error: &E) -> Self {
         Self {

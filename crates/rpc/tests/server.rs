@@ -244,6 +244,55 @@ async fn bad_query_parameters_are_invalid_params() {
 }
 
 #[tokio::test]
+async fn many_transactions_in_one_call_get_one_result_each() {
+    let (client, handle, address) = start().await;
+    let good = [transfer(0, 5, 10_000), transfer(1, 7, 10_000)];
+    let hex = |tx: &SignedTransaction| {
+        use types::codec::Encode;
+        format!("0x{}", hex::encode(tx.encode()))
+    };
+    let body = serde_json::json!({
+        "jsonrpc": "2.0", "id": 1, "method": "equa_sendTransactions",
+        "params": [[hex(&good[0]), "not hex", "0x00ff", hex(&transfer(0, 1, 1)), hex(&good[1])]],
+    })
+    .to_string();
+    let answer: serde_json::Value =
+        serde_json::from_str(body_of(&post(address, &body).await)).unwrap();
+    let results = answer["result"].as_array().unwrap();
+    let codes: Vec<&str> = results
+        .iter()
+        .map(|r| r["error"]["code"].as_str().unwrap_or("admitted"))
+        .collect();
+    assert_eq!(
+        codes,
+        [
+            "admitted",
+            "Malformed",
+            "Malformed",
+            "NonceReplayed",
+            "admitted"
+        ],
+        "{answer}"
+    );
+    assert_eq!(results[0]["id"], tx_id_hex(&good[0].id()));
+    assert_eq!(results[4]["id"], tx_id_hex(&good[1].id()));
+    assert_eq!(client.account(&account(0)).await.unwrap().nonce, 2);
+    // The client's helper reads the same results.
+    let again = client.send_many(&good).await.unwrap();
+    assert!(again.iter().all(|r| r.id.is_none() && r.error.is_some()));
+    // Too many at once is refused as a whole.
+    let many = vec!["0x00"; rpc::server::MAX_SUBMISSIONS + 1];
+    let body = serde_json::json!({
+        "jsonrpc": "2.0", "id": 2, "method": "equa_sendTransactions", "params": [many],
+    })
+    .to_string();
+    let answer: serde_json::Value =
+        serde_json::from_str(body_of(&post(address, &body).await)).unwrap();
+    assert_eq!(answer["error"]["code"], -32602, "{answer}");
+    handle.stop().unwrap();
+}
+
+#[tokio::test]
 async fn oversized_requests_are_refused() {
     let (_, handle, address) = start().await;
     let huge = format!(
