@@ -46,7 +46,7 @@ enum Command {
     },
     /// Assets: list, issue, mint, burn.
     #[command(subcommand)]
-    Asset(AssetCommand),
+    Asset(cli::chain::AssetCommand),
     /// Blocks.
     #[command(subcommand)]
     Block(BlockCommand),
@@ -100,37 +100,6 @@ enum AccountCommand {
         address: Option<String>,
         #[arg(long, default_value_t = 20)]
         limit: u32,
-    },
-}
-
-#[derive(Debug, Subcommand)]
-enum AssetCommand {
-    /// Every asset on the chain.
-    List,
-    /// Create an asset with your account as issuer.
-    Issue {
-        symbol: String,
-        #[arg(long)]
-        name: String,
-        #[arg(long)]
-        decimals: u8,
-        /// The most that may ever circulate, as a decimal amount.
-        #[arg(long)]
-        max_supply: Option<String>,
-    },
-    /// Create new units of an asset you issued: `equa asset mint 100 USDX --to <address>`.
-    Mint {
-        #[arg(allow_hyphen_values = true)]
-        amount: String,
-        symbol: String,
-        #[arg(long)]
-        to: String,
-    },
-    /// Destroy units of an asset you issued, from your own balance.
-    Burn {
-        #[arg(allow_hyphen_values = true)]
-        amount: String,
-        symbol: String,
     },
 }
 
@@ -213,19 +182,7 @@ fn main() -> ExitCode {
             validators,
         }) => cli::chain::account_verify(global, &address, validators.as_deref()),
         Command::Send { to, amount, symbol } => cli::chain::send(global, &to, &amount, &symbol),
-        Command::Asset(AssetCommand::List) => cli::chain::asset_list(global),
-        Command::Asset(AssetCommand::Issue {
-            symbol,
-            name,
-            decimals,
-            max_supply,
-        }) => cli::chain::asset_issue(global, &symbol, &name, decimals, max_supply.as_deref()),
-        Command::Asset(AssetCommand::Mint { amount, symbol, to }) => {
-            cli::chain::asset_mint(global, &amount, &symbol, &to)
-        }
-        Command::Asset(AssetCommand::Burn { amount, symbol }) => {
-            cli::chain::asset_burn(global, &amount, &symbol)
-        }
+        Command::Asset(command) => cli::chain::asset(global, command),
         Command::Block(BlockCommand::Show { height }) => cli::chain::block_show(global, height),
         Command::Tx(TxCommand::Show { id }) => cli::chain::tx_show(global, &id),
         Command::Offer(command) => cli::market::offer(global, command),

@@ -544,6 +544,40 @@ fn a_trade_a_dispute_and_a_loan_through_the_web_interface() {
         alice.wait_text("#history", "sent 1.25 USDX").await;
         alice.shot("wallet-history").await;
 
+        // Alice issues an asset, mints and burns it; mistakes are refused in words.
+        alice
+            .act(
+                "Issue asset",
+                &[
+                    ("Symbol", "GOLD"),
+                    ("Name", "Gold gram"),
+                    ("Decimals", "3"),
+                    ("Maximum supply", "1000"),
+                ],
+            )
+            .await;
+        alice.wait_text("[data-supply='GOLD']", "0").await;
+        alice
+            .act("Mint", &[("Amount", "12.5"), ("Asset", "GOLD")])
+            .await;
+        alice.wait_text("[data-balance='GOLD']", "12.5").await;
+        let over = alice
+            .submit("Mint", &[("Amount", "2000"), ("Asset", "GOLD")])
+            .await
+            .unwrap_err();
+        assert!(over.contains("over its maximum 1000 GOLD"), "{over}");
+        let precise = alice
+            .submit("Burn", &[("Amount", "0.0001"), ("Asset", "GOLD")])
+            .await
+            .unwrap_err();
+        assert!(precise.contains("decimal"), "{precise}");
+        alice
+            .act("Burn", &[("Amount", "2.5"), ("Asset", "GOLD")])
+            .await;
+        alice.wait_text("[data-supply='GOLD']", "10").await;
+        alice.wait_text("[data-balance='GOLD']", "10").await;
+        alice.shot("issued-asset").await;
+
         // The explorer and network pages show the chain.
         alice.go("status", "Network").await;
         let height: u64 = alice.text_of("#status-height").await.parse().unwrap();

@@ -1,6 +1,7 @@
 //! Commands that talk to a node: status, accounts, blocks, receipts, transfers and assets.
 
 use crate::cli::{Global, keys};
+use clap::Subcommand;
 use client::tx::send_call;
 use rpc::{
     RpcClient,
@@ -424,58 +425,94 @@ pub fn asset_list(global: &Global) -> Result<(), String> {
     })
 }
 
-pub fn asset_issue(
-    global: &Global,
-    symbol: &str,
-    name: &str,
-    decimals: u8,
-    max_supply: Option<&str>,
-) -> Result<(), String> {
-    let symbol = Symbol::new(symbol).map_err(|e| e.to_string())?;
-    let name = Text::new(name).map_err(|e| format!("asset name: {e}"))?;
-    if decimals > amount::MAX_DECIMALS {
-        return Err(format!(
-            "an asset has at most {} decimals, not {decimals}",
-            amount::MAX_DECIMALS
-        ));
+#[derive(Debug, Subcommand)]
+pub enum AssetCommand {
+    /// Every asset on the chain.
+    List,
+    /// Create an asset with your account as issuer.
+    Issue {
+        symbol: String,
+        #[arg(long)]
+        name: String,
+        #[arg(long)]
+        decimals: u8,
+        /// The most that may ever circulate, as a decimal amount.
+        #[arg(long)]
+        max_supply: Option<String>,
+    },
+    /// Create new units of an asset you issued: `equa asset mint 100 USDX --to <address>`.
+    Mint {
+        #[arg(allow_hyphen_values = true)]
+        amount: String,
+        symbol: String,
+        #[arg(long)]
+        to: String,
+    },
+    /// Destroy units of an asset you issued, from your own balance.
+    Burn {
+        #[arg(allow_hyphen_values = true)]
+        amount: String,
+        symbol: String,
+    },
+}
+
+/// Runs an asset command: the list, or the transaction the others stand for.
+pub fn asset(global: &Global, command: AssetCommand) -> Result<(), String> {
+    if let AssetCommand::List = command {
+        return asset_list(global);
     }
-    let max_supply = max_supply
-        .map(|text| amount::parse(text, decimals).map_err(|e| format!("max supply: {e}")))
-        .transpose()?;
-    let rpc = connect(global)?;
-    let call = Call::Bank(BankCall::IssueAsset(IssueAsset {
-        symbol,
-        name,
-        decimals,
-        max_supply,
-    }));
-    runtime()?.block_on(submit(global, &rpc, call))
-}
-
-pub fn asset_mint(global: &Global, text: &str, symbol: &str, to: &str) -> Result<(), String> {
-    let to = parse_address(to)?;
     let rpc = connect(global)?;
     runtime()?.block_on(async {
-        let (asset, amount) = parse_amount(&rpc, text, symbol).await?;
-        let call = Call::Bank(BankCall::Mint(Mint {
-            asset: AssetId(asset.asset),
-            to,
-            amount,
-        }));
+        let call = asset_call(&rpc, command).await?;
         submit(global, &rpc, call).await
     })
 }
 
-pub fn asset_burn(global: &Global, text: &str, symbol: &str) -> Result<(), String> {
-    let rpc = connect(global)?;
-    runtime()?.block_on(async {
-        let (asset, amount) = parse_amount(&rpc, text, symbol).await?;
-        let call = Call::Bank(BankCall::Burn(Burn {
-            asset: AssetId(asset.asset),
-            amount,
-        }));
-        submit(global, &rpc, call).await
-    })
+/// The transaction an asset command stands for.
+pub async fn asset_call(rpc: &RpcClient, command: AssetCommand) -> Result<Call, String> {
+    match command {
+        AssetCommand::List => Err(crate::cli::market::not_a_transaction()),
+        AssetCommand::Issue {
+            symbol,
+            name,
+            decimals,
+            max_supply,
+        } => {
+            let symbol = Symbol::new(&symbol).map_err(|e| e.to_string())?;
+            let name = Text::new(&name).map_err(|e| format!("asset name: {e}"))?;
+            if decimals > amount::MAX_DECIMALS {
+                return Err(format!(
+                    "an asset has at most {} decimals, not {decimals}",
+                    amount::MAX_DECIMALS
+                ));
+            }
+            let max_supply = max_supply
+                .map(|text| amount::parse(&text, decimals).map_err(|e| format!("max supply: {e}")))
+                .transpose()?;
+            Ok(Call::Bank(BankCall::IssueAsset(IssueAsset {
+                symbol,
+                name,
+                decimals,
+                max_supply,
+            })))
+        }
+        AssetCommand::Mint { amount, symbol, to } => {
+            let to = parse_address(&to)?;
+            let (asset, amount) = parse_amount(rpc, &amount, &symbol).await?;
+            Ok(Call::Bank(BankCall::Mint(Mint {
+                asset: AssetId(asset.asset),
+                to,
+                amount,
+            })))
+        }
+        AssetCommand::Burn { amount, symbol } => {
+            let (asset, amount) = parse_amount(rpc, &amount, &symbol).await?;
+            Ok(Call::Bank(BankCall::Burn(Burn {
+                asset: AssetId(asset.asset),
+                amount,
+            })))
+        }
+    }
 }
 
 pub fn tx_show(global: &Global, id: &str) -> Result<(), String> {

@@ -3,7 +3,7 @@
 //! by the same functions `equa` uses.
 
 use crate::cli::{
-    chain::transfer_call,
+    chain::{AssetCommand, asset_call, transfer_call},
     lending::{LendingCommand, lending_call},
     market::{
         ArbitratorCommand, OfferCommand, ProfileCommand, TradeCommand, arbitrator_call,
@@ -31,6 +31,8 @@ pub enum Action {
         symbol: String,
     },
     #[command(subcommand)]
+    Asset(AssetCommand),
+    #[command(subcommand)]
     Offer(OfferCommand),
     #[command(subcommand)]
     Trade(TradeCommand),
@@ -57,6 +59,7 @@ pub fn parse(args: &[String]) -> Result<Action, String> {
 pub async fn call(rpc: &RpcClient, wallet: &Wallet, action: Action) -> Result<Call, String> {
     match action {
         Action::Send { to, amount, symbol } => transfer_call(rpc, &to, &amount, &symbol).await,
+        Action::Asset(command) => asset_call(rpc, command).await,
         Action::Offer(command) => offer_call(rpc, command).await.map(Call::Market),
         Action::Trade(command) => trade_call(rpc, wallet, command).await.map(Call::Market),
         Action::Arbitrator(command) => arbitrator_call(rpc, command).await.map(Call::Market),

@@ -771,9 +771,56 @@ async function walletPage(view) {
         build: v => ['profile', 'set', '--name', required(v, 'name', 'A display name')],
         after: () => route(),
       }))),
+    await issuerSection(),
     el('h2', {}, 'History'),
     el('div', { id: 'history' }, await historyTable(session.address)),
     el('p', {}, link('#/trades', 'My trades'), ' · ', link(`#/account/${session.address}`, 'Public record'), ' · ', link('#/lending', 'Loans')));
+}
+
+/// The assets this wallet issues, with forms to issue another and to mint and burn its own.
+async function issuerSection() {
+  const refresh = () => { cache.assets = null; return route(); };
+  const mine = (await assets()).filter(a => a.issuer === session.address);
+  const choices = mine.map(a => [a.symbol, `${a.symbol} — ${a.name}`]);
+  const amountField = { name: 'amount', label: 'Amount', inputmode: 'decimal', match: ['amount', 'decimal', 'supply', 'holds'] };
+  const symbolField = { name: 'symbol', label: 'Asset', type: 'select', options: choices, match: ['asset', 'issuer'] };
+  return el('section', { 'aria-labelledby': 'issued-heading' },
+    el('h2', { id: 'issued-heading' }, 'Assets you issue'),
+    table(['Asset', 'Name', 'Decimals', 'In circulation', 'Maximum supply'], mine.map(a => [
+      a.symbol, a.name, a.decimals,
+      el('span', { 'data-supply': a.symbol }, formatMinor(a.supply, a.decimals)),
+      a.max_supply ? formatMinor(a.max_supply, a.decimals) : 'no limit',
+    ]), 'You have not issued an asset.'),
+    el('div', { class: 'grid' },
+      el('div', { class: 'card' }, form({
+        title: 'Issue an asset', submit: 'Issue asset',
+        fields: [
+          { name: 'symbol', label: 'Symbol', placeholder: 'e.g. GOLD', match: ['symbol'] },
+          { name: 'name', label: 'Name', match: ['name'] },
+          { name: 'decimals', label: 'Decimals', inputmode: 'numeric', value: '6', match: ['decimals'] },
+          { name: 'max_supply', label: 'Maximum supply (optional)', inputmode: 'decimal', match: ['max supply', 'maximum'] },
+        ],
+        build: v => {
+          const args = ['asset', 'issue', required(v, 'symbol', 'A symbol'), '--name', required(v, 'name', 'A name'),
+            '--decimals', required(v, 'decimals', 'The decimals')];
+          const max = (v.max_supply || '').trim();
+          return max ? [...args, '--max-supply', max] : args;
+        },
+        after: refresh,
+      })),
+      mine.length ? el('div', { class: 'card' }, form({
+        title: 'Mint', submit: 'Mint',
+        fields: [amountField, symbolField,
+          { name: 'to', label: 'To address', value: session.address, match: ['address', 'to'] }],
+        build: v => ['asset', 'mint', required(v, 'amount', 'The amount'), v.symbol, '--to', required(v, 'to', 'The address')],
+        after: refresh,
+      })) : null,
+      mine.length ? el('div', { class: 'card' }, form({
+        title: 'Burn', submit: 'Burn', danger: true,
+        fields: [amountField, symbolField],
+        build: v => ['asset', 'burn', required(v, 'amount', 'The amount'), v.symbol],
+        after: refresh,
+      })) : null));
 }
 
 /// Minor units as a decimal amount, exactly (BigInt), without trailing zeros.
