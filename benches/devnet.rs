@@ -24,8 +24,8 @@ use types::{
     bank::{BankCall, Transfer},
 };
 
-const RPC_PORT: u16 = 59_545;
-const P2P_PORT: u16 = 36_300;
+const RPC_PORT: u16 = 25_545;
+const P2P_PORT: u16 = 25_300;
 const SENDERS: usize = 256;
 /// Transactions per `equa_sendTransactions` call.
 const BATCH: usize = 64;

@@ -11,8 +11,8 @@ use std::{
     time::{Duration, Instant},
 };
 
-const RPC_PORT: u16 = 45_545;
-const P2P_PORT: u16 = 37_300;
+const RPC_PORT: u16 = 22_545;
+const P2P_PORT: u16 = 22_300;
 /// The devnet's full node serves RPC after the four validators' ports.
 const FULL_NODE: u16 = 4;
 

@@ -11,8 +11,8 @@ use node::proof::{VerifyError, verify};
 use rpc::{RpcClient, views::AccountProofView};
 use types::AccountId;
 
-const RPC_PORT: u16 = 55_545;
-const P2P_PORT: u16 = 38_300;
+const RPC_PORT: u16 = 23_545;
+const P2P_PORT: u16 = 23_300;
 
 fn validators(devnet: &Devnet) -> Vec<commonware_cryptography::ed25519::PublicKey> {
     let text = std::fs::read_to_string(devnet.dir.join("validators.toml")).unwrap();

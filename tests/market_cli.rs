@@ -7,8 +7,8 @@ mod common;
 
 use common::Devnet;
 
-const RPC_PORT: u16 = 39_545;
-const P2P_PORT: u16 = 34_300;
+const RPC_PORT: u16 = 21_545;
+const P2P_PORT: u16 = 21_300;
 
 fn receipt_ok(devnet: &Devnet, name: &str, args: &[&str]) -> serde_json::Value {
     let receipt = devnet.json(name, args);

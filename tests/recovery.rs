@@ -17,8 +17,8 @@ use std::{
 };
 use types::{AssetId, Call, ChainId, bank::BankCall, bank::Transfer};
 
-const RPC_PORT: u16 = 49_545;
-const P2P_PORT: u16 = 35_300;
+const RPC_PORT: u16 = 24_545;
+const P2P_PORT: u16 = 24_300;
 const SENDERS: [&str; 4] = ["alice", "bob", "carol", "dave"];
 const TRANSFERS_PER_SENDER: u64 = 250;
 /// The validator that is killed; senders submit to the others.

@@ -1,5 +1,9 @@
 //! A real devnet for end-to-end tests: `equa devnet` with four validator processes on loopback,
 //! driven through the `equa` command line as a user would.
+//!
+//! Each test binary has its own fixed ports, all below 32768: Linux picks the source ports of
+//! outgoing connections from 32768-60999, so a fixed port there can be taken by any connection
+//! made meanwhile (the validators' own among them) and a node then fails to bind it.
 
 #![allow(dead_code)]
 
