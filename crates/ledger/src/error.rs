@@ -40,6 +40,10 @@ pub enum CallError {
     Market(#[from] crate::market::MarketError),
     #[error(transparent)]
     Lending(#[from] crate::lending::LendingError),
+    /// The call hit a bug in the ledger (it panicked). Its writes were dropped and its fee
+    /// charged; the node logs the panic with the transaction id.
+    #[error("the call failed on an internal error of the ledger; nothing it did was kept")]
+    Internal,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]

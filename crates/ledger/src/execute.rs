@@ -226,14 +226,32 @@ fn apply_transaction(
 
     let mut events = Vec::new();
     let mut overlay = Overlay::new(store);
-    let outcome = match dispatch(&mut overlay, context, &body.signer, &body.call, &mut events) {
-        Ok(()) => {
+    // A panic here is a bug in a module, but one that a transaction can trigger, so it must not
+    // stop the block: every validator would stop at the same height, and again on every replay.
+    // The call's writes live only in the overlay, which is dropped, so the state is as if the
+    // call had failed; the fee and nonce above stay charged (as Cosmos SDK's transaction runner
+    // does). Unwinding leaves nothing half-written outside the overlay: it owns every write.
+    let run = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        dispatch(&mut overlay, context, &body.signer, &body.call, &mut events)
+    }));
+    let outcome = match run {
+        Ok(Ok(())) => {
             overlay.commit();
             Outcome::Success
         }
-        Err(error) => {
+        Ok(Err(error)) => {
             events.clear();
             Outcome::Failed(error)
+        }
+        Err(panic) => {
+            events.clear();
+            tracing::error!(
+                tx = %tx_id,
+                height = context.height,
+                panic = panic_message(&panic),
+                "a transaction's call panicked; it failed with an internal error and its writes were dropped"
+            );
+            Outcome::Failed(CallError::Internal)
         }
     };
     Receipt {
@@ -244,6 +262,15 @@ fn apply_transaction(
     }
 }
 
+/// The text a panic was raised with, when it was a string.
+fn panic_message(panic: &Box<dyn std::any::Any + Send>) -> &str {
+    panic
+        .downcast_ref::<&str>()
+        .copied()
+        .or_else(|| panic.downcast_ref::<String>().map(String::as_str))
+        .unwrap_or("(no message)")
+}
+
 fn dispatch(
     store: &mut (impl Store + ?Sized),
     context: &BlockContext,
@@ -251,6 +278,8 @@ fn dispatch(
     call: &Call,
     events: &mut Vec<Event>,
 ) -> Result<(), CallError> {
+    #[cfg(any(test, feature = "fault-injection"))]
+    crate::fault::check(call);
     match call {
         Call::Bank(call) => bank::execute(store, context, signer, call, events).map_err(Into::into),
         Call::Market(call) => {
@@ -259,5 +288,72 @@ fn dispatch(
         Call::Lending(call) => {
             crate::lending::execute(store, context, signer, call, events).map_err(Into::into)
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::{
+        CallError, Outcome,
+        testing::{TestChain, account},
+    };
+    use types::{AssetId, Call, bank::BankCall, bank::Transfer};
+
+    /// No other test transfers this amount, so arming the process-wide trigger affects only
+    /// this test.
+    const PANICKING_AMOUNT: u64 = 987_654_321_123;
+
+    fn transfer(to: u64, amount: u128) -> Call {
+        Call::Bank(BankCall::Transfer(Transfer {
+            to: account(to),
+            asset: AssetId::NATIVE,
+            amount,
+        }))
+    }
+
+    #[test]
+    fn panicking_call_fails_alone_with_fee_charged() {
+        let mut chain = TestChain::new(3, 10_000_000_000_000);
+        crate::fault::panic_on_transfer_amount(PANICKING_AMOUNT);
+        let before = chain.snapshot_except_fee(0);
+        let panicking = chain.tx(0, transfer(1, u128::from(PANICKING_AMOUNT)));
+        let fee = panicking.tx().fee;
+        let ordinary = chain.tx(2, transfer(1, 5));
+        let native_before = chain.balance(0, AssetId::NATIVE);
+        let receipts = chain.apply(&[panicking, ordinary]);
+        crate::fault::panic_on_transfer_amount(0);
+
+        assert_eq!(receipts[0].outcome, Outcome::Failed(CallError::Internal));
+        assert_eq!(receipts[0].fee_paid, fee);
+        assert!(receipts[0].events.is_empty());
+        assert_eq!(chain.balance(0, AssetId::NATIVE), native_before - fee);
+        assert_eq!(chain.nonce(0), 1);
+        // The next transaction in the same block ran as usual.
+        assert!(receipts[1].is_success(), "{:?}", receipts[1].outcome);
+        // The panicking call changed nothing but its fee and nonce: what changed beyond those is
+        // exactly the other transfer (account 1's and 2's balances, and 2's nonce).
+        let after = chain.snapshot_except_fee(0);
+        let changed: Vec<_> = after
+            .iter()
+            .filter(|(key, value)| before.get(*key) != Some(*value))
+            .map(|(key, _)| key.clone())
+            .collect();
+        let expected = [
+            crate::state::balance_key(&account(1), AssetId::NATIVE),
+            crate::state::balance_key(&account(2), AssetId::NATIVE),
+            crate::state::nonce_key(&account(2)),
+        ];
+        assert_eq!(changed.len(), expected.len(), "{changed:?}");
+        assert!(expected.iter().all(|key| changed.contains(key)));
+        // The chain goes on.
+        let receipt = chain.bank(
+            0,
+            BankCall::Transfer(Transfer {
+                to: account(1),
+                asset: AssetId::NATIVE,
+                amount: 1,
+            }),
+        );
+        assert!(receipt.is_success());
     }
 }

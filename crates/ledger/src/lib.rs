@@ -15,6 +15,8 @@ pub mod audit;
 pub mod bank;
 pub mod error;
 pub mod execute;
+#[cfg(any(test, feature = "fault-injection"))]
+pub mod fault;
 pub mod genesis;
 pub mod lending;
 pub mod market;

@@ -176,7 +176,7 @@ fn wrong_chain_id_is_rejected() {
 fn replayed_nonce_is_rejected() {
     let mut chain = TestChain::new(2, START);
     let tx = chain.tx(0, Call::Bank(transfer(1, EQA, 5)));
-    assert!(chain.apply(&[tx.clone()])[0].is_success());
+    assert!(chain.apply(std::slice::from_ref(&tx))[0].is_success());
     assert_rejected(
         &mut chain,
         tx,

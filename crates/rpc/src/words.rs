@@ -45,6 +45,7 @@ pub fn call_error(store: &(impl Store + ?Sized), error: &CallError) -> String {
         CallError::Bank(error) => bank_error(store, error),
         CallError::Market(error) => market_error(store, error),
         CallError::Lending(error) => lending_error(store, error),
+        CallError::Internal => error.to_string(),
     }
 }
 

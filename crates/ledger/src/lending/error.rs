@@ -105,6 +105,8 @@ pub enum LendingError {
     NothingToClaim { loan: u64 },
     #[error("loan {loan} cannot be declared in default before {at_ms} ms")]
     NotInDefault { loan: u64, at_ms: u64 },
+    #[error("the lenders of loan {loan} have claimed more than they are entitled to")]
+    ClaimedBeyondEntitlement { loan: u64 },
     #[error("the amount overflows")]
     Overflow,
 }

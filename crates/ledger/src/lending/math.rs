@@ -9,8 +9,6 @@ pub const DAY_MS: u64 = 86_400_000;
 pub const YEAR_MS: u128 = 365 * 86_400_000;
 /// Basis points in one whole.
 pub const BPS: u128 = 10_000;
-/// The fixed-point scale of per-period rates.
-const SCALE: u128 = 1_000_000_000_000_000_000;
 
 /// `a * b` as a 256-bit number (high, low).
 fn widening_mul(a: u128, b: u128) -> (u128, u128) {
@@ -105,11 +103,33 @@ pub enum ScheduleError {
     Overflow,
 }
 
+/// The level payment `P·R / (1 − (1+R)^−n)` rounded up once, for `R = a / b` with
+/// `a = rate_bps · period_ms` and `b = 10,000 · year_ms`. Multiplying through by `b^n` gives the
+/// exact fraction `P · a · (a+b)^n / (b · ((a+b)^n − b^n))`, whose terms need far more than 128
+/// bits (up to about 17,000 for 360 instalments), so it is evaluated in arbitrary precision.
+/// `None` if the payment does not fit in a `u128` or `rate_bps` is zero.
+// Arbitrary-precision arithmetic cannot overflow; `(a+b)^n ≥ b^n` so the subtraction cannot go
+// below zero, and the division is by a denominator checked to be non-zero.
+#[allow(clippy::arithmetic_side_effects)]
+fn level_payment(principal: u128, rate_bps: u32, period_ms: u64, count: u16) -> Option<u128> {
+    use num_bigint::BigUint;
+    let a = BigUint::from(rate_bps) * BigUint::from(period_ms);
+    let b = BigUint::from(BPS) * BigUint::from(YEAR_MS);
+    let growth = (&a + &b).pow(u32::from(count));
+    let numerator = BigUint::from(principal) * &a * &growth;
+    let denominator = &b * (growth - b.pow(u32::from(count)));
+    if denominator == BigUint::ZERO {
+        return None;
+    }
+    let quotient = (numerator + &denominator - 1u8) / denominator;
+    u128::try_from(quotient).ok()
+}
+
 /// The amortisation schedule of a loan: `count` equal payments (the last one clears the rest),
 /// each due `term / count` apart, the last exactly at the end of the term.
 ///
-/// The equal payment is `P·R / (1 − (1+R)^−n)` with `R = rate · period / year`, computed in
-/// 18-decimal fixed point and rounded up; each row's interest is the exact simple interest on
+/// The equal payment is `P·R / (1 − (1+R)^−n)` with `R = rate · period / year`, computed exactly
+/// and rounded up once (see [`level_payment`]); each row's interest is the exact simple interest on
 /// the principal remaining over the period, rounded up. A bullet loan is the case `count = 1`.
 pub fn schedule(
     principal: u128,
@@ -138,22 +158,7 @@ pub fn schedule(
     let payment = if rate_bps == 0 {
         principal.div_ceil(u128::from(count))
     } else {
-        // r = R in fixed point, rounded up; growth = (1 + r)^n.
-        let rate_time = u128::from(rate_bps)
-            .checked_mul(u128::from(period_ms))
-            .ok_or(Overflow)?;
-        let r = mul_div_ceil(rate_time, SCALE, BPS.checked_mul(YEAR_MS).ok_or(Overflow)?)
-            .ok_or(Overflow)?;
-        let mut growth = SCALE;
-        for _ in 0..count {
-            growth = mul_div_ceil(growth, SCALE.checked_add(r).ok_or(Overflow)?, SCALE)
-                .ok_or(Overflow)?;
-        }
-        // P·r/(g − 1) first (the scales cancel), then × g: one rounding before a factor of g,
-        // so the payment is at most a unit or two above the exact value, never below it.
-        let excess = growth.checked_sub(SCALE).ok_or(Overflow)?;
-        let before_growth = mul_div_ceil(principal, r, excess).ok_or(Overflow)?;
-        mul_div_ceil(before_growth, growth, SCALE).ok_or(Overflow)?
+        level_payment(principal, rate_bps, period_ms, count).ok_or(Overflow)?
     };
     let mut remaining = principal;
     let mut rows = Vec::with_capacity(usize::from(count));
@@ -278,11 +283,30 @@ mod tests {
                 "never below the exact payment"
             );
             assert!(
-                difference <= 2.0 + expected * 1e-12,
+                difference < 1.0 + expected * 1e-12,
                 "{principal} {rate_bps} {term_days} {count}: {} vs {expected}",
                 rows[0].payment
             );
         }
+    }
+
+    /// 10,000.00 at 12% over 360 days in 12 instalments: `P·R/(1−(1+R)^−n)` is 887.7191…, so
+    /// the payment is 887.72; rounding at every step of a fixed-point power gave 887.73.
+    #[test]
+    fn schedule_payment_is_rounded_up_once() {
+        let rows = schedule(1_000_000, 1_200, 360, 12).unwrap();
+        assert_eq!(rows[0].payment, 88_772);
+        // An exact payment is not rounded: 0% is covered above; here P·R/(1−(1+R)^−1) = P(1+R)
+        // for one instalment of 365 days at 100%, exactly twice the principal.
+        let rows = schedule(1_000, 10_000, 365, 1).unwrap();
+        assert_eq!(rows[0].payment, 2_000);
+        // The largest schedule and a principal near the top of u128 still compute or overflow
+        // by name.
+        assert!(schedule(1_000_000, 10_000, 3_600, 360).is_ok());
+        assert_eq!(
+            schedule(u128::MAX, 10_000, 365, 1),
+            Err(ScheduleError::Overflow)
+        );
     }
 
     proptest! {

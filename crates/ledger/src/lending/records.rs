@@ -126,8 +126,11 @@ pub struct Loan {
     pub interest_owed: u128,
     pub accrued_to_ms: u64,
     pub late_fee_owed: u128,
-    /// Late fees are charged up to this time.
+    /// Late fees are computed up to this time.
     pub late_fee_through_ms: u64,
+    /// The sum over instalments of unpaid principal times days charged late: the late fee owed
+    /// in all is this times the daily rate, rounded up once (see `repay::accrue`).
+    pub late_principal_days: u128,
     /// Everything repaid, for the lenders pro rata (the claimable index is `paid_in / funded`).
     pub paid_in: u128,
     /// Collateral seized at default, for the lenders pro rata.
@@ -158,6 +161,7 @@ impl_codec!(Loan {
     accrued_to_ms,
     late_fee_owed,
     late_fee_through_ms,
+    late_principal_days,
     paid_in,
     collateral_paid_in,
     dust_receiver,
@@ -189,6 +193,7 @@ impl Loan {
             accrued_to_ms: 0,
             late_fee_owed: 0,
             late_fee_through_ms: 0,
+            late_principal_days: 0,
             paid_in: 0,
             collateral_paid_in: 0,
             dust_receiver: None,

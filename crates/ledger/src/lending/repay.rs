@@ -12,11 +12,16 @@ use types::{AccountId, lending::Repay};
 
 /// Brings a loan's interest and late fees up to `now`.
 ///
-/// Interest: simple, on the principal outstanding, per millisecond, rounded up at each accrual.
-/// Late fee: once a due date is more than the grace period past and its principal is unpaid,
-/// `late_fee_bps_per_day` of the overdue principal per day late, counting days from the due date
-/// and rounding up to whole days; fees are charged through the end of the last counted day, so
-/// no day is charged twice.
+/// Interest: simple, on the principal outstanding, per millisecond, rounded up at each accrual
+/// (accruals happen only at the borrower's repayments and at default).
+///
+/// Late fee: each instalment's unpaid principal is late on its own. Once its due date is more
+/// than the grace period past, every started day since that due date is charged at
+/// `late_fee_bps_per_day` on the part of that instalment still unpaid during the day. Payments
+/// settle the oldest instalment first and only happen at an accrual, so between two accruals
+/// each instalment's unpaid part is constant; the loan adds up `unpaid × days` exactly, in
+/// principal-days, and the fee owed in all is that sum times the rate, rounded up once. The
+/// result is the same however often or whenever it is computed.
 pub(crate) fn accrue(
     loan: &mut Loan,
     params: &LendingParams,
@@ -34,34 +39,62 @@ pub(crate) fn accrue(
             .ok_or(LendingError::Overflow)?;
         loan.accrued_to_ms = now;
     }
-    let Some(due) = loan.oldest_unpaid_due() else {
+    let from = loan.late_fee_through_ms;
+    if now <= from {
         return Ok(());
-    };
+    }
     let grace_ms = u64::from(params.grace_days).saturating_mul(DAY_MS);
-    if now <= due.saturating_add(grace_ms) {
-        return Ok(());
+    let mut added: u128 = 0;
+    let mut earlier_through: u128 = 0;
+    for due in &loan.dues {
+        let part = due
+            .principal_through
+            .checked_sub(earlier_through)
+            .ok_or(LendingError::Overflow)?;
+        earlier_through = due.principal_through;
+        let unpaid = due
+            .principal_through
+            .saturating_sub(loan.principal_paid)
+            .min(part);
+        let days = days_late(due.at_ms, now, grace_ms)
+            .checked_sub(days_late(due.at_ms, from, grace_ms))
+            .expect("days late grow with time");
+        if unpaid == 0 || days == 0 {
+            continue;
+        }
+        added = unpaid
+            .checked_mul(u128::from(days))
+            .and_then(|units| added.checked_add(units))
+            .ok_or(LendingError::Overflow)?;
     }
-    let overdue = loan
-        .principal_scheduled_by(now.saturating_sub(grace_ms))
-        .saturating_sub(loan.principal_paid);
-    let start = loan.late_fee_through_ms.max(due);
-    if overdue == 0 || now <= start {
-        return Ok(());
-    }
-    let days = now
-        .checked_sub(start)
-        .expect("now > start")
-        .div_ceil(DAY_MS);
-    let rate_days = u128::from(params.late_fee_bps_per_day)
-        .checked_mul(u128::from(days))
+    let rate = u128::from(params.late_fee_bps_per_day);
+    let charged_before =
+        math::mul_div_ceil(loan.late_principal_days, rate, BPS).ok_or(LendingError::Overflow)?;
+    let late_principal_days = loan
+        .late_principal_days
+        .checked_add(added)
         .ok_or(LendingError::Overflow)?;
-    let fee = math::mul_div_ceil(overdue, rate_days, BPS).ok_or(LendingError::Overflow)?;
+    let charged =
+        math::mul_div_ceil(late_principal_days, rate, BPS).ok_or(LendingError::Overflow)?;
+    let fee = charged
+        .checked_sub(charged_before)
+        .expect("a larger sum rounds up to at least as much");
     loan.late_fee_owed = loan
         .late_fee_owed
         .checked_add(fee)
         .ok_or(LendingError::Overflow)?;
-    loan.late_fee_through_ms = start.saturating_add(days.saturating_mul(DAY_MS));
+    loan.late_principal_days = late_principal_days;
+    loan.late_fee_through_ms = now;
     Ok(())
+}
+
+/// The days charged as late at `at_ms` for a due date `due_ms`: none until the grace period has
+/// passed, then every started day since the due date.
+fn days_late(due_ms: u64, at_ms: u64, grace_ms: u64) -> u64 {
+    if at_ms <= due_ms.saturating_add(grace_ms) {
+        return 0;
+    }
+    at_ms.saturating_sub(due_ms).div_ceil(DAY_MS)
 }
 
 pub fn repay(
@@ -81,6 +114,10 @@ pub fn repay(
         &[LoanState::Active, LoanState::Defaulted],
         "active or defaulted",
     )?;
+    // A closed loan takes nothing more: its lenders' split is final (see `entitlement`).
+    if loan.closed_ms.is_some() {
+        return Err(LendingError::NothingOwed { loan: loan.id });
+    }
     accrue(&mut loan, params, now)?;
     let outstanding = loan.principal_outstanding();
     let owed = loan
@@ -144,40 +181,91 @@ pub fn repay(
     Ok(())
 }
 
-/// What `lender` can claim from `loan` now: (loan asset, collateral). Each lender is owed its
-/// share `lent / funded` of everything paid in, rounded down; the dust receiver is owed all
-/// that the others are not, so the shares add up exactly.
+/// What `lender` is entitled to from `loan` in all, claimed or not: (loan asset, collateral).
+///
+/// The split rule, chosen so that no entitlement ever goes down and the entitlements never add
+/// up to more than came in, whatever the order of repayments and claims:
+/// - every lender is entitled to its share `lent · paid_in / funded`, rounded down;
+/// - the dust receiver's share is rounded up instead while money can still come in. The others'
+///   floors add up to at most `(funded − lent₀) · paid_in / funded`, so with one ceiling on top the
+///   sum stays at or below `paid_in`, and every term grows with `paid_in`;
+/// - once the loan is closed (`closed_ms` is set, after which nothing more is paid in) the dust
+///   receiver is entitled to everything the others are not, so the split is exact. That is at
+///   least its ceiling, so the switch never lowers it.
+///
+/// Seized collateral is paid in once, at default, and never changes, so its dust goes to the dust
+/// receiver at once.
+///
+/// The exact remainder costs one pass over the loan's lenders (at most `MAX_LENDERS`), and only
+/// for the dust receiver of a closed loan or a defaulted one's collateral; every other claim
+/// costs the same whatever the number of lenders.
+fn entitlement(
+    store: &(impl Store + ?Sized),
+    loan: &Loan,
+    lender: &AccountId,
+    position: &Position,
+) -> Result<(u128, u128), LendingError> {
+    let floor = |paid_in: u128, lent: u128| {
+        math::mul_div_floor(lent, paid_in, loan.funded).ok_or(LendingError::Overflow)
+    };
+    let remainder = |paid_in: u128| -> Result<u128, LendingError> {
+        let mut others: u128 = 0;
+        for other in Db::lenders(store, loan.id) {
+            if &other == lender {
+                continue;
+            }
+            if let Some(other) = Db::position(store, loan.id, &other) {
+                others = others
+                    .checked_add(floor(paid_in, other.lent)?)
+                    .ok_or(LendingError::Overflow)?;
+            }
+        }
+        paid_in.checked_sub(others).ok_or(LendingError::Overflow)
+    };
+    if loan.dust_receiver.as_ref() != Some(lender) {
+        return Ok((
+            floor(loan.paid_in, position.lent)?,
+            floor(loan.collateral_paid_in, position.lent)?,
+        ));
+    }
+    let amount = if loan.closed_ms.is_some() {
+        remainder(loan.paid_in)?
+    } else {
+        math::mul_div_ceil(position.lent, loan.paid_in, loan.funded)
+            .ok_or(LendingError::Overflow)?
+    };
+    Ok((amount, remainder(loan.collateral_paid_in)?))
+}
+
+/// What `lender` can claim from `loan` now: (loan asset, collateral), or `None` when it has no
+/// position. See [`entitlement`] for the split rule.
 pub fn claimable(
     store: &(impl Store + ?Sized),
     loan: &Loan,
     lender: &AccountId,
 ) -> Option<(u128, u128)> {
     let position = Db::position(store, loan.id, lender)?;
-    let share = |paid_in: u128, of: &Position| {
-        math::mul_div_floor(of.lent, paid_in, loan.funded).expect("a share of what was paid fits")
-    };
-    let entitled = |paid_in: u128| -> u128 {
-        if loan.dust_receiver.as_ref() == Some(lender) {
-            let others: u128 = Db::lenders(store, loan.id)
-                .iter()
-                .filter(|other| *other != lender)
-                .filter_map(|other| Db::position(store, loan.id, other))
-                .map(|other| share(paid_in, &other))
-                .sum();
-            paid_in
-                .checked_sub(others)
-                .expect("floors never exceed the whole")
-        } else {
-            share(paid_in, &position)
-        }
-    };
-    let amount = entitled(loan.paid_in)
-        .checked_sub(position.claimed)
-        .expect("never claimed more than entitled");
-    let collateral = entitled(loan.collateral_paid_in)
-        .checked_sub(position.collateral_claimed)
-        .expect("never claimed more than entitled");
-    Some((amount, collateral))
+    unclaimed(store, loan, lender, &position).ok()
+}
+
+fn unclaimed(
+    store: &(impl Store + ?Sized),
+    loan: &Loan,
+    lender: &AccountId,
+    position: &Position,
+) -> Result<(u128, u128), LendingError> {
+    let (amount, collateral) = entitlement(store, loan, lender, position)?;
+    // Entitlements never go down, so a lender never holds more than its entitlement; if that
+    // were ever broken the claim fails with a named error rather than pay a negative amount.
+    let overclaimed = LendingError::ClaimedBeyondEntitlement { loan: loan.id };
+    Ok((
+        amount
+            .checked_sub(position.claimed)
+            .ok_or(overclaimed.clone())?,
+        collateral
+            .checked_sub(position.collateral_claimed)
+            .ok_or(overclaimed)?,
+    ))
 }
 
 pub fn claim(
@@ -192,25 +280,31 @@ pub fn claim(
         &[LoanState::Active, LoanState::Repaid, LoanState::Defaulted],
         "active, repaid or defaulted",
     )?;
-    let (amount, collateral) = claimable(store, &loan, lender).ok_or(LendingError::NotLender {
+    let mut position = Db::position(store, id, lender).ok_or(LendingError::NotLender {
         loan: id,
         lender: *lender,
     })?;
+    let (amount, collateral) = unclaimed(store, &loan, lender, &position)?;
     if amount == 0 && collateral == 0 {
         return Err(LendingError::NothingToClaim { loan: id });
     }
-    let mut position = Db::position(store, id, lender).expect("claimable found it");
     if amount > 0 {
         bank::unlock(store, Module::Lending, lender, loan.asset, amount)?;
-        position.claimed = position.claimed.checked_add(amount).expect("<= paid in");
+        position.claimed = position
+            .claimed
+            .checked_add(amount)
+            .ok_or(LendingError::Overflow)?;
     }
     if collateral > 0 {
-        let asset = loan.collateral.expect("collateral was seized").asset;
+        let asset = loan
+            .collateral
+            .ok_or(LendingError::ClaimedBeyondEntitlement { loan: id })?
+            .asset;
         bank::unlock(store, Module::Lending, lender, asset, collateral)?;
         position.collateral_claimed = position
             .collateral_claimed
             .checked_add(collateral)
-            .expect("<= seized");
+            .ok_or(LendingError::Overflow)?;
     }
     Db::put_position(store, id, lender, &position);
     emit(

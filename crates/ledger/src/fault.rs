@@ -1,0 +1,31 @@
+//! Fault injection for tests: makes a chosen call panic inside the ledger, to prove that a panic
+//! in one transaction's call fails that transaction alone and the chain goes on.
+//!
+//! Compiled only for the ledger's own tests and with the `fault-injection` feature, and inert
+//! until a test arms it. The trigger is process-wide, so every validator of a simulation running
+//! in one process panics on the same transaction, as real validators running the same buggy code
+//! would.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use types::{Call, bank::BankCall};
+
+/// A transfer of exactly this many minor units panics; zero (the default) disarms the trigger.
+static PANIC_ON_TRANSFER_AMOUNT: AtomicU64 = AtomicU64::new(0);
+
+/// Makes every transfer of exactly `amount` minor units panic (0 disarms).
+pub fn panic_on_transfer_amount(amount: u64) {
+    PANIC_ON_TRANSFER_AMOUNT.store(amount, Ordering::SeqCst);
+}
+
+/// Panics if `call` is the armed transfer.
+pub(crate) fn check(call: &Call) {
+    let armed = PANIC_ON_TRANSFER_AMOUNT.load(Ordering::SeqCst);
+    if armed == 0 {
+        return;
+    }
+    if let Call::Bank(BankCall::Transfer(transfer)) = call
+        && transfer.amount == u128::from(armed)
+    {
+        panic!("injected fault: a transfer of {armed} minor units");
+    }
+}
