@@ -15,8 +15,9 @@
 //! remaining amounts, and repayments until lenders claim them; all in bank's lending total.
 //! A repayment costs the same whatever the number of lenders: it only raises the loan's
 //! `paid_in`, and each lender's claim is `lent * paid_in / funded` (rounded down) minus what
-//! it has claimed. One lender, the first to have funded, receives the rounding remainder, so
-//! the split is exact.
+//! it has claimed. One lender, the first to have funded, receives the rounding remainder (its
+//! share rounded up while the loan is open, the exact rest once it is closed), so the split is
+//! exact and no lender's entitlement ever goes down (`repay::entitlement`).
 
 mod credit;
 mod error;
