@@ -250,3 +250,49 @@ proptest! {
         prop_assert_eq!(state::held(&l.chain.store, Module::Lending, l.usd), 0);
     }
 }
+
+/// A borrower cannot pick a principal so large that accrual overflows and blocks the exits: such
+/// a request is refused, and the largest allowed loan can still be declared in default long
+/// after its term, with its late fee computed.
+#[test]
+fn principal_too_large_for_the_loan_arithmetic_is_refused() {
+    use ledger::lending::MAX_PRINCIPAL;
+    use types::bank::{BankCall, Mint};
+    let mut l = Lending::new();
+    let big = issue(&mut l.chain, "BIG", 18);
+    for holder in [BORROWER, LENDER_A] {
+        let mint = BankCall::Mint(Mint {
+            asset: big,
+            to: account(holder),
+            amount: 2 * MAX_PRINCIPAL,
+        });
+        assert!(l.chain.bank(ISSUER, mint).is_success());
+    }
+    let mut request = l.request(MAX_PRINCIPAL + 1, Schedule::Bullet);
+    request.asset = big;
+    request.collateral = None;
+    request.min_fill = 1;
+    l.fails(
+        BORROWER,
+        LendingCall::RequestLoan(request.clone()),
+        LendingError::PrincipalTooLarge {
+            asset: big,
+            principal: MAX_PRINCIPAL + 1,
+            max: MAX_PRINCIPAL,
+        },
+    );
+    request.principal = MAX_PRINCIPAL;
+    request.min_fill = MAX_PRINCIPAL;
+    request.rate_bps = 20_000;
+    request.term_days = 3_650;
+    let loan = l.open(request);
+    l.fund(LENDER_A, loan, MAX_PRINCIPAL);
+    let due = l.loan(loan).dues[0].at_ms;
+    // A hundred years after the term, the loan can still be declared in default and repaid.
+    l.chain.time_ms = due + 36_500 * DAY_MS;
+    l.ok(OUTSIDER, LendingCall::DeclareDefault(LoanRef { loan }));
+    assert_eq!(l.loan(loan).state, LoanState::Defaulted);
+    assert!(l.loan(loan).late_fee_owed > 0);
+    let receipt = l.submit(BORROWER, LendingCall::Repay(Repay { loan, amount: 1 }));
+    assert_eq!(receipt.outcome, Outcome::Success, "{receipt:?}");
+}

@@ -12,6 +12,14 @@ pub enum LendingError {
     Schedule(#[from] ScheduleError),
     #[error("asset {asset} does not exist")]
     UnknownAsset { asset: AssetId },
+    #[error(
+        "a principal of {principal} is above the largest a loan may have, {max} (minor units of asset {asset})"
+    )]
+    PrincipalTooLarge {
+        asset: AssetId,
+        principal: u128,
+        max: u128,
+    },
     #[error("a rate of {rate_bps} basis points is above the maximum {max}")]
     RateTooHigh { rate_bps: u32, max: u32 },
     #[error("a term of {term_days} days is above the maximum {max}")]

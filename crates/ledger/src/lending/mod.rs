@@ -33,6 +33,7 @@ pub use error::LendingError;
 pub use params::LendingParams;
 pub use records::{CreditHistory, CreditOffer, Db, Loan, LoanState, Position};
 pub use repay::claimable;
+pub use requests::MAX_PRINCIPAL;
 
 use crate::{BlockContext, receipt::Event, store::Store};
 use types::{AccountId, lending::LendingCall};

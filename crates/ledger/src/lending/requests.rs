@@ -32,6 +32,13 @@ pub(crate) fn require_state(
 }
 
 /// Checks terms shared by requests and credit offers, and that the schedule can be computed.
+/// The largest principal a loan may have, in minor units (2^96, about 7.9·10^28: 79 billion
+/// whole units of an 18-decimal asset). It keeps every product in a loan's arithmetic (interest
+/// over the longest term at the highest rate, unpaid principal times days late for thousands of
+/// years) inside 128 bits, so accrual can never overflow and block a loan's exits: repayment and
+/// default.
+pub const MAX_PRINCIPAL: u128 = 1 << 96;
+
 pub(crate) fn check_terms(
     store: &(impl Store + ?Sized),
     params: &LendingParams,
@@ -43,6 +50,13 @@ pub(crate) fn check_terms(
 ) -> Result<(), LendingError> {
     if !state::asset_exists(store, asset) {
         return Err(LendingError::UnknownAsset { asset });
+    }
+    if principal > MAX_PRINCIPAL {
+        return Err(LendingError::PrincipalTooLarge {
+            asset,
+            principal,
+            max: MAX_PRINCIPAL,
+        });
     }
     if rate_bps > params.max_rate_bps {
         return Err(LendingError::RateTooHigh {
