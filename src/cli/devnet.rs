@@ -2,8 +2,8 @@
 //!
 //! The first run creates a directory with a genesis, four validator keys and configurations, and
 //! funded demo wallets; every run then starts the four validators as separate `equa node`
-//! processes on 127.0.0.1 and stops them all on Ctrl-C. A second run resumes from disk;
-//! `--reset` starts over.
+//! processes on 127.0.0.1, restarts any that exits (with a growing backoff while it keeps
+//! failing), and stops them all on Ctrl-C. A second run resumes from disk; `--reset` starts over.
 //!
 //! Everything here is for local development: the demo wallets' password is printed, and the
 //! keys sit unencrypted next to the nodes.
@@ -363,55 +363,100 @@ pub fn run(args: DevnetArgs) -> Result<(), String> {
     start(&processes)
 }
 
-/// Starts one `equa node` process per configuration and supervises them until Ctrl-C, or until
-/// one of them exits on its own (then the others are stopped too).
-fn start(configs: &[PathBuf]) -> Result<(), String> {
+/// A node process the devnet keeps running.
+struct Supervised {
+    config: PathBuf,
+    child: Option<std::process::Child>,
+    started: std::time::Instant,
+    /// Exits in a row, each soon after its start: they lengthen the wait before a restart.
+    quick_failures: u32,
+    restart_at: Option<std::time::Instant>,
+}
+
+/// A node that ran this long before exiting is taken to have been healthy: its next restart
+/// waits only the shortest backoff.
+const HEALTHY_RUN: std::time::Duration = std::time::Duration::from_secs(30);
+const FIRST_BACKOFF: std::time::Duration = std::time::Duration::from_secs(1);
+const MAX_BACKOFF: std::time::Duration = std::time::Duration::from_secs(60);
+
+/// The wait before restarting a node that exited after `quick_failures` quick exits in a row:
+/// one second, doubling, at most a minute.
+fn backoff(quick_failures: u32) -> std::time::Duration {
+    FIRST_BACKOFF
+        .saturating_mul(1u32.checked_shl(quick_failures.min(16)).unwrap_or(u32::MAX))
+        .min(MAX_BACKOFF)
+}
+
+/// The last few non-empty lines of a node's log: usually why it stopped.
+fn log_tail(log_path: &Path, lines: usize) -> String {
+    let text = std::fs::read_to_string(log_path).unwrap_or_default();
+    let tail: Vec<&str> = text
+        .lines()
+        .rev()
+        .filter(|line| !line.trim().is_empty())
+        .take(lines)
+        .collect();
+    tail.into_iter().rev().collect::<Vec<_>>().join("\n    ")
+}
+
+fn spawn_node(exe: &Path, config: &Path) -> Result<std::process::Child, String> {
     use std::process::{Command, Stdio};
+    let log_path = config.with_file_name("node.log");
+    let log = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(&log_path)
+        .map_err(|e| format!("cannot open {}: {e}", log_path.display()))?;
+    let err = log.try_clone().map_err(|e| e.to_string())?;
+    Command::new(exe)
+        .arg("node")
+        .arg("--config")
+        .arg(config)
+        .stdin(Stdio::null())
+        .stdout(log)
+        .stderr(err)
+        .spawn()
+        .map_err(|e| format!("cannot start a node: {e}"))
+}
+
+/// Starts one `equa node` process per configuration and supervises them until Ctrl-C. A node
+/// that exits for any reason (a crash, `kill -9`) is reported with the end of its log and started
+/// again after a backoff that grows while it keeps failing soon after starting; the others keep
+/// running meanwhile, as a real network would, and the restarted node catches up from its peers.
+fn start(configs: &[PathBuf]) -> Result<(), String> {
     let exe = std::env::current_exe().map_err(|e| format!("cannot find the equa binary: {e}"))?;
-    let mut children = Vec::new();
+    let mut nodes = Vec::new();
     for config in configs {
-        let log_path = config.with_file_name("node.log");
-        let log = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(&log_path)
-            .map_err(|e| format!("cannot open {}: {e}", log_path.display()))?;
-        let err = log.try_clone().map_err(|e| e.to_string())?;
-        let child = Command::new(&exe)
-            .arg("node")
-            .arg("--config")
-            .arg(config)
-            .stdin(Stdio::null())
-            .stdout(log)
-            .stderr(err)
-            .spawn()
-            .map_err(|e| format!("cannot start a validator: {e}"))?;
-        children.push(child);
+        nodes.push(Supervised {
+            config: config.clone(),
+            child: Some(spawn_node(&exe, config)?),
+            started: std::time::Instant::now(),
+            quick_failures: 0,
+            restart_at: None,
+        });
     }
     println!(
         "\nstarted {} nodes (logs: validator-N/node.log, full-node/node.log); press Ctrl-C to \
          stop them",
-        children.len()
+        nodes.len()
     );
     let runtime = crate::cli::chain::runtime()?;
-    let outcome = runtime.block_on(async {
-        let mut interval = tokio::time::interval(std::time::Duration::from_millis(500));
+    runtime.block_on(async {
+        // One signal listener for the whole run, so a Ctrl-C that arrives while nodes are being
+        // checked is not missed (and no node is restarted after it).
+        let ctrl_c = tokio::signal::ctrl_c();
+        tokio::pin!(ctrl_c);
+        let mut interval = tokio::time::interval(std::time::Duration::from_millis(250));
         loop {
             tokio::select! {
-                _ = tokio::signal::ctrl_c() => return Ok(()),
-                _ = interval.tick() => {
-                    for (index, child) in children.iter_mut().enumerate() {
-                        if let Ok(Some(status)) = child.try_wait() {
-                            return Err(format!("node {index} exited ({status}); see its node.log"));
-                        }
-                    }
-                }
+                _ = &mut ctrl_c => return,
+                _ = interval.tick() => supervise(&exe, &mut nodes),
             }
         }
     });
-    // On a terminal, Ctrl-C reached the validators too; give them a moment, then make sure.
+    // On a terminal, Ctrl-C reached the nodes too; give them a moment, then make sure.
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(3);
-    for child in &mut children {
+    for child in nodes.iter_mut().filter_map(|node| node.child.as_mut()) {
         while std::time::Instant::now() < deadline {
             if let Ok(Some(_)) = child.try_wait() {
                 break;
@@ -424,5 +469,68 @@ fn start(configs: &[PathBuf]) -> Result<(), String> {
         }
     }
     println!("stopped; run `equa devnet` again to resume from disk");
-    outcome
+    Ok(())
+}
+
+/// One round of supervision: notices nodes that exited and restarts those whose backoff is over.
+fn supervise(exe: &Path, nodes: &mut [Supervised]) {
+    let now = std::time::Instant::now();
+    for (index, node) in nodes.iter_mut().enumerate() {
+        let name = node.config.parent().and_then(Path::file_name).map_or_else(
+            || format!("node {index}"),
+            |n| n.to_string_lossy().into_owned(),
+        );
+        if let Some(child) = node.child.as_mut()
+            && let Ok(Some(status)) = child.try_wait()
+        {
+            node.child = None;
+            let ran = now.saturating_duration_since(node.started);
+            node.quick_failures = if ran >= HEALTHY_RUN {
+                0
+            } else {
+                node.quick_failures.saturating_add(1)
+            };
+            let wait = backoff(node.quick_failures);
+            node.restart_at = Some(now + wait);
+            let log_path = node.config.with_file_name("node.log");
+            println!(
+                "{name} exited ({status}) after {} s; restarting it in {} s. The end of {}:\n    {}",
+                ran.as_secs(),
+                wait.as_secs(),
+                log_path.display(),
+                log_tail(&log_path, 3)
+            );
+        }
+        if node.child.is_none() && node.restart_at.is_some_and(|at| now >= at) {
+            match spawn_node(exe, &node.config) {
+                Ok(child) => {
+                    println!("{name} restarted");
+                    node.child = Some(child);
+                    node.started = now;
+                    node.restart_at = None;
+                }
+                Err(error) => {
+                    node.quick_failures = node.quick_failures.saturating_add(1);
+                    let wait = backoff(node.quick_failures);
+                    node.restart_at = Some(now + wait);
+                    println!(
+                        "{name} could not be restarted ({error}); trying again in {} s",
+                        wait.as_secs()
+                    );
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_doubles_from_one_second_up_to_a_minute() {
+        let seconds: Vec<u64> = (0..9).map(|n| backoff(n).as_secs()).collect();
+        assert_eq!(seconds, [1, 2, 4, 8, 16, 32, 60, 60, 60]);
+        assert_eq!(backoff(u32::MAX).as_secs(), 60);
+    }
 }
