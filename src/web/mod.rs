@@ -178,7 +178,10 @@ fn router(web: Arc<Web>) -> Router {
 
 /// Refuses requests whose `Host` is not this server's loopback name (a page on another site
 /// that rebinds its DNS name to 127.0.0.1 would otherwise be same-origin with the interface),
-/// and adds the security headers to every response.
+/// and requests that change something sent by a page of another origin (browsers name the page
+/// in `Origin`; a page served on another loopback port is the same *site*, so its requests
+/// carry the SameSite cookie, but not the same origin). Adds the security headers to every
+/// response.
 async fn guard(State(web): State<Arc<Web>>, request: Request, next: Next) -> Response {
     let host = request
         .headers()
@@ -189,6 +192,20 @@ async fn guard(State(web): State<Arc<Web>>, request: Request, next: Next) -> Res
         return Failure(
             StatusCode::MISDIRECTED_REQUEST,
             format!("this interface answers only to {}", web.hosts.join(", ")),
+        )
+        .into_response();
+    }
+    if let Some(origin) = request.headers().get(header::ORIGIN)
+        && request.method() != axum::http::Method::GET
+        && !origin
+            .to_str()
+            .ok()
+            .and_then(|origin| origin.strip_prefix("http://"))
+            .is_some_and(|origin| web.hosts.iter().any(|allowed| allowed == origin))
+    {
+        return Failure(
+            StatusCode::FORBIDDEN,
+            "this interface takes actions only from its own pages".into(),
         )
         .into_response();
     }
@@ -486,4 +503,180 @@ where
         }
     });
     Sse::new(stream).keep_alive(KeepAlive::default())
+}
+
+#[cfg(test)]
+mod tests {
+    //! The interface's defences, over a real socket: a request naming another host, an action
+    //! from a page of another origin, an action without the session's token and a wrong
+    //! password change nothing.
+
+    use super::*;
+    use std::io::{Read, Write};
+
+    /// A directory of its own for one test, removed when dropped.
+    struct TempDir(PathBuf);
+
+    impl Drop for TempDir {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_dir_all(&self.0);
+        }
+    }
+
+    /// Serves the interface for a fresh wallet; the RPC address is never reached by these tests.
+    fn serve(name: &str) -> (SocketAddr, TempDir) {
+        let dir =
+            TempDir(std::env::temp_dir().join(format!("equa-web-{name}-{}", std::process::id())));
+        std::fs::create_dir_all(&dir.0).unwrap();
+        let (wallet, _) = Wallet::generate("");
+        let keystore =
+            Keystore::encrypt(&wallet, "right", client::ScryptCost::TEST).expect("encrypts");
+        let path = dir.0.join("wallet.json");
+        keystore.save(&path).expect("saves");
+        let bound = spawn(Settings {
+            listen: "127.0.0.1:0".parse().unwrap(),
+            wallet: path,
+            rpc_url: "http://127.0.0.1:9".into(),
+        })
+        .expect("serves");
+        (bound, dir)
+    }
+
+    /// Sends one HTTP/1.1 request and returns the status code and body.
+    fn send(address: SocketAddr, request: &str) -> (u16, String) {
+        let mut stream = std::net::TcpStream::connect(address).expect("connects");
+        stream.write_all(request.as_bytes()).expect("writes");
+        let mut response = String::new();
+        stream.read_to_string(&mut response).expect("reads");
+        let status = response
+            .split(' ')
+            .nth(1)
+            .and_then(|code| code.parse().ok())
+            .expect("a status line");
+        let body = response
+            .split_once("\r\n\r\n")
+            .map_or_else(String::new, |(_, body)| body.to_string());
+        (status, body)
+    }
+
+    fn post(
+        address: SocketAddr,
+        path: &str,
+        headers: &[(&str, &str)],
+        body: &str,
+    ) -> (u16, String) {
+        let mut request = format!(
+            "POST {path} HTTP/1.1\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: {}\r\n",
+            body.len()
+        );
+        for (name, value) in headers {
+            request.push_str(&format!("{name}: {value}\r\n"));
+        }
+        request.push_str("\r\n");
+        request.push_str(body);
+        send(address, &request)
+    }
+
+    #[test]
+    fn requests_for_another_host_are_refused() {
+        let (address, _dir) = serve("host");
+        let (status, body) = send(
+            address,
+            "GET /api/session HTTP/1.1\r\nHost: attacker.example:80\r\nConnection: close\r\n\r\n",
+        );
+        assert_eq!(status, 421, "{body}");
+        let host = format!("127.0.0.1:{}", address.port());
+        let (status, _) = send(
+            address,
+            &format!("GET /api/session HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n"),
+        );
+        assert_eq!(status, 200);
+    }
+
+    #[test]
+    fn actions_from_another_origin_are_refused() {
+        let (address, _dir) = serve("origin");
+        let host = format!("127.0.0.1:{}", address.port());
+        for origin in [
+            "http://127.0.0.1:9999".to_string(),
+            "http://attacker.example".to_string(),
+            format!("https://{host}"),
+            "null".to_string(),
+        ] {
+            let (status, body) = post(
+                address,
+                "/api/unlock",
+                &[("Host", &host), ("Origin", &origin)],
+                r#"{"password":"right"}"#,
+            );
+            assert_eq!(status, 403, "{origin}: {body}");
+            assert!(body.contains("only from its own pages"), "{body}");
+        }
+        // Its own origin, and a client that sends none (the command line, curl), are served.
+        let (status, _) = post(
+            address,
+            "/api/unlock",
+            &[("Host", &host)],
+            r#"{"password":"right"}"#,
+        );
+        assert_eq!(status, 200);
+        let (status, _) = post(
+            address,
+            "/api/unlock",
+            &[("Host", &host), ("Origin", &format!("http://{host}"))],
+            r#"{"password":"right"}"#,
+        );
+        assert_eq!(status, 200);
+    }
+
+    #[test]
+    fn actions_need_the_session_and_its_token() {
+        let (address, _dir) = serve("session");
+        let host = format!("127.0.0.1:{}", address.port());
+        let action = r#"{"args":["send","equa1x","1","EQA"]}"#;
+        // Locked: no session.
+        let (status, body) = post(address, "/api/act", &[("Host", &host)], action);
+        assert_eq!(status, 401, "{body}");
+        // A wrong password unlocks nothing.
+        let (status, body) = post(
+            address,
+            "/api/unlock",
+            &[("Host", &host)],
+            r#"{"password":"wrong"}"#,
+        );
+        assert_eq!(status, 401, "{body}");
+        assert!(body.contains("wrong password"), "{body}");
+        // Unlocked, but the request carries the cookie without the token.
+        let mut stream = std::net::TcpStream::connect(address).unwrap();
+        let body = r#"{"password":"right"}"#;
+        write!(
+            stream,
+            "POST /api/unlock HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+            body.len()
+        )
+        .unwrap();
+        let mut response = String::new();
+        stream.read_to_string(&mut response).unwrap();
+        let cookie = response
+            .lines()
+            .find_map(|line| line.strip_prefix("set-cookie: "))
+            .and_then(|value| value.split(';').next())
+            .expect("a session cookie")
+            .to_string();
+        let (status, body) = post(
+            address,
+            "/api/act",
+            &[("Host", &host), ("Cookie", &cookie)],
+            action,
+        );
+        assert_eq!(status, 403, "{body}");
+        let (status, body) = post(
+            address,
+            "/api/act",
+            &[("Host", &host), ("Cookie", &cookie), (CSRF_HEADER, "0000")],
+            action,
+        );
+        assert_eq!(status, 403, "{body}");
+        assert!(body.contains("token"), "{body}");
+    }
 }
