@@ -3,7 +3,7 @@
 use crate::{
     ConsensusContext, Databases, Scheme,
     block::{Block, MAX_BLOCK_TX_BYTES, MAX_BLOCK_TXS},
-    state::{self, Executed},
+    state::{self, Executed, Execution},
 };
 use commonware_consensus::{marshal::ancestry::Ancestry, types::Height};
 use commonware_cryptography::{Digested, Digestible};
@@ -15,14 +15,14 @@ use commonware_runtime::{Clock, Spawner};
 use commonware_storage::qmdb::sync::Target;
 use commonware_utils::non_empty_range;
 use futures::StreamExt;
-use ledger::{BlockContext, MemoryStore, audit};
+use ledger::{BlockContext, BlockError, MemoryStore, Outcome, Receipt, TxError, audit};
 use std::{
     collections::HashMap,
     collections::VecDeque,
     sync::{Arc, Mutex},
     time::{Duration, UNIX_EPOCH},
 };
-use types::{AccountId, Digest, SignedTransaction};
+use types::{AccountId, Digest, SignedTransaction, TxId};
 
 /// Supplies the transactions of the blocks this node proposes (a mempool, or a generator in
 /// simulations). It sees the parent's ledger state, so it can pick transactions with the right
@@ -45,6 +45,67 @@ pub trait TransactionSource: Send + Sync + std::fmt::Debug + 'static {
     fn signatures_known_valid(&self, txs: &[SignedTransaction]) -> Vec<bool> {
         vec![false; txs.len()]
     }
+
+    /// Called with the transactions the ledger refused without a fee when this node executed
+    /// a proposal built from them, so that a pool stops offering them.
+    fn refused(&self, _txs: &[SignedTransaction]) {}
+}
+
+/// Executes `txs`, offered by `source` for the block of `context`, on `parent`, leaving out
+/// every transaction the ledger refuses without a fee (`Outcome::Rejected`): such a transaction
+/// would take block space without paying for it, and validators refuse a block that carries
+/// one. `source` is told which it offered in vain. Returns the transactions kept, in order, and
+/// their execution.
+///
+/// A refused transaction changes nothing, so leaving it out changes no other receipt; the kept
+/// ones are executed again all the same, so that the proposal is exactly what validators will
+/// compute. Each pass removes at least one transaction, so this ends.
+pub fn execute_proposal(
+    parent: &MemoryStore,
+    context: &BlockContext,
+    mut txs: Vec<SignedTransaction>,
+    source: &dyn TransactionSource,
+) -> Result<(Vec<SignedTransaction>, Execution), BlockError> {
+    let mut known_valid = source.signatures_known_valid(&txs);
+    loop {
+        let execution = state::execute(parent, context, &txs, &known_valid)?;
+        let receipts = &execution.executed.receipts;
+        if !receipts.iter().any(is_refused) {
+            return Ok((txs, execution));
+        }
+        let (kept, refused): (Vec<_>, Vec<_>) = txs
+            .into_iter()
+            .zip(receipts)
+            .partition(|(_, receipt)| !is_refused(receipt));
+        for (tx, receipt) in &refused {
+            tracing::debug!(tx = %tx.id(), outcome = ?receipt.outcome, "left out of the proposal");
+        }
+        source.refused(&refused.into_iter().map(|(tx, _)| tx).collect::<Vec<_>>());
+        txs = kept.into_iter().map(|(tx, _)| tx).collect();
+        // A transaction the ledger did not refuse had a valid signature.
+        known_valid = vec![true; txs.len()];
+    }
+}
+
+fn is_refused(receipt: &Receipt) -> bool {
+    matches!(receipt.outcome, Outcome::Rejected(_))
+}
+
+/// Why a validator does not vote for a block.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum InvalidBlock {
+    #[error("invalid header: {0}")]
+    Header(String),
+    #[error("the ledger refuses the block: {0}")]
+    Ledger(#[from] BlockError),
+    /// An honest proposer leaves out what the ledger refuses (see [`execute_proposal`]), so a
+    /// block carrying it gives block space away for nothing.
+    #[error("transaction {index} ({tx_id}) is refused by the ledger without a fee: {error}")]
+    RefusedTransaction {
+        index: usize,
+        tx_id: TxId,
+        error: TxError,
+    },
 }
 
 /// A source that never offers transactions: blocks stay empty.
@@ -356,46 +417,68 @@ impl App {
         }
     }
 
-    /// Executes `block` on `parent`, writes the result into `batches` and merkleizes them.
-    /// Returns `None` if the ledger refuses the block as a whole.
-    async fn execute<E>(
-        &self,
-        parent: &MemoryStore,
-        block: &Block,
-        mut batches: <Databases<E> as DatabaseSet<E>>::Unmerkleized,
-    ) -> Option<(Executed, <Databases<E> as DatabaseSet<E>>::Merkleized)>
-    where
-        E: Spawner + commonware_storage::Context,
-    {
-        let context = self.block_context(block);
+    /// Executes `block` on `parent`, checking signatures the observer has not already checked.
+    fn run(&self, parent: &MemoryStore, block: &Block) -> Result<Execution, BlockError> {
         let known_valid = self.observer.as_ref().map_or_else(
             || vec![false; block.txs.len()],
             |source| source.signatures_known_valid(&block.txs),
         );
-        let execution = match state::execute(parent, &context, &block.txs, &known_valid) {
-            Ok(execution) => execution,
-            Err(error) => {
-                tracing::warn!(height = block.height.get(), %error, "block refused by the ledger");
-                return None;
-            }
-        };
+        state::execute(parent, &self.block_context(block), &block.txs, &known_valid)
+    }
+
+    /// Everything a vote for `block` depends on but the clock and the state root: its header,
+    /// and its execution on `parent`. A candidate must not carry a transaction the ledger
+    /// refuses without a fee; a finalized block is applied as the network agreed on it.
+    fn verify(
+        &self,
+        parent: &MemoryStore,
+        block: &Block,
+        finality: Finality,
+    ) -> Result<Execution, InvalidBlock> {
+        self.check_header(block, parent)
+            .map_err(InvalidBlock::Header)?;
+        let execution = self.run(parent, block)?;
+        if finality == Finality::Candidate
+            && let Some((index, receipt)) = execution
+                .executed
+                .receipts
+                .iter()
+                .enumerate()
+                .find(|(_, receipt)| is_refused(receipt))
+            && let Outcome::Rejected(error) = &receipt.outcome
+        {
+            return Err(InvalidBlock::RefusedTransaction {
+                index,
+                tx_id: receipt.tx_id,
+                error: error.clone(),
+            });
+        }
+        Ok(execution)
+    }
+
+    /// Writes `execution` into `batches` and merkleizes them.
+    async fn merkleize<E>(
+        &self,
+        height: u64,
+        execution: Execution,
+        mut batches: <Databases<E> as DatabaseSet<E>>::Unmerkleized,
+    ) -> (Executed, <Databases<E> as DatabaseSet<E>>::Merkleized)
+    where
+        E: Spawner + commonware_storage::Context,
+    {
         for (key, value) in execution.writes {
             batches = batches.write(key, value);
         }
-        let merkleized = match batches.merkleize().await {
-            Ok(merkleized) => merkleized,
+        match batches.merkleize().await {
+            Ok(merkleized) => (execution.executed, merkleized),
             Err(_) => {
                 // A storage failure says nothing about the block, so it must not reject it.
                 // The batch is stale or the store failed: wait to be cancelled instead.
-                tracing::warn!(
-                    height = block.height.get(),
-                    "merkleize failed; waiting for cancellation"
-                );
+                tracing::warn!(height, "merkleize failed; waiting for cancellation");
                 futures::future::pending::<()>().await;
                 unreachable!("pending never resolves");
             }
-        };
-        Some((execution.executed, merkleized))
+        }
     }
 
     /// Checks the block's own fields against its parent's state and its consensus context.
@@ -495,17 +578,24 @@ where
             txs: Vec::new(),
         };
         let limit = self.config.max_block_txs.min(MAX_BLOCK_TXS);
-        let mut txs = input
-            .provider
-            .select(&parent_state, &self.block_context(&block), limit);
+        let block_context = self.block_context(&block);
+        let mut txs = input.provider.select(&parent_state, &block_context, limit);
         txs.truncate(limit);
         let mut tx_bytes = 0usize;
         txs.retain(|tx| {
             tx_bytes = tx_bytes.saturating_add(tx.size());
             tx_bytes <= MAX_BLOCK_TX_BYTES
         });
+        let (txs, execution) =
+            match execute_proposal(&parent_state, &block_context, txs, input.provider.as_ref()) {
+                Ok(proposal) => proposal,
+                Err(error) => {
+                    tracing::warn!(height = height.get(), %error, "proposal refused by the ledger");
+                    return None;
+                }
+            };
         block.txs = txs;
-        let (executed, merkleized) = self.execute::<E>(&parent_state, &block, batches).await?;
+        let (executed, merkleized) = self.merkleize::<E>(height.get(), execution, batches).await;
         block.state_root = merkleized.root();
         block.ops_root = merkleized.ops_root();
         // State sync starts at the inactivity floor rounded down to a bitmap chunk.
@@ -528,10 +618,13 @@ where
         }
         let parent_state = self.state_after(&parent, &mut ancestry).await;
         let block = block.inner();
-        if let Err(reason) = self.check_header(block, &parent_state) {
-            tracing::warn!(height = block.height.get(), reason, "invalid block");
-            return None;
-        }
+        let execution = match self.verify(&parent_state, block, finality) {
+            Ok(execution) => execution,
+            Err(error) => {
+                tracing::warn!(height = block.height.get(), %error, "invalid block");
+                return None;
+            }
+        };
         if finality == Finality::Candidate {
             // The step rule above bounds this wait by the block's own data.
             let earliest_vote_ms = block.timestamp_ms.saturating_sub(self.config.max_drift_ms);
@@ -540,7 +633,9 @@ where
                 runtime.sleep_until(deadline).await;
             }
         }
-        let (executed, merkleized) = self.execute::<E>(&parent_state, block, batches).await?;
+        let (executed, merkleized) = self
+            .merkleize::<E>(block.height.get(), execution, batches)
+            .await;
         // Stateful checks the sync target (ops root and range); the canonical root, which
         // key-value proofs verify against, is ours to check.
         if merkleized.root() != block.state_root {
@@ -671,7 +766,10 @@ mod tests {
     use ledger::testing::{GENESIS_TIME_MS, TestChain};
 
     fn app_and_child() -> (App, MemoryStore, Block) {
-        let chain = TestChain::new(1, 1_000);
+        child_of(TestChain::new(1, 1_000))
+    }
+
+    fn child_of(chain: TestChain) -> (App, MemoryStore, Block) {
         let app = App::new(chain.store.clone(), GENESIS_TIME_MS, AppConfig::default());
         let leader = ed25519::PrivateKey::from_seed(7).public_key();
         let mut block = app.genesis_block().clone();
@@ -724,5 +822,47 @@ mod tests {
                 .unwrap_err()
                 .contains("height")
         );
+    }
+
+    #[test]
+    fn block_carrying_a_refused_transaction_is_not_verified() {
+        use types::{AssetId, Call, bank::BankCall, bank::Transfer};
+        let chain = TestChain::new(2, 1_000_000_000);
+        let pay = |signer, nonce| {
+            chain.tx_with(
+                signer,
+                nonce,
+                Call::Bank(BankCall::Transfer(Transfer {
+                    to: ledger::testing::account(9),
+                    asset: AssetId::NATIVE,
+                    amount: 1,
+                })),
+            )
+        };
+        // Nonce 3 is ahead of the signer's next (0): the ledger refuses it without a fee.
+        let paid = pay(1, 0);
+        let refused = pay(0, 3);
+        let (app, parent, mut block) = child_of(chain);
+        block.txs = vec![paid.clone(), refused.clone()];
+        assert_eq!(
+            app.verify(&parent, &block, Finality::Candidate)
+                .unwrap_err(),
+            InvalidBlock::RefusedTransaction {
+                index: 1,
+                tx_id: refused.id(),
+                error: TxError::NonceTooHigh {
+                    expected: 0,
+                    found: 3
+                },
+            }
+        );
+        // The network may finalize such a block only if it was built under other rules; it
+        // is applied as finalized then (refusing it would halt this node), and pays nothing.
+        let applied = app.verify(&parent, &block, Finality::Finalized).unwrap();
+        assert_eq!(applied.executed.receipts[1].fee_paid, 0);
+        // Without it, the block is a valid candidate.
+        block.txs = vec![paid];
+        let execution = app.verify(&parent, &block, Finality::Candidate).unwrap();
+        assert!(execution.executed.receipts[0].is_success());
     }
 }

@@ -3,16 +3,27 @@
 //! Admission runs the ledger's own checks (`ledger::admit`) against the latest finalized state,
 //! except that a nonce ahead of the signer's next nonce is kept (a *gap*) as long as it is within
 //! the per-sender bound: the transactions before it may still arrive. Selection only takes each
-//! sender's contiguous run from the parent's nonce, so a gap is never proposed. Finalization evicts
-//! what was included (nonce below the new state's nonce) and what expired.
+//! sender's contiguous run from the parent's nonce, so a gap is never proposed.
+//!
+//! A transaction the ledger refuses (`Outcome::Rejected`) pays no fee, so a pool that kept
+//! proposing one would give away block space. Three rules keep that from happening:
+//! - a sender's pending transactions must together offer no more in fees than its EQA balance
+//!   (checked one by one, a sender funded for one fee could queue many);
+//! - after every finalized block the whole pool is admitted again against the new state, and
+//!   what no longer passes is dropped together with its sender's later nonces (which could only
+//!   follow it);
+//! - a transaction may expire at most `max_expiry_blocks` ahead, so nothing waits for ever.
+//!
+//! The proposer also leaves out, and drops, whatever the ledger refuses when it executes a
+//! proposal (see `app::execute_proposal`).
 
 use crate::app::TransactionSource;
-use ledger::{BlockContext, MemoryStore, TxError, admit, state};
+use ledger::{BlockContext, MemoryStore, Params, TxError, admit, state};
 use std::{
     collections::{BTreeMap, HashSet},
     sync::{Arc, Mutex},
 };
-use types::{AccountId, SignedTransaction, TxId, tx::TxDecodeError};
+use types::{AccountId, AssetId, ChainId, SignedTransaction, TxId, tx::TxDecodeError};
 
 /// Bounds of the pool.
 #[derive(Clone, Copy, Debug)]
@@ -22,13 +33,22 @@ pub struct MempoolConfig {
     pub max_per_sender: usize,
     /// Pending transactions in total.
     pub max_total: usize,
+    /// How far past the latest finalized height a transaction's `expires_at_height` may be.
+    /// Beyond it the transaction is refused, so that nothing sits in the pool for ever.
+    pub max_expiry_blocks: u64,
 }
+
+/// The default `max_expiry_blocks`: an hour of blocks at the devnet's fastest pace (one block
+/// every 50 ms, `AppConfig::min_block_interval_ms`), far above what wallets ask for
+/// (`client::tx::VALIDITY_BLOCKS`, 300 blocks).
+pub const MAX_EXPIRY_BLOCKS: u64 = 72_000;
 
 impl Default for MempoolConfig {
     fn default() -> Self {
         Self {
             max_per_sender: 64,
             max_total: 50_000,
+            max_expiry_blocks: MAX_EXPIRY_BLOCKS,
         }
     }
 }
@@ -54,6 +74,121 @@ pub enum MempoolError {
     SenderFull { limit: usize },
     #[error("the pool holds {limit} transactions, the most allowed")]
     Full { limit: usize },
+    #[error(
+        "the sender's {count} pending transactions offer {pending_fees} in fees; with this one's \
+         {fee} that is more than its balance of {balance} (EQA minor units)"
+    )]
+    PendingFeesNotAffordable {
+        count: usize,
+        pending_fees: u128,
+        fee: u128,
+        balance: u128,
+    },
+    #[error(
+        "the transaction expires at height {expires_at_height}, more than {limit} blocks after \
+         the current height {height}"
+    )]
+    ExpiresTooFarAhead {
+        expires_at_height: u64,
+        height: u64,
+        limit: u64,
+    },
+}
+
+/// What admission reads from the finalized state once, rather than per transaction.
+struct Admission<'a> {
+    state: &'a MemoryStore,
+    chain_id: ChainId,
+    params: Params,
+    /// The height of the next block, the first that could include a transaction.
+    next_height: u64,
+}
+
+impl<'a> Admission<'a> {
+    fn new(state: &'a MemoryStore, height: u64) -> Self {
+        Self {
+            state,
+            chain_id: state::chain_id(state),
+            params: state::params(state),
+            next_height: height.saturating_add(1),
+        }
+    }
+
+    /// The ledger's admission of `tx` at the next height, except that a nonce ahead of the
+    /// signer's next one (a gap) passes when it is less than `max_ahead` ahead and would pass
+    /// the ledger's other checks once the gap is filled.
+    fn check(
+        &self,
+        tx: &SignedTransaction,
+        signature_valid: bool,
+        max_ahead: usize,
+    ) -> Result<(), MempoolError> {
+        match admit(
+            self.state,
+            &self.chain_id,
+            &self.params,
+            self.next_height,
+            tx,
+            signature_valid,
+        ) {
+            Ok(()) => Ok(()),
+            Err(TxError::NonceTooHigh { expected, found }) => {
+                let ahead = found.saturating_sub(expected);
+                if ahead >= max_ahead as u64 {
+                    return Err(MempoolError::NonceTooFarAhead {
+                        expected,
+                        found,
+                        limit: max_ahead,
+                    });
+                }
+                // The ledger stops at the nonce, but a gap must still offer the scheduled fee:
+                // otherwise it would be proposed later only to be refused without paying, and
+                // block space would be free.
+                let required = self
+                    .params
+                    .required_fee(tx.tx().call.kind(), tx.size())
+                    .unwrap_or(u128::MAX);
+                if tx.tx().fee < required {
+                    return Err(MempoolError::Rejected(TxError::FeeTooLow {
+                        required,
+                        offered: tx.tx().fee,
+                    }));
+                }
+                let balance = self.balance(&tx.tx().signer);
+                if balance < tx.tx().fee {
+                    return Err(MempoolError::Rejected(TxError::FeeNotAffordable {
+                        fee: tx.tx().fee,
+                        balance,
+                    }));
+                }
+                Ok(())
+            }
+            Err(error) => Err(MempoolError::Rejected(error)),
+        }
+    }
+
+    fn balance(&self, account: &AccountId) -> u128 {
+        state::balance(self.state, account, AssetId::NATIVE)
+    }
+}
+
+/// The fees of a sender's pending transactions (`count` of them, `pending_fees` together) plus
+/// `fee`, if `balance` covers them all.
+fn fees_with(
+    count: usize,
+    pending_fees: u128,
+    fee: u128,
+    balance: u128,
+) -> Result<u128, MempoolError> {
+    pending_fees
+        .checked_add(fee)
+        .filter(|total| *total <= balance)
+        .ok_or(MempoolError::PendingFeesNotAffordable {
+            count,
+            pending_fees,
+            fee,
+            balance,
+        })
 }
 
 #[derive(Debug)]
@@ -63,6 +198,24 @@ struct Inner {
     height: u64,
     by_sender: BTreeMap<AccountId, BTreeMap<u64, SignedTransaction>>,
     ids: HashSet<TxId>,
+}
+
+impl Inner {
+    /// Removes `signer`'s pending transactions from `nonce` on (the transaction at `nonce` and
+    /// every later one, which could only follow it). Returns how many were removed.
+    fn drop_from(&mut self, signer: &AccountId, nonce: u64) -> usize {
+        let Some(pending) = self.by_sender.get_mut(signer) else {
+            return 0;
+        };
+        let dropped = pending.split_off(&nonce);
+        if pending.is_empty() {
+            self.by_sender.remove(signer);
+        }
+        for tx in dropped.values() {
+            self.ids.remove(&tx.id());
+        }
+        dropped.len()
+    }
 }
 
 /// A shared pool of pending transactions. Clones share one pool.
@@ -94,6 +247,11 @@ impl Mempool {
         self.len() == 0
     }
 
+    /// Whether `id` is pending.
+    pub fn contains(&self, id: &TxId) -> bool {
+        self.inner.lock().expect("lock").ids.contains(id)
+    }
+
     /// Decodes and submits raw transaction bytes.
     pub fn submit_bytes(&self, bytes: &[u8]) -> Result<TxId, MempoolError> {
         self.submit(SignedTransaction::decode(bytes)?)
@@ -117,94 +275,92 @@ impl Mempool {
         if inner.ids.contains(&id) {
             return Err(MempoolError::Duplicate);
         }
-        let chain_id = state::chain_id(inner.state.as_ref());
-        let params = state::params(inner.state.as_ref());
-        let next_height = inner.height.saturating_add(1);
-        match admit(
-            inner.state.as_ref(),
-            &chain_id,
-            &params,
-            next_height,
-            &tx,
-            signature_valid,
-        ) {
-            Ok(()) => {}
-            Err(TxError::NonceTooHigh { expected, found }) => {
-                let ahead = found.saturating_sub(expected);
-                if ahead >= self.config.max_per_sender as u64 {
-                    return Err(MempoolError::NonceTooFarAhead {
-                        expected,
-                        found,
-                        limit: self.config.max_per_sender,
-                    });
-                }
-                // The ledger stops at the nonce, but a gap must still offer the scheduled fee:
-                // otherwise it would be proposed later only to be refused without paying, and
-                // block space would be free.
-                let required = params
-                    .required_fee(tx.tx().call.kind(), tx.size())
-                    .unwrap_or(u128::MAX);
-                if tx.tx().fee < required {
-                    return Err(MempoolError::Rejected(TxError::FeeTooLow {
-                        required,
-                        offered: tx.tx().fee,
-                    }));
-                }
-                let balance = state::balance(
-                    inner.state.as_ref(),
-                    &tx.tx().signer,
-                    types::AssetId::NATIVE,
-                );
-                if balance < tx.tx().fee {
-                    return Err(MempoolError::Rejected(TxError::FeeNotAffordable {
-                        fee: tx.tx().fee,
-                        balance,
-                    }));
-                }
-            }
-            Err(error) => return Err(MempoolError::Rejected(error)),
+        let admission = Admission::new(inner.state.as_ref(), inner.height);
+        admission.check(&tx, signature_valid, self.config.max_per_sender)?;
+        let expires_at_height = tx.tx().expires_at_height;
+        if expires_at_height.saturating_sub(inner.height) > self.config.max_expiry_blocks {
+            return Err(MempoolError::ExpiresTooFarAhead {
+                expires_at_height,
+                height: inner.height,
+                limit: self.config.max_expiry_blocks,
+            });
         }
+        let signer = tx.tx().signer;
+        let balance = admission.balance(&signer);
         if inner.ids.len() >= self.config.max_total {
             return Err(MempoolError::Full {
                 limit: self.config.max_total,
             });
         }
-        let signer = tx.tx().signer;
         let nonce = tx.tx().nonce;
-        let pending = inner.by_sender.entry(signer).or_default();
-        if pending.contains_key(&nonce) {
-            return Err(MempoolError::NonceTaken { nonce });
+        if let Some(pending) = inner.by_sender.get(&signer) {
+            if pending.contains_key(&nonce) {
+                return Err(MempoolError::NonceTaken { nonce });
+            }
+            if pending.len() >= self.config.max_per_sender {
+                return Err(MempoolError::SenderFull {
+                    limit: self.config.max_per_sender,
+                });
+            }
+            // The sum is bounded by `max_per_sender` fees, each a u128: checked all the same.
+            let pending_fees = pending
+                .values()
+                .try_fold(0u128, |sum, tx| sum.checked_add(tx.tx().fee))
+                .unwrap_or(u128::MAX);
+            fees_with(pending.len(), pending_fees, tx.tx().fee, balance)?;
         }
-        if pending.len() >= self.config.max_per_sender {
-            return Err(MempoolError::SenderFull {
-                limit: self.config.max_per_sender,
-            });
-        }
-        pending.insert(nonce, tx);
+        inner.by_sender.entry(signer).or_default().insert(nonce, tx);
         inner.ids.insert(id);
         Ok(id)
     }
 
-    /// Moves admission to a newly finalized state and evicts what it included or expired.
-    pub fn finalized(&self, state: Arc<MemoryStore>, height: u64) {
+    /// Moves admission to a newly finalized state at `height` and admits the whole pool again
+    /// against it: what it included (nonce below the sender's next) leaves, and so does what no
+    /// longer passes admission (expired, no longer affordable together with the sender's
+    /// earlier pending transactions, ...), with its sender's later nonces. Returns how many
+    /// transactions left the pool.
+    pub fn finalized(&self, state: Arc<MemoryStore>, height: u64) -> usize {
         let mut inner = self.inner.lock().expect("lock");
-        let mut evicted = Vec::new();
-        for (signer, pending) in inner.by_sender.iter_mut() {
+        let admission = Admission::new(state.as_ref(), height);
+        let Inner { by_sender, ids, .. } = &mut *inner;
+        let mut removed = 0usize;
+        for (signer, pending) in by_sender.iter_mut() {
             let next = state::nonce(state.as_ref(), signer);
-            pending.retain(|nonce, tx| {
-                let keep = *nonce >= next && tx.tx().expires_at_height > height;
-                if !keep {
-                    evicted.push(tx.id());
+            let waiting = pending.split_off(&next);
+            let included = std::mem::replace(pending, waiting);
+            // Pending nonces in increasing order, each admitted with the fees of those before
+            // it: the first that fails takes the rest with it.
+            let balance = admission.balance(signer);
+            let mut count = 0usize;
+            let mut fees = 0u128;
+            let mut refused_from = None;
+            for (nonce, tx) in pending.iter() {
+                let passes = admission
+                    .check(tx, true, self.config.max_per_sender)
+                    .and_then(|()| fees_with(count, fees, tx.tx().fee, balance));
+                match passes {
+                    Ok(total) => {
+                        count += 1;
+                        fees = total;
+                    }
+                    Err(error) => {
+                        tracing::debug!(tx = %tx.id(), %error, "no longer admissible; dropped");
+                        refused_from = Some(*nonce);
+                        break;
+                    }
                 }
-                keep
-            });
+            }
+            let refused =
+                refused_from.map_or_else(BTreeMap::new, |nonce| pending.split_off(&nonce));
+            for tx in included.values().chain(refused.values()) {
+                ids.remove(&tx.id());
+                removed += 1;
+            }
         }
-        inner.by_sender.retain(|_, pending| !pending.is_empty());
-        for id in evicted {
-            inner.ids.remove(&id);
-        }
+        by_sender.retain(|_, pending| !pending.is_empty());
         inner.state = state;
         inner.height = height;
+        removed
     }
 }
 
@@ -271,6 +427,23 @@ impl TransactionSource for Mempool {
 
     fn finalized(&self, state: &Arc<MemoryStore>, height: u64) {
         Mempool::finalized(self, state.clone(), height);
+    }
+
+    /// Drops each refused transaction with its sender's later nonces, which could only follow
+    /// it. Only the exact transaction counts: another one with the same nonce stays.
+    fn refused(&self, txs: &[SignedTransaction]) {
+        let mut inner = self.inner.lock().expect("lock");
+        for tx in txs {
+            let signer = tx.tx().signer;
+            let nonce = tx.tx().nonce;
+            let pending = inner
+                .by_sender
+                .get(&signer)
+                .and_then(|pending| pending.get(&nonce));
+            if pending == Some(tx) {
+                inner.drop_from(&signer, nonce);
+            }
+        }
     }
 }
 
@@ -399,6 +572,7 @@ mod tests {
             MempoolConfig {
                 max_per_sender: 2,
                 max_total: 3,
+                ..MempoolConfig::default()
             },
         );
         let tx = chain.tx_with(0, 0, transfer(1));
@@ -439,6 +613,7 @@ mod tests {
             MempoolConfig {
                 max_per_sender: 2,
                 max_total: 100,
+                ..MempoolConfig::default()
             },
         );
         mempool.submit(chain.tx_with(0, 0, transfer(1))).unwrap();

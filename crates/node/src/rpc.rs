@@ -88,6 +88,25 @@ impl NodeBackend {
             MempoolError::SenderFull { .. } | MempoolError::Full { .. } => {
                 SubmitError::Busy(error.to_string())
             }
+            MempoolError::PendingFeesNotAffordable {
+                count,
+                pending_fees,
+                fee,
+                balance,
+            } => {
+                let store = self.state();
+                let eqa = |minor| rpc::words::asset_amount(&*store, types::AssetId::NATIVE, minor);
+                SubmitError::Rejected(ErrorView {
+                    code: rpc::views::error_code(&error),
+                    message: format!(
+                        "the signer's {count} pending transactions offer {} in fees; with this \
+                         one's {} that is more than the signer holds ({})",
+                        eqa(pending_fees),
+                        eqa(fee),
+                        eqa(balance)
+                    ),
+                })
+            }
             other => SubmitError::Rejected(ErrorView {
                 code: rpc::views::error_code(&other),
                 message: other.to_string(),

@@ -64,7 +64,8 @@ fn genesis_store() -> MemoryStore {
 }
 
 /// Random transfers among the funded accounts, drawn from the block's randomness. About one in
-/// eight reuses a spent nonce, so blocks also carry transactions the ledger rejects.
+/// eight reuses a spent nonce, which the ledger refuses without a fee: the proposer must leave
+/// those out, and no finalized block may carry one.
 #[derive(Debug)]
 struct RandomTransfers;
 
@@ -270,6 +271,29 @@ impl Property<ed25519::PublicKey, Validator> for AgreementAndConservation {
                         "validator {index} is behind at {}",
                         finalized.height
                     ));
+                }
+                // Every transaction a finalized block carries paid its fee: the proposer left
+                // out what the ledger refused. (A restarted validator keeps only the blocks
+                // it finalized since, so look at those it has.)
+                let mut seen = 0u64;
+                for height in 1..=self.height {
+                    let Some(block) = validator.0.app.block(height) else {
+                        continue;
+                    };
+                    seen += 1;
+                    if let Some(receipt) = block
+                        .receipts
+                        .iter()
+                        .find(|receipt| matches!(receipt.outcome, ledger::Outcome::Rejected(_)))
+                    {
+                        return Err(format!(
+                            "validator {index}: block {height} carries a refused transaction: \
+                             {receipt:?}"
+                        ));
+                    }
+                }
+                if seen == 0 {
+                    return Err(format!("validator {index} kept no finalized block"));
                 }
                 // Transfers really ran: every applied transaction advanced a nonce.
                 let applied: u64 = (0..ACCOUNTS)
