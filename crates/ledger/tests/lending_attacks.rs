@@ -296,3 +296,34 @@ fn principal_too_large_for_the_loan_arithmetic_is_refused() {
     let receipt = l.submit(BORROWER, LendingCall::Repay(Repay { loan, amount: 1 }));
     assert_eq!(receipt.outcome, Outcome::Success, "{receipt:?}");
 }
+
+/// A lender cannot pull its funds out after the funding deadline, just ahead of the borrower's
+/// acceptance of a request funded to its minimum; it withdraws until the deadline, and again
+/// once the request has expired.
+#[test]
+fn lender_cannot_withdraw_ahead_of_acceptance_after_the_deadline() {
+    let mut l = Lending::new();
+    let loan = l.open(l.request(1_000_000_000, Schedule::Bullet));
+    l.fund(LENDER_A, loan, 300_000_000);
+    l.fund(LENDER_B, loan, 300_000_000);
+    // Until the deadline, withdrawing is allowed (each block lands a second after the clock:
+    // these two at the deadline's last seconds, the second exactly at it).
+    let deadline = l.loan(loan).funding_deadline_ms;
+    l.chain.time_ms = deadline - 2_000;
+    l.ok(LENDER_B, LendingCall::Withdraw(LoanRef { loan }));
+    l.fund(LENDER_B, loan, 300_000_000);
+    // After it, during the borrower's acceptance window, it is not.
+    l.fails(
+        LENDER_A,
+        LendingCall::Withdraw(LoanRef { loan }),
+        LendingError::FundingClosed {
+            loan,
+            deadline_ms: deadline,
+        },
+    );
+    let events = l.ok(BORROWER, LendingCall::Accept(LoanRef { loan }));
+    assert!(events.contains(&ledger::lending::LendingEvent::Activated {
+        loan,
+        principal: 600_000_000
+    }));
+}

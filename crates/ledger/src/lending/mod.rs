@@ -113,7 +113,7 @@ pub fn execute(
         }
         LendingCall::CancelRequest(r) => requests::cancel(store, signer, r.loan, events),
         LendingCall::Fund(fund) => requests::fund(store, &params, now, signer, fund, events),
-        LendingCall::Withdraw(r) => requests::withdraw(store, signer, r.loan, events),
+        LendingCall::Withdraw(r) => requests::withdraw(store, now, signer, r.loan, events),
         LendingCall::Accept(r) => requests::accept(store, now, signer, r.loan, events),
         LendingCall::Expire(r) => requests::expire(store, &params, now, r.loan, events),
         LendingCall::OfferCredit(offer) => {

@@ -315,8 +315,14 @@ pub fn fund(
     Ok(())
 }
 
+/// A lender takes its funds back from a request still collecting funds (until the funding
+/// deadline) or from one that expired. After the deadline of a request still funding, the
+/// borrower has the acceptance window to take what was funded, and a lender's withdrawal just
+/// ahead of the borrower's acceptance would frustrate it; the funds return when the request
+/// expires instead.
 pub fn withdraw(
     store: &mut (impl Store + ?Sized),
+    now: u64,
     lender: &AccountId,
     id: u64,
     events: &mut Vec<Event>,
@@ -327,6 +333,12 @@ pub fn withdraw(
         &[LoanState::Funding, LoanState::Expired],
         "funding or expired",
     )?;
+    if loan.state == LoanState::Funding && now > loan.funding_deadline_ms {
+        return Err(LendingError::FundingClosed {
+            loan: id,
+            deadline_ms: loan.funding_deadline_ms,
+        });
+    }
     let position = Db::position(store, id, lender).ok_or(LendingError::NotLender {
         loan: id,
         lender: *lender,
