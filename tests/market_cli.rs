@@ -253,7 +253,9 @@ fn trade_dispute_and_loan_from_the_command_line() {
         &["trade", "chat", "send", &disputed, "Paid by Revolut"],
     );
     receipt_ok(&devnet, "bob", &["trade", "paid", &disputed]);
-    receipt_ok(&devnet, "alice", &["trade", "dispute", &disputed]);
+    let receipt = receipt_ok(&devnet, "alice", &["trade", "dispute", &disputed]);
+    // The arbitrator is picked at the start of the block after the dispute's.
+    devnet.wait_for_height(0, receipt["height"].as_u64().unwrap() + 1);
     let trade = devnet.json("dave", &["trade", "show", &disputed]);
     assert_eq!(trade["state"], "disputed");
     assert_eq!(trade["arbitrator"], devnet.address("dave"));

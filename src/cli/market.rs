@@ -130,6 +130,10 @@ pub enum TradeCommand {
         symbol: String,
         #[arg(long)]
         method: String,
+        /// The revision of the offer's terms you agreed to (`equa offer show` prints it); the
+        /// take fails if the maker has changed the offer since. Default: the revision now.
+        #[arg(long)]
+        revision: Option<u64>,
     },
     /// As buyer: say you have paid the fiat. `--reference` commits to your payment reference.
     Paid {
@@ -139,7 +143,8 @@ pub enum TradeCommand {
     },
     /// As seller: release the escrow to the buyer once the fiat has arrived.
     Release { id: u64 },
-    /// As buyer, before paying: cancel the trade.
+    /// As buyer, before paying: cancel the trade. After the payment window this settles as a
+    /// timeout: your deposit goes to the seller.
     Cancel { id: u64 },
     /// As seller, after the payment window: end an unpaid trade and take the buyer's deposit.
     ClaimTimeout { id: u64 },
@@ -272,6 +277,7 @@ fn print_offer_line(offer: &OfferView) {
 fn print_offer(offer: &OfferView) {
     print_offer_line(offer);
     println!("  maker:           {}", offer.maker);
+    println!("  revision:        {}", offer.revision);
     println!(
         "  deposits:        buyer {} bps, seller {} bps",
         offer.buyer_deposit_bps, offer.seller_deposit_bps
@@ -319,6 +325,9 @@ fn print_trade(trade: &TradeView) {
     if let Some(paid) = trade.paid_ms {
         println!("  paid at:          {}", time(paid));
         println!("  release by:       {}", time(trade.release_deadline_ms));
+    }
+    if trade.arbitrator_pending {
+        println!("  arbitrator:       picked at the start of the next block");
     }
     if let Some(arbitrator) = &trade.arbitrator {
         println!("  arbitrator:       {arbitrator}");
@@ -572,12 +581,28 @@ pub async fn trade_call(
             amount,
             symbol,
             method,
+            revision,
         } => {
             let (_, amount) = parse_amount(rpc, &amount, &symbol).await?;
             let params = market_params(rpc).await?;
             let method = parse_method(codes(&params), &method)?;
+            // The take is bound to one version of the terms: the one the taker saw, or the one
+            // read now. The ledger refuses it if the maker changes the offer before it lands.
+            let current = offer_of(rpc, offer).await?;
+            let revision = match revision {
+                Some(seen) if seen != current.revision => {
+                    return Err(format!(
+                        "offer #{offer} has changed since revision {seen} (it is at revision {}, \
+                         price {} {}): read it again with `equa offer show {offer}`",
+                        current.revision, current.price.amount, current.price.currency
+                    ));
+                }
+                Some(seen) => seen,
+                None => current.revision,
+            };
             MarketCall::TakeOffer(TakeOffer {
                 offer,
+                revision,
                 amount,
                 method,
             })

@@ -86,6 +86,14 @@ mod tests {
             Ok(Action::Trade(TradeCommand::Take { offer: 7, .. }))
         ));
         assert!(matches!(
+            parse(&words("trade take 7 25 USDX --method SEPA --revision 2")),
+            Ok(Action::Trade(TradeCommand::Take {
+                offer: 7,
+                revision: Some(2),
+                ..
+            }))
+        ));
+        assert!(matches!(
             parse(&words("loan repay 3 --all")),
             Ok(Action::Loan(LendingCommand::Repay {
                 id: 3,

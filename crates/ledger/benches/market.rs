@@ -91,6 +91,7 @@ fn setup() -> (
                 chain.nonce(buyer),
                 Call::Market(MarketCall::TakeOffer(TakeOffer {
                     offer,
+                    revision: 0,
                     amount: 5_000_000,
                     method: PaymentMethod::Registered(1),
                 })),

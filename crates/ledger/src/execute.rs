@@ -109,6 +109,9 @@ pub fn apply_block_checked(
             found_ms: context.timestamp_ms,
         });
     }
+    // What the block does before its transactions: the arbitrator picks the previous block
+    // asked for, made with this block's randomness.
+    crate::market::begin_block(store, context);
     let chain_id = state::chain_id(store);
     let params = state::params(store);
     let receipts = txs

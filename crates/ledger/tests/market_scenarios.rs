@@ -183,6 +183,7 @@ fn play(steps: &[Step]) -> (TestChain, AssetId, BTreeMap<u64, u32>) {
                         taker,
                         MarketCall::TakeOffer(TakeOffer {
                             offer,
+                            revision: 0,
                             amount,
                             method: PaymentMethod::Registered(1),
                         }),
@@ -445,6 +446,7 @@ fn a_thousand_trades_give_exactly_the_tallied_reputation() {
             taker,
             MarketCall::TakeOffer(TakeOffer {
                 offer: offer_id,
+                revision: 0,
                 amount,
                 method: PaymentMethod::Registered(1),
             }),
@@ -522,6 +524,8 @@ fn a_thousand_trades_give_exactly_the_tallied_reputation() {
                     MarketCall::OpenDispute(TradeRef { trade }),
                 );
                 tally.get_mut(&seller).unwrap().disputes_opened += 1;
+                // The arbitrator is picked at the start of the next block.
+                chain.apply(&[]);
                 let arbiter = arbiter_index(&chain, trade).unwrap();
                 let buyer_at_fault = outcome == 4;
                 submit(

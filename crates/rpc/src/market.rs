@@ -232,6 +232,9 @@ impl StandingView {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct OfferView {
     pub id: u64,
+    /// The version of the offer's terms: 0 when created, one more at every update. A take names
+    /// the revision its taker agreed to and fails if the offer has changed since.
+    pub revision: u64,
     pub maker: String,
     pub maker_name: Option<String>,
     pub maker_standing: StandingView,
@@ -257,6 +260,7 @@ impl OfferView {
         let (_, now) = ledger::state::last_block(store);
         Self {
             id: offer.id,
+            revision: offer.revision,
             maker: offer.maker.to_string(),
             maker_name: Db::profile(store, &offer.maker).map(|p| p.name.to_string()),
             maker_standing: StandingView::new(
@@ -384,6 +388,11 @@ pub struct TradeView {
     pub disputed_ms: Option<u64>,
     pub dispute_opened_by: Option<String>,
     pub arbitrator: Option<String>,
+    /// True while the arbitrator of a new or reassigned dispute waits to be picked at the start
+    /// of the next block.
+    pub arbitrator_pending: bool,
+    /// While disputed: the arbitrator must rule by then (or anyone may reassign); with nobody
+    /// assigned, the dispute ends without a ruling if still nobody can take it after then.
     pub ruling_deadline_ms: Option<u64>,
     pub messages: u32,
     pub rated_by_buyer: bool,
@@ -417,7 +426,9 @@ impl TradeView {
             disputed_ms: trade.disputed_ms,
             dispute_opened_by: trade.dispute_opened_by.map(|p| party_name(p).into()),
             arbitrator: trade.arbitrator.map(|a| a.to_string()),
-            ruling_deadline_ms: trade.arbitrator.map(|_| trade.ruling_deadline_ms),
+            arbitrator_pending: trade.arbitrator_pending,
+            ruling_deadline_ms: (trade.state == TradeState::Disputed)
+                .then_some(trade.ruling_deadline_ms),
             messages: trade.messages,
             rated_by_buyer: trade.rated_by_buyer,
             rated_by_seller: trade.rated_by_seller,
@@ -432,10 +443,16 @@ fn next_steps(trade: &Trade, now: u64) -> Vec<String> {
     let mut steps = Vec::new();
     match trade.state {
         TradeState::AwaitingPayment => {
-            steps.push("buyer: pay the fiat off-ledger, then mark paid".into());
-            steps.push("buyer: cancel".into());
             if now > trade.payment_deadline_ms {
+                steps.push(
+                    "buyer: cancel (the payment window has passed: the deposit goes to the \
+                     seller, as in a timeout)"
+                        .into(),
+                );
                 steps.push("seller: claim the timeout (the payment window has passed)".into());
+            } else {
+                steps.push("buyer: pay the fiat off-ledger, then mark paid".into());
+                steps.push("buyer: cancel".into());
             }
         }
         TradeState::Paid => {
@@ -446,9 +463,25 @@ fn next_steps(trade: &Trade, now: u64) -> Vec<String> {
             }
         }
         TradeState::Disputed => {
-            steps.push("arbitrator: rule".into());
-            if now > trade.ruling_deadline_ms {
-                steps.push("anyone: reassign (the ruling window has passed)".into());
+            let passed = now > trade.ruling_deadline_ms;
+            if trade.arbitrator_pending {
+                steps.push("anyone: wait for the arbitrator, picked in the next block".into());
+            } else if trade.arbitrator.is_some() {
+                steps.push("arbitrator: rule".into());
+                if passed {
+                    steps.push("anyone: reassign (the ruling window has passed)".into());
+                }
+            } else if passed {
+                steps.push(
+                    "anyone: reassign (nobody took the case in time: it goes to an arbitrator \
+                     who can take it now, or ends without a ruling)"
+                        .into(),
+                );
+            } else {
+                steps.push(
+                    "anyone: reassign once an arbitrator who can take the case has registered"
+                        .into(),
+                );
             }
         }
         TradeState::Completed
@@ -493,7 +526,9 @@ pub struct ChatView {
     pub buyer_key: Option<String>,
     pub seller_key: Option<String>,
     pub arbitrator_key: Option<String>,
-    /// Conversation keys the parties revealed to the arbitrator, hex.
+    /// Conversation keys the parties revealed to the arbitrator now assigned (sealed to its chat
+    /// key), hex. Keys revealed to an arbitrator the dispute was taken away from are not shown:
+    /// only that arbitrator could open them.
     pub revealed_by_buyer: Option<String>,
     pub revealed_by_seller: Option<String>,
     pub messages: Vec<MessageView>,
@@ -503,13 +538,19 @@ impl ChatView {
     pub fn read(store: &(impl Store + ?Sized), trade: &Trade, from: u32) -> Self {
         let key =
             |account: &AccountId| Db::profile(store, account).map(|p| hex::encode(p.chat_key));
+        let revealed = |party| {
+            trade
+                .arbitrator
+                .and_then(|arbitrator| Db::revealed(store, trade.id, party, &arbitrator))
+                .map(hex::encode)
+        };
         Self {
             trade: trade.id,
             buyer_key: key(&trade.buyer),
             seller_key: key(&trade.seller),
             arbitrator_key: trade.arbitrator.as_ref().and_then(key),
-            revealed_by_buyer: Db::revealed(store, trade.id, Party::Buyer).map(hex::encode),
-            revealed_by_seller: Db::revealed(store, trade.id, Party::Seller).map(hex::encode),
+            revealed_by_buyer: revealed(Party::Buyer),
+            revealed_by_seller: revealed(Party::Seller),
             messages: (from..trade.messages)
                 .filter_map(|index| {
                     Db::message(store, trade.id, index).map(|m| MessageView {
@@ -662,7 +703,8 @@ pub struct MarketParamsView {
     pub ruling_window_secs: u32,
     pub min_arbitrator_bond: Money,
     pub max_arbitrator_fee_bps: u16,
-    pub max_messages_per_trade: u32,
+    /// The most messages each author (buyer, seller, each arbitrator) may post to a trade.
+    pub max_messages_per_author: u32,
     pub tiers: Vec<String>,
 }
 
@@ -684,7 +726,7 @@ impl MarketParamsView {
                 params.min_arbitrator_bond,
             ),
             max_arbitrator_fee_bps: params.max_arbitrator_fee_bps,
-            max_messages_per_trade: params.max_messages_per_trade,
+            max_messages_per_author: params.max_messages_per_author,
             tiers: (0..=params.tiers.len())
                 .filter_map(|t| u8::try_from(t).ok())
                 .map(|t| params.tier_name(t))

@@ -261,6 +261,7 @@ fn the_book_is_kept_while_the_market_stays_the_same() {
     // Maker 1 takes a part: both accounts' ages start now.
     let take = TakeOffer {
         offer: 1,
+        revision: 0,
         amount: 1_000_000,
         method: PaymentMethod::Registered(METHODS[0].0),
     };

@@ -402,6 +402,7 @@ fn market_chain() -> TestChain {
     }
     let take = MarketCall::TakeOffer(TakeOffer {
         offer: 1,
+        revision: 0,
         amount: 10 * USD,
         method: sepa_instant,
     });

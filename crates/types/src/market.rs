@@ -190,14 +190,20 @@ pub struct TradeRef {
 impl_codec!(TradeRef { trade });
 
 /// Takes `amount` of an offer, paying with `method` (one of the offer's).
+///
+/// `revision` names the version of the offer's terms the taker agreed to (an offer starts at
+/// revision 0 and every update adds one). A take of any other revision fails, so a maker who
+/// changes the price ahead of a take, even in the same block, cannot bind the taker to it.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct TakeOffer {
     pub offer: u64,
+    pub revision: u64,
     pub amount: u128,
     pub method: PaymentMethod,
 }
 impl_codec!(TakeOffer {
     offer,
+    revision,
     amount,
     method
 });

@@ -353,7 +353,9 @@ async function offerPage(view, id) {
       { name: 'method', label: 'Payment method', type: 'select', options: offer.methods.map(m => [m.index === null ? `custom:${m.name}` : m.code, m.name]), match: ['method'] },
     ],
     submit: 'Take offer',
-    build: v => ['trade', 'take', offer.id, required(v, 'amount', 'Amount'), symbol, '--method', v.method],
+    // The take names the revision of the terms shown on this page, so a change by the maker
+    // after the page was read fails the take instead of binding the taker to it.
+    build: v => ['trade', 'take', offer.id, required(v, 'amount', 'Amount'), symbol, '--method', v.method, '--revision', offer.revision],
     after: result => {
       const trade = newId(result, /TradeOpened \{ trade: (\d+)/);
       if (trade) location.hash = `#/trade/${trade}`;
@@ -473,7 +475,10 @@ function tradeActions(trade, role, chat) {
       build: v => v.reference.trim() ? ['trade', 'paid', id, '--reference', v.reference.trim()] : ['trade', 'paid', id],
       after: reload,
     }));
-    parts.push(button('Cancel trade', ['trade', 'cancel', id], reload, true));
+    // After the window a cancel settles as a timeout: say so before the buyer presses it.
+    const late = now > trade.payment_deadline_ms;
+    parts.push(button(late ? 'Cancel trade (the payment window has passed: your deposit goes to the seller)' : 'Cancel trade',
+      ['trade', 'cancel', id], reload, true));
   }
   if (role === 'seller' && trade.state === 'awaiting_payment' && now > trade.payment_deadline_ms) {
     parts.push(button('Claim timeout', ['trade', 'claim-timeout', id], reload));
@@ -485,7 +490,9 @@ function tradeActions(trade, role, chat) {
   if (role === 'buyer' && trade.state === 'paid' && now > trade.release_deadline_ms) {
     parts.push(button('Open dispute', ['trade', 'dispute', id], reload, true));
   }
-  if (trade.state === 'disputed' && (role === 'buyer' || role === 'seller')) {
+  // A key is sealed to the arbitrator now assigned: none while the pick waits, and a new one
+  // after a reassignment (the previous arbitrator's copy stays with it).
+  if (trade.state === 'disputed' && trade.arbitrator && (role === 'buyer' || role === 'seller')) {
     const revealed = role === 'buyer' ? chat && chat.revealed_by_buyer : chat && chat.revealed_by_seller;
     if (!revealed) parts.push(button('Show the chat to the arbitrator', ['trade', 'reveal-key', id], reload));
   }
@@ -559,7 +566,7 @@ async function tradePage(view, id) {
       trade.next.length ? el('div', {}, el('h2', {}, 'Next steps'), el('ul', {}, trade.next.map(s => el('li', {}, s)))) : null);
     // Redraw the actions only when this reader's own options change, so that the other party
     // acting does not wipe a form being filled in.
-    const actionKey = JSON.stringify([trade.state, role === 'buyer' ? trade.rated_by_buyer : trade.rated_by_seller,
+    const actionKey = JSON.stringify([trade.state, trade.arbitrator, role === 'buyer' ? trade.rated_by_buyer : trade.rated_by_seller,
       trade.next.filter(step => step.startsWith(`${role}:`) || step.startsWith('anyone:'))]);
     if (actionKey !== shownState) {
       shownState = actionKey;

@@ -1,12 +1,20 @@
-//! Arbitrators and disputes: registration with a bond, deterministic selection from the block's
+//! Arbitrators and disputes: registration with a bond, deterministic selection from a block's
 //! randomness, rulings that can only split the escrow between the parties (plus the fee), and
 //! reassignment when an arbitrator misses the ruling deadline.
+//!
+//! A block's randomness is known one block ahead (it hashes the parent block), so a pick made in
+//! the block that carries `open_dispute` or `reassign` could be steered by timing that call.
+//! Those calls therefore only ask for an arbitrator: the trade waits (`arbitrator_pending`) in a
+//! bounded list, and [`begin_block`] makes every waiting pick at the start of the next block,
+//! with that block's randomness, which depends on the block holding the request and so was not
+//! known when it was sent. While a pick waits, nobody can rule or reassign.
 
 use super::{
     MarketError, MarketEvent, bps_down, emit,
     params::MarketParams,
     records::{
-        Arbitrator, Db, MAX_ARBITRATORS, MAX_REASSIGNMENTS, RECENT_DURATIONS, Trade, TradeState,
+        Arbitrator, Db, MAX_ARBITRATORS, MAX_PENDING_PICKS, MAX_REASSIGNMENTS, RECENT_DURATIONS,
+        Trade, TradeState,
     },
     reputation,
     trades::{Payout, load, require_state, settle},
@@ -17,71 +25,125 @@ use types::{
     market::{Party, RegisterArbitrator, Rule},
 };
 
-/// Picks an arbitrator for `trade`: never one of its parties, never one it was taken away from,
-/// never one who is leaving. The choice is a hash of the block's randomness, the trade and the
-/// number of earlier picks, over the eligible accounts in account order.
-fn select(
-    store: &(impl Store + ?Sized),
-    trade: &Trade,
-    randomness: &[u8; 32],
-) -> Option<AccountId> {
-    let eligible: Vec<AccountId> = Db::arbitrators(store)
+/// Who may arbitrate `trade`, in account order: never one of its parties, never one it was
+/// taken away from (nor the one holding it), never one who is leaving.
+fn eligible(store: &(impl Store + ?Sized), trade: &Trade) -> Vec<Arbitrator> {
+    Db::arbitrators(store)
         .into_iter()
         .filter(|account| {
             account != &trade.buyer
                 && account != &trade.seller
                 && Some(*account) != trade.arbitrator
                 && !trade.reassigned.contains(account)
-                && Db::arbitrator(store, account).is_some_and(|a| a.leaving_at_ms.is_none())
         })
-        .collect();
-    if eligible.is_empty() {
-        return None;
-    }
+        .filter_map(|account| Db::arbitrator(store, &account))
+        .filter(|arbitrator| arbitrator.leaving_at_ms.is_none())
+        .collect()
+}
+
+/// The arbitrator `randomness` picks for `trade` from those eligible now: a hash of the
+/// randomness, the trade and the number of earlier reassignments, over the eligible accounts in
+/// account order. `None` when nobody is eligible.
+pub fn select(
+    store: &(impl Store + ?Sized),
+    trade: &Trade,
+    randomness: &[u8; 32],
+) -> Option<Arbitrator> {
+    let mut eligible = eligible(store, trade);
+    let count = u64::try_from(eligible.len()).ok()?;
     let digest = types::hash(
         b"EQUA_ARBITRATOR_PICK_V1",
         &[
             randomness,
             &trade.id.to_be_bytes(),
-            &(trade.reassigned.len() as u64).to_be_bytes(),
+            &u64::try_from(trade.reassigned.len())
+                .unwrap_or(u64::MAX)
+                .to_be_bytes(),
         ],
     );
     let mut head = [0u8; 8];
     head.copy_from_slice(&digest.0[..8]);
-    let index = u64::from_be_bytes(head)
-        .checked_rem(eligible.len() as u64)
-        .expect("eligible is not empty");
-    Some(eligible[usize::try_from(index).expect("index < len")])
+    // `checked_rem` is `None` exactly when nobody is eligible.
+    let index = u64::from_be_bytes(head).checked_rem(count)?;
+    let index = usize::try_from(index).ok()?;
+    Some(eligible.swap_remove(index))
 }
 
-/// Assigns a freshly selected arbitrator (or none, when nobody is eligible: anyone may then
-/// reassign once someone is).
+/// Puts `trade` in line for an arbitrator picked at the start of the next block.
+fn request_pick(
+    store: &mut (impl Store + ?Sized),
+    trade: &mut Trade,
+    context: &BlockContext,
+    events: &mut Vec<Event>,
+) -> Result<(), MarketError> {
+    let mut pending = Db::pending_picks(store);
+    if pending.len() >= MAX_PENDING_PICKS {
+        return Err(MarketError::TooManyPendingPicks {
+            max: MAX_PENDING_PICKS,
+        });
+    }
+    pending.push(trade.id);
+    Db::put_pending_picks(store, pending);
+    trade.arbitrator_pending = true;
+    emit(
+        events,
+        MarketEvent::ArbitratorRequested {
+            trade: trade.id,
+            picked_at_height: context.height.saturating_add(1),
+        },
+    );
+    Ok(())
+}
+
+/// The start of a block, before its transactions: makes every arbitrator pick the previous
+/// block asked for, with this block's randomness. A pick that finds nobody eligible leaves the
+/// trade unassigned with its deadline unchanged (see [`reassign`]).
+pub fn begin_block(
+    store: &mut (impl Store + ?Sized),
+    params: &MarketParams,
+    context: &BlockContext,
+) {
+    let pending = Db::pending_picks(store);
+    Db::put_pending_picks(store, Vec::new());
+    for id in pending {
+        // Nothing moves a trade while its pick waits (rule and reassign refuse it, and a
+        // disputed trade accepts no other transition), so each is still disputed and waiting.
+        let Some(mut trade) = Db::trade(store, id) else {
+            continue;
+        };
+        if trade.state != TradeState::Disputed || !trade.arbitrator_pending {
+            continue;
+        }
+        trade.arbitrator_pending = false;
+        assign(store, params, &mut trade, context);
+        Db::put_trade(store, &trade);
+    }
+}
+
+/// Assigns the arbitrator `context`'s randomness selects, if anyone is eligible. Only an actual
+/// assignment starts a new ruling window: a pick that finds nobody must not move the deadline,
+/// or the dispute's exit could be put off forever.
 fn assign(
     store: &mut (impl Store + ?Sized),
     params: &MarketParams,
     trade: &mut Trade,
     context: &BlockContext,
-    events: &mut Vec<Event>,
 ) {
-    let chosen = select(store, trade, &context.randomness);
-    trade.arbitrator = chosen;
+    let Some(mut arbitrator) = select(store, trade, &context.randomness) else {
+        return;
+    };
+    arbitrator.open_cases = arbitrator.open_cases.saturating_add(1);
+    arbitrator.cases = arbitrator.cases.saturating_add(1);
+    Db::put_arbitrator(store, &arbitrator);
+    trade.arbitrator = Some(arbitrator.account);
     trade.assigned_ms = context.timestamp_ms;
-    trade.ruling_deadline_ms = context
-        .timestamp_ms
-        .saturating_add(u64::from(params.ruling_window_secs).saturating_mul(1_000));
-    if let Some(account) = chosen {
-        let mut arbitrator = Db::arbitrator(store, &account).expect("selected from the registry");
-        arbitrator.open_cases = arbitrator.open_cases.saturating_add(1);
-        arbitrator.cases = arbitrator.cases.saturating_add(1);
-        Db::put_arbitrator(store, &arbitrator);
-    }
-    emit(
-        events,
-        MarketEvent::ArbitratorAssigned {
-            trade: trade.id,
-            arbitrator: chosen,
-        },
-    );
+    trade.ruling_deadline_ms = ruling_deadline(params, context.timestamp_ms);
+    // A new arbitrator gets an allowance of messages of its own.
+    trade.messages_by_arbitrator = 0;
+}
+
+fn ruling_deadline(params: &MarketParams, from_ms: u64) -> u64 {
+    from_ms.saturating_add(u64::from(params.ruling_window_secs).saturating_mul(1_000))
 }
 
 pub fn open(
@@ -108,6 +170,9 @@ pub fn open(
     trade.state = TradeState::Disputed;
     trade.disputed_ms = Some(context.timestamp_ms);
     trade.dispute_opened_by = Some(party);
+    // The dispute's first window: an arbitrator's assignment restarts it; if nobody is ever
+    // assigned, the dispute ends without a ruling once it has passed.
+    trade.ruling_deadline_ms = ruling_deadline(params, context.timestamp_ms);
     emit(
         events,
         MarketEvent::TradeStateChanged {
@@ -115,7 +180,7 @@ pub fn open(
             state: TradeState::Disputed,
         },
     );
-    assign(store, params, &mut trade, context, events);
+    request_pick(store, &mut trade, context, events)?;
     Db::put_trade(store, &trade);
     reputation::dispute_opened(store, signer);
     Ok(())
@@ -130,6 +195,9 @@ pub fn rule(
 ) -> Result<(), MarketError> {
     let mut trade = load(store, rule.trade)?;
     require_state(&trade, &[TradeState::Disputed], "disputed")?;
+    if trade.arbitrator_pending {
+        return Err(MarketError::ArbitratorPickPending { trade: trade.id });
+    }
     if trade.arbitrator.as_ref() != Some(signer) {
         return Err(MarketError::NotArbitrator {
             trade: trade.id,
@@ -197,42 +265,59 @@ pub fn rule(
     Ok(())
 }
 
+/// Takes a dispute from an arbitrator who missed the ruling deadline, or asks again for an
+/// arbitrator when nobody holds it. The deadline moves only when someone is actually assigned
+/// (at the next block's pick), so with nobody eligible a reassign cannot put off the exit:
+/// before the deadline it is refused, after it the dispute ends without a ruling.
 pub fn reassign(
     store: &mut (impl Store + ?Sized),
-    params: &MarketParams,
     context: &BlockContext,
     id: u64,
     events: &mut Vec<Event>,
 ) -> Result<(), MarketError> {
     let mut trade = load(store, id)?;
     require_state(&trade, &[TradeState::Disputed], "disputed")?;
+    if trade.arbitrator_pending {
+        return Err(MarketError::ArbitratorPickPending { trade: id });
+    }
     let now = context.timestamp_ms;
-    let previous = trade.arbitrator;
-    let previous_deadline = trade.ruling_deadline_ms;
-    if let Some(current) = previous {
-        if now <= previous_deadline {
+    let deadline = trade.ruling_deadline_ms;
+    let window_open = now <= deadline;
+    match trade.arbitrator {
+        Some(_) if window_open => {
             return Err(MarketError::RulingWindowOpen {
                 trade: id,
-                deadline_ms: previous_deadline,
+                deadline_ms: deadline,
             });
         }
-        let mut missed = Db::arbitrator(store, &current)
-            .ok_or(MarketError::UnknownArbitrator { account: current })?;
-        missed.open_cases = missed.open_cases.saturating_sub(1);
-        missed.reassignments = missed.reassignments.saturating_add(1);
-        Db::put_arbitrator(store, &missed);
-        trade.arbitrator = None;
-        if trade.reassigned.len() >= MAX_REASSIGNMENTS {
-            return no_ruling(store, &mut trade, now, events);
+        Some(current) => {
+            let mut missed = Db::arbitrator(store, &current)
+                .ok_or(MarketError::UnknownArbitrator { account: current })?;
+            missed.open_cases = missed.open_cases.saturating_sub(1);
+            missed.reassignments = missed.reassignments.saturating_add(1);
+            Db::put_arbitrator(store, &missed);
+            trade.arbitrator = None;
+            if trade.reassigned.len() >= MAX_REASSIGNMENTS {
+                return no_ruling(store, &mut trade, now, events);
+            }
+            trade.reassigned.push(current);
         }
-        trade.reassigned.push(current);
+        None => {}
     }
-    assign(store, params, &mut trade, context, events);
-    // Nobody was eligible for a whole ruling window and nobody is now: end the dispute rather
-    // than hold the escrow forever.
-    if trade.arbitrator.is_none() && previous.is_none() && now > previous_deadline {
+    if eligible(store, &trade).is_empty() {
+        if window_open {
+            // Nobody holds the case, its window still runs, and a pick could find nobody:
+            // asking again would change nothing.
+            return Err(MarketError::NoEligibleArbitrator {
+                trade: id,
+                deadline_ms: deadline,
+            });
+        }
+        // The window passed with nobody to rule and nobody can now: end the dispute rather
+        // than hold the escrow forever.
         return no_ruling(store, &mut trade, now, events);
     }
+    request_pick(store, &mut trade, context, events)?;
     Db::put_trade(store, &trade);
     Ok(())
 }

@@ -31,6 +31,16 @@ pub enum MarketError {
     ValueOverflow,
     #[error("offer {offer} does not exist (or is closed)")]
     UnknownOffer { offer: u64 },
+    #[error(
+        "offer {offer} changed since the taker saw it: the take names revision {expected_revision}, the offer is at revision {current_revision}"
+    )]
+    OfferChanged {
+        offer: u64,
+        expected_revision: u64,
+        current_revision: u64,
+    },
+    #[error("offer {offer} has been updated the most times an offer can be; create a new one")]
+    RevisionsExhausted { offer: u64 },
     #[error("only the maker of offer {offer} may change it")]
     NotMaker { offer: u64 },
     #[error("makers cannot take their own offer {offer}")]
@@ -112,16 +122,28 @@ pub enum MarketError {
     CooldownRunning { free_at_ms: u64 },
     #[error("the arbitrator still has {open_cases} open cases")]
     OpenCases { open_cases: u32 },
-    #[error("trade {trade} has reached its limit of {max} messages")]
-    TooManyMessages { trade: u64, max: u32 },
+    #[error("the {author} of trade {trade} has posted the most messages an author may ({max})")]
+    TooManyMessages {
+        trade: u64,
+        author: &'static str,
+        max: u32,
+    },
     #[error("messages can no longer be posted to trade {trade}")]
     ChatClosed { trade: u64 },
-    #[error("the key for trade {trade} was already revealed by this party")]
-    AlreadyRevealed { trade: u64 },
+    #[error("this party already revealed the key of trade {trade} to arbitrator {arbitrator}")]
+    AlreadyRevealed { trade: u64, arbitrator: AccountId },
     #[error("a rating is 1 to 5 stars, not {stars}")]
     InvalidRating { stars: u8 },
     #[error("this party already rated trade {trade}")]
     AlreadyRated { trade: u64 },
     #[error("trade {trade} has no arbitrator assigned")]
     NoArbitrator { trade: u64 },
+    #[error("the arbitrator of trade {trade} is picked at the start of the next block")]
+    ArbitratorPickPending { trade: u64 },
+    #[error(
+        "nobody can arbitrate trade {trade} now; it ends without a ruling if nobody can by {deadline_ms} ms"
+    )]
+    NoEligibleArbitrator { trade: u64, deadline_ms: u64 },
+    #[error("this block has already asked for the most arbitrator picks a block may ({max})")]
+    TooManyPendingPicks { max: usize },
 }

@@ -8,15 +8,20 @@
 //!
 //! ```text
 //! take -> AwaitingPayment --mark_paid(buyer)--> Paid --release(seller)--> Completed
-//!           | cancel(buyer) -> Cancelled          | open_dispute(seller; buyer after the release window)
-//!           | claim_timeout(seller, after the      v
-//!           |   payment window) -> TimedOut      Disputed --rule(arbitrator)--> Resolved
-//!                                                 | reassign(anyone, after the ruling deadline)
+//!           | cancel(buyer, in the window)        | open_dispute(seller; buyer after the release window)
+//!           |   -> Cancelled                      v
+//!           | claim_timeout(seller) or          Disputed --rule(arbitrator)--> Resolved
+//!           |   cancel(buyer), after the window   | reassign(anyone, after the ruling deadline)
+//!           |   -> TimedOut (deposit to seller)
 //! ```
 //!
-//! A dispute cannot hold funds forever: after the most reassignments a trade allows, or a whole
-//! ruling window with no eligible arbitrator, the next `reassign` ends it without a ruling
-//! (deposits back, the amount split in half).
+//! A dispute cannot hold funds forever: after the most reassignments a trade allows, or once the
+//! ruling deadline has passed with nobody eligible to take the case, the next `reassign` ends it
+//! without a ruling (deposits back, the amount split in half). Only an actual assignment moves
+//! the deadline.
+//!
+//! Arbitrators are picked at the start of the block after the one that asked (see
+//! [`begin_block`]), so that no party can time its request to a randomness already known.
 
 mod disputes;
 mod error;
@@ -28,6 +33,7 @@ pub mod reputation;
 mod social;
 mod trades;
 
+pub use disputes::select as select_arbitrator;
 pub use error::MarketError;
 pub use params::MarketParams;
 pub use records::{Arbitrator, Db, Message, Offer, Profile, Reputation, Trade, TradeState};
@@ -45,6 +51,8 @@ pub enum MarketEvent {
     },
     OfferUpdated {
         offer: u64,
+        /// The revision a take must now name.
+        revision: u64,
     },
     OfferClosed {
         offer: u64,
@@ -69,9 +77,13 @@ pub enum MarketEvent {
         to_seller: u128,
         to_arbitrator: u128,
     },
-    ArbitratorAssigned {
+    /// The trade needs an arbitrator: one is picked at the start of block `picked_at_height`
+    /// with that block's randomness (unknown to whoever sent this transaction), and shows as
+    /// the trade's `arbitrator` from then on. The pick belongs to no transaction, so it has no
+    /// receipt of its own.
+    ArbitratorRequested {
         trade: u64,
-        arbitrator: Option<AccountId>,
+        picked_at_height: u64,
     },
     /// A dispute ended without a ruling (see `reassign`).
     NoRuling {
@@ -97,6 +109,8 @@ pub enum MarketEvent {
     KeyRevealed {
         trade: u64,
         by: Party,
+        /// The arbitrator the key was sealed to.
+        to: AccountId,
     },
     Rated {
         trade: u64,
@@ -110,6 +124,18 @@ pub enum MarketEvent {
 
 fn emit(events: &mut Vec<Event>, event: MarketEvent) {
     events.push(Event::Market(event));
+}
+
+/// The market's work at the start of every block, before the block's transactions: the
+/// arbitrator picks that the previous block asked for, made with this block's randomness (see
+/// `disputes`). It never fails and has no receipt; what it does shows in the trades it assigns
+/// (`Trade::arbitrator`), which clients read through the trade queries.
+pub fn begin_block(store: &mut (impl Store + ?Sized), context: &BlockContext) {
+    if Db::pending_picks(store).is_empty() {
+        return;
+    }
+    let params = params::load(store);
+    disputes::begin_block(store, &params, context);
 }
 
 /// Runs one market call for `signer`. On error the caller discards every write made here.
@@ -137,7 +163,7 @@ pub fn execute(
             disputes::open(store, &params, context, signer, r.trade, events)
         }
         MarketCall::Rule(rule) => disputes::rule(store, now, signer, rule, events),
-        MarketCall::Reassign(r) => disputes::reassign(store, &params, context, r.trade, events),
+        MarketCall::Reassign(r) => disputes::reassign(store, context, r.trade, events),
         MarketCall::RegisterArbitrator(register) => {
             disputes::register(store, &params, now, signer, register, events)
         }

@@ -153,6 +153,7 @@ pub fn create(
             amount_locked: inventory,
             deposit_locked: deposit,
             created_ms: now,
+            revision: 0,
         },
     );
     emit(
@@ -185,6 +186,10 @@ pub fn update(
     events: &mut Vec<Event>,
 ) -> Result<(), MarketError> {
     let mut offer = own_offer(store, maker, update.offer)?;
+    let revision = offer
+        .revision
+        .checked_add(1)
+        .ok_or(MarketError::RevisionsExhausted { offer: offer.id })?;
     check_terms(
         params,
         offer.fiat,
@@ -221,8 +226,15 @@ pub fn update(
     offer.terms = update.terms.clone();
     offer.amount_locked = inventory;
     offer.deposit_locked = deposit;
+    offer.revision = revision;
     Db::put_offer(store, &offer);
-    emit(events, MarketEvent::OfferUpdated { offer: offer.id });
+    emit(
+        events,
+        MarketEvent::OfferUpdated {
+            offer: offer.id,
+            revision,
+        },
+    );
     Ok(())
 }
 

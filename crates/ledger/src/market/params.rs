@@ -83,7 +83,9 @@ pub struct MarketParams {
     pub min_arbitrator_bond: u128,
     pub max_arbitrator_fee_bps: u16,
     pub arbitrator_cooldown_secs: u32,
-    pub max_messages_per_trade: u32,
+    /// The most messages each author (the buyer, the seller, each assigned arbitrator) may post
+    /// to one trade.
+    pub max_messages_per_author: u32,
     /// Tiers above "New", lowest first.
     pub tiers: Vec<TierRule>,
 }
@@ -100,7 +102,7 @@ impl_codec!(MarketParams {
     min_arbitrator_bond,
     max_arbitrator_fee_bps,
     arbitrator_cooldown_secs,
-    max_messages_per_trade,
+    max_messages_per_author,
     tiers: (RangeCfg::new(0..=MAX_TIERS), ())
 });
 
@@ -146,7 +148,7 @@ impl MarketParams {
             min_arbitrator_bond: eqa(1_000),
             max_arbitrator_fee_bps: 500,
             arbitrator_cooldown_secs: 7 * DAY_SECS,
-            max_messages_per_trade: 256,
+            max_messages_per_author: 256,
             tiers: vec![
                 TierRule {
                     name: text("Verified"),
@@ -249,7 +251,7 @@ pub struct RawMarketParams {
     pub min_arbitrator_bond: Option<String>,
     pub max_arbitrator_fee_bps: Option<u16>,
     pub arbitrator_cooldown_secs: Option<u32>,
-    pub max_messages_per_trade: Option<u32>,
+    pub max_messages_per_author: Option<u32>,
 }
 
 impl RawMarketParams {
@@ -281,7 +283,7 @@ impl RawMarketParams {
             ruling_window_secs,
             max_arbitrator_fee_bps,
             arbitrator_cooldown_secs,
-            max_messages_per_trade
+            max_messages_per_author
         );
         if params.min_deposit_bps > params.max_deposit_bps || params.max_deposit_bps > 10_000 {
             return Err((

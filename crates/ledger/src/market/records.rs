@@ -22,6 +22,7 @@ pub mod table {
     pub const PROFILE: u8 = 0x19;
     pub const REVEALED_KEY: u8 = 0x1a;
     pub const PARAMS: u8 = 0x1b;
+    pub const PENDING_PICKS: u8 = 0x1c;
 }
 
 /// How many recent durations a record keeps to report a median.
@@ -30,6 +31,11 @@ pub const RECENT_DURATIONS: usize = 64;
 pub const MAX_REASSIGNMENTS: usize = 16;
 /// The most assets a reputation keeps volumes for.
 pub const MAX_VOLUME_ASSETS: usize = 64;
+/// The most arbitrator picks one block can ask for. Each `open_dispute` or `reassign` asks for
+/// at most one and the list is emptied at the start of every block, so it holds one block's
+/// requests: twice the most transactions a block carries (4,096 at the node), so it never fills
+/// in practice. Should it fill, further requests fail with a named error.
+pub const MAX_PENDING_PICKS: usize = 8_192;
 
 fn key_u64(tag: u8, id: u64) -> Vec<u8> {
     let mut key = vec![tag];
@@ -67,6 +73,10 @@ pub struct Offer {
     /// The maker's deposit this offer holds for its remaining amount.
     pub deposit_locked: u128,
     pub created_ms: u64,
+    /// The version of the terms: 0 at creation, one more at every update. Takes name the
+    /// revision they agreed to; they do not change it (a take only lowers `max_amount`, which
+    /// every take checks its amount against).
+    pub revision: u64,
 }
 impl_codec!(Offer {
     id,
@@ -86,7 +96,8 @@ impl_codec!(Offer {
     min_taker_tier,
     amount_locked,
     deposit_locked,
-    created_ms
+    created_ms,
+    revision
 });
 
 /// Where a trade is in its life. Completed, Cancelled, TimedOut and Resolved are final.
@@ -177,11 +188,23 @@ pub struct Trade {
     pub disputed_ms: Option<u64>,
     pub dispute_opened_by: Option<Party>,
     pub arbitrator: Option<AccountId>,
+    /// Set while the trade waits for an arbitrator to be picked at the start of the next block
+    /// (see `disputes::begin_block`).
+    pub arbitrator_pending: bool,
     pub assigned_ms: u64,
+    /// While disputed: the assigned arbitrator must rule by then, or anyone may reassign. With
+    /// nobody assigned, the dispute ends without a ruling once it has passed. It moves only
+    /// when an arbitrator is actually assigned.
     pub ruling_deadline_ms: u64,
     /// Arbitrators this dispute was taken away from; never chosen again for it.
     pub reassigned: Vec<AccountId>,
+    /// Messages posted to the trade so far, by anyone: the next message's index.
     pub messages: u32,
+    /// Messages posted by each author. Each has its own allowance, so no author can use up
+    /// another's; the arbitrator's count starts again for each newly assigned arbitrator.
+    pub messages_by_buyer: u32,
+    pub messages_by_seller: u32,
+    pub messages_by_arbitrator: u32,
     pub rated_by_buyer: bool,
     pub rated_by_seller: bool,
     pub settled_ms: Option<u64>,
@@ -209,10 +232,14 @@ impl_codec!(Trade {
     disputed_ms,
     dispute_opened_by,
     arbitrator,
+    arbitrator_pending,
     assigned_ms,
     ruling_deadline_ms,
     reassigned: (RangeCfg::new(0..=MAX_REASSIGNMENTS), ()),
     messages,
+    messages_by_buyer,
+    messages_by_seller,
+    messages_by_arbitrator,
     rated_by_buyer,
     rated_by_seller,
     settled_ms
@@ -413,6 +440,22 @@ impl Db {
             .unwrap_or_default()
     }
 
+    /// Trades waiting for an arbitrator to be picked at the start of the next block, in the
+    /// order they asked.
+    pub fn pending_picks(store: &(impl Store + ?Sized)) -> Vec<u64> {
+        read::<PendingPicks>(store, &[table::PENDING_PICKS])
+            .map(|list| list.trades)
+            .unwrap_or_default()
+    }
+
+    pub fn put_pending_picks(store: &mut (impl Store + ?Sized), trades: Vec<u64>) {
+        if trades.is_empty() {
+            store.delete(&[table::PENDING_PICKS]);
+        } else {
+            write(store, &[table::PENDING_PICKS], &PendingPicks { trades });
+        }
+    }
+
     pub fn put_arbitrators(store: &mut (impl Store + ?Sized), accounts: Vec<AccountId>) {
         write(
             store,
@@ -486,21 +529,37 @@ impl Db {
         write(store, &key_account(table::PROFILE, account), profile);
     }
 
-    fn revealed_key(trade: u64, party: Party) -> Vec<u8> {
+    /// A reveal is kept per party and per arbitrator it was sealed to, so each arbitrator a
+    /// dispute passes to can be given the conversation. A trade has at most
+    /// `2 * (MAX_REASSIGNMENTS + 1)` of them.
+    fn revealed_key(trade: u64, party: Party, arbitrator: &AccountId) -> Vec<u8> {
         let mut key = key_u64(table::REVEALED_KEY, trade);
         key.push(match party {
             Party::Buyer => 0,
             Party::Seller => 1,
         });
+        key.extend_from_slice(arbitrator.as_bytes());
         key
     }
 
-    pub fn revealed(store: &(impl Store + ?Sized), trade: u64, party: Party) -> Option<Vec<u8>> {
-        store.get(&Self::revealed_key(trade, party))
+    /// The conversation key `party` revealed to `arbitrator` (sealed to it), if any.
+    pub fn revealed(
+        store: &(impl Store + ?Sized),
+        trade: u64,
+        party: Party,
+        arbitrator: &AccountId,
+    ) -> Option<Vec<u8>> {
+        store.get(&Self::revealed_key(trade, party, arbitrator))
     }
 
-    pub fn put_revealed(store: &mut (impl Store + ?Sized), trade: u64, party: Party, key: Vec<u8>) {
-        store.put(&Self::revealed_key(trade, party), key);
+    pub fn put_revealed(
+        store: &mut (impl Store + ?Sized),
+        trade: u64,
+        party: Party,
+        arbitrator: &AccountId,
+        key: Vec<u8>,
+    ) {
+        store.put(&Self::revealed_key(trade, party, arbitrator), key);
     }
 }
 
@@ -512,4 +571,11 @@ struct ArbitratorList {
 }
 impl_codec!(ArbitratorList {
     accounts: (RangeCfg::new(0..=MAX_ARBITRATORS), ())
+});
+
+struct PendingPicks {
+    trades: Vec<u64>,
+}
+impl_codec!(PendingPicks {
+    trades: (RangeCfg::new(0..=MAX_PENDING_PICKS), ())
 });

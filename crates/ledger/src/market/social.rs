@@ -35,13 +35,25 @@ pub fn post(
     if trade.state.is_final() {
         return Err(MarketError::ChatClosed { trade: trade.id });
     }
-    if trade.messages >= params.max_messages_per_trade {
-        return Err(MarketError::TooManyMessages {
-            trade: trade.id,
-            max: params.max_messages_per_trade,
-        });
+    // Each author has an allowance of its own, so one cannot silence another by using up a
+    // shared limit. Parties are never the arbitrator (selection excludes them).
+    let max = params.max_messages_per_author;
+    let (author, posted) = match trade.party(signer) {
+        Some(Party::Buyer) => ("buyer", &mut trade.messages_by_buyer),
+        Some(Party::Seller) => ("seller", &mut trade.messages_by_seller),
+        None => ("arbitrator", &mut trade.messages_by_arbitrator),
+    };
+    let too_many = MarketError::TooManyMessages {
+        trade: trade.id,
+        author,
+        max,
+    };
+    if *posted >= max {
+        return Err(too_many);
     }
+    *posted = posted.checked_add(1).ok_or(too_many.clone())?;
     let index = trade.messages;
+    trade.messages = index.checked_add(1).ok_or(too_many)?;
     Db::put_message(
         store,
         trade.id,
@@ -52,7 +64,6 @@ pub fn post(
             ciphertext: post.ciphertext.clone(),
         },
     );
-    trade.messages = index.checked_add(1).expect("bounded by the limit");
     Db::put_trade(store, &trade);
     emit(
         events,
@@ -78,18 +89,33 @@ pub fn reveal(
         role: "buyer or seller",
     })?;
     require_state(&trade, &[TradeState::Disputed], "disputed")?;
-    if trade.arbitrator.is_none() {
-        return Err(MarketError::NoArbitrator { trade: trade.id });
+    if trade.arbitrator_pending {
+        return Err(MarketError::ArbitratorPickPending { trade: trade.id });
     }
-    if Db::revealed(store, trade.id, party).is_some() {
-        return Err(MarketError::AlreadyRevealed { trade: trade.id });
+    let arbitrator = trade
+        .arbitrator
+        .ok_or(MarketError::NoArbitrator { trade: trade.id })?;
+    // One reveal per party per arbitrator: evidence given to an arbitrator who was then
+    // reassigned away can be given again to the next one.
+    if Db::revealed(store, trade.id, party, &arbitrator).is_some() {
+        return Err(MarketError::AlreadyRevealed {
+            trade: trade.id,
+            arbitrator,
+        });
     }
-    Db::put_revealed(store, trade.id, party, reveal.encrypted_key.clone());
+    Db::put_revealed(
+        store,
+        trade.id,
+        party,
+        &arbitrator,
+        reveal.encrypted_key.clone(),
+    );
     emit(
         events,
         MarketEvent::KeyRevealed {
             trade: trade.id,
             by: party,
+            to: arbitrator,
         },
     );
     Ok(())

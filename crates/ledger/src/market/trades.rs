@@ -159,6 +159,15 @@ pub fn take(
 ) -> Result<(), MarketError> {
     let mut offer =
         Db::offer(store, take.offer).ok_or(MarketError::UnknownOffer { offer: take.offer })?;
+    // The taker agreed to one version of the terms; any update since (even one ordered just
+    // ahead of this take in the same block) voids the take rather than binding the taker to it.
+    if take.revision != offer.revision {
+        return Err(MarketError::OfferChanged {
+            offer: offer.id,
+            expected_revision: take.revision,
+            current_revision: offer.revision,
+        });
+    }
     if &offer.maker == taker {
         return Err(MarketError::OwnOffer { offer: offer.id });
     }
@@ -289,10 +298,14 @@ pub fn take(
         disputed_ms: None,
         dispute_opened_by: None,
         arbitrator: None,
+        arbitrator_pending: false,
         assigned_ms: 0,
         ruling_deadline_ms: 0,
         reassigned: Vec::new(),
         messages: 0,
+        messages_by_buyer: 0,
+        messages_by_seller: 0,
+        messages_by_arbitrator: 0,
         rated_by_buyer: false,
         rated_by_seller: false,
         settled_ms: None,
@@ -332,7 +345,7 @@ pub fn mark_paid(
     let mut trade = load(store, paid.trade)?;
     require_party(&trade, signer, types::market::Party::Buyer)?;
     require_state(&trade, &[TradeState::AwaitingPayment], "awaiting payment")?;
-    if now > trade.payment_deadline_ms {
+    if payment_window_closed(&trade, now) {
         return Err(MarketError::PaymentWindowClosed {
             trade: trade.id,
             closed_at_ms: trade.payment_deadline_ms,
@@ -402,6 +415,12 @@ pub fn cancel(
     let mut trade = load(store, id)?;
     require_party(&trade, signer, types::market::Party::Buyer)?;
     require_state(&trade, &[TradeState::AwaitingPayment], "awaiting payment")?;
+    // Once the window has closed the buyer has let it pass unpaid, whoever moves first: a cancel
+    // then settles exactly as the seller's claim of the timeout would, so racing the seller to
+    // it cannot save the deposit. The buyer still has an exit; it just costs what a timeout costs.
+    if payment_window_closed(&trade, now) {
+        return time_out(store, &mut trade, now, events);
+    }
     let to_seller = trade
         .amount
         .checked_add(trade.seller_deposit)
@@ -433,18 +452,34 @@ pub fn claim_timeout(
     let mut trade = load(store, id)?;
     require_party(&trade, signer, types::market::Party::Seller)?;
     require_state(&trade, &[TradeState::AwaitingPayment], "awaiting payment")?;
-    if now <= trade.payment_deadline_ms {
+    if !payment_window_closed(&trade, now) {
         return Err(MarketError::PaymentWindowOpen {
             trade: trade.id,
             closes_at_ms: trade.payment_deadline_ms,
         });
     }
-    // The buyer neither paid nor cancelled in time: the seller gets everything back plus the
-    // buyer's deposit.
+    time_out(store, &mut trade, now, events)
+}
+
+/// Whether the buyer's time to pay is over at `now`. The deadline millisecond itself is still
+/// inside the window: the buyer may mark paid or cancel freely at it, and the seller may claim
+/// the timeout only after it. Every transition that depends on the window asks this.
+pub(crate) fn payment_window_closed(trade: &Trade, now: u64) -> bool {
+    now > trade.payment_deadline_ms
+}
+
+/// Ends a trade whose buyer neither paid nor cancelled in time: the seller gets everything back
+/// plus the buyer's deposit, and the buyer's record shows a timeout.
+fn time_out(
+    store: &mut (impl Store + ?Sized),
+    trade: &mut Trade,
+    now: u64,
+    events: &mut Vec<Event>,
+) -> Result<(), MarketError> {
     let to_seller = trade.escrow();
     settle(
         store,
-        &mut trade,
+        trade,
         TradeState::TimedOut,
         now,
         Payout {

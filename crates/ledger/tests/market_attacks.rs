@@ -1,0 +1,905 @@
+//! Attacks on the market, each replayed against the rule that stops it: front-running a take,
+//! escaping the timeout penalty, buying a tier with wash trades, steering the arbitrator pick,
+//! silencing the chat, losing evidence on reassignment, and postponing a dispute's exit forever.
+//! Every refused call is checked to change nothing but its fee and nonce.
+
+use ledger::{
+    BlockContext, CallError, Event, Outcome, Receipt,
+    market::{Db, MarketError, MarketEvent, MarketParams, TradeState},
+    testing::{TestChain, account, test_genesis},
+};
+use types::{
+    AccountId, AssetId, Call, Symbol, Text,
+    bank::{BankCall, IssueAsset, Mint},
+    market::*,
+};
+
+const SELLER: u64 = 0;
+const BUYER: u64 = 1;
+const ARBITER_A: u64 = 2;
+const ARBITER_B: u64 = 3;
+const OUTSIDER: u64 = 4;
+const ISSUER: u64 = 5;
+/// Accounts 6..16 also hold USDX and trade (or arbitrate).
+const EXTRA: std::ops::Range<u64> = 6..16;
+const ACCOUNTS: u64 = 16;
+/// 1,000 EQA: the default minimum arbitrator bond.
+const BOND: u128 = 1_000_000_000_000;
+const SEPA: u16 = 0;
+const DAY_MS: u64 = 86_400_000;
+/// One USDX in minor units.
+const USD: u128 = 1_000_000;
+
+struct Market {
+    chain: TestChain,
+    usd: AssetId,
+}
+
+fn market_call(call: MarketCall) -> Call {
+    Call::Market(call)
+}
+
+fn market_events(receipt: &Receipt) -> Vec<MarketEvent> {
+    receipt
+        .events
+        .iter()
+        .filter_map(|event| match event {
+            Event::Market(event) => Some(event.clone()),
+            _ => None,
+        })
+        .collect()
+}
+
+impl Market {
+    /// A chain where every account but the issuer holds USDX, with arbiters A and B registered.
+    fn new() -> Self {
+        Self::with_arbiters(&[ARBITER_A, ARBITER_B])
+    }
+
+    fn with_arbiters(arbiters: &[u64]) -> Self {
+        Self::with(arbiters, |_| {})
+    }
+
+    /// A chain whose market parameters are the defaults changed by `change`.
+    fn with(arbiters: &[u64], change: impl FnOnce(&mut MarketParams)) -> Self {
+        let mut genesis = test_genesis(ACCOUNTS, 100_000_000_000_000);
+        change(&mut genesis.market);
+        let mut chain = TestChain::from_genesis(&genesis);
+        let receipt = chain.bank(
+            ISSUER,
+            BankCall::IssueAsset(IssueAsset {
+                symbol: Symbol::new("USDX").unwrap(),
+                name: Text::new("Dollar").unwrap(),
+                decimals: 6,
+                max_supply: None,
+            }),
+        );
+        let usd = match &receipt.events[..] {
+            [Event::AssetIssued { asset, .. }] => *asset,
+            other => panic!("{other:?}"),
+        };
+        for holder in (0..ACCOUNTS).filter(|a| *a != ISSUER) {
+            let receipt = chain.bank(
+                ISSUER,
+                BankCall::Mint(Mint {
+                    asset: usd,
+                    to: account(holder),
+                    amount: 1_000_000 * USD,
+                }),
+            );
+            assert!(receipt.is_success());
+        }
+        let mut market = Self { chain, usd };
+        for arbiter in arbiters {
+            market.ok(*arbiter, register());
+        }
+        market
+    }
+
+    fn submit(&mut self, signer: u64, call: MarketCall) -> Receipt {
+        self.chain.submit(signer, market_call(call))
+    }
+
+    fn ok(&mut self, signer: u64, call: MarketCall) -> Vec<MarketEvent> {
+        let receipt = self.submit(signer, call);
+        assert_eq!(receipt.outcome, Outcome::Success, "{receipt:?}");
+        market_events(&receipt)
+    }
+
+    /// Runs a call that must fail with `expected`, and checks nothing but fee and nonce changed.
+    fn fails(&mut self, signer: u64, call: MarketCall, expected: MarketError) {
+        let before = self.chain.snapshot_except_fee(signer);
+        let receipt = self.submit(signer, call);
+        assert_eq!(
+            receipt.outcome,
+            Outcome::Failed(CallError::Market(expected)),
+            "{receipt:?}"
+        );
+        assert_eq!(
+            self.chain.snapshot_except_fee(signer),
+            before,
+            "nothing moved"
+        );
+    }
+
+    /// An empty block: what the next block's begin step does, and nothing else.
+    fn empty_block(&mut self) {
+        assert!(self.chain.apply(&[]).is_empty());
+    }
+
+    fn usd(&self, who: u64) -> u128 {
+        self.chain.balance(who, self.usd)
+    }
+
+    fn sell_offer(&self, min: u128, max: u128) -> CreateOffer {
+        CreateOffer {
+            side: Side::Sell,
+            asset: self.usd,
+            fiat: Fiat::new("EUR").unwrap(),
+            // 0.92 EUR per USDX.
+            price: 92,
+            min_amount: min,
+            max_amount: max,
+            methods: vec![PaymentMethod::Registered(SEPA)],
+            payment_window_secs: 3_600,
+            terms: Text::new("SEPA only").unwrap(),
+            buyer_deposit_bps: 1_500,
+            seller_deposit_bps: 1_000,
+            min_taker_trades: 0,
+            min_taker_tier: 0,
+        }
+    }
+
+    fn create(&mut self, maker: u64, offer: CreateOffer) -> u64 {
+        match &self.ok(maker, MarketCall::CreateOffer(offer))[..] {
+            [MarketEvent::OfferCreated { offer, .. }] => *offer,
+            other => panic!("{other:?}"),
+        }
+    }
+
+    fn take(&mut self, taker: u64, offer: u64, amount: u128) -> u64 {
+        let revision = Db::offer(&self.chain.store, offer).unwrap().revision;
+        let events = self.ok(taker, take(offer, revision, amount));
+        events
+            .iter()
+            .find_map(|event| match event {
+                MarketEvent::TradeOpened { trade, .. } => Some(*trade),
+                _ => None,
+            })
+            .expect("a trade opened")
+    }
+
+    fn trade(&self, id: u64) -> ledger::market::Trade {
+        Db::trade(&self.chain.store, id).unwrap()
+    }
+
+    /// A trade of `amount` on a fresh sell offer of `seller`, taken whole by `buyer`.
+    fn open_trade_between(&mut self, seller: u64, buyer: u64, amount: u128) -> u64 {
+        let offer = self.create(seller, self.sell_offer(amount, amount));
+        self.take(buyer, offer, amount)
+    }
+
+    /// A sell offer of 100 USDX taken whole by the buyer.
+    fn open_trade(&mut self) -> u64 {
+        self.open_trade_between(SELLER, BUYER, 100 * USD)
+    }
+
+    fn paid_trade(&mut self) -> u64 {
+        let trade = self.open_trade();
+        self.ok(BUYER, mark_paid(trade));
+        trade
+    }
+
+    /// A paid trade disputed by the seller, with its arbitrator picked at the next block.
+    fn disputed_trade(&mut self) -> u64 {
+        let trade = self.paid_trade();
+        self.ok(SELLER, MarketCall::OpenDispute(t(trade)));
+        self.empty_block();
+        trade
+    }
+
+    /// The index of the account assigned to arbitrate `trade`.
+    fn arbiter_of(&self, trade: u64) -> u64 {
+        index_of(
+            self.trade(trade)
+                .arbitrator
+                .expect("an arbitrator is assigned"),
+        )
+    }
+
+    /// The context of the next block with a chosen timestamp.
+    fn context_at(&self, timestamp_ms: u64) -> BlockContext {
+        BlockContext {
+            timestamp_ms,
+            ..self.chain.next_context()
+        }
+    }
+}
+
+fn register() -> MarketCall {
+    MarketCall::RegisterArbitrator(RegisterArbitrator {
+        bond: BOND,
+        fee_bps: 100,
+        languages: Text::new("en").unwrap(),
+    })
+}
+
+fn take(offer: u64, revision: u64, amount: u128) -> MarketCall {
+    MarketCall::TakeOffer(TakeOffer {
+        offer,
+        revision,
+        amount,
+        method: PaymentMethod::Registered(SEPA),
+    })
+}
+
+fn mark_paid(trade: u64) -> MarketCall {
+    MarketCall::MarkPaid(MarkPaid {
+        trade,
+        payer_commitment: None,
+    })
+}
+
+fn t(trade: u64) -> TradeRef {
+    TradeRef { trade }
+}
+
+fn index_of(who: AccountId) -> u64 {
+    (0..ACCOUNTS)
+        .find(|index| account(*index) == who)
+        .expect("a test account")
+}
+
+fn randomness(seed: u64) -> [u8; 32] {
+    types::hash(b"EQUA_TEST_ATTACK_RANDOMNESS", &[&seed.to_be_bytes()]).0
+}
+
+// Defect: take-offer front-running ---------------------------------------------------------
+
+fn reprice(offer: u64, price: u128) -> MarketCall {
+    MarketCall::UpdateOffer(UpdateOffer {
+        offer,
+        price,
+        min_amount: 10 * USD,
+        max_amount: 100 * USD,
+        methods: vec![PaymentMethod::Registered(SEPA)],
+        payment_window_secs: 3_600,
+        terms: Text::new("SEPA only").unwrap(),
+    })
+}
+
+/// The maker sees a take of its 0.92 EUR offer in the mempool and gets a price update to
+/// 1.50 EUR ordered ahead of it in the same block. The take named revision 0, so it fails with
+/// the offer's new revision in the error, and changes nothing but the taker's fee and nonce.
+#[test]
+fn maker_price_update_ahead_of_take_in_same_block_fails_the_take() {
+    let build = || {
+        let mut m = Market::new();
+        let offer = m.create(SELLER, m.sell_offer(10 * USD, 100 * USD));
+        assert_eq!(Db::offer(&m.chain.store, offer).unwrap().revision, 0);
+        (m, offer)
+    };
+    let (mut m, offer) = build();
+    let update = m.chain.tx(SELLER, market_call(reprice(offer, 150)));
+    let agreed = m.chain.tx(BUYER, market_call(take(offer, 0, 50 * USD)));
+    let context = m.chain.next_context();
+    let receipts = m.chain.apply_with(&context, &[update.clone(), agreed]);
+    assert_eq!(receipts[0].outcome, Outcome::Success, "{:?}", receipts[0]);
+    assert_eq!(
+        market_events(&receipts[0]),
+        vec![MarketEvent::OfferUpdated { offer, revision: 1 }]
+    );
+    assert_eq!(
+        receipts[1].outcome,
+        Outcome::Failed(CallError::Market(MarketError::OfferChanged {
+            offer,
+            expected_revision: 0,
+            current_revision: 1,
+        }))
+    );
+    assert!(
+        receipts[1].fee_paid > 0,
+        "the failed take still pays its fee"
+    );
+    assert_eq!(Db::last_trade_id(&m.chain.store), 0, "no trade was opened");
+
+    // The same block without the take leaves exactly the same state, but for the taker's fee
+    // and nonce.
+    let (mut alone, _) = build();
+    alone.chain.apply_with(&context, &[update]);
+    assert_eq!(
+        m.chain.snapshot_except_fee(BUYER),
+        alone.chain.snapshot_except_fee(BUYER)
+    );
+
+    // A take that was signed before the update stays void in later blocks too.
+    m.fails(
+        BUYER,
+        take(offer, 0, 50 * USD),
+        MarketError::OfferChanged {
+            offer,
+            expected_revision: 0,
+            current_revision: 1,
+        },
+    );
+    // A revision the offer has not reached yet is no better.
+    m.fails(
+        BUYER,
+        take(offer, 2, 50 * USD),
+        MarketError::OfferChanged {
+            offer,
+            expected_revision: 2,
+            current_revision: 1,
+        },
+    );
+}
+
+/// A taker who has seen the update and names its revision trades at the new price; takes do
+/// not move the revision, so a second taker who read the same revision is not refused.
+#[test]
+fn take_naming_the_current_revision_after_an_update_succeeds() {
+    let mut m = Market::new();
+    let offer = m.create(SELLER, m.sell_offer(10 * USD, 100 * USD));
+    m.ok(SELLER, reprice(offer, 150));
+    m.ok(SELLER, reprice(offer, 95));
+    assert_eq!(Db::offer(&m.chain.store, offer).unwrap().revision, 2);
+    let events = m.ok(BUYER, take(offer, 2, 20 * USD));
+    let trade = events
+        .iter()
+        .find_map(|event| match event {
+            MarketEvent::TradeOpened { trade, .. } => Some(*trade),
+            _ => None,
+        })
+        .unwrap();
+    assert_eq!(m.trade(trade).price, 95);
+    assert_eq!(
+        Db::offer(&m.chain.store, offer).unwrap().revision,
+        2,
+        "a take changes the remaining amount, not the revision"
+    );
+    m.ok(OUTSIDER, take(offer, 2, 20 * USD));
+    assert_eq!(
+        Db::offer(&m.chain.store, offer).unwrap().max_amount,
+        60 * USD
+    );
+}
+
+/// An offer that has used every revision refuses further updates by name instead of wrapping
+/// its revision back to one a stale take could name.
+#[test]
+fn an_offer_at_the_last_revision_refuses_updates() {
+    let mut m = Market::new();
+    let offer = m.create(SELLER, m.sell_offer(10 * USD, 100 * USD));
+    let mut record = Db::offer(&m.chain.store, offer).unwrap();
+    record.revision = u64::MAX;
+    Db::put_offer(&mut m.chain.store, &record);
+    m.fails(
+        SELLER,
+        reprice(offer, 150),
+        MarketError::RevisionsExhausted { offer },
+    );
+}
+
+// Defect: escaping the timeout penalty ------------------------------------------------------
+
+/// A buyer who never paid races the seller's claim of the timeout with a cancel. Before and at
+/// the deadline millisecond the window is open: a cancel returns the deposit (and the seller's
+/// claim is refused). From one millisecond after it the window is closed: the cancel settles
+/// exactly as the seller's claim would, deposit to the seller and a timeout on the buyer's record.
+#[test]
+fn buyer_cancel_after_payment_window_forfeits_deposit() {
+    // (offset from the deadline, whether the window is closed then)
+    for (offset, closed) in [(-1i64, false), (0, false), (1, true)] {
+        let mut m = Market::new();
+        let (seller0, buyer0) = (m.usd(SELLER), m.usd(BUYER));
+        let trade = m.open_trade();
+        let deadline = m.trade(trade).payment_deadline_ms;
+        let at = deadline.checked_add_signed(offset).unwrap();
+
+        // The seller's claim at the same instant, on an identical chain, agrees about which
+        // side of the line it is.
+        let mut probe = Market::new();
+        assert_eq!(probe.open_trade(), trade);
+        let claim = probe
+            .chain
+            .tx(SELLER, market_call(MarketCall::ClaimTimeout(t(trade))));
+        let context = probe.context_at(at);
+        let claimed = probe.chain.apply_with(&context, &[claim]).remove(0);
+        if closed {
+            assert_eq!(claimed.outcome, Outcome::Success, "{claimed:?}");
+        } else {
+            assert_eq!(
+                claimed.outcome,
+                Outcome::Failed(CallError::Market(MarketError::PaymentWindowOpen {
+                    trade,
+                    closes_at_ms: deadline,
+                }))
+            );
+        }
+
+        let cancel = m
+            .chain
+            .tx(BUYER, market_call(MarketCall::CancelTrade(t(trade))));
+        let context = m.context_at(at);
+        let receipt = m.chain.apply_with(&context, &[cancel]).remove(0);
+        assert_eq!(receipt.outcome, Outcome::Success, "{receipt:?}");
+        let record = m.trade(trade);
+        let reputation = Db::reputation(&m.chain.store, &account(BUYER));
+        if closed {
+            assert_eq!(record.state, TradeState::TimedOut, "offset {offset}");
+            assert!(market_events(&receipt).contains(&MarketEvent::Settled {
+                trade,
+                to_buyer: 0,
+                to_seller: 125 * USD,
+                to_arbitrator: 0,
+            }));
+            assert_eq!(m.usd(BUYER), buyer0 - 15 * USD, "the deposit is forfeited");
+            assert_eq!(m.usd(SELLER), seller0 + 15 * USD);
+            assert_eq!((reputation.timeouts, reputation.cancellations), (1, 0));
+            // Exactly what the seller's claim at the same instant left behind.
+            let mut theirs = probe.trade(trade);
+            let mut ours = record.clone();
+            theirs.settled_ms = None;
+            ours.settled_ms = None;
+            assert_eq!(ours, theirs);
+            assert_eq!(
+                Db::reputation(&probe.chain.store, &account(BUYER)),
+                reputation
+            );
+        } else {
+            assert_eq!(record.state, TradeState::Cancelled, "offset {offset}");
+            assert_eq!((m.usd(SELLER), m.usd(BUYER)), (seller0, buyer0));
+            assert_eq!((reputation.timeouts, reputation.cancellations), (0, 1));
+        }
+    }
+}
+
+/// Marking paid is refused from the same millisecond on that the timeout can be claimed, so no
+/// instant lets the buyer both escape the timeout and avoid paying.
+#[test]
+fn marking_paid_after_the_payment_window_is_refused_at_the_same_boundary() {
+    let mut m = Market::new();
+    let trade = m.open_trade();
+    let deadline = m.trade(trade).payment_deadline_ms;
+    let late = m.chain.tx(BUYER, market_call(mark_paid(trade)));
+    let context = m.context_at(deadline + 1);
+    let receipt = m.chain.apply_with(&context, &[late]).remove(0);
+    assert_eq!(
+        receipt.outcome,
+        Outcome::Failed(CallError::Market(MarketError::PaymentWindowClosed {
+            trade,
+            closed_at_ms: deadline,
+        }))
+    );
+    let mut m = Market::new();
+    let trade = m.open_trade();
+    let on_time = m.chain.tx(BUYER, market_call(mark_paid(trade)));
+    let context = m.context_at(deadline);
+    let receipt = m.chain.apply_with(&context, &[on_time]).remove(0);
+    assert_eq!(receipt.outcome, Outcome::Success, "{receipt:?}");
+}
+
+// Defect: predictable arbitrator ------------------------------------------------------------
+
+/// Every account that can arbitrate in the pick tests: A, B and ten more.
+fn many_arbiters() -> Vec<u64> {
+    [ARBITER_A, ARBITER_B].into_iter().chain(EXTRA).collect()
+}
+
+/// What one dispute's pick comes to when the block carrying `open_dispute` has randomness
+/// `dispute_block` and the block after it `next_block`: the arbitrator assigned, and the one
+/// `next_block`'s randomness selects from the state just before that block.
+fn pick_after(dispute_block: [u8; 32], next_block: [u8; 32]) -> (AccountId, AccountId) {
+    let mut m = Market::with_arbiters(&many_arbiters());
+    let trade = m.paid_trade();
+    let open = m
+        .chain
+        .tx(SELLER, market_call(MarketCall::OpenDispute(t(trade))));
+    let context = BlockContext {
+        randomness: dispute_block,
+        ..m.chain.next_context()
+    };
+    let receipt = m.chain.apply_with(&context, &[open]).remove(0);
+    assert_eq!(receipt.outcome, Outcome::Success, "{receipt:?}");
+    assert!(
+        market_events(&receipt).contains(&MarketEvent::ArbitratorRequested {
+            trade,
+            picked_at_height: context.height + 1,
+        })
+    );
+    // Nobody is picked in the block of the dispute itself.
+    let waiting = m.trade(trade);
+    assert!(waiting.arbitrator_pending);
+    assert_eq!(waiting.arbitrator, None);
+    assert_eq!(Db::pending_picks(&m.chain.store), vec![trade]);
+
+    let context = BlockContext {
+        randomness: next_block,
+        ..m.chain.next_context()
+    };
+    let selected = ledger::market::select_arbitrator(&m.chain.store, &waiting, &next_block)
+        .expect("twelve arbitrators are eligible")
+        .account;
+    m.chain.apply_with(&context, &[]);
+    let picked = m.trade(trade);
+    assert!(!picked.arbitrator_pending);
+    assert!(Db::pending_picks(&m.chain.store).is_empty());
+    assert_eq!(picked.assigned_ms, context.timestamp_ms);
+    assert_eq!(
+        picked.ruling_deadline_ms,
+        context.timestamp_ms + 3 * DAY_MS,
+        "the ruling window starts at the assignment"
+    );
+    let arbitrator = picked.arbitrator.expect("an arbitrator is assigned");
+    let record = Db::arbitrator(&m.chain.store, &arbitrator).unwrap();
+    assert_eq!((record.cases, record.open_cases), (1, 1));
+    (arbitrator, selected)
+}
+
+/// A party who knows the randomness of the block its `open_dispute` lands in (it is a hash of
+/// the parent block, known a block ahead) cannot use it: the pick is made at the start of the
+/// next block with that block's randomness, whatever the dispute block's was.
+#[test]
+fn arbitrator_is_picked_with_randomness_of_the_block_after_the_dispute() {
+    let next_block = randomness(1);
+    let (picked, selected) = pick_after(randomness(100), next_block);
+    assert_eq!(picked, selected, "the next block's randomness selects it");
+    // A dispute block whose own randomness would have selected someone else still ends with
+    // the next block's pick: the dispute block's randomness plays no part.
+    let mut m = Market::with_arbiters(&many_arbiters());
+    let trade = m.paid_trade();
+    let record = m.trade(trade);
+    let steered = (200..300)
+        .map(randomness)
+        .find(|r| {
+            ledger::market::select_arbitrator(&m.chain.store, &record, r).map(|a| a.account)
+                != Some(picked)
+        })
+        .expect("some randomness selects another of twelve arbitrators");
+    assert_eq!(pick_after(steered, next_block).0, picked);
+    // And the next block's randomness does decide: different values pick different people.
+    let picks: std::collections::BTreeSet<AccountId> = (1..6)
+        .map(|seed| {
+            let (picked, selected) = pick_after(randomness(100), randomness(seed));
+            assert_eq!(picked, selected);
+            picked
+        })
+        .collect();
+    assert!(picks.len() > 1, "{picks:?}");
+}
+
+/// While a pick waits, nobody can rule or reassign (and so nobody can force a second pick in
+/// the same block), and a party cannot reveal the conversation to an arbitrator not yet known.
+/// Each refusal changes nothing but the caller's fee and nonce.
+#[test]
+fn rule_reassign_and_reveal_wait_for_the_pick() {
+    let build = || {
+        let mut m = Market::new();
+        let trade = m.paid_trade();
+        let open = m
+            .chain
+            .tx(SELLER, market_call(MarketCall::OpenDispute(t(trade))));
+        (m, trade, open)
+    };
+    let (mut m, trade, open) = build();
+    let rule = m.chain.tx(
+        ARBITER_A,
+        market_call(MarketCall::Rule(Rule {
+            trade,
+            amount_to_buyer: 0,
+            at_fault: Party::Buyer,
+        })),
+    );
+    let reassign = m
+        .chain
+        .tx(OUTSIDER, market_call(MarketCall::Reassign(t(trade))));
+    let reveal = m.chain.tx(
+        BUYER,
+        market_call(MarketCall::RevealKey(RevealKey {
+            trade,
+            encrypted_key: vec![1; 80],
+        })),
+    );
+    let context = m.chain.next_context();
+    let receipts = m
+        .chain
+        .apply_with(&context, &[open.clone(), rule, reassign, reveal]);
+    assert_eq!(receipts[0].outcome, Outcome::Success);
+    let pending = Outcome::Failed(CallError::Market(MarketError::ArbitratorPickPending {
+        trade,
+    }));
+    assert_eq!(receipts[1].outcome, pending);
+    assert_eq!(receipts[2].outcome, pending);
+    assert_eq!(receipts[3].outcome, pending);
+    let (mut alone, _, open) = build();
+    alone.chain.apply_with(&context, &[open]);
+    let mut ours = m.chain.snapshot_except_fee(ARBITER_A);
+    let mut theirs = alone.chain.snapshot_except_fee(ARBITER_A);
+    for who in [OUTSIDER, BUYER] {
+        for key in [
+            ledger::state::nonce_key(&account(who)),
+            ledger::state::balance_key(&account(who), AssetId::NATIVE),
+        ] {
+            ours.remove(&key);
+            theirs.remove(&key);
+        }
+    }
+    assert_eq!(ours, theirs, "the refused calls changed nothing");
+}
+
+/// The list of waiting picks is bounded; a request beyond it is refused by name.
+#[test]
+fn a_full_list_of_waiting_picks_refuses_further_disputes() {
+    let mut m = Market::new();
+    let trade = m.paid_trade();
+    let mut store = m.chain.store.clone();
+    let full: Vec<u64> = (1_000_000..)
+        .take(ledger::market::records::MAX_PENDING_PICKS)
+        .collect();
+    Db::put_pending_picks(&mut store, full.clone());
+    let mut events = Vec::new();
+    let result = ledger::market::execute(
+        &mut store,
+        &m.chain.next_context(),
+        &account(SELLER),
+        &MarketCall::OpenDispute(t(trade)),
+        &mut events,
+    );
+    assert_eq!(
+        result,
+        Err(MarketError::TooManyPendingPicks {
+            max: ledger::market::records::MAX_PENDING_PICKS
+        })
+    );
+    // The next block's begin step empties the list, skipping ids that are not waiting trades.
+    ledger::market::begin_block(&mut store, &m.chain.next_context());
+    assert!(Db::pending_picks(&store).is_empty());
+}
+
+// Defect: chat silenced ----------------------------------------------------------------------
+
+fn post(trade: u64) -> MarketCall {
+    MarketCall::PostMessage(PostMessage {
+        trade,
+        ciphertext: vec![7u8; 16],
+    })
+}
+
+/// The buyer posts as many messages as an author may; that used to exhaust the trade's one
+/// limit and leave the seller and the arbitrator unable to write. Each author now has its own
+/// allowance, and each arbitrator the dispute passes to gets a fresh one.
+#[test]
+fn one_party_cannot_use_up_the_other_partys_chat_allowance() {
+    let mut m = Market::with(&[ARBITER_A, ARBITER_B], |p| p.max_messages_per_author = 3);
+    let trade = m.paid_trade();
+    for _ in 0..3 {
+        m.ok(BUYER, post(trade));
+    }
+    let full = |author| MarketError::TooManyMessages {
+        trade,
+        author,
+        max: 3,
+    };
+    m.fails(BUYER, post(trade), full("buyer"));
+    // The seller is not silenced.
+    for _ in 0..3 {
+        m.ok(SELLER, post(trade));
+    }
+    m.fails(SELLER, post(trade), full("seller"));
+    m.ok(SELLER, MarketCall::OpenDispute(t(trade)));
+    m.empty_block();
+    // Nor is the arbitrator, after both parties used up theirs.
+    let first = m.arbiter_of(trade);
+    for _ in 0..3 {
+        m.ok(first, post(trade));
+    }
+    m.fails(first, post(trade), full("arbitrator"));
+    // The next arbitrator is not silenced by the first.
+    m.chain.advance_ms(3 * DAY_MS);
+    m.ok(OUTSIDER, MarketCall::Reassign(t(trade)));
+    m.empty_block();
+    let second = m.arbiter_of(trade);
+    assert_ne!(first, second);
+    m.ok(second, post(trade));
+    m.fails(
+        first,
+        post(trade),
+        MarketError::WrongParty {
+            trade,
+            account: account(first),
+            role: "buyer, seller or assigned arbitrator",
+        },
+    );
+    let record = m.trade(trade);
+    assert_eq!(
+        (
+            record.messages,
+            record.messages_by_buyer,
+            record.messages_by_seller,
+            record.messages_by_arbitrator
+        ),
+        (10, 3, 3, 1)
+    );
+    let senders: Vec<AccountId> = (0..record.messages)
+        .map(|index| Db::message(&m.chain.store, trade, index).unwrap().sender)
+        .collect();
+    assert_eq!(senders[9], account(second));
+    assert_eq!(senders[6], account(first));
+}
+
+// Defect: evidence lost on reassignment -------------------------------------------------------
+
+fn reveal(trade: u64, byte: u8) -> MarketCall {
+    MarketCall::RevealKey(RevealKey {
+        trade,
+        encrypted_key: vec![byte; 80],
+    })
+}
+
+/// The buyer reveals the conversation key to the first arbitrator, who misses the deadline. The
+/// key was sealed to that arbitrator, so the next one needs its own copy: reveals are kept per
+/// party and per arbitrator, and each arbitrator can be given one once.
+#[test]
+fn revealed_key_can_be_revealed_again_to_a_reassigned_arbitrator() {
+    let mut m = Market::new();
+    let trade = m.disputed_trade();
+    let first = m.trade(trade).arbitrator.unwrap();
+    let events = m.ok(BUYER, reveal(trade, 1));
+    assert_eq!(
+        events,
+        vec![MarketEvent::KeyRevealed {
+            trade,
+            by: Party::Buyer,
+            to: first,
+        }]
+    );
+    m.fails(
+        BUYER,
+        reveal(trade, 9),
+        MarketError::AlreadyRevealed {
+            trade,
+            arbitrator: first,
+        },
+    );
+    m.chain.advance_ms(3 * DAY_MS);
+    m.ok(OUTSIDER, MarketCall::Reassign(t(trade)));
+    m.empty_block();
+    let second = m.trade(trade).arbitrator.unwrap();
+    assert_ne!(first, second);
+    m.ok(BUYER, reveal(trade, 2));
+    m.ok(SELLER, reveal(trade, 3));
+    m.fails(
+        BUYER,
+        reveal(trade, 9),
+        MarketError::AlreadyRevealed {
+            trade,
+            arbitrator: second,
+        },
+    );
+    let store = &m.chain.store;
+    assert_eq!(
+        Db::revealed(store, trade, Party::Buyer, &first),
+        Some(vec![1; 80])
+    );
+    assert_eq!(
+        Db::revealed(store, trade, Party::Buyer, &second),
+        Some(vec![2; 80])
+    );
+    assert_eq!(
+        Db::revealed(store, trade, Party::Seller, &second),
+        Some(vec![3; 80])
+    );
+    assert_eq!(Db::revealed(store, trade, Party::Seller, &first), None);
+    // The second arbitrator rules on the evidence.
+    m.ok(
+        index_of(second),
+        MarketCall::Rule(Rule {
+            trade,
+            amount_to_buyer: 100 * USD,
+            at_fault: Party::Seller,
+        }),
+    );
+}
+
+// Defect: endless postponement -----------------------------------------------------------------
+
+/// With no arbitrator anyone could pick, a reassign used to start a new ruling window each time,
+/// so anyone could hold the escrow forever. The deadline now moves only when someone is
+/// assigned: before it (up to and including its millisecond) a reassign is refused and changes
+/// nothing; after it, the dispute ends without a ruling.
+#[test]
+fn reassign_with_no_eligible_arbitrator_does_not_postpone_the_exit() {
+    let mut m = Market::with_arbiters(&[]);
+    let (seller0, buyer0) = (m.usd(SELLER), m.usd(BUYER));
+    let trade = m.paid_trade();
+    m.ok(SELLER, MarketCall::OpenDispute(t(trade)));
+    let deadline = m.trade(trade).ruling_deadline_ms;
+    assert_eq!(deadline, m.chain.time_ms + 3 * DAY_MS);
+    // The pick at the next block finds nobody and leaves the deadline where it was.
+    m.empty_block();
+    let record = m.trade(trade);
+    assert_eq!(
+        (
+            record.arbitrator,
+            record.arbitrator_pending,
+            record.ruling_deadline_ms
+        ),
+        (None, false, deadline)
+    );
+    let refused = MarketError::NoEligibleArbitrator {
+        trade,
+        deadline_ms: deadline,
+    };
+    m.fails(OUTSIDER, MarketCall::Reassign(t(trade)), refused.clone());
+    m.fails(BUYER, MarketCall::Reassign(t(trade)), refused.clone());
+    // At the deadline millisecond the window is still open.
+    let before = m.chain.snapshot_except_fee(OUTSIDER);
+    let tx = m
+        .chain
+        .tx(OUTSIDER, market_call(MarketCall::Reassign(t(trade))));
+    let context = m.context_at(deadline);
+    let receipt = m.chain.apply_with(&context, &[tx]).remove(0);
+    assert_eq!(receipt.outcome, Outcome::Failed(CallError::Market(refused)));
+    assert_eq!(m.chain.snapshot_except_fee(OUTSIDER), before);
+    assert_eq!(m.trade(trade).ruling_deadline_ms, deadline);
+    // One millisecond later the exit happens: deposits back, the amount split in half.
+    let tx = m
+        .chain
+        .tx(OUTSIDER, market_call(MarketCall::Reassign(t(trade))));
+    let context = m.context_at(deadline + 1);
+    let receipt = m.chain.apply_with(&context, &[tx]).remove(0);
+    assert_eq!(receipt.outcome, Outcome::Success, "{receipt:?}");
+    assert!(market_events(&receipt).contains(&MarketEvent::NoRuling { trade }));
+    assert_eq!(m.trade(trade).state, TradeState::Resolved);
+    assert_eq!(m.usd(BUYER), buyer0 + 50 * USD);
+    assert_eq!(m.usd(SELLER), seller0 - 50 * USD);
+}
+
+/// An arbitrator who misses the deadline with nobody else able to take the case does not buy
+/// the dispute another window: the reassign that removes it ends the dispute.
+#[test]
+fn a_missed_deadline_with_nobody_else_eligible_ends_the_dispute() {
+    let mut m = Market::with_arbiters(&[ARBITER_A]);
+    let trade = m.disputed_trade();
+    assert_eq!(m.arbiter_of(trade), ARBITER_A);
+    let deadline = m.trade(trade).ruling_deadline_ms;
+    m.fails(
+        OUTSIDER,
+        MarketCall::Reassign(t(trade)),
+        MarketError::RulingWindowOpen {
+            trade,
+            deadline_ms: deadline,
+        },
+    );
+    m.chain.advance_ms(3 * DAY_MS);
+    let events = m.ok(OUTSIDER, MarketCall::Reassign(t(trade)));
+    assert!(events.contains(&MarketEvent::NoRuling { trade }));
+    assert_eq!(m.trade(trade).state, TradeState::Resolved);
+    let record = Db::arbitrator(&m.chain.store, &account(ARBITER_A)).unwrap();
+    assert_eq!((record.open_cases, record.reassignments), (0, 1));
+}
+
+/// An unassigned dispute still goes to an arbitrator who registers within its window: asking
+/// again is refused only while nobody could be picked.
+#[test]
+fn an_arbitrator_registered_in_the_window_takes_an_unassigned_dispute() {
+    let mut m = Market::with_arbiters(&[]);
+    let trade = m.paid_trade();
+    m.ok(SELLER, MarketCall::OpenDispute(t(trade)));
+    m.empty_block();
+    assert_eq!(m.trade(trade).arbitrator, None);
+    m.ok(OUTSIDER, register());
+    let events = m.ok(BUYER, MarketCall::Reassign(t(trade)));
+    assert_eq!(
+        events,
+        vec![MarketEvent::ArbitratorRequested {
+            trade,
+            picked_at_height: m.chain.height + 1,
+        }]
+    );
+    m.empty_block();
+    let record = m.trade(trade);
+    assert_eq!(record.arbitrator, Some(account(OUTSIDER)));
+    assert_eq!(record.ruling_deadline_ms, m.chain.time_ms + 3 * DAY_MS);
+    assert!(record.reassigned.is_empty());
+}
