@@ -110,8 +110,27 @@ pub fn apply_block_checked(
         });
     }
     // What the block does before its transactions: the arbitrator picks the previous block
-    // asked for, made with this block's randomness.
-    crate::market::begin_block(store, context);
+    // asked for, made with this block's randomness. Like a call, it runs on an overlay, so a bug
+    // that panics in it cannot stop the chain: its writes are dropped and the waiting picks are
+    // abandoned (the trades stay disputed with no arbitrator, and reassign asks again).
+    let mut overlay = Overlay::new(store);
+    let run = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        #[cfg(any(test, feature = "fault-injection"))]
+        crate::fault::check_begin_block(context.height);
+        crate::market::begin_block(&mut overlay, context)
+    }));
+    match run {
+        Ok(()) => overlay.commit(),
+        Err(panic) => {
+            drop(overlay);
+            tracing::error!(
+                height = context.height,
+                panic = panic_message(&panic),
+                "the block's arbitrator picks panicked; they were abandoned and the block goes on"
+            );
+            crate::market::abandon_picks(store);
+        }
+    }
     let chain_id = state::chain_id(store);
     let params = state::params(store);
     let receipts = txs
@@ -358,5 +377,34 @@ mod tests {
             }),
         );
         assert!(receipt.is_success());
+    }
+
+    /// A bug that panics in the block's own step before its transactions (the arbitrator
+    /// picks) does not stop the block: its transactions still run and the chain goes on.
+    #[test]
+    fn panicking_start_of_block_does_not_stop_the_block() {
+        // Harness chains of other tests stay far below this height.
+        const HEIGHT: u64 = 1_000_000;
+        let mut chain = TestChain::new(3, 10_000_000_000_000);
+        chain.height = HEIGHT - 1;
+        crate::state::set_last_block(&mut chain.store, HEIGHT - 1, chain.time_ms);
+        crate::fault::panic_at_begin_block(HEIGHT);
+        let transfer = chain.tx(0, transfer(1, 5));
+        let receipts = chain.apply(&[transfer]);
+        crate::fault::panic_at_begin_block(0);
+        assert!(receipts[0].is_success(), "{:?}", receipts[0].outcome);
+        assert_eq!(crate::state::last_block(&chain.store).0, HEIGHT);
+        assert!(
+            chain
+                .bank(
+                    1,
+                    BankCall::Transfer(Transfer {
+                        to: account(2),
+                        asset: AssetId::NATIVE,
+                        amount: 1,
+                    })
+                )
+                .is_success()
+        );
     }
 }

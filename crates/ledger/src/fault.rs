@@ -29,3 +29,19 @@ pub(crate) fn check(call: &Call) {
         panic!("injected fault: a transfer of {armed} minor units");
     }
 }
+
+/// The block height at which the start-of-block step panics; zero disarms.
+static PANIC_AT_BEGIN_BLOCK_HEIGHT: AtomicU64 = AtomicU64::new(0);
+
+/// Makes the start-of-block step of the block at `height` panic (0 disarms).
+pub fn panic_at_begin_block(height: u64) {
+    PANIC_AT_BEGIN_BLOCK_HEIGHT.store(height, Ordering::SeqCst);
+}
+
+/// Panics if the start-of-block step of `height` is armed to.
+pub(crate) fn check_begin_block(height: u64) {
+    let armed = PANIC_AT_BEGIN_BLOCK_HEIGHT.load(Ordering::SeqCst);
+    if armed != 0 && armed == height {
+        panic!("injected fault: the start of block {height}");
+    }
+}

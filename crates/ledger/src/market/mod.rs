@@ -116,6 +116,8 @@ pub enum MarketEvent {
         trade: u64,
         rater: AccountId,
         stars: u8,
+        /// Whether the rating enters the rated account's average (see `Trade::counted`).
+        counted: bool,
     },
     ProfileSet {
         account: AccountId,
@@ -138,6 +140,19 @@ pub fn begin_block(store: &mut (impl Store + ?Sized), context: &BlockContext) {
     disputes::begin_block(store, &params, context);
 }
 
+/// Gives up the waiting arbitrator picks, after `begin_block` failed on a bug: each trade stays
+/// disputed with no arbitrator and no pick waiting, so reassign can ask again and the dispute
+/// keeps its exits. Only reads and writes records; it cannot fail.
+pub fn abandon_picks(store: &mut (impl Store + ?Sized)) {
+    for id in Db::pending_picks(store) {
+        if let Some(mut trade) = Db::trade(store, id) {
+            trade.arbitrator_pending = false;
+            Db::put_trade(store, &trade);
+        }
+    }
+    Db::put_pending_picks(store, Vec::new());
+}
+
 /// Runs one market call for `signer`. On error the caller discards every write made here.
 pub fn execute(
     store: &mut (impl Store + ?Sized),
@@ -156,7 +171,7 @@ pub fn execute(
         MarketCall::CancelOffer(r) => offers::cancel(store, signer, r.offer, events),
         MarketCall::TakeOffer(take) => trades::take(store, &params, now, signer, take, events),
         MarketCall::MarkPaid(paid) => trades::mark_paid(store, &params, now, signer, paid, events),
-        MarketCall::Release(r) => trades::release(store, now, signer, r.trade, events),
+        MarketCall::Release(r) => trades::release(store, &params, now, signer, r.trade, events),
         MarketCall::CancelTrade(r) => trades::cancel(store, now, signer, r.trade, events),
         MarketCall::ClaimTimeout(r) => trades::claim_timeout(store, now, signer, r.trade, events),
         MarketCall::OpenDispute(r) => {
