@@ -3,6 +3,7 @@
 use crate::{
     ConsensusContext, Databases, Scheme,
     block::{Block, MAX_BLOCK_TX_BYTES, MAX_BLOCK_TXS},
+    proposal::{InvalidBlock, Provider, execute_proposal, is_refused},
     state::{self, Executed, Execution},
 };
 use commonware_consensus::{marshal::ancestry::Ancestry, types::Height};
@@ -15,111 +16,14 @@ use commonware_runtime::{Clock, Spawner};
 use commonware_storage::qmdb::sync::Target;
 use commonware_utils::non_empty_range;
 use futures::StreamExt;
-use ledger::{BlockContext, BlockError, MemoryStore, Outcome, Receipt, TxError, audit};
+use ledger::{BlockContext, BlockError, MemoryStore, Outcome, audit};
 use std::{
     collections::HashMap,
     collections::VecDeque,
     sync::{Arc, Mutex},
     time::{Duration, UNIX_EPOCH},
 };
-use types::{AccountId, Digest, SignedTransaction, TxId};
-
-/// Supplies the transactions of the blocks this node proposes (a mempool, or a generator in
-/// simulations). It sees the parent's ledger state, so it can pick transactions with the right
-/// nonces; the ledger still checks every one of them.
-pub trait TransactionSource: Send + Sync + std::fmt::Debug + 'static {
-    fn select(
-        &self,
-        parent: &MemoryStore,
-        context: &BlockContext,
-        limit: usize,
-    ) -> Vec<SignedTransaction>;
-
-    /// Called after each finalized block with the resulting ledger state, so a pool can evict
-    /// what was included or expired.
-    fn finalized(&self, _state: &Arc<MemoryStore>, _height: u64) {}
-
-    /// For each of `txs`, whether this source already verified exactly that signed transaction
-    /// (same body, same signature), so that executing a block need not verify it again. `false`
-    /// means "not known", never "invalid".
-    fn signatures_known_valid(&self, txs: &[SignedTransaction]) -> Vec<bool> {
-        vec![false; txs.len()]
-    }
-
-    /// Called with the transactions the ledger refused without a fee when this node executed
-    /// a proposal built from them, so that a pool stops offering them.
-    fn refused(&self, _txs: &[SignedTransaction]) {}
-}
-
-/// Executes `txs`, offered by `source` for the block of `context`, on `parent`, leaving out
-/// every transaction the ledger refuses without a fee (`Outcome::Rejected`): such a transaction
-/// would take block space without paying for it, and validators refuse a block that carries
-/// one. `source` is told which it offered in vain. Returns the transactions kept, in order, and
-/// their execution.
-///
-/// A refused transaction changes nothing, so leaving it out changes no other receipt; the kept
-/// ones are executed again all the same, so that the proposal is exactly what validators will
-/// compute. Each pass removes at least one transaction, so this ends.
-pub fn execute_proposal(
-    parent: &MemoryStore,
-    context: &BlockContext,
-    mut txs: Vec<SignedTransaction>,
-    source: &dyn TransactionSource,
-) -> Result<(Vec<SignedTransaction>, Execution), BlockError> {
-    let mut known_valid = source.signatures_known_valid(&txs);
-    loop {
-        let execution = state::execute(parent, context, &txs, &known_valid)?;
-        let receipts = &execution.executed.receipts;
-        if !receipts.iter().any(is_refused) {
-            return Ok((txs, execution));
-        }
-        let (kept, refused): (Vec<_>, Vec<_>) = txs
-            .into_iter()
-            .zip(receipts)
-            .partition(|(_, receipt)| !is_refused(receipt));
-        for (tx, receipt) in &refused {
-            tracing::debug!(tx = %tx.id(), outcome = ?receipt.outcome, "left out of the proposal");
-        }
-        source.refused(&refused.into_iter().map(|(tx, _)| tx).collect::<Vec<_>>());
-        txs = kept.into_iter().map(|(tx, _)| tx).collect();
-        // A transaction the ledger did not refuse had a valid signature.
-        known_valid = vec![true; txs.len()];
-    }
-}
-
-fn is_refused(receipt: &Receipt) -> bool {
-    matches!(receipt.outcome, Outcome::Rejected(_))
-}
-
-/// Why a validator does not vote for a block.
-#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
-pub enum InvalidBlock {
-    #[error("invalid header: {0}")]
-    Header(String),
-    #[error("the ledger refuses the block: {0}")]
-    Ledger(#[from] BlockError),
-    /// An honest proposer leaves out what the ledger refuses (see [`execute_proposal`]), so a
-    /// block carrying it gives block space away for nothing.
-    #[error("transaction {index} ({tx_id}) is refused by the ledger without a fee: {error}")]
-    RefusedTransaction {
-        index: usize,
-        tx_id: TxId,
-        error: TxError,
-    },
-}
-
-/// A source that never offers transactions: blocks stay empty.
-#[derive(Clone, Copy, Debug, Default)]
-pub struct NoTransactions;
-
-impl TransactionSource for NoTransactions {
-    fn select(&self, _: &MemoryStore, _: &BlockContext, _: usize) -> Vec<SignedTransaction> {
-        Vec::new()
-    }
-}
-
-/// The transaction source handed to the glue actor; cheap to clone.
-pub type Provider = Arc<dyn TransactionSource>;
+use types::{AccountId, Digest};
 
 /// Validity rules and limits that are not part of the ledger itself.
 #[derive(Clone, Copy, Debug)]
@@ -826,6 +730,7 @@ mod tests {
 
     #[test]
     fn block_carrying_a_refused_transaction_is_not_verified() {
+        use ledger::TxError;
         use types::{AssetId, Call, bank::BankCall, bank::Transfer};
         let chain = TestChain::new(2, 1_000_000_000);
         let pay = |signer, nonce| {

@@ -41,16 +41,16 @@ pub mod block;
 pub mod engine;
 pub mod mempool;
 pub mod proof;
+pub mod proposal;
 pub mod relay;
 pub mod rpc;
 pub mod run;
 pub mod snapshot;
 pub mod state;
 
-pub use app::{
-    App, AppConfig, AppHandle, FinalizedState, NoTransactions, Provider, TransactionSource,
-};
+pub use app::{App, AppConfig, AppHandle, FinalizedState};
 pub use block::Block;
+pub use proposal::{NoTransactions, Provider, TransactionSource};
 
 use commonware_consensus::simplex;
 use commonware_cryptography::{Sha256, ed25519, sha256};

@@ -15,9 +15,9 @@
 //! - a transaction may expire at most `max_expiry_blocks` ahead, so nothing waits for ever.
 //!
 //! The proposer also leaves out, and drops, whatever the ledger refuses when it executes a
-//! proposal (see `app::execute_proposal`).
+//! proposal (see `proposal::execute_proposal`).
 
-use crate::app::TransactionSource;
+use crate::proposal::TransactionSource;
 use ledger::{BlockContext, MemoryStore, Params, TxError, admit, state};
 use std::{
     collections::{BTreeMap, HashSet},

@@ -4,7 +4,7 @@
 //! sender's transactions one by one against its balance lets a sender funded for one fee queue
 //! many; the first drains it, and the rest would be proposed in every block for nothing. These
 //! tests drive the real pool, the real ledger and the proposer's own execution path
-//! (`node::app::execute_proposal`) through that attack and its variants.
+//! (`node::proposal::execute_proposal`) through that attack and its variants.
 
 use ledger::{
     MemoryStore, Outcome, TxError, state,
@@ -12,8 +12,8 @@ use ledger::{
 };
 use node::{
     TransactionSource,
-    app::execute_proposal,
     mempool::{MAX_EXPIRY_BLOCKS, Mempool, MempoolConfig, MempoolError},
+    proposal::execute_proposal,
 };
 use std::sync::Arc;
 use types::{AssetId, Call, SignedTransaction, Transaction, TxId, bank::BankCall, bank::Transfer};
