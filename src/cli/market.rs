@@ -148,9 +148,12 @@ pub enum TradeCommand {
     Cancel { id: u64 },
     /// As seller, after the payment window: end an unpaid trade and take the buyer's deposit.
     ClaimTimeout { id: u64 },
-    /// Open a dispute (seller after payment; buyer after the release window).
+    /// Open a dispute (seller after payment; buyer after the release window). The arbitrator
+    /// is picked at the start of the next block.
     Dispute { id: u64 },
-    /// Hand a dispute to another arbitrator once the ruling window has passed.
+    /// Hand a dispute to another arbitrator once the ruling window has passed (or ask again
+    /// for one when nobody holds it); with nobody eligible after the deadline, the dispute
+    /// ends without a ruling.
     Reassign { id: u64 },
     /// The trade's encrypted chat.
     #[command(subcommand)]
@@ -778,6 +781,10 @@ pub fn reputation(global: &Global, address: Option<&str>) -> Result<(), String> 
             s.completed_trades, view.completed_as_buyer, view.completed_as_seller, s.completion_rate
         );
         println!(
+            "counted:        {} trades with {} counterparties, {} in fiat",
+            s.counted_trades, s.counterparties, s.counted_volume
+        );
+        println!(
             "rating:         {}",
             s.rating.as_ref().map_or_else(
                 || "not rated yet".into(),
@@ -847,8 +854,13 @@ pub fn market(global: &Global, command: MarketCommand) -> Result<(), String> {
                 println!("arbitrator bond:   ≥ {}", params.min_arbitrator_bond);
                 println!("arbitrator fee:    ≤ {} bps", params.max_arbitrator_fee_bps);
                 println!(
-                    "new accounts:      below {} completed trades, per-method limits apply",
-                    params.new_account_trades
+                    "new accounts:      below {} counted trades or {} counterparties, \
+                     per-method limits apply",
+                    params.new_account_trades, params.new_account_counterparties
+                );
+                println!(
+                    "counted trades:    marked paid, worth at least {}",
+                    params.min_counted_trade_value
                 );
                 println!("tiers:             {}", params.tiers.join(" < "));
             }

@@ -491,7 +491,7 @@ fn taking_checks_amount_method_requirements_and_limits() {
             method: PaymentMethod::Registered(SEPA),
         }),
         MarketError::TooFewTrades {
-            completed: 0,
+            counted: 0,
             required: 3,
         },
     );
@@ -527,7 +527,8 @@ fn new_buyers_are_held_to_the_method_limit_and_custom_methods_to_the_strictest()
             method: PaymentMethod::Registered(SEPA),
         }),
         MarketError::NewAccountLimit {
-            completed: 0,
+            counted: 0,
+            counterparties: 0,
             fiat: Fiat::new("EUR").unwrap(),
             limit: 50_000,
             value: 92_000,
@@ -549,7 +550,8 @@ fn new_buyers_are_held_to_the_method_limit_and_custom_methods_to_the_strictest()
             method: cash.clone(),
         }),
         MarketError::NewAccountLimit {
-            completed: 0,
+            counted: 0,
+            counterparties: 0,
             fiat: Fiat::new("EUR").unwrap(),
             limit: 10_000,
             value: 18_400,

@@ -5,7 +5,7 @@
 
 use ledger::{
     BlockContext, CallError, Event, Outcome, Receipt,
-    market::{Db, MarketError, MarketEvent, MarketParams, TradeState},
+    market::{Db, MarketError, MarketEvent, MarketParams, TradeState, params, standing},
     testing::{TestChain, account, test_genesis},
 };
 use types::{
@@ -195,6 +195,29 @@ impl Market {
         let trade = self.paid_trade();
         self.ok(SELLER, MarketCall::OpenDispute(t(trade)));
         self.empty_block();
+        trade
+    }
+
+    fn standing(&self, who: u64) -> ledger::market::Standing {
+        standing(
+            &self.chain.store,
+            &params::load(&self.chain.store),
+            &account(who),
+            self.chain.time_ms,
+        )
+    }
+
+    /// A whole trade of `amount` from `seller` to `buyer`, marked paid or not, released, and
+    /// rated five stars both ways.
+    fn complete(&mut self, seller: u64, buyer: u64, amount: u128, paid: bool) -> u64 {
+        let trade = self.open_trade_between(seller, buyer, amount);
+        if paid {
+            self.ok(buyer, mark_paid(trade));
+        }
+        self.ok(seller, MarketCall::Release(t(trade)));
+        for rater in [buyer, seller] {
+            self.ok(rater, MarketCall::Rate(Rate { trade, stars: 5 }));
+        }
         trade
     }
 
@@ -518,8 +541,7 @@ fn pick_after(dispute_block: [u8; 32], next_block: [u8; 32]) -> (AccountId, Acco
         ..m.chain.next_context()
     };
     let selected = ledger::market::select_arbitrator(&m.chain.store, &waiting, &next_block)
-        .expect("twelve arbitrators are eligible")
-        .account;
+        .expect("twelve arbitrators are eligible");
     m.chain.apply_with(&context, &[]);
     let picked = m.trade(trade);
     assert!(!picked.arbitrator_pending);
@@ -551,10 +573,7 @@ fn arbitrator_is_picked_with_randomness_of_the_block_after_the_dispute() {
     let record = m.trade(trade);
     let steered = (200..300)
         .map(randomness)
-        .find(|r| {
-            ledger::market::select_arbitrator(&m.chain.store, &record, r).map(|a| a.account)
-                != Some(picked)
-        })
+        .find(|r| ledger::market::select_arbitrator(&m.chain.store, &record, r) != Some(picked))
         .expect("some randomness selects another of twelve arbitrators");
     assert_eq!(pick_after(steered, next_block).0, picked);
     // And the next block's randomness does decide: different values pick different people.
@@ -902,4 +921,156 @@ fn an_arbitrator_registered_in_the_window_takes_an_unassigned_dispute() {
     assert_eq!(record.arbitrator, Some(account(OUTSIDER)));
     assert_eq!(record.ruling_deadline_ms, m.chain.time_ms + 3 * DAY_MS);
     assert!(record.reassigned.is_empty());
+}
+
+// Defect: a tier bought with wash trades ----------------------------------------------------------
+
+/// Two accounts of one person.
+const WASHER: u64 = 6;
+const WASHER_TWIN: u64 = 7;
+
+/// Checks that `who` is held to everything a new account is held to: no tier, the methods'
+/// new-account limit, and makers' minimums of trades.
+fn still_new(m: &mut Market, who: u64, counted: u32, counterparties: u32) {
+    let standing = m.standing(who);
+    assert_eq!(standing.tier, 0, "{standing:?}");
+    assert_eq!(
+        (standing.counted, standing.counterparties),
+        (counted, counterparties)
+    );
+    // 1,000 USDX at 0.92 EUR is 920.00 EUR, over SEPA's new-account limit of 500.00.
+    let big = m.create(SELLER, m.sell_offer(1_000 * USD, 1_000 * USD));
+    m.fails(
+        who,
+        take(big, 0, 1_000 * USD),
+        MarketError::NewAccountLimit {
+            counted,
+            counterparties,
+            fiat: Fiat::new("EUR").unwrap(),
+            limit: 50_000,
+            value: 92_000,
+        },
+    );
+    let mut tiered = m.sell_offer(10 * USD, 10 * USD);
+    tiered.min_taker_tier = 1;
+    let tiered = m.create(SELLER, tiered);
+    m.fails(
+        who,
+        take(tiered, 0, 10 * USD),
+        MarketError::TierTooLow {
+            tier: 0,
+            required: 1,
+        },
+    );
+}
+
+/// The audit's case: five trades of one minor unit between two accounts of one person, released
+/// without a payment claim and rated five stars, a week apart from the first. None counts, so
+/// neither account gains a tier, a rating or a way past the new-account limit. Then the same
+/// person does it with five trades that do count on their own (marked paid, 150 USDX each,
+/// 690.00 EUR in all): with one counterparty the tier and the limit stay out of reach.
+#[test]
+fn wash_trades_between_two_accounts_do_not_reach_a_tier() {
+    let mut m = Market::new();
+    for _ in 0..5 {
+        let trade = m.complete(WASHER, WASHER_TWIN, 1, false);
+        assert!(!m.trade(trade).counted);
+    }
+    m.chain.advance_ms(8 * DAY_MS);
+    for who in [WASHER, WASHER_TWIN] {
+        let standing = m.standing(who);
+        assert_eq!(standing.completed, 5);
+        assert_eq!(standing.ratings, 0, "ratings of trades that do not count");
+        assert_eq!(standing.counted_volume, 0);
+    }
+    still_new(&mut m, WASHER_TWIN, 0, 0);
+    let mut experienced = m.sell_offer(10 * USD, 10 * USD);
+    experienced.min_taker_trades = 1;
+    let experienced = m.create(SELLER, experienced);
+    m.fails(
+        WASHER_TWIN,
+        take(experienced, 0, 10 * USD),
+        MarketError::TooFewTrades {
+            counted: 0,
+            required: 1,
+        },
+    );
+
+    for _ in 0..5 {
+        let trade = m.complete(WASHER, WASHER_TWIN, 150 * USD, true);
+        assert!(m.trade(trade).counted);
+    }
+    let twin = m.standing(WASHER_TWIN);
+    assert_eq!((twin.counted, twin.counted_volume), (5, 69_000));
+    assert_eq!(twin.ratings, 5, "ratings of counted trades count");
+    still_new(&mut m, WASHER_TWIN, 5, 1);
+    still_new(&mut m, WASHER, 5, 1);
+}
+
+/// The same five trades made for real, with three different sellers, reach Verified and lift
+/// the new-account limit.
+#[test]
+fn real_trades_with_distinct_counterparties_still_reach_the_tier() {
+    let mut m = Market::new();
+    for seller in [SELLER, 6, 7, SELLER, 6] {
+        m.complete(seller, BUYER, 150 * USD, true);
+    }
+    let standing = m.standing(BUYER);
+    assert_eq!(
+        (
+            standing.counted,
+            standing.counterparties,
+            standing.counted_volume
+        ),
+        (5, 3, 69_000)
+    );
+    assert_eq!(standing.tier, 0, "not yet a week old");
+    m.chain.advance_ms(7 * DAY_MS);
+    let standing = m.standing(BUYER);
+    assert_eq!(standing.tier, 1);
+    assert_eq!(
+        params::load(&m.chain.store).tier_name(standing.tier),
+        "Verified"
+    );
+    // The sellers each traded with one account, BUYER: counted, but no tier.
+    assert_eq!(m.standing(SELLER).counterparties, 1);
+    assert_eq!(m.standing(SELLER).tier, 0);
+    // No longer new: a 920.00 EUR SEPA trade is allowed, and tier-1 offers accept the buyer.
+    let big = m.create(SELLER, m.sell_offer(1_000 * USD, 1_000 * USD));
+    m.take(BUYER, big, 1_000 * USD);
+    let mut tiered = m.sell_offer(10 * USD, 10 * USD);
+    tiered.min_taker_tier = 1;
+    let tiered = m.create(OUTSIDER, tiered);
+    m.take(BUYER, tiered, 10 * USD);
+}
+
+/// Where counting starts: a trade worth exactly the minimum (10.00 EUR) counts, one worth 9.99
+/// does not, and neither does one released without being marked paid. Counterparties are
+/// counted once each, however often they trade.
+#[test]
+fn a_trade_counts_from_the_minimum_value_and_only_when_marked_paid() {
+    let mut m = Market::new();
+    // 10,858,696 minor units at 0.92 EUR is 9.99000032 EUR, rounded up to 10.00.
+    let at_minimum = m.complete(SELLER, BUYER, 10_858_696, true);
+    assert_eq!(m.trade(at_minimum).fiat_amount, 1_000);
+    assert!(m.trade(at_minimum).counted);
+    // One minor unit less is 9.99 EUR.
+    let below = m.complete(SELLER, BUYER, 10_858_695, true);
+    assert_eq!(m.trade(below).fiat_amount, 999);
+    assert!(!m.trade(below).counted);
+    let unpaid = m.complete(SELLER, BUYER, 100 * USD, false);
+    assert!(!m.trade(unpaid).counted);
+    let buyer = m.standing(BUYER);
+    assert_eq!(
+        (
+            buyer.completed,
+            buyer.counted,
+            buyer.counterparties,
+            buyer.counted_volume,
+            buyer.ratings
+        ),
+        (3, 1, 1, 1_000, 1)
+    );
+    let record = Db::reputation(&m.chain.store, &account(SELLER));
+    assert_eq!((record.counted_trades, record.counterparties), (1, 1));
 }

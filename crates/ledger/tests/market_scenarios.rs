@@ -400,6 +400,7 @@ struct Tally {
     disputes_lost: u32,
     rating_sum: u32,
     rating_count: u32,
+    counted_trades: u32,
 }
 
 #[test]
@@ -459,15 +460,20 @@ fn a_thousand_trades_give_exactly_the_tallied_reputation() {
             })
             .unwrap();
         let (buyer, seller) = if sell { (taker, maker) } else { (maker, taker) };
+        // A released trade counts when it was marked paid (these all are) and is worth at
+        // least 10.00 EUR at the offers' 0.90; only ratings of counted trades are averaged.
+        let counted = (amount * 90).div_ceil(1_000_000) >= 1_000;
         let rate = |chain: &mut TestChain,
                     tally: &mut BTreeMap<u64, Tally>,
                     rater: u64,
                     rated: u64,
                     stars: u8| {
             submit(chain, rater, MarketCall::Rate(Rate { trade, stars }));
-            let entry = tally.get_mut(&rated).unwrap();
-            entry.rating_sum += u32::from(stars);
-            entry.rating_count += 1;
+            if counted {
+                let entry = tally.get_mut(&rated).unwrap();
+                entry.rating_sum += u32::from(stars);
+                entry.rating_count += 1;
+            }
         };
         match rng.next(6) {
             0 | 1 => {
@@ -485,6 +491,10 @@ fn a_thousand_trades_give_exactly_the_tallied_reputation() {
                 tally.get_mut(&seller).unwrap().completed_as_seller += 1;
                 tally.get_mut(&buyer).unwrap().volume += amount;
                 tally.get_mut(&seller).unwrap().volume += amount;
+                if counted {
+                    tally.get_mut(&buyer).unwrap().counted_trades += 1;
+                    tally.get_mut(&seller).unwrap().counted_trades += 1;
+                }
                 let stars = 1 + rng.next(5) as u8;
                 rate(&mut chain, &mut tally, buyer, seller, stars);
                 if rng.next(2) == 0 {
@@ -572,6 +582,7 @@ fn a_thousand_trades_give_exactly_the_tallied_reputation() {
             disputes_lost: r.disputes_lost,
             rating_sum: r.rating_sum,
             rating_count: r.rating_count,
+            counted_trades: r.counted_trades,
         };
         assert_eq!(&actual, expected, "account {index}");
     }

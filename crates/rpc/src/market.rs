@@ -188,7 +188,16 @@ pub fn parse_method<'a>(
 pub struct StandingView {
     pub tier: u8,
     pub tier_name: String,
+    /// Every completed trade, whether it counts or not.
     pub completed_trades: u32,
+    /// Completed trades that count toward tiers and the new-account limits: marked paid before
+    /// release and worth at least the market's minimum. Rates are over these.
+    pub counted_trades: u32,
+    /// Distinct accounts traded with in counted trades.
+    pub counterparties: u32,
+    /// The fiat value of the counted trades, summed across currencies, decimal with two
+    /// decimals.
+    pub counted_volume: String,
     /// Completion rate in percent with two decimals, for example "98.50".
     pub completion_rate: String,
     pub dispute_loss_rate: String,
@@ -211,6 +220,9 @@ impl StandingView {
             tier: standing.tier,
             tier_name: params.tier_name(standing.tier),
             completed_trades: standing.completed,
+            counted_trades: standing.counted,
+            counterparties: standing.counterparties,
+            counted_volume: types::amount::format_fixed(standing.counted_volume, FIAT_DECIMALS),
             completion_rate: percent(standing.completion_bps),
             dispute_loss_rate: percent(standing.dispute_loss_bps),
             rating: (standing.ratings > 0)
@@ -694,7 +706,12 @@ impl ReputationView {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct MarketParamsView {
     pub methods: Vec<MethodView>,
+    /// A buyer with fewer counted trades than this, or fewer distinct counterparties in them
+    /// than `new_account_counterparties`, is held to the methods' new-account limits.
     pub new_account_trades: u32,
+    pub new_account_counterparties: u32,
+    /// The smallest trade that counts toward reputation, fiat decimal with two decimals.
+    pub min_counted_trade_value: String,
     pub min_deposit_bps: u16,
     pub max_deposit_bps: u16,
     pub min_payment_window_secs: u32,
@@ -714,6 +731,11 @@ impl MarketParamsView {
         Self {
             methods: MethodView::registry(&params),
             new_account_trades: params.new_account_trades,
+            new_account_counterparties: params.new_account_counterparties,
+            min_counted_trade_value: types::amount::format_fixed(
+                params.min_counted_trade_value,
+                FIAT_DECIMALS,
+            ),
             min_deposit_bps: params.min_deposit_bps,
             max_deposit_bps: params.max_deposit_bps,
             min_payment_window_secs: params.min_payment_window_secs,

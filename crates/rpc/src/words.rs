@@ -109,13 +109,14 @@ fn market_error(store: &(impl Store + ?Sized), error: &MarketError) -> String {
             money(*asset, *max)
         ),
         MarketError::NewAccountLimit {
-            completed,
+            counted,
+            counterparties,
             fiat,
             limit,
             value,
         } => format!(
-            "a buyer with {completed} completed trades may pay at most {} with this method; \
-             this trade is {}",
+            "a buyer with {counted} counted trades with {counterparties} counterparties may pay \
+             at most {} with this method; this trade is {}",
             fiat_amount(fiat, *limit),
             fiat_amount(fiat, *value)
         ),
@@ -235,15 +236,16 @@ mod tests {
             "5 USDX is outside what offer 4 allows: from 10 USDX to 100.5 USDX"
         );
         let limit = CallError::Market(MarketError::NewAccountLimit {
-            completed: 0,
+            counted: 4,
+            counterparties: 2,
             fiat: Fiat::new("EUR").unwrap(),
             limit: 50_000,
             value: 92_050,
         });
         assert_eq!(
             call_error(store, &limit),
-            "a buyer with 0 completed trades may pay at most 500.00 EUR with this method; this \
-             trade is 920.50 EUR"
+            "a buyer with 4 counted trades with 2 counterparties may pay at most 500.00 EUR with \
+             this method; this trade is 920.50 EUR"
         );
         let collateral = CallError::Lending(LendingError::InsufficientCollateral {
             asset: usdx,

@@ -557,6 +557,10 @@ async fn market_and_lending_queries() {
     assert_eq!(seller.completed_as_seller, 1);
     assert_eq!(seller.standing.tier_name, "New");
     assert_eq!(seller.standing.completion_rate, "100.00");
+    // The trade was worth 9.50 EUR, below the 10.00 a trade needs to count toward standing.
+    assert_eq!(seller.standing.completed_trades, 1);
+    assert_eq!(seller.standing.counted_trades, 0);
+    assert_eq!(seller.standing.counterparties, 0);
     let arbitrators = client.arbitrators().await.unwrap();
     assert_eq!(arbitrators.len(), 1);
     assert_eq!(arbitrators[0].bond.amount, "1000");

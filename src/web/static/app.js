@@ -110,7 +110,7 @@ function standing(s, name) {
   return el('span', {},
     name ? el('strong', {}, name) : null, name ? ' ' : null,
     el('span', { class: 'badge' }, s.tier_name),
-    ` ${s.completed_trades} trades · ${s.completion_rate} completed · `,
+    ` ${s.completed_trades} trades (${s.counted_trades} counted, ${s.counterparties} counterparties) · ${s.completion_rate} completed · `,
     s.rating ? `★ ${s.rating} (${s.ratings})` : 'no ratings');
 }
 

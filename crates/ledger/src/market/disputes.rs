@@ -25,19 +25,26 @@ use types::{
     market::{Party, RegisterArbitrator, Rule},
 };
 
-/// Who may arbitrate `trade`, in account order: never one of its parties, never one it was
-/// taken away from (nor the one holding it), never one who is leaving.
-fn eligible(store: &(impl Store + ?Sized), trade: &Trade) -> Vec<Arbitrator> {
+/// The accounts that may take cases at all: registered and not leaving, in account order.
+fn available(store: &(impl Store + ?Sized)) -> Vec<AccountId> {
     Db::arbitrators(store)
         .into_iter()
+        .filter(|account| Db::arbitrator(store, account).is_some_and(|a| a.leaving_at_ms.is_none()))
+        .collect()
+}
+
+/// Who of `available` may arbitrate `trade`: never one of its parties, never one it was taken
+/// away from (nor the one holding it).
+fn eligible(available: &[AccountId], trade: &Trade) -> Vec<AccountId> {
+    available
+        .iter()
         .filter(|account| {
-            account != &trade.buyer
-                && account != &trade.seller
-                && Some(*account) != trade.arbitrator
+            **account != trade.buyer
+                && **account != trade.seller
+                && Some(**account) != trade.arbitrator
                 && !trade.reassigned.contains(account)
         })
-        .filter_map(|account| Db::arbitrator(store, &account))
-        .filter(|arbitrator| arbitrator.leaving_at_ms.is_none())
+        .copied()
         .collect()
 }
 
@@ -48,8 +55,11 @@ pub fn select(
     store: &(impl Store + ?Sized),
     trade: &Trade,
     randomness: &[u8; 32],
-) -> Option<Arbitrator> {
-    let mut eligible = eligible(store, trade);
+) -> Option<AccountId> {
+    pick(&eligible(&available(store), trade), trade, randomness)
+}
+
+fn pick(eligible: &[AccountId], trade: &Trade, randomness: &[u8; 32]) -> Option<AccountId> {
     let count = u64::try_from(eligible.len()).ok()?;
     let digest = types::hash(
         b"EQUA_ARBITRATOR_PICK_V1",
@@ -65,8 +75,7 @@ pub fn select(
     head.copy_from_slice(&digest.0[..8]);
     // `checked_rem` is `None` exactly when nobody is eligible.
     let index = u64::from_be_bytes(head).checked_rem(count)?;
-    let index = usize::try_from(index).ok()?;
-    Some(eligible.swap_remove(index))
+    eligible.get(usize::try_from(index).ok()?).copied()
 }
 
 /// Puts `trade` in line for an arbitrator picked at the start of the next block.
@@ -105,6 +114,9 @@ pub fn begin_block(
 ) {
     let pending = Db::pending_picks(store);
     Db::put_pending_picks(store, Vec::new());
+    // Who can take cases does not change within the step (assigning changes only case
+    // counts), so the registry is read once for all of the block's picks, not once per pick.
+    let available = available(store);
     for id in pending {
         // Nothing moves a trade while its pick waits (rule and reassign refuse it, and a
         // disputed trade accepts no other transition), so each is still disputed and waiting.
@@ -115,21 +127,26 @@ pub fn begin_block(
             continue;
         }
         trade.arbitrator_pending = false;
-        assign(store, params, &mut trade, context);
+        let chosen = pick(&eligible(&available, &trade), &trade, &context.randomness);
+        if let Some(account) = chosen {
+            assign(store, params, &mut trade, &account, context);
+        }
         Db::put_trade(store, &trade);
     }
 }
 
-/// Assigns the arbitrator `context`'s randomness selects, if anyone is eligible. Only an actual
-/// assignment starts a new ruling window: a pick that finds nobody must not move the deadline,
-/// or the dispute's exit could be put off forever.
+/// Assigns `account`, picked for `trade`. Only an actual assignment starts a new ruling window:
+/// a pick that finds nobody must not move the deadline, or the dispute's exit could be put off
+/// forever.
 fn assign(
     store: &mut (impl Store + ?Sized),
     params: &MarketParams,
     trade: &mut Trade,
+    account: &AccountId,
     context: &BlockContext,
 ) {
-    let Some(mut arbitrator) = select(store, trade, &context.randomness) else {
+    // Picked from the registry read at the start of this step; nothing in it removes records.
+    let Some(mut arbitrator) = Db::arbitrator(store, account) else {
         return;
     };
     arbitrator.open_cases = arbitrator.open_cases.saturating_add(1);
@@ -304,7 +321,7 @@ pub fn reassign(
         }
         None => {}
     }
-    if eligible(store, &trade).is_empty() {
+    if eligible(&available(store), &trade).is_empty() {
         if window_open {
             // Nobody holds the case, its window still runs, and a pick could find nobody:
             // asking again would change nothing.

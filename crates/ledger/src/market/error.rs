@@ -57,15 +57,16 @@ pub enum MarketError {
     },
     #[error("offer {offer} does not accept this payment method")]
     MethodNotOffered { offer: u64 },
-    #[error("the taker has {completed} completed trades; the offer requires {required}")]
-    TooFewTrades { completed: u32, required: u32 },
+    #[error("the taker has {counted} counted trades; the offer requires {required}")]
+    TooFewTrades { counted: u32, required: u32 },
     #[error("the taker's tier is {tier}; the offer requires tier {required}")]
     TierTooLow { tier: u8, required: u8 },
     #[error(
-        "a buyer with {completed} completed trades may pay at most {limit} {fiat} minor units with this method; this trade is {value}"
+        "a buyer with {counted} counted trades with {counterparties} counterparties may pay at most {limit} {fiat} minor units with this method; this trade is {value}"
     )]
     NewAccountLimit {
-        completed: u32,
+        counted: u32,
+        counterparties: u32,
         fiat: Fiat,
         limit: u128,
         value: u128,

@@ -32,8 +32,9 @@ pub struct MethodInfo {
     pub min_window_secs: u32,
     /// 0 very low, 1 low, 2 mid, 3 high chargeback risk.
     pub risk: u8,
-    /// The largest trade, in fiat minor units, for a buyer with fewer than
-    /// `new_account_trades` completed trades.
+    /// The largest trade, in fiat minor units, for a buyer who is still new: fewer than
+    /// `new_account_trades` counted trades, or fewer than `new_account_counterparties`
+    /// distinct counterparties in them.
     pub new_account_limit: u128,
 }
 impl_codec!(MethodInfo {
@@ -45,11 +46,19 @@ impl_codec!(MethodInfo {
     new_account_limit
 });
 
-/// A merchant tier: an account reaches it by meeting every threshold.
+/// A merchant tier: an account reaches it by meeting every threshold. Trades are counted
+/// trades only (marked paid before release, worth at least `min_counted_trade_value`), so
+/// trades an account makes with itself for show do not lift it.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct TierRule {
     pub name: Text<16>,
+    /// Counted trades.
     pub min_trades: u32,
+    /// Distinct accounts traded with in counted trades: one person's second account is one.
+    pub min_counterparties: u32,
+    /// The fiat value of the counted trades, in fiat minor units (two decimals, summed across
+    /// currencies).
+    pub min_counted_volume: u128,
     pub min_completion_bps: u16,
     pub max_dispute_loss_bps: u16,
     pub min_account_age_ms: u64,
@@ -59,6 +68,8 @@ pub struct TierRule {
 impl_codec!(TierRule {
     name,
     min_trades,
+    min_counterparties,
+    min_counted_volume,
     min_completion_bps,
     max_dispute_loss_bps,
     min_account_age_ms,
@@ -70,8 +81,13 @@ pub struct MarketParams {
     pub methods: Vec<MethodInfo>,
     /// The largest trade paid with a free-text method, in fiat minor units, for anyone.
     pub custom_method_limit: u128,
-    /// Below this many completed trades a buyer is held to the methods' new-account limits.
+    /// Below this many counted trades a buyer is held to the methods' new-account limits.
     pub new_account_trades: u32,
+    /// ... and also below this many distinct counterparties in those trades.
+    pub new_account_counterparties: u32,
+    /// The smallest trade, in fiat minor units, that counts toward reputation (tiers, the
+    /// new-account limits, ratings), provided it was also marked paid before release.
+    pub min_counted_trade_value: u128,
     pub min_deposit_bps: u16,
     pub max_deposit_bps: u16,
     pub min_payment_window_secs: u32,
@@ -93,6 +109,8 @@ impl_codec!(MarketParams {
     methods: (RangeCfg::new(0..=MAX_METHODS), ()),
     custom_method_limit,
     new_account_trades,
+    new_account_counterparties,
+    min_counted_trade_value,
     min_deposit_bps,
     max_deposit_bps,
     min_payment_window_secs,
@@ -139,6 +157,9 @@ impl MarketParams {
             // 100.00 in a two-decimal currency.
             custom_method_limit: 10_000,
             new_account_trades: 5,
+            new_account_counterparties: 3,
+            // 10.00 in a two-decimal currency.
+            min_counted_trade_value: 1_000,
             min_deposit_bps: 300,
             max_deposit_bps: 5_000,
             min_payment_window_secs: 15 * 60,
@@ -153,6 +174,9 @@ impl MarketParams {
                 TierRule {
                     name: text("Verified"),
                     min_trades: 5,
+                    min_counterparties: 3,
+                    // 500.00
+                    min_counted_volume: 50_000,
                     min_completion_bps: 9_000,
                     max_dispute_loss_bps: 2_000,
                     min_account_age_ms: 7 * DAY_MS,
@@ -161,6 +185,9 @@ impl MarketParams {
                 TierRule {
                     name: text("Merchant"),
                     min_trades: 50,
+                    min_counterparties: 20,
+                    // 10,000.00
+                    min_counted_volume: 1_000_000,
                     min_completion_bps: 9_500,
                     max_dispute_loss_bps: 200,
                     min_account_age_ms: 30 * DAY_MS,
@@ -169,6 +196,9 @@ impl MarketParams {
                 TierRule {
                     name: text("Premier"),
                     min_trades: 200,
+                    min_counterparties: 50,
+                    // 100,000.00
+                    min_counted_volume: 10_000_000,
                     min_completion_bps: 9_800,
                     max_dispute_loss_bps: 100,
                     min_account_age_ms: 90 * DAY_MS,
@@ -241,6 +271,9 @@ pub struct RawMarketParams {
     pub payment_methods: Option<String>,
     pub custom_method_limit: Option<String>,
     pub new_account_trades: Option<u32>,
+    pub new_account_counterparties: Option<u32>,
+    /// Fiat, as decimal text with two decimals ("10.00").
+    pub min_counted_trade_value: Option<String>,
     pub min_deposit_bps: Option<u16>,
     pub max_deposit_bps: Option<u16>,
     pub min_payment_window_secs: Option<u32>,
@@ -266,6 +299,10 @@ impl RawMarketParams {
             params.custom_method_limit = amount::parse(text, 2)
                 .map_err(|e| (field("custom_method_limit"), e.to_string()))?;
         }
+        if let Some(text) = &self.min_counted_trade_value {
+            params.min_counted_trade_value = amount::parse(text, 2)
+                .map_err(|e| (field("min_counted_trade_value"), e.to_string()))?;
+        }
         if let Some(text) = &self.min_arbitrator_bond {
             params.min_arbitrator_bond = amount::parse(text, native_decimals)
                 .map_err(|e| (field("min_arbitrator_bond"), e.to_string()))?;
@@ -275,6 +312,7 @@ impl RawMarketParams {
         }
         take!(
             new_account_trades,
+            new_account_counterparties,
             min_deposit_bps,
             max_deposit_bps,
             min_payment_window_secs,

@@ -23,6 +23,7 @@ pub mod table {
     pub const REVEALED_KEY: u8 = 0x1a;
     pub const PARAMS: u8 = 0x1b;
     pub const PENDING_PICKS: u8 = 0x1c;
+    pub const COUNTERPARTY: u8 = 0x1d;
 }
 
 /// How many recent durations a record keeps to report a median.
@@ -208,6 +209,11 @@ pub struct Trade {
     pub rated_by_buyer: bool,
     pub rated_by_seller: bool,
     pub settled_ms: Option<u64>,
+    /// Set when the trade completes as one that counts toward reputation: marked paid before
+    /// release and worth at least the market's `min_counted_trade_value` (see
+    /// `reputation::counts`). Only such trades count toward tiers and the new-account limits,
+    /// and only their ratings enter the parties' averages.
+    pub counted: bool,
 }
 impl_codec!(Trade {
     id,
@@ -242,7 +248,8 @@ impl_codec!(Trade {
     messages_by_arbitrator,
     rated_by_buyer,
     rated_by_seller,
-    settled_ms
+    settled_ms,
+    counted
 });
 
 impl Trade {
@@ -313,8 +320,17 @@ pub struct Reputation {
     /// The most recent times from payment to release, as seller.
     pub recent_release_ms: Vec<u64>,
     pub first_trade_ms: Option<u64>,
+    /// Ratings received on counted trades only.
     pub rating_sum: u32,
     pub rating_count: u32,
+    /// Completed trades that count (see `Trade::counted`), as buyer or seller.
+    pub counted_trades: u32,
+    /// The fiat value of the counted trades, in fiat minor units, added up across currencies
+    /// as the market's other fiat limits are (two decimals, no exchange rates).
+    pub counted_volume: u128,
+    /// Distinct accounts this one has completed a counted trade with. Each is counted once,
+    /// through a marker per (account, counterparty) pair.
+    pub counterparties: u32,
 }
 impl_codec!(Reputation {
     completed_as_buyer,
@@ -328,7 +344,10 @@ impl_codec!(Reputation {
     recent_release_ms: (RangeCfg::new(0..=RECENT_DURATIONS), ()),
     first_trade_ms,
     rating_sum,
-    rating_count
+    rating_count,
+    counted_trades,
+    counted_volume,
+    counterparties
 });
 
 /// A chat message: ciphertext the ledger orders and signs, but cannot read.
@@ -519,6 +538,23 @@ impl Db {
         let mut key = vec![table::COMMITMENT];
         key.extend_from_slice(commitment);
         write(store, &key, &users);
+    }
+
+    /// Records that `account` completed a counted trade with `counterparty`; returns whether
+    /// that is the first between them (each pair is one marker key, so storage grows with the
+    /// pairs that actually traded, never with the trades).
+    pub fn record_counterparty(
+        store: &mut (impl Store + ?Sized),
+        account: &AccountId,
+        counterparty: &AccountId,
+    ) -> bool {
+        let mut marker = key_account(table::COUNTERPARTY, account);
+        marker.extend_from_slice(counterparty.as_bytes());
+        if store.get(&marker).is_some() {
+            return false;
+        }
+        store.put(&marker, Vec::new());
+        true
     }
 
     pub fn profile(store: &(impl Store + ?Sized), account: &AccountId) -> Option<Profile> {

@@ -1,5 +1,12 @@
 //! Reputation: counters the ledger keeps as trades happen, and the standing (completion rate,
 //! dispute losses, age, tier) derived from them.
+//!
+//! Only counted trades build standing: a trade counts when it completes after the buyer marked
+//! it paid and its fiat value is at least the market's `min_counted_trade_value`. Tiers also
+//! ask for distinct counterparties and a counted volume, so trades between two accounts of one
+//! person, however many, cannot buy a tier; the new-account limits likewise ask for counted
+//! trades with several counterparties. Ratings enter an account's average only from counted
+//! trades.
 
 use super::{
     disputes::push_recent,
@@ -12,12 +19,18 @@ use types::{AccountId, AssetId, market::Party};
 /// An account's standing in the market, derived from its reputation counters.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Standing {
-    /// Trades completed as buyer or seller.
+    /// Trades completed as buyer or seller, counted or not.
     pub completed: u32,
-    /// Completed trades over all that ended with this account as a party to blame or credit
-    /// (completed, cancelled or timed out by it, disputes lost), in basis points.
+    /// Completed trades that count (see [`counts`]).
+    pub counted: u32,
+    /// Distinct accounts traded with in counted trades.
+    pub counterparties: u32,
+    /// The fiat value of the counted trades, in fiat minor units.
+    pub counted_volume: u128,
+    /// Counted trades over those plus every trade that ended with this account to blame
+    /// (cancelled or timed out by it, disputes lost), in basis points.
     pub completion_bps: u16,
-    /// Disputes lost over trades finished, in basis points.
+    /// Disputes lost over counted trades and disputes, in basis points.
     pub dispute_loss_bps: u16,
     /// Time since the account's first trade.
     pub age_ms: u64,
@@ -58,17 +71,19 @@ pub fn standing(
     let completed = reputation
         .completed_as_buyer
         .saturating_add(reputation.completed_as_seller);
+    // Rates are over counted trades, so trades too small to count cannot dilute failures.
+    let counted = reputation.counted_trades;
     let failures = reputation
         .cancellations
         .saturating_add(reputation.timeouts)
         .saturating_add(reputation.disputes_lost);
-    let finished = completed
+    let finished = counted
         .saturating_add(failures)
         .saturating_add(reputation.disputes_won);
-    let completion_bps = if completed.saturating_add(failures) == 0 {
+    let completion_bps = if counted.saturating_add(failures) == 0 {
         10_000
     } else {
-        ratio_bps(completed, completed.saturating_add(failures))
+        ratio_bps(counted, counted.saturating_add(failures))
     };
     let dispute_loss_bps = ratio_bps(reputation.disputes_lost, finished);
     let age_ms = reputation
@@ -77,7 +92,9 @@ pub fn standing(
     let bonded = Db::arbitrator(store, account).map_or(0, |a| a.bond);
     let mut tier = 0u8;
     for rule in &params.tiers {
-        let meets = completed >= rule.min_trades
+        let meets = counted >= rule.min_trades
+            && reputation.counterparties >= rule.min_counterparties
+            && reputation.counted_volume >= rule.min_counted_volume
             && completion_bps >= rule.min_completion_bps
             && dispute_loss_bps <= rule.max_dispute_loss_bps
             && age_ms >= rule.min_account_age_ms
@@ -94,6 +111,9 @@ pub fn standing(
         .unwrap_or(0);
     Standing {
         completed,
+        counted,
+        counterparties: reputation.counterparties,
+        counted_volume: reputation.counted_volume,
         completion_bps,
         dispute_loss_bps,
         age_ms,
@@ -124,6 +144,22 @@ fn add_volume(volume: &mut Vec<(AssetId, u128)>, asset: AssetId, amount: u128) {
     // Past the bound, volumes of further assets are not tracked.
 }
 
+impl Standing {
+    /// Whether a buyer with this standing is still held to the payment methods' new-account
+    /// limits: too few counted trades, or too few distinct counterparties in them.
+    pub fn is_new_account(&self, params: &MarketParams) -> bool {
+        self.counted < params.new_account_trades
+            || self.counterparties < params.new_account_counterparties
+    }
+}
+
+/// Whether a completing trade counts toward reputation: the buyer marked it paid before the
+/// seller released (a release without a payment claim is a transfer, not a trade), and it is
+/// worth at least the market's minimum.
+pub fn counts(params: &MarketParams, trade: &Trade) -> bool {
+    trade.paid_ms.is_some() && trade.fiat_amount >= params.min_counted_trade_value
+}
+
 /// A trade started: the first one dates the account.
 pub fn started(store: &mut (impl Store + ?Sized), account: &AccountId, now: u64) {
     update(store, account, |r| {
@@ -131,6 +167,7 @@ pub fn started(store: &mut (impl Store + ?Sized), account: &AccountId, now: u64)
     });
 }
 
+/// A trade completed; `trade.counted` says whether it counts.
 pub fn completed(store: &mut (impl Store + ?Sized), trade: &Trade, now: u64) {
     update(store, &trade.buyer, |r| {
         r.completed_as_buyer = r.completed_as_buyer.saturating_add(1);
@@ -143,6 +180,20 @@ pub fn completed(store: &mut (impl Store + ?Sized), trade: &Trade, now: u64) {
             push_recent(&mut r.recent_release_ms, now.saturating_sub(paid));
         }
     });
+    if !trade.counted {
+        return;
+    }
+    for (account, counterparty) in [(trade.buyer, trade.seller), (trade.seller, trade.buyer)] {
+        let first_with_them = Db::record_counterparty(store, &account, &counterparty);
+        update(store, &account, |r| {
+            r.counted_trades = r.counted_trades.saturating_add(1);
+            // A statistic, not money: it saturates rather than fail a release.
+            r.counted_volume = r.counted_volume.saturating_add(trade.fiat_amount);
+            if first_with_them {
+                r.counterparties = r.counterparties.saturating_add(1);
+            }
+        });
+    }
 }
 
 pub fn cancelled(store: &mut (impl Store + ?Sized), buyer: &AccountId) {

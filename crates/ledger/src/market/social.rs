@@ -154,13 +154,18 @@ pub fn rate(
     }
     *already = true;
     Db::put_trade(store, &trade);
-    reputation::rated(store, &other, rate.stars);
+    // A rating is recorded on the trade either way, but enters the average only from a trade
+    // that counts: five stars between two accounts of one person lift nothing.
+    if trade.counted {
+        reputation::rated(store, &other, rate.stars);
+    }
     emit(
         events,
         MarketEvent::Rated {
             trade: trade.id,
             rater: *signer,
             stars: rate.stars,
+            counted: trade.counted,
         },
     );
     Ok(())

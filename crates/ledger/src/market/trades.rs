@@ -185,9 +185,10 @@ pub fn take(
         return Err(MarketError::MethodNotOffered { offer: offer.id });
     }
     let taker_standing = reputation::standing(store, params, taker, now);
-    if taker_standing.completed < offer.min_taker_trades {
+    // A maker's minimum asks for trades that count, like every other use of standing.
+    if taker_standing.counted < offer.min_taker_trades {
         return Err(MarketError::TooFewTrades {
-            completed: taker_standing.completed,
+            counted: taker_standing.counted,
             required: offer.min_taker_trades,
         });
     }
@@ -204,23 +205,22 @@ pub fn take(
     let fiat_amount = fiat_value(store, &offer, take.amount)?;
     // Chargebacks come from the fiat payer, so the buyer's experience sets the limit. Free-text
     // methods are unknown risks: their limit binds everyone.
-    let buyer_completed = if buyer == *taker {
-        taker_standing.completed
+    let buyer_standing = if buyer == *taker {
+        taker_standing
     } else {
-        reputation::standing(store, params, &buyer, now).completed
+        reputation::standing(store, params, &buyer, now)
     };
     let limit = match (&take.method, params.method(&take.method)) {
         (PaymentMethod::Custom(_), _) => Some(params.custom_method_limit),
-        (_, Some(info)) if buyer_completed < params.new_account_trades => {
-            Some(info.new_account_limit)
-        }
+        (_, Some(info)) if buyer_standing.is_new_account(params) => Some(info.new_account_limit),
         _ => None,
     };
     if let Some(limit) = limit
         && fiat_amount > limit
     {
         return Err(MarketError::NewAccountLimit {
-            completed: buyer_completed,
+            counted: buyer_standing.counted,
+            counterparties: buyer_standing.counterparties,
             fiat: offer.fiat,
             limit,
             value: fiat_amount,
@@ -309,6 +309,7 @@ pub fn take(
         rated_by_buyer: false,
         rated_by_seller: false,
         settled_ms: None,
+        counted: false,
     };
     Db::put_trade(store, &trade);
     reputation::started(store, &buyer, now);
@@ -372,6 +373,7 @@ pub fn mark_paid(
 
 pub fn release(
     store: &mut (impl Store + ?Sized),
+    params: &MarketParams,
     now: u64,
     signer: &AccountId,
     id: u64,
@@ -389,6 +391,7 @@ pub fn release(
         .checked_add(trade.buyer_deposit)
         .expect("part of the escrow");
     let to_seller = trade.seller_deposit;
+    trade.counted = reputation::counts(params, &trade);
     settle(
         store,
         &mut trade,
