@@ -119,15 +119,57 @@ impl TransactionSource for RandomTransfers {
     }
 }
 
+/// A transfer of this many minor units panics inside the ledger once the fault is armed (see
+/// `ledger::fault`). `RandomTransfers` never sends it (its amounts are at most 65,536), so the
+/// armed fault touches only the scenario that sends it.
+const PANICKING_AMOUNT: u64 = 7_777_777;
+
+/// `RandomTransfers`, with the first transfer of every block changed to the panicking amount.
+#[derive(Debug)]
+struct PanickingTransfers;
+
+impl TransactionSource for PanickingTransfers {
+    fn select(
+        &self,
+        parent: &MemoryStore,
+        context: &BlockContext,
+        limit: usize,
+    ) -> Vec<SignedTransaction> {
+        let mut txs = RandomTransfers.select(parent, context, limit);
+        let Some(first) = txs.first_mut() else {
+            return txs;
+        };
+        let mut body = first.tx().clone();
+        let Call::Bank(BankCall::Transfer(transfer)) = &mut body.call else {
+            return txs;
+        };
+        transfer.amount = u128::from(PANICKING_AMOUNT);
+        let sender = (0..ACCOUNTS)
+            .find(|index| testing::account(*index) == body.signer)
+            .expect("a funded account sent it");
+        let key = testing::key(sender);
+        body.fee = 0;
+        let size = SignedTransaction::sign(body.clone(), &key).size();
+        body.fee = state::params(parent)
+            .required_fee("bank.transfer", size)
+            .expect("fee fits");
+        *first = SignedTransaction::sign(body, &key);
+        txs
+    }
+}
+
 #[derive(Clone)]
 struct Sim {
     keys: Vec<ed25519::PrivateKey>,
+    /// Whether blocks carry a transfer that panics in the ledger.
+    panicking: bool,
 }
 
 impl Sim {
     fn new() -> Self {
         Self {
             keys: (0..VALIDATORS).map(validator_key).collect(),
+            panicking: false,
         }
     }
 }
@@ -194,7 +236,11 @@ impl EngineDefinition for Sim {
             partition_prefix: format!("validator-{index}"),
             scheme,
             app,
-            provider: Arc::new(RandomTransfers),
+            provider: if self.panicking {
+                Arc::new(PanickingTransfers)
+            } else {
+                Arc::new(RandomTransfers)
+            },
             retained_blocks: Some(100_000),
             leader_timeout: Duration::from_secs(1),
             page_cache_pages: NZUsize!(64),
@@ -227,6 +273,8 @@ struct AgreementAndConservation {
     roots: Arc<Mutex<Vec<Digest>>>,
     /// Blocks re-executed by all validators to rebuild lost in-memory state.
     replayed: Arc<Mutex<u64>>,
+    /// Receipts of calls that failed on an internal error (a panic), in the blocks checked.
+    internal_failures: Arc<Mutex<u64>>,
 }
 
 impl Property<ed25519::PublicKey, Validator> for AgreementAndConservation {
@@ -281,6 +329,15 @@ impl Property<ed25519::PublicKey, Validator> for AgreementAndConservation {
                         continue;
                     };
                     seen += 1;
+                    *self.internal_failures.lock().unwrap() += block
+                        .receipts
+                        .iter()
+                        .filter(|receipt| {
+                            receipt.outcome == ledger::Outcome::Failed(ledger::CallError::Internal)
+                                && receipt.fee_paid > 0
+                        })
+                        .count()
+                        as u64;
                     if let Some(receipt) = block
                         .receipts
                         .iter()
@@ -317,7 +374,11 @@ impl Property<ed25519::PublicKey, Validator> for AgreementAndConservation {
 }
 
 fn plan(seed: u64, height: u64, check: AgreementAndConservation) -> PlanBuilder<Sim> {
-    PlanBuilder::new(Sim::new())
+    plan_for(Sim::new(), seed, height, check)
+}
+
+fn plan_for(sim: Sim, seed: u64, height: u64, check: AgreementAndConservation) -> PlanBuilder<Sim> {
+    PlanBuilder::new(sim)
         .seed(seed)
         .exit_condition(ProcessedHeightAtLeast::new(height))
         .timeout(Duration::from_secs(120))
@@ -329,6 +390,7 @@ fn check_at(height: u64) -> AgreementAndConservation {
         height,
         roots: Arc::new(Mutex::new(Vec::new())),
         replayed: Arc::new(Mutex::new(0)),
+        internal_failures: Arc::new(Mutex::new(0)),
     }
 }
 
@@ -430,5 +492,29 @@ fn partitioned_validator_rejoins_after_healing() {
             .expect("run with a partition that heals");
         // Every validator, the isolated one included, agrees at height 80 after healing.
         assert_eq!(check.roots.lock().unwrap().len(), 1);
+    }
+}
+
+/// A call that panics inside the ledger (a bug any transaction could trigger) fails alone on
+/// every validator: each block carrying one is finalized with that transaction failed on an
+/// internal error and its fee charged, and the network keeps agreeing, conserving and
+/// finalizing.
+#[test]
+fn panicking_call_fails_alone_and_the_network_keeps_finalizing() {
+    ledger::fault::panic_on_transfer_amount(PANICKING_AMOUNT);
+    for seed in seeds(&SEEDS[..4]) {
+        let check = check_at(20);
+        let sim = Sim {
+            panicking: true,
+            ..Sim::new()
+        };
+        plan_for(sim, seed, 20, check.clone())
+            .run()
+            .expect("run with a panicking call in every block");
+        assert_eq!(check.roots.lock().unwrap().len(), 1);
+        assert!(
+            *check.internal_failures.lock().unwrap() > 0,
+            "seed {seed}: finalized blocks carry the failed calls"
+        );
     }
 }
