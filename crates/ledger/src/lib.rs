@@ -20,6 +20,7 @@ pub mod fault;
 pub mod genesis;
 pub mod lending;
 pub mod market;
+pub mod math;
 pub mod params;
 pub mod receipt;
 pub mod state;

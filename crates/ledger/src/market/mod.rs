@@ -193,17 +193,15 @@ pub fn execute(
     }
 }
 
-/// `amount * bps / 10_000`, rounded up: what a party must put down as a deposit.
+/// `amount * bps / 10_000`, rounded up: what a party must put down as a deposit. The product
+/// is taken in 256 bits, so only a result above `u128::MAX` is refused.
 pub(crate) fn bps_up(amount: u128, bps: u16) -> Option<u128> {
-    let product = amount.checked_mul(u128::from(bps))?;
-    Some(product.div_ceil(params::BPS))
+    crate::math::mul_div_ceil(amount, u128::from(bps), params::BPS)
 }
 
-/// `amount * bps / 10_000`, rounded down: what a party is paid at most.
+/// `amount * bps / 10_000`, rounded down: what a party is paid at most (256-bit product).
 pub(crate) fn bps_down(amount: u128, bps: u16) -> Option<u128> {
-    amount
-        .checked_mul(u128::from(bps))?
-        .checked_div(params::BPS)
+    crate::math::mul_div_floor(amount, u128::from(bps), params::BPS)
 }
 
 /// Registers an arbitrator written into the genesis file, locking its bond.

@@ -232,12 +232,10 @@ pub fn take(
     let maker_deposit = if take.amount == offer.max_amount {
         offer.deposit_locked
     } else {
-        offer
-            .deposit_locked
-            .checked_mul(take.amount)
+        // In 256 bits: an 18-decimal offer's deposit times the amount taken outgrows 128 bits
+        // long before the share does.
+        crate::math::mul_div_floor(offer.deposit_locked, take.amount, offer.max_amount)
             .ok_or(MarketError::ValueOverflow)?
-            .checked_div(offer.max_amount)
-            .expect("an open offer has a remaining amount")
     };
     let (buyer_deposit, seller_deposit) = match offer.side {
         Side::Sell => {
