@@ -78,10 +78,12 @@ fn rpc(index: usize) -> RpcClient {
 struct Signer {
     chain_id: ChainId,
     params: ledger::Params,
+    /// Every transfer expires here: far enough for the whole run, within what pools accept.
+    expires_at_height: u64,
 }
 
 impl Signer {
-    /// A transfer valid for a long time, so that transfers signed ahead stay valid.
+    /// A transfer valid for the whole run, so that transfers signed ahead stay valid.
     fn transfer(
         &self,
         from: &Sender,
@@ -101,7 +103,7 @@ impl Signer {
             signer: from.account,
             nonce,
             fee,
-            expires_at_height: u64::MAX,
+            expires_at_height: self.expires_at_height,
             call: call.clone(),
         };
         let size = SignedTransaction::sign(body(0), key).size();
@@ -208,6 +210,7 @@ fn main() {
         let signer = Arc::new(Signer {
             chain_id: ChainId::new(&status.chain_id).unwrap(),
             params: rpc(0).params().await.unwrap().to_params().unwrap(),
+            expires_at_height: status.height + node::mempool::MAX_EXPIRY_BLOCKS / 2,
         });
 
         // Fund 256 senders from the four demo wallets (EQA for fees, USDX to send).

@@ -48,7 +48,10 @@ fn schedule_json_adds_up() {
     );
     assert_eq!(rows[11]["remaining"], "0");
     assert_eq!(rows[11]["due_offset_ms"], 360u64 * 86_400_000);
-    assert_eq!(schedule["total_interest"], "78.38");
+    // 12 equal payments of 106.53 (P·R/(1−(1+R)^−n) = 106.5263, rounded up once); each row's
+    // interest on the principal remaining, rounded up, adds up to 78.40.
+    assert_eq!(rows[0]["payment"], "106.53");
+    assert_eq!(schedule["total_interest"], "78.4");
 }
 
 #[test]
