@@ -652,10 +652,15 @@ fn a_full_list_of_waiting_picks_refuses_further_disputes() {
     let mut m = Market::new();
     let trade = m.paid_trade();
     let mut store = m.chain.store.clone();
-    let full: Vec<u64> = (1_000_000..)
-        .take(ledger::market::records::MAX_PENDING_PICKS)
-        .collect();
+    let max = ledger::market::records::MAX_PENDING_PICKS;
+    let full: Vec<u64> = (1_000_000..).take(max + 1).collect();
     Db::put_pending_picks(&mut store, full.clone());
+    assert_eq!(
+        Db::pending_picks(&store),
+        full[..max],
+        "the list keeps at most its bound"
+    );
+    assert!(!Db::push_pending_pick(&mut store, 7));
     let mut events = Vec::new();
     let result = ledger::market::execute(
         &mut store,
@@ -670,9 +675,13 @@ fn a_full_list_of_waiting_picks_refuses_further_disputes() {
             max: ledger::market::records::MAX_PENDING_PICKS
         })
     );
-    // The next block's begin step empties the list, skipping ids that are not waiting trades.
+    // The next block's begin step empties the list, skipping ids that are not waiting trades,
+    // and leaves none of its keys behind.
     ledger::market::begin_block(&mut store, &m.chain.next_context());
     assert!(Db::pending_picks(&store).is_empty());
+    assert_eq!(Db::pending_pick_count(&store), 0);
+    let tag = ledger::market::records::table::PENDING_PICKS;
+    assert_eq!(store.scan_prefix(&[tag]).count(), 0);
 }
 
 // Defect: chat silenced ----------------------------------------------------------------------

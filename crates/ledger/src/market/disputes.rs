@@ -85,14 +85,11 @@ fn request_pick(
     context: &BlockContext,
     events: &mut Vec<Event>,
 ) -> Result<(), MarketError> {
-    let mut pending = Db::pending_picks(store);
-    if pending.len() >= MAX_PENDING_PICKS {
+    if !Db::push_pending_pick(store, trade.id) {
         return Err(MarketError::TooManyPendingPicks {
             max: MAX_PENDING_PICKS,
         });
     }
-    pending.push(trade.id);
-    Db::put_pending_picks(store, pending);
     trade.arbitrator_pending = true;
     emit(
         events,

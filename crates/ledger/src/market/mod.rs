@@ -133,7 +133,7 @@ fn emit(events: &mut Vec<Event>, event: MarketEvent) {
 /// `disputes`). It never fails and has no receipt; what it does shows in the trades it assigns
 /// (`Trade::arbitrator`), which clients read through the trade queries.
 pub fn begin_block(store: &mut (impl Store + ?Sized), context: &BlockContext) {
-    if Db::pending_picks(store).is_empty() {
+    if Db::pending_pick_count(store) == 0 {
         return;
     }
     let params = params::load(store);

@@ -459,19 +459,51 @@ impl Db {
             .unwrap_or_default()
     }
 
+    /// How many trades wait for an arbitrator pick. The waiting list is a count under the
+    /// table's bare tag and one key per position, so adding to it costs the same however long
+    /// it is.
+    pub fn pending_pick_count(store: &(impl Store + ?Sized)) -> u32 {
+        read(store, &[table::PENDING_PICKS]).unwrap_or(0)
+    }
+
+    fn pending_pick_key(position: u32) -> Vec<u8> {
+        let mut key = vec![table::PENDING_PICKS];
+        key.extend_from_slice(&position.to_be_bytes());
+        key
+    }
+
     /// Trades waiting for an arbitrator to be picked at the start of the next block, in the
     /// order they asked.
     pub fn pending_picks(store: &(impl Store + ?Sized)) -> Vec<u64> {
-        read::<PendingPicks>(store, &[table::PENDING_PICKS])
-            .map(|list| list.trades)
-            .unwrap_or_default()
+        (0..Self::pending_pick_count(store))
+            .filter_map(|position| read(store, &Self::pending_pick_key(position)))
+            .collect()
     }
 
+    /// Adds `trade` to the waiting list; `false` (and nothing written) when the list already
+    /// holds [`MAX_PENDING_PICKS`].
+    pub fn push_pending_pick(store: &mut (impl Store + ?Sized), trade: u64) -> bool {
+        let count = Self::pending_pick_count(store);
+        let Some(next) = count.checked_add(1) else {
+            return false;
+        };
+        if usize::try_from(count).unwrap_or(usize::MAX) >= MAX_PENDING_PICKS {
+            return false;
+        }
+        write(store, &Self::pending_pick_key(count), &trade);
+        write(store, &[table::PENDING_PICKS], &next);
+        true
+    }
+
+    /// Replaces the waiting list with `trades` (at most [`MAX_PENDING_PICKS`] of them are
+    /// kept); an empty list leaves no key behind.
     pub fn put_pending_picks(store: &mut (impl Store + ?Sized), trades: Vec<u64>) {
-        if trades.is_empty() {
-            store.delete(&[table::PENDING_PICKS]);
-        } else {
-            write(store, &[table::PENDING_PICKS], &PendingPicks { trades });
+        for position in 0..Self::pending_pick_count(store) {
+            store.delete(&Self::pending_pick_key(position));
+        }
+        store.delete(&[table::PENDING_PICKS]);
+        for trade in trades.into_iter().take(MAX_PENDING_PICKS) {
+            Self::push_pending_pick(store, trade);
         }
     }
 
@@ -607,11 +639,4 @@ struct ArbitratorList {
 }
 impl_codec!(ArbitratorList {
     accounts: (RangeCfg::new(0..=MAX_ARBITRATORS), ())
-});
-
-struct PendingPicks {
-    trades: Vec<u64>,
-}
-impl_codec!(PendingPicks {
-    trades: (RangeCfg::new(0..=MAX_PENDING_PICKS), ())
 });
