@@ -11,6 +11,7 @@
 // Money arithmetic must be checked: an impossible result is a named error, never a wrap.
 #![cfg_attr(not(test), warn(clippy::arithmetic_side_effects))]
 
+pub mod adversary;
 pub mod audit;
 pub mod bank;
 pub mod error;

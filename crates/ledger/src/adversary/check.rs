@@ -1,0 +1,487 @@
+//! The checks run after every block: admission and fees, conservation, held equals owed,
+//! lenders' entitlements, and trades and loans moving only along their state diagrams.
+
+use super::{
+    Violation,
+    accounting::{self, Entitlements},
+    charges::LoanCharges,
+    view::View,
+    world::{Applied, World},
+};
+use crate::{
+    Event, Outcome, TxError, audit,
+    lending::{LendingEvent, LoanState},
+    market::{MarketEvent, Trade, TradeState},
+    state,
+};
+use std::collections::{BTreeMap, BTreeSet};
+use types::{AccountId, AssetId, market::Party};
+
+/// What the checks remember from one block to the next: the entitlements and the state of every
+/// trade and loan as the events told it.
+#[derive(Debug, Default)]
+pub struct Memory {
+    entitlements: Entitlements,
+    trades: BTreeMap<u64, TradeState>,
+    loans: BTreeMap<u64, LoanState>,
+    settled: BTreeSet<u64>,
+    charges: BTreeMap<u64, LoanCharges>,
+}
+
+/// Which admission check a transaction fails first, in the ledger's order, if any (the
+/// affordability of the fee is judged from the receipt: it depends on calls earlier in the block).
+fn first_refusal(
+    world: &World,
+    applied: &Applied,
+    index: usize,
+    tracked_nonce: u64,
+) -> Option<&'static str> {
+    let tx = &applied.txs[index];
+    let body = tx.tx();
+    let required = world
+        .setup
+        .params()
+        .required_fee(body.call.kind(), tx.size())
+        .unwrap_or(u128::MAX);
+    if &body.chain_id != world.setup.chain_id() {
+        Some("WrongChainId")
+    } else if !tx.verify_signature() {
+        Some("BadSignature")
+    } else if applied.context.height > body.expires_at_height {
+        Some("Expired")
+    } else if body.nonce < tracked_nonce {
+        Some("NonceReplayed")
+    } else if body.nonce > tracked_nonce {
+        Some("NonceTooHigh")
+    } else if body.fee < required {
+        Some("FeeTooLow")
+    } else {
+        None
+    }
+}
+
+fn refusal_name(error: &TxError) -> &'static str {
+    match error {
+        TxError::BadSignature => "BadSignature",
+        TxError::WrongChainId { .. } => "WrongChainId",
+        TxError::NonceReplayed { .. } => "NonceReplayed",
+        TxError::NonceTooHigh { .. } => "NonceTooHigh",
+        TxError::Expired { .. } => "Expired",
+        TxError::FeeTooLow { .. } => "FeeTooLow",
+        TxError::FeeNotAffordable { .. } => "FeeNotAffordable",
+        TxError::NonceExhausted => "NonceExhausted",
+        TxError::Oversized { .. } => "Oversized",
+    }
+}
+
+/// Every admitted transaction paid exactly its fee and used its nonce; every refused one paid
+/// nothing and was refused for the first reason that applies; the proposer received the fees.
+fn check_receipts(world: &World, applied: &Applied) -> Result<(), Violation> {
+    if applied.receipts.len() != applied.txs.len() {
+        return Err(Violation::new(
+            "one receipt per transaction",
+            format!(
+                "{} transactions, {} receipts",
+                applied.txs.len(),
+                applied.receipts.len()
+            ),
+        ));
+    }
+    let mut nonces: BTreeMap<AccountId, u64> = applied.nonces_before.clone();
+    let mut fees: u128 = 0;
+    for (index, (tx, receipt)) in applied.txs.iter().zip(&applied.receipts).enumerate() {
+        let body = tx.tx();
+        let tracked = nonces.get(&body.signer).copied().unwrap_or(0);
+        let refusal = first_refusal(world, applied, index, tracked);
+        let fail = |what: String| {
+            Err(Violation::new(
+                "admission and fees",
+                format!("transaction {index} ({}): {what}", body.call.kind()),
+            ))
+        };
+        match (&receipt.outcome, refusal) {
+            (Outcome::Rejected(error), Some(expected)) => {
+                if refusal_name(error) != expected {
+                    return fail(format!("refused with {error:?}, expected {expected}"));
+                }
+                if receipt.fee_paid != 0 {
+                    return fail(format!("refused but charged {}", receipt.fee_paid));
+                }
+            }
+            (Outcome::Rejected(TxError::FeeNotAffordable { fee, balance }), None) => {
+                if *fee != body.fee || balance >= fee || receipt.fee_paid != 0 {
+                    return fail(format!(
+                        "refused as unaffordable with fee {fee} and balance {balance}, charged {}",
+                        receipt.fee_paid
+                    ));
+                }
+            }
+            (Outcome::Rejected(error), None) => {
+                return fail(format!("a valid transaction was refused: {error:?}"));
+            }
+            (_, Some(expected)) => {
+                return fail(format!("admitted although it fails {expected}"));
+            }
+            (_, None) => {
+                if receipt.fee_paid != body.fee {
+                    return fail(format!(
+                        "admitted with fee {} but charged {}",
+                        body.fee, receipt.fee_paid
+                    ));
+                }
+                nonces.insert(body.signer, tracked.saturating_add(1));
+                fees = fees.saturating_add(receipt.fee_paid);
+            }
+        }
+        if !receipt.is_success() && !receipt.events.is_empty() {
+            return fail("a call that did not succeed left events".into());
+        }
+    }
+    for (signer, nonce) in &nonces {
+        let actual = state::nonce(&world.store, signer);
+        if actual != *nonce {
+            return Err(Violation::new(
+                "admission and fees",
+                format!(
+                    "{signer}'s nonce is {actual} after the block, {nonce} admitted transactions say"
+                ),
+            ));
+        }
+    }
+    let proposer_after = state::balance(&world.store, &world.setup.proposer, AssetId::NATIVE);
+    if proposer_after != applied.proposer_before.saturating_add(fees) {
+        return Err(Violation::new(
+            "admission and fees",
+            format!(
+                "the proposer gained {} EQA minor units; the receipts charged {fees}",
+                proposer_after.wrapping_sub(applied.proposer_before)
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// The steps of the trade diagram.
+fn trade_step_allowed(from: TradeState, to: TradeState) -> bool {
+    use TradeState::*;
+    matches!(
+        (from, to),
+        (AwaitingPayment, Paid | Completed | Cancelled | TimedOut)
+            | (Paid, Completed | Disputed)
+            | (Disputed, Resolved)
+    )
+}
+
+/// The steps of the loan diagram.
+fn loan_step_allowed(from: LoanState, to: LoanState) -> bool {
+    use LoanState::*;
+    matches!(
+        (from, to),
+        (Funding, Active | Cancelled | Expired) | (Active, Repaid | Defaulted)
+    )
+}
+
+fn transition(what: String) -> Violation {
+    Violation::new("legal transitions", what)
+}
+
+/// Checks a trade's step against the diagram and the deadline it depends on.
+fn check_trade_step(
+    trade: &Trade,
+    from: TradeState,
+    to: TradeState,
+    now: u64,
+) -> Result<(), Violation> {
+    if !trade_step_allowed(from, to) {
+        return Err(transition(format!(
+            "trade {} moved from {from:?} to {to:?}",
+            trade.id
+        )));
+    }
+    let in_window = now <= trade.payment_deadline_ms;
+    let late = match to {
+        TradeState::Paid | TradeState::Cancelled => !in_window,
+        TradeState::TimedOut => in_window,
+        TradeState::Disputed => {
+            trade.dispute_opened_by == Some(Party::Buyer) && now <= trade.release_deadline_ms
+        }
+        _ => false,
+    };
+    if late {
+        return Err(transition(format!(
+            "trade {} moved from {from:?} to {to:?} at {now} ms (payment deadline {} ms, release \
+             deadline {} ms, dispute opened by {:?})",
+            trade.id, trade.payment_deadline_ms, trade.release_deadline_ms, trade.dispute_opened_by
+        )));
+    }
+    Ok(())
+}
+
+/// Checks a settlement's payout against the rule of the state it settled into.
+fn check_settlement(
+    trade: &Trade,
+    view: &View,
+    (to_buyer, to_seller, to_arbitrator): (u128, u128, u128),
+) -> Result<(), Violation> {
+    let total = to_buyer
+        .checked_add(to_seller)
+        .and_then(|sum| sum.checked_add(to_arbitrator));
+    let escrow = trade
+        .amount
+        .checked_add(trade.buyer_deposit)
+        .and_then(|sum| sum.checked_add(trade.seller_deposit));
+    let expected = match trade.state {
+        TradeState::Completed => Some((
+            trade.amount.saturating_add(trade.buyer_deposit),
+            trade.seller_deposit,
+            0,
+        )),
+        TradeState::Cancelled => Some((
+            trade.buyer_deposit,
+            trade.amount.saturating_add(trade.seller_deposit),
+            0,
+        )),
+        TradeState::TimedOut => Some((0, escrow.unwrap_or(u128::MAX), 0)),
+        _ => None,
+    };
+    let fee_cap = trade
+        .amount
+        .checked_mul(u128::from(view.market.max_arbitrator_fee_bps))
+        .map_or(u128::MAX, |product| product / 10_000);
+    let wrong = total != escrow
+        || expected.is_some_and(|expected| expected != (to_buyer, to_seller, to_arbitrator))
+        || to_arbitrator > fee_cap
+        || (to_arbitrator > 0 && trade.arbitrator.is_none());
+    if wrong {
+        return Err(Violation::new(
+            "settlements pay the escrow by the rules",
+            format!(
+                "trade {} settled as {:?}: buyer {to_buyer}, seller {to_seller}, arbitrator \
+                 {to_arbitrator}; escrow {escrow:?}, expected {expected:?}, fee cap {fee_cap}",
+                trade.id, trade.state
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// Replays the block's events through the state diagrams.
+fn check_events(memory: &mut Memory, applied: &Applied, view: &View) -> Result<(), Violation> {
+    let now = applied.context.timestamp_ms;
+    let trades: BTreeMap<u64, &Trade> = view.trades.iter().map(|t| (t.id, t)).collect();
+    let loans: BTreeMap<u64, &crate::lending::Loan> =
+        view.loans.iter().map(|l| (l.id, l)).collect();
+    let events = applied.receipts.iter().flat_map(|r| &r.events);
+    for event in events {
+        match event {
+            Event::Market(MarketEvent::TradeOpened { trade, .. }) => {
+                let earlier = memory.trades.insert(*trade, TradeState::AwaitingPayment);
+                if earlier.is_some() {
+                    return Err(transition(format!("trade {trade} was opened twice")));
+                }
+            }
+            Event::Market(MarketEvent::TradeStateChanged { trade, state }) => {
+                let record = trades.get(trade).ok_or_else(|| {
+                    transition(format!("trade {trade} changed but has no record"))
+                })?;
+                let from = memory.trades.get(trade).copied().ok_or_else(|| {
+                    transition(format!("trade {trade} changed before it was opened"))
+                })?;
+                check_trade_step(record, from, *state, now)?;
+                memory.trades.insert(*trade, *state);
+            }
+            Event::Market(MarketEvent::Settled {
+                trade,
+                to_buyer,
+                to_seller,
+                to_arbitrator,
+            }) => {
+                if !memory.settled.insert(*trade) {
+                    return Err(Violation::new(
+                        "settle exactly once",
+                        format!("trade {trade} settled twice"),
+                    ));
+                }
+                let record = trades.get(trade).ok_or_else(|| {
+                    transition(format!("trade {trade} settled but has no record"))
+                })?;
+                check_settlement(record, view, (*to_buyer, *to_seller, *to_arbitrator))?;
+            }
+            Event::Lending(event) => {
+                match event {
+                    LendingEvent::Activated { loan, principal } => {
+                        let rate_bps = loans.get(loan).map_or(0, |record| record.rate_bps);
+                        memory
+                            .charges
+                            .insert(*loan, LoanCharges::activated(rate_bps, *principal, now));
+                    }
+                    LendingEvent::Repaid {
+                        loan, principal, ..
+                    } => {
+                        let model = memory.charges.get_mut(loan).ok_or_else(|| {
+                            transition(format!("loan {loan} was repaid before it was disbursed"))
+                        })?;
+                        model.accrue(now)?;
+                        model.repaid_principal(*principal);
+                    }
+                    LendingEvent::Defaulted { loan, .. } => {
+                        if let Some(model) = memory.charges.get_mut(loan) {
+                            model.accrue(now)?;
+                        }
+                    }
+                    _ => {}
+                }
+                let (loan, to) = match event {
+                    LendingEvent::LoanRequested { loan, .. } => {
+                        if memory.loans.insert(*loan, LoanState::Funding).is_some() {
+                            return Err(transition(format!("loan {loan} was requested twice")));
+                        }
+                        continue;
+                    }
+                    LendingEvent::Activated { loan, .. } => (loan, LoanState::Active),
+                    LendingEvent::RequestClosed { loan, state } => (loan, *state),
+                    LendingEvent::Defaulted { loan, .. } => (loan, LoanState::Defaulted),
+                    LendingEvent::LoanRepaid { loan } => {
+                        if memory.loans.get(loan) == Some(&LoanState::Defaulted) {
+                            continue;
+                        }
+                        (loan, LoanState::Repaid)
+                    }
+                    _ => continue,
+                };
+                let from =
+                    memory.loans.get(loan).copied().ok_or_else(|| {
+                        transition(format!("loan {loan} changed before its request"))
+                    })?;
+                if !loan_step_allowed(from, to) {
+                    return Err(transition(format!(
+                        "loan {loan} moved from {from:?} to {to:?}"
+                    )));
+                }
+                if let Some(record) = loans.get(loan) {
+                    check_loan_step(record, to, now, view)?;
+                }
+                memory.loans.insert(*loan, to);
+            }
+            _ => {}
+        }
+    }
+    // Nothing changes state silently: every record is where its events put it.
+    for trade in &view.trades {
+        if memory.trades.get(&trade.id) != Some(&trade.state) {
+            return Err(transition(format!(
+                "trade {} is {:?}; its events say {:?}",
+                trade.id,
+                trade.state,
+                memory.trades.get(&trade.id)
+            )));
+        }
+    }
+    for (id, model) in &memory.charges {
+        if let Some(loan) = loans.get(id) {
+            model.check(
+                loan,
+                view.lending.grace_days,
+                view.lending.late_fee_bps_per_day,
+            )?;
+        }
+    }
+    for loan in &view.loans {
+        if memory.loans.get(&loan.id) != Some(&loan.state) {
+            return Err(transition(format!(
+                "loan {} is {:?}; its events say {:?}",
+                loan.id,
+                loan.state,
+                memory.loans.get(&loan.id)
+            )));
+        }
+    }
+    Ok(())
+}
+
+fn check_loan_step(
+    loan: &crate::lending::Loan,
+    to: LoanState,
+    now: u64,
+    view: &View,
+) -> Result<(), Violation> {
+    const DAY_MS: u64 = 86_400_000;
+    let early = match to {
+        LoanState::Expired => now <= loan.funding_deadline_ms,
+        // The oldest unpaid due date is never before the first one.
+        LoanState::Defaulted => loan.dues.first().is_none_or(|first| {
+            now <= first
+                .at_ms
+                .saturating_add(u64::from(view.lending.default_after_days).saturating_mul(DAY_MS))
+        }),
+        _ => false,
+    };
+    if early {
+        return Err(transition(format!(
+            "loan {} became {to:?} at {now} ms, before its time (funding deadline {} ms, dues {:?})",
+            loan.id, loan.funding_deadline_ms, loan.dues
+        )));
+    }
+    Ok(())
+}
+
+/// Arbitrators: never a party to a trade they hold, and their open-case counts match the
+/// disputes assigned to them.
+fn check_arbitrators(view: &View) -> Result<(), Violation> {
+    if let Some(account) = view.missing_arbitrators.first() {
+        return Err(Violation::new(
+            "arbitrator registry",
+            format!("{account} is listed as an arbitrator without a record"),
+        ));
+    }
+    let mut open: BTreeMap<AccountId, u32> = BTreeMap::new();
+    for trade in view.live_trades() {
+        if let Some(arbitrator) = trade.arbitrator {
+            if arbitrator == trade.buyer || arbitrator == trade.seller {
+                return Err(Violation::new(
+                    "arbitrator is not a party",
+                    format!(
+                        "trade {} is arbitrated by its own party {arbitrator}",
+                        trade.id
+                    ),
+                ));
+            }
+            if trade.state == TradeState::Disputed {
+                *open.entry(arbitrator).or_default() += 1;
+            }
+        }
+    }
+    for arbitrator in &view.arbitrators {
+        let assigned = open.remove(&arbitrator.account).unwrap_or(0);
+        if arbitrator.open_cases != assigned {
+            return Err(Violation::new(
+                "arbitrator case counts",
+                format!(
+                    "{} counts {} open cases; {assigned} disputes are assigned to it",
+                    arbitrator.account, arbitrator.open_cases
+                ),
+            ));
+        }
+    }
+    if let Some((account, count)) = open.into_iter().next() {
+        return Err(Violation::new(
+            "arbitrator registry",
+            format!("{count} disputes are assigned to {account}, which is not registered"),
+        ));
+    }
+    Ok(())
+}
+
+/// Every check, after one block.
+pub fn after_block(world: &World, memory: &mut Memory, applied: &Applied) -> Result<(), Violation> {
+    check_receipts(world, applied)?;
+    audit::check_conservation(&world.store)
+        .map_err(|error| Violation::new("conservation", error.to_string()))?;
+    let view = View::read(&world.store, world.time_ms);
+    check_events(memory, applied, &view)?;
+    accounting::check_held(&world.store, &view)?;
+    let entitlements = accounting::entitlements(&world.store, &view)?;
+    accounting::check_monotone(&memory.entitlements, &entitlements)?;
+    memory.entitlements = entitlements;
+    check_arbitrators(&view)
+}

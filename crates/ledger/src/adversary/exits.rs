@@ -1,0 +1,280 @@
+//! The exit phase: after the random blocks, time is moved past every deadline and each record's
+//! owner, or a bystander where anyone may act, takes the exit that needs nobody else's
+//! cooperation. Every trade must reach a final state, every loan a closed one, and both modules
+//! must end up holding nothing: whatever is left is money nobody can get out.
+//!
+//! Exits taken: makers cancel offers and lenders cancel credit offers; arbitrators unregister and,
+//! after the cooldown, withdraw their bonds; a seller claims the timeout of an unpaid trade; a
+//! buyer disputes a paid trade after the release window; a bystander reassigns a dispute after
+//! its ruling deadline (which ends it without a ruling once no arbitrator is left); a bystander
+//! expires a request after its deadline and acceptance period, and declares an active loan in
+//! default after the threshold; lenders withdraw from expired requests and claim what they are
+//! owed. Borrowers never repay here: default is the exit that needs them not.
+
+use super::{
+    Stats, Violation,
+    check::{self, Memory},
+    plan::{BlockPlan, Envelope, TxPlan},
+    view::View,
+    world::{ACTORS, EQA, FAUCET, World, eqa},
+};
+use crate::{
+    lending::{self, LoanState},
+    market::TradeState,
+    state::{self, Module},
+};
+use types::{
+    AccountId, Call,
+    bank::{BankCall, Transfer},
+    lending::{LendingCall, LoanRef},
+    market::{MarketCall, Nothing, OfferRef, TradeRef},
+};
+
+const DAY_MS: u64 = 86_400_000;
+/// Reassignments run one ruling window each, up to the most a trade allows, so this leaves room
+/// for every dispute to end.
+const MAX_ROUNDS: usize = 64;
+
+fn tx(world: &World, account: &AccountId, call: Call) -> Option<TxPlan> {
+    let signer = world.setup.actor(account)?;
+    Some(TxPlan {
+        signer,
+        call,
+        envelope: Envelope::Valid,
+    })
+}
+
+fn market(call: MarketCall) -> Call {
+    Call::Market(call)
+}
+
+fn lending(call: LendingCall) -> Call {
+    Call::Lending(call)
+}
+
+/// The exits available in this round, each with the time from which it can be taken.
+fn exits(world: &World, view: &View) -> Vec<(u64, Option<TxPlan>)> {
+    let bystander = world.setup.account(FAUCET);
+    let now = view.now_ms;
+    let mut exits = Vec::new();
+    for offer in &view.offers {
+        let call = market(MarketCall::CancelOffer(OfferRef { offer: offer.id }));
+        exits.push((now, tx(world, &offer.maker, call)));
+    }
+    for offer in &view.credit_offers {
+        let call = lending(LendingCall::CancelCredit(types::lending::CreditRef {
+            offer: offer.id,
+        }));
+        exits.push((now, tx(world, &offer.lender, call)));
+    }
+    for arbitrator in &view.arbitrators {
+        match arbitrator.leaving_at_ms {
+            None => {
+                let call = market(MarketCall::UnregisterArbitrator(Nothing));
+                exits.push((now, tx(world, &arbitrator.account, call)));
+            }
+            Some(at) if arbitrator.open_cases == 0 => {
+                let call = market(MarketCall::WithdrawBond(Nothing));
+                exits.push((at, tx(world, &arbitrator.account, call)));
+            }
+            Some(_) => {}
+        }
+    }
+    for trade in view.live_trades() {
+        let r = TradeRef { trade: trade.id };
+        let (at, who, call) = match trade.state {
+            TradeState::AwaitingPayment => (
+                trade.payment_deadline_ms.saturating_add(1),
+                trade.seller,
+                MarketCall::ClaimTimeout(r),
+            ),
+            TradeState::Paid => (
+                trade.release_deadline_ms.saturating_add(1),
+                trade.buyer,
+                MarketCall::OpenDispute(r),
+            ),
+            _ => (
+                trade.ruling_deadline_ms.saturating_add(1),
+                bystander,
+                MarketCall::Reassign(r),
+            ),
+        };
+        exits.push((at, tx(world, &who, market(call))));
+    }
+    let acceptance_ms = u64::from(view.lending.acceptance_days).saturating_mul(DAY_MS);
+    let default_ms = u64::from(view.lending.default_after_days).saturating_mul(DAY_MS);
+    for loan in &view.loans {
+        let r = LoanRef { loan: loan.id };
+        match loan.state {
+            LoanState::Funding => {
+                let at = loan
+                    .funding_deadline_ms
+                    .saturating_add(acceptance_ms)
+                    .saturating_add(1);
+                exits.push((
+                    at,
+                    tx(world, &bystander, lending(LendingCall::Expire(r.clone()))),
+                ));
+            }
+            LoanState::Expired => {
+                for (lender, _) in view.lenders(loan.id) {
+                    let call = lending(LendingCall::Withdraw(r.clone()));
+                    exits.push((now, tx(world, lender, call)));
+                }
+            }
+            LoanState::Active => {
+                if let Some(due) = loan.oldest_unpaid_due() {
+                    let at = due.saturating_add(default_ms).saturating_add(1);
+                    let call = lending(LendingCall::DeclareDefault(r.clone()));
+                    exits.push((at, tx(world, &bystander, call)));
+                }
+            }
+            _ => {}
+        }
+        if matches!(
+            loan.state,
+            LoanState::Active | LoanState::Repaid | LoanState::Defaulted
+        ) {
+            for (lender, _) in view.lenders(loan.id) {
+                let owed = lending::claimable(&world.store, loan, lender)
+                    .is_some_and(|(amount, collateral)| amount > 0 || collateral > 0);
+                if owed {
+                    let call = lending(LendingCall::Claim(r.clone()));
+                    exits.push((now, tx(world, lender, call)));
+                }
+            }
+        }
+    }
+    exits
+}
+
+fn apply(
+    world: &mut World,
+    memory: &mut Memory,
+    stats: &mut Stats,
+    block: &BlockPlan,
+) -> Result<(), Violation> {
+    let applied = world.apply(block)?;
+    stats.record(&applied);
+    check::after_block(world, memory, &applied)
+}
+
+/// Drives every record to its end and checks that nothing is left held.
+pub fn drive(world: &mut World, memory: &mut Memory, stats: &mut Stats) -> Result<(), Violation> {
+    // Actors whose fees ran out get enough to take their exits.
+    let top_ups: Vec<TxPlan> = (0..ACTORS)
+        .filter(|actor| state::balance(&world.store, &world.setup.account(*actor), EQA) < eqa(1))
+        .map(|actor| TxPlan {
+            signer: FAUCET,
+            call: Call::Bank(BankCall::Transfer(Transfer {
+                to: world.setup.account(actor),
+                asset: EQA,
+                amount: eqa(10),
+            })),
+            envelope: Envelope::Valid,
+        })
+        .collect();
+    if !top_ups.is_empty() {
+        let block = BlockPlan {
+            timestamp_ms: world.time_ms,
+            txs: top_ups,
+        };
+        apply(world, memory, stats, &block)?;
+    }
+    for _ in 0..MAX_ROUNDS {
+        let view = View::read(&world.store, world.time_ms);
+        let exits = exits(world, &view);
+        if exits.is_empty() {
+            break;
+        }
+        if let Some((_, None)) = exits.iter().find(|(_, tx)| tx.is_none()) {
+            return Err(Violation::new(
+                "every record has an exit",
+                "an exit must be taken by an account nobody signs for".into(),
+            ));
+        }
+        let at = exits
+            .iter()
+            .map(|(at, _)| *at)
+            .max()
+            .unwrap_or(world.time_ms);
+        let block = BlockPlan {
+            timestamp_ms: at.max(world.time_ms),
+            txs: exits.into_iter().filter_map(|(_, tx)| tx).collect(),
+        };
+        apply(world, memory, stats, &block)?;
+    }
+    let view = View::read(&world.store, world.time_ms);
+    if let Some(trade) = view.live_trades().next() {
+        return Err(Violation::new(
+            "every record has an exit",
+            format!(
+                "trade {} is still {:?} after {MAX_ROUNDS} rounds of exits: {trade:?}",
+                trade.id, trade.state
+            ),
+        ));
+    }
+    if let Some(loan) = view.loans.iter().find(|loan| {
+        matches!(loan.state, LoanState::Funding | LoanState::Active)
+            || (loan.state == LoanState::Expired && loan.funded > 0)
+    }) {
+        return Err(Violation::new(
+            "every record has an exit",
+            format!(
+                "loan {} is still {:?} (funded {}) after {MAX_ROUNDS} rounds of exits",
+                loan.id, loan.state, loan.funded
+            ),
+        ));
+    }
+    for module in Module::ALL {
+        for asset in view.assets() {
+            let held = state::held(&world.store, module, asset);
+            if held > 0 {
+                return Err(Violation::new(
+                    "escrow empties",
+                    format!(
+                        "after every exit the {module:?} module still holds {held} of asset \
+                         {asset}{}",
+                        stuck_detail(&view, module, asset)
+                    ),
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Names the records that still owe `asset`, to explain a non-empty module.
+fn stuck_detail(view: &View, module: Module, asset: types::AssetId) -> String {
+    match module {
+        Module::Market => String::new(),
+        Module::Lending => {
+            let loans: Vec<String> = view
+                .loans
+                .iter()
+                .filter(|loan| {
+                    loan.asset == asset || loan.collateral.is_some_and(|c| c.asset == asset)
+                })
+                .filter(|loan| loan.paid_in > 0 || loan.collateral_paid_in > 0)
+                .map(|loan| {
+                    let lenders: Vec<String> = view
+                        .lenders(loan.id)
+                        .iter()
+                        .map(|(lender, position)| format!("{lender}: {position:?}"))
+                        .collect();
+                    format!(
+                        "loan {} {:?}: paid in {}, collateral seized {}, dust receiver {:?}, \
+                         lenders [{}]",
+                        loan.id,
+                        loan.state,
+                        loan.paid_in,
+                        loan.collateral_paid_in,
+                        loan.dust_receiver,
+                        lenders.join(", ")
+                    )
+                })
+                .collect();
+            format!("; {}", loans.join("; "))
+        }
+    }
+}

@@ -1,0 +1,292 @@
+//! The simulated chain: a genesis with actors, assets and arbitrators, and the application of a
+//! planned block (building and signing its transactions, then `apply_block` under a panic guard).
+
+use super::{
+    Violation,
+    panics::guarded,
+    plan::{BlockPlan, Envelope, TxPlan},
+};
+use crate::{
+    BlockContext, Genesis, MemoryStore, Receipt, apply_block, params::Params, state, testing,
+};
+use commonware_cryptography::{Signer, ed25519::PrivateKey};
+use std::collections::BTreeMap;
+use types::{
+    AccountId, AssetId, ChainId, SignedTransaction, Transaction, amount, codec::EncodeSize,
+};
+
+/// Actors `0..ACTORS` send the random calls.
+pub const ACTORS: u64 = 6;
+/// Starts with a small EQA balance, so its fees run out during long cases.
+pub const POOR: u64 = 5;
+/// Holds a large EQA reserve: before the exit phase it tops up every actor's fees, and it is the
+/// bystander who calls the exits anyone may call. It never sends random calls.
+pub const FAUCET: u64 = ACTORS;
+/// An account that holds funds (actors may send it some) but never signs.
+pub const STRANGER: u64 = 1_000;
+
+pub const EQA: AssetId = AssetId(0);
+/// Six decimals, issued by actor 0 with a maximum supply.
+pub const USDX: AssetId = AssetId(1);
+/// No decimals and no issuer: a fixed supply.
+pub const GOLD: AssetId = AssetId(2);
+/// Eighteen decimals, issued by actor 1 without a cap: amounts near the top of `u128`.
+pub const WEI: AssetId = AssetId(3);
+/// Assets that exist at genesis.
+pub const GENESIS_ASSETS: u32 = 4;
+
+pub const GENESIS_MS: u64 = testing::GENESIS_TIME_MS;
+const CHAIN_ID: &str = "equa-adversary";
+/// A chain id no transaction of this chain may carry.
+const OTHER_CHAIN_ID: &str = "equa-elsewhere";
+
+/// What every case starts from, built once: the genesis state and the actors' keys.
+#[derive(Debug)]
+pub struct Setup {
+    genesis: MemoryStore,
+    keys: Vec<PrivateKey>,
+    pub accounts: Vec<AccountId>,
+    pub stranger: AccountId,
+    pub proposer: AccountId,
+    chain_id: ChainId,
+    other_chain_id: ChainId,
+    params: Params,
+    signature_size: usize,
+}
+
+impl Default for Setup {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Setup {
+    pub fn new() -> Self {
+        let keys: Vec<PrivateKey> = (0..=FAUCET).map(testing::key).collect();
+        let accounts: Vec<AccountId> = keys
+            .iter()
+            .map(|key| AccountId::from_public_key(&key.public_key()))
+            .collect();
+        let genesis = genesis(&accounts);
+        let mut store = MemoryStore::new();
+        genesis.initialize(&mut store);
+        let chain_id = genesis.chain_id.clone();
+        let probe = SignedTransaction::sign(
+            Transaction {
+                chain_id: chain_id.clone(),
+                signer: accounts[0],
+                nonce: 0,
+                fee: 0,
+                expires_at_height: 0,
+                call: types::Call::Market(types::market::MarketCall::WithdrawBond(
+                    types::market::Nothing,
+                )),
+            },
+            &keys[0],
+        );
+        let signature_size = probe.size() - probe.tx().encode_size();
+        Self {
+            genesis: store,
+            keys,
+            accounts,
+            stranger: testing::account(STRANGER),
+            proposer: testing::account(u64::MAX),
+            chain_id,
+            other_chain_id: ChainId::new(OTHER_CHAIN_ID).expect("a valid chain id"),
+            params: genesis.params,
+            signature_size,
+        }
+    }
+
+    pub fn account(&self, actor: u64) -> AccountId {
+        self.accounts[usize::try_from(actor).expect("small")]
+    }
+
+    /// The actor who signs for `account`, if any does.
+    pub fn actor(&self, account: &AccountId) -> Option<u64> {
+        self.accounts
+            .iter()
+            .position(|a| a == account)
+            .map(|i| i as u64)
+    }
+
+    /// `(address, name)` pairs for rendering plans.
+    pub fn names(&self) -> Vec<(String, String)> {
+        let mut names: Vec<(String, String)> = self
+            .accounts
+            .iter()
+            .enumerate()
+            .map(|(i, a)| (a.to_address(), format!("actor{i}")))
+            .collect();
+        names.push((self.stranger.to_address(), "stranger".into()));
+        names
+    }
+
+    pub fn params(&self) -> &Params {
+        &self.params
+    }
+
+    pub fn chain_id(&self) -> &ChainId {
+        &self.chain_id
+    }
+
+    fn sign(&self, plan: &TxPlan, nonce: u64, height: u64) -> SignedTransaction {
+        let signer = self.account(plan.signer);
+        let chain_id = match plan.envelope {
+            Envelope::WrongChain => self.other_chain_id.clone(),
+            _ => self.chain_id.clone(),
+        };
+        let expires_at_height = match plan.envelope {
+            Envelope::Expired => height.saturating_sub(1),
+            _ => height.saturating_add(8),
+        };
+        let mut body = Transaction {
+            chain_id,
+            signer,
+            nonce,
+            fee: 0,
+            expires_at_height,
+            call: plan.call.clone(),
+        };
+        // The fee is fixed-width, so the size does not depend on its value.
+        let size = body.encode_size() + self.signature_size;
+        let required = self
+            .params
+            .required_fee(plan.call.kind(), size)
+            .unwrap_or(u128::MAX);
+        body.fee = match plan.envelope {
+            Envelope::FeeTooLow => required.saturating_sub(1),
+            Envelope::FeeUnaffordable => u128::MAX,
+            Envelope::Overpaid(extra) => required.saturating_add(extra),
+            _ => required,
+        };
+        let key_index = match plan.envelope {
+            Envelope::WrongKey => (plan.signer + 1) % (FAUCET + 1),
+            _ => plan.signer,
+        };
+        SignedTransaction::sign(body, &self.keys[usize::try_from(key_index).expect("small")])
+    }
+}
+
+fn genesis(accounts: &[AccountId]) -> Genesis {
+    let mut text = format!(
+        "chain_id = \"{CHAIN_ID}\"\ngenesis_time_ms = {GENESIS_MS}\n\
+         [native]\nsymbol = \"EQA\"\nname = \"Equa\"\ndecimals = 9\n\
+         [params]\nfee_per_byte = \"0.00000001\"\ndefault_call_fee = \"0.000001\"\n\
+         [[assets]]\nsymbol = \"USDX\"\nname = \"Dollar\"\ndecimals = 6\nissuer = \"{}\"\n\
+         max_supply = \"1000000000000\"\n\
+         [[assets]]\nsymbol = \"GOLD\"\nname = \"Gold\"\ndecimals = 0\n\
+         [[assets]]\nsymbol = \"WEI\"\nname = \"Wei\"\ndecimals = 18\nissuer = \"{}\"\n",
+        accounts[0], accounts[1],
+    );
+    for (index, account) in accounts.iter().enumerate() {
+        let eqa = match index as u64 {
+            POOR => "0.0002",
+            FAUCET => "1000000000",
+            _ => "10000000",
+        };
+        let others = if index as u64 == FAUCET {
+            String::new()
+        } else {
+            ", USDX = \"1000000\", GOLD = \"1000\", WEI = \"1000000000\"".to_string()
+        };
+        text.push_str(&format!(
+            "[[accounts]]\naddress = \"{account}\"\nbalances = {{ EQA = \"{eqa}\"{others} }}\n"
+        ));
+    }
+    for arbitrator in [3usize, 4] {
+        text.push_str(&format!(
+            "[[arbitrators]]\naddress = \"{}\"\nbond = \"1000\"\nfee_bps = {}\nlanguages = \"en\"\n",
+            accounts[arbitrator],
+            100 * arbitrator
+        ));
+    }
+    Genesis::from_toml(&text).expect("the adversary's genesis is valid")
+}
+
+/// The EQA minor units in `whole` EQA.
+pub fn eqa(whole: u128) -> u128 {
+    whole * amount::unit(9).expect("9 decimals")
+}
+
+/// What applying one planned block produced, for the checks.
+#[derive(Debug)]
+pub struct Applied {
+    pub context: BlockContext,
+    pub txs: Vec<SignedTransaction>,
+    pub receipts: Vec<Receipt>,
+    /// Each signer's nonce before the block.
+    pub nonces_before: BTreeMap<AccountId, u64>,
+    pub proposer_before: u128,
+}
+
+/// A chain in memory being driven by a plan.
+#[derive(Debug)]
+pub struct World<'a> {
+    pub setup: &'a Setup,
+    pub store: MemoryStore,
+    pub height: u64,
+    pub time_ms: u64,
+}
+
+impl<'a> World<'a> {
+    pub fn new(setup: &'a Setup) -> Self {
+        Self {
+            setup,
+            store: setup.genesis.clone(),
+            height: 0,
+            time_ms: GENESIS_MS,
+        }
+    }
+
+    /// Signs the block's transactions (nonces from the current state, in plan order) and
+    /// applies it. A panic, or a refusal of the whole block, is a violation.
+    pub fn apply(&mut self, block: &BlockPlan) -> Result<Applied, Violation> {
+        let height = self.height + 1;
+        let timestamp_ms = block.timestamp_ms.max(self.time_ms);
+        let context = BlockContext {
+            height,
+            timestamp_ms,
+            proposer: self.setup.proposer,
+            randomness: types::hash(
+                b"EQUA_ADVERSARY_RANDOMNESS",
+                &[&height.to_be_bytes(), &timestamp_ms.to_be_bytes()],
+            )
+            .0,
+        };
+        let mut next: BTreeMap<AccountId, u64> = BTreeMap::new();
+        let mut nonces_before = BTreeMap::new();
+        let mut txs = Vec::with_capacity(block.txs.len());
+        for plan in &block.txs {
+            let signer = self.setup.account(plan.signer);
+            let current = state::nonce(&self.store, &signer);
+            nonces_before.insert(signer, current);
+            let next = next.entry(signer).or_insert(current);
+            let nonce = match plan.envelope {
+                Envelope::StaleNonce => next.wrapping_sub(1),
+                Envelope::FutureNonce => next.saturating_add(1),
+                _ => *next,
+            };
+            if plan.envelope.takes_nonce() {
+                *next = next.saturating_add(1);
+            }
+            txs.push(self.setup.sign(plan, nonce, height));
+        }
+        let proposer_before = state::balance(&self.store, &self.setup.proposer, EQA);
+        let store = &mut self.store;
+        let result = guarded(|| apply_block(store, &context, &txs))
+            .map_err(|panic| Violation::new("no panic", format!("a block panicked: {panic}")))?;
+        let receipts = result.map_err(|error| {
+            Violation::new("block applies", format!("the block was refused: {error}"))
+        })?;
+        self.height = height;
+        self.time_ms = timestamp_ms;
+        Ok(Applied {
+            context,
+            txs,
+            receipts,
+            nonces_before,
+            proposer_before,
+        })
+    }
+}
