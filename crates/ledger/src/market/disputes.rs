@@ -7,7 +7,10 @@
 //! Those calls therefore only ask for an arbitrator: the trade waits (`arbitrator_pending`) in a
 //! bounded list, and [`begin_block`] makes every waiting pick at the start of the next block,
 //! with that block's randomness, which depends on the block holding the request and so was not
-//! known when it was sent. While a pick waits, nobody can rule or reassign.
+//! known when it was sent. While a pick waits, nobody can rule or reassign. (The proposer of
+//! the block holding the request does know the next randomness as it builds that block, and
+//! could try several contents; stopping that needs randomness no single proposer controls,
+//! such as a threshold signature from consensus.)
 
 use super::{
     MarketError, MarketEvent, bps_down, emit,
