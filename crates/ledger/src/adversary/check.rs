@@ -15,7 +15,10 @@ use crate::{
     state,
 };
 use std::collections::{BTreeMap, BTreeSet};
-use types::{AccountId, AssetId, market::Party};
+use types::{
+    AccountId, AssetId, Call,
+    market::{MarketCall, Party, Side},
+};
 
 /// What the checks remember from one block to the next: the entitlements and the state of every
 /// trade and loan as the events told it.
@@ -157,6 +160,72 @@ fn check_receipts(world: &World, applied: &Applied) -> Result<(), Violation> {
                 proposer_after.wrapping_sub(applied.proposer_before)
             ),
         ));
+    }
+    Ok(())
+}
+
+/// A take executes at the terms the taker saw: when it names the revision the offer had at the
+/// start of the block, the trade has that revision's price, currency and payment window, and
+/// the taker's deposit is that revision's rate of the amount, rounded up.
+fn check_takes(applied: &Applied, view: &View) -> Result<(), Violation> {
+    for (tx, receipt) in applied.txs.iter().zip(&applied.receipts) {
+        let Call::Market(MarketCall::TakeOffer(take)) = &tx.tx().call else {
+            continue;
+        };
+        if !receipt.is_success() {
+            continue;
+        }
+        let Some(seen) = applied.offers_before.get(&take.offer) else {
+            continue;
+        };
+        if seen.revision != take.revision {
+            continue;
+        }
+        let opened = receipt.events.iter().find_map(|event| match event {
+            Event::Market(MarketEvent::TradeOpened { trade, .. }) => Some(*trade),
+            _ => None,
+        });
+        let Some(trade) = opened.and_then(|id| view.trades.iter().find(|t| t.id == id)) else {
+            return Err(Violation::new(
+                "takes bind the terms seen",
+                format!("a successful take of offer {} opened no trade", take.offer),
+            ));
+        };
+        let method_window = view
+            .market
+            .method(&take.method)
+            .map_or(0, |info| info.min_window_secs);
+        let window_ms = u64::from(seen.payment_window_secs.max(method_window)) * 1_000;
+        let (taker_deposit, bps) = match seen.side {
+            Side::Sell => (trade.buyer_deposit, seen.buyer_deposit_bps),
+            Side::Buy => (trade.seller_deposit, seen.seller_deposit_bps),
+        };
+        let expected_deposit =
+            crate::lending::math::mul_div_ceil(trade.amount, u128::from(bps), 10_000);
+        if trade.price != seen.price
+            || trade.fiat != seen.fiat
+            || trade.asset != seen.asset
+            || trade.payment_deadline_ms.saturating_sub(trade.created_ms) != window_ms
+            || Some(taker_deposit) != expected_deposit
+        {
+            return Err(Violation::new(
+                "takes bind the terms seen",
+                format!(
+                    "trade {} took offer {} at revision {}, which offered price {} {} with a \
+                     {window_ms} ms window and a taker deposit of {bps} bps; the trade has price \
+                     {} {}, a {} ms window and a taker deposit of {taker_deposit} for {}",
+                    trade.id,
+                    take.offer,
+                    take.revision,
+                    seen.price,
+                    seen.fiat,
+                    trade.price,
+                    trade.fiat,
+                    trade.payment_deadline_ms.saturating_sub(trade.created_ms),
+                    trade.amount
+                ),
+            ));
+        }
     }
     Ok(())
 }
@@ -479,6 +548,7 @@ pub fn after_block(world: &World, memory: &mut Memory, applied: &Applied) -> Res
         .map_err(|error| Violation::new("conservation", error.to_string()))?;
     let view = View::read(&world.store, world.time_ms);
     check_events(memory, applied, &view)?;
+    check_takes(applied, &view)?;
     accounting::check_held(&world.store, &view)?;
     let entitlements = accounting::entitlements(&world.store, &view)?;
     accounting::check_monotone(&memory.entitlements, &entitlements)?;

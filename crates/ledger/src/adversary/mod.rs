@@ -252,6 +252,39 @@ pub fn replay(setup: &Setup, plan: &Plan, stats: &mut Stats) -> Result<(), Viola
     exits::drive(&mut world, &mut memory, stats)
 }
 
+/// The transactions of `plan` that created records, found by applying its blocks (without
+/// checks) and reading the events.
+fn creations(setup: &Setup, plan: &Plan) -> Vec<shrink::Creation> {
+    use crate::{Event, lending::LendingEvent, market::MarketEvent};
+    use shrink::Space;
+    let mut world = World::new(setup);
+    let mut found = Vec::new();
+    for (b, block) in plan.blocks.iter().enumerate() {
+        let Ok(applied) = world.apply(block) else {
+            break;
+        };
+        for (t, receipt) in applied.receipts.iter().enumerate() {
+            for event in &receipt.events {
+                let made = match event {
+                    Event::Market(MarketEvent::OfferCreated { offer, .. }) => {
+                        (Space::Offer, *offer)
+                    }
+                    Event::Market(MarketEvent::TradeOpened { trade, .. }) => (Space::Trade, *trade),
+                    Event::Lending(LendingEvent::LoanRequested { loan, .. }) => {
+                        (Space::Loan, *loan)
+                    }
+                    Event::Lending(LendingEvent::CreditOffered { offer, .. }) => {
+                        (Space::Credit, *offer)
+                    }
+                    _ => continue,
+                };
+                found.push((b, t, made.0, made.1));
+            }
+        }
+    }
+    found
+}
+
 /// Runs case `seed`; on a violation, shrinks the case and returns it as a counterexample.
 pub fn run(
     setup: &Setup,
@@ -266,9 +299,11 @@ pub fn run(
     let original = (plan.blocks.len(), plan.tx_count());
     let invariant = violation.invariant;
     let mut replays = Stats::default();
-    let plan = shrink::shrink(plan, |candidate| {
-        replay(setup, candidate, &mut replays).is_err_and(|v| v.invariant == invariant)
-    });
+    let plan = shrink::shrink(
+        plan,
+        |candidate| replay(setup, candidate, &mut replays).is_err_and(|v| v.invariant == invariant),
+        |candidate| creations(setup, candidate),
+    );
     // The shrunk plan's own violation, which is what its trace shows.
     let violation = replay(setup, &plan, &mut replays)
         .err()

@@ -1,14 +1,92 @@
 //! Shrinking a failing plan: remove blocks (halves, then quarters, down to single blocks), then
-//! single transactions, then make envelopes plain, as long as the plan still fails the same
-//! invariant; repeat until nothing more can go.
+//! single transactions, then transactions that created a record together with the renumbering
+//! of every later reference to records of its kind, then make envelopes plain, as long as the
+//! plan still fails the same invariant; repeat until nothing more can go.
 
 use super::plan::{Envelope, Plan};
+use types::{Call, lending::LendingCall, market::MarketCall};
+
+/// The kinds of records whose ids calls name: ids of each kind are allocated in order.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Space {
+    Offer,
+    Trade,
+    Loan,
+    Credit,
+}
+
+/// A transaction, by block and position, that created record `id` of kind `space`.
+pub type Creation = (usize, usize, Space, u64);
+
+/// The record id a call names, if it names one.
+fn named_id(call: &mut Call) -> Option<(Space, &mut u64)> {
+    Some(match call {
+        Call::Market(call) => match call {
+            MarketCall::UpdateOffer(c) => (Space::Offer, &mut c.offer),
+            MarketCall::CancelOffer(c) => (Space::Offer, &mut c.offer),
+            MarketCall::TakeOffer(c) => (Space::Offer, &mut c.offer),
+            MarketCall::MarkPaid(c) => (Space::Trade, &mut c.trade),
+            MarketCall::Rule(c) => (Space::Trade, &mut c.trade),
+            MarketCall::PostMessage(c) => (Space::Trade, &mut c.trade),
+            MarketCall::RevealKey(c) => (Space::Trade, &mut c.trade),
+            MarketCall::Rate(c) => (Space::Trade, &mut c.trade),
+            MarketCall::Release(c)
+            | MarketCall::CancelTrade(c)
+            | MarketCall::ClaimTimeout(c)
+            | MarketCall::OpenDispute(c)
+            | MarketCall::Reassign(c) => (Space::Trade, &mut c.trade),
+            _ => return None,
+        },
+        Call::Lending(call) => match call {
+            LendingCall::Fund(c) => (Space::Loan, &mut c.loan),
+            LendingCall::Repay(c) => (Space::Loan, &mut c.loan),
+            LendingCall::CancelRequest(c)
+            | LendingCall::Withdraw(c)
+            | LendingCall::Accept(c)
+            | LendingCall::Expire(c)
+            | LendingCall::Claim(c)
+            | LendingCall::DeclareDefault(c) => (Space::Loan, &mut c.loan),
+            LendingCall::CancelCredit(c) => (Space::Credit, &mut c.offer),
+            LendingCall::TakeCredit(c) => (Space::Credit, &mut c.offer),
+            _ => return None,
+        },
+        Call::Bank(_) => return None,
+    })
+}
+
+/// `plan` without the transaction of `creation`, with every later reference to a record of the
+/// same kind created after it moved down by one, as the ids will be.
+fn without_creation(plan: &Plan, (block, tx, space, id): Creation) -> Plan {
+    let mut candidate = plan.clone();
+    candidate.blocks[block].txs.remove(tx);
+    for (b, later) in candidate.blocks.iter_mut().enumerate().skip(block) {
+        for (t, planned) in later.txs.iter_mut().enumerate() {
+            if b == block && t < tx {
+                continue;
+            }
+            if let Some((named, value)) = named_id(&mut planned.call)
+                && named == space
+                && *value > id
+                && *value != u64::MAX
+            {
+                *value -= 1;
+            }
+        }
+    }
+    candidate.blocks.retain(|block| !block.txs.is_empty());
+    candidate
+}
 
 /// The most replays one shrink may spend.
 const MAX_REPLAYS: usize = 4_000;
 
-/// Shrinks `plan` while `fails` holds of it. `fails(plan)` must hold to begin with.
-pub fn shrink(mut plan: Plan, mut fails: impl FnMut(&Plan) -> bool) -> Plan {
+/// Shrinks `plan` while `fails` holds of it. `fails(plan)` must hold to begin with;
+/// `creations(plan)` lists the transactions of `plan` that created records.
+pub fn shrink(
+    mut plan: Plan,
+    mut fails: impl FnMut(&Plan) -> bool,
+    creations: impl Fn(&Plan) -> Vec<Creation>,
+) -> Plan {
     let mut replays = 0usize;
     let mut try_plan = |candidate: &Plan, replays: &mut usize| -> bool {
         if *replays >= MAX_REPLAYS {
@@ -59,6 +137,16 @@ pub fn shrink(mut plan: Plan, mut fails: impl FnMut(&Plan) -> bool) -> Plan {
                 }
             }
             block += 1;
+        }
+        // Creations, with the ids after them renumbered; the latest first, so that the earlier
+        // creations' positions stay valid.
+        let mut made = creations(&plan);
+        while let Some(creation) = made.pop() {
+            let candidate = without_creation(&plan, creation);
+            if try_plan(&candidate, &mut replays) {
+                plan = candidate;
+                made = creations(&plan);
+            }
         }
         // Plain envelopes.
         for block in 0..plan.blocks.len() {
@@ -127,7 +215,7 @@ mod tests {
             let forty_one = amounts.iter().position(|a| *a == 41);
             matches!((three, forty_one), (Some(a), Some(b)) if a < b)
         };
-        let shrunk = shrink(plan, fails);
+        let shrunk = shrink(plan, fails, |_| Vec::new());
         assert_eq!(amounts(&shrunk), vec![3, 41]);
         assert_eq!(shrunk.blocks.len(), 2);
         assert_eq!(shrunk.blocks[1].timestamp_ms, 4);

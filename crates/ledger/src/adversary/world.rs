@@ -7,7 +7,10 @@ use super::{
     plan::{BlockPlan, Envelope, TxPlan},
 };
 use crate::{
-    BlockContext, Genesis, MemoryStore, Receipt, apply_block, params::Params, state, testing,
+    BlockContext, Genesis, MemoryStore, Receipt, apply_block,
+    market::{self, Offer},
+    params::Params,
+    state, testing,
 };
 use commonware_cryptography::{Signer, ed25519::PrivateKey};
 use std::collections::BTreeMap;
@@ -218,6 +221,8 @@ pub struct Applied {
     /// Each signer's nonce before the block.
     pub nonces_before: BTreeMap<AccountId, u64>,
     pub proposer_before: u128,
+    /// The open offers before the block: the terms takers saw.
+    pub offers_before: BTreeMap<u64, Offer>,
 }
 
 /// A chain in memory being driven by a plan.
@@ -273,6 +278,9 @@ impl<'a> World<'a> {
             txs.push(self.setup.sign(plan, nonce, height));
         }
         let proposer_before = state::balance(&self.store, &self.setup.proposer, EQA);
+        let offers_before = (1..=market::Db::last_offer_id(&self.store))
+            .filter_map(|id| market::Db::offer(&self.store, id).map(|offer| (id, offer)))
+            .collect();
         let store = &mut self.store;
         let result = guarded(|| apply_block(store, &context, &txs))
             .map_err(|panic| Violation::new("no panic", format!("a block panicked: {panic}")))?;
@@ -287,6 +295,7 @@ impl<'a> World<'a> {
             receipts,
             nonces_before,
             proposer_before,
+            offers_before,
         })
     }
 }
