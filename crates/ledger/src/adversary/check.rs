@@ -4,19 +4,19 @@
 use super::{
     Violation,
     accounting::{self, Entitlements},
+    admission,
     charges::LoanCharges,
     view::View,
     world::{Applied, World},
 };
 use crate::{
-    Event, Outcome, TxError, audit,
+    Event, audit,
     lending::{LendingEvent, LoanState},
     market::{MarketEvent, Trade, TradeState},
-    state,
 };
 use std::collections::{BTreeMap, BTreeSet};
 use types::{
-    AccountId, AssetId, Call,
+    AccountId, Call,
     market::{MarketCall, Party, Side},
 };
 
@@ -29,139 +29,6 @@ pub struct Memory {
     loans: BTreeMap<u64, LoanState>,
     settled: BTreeSet<u64>,
     charges: BTreeMap<u64, LoanCharges>,
-}
-
-/// Which admission check a transaction fails first, in the ledger's order, if any (the
-/// affordability of the fee is judged from the receipt: it depends on calls earlier in the block).
-fn first_refusal(
-    world: &World,
-    applied: &Applied,
-    index: usize,
-    tracked_nonce: u64,
-) -> Option<&'static str> {
-    let tx = &applied.txs[index];
-    let body = tx.tx();
-    let required = world
-        .setup
-        .params()
-        .required_fee(body.call.kind(), tx.size())
-        .unwrap_or(u128::MAX);
-    if &body.chain_id != world.setup.chain_id() {
-        Some("WrongChainId")
-    } else if !tx.verify_signature() {
-        Some("BadSignature")
-    } else if applied.context.height > body.expires_at_height {
-        Some("Expired")
-    } else if body.nonce < tracked_nonce {
-        Some("NonceReplayed")
-    } else if body.nonce > tracked_nonce {
-        Some("NonceTooHigh")
-    } else if body.fee < required {
-        Some("FeeTooLow")
-    } else {
-        None
-    }
-}
-
-fn refusal_name(error: &TxError) -> &'static str {
-    match error {
-        TxError::BadSignature => "BadSignature",
-        TxError::WrongChainId { .. } => "WrongChainId",
-        TxError::NonceReplayed { .. } => "NonceReplayed",
-        TxError::NonceTooHigh { .. } => "NonceTooHigh",
-        TxError::Expired { .. } => "Expired",
-        TxError::FeeTooLow { .. } => "FeeTooLow",
-        TxError::FeeNotAffordable { .. } => "FeeNotAffordable",
-        TxError::NonceExhausted => "NonceExhausted",
-        TxError::Oversized { .. } => "Oversized",
-    }
-}
-
-/// Every admitted transaction paid exactly its fee and used its nonce; every refused one paid
-/// nothing and was refused for the first reason that applies; the proposer received the fees.
-fn check_receipts(world: &World, applied: &Applied) -> Result<(), Violation> {
-    if applied.receipts.len() != applied.txs.len() {
-        return Err(Violation::new(
-            "one receipt per transaction",
-            format!(
-                "{} transactions, {} receipts",
-                applied.txs.len(),
-                applied.receipts.len()
-            ),
-        ));
-    }
-    let mut nonces: BTreeMap<AccountId, u64> = applied.nonces_before.clone();
-    let mut fees: u128 = 0;
-    for (index, (tx, receipt)) in applied.txs.iter().zip(&applied.receipts).enumerate() {
-        let body = tx.tx();
-        let tracked = nonces.get(&body.signer).copied().unwrap_or(0);
-        let refusal = first_refusal(world, applied, index, tracked);
-        let fail = |what: String| {
-            Err(Violation::new(
-                "admission and fees",
-                format!("transaction {index} ({}): {what}", body.call.kind()),
-            ))
-        };
-        match (&receipt.outcome, refusal) {
-            (Outcome::Rejected(error), Some(expected)) => {
-                if refusal_name(error) != expected {
-                    return fail(format!("refused with {error:?}, expected {expected}"));
-                }
-                if receipt.fee_paid != 0 {
-                    return fail(format!("refused but charged {}", receipt.fee_paid));
-                }
-            }
-            (Outcome::Rejected(TxError::FeeNotAffordable { fee, balance }), None) => {
-                if *fee != body.fee || balance >= fee || receipt.fee_paid != 0 {
-                    return fail(format!(
-                        "refused as unaffordable with fee {fee} and balance {balance}, charged {}",
-                        receipt.fee_paid
-                    ));
-                }
-            }
-            (Outcome::Rejected(error), None) => {
-                return fail(format!("a valid transaction was refused: {error:?}"));
-            }
-            (_, Some(expected)) => {
-                return fail(format!("admitted although it fails {expected}"));
-            }
-            (_, None) => {
-                if receipt.fee_paid != body.fee {
-                    return fail(format!(
-                        "admitted with fee {} but charged {}",
-                        body.fee, receipt.fee_paid
-                    ));
-                }
-                nonces.insert(body.signer, tracked.saturating_add(1));
-                fees = fees.saturating_add(receipt.fee_paid);
-            }
-        }
-        if !receipt.is_success() && !receipt.events.is_empty() {
-            return fail("a call that did not succeed left events".into());
-        }
-    }
-    for (signer, nonce) in &nonces {
-        let actual = state::nonce(&world.store, signer);
-        if actual != *nonce {
-            return Err(Violation::new(
-                "admission and fees",
-                format!(
-                    "{signer}'s nonce is {actual} after the block, {nonce} admitted transactions say"
-                ),
-            ));
-        }
-    }
-    let proposer_after = state::balance(&world.store, &world.setup.proposer, AssetId::NATIVE);
-    if proposer_after != applied.proposer_before.saturating_add(fees) {
-        return Err(Violation::new(
-            "admission and fees",
-            format!(
-                "the proposer gained {} EQA minor units; the receipts charged {fees}",
-                proposer_after.wrapping_sub(applied.proposer_before)
-            ),
-        ));
-    }
-    Ok(())
 }
 
 /// A take executes at the terms the taker saw: when it names the revision the offer had at the
@@ -541,14 +408,69 @@ fn check_arbitrators(view: &View) -> Result<(), Violation> {
     Ok(())
 }
 
+/// Records agree with themselves: an open offer holds its whole remaining inventory (Sell) or
+/// none (Buy), and at least its deposit rate of what remains; each actor's credit history counts
+/// exactly its loans that were disbursed, defaulted and repaid.
+fn check_records(world: &World, view: &View) -> Result<(), Violation> {
+    for offer in &view.offers {
+        let (inventory, bps) = match offer.side {
+            Side::Sell => (offer.max_amount, offer.seller_deposit_bps),
+            Side::Buy => (0, offer.buyer_deposit_bps),
+        };
+        let deposit =
+            crate::lending::math::mul_div_floor(offer.max_amount, u128::from(bps), 10_000)
+                .unwrap_or(u128::MAX);
+        if offer.amount_locked != inventory || offer.deposit_locked < deposit {
+            return Err(Violation::new(
+                "offers hold what they promise",
+                format!(
+                    "{:?} offer {} can still be taken for {} at a {bps} bps deposit, but holds {} \
+                     and a deposit of {}",
+                    offer.side,
+                    offer.id,
+                    offer.max_amount,
+                    offer.amount_locked,
+                    offer.deposit_locked
+                ),
+            ));
+        }
+    }
+    for actor in 0..=super::world::FAUCET {
+        let borrower = world.setup.account(actor);
+        let history = crate::lending::Db::history(&world.store, &borrower);
+        let count = |states: &[LoanState]| {
+            view.loans
+                .iter()
+                .filter(|loan| loan.borrower == borrower && states.contains(&loan.state))
+                .count() as u32
+        };
+        let disbursed = count(&[LoanState::Active, LoanState::Repaid, LoanState::Defaulted]);
+        let defaulted = count(&[LoanState::Defaulted]);
+        let repaid = count(&[LoanState::Repaid]);
+        let closed = history.repaid_on_time.saturating_add(history.repaid_late);
+        if history.loans != disbursed || history.defaults != defaulted || closed != repaid {
+            return Err(Violation::new(
+                "credit history matches the loans",
+                format!(
+                    "actor {actor}'s history counts {} loans, {} defaults and {closed} repaid; its \
+                     loans show {disbursed} disbursed, {defaulted} defaulted and {repaid} repaid",
+                    history.loans, history.defaults
+                ),
+            ));
+        }
+    }
+    Ok(())
+}
+
 /// Every check, after one block.
 pub fn after_block(world: &World, memory: &mut Memory, applied: &Applied) -> Result<(), Violation> {
-    check_receipts(world, applied)?;
+    admission::check_receipts(world, applied)?;
     audit::check_conservation(&world.store)
         .map_err(|error| Violation::new("conservation", error.to_string()))?;
     let view = View::read(&world.store, world.time_ms);
     check_events(memory, applied, &view)?;
     check_takes(applied, &view)?;
+    check_records(world, &view)?;
     accounting::check_held(&world.store, &view)?;
     let entitlements = accounting::entitlements(&world.store, &view)?;
     accounting::check_monotone(&memory.entitlements, &entitlements)?;

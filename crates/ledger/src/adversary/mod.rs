@@ -1,32 +1,38 @@
 //! The ledger adversary: a model-based, multi-actor random simulation of the bank, market and
 //! lending modules that looks for states the ledger must never reach.
 //!
-//! A case is a seed. From it, six actors send every kind of call at random, several per block in
-//! random order, often from the wrong party, at ids that do not exist, with amounts at the edges,
-//! and in envelopes admission must refuse ([`generate`], [`market_calls`], [`lending_calls`]);
-//! block times are steered to land just before, at and just after the deadlines of the live
-//! records ([`steer`]). After every block the checks of [`check`] and [`accounting`] run:
+//! A case is a seed. It picks one of a few sets of chain parameters (`world::PROFILES`: the
+//! defaults, tight windows and free transactions, strict deposits and funding), then six actors
+//! send every kind of call at random, several per block in random order, often from the wrong
+//! party, at ids that do not exist, with amounts at the edges, and in envelopes admission must
+//! refuse (`generate`, `market_calls`, `lending_calls`); block times are steered to land
+//! just before, at and just after the deadlines of the live records (`steer`). After every
+//! block the checks of `check`, `admission`, `accounting` and `charges` run:
 //!
 //! - admission and fees: every admitted transaction paid exactly its fee and used its nonce,
 //!   every refused one paid nothing and was refused for the first reason that applies, and the
 //!   proposer received exactly the fees charged;
 //! - conservation of every asset ([`crate::audit::check_conservation`]);
 //! - each module's held total equals what its live records owe, per asset (the accounting is
-//!   stated in [`accounting`]);
+//!   stated in `accounting`);
 //! - per loan, lenders' claims never exceed what was paid in or seized, their entitlements
 //!   (claimed plus [`crate::lending::claimable`]) never add up to more, and no lender's
 //!   entitlement ever goes down from one block to the next;
+//! - interest is simple interest on the principal outstanding between accruals, rounded up, and
+//!   late fees stay within each instalment's principal times the started days it is late;
 //! - trades and loans move only along their state diagrams, each step at a time its deadline
 //!   allows, every settlement pays the escrow by its rule, exactly once, and no record changes
 //!   state without the events saying so;
+//! - a take executes at the terms of the offer revision it names;
+//! - offers hold what they can still be taken for, and credit histories count the loans;
 //! - arbitrators are never parties to their cases, and their open-case counts are right;
-//! - no panic, whether it escapes `apply_block` or is contained inside the ledger ([`panics`]).
+//! - no panic, whether it escapes `apply_block` or is contained inside the ledger (`panics`).
 //!
-//! After the random blocks, [`exits`] advances time past every deadline and has the right actor
+//! After the random blocks, `exits` advances time past every deadline and has the right actor
 //! take each record's exit: every trade must end, every loan close, and both modules must end up
 //! holding nothing.
 //!
-//! A failing case is shrunk ([`shrink`]) to the fewest blocks and transactions that still break
+//! A failing case is shrunk (`shrink`) to the fewest blocks and transactions that still break
 //! the same invariant, and printed with its seed.
 
 // This is test tooling, not consensus code: overflow checks are on in every profile, so an
@@ -35,6 +41,7 @@
 #![allow(clippy::arithmetic_side_effects)]
 
 mod accounting;
+mod admission;
 mod charges;
 mod check;
 mod dice;
@@ -209,9 +216,13 @@ pub fn generate(
     stats: &mut Stats,
 ) -> (Plan, Result<(), Violation>) {
     let mut dice = Dice::new(seed);
-    let mut world = World::new(setup);
+    let profile = dice.index(world::PROFILES.len());
+    let mut world = World::new(setup, profile);
     let mut memory = check::Memory::default();
-    let mut plan = Plan::default();
+    let mut plan = Plan {
+        profile,
+        blocks: Vec::new(),
+    };
     let blocks = dice.between(
         u128::from(config.min_blocks),
         u128::from(config.max_blocks.max(config.min_blocks)),
@@ -242,7 +253,7 @@ pub fn generate(
 
 /// Replays a plan (then the exit phase) with every check.
 pub fn replay(setup: &Setup, plan: &Plan, stats: &mut Stats) -> Result<(), Violation> {
-    let mut world = World::new(setup);
+    let mut world = World::new(setup, plan.profile);
     let mut memory = check::Memory::default();
     for block in &plan.blocks {
         let applied = world.apply(block)?;
@@ -257,7 +268,7 @@ pub fn replay(setup: &Setup, plan: &Plan, stats: &mut Stats) -> Result<(), Viola
 fn creations(setup: &Setup, plan: &Plan) -> Vec<shrink::Creation> {
     use crate::{Event, lending::LendingEvent, market::MarketEvent};
     use shrink::Space;
-    let mut world = World::new(setup);
+    let mut world = World::new(setup, plan.profile);
     let mut found = Vec::new();
     for (b, block) in plan.blocks.iter().enumerate() {
         let Ok(applied) = world.apply(block) else {

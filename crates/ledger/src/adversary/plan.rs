@@ -54,6 +54,8 @@ pub struct BlockPlan {
 /// The random part of a case. The exit phase that follows it is derived from the state.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Plan {
+    /// The chain parameters the case runs under (an index into `world::PROFILES`).
+    pub profile: usize,
     pub blocks: Vec<BlockPlan>,
 }
 
@@ -74,6 +76,13 @@ pub struct Rendered<'a> {
 
 impl fmt::Display for Rendered<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(
+            f,
+            "  chain parameters: {}",
+            super::world::PROFILES
+                .get(self.plan.profile)
+                .map_or("unknown", |(name, _)| name)
+        )?;
         for (index, block) in self.plan.blocks.iter().enumerate() {
             let offset = block.timestamp_ms.saturating_sub(self.genesis_ms);
             writeln!(

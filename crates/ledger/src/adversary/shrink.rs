@@ -192,6 +192,7 @@ mod tests {
     #[test]
     fn keeps_only_what_the_failure_needs() {
         let plan = Plan {
+            profile: 0,
             blocks: (0..20)
                 .map(|b| BlockPlan {
                     timestamp_ms: b,

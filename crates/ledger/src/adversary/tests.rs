@@ -28,7 +28,7 @@ fn world_where<'a>(setup: &'a Setup, wanted: impl Fn(&View) -> bool) -> (World<'
         if result.is_err() {
             continue;
         }
-        let mut world = World::new(setup);
+        let mut world = World::new(setup, plan.profile);
         let mut memory = Memory::default();
         for block in &plan.blocks {
             let applied = world.apply(block).expect("replays");

@@ -43,17 +43,69 @@ const CHAIN_ID: &str = "equa-adversary";
 /// A chain id no transaction of this chain may carry.
 const OTHER_CHAIN_ID: &str = "equa-elsewhere";
 
-/// What every case starts from, built once: the genesis state and the actors' keys.
+/// A named set of chain parameters: what it changes in the genesis.
+pub type Profile = (&'static str, fn(&mut Genesis));
+
+/// The chain parameters a case may run under, each with what sets it apart.
+pub const PROFILES: [Profile; 3] = [("defaults", |_| {}), ("tight", tight), ("strict", strict)];
+
+/// Free transactions, windows of seconds, no new-account limits, deposits and fees from 0 to
+/// 100%, one basis point as the least funding share, no grace period, default after a day and a
+/// late fee of 100% a day.
+fn tight(genesis: &mut Genesis) {
+    genesis.params.fee_per_byte = 0;
+    genesis.params.default_call_fee = 0;
+    let market = &mut genesis.market;
+    for method in &mut market.methods {
+        method.min_window_secs = method.min_window_secs.min(60);
+    }
+    market.min_payment_window_secs = 1;
+    market.max_payment_window_secs = 600;
+    market.release_window_secs = 1;
+    market.ruling_window_secs = 60;
+    market.arbitrator_cooldown_secs = 0;
+    market.min_deposit_bps = 0;
+    market.max_deposit_bps = 10_000;
+    market.max_arbitrator_fee_bps = 10_000;
+    market.new_account_trades = 0;
+    market.max_messages_per_author = 3;
+    let lending = &mut genesis.lending;
+    lending.min_funding_bps = 1;
+    lending.grace_days = 0;
+    lending.default_after_days = 1;
+    lending.acceptance_days = 0;
+    lending.late_fee_bps_per_day = 10_000;
+    lending.max_rate_bps = 1_000_000;
+}
+
+/// Expensive transactions, one lender funds a whole loan, deposits fixed at half the amount,
+/// and long windows and grace periods.
+fn strict(genesis: &mut Genesis) {
+    genesis.params.fee_per_byte = 1_000;
+    let market = &mut genesis.market;
+    market.min_deposit_bps = 5_000;
+    market.max_deposit_bps = 5_000;
+    market.release_window_secs = 7 * 86_400;
+    market.ruling_window_secs = 14 * 86_400;
+    market.arbitrator_cooldown_secs = 30 * 86_400;
+    let lending = &mut genesis.lending;
+    lending.min_funding_bps = 10_000;
+    lending.grace_days = 10;
+    lending.default_after_days = 90;
+    lending.acceptance_days = 7;
+}
+
+/// What every case starts from, built once: the genesis states and the actors' keys.
 #[derive(Debug)]
 pub struct Setup {
-    genesis: MemoryStore,
+    /// Per profile: the genesis state and its transaction fees.
+    genesis: Vec<(MemoryStore, Params)>,
     keys: Vec<PrivateKey>,
     pub accounts: Vec<AccountId>,
     pub stranger: AccountId,
     pub proposer: AccountId,
     chain_id: ChainId,
     other_chain_id: ChainId,
-    params: Params,
     signature_size: usize,
 }
 
@@ -70,10 +122,15 @@ impl Setup {
             .iter()
             .map(|key| AccountId::from_public_key(&key.public_key()))
             .collect();
-        let genesis = genesis(&accounts);
-        let mut store = MemoryStore::new();
-        genesis.initialize(&mut store);
-        let chain_id = genesis.chain_id.clone();
+        let profiles: Vec<Genesis> = PROFILES
+            .iter()
+            .map(|(_, adjust)| {
+                let mut genesis = genesis(&accounts);
+                adjust(&mut genesis);
+                genesis
+            })
+            .collect();
+        let chain_id = profiles[0].chain_id.clone();
         let probe = SignedTransaction::sign(
             Transaction {
                 chain_id: chain_id.clone(),
@@ -89,14 +146,20 @@ impl Setup {
         );
         let signature_size = probe.size() - probe.tx().encode_size();
         Self {
-            genesis: store,
+            genesis: profiles
+                .into_iter()
+                .map(|genesis| {
+                    let mut store = MemoryStore::new();
+                    genesis.initialize(&mut store);
+                    (store, genesis.params)
+                })
+                .collect(),
             keys,
             accounts,
             stranger: testing::account(STRANGER),
             proposer: testing::account(u64::MAX),
             chain_id,
             other_chain_id: ChainId::new(OTHER_CHAIN_ID).expect("a valid chain id"),
-            params: genesis.params,
             signature_size,
         }
     }
@@ -125,15 +188,11 @@ impl Setup {
         names
     }
 
-    pub fn params(&self) -> &Params {
-        &self.params
-    }
-
     pub fn chain_id(&self) -> &ChainId {
         &self.chain_id
     }
 
-    fn sign(&self, plan: &TxPlan, nonce: u64, height: u64) -> SignedTransaction {
+    fn sign(&self, params: &Params, plan: &TxPlan, nonce: u64, height: u64) -> SignedTransaction {
         let signer = self.account(plan.signer);
         let chain_id = match plan.envelope {
             Envelope::WrongChain => self.other_chain_id.clone(),
@@ -153,8 +212,7 @@ impl Setup {
         };
         // The fee is fixed-width, so the size does not depend on its value.
         let size = body.encode_size() + self.signature_size;
-        let required = self
-            .params
+        let required = params
             .required_fee(plan.call.kind(), size)
             .unwrap_or(u128::MAX);
         body.fee = match plan.envelope {
@@ -229,16 +287,21 @@ pub struct Applied {
 #[derive(Debug)]
 pub struct World<'a> {
     pub setup: &'a Setup,
+    /// The fees of the case's profile.
+    pub params: &'a Params,
     pub store: MemoryStore,
     pub height: u64,
     pub time_ms: u64,
 }
 
 impl<'a> World<'a> {
-    pub fn new(setup: &'a Setup) -> Self {
+    /// A chain at the genesis of `profile` (an index into [`PROFILES`]).
+    pub fn new(setup: &'a Setup, profile: usize) -> Self {
+        let (store, params) = &setup.genesis[profile % PROFILES.len()];
         Self {
             setup,
-            store: setup.genesis.clone(),
+            params,
+            store: store.clone(),
             height: 0,
             time_ms: GENESIS_MS,
         }
@@ -275,7 +338,7 @@ impl<'a> World<'a> {
             if plan.envelope.takes_nonce() {
                 *next = next.saturating_add(1);
             }
-            txs.push(self.setup.sign(plan, nonce, height));
+            txs.push(self.setup.sign(self.params, plan, nonce, height));
         }
         let proposer_before = state::balance(&self.store, &self.setup.proposer, EQA);
         let offers_before = (1..=market::Db::last_offer_id(&self.store))
