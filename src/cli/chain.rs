@@ -152,6 +152,9 @@ pub fn report(global: &Global, receipt: &ReceiptView) -> Result<(), String> {
             "fee paid:   {} EQA",
             amount::format(receipt.fee_paid.parse().unwrap_or(0), 9)
         );
+        for event in &receipt.events {
+            println!("  - {}", event["text"].as_str().unwrap_or_default());
+        }
     }
     match &receipt.error {
         None => Ok(()),

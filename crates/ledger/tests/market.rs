@@ -292,6 +292,7 @@ fn cancelling_an_offer_returns_what_is_not_in_a_trade() {
         events,
         vec![MarketEvent::OfferClosed {
             offer,
+            asset: m.usd,
             returned: 66_000_000
         }]
     );

@@ -8,6 +8,7 @@
 pub mod backend;
 pub mod book;
 pub mod client;
+pub mod events;
 pub mod fast;
 pub mod lending;
 pub mod market;

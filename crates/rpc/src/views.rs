@@ -2,7 +2,7 @@
 //! no client ever rounds them through a floating-point number.
 
 use crate::words;
-use ledger::{CallError, Event, Outcome, Receipt, TxError, state, store::Store};
+use ledger::{CallError, Outcome, Receipt, TxError, state, store::Store};
 use serde::{Deserialize, Serialize};
 use types::{AccountId, AssetId, TxId, amount};
 
@@ -162,6 +162,8 @@ pub struct ReceiptView {
     pub outcome: String,
     pub error: Option<ErrorView>,
     pub fee_paid: String,
+    /// What the transaction did, in order: typed events (see [`crate::events`]), each with its
+    /// `text` in words.
     pub events: Vec<serde_json::Value>,
 }
 
@@ -180,43 +182,17 @@ impl ReceiptView {
             outcome: outcome.to_string(),
             error,
             fee_paid: receipt.fee_paid.to_string(),
-            events: receipt.events.iter().map(event_json).collect(),
+            events: receipt
+                .events
+                .iter()
+                .map(|event| crate::events::event_json(store, event))
+                .collect(),
         }
     }
 }
 
 pub fn tx_id_hex(id: &TxId) -> String {
     format!("0x{}", hex::encode(id.0))
-}
-
-/// An event as JSON: `{"kind": ..., fields...}` with amounts in minor units as strings.
-pub fn event_json(event: &Event) -> serde_json::Value {
-    use serde_json::json;
-    match event {
-        Event::Transferred {
-            from,
-            to,
-            asset,
-            amount,
-        } => json!({ "kind": "transferred", "from": from.to_string(), "to": to.to_string(),
-                      "asset": asset.0, "amount": amount.to_string() }),
-        Event::AssetIssued {
-            asset,
-            symbol,
-            issuer,
-        } => json!({ "kind": "asset_issued", "asset": asset.0, "symbol": symbol.to_string(),
-                      "issuer": issuer.to_string() }),
-        Event::Minted { asset, to, amount } => json!({ "kind": "minted", "asset": asset.0,
-                      "to": to.to_string(), "amount": amount.to_string() }),
-        Event::Burned {
-            asset,
-            from,
-            amount,
-        } => json!({ "kind": "burned", "asset": asset.0, "from": from.to_string(),
-                      "amount": amount.to_string() }),
-        Event::Market(event) => json!({ "kind": "market", "event": format!("{event:?}") }),
-        Event::Lending(event) => json!({ "kind": "lending", "event": format!("{event:?}") }),
-    }
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]

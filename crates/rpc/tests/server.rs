@@ -154,7 +154,14 @@ async fn transfer_through_rpc_is_applied_and_reported() {
     assert_eq!(receipt.outcome, "success");
     assert_eq!(receipt.fee_paid, "10000");
     assert_eq!(receipt.events[0]["kind"], "transferred");
-    assert_eq!(receipt.events[0]["amount"], "250");
+    assert_eq!(receipt.events[0]["amount"]["minor_units"], "250");
+    assert_eq!(receipt.events[0]["amount"]["symbol"], "EQA");
+    assert!(
+        receipt.events[0]["text"]
+            .as_str()
+            .unwrap()
+            .contains(" sent 0.00000025 EQA to ")
+    );
 
     let after = client.account(&account(1)).await.unwrap();
     assert_eq!(after.minor_units("EQA"), 1_000_000_250);

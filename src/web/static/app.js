@@ -224,12 +224,10 @@ function button(label, args, after, danger) {
   return form({ fields: [], submit: label, build: () => args, after, danger, inline: true });
 }
 
-function newId(result, pattern) {
-  for (const event of result.receipt.events || []) {
-    const found = String(event.event || '').match(pattern);
-    if (found) return found[1];
-  }
-  return null;
+/// The id a transaction created: `field` of its first event of `kind` (events are typed data).
+function newId(result, kind, field) {
+  const event = (result.receipt.events || []).find(e => e.kind === kind);
+  return event ? String(event[field]) : null;
 }
 
 async function assetOptions() {
@@ -357,7 +355,7 @@ async function offerPage(view, id) {
     // after the page was read fails the take instead of binding the taker to it.
     build: v => ['trade', 'take', offer.id, required(v, 'amount', 'Amount'), symbol, '--method', v.method, '--revision', offer.revision],
     after: result => {
-      const trade = newId(result, /TradeOpened \{ trade: (\d+)/);
+      const trade = newId(result, 'trade_opened', 'trade');
       if (trade) location.hash = `#/trade/${trade}`;
     },
   })));
@@ -410,7 +408,7 @@ async function offerFormPage(view, id) {
       return args;
     },
     after: result => {
-      const offer = newId(result, /OfferCreated \{ offer: (\d+)/);
+      const offer = newId(result, 'offer_created', 'offer');
       location.hash = offer ? `#/offer/${offer}` : '#/market';
     },
   })));
@@ -633,7 +631,7 @@ async function lendingPage(view) {
               return args;
             },
             after: result => {
-              const loan = newId(result, /LoanRequested \{ loan: (\d+)/) || newId(result, /loan: (\d+)/);
+              const loan = newId(result, 'loan_requested', 'loan') || newId(result, 'activated', 'loan');
               if (loan) location.hash = `#/loan/${loan}`; else route();
             },
           }),
@@ -659,7 +657,7 @@ async function lendingPage(view) {
           return args;
         },
         after: result => {
-          const loan = newId(result, /LoanRequested \{ loan: (\d+)/);
+          const loan = newId(result, 'loan_requested', 'loan');
           if (loan) location.hash = `#/loan/${loan}`;
         },
       })),
@@ -839,16 +837,13 @@ function formatMinor(minor, decimals) {
 }
 
 async function historyTable(address) {
-  const [entries, assetList] = await Promise.all([q('equa_listHistory', address, 25), assets()]);
-  const amount = e => {
-    const asset = assetList.find(a => a.asset === e.asset);
-    return asset ? `${formatMinor(e.amount, asset.decimals)} ${asset.symbol}` : `${e.amount} (asset ${e.asset})`;
-  };
-  const effect = entry => entry.events.filter(e => e.kind !== 'market' && e.kind !== 'lending').map(e => {
+  const entries = await q('equa_listHistory', address, 25);
+  const amount = e => `${e.amount.amount} ${e.amount.symbol}`;
+  const effect = entry => entry.events.map(e => {
     if (e.kind === 'transferred') return e.from === address ? `sent ${amount(e)} to ${short(e.to)}` : `received ${amount(e)} from ${short(e.from)}`;
     if (e.kind === 'minted') return `minted ${amount(e)}`;
     if (e.kind === 'burned') return `burned ${amount(e)}`;
-    return e.kind;
+    return e.text;
   }).join('; ');
   return table(['Time', 'Call', 'Outcome', 'Effect', 'Transaction'], entries.map(h => [
     when(h.timestamp_ms), words(h.call.replace('.', ': ')),
@@ -899,7 +894,9 @@ async function txPage(view, id) {
     ['Id', el('code', {}, receipt.tx_id)], ['Block', link(`#/block/${receipt.height}`, receipt.height)],
     ['Outcome', receipt.error ? el('span', { class: 'error' }, `${receipt.outcome}: ${receipt.error.message}`) : el('span', { class: 'ok' }, receipt.outcome)],
     ['Fee paid (EQA minor units)', receipt.fee_paid],
-  ])), el('h2', {}, 'Events'), el('pre', { class: 'card mono' }, receipt.events.map(e => JSON.stringify(e)).join('\n') || 'none'));
+  ])), el('h2', {}, 'Events'), receipt.events.length
+    ? el('ul', { class: 'card' }, ...receipt.events.map(e => el('li', {}, e.text)))
+    : el('p', {}, 'none'));
 }
 
 async function accountPage(view, address) {

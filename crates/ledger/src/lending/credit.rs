@@ -91,6 +91,7 @@ pub fn cancel(
         events,
         LendingEvent::CreditClosed {
             offer: id,
+            asset: offer.asset,
             returned: offer.remaining,
         },
     );
@@ -195,6 +196,7 @@ pub fn take(
             events,
             LendingEvent::CreditClosed {
                 offer: offer.id,
+                asset: offer.asset,
                 returned: 0,
             },
         );

@@ -36,7 +36,7 @@ pub use repay::claimable;
 pub use requests::MAX_PRINCIPAL;
 
 use crate::{BlockContext, receipt::Event, store::Store};
-use types::{AccountId, lending::LendingCall};
+use types::{AccountId, AssetId, lending::LendingCall};
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum LendingEvent {
@@ -69,6 +69,7 @@ pub enum LendingEvent {
     },
     CreditClosed {
         offer: u64,
+        asset: AssetId,
         returned: u128,
     },
     Repaid {

@@ -54,8 +54,10 @@ pub enum MarketEvent {
         /// The revision a take must now name.
         revision: u64,
     },
+    /// The offer was withdrawn: what it still held (in `asset`) went back to its maker.
     OfferClosed {
         offer: u64,
+        asset: AssetId,
         returned: u128,
     },
     TradeOpened {

@@ -257,6 +257,7 @@ pub fn close(
         events,
         MarketEvent::OfferClosed {
             offer: offer.id,
+            asset: offer.asset,
             returned,
         },
     );
