@@ -10,9 +10,9 @@ use super::{
     world::{Applied, World},
 };
 use crate::{
-    Event, audit,
+    CallError, Event, Outcome, audit,
     lending::{LendingEvent, LoanState},
-    market::{MarketEvent, Trade, TradeState},
+    market::{MarketError, MarketEvent, Trade, TradeState},
 };
 use std::collections::{BTreeMap, BTreeSet};
 use types::{
@@ -408,6 +408,41 @@ fn check_arbitrators(view: &View) -> Result<(), Violation> {
     Ok(())
 }
 
+/// Chat allowances are per author: a message refused for the limit was refused because its
+/// author, not someone else, had used up its own allowance.
+fn check_chat(world: &World, applied: &Applied, view: &View) -> Result<(), Violation> {
+    for (tx, receipt) in applied.txs.iter().zip(&applied.receipts) {
+        let Call::Market(MarketCall::PostMessage(post)) = &tx.tx().call else {
+            continue;
+        };
+        let Outcome::Failed(CallError::Market(MarketError::TooManyMessages { .. })) =
+            &receipt.outcome
+        else {
+            continue;
+        };
+        let Some(trade) = view.trades.iter().find(|t| t.id == post.trade) else {
+            continue;
+        };
+        let author = tx.tx().signer;
+        let own = (0..trade.messages)
+            .filter_map(|index| crate::market::Db::message(&world.store, trade.id, index))
+            .filter(|message| message.sender == author)
+            .count() as u64;
+        let allowance = u64::from(view.market.max_messages_per_author);
+        if own < allowance {
+            return Err(Violation::new(
+                "chat allowances are per author",
+                format!(
+                    "{author} was refused a message to trade {} for the limit after posting {own} \
+                     of its {allowance} ({} messages in all)",
+                    trade.id, trade.messages
+                ),
+            ));
+        }
+    }
+    Ok(())
+}
+
 /// Records agree with themselves: an open offer holds its whole remaining inventory (Sell) or
 /// none (Buy), and at least its deposit rate of what remains; each actor's credit history counts
 /// exactly its loans that were disbursed, defaulted and repaid.
@@ -471,6 +506,7 @@ pub fn after_block(world: &World, memory: &mut Memory, applied: &Applied) -> Res
     check_events(memory, applied, &view)?;
     check_takes(applied, &view)?;
     check_records(world, &view)?;
+    check_chat(world, applied, &view)?;
     accounting::check_held(&world.store, &view)?;
     let entitlements = accounting::entitlements(&world.store, &view)?;
     accounting::check_monotone(&memory.entitlements, &entitlements)?;

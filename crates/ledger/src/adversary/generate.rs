@@ -33,6 +33,8 @@ pub struct Ctx<'a> {
     pub focus: Focus,
     /// Whether the transaction being generated takes liberties.
     pub sloppy: bool,
+    /// Whether the block's parties flood the focus trade's chat.
+    pub flood: bool,
 }
 
 #[derive(Clone, Copy, Debug, Default)]
@@ -50,6 +52,7 @@ impl<'a> Ctx<'a> {
         setup: &'a Setup,
         store: &'a MemoryStore,
     ) -> Self {
+        let flood = dice.chance(5);
         let focus = Focus {
             offer: dice.pick(&view.offers).map(|o| o.id),
             trade: {
@@ -66,6 +69,7 @@ impl<'a> Ctx<'a> {
             store,
             focus,
             sloppy: false,
+            flood,
         }
     }
 
@@ -218,7 +222,9 @@ impl<'a> Ctx<'a> {
 /// One random transaction.
 pub fn tx(ctx: &mut Ctx) -> TxPlan {
     ctx.sloppy = ctx.dice.chance(25);
+    let flood = ctx.flood && ctx.focus.trade.is_some() && ctx.dice.chance(80);
     let (signer, call) = match ctx.dice.weighted(&[6, 50, 44]) {
+        _ if flood => market_calls::flood(ctx),
         0 => bank(ctx),
         1 => market_calls::call(ctx),
         _ => lending_calls::call(ctx),

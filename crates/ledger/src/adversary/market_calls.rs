@@ -390,6 +390,26 @@ fn post(ctx: &mut Ctx) -> (u64, MarketCall) {
     (signer, MarketCall::PostMessage(call))
 }
 
+/// A message to the block's focus trade from one of its parties (or its arbitrator): a block
+/// of these uses up allowances.
+pub fn flood(ctx: &mut Ctx) -> (u64, Call) {
+    let id = ctx.focus.trade.unwrap_or(0);
+    let trade = ctx.view.trades.iter().find(|t| t.id == id);
+    let signer = match trade {
+        Some(trade) => {
+            let mut accounts = vec![trade.buyer, trade.buyer, trade.seller];
+            accounts.extend(trade.arbitrator);
+            ctx.signer_among(&accounts)
+        }
+        None => ctx.actor(),
+    };
+    let call = PostMessage {
+        trade: id,
+        ciphertext: vec![1, 2, 3],
+    };
+    (signer, Call::Market(MarketCall::PostMessage(call)))
+}
+
 /// One random market call.
 pub fn call(ctx: &mut Ctx) -> (u64, Call) {
     let view = ctx.view;
