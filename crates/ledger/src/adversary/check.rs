@@ -180,10 +180,15 @@ fn check_settlement(
         TradeState::TimedOut => Some((0, escrow.unwrap_or(u128::MAX), 0)),
         _ => None,
     };
-    let fee_cap = trade
-        .amount
-        .checked_mul(u128::from(view.market.max_arbitrator_fee_bps))
-        .map_or(u128::MAX, |product| product / 10_000);
+    // The arbitrator's fee: at most its own rate (the chain's maximum once it has left) of the
+    // amount, rounded down, and never more than a deposit.
+    let fee_bps = trade
+        .arbitrator
+        .and_then(|account| view.arbitrators.iter().find(|a| a.account == account))
+        .map_or(view.market.max_arbitrator_fee_bps, |a| a.fee_bps);
+    let fee_cap = crate::lending::math::mul_div_floor(trade.amount, u128::from(fee_bps), 10_000)
+        .unwrap_or(u128::MAX)
+        .min(trade.buyer_deposit.max(trade.seller_deposit));
     let wrong = total != escrow
         || expected.is_some_and(|expected| expected != (to_buyer, to_seller, to_arbitrator))
         || to_arbitrator > fee_cap
@@ -207,6 +212,8 @@ fn check_events(memory: &mut Memory, applied: &Applied, view: &View) -> Result<(
     let trades: BTreeMap<u64, &Trade> = view.trades.iter().map(|t| (t.id, t)).collect();
     let loans: BTreeMap<u64, &crate::lending::Loan> =
         view.loans.iter().map(|l| (l.id, l)).collect();
+    // The last repayment of each loan in the block: (late fee, interest, principal).
+    let mut waterfall: BTreeMap<u64, (u128, u128, u128)> = BTreeMap::new();
     let events = applied.receipts.iter().flat_map(|r| &r.events);
     for event in events {
         match event {
@@ -252,13 +259,17 @@ fn check_events(memory: &mut Memory, applied: &Applied, view: &View) -> Result<(
                             .insert(*loan, LoanCharges::activated(rate_bps, *principal, now));
                     }
                     LendingEvent::Repaid {
-                        loan, principal, ..
+                        loan,
+                        late_fee,
+                        interest,
+                        principal,
                     } => {
                         let model = memory.charges.get_mut(loan).ok_or_else(|| {
                             transition(format!("loan {loan} was repaid before it was disbursed"))
                         })?;
                         model.accrue(now)?;
                         model.repaid_principal(*principal);
+                        waterfall.insert(*loan, (*late_fee, *interest, *principal));
                     }
                     LendingEvent::Defaulted { loan, .. } => {
                         if let Some(model) = memory.charges.get_mut(loan) {
@@ -311,6 +322,24 @@ fn check_events(memory: &mut Memory, applied: &Applied, view: &View) -> Result<(
                 trade.state,
                 memory.trades.get(&trade.id)
             )));
+        }
+    }
+    // Late fees, then interest, then principal: a repayment that reached interest left no late
+    // fee owed, and one that reached principal left no interest owed either (nothing accrues
+    // again within the block's millisecond).
+    for (id, (_, interest, principal)) in &waterfall {
+        let Some(loan) = loans.get(id) else { continue };
+        let unpaid_before = (*interest > 0 || *principal > 0) && loan.late_fee_owed > 0
+            || *principal > 0 && loan.interest_owed > 0;
+        if unpaid_before {
+            return Err(Violation::new(
+                "repayments follow the waterfall",
+                format!(
+                    "loan {id} took {interest} interest and {principal} principal but still owes \
+                     {} in late fees and {} in interest",
+                    loan.late_fee_owed, loan.interest_owed
+                ),
+            ));
         }
     }
     for (id, model) in &memory.charges {
@@ -469,6 +498,19 @@ fn check_records(world: &World, view: &View) -> Result<(), Violation> {
                 ),
             ));
         }
+    }
+    if let Some(loan) = view
+        .loans
+        .iter()
+        .find(|loan| loan.state == LoanState::Funding && loan.funded >= loan.principal)
+    {
+        return Err(Violation::new(
+            "a fully funded request is disbursed at once",
+            format!(
+                "loan {} is funded {} of {} and still collecting",
+                loan.id, loan.funded, loan.principal
+            ),
+        ));
     }
     for actor in 0..=super::world::FAUCET {
         let borrower = world.setup.account(actor);
