@@ -3,7 +3,8 @@
 //!
 //! ```text
 //! cargo run --release -p ledger --example adversary -- --seconds 60
-//! cargo run --release -p ledger --example adversary -- --seed 1234     # one case, to reproduce
+//! cargo run --release -p ledger --example adversary -- --seed 1234               # one case
+//! cargo run --release -p ledger --example adversary -- --seconds 60 --seed 1234  # 1234, 1235, ...
 //! ```
 
 use ledger::adversary::{self, Config, Counterexample, Setup, Stats};
@@ -17,16 +18,18 @@ use std::{
     time::{Duration, Instant, SystemTime},
 };
 
-const USAGE: &str = "usage: adversary [--seconds N] [--seed S]";
+const USAGE: &str = "usage: adversary [--seconds N] [--seed S]\n\
+    --seconds N   run cases for N seconds (default 10), from random seeds or, with --seed, from S up\n\
+    --seed S      alone: run case S only and print its counterexample, if any";
 
 struct Args {
-    seconds: u64,
+    seconds: Option<u64>,
     seed: Option<u64>,
 }
 
 fn parse_args() -> Result<Args, String> {
     let mut args = Args {
-        seconds: 10,
+        seconds: None,
         seed: None,
     };
     let mut words = std::env::args().skip(1);
@@ -38,7 +41,7 @@ fn parse_args() -> Result<Args, String> {
                 .map_err(|_| format!("{name}: {value:?} is not a number"))
         };
         match word.as_str() {
-            "--seconds" => args.seconds = number("--seconds")?,
+            "--seconds" => args.seconds = Some(number("--seconds")?),
             "--seed" => args.seed = Some(number("--seed")?),
             "--help" | "-h" => return Err(USAGE.into()),
             other => return Err(format!("unknown argument {other:?}\n{USAGE}")),
@@ -80,7 +83,7 @@ fn main() -> ExitCode {
         }
     };
     let config = Config::default();
-    if let Some(seed) = args.seed {
+    if let (Some(seed), None) = (args.seed, args.seconds) {
         let setup = Setup::new();
         let mut stats = Stats::default();
         return match adversary::run(&setup, seed, &config, &mut stats) {
@@ -98,14 +101,15 @@ fn main() -> ExitCode {
         };
     }
 
+    let seconds = args.seconds.unwrap_or(10);
+    let first_seed = args.seed.unwrap_or_else(base_seed);
     let workers = std::thread::available_parallelism().map_or(1, |n| n.get());
     println!(
-        "running the ledger adversary for {} s on {workers} threads",
-        args.seconds
+        "running the ledger adversary for {seconds} s on {workers} threads, seeds from {first_seed}"
     );
-    let deadline = Instant::now() + Duration::from_secs(args.seconds);
+    let deadline = Instant::now() + Duration::from_secs(seconds);
     let started = Instant::now();
-    let next_seed = Arc::new(AtomicU64::new(base_seed()));
+    let next_seed = Arc::new(AtomicU64::new(first_seed));
     let done = Arc::new(AtomicBool::new(false));
     let stats = Arc::new(Mutex::new(Stats::default()));
     // The first counterexample per invariant is printed in full; later ones only by seed.
