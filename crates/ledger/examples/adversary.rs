@@ -18,19 +18,22 @@ use std::{
     time::{Duration, Instant, SystemTime},
 };
 
-const USAGE: &str = "usage: adversary [--seconds N] [--seed S]\n\
+const USAGE: &str = "usage: adversary [--seconds N] [--seed S] [--blocks B]\n\
     --seconds N   run cases for N seconds (default 10), from random seeds or, with --seed, from S up\n\
-    --seed S      alone: run case S only and print its counterexample, if any";
+    --seed S      alone: run case S only and print its counterexample, if any\n\
+    --blocks B    cases of up to B random blocks (default 60; at least a third of that)";
 
 struct Args {
     seconds: Option<u64>,
     seed: Option<u64>,
+    blocks: Option<u64>,
 }
 
 fn parse_args() -> Result<Args, String> {
     let mut args = Args {
         seconds: None,
         seed: None,
+        blocks: None,
     };
     let mut words = std::env::args().skip(1);
     while let Some(word) = words.next() {
@@ -43,6 +46,7 @@ fn parse_args() -> Result<Args, String> {
         match word.as_str() {
             "--seconds" => args.seconds = Some(number("--seconds")?),
             "--seed" => args.seed = Some(number("--seed")?),
+            "--blocks" => args.blocks = Some(number("--blocks")?.max(1)),
             "--help" | "-h" => return Err(USAGE.into()),
             other => return Err(format!("unknown argument {other:?}\n{USAGE}")),
         }
@@ -82,7 +86,11 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    let config = Config::default();
+    let mut config = Config::default();
+    if let Some(blocks) = args.blocks {
+        config.max_blocks = blocks;
+        config.min_blocks = blocks.div_ceil(3);
+    }
     if let (Some(seed), None) = (args.seed, args.seconds) {
         let setup = Setup::new();
         let mut stats = Stats::default();

@@ -18,14 +18,16 @@
 //! - per loan, lenders' claims never exceed what was paid in or seized, their entitlements
 //!   (claimed plus [`crate::lending::claimable`]) never add up to more, and no lender's
 //!   entitlement ever goes down from one block to the next;
-//! - interest is simple interest on the principal outstanding between accruals, rounded up, and
-//!   late fees stay within each instalment's principal times the started days it is late;
+//! - interest is simple interest on the principal outstanding between accruals, rounded up,
+//!   late fees stay within each instalment's principal times the started days it is late,
+//!   repayments follow the waterfall, and a request funded in full is disbursed at once;
 //! - trades and loans move only along their state diagrams, each step at a time its deadline
 //!   allows, every settlement pays the escrow by its rule, exactly once, and no record changes
 //!   state without the events saying so;
 //! - a take executes at the terms of the offer revision it names;
 //! - offers hold what they can still be taken for, and credit histories count the loans;
-//! - arbitrators are never parties to their cases, and their open-case counts are right;
+//! - arbitrators are never parties to their cases, their open-case counts are right, and a
+//!   ruling pays them at most their own rate; chat allowances are per author;
 //! - no panic, whether it escapes `apply_block` or is contained inside the ledger (`panics`).
 //!
 //! After the random blocks, `exits` advances time past every deadline and has the right actor
@@ -36,8 +38,8 @@
 //! the same invariant, and printed with its seed.
 
 // This is test tooling, not consensus code: overflow checks are on in every profile, so an
-// arithmetic mistake here panics and shows up as a failed case. Amounts read from the ledger are
-// still summed with checked arithmetic, where an overflow is itself a finding.
+// arithmetic mistake here panics and stops the run rather than pass silently. Amounts read from
+// the ledger are still summed with checked arithmetic, where an overflow is itself a finding.
 #![allow(clippy::arithmetic_side_effects)]
 
 mod accounting;
