@@ -82,7 +82,10 @@ fn interleaved_claims_never_stop_the_chain_or_pay_more_than_was_repaid() {
             .map(|p| minor_units(&p["claimed"]) + minor_units(&p["claimable"]))
             .sum()
     };
-    assert!(claimed_and_owed(&view) <= minor_units(&view["paid_in"]), "{view}");
+    assert!(
+        claimed_and_owed(&view) <= minor_units(&view["paid_in"]),
+        "{view}"
+    );
 
     // Repay the rest and let everyone claim: the lenders get exactly what was paid in.
     succeeds(&devnet, "bob", &["loan", "repay", &loan, "--all"]);
