@@ -66,7 +66,7 @@ fn report(stats: &Stats, elapsed: Duration, found: usize) {
     let seconds = elapsed.as_secs_f64().max(1e-9);
     println!(
         "{:>6.1} s: {} cases ({:.1}/s), {} blocks ({:.0}/s), {} transactions ({:.0}/s, {} \
-         admitted), {found} counterexamples",
+         admitted, {} predicted to succeed), {found} counterexamples",
         seconds,
         stats.cases,
         stats.cases as f64 / seconds,
@@ -75,6 +75,7 @@ fn report(stats: &Stats, elapsed: Duration, found: usize) {
         stats.txs,
         stats.txs as f64 / seconds,
         stats.admitted,
+        stats.predicted,
     );
 }
 

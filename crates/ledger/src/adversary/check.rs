@@ -539,6 +539,26 @@ fn check_records(world: &World, view: &View) -> Result<(), Violation> {
     Ok(())
 }
 
+/// Every call the state before the block said must succeed did, unless admission refused its
+/// transaction (which the admission checks judge).
+fn check_expected(applied: &Applied) -> Result<(), Violation> {
+    for ((tx, receipt), reason) in applied
+        .txs
+        .iter()
+        .zip(&applied.receipts)
+        .zip(&applied.expected)
+    {
+        let Some(reason) = reason else { continue };
+        if let Outcome::Failed(error) = &receipt.outcome {
+            return Err(Violation::new(
+                "valid calls succeed",
+                format!("{:?} ({reason}) failed: {error:?}", tx.tx().call),
+            ));
+        }
+    }
+    Ok(())
+}
+
 /// Every check, after one block.
 pub fn after_block(world: &World, memory: &mut Memory, applied: &Applied) -> Result<(), Violation> {
     admission::check_receipts(world, applied)?;
@@ -549,6 +569,7 @@ pub fn after_block(world: &World, memory: &mut Memory, applied: &Applied) -> Res
     check_takes(applied, &view)?;
     check_records(world, &view)?;
     check_chat(world, applied, &view)?;
+    check_expected(applied)?;
     accounting::check_held(&world.store, &view)?;
     let entitlements = accounting::entitlements(&world.store, &view)?;
     accounting::check_monotone(&memory.entitlements, &entitlements)?;

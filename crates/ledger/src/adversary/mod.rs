@@ -25,6 +25,7 @@
 //!   allows, every settlement pays the escrow by its rule, exactly once, and no record changes
 //!   state without the events saying so;
 //! - a take executes at the terms of the offer revision it names;
+//! - a call the state before its block says nothing can stop succeeds (`oracle`);
 //! - offers hold what they can still be taken for, and credit histories count the loans;
 //! - arbitrators are never parties to their cases, their open-case counts are right, and a
 //!   ruling pays them at most their own rate; chat allowances are per author;
@@ -51,6 +52,7 @@ mod exits;
 mod generate;
 mod lending_calls;
 mod market_calls;
+mod oracle;
 mod panics;
 pub mod plan;
 mod shrink;
@@ -114,6 +116,8 @@ pub struct Stats {
     pub blocks: u64,
     pub txs: u64,
     pub admitted: u64,
+    /// Transactions the state before their block said must succeed.
+    pub predicted: u64,
     /// Successful calls per call kind (`market.release`, ...).
     pub succeeded: BTreeMap<&'static str, u64>,
     /// Failed calls per call kind and error (the error's variant, without its numbers).
@@ -124,6 +128,7 @@ impl Stats {
     fn record(&mut self, applied: &Applied) {
         self.blocks += 1;
         self.txs += applied.txs.len() as u64;
+        self.predicted += applied.expected.iter().flatten().count() as u64;
         for (tx, receipt) in applied.txs.iter().zip(&applied.receipts) {
             if !matches!(receipt.outcome, Outcome::Rejected(_)) {
                 self.admitted += 1;
@@ -155,6 +160,7 @@ impl Stats {
         self.blocks += other.blocks;
         self.txs += other.txs;
         self.admitted += other.admitted;
+        self.predicted += other.predicted;
         for (kind, count) in &other.succeeded {
             *self.succeeded.entry(kind).or_default() += count;
         }

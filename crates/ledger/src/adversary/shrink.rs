@@ -7,7 +7,7 @@ use super::plan::{Envelope, Plan};
 use types::{Call, lending::LendingCall, market::MarketCall};
 
 /// The kinds of records whose ids calls name: ids of each kind are allocated in order.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Space {
     Offer,
     Trade,
@@ -19,7 +19,7 @@ pub enum Space {
 pub type Creation = (usize, usize, Space, u64);
 
 /// The record id a call names, if it names one.
-fn named_id(call: &mut Call) -> Option<(Space, &mut u64)> {
+pub(super) fn named_id(call: &mut Call) -> Option<(Space, &mut u64)> {
     Some(match call {
         Call::Market(call) => match call {
             MarketCall::UpdateOffer(c) => (Space::Offer, &mut c.offer),

@@ -225,3 +225,34 @@ fn a_generated_case_replays_to_the_same_result() {
         )
     );
 }
+
+#[test]
+fn a_refused_call_that_had_to_succeed_is_caught() {
+    let setup = Setup::new();
+    let (mut world, mut memory) = rich_world(&setup);
+    let transfer = super::plan::TxPlan {
+        signer: super::world::FAUCET,
+        call: types::Call::Bank(types::bank::BankCall::Transfer(types::bank::Transfer {
+            to: setup.account(0),
+            asset: types::AssetId::NATIVE,
+            amount: 1,
+        })),
+        envelope: super::plan::Envelope::Valid,
+    };
+    let block = BlockPlan {
+        timestamp_ms: world.time_ms,
+        txs: vec![transfer],
+    };
+    let mut applied = world.apply(&block).expect("applies");
+    assert!(
+        applied.expected[0].is_some(),
+        "a covered transfer must succeed"
+    );
+    // The receipt says the transfer failed (its state effects aside, which the other checks
+    // judge): only the prediction can tell it should not have.
+    applied.receipts[0].outcome =
+        crate::Outcome::Failed(crate::CallError::Bank(crate::BankError::ZeroAmount));
+    applied.receipts[0].events.clear();
+    let violation = check::after_block(&world, &mut memory, &applied).expect_err("caught");
+    assert_eq!(violation.invariant, "valid calls succeed", "{violation}");
+}

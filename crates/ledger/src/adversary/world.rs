@@ -2,9 +2,10 @@
 //! planned block (building and signing its transactions, then `apply_block` under a panic guard).
 
 use super::{
-    Violation,
+    Violation, oracle,
     panics::guarded,
     plan::{BlockPlan, Envelope, TxPlan},
+    view::View,
 };
 use crate::{
     BlockContext, Genesis, MemoryStore, Receipt, apply_block,
@@ -281,6 +282,8 @@ pub struct Applied {
     pub proposer_before: u128,
     /// The open offers before the block: the terms takers saw.
     pub offers_before: BTreeMap<u64, Offer>,
+    /// Per transaction, why it must succeed, when the state before the block says so.
+    pub expected: Vec<Option<&'static str>>,
 }
 
 /// A chain in memory being driven by a plan.
@@ -341,6 +344,15 @@ impl<'a> World<'a> {
             txs.push(self.setup.sign(self.params, plan, nonce, height));
         }
         let proposer_before = state::balance(&self.store, &self.setup.proposer, EQA);
+        let view = View::read(&self.store, timestamp_ms);
+        let expected = oracle::predict(
+            self.setup,
+            &self.store,
+            &view,
+            timestamp_ms,
+            &block.txs,
+            &txs,
+        );
         let offers_before = (1..=market::Db::last_offer_id(&self.store))
             .filter_map(|id| market::Db::offer(&self.store, id).map(|offer| (id, offer)))
             .collect();
@@ -359,6 +371,7 @@ impl<'a> World<'a> {
             nonces_before,
             proposer_before,
             offers_before,
+            expected,
         })
     }
 }

@@ -1,0 +1,378 @@
+//! Calls that must succeed. Before a block is applied, the state says of some of its
+//! transactions that nothing can stop them: the right party acts on a live record, in time, with
+//! arguments inside every limit and balances that cover them. A refusal of such a call is a bug
+//! the other checks cannot see (a spurious overflow, a limit applied twice, a deadline off by one).
+//!
+//! Predictions are conservative so that the block's other transactions cannot invalidate them:
+//! only a signer's first transaction in the block is judged, in a plain envelope, and only when
+//! no earlier transaction of the block names the same record. Other signers' calls can only add
+//! to a signer's balances, never take from them. Terms that depend on reputation (a maker's
+//! minimum trades or tier) are judged only when they ask for nothing, and a new-account limit is
+//! assumed to apply to every buyer.
+
+use super::{
+    plan::{Envelope, TxPlan},
+    shrink::named_id,
+    view::View,
+    world::Setup,
+};
+use crate::{
+    lending::{self, LoanState, math},
+    market::{TradeState, records::MAX_ARBITRATORS},
+    state,
+    store::MemoryStore,
+};
+use std::collections::BTreeSet;
+use types::{
+    AccountId, AssetId, Call, SignedTransaction,
+    bank::BankCall,
+    lending::LendingCall,
+    market::{MarketCall, Party, PaymentMethod, Side},
+};
+
+const DAY_MS: u64 = 86_400_000;
+
+struct Judge<'a> {
+    store: &'a MemoryStore,
+    view: &'a View,
+    now: u64,
+    signer: AccountId,
+    fee: u128,
+}
+
+impl Judge<'_> {
+    /// Whether the signer holds `amount` of `asset` besides the fee.
+    fn covers(&self, asset: AssetId, amount: u128) -> bool {
+        let needed = if asset == AssetId::NATIVE {
+            amount.checked_add(self.fee)
+        } else {
+            Some(amount)
+        };
+        needed.is_some_and(|needed| state::balance(self.store, &self.signer, asset) >= needed)
+    }
+
+    fn unit(&self, asset: AssetId) -> Option<u128> {
+        let decimals = state::asset(self.store, asset)?.decimals;
+        types::amount::unit(decimals).ok()
+    }
+
+    fn bank(&self, call: &BankCall) -> Option<&'static str> {
+        match call {
+            BankCall::Transfer(t) => (t.amount > 0
+                && t.to != self.signer
+                && state::asset_exists(self.store, t.asset)
+                && self.covers(t.asset, t.amount))
+            .then_some("a transfer within the balance"),
+            BankCall::Mint(m) => {
+                let info = state::asset(self.store, m.asset)?;
+                let room = info
+                    .max_supply
+                    .unwrap_or(u128::MAX)
+                    .checked_sub(info.supply)?;
+                (m.amount > 0 && info.issuer == Some(self.signer) && m.amount <= room)
+                    .then_some("the issuer minting within the maximum supply")
+            }
+            BankCall::Burn(b) => {
+                let info = state::asset(self.store, b.asset)?;
+                (b.amount > 0 && info.issuer == Some(self.signer) && self.covers(b.asset, b.amount))
+                    .then_some("the issuer burning from its balance")
+            }
+            BankCall::IssueAsset(_) => None,
+        }
+    }
+
+    fn market(&self, call: &MarketCall) -> Option<&'static str> {
+        let trade = |id: u64| self.view.trades.iter().find(|t| t.id == id);
+        match call {
+            MarketCall::CancelOffer(r) => {
+                let offer = self.view.offers.iter().find(|o| o.id == r.offer)?;
+                (offer.maker == self.signer).then_some("the maker cancelling its offer")
+            }
+            MarketCall::TakeOffer(take) => {
+                let offer = self.view.offers.iter().find(|o| o.id == take.offer)?;
+                let smallest = offer.min_amount.min(offer.max_amount);
+                let params = &self.view.market;
+                let limit = match (&take.method, params.method(&take.method)) {
+                    (PaymentMethod::Custom(_), _) => params.custom_method_limit,
+                    (_, Some(info)) => info.new_account_limit,
+                    (_, None) => return None,
+                };
+                let fiat = math::mul_div_ceil(take.amount, offer.price, self.unit(offer.asset)?)?;
+                let (bps, inventory) = match offer.side {
+                    Side::Sell => (offer.buyer_deposit_bps, 0),
+                    Side::Buy => (offer.seller_deposit_bps, take.amount),
+                };
+                let lock = math::mul_div_ceil(take.amount, u128::from(bps), 10_000)?
+                    .checked_add(inventory)?;
+                (take.revision == offer.revision
+                    && offer.maker != self.signer
+                    && (smallest..=offer.max_amount).contains(&take.amount)
+                    && offer.methods.contains(&take.method)
+                    && offer.min_taker_trades == 0
+                    && offer.min_taker_tier == 0
+                    && fiat <= limit
+                    && self.covers(offer.asset, lock))
+                .then_some("a take within the offer's terms, limits and the taker's balance")
+            }
+            MarketCall::MarkPaid(paid) => {
+                let t = trade(paid.trade)?;
+                (t.buyer == self.signer
+                    && t.state == TradeState::AwaitingPayment
+                    && self.now <= t.payment_deadline_ms)
+                    .then_some("the buyer marking paid within the payment window")
+            }
+            MarketCall::Release(r) => {
+                let t = trade(r.trade)?;
+                (t.seller == self.signer
+                    && matches!(t.state, TradeState::AwaitingPayment | TradeState::Paid))
+                .then_some("the seller releasing an open trade")
+            }
+            MarketCall::CancelTrade(r) => {
+                let t = trade(r.trade)?;
+                (t.buyer == self.signer && t.state == TradeState::AwaitingPayment)
+                    .then_some("the buyer cancelling an unpaid trade")
+            }
+            MarketCall::ClaimTimeout(r) => {
+                let t = trade(r.trade)?;
+                (t.seller == self.signer
+                    && t.state == TradeState::AwaitingPayment
+                    && self.now > t.payment_deadline_ms)
+                    .then_some("the seller claiming a timeout after the payment window")
+            }
+            MarketCall::OpenDispute(r) => {
+                let t = trade(r.trade)?;
+                let party = t.party(&self.signer)?;
+                (t.state == TradeState::Paid
+                    && (party == Party::Seller || self.now > t.release_deadline_ms))
+                    .then_some("a party disputing a paid trade in time")
+            }
+            MarketCall::Rule(rule) => {
+                let t = trade(rule.trade)?;
+                (t.state == TradeState::Disputed
+                    && !t.arbitrator_pending
+                    && t.arbitrator == Some(self.signer)
+                    && rule.amount_to_buyer <= t.amount)
+                    .then_some("the assigned arbitrator ruling within the amount")
+            }
+            MarketCall::RegisterArbitrator(register) => {
+                let params = &self.view.market;
+                (self
+                    .view
+                    .arbitrators
+                    .iter()
+                    .all(|a| a.account != self.signer)
+                    && self.view.arbitrators.len() < MAX_ARBITRATORS
+                    && register.bond >= params.min_arbitrator_bond
+                    && register.fee_bps <= params.max_arbitrator_fee_bps
+                    && self.covers(AssetId::NATIVE, register.bond))
+                .then_some("a registration within the bond and fee limits")
+            }
+            MarketCall::UnregisterArbitrator(_) => {
+                let a = self
+                    .view
+                    .arbitrators
+                    .iter()
+                    .find(|a| a.account == self.signer)?;
+                a.leaving_at_ms
+                    .is_none()
+                    .then_some("an arbitrator unregistering")
+            }
+            MarketCall::WithdrawBond(_) => {
+                let a = self
+                    .view
+                    .arbitrators
+                    .iter()
+                    .find(|a| a.account == self.signer)?;
+                (a.leaving_at_ms.is_some_and(|at| self.now >= at) && a.open_cases == 0)
+                    .then_some("a leaving arbitrator without cases withdrawing after the cooldown")
+            }
+            MarketCall::Rate(rate) => {
+                let t = trade(rate.trade)?;
+                let rated = match t.party(&self.signer)? {
+                    Party::Buyer => t.rated_by_buyer,
+                    Party::Seller => t.rated_by_seller,
+                };
+                ((1..=5).contains(&rate.stars)
+                    && !rated
+                    && matches!(
+                        t.state,
+                        TradeState::Completed | TradeState::Resolved | TradeState::TimedOut
+                    ))
+                .then_some("a party rating a finished trade once")
+            }
+            MarketCall::PostMessage(post) => {
+                let t = trade(post.trade)?;
+                let posted = match t.party(&self.signer)? {
+                    Party::Buyer => t.messages_by_buyer,
+                    Party::Seller => t.messages_by_seller,
+                };
+                (!t.state.is_final() && posted < self.view.market.max_messages_per_author)
+                    .then_some("a party posting within its allowance")
+            }
+            MarketCall::SetProfile(_) => Some("setting a profile"),
+            _ => None,
+        }
+    }
+
+    fn lending(&self, call: &LendingCall) -> Option<&'static str> {
+        let loan = |id: u64| self.view.loans.iter().find(|l| l.id == id);
+        let params = &self.view.lending;
+        match call {
+            LendingCall::CancelRequest(r) => {
+                let l = loan(r.loan)?;
+                (l.borrower == self.signer && l.state == LoanState::Funding && l.funded == 0)
+                    .then_some("the borrower cancelling an unfunded request")
+            }
+            LendingCall::Fund(fund) => {
+                let l = loan(fund.loan)?;
+                let remaining = l.principal.checked_sub(l.funded)?;
+                let minimum =
+                    math::mul_div_ceil(l.principal, u128::from(params.min_funding_bps), math::BPS)?
+                        .min(remaining);
+                (l.state == LoanState::Funding
+                    && l.borrower != self.signer
+                    && self.now <= l.funding_deadline_ms
+                    && (minimum..=remaining).contains(&fund.amount)
+                    && self.view.lenders(l.id).len() < lending::records::MAX_LENDERS
+                    && self.covers(l.asset, fund.amount))
+                .then_some("funding an open request within its limits and the lender's balance")
+            }
+            LendingCall::Withdraw(r) => {
+                let l = loan(r.loan)?;
+                let lender = self
+                    .view
+                    .lenders(l.id)
+                    .iter()
+                    .any(|(account, position)| *account == self.signer && position.is_some());
+                (lender
+                    && (l.state == LoanState::Expired
+                        || (l.state == LoanState::Funding && self.now <= l.funding_deadline_ms)))
+                    .then_some("a lender withdrawing from an open or expired request")
+            }
+            LendingCall::Accept(r) => {
+                let l = loan(r.loan)?;
+                (l.borrower == self.signer
+                    && l.state == LoanState::Funding
+                    && self.now > l.funding_deadline_ms
+                    && l.funded >= l.min_fill
+                    && l.funded > 0)
+                    .then_some("the borrower accepting a request funded to its minimum")
+            }
+            LendingCall::Expire(r) => {
+                let l = loan(r.loan)?;
+                let acceptance = u64::from(params.acceptance_days).saturating_mul(DAY_MS);
+                (l.state == LoanState::Funding
+                    && self.now > l.funding_deadline_ms
+                    && (l.funded < l.min_fill
+                        || self.now > l.funding_deadline_ms.saturating_add(acceptance)))
+                .then_some("expiring a request after its deadline")
+            }
+            LendingCall::CancelCredit(r) => {
+                let offer = self.view.credit_offers.iter().find(|o| o.id == r.offer)?;
+                (offer.lender == self.signer).then_some("the lender cancelling its credit offer")
+            }
+            LendingCall::TakeCredit(take) => {
+                let offer = self
+                    .view
+                    .credit_offers
+                    .iter()
+                    .find(|o| o.id == take.offer)?;
+                let smallest = offer.min_amount.min(offer.remaining);
+                let collateral_ok = match offer.collateral_asset {
+                    None => true,
+                    Some(asset) => {
+                        let required = math::mul_div_ceil(
+                            take.amount,
+                            offer.collateral_per_unit,
+                            self.unit(offer.asset)?,
+                        )?;
+                        take.collateral_amount >= required
+                            && take.collateral_amount > 0
+                            && self.covers(asset, take.collateral_amount)
+                    }
+                };
+                (self.now <= offer.expires_ms
+                    && offer.lender != self.signer
+                    && (smallest..=offer.remaining).contains(&take.amount)
+                    && take.amount <= lending::MAX_PRINCIPAL
+                    && collateral_ok)
+                    .then_some("taking credit within the offer's limits with enough collateral")
+            }
+            LendingCall::Repay(repay) => {
+                let l = loan(repay.loan)?;
+                let due = lending::queries::amount_due(self.store, l.id, self.now)?;
+                let owed = due
+                    .late_fee
+                    .checked_add(due.interest)?
+                    .checked_add(due.principal_outstanding)?;
+                (matches!(l.state, LoanState::Active | LoanState::Defaulted)
+                    && l.closed_ms.is_none()
+                    && repay.amount > 0
+                    && owed > 0
+                    && self.covers(l.asset, repay.amount.min(owed)))
+                .then_some("repaying an owing loan within the payer's balance")
+            }
+            LendingCall::Claim(r) => {
+                let l = loan(r.loan)?;
+                let (amount, collateral) = lending::claimable(self.store, l, &self.signer)?;
+                (matches!(
+                    l.state,
+                    LoanState::Active | LoanState::Repaid | LoanState::Defaulted
+                ) && (amount > 0 || collateral > 0))
+                    .then_some("a lender claiming what it is owed")
+            }
+            LendingCall::DeclareDefault(r) => {
+                let l = loan(r.loan)?;
+                let due = l.oldest_unpaid_due()?;
+                let threshold =
+                    due.saturating_add(u64::from(params.default_after_days).saturating_mul(DAY_MS));
+                (l.state == LoanState::Active && self.now > threshold)
+                    .then_some("declaring default after the threshold")
+            }
+            _ => None,
+        }
+    }
+}
+
+/// For each transaction of a block about to be applied at `now`, why it must succeed, if the
+/// state before the block says so.
+pub fn predict(
+    setup: &Setup,
+    store: &MemoryStore,
+    view: &View,
+    now: u64,
+    plans: &[TxPlan],
+    txs: &[SignedTransaction],
+) -> Vec<Option<&'static str>> {
+    let mut signers = BTreeSet::new();
+    let mut named = BTreeSet::new();
+    plans
+        .iter()
+        .zip(txs)
+        .map(|(plan, tx)| {
+            let mut call = plan.call.clone();
+            let record = named_id(&mut call).map(|(space, id)| (space, *id));
+            let first_of_signer = signers.insert(plan.signer);
+            let untouched = record.is_none_or(|record| named.insert(record));
+            let plain = matches!(plan.envelope, Envelope::Valid | Envelope::Overpaid(_));
+            if !(first_of_signer && untouched && plain) {
+                return None;
+            }
+            let judge = Judge {
+                store,
+                view,
+                now,
+                signer: setup.account(plan.signer),
+                fee: tx.tx().fee,
+            };
+            if !judge.covers(AssetId::NATIVE, 0) {
+                return None;
+            }
+            match &plan.call {
+                Call::Bank(call) => judge.bank(call),
+                Call::Market(call) => judge.market(call),
+                Call::Lending(call) => judge.lending(call),
+            }
+        })
+        .collect()
+}
