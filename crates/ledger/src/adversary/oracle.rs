@@ -56,6 +56,27 @@ impl Judge<'_> {
         types::amount::unit(decimals).ok()
     }
 
+    /// Loan terms that every bound allows, judged without the ledger's schedule code: an
+    /// existing asset, a principal from 1 to `MAX_PRINCIPAL`, a rate and a term within the
+    /// maxima, and 1 to `MAX_INSTALMENTS` payments of at least a day each.
+    fn sound_terms(
+        &self,
+        asset: AssetId,
+        principal: u128,
+        rate_bps: u32,
+        term_days: u32,
+        schedule: types::lending::Schedule,
+    ) -> bool {
+        let params = &self.view.lending;
+        let count = schedule.count();
+        state::asset_exists(self.store, asset)
+            && (1..=lending::MAX_PRINCIPAL).contains(&principal)
+            && rate_bps <= params.max_rate_bps
+            && (1..=params.max_term_days).contains(&term_days)
+            && (1..=types::lending::MAX_INSTALMENTS).contains(&count)
+            && u32::from(count) <= term_days
+    }
+
     fn bank(&self, call: &BankCall) -> Option<&'static str> {
         match call {
             BankCall::Transfer(t) => (t.amount > 0
@@ -210,6 +231,39 @@ impl Judge<'_> {
                     .then_some("a party posting within its allowance")
             }
             MarketCall::SetProfile(_) => Some("setting a profile"),
+            MarketCall::CreateOffer(create) => {
+                let params = &self.view.market;
+                let methods_ok = create.methods.iter().enumerate().all(|(i, method)| {
+                    !create.methods[..i].contains(method)
+                        && match method {
+                            PaymentMethod::Custom(_) => true,
+                            PaymentMethod::Registered(_) => {
+                                params.method(method).is_some_and(|info| {
+                                    info.currencies.is_empty()
+                                        || info.currencies.contains(&create.fiat)
+                                })
+                            }
+                        }
+                });
+                let deposits = params.min_deposit_bps..=params.max_deposit_bps;
+                let (inventory, bps) = match create.side {
+                    Side::Sell => (create.max_amount, create.seller_deposit_bps),
+                    Side::Buy => (0, create.buyer_deposit_bps),
+                };
+                let lock = math::mul_div_ceil(create.max_amount, u128::from(bps), 10_000)?
+                    .checked_add(inventory)?;
+                (state::asset_exists(self.store, create.asset)
+                    && create.price > 0
+                    && (params.min_payment_window_secs..=params.max_payment_window_secs)
+                        .contains(&create.payment_window_secs)
+                    && methods_ok
+                    && create.min_amount > 0
+                    && create.min_amount <= create.max_amount
+                    && deposits.contains(&create.buyer_deposit_bps)
+                    && deposits.contains(&create.seller_deposit_bps)
+                    && self.covers(create.asset, lock))
+                .then_some("an offer within every bound that the maker's balance covers")
+            }
             _ => None,
         }
     }
@@ -218,6 +272,38 @@ impl Judge<'_> {
         let loan = |id: u64| self.view.loans.iter().find(|l| l.id == id);
         let params = &self.view.lending;
         match call {
+            LendingCall::RequestLoan(request) => {
+                let collateral_ok = request.collateral.is_none_or(|c| {
+                    c.amount > 0
+                        && state::asset_exists(self.store, c.asset)
+                        && self.covers(c.asset, c.amount)
+                });
+                (self.sound_terms(
+                    request.asset,
+                    request.principal,
+                    request.rate_bps,
+                    request.term_days,
+                    request.schedule,
+                ) && request.funding_deadline_ms > self.now
+                    && request.min_fill > 0
+                    && request.min_fill <= request.principal
+                    && collateral_ok)
+                    .then_some("a request within every bound with its collateral covered")
+            }
+            LendingCall::OfferCredit(offer) => (self.sound_terms(
+                offer.asset,
+                offer.amount,
+                offer.rate_bps,
+                offer.term_days,
+                offer.schedule,
+            ) && offer.min_amount > 0
+                && offer.min_amount <= offer.amount
+                && offer.expires_ms > self.now
+                && offer
+                    .collateral_asset
+                    .is_none_or(|asset| state::asset_exists(self.store, asset))
+                && self.covers(offer.asset, offer.amount))
+            .then_some("a credit offer within every bound that the lender's balance covers"),
             LendingCall::CancelRequest(r) => {
                 let l = loan(r.loan)?;
                 (l.borrower == self.signer && l.state == LoanState::Funding && l.funded == 0)
@@ -329,7 +415,6 @@ impl Judge<'_> {
                 (l.state == LoanState::Active && self.now > threshold)
                     .then_some("declaring default after the threshold")
             }
-            _ => None,
         }
     }
 }
