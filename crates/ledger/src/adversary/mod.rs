@@ -55,6 +55,7 @@ mod market_calls;
 mod oracle;
 mod panics;
 pub mod plan;
+mod records;
 mod shrink;
 mod steer;
 #[cfg(test)]
