@@ -256,3 +256,33 @@ fn a_refused_call_that_had_to_succeed_is_caught() {
     let violation = check::after_block(&world, &mut memory, &applied).expect_err("caught");
     assert_eq!(violation.invariant, "valid calls succeed", "{violation}");
 }
+
+#[test]
+fn a_panic_the_ledger_contains_is_still_a_counterexample() {
+    // No other test transfers this amount, so arming the process-wide trigger affects only this
+    // test.
+    const PANICKING_AMOUNT: u64 = 424_242_424_242;
+    let setup = Setup::new();
+    let mut world = World::new(&setup, 0);
+    let transfer = super::plan::TxPlan {
+        signer: 0,
+        call: types::Call::Bank(types::bank::BankCall::Transfer(types::bank::Transfer {
+            to: setup.account(1),
+            asset: types::AssetId::NATIVE,
+            amount: u128::from(PANICKING_AMOUNT),
+        })),
+        envelope: super::plan::Envelope::Valid,
+    };
+    let block = BlockPlan {
+        timestamp_ms: world.time_ms + 1,
+        txs: vec![transfer],
+    };
+    crate::fault::panic_on_transfer_amount(PANICKING_AMOUNT);
+    let result = world.apply(&block);
+    crate::fault::panic_on_transfer_amount(0);
+    // The ledger turns the panic into a failed transaction and the block goes on; the adversary
+    // still reports it.
+    let violation = result.expect_err("the panic is reported");
+    assert_eq!(violation.invariant, "no panic", "{violation}");
+    assert!(violation.detail.contains("injected fault"), "{violation}");
+}

@@ -358,7 +358,7 @@ impl<'a> World<'a> {
             .collect();
         let store = &mut self.store;
         let result = guarded(|| apply_block(store, &context, &txs))
-            .map_err(|panic| Violation::new("no panic", format!("a block panicked: {panic}")))?;
+            .map_err(|panic| Violation::new("no panic", format!("the ledger panicked while applying the block (whether or not it contained the panic): {panic}")))?;
         let receipts = result.map_err(|error| {
             Violation::new("block applies", format!("the block was refused: {error}"))
         })?;
