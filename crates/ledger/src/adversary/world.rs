@@ -357,8 +357,13 @@ impl<'a> World<'a> {
             .filter_map(|id| market::Db::offer(&self.store, id).map(|offer| (id, offer)))
             .collect();
         let store = &mut self.store;
-        let result = guarded(|| apply_block(store, &context, &txs))
-            .map_err(|panic| Violation::new("no panic", format!("the ledger panicked while applying the block (whether or not it contained the panic): {panic}")))?;
+        // Whether or not the ledger contained the panic, it is reported.
+        let result = guarded(|| apply_block(store, &context, &txs)).map_err(|panic| {
+            Violation::new(
+                "no panic",
+                format!("the ledger panicked while applying the block: {panic}"),
+            )
+        })?;
         let receipts = result.map_err(|error| {
             Violation::new("block applies", format!("the block was refused: {error}"))
         })?;
