@@ -6,216 +6,22 @@ mod support;
 use ledger::{
     BlockContext, CallError, Event, Outcome, Receipt,
     lending::{LendingError, LendingEvent, LoanState, math},
-    market::{Db, MarketError, MarketEvent, MarketParams, TradeState},
+    market::{MarketError, MarketEvent, TradeState},
     state::{self, Module},
-    testing::{TestChain, account, test_genesis},
+    testing::account,
 };
-use support::{BORROWER, LENDER_A, LENDER_B, LENDER_C, Lending, OUTSIDER as LENDING_OUTSIDER};
+use support::{
+    BORROWER, DAY_MS, LENDER_A, LENDER_B, LENDER_C, Lending, OUTSIDER as LENDING_OUTSIDER,
+    market::*,
+};
 use types::{
-    AssetId, Call, Symbol, Text,
-    bank::{BankCall, IssueAsset, Mint},
+    Call, Text,
     lending::{Collateral, Fund, LendingCall, LoanRef, OfferCredit, Repay, Schedule, TakeCredit},
     market::*,
 };
 
-// Market harness ---------------------------------------------------------------------------
-
-const SELLER: u64 = 0;
-const BUYER: u64 = 1;
-const ARBITER_A: u64 = 2;
-const ISSUER: u64 = 5;
+/// Accounts 6 and up also hold USDX; this one plays a party's sybil.
 const SYBIL: u64 = 6;
-const ACCOUNTS: u64 = 16;
-const BOND: u128 = 1_000_000_000_000;
-const SEPA: u16 = 0;
-const DAY_MS: u64 = 86_400_000;
-const USD: u128 = 1_000_000;
-/// One whole unit of an 18-decimal asset.
-const WEI: u128 = 1_000_000_000_000_000_000;
-
-struct Market {
-    chain: TestChain,
-    usd: AssetId,
-}
-
-fn market_events(receipt: &Receipt) -> Vec<MarketEvent> {
-    receipt
-        .events
-        .iter()
-        .filter_map(|event| match event {
-            Event::Market(event) => Some(event.clone()),
-            _ => None,
-        })
-        .collect()
-}
-
-fn issue_asset(chain: &mut TestChain, symbol: &str, decimals: u8) -> AssetId {
-    let receipt = chain.bank(
-        ISSUER,
-        BankCall::IssueAsset(IssueAsset {
-            symbol: Symbol::new(symbol).unwrap(),
-            name: Text::new(symbol).unwrap(),
-            decimals,
-            max_supply: None,
-        }),
-    );
-    match &receipt.events[..] {
-        [Event::AssetIssued { asset, .. }] => *asset,
-        other => panic!("{other:?}"),
-    }
-}
-
-fn mint(chain: &mut TestChain, asset: AssetId, to: u64, amount: u128) {
-    let receipt = chain.bank(
-        ISSUER,
-        BankCall::Mint(Mint {
-            asset,
-            to: account(to),
-            amount,
-        }),
-    );
-    assert!(receipt.is_success(), "{receipt:?}");
-}
-
-impl Market {
-    fn with(arbiters: &[u64], change: impl FnOnce(&mut MarketParams)) -> Self {
-        let mut genesis = test_genesis(ACCOUNTS, 100_000_000_000_000);
-        change(&mut genesis.market);
-        let mut chain = TestChain::from_genesis(&genesis);
-        let usd = issue_asset(&mut chain, "USDX", 6);
-        for holder in (0..ACCOUNTS).filter(|a| *a != ISSUER) {
-            mint(&mut chain, usd, holder, 1_000_000 * USD);
-        }
-        let mut market = Self { chain, usd };
-        for arbiter in arbiters {
-            market.ok(*arbiter, register(100));
-        }
-        market
-    }
-
-    fn new() -> Self {
-        Self::with(&[ARBITER_A], |_| {})
-    }
-
-    fn submit(&mut self, signer: u64, call: MarketCall) -> Receipt {
-        self.chain.submit(signer, Call::Market(call))
-    }
-
-    fn ok(&mut self, signer: u64, call: MarketCall) -> Vec<MarketEvent> {
-        let receipt = self.submit(signer, call);
-        assert_eq!(receipt.outcome, Outcome::Success, "{receipt:?}");
-        market_events(&receipt)
-    }
-
-    fn fails(&mut self, signer: u64, call: MarketCall, expected: MarketError) {
-        let before = self.chain.snapshot_except_fee(signer);
-        let receipt = self.submit(signer, call);
-        assert_eq!(
-            receipt.outcome,
-            Outcome::Failed(CallError::Market(expected)),
-            "{receipt:?}"
-        );
-        assert_eq!(self.chain.snapshot_except_fee(signer), before);
-    }
-
-    /// Applies one call from `signer` in a block stamped `timestamp_ms`.
-    fn at(&mut self, timestamp_ms: u64, signer: u64, call: MarketCall) -> Receipt {
-        let tx = self.chain.tx(signer, Call::Market(call));
-        let context = BlockContext {
-            timestamp_ms,
-            ..self.chain.next_context()
-        };
-        self.chain.apply_with(&context, &[tx]).remove(0)
-    }
-
-    fn empty_block(&mut self) {
-        assert!(self.chain.apply(&[]).is_empty());
-    }
-
-    fn usd(&self, who: u64) -> u128 {
-        self.chain.balance(who, self.usd)
-    }
-
-    fn offer(&self, asset: AssetId, min: u128, max: u128) -> CreateOffer {
-        CreateOffer {
-            side: Side::Sell,
-            asset,
-            fiat: Fiat::new("EUR").unwrap(),
-            price: 92,
-            min_amount: min,
-            max_amount: max,
-            methods: vec![PaymentMethod::Registered(SEPA)],
-            payment_window_secs: 3_600,
-            terms: Text::new("SEPA only").unwrap(),
-            buyer_deposit_bps: 1_500,
-            seller_deposit_bps: 1_000,
-            min_taker_trades: 0,
-            min_taker_tier: 0,
-        }
-    }
-
-    fn create(&mut self, maker: u64, offer: CreateOffer) -> u64 {
-        match &self.ok(maker, MarketCall::CreateOffer(offer))[..] {
-            [MarketEvent::OfferCreated { offer, .. }] => *offer,
-            other => panic!("{other:?}"),
-        }
-    }
-
-    fn take(&mut self, taker: u64, offer: u64, amount: u128) -> u64 {
-        let revision = Db::offer(&self.chain.store, offer).unwrap().revision;
-        let events = self.ok(taker, take(offer, revision, amount));
-        events
-            .iter()
-            .find_map(|event| match event {
-                MarketEvent::TradeOpened { trade, .. } => Some(*trade),
-                _ => None,
-            })
-            .expect("a trade opened")
-    }
-
-    fn trade(&self, id: u64) -> ledger::market::Trade {
-        Db::trade(&self.chain.store, id).unwrap()
-    }
-
-    fn open_trade(&mut self) -> u64 {
-        let offer = self.create(SELLER, self.offer(self.usd, 100 * USD, 100 * USD));
-        self.take(BUYER, offer, 100 * USD)
-    }
-
-    fn paid_trade(&mut self) -> u64 {
-        let trade = self.open_trade();
-        self.ok(BUYER, mark_paid(trade));
-        trade
-    }
-}
-
-fn register(fee_bps: u16) -> MarketCall {
-    MarketCall::RegisterArbitrator(RegisterArbitrator {
-        bond: BOND,
-        fee_bps,
-        languages: Text::new("en").unwrap(),
-    })
-}
-
-fn take(offer: u64, revision: u64, amount: u128) -> MarketCall {
-    MarketCall::TakeOffer(TakeOffer {
-        offer,
-        revision,
-        amount,
-        method: PaymentMethod::Registered(SEPA),
-    })
-}
-
-fn mark_paid(trade: u64) -> MarketCall {
-    MarketCall::MarkPaid(MarkPaid {
-        trade,
-        payer_commitment: None,
-    })
-}
-
-fn t(trade: u64) -> TradeRef {
-    TradeRef { trade }
-}
 
 // Market attacks ---------------------------------------------------------------------------
 
@@ -225,7 +31,7 @@ fn t(trade: u64) -> TradeRef {
 /// `ValueOverflow` and only whole takes work.
 #[test]
 fn partial_take_of_an_eighteen_decimal_offer_is_not_refused_on_overflow() {
-    let mut m = Market::new();
+    let mut m = Market::with_arbiters(&[ARBITER_A]);
     let meme = issue_asset(&mut m.chain, "MEME", 18);
     mint(&mut m.chain, meme, SELLER, 10_000 * WEI);
     mint(&mut m.chain, meme, BUYER, 10_000 * WEI);
@@ -248,7 +54,7 @@ fn arbitrator_with_the_highest_fee_can_rule_on_a_very_large_trade() {
         params.new_account_trades = 0;
         params.new_account_counterparties = 0;
     });
-    m.ok(ARBITER_A, register(500));
+    m.ok(ARBITER_A, register_with_fee(500));
     let meme = issue_asset(&mut m.chain, "MEME", 18);
     let amount: u128 = 1_000_000_000_000_000_000 * WEI;
     mint(&mut m.chain, meme, SELLER, 2 * amount);
@@ -280,7 +86,7 @@ fn arbitrator_with_the_highest_fee_can_rule_on_a_very_large_trade() {
 /// seller). The seller cannot claim the timeout at the deadline millisecond.
 #[test]
 fn cancel_and_timeout_at_the_payment_deadline_millisecond() {
-    let mut m = Market::new();
+    let mut m = Market::with_arbiters(&[ARBITER_A]);
     let buyer0 = m.usd(BUYER);
     let trade = m.open_trade();
     let deadline = m.trade(trade).payment_deadline_ms;
@@ -298,7 +104,7 @@ fn cancel_and_timeout_at_the_payment_deadline_millisecond() {
     assert_eq!(m.trade(trade).state, TradeState::TimedOut);
     assert_eq!(m.usd(BUYER), buyer0 - 15 * USD);
 
-    let mut m = Market::new();
+    let mut m = Market::with_arbiters(&[ARBITER_A]);
     let buyer0 = m.usd(BUYER);
     let trade = m.open_trade();
     let deadline = m.trade(trade).payment_deadline_ms;
@@ -312,7 +118,7 @@ fn cancel_and_timeout_at_the_payment_deadline_millisecond() {
 /// millisecond later (accepted).
 #[test]
 fn buyer_dispute_at_the_release_deadline_millisecond_is_refused() {
-    let mut m = Market::new();
+    let mut m = Market::with_arbiters(&[ARBITER_A]);
     let trade = m.paid_trade();
     let deadline = m.trade(trade).release_deadline_ms;
     let receipt = m.at(deadline, BUYER, MarketCall::OpenDispute(t(trade)));
@@ -333,7 +139,7 @@ fn buyer_dispute_at_the_release_deadline_millisecond_is_refused() {
 /// u128::MAX are refused with named errors and move nothing.
 #[test]
 fn take_naming_a_revision_updated_away_and_back_fails() {
-    let mut m = Market::new();
+    let mut m = Market::with_arbiters(&[ARBITER_A]);
     let offer = m.create(SELLER, m.offer(m.usd, 10 * USD, 100 * USD));
     let terms = |price| {
         MarketCall::UpdateOffer(UpdateOffer {
@@ -390,7 +196,7 @@ fn sybil_register_reassign_unregister_in_one_block_does_not_postpone_the_exit() 
     m.chain.advance_ms(3 * DAY_MS);
     let nonce = m.chain.nonce(SYBIL);
     let txs = [
-        register(100),
+        register_with_fee(100),
         MarketCall::Reassign(t(trade)),
         MarketCall::UnregisterArbitrator(types::market::Nothing),
     ]

@@ -1,9 +1,11 @@
-//! The lending tests' harness: a chain with two issued assets (USDX with 6 decimals, GOLD with
-//! 3), funded borrower, lenders and outsider, and helpers that submit lending calls and check
-//! their outcome.
+//! The ledger tests' harnesses. Here, lending's: a chain with two issued assets (USDX with 6
+//! decimals, GOLD with 3), funded borrower, lenders and outsider, and helpers that submit
+//! lending calls and check their outcome; the market's is in [`market`].
 
 // Each test binary uses a different part of the harness.
 #![allow(dead_code)]
+
+pub mod market;
 
 use ledger::{
     CallError, Event, Outcome, Receipt,
