@@ -10,13 +10,9 @@ pub mod market;
 use ledger::{
     CallError, Event, Outcome, Receipt,
     lending::{Db, LendingError, LendingEvent},
-    testing::{TestChain, account},
+    testing::TestChain,
 };
-use types::{
-    AssetId, Call, Symbol, Text,
-    bank::{BankCall, IssueAsset, Mint},
-    lending::*,
-};
+use types::{AssetId, Call, lending::*};
 
 pub const BORROWER: u64 = 0;
 pub const LENDER_A: u64 = 1;
@@ -34,21 +30,7 @@ pub struct Lending {
     pub gold: AssetId,
 }
 
-pub fn issue(chain: &mut TestChain, symbol: &str, decimals: u8) -> AssetId {
-    let receipt = chain.bank(
-        ISSUER,
-        BankCall::IssueAsset(IssueAsset {
-            symbol: Symbol::new(symbol).unwrap(),
-            name: Text::new(symbol).unwrap(),
-            decimals,
-            max_supply: None,
-        }),
-    );
-    match &receipt.events[..] {
-        [Event::AssetIssued { asset, .. }] => *asset,
-        other => panic!("{other:?}"),
-    }
-}
+pub use market::{issue_asset as issue, mint};
 
 impl Lending {
     pub fn new() -> Self {
@@ -57,12 +39,7 @@ impl Lending {
         let gold = issue(&mut chain, "GOLD", 3);
         for holder in [BORROWER, LENDER_A, LENDER_B, LENDER_C, OUTSIDER] {
             for asset in [usd, gold] {
-                let mint = BankCall::Mint(Mint {
-                    asset,
-                    to: account(holder),
-                    amount: 100 * THOUSAND,
-                });
-                assert!(chain.bank(ISSUER, mint).is_success());
+                mint(&mut chain, asset, holder, 100 * THOUSAND);
             }
         }
         Self { chain, usd, gold }
