@@ -84,10 +84,10 @@ enum ReputationCommand {
 
 #[derive(Debug, Subcommand)]
 enum AccountCommand {
-    /// Balances and nonce of an account; `--verify` checks them with state proofs against a
-    /// finalization certificate, trusting only the genesis validators.
+    /// Balances and nonce of an account (your wallet's by default); `--verify` checks them with
+    /// state proofs against a finalization certificate, trusting only the genesis validators.
     Show {
-        address: String,
+        address: Option<String>,
         #[arg(long, requires = "validators")]
         verify: bool,
         /// A TOML file listing the genesis validators (`[[validators]] public_key = "…"`), such
@@ -160,13 +160,25 @@ fn quiet_on_broken_pipe() {
 
 fn main() -> ExitCode {
     quiet_on_broken_pipe();
-    let cli = Cli::parse();
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(error) => return cli::usage_failure(&error),
+    };
     let global = &cli.global;
-    let result = match cli.command {
-        Command::Demo(args) => cli::demo::run(args),
+    let text_only = match &cli.command {
+        Command::Demo(_) => Some("demo"),
+        Command::Devnet(_) => Some("devnet"),
+        Command::Node { .. } => Some("node"),
+        _ => None,
+    };
+    if let (true, Some(command)) = (global.json, text_only) {
+        return cli::fail(global, &cli::no_json(command));
+    }
+    let result: Result<(), cli::error::CliError> = match cli.command {
+        Command::Demo(args) => cli::demo::run(args).map_err(Into::into),
         Command::Keys(args) => cli::keys::run(global, args),
-        Command::Devnet(args) => cli::devnet::run(args),
-        Command::Node { config } => run_node(&config),
+        Command::Devnet(args) => cli::devnet::run(args).map_err(Into::into),
+        Command::Node { config } => run_node(&config).map_err(Into::into),
         Command::Status => cli::chain::status(global),
         Command::Account(AccountCommand::History { address, limit }) => {
             cli::chain::account_history(global, address.as_deref(), limit)
@@ -175,12 +187,12 @@ fn main() -> ExitCode {
             address,
             verify: false,
             ..
-        }) => cli::chain::account_show(global, &address),
+        }) => cli::chain::account_show(global, address.as_deref()),
         Command::Account(AccountCommand::Show {
             address,
             verify: true,
             validators,
-        }) => cli::chain::account_verify(global, &address, validators.as_deref()),
+        }) => cli::chain::account_verify(global, address.as_deref(), validators.as_deref()),
         Command::Send { to, amount, symbol } => cli::chain::send(global, &to, &amount, &symbol),
         Command::Asset(command) => cli::chain::asset(global, command),
         Command::Block(BlockCommand::Show { height }) => cli::chain::block_show(global, height),
@@ -197,9 +209,6 @@ fn main() -> ExitCode {
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
-        Err(message) => {
-            eprintln!("error: {message}");
-            ExitCode::FAILURE
-        }
+        Err(error) => cli::fail(global, &error),
     }
 }

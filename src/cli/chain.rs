@@ -1,6 +1,10 @@
 //! Commands that talk to a node: status, accounts, blocks, receipts, transfers and assets.
 
-use crate::cli::{Global, keys};
+use crate::cli::{
+    Global,
+    error::{CliError, code, rpc_message},
+    keys, words,
+};
 use clap::Subcommand;
 use client::tx::send_call;
 use rpc::{
@@ -10,7 +14,7 @@ use rpc::{
 use serde_json::json;
 use std::{io::IsTerminal, time::Duration};
 use types::{
-    AccountId, AssetId, Call, Symbol, Text, amount,
+    AccountId, AssetId, Call, Symbol, amount,
     bank::{BankCall, Burn, IssueAsset, Mint, Transfer},
 };
 
@@ -24,8 +28,40 @@ pub fn runtime() -> Result<tokio::runtime::Runtime, String> {
         .map_err(|e| format!("cannot start the async runtime: {e}"))
 }
 
-pub fn connect(global: &Global) -> Result<RpcClient, String> {
-    RpcClient::new(&global.rpc).map_err(|e| e.to_string())
+pub fn connect(global: &Global) -> Result<RpcClient, CliError> {
+    RpcClient::new(&global.rpc).map_err(CliError::rpc)
+}
+
+/// The chain's time: its latest finalized block's. Deadlines are block times, so "in 3 days"
+/// is counted from it; the machine's clock stands in when the node does not answer.
+pub async fn chain_time_ms(rpc: &RpcClient) -> u64 {
+    match rpc.status().await {
+        Ok(status) => status.timestamp_ms,
+        Err(_) => std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX)),
+    }
+}
+
+/// A receipt with its error and event texts in words: block times as dates, spans, shares and
+/// ranges as the ledger leaves them worded for people (see [`words::ledger_error`]).
+pub async fn worded(rpc: &RpcClient, mut receipt: ReceiptView) -> ReceiptView {
+    let now_ms = chain_time_ms(rpc).await;
+    let assets = match &receipt.error {
+        Some(error) if error.message.contains("minor units") => {
+            rpc.assets().await.unwrap_or_default()
+        }
+        _ => Vec::new(),
+    };
+    if let Some(error) = &mut receipt.error {
+        error.message = words::ledger_error(&error.code, &error.message, now_ms, &assets);
+    }
+    for event in &mut receipt.events {
+        if let Some(text) = event["text"].as_str() {
+            event["text"] = words::times_in_words(text, now_ms).into();
+        }
+    }
+    receipt
 }
 
 pub fn print_json(value: &impl serde::Serialize) {
@@ -60,36 +96,10 @@ pub fn show_list<T: serde::Serialize>(
     }
 }
 
-/// A block time (milliseconds since 1970 UTC) as `2026-11-24 14:58:31 UTC`.
-pub fn utc(ms: u64) -> String {
-    let secs = ms / 1000;
-    let days = i64::try_from(secs / 86_400).unwrap_or(i64::MAX / 2);
-    let of_day = secs % 86_400;
-    // Days to a civil date (proleptic Gregorian), after Howard Hinnant's `civil_from_days`.
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let day_of_era = z.rem_euclid(146_097);
-    let year_of_era =
-        (day_of_era - day_of_era / 1_460 + day_of_era / 36_524 - day_of_era / 146_096) / 365;
-    let day_of_year = day_of_era - (365 * year_of_era + year_of_era / 4 - year_of_era / 100);
-    let month_index = (5 * day_of_year + 2) / 153;
-    let day = day_of_year - (153 * month_index + 2) / 5 + 1;
-    let month = if month_index < 10 {
-        month_index + 3
-    } else {
-        month_index - 9
-    };
-    let year = year_of_era + era * 400 + i64::from(month <= 2);
-    format!(
-        "{year:04}-{month:02}-{day:02} {:02}:{:02}:{:02} UTC",
-        of_day / 3600,
-        of_day % 3600 / 60,
-        of_day % 60
-    )
-}
+pub use crate::cli::words::utc;
 
 pub fn parse_address(text: &str) -> Result<AccountId, String> {
-    AccountId::parse(text).map_err(|e| format!("invalid address {text:?}: {e}"))
+    AccountId::parse(text).map_err(|e| format!("invalid address \"{text}\": {e}"))
 }
 
 /// Resolves a symbol against the node's assets and parses `text` in that asset's decimals.
@@ -98,20 +108,20 @@ pub async fn parse_amount(
     text: &str,
     symbol: &str,
 ) -> Result<(AssetView, u128), String> {
-    let assets = rpc.assets().await.map_err(|e| e.to_string())?;
+    let assets = rpc.assets().await.map_err(|e| rpc_message(&e))?;
     let upper = symbol.to_uppercase();
     let asset = assets
         .into_iter()
         .find(|a| a.symbol == upper)
-        .ok_or_else(|| format!("unknown asset {symbol:?}; `equa asset list` shows the assets"))?;
+        .ok_or_else(|| format!("unknown asset \"{symbol}\"; `equa asset list` shows the assets"))?;
     let value = amount::parse(text, asset.decimals).map_err(|e| e.to_string())?;
     Ok((asset, value))
 }
 
 /// Signs and submits `call` with the global wallet, waits for the receipt and prints it.
 /// A failed or rejected transaction is an error (exit status 1) after its receipt is shown.
-pub async fn submit(global: &Global, rpc: &RpcClient, call: Call) -> Result<(), String> {
-    let wallet = keys::unlock(&keys::wallet_path(global)?)?;
+pub async fn submit(global: &Global, rpc: &RpcClient, call: Call) -> Result<(), CliError> {
+    let wallet = keys::unlock_own(global)?;
     submit_with(global, rpc, &wallet, call).await
 }
 
@@ -121,7 +131,7 @@ pub async fn submit_with(
     rpc: &RpcClient,
     wallet: &client::keys::Wallet,
     call: Call,
-) -> Result<(), String> {
+) -> Result<(), CliError> {
     let show_progress = !global.json && std::io::stderr().is_terminal();
     let receipt = send_call(rpc, wallet, call, RECEIPT_TIMEOUT, |waited| {
         if show_progress {
@@ -129,14 +139,16 @@ pub async fn submit_with(
         }
     })
     .await
-    .map_err(|e| e.to_string())?;
+    .map_err(CliError::send)?;
     if show_progress {
         eprintln!();
     }
-    report(global, &receipt)
+    report(global, &worded(rpc, receipt).await)
 }
 
-pub fn report(global: &Global, receipt: &ReceiptView) -> Result<(), String> {
+/// Prints a receipt; a failed or rejected transaction is an error, whose JSON is the receipt
+/// itself (its `error` field has the code and message).
+pub fn report(global: &Global, receipt: &ReceiptView) -> Result<(), CliError> {
     if global.json {
         print_json(receipt);
     } else {
@@ -158,17 +170,18 @@ pub fn report(global: &Global, receipt: &ReceiptView) -> Result<(), String> {
     }
     match &receipt.error {
         None => Ok(()),
-        Some(error) => Err(format!(
-            "transaction {}: {}",
-            receipt.outcome, error.message
-        )),
+        Some(error) => Err(CliError {
+            code: error.code.clone(),
+            message: format!("transaction {}: {}", receipt.outcome, error.message),
+            printed: global.json,
+        }),
     }
 }
 
-pub fn status(global: &Global) -> Result<(), String> {
+pub fn status(global: &Global) -> Result<(), CliError> {
     let rpc = connect(global)?;
     runtime()?.block_on(async {
-        let status = rpc.status().await.map_err(|e| e.to_string())?;
+        let status = rpc.status().await.map_err(CliError::rpc)?;
         if global.json {
             print_json(&status);
         } else {
@@ -187,11 +200,26 @@ pub fn status(global: &Global) -> Result<(), String> {
     })
 }
 
-pub fn account_show(global: &Global, address: &str) -> Result<(), String> {
-    let account = parse_address(address)?;
+/// `address`, or the wallet's own account when none is given.
+pub fn account_or_own(global: &Global, address: Option<&str>) -> Result<AccountId, CliError> {
+    match address {
+        Some(text) => Ok(parse_address(text)?),
+        None => keys::own_account(global).map_err(|mut error| {
+            if error.code == code::NO_WALLET {
+                error
+                    .message
+                    .push_str("; or name the account: equa … <equa1…>");
+            }
+            error
+        }),
+    }
+}
+
+pub fn account_show(global: &Global, address: Option<&str>) -> Result<(), CliError> {
+    let account = account_or_own(global, address)?;
     let rpc = connect(global)?;
     runtime()?.block_on(async {
-        let view = rpc.account(&account).await.map_err(|e| e.to_string())?;
+        let view = rpc.account(&account).await.map_err(CliError::rpc)?;
         if global.json {
             print_json(&view);
         } else {
@@ -247,23 +275,21 @@ fn load_validators(
 /// finalization certificate of the genesis validators; nothing is shown unless all verify.
 pub fn account_verify(
     global: &Global,
-    address: &str,
+    address: Option<&str>,
     validators_file: Option<&std::path::Path>,
-) -> Result<(), String> {
-    let account = parse_address(address)?;
+) -> Result<(), CliError> {
+    let account = account_or_own(global, address)?;
     let validators_file = validators_file
         .ok_or("--verify needs the genesis validators: --validators <file> or EQUA_VALIDATORS")?;
     let validators = load_validators(validators_file)?;
     let rpc = connect(global)?;
     runtime()?.block_on(async {
-        let proof = rpc
-            .account_proof(&account)
-            .await
-            .map_err(|e| e.to_string())?;
-        let verified = node::proof::verify(&proof, &account, &validators)
-            .map_err(|e| format!("VERIFICATION FAILED: {e}"))?;
+        let proof = rpc.account_proof(&account).await.map_err(CliError::rpc)?;
+        let verified = node::proof::verify(&proof, &account, &validators).map_err(|e| {
+            CliError::new("VerificationFailed", format!("VERIFICATION FAILED: {e}"))
+        })?;
         // Symbols and decimals only format the verified amounts.
-        let assets = rpc.assets().await.map_err(|e| e.to_string())?;
+        let assets = rpc.assets().await.map_err(CliError::rpc)?;
         let balances: Vec<_> = verified
             .balances
             .iter()
@@ -320,21 +346,15 @@ pub fn account_verify(
     })
 }
 
-pub fn account_history(global: &Global, address: Option<&str>, limit: u32) -> Result<(), String> {
-    let account = match address {
-        Some(text) => parse_address(text)?,
-        None => parse_address(
-            client::keystore::Keystore::load(&keys::wallet_path(global)?)
-                .map_err(|e| e.to_string())?
-                .address(),
-        )?,
-    };
+pub fn account_history(global: &Global, address: Option<&str>, limit: u32) -> Result<(), CliError> {
+    let account = account_or_own(global, address)?;
     let rpc = connect(global)?;
     runtime()?.block_on(async {
         let entries = rpc
             .history(&account, Some(limit))
             .await
-            .map_err(|e| e.to_string())?;
+            .map_err(CliError::rpc)?;
+        let now_ms = chain_time_ms(&rpc).await;
         show_list(
             global,
             &entries,
@@ -342,7 +362,11 @@ pub fn account_history(global: &Global, address: Option<&str>, limit: u32) -> Re
             |h| {
                 let outcome = match &h.receipt.error {
                     None => h.receipt.outcome.clone(),
-                    Some(error) => format!("{}: {}", h.receipt.outcome, error.message),
+                    Some(error) => format!(
+                        "{}: {}",
+                        h.receipt.outcome,
+                        words::ledger_error(&error.code, &error.message, now_ms, &[])
+                    ),
                 };
                 println!(
                     "{}  block {:<8} {:<24} {}  {}",
@@ -358,21 +382,37 @@ pub fn account_history(global: &Global, address: Option<&str>, limit: u32) -> Re
     })
 }
 
-pub fn block_show(global: &Global, height: u64) -> Result<(), String> {
+pub fn block_show(global: &Global, height: u64) -> Result<(), CliError> {
     let rpc = connect(global)?;
     runtime()?.block_on(async {
-        let block = rpc
-            .block(height)
-            .await
-            .map_err(|e| e.to_string())?
-            .ok_or_else(|| format!("no finalized block at height {height} yet"))?;
+        let found = rpc.block(height).await.map_err(CliError::rpc)?;
+        let status = rpc.status().await.map_err(CliError::rpc)?;
+        let Some(block) = found else {
+            return Err(CliError::not_found(if height <= status.height {
+                format!(
+                    "this node no longer keeps block {height}: it serves recent blocks only \
+                     (the chain is at height {})",
+                    status.height
+                )
+            } else {
+                format!(
+                    "no finalized block at height {height} yet; the chain is at height {}",
+                    status.height
+                )
+            }));
+        };
+        let now_ms = status.timestamp_ms;
         if global.json {
             print_json(&block);
         } else {
             println!("height:       {}", block.height);
             println!("digest:       {}", block.digest);
             println!("parent:       {}", block.parent);
-            println!("time (ms):    {}", block.timestamp_ms);
+            println!(
+                "time:         {} ({})",
+                utc(block.timestamp_ms),
+                words::relative(block.timestamp_ms, now_ms.max(block.timestamp_ms))
+            );
             println!("proposer:     {}", block.proposer);
             println!("state root:   {}", block.state_root);
             println!("transactions: {}", block.transactions.len());
@@ -384,7 +424,7 @@ pub fn block_show(global: &Global, height: u64) -> Result<(), String> {
     })
 }
 
-pub fn send(global: &Global, to: &str, text: &str, symbol: &str) -> Result<(), String> {
+pub fn send(global: &Global, to: &str, text: &str, symbol: &str) -> Result<(), CliError> {
     parse_address(to)?;
     let rpc = connect(global)?;
     runtime()?.block_on(async {
@@ -409,10 +449,10 @@ pub async fn transfer_call(
     })))
 }
 
-pub fn asset_list(global: &Global) -> Result<(), String> {
+pub fn asset_list(global: &Global) -> Result<(), CliError> {
     let rpc = connect(global)?;
     runtime()?.block_on(async {
-        let assets = rpc.assets().await.map_err(|e| e.to_string())?;
+        let assets = rpc.assets().await.map_err(CliError::rpc)?;
         if global.json {
             print_json(&assets);
             return Ok(());
@@ -420,8 +460,12 @@ pub fn asset_list(global: &Global) -> Result<(), String> {
         for asset in assets {
             let supply = amount::format(asset.supply.parse().unwrap_or(0), asset.decimals);
             println!(
-                "{:<4} {:<12} {:<24} decimals {:<2} supply {}",
-                asset.asset, asset.symbol, asset.name, asset.decimals, supply
+                "#{:<3} {:<12} {:<24} {:<12} supply {}",
+                asset.asset,
+                asset.symbol,
+                asset.name,
+                words::count(asset.decimals, "decimal"),
+                supply
             );
         }
         Ok(())
@@ -460,7 +504,7 @@ pub enum AssetCommand {
 }
 
 /// Runs an asset command: the list, or the transaction the others stand for.
-pub fn asset(global: &Global, command: AssetCommand) -> Result<(), String> {
+pub fn asset(global: &Global, command: AssetCommand) -> Result<(), CliError> {
     if let AssetCommand::List = command {
         return asset_list(global);
     }
@@ -482,7 +526,7 @@ pub async fn asset_call(rpc: &RpcClient, command: AssetCommand) -> Result<Call, 
             max_supply,
         } => {
             let symbol = Symbol::new(&symbol).map_err(|e| e.to_string())?;
-            let name = Text::new(&name).map_err(|e| format!("asset name: {e}"))?;
+            let name = crate::cli::input::text(&name, "the asset name")?;
             if decimals > amount::MAX_DECIMALS {
                 return Err(format!(
                     "an asset has at most {} decimals, not {decimals}",
@@ -518,43 +562,25 @@ pub async fn asset_call(rpc: &RpcClient, command: AssetCommand) -> Result<Call, 
     }
 }
 
-pub fn tx_show(global: &Global, id: &str) -> Result<(), String> {
+pub fn tx_show(global: &Global, id: &str) -> Result<(), CliError> {
     let digits = id.strip_prefix("0x").unwrap_or(id);
     let bytes: [u8; 32] = hex::decode(digits)
         .ok()
         .and_then(|b| b.try_into().ok())
-        .ok_or_else(|| format!("{id:?} is not a transaction id (32 bytes of hex)"))?;
+        .ok_or_else(|| {
+            format!("\"{id}\" is not a transaction id: 64 hexadecimal digits, as 0x… or bare")
+        })?;
     let rpc = connect(global)?;
     runtime()?.block_on(async {
         match rpc
             .receipt(&types::Digest(bytes))
             .await
-            .map_err(|e| e.to_string())?
+            .map_err(CliError::rpc)?
         {
-            Some(receipt) => report(global, &receipt),
-            None if global.json => {
-                println!("{}", json!(null));
-                Ok(())
-            }
-            None => Err(format!(
+            Some(receipt) => report(global, &worded(&rpc, receipt).await),
+            None => Err(CliError::not_found(format!(
                 "no receipt for {id}: not (yet) in a finalized block"
-            )),
+            ))),
         }
     })
-}
-
-#[cfg(test)]
-mod tests {
-    use super::utc;
-
-    #[test]
-    fn block_times_read_as_utc() {
-        assert_eq!(utc(0), "1970-01-01 00:00:00 UTC");
-        // 2026-01-01T00:00:00Z, the harness chains' genesis.
-        assert_eq!(utc(1_767_225_600_000), "2026-01-01 00:00:00 UTC");
-        // A leap day, and the last millisecond of a day.
-        assert_eq!(utc(1_709_251_199_999), "2024-02-29 23:59:59 UTC");
-        assert_eq!(utc(951_782_400_000), "2000-02-29 00:00:00 UTC");
-        assert_eq!(utc(1_795_532_226_582), "2026-11-24 14:57:06 UTC");
-    }
 }

@@ -4,9 +4,12 @@
 //! can name another file with `--wallet <path>`. Passwords come from `EQUA_PASSWORD` or, when it is
 //! unset, from a prompt on the terminal.
 
-use crate::cli::Global;
+use crate::cli::{
+    Global,
+    error::{CliError, code},
+};
 use clap::{Args, Subcommand};
-use client::{Keystore, ScryptCost, Wallet};
+use client::{Keystore, ScryptCost, Wallet, keystore::KeystoreError};
 use serde_json::json;
 use std::{
     io::{BufRead, IsTerminal},
@@ -84,6 +87,51 @@ pub fn wallet_path(global: &Global) -> Result<PathBuf, String> {
     )
 }
 
+/// The keystore that signs, read (not yet unlocked). A missing file says where it was looked
+/// for and how to make one.
+pub fn own_keystore(global: &Global) -> Result<Keystore, CliError> {
+    let path = wallet_path(global)?;
+    if !path.exists() {
+        let message = match &global.wallet {
+            Some(_) => format!(
+                "no wallet file at {} (named by --wallet or EQUA_WALLET); check the path, or \
+                 create a wallet there with `equa --wallet {} keys new`",
+                path.display(),
+                path.display()
+            ),
+            None => format!(
+                "no default wallet: looked for {} (the key directory is $EQUA_HOME/keys, \
+                 EQUA_HOME defaulting to ~/.equa). Create one with `equa keys new`, restore one \
+                 with `equa keys import`, or name a keystore file with --wallet <file>",
+                path.display()
+            ),
+        };
+        return Err(CliError::new(code::NO_WALLET, message));
+    }
+    Keystore::load(&path).map_err(keystore_error)
+}
+
+/// The signing wallet's account, read from its keystore without the password.
+pub fn own_account(global: &Global) -> Result<types::AccountId, CliError> {
+    let keystore = own_keystore(global)?;
+    Ok(crate::cli::chain::parse_address(keystore.address())?)
+}
+
+/// The signing wallet, unlocked with the user's password.
+pub fn unlock_own(global: &Global) -> Result<Wallet, CliError> {
+    let keystore = own_keystore(global)?;
+    let password = password(&format!("Password for {}: ", keystore.address()), false)?;
+    keystore.decrypt(&password).map_err(keystore_error)
+}
+
+fn keystore_error(error: KeystoreError) -> CliError {
+    let code = match error {
+        KeystoreError::WrongPassword { .. } => code::WRONG_PASSWORD,
+        _ => code::WALLET_ERROR,
+    };
+    CliError::new(code, error.to_string())
+}
+
 /// The password from `EQUA_PASSWORD`, or asked on the terminal (twice when `confirm`).
 pub fn password(prompt: &str, confirm: bool) -> Result<String, String> {
     if let Ok(password) = std::env::var("EQUA_PASSWORD") {
@@ -107,10 +155,10 @@ pub fn password(prompt: &str, confirm: bool) -> Result<String, String> {
 }
 
 /// Opens the keystore at `path` with the user's password.
-pub fn unlock(path: &Path) -> Result<Wallet, String> {
-    let keystore = Keystore::load(path).map_err(|e| e.to_string())?;
+fn unlock(path: &Path) -> Result<Wallet, CliError> {
+    let keystore = Keystore::load(path).map_err(keystore_error)?;
     let password = password(&format!("Password for {}: ", keystore.address()), false)?;
-    keystore.decrypt(&password).map_err(|e| e.to_string())
+    keystore.decrypt(&password).map_err(keystore_error)
 }
 
 fn store(wallet: &Wallet, path: &Path) -> Result<(), String> {
@@ -139,7 +187,7 @@ fn scrypt_cost() -> ScryptCost {
     }
 }
 
-pub fn run(global: &Global, args: KeysArgs) -> Result<(), String> {
+pub fn run(global: &Global, args: KeysArgs) -> Result<(), CliError> {
     match args.command {
         KeysCommand::New(target) => {
             let path = keystore_path(global, &target)?;
@@ -225,6 +273,16 @@ pub fn run(global: &Global, args: KeysArgs) -> Result<(), String> {
         }
         KeysCommand::Show(target) => {
             let path = keystore_path(global, &target)?;
+            if !path.exists() {
+                return Err(CliError::new(
+                    code::NO_WALLET,
+                    format!(
+                        "no wallet at {}; `equa keys list` shows the wallets there are, \
+                         `equa keys new` creates one",
+                        path.display()
+                    ),
+                ));
+            }
             let wallet = unlock(&path)?;
             let chat_key = hex::encode(wallet.chat_public_key());
             if global.json {

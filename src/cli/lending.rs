@@ -3,7 +3,12 @@
 
 use crate::cli::{
     Global,
-    chain::{connect, parse_address, parse_amount, runtime, show, show_list, submit, utc},
+    chain::{
+        chain_time_ms, connect, parse_address, parse_amount, runtime, show, show_list, submit,
+    },
+    error::CliError,
+    input,
+    words::{count, moment, spaced},
 };
 use clap::{Args, Subcommand};
 use rpc::{
@@ -41,7 +46,11 @@ pub enum LendingCommand {
     /// One loan: schedule, what is owed now, lenders.
     Show { id: u64 },
     /// Lend part of a request: `equa loan fund 3 250` (in the loan's asset).
-    Fund { id: u64, amount: String },
+    Fund {
+        id: u64,
+        #[arg(allow_negative_numbers = true)]
+        amount: String,
+    },
     /// Take your funding back before the loan activates.
     Withdraw { id: u64 },
     /// As borrower, after the funding deadline: take a request funded at least to its minimum.
@@ -49,14 +58,16 @@ pub enum LendingCommand {
     /// Take a credit offer: `equa loan take-offer 2 500 --collateral 300`.
     TakeOffer {
         offer: u64,
+        #[arg(allow_negative_numbers = true)]
         amount: String,
         /// Collateral to lock, in the offer's collateral asset.
-        #[arg(long)]
+        #[arg(long, allow_negative_numbers = true)]
         collateral: Option<String>,
     },
     /// Repay: `equa loan repay 3 120.5`, or `--all` for everything owed.
     Repay {
         id: u64,
+        #[arg(allow_negative_numbers = true)]
         amount: Option<String>,
         #[arg(long, conflicts_with = "amount")]
         all: bool,
@@ -75,10 +86,11 @@ pub enum LendingCommand {
 
 #[derive(Debug, Args)]
 pub struct RequestArgs {
+    #[arg(allow_negative_numbers = true)]
     principal: String,
     symbol: String,
-    /// Yearly interest rate in basis points (1200 = 12%).
-    #[arg(long)]
+    /// Yearly interest rate: 12% or 12.5%, or in basis points (1200 = 12%).
+    #[arg(long, value_parser = input::basis_points, allow_hyphen_values = true)]
     apr_bps: u32,
     #[arg(long)]
     term_days: u32,
@@ -86,33 +98,35 @@ pub struct RequestArgs {
     #[arg(long, default_value = "bullet")]
     schedule: String,
     /// Collateral amount and asset, e.g. `--collateral 500 EQA`.
-    #[arg(long, num_args = 2, value_names = ["AMOUNT", "SYMBOL"])]
+    #[arg(long, num_args = 2, value_names = ["AMOUNT", "SYMBOL"], allow_negative_numbers = true)]
     collateral: Option<Vec<String>>,
-    /// Lenders have this many days to fill the request.
+    /// Lenders have this many days to fill the request (at least 1).
     #[arg(long, default_value_t = 7)]
     funding_days: u64,
     /// The least you will accept after the deadline (default: the whole principal).
-    #[arg(long)]
+    #[arg(long, allow_negative_numbers = true)]
     min_fill: Option<String>,
 }
 
 #[derive(Debug, Args)]
 pub struct OfferArgs {
+    #[arg(allow_negative_numbers = true)]
     amount: String,
     symbol: String,
     /// The smallest loan a borrower may take (default: the whole amount).
-    #[arg(long)]
+    #[arg(long, allow_negative_numbers = true)]
     min: Option<String>,
-    #[arg(long)]
+    /// Yearly interest rate: 9% or 9.5%, or in basis points (900 = 9%).
+    #[arg(long, value_parser = input::basis_points, allow_hyphen_values = true)]
     apr_bps: u32,
     #[arg(long)]
     term_days: u32,
     #[arg(long, default_value = "bullet")]
     schedule: String,
     /// Collateral per whole unit borrowed, and its asset: `--collateral-per-unit 1.5 EQA`.
-    #[arg(long, num_args = 2, value_names = ["AMOUNT", "SYMBOL"])]
+    #[arg(long, num_args = 2, value_names = ["AMOUNT", "SYMBOL"], allow_negative_numbers = true)]
     collateral_per_unit: Option<Vec<String>>,
-    /// The offer lapses after this many days.
+    /// The offer lapses after this many days (at least 1).
     #[arg(long, default_value_t = 30)]
     expires_days: u64,
 }
@@ -133,18 +147,21 @@ pub struct ListArgs {
     sort: Option<String>,
 }
 
-async fn loan_of(rpc: &RpcClient, id: u64) -> Result<LoanView, String> {
-    rpc.loan(id)
-        .await
-        .map_err(|e| e.to_string())?
-        .ok_or_else(|| format!("no loan #{id}"))
+async fn loan_of(rpc: &RpcClient, id: u64) -> Result<LoanView, CliError> {
+    rpc.loan(id).await.map_err(CliError::rpc)?.ok_or_else(|| {
+        CliError::not_found(format!("no loan #{id}; `equa loan list` shows the loans"))
+    })
 }
 
-async fn credit_offer_of(rpc: &RpcClient, id: u64) -> Result<CreditOfferView, String> {
+async fn credit_offer_of(rpc: &RpcClient, id: u64) -> Result<CreditOfferView, CliError> {
     rpc.credit_offer(id)
         .await
-        .map_err(|e| e.to_string())?
-        .ok_or_else(|| format!("no credit offer #{id}"))
+        .map_err(CliError::rpc)?
+        .ok_or_else(|| {
+            CliError::not_found(format!(
+                "no credit offer #{id}; `equa loan offers` shows the open ones"
+            ))
+        })
 }
 
 /// `text` in the decimals of the asset of `money`.
@@ -152,42 +169,69 @@ async fn amount_like(rpc: &RpcClient, text: &str, money: &Money) -> Result<u128,
     Ok(parse_amount(rpc, text, &money.symbol).await?.1)
 }
 
-/// The latest finalized block time: deadlines are block times.
-async fn chain_time_ms(rpc: &RpcClient) -> Result<u64, String> {
-    Ok(rpc.status().await.map_err(|e| e.to_string())?.timestamp_ms)
+/// The latest finalized block time: deadlines are block times, so one built from a day count
+/// starts from it (and a node that does not answer stops the command).
+async fn block_time_ms(rpc: &RpcClient) -> Result<u64, String> {
+    Ok(rpc
+        .status()
+        .await
+        .map_err(|e| crate::cli::error::rpc_message(&e))?
+        .timestamp_ms)
+}
+
+/// A schedule as the node names it ("bullet", "instalments:3") in words.
+fn schedule_words(schedule: &str) -> String {
+    match schedule
+        .strip_prefix("instalments:")
+        .and_then(|n| n.parse::<u32>().ok())
+    {
+        Some(n) => count(n, "instalment"),
+        None => schedule.to_string(),
+    }
+}
+
+/// A number of days of a lending command, at least one.
+fn days(value: u64, option: &str) -> Result<u64, String> {
+    if value == 0 {
+        return Err(format!("{option} must be at least 1 day"));
+    }
+    Ok(value)
 }
 
 fn print_loan_line(loan: &LoanView) {
     println!(
-        "#{:<5} {:<10} {:>14} {:<6} {:>6}% {:>4} d {:<16} funded {:>14}  collateral {}",
+        "#{:<5} {:<10} {:>14} {:<6} {:>6}% {:>9} {:<15} funded {:>14}  collateral {}",
         loan.id,
-        loan.state,
+        spaced(&loan.state),
         loan.principal.amount,
         loan.principal.symbol,
         loan.rate_percent,
-        loan.term_days,
-        loan.schedule,
-        loan.funded.amount,
+        count(loan.term_days, "day"),
+        schedule_words(&loan.schedule),
+        loan.funded.to_string(),
         loan.collateral
             .as_ref()
             .map_or_else(|| "none".into(), Money::to_string)
     );
 }
 
-fn print_loan(loan: &LoanView) {
+fn print_loan(loan: &LoanView, now_ms: u64) {
+    let when = |ms| moment(ms, now_ms);
     print_loan_line(loan);
     println!("  borrower:        {}", loan.borrower);
     println!("  minimum fill:    {}", loan.min_fill);
-    println!("  funding until:   {}", utc(loan.funding_deadline_ms));
+    if loan.state == "funding" {
+        println!("  funding until:   {}", when(loan.funding_deadline_ms));
+    }
     if loan.start_ms > 0 {
-        println!("  disbursed at:    {}", utc(loan.start_ms));
+        println!("  disbursed at:    {}", when(loan.start_ms));
     }
     for (index, due) in loan.dues.iter().enumerate() {
         println!(
             "  due {:>3}:         principal through {} by {}",
             index + 1,
             due.principal_through,
-            utc(due.at_ms)
+            when(due.at_ms)
         );
     }
     println!("  principal paid:  {}", loan.principal_paid);
@@ -199,7 +243,10 @@ fn print_loan(loan: &LoanView) {
         );
     }
     if let Some(next) = loan.next_due_ms {
-        println!("  next due:        {}", utc(next));
+        println!("  next due:        {}", when(next));
+    }
+    if let Some(closed) = loan.closed_ms {
+        println!("  closed at:       {}", when(closed));
     }
     for position in &loan.lenders {
         println!(
@@ -219,14 +266,14 @@ fn print_loan(loan: &LoanView) {
 
 fn print_credit_offer(offer: &CreditOfferView) {
     println!(
-        "#{:<5} {:>14} {:<6} (min {}) {:>6}% {:>4} d {:<16} collateral/unit {}  lender {}",
+        "#{:<5} {:>14} {:<6} (min {}) {:>6}% {:>9} {:<15} collateral/unit {}  lender {}",
         offer.id,
         offer.remaining.amount,
         offer.remaining.symbol,
         offer.min_amount.amount,
         offer.rate_percent,
-        offer.term_days,
-        offer.schedule,
+        count(offer.term_days, "day"),
+        schedule_words(&offer.schedule),
         offer
             .collateral_per_unit
             .as_ref()
@@ -253,7 +300,7 @@ async fn collateral(
     }
 }
 
-pub fn run(global: &Global, command: LendingCommand) -> Result<(), String> {
+pub fn run(global: &Global, command: LendingCommand) -> Result<(), CliError> {
     let rpc = connect(global)?;
     runtime()?.block_on(async {
         match command {
@@ -272,7 +319,7 @@ pub fn run(global: &Global, command: LendingCommand) -> Result<(), String> {
                     limit: None,
                     offset: None,
                 };
-                let loans = rpc.loans(&query).await.map_err(|e| e.to_string())?;
+                let loans = rpc.loans(&query).await.map_err(CliError::rpc)?;
                 show_list(global, &loans, "no loans match", print_loan_line);
                 Ok(())
             }
@@ -282,13 +329,14 @@ pub fn run(global: &Global, command: LendingCommand) -> Result<(), String> {
                     sort,
                     ..CreditOfferQuery::default()
                 };
-                let offers = rpc.credit_offers(&query).await.map_err(|e| e.to_string())?;
+                let offers = rpc.credit_offers(&query).await.map_err(CliError::rpc)?;
                 show_list(global, &offers, "no credit offers", print_credit_offer);
                 Ok(())
             }
             LendingCommand::Show { id } => {
                 let loan = loan_of(&rpc, id).await?;
-                show(global, &loan, print_loan);
+                let now_ms = chain_time_ms(&rpc).await;
+                show(global, &loan, |l| print_loan(l, now_ms));
                 Ok(())
             }
             command => {
@@ -309,7 +357,8 @@ pub async fn lending_call(rpc: &RpcClient, command: LendingCommand) -> Result<Le
                 Some(text) => parse_amount(rpc, text, &args.symbol).await?.1,
                 None => principal,
             };
-            let now = chain_time_ms(rpc).await?;
+            let funding_days = days(args.funding_days, "--funding-days")?;
+            let now = block_time_ms(rpc).await?;
             LendingCall::RequestLoan(RequestLoan {
                 asset: AssetId(asset.asset),
                 principal,
@@ -317,7 +366,7 @@ pub async fn lending_call(rpc: &RpcClient, command: LendingCommand) -> Result<Le
                 term_days: args.term_days,
                 schedule: parse_schedule(&args.schedule)?,
                 collateral: collateral(rpc, args.collateral.as_deref()).await?,
-                funding_deadline_ms: now.saturating_add(args.funding_days.saturating_mul(DAY_MS)),
+                funding_deadline_ms: now.saturating_add(funding_days.saturating_mul(DAY_MS)),
                 min_fill,
             })
         }
@@ -328,7 +377,8 @@ pub async fn lending_call(rpc: &RpcClient, command: LendingCommand) -> Result<Le
                 None => amount,
             };
             let per_unit = collateral(rpc, args.collateral_per_unit.as_deref()).await?;
-            let now = chain_time_ms(rpc).await?;
+            let expires_days = days(args.expires_days, "--expires-days")?;
+            let now = block_time_ms(rpc).await?;
             LendingCall::OfferCredit(OfferCredit {
                 asset: AssetId(asset.asset),
                 amount,
@@ -338,7 +388,7 @@ pub async fn lending_call(rpc: &RpcClient, command: LendingCommand) -> Result<Le
                 schedule: parse_schedule(&args.schedule)?,
                 collateral_asset: per_unit.map(|c| c.asset),
                 collateral_per_unit: per_unit.map_or(0, |c| c.amount),
-                expires_ms: now.saturating_add(args.expires_days.saturating_mul(DAY_MS)),
+                expires_ms: now.saturating_add(expires_days.saturating_mul(DAY_MS)),
             })
         }
         LendingCommand::Fund { id, amount } => {
@@ -374,10 +424,9 @@ pub async fn lending_call(rpc: &RpcClient, command: LendingCommand) -> Result<Le
             let amount = match (amount, all) {
                 (Some(text), false) => amount_like(rpc, &text, &loan.principal).await?,
                 (None, true) => {
-                    let due = loan
-                        .amount_due
-                        .as_ref()
-                        .ok_or_else(|| format!("loan #{id} is {}; nothing to repay", loan.state))?;
+                    let due = loan.amount_due.as_ref().ok_or_else(|| {
+                        format!("loan #{id} is {}; nothing to repay", spaced(&loan.state))
+                    })?;
                     // Everything owed at the last block, plus a day of interest as margin for
                     // the blocks until inclusion; the ledger takes only what is owed.
                     let owed = due

@@ -28,8 +28,8 @@ struct ScheduleArgs {
     /// The asset's decimals.
     #[arg(long)]
     decimals: u8,
-    /// Yearly interest rate in basis points (1200 = 12%).
-    #[arg(long)]
+    /// Yearly interest rate: 12% or 12.5%, or in basis points (1200 = 12%).
+    #[arg(long, value_parser = crate::cli::input::basis_points, allow_hyphen_values = true)]
     apr_bps: u32,
     #[arg(long)]
     term_days: u32,
@@ -38,9 +38,9 @@ struct ScheduleArgs {
     instalments: u16,
 }
 
-pub fn run(global: &crate::cli::Global, args: LoanArgs) -> Result<(), String> {
+pub fn run(global: &crate::cli::Global, args: LoanArgs) -> Result<(), crate::cli::error::CliError> {
     match args.command {
-        LoanCommand::Schedule(args) => schedule(global.json, args),
+        LoanCommand::Schedule(args) => Ok(schedule(global.json, args)?),
         LoanCommand::Chain(command) => crate::cli::lending::run(global, command),
     }
 }
@@ -51,6 +51,8 @@ fn schedule(json_output: bool, args: ScheduleArgs) -> Result<(), String> {
     let rows = math::schedule(principal, args.apr_bps, args.term_days, args.instalments)
         .map_err(|e| e.to_string())?;
     let format = |value: u128| amount::format(value, args.decimals);
+    // The table shows every amount with all its decimals, so the columns line up.
+    let fixed = |value: u128| amount::format_fixed(value, args.decimals);
     if json_output {
         let list: Vec<_> = rows
             .iter()
@@ -91,14 +93,14 @@ fn schedule(json_output: bool, args: ScheduleArgs) -> Result<(), String> {
             "{:>4}  {:>10}  {:>20}  {:>20}  {:>20}  {:>20}",
             index + 1,
             format_days(row.due_offset_ms),
-            format(row.payment),
-            format(row.interest),
-            format(row.principal),
-            format(row.remaining)
+            fixed(row.payment),
+            fixed(row.interest),
+            fixed(row.principal),
+            fixed(row.remaining)
         );
     }
     let total_interest: u128 = rows.iter().map(|r| r.interest).sum();
-    println!("total interest {}", format(total_interest));
+    println!("total interest {}", fixed(total_interest));
     Ok(())
 }
 

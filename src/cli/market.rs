@@ -4,25 +4,32 @@
 use crate::cli::{
     Global,
     chain::{
-        connect, parse_address, parse_amount, print_json, runtime, show, show_list, submit,
-        submit_with,
+        account_or_own, chain_time_ms, connect, parse_amount, print_json, runtime, show, show_list,
+        submit, submit_with,
     },
+    error::CliError,
+    input::{self, text},
     keys,
+    market_view::{
+        print_arbitrator, print_currencies, print_methods, print_offer, print_offer_line,
+        print_params, print_reputation, print_trade, print_trade_line,
+    },
+    words,
 };
 use clap::{Args, Subcommand};
 use rpc::{
     RpcClient,
     market::{
-        FIAT_DECIMALS, MarketParamsView, OfferQuery, OfferView, TradeView, parse_method, parse_side,
+        FIAT_DECIMALS, MarketParamsView, MethodView, OfferQuery, OfferView, TradeView,
+        parse_method, parse_side,
     },
     views::Money,
 };
 use types::{
-    AccountId, AssetId, Call, Text, amount,
+    AssetId, Call, amount,
     market::{
-        CreateOffer, Fiat, MarkPaid, MarketCall, Nothing, OfferRef, Party, PaymentMethod,
-        PostMessage, Rate, RegisterArbitrator, RevealKey, Rule, SetProfile, TakeOffer, TradeRef,
-        UpdateOffer,
+        CreateOffer, MarkPaid, MarketCall, Nothing, OfferRef, Party, PaymentMethod, PostMessage,
+        Rate, RegisterArbitrator, RevealKey, Rule, SetProfile, TakeOffer, TradeRef, UpdateOffer,
     },
 };
 
@@ -46,29 +53,31 @@ pub struct CreateArgs {
     /// "sell" (you sell the asset for fiat) or "buy".
     side: String,
     /// The most that can be traded, as a decimal amount.
+    #[arg(allow_negative_numbers = true)]
     max_amount: String,
     /// The asset's symbol.
     symbol: String,
     /// The smallest take (default: the whole amount).
-    #[arg(long)]
+    #[arg(long, allow_negative_numbers = true)]
     min: Option<String>,
     /// Fiat per whole unit of the asset, for example 0.95.
-    #[arg(long)]
+    #[arg(long, allow_negative_numbers = true)]
     price: String,
-    /// ISO 4217 currency code.
+    /// ISO 4217 currency code, in any case (`equa market currencies` lists them).
     #[arg(long)]
     fiat: String,
     /// A payment method: a registry code (`equa market methods`) or "custom:<text>";
     /// repeat for several.
     #[arg(long = "method", required = true)]
     methods: Vec<String>,
-    /// How long the buyer has to pay, in minutes.
+    /// How long the buyer has to pay, in minutes (15 minutes to 8 days; a payment method may
+    /// give the buyer longer).
     #[arg(long, default_value_t = 60)]
     window_mins: u32,
     #[arg(long, default_value = "")]
     terms: String,
-    /// Each side's security deposit, in basis points of the amount (1000 = 10%).
-    #[arg(long, default_value_t = 1_500)]
+    /// Each side's security deposit as a share of the amount: 15% or 1500 basis points.
+    #[arg(long, default_value = "15%", value_parser = input::basis_points_u16, allow_hyphen_values = true)]
     deposit_bps: u16,
     /// Takers need at least this many completed trades.
     #[arg(long, default_value_t = 0)]
@@ -90,11 +99,11 @@ pub struct ListArgs {
     #[arg(long)]
     method: Option<String>,
     /// Offers that can fill this amount (needs --asset).
-    #[arg(long)]
+    #[arg(long, allow_negative_numbers = true)]
     amount: Option<String>,
-    #[arg(long)]
+    #[arg(long, allow_negative_numbers = true)]
     min_price: Option<String>,
-    #[arg(long)]
+    #[arg(long, allow_negative_numbers = true)]
     max_price: Option<String>,
     #[arg(long)]
     maker: Option<String>,
@@ -107,11 +116,11 @@ pub struct ListArgs {
 #[derive(Debug, Args)]
 pub struct UpdateArgs {
     id: u64,
-    #[arg(long)]
+    #[arg(long, allow_negative_numbers = true)]
     price: Option<String>,
-    #[arg(long)]
+    #[arg(long, allow_negative_numbers = true)]
     min: Option<String>,
-    #[arg(long)]
+    #[arg(long, allow_negative_numbers = true)]
     max: Option<String>,
     #[arg(long = "method")]
     methods: Vec<String>,
@@ -123,13 +132,15 @@ pub struct UpdateArgs {
 
 #[derive(Debug, Subcommand)]
 pub enum TradeCommand {
-    /// Take an offer: `equa trade take 7 25 USDX --method SEPA`.
+    /// Take an offer: `equa trade take 7 25 USDX --method SEPA` (the method may be left out
+    /// when the offer has only one).
     Take {
         offer: u64,
+        #[arg(allow_negative_numbers = true)]
         amount: String,
         symbol: String,
         #[arg(long)]
-        method: String,
+        method: Option<String>,
         /// The revision of the offer's terms you agreed to (`equa offer show` prints it); the
         /// take fails if the maker has changed the offer since. Default: the revision now.
         #[arg(long)]
@@ -184,9 +195,10 @@ pub enum ArbitratorCommand {
     /// Offer to arbitrate disputes, bonding EQA.
     Register {
         /// The bond, in EQA.
-        #[arg(long)]
+        #[arg(long, allow_negative_numbers = true)]
         bond: String,
-        #[arg(long)]
+        /// Your fee as a share of the traded amount: 1% or 100 basis points.
+        #[arg(long, value_parser = input::basis_points_u16, allow_hyphen_values = true)]
         fee_bps: u16,
         /// Languages you work in, for example "en,de".
         #[arg(long)]
@@ -200,7 +212,7 @@ pub enum ArbitratorCommand {
     /// seller gets the rest) and who is at fault (pays your fee from their deposit).
     Rule {
         trade: u64,
-        #[arg(long)]
+        #[arg(long, allow_negative_numbers = true)]
         to_buyer: String,
         /// "buyer" or "seller".
         #[arg(long)]
@@ -225,16 +237,19 @@ pub enum ProfileCommand {
 pub enum MarketCommand {
     /// The payment methods of the registry, with their windows and new-account limits.
     Methods,
+    /// The currencies offers can be in, each with the payment methods that pay in it.
+    Currencies,
     /// The market's rules: deposits, windows, arbitration, tiers.
     Params,
 }
 
-fn text<const MAX: usize>(value: &str, what: &str) -> Result<Text<MAX>, String> {
-    Text::new(value).map_err(|e| format!("{what}: {e}"))
-}
-
 fn fiat_price(text: &str) -> Result<u128, String> {
-    amount::parse(text, FIAT_DECIMALS).map_err(|e| format!("price {text:?}: {e}"))
+    amount::parse(text, FIAT_DECIMALS).map_err(|e| match e {
+        amount::AmountError::TooPrecise { found, .. } => format!(
+            "price {text} has {found} decimal places; a fiat price has at most {FIAT_DECIMALS}"
+        ),
+        other => format!("price: {other}"),
+    })
 }
 
 fn codes(params: &MarketParamsView) -> impl Iterator<Item = &str> {
@@ -248,118 +263,104 @@ fn methods(params: &MarketParamsView, texts: &[String]) -> Result<Vec<PaymentMet
         .collect()
 }
 
-fn side_word(side: &str) -> &str {
-    if side == "sell" { "SELL" } else { "BUY" }
+async fn market_params(rpc: &RpcClient) -> Result<MarketParamsView, CliError> {
+    rpc.market_params().await.map_err(CliError::rpc)
 }
 
-fn print_offer_line(offer: &OfferView) {
-    let methods: Vec<&str> = offer.methods.iter().map(|m| m.code.as_str()).collect();
-    println!(
-        "#{:<5} {:<4} {:>12} {:<6} at {:>10} {}  ({} – {})  {}  maker {} [{}, {} trades, {}%{}]",
-        offer.id,
-        side_word(&offer.side),
-        offer.max_amount.amount,
-        offer.max_amount.symbol,
-        offer.price.amount,
-        offer.price.currency,
-        offer.min_amount.amount,
-        offer.max_amount.amount,
-        methods.join(","),
-        offer.maker_name.as_deref().unwrap_or(&offer.maker),
-        offer.maker_standing.tier_name,
-        offer.maker_standing.completed_trades,
-        offer.maker_standing.completion_rate,
+async fn trade_of(rpc: &RpcClient, id: u64) -> Result<TradeView, CliError> {
+    rpc.trade(id).await.map_err(CliError::rpc)?.ok_or_else(|| {
+        CliError::not_found(format!(
+            "no trade #{id}; `equa trade list` shows your trades"
+        ))
+    })
+}
+
+async fn offer_of(rpc: &RpcClient, id: u64) -> Result<OfferView, CliError> {
+    rpc.offer(id).await.map_err(CliError::rpc)?.ok_or_else(|| {
+        CliError::not_found(format!(
+            "no open offer #{id}; `equa offer list` shows the open offers"
+        ))
+    })
+}
+
+/// How a method of an offer is written on the command line: its code, or "custom:<text>".
+fn method_word(method: &MethodView) -> String {
+    match method.index {
+        Some(_) => method.code.clone(),
+        None => format!("custom:{}", method.name),
+    }
+}
+
+/// The payment method of a take: the one named (which the offer must accept), or the offer's
+/// only one; an offer with several needs a choice, and the error lists them.
+fn take_method(
+    params: &MarketParamsView,
+    offer: &OfferView,
+    named: Option<&str>,
+) -> Result<PaymentMethod, String> {
+    let listed = || {
         offer
-            .maker_standing
-            .rating
-            .as_ref()
-            .map_or_else(String::new, |r| format!(", {r}★")),
-    );
-}
-
-fn print_offer(offer: &OfferView) {
-    print_offer_line(offer);
-    println!("  maker:           {}", offer.maker);
-    println!("  revision:        {}", offer.revision);
-    println!(
-        "  deposits:        buyer {} bps, seller {} bps",
-        offer.buyer_deposit_bps, offer.seller_deposit_bps
-    );
-    println!("  payment window:  {} min", offer.payment_window_secs / 60);
-    for method in &offer.methods {
-        println!(
-            "  method:          {} ({}), risk {}, new-account limit {} {}",
-            method.code, method.name, method.risk, method.new_account_limit, offer.price.currency
-        );
-    }
-    if offer.min_taker_trades > 0 || offer.min_taker_tier > 0 {
-        println!(
-            "  takers need:     {} completed trades, tier {}",
-            offer.min_taker_trades, offer.min_taker_tier
-        );
-    }
-    if !offer.terms.is_empty() {
-        println!("  terms:           {}", offer.terms);
-    }
-}
-
-fn time(ms: u64) -> String {
-    crate::cli::chain::utc(ms)
-}
-
-fn print_trade(trade: &TradeView) {
-    println!(
-        "trade #{} ({}) of offer #{}: {} for {} {} by {}",
-        trade.id,
-        trade.state,
-        trade.offer,
-        trade.amount,
-        trade.fiat_amount.amount,
-        trade.fiat_amount.currency,
-        trade.method.code
-    );
-    println!("  buyer:            {}", trade.buyer);
-    println!("  seller:           {}", trade.seller);
-    println!(
-        "  deposits:         buyer {}, seller {}",
-        trade.buyer_deposit, trade.seller_deposit
-    );
-    println!("  pay by:           {}", time(trade.payment_deadline_ms));
-    if let Some(paid) = trade.paid_ms {
-        println!("  paid at:          {}", time(paid));
-        println!("  release by:       {}", time(trade.release_deadline_ms));
-    }
-    if trade.arbitrator_pending {
-        println!("  arbitrator:       picked at the start of the next block");
-    }
-    if let Some(arbitrator) = &trade.arbitrator {
-        println!("  arbitrator:       {arbitrator}");
-        if let Some(deadline) = trade.ruling_deadline_ms {
-            println!("  ruling by:        {}", time(deadline));
+            .methods
+            .iter()
+            .map(|m| format!("{} ({})", method_word(m), m.name))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let method = match (named, offer.methods.as_slice()) {
+        (Some(text), _) => parse_method(codes(params), text)?,
+        (None, [only]) => return parse_method(codes(params), &method_word(only)),
+        (None, _) => {
+            return Err(format!(
+                "offer #{} accepts several payment methods; choose one with --method: {}",
+                offer.id,
+                listed()
+            ));
         }
+    };
+    let offered = offer
+        .methods
+        .iter()
+        .any(|m| parse_method(codes(params), &method_word(m)).is_ok_and(|parsed| parsed == method));
+    if !offered {
+        return Err(format!(
+            "offer #{} does not accept {}; it accepts {}",
+            offer.id,
+            named.unwrap_or_default(),
+            listed()
+        ));
     }
-    println!("  messages:         {}", trade.messages);
-    for step in &trade.next {
-        println!("  next:             {step}");
+    Ok(method)
+}
+
+/// The registry indices of `methods` (none for free-text ones).
+fn indices(methods: &[PaymentMethod]) -> Vec<Option<u16>> {
+    methods
+        .iter()
+        .map(|m| match m {
+            PaymentMethod::Registered(index) => Some(*index),
+            PaymentMethod::Custom(_) => None,
+        })
+        .collect()
+}
+
+/// A payment window given in minutes, checked against the market's bounds before signing.
+fn window_secs(params: &MarketParamsView, minutes: u32) -> Result<u32, String> {
+    let secs = minutes.saturating_mul(60);
+    let (min, max) = (
+        params.min_payment_window_secs,
+        params.max_payment_window_secs,
+    );
+    if !(min..=max).contains(&secs) {
+        return Err(format!(
+            "--window-mins {minutes}: the payment window must be between {} and {} \
+             ({} to {} minutes)",
+            words::duration_secs(u64::from(min)),
+            words::duration_secs(u64::from(max)),
+            min / 60,
+            max / 60
+        ));
     }
-}
-
-async fn market_params(rpc: &RpcClient) -> Result<MarketParamsView, String> {
-    rpc.market_params().await.map_err(|e| e.to_string())
-}
-
-async fn trade_of(rpc: &RpcClient, id: u64) -> Result<TradeView, String> {
-    rpc.trade(id)
-        .await
-        .map_err(|e| e.to_string())?
-        .ok_or_else(|| format!("no trade #{id}"))
-}
-
-async fn offer_of(rpc: &RpcClient, id: u64) -> Result<OfferView, String> {
-    rpc.offer(id)
-        .await
-        .map_err(|e| e.to_string())?
-        .ok_or_else(|| format!("no open offer #{id}"))
+    Ok(secs)
 }
 
 /// Parses `text` in the decimals of the asset `money` is in.
@@ -375,15 +376,16 @@ async fn amount_or(rpc: &RpcClient, text: Option<String>, current: &Money) -> Re
     }
 }
 
-pub fn offer(global: &Global, command: OfferCommand) -> Result<(), String> {
+pub fn offer(global: &Global, command: OfferCommand) -> Result<(), CliError> {
     let rpc = connect(global)?;
     runtime()?.block_on(async {
         match command {
             OfferCommand::List(args) => {
+                let fiat = args.fiat.as_deref().map(input::fiat).transpose()?;
                 let query = OfferQuery {
                     side: args.side,
                     asset: args.asset,
-                    fiat: args.fiat,
+                    fiat: fiat.map(|f| f.to_string()),
                     method: args.method,
                     amount: args.amount,
                     min_price: args.min_price,
@@ -392,8 +394,21 @@ pub fn offer(global: &Global, command: OfferCommand) -> Result<(), String> {
                     limit: args.limit,
                     offset: args.offset,
                 };
-                let offers = rpc.offers(&query).await.map_err(|e| e.to_string())?;
-                show_list(global, &offers, "no open offers match", print_offer_line);
+                let offers = rpc.offers(&query).await.map_err(CliError::rpc)?;
+                let mut empty = "no open offers match".to_string();
+                if let Some(fiat) = &fiat
+                    && offers.is_empty()
+                {
+                    let params = market_params(&rpc).await?;
+                    if !crate::cli::market_view::currencies(&params).contains_key(fiat.as_str()) {
+                        empty = format!(
+                            "no open offers match; no payment method of the market pays in \
+                             {fiat}: {}",
+                            input::CURRENCIES_HINT
+                        );
+                    }
+                }
+                show_list(global, &offers, &empty, print_offer_line);
                 Ok(())
             }
             OfferCommand::Show { id } => {
@@ -419,22 +434,25 @@ pub async fn offer_call(rpc: &RpcClient, command: OfferCommand) -> Result<Market
     Ok(match command {
         OfferCommand::Create(args) => {
             let side = parse_side(&args.side)?;
+            let fiat = input::fiat(&args.fiat)?;
             let (asset, max_amount) = parse_amount(rpc, &args.max_amount, &args.symbol).await?;
             let min_amount = match &args.min {
                 Some(min) => parse_amount(rpc, min, &args.symbol).await?.1,
                 None => max_amount,
             };
             let params = market_params(rpc).await?;
+            let methods = methods(&params, &args.methods)?;
+            input::check_currency(&fiat, &params.methods, &indices(&methods))?;
             let call = CreateOffer {
                 side,
                 asset: AssetId(asset.asset),
-                fiat: Fiat::new(&args.fiat).map_err(|e| e.to_string())?,
+                fiat,
                 price: fiat_price(&args.price)?,
                 min_amount,
                 max_amount,
-                methods: methods(&params, &args.methods)?,
-                payment_window_secs: args.window_mins.saturating_mul(60),
-                terms: text(&args.terms, "terms")?,
+                methods,
+                payment_window_secs: window_secs(&params, args.window_mins)?,
+                terms: text(&args.terms, "the terms")?,
                 buyer_deposit_bps: args.deposit_bps,
                 seller_deposit_bps: args.deposit_bps,
                 min_taker_trades: args.min_taker_trades,
@@ -445,14 +463,17 @@ pub async fn offer_call(rpc: &RpcClient, command: OfferCommand) -> Result<Market
         OfferCommand::Update(args) => {
             let offer = offer_of(rpc, args.id).await?;
             let params = market_params(rpc).await?;
-            let current_methods: Vec<String> = offer
-                .methods
-                .iter()
-                .map(|m| match m.index {
-                    Some(_) => m.code.clone(),
-                    None => format!("custom:{}", m.name),
-                })
-                .collect();
+            let current_methods: Vec<String> = offer.methods.iter().map(method_word).collect();
+            let methods = methods(
+                &params,
+                if args.methods.is_empty() {
+                    &current_methods
+                } else {
+                    &args.methods
+                },
+            )?;
+            let fiat = input::fiat(&offer.price.currency)?;
+            input::check_currency(&fiat, &params.methods, &indices(&methods))?;
             let call = UpdateOffer {
                 offer: offer.id,
                 price: match &args.price {
@@ -461,18 +482,12 @@ pub async fn offer_call(rpc: &RpcClient, command: OfferCommand) -> Result<Market
                 },
                 min_amount: amount_or(rpc, args.min, &offer.min_amount).await?,
                 max_amount: amount_or(rpc, args.max, &offer.max_amount).await?,
-                methods: methods(
-                    &params,
-                    if args.methods.is_empty() {
-                        &current_methods
-                    } else {
-                        &args.methods
-                    },
-                )?,
-                payment_window_secs: args
-                    .window_mins
-                    .map_or(offer.payment_window_secs, |m| m.saturating_mul(60)),
-                terms: text(args.terms.as_deref().unwrap_or(&offer.terms), "terms")?,
+                methods,
+                payment_window_secs: match args.window_mins {
+                    Some(minutes) => window_secs(&params, minutes)?,
+                    None => offer.payment_window_secs,
+                },
+                terms: text(args.terms.as_deref().unwrap_or(&offer.terms), "the terms")?,
             };
             MarketCall::UpdateOffer(call)
         }
@@ -481,24 +496,12 @@ pub async fn offer_call(rpc: &RpcClient, command: OfferCommand) -> Result<Market
     })
 }
 
-/// The wallet's own address, or `account` when given.
-fn account_or_own(global: &Global, account: Option<&str>) -> Result<AccountId, String> {
-    match account {
-        Some(text) => parse_address(text),
-        None => {
-            let keystore = client::keystore::Keystore::load(&keys::wallet_path(global)?)
-                .map_err(|e| e.to_string())?;
-            parse_address(keystore.address())
-        }
-    }
-}
-
-pub fn trade(global: &Global, command: TradeCommand) -> Result<(), String> {
+pub fn trade(global: &Global, command: TradeCommand) -> Result<(), CliError> {
     let rpc = connect(global)?;
     runtime()?.block_on(async {
         match command {
             TradeCommand::Chat(ChatCommand::Read { id }) => {
-                let wallet = keys::unlock(&keys::wallet_path(global)?)?;
+                let wallet = keys::unlock_own(global)?;
                 let trade = trade_of(&rpc, id).await?;
                 let chat = chat_of(&rpc, id).await?;
                 let me = wallet.account().to_string();
@@ -538,32 +541,18 @@ pub fn trade(global: &Global, command: TradeCommand) -> Result<(), String> {
             }
             TradeCommand::Show { id } => {
                 let trade = trade_of(&rpc, id).await?;
-                show(global, &trade, print_trade);
+                let now_ms = chain_time_ms(&rpc).await;
+                show(global, &trade, |t| print_trade(t, now_ms));
                 Ok(())
             }
             TradeCommand::List { account } => {
                 let account = account_or_own(global, account.as_deref())?;
-                let trades = rpc.trades(&account).await.map_err(|e| e.to_string())?;
-                if global.json {
-                    print_json(&trades);
-                } else if trades.is_empty() {
-                    println!("no trades");
-                } else {
-                    for trade in trades {
-                        println!(
-                            "#{:<5} {:<16} {} for {} {}",
-                            trade.id,
-                            trade.state,
-                            trade.amount,
-                            trade.fiat_amount.amount,
-                            trade.fiat_amount.currency
-                        );
-                    }
-                }
+                let trades = rpc.trades(&account).await.map_err(CliError::rpc)?;
+                show_list(global, &trades, "no trades", print_trade_line);
                 Ok(())
             }
             command => {
-                let wallet = keys::unlock(&keys::wallet_path(global)?)?;
+                let wallet = keys::unlock_own(global)?;
                 let call = trade_call(&rpc, &wallet, command).await?;
                 submit_with(global, &rpc, &wallet, Call::Market(call)).await
             }
@@ -588,10 +577,10 @@ pub async fn trade_call(
         } => {
             let (_, amount) = parse_amount(rpc, &amount, &symbol).await?;
             let params = market_params(rpc).await?;
-            let method = parse_method(codes(&params), &method)?;
             // The take is bound to one version of the terms: the one the taker saw, or the one
             // read now. The ledger refuses it if the maker changes the offer before it lands.
             let current = offer_of(rpc, offer).await?;
+            let method = take_method(&params, &current, method.as_deref())?;
             let revision = match revision {
                 Some(seen) if seen != current.revision => {
                     return Err(format!(
@@ -624,10 +613,23 @@ pub async fn trade_call(
             let trade = trade_of(rpc, id).await?;
             let chat = chat_of(rpc, id).await?;
             let me = wallet.account().to_string();
+            if text.trim().is_empty() {
+                return Err("a chat message cannot be empty".into());
+            }
             let key = client::chat::conversation_for(&wallet.chat_secret(), &me, &trade, &chat)?;
+            let ciphertext = key.seal(&wallet.account(), text.as_bytes());
+            // The ledger bounds the sealed message; sealing adds a fixed overhead to the text.
+            let overhead = ciphertext.len().saturating_sub(text.len());
+            if ciphertext.len() > types::market::MAX_MESSAGE_BYTES {
+                return Err(input::too_long(
+                    "the message",
+                    &text,
+                    types::market::MAX_MESSAGE_BYTES.saturating_sub(overhead),
+                ));
+            }
             MarketCall::PostMessage(PostMessage {
                 trade: id,
-                ciphertext: key.seal(&wallet.account(), text.as_bytes()),
+                ciphertext,
             })
         }
         TradeCommand::RevealKey { id } => {
@@ -658,39 +660,23 @@ pub async fn trade_call(
     })
 }
 
-async fn chat_of(rpc: &RpcClient, id: u64) -> Result<rpc::market::ChatView, String> {
+async fn chat_of(rpc: &RpcClient, id: u64) -> Result<rpc::market::ChatView, CliError> {
     rpc.chat(id, 0)
         .await
-        .map_err(|e| e.to_string())?
-        .ok_or_else(|| format!("no trade #{id}"))
+        .map_err(CliError::rpc)?
+        .ok_or_else(|| CliError::not_found(format!("no trade #{id}")))
 }
 
-pub fn arbitrator(global: &Global, command: ArbitratorCommand) -> Result<(), String> {
+pub fn arbitrator(global: &Global, command: ArbitratorCommand) -> Result<(), CliError> {
     let rpc = connect(global)?;
     runtime()?.block_on(async {
         match command {
             ArbitratorCommand::List => {
-                let list = rpc.arbitrators().await.map_err(|e| e.to_string())?;
-                if global.json {
-                    print_json(&list);
-                } else {
-                    for a in list {
-                        println!(
-                            "{} {}  bond {}  fee {} bps  languages {}  cases {} (open {})  \
-                             reassigned {}  median ruling {}",
-                            a.account,
-                            a.name.as_deref().unwrap_or(""),
-                            a.bond,
-                            a.fee_bps,
-                            a.languages,
-                            a.cases,
-                            a.open_cases,
-                            a.reassignments,
-                            a.median_ruling_secs
-                                .map_or_else(|| "–".into(), |s| format!("{s} s"))
-                        );
-                    }
-                }
+                let list = rpc.arbitrators().await.map_err(CliError::rpc)?;
+                let now_ms = chain_time_ms(&rpc).await;
+                show_list(global, &list, "no arbitrators registered", |a| {
+                    print_arbitrator(a, now_ms)
+                });
                 Ok(())
             }
             command => {
@@ -714,7 +700,7 @@ pub async fn arbitrator_call(
         } => MarketCall::RegisterArbitrator(RegisterArbitrator {
             bond: parse_amount(rpc, &bond, "EQA").await?.1,
             fee_bps,
-            languages: text(&languages, "languages")?,
+            languages: text(&languages, "the languages")?,
         }),
         ArbitratorCommand::Unregister => MarketCall::UnregisterArbitrator(Nothing),
         ArbitratorCommand::WithdrawBond => MarketCall::WithdrawBond(Nothing),
@@ -727,7 +713,7 @@ pub async fn arbitrator_call(
             let at_fault = match at_fault.as_str() {
                 "buyer" => Party::Buyer,
                 "seller" => Party::Seller,
-                other => return Err(format!("--at-fault is buyer or seller, not {other:?}")),
+                other => return Err(format!("--at-fault is buyer or seller, not \"{other}\"")),
             };
             MarketCall::Rule(Rule {
                 trade,
@@ -739,11 +725,11 @@ pub async fn arbitrator_call(
     })
 }
 
-pub fn profile(global: &Global, command: ProfileCommand) -> Result<(), String> {
+pub fn profile(global: &Global, command: ProfileCommand) -> Result<(), CliError> {
     match command {
         ProfileCommand::Set { name } => {
             let rpc = connect(global)?;
-            let wallet = keys::unlock(&keys::wallet_path(global)?)?;
+            let wallet = keys::unlock_own(global)?;
             let call = profile_call(&wallet, &name)?;
             runtime()?.block_on(submit_with(global, &rpc, &wallet, Call::Market(call)))
         }
@@ -755,115 +741,32 @@ pub fn profile(global: &Global, command: ProfileCommand) -> Result<(), String> {
 pub fn profile_call(wallet: &client::keys::Wallet, name: &str) -> Result<MarketCall, String> {
     Ok(MarketCall::SetProfile(SetProfile {
         chat_key: wallet.chat_public_key(),
-        name: text(name, "name")?,
+        name: text(name, "the name")?,
     }))
 }
 
-pub fn reputation(global: &Global, address: Option<&str>) -> Result<(), String> {
+pub fn reputation(global: &Global, address: Option<&str>) -> Result<(), CliError> {
     let account = account_or_own(global, address)?;
     let rpc = connect(global)?;
     runtime()?.block_on(async {
-        let view = rpc.reputation(&account).await.map_err(|e| e.to_string())?;
-        if global.json {
-            print_json(&view);
-            return Ok(());
-        }
-        let s = &view.standing;
-        println!("account:        {}", view.account);
-        println!("name:           {}", view.name.as_deref().unwrap_or("(none)"));
-        println!(
-            "chat key:       {}",
-            view.chat_key.as_deref().unwrap_or("(not published)")
-        );
-        println!("tier:           {} ({})", s.tier_name, s.tier);
-        println!(
-            "trades:         {} completed ({} as buyer, {} as seller), {}% completion",
-            s.completed_trades, view.completed_as_buyer, view.completed_as_seller, s.completion_rate
-        );
-        println!(
-            "counted:        {} trades with {} counterparties, {} in fiat",
-            s.counted_trades, s.counterparties, s.counted_volume
-        );
-        println!(
-            "rating:         {}",
-            s.rating.as_ref().map_or_else(
-                || "not rated yet".into(),
-                |r| format!("{r} of 5 from {} ratings", s.ratings)
-            )
-        );
-        println!(
-            "disputes:       {} opened, {} won, {} lost",
-            view.disputes_opened, view.disputes_won, view.disputes_lost
-        );
-        println!(
-            "cancellations:  {}, timeouts {}",
-            view.cancellations, view.timeouts
-        );
-        for volume in &view.volume {
-            println!("volume:         {volume}");
-        }
-        let c = &view.credit;
-        println!(
-            "credit:         {} loans, {} repaid on time, {} repaid late, {} late payments, {} defaults",
-            c.loans, c.repaid_on_time, c.repaid_late, c.late_payments, c.defaults
-        );
-        for (borrowed, repaid) in c.borrowed.iter().zip(&c.repaid) {
-            println!("                borrowed {borrowed}, repaid {repaid}");
-        }
+        let view = rpc.reputation(&account).await.map_err(CliError::rpc)?;
+        show(global, &view, print_reputation);
         Ok(())
     })
 }
 
-pub fn market(global: &Global, command: MarketCommand) -> Result<(), String> {
+pub fn market(global: &Global, command: MarketCommand) -> Result<(), CliError> {
     let rpc = connect(global)?;
     runtime()?.block_on(async {
         let params = market_params(&rpc).await?;
-        if global.json {
-            match command {
-                MarketCommand::Methods => print_json(&params.methods),
-                MarketCommand::Params => print_json(&params),
-            }
-            return Ok(());
-        }
         match command {
-            MarketCommand::Methods => {
-                for m in &params.methods {
-                    println!(
-                        "{:<18} {:<36} risk {:<8} window ≥ {:>4} h  new-account limit {:>9}  {}",
-                        m.code,
-                        m.name,
-                        m.risk,
-                        m.min_window_secs / 3600,
-                        m.new_account_limit,
-                        m.currencies.join(",")
-                    );
-                }
-            }
-            MarketCommand::Params => {
-                println!(
-                    "deposits:          {} – {} bps",
-                    params.min_deposit_bps, params.max_deposit_bps
-                );
-                println!(
-                    "payment window:    {} – {} min",
-                    params.min_payment_window_secs / 60,
-                    params.max_payment_window_secs / 60
-                );
-                println!("release window:    {} h", params.release_window_secs / 3600);
-                println!("ruling window:     {} h", params.ruling_window_secs / 3600);
-                println!("arbitrator bond:   ≥ {}", params.min_arbitrator_bond);
-                println!("arbitrator fee:    ≤ {} bps", params.max_arbitrator_fee_bps);
-                println!(
-                    "new accounts:      below {} counted trades or {} counterparties, \
-                     per-method limits apply",
-                    params.new_account_trades, params.new_account_counterparties
-                );
-                println!(
-                    "counted trades:    marked paid, worth at least {}",
-                    params.min_counted_trade_value
-                );
-                println!("tiers:             {}", params.tiers.join(" < "));
-            }
+            MarketCommand::Methods => show(global, &params.methods, |_| print_methods(&params)),
+            MarketCommand::Currencies => show(
+                global,
+                &crate::cli::market_view::currencies(&params),
+                |_| print_currencies(&params),
+            ),
+            MarketCommand::Params => show(global, &params, print_params),
         }
         Ok(())
     })
