@@ -392,6 +392,36 @@ fn the_command_line_speaks_in_words_against_a_devnet() {
     );
     assert_plain_words(&said);
 
+    // An event's time in words: an arbitrator leaving is told when the bond is free.
+    let said = devnet.ok("dave", &["arbitrator", "unregister"]);
+    assert!(said.contains("the bond is free after 20"), "{said}");
+    assert_plain_words(&said);
+    let listed = devnet.ok("bob", &["arbitrator", "list"]);
+    assert!(
+        listed.contains("leaving: the bond is free from 20") && listed.contains("fee 1%"),
+        "{listed}"
+    );
+
+    // More payment methods than an offer may list are refused before signing, in words.
+    let alice_nonce = nonce("alice");
+    let many = [
+        "SEPA",
+        "SEPA_INSTANT",
+        "BIZUM",
+        "HAL_CASH",
+        "SATISPAY",
+        "TIKKIE",
+        "REVOLUT",
+        "WISE",
+        "PAYSERA",
+    ];
+    let said = text(&offer("EUR", &many, &[]).stderr);
+    assert!(
+        said.contains("at most 8 payment methods; this one lists 9"),
+        "{said}"
+    );
+    assert_eq!(nonce("alice"), alice_nonce, "nothing was signed");
+
     // Counts agree with their nouns and a record with no trades says so.
     let reputation = devnet.ok("bob", &["reputation", "show"]);
     assert!(
@@ -404,7 +434,6 @@ fn the_command_line_speaks_in_words_against_a_devnet() {
     assert!(!book.contains("100.00%"), "{book}");
     for args in [
         &["market", "params"][..],
-        &["arbitrator", "list"],
         &["block", "show", "1"],
         &["account", "history"],
     ] {

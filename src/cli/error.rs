@@ -66,9 +66,17 @@ impl CliError {
                 .unwrap_or(code::NODE_ERROR)
                 .to_string(),
         };
+        let mut message = rpc_message(&error);
+        if code == "Malformed" {
+            // The command line checks what it can before signing; this is what slipped past.
+            message = format!(
+                "the node cannot read this transaction: one of its parts is longer or shorter \
+                 than the ledger allows ({message})"
+            );
+        }
         Self {
             code,
-            message: rpc_message(&error),
+            message,
             printed: false,
         }
     }

@@ -1,18 +1,19 @@
-//! Market commands: offers, trades with their encrypted chat, arbitrators, profiles and
-//! reputation.
+//! Market commands: offers, arbitrators, profiles, reputation and the market's rules. Trades
+//! and their chat are in [`crate::cli::trade`].
 
+pub use crate::cli::trade::{TradeCommand, trade, trade_call};
 use crate::cli::{
     Global,
     chain::{
-        account_or_own, chain_time_ms, connect, parse_amount, print_json, runtime, show, show_list,
-        submit, submit_with,
+        account_or_own, chain_time_ms, connect, parse_amount, runtime, show, show_list, submit,
+        submit_with,
     },
     error::CliError,
     input::{self, text},
     keys,
     market_view::{
         print_arbitrator, print_currencies, print_methods, print_offer, print_offer_line,
-        print_params, print_reputation, print_trade, print_trade_line,
+        print_params, print_reputation,
     },
     words,
 };
@@ -28,8 +29,8 @@ use rpc::{
 use types::{
     AssetId, Call, amount,
     market::{
-        CreateOffer, MarkPaid, MarketCall, Nothing, OfferRef, Party, PaymentMethod, PostMessage,
-        Rate, RegisterArbitrator, RevealKey, Rule, SetProfile, TakeOffer, TradeRef, UpdateOffer,
+        CreateOffer, MAX_OFFER_METHODS, MarketCall, Nothing, OfferRef, Party, PaymentMethod,
+        RegisterArbitrator, Rule, SetProfile, UpdateOffer,
     },
 };
 
@@ -131,66 +132,6 @@ pub struct UpdateArgs {
 }
 
 #[derive(Debug, Subcommand)]
-pub enum TradeCommand {
-    /// Take an offer: `equa trade take 7 25 USDX --method SEPA` (the method may be left out
-    /// when the offer has only one).
-    Take {
-        offer: u64,
-        #[arg(allow_negative_numbers = true)]
-        amount: String,
-        symbol: String,
-        #[arg(long)]
-        method: Option<String>,
-        /// The revision of the offer's terms you agreed to (`equa offer show` prints it); the
-        /// take fails if the maker has changed the offer since. Default: the revision now.
-        #[arg(long)]
-        revision: Option<u64>,
-    },
-    /// As buyer: say you have paid the fiat. `--reference` commits to your payment reference.
-    Paid {
-        id: u64,
-        #[arg(long)]
-        reference: Option<String>,
-    },
-    /// As seller: release the escrow to the buyer once the fiat has arrived.
-    Release { id: u64 },
-    /// As buyer, before paying: cancel the trade. After the payment window this settles as a
-    /// timeout: your deposit goes to the seller.
-    Cancel { id: u64 },
-    /// As seller, after the payment window: end an unpaid trade and take the buyer's deposit.
-    ClaimTimeout { id: u64 },
-    /// Open a dispute (seller after payment; buyer after the release window). The arbitrator
-    /// is picked at the start of the next block.
-    Dispute { id: u64 },
-    /// Hand a dispute to another arbitrator once the ruling window has passed (or ask again
-    /// for one when nobody holds it); with nobody eligible after the deadline, the dispute
-    /// ends without a ruling.
-    Reassign { id: u64 },
-    /// The trade's encrypted chat.
-    #[command(subcommand)]
-    Chat(ChatCommand),
-    /// Give the arbitrator of a disputed trade the key to its conversation.
-    RevealKey { id: u64 },
-    /// Rate the other party from 1 to 5 stars after the trade ends.
-    Rate { id: u64, stars: u8 },
-    /// One trade, with its deadlines and what each party can do next.
-    Show { id: u64 },
-    /// Your trades (or another account's), newest first.
-    List {
-        #[arg(long)]
-        account: Option<String>,
-    },
-}
-
-#[derive(Debug, Subcommand)]
-pub enum ChatCommand {
-    /// Send a message, encrypted for the other party.
-    Send { id: u64, text: String },
-    /// Read the conversation, decrypted for this wallet.
-    Read { id: u64 },
-}
-
-#[derive(Debug, Subcommand)]
 pub enum ArbitratorCommand {
     /// Offer to arbitrate disputes, bonding EQA.
     Register {
@@ -252,22 +193,39 @@ fn fiat_price(text: &str) -> Result<u128, String> {
     })
 }
 
-fn codes(params: &MarketParamsView) -> impl Iterator<Item = &str> {
+pub(crate) fn codes(params: &MarketParamsView) -> impl Iterator<Item = &str> {
     params.methods.iter().map(|m| m.code.as_str())
 }
 
+/// The payment methods of an offer, checked as the ledger will: at most
+/// [`MAX_OFFER_METHODS`], none twice.
 fn methods(params: &MarketParamsView, texts: &[String]) -> Result<Vec<PaymentMethod>, String> {
-    texts
+    if texts.len() > MAX_OFFER_METHODS {
+        return Err(format!(
+            "an offer takes at most {MAX_OFFER_METHODS} payment methods; this one lists {}",
+            texts.len()
+        ));
+    }
+    let methods = texts
         .iter()
         .map(|t| parse_method(codes(params), t))
-        .collect()
+        .collect::<Result<Vec<_>, _>>()?;
+    for (index, method) in methods.iter().enumerate() {
+        if methods[..index].contains(method) {
+            return Err(format!(
+                "the payment method {} is listed twice",
+                texts[index]
+            ));
+        }
+    }
+    Ok(methods)
 }
 
-async fn market_params(rpc: &RpcClient) -> Result<MarketParamsView, CliError> {
+pub(crate) async fn market_params(rpc: &RpcClient) -> Result<MarketParamsView, CliError> {
     rpc.market_params().await.map_err(CliError::rpc)
 }
 
-async fn trade_of(rpc: &RpcClient, id: u64) -> Result<TradeView, CliError> {
+pub(crate) async fn trade_of(rpc: &RpcClient, id: u64) -> Result<TradeView, CliError> {
     rpc.trade(id).await.map_err(CliError::rpc)?.ok_or_else(|| {
         CliError::not_found(format!(
             "no trade #{id}; `equa trade list` shows your trades"
@@ -275,7 +233,7 @@ async fn trade_of(rpc: &RpcClient, id: u64) -> Result<TradeView, CliError> {
     })
 }
 
-async fn offer_of(rpc: &RpcClient, id: u64) -> Result<OfferView, CliError> {
+pub(crate) async fn offer_of(rpc: &RpcClient, id: u64) -> Result<OfferView, CliError> {
     rpc.offer(id).await.map_err(CliError::rpc)?.ok_or_else(|| {
         CliError::not_found(format!(
             "no open offer #{id}; `equa offer list` shows the open offers"
@@ -284,52 +242,11 @@ async fn offer_of(rpc: &RpcClient, id: u64) -> Result<OfferView, CliError> {
 }
 
 /// How a method of an offer is written on the command line: its code, or "custom:<text>".
-fn method_word(method: &MethodView) -> String {
+pub(crate) fn method_word(method: &MethodView) -> String {
     match method.index {
         Some(_) => method.code.clone(),
         None => format!("custom:{}", method.name),
     }
-}
-
-/// The payment method of a take: the one named (which the offer must accept), or the offer's
-/// only one; an offer with several needs a choice, and the error lists them.
-fn take_method(
-    params: &MarketParamsView,
-    offer: &OfferView,
-    named: Option<&str>,
-) -> Result<PaymentMethod, String> {
-    let listed = || {
-        offer
-            .methods
-            .iter()
-            .map(|m| format!("{} ({})", method_word(m), m.name))
-            .collect::<Vec<_>>()
-            .join(", ")
-    };
-    let method = match (named, offer.methods.as_slice()) {
-        (Some(text), _) => parse_method(codes(params), text)?,
-        (None, [only]) => return parse_method(codes(params), &method_word(only)),
-        (None, _) => {
-            return Err(format!(
-                "offer #{} accepts several payment methods; choose one with --method: {}",
-                offer.id,
-                listed()
-            ));
-        }
-    };
-    let offered = offer
-        .methods
-        .iter()
-        .any(|m| parse_method(codes(params), &method_word(m)).is_ok_and(|parsed| parsed == method));
-    if !offered {
-        return Err(format!(
-            "offer #{} does not accept {}; it accepts {}",
-            offer.id,
-            named.unwrap_or_default(),
-            listed()
-        ));
-    }
-    Ok(method)
 }
 
 /// The registry indices of `methods` (none for free-text ones).
@@ -494,177 +411,6 @@ pub async fn offer_call(rpc: &RpcClient, command: OfferCommand) -> Result<Market
         OfferCommand::Cancel { id } => MarketCall::CancelOffer(OfferRef { offer: id }),
         OfferCommand::List(_) | OfferCommand::Show { .. } => return Err(not_a_transaction()),
     })
-}
-
-pub fn trade(global: &Global, command: TradeCommand) -> Result<(), CliError> {
-    let rpc = connect(global)?;
-    runtime()?.block_on(async {
-        match command {
-            TradeCommand::Chat(ChatCommand::Read { id }) => {
-                let wallet = keys::unlock_own(global)?;
-                let trade = trade_of(&rpc, id).await?;
-                let chat = chat_of(&rpc, id).await?;
-                let me = wallet.account().to_string();
-                let key =
-                    client::chat::conversation_for(&wallet.chat_secret(), &me, &trade, &chat)?;
-                let opened = client::chat::open_all(&key, &chat);
-                if global.json {
-                    let list: Vec<_> = opened
-                        .iter()
-                        .map(|m| {
-                            serde_json::json!({
-                                "index": m.index, "sender": m.sender, "at_ms": m.at_ms,
-                                "text": m.text.as_ref().ok(),
-                                "error": m.text.as_ref().err(),
-                            })
-                        })
-                        .collect();
-                    print_json(&list);
-                } else if opened.is_empty() {
-                    println!("no messages yet");
-                } else {
-                    for message in opened {
-                        let who = if message.sender == trade.buyer {
-                            "buyer"
-                        } else if message.sender == trade.seller {
-                            "seller"
-                        } else {
-                            "arbitrator"
-                        };
-                        match message.text {
-                            Ok(text) => println!("[{}] {who}: {text}", message.index),
-                            Err(e) => println!("[{}] {who}: (cannot open: {e})", message.index),
-                        }
-                    }
-                }
-                Ok(())
-            }
-            TradeCommand::Show { id } => {
-                let trade = trade_of(&rpc, id).await?;
-                let now_ms = chain_time_ms(&rpc).await;
-                show(global, &trade, |t| print_trade(t, now_ms));
-                Ok(())
-            }
-            TradeCommand::List { account } => {
-                let account = account_or_own(global, account.as_deref())?;
-                let trades = rpc.trades(&account).await.map_err(CliError::rpc)?;
-                show_list(global, &trades, "no trades", print_trade_line);
-                Ok(())
-            }
-            command => {
-                let wallet = keys::unlock_own(global)?;
-                let call = trade_call(&rpc, &wallet, command).await?;
-                submit_with(global, &rpc, &wallet, Call::Market(call)).await
-            }
-        }
-    })
-}
-
-/// The transaction a trade command stands for, signed later by `wallet` (whose keys seal chat).
-pub async fn trade_call(
-    rpc: &RpcClient,
-    wallet: &client::keys::Wallet,
-    command: TradeCommand,
-) -> Result<MarketCall, String> {
-    let reference = |id| TradeRef { trade: id };
-    Ok(match command {
-        TradeCommand::Take {
-            offer,
-            amount,
-            symbol,
-            method,
-            revision,
-        } => {
-            let (_, amount) = parse_amount(rpc, &amount, &symbol).await?;
-            let params = market_params(rpc).await?;
-            // The take is bound to one version of the terms: the one the taker saw, or the one
-            // read now. The ledger refuses it if the maker changes the offer before it lands.
-            let current = offer_of(rpc, offer).await?;
-            let method = take_method(&params, &current, method.as_deref())?;
-            let revision = match revision {
-                Some(seen) if seen != current.revision => {
-                    return Err(format!(
-                        "offer #{offer} has changed since revision {seen} (it is at revision {}, \
-                         price {} {}): read it again with `equa offer show {offer}`",
-                        current.revision, current.price.amount, current.price.currency
-                    ));
-                }
-                Some(seen) => seen,
-                None => current.revision,
-            };
-            MarketCall::TakeOffer(TakeOffer {
-                offer,
-                revision,
-                amount,
-                method,
-            })
-        }
-        TradeCommand::Paid { id, reference } => MarketCall::MarkPaid(MarkPaid {
-            trade: id,
-            payer_commitment: reference
-                .map(|r| types::hash(b"EQUA_PAYMENT_REFERENCE_V1", &[r.trim().as_bytes()]).0),
-        }),
-        TradeCommand::Release { id } => MarketCall::Release(reference(id)),
-        TradeCommand::Cancel { id } => MarketCall::CancelTrade(reference(id)),
-        TradeCommand::ClaimTimeout { id } => MarketCall::ClaimTimeout(reference(id)),
-        TradeCommand::Dispute { id } => MarketCall::OpenDispute(reference(id)),
-        TradeCommand::Reassign { id } => MarketCall::Reassign(reference(id)),
-        TradeCommand::Chat(ChatCommand::Send { id, text }) => {
-            let trade = trade_of(rpc, id).await?;
-            let chat = chat_of(rpc, id).await?;
-            let me = wallet.account().to_string();
-            if text.trim().is_empty() {
-                return Err("a chat message cannot be empty".into());
-            }
-            let key = client::chat::conversation_for(&wallet.chat_secret(), &me, &trade, &chat)?;
-            let ciphertext = key.seal(&wallet.account(), text.as_bytes());
-            // The ledger bounds the sealed message; sealing adds a fixed overhead to the text.
-            let overhead = ciphertext.len().saturating_sub(text.len());
-            if ciphertext.len() > types::market::MAX_MESSAGE_BYTES {
-                return Err(input::too_long(
-                    "the message",
-                    &text,
-                    types::market::MAX_MESSAGE_BYTES.saturating_sub(overhead),
-                ));
-            }
-            MarketCall::PostMessage(PostMessage {
-                trade: id,
-                ciphertext,
-            })
-        }
-        TradeCommand::RevealKey { id } => {
-            let trade = trade_of(rpc, id).await?;
-            let chat = chat_of(rpc, id).await?;
-            let me = wallet.account().to_string();
-            let arbitrator_key = chat
-                .arbitrator_key
-                .as_ref()
-                .and_then(|k| hex::decode(k).ok())
-                .and_then(|k| <[u8; 32]>::try_from(k).ok())
-                .ok_or("the trade has no arbitrator with a published chat key yet")?;
-            let key = client::chat::conversation_for(&wallet.chat_secret(), &me, &trade, &chat)?;
-            MarketCall::RevealKey(RevealKey {
-                trade: id,
-                encrypted_key: key.reveal_to(&arbitrator_key, &client::chat::trade_context(id)),
-            })
-        }
-        TradeCommand::Rate { id, stars } => {
-            if !(1..=5).contains(&stars) {
-                return Err(format!("a rating is 1 to 5 stars, not {stars}"));
-            }
-            MarketCall::Rate(Rate { trade: id, stars })
-        }
-        TradeCommand::Chat(ChatCommand::Read { .. })
-        | TradeCommand::Show { .. }
-        | TradeCommand::List { .. } => return Err(not_a_transaction()),
-    })
-}
-
-async fn chat_of(rpc: &RpcClient, id: u64) -> Result<rpc::market::ChatView, CliError> {
-    rpc.chat(id, 0)
-        .await
-        .map_err(CliError::rpc)?
-        .ok_or_else(|| CliError::not_found(format!("no trade #{id}")))
 }
 
 pub fn arbitrator(global: &Global, command: ArbitratorCommand) -> Result<(), CliError> {

@@ -257,7 +257,7 @@ pub fn print_methods(params: &MarketParamsView) {
             m.currencies.join(",")
         };
         println!(
-            "{:<22} {:<38} {:<9} buyers get ≥ {:<8} new accounts up to {:>8}  {}",
+            "{:<22} {:<38} {:<13} buyers get ≥ {:<8} new accounts up to {:>8}  {}",
             m.code,
             m.name,
             format!("{} risk", spaced(&m.risk)),

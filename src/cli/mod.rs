@@ -10,6 +10,7 @@ pub mod lending;
 pub mod loan;
 pub mod market;
 pub mod market_view;
+pub mod trade;
 pub mod usage;
 pub mod words;
 

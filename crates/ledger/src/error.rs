@@ -28,7 +28,7 @@ pub enum TxError {
     FeeNotAffordable { fee: u128, balance: u128 },
     #[error("the signer has used every nonce")]
     NonceExhausted,
-    #[error("the transaction is {size} bytes; the limit is {limit}")]
+    #[error("the transaction is {size} bytes; the limit is {limit} bytes")]
     Oversized { size: usize, limit: usize },
 }
 
