@@ -347,6 +347,30 @@ fn the_command_line_speaks_in_words_against_a_devnet() {
         ],
     );
     assert_eq!(receipt["outcome"], "success", "{receipt}");
+    // Terms the ledger would refuse are refused before signing, in words.
+    let bob_nonce = nonce("bob");
+    for (rate, term, schedule, words) in [
+        ("99999%", "30", "bullet", "is above the most allowed"),
+        ("12%", "10", "11", "cannot be split into 11"),
+    ] {
+        let stderr = devnet.fails(
+            "bob",
+            &[
+                "loan",
+                "request",
+                "100",
+                "USDX",
+                "--apr-bps",
+                rate,
+                "--term-days",
+                term,
+                "--schedule",
+                schedule,
+            ],
+        );
+        assert!(stderr.contains(words), "{stderr}");
+    }
+    assert_eq!(nonce("bob"), bob_nonce, "nothing was signed");
     let loan = devnet.json("carol", &["loan", "list", "--state", "funding"])[0].clone();
     assert_eq!(loan["rate_bps"], 1_250);
     let loan_id = loan["id"].to_string();

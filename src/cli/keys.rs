@@ -64,7 +64,7 @@ fn valid_name(name: &str) -> Result<(), String> {
         Ok(())
     } else {
         Err(format!(
-            "invalid wallet name {name:?}: use 1 to 64 letters, digits, '-' or '_'"
+            "invalid wallet name \"{name}\": use 1 to 64 letters, digits, '-' or '_'"
         ))
     }
 }

@@ -8,7 +8,7 @@ use crate::cli::{
     },
     error::CliError,
     input,
-    words::{count, moment, spaced},
+    words::{count, moment, percent, spaced},
 };
 use clap::{Args, Subcommand};
 use rpc::{
@@ -20,7 +20,7 @@ use types::{
     AssetId, Call,
     lending::{
         Collateral, CreditRef, Fund, LendingCall, LoanRef, OfferCredit, Repay, RequestLoan,
-        TakeCredit,
+        Schedule, TakeCredit,
     },
 };
 
@@ -188,6 +188,38 @@ fn schedule_words(schedule: &str) -> String {
         Some(n) => count(n, "instalment"),
         None => schedule.to_string(),
     }
+}
+
+/// Loan terms checked as the ledger checks them, before anything is signed: the rate and the
+/// term within the chain's bounds, and a schedule that can be computed.
+async fn check_terms(
+    rpc: &RpcClient,
+    principal: u128,
+    rate_bps: u32,
+    term_days: u32,
+    schedule: Schedule,
+) -> Result<(), String> {
+    let params = rpc
+        .lending_params()
+        .await
+        .map_err(|e| crate::cli::error::rpc_message(&e))?;
+    if rate_bps > params.max_rate_bps {
+        return Err(format!(
+            "a yearly rate of {} is above the most allowed, {}",
+            percent(rate_bps),
+            percent(params.max_rate_bps)
+        ));
+    }
+    if term_days > params.max_term_days {
+        return Err(format!(
+            "a term of {} is above the longest allowed, {}",
+            count(term_days, "day"),
+            count(params.max_term_days, "day")
+        ));
+    }
+    ledger::lending::math::schedule(principal, rate_bps, term_days, schedule.count())
+        .map_err(|e| e.to_string())?;
+    Ok(())
 }
 
 /// A number of days of a lending command, at least one.
@@ -358,13 +390,15 @@ pub async fn lending_call(rpc: &RpcClient, command: LendingCommand) -> Result<Le
                 None => principal,
             };
             let funding_days = days(args.funding_days, "--funding-days")?;
+            let schedule = parse_schedule(&args.schedule)?;
+            check_terms(rpc, principal, args.apr_bps, args.term_days, schedule).await?;
             let now = block_time_ms(rpc).await?;
             LendingCall::RequestLoan(RequestLoan {
                 asset: AssetId(asset.asset),
                 principal,
                 rate_bps: args.apr_bps,
                 term_days: args.term_days,
-                schedule: parse_schedule(&args.schedule)?,
+                schedule,
                 collateral: collateral(rpc, args.collateral.as_deref()).await?,
                 funding_deadline_ms: now.saturating_add(funding_days.saturating_mul(DAY_MS)),
                 min_fill,
@@ -378,6 +412,8 @@ pub async fn lending_call(rpc: &RpcClient, command: LendingCommand) -> Result<Le
             };
             let per_unit = collateral(rpc, args.collateral_per_unit.as_deref()).await?;
             let expires_days = days(args.expires_days, "--expires-days")?;
+            let schedule = parse_schedule(&args.schedule)?;
+            check_terms(rpc, amount, args.apr_bps, args.term_days, schedule).await?;
             let now = block_time_ms(rpc).await?;
             LendingCall::OfferCredit(OfferCredit {
                 asset: AssetId(asset.asset),
@@ -385,7 +421,7 @@ pub async fn lending_call(rpc: &RpcClient, command: LendingCommand) -> Result<Le
                 min_amount,
                 rate_bps: args.apr_bps,
                 term_days: args.term_days,
-                schedule: parse_schedule(&args.schedule)?,
+                schedule,
                 collateral_asset: per_unit.map(|c| c.asset),
                 collateral_per_unit: per_unit.map_or(0, |c| c.amount),
                 expires_ms: now.saturating_add(expires_days.saturating_mul(DAY_MS)),
