@@ -99,7 +99,20 @@ pub fn show_list<T: serde::Serialize>(
 pub use crate::cli::words::utc;
 
 pub fn parse_address(text: &str) -> Result<AccountId, String> {
-    AccountId::parse(text).map_err(|e| format!("invalid address \"{text}\": {e}"))
+    AccountId::parse(text).map_err(|error| {
+        let why = match error {
+            types::AddressError::Encoding(detail) if detail.contains("checksum") => {
+                "it looks mistyped: its checksum does not match".to_string()
+            }
+            types::AddressError::Encoding(_) => {
+                "an Equa address is \"equa1\" and 58 more letters and digits, as \
+                 `equa keys list` prints them"
+                    .to_string()
+            }
+            other => other.to_string(),
+        };
+        format!("invalid address \"{text}\": {why}")
+    })
 }
 
 /// Resolves a symbol against the node's assets and parses `text` in that asset's decimals.
@@ -583,4 +596,21 @@ pub fn tx_show(global: &Global, id: &str) -> Result<(), CliError> {
             ))),
         }
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_address;
+
+    #[test]
+    fn a_bad_address_says_what_an_address_looks_like() {
+        let error = parse_address("bob").unwrap_err();
+        assert!(error.contains("\"equa1\" and 58 more"), "{error}");
+        assert!(!error.contains("parse failed"), "{error}");
+        let mistyped = "equa1ga0jwuf3n9nav3jzvnln6evg0x2vw8pm8hvy99l9z5qaknh6l7fsffhgt3";
+        let error = parse_address(mistyped).unwrap_err();
+        assert!(error.contains("mistyped"), "{error}");
+        let good = "equa1ga0jwuf3n9nav3jzvnln6evg0x2vw8pm8hvy99l9z5qaknh6l7fsffhgt2";
+        assert_eq!(parse_address(good).unwrap().to_string(), good);
+    }
 }
