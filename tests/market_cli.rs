@@ -93,7 +93,7 @@ fn trade_dispute_and_loan_from_the_command_line() {
         ),
         (
             vec![
-                "offer", "create", "sell", "5", "USDX", "--price", "1", "--fiat", "eur",
+                "offer", "create", "sell", "5", "USDX", "--price", "1", "--fiat", "euro",
                 "--method", "SEPA",
             ],
             "currency code",
