@@ -52,6 +52,7 @@ fn start(dir: &Path) -> Validators {
         .args(["--p2p-port", &P2P_PORT.to_string()])
         // Each test devnet serves its web pages beside its RPC ports, clear of the default 8080.
         .args(["--web-port", &(RPC_PORT + 10).to_string()])
+        .args(["--metrics-port", &(RPC_PORT + 20).to_string()])
         .stdout(Stdio::null())
         .status()
         .unwrap();

@@ -31,6 +31,10 @@ enum Command {
     Node {
         #[arg(long)]
         config: std::path::PathBuf,
+        /// How log lines are written: `text` or `json` (one object a line). Which events are
+        /// logged is set by RUST_LOG, for example `RUST_LOG=info,node=debug`.
+        #[arg(long, env = "EQUA_LOG_FORMAT", default_value = "text")]
+        log_format: node::logging::LogFormat,
     },
     /// The node's chain, height, peers and sync progress.
     Status,
@@ -115,7 +119,8 @@ enum TxCommand {
     Show { id: String },
 }
 
-fn run_node(path: &std::path::Path) -> Result<(), String> {
+fn run_node(path: &std::path::Path, log_format: node::logging::LogFormat) -> Result<(), String> {
+    node::logging::init(log_format)?;
     let config = node::run::RunConfig::load(path).map_err(|e| e.to_string())?;
     let listen = config.listen;
     let rpc = config.rpc;
@@ -178,7 +183,7 @@ fn main() -> ExitCode {
         Command::Demo(args) => cli::demo::run(args).map_err(Into::into),
         Command::Keys(args) => cli::keys::run(global, args),
         Command::Devnet(args) => cli::devnet::run(args).map_err(Into::into),
-        Command::Node { config } => run_node(&config).map_err(Into::into),
+        Command::Node { config, log_format } => run_node(&config, log_format).map_err(Into::into),
         Command::Status => cli::chain::status(global),
         Command::Account(AccountCommand::History { address, limit }) => {
             cli::chain::account_history(global, address.as_deref(), limit)

@@ -33,6 +33,9 @@ pub const FIRST_RPC_PORT: u16 = 9545;
 pub const FIRST_P2P_PORT: u16 = 30_300;
 /// The first validator's web interface port; validator i serves demo wallet i on this plus i.
 pub const FIRST_WEB_PORT: u16 = 8080;
+/// The first validator's Prometheus metrics port; validator i uses this plus i, the full node
+/// the port after the last validator's.
+pub const FIRST_METRICS_PORT: u16 = 9464;
 
 #[derive(Debug, Args)]
 pub struct DevnetArgs {
@@ -58,6 +61,9 @@ pub struct DevnetArgs {
     /// The first validator's web interface port.
     #[arg(long, default_value_t = FIRST_WEB_PORT)]
     pub web_port: u16,
+    /// The first validator's Prometheus metrics port (`http://127.0.0.1:<port>/metrics`).
+    #[arg(long, default_value_t = FIRST_METRICS_PORT)]
+    pub metrics_port: u16,
 }
 
 /// A validator's entry in every node's configuration.
@@ -91,6 +97,9 @@ pub struct NodeConfig {
     /// The web interface, for the owner of one wallet.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub web: Option<WebConfig>,
+    /// Where Prometheus metrics are served.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub metrics: Option<SocketAddr>,
 }
 
 #[derive(Serialize)]
@@ -162,6 +171,7 @@ pub struct Ports {
     pub rpc: u16,
     pub p2p: u16,
     pub web: u16,
+    pub metrics: u16,
 }
 
 /// Creates a new devnet directory. Returns the node configuration files in validator order.
@@ -237,6 +247,7 @@ pub fn create(dir: &Path, validators: usize, ports: Ports) -> Result<Vec<PathBuf
         followers: followers.clone(),
         snapshot_every: None,
         web: None,
+        metrics: Some(SocketAddr::from(([127, 0, 0, 1], ports.metrics + count))),
     };
     write_private(
         &full_node_dir.join("node.toml"),
@@ -261,6 +272,10 @@ pub fn create(dir: &Path, validators: usize, ports: Ports) -> Result<Vec<PathBuf
                 listen: SocketAddr::from(([127, 0, 0, 1], ports.web + index as u16)),
                 wallet: PathBuf::from(format!("../wallets/{name}.json")),
             }),
+            metrics: Some(SocketAddr::from((
+                [127, 0, 0, 1],
+                ports.metrics + index as u16,
+            ))),
         };
         let path = node_dir.join("node.toml");
         write_private(
@@ -291,6 +306,9 @@ fn describe(dir: &Path, configs: &[PathBuf]) -> Result<(), String> {
                 web.listen
             );
         }
+        if let Some(metrics) = config.metrics {
+            println!("                  metrics http://{metrics}/metrics");
+        }
     }
     let full_node = dir.join("full-node").join("node.toml");
     if let Ok(text) = std::fs::read_to_string(&full_node) {
@@ -303,6 +321,9 @@ fn describe(dir: &Path, configs: &[PathBuf]) -> Result<(), String> {
             config.listen,
             full_node.display()
         );
+        if let Some(metrics) = config.metrics {
+            println!("                  metrics http://{metrics}/metrics");
+        }
     }
     println!(
         "genesis validators: {} (for `equa account show <address> --verify --validators …`)",
@@ -342,6 +363,7 @@ pub fn run(args: DevnetArgs) -> Result<(), String> {
                 rpc: args.rpc_port,
                 p2p: args.p2p_port,
                 web: args.web_port,
+                metrics: args.metrics_port,
             },
         )?
     };

@@ -18,6 +18,8 @@ pub struct Devnet {
     pub dir: PathBuf,
     pub rpc_port: u16,
     pub p2p_port: u16,
+    /// Environment variables every node process gets (through `equa devnet`).
+    env: Vec<(String, String)>,
     process: Option<Child>,
 }
 
@@ -25,12 +27,22 @@ impl Devnet {
     /// Starts a fresh devnet whose first validator serves RPC on `rpc_port` and peers on
     /// `p2p_port`, and waits until every validator has finalized a few blocks.
     pub fn start(name: &str, rpc_port: u16, p2p_port: u16) -> Self {
+        Self::start_with_env(name, rpc_port, p2p_port, &[])
+    }
+
+    /// [`Devnet::start`] with `env` set for `equa devnet` and so for every node it starts
+    /// (`RUST_LOG`, `EQUA_LOG_FORMAT`).
+    pub fn start_with_env(name: &str, rpc_port: u16, p2p_port: u16, env: &[(&str, &str)]) -> Self {
         let dir = std::env::temp_dir().join(format!("equa-{name}-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
         let mut devnet = Self {
             dir,
             rpc_port,
             p2p_port,
+            env: env
+                .iter()
+                .map(|(key, value)| (key.to_string(), value.to_string()))
+                .collect(),
             process: None,
         };
         devnet.resume();
@@ -49,6 +61,8 @@ impl Devnet {
             .args(["--p2p-port", &self.p2p_port.to_string()])
             // Each test devnet serves its web pages beside its RPC ports, clear of the default 8080.
             .args(["--web-port", &(self.rpc_port + 10).to_string()])
+            .args(["--metrics-port", &(self.rpc_port + 20).to_string()])
+            .envs(self.env.iter().map(|(key, value)| (key, value)))
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
@@ -75,6 +89,11 @@ impl Devnet {
             std::thread::sleep(Duration::from_millis(100));
         }
         true
+    }
+
+    /// Where validator `index` serves Prometheus metrics.
+    pub fn metrics_address(&self, index: u16) -> std::net::SocketAddr {
+        std::net::SocketAddr::from(([127, 0, 0, 1], self.rpc_port + 20 + index))
     }
 
     pub fn rpc(&self, index: u16) -> String {

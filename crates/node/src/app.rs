@@ -197,6 +197,11 @@ pub struct App {
     observer: Option<Provider>,
     /// Writes the ledger state to disk every so many finalized blocks.
     snapshots: Option<Arc<crate::snapshot::Snapshots>>,
+    /// Measures execution and finality; none in simulations that do not look.
+    metrics: Option<crate::metrics::NodeMetrics>,
+    /// Unix milliseconds when this process started: blocks proposed before it were not seen
+    /// being finalized, so their finality time is not measured.
+    started_ms: u64,
 }
 
 impl App {
@@ -215,7 +220,17 @@ impl App {
             shared: Arc::new(Mutex::new(Shared::default())),
             observer: None,
             snapshots: None,
+            metrics: None,
+            started_ms: 0,
         }
+    }
+
+    /// Reports block execution and finalization to `metrics`; finality times are measured for
+    /// blocks proposed after `started_ms`.
+    pub fn with_metrics(mut self, metrics: crate::metrics::NodeMetrics, started_ms: u64) -> Self {
+        self.metrics = Some(metrics);
+        self.started_ms = started_ms;
+        self
     }
 
     /// Writes snapshots with `snapshots`, and starts from `restored` (the latest one written):
@@ -331,7 +346,13 @@ impl App {
         if known_valid.len() != block.txs.len() {
             known_valid = vec![false; block.txs.len()];
         }
-        state::execute(parent, &self.block_context(block), &block.txs, &known_valid)
+        let started = std::time::Instant::now();
+        let execution =
+            state::execute(parent, &self.block_context(block), &block.txs, &known_valid);
+        if let Some(metrics) = &self.metrics {
+            metrics.block_executed(block.height.get(), block.txs.len(), started.elapsed());
+        }
+        execution
     }
 
     /// Everything a vote for `block` depends on but the clock and the state root: its header,
@@ -418,6 +439,49 @@ impl App {
             return Err("block exceeds transaction limits".into());
         }
         Ok(())
+    }
+}
+
+impl App {
+    /// Logs a finalized block and its transactions, and measures it.
+    fn report_finalized(&self, block: &Block, digest: &Digest, now_ms: u64) {
+        let height = block.height.get();
+        let finality = (block.timestamp_ms >= self.started_ms)
+            .then(|| Duration::from_millis(now_ms.saturating_sub(block.timestamp_ms)));
+        tracing::debug!(
+            height,
+            digest = %digest,
+            transactions = block.txs.len(),
+            finality_ms = finality.map(|f| f.as_millis() as u64),
+            "finalized a block"
+        );
+        if tracing::enabled!(tracing::Level::DEBUG) {
+            let shared = self.shared.lock().expect("lock");
+            if let Some(executed) = shared.states.get(digest) {
+                for (tx, receipt) in block.txs.iter().zip(&executed.receipts) {
+                    match &receipt.outcome {
+                        ledger::Outcome::Success => {
+                            tracing::debug!(tx = %rpc::views::tx_id_hex(&tx.id()), height, "transaction finalized: success");
+                        }
+                        ledger::Outcome::Failed(error) => tracing::debug!(
+                            tx = %rpc::views::tx_id_hex(&tx.id()),
+                            height,
+                            %error,
+                            "transaction finalized: failed"
+                        ),
+                        ledger::Outcome::Rejected(error) => tracing::debug!(
+                            tx = %rpc::views::tx_id_hex(&tx.id()),
+                            height,
+                            %error,
+                            "transaction finalized: rejected"
+                        ),
+                    }
+                }
+            }
+        }
+        if let Some(metrics) = &self.metrics {
+            metrics.block_finalized(height, block.txs.len(), finality);
+        }
     }
 }
 
@@ -565,7 +629,7 @@ where
 
     async fn finalized(
         &mut self,
-        _context: (E, ConsensusContext),
+        (runtime, _context): (E, ConsensusContext),
         block: &Block,
         _captured: (),
         readers: <Databases<E> as DatabaseSet<E>>::Readers,
@@ -658,6 +722,7 @@ where
             }
         }
         drop(shared);
+        self.report_finalized(block, &digest, now_ms(&runtime));
         if let Some(snapshots) = &self.snapshots {
             snapshots.finalized(height, block.timestamp_ms, digest, store.clone());
         }

@@ -39,7 +39,9 @@
 pub mod app;
 pub mod block;
 pub mod engine;
+pub mod logging;
 pub mod mempool;
+pub mod metrics;
 pub mod proof;
 pub mod proposal;
 pub mod relay;

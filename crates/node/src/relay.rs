@@ -7,7 +7,10 @@
 //! decoded with bounds (count and size) and each transaction goes through the pool's full
 //! admission checks; nothing a peer sends is trusted.
 
-use crate::mempool::Mempool;
+use crate::{
+    mempool::Mempool,
+    metrics::{NodeMetrics, Source},
+};
 use commonware_codec::Encode;
 use commonware_p2p::{Receiver, Recipients, Sender};
 use commonware_runtime::{Clock, Handle, Spawner};
@@ -77,11 +80,12 @@ pub fn decode(mut bytes: &[u8]) -> Option<Vec<SignedTransaction>> {
 }
 
 /// Starts relaying over `(sender, receiver)`: admitted transactions go out in batches; incoming
-/// ones are admitted into `mempool`.
+/// ones are admitted into `mempool`. Both are counted in `metrics` when given.
 pub fn start<E, S, R>(
     context: E,
     (mut sender, mut receiver): (S, R),
     mempool: Mempool,
+    metrics: Option<NodeMetrics>,
 ) -> (Relay, Handle<()>, Handle<()>)
 where
     E: Spawner + Clock + commonware_runtime::Metrics,
@@ -89,6 +93,7 @@ where
     R: Receiver,
 {
     let (queue, mut queued) = mpsc::channel::<SignedTransaction>(QUEUE);
+    let outgoing_metrics = metrics.clone();
     let outgoing = context.child("relay_out").spawn(move |context| async move {
         while let Some(first) = queued.next().await {
             // Gather what arrives in the next few milliseconds into the same batch, so a steady
@@ -108,6 +113,12 @@ where
             // Peers that are offline or rate-limited miss this batch; the transaction is still
             // in this node's own pool.
             sender.send(Recipients::All, encode(&batch), false);
+            for tx in &batch {
+                tracing::debug!(tx = %rpc::views::tx_id_hex(&tx.id()), "relayed to the peers");
+            }
+            if let Some(metrics) = &outgoing_metrics {
+                metrics.relayed(batch.len());
+            }
         }
     });
     let incoming = context.child("relay_in").spawn(move |_| async move {
@@ -120,8 +131,20 @@ where
             // transaction.
             let valid = ledger::verify_signatures(&batch);
             for (tx, signature_valid) in batch.into_iter().zip(valid) {
-                // Duplicates, stale nonces and full pools are expected here; nothing to do.
-                let _ = mempool.submit_checked(tx, signature_valid);
+                // Duplicates, stale nonces and full pools are expected here; they are only
+                // counted.
+                let id = tx.id();
+                let outcome = mempool.submit_checked(tx, signature_valid);
+                match &outcome {
+                    Ok(_) => tracing::debug!(tx = %rpc::views::tx_id_hex(&id), ?peer, "admitted from a peer"),
+                    Err(error) => {
+                        tracing::trace!(tx = %rpc::views::tx_id_hex(&id), ?peer, %error, "refused from a peer");
+                    }
+                }
+                if let Some(metrics) = &metrics {
+                    let reason = outcome.as_ref().err().map(rpc::views::error_code);
+                    metrics.offered(Source::Relay, reason.as_deref().map_or(Ok(()), Err));
+                }
             }
         }
     });

@@ -4,6 +4,7 @@
 use crate::{
     AppHandle,
     mempool::{Mempool, MempoolError},
+    metrics::{NodeMetrics, Source},
     relay::Relay,
 };
 use ledger::{MemoryStore, state};
@@ -31,6 +32,8 @@ pub struct NodeBackend {
     network_tip: Option<Arc<AtomicU64>>,
     /// Set once the node's store is open.
     proofs: Option<Arc<OnceLock<crate::proof::ProofSource>>>,
+    /// Counts submissions and serves the node's recent figures.
+    metrics: Option<NodeMetrics>,
 }
 
 impl NodeBackend {
@@ -52,7 +55,14 @@ impl NodeBackend {
             relay: None,
             network_tip: None,
             proofs: None,
+            metrics: None,
         }
+    }
+
+    /// Counts submissions in `metrics`, and answers figures and connected peers from it.
+    pub fn with_metrics(mut self, metrics: NodeMetrics) -> Self {
+        self.metrics = Some(metrics);
+        self
     }
 
     /// Serves state proofs from `source` once it is set.
@@ -77,7 +87,18 @@ impl NodeBackend {
     /// to the peers when the pool takes it.
     fn admit(&self, tx: SignedTransaction, signature_valid: bool) -> Result<TxId, SubmitError> {
         let relayed = self.relay.as_ref().map(|_| tx.clone());
+        let id = tx.id();
         let admitted = self.mempool.submit_checked(tx, signature_valid);
+        match &admitted {
+            Ok(_) => tracing::debug!(tx = %rpc::views::tx_id_hex(&id), "admitted from a client"),
+            Err(error) => {
+                tracing::debug!(tx = %rpc::views::tx_id_hex(&id), %error, "refused from a client")
+            }
+        }
+        if let Some(metrics) = &self.metrics {
+            let reason = admitted.as_ref().err().map(rpc::views::error_code);
+            metrics.offered(Source::Rpc, reason.as_deref().map_or(Ok(()), Err));
+        }
         if let (Ok(_), Some(relay), Some(tx)) = (&admitted, &self.relay, relayed) {
             relay.forward(tx);
         }
@@ -138,7 +159,11 @@ impl Backend for NodeBackend {
                 .network_tip
                 .as_ref()
                 .map_or(height, |tip| tip.load(Ordering::Relaxed).max(height)),
-            peers: self.peers,
+            peers: self
+                .metrics
+                .as_ref()
+                .and_then(|metrics| metrics.latest().map(|sample| sample.peers))
+                .unwrap_or(self.peers),
             mempool_size: self.mempool.len() as u64,
         }
     }
@@ -147,6 +172,16 @@ impl Backend for NodeBackend {
         self.app
             .finalized()
             .map_or_else(|| self.genesis.clone(), |f| f.store)
+    }
+
+    fn figures(&self) -> rpc::views::FiguresView {
+        match &self.metrics {
+            Some(metrics) => metrics.figures(),
+            None => rpc::views::FiguresView {
+                interval_ms: 1_000,
+                samples: Vec::new(),
+            },
+        }
     }
 
     fn market_state(&self) -> (Arc<MemoryStore>, Option<u64>) {

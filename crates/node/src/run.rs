@@ -18,6 +18,7 @@ use crate::{
     App, AppConfig, Scheme,
     engine::{self, Channels, NodeConfig},
     mempool::{Mempool, MempoolConfig},
+    metrics::{NodeMetrics, PeerReading, Reading},
 };
 use commonware_consensus::marshal::{Identifier, standard::Standard};
 use commonware_cryptography::{ChaCha20Poly1305, Signer, ed25519};
@@ -73,6 +74,9 @@ struct RawConfig {
     /// The web interface; none when absent.
     #[serde(default)]
     web: Option<RawWeb>,
+    /// Where to serve Prometheus metrics (`/metrics`), a loopback address; none when absent.
+    #[serde(default)]
+    metrics: Option<SocketAddr>,
 }
 
 #[derive(Deserialize)]
@@ -120,6 +124,8 @@ pub struct RunConfig {
     /// The ledger state is written to disk every this many finalized blocks.
     pub snapshot_every: u64,
     pub web: Option<WebSettings>,
+    /// Where Prometheus metrics are served (`GET /metrics`); loopback only.
+    pub metrics: Option<SocketAddr>,
 }
 
 impl RunConfig {
@@ -179,6 +185,15 @@ impl RunConfig {
             }),
             None => None,
         };
+        if let Some(metrics) = raw.metrics
+            && !metrics.ip().is_loopback()
+        {
+            return Err(RunError::Config(format!(
+                "metrics {metrics} is not a loopback address: metrics describe the node's peers \
+                 and traffic, so they are served on 127.0.0.1 or ::1 only (scrape them through \
+                 a local agent or a tunnel)"
+            )));
+        }
         if raw.snapshot_every == Some(0) {
             return Err(RunError::Config("snapshot_every must be at least 1".into()));
         }
@@ -186,6 +201,7 @@ impl RunConfig {
             snapshot_every: raw.snapshot_every.unwrap_or(DEFAULT_SNAPSHOT_EVERY),
             followers,
             web,
+            metrics: raw.metrics,
             genesis,
             data_dir: base.join(raw.data_dir),
             listen: raw.listen,
@@ -216,6 +232,22 @@ pub fn run_with(config: RunConfig, started: impl FnOnce(Started) + Send + 'stati
     tokio::Runner::new(runtime).start(|context| async move {
         let me = config.private_key.public_key();
         let validator = config.is_validator();
+        let started_ms = unix_ms();
+        tracing::info!(
+            role = if validator { "validator" } else { "full node" },
+            public_key = %me,
+            chain = %config.genesis.chain_id,
+            listen = %config.listen,
+            rpc = ?config.rpc,
+            metrics = ?config.metrics,
+            web = ?config.web.as_ref().map(|web| web.listen),
+            data_dir = %config.data_dir.display(),
+            validators = config.validators.len(),
+            followers = config.followers.len(),
+            snapshot_every = config.snapshot_every,
+            "starting"
+        );
+        let metrics = NodeMetrics::new(&context.child("equa"));
         let participants =
             Set::from_iter_dedup(config.validators.iter().map(|(key, _)| key.clone()));
         let followers = Set::from_iter_dedup(config.followers.iter().cloned());
@@ -274,12 +306,12 @@ pub fn run_with(config: RunConfig, started: impl FnOnce(Started) + Send + 'stati
             Ok(restored) => restored,
             Err(error) => {
                 // Rebuilding from genesis is always correct, only slower.
-                eprintln!("warning: ignoring the ledger snapshot: {error}");
+                tracing::warn!(%error, "ignoring the ledger snapshot; rebuilding from genesis");
                 None
             }
         };
         if let Some(snapshot) = &restored {
-            println!(
+            tracing::info!(
                 "restored the ledger state after block {} from its snapshot",
                 snapshot.height
             );
@@ -294,7 +326,8 @@ pub fn run_with(config: RunConfig, started: impl FnOnce(Started) + Send + 'stati
             AppConfig::default(),
         )
         .with_observer(Arc::new(mempool.clone()))
-        .with_snapshots(snapshots, restored);
+        .with_snapshots(snapshots, restored)
+        .with_metrics(metrics.clone(), started_ms);
         // A full node verifies certificates but never signs: it follows, it does not vote.
         let scheme = if validator {
             Scheme::signer(
@@ -318,8 +351,12 @@ pub fn run_with(config: RunConfig, started: impl FnOnce(Started) + Send + 'stati
             page_cache_pages: NZUsize!(16_384),
         };
         let app_handle = node.app.handle();
-        let (relay, _, _) =
-            crate::relay::start(context.child("relay"), relay_channel, mempool.clone());
+        let (relay, _, _) = crate::relay::start(
+            context.child("relay"),
+            relay_channel,
+            mempool.clone(),
+            Some(metrics.clone()),
+        );
         if let Some(address) = config.rpc {
             let backend = crate::rpc::NodeBackend::new(
                 app_handle.clone(),
@@ -335,19 +372,46 @@ pub fn run_with(config: RunConfig, started: impl FnOnce(Started) + Send + 'stati
             )
             .with_relay(relay)
             .with_network_tip(network_tip.clone())
-            .with_proofs(proofs.clone());
-            match ::rpc::serve(address, Arc::new(backend), ::rpc::Limits::default()).await {
+            .with_proofs(proofs.clone())
+            .with_metrics(metrics.clone());
+            let served = ::rpc::serve_observed(
+                address,
+                Arc::new(backend),
+                ::rpc::Limits::default(),
+                Arc::new(metrics.clone()),
+            )
+            .await;
+            match served {
                 Ok((bound, handle)) => {
                     tracing::info!(%bound, "serving JSON-RPC");
                     // The server runs until the process ends.
                     std::mem::forget(handle);
                 }
                 Err(error) => {
-                    eprintln!("error: cannot serve JSON-RPC on {address}: {error}");
+                    tracing::error!(%address, %error, "cannot serve JSON-RPC");
                     std::process::exit(1);
                 }
             }
         }
+        if let Some(address) = config.metrics {
+            match serve_metrics(context.child("metrics_server"), address).await {
+                Ok(bound) => tracing::info!(%bound, "serving Prometheus metrics at /metrics"),
+                Err(error) => {
+                    tracing::error!(%address, %error, "cannot serve metrics");
+                    std::process::exit(1);
+                }
+            }
+        }
+        sample(
+            context.child("sampler"),
+            metrics.clone(),
+            SampleSources {
+                app: app_handle.clone(),
+                mempool: mempool.clone(),
+                tip: network_tip.clone(),
+                data_dir: config.data_dir.clone(),
+            },
+        );
         let (simplex, state) = engine::start_node(
             context.child("node"),
             node,
@@ -401,12 +465,109 @@ fn track_sync(
             let executed = app.finalized().map_or(0, |f| f.height);
             if executed < known && last_log != Some(executed / SYNC_LOG_EVERY) {
                 last_log = Some(executed / SYNC_LOG_EVERY);
-                println!("syncing: height {executed} of {known}");
+                tracing::info!(executed, known, "syncing: height {executed} of {known}");
             }
             context.sleep(Duration::from_millis(500)).await;
         }
     });
 }
+
+fn unix_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |elapsed| {
+            u64::try_from(elapsed.as_millis()).unwrap_or(u64::MAX)
+        })
+}
+
+/// Serves `GET /metrics`: every metric of the runtime (commonware's and Equa's) in the
+/// Prometheus text format. Returns the bound address.
+async fn serve_metrics(
+    context: tokio::Context,
+    address: SocketAddr,
+) -> std::io::Result<SocketAddr> {
+    use commonware_runtime::Metrics as _;
+    let listener = ::tokio::net::TcpListener::bind(address).await?;
+    let bound = listener.local_addr()?;
+    let encoder = Arc::new(context.child("encoder"));
+    let router = axum::Router::new().route(
+        "/metrics",
+        axum::routing::get(move || {
+            let encoder = encoder.clone();
+            async move {
+                (
+                    [(
+                        axum::http::header::CONTENT_TYPE,
+                        "text/plain; version=0.0.4; charset=utf-8",
+                    )],
+                    encoder.encode(),
+                )
+            }
+        }),
+    );
+    context.spawn(move |_| async move {
+        if let Err(error) = axum::serve(listener, router).await {
+            tracing::error!(%error, "the metrics server stopped");
+        }
+    });
+    Ok(bound)
+}
+
+/// What the sampler reads each second.
+struct SampleSources {
+    app: crate::AppHandle,
+    mempool: Mempool,
+    tip: Arc<AtomicU64>,
+    data_dir: PathBuf,
+}
+
+/// Once a second, closes an interval of `metrics` with the node's height, mempool and peers;
+/// logs peers connecting, disconnecting and being blocked (read from commonware's p2p
+/// metrics); every [`STORAGE_EVERY`] seconds measures the data directory.
+fn sample(context: tokio::Context, metrics: NodeMetrics, sources: SampleSources) {
+    use commonware_runtime::Metrics as _;
+    context.spawn(move |context| async move {
+        let mut peers = PeerReading::default();
+        let mut tick = 0u64;
+        loop {
+            context.sleep(Duration::from_secs(1)).await;
+            let now = crate::metrics::peers_in(&context.encode());
+            for peer in now
+                .connected
+                .iter()
+                .filter(|p| !peers.connected.contains(p))
+            {
+                tracing::info!(%peer, "peer connected");
+            }
+            for peer in peers
+                .connected
+                .iter()
+                .filter(|p| !now.connected.contains(p))
+            {
+                tracing::info!(%peer, "peer disconnected");
+            }
+            for peer in now.blocked.iter().filter(|p| !peers.blocked.contains(p)) {
+                tracing::warn!(%peer, "peer blocked");
+            }
+            peers = now;
+            let height = sources.app.finalized().map_or(0, |f| f.height);
+            metrics.sample(Reading {
+                at_ms: unix_ms(),
+                height,
+                mempool_size: sources.mempool.len() as u64,
+                peers: u32::try_from(peers.connected.len()).unwrap_or(u32::MAX),
+                sync_target_height: sources.tip.load(Ordering::Relaxed).max(height),
+            });
+            if tick.is_multiple_of(STORAGE_EVERY) {
+                metrics.storage(crate::metrics::directory_bytes(&sources.data_dir));
+            }
+            tick = tick.wrapping_add(1);
+        }
+    });
+}
+
+/// Seconds between two measurements of the data directory's size.
+const STORAGE_EVERY: u64 = 10;
 
 /// Finalized blocks between two ledger snapshots, unless configured.
 pub const DEFAULT_SNAPSHOT_EVERY: u64 = 1_000;

@@ -1,6 +1,8 @@
 //! What a node provides to the RPC server.
 
-use crate::views::{AccountProofView, BlockView, ErrorView, HistoryView, ReceiptView, StatusView};
+use crate::views::{
+    AccountProofView, BlockView, ErrorView, FiguresView, HistoryView, ReceiptView, StatusView,
+};
 use ledger::MemoryStore;
 use std::sync::Arc;
 use types::{AccountId, SignedTransaction, TxId};
@@ -45,6 +47,14 @@ pub trait Backend: Send + Sync + 'static {
     fn history(&self, account: &AccountId, limit: usize) -> Vec<HistoryView> {
         let _ = (account, limit);
         Vec::new()
+    }
+    /// The node's recent figures (block rate, finality, mempool, peers); empty when the node
+    /// does not measure itself.
+    fn figures(&self) -> FiguresView {
+        FiguresView {
+            interval_ms: 1_000,
+            samples: Vec::new(),
+        }
     }
     /// The account's records with proofs at a finalized height, for light verification.
     fn account_proof(&self, account: AccountId) -> Pending<Result<AccountProofView, String>> {

@@ -149,6 +149,13 @@ impl RpcClient {
             .map_err(|e| self.map(e))
     }
 
+    pub async fn figures(&self) -> Result<crate::views::FiguresView, ClientError> {
+        self.http
+            .request(method::GET_FIGURES, rpc_params![])
+            .await
+            .map_err(|e| self.map(e))
+    }
+
     pub async fn params(&self) -> Result<ParamsView, ClientError> {
         self.http
             .request(method::GET_PARAMS, rpc_params![])

@@ -8,7 +8,7 @@
 //! notifications, other methods, WebSocket upgrades, and every call that fails — to jsonrpsee
 //! unchanged, so errors keep exactly one source.
 
-use crate::{Backend, book::BookCache, method, server::list_offers};
+use crate::{Backend, book::BookCache, method, observe::Observation, server::list_offers};
 use jsonrpsee::{
     core::{
         BoxError,
@@ -36,6 +36,8 @@ pub struct OfferListLayer {
 
 struct Shared {
     backend: Arc<dyn Backend>,
+    /// Where the calls this path answers are reported; the rest are reported by jsonrpsee's.
+    observation: Option<Observation>,
     books: Arc<BookCache>,
     max_request_body_bytes: u32,
     max_response_body_bytes: u32,
@@ -52,9 +54,26 @@ impl OfferListLayer {
         Self {
             shared: Arc::new(Shared {
                 backend,
+                observation: None,
                 books,
                 max_request_body_bytes,
                 max_response_body_bytes,
+            }),
+        }
+    }
+}
+
+impl OfferListLayer {
+    /// Reports each call this path answers, as the server's middleware reports the others.
+    pub(crate) fn observed(self, observation: Observation) -> Self {
+        let shared = &self.shared;
+        Self {
+            shared: Arc::new(Shared {
+                backend: shared.backend.clone(),
+                books: shared.books.clone(),
+                max_request_body_bytes: shared.max_request_body_bytes,
+                max_response_body_bytes: shared.max_response_body_bytes,
+                observation: Some(observation),
             }),
         }
     }
@@ -123,7 +142,11 @@ where
                     Err(HttpError::Malformed) => return Ok(response::malformed()),
                     Err(HttpError::Stream(_)) => return Ok(response::internal_error()),
                 };
+            let started = std::time::Instant::now();
             if single && let Some(answer) = shared.answer(&body) {
+                if let Some(observation) = &shared.observation {
+                    observation.report(method::LIST_OFFERS, started, true);
+                }
                 return Ok(response::ok_response(answer));
             }
             inner

@@ -12,13 +12,15 @@ pub mod events;
 pub mod fast;
 pub mod lending;
 pub mod market;
+pub mod observe;
 pub mod server;
 pub mod views;
 pub mod words;
 
 pub use backend::{Backend, SubmitError};
 pub use client::RpcClient;
-pub use server::{Limits, serve};
+pub use observe::RequestObserver;
+pub use server::{Limits, serve, serve_observed};
 
 /// The default address of a node's RPC server.
 pub const DEFAULT_RPC_ADDRESS: &str = "127.0.0.1:9545";
@@ -33,6 +35,7 @@ pub mod method {
     pub const GET_BLOCK: &str = "equa_getBlock";
     pub const GET_RECEIPT: &str = "equa_getReceipt";
     pub const STATUS: &str = "equa_status";
+    pub const GET_FIGURES: &str = "equa_getFigures";
     pub const GET_PARAMS: &str = "equa_getParams";
     pub const GET_ASSETS: &str = "equa_getAssets";
     pub const GET_MARKET_PARAMS: &str = "equa_getMarketParams";

@@ -15,6 +15,7 @@ use crate::{
         TradeView, trades_of,
     },
     method,
+    observe::{Observation, Observed, RequestObserver},
     views::{
         AccountProofView, AccountView, AssetView, BlockView, ErrorView, HistoryView, ParamsView,
         ReceiptView, SubmittedView, tx_id_hex,
@@ -22,6 +23,7 @@ use crate::{
 };
 use jsonrpsee::{
     PendingSubscriptionSink, RpcModule,
+    core::middleware::RpcServiceBuilder,
     server::{BatchRequestConfig, ServerBuilder, ServerConfig, ServerHandle},
     types::{ErrorObject, ErrorObjectOwned, Params, error::INVALID_PARAMS_CODE},
 };
@@ -355,6 +357,14 @@ fn module_with(backend: Arc<dyn Backend>, books: Arc<BookCache>) -> RpcModule<Ar
         "The node's chain, role, finalized height and sync target, peers and mempool.",
         vec![],
         |backend, (): ()| Ok(backend.status()),
+    );
+    api.method(
+        method::GET_FIGURES,
+        "The node's recent figures, one sample a second for the last minutes, oldest first: \
+         finalized height, blocks and transactions finalized, finality time, mempool size and \
+         connected peers.",
+        vec![],
+        |backend, (): ()| Ok(backend.figures()),
     );
     api.query(
         method::GET_PARAMS,
@@ -692,6 +702,22 @@ pub async fn serve(
     backend: Arc<dyn Backend>,
     limits: Limits,
 ) -> std::io::Result<(SocketAddr, ServerHandle)> {
+    serve_observed(
+        address,
+        backend,
+        limits,
+        Arc::new(crate::observe::Unobserved),
+    )
+    .await
+}
+
+/// [`serve`], reporting every answered call to `observer`.
+pub async fn serve_observed(
+    address: SocketAddr,
+    backend: Arc<dyn Backend>,
+    limits: Limits,
+    observer: Arc<dyn RequestObserver>,
+) -> std::io::Result<(SocketAddr, ServerHandle)> {
     let config = ServerConfig::builder()
         .max_request_body_size(limits.max_request_body_bytes)
         .max_response_body_size(limits.max_response_body_bytes)
@@ -700,17 +726,29 @@ pub async fn serve(
         .set_batch_request_config(BatchRequestConfig::Limit(limits.max_batch_requests))
         .build();
     let books = Arc::new(BookCache::default());
+    let module = module_with(backend.clone(), books.clone());
+    let observation = Observation::new(
+        module
+            .method_names()
+            .chain([crate::observe::BATCH, crate::observe::OTHER_METHOD]),
+        observer,
+    );
     let offers = OfferListLayer::new(
-        backend.clone(),
-        books.clone(),
+        backend,
+        books,
         limits.max_request_body_bytes,
         limits.max_response_body_bytes,
-    );
+    )
+    .observed(observation.clone());
     let server = ServerBuilder::default()
         .set_config(config)
         .set_http_middleware(tower::ServiceBuilder::new().layer(offers))
+        .set_rpc_middleware(RpcServiceBuilder::new().layer_fn(move |service| Observed {
+            service,
+            observation: observation.clone(),
+        }))
         .build(address)
         .await?;
     let bound = server.local_addr()?;
-    Ok((bound, server.start(module_with(backend, books))))
+    Ok((bound, server.start(module)))
 }

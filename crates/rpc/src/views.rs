@@ -21,6 +21,34 @@ pub struct StatusView {
     pub mempool_size: u64,
 }
 
+/// What a node has measured of itself lately, for charts: one sample per interval, oldest first.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct FiguresView {
+    /// Milliseconds between two samples.
+    pub interval_ms: u64,
+    pub samples: Vec<FigureSample>,
+}
+
+/// The node's figures over one sampling interval.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct FigureSample {
+    /// When the interval ended (Unix milliseconds, the node's clock).
+    pub at_ms: u64,
+    /// The finalized height at that moment.
+    pub height: u64,
+    /// Blocks this node finalized during the interval.
+    pub blocks: u64,
+    /// Transactions in those blocks.
+    pub transactions: u64,
+    /// The slowest time, in milliseconds, from a block's proposal (its timestamp) to its
+    /// finalization at this node, over the interval's blocks; none when no block was finalized.
+    pub finality_ms: Option<u64>,
+    /// Transactions waiting in the mempool at that moment.
+    pub mempool_size: u64,
+    /// Peers connected at that moment.
+    pub peers: u32,
+}
+
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct BalanceView {
     pub asset: u32,
