@@ -229,7 +229,10 @@ async fn a_killed_validator_loses_nothing_and_catches_up() {
             std::fs::read_to_string(&log_path)
                 .unwrap_or_default()
                 .lines()
-                .filter_map(|line| line.strip_prefix("restored the ledger state after block "))
+                .filter_map(|line| {
+                    let (_, rest) = line.split_once("restored the ledger state after block ")?;
+                    Some(rest)
+                })
                 .filter_map(|rest| rest.split_whitespace().next()?.parse::<u64>().ok())
                 .any(|height| height >= 10)
         }
