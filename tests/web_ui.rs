@@ -284,6 +284,40 @@ impl Browser {
         }
     }
 
+    /// The network page's charts as drawn: each one's key, the number of points its line
+    /// joins, and the current value beside its title.
+    async fn charts(&self) -> Vec<(String, u64, String)> {
+        let charts = self
+            .client
+            .execute(
+                "return [...document.querySelectorAll('[data-chart]')].map(chart => {
+                    const line = chart.querySelector('svg path.series');
+                    return [chart.dataset.chart,
+                            Number(line ? line.dataset.points : 0),
+                            chart.querySelector('[data-value]').textContent];
+                 })",
+                vec![],
+            )
+            .await
+            .unwrap();
+        serde_json::from_value(charts).unwrap_or_default()
+    }
+
+    /// Waits until the network page shows its four charts, each a line through at least
+    /// `least_points` points, with 3 peers (the devnet's other validators) beside the last.
+    async fn wait_charts(&self, least_points: u64) -> Vec<(String, u64, String)> {
+        self.wait("four charts with figures and 3 peers", || async {
+            let charts = self.charts().await;
+            charts.len() == 4
+                && charts.iter().all(|(_, points, _)| *points >= least_points)
+                && charts
+                    .iter()
+                    .any(|(key, _, value)| key == "peers" && value == "3")
+        })
+        .await;
+        self.charts().await
+    }
+
     /// The page is no wider than the window: nothing scrolls sideways.
     async fn fits_width(&self) -> bool {
         let widths = self
@@ -312,6 +346,48 @@ fn a_trade_a_dispute_and_a_loan_through_the_web_interface() {
         let alice = Browser::open("alice", web(0), 1280, 900).await;
         let bob = Browser::open("bob", web(1), 390, 844).await;
         let dave = Browser::open("dave", web(3), 1280, 900).await;
+
+        // The network page charts the node's own figures, live, on a desktop and on a phone.
+        for browser in [&alice, &bob] {
+            browser.go("status", "Network").await;
+            let charts = browser.wait_charts(2).await;
+            let keys: Vec<&str> = charts.iter().map(|(key, ..)| key.as_str()).collect();
+            assert_eq!(keys, ["block-rate", "finality", "mempool", "peers"]);
+            for (key, _, value) in &charts {
+                assert!(
+                    value.parse::<f64>().is_ok(),
+                    "{}: the {key} chart's current value is a number: {value:?}",
+                    browser.name
+                );
+            }
+            // A young node keeps fewer than five minutes of samples, so a refresh adds points.
+            let mempool_points = charts[2].1;
+            browser.wait_charts(mempool_points + 1).await;
+            assert!(browser.fits_width().await, "the charts fit the window");
+            let drawn = browser
+                .client
+                .execute(
+                    "return document.querySelector('.charts').textContent",
+                    vec![],
+                )
+                .await
+                .unwrap();
+            let drawn = drawn.as_str().unwrap_or_default();
+            for axis in [
+                "blocks per second",
+                "milliseconds",
+                "transactions waiting",
+                "connected peers",
+                "time, minutes ago",
+            ] {
+                assert!(
+                    drawn.contains(axis),
+                    "{}: an axis reads {axis:?}",
+                    browser.name
+                );
+            }
+            browser.shot("network-charts").await;
+        }
 
         // Read-only pages work locked; actions ask for the wallet first.
         alice.go("wallet", "Wallet").await;

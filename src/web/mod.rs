@@ -38,6 +38,7 @@ use std::{
 
 const INDEX_HTML: &str = include_str!("static/index.html");
 const APP_JS: &str = include_str!("static/app.js");
+const CHARTS_JS: &str = include_str!("static/charts.js");
 const APP_CSS: &str = include_str!("static/app.css");
 
 /// The session cookie's name.
@@ -158,6 +159,10 @@ fn router(web: Arc<Web>) -> Router {
         .route(
             "/app.js",
             get(|| async { page(APP_JS, "text/javascript; charset=utf-8") }),
+        )
+        .route(
+            "/charts.js",
+            get(|| async { page(CHARTS_JS, "text/javascript; charset=utf-8") }),
         )
         .route(
             "/app.css",

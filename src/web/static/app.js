@@ -922,7 +922,10 @@ async function statusPage(view) {
     ['State root', el('code', {}, s.state_root)],
   ]));
   render(await q('equa_status'));
-  view.append(el('h1', {}, 'Network'), box);
+  // The charts (charts.js) poll the node's figures for as long as this page is shown.
+  const charts = figureCharts();
+  teardown.push(() => charts.stop());
+  view.append(el('h1', {}, 'Network'), box, charts.root);
   const events = new EventSource('/api/events/status');
   events.addEventListener('update', event => render(JSON.parse(event.data)));
   teardown.push(() => events.close());
