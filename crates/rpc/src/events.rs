@@ -28,8 +28,129 @@ use ledger::{
     market::{self, MarketEvent},
     store::Store,
 };
-use serde_json::{Value, json};
+use schemars::{JsonSchema, Schema, SchemaGenerator};
+use serde_json::{Map, Value, json};
+use std::borrow::Cow;
 use types::{AssetId, market::Party};
+
+/// The JSON type of an event's named field, for its schema.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Shape {
+    /// An `equa1…` address.
+    Account,
+    /// An id, a count, a height or a time in milliseconds: a whole number.
+    Number,
+    /// An amount: [`Money`].
+    Money,
+    /// [`Money`], or `null` when there is none (a loan without collateral).
+    MaybeMoney,
+    /// A lower-case name (a state, a party) or an asset's symbol.
+    Name,
+    /// Yes or no.
+    Flag,
+}
+
+/// One kind of event: its `kind` and its named fields (besides `kind` and `text`).
+#[derive(Clone, Copy, Debug)]
+pub struct Kind {
+    pub name: &'static str,
+    pub fields: &'static [(&'static str, Shape)],
+}
+
+const fn kind(name: &'static str, fields: &'static [(&'static str, Shape)]) -> Kind {
+    Kind { name, fields }
+}
+
+use Shape::{Account, Flag, MaybeMoney, Money as Amount, Name, Number};
+
+// One kind a line, as in the module doc (rustfmt would spread it over four times the lines).
+/// Every kind of event [`event_json`] writes, with its fields: the source of the `Event` schema
+/// in the OpenRPC document. The tests build every ledger event and check its JSON against it.
+#[rustfmt::skip]
+pub const KINDS: &[Kind] = &[
+    kind("transferred", &[("from", Account), ("to", Account), ("amount", Amount)]),
+    kind("asset_issued", &[("asset", Number), ("symbol", Name), ("issuer", Account)]),
+    kind("minted", &[("to", Account), ("amount", Amount)]),
+    kind("burned", &[("from", Account), ("amount", Amount)]),
+    kind("offer_created", &[("offer", Number), ("maker", Account)]),
+    kind("offer_updated", &[("offer", Number), ("revision", Number)]),
+    kind("offer_closed", &[("offer", Number), ("returned", Amount)]),
+    kind("trade_opened", &[("trade", Number), ("offer", Number), ("buyer", Account), ("seller", Account), ("amount", Amount)]),
+    kind("trade_state_changed", &[("trade", Number), ("state", Name)]),
+    kind("settled", &[("trade", Number), ("to_buyer", Amount), ("to_seller", Amount), ("to_arbitrator", Amount)]),
+    kind("arbitrator_requested", &[("trade", Number), ("picked_at_height", Number)]),
+    kind("no_ruling", &[("trade", Number)]),
+    kind("arbitrator_registered", &[("arbitrator", Account), ("bond", Amount)]),
+    kind("arbitrator_leaving", &[("arbitrator", Account), ("bond_free_at_ms", Number)]),
+    kind("bond_withdrawn", &[("arbitrator", Account), ("bond", Amount)]),
+    kind("message_posted", &[("trade", Number), ("index", Number), ("sender", Account)]),
+    kind("key_revealed", &[("trade", Number), ("by", Name), ("to", Account)]),
+    kind("rated", &[("trade", Number), ("rater", Account), ("stars", Number), ("counted", Flag)]),
+    kind("profile_set", &[("account", Account)]),
+    kind("loan_requested", &[("loan", Number), ("borrower", Account)]),
+    kind("funded", &[("loan", Number), ("lender", Account), ("amount", Amount)]),
+    kind("withdrawn", &[("loan", Number), ("lender", Account), ("amount", Amount)]),
+    kind("activated", &[("loan", Number), ("principal", Amount)]),
+    kind("request_closed", &[("loan", Number), ("state", Name)]),
+    kind("credit_offered", &[("offer", Number), ("lender", Account)]),
+    kind("credit_closed", &[("offer", Number), ("returned", Amount)]),
+    kind("repaid", &[("loan", Number), ("late_fee", Amount), ("interest", Amount), ("principal", Amount)]),
+    kind("loan_repaid", &[("loan", Number)]),
+    kind("claimed", &[("loan", Number), ("lender", Account), ("amount", Amount), ("collateral", MaybeMoney)]),
+    kind("defaulted", &[("loan", Number), ("collateral", MaybeMoney), ("debt", Amount)]),
+];
+
+/// The schema of a receipt's event (`components.schemas.Event` in the OpenRPC document): one
+/// object schema per kind in [`KINDS`]. Only a schema: events themselves are [`event_json`]'s
+/// `serde_json::Value`s.
+#[derive(Debug)]
+pub struct EventSchema;
+
+impl JsonSchema for EventSchema {
+    fn schema_name() -> Cow<'static, str> {
+        "Event".into()
+    }
+
+    fn json_schema(generator: &mut SchemaGenerator) -> Schema {
+        let money = generator.subschema_for::<Money>().to_value();
+        let field = |shape: Shape| match shape {
+            Account => json!({ "type": "string", "pattern": "^equa1" }),
+            Number => json!({ "type": "integer", "minimum": 0 }),
+            Amount => money.clone(),
+            MaybeMoney => json!({ "oneOf": [money.clone(), { "type": "null" }] }),
+            Name => json!({ "type": "string" }),
+            Flag => json!({ "type": "boolean" }),
+        };
+        let kinds: Vec<Value> = KINDS
+            .iter()
+            .map(|kind| {
+                let mut properties = Map::new();
+                properties.insert("kind".into(), json!({ "const": kind.name }));
+                for (name, shape) in kind.fields {
+                    properties.insert((*name).into(), field(*shape));
+                }
+                properties.insert("text".into(), json!({ "type": "string" }));
+                let required: Vec<&str> = std::iter::once("kind")
+                    .chain(kind.fields.iter().map(|(name, _)| *name))
+                    .chain(["text"])
+                    .collect();
+                json!({
+                    "type": "object",
+                    "properties": properties,
+                    "required": required,
+                    "additionalProperties": false,
+                })
+            })
+            .collect();
+        let schema = json!({
+            "description": "What a transaction did: `kind`, its named fields (amounts are Money, \
+                accounts `equa1...` addresses, ids numbers, states and parties lower-case names) \
+                and `text`, the same in words.",
+            "oneOf": kinds,
+        });
+        Schema::try_from(schema).expect("an object is a schema")
+    }
+}
 
 /// An event as JSON, its amounts worded with the assets of `store` (assets are never removed,
 /// and trades and loans never deleted, so any later state names them too).

@@ -192,6 +192,7 @@ pub struct ReceiptView {
     pub fee_paid: String,
     /// What the transaction did, in order: typed events (see [`crate::events`]), each with its
     /// `text` in words.
+    #[schemars(with = "Vec<crate::events::EventSchema>")]
     pub events: Vec<serde_json::Value>,
 }
 
