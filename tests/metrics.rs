@@ -156,8 +156,14 @@ fn a_validator_serves_metrics_figures_and_logs_a_transaction_journey() {
         Some(1.0)
     );
 
-    // A method name a client makes up is counted as "other", not as a new label.
+    // A method name a client makes up is counted as "other", not as a new label; calls in a
+    // batch are counted by method.
     assert_eq!(rpc_call(&devnet, "made_up_4242"), serde_json::Value::Null);
+    let batch = r#"[{"jsonrpc":"2.0","id":1,"method":"equa_getAssets","params":[]},
+                    {"jsonrpc":"2.0","id":2,"method":"equa_getAssets","params":[]}]"#;
+    assert!(rpc_post(&devnet, batch).starts_with('['));
+    // One encoding of the metrics is served for a second.
+    std::thread::sleep(Duration::from_millis(1_100));
     let text = scrape_text(&devnet, 0);
     let metrics_after = Scrape::parse(text.lines().map(|line| Ok(line.to_string()))).unwrap();
     assert!(
@@ -170,6 +176,26 @@ fn a_validator_serves_metrics_figures_and_logs_a_transaction_journey() {
         "{text}"
     );
     assert!(!text.contains("made_up_4242"));
+    assert_eq!(
+        value(
+            &metrics_after,
+            "equa_rpc_requests_total",
+            &[("method", "equa_getAssets"), ("outcome", "batched")]
+        ),
+        Some(2.0)
+    );
+    // A page on another host name (DNS rebinding) is not answered.
+    let mut stream = TcpStream::connect(devnet.metrics_address(0)).unwrap();
+    write!(
+        stream,
+        "GET /metrics HTTP/1.1\r\nHost: rebound.example:{}\r\nConnection: close\r\n\r\n",
+        devnet.metrics_address(0).port()
+    )
+    .unwrap();
+    let mut response = String::new();
+    stream.read_to_string(&mut response).unwrap();
+    assert!(response.starts_with("HTTP/1.1 421"), "{response}");
+    assert!(!response.contains("equa_"), "{response}");
 
     // Every Equa metric the shipped Grafana dashboard charts is served.
     let dashboard: serde_json::Value = serde_json::from_str(
@@ -275,6 +301,12 @@ fn a_validator_serves_metrics_figures_and_logs_a_transaction_journey() {
 
 fn rpc_call(devnet: &Devnet, method: &str) -> serde_json::Value {
     let body = format!(r#"{{"jsonrpc":"2.0","id":1,"method":"{method}","params":[]}}"#);
+    let value: serde_json::Value = serde_json::from_str(&rpc_post(devnet, &body)).unwrap();
+    value["result"].clone()
+}
+
+/// POSTs `body` to validator 0's JSON-RPC; returns the response body.
+fn rpc_post(devnet: &Devnet, body: &str) -> String {
     let mut stream = TcpStream::connect(("127.0.0.1", devnet.rpc_port)).unwrap();
     write!(
         stream,
@@ -286,6 +318,5 @@ fn rpc_call(devnet: &Devnet, method: &str) -> serde_json::Value {
     let mut response = String::new();
     stream.read_to_string(&mut response).unwrap();
     let (_, body) = response.split_once("\r\n\r\n").unwrap();
-    let value: serde_json::Value = serde_json::from_str(body).unwrap();
-    value["result"].clone()
+    body.to_string()
 }

@@ -444,7 +444,14 @@ impl App {
 
 impl App {
     /// Logs a finalized block and its transactions, and measures it.
-    fn report_finalized(&self, block: &Block, digest: &Digest, now_ms: u64) {
+    /// `receipts` are the block's, when its transactions are to be logged (at debug level).
+    fn report_finalized(
+        &self,
+        block: &Block,
+        digest: &Digest,
+        now_ms: u64,
+        receipts: Option<Vec<ledger::Receipt>>,
+    ) {
         let height = block.height.get();
         let finality = (block.timestamp_ms >= self.started_ms)
             .then(|| Duration::from_millis(now_ms.saturating_sub(block.timestamp_ms)));
@@ -455,10 +462,9 @@ impl App {
             finality_ms = finality.map(|f| f.as_millis() as u64),
             "finalized a block"
         );
-        if tracing::enabled!(tracing::Level::DEBUG) {
-            let shared = self.shared.lock().expect("lock");
-            if let Some(executed) = shared.states.get(digest) {
-                for (tx, receipt) in block.txs.iter().zip(&executed.receipts) {
+        if let Some(receipts) = receipts {
+            {
+                for (tx, receipt) in block.txs.iter().zip(&receipts) {
                     match &receipt.outcome {
                         ledger::Outcome::Success => {
                             tracing::debug!(tx = %rpc::views::tx_id_hex(&tx.id()), height, "transaction finalized: success");
@@ -721,8 +727,15 @@ where
                 }
             }
         }
+        let newly_recorded = shared.recent.back().is_some_and(|b| b.height == height)
+            && next.is_none_or(|next| next == height);
+        let receipts_to_log = (newly_recorded && tracing::enabled!(tracing::Level::DEBUG))
+            .then(|| shared.recent.back().map(|b| b.receipts.clone()))
+            .flatten();
         drop(shared);
-        self.report_finalized(block, &digest, now_ms(&runtime));
+        if newly_recorded {
+            self.report_finalized(block, &digest, now_ms(&runtime), receipts_to_log);
+        }
         if let Some(snapshots) = &self.snapshots {
             snapshots.finalized(height, block.timestamp_ms, digest, store.clone());
         }

@@ -131,7 +131,8 @@ impl NodeMetrics {
                 ),
                 blocks_finalized: context.counter(
                     "blocks_finalized",
-                    "Blocks this node finalized and executed",
+                    "Blocks this process finalized and executed (after a restart, those it \
+                     executed again count again)",
                 ),
                 transactions_finalized: context.counter(
                     "transactions_finalized",
@@ -145,7 +146,8 @@ impl NodeMetrics {
                 ),
                 block_execution_seconds: context.histogram(
                     "block_execution_seconds",
-                    "Time to execute one block's transactions against its parent's state",
+                    "Time to execute a block proposed by another validator against its \
+                     parent's state, to verify it",
                     EXECUTION_BUCKETS,
                 ),
                 mempool_transactions: context.gauge(
@@ -176,7 +178,8 @@ impl NodeMetrics {
                 ),
                 rpc_requests: context.family(
                     "rpc_requests",
-                    "JSON-RPC calls answered, by method and outcome",
+                    "JSON-RPC calls answered, by method and outcome (ok, error, or batched: \
+                     answered inside a batch, whose outcome is counted under method batch)",
                 ),
                 rpc_seconds: context.register(
                     "rpc_seconds",
@@ -188,7 +191,7 @@ impl NodeMetrics {
         }
     }
 
-    /// A block was executed (proposed or verified) in `elapsed`.
+    /// A block proposed by another validator was executed, to verify it, in `elapsed`.
     pub fn block_executed(&self, height: u64, transactions: usize, elapsed: Duration) {
         self.inner
             .block_execution_seconds
@@ -312,6 +315,16 @@ impl rpc::RequestObserver for NodeMetrics {
             .rpc_seconds
             .get_or_create(&vec![("method", method.to_string())])
             .observe(elapsed.as_secs_f64());
+    }
+
+    fn batched(&self, method: &'static str) {
+        self.inner
+            .rpc_requests
+            .get_or_create(&vec![
+                ("method", method.to_string()),
+                ("outcome", "batched".to_string()),
+            ])
+            .inc();
     }
 }
 

@@ -482,6 +482,10 @@ fn unix_ms() -> u64 {
 
 /// Serves `GET /metrics`: every metric of the runtime (commonware's and Equa's) in the
 /// Prometheus text format. Returns the bound address.
+///
+/// Only requests whose `Host` names a loopback address are answered, so a web page cannot read
+/// the metrics through DNS rebinding; and the text is encoded at most once a second, however
+/// many clients ask, so scraping cannot compete with the node for the metrics registry.
 async fn serve_metrics(
     context: tokio::Context,
     address: SocketAddr,
@@ -490,17 +494,43 @@ async fn serve_metrics(
     let listener = ::tokio::net::TcpListener::bind(address).await?;
     let bound = listener.local_addr()?;
     let encoder = Arc::new(context.child("encoder"));
+    let cache: Arc<std::sync::Mutex<Option<(std::time::Instant, String)>>> = Arc::default();
     let router = axum::Router::new().route(
         "/metrics",
-        axum::routing::get(move || {
+        axum::routing::get(move |headers: axum::http::HeaderMap| {
             let encoder = encoder.clone();
+            let cache = cache.clone();
             async move {
+                use axum::http::{StatusCode, header};
+                let host = headers
+                    .get(header::HOST)
+                    .and_then(|value| value.to_str().ok())
+                    .unwrap_or_default();
+                if !is_loopback_host(host) {
+                    return (
+                        StatusCode::MISDIRECTED_REQUEST,
+                        [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
+                        "metrics are served to loopback host names only\n".to_string(),
+                    );
+                }
+                let text = {
+                    let mut cache = cache.lock().expect("lock");
+                    match &*cache {
+                        Some((at, text)) if at.elapsed() < METRICS_CACHE => text.clone(),
+                        _ => {
+                            let text = encoder.encode();
+                            *cache = Some((std::time::Instant::now(), text.clone()));
+                            text
+                        }
+                    }
+                };
                 (
+                    StatusCode::OK,
                     [(
-                        axum::http::header::CONTENT_TYPE,
+                        header::CONTENT_TYPE,
                         "text/plain; version=0.0.4; charset=utf-8",
                     )],
-                    encoder.encode(),
+                    text,
                 )
             }
         }),
@@ -511,6 +541,22 @@ async fn serve_metrics(
         }
     });
     Ok(bound)
+}
+
+/// How long one encoding of the metrics is served again.
+const METRICS_CACHE: Duration = Duration::from_secs(1);
+
+/// Whether a `Host` header names a loopback address or `localhost` (with or without a port).
+fn is_loopback_host(host: &str) -> bool {
+    let name = match host.strip_prefix('[') {
+        // [::1]:9464
+        Some(rest) => rest.split(']').next().unwrap_or_default(),
+        None => host.rsplit_once(':').map_or(host, |(name, _)| name),
+    };
+    name.eq_ignore_ascii_case("localhost")
+        || name
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
 }
 
 /// What the sampler reads each second.
@@ -559,7 +605,14 @@ fn sample(context: tokio::Context, metrics: NodeMetrics, sources: SampleSources)
                 sync_target_height: sources.tip.load(Ordering::Relaxed).max(height),
             });
             if tick.is_multiple_of(STORAGE_EVERY) {
-                metrics.storage(crate::metrics::directory_bytes(&sources.data_dir));
+                // Walking the directory blocks on the file system: not on a runtime worker.
+                let dir = sources.data_dir.clone();
+                if let Ok(bytes) =
+                    ::tokio::task::spawn_blocking(move || crate::metrics::directory_bytes(&dir))
+                        .await
+                {
+                    metrics.storage(bytes);
+                }
             }
             tick = tick.wrapping_add(1);
         }
@@ -568,6 +621,33 @@ fn sample(context: tokio::Context, metrics: NodeMetrics, sources: SampleSources)
 
 /// Seconds between two measurements of the data directory's size.
 const STORAGE_EVERY: u64 = 10;
+
+#[cfg(test)]
+mod tests {
+    use super::is_loopback_host;
+
+    #[test]
+    fn metrics_answer_loopback_host_names_only() {
+        for host in [
+            "127.0.0.1:9464",
+            "localhost:9464",
+            "LOCALHOST",
+            "[::1]:9464",
+            "127.0.0.1",
+        ] {
+            assert!(is_loopback_host(host), "{host}");
+        }
+        for host in [
+            "evil.example:9464",
+            "10.0.0.1:9464",
+            "",
+            "[::2]:1",
+            "127.0.0.1.evil.example",
+        ] {
+            assert!(!is_loopback_host(host), "{host}");
+        }
+    }
+}
 
 /// Finalized blocks between two ledger snapshots, unless configured.
 pub const DEFAULT_SNAPSHOT_EVERY: u64 = 1_000;

@@ -7,7 +7,7 @@
 
 use jsonrpsee::{
     MethodResponse,
-    core::middleware::{Batch, Notification, RpcServiceT},
+    core::middleware::{Batch, BatchEntry, Notification, RpcServiceT},
     types::Request,
 };
 use std::{
@@ -25,8 +25,15 @@ pub const BATCH: &str = "batch";
 
 /// Receives one report per answered call.
 pub trait RequestObserver: Send + Sync + 'static {
-    /// `method` is a registered method's name or [`OTHER_METHOD`].
+    /// A call answered alone. `method` is a registered method's name or [`OTHER_METHOD`]
+    /// ([`BATCH`] for a whole batch, timed as one).
     fn observe(&self, method: &'static str, elapsed: Duration, ok: bool);
+
+    /// A call answered inside a batch: counted by method, without its own time or outcome
+    /// (the server answers a batch's calls past this middleware).
+    fn batched(&self, method: &'static str) {
+        let _ = method;
+    }
 }
 
 /// Observes nothing.
@@ -83,7 +90,11 @@ pub(crate) struct Observed<S> {
 
 impl<S> RpcServiceT for Observed<S>
 where
-    S: RpcServiceT<MethodResponse = MethodResponse> + Send + Sync + Clone + 'static,
+    S: RpcServiceT<MethodResponse = MethodResponse, BatchResponse = MethodResponse>
+        + Send
+        + Sync
+        + Clone
+        + 'static,
 {
     type MethodResponse = S::MethodResponse;
     type NotificationResponse = S::NotificationResponse;
@@ -108,9 +119,18 @@ where
         let service = self.service.clone();
         let observation = self.observation.clone();
         async move {
+            for entry in batch.iter() {
+                if let Ok(BatchEntry::Call(request)) = entry {
+                    observation
+                        .observer
+                        .batched(observation.label(request.method_name()));
+                }
+            }
             let started = Instant::now();
             let response = service.batch(batch).await;
-            observation.observer.observe(BATCH, started.elapsed(), true);
+            observation
+                .observer
+                .observe(BATCH, started.elapsed(), response.is_success());
             response
         }
     }
