@@ -318,6 +318,17 @@ impl Browser {
         self.charts().await
     }
 
+    /// Scrolls the element `css` to the top of the window, for a screenshot of it.
+    async fn scroll_to(&self, css: &str) {
+        self.client
+            .execute(
+                "document.querySelector(arguments[0]).scrollIntoView()",
+                vec![json!(css)],
+            )
+            .await
+            .unwrap_or_else(|e| panic!("{}: no {css} to scroll to: {e}", self.name));
+    }
+
     /// The page is no wider than the window: nothing scrolls sideways.
     async fn fits_width(&self) -> bool {
         let widths = self
@@ -386,8 +397,12 @@ fn a_trade_a_dispute_and_a_loan_through_the_web_interface() {
                     browser.name
                 );
             }
+            browser.scroll_to(".figures").await;
             browser.shot("network-charts").await;
         }
+        // The phone shows one chart under another: the last one too.
+        bob.scroll_to("[data-chart='peers']").await;
+        bob.shot("network-charts-peers").await;
 
         // Read-only pages work locked; actions ask for the wallet first.
         alice.go("wallet", "Wallet").await;
@@ -666,6 +681,9 @@ fn a_trade_a_dispute_and_a_loan_through_the_web_interface() {
                     .is_ok_and(|h| h > height)
             })
             .await;
+        alice.wait_charts(2).await;
+        alice.scroll_to(".figures").await;
+        alice.shot("network-charts-after-the-scenario").await;
         alice.go("explorer", "Explorer").await;
         alice.wait_text("main table", "Height").await;
         alice.shot("explorer").await;

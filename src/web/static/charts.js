@@ -45,12 +45,12 @@ const FIGURE_CHARTS = [
       .map(s => ({ at_ms: s.at_ms, value: s.finality_ms })),
   },
   {
-    key: 'mempool', title: 'Mempool size', unit: 'transactions', axis: 'transactions waiting', least: 10,
+    key: 'mempool', title: 'Mempool size', unit: 'transactions', axis: 'transactions waiting', least: 10, whole: true,
     about: 'transactions waiting to be included in a block',
     points: samples => samples.map(s => ({ at_ms: s.at_ms, value: s.mempool_size })),
   },
   {
-    key: 'peers', title: 'Peers', unit: 'peers', axis: 'connected peers', least: 4, step: true,
+    key: 'peers', title: 'Peers', unit: 'peers', axis: 'connected peers', least: 4, step: true, whole: true,
     about: 'peers this node is connected to',
     points: samples => samples.map(s => ({ at_ms: s.at_ms, value: s.peers })),
   },
@@ -80,7 +80,8 @@ function drawChart(plot, chart, points, nowMs) {
   const x = at => left + innerWidth * (1 - Math.min(Math.max((nowMs - at) / FIGURES_SPAN_MS, 0), 1));
   const y = value => top + innerHeight * (1 - value / highest);
   const kids = [];
-  for (const value of [0, highest / 2, highest]) {
+  // Counts (mempool, peers) are whole numbers: a tick halfway between two would read oddly.
+  for (const value of [0, highest / 2, highest].filter(v => !chart.whole || Number.isInteger(v))) {
     kids.push(svg('line', { class: 'gridline', x1: left, x2: width - right, y1: y(value), y2: y(value) }));
     kids.push(svg('text', { class: 'tick', x: left - 6, y: y(value) + 4, 'text-anchor': 'end' }, figure(value)));
   }
