@@ -44,6 +44,7 @@ fn main() {
             followers: Vec::new(),
             snapshot_every: node::run::DEFAULT_SNAPSHOT_EVERY,
             web: None,
+            metrics: None,
             private_key: key,
             validators: validators.clone(),
         };

@@ -622,6 +622,12 @@ fn sample(context: tokio::Context, metrics: NodeMetrics, sources: SampleSources)
 /// Seconds between two measurements of the data directory's size.
 const STORAGE_EVERY: u64 = 10;
 
+/// Finalized blocks between two ledger snapshots, unless configured.
+pub const DEFAULT_SNAPSHOT_EVERY: u64 = 1_000;
+
+/// Sync progress is logged once per this many blocks executed.
+const SYNC_LOG_EVERY: u64 = 100;
+
 #[cfg(test)]
 mod tests {
     use super::is_loopback_host;
@@ -648,9 +654,3 @@ mod tests {
         }
     }
 }
-
-/// Finalized blocks between two ledger snapshots, unless configured.
-pub const DEFAULT_SNAPSHOT_EVERY: u64 = 1_000;
-
-/// Sync progress is logged once per this many blocks executed.
-const SYNC_LOG_EVERY: u64 = 100;
