@@ -41,7 +41,14 @@ fn block(devnet: &Devnet, index: u16, height: u64) -> serde_json::Value {
 
 #[test]
 fn a_full_node_syncs_late_serves_rpc_and_forwards_transactions() {
-    let devnet = Devnet::start("full-node", RPC_PORT, P2P_PORT);
+    // Blocks every 50 ms even when idle, so that the chain grows quickly past the full node.
+    let devnet = Devnet::start_with(
+        "full-node",
+        RPC_PORT,
+        P2P_PORT,
+        &[],
+        &["--idle-block-interval-ms", "50"],
+    );
     let bob = devnet.address("bob");
     for _ in 0..5 {
         devnet.ok("alice", &["send", &bob, "1", "USDX"]);

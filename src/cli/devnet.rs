@@ -64,6 +64,11 @@ pub struct DevnetArgs {
     /// The first validator's Prometheus metrics port (`http://127.0.0.1:<port>/metrics`).
     #[arg(long, default_value_t = FIRST_METRICS_PORT)]
     pub metrics_port: u16,
+    /// How long a leader with no transaction to propose waits before it proposes an empty
+    /// block, in milliseconds (the node's default, 1000, when absent). Used when the directory
+    /// is created.
+    #[arg(long, value_name = "MS")]
+    pub idle_block_interval_ms: Option<u64>,
 }
 
 /// A validator's entry in every node's configuration.
@@ -100,6 +105,10 @@ pub struct NodeConfig {
     /// Where Prometheus metrics are served.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub metrics: Option<SocketAddr>,
+    /// How long a leader with nothing to propose waits before an empty block (the node's
+    /// default when absent).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub idle_block_interval_ms: Option<u64>,
 }
 
 #[derive(Serialize)]
@@ -165,17 +174,19 @@ fn genesis_toml(now_ms: u64, wallets: &[(&str, AccountId)], validators: &[Accoun
     text
 }
 
-/// The first validator's ports; validator i uses these plus i.
+/// How a new devnet's nodes are set up: the first validator's ports (validator i uses these
+/// plus i) and every node's idle interval (the node's default when `None`).
 #[derive(Clone, Copy, Debug)]
-pub struct Ports {
+pub struct Setup {
     pub rpc: u16,
     pub p2p: u16,
     pub web: u16,
     pub metrics: u16,
+    pub idle_block_interval_ms: Option<u64>,
 }
 
 /// Creates a new devnet directory. Returns the node configuration files in validator order.
-pub fn create(dir: &Path, validators: usize, ports: Ports) -> Result<Vec<PathBuf>, String> {
+pub fn create(dir: &Path, validators: usize, ports: Setup) -> Result<Vec<PathBuf>, String> {
     std::fs::create_dir_all(dir.join("wallets"))
         .map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
     let keys: Vec<ed25519::PrivateKey> = (0..validators)
@@ -248,6 +259,7 @@ pub fn create(dir: &Path, validators: usize, ports: Ports) -> Result<Vec<PathBuf
         snapshot_every: None,
         web: None,
         metrics: Some(SocketAddr::from(([127, 0, 0, 1], ports.metrics + count))),
+        idle_block_interval_ms: ports.idle_block_interval_ms,
     };
     write_private(
         &full_node_dir.join("node.toml"),
@@ -276,6 +288,7 @@ pub fn create(dir: &Path, validators: usize, ports: Ports) -> Result<Vec<PathBuf
                 [127, 0, 0, 1],
                 ports.metrics + index as u16,
             ))),
+            idle_block_interval_ms: ports.idle_block_interval_ms,
         };
         let path = node_dir.join("node.toml");
         write_private(
@@ -359,11 +372,12 @@ pub fn run(args: DevnetArgs) -> Result<(), String> {
         create(
             &args.dir,
             4,
-            Ports {
+            Setup {
                 rpc: args.rpc_port,
                 p2p: args.p2p_port,
                 web: args.web_port,
                 metrics: args.metrics_port,
+                idle_block_interval_ms: args.idle_block_interval_ms,
             },
         )?
     };

@@ -20,6 +20,8 @@ pub struct Devnet {
     pub p2p_port: u16,
     /// Environment variables every node process gets (through `equa devnet`).
     env: Vec<(String, String)>,
+    /// Arguments added to `equa devnet`.
+    args: Vec<String>,
     process: Option<Child>,
 }
 
@@ -33,6 +35,18 @@ impl Devnet {
     /// [`Devnet::start`] with `env` set for `equa devnet` and so for every node it starts
     /// (`RUST_LOG`, `EQUA_LOG_FORMAT`).
     pub fn start_with_env(name: &str, rpc_port: u16, p2p_port: u16, env: &[(&str, &str)]) -> Self {
+        Self::start_with(name, rpc_port, p2p_port, env, &[])
+    }
+
+    /// [`Devnet::start_with_env`] with `args` added to `equa devnet` (for example
+    /// `--idle-block-interval-ms`, for a test that needs many blocks quickly).
+    pub fn start_with(
+        name: &str,
+        rpc_port: u16,
+        p2p_port: u16,
+        env: &[(&str, &str)],
+        args: &[&str],
+    ) -> Self {
         let dir = std::env::temp_dir().join(format!("equa-{name}-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
         let mut devnet = Self {
@@ -43,6 +57,7 @@ impl Devnet {
                 .iter()
                 .map(|(key, value)| (key.to_string(), value.to_string()))
                 .collect(),
+            args: args.iter().map(|arg| arg.to_string()).collect(),
             process: None,
         };
         devnet.resume();
@@ -62,6 +77,7 @@ impl Devnet {
             // Each test devnet serves its web pages beside its RPC ports, clear of the default 8080.
             .args(["--web-port", &(self.rpc_port + 10).to_string()])
             .args(["--metrics-port", &(self.rpc_port + 20).to_string()])
+            .args(&self.args)
             .envs(self.env.iter().map(|(key, value)| (key, value)))
             .stdout(Stdio::null())
             .stderr(Stdio::null())

@@ -43,6 +43,7 @@ fn main() {
             rpc: None,
             followers: Vec::new(),
             snapshot_every: node::run::DEFAULT_SNAPSHOT_EVERY,
+            tuning: node::engine::Tuning::default(),
             web: None,
             metrics: None,
             private_key: key,

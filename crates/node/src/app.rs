@@ -39,7 +39,8 @@ pub struct AppConfig {
     /// The most transactions this node puts in a block it proposes.
     pub max_block_txs: usize,
     /// This node proposes a block no sooner than this after its parent's timestamp (a local
-    /// rule), so that an idle chain does not spin and a busy one fills its blocks.
+    /// rule), so that a busy chain fills its blocks. With no transaction to propose a leader
+    /// waits longer, up to the idle interval (`engine::Tuning::idle_block_interval`).
     pub min_block_interval_ms: u64,
     /// Check conservation of every asset after every finalized block (simulations and tests).
     pub audit_finalized: bool,

@@ -1,14 +1,30 @@
 //! Wiring one node: p2p channels, marshal, broadcast, the glue stateful actor around [`App`], and
 //! simplex. Generic over the runtime and the network, so simulations (deterministic runtime,
 //! simulated p2p) and real processes (tokio, authenticated discovery) share it.
+//!
+//! # Pacing
+//!
+//! A leader proposes no sooner than `AppConfig::min_block_interval_ms` after its parent's
+//! timestamp (the application waits for that). A leader whose pool has no transaction for the
+//! next block ([`crate::TransactionSource::has_pending`]) also waits, up to the *idle interval*
+//! (`NodeConfig::idle_block_interval`, like CometBFT's `create_empty_blocks_interval`), before it
+//! proposes an empty block; a transaction arriving meanwhile ends the wait at once. An idle chain
+//! thus makes about one block per idle interval, and a busy one keeps its pace.
+//!
+//! Followers nullify a leader that has not proposed within simplex's leader timeout, so the
+//! timeouts are derived from the idle interval ([`Timeouts::for_idle_interval`]): each is the
+//! idle interval plus what it was before pacing (1 s to propose, 2 s to certify, 5 s to skip a
+//! silent leader, see [`PROPOSAL_MARGIN`]). The wait happens outside the glue stateful actor
+//! (in [`Paced`], which wraps marshal's automaton), because that actor handles no finalized block
+//! while a build is running.
 
-use crate::{App, Provider, Qmdb, Scheme, block::Block};
+use crate::{App, ConsensusContext, Provider, Qmdb, Scheme, block::Block};
 use commonware_broadcast::buffered;
 use commonware_consensus::{
-    Reporter,
+    Automaton, CertifiableAutomaton, Handoff, Reporter,
     marshal::{
         self,
-        core::{Actor as MarshalActor, Mailbox as MarshalMailbox},
+        core::{Actor as MarshalActor, DigestFallback, Mailbox as MarshalMailbox},
         resolver::p2p as marshal_resolver,
         standard::{Deferred, Standard},
     },
@@ -17,7 +33,7 @@ use commonware_consensus::{
         config::{ForwardPolicy, SkipPolicy},
         elector::RoundRobin,
     },
-    types::{Epoch, FixedEpocher, ViewDelta},
+    types::{Epoch, FixedEpocher, Round, ViewDelta},
 };
 use commonware_cryptography::{
     Digested, Digestible, Sha256, certificate::ConstantProvider, certificate::Verifier as _,
@@ -29,10 +45,19 @@ use commonware_glue::stateful::{
 };
 use commonware_p2p::{Blocker, Receiver, Sender};
 use commonware_parallel::Sequential;
-use commonware_runtime::{Clock, Handle, Metrics, Spawner, Storage, buffer::paged::CacheRef};
+use commonware_runtime::{
+    Clock, Handle, Metrics, Quota, Spawner, Storage, buffer::paged::CacheRef,
+};
 use commonware_storage::{archive::prunable, mmr, translator::TwoCap};
-use commonware_utils::{NZDuration, NZU16, NZU64, NZUsize};
-use std::{num::NonZeroUsize, time::Duration};
+use commonware_utils::{NZDuration, NZU16, NZU32, NZU64, NZUsize, channel::oneshot};
+use futures::future::{Either, select};
+use std::{
+    num::{NonZeroU32, NonZeroUsize},
+    pin::pin,
+    sync::Arc,
+    time::{Duration, UNIX_EPOCH},
+};
+use types::Digest;
 
 /// The simplex signing namespace. Changing it is a breaking change of the chain.
 pub const CONSENSUS_NAMESPACE: &[u8] = b"EQUA_CONSENSUS_V1";
@@ -59,6 +84,28 @@ pub mod channel {
 const SYNC_BATCH_OPS: std::num::NonZeroU64 = NZU64!(64);
 /// Below this, the runtime raises buffer sizes anyway.
 const IO_BUFFER: NonZeroUsize = NZUsize!(8192);
+
+/// Messages a peer may send on each consensus channel per second, sustained.
+pub const CHANNEL_MESSAGES_PER_SECOND: NonZeroU32 = NZU32!(10_000);
+
+/// Messages a peer may send on one consensus channel at once, unless configured. The p2p layer
+/// reserves, and touches, a slot in each channel's inbound queue and in the shared outbound
+/// queue for every peer's whole burst, up front: measured with four validators and a full node,
+/// each unit of burst costs about 77 KB resident (256 is about 19 MB; the burst of 10,000 that
+/// `Quota::per_second(10_000)` implied was about 730 MB, most of a node's memory). Consensus
+/// sends a few messages per view to each peer, so its bursts are short; beyond a burst a peer's
+/// messages are paced at [`CHANNEL_MESSAGES_PER_SECOND`].
+pub const DEFAULT_CHANNEL_BURST: NonZeroU32 = NZU32!(256);
+
+/// The quota of each consensus channel (every [`channel::ALL`]): `burst` messages at once from
+/// each peer, then [`CHANNEL_MESSAGES_PER_SECOND`].
+pub fn channel_quota(burst: NonZeroU32) -> Quota {
+    Quota::per_second(CHANNEL_MESSAGES_PER_SECOND).allow_burst(burst)
+}
+
+/// Messages each actor's mailbox holds before it overflows into a growing queue. The slots are
+/// reserved up front but only touched when used: at 1,024 they are 76 MB of address space and
+/// about 1 MB resident.
 const MAILBOX: NonZeroUsize = NZUsize!(1024);
 
 /// The largest message any channel carries, for the p2p layer's bound.
@@ -89,8 +136,74 @@ pub struct NodeConfig {
     /// after a restart, which re-executes from the latest ledger snapshot (see the crate docs):
     /// keep it above the distance to that snapshot and to any peer's. `None` never prunes.
     pub retained_blocks: Option<usize>,
-    pub leader_timeout: Duration,
+    /// Pacing and memory bounds.
+    pub tuning: Tuning,
+}
+
+/// How a node paces empty blocks and how much memory it reserves up front. `equa node` uses
+/// [`Tuning::default`] but for what its configuration file sets (see `run`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Tuning {
+    /// How long a leader with no transaction to propose waits before it proposes an empty
+    /// block (see the module docs). Simplex's timeouts are derived from it.
+    pub idle_block_interval: Duration,
+    /// Pages of [`PAGE_BYTES`] in the storage page cache, shared by every archive and the state
+    /// store; allocated up front.
     pub page_cache_pages: NonZeroUsize,
+    /// Messages each peer may send at once on each consensus channel (see
+    /// [`DEFAULT_CHANNEL_BURST`]). Only the p2p network's registration uses it.
+    pub channel_burst: NonZeroU32,
+}
+
+impl Default for Tuning {
+    fn default() -> Self {
+        Self {
+            idle_block_interval: DEFAULT_IDLE_BLOCK_INTERVAL,
+            page_cache_pages: DEFAULT_PAGE_CACHE_PAGES,
+            channel_burst: DEFAULT_CHANNEL_BURST,
+        }
+    }
+}
+
+/// The size of a page of the storage page cache.
+pub const PAGE_BYTES: u16 = 4096;
+
+/// The storage page cache unless configured: 64 MiB, which made state writes 2.8 times faster
+/// than 1 MiB (see the commonware notes, part F).
+pub const DEFAULT_PAGE_CACHE_PAGES: NonZeroUsize = NZUsize!(16_384);
+
+/// The idle interval of a node whose configuration does not set one: an idle chain makes about
+/// one block a second.
+pub const DEFAULT_IDLE_BLOCK_INTERVAL: Duration = Duration::from_secs(1);
+
+/// What each simplex timeout allows beyond the idle interval, per step: a leader's proposal must
+/// be built, broadcast and seen within one margin of its idle wait (this was the leader timeout
+/// before empty blocks were paced, with 50 ms between blocks).
+pub const PROPOSAL_MARGIN: Duration = Duration::from_secs(1);
+
+/// Simplex's timeouts, derived from the idle interval so that a leader waiting for it is never
+/// taken for a silent one.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Timeouts {
+    /// Followers nullify a leader that has not proposed within this.
+    pub leader: Duration,
+    /// A view not certified within this is nullified.
+    pub certification: Duration,
+    /// A leader silent for this long is skipped at once.
+    pub skip: Duration,
+}
+
+impl Timeouts {
+    /// The idle interval plus one margin to propose, two to certify and five to skip (before
+    /// pacing these were 1 s, 2 s and 5 s): a leader waits at most the idle interval from the
+    /// moment it is asked to propose, so its proposal is never later than the margin allows.
+    pub fn for_idle_interval(idle_block_interval: Duration) -> Self {
+        Self {
+            leader: idle_block_interval.saturating_add(PROPOSAL_MARGIN),
+            certification: idle_block_interval.saturating_add(PROPOSAL_MARGIN.saturating_mul(2)),
+            skip: idle_block_interval.saturating_add(PROPOSAL_MARGIN.saturating_mul(5)),
+        }
+    }
 }
 
 impl std::fmt::Debug for NodeConfig {
@@ -231,10 +344,15 @@ where
         app,
         provider,
         retained_blocks,
-        leader_timeout,
-        page_cache_pages,
+        tuning:
+            Tuning {
+                idle_block_interval,
+                page_cache_pages,
+                channel_burst: _,
+            },
     } = config;
-    let page_cache = CacheRef::new(NZU16!(4096), page_cache_pages);
+    let timeouts = Timeouts::for_idle_interval(idle_block_interval);
+    let page_cache = CacheRef::new(NZU16!(PAGE_BYTES), page_cache_pages);
 
     let resolver = marshal_resolver::init(
         context.child("marshal_resolver"),
@@ -285,6 +403,7 @@ where
 
     let genesis = app.genesis_block().clone();
     let genesis_digest = genesis.digest();
+    let genesis_block = genesis.clone();
     let plan = SyncPlan::init(context.child("plan"), prefix.clone()).await;
 
     let provider_scheme = ConstantProvider::new(scheme.clone());
@@ -337,7 +456,7 @@ where
         StatefulConfig {
             application: app,
             db_config: qmdb_config(&prefix, page_cache.clone()),
-            provider,
+            provider: provider.clone(),
             marshal: (marshal_mailbox.clone(), floor),
             mailbox_size: MAILBOX,
             plan,
@@ -362,6 +481,16 @@ where
         marshal_mailbox.clone(),
         FixedEpocher::new(NZU64!(u64::MAX)),
     );
+    let paced = Paced {
+        context: Arc::new(context.child("pacer")),
+        inner: deferred.clone(),
+        pacer: Pacer {
+            marshal: marshal_mailbox.clone(),
+            provider,
+            genesis: Digested::precomputed(genesis_block, genesis_digest),
+            idle_block_interval,
+        },
+    };
     marshal_actor.start(reporter(stateful_mailbox.clone()), buffer, resolver);
     stateful.start();
 
@@ -371,7 +500,7 @@ where
             scheme,
             elector: RoundRobin::<Sha256>::default(),
             blocker,
-            automaton: deferred.clone(),
+            automaton: paced,
             relay: deferred.clone(),
             reporter: deferred,
             strategy: Sequential,
@@ -382,12 +511,12 @@ where
             replay_buffer: IO_BUFFER,
             write_buffer: IO_BUFFER,
             page_cache,
-            leader_timeout,
-            certification_timeout: leader_timeout.saturating_mul(2),
+            leader_timeout: timeouts.leader,
+            certification_timeout: timeouts.certification,
             timeout_retry: Duration::from_millis(500),
             view_retention: ViewDelta::new(10),
             skip: SkipPolicy::Enabled {
-                timeout: Duration::from_secs(5),
+                timeout: timeouts.skip,
                 budget: simplex::SkipBudget::Participants,
             },
             fetch_timeout: NZDuration!(Duration::from_secs(2)),
@@ -409,4 +538,197 @@ where
             app: handle,
         },
     )
+}
+
+/// Simplex's automaton: marshal's [`Deferred`] behind a leader that holds back an empty block
+/// (see [`Pacer`]). Verification and certification pass straight through.
+struct Paced<E, A> {
+    context: Arc<E>,
+    inner: A,
+    pacer: Pacer,
+}
+
+impl<E, A: Clone> Clone for Paced<E, A> {
+    fn clone(&self) -> Self {
+        Self {
+            context: self.context.clone(),
+            inner: self.inner.clone(),
+            pacer: self.pacer.clone(),
+        }
+    }
+}
+
+impl<E, A> Automaton for Paced<E, A>
+where
+    E: Spawner + Clock,
+    A: CertifiableAutomaton<Context = ConsensusContext, Digest = Digest>,
+{
+    type Context = ConsensusContext;
+    type Digest = Digest;
+
+    async fn propose(&mut self, context: ConsensusContext) -> oneshot::Receiver<Digest> {
+        let (mut response, receiver) = oneshot::channel();
+        let mut inner = self.inner.clone();
+        let pacer = self.pacer.clone();
+        self.context
+            .child("propose")
+            .spawn(move |runtime| async move {
+                // Consensus drops the receiver when it gives up on the view: stop waiting then.
+                let held = {
+                    let hold = pin!(pacer.hold(&runtime, context.parent.1));
+                    let abandoned = pin!(response.closed());
+                    matches!(select(hold, abandoned).await, Either::Left(_))
+                };
+                if !held {
+                    return;
+                }
+                let proposal = inner.propose(context).await;
+                let digest = {
+                    let abandoned = pin!(response.closed());
+                    match select(proposal, abandoned).await {
+                        Either::Left((Ok(digest), _)) => Some(digest),
+                        _ => None,
+                    }
+                };
+                if let Some(digest) = digest {
+                    let _ = response.send(digest);
+                }
+            });
+        receiver
+    }
+
+    async fn verify(
+        &mut self,
+        context: ConsensusContext,
+        payload: Digest,
+    ) -> oneshot::Receiver<bool> {
+        self.inner.verify(context, payload).await
+    }
+}
+
+impl<E, A> CertifiableAutomaton for Paced<E, A>
+where
+    E: Spawner + Clock,
+    A: CertifiableAutomaton<Context = ConsensusContext, Digest = Digest>,
+{
+    /// The application declines to build before the parent certifies (glue's default), so a
+    /// term start is proposed through [`Automaton::propose`], which is where the leader waits.
+    async fn prepare(&mut self, context: ConsensusContext) -> oneshot::Receiver<Handoff<Digest>> {
+        self.inner.prepare(context).await
+    }
+
+    async fn certify(&mut self, round: Round, payload: Digest) -> oneshot::Receiver<bool> {
+        self.inner.certify(round, payload).await
+    }
+}
+
+/// Decides when a leader proposes: at once when its pool has a transaction for the next block,
+/// otherwise when one arrives or the idle interval since the parent has passed.
+#[derive(Clone)]
+struct Pacer {
+    marshal: MarshalMailbox<Scheme, Standard<Block>>,
+    provider: Provider,
+    genesis: Digested<Block>,
+    idle_block_interval: Duration,
+}
+
+impl Pacer {
+    /// Returns when the leader asked to build on `parent` should propose.
+    async fn hold(&self, runtime: &impl Clock, parent: Digest) {
+        let asked_ms = unix_ms(runtime);
+        let Some(parent) = self.parent(runtime, parent).await else {
+            // Without the parent there is nothing to pace against; the application still keeps
+            // the minimum interval.
+            return;
+        };
+        let (parent_timestamp_ms, parent_txs) = (parent.inner().timestamp_ms, &parent.inner().txs);
+        let idle_ms = u64::try_from(self.idle_block_interval.as_millis()).unwrap_or(u64::MAX);
+        let deadline_ms = idle_deadline_ms(parent_timestamp_ms, asked_ms, idle_ms);
+        loop {
+            // Asked for before looking, so that nothing arriving in between is missed.
+            let arrival = self.provider.arrival();
+            if self.provider.has_pending(parent_txs) || unix_ms(runtime) >= deadline_ms {
+                return;
+            }
+            let deadline = runtime.sleep_until(UNIX_EPOCH + Duration::from_millis(deadline_ms));
+            if let Either::Right(_) = select(arrival, pin!(deadline)).await {
+                return;
+            }
+        }
+    }
+
+    /// The block `digest`. A parent is certified before a leader builds on it, so this node has
+    /// it; should it not within the idle interval, the leader proposes without pacing.
+    async fn parent(&self, runtime: &impl Clock, digest: Digest) -> Option<Digested<Block>> {
+        if digest == self.genesis.digest() {
+            return Some(self.genesis.clone());
+        }
+        let block = self
+            .marshal
+            .subscribe_by_digest(digest, DigestFallback::Wait);
+        match select(block, pin!(runtime.sleep(self.idle_block_interval))).await {
+            Either::Left((Ok(block), _)) => Some(block),
+            _ => None,
+        }
+    }
+}
+
+/// When a leader asked to propose at `asked_ms` proposes an empty block: `idle_ms` after its
+/// parent's timestamp, but never more than `idle_ms` after it was asked, so that a parent
+/// timestamp ahead of this node's clock cannot hold the leader past simplex's leader timeout.
+fn idle_deadline_ms(parent_timestamp_ms: u64, asked_ms: u64, idle_ms: u64) -> u64 {
+    parent_timestamp_ms
+        .saturating_add(idle_ms)
+        .min(asked_ms.saturating_add(idle_ms))
+}
+
+fn unix_ms(clock: &impl Clock) -> u64 {
+    clock
+        .current()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |elapsed| {
+            u64::try_from(elapsed.as_millis()).unwrap_or(u64::MAX)
+        })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_empty_block_waits_the_idle_interval_from_its_parent() {
+        // Asked 200 ms after the parent: 800 ms to go.
+        assert_eq!(idle_deadline_ms(10_000, 10_200, 1_000), 11_000);
+        // Asked after the interval has passed: at once.
+        assert_eq!(idle_deadline_ms(10_000, 12_500, 1_000), 11_000);
+    }
+
+    #[test]
+    fn a_parent_from_the_future_holds_a_leader_no_longer_than_the_interval() {
+        // The parent's proposer's clock is 30 s ahead of this node's.
+        assert_eq!(idle_deadline_ms(40_000, 10_000, 1_000), 11_000);
+        assert_eq!(idle_deadline_ms(u64::MAX, 10_000, 1_000), 11_000);
+        assert_eq!(idle_deadline_ms(10_000, u64::MAX, u64::MAX), u64::MAX);
+    }
+
+    #[test]
+    fn timeouts_leave_a_margin_above_the_idle_interval() {
+        let timeouts = Timeouts::for_idle_interval(DEFAULT_IDLE_BLOCK_INTERVAL);
+        assert_eq!(
+            timeouts,
+            Timeouts {
+                leader: Duration::from_secs(2),
+                certification: Duration::from_secs(3),
+                skip: Duration::from_secs(6),
+            }
+        );
+        // Simplex requires leader < certification < skip, and the retry (500 ms) below skip.
+        for idle_ms in [1, 50, 1_000, 59_999] {
+            let idle = Duration::from_millis(idle_ms);
+            let timeouts = Timeouts::for_idle_interval(idle);
+            assert!(idle + PROPOSAL_MARGIN <= timeouts.leader);
+            assert!(timeouts.leader < timeouts.certification);
+            assert!(timeouts.certification < timeouts.skip);
+        }
+    }
 }

@@ -16,11 +16,16 @@
 //!
 //! The proposer also leaves out, and drops, whatever the ledger refuses when it executes a
 //! proposal (see `proposal::execute_proposal`).
+//!
+//! Every admitted transaction wakes the leaders waiting on [`TransactionSource::arrival`]: a
+//! leader with nothing to propose waits up to its idle interval, and one that arrives ends the
+//! wait at once (see `engine`).
 
-use crate::proposal::TransactionSource;
+use crate::proposal::{Arrival, TransactionSource};
+use commonware_utils::channel::oneshot;
 use ledger::{BlockContext, MemoryStore, Params, TxError, admit, state};
 use std::{
-    collections::{BTreeMap, HashSet},
+    collections::{BTreeMap, HashMap, HashSet},
     sync::{Arc, Mutex},
 };
 use types::{AccountId, AssetId, ChainId, SignedTransaction, TxId, tx::TxDecodeError};
@@ -42,6 +47,11 @@ pub struct MempoolConfig {
 /// every 50 ms, `AppConfig::min_block_interval_ms`), far above what wallets ask for
 /// (`client::tx::VALIDITY_BLOCKS`, 300 blocks).
 pub const MAX_EXPIRY_BLOCKS: u64 = 72_000;
+
+/// The most leaders waiting for an arrival at once. A node has one proposal in flight at a
+/// time, or two around a view change; beyond this the oldest waiter is dropped (it then waits
+/// for its idle deadline), so a misbehaving caller cannot grow the list.
+const MAX_ARRIVAL_WAITERS: usize = 16;
 
 impl Default for MempoolConfig {
     fn default() -> Self {
@@ -198,6 +208,8 @@ struct Inner {
     height: u64,
     by_sender: BTreeMap<AccountId, BTreeMap<u64, SignedTransaction>>,
     ids: HashSet<TxId>,
+    /// Told once the next transaction is admitted (see [`TransactionSource::arrival`]).
+    waiters: Vec<oneshot::Sender<()>>,
 }
 
 impl Inner {
@@ -235,6 +247,7 @@ impl Mempool {
                 height,
                 by_sender: BTreeMap::new(),
                 ids: HashSet::new(),
+                waiters: Vec::new(),
             })),
         }
     }
@@ -311,6 +324,10 @@ impl Mempool {
         }
         inner.by_sender.entry(signer).or_default().insert(nonce, tx);
         inner.ids.insert(id);
+        for waiter in inner.waiters.drain(..) {
+            // A waiter that has stopped listening needs no word.
+            let _ = waiter.send(());
+        }
         Ok(id)
     }
 
@@ -427,6 +444,49 @@ impl TransactionSource for Mempool {
 
     fn finalized(&self, state: &Arc<MemoryStore>, height: u64) {
         Mempool::finalized(self, state.clone(), height);
+    }
+
+    /// A sender has a transaction for the next block when the pool holds its nonce after the
+    /// later of the finalized state and `parent_txs`, unexpired. Blocks between the finalized
+    /// one and the parent are not looked at: a transaction they carry may count as pending,
+    /// which only makes the next block come sooner.
+    fn has_pending(&self, parent_txs: &[SignedTransaction]) -> bool {
+        let inner = self.inner.lock().expect("lock");
+        let mut after_parent: HashMap<AccountId, u64> = HashMap::new();
+        for tx in parent_txs {
+            let next = tx.tx().nonce.saturating_add(1);
+            let entry = after_parent.entry(tx.tx().signer).or_insert(next);
+            *entry = (*entry).max(next);
+        }
+        let next_height = inner.height.saturating_add(1);
+        inner.by_sender.iter().any(|(signer, pending)| {
+            let finalized = state::nonce(inner.state.as_ref(), signer);
+            let next = after_parent
+                .get(signer)
+                .map_or(finalized, |after| finalized.max(*after));
+            pending
+                .get(&next)
+                .is_some_and(|tx| tx.tx().expires_at_height >= next_height)
+        })
+    }
+
+    fn arrival(&self) -> Arrival {
+        let (sender, receiver) = oneshot::channel();
+        {
+            let mut inner = self.inner.lock().expect("lock");
+            inner.waiters.retain(|waiter| !waiter.is_closed());
+            if inner.waiters.len() >= MAX_ARRIVAL_WAITERS {
+                inner.waiters.remove(0);
+            }
+            inner.waiters.push(sender);
+        }
+        Box::pin(async move {
+            if receiver.await.is_err() {
+                // Dropped without an arrival (see `MAX_ARRIVAL_WAITERS`): never resolve, so
+                // that the caller waits for its deadline instead of spinning.
+                futures::future::pending::<()>().await;
+            }
+        })
     }
 
     /// Drops each refused transaction with its sender's later nonces, which could only follow
@@ -621,5 +681,77 @@ mod tests {
         // Nonce 2 is within reach of nonce 0 only if the sender has room.
         assert!(mempool.submit(chain.tx_with(0, 2, transfer(1))).is_err());
         assert_eq!(mempool.len(), 2);
+    }
+
+    #[test]
+    fn pending_means_a_next_nonce_the_parent_did_not_use() {
+        let mut chain = TestChain::new(3, 1_000_000_000);
+        let mempool = pool(&chain, MempoolConfig::default());
+        assert!(!mempool.has_pending(&[]), "an empty pool has nothing");
+        let first = chain.tx_with(0, 0, transfer(1));
+        mempool.submit(first.clone()).unwrap();
+        assert!(mempool.has_pending(&[]));
+        // The parent carries it: the next block has nothing to take, though the transaction
+        // stays in the pool until its block is finalized.
+        let parent = std::slice::from_ref(&first);
+        assert!(!mempool.has_pending(parent));
+        // A gap cannot be proposed, so it is not pending.
+        mempool.submit(chain.tx_with(1, 1, transfer(1))).unwrap();
+        assert!(!mempool.has_pending(parent));
+        // The sender's nonce after the parent's is.
+        let second = chain.tx_with(0, 1, transfer(1));
+        mempool.submit(second.clone()).unwrap();
+        assert!(mempool.has_pending(parent));
+        assert!(!mempool.has_pending(&[second.clone(), first.clone()]));
+        // Once the parent is finalized, the finalized nonces decide.
+        chain.apply(parent);
+        mempool.finalized(Arc::new(chain.store.clone()), chain.height);
+        assert!(mempool.has_pending(&[]));
+        assert!(!mempool.has_pending(std::slice::from_ref(&second)));
+    }
+
+    #[test]
+    fn an_admitted_transaction_ends_the_wait_for_an_arrival() {
+        use futures::FutureExt;
+        let chain = TestChain::new(2, 1_000_000_000);
+        let mempool = pool(&chain, MempoolConfig::default());
+        let mut arrival = mempool.arrival();
+        assert!((&mut arrival).now_or_never().is_none());
+        // A refused transaction is no arrival: account 5 holds nothing to pay with.
+        assert!(mempool.submit(chain.tx_with(5, 0, transfer(1))).is_err());
+        assert!((&mut arrival).now_or_never().is_none());
+        mempool.submit(chain.tx_with(0, 0, transfer(1))).unwrap();
+        assert!(arrival.now_or_never().is_some());
+        // An arrival counts for the waits asked for before it, not after.
+        let mut later = mempool.arrival();
+        assert!((&mut later).now_or_never().is_none());
+        mempool.submit(chain.tx_with(1, 0, transfer(1))).unwrap();
+        assert!(later.now_or_never().is_some());
+    }
+
+    #[test]
+    fn waiters_for_an_arrival_are_bounded() {
+        use futures::FutureExt;
+        let chain = TestChain::new(1, 1_000_000_000);
+        let mempool = pool(&chain, MempoolConfig::default());
+        // Waits given up are forgotten ...
+        for _ in 0..1_000 {
+            drop(mempool.arrival());
+        }
+        assert!(mempool.inner.lock().unwrap().waiters.len() <= 1);
+        // ... and live ones are capped: the oldest are dropped and never resolve.
+        let mut waits: Vec<Arrival> = (0..MAX_ARRIVAL_WAITERS + 4)
+            .map(|_| mempool.arrival())
+            .collect();
+        assert_eq!(
+            mempool.inner.lock().unwrap().waiters.len(),
+            MAX_ARRIVAL_WAITERS
+        );
+        mempool.submit(chain.tx_with(0, 0, transfer(1))).unwrap();
+        let resolved = waits
+            .iter_mut()
+            .filter_map(|wait| wait.now_or_never())
+            .count();
+        assert_eq!(resolved, MAX_ARRIVAL_WAITERS);
     }
 }

@@ -8,8 +8,12 @@
 
 use crate::state::{self, Execution};
 use ledger::{BlockContext, BlockError, MemoryStore, Outcome, Receipt, TxError};
-use std::sync::Arc;
+use std::{future::Future, pin::Pin, sync::Arc};
 use types::{SignedTransaction, TxId};
+
+/// Resolves when a transaction reaches a [`TransactionSource`] (see
+/// [`TransactionSource::arrival`]).
+pub type Arrival = Pin<Box<dyn Future<Output = ()> + Send>>;
 
 /// Supplies the transactions of the blocks this node proposes (a mempool, or a generator in
 /// simulations). It sees the parent's ledger state, so it can pick transactions with the right
@@ -36,6 +40,23 @@ pub trait TransactionSource: Send + Sync + std::fmt::Debug + 'static {
     /// Called with the transactions the ledger refused without a fee when this node executed
     /// a proposal built from them, so that a pool stops offering them.
     fn refused(&self, _txs: &[SignedTransaction]) {}
+
+    /// Whether this source holds a transaction for the block after `parent_txs`' block: one
+    /// that block does not carry, next in its sender's nonces. A leader whose source has none
+    /// proposes only once its idle interval has passed (see `engine`), so an idle chain makes
+    /// few empty blocks. The answer only paces proposals; what a block carries is still
+    /// [`Self::select`]'s. A source that cannot tell says yes (the default): its leader never
+    /// waits.
+    fn has_pending(&self, _parent_txs: &[SignedTransaction]) -> bool {
+        true
+    }
+
+    /// Resolves once a transaction reaches this source after the call, so that a leader waiting
+    /// for its idle interval proposes at once. Ask before [`Self::has_pending`], so that nothing
+    /// arriving in between is missed. The default never resolves.
+    fn arrival(&self) -> Arrival {
+        Box::pin(futures::future::pending())
+    }
 }
 
 /// Executes `txs`, offered by `source` for the block of `context`, on `parent`, leaving out
@@ -106,6 +127,10 @@ pub struct NoTransactions;
 impl TransactionSource for NoTransactions {
     fn select(&self, _: &MemoryStore, _: &BlockContext, _: usize) -> Vec<SignedTransaction> {
         Vec::new()
+    }
+
+    fn has_pending(&self, _: &[SignedTransaction]) -> bool {
+        false
     }
 }
 

@@ -138,7 +138,7 @@ where
                 match &outcome {
                     Ok(_) => tracing::debug!(tx = %rpc::views::tx_id_hex(&id), ?peer, "admitted from a peer"),
                     Err(error) => {
-                        tracing::trace!(tx = %rpc::views::tx_id_hex(&id), ?peer, %error, "refused from a peer");
+                        tracing::debug!(tx = %rpc::views::tx_id_hex(&id), ?peer, %error, "refused from a peer");
                     }
                 }
                 if let Some(metrics) = &metrics {

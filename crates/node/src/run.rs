@@ -31,6 +31,7 @@ use ledger::{Genesis, MemoryStore};
 use serde::Deserialize;
 use std::{
     net::SocketAddr,
+    num::{NonZeroU32, NonZeroUsize},
     path::{Path, PathBuf},
     sync::{
         Arc,
@@ -77,6 +78,15 @@ struct RawConfig {
     /// Where to serve Prometheus metrics (`/metrics`), a loopback address; none when absent.
     #[serde(default)]
     metrics: Option<SocketAddr>,
+    /// Milliseconds a leader with no pending transaction waits before proposing an empty block.
+    #[serde(default)]
+    idle_block_interval_ms: Option<u64>,
+    /// Mebibytes of storage page cache.
+    #[serde(default)]
+    page_cache_mib: Option<u64>,
+    /// Messages each peer may send at once on each consensus channel.
+    #[serde(default)]
+    p2p_message_burst: Option<u32>,
 }
 
 #[derive(Deserialize)]
@@ -126,6 +136,8 @@ pub struct RunConfig {
     pub web: Option<WebSettings>,
     /// Where Prometheus metrics are served (`GET /metrics`); loopback only.
     pub metrics: Option<SocketAddr>,
+    /// The idle interval and the memory reserved up front (see the module docs).
+    pub tuning: engine::Tuning,
 }
 
 impl RunConfig {
@@ -143,6 +155,7 @@ impl RunConfig {
             message: e.to_string(),
         })?;
         let raw: RawConfig = toml::from_str(&text).map_err(|e| RunError::Config(e.to_string()))?;
+        let tuning = tuning(&raw)?;
         let base = path.parent().unwrap_or(Path::new("."));
         let genesis = Genesis::load(&base.join(&raw.genesis))?;
         let private_key: ed25519::PrivateKey = decode_hex("private_key", &raw.private_key)?;
@@ -202,6 +215,7 @@ impl RunConfig {
             followers,
             web,
             metrics: raw.metrics,
+            tuning,
             genesis,
             data_dir: base.join(raw.data_dir),
             listen: raw.listen,
@@ -210,6 +224,72 @@ impl RunConfig {
             validators,
         })
     }
+}
+
+/// The largest `page_cache_mib`: 64 GiB.
+const MAX_PAGE_CACHE_MIB: u64 = 65_536;
+
+/// The configured pacing and memory bounds, each checked, or the defaults.
+fn tuning(raw: &RawConfig) -> Result<engine::Tuning, RunError> {
+    let defaults = engine::Tuning::default();
+    let out_of_range = |key: &str, value: String, range: String| {
+        RunError::Config(format!("{key} is {value}; it must be {range}"))
+    };
+    // The idle interval must be at least the minimum interval between blocks (or it would never
+    // be waited for) and below the largest step between two blocks' timestamps (or an idle
+    // block would be invalid).
+    let app = AppConfig::default();
+    let idle_block_interval = match raw.idle_block_interval_ms {
+        None => defaults.idle_block_interval,
+        Some(ms) if ms > 0 && ms >= app.min_block_interval_ms && ms < app.max_timestamp_step_ms => {
+            Duration::from_millis(ms)
+        }
+        Some(ms) => {
+            return Err(out_of_range(
+                "idle_block_interval_ms",
+                ms.to_string(),
+                format!(
+                    "at least the minimum block interval ({} ms) and below the largest timestamp \
+                     step between blocks ({} ms)",
+                    app.min_block_interval_ms.max(1),
+                    app.max_timestamp_step_ms
+                ),
+            ));
+        }
+    };
+    let page_cache_pages = match raw.page_cache_mib {
+        None => defaults.page_cache_pages,
+        Some(mib) => (1..=MAX_PAGE_CACHE_MIB)
+            .contains(&mib)
+            .then(|| mib * (1 << 20) / u64::from(engine::PAGE_BYTES))
+            .and_then(|pages| usize::try_from(pages).ok())
+            .and_then(NonZeroUsize::new)
+            .ok_or_else(|| {
+                out_of_range(
+                    "page_cache_mib",
+                    mib.to_string(),
+                    format!("from 1 to {MAX_PAGE_CACHE_MIB}"),
+                )
+            })?,
+    };
+    let channel_limit = engine::CHANNEL_MESSAGES_PER_SECOND.get();
+    let channel_burst = match raw.p2p_message_burst {
+        None => defaults.channel_burst,
+        Some(burst) => NonZeroU32::new(burst)
+            .filter(|burst| burst.get() <= channel_limit)
+            .ok_or_else(|| {
+                out_of_range(
+                    "p2p_message_burst",
+                    burst.to_string(),
+                    format!("from 1 to {channel_limit} (the messages a peer may send a second)"),
+                )
+            })?,
+    };
+    Ok(engine::Tuning {
+        idle_block_interval,
+        page_cache_pages,
+        channel_burst,
+    })
 }
 
 /// Handles to a started validator, for RPC and status.
@@ -288,11 +368,10 @@ pub fn run_with(config: RunConfig, started: impl FnOnce(Started) + Send + 'stati
             0,
             TrackedPeers::new(participants.clone(), followers.clone()),
         );
-        let channels = Channels::from_ordered(
-            engine::channel::ALL
-                .iter()
-                .map(|id| network.register(*id, Quota::per_second(NZU32!(10_000)))),
-        );
+        let channels =
+            Channels::from_ordered(engine::channel::ALL.iter().map(|id| {
+                network.register(*id, engine::channel_quota(config.tuning.channel_burst))
+            }));
         // A peer's relayed batches each cost a batch signature check: bound how many it may
         // send. An honest node sends at most 200 a second (see `relay`); allow twice that.
         let relay_channel = network.register(crate::relay::CHANNEL, Quota::per_second(NZU32!(400)));
@@ -347,8 +426,7 @@ pub fn run_with(config: RunConfig, started: impl FnOnce(Started) + Send + 'stati
             app,
             provider: Arc::new(mempool.clone()),
             retained_blocks: None,
-            leader_timeout: Duration::from_secs(1),
-            page_cache_pages: NZUsize!(16_384),
+            tuning: config.tuning,
         };
         let app_handle = node.app.handle();
         let (relay, _, _) = crate::relay::start(

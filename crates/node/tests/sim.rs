@@ -242,8 +242,10 @@ impl EngineDefinition for Sim {
                 Arc::new(RandomTransfers)
             },
             retained_blocks: Some(100_000),
-            leader_timeout: Duration::from_secs(1),
-            page_cache_pages: NZUsize!(64),
+            tuning: engine::Tuning {
+                page_cache_pages: NZUsize!(64),
+                ..engine::Tuning::default()
+            },
         };
         let reporter_key = public_key.clone();
         let (handle, state) = engine::start_node(

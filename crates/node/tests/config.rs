@@ -1,0 +1,129 @@
+//! The node configuration file's pacing and memory keys: their defaults, and the values a node
+//! refuses to start with.
+
+use commonware_codec::Encode;
+use commonware_cryptography::{Signer, ed25519};
+use node::{
+    engine::{self, Tuning},
+    run::{RunConfig, RunError},
+};
+use std::{
+    num::{NonZeroU32, NonZeroUsize},
+    path::PathBuf,
+    time::Duration,
+};
+
+const GENESIS: &str = r#"
+chain_id = "equa-config-test"
+genesis_time_ms = 0
+
+[native]
+symbol = "EQA"
+name = "Equa"
+decimals = 9
+
+[params]
+fee_per_byte = "0.000001"
+default_call_fee = "0.001"
+"#;
+
+/// A directory holding a genesis and a validator's configuration ending in `extra`.
+struct Files(PathBuf);
+
+impl Files {
+    fn new(name: &str, extra: &str) -> Self {
+        let dir =
+            std::env::temp_dir().join(format!("equa-config-test-{}-{name}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join("genesis.toml"), GENESIS).unwrap();
+        let key = ed25519::PrivateKey::from_seed(7);
+        let config = format!(
+            "genesis = \"genesis.toml\"\n\
+             data_dir = \"data\"\n\
+             listen = \"127.0.0.1:9000\"\n\
+             private_key = \"{}\"\n\
+             {extra}\n\
+             [[validators]]\n\
+             public_key = \"{}\"\n\
+             address = \"127.0.0.1:9000\"\n",
+            hex::encode(key.encode()),
+            hex::encode(key.public_key().encode()),
+        );
+        std::fs::write(dir.join("node.toml"), config).unwrap();
+        Self(dir)
+    }
+
+    fn load(&self) -> Result<RunConfig, RunError> {
+        RunConfig::load(&self.0.join("node.toml"))
+    }
+}
+
+impl Drop for Files {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+#[test]
+fn a_configuration_without_the_keys_gets_the_defaults() {
+    let config = Files::new("defaults", "").load().unwrap();
+    assert_eq!(config.tuning, Tuning::default());
+    assert_eq!(config.tuning.idle_block_interval, Duration::from_secs(1));
+    // 64 MiB of 4 KiB pages.
+    assert_eq!(config.tuning.page_cache_pages.get(), 16_384);
+    assert_eq!(config.tuning.channel_burst.get(), 256);
+    // The leader timeout leaves a second beyond the idle interval.
+    assert_eq!(
+        engine::Timeouts::for_idle_interval(config.tuning.idle_block_interval).leader,
+        Duration::from_secs(2)
+    );
+}
+
+#[test]
+fn the_keys_are_read() {
+    let config = Files::new(
+        "set",
+        "idle_block_interval_ms = 250\npage_cache_mib = 8\np2p_message_burst = 64",
+    )
+    .load()
+    .unwrap();
+    assert_eq!(
+        config.tuning,
+        Tuning {
+            idle_block_interval: Duration::from_millis(250),
+            page_cache_pages: NonZeroUsize::new(2_048).unwrap(),
+            channel_burst: NonZeroU32::new(64).unwrap(),
+        }
+    );
+}
+
+#[test]
+fn out_of_range_values_are_refused_by_name() {
+    for (extra, key) in [
+        ("idle_block_interval_ms = 0", "idle_block_interval_ms"),
+        // Below the minimum interval between blocks: it would never be waited for.
+        ("idle_block_interval_ms = 10", "idle_block_interval_ms"),
+        // At the largest timestamp step: an idle block would be invalid.
+        ("idle_block_interval_ms = 60000", "idle_block_interval_ms"),
+        ("page_cache_mib = 0", "page_cache_mib"),
+        ("page_cache_mib = 1000000", "page_cache_mib"),
+        ("p2p_message_burst = 0", "p2p_message_burst"),
+        ("p2p_message_burst = 10001", "p2p_message_burst"),
+    ] {
+        let files = Files::new(key, extra);
+        match files.load() {
+            Err(RunError::Config(message)) => {
+                assert!(message.starts_with(key), "{extra}: {message}");
+            }
+            other => panic!("{extra}: expected a configuration error, got {other:?}"),
+        }
+    }
+    // The largest accepted values load.
+    let config = Files::new(
+        "largest",
+        "idle_block_interval_ms = 59999\np2p_message_burst = 10000",
+    )
+    .load()
+    .unwrap();
+    assert_eq!(config.tuning.channel_burst.get(), 10_000);
+}
