@@ -8,7 +8,8 @@
 //! 2. Latency: single transfers at half that rate; each one's time from submission until a block
 //!    containing it is finalized on the validator it was sent to (p50, p99).
 //!
-//! `cargo bench --bench devnet` (set `EQUA_BENCH_SECS` to change the measured window).
+//! `cargo bench --bench devnet` (set `EQUA_BENCH_SECS` to change the measured window, and
+//! `EQUA_BENCH_BIN` to measure another build of `equa`, such as an earlier release).
 
 use client::{Keystore, keys::Wallet};
 use rpc::RpcClient;
@@ -24,13 +25,20 @@ use types::{
     bank::{BankCall, Transfer},
 };
 
-const RPC_PORT: u16 = 25_545;
-const P2P_PORT: u16 = 25_300;
+const RPC_PORT: u16 = 34_545;
+const P2P_PORT: u16 = 34_300;
 const SENDERS: usize = 256;
 /// Transactions per `equa_sendTransactions` call.
 const BATCH: usize = 64;
 /// A sender's transactions in one node's pool at once (the pool keeps up to 64 per sender).
 const WINDOW: u64 = 48;
+
+/// The `equa` binary measured: `EQUA_BENCH_BIN`, or this build's.
+fn equa() -> PathBuf {
+    std::env::var_os("EQUA_BENCH_BIN")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_BIN_EXE_equa")))
+}
 
 struct Validators(Vec<Child>, PathBuf);
 
@@ -46,7 +54,7 @@ impl Drop for Validators {
 
 fn start(dir: &Path) -> Validators {
     let _ = std::fs::remove_dir_all(dir);
-    let status = Command::new(env!("CARGO_BIN_EXE_equa"))
+    let status = Command::new(equa())
         .args(["devnet", "--init-only", "--dir", dir.to_str().unwrap()])
         .args(["--rpc-port", &RPC_PORT.to_string()])
         .args(["--p2p-port", &P2P_PORT.to_string()])
@@ -61,7 +69,7 @@ fn start(dir: &Path) -> Validators {
         .map(|index| {
             let config = dir.join(format!("validator-{index}/node.toml"));
             let log = std::fs::File::create(config.with_file_name("node.log")).unwrap();
-            Command::new(env!("CARGO_BIN_EXE_equa"))
+            Command::new(equa())
                 .args(["node", "--config", config.to_str().unwrap()])
                 .stdout(log.try_clone().unwrap())
                 .stderr(log)
@@ -282,66 +290,96 @@ fn main() {
         // Latency at half the measured rate: each transfer timed from submission until the
         // validator it went to reports a finalized block containing it.
         let target = (rate / 2.0).max(1.0);
-        let interval = Duration::from_secs_f64(1.0 / target);
-        let sent: Arc<Mutex<HashMap<String, Instant>>> = Arc::default();
-        let latencies: Arc<Mutex<Vec<Duration>>> = Arc::default();
-        let watcher = {
-            let sent = sent.clone();
-            let latencies = latencies.clone();
-            tokio::spawn(async move {
-                let client = rpc(0);
-                let mut height = client.status().await.unwrap().height;
-                loop {
-                    let now = client.status().await.unwrap().height;
-                    for h in height + 1..=now {
-                        if let Some(block) = client.block(h).await.unwrap() {
-                            let seen = Instant::now();
-                            let sent = sent.lock().unwrap();
-                            let mut latencies = latencies.lock().unwrap();
-                            for tx in &block.transactions {
-                                if let Some(at) = sent.get(tx) {
-                                    latencies.push(seen - *at);
-                                }
-                            }
-                        }
-                    }
-                    height = now;
-                    tokio::time::sleep(Duration::from_millis(2)).await;
-                }
-            })
-        };
         let mut nonces = Vec::new();
         for sender in &senders {
             nonces.push(nonce(&rpc(0), &sender.account).await);
         }
-        let client = rpc(0);
-        let latency_secs = seconds.min(10);
-        let count = (target * latency_secs as f64) as usize;
-        let mut next = Instant::now();
-        for i in 0..count {
-            let who = i % SENDERS;
-            let tx = signer.transfer(&senders[who], nonces[who], sink, 1, 1);
-            nonces[who] += 1;
-            tokio::time::sleep_until(next.into()).await;
-            next += interval;
-            let id = rpc::views::tx_id_hex(&tx.id());
-            sent.lock().unwrap().insert(id, Instant::now());
-            client.send(&tx).await.unwrap();
-        }
-        let wait = Instant::now() + Duration::from_secs(30);
-        while latencies.lock().unwrap().len() < count && Instant::now() < wait {
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-        watcher.abort();
-        let mut latencies = latencies.lock().unwrap().clone();
-        latencies.sort_unstable();
-        let percentile = |p: usize| latencies[(latencies.len() * p / 100).min(latencies.len() - 1)].as_secs_f64() * 1000.0;
-        println!(
-            "latency at {target:.0} transfers/s: {} of {count} finalized; p50 {:.1} ms, p99 {:.1} ms, max {:.1} ms",
-            latencies.len(),
-            percentile(50),
-            percentile(99),
-            latencies.last().unwrap().as_secs_f64() * 1000.0
-        );
+        let count = (target * seconds.min(10) as f64) as usize;
+        let interval = Duration::from_secs_f64(1.0 / target);
+        let measured = latencies(&signer, &senders, &mut nonces, sink, interval, count).await;
+        report(&format!("latency at {target:.0} transfers/s"), count, measured);
+
+        // Latency of a lone transfer on an otherwise idle chain: sent 2.5 s apart, so each
+        // reaches leaders that have nothing else to propose.
+        let count = seconds.clamp(4, 20) as usize;
+        let interval = Duration::from_millis(2_500);
+        let measured = latencies(&signer, &senders, &mut nonces, sink, interval, count).await;
+        report("latency of a lone transfer, 2.5 s apart", count, measured);
     });
+}
+
+/// Sends `count` transfers to validator 0, one every `interval`, and returns each one's time from
+/// submission until validator 0 reports a finalized block containing it.
+async fn latencies(
+    signer: &Signer,
+    senders: &[Sender],
+    nonces: &mut [u64],
+    sink: AccountId,
+    interval: Duration,
+    count: usize,
+) -> Vec<Duration> {
+    let sent: Arc<Mutex<HashMap<String, Instant>>> = Arc::default();
+    let measured: Arc<Mutex<Vec<Duration>>> = Arc::default();
+    let watcher = {
+        let sent = sent.clone();
+        let measured = measured.clone();
+        tokio::spawn(async move {
+            let client = rpc(0);
+            let mut height = client.status().await.unwrap().height;
+            loop {
+                let now = client.status().await.unwrap().height;
+                for h in height + 1..=now {
+                    if let Some(block) = client.block(h).await.unwrap() {
+                        let seen = Instant::now();
+                        let sent = sent.lock().unwrap();
+                        let mut measured = measured.lock().unwrap();
+                        for tx in &block.transactions {
+                            if let Some(at) = sent.get(tx) {
+                                measured.push(seen - *at);
+                            }
+                        }
+                    }
+                }
+                height = now;
+                tokio::time::sleep(Duration::from_millis(2)).await;
+            }
+        })
+    };
+    let client = rpc(0);
+    let mut next = Instant::now();
+    for i in 0..count {
+        let who = i % senders.len();
+        let tx = signer.transfer(&senders[who], nonces[who], sink, 1, 1);
+        nonces[who] += 1;
+        tokio::time::sleep_until(next.into()).await;
+        next += interval;
+        let id = rpc::views::tx_id_hex(&tx.id());
+        sent.lock().unwrap().insert(id, Instant::now());
+        client.send(&tx).await.unwrap();
+    }
+    let wait = Instant::now() + Duration::from_secs(30);
+    while measured.lock().unwrap().len() < count && Instant::now() < wait {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    watcher.abort();
+    std::mem::take(&mut *measured.lock().unwrap())
+}
+
+/// Prints p50, p99 and the maximum of `measured`, out of `count` sent.
+fn report(what: &str, count: usize, mut measured: Vec<Duration>) {
+    measured.sort_unstable();
+    let Some(max) = measured.last() else {
+        println!("{what}: none of {count} finalized within 30 s");
+        return;
+    };
+    let percentile = |p: usize| {
+        measured[(measured.len() * p / 100).min(measured.len() - 1)].as_secs_f64() * 1000.0
+    };
+    println!(
+        "{what}: {} of {count} finalized; p50 {:.1} ms, p99 {:.1} ms, max {:.1} ms",
+        measured.len(),
+        percentile(50),
+        percentile(99),
+        max.as_secs_f64() * 1000.0
+    );
 }

@@ -12,9 +12,13 @@
 //! thus makes about one block per idle interval, and a busy one keeps its pace.
 //!
 //! Followers nullify a leader that has not proposed within simplex's leader timeout, so the
-//! timeouts are derived from the idle interval ([`Timeouts::for_idle_interval`]): each is the
-//! idle interval plus what it was before pacing (1 s to propose, 2 s to certify, 5 s to skip a
-//! silent leader, see [`PROPOSAL_MARGIN`]). The wait happens outside the glue stateful actor
+//! timeouts leave room for the longest idle wait ([`MAX_IDLE_BLOCK_INTERVAL`]): each is that
+//! plus what it was before pacing (1 s to propose, 2 s to certify, 5 s to skip a silent leader,
+//! see [`PROPOSAL_MARGIN`]). They are the same on every node ([`Timeouts::CHAIN`]) whatever its
+//! idle interval: a view is nullified only when a quorum's timeouts have passed, so one node
+//! configured with longer timeouts would slow every view a silent leader holds. An operator may
+//! therefore shorten the idle interval but not lengthen it. The wait happens outside the glue
+//! stateful actor
 //! (in [`Paced`], which wraps marshal's automaton), because that actor handles no finalized block
 //! while a build is running.
 
@@ -145,7 +149,7 @@ pub struct NodeConfig {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Tuning {
     /// How long a leader with no transaction to propose waits before it proposes an empty
-    /// block (see the module docs). Simplex's timeouts are derived from it.
+    /// block (see the module docs); at most [`MAX_IDLE_BLOCK_INTERVAL`].
     pub idle_block_interval: Duration,
     /// Pages of [`PAGE_BYTES`] in the storage page cache, shared by every archive and the state
     /// store; allocated up front.
@@ -176,13 +180,17 @@ pub const DEFAULT_PAGE_CACHE_PAGES: NonZeroUsize = NZUsize!(16_384);
 /// one block a second.
 pub const DEFAULT_IDLE_BLOCK_INTERVAL: Duration = Duration::from_secs(1);
 
+/// The longest idle interval a node may be configured with; the chain's timeouts leave room for
+/// it (see the module docs).
+pub const MAX_IDLE_BLOCK_INTERVAL: Duration = DEFAULT_IDLE_BLOCK_INTERVAL;
+
 /// What each simplex timeout allows beyond the idle interval, per step: a leader's proposal must
 /// be built, broadcast and seen within one margin of its idle wait (this was the leader timeout
 /// before empty blocks were paced, with 50 ms between blocks).
 pub const PROPOSAL_MARGIN: Duration = Duration::from_secs(1);
 
-/// Simplex's timeouts, derived from the idle interval so that a leader waiting for it is never
-/// taken for a silent one.
+/// Simplex's timeouts: the same on every node, and long enough that a leader waiting out the
+/// longest idle interval is never taken for a silent one.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Timeouts {
     /// Followers nullify a leader that has not proposed within this.
@@ -194,16 +202,15 @@ pub struct Timeouts {
 }
 
 impl Timeouts {
-    /// The idle interval plus one margin to propose, two to certify and five to skip (before
-    /// pacing these were 1 s, 2 s and 5 s): a leader waits at most the idle interval from the
-    /// moment it is asked to propose, so its proposal is never later than the margin allows.
-    pub fn for_idle_interval(idle_block_interval: Duration) -> Self {
-        Self {
-            leader: idle_block_interval.saturating_add(PROPOSAL_MARGIN),
-            certification: idle_block_interval.saturating_add(PROPOSAL_MARGIN.saturating_mul(2)),
-            skip: idle_block_interval.saturating_add(PROPOSAL_MARGIN.saturating_mul(5)),
-        }
-    }
+    /// The chain's timeouts: [`MAX_IDLE_BLOCK_INTERVAL`] plus one margin to propose, two to
+    /// certify and five to skip (2 s, 3 s and 6 s). A leader waits at most its idle interval
+    /// from the moment it is asked to propose, so its proposal is never later than the margin
+    /// allows.
+    pub const CHAIN: Self = Self {
+        leader: MAX_IDLE_BLOCK_INTERVAL.saturating_add(PROPOSAL_MARGIN),
+        certification: MAX_IDLE_BLOCK_INTERVAL.saturating_add(PROPOSAL_MARGIN.saturating_mul(2)),
+        skip: MAX_IDLE_BLOCK_INTERVAL.saturating_add(PROPOSAL_MARGIN.saturating_mul(5)),
+    };
 }
 
 impl std::fmt::Debug for NodeConfig {
@@ -351,7 +358,7 @@ where
                 channel_burst: _,
             },
     } = config;
-    let timeouts = Timeouts::for_idle_interval(idle_block_interval);
+    let timeouts = Timeouts::CHAIN;
     let page_cache = CacheRef::new(NZU16!(PAGE_BYTES), page_cache_pages);
 
     let resolver = marshal_resolver::init(
@@ -641,13 +648,19 @@ impl Pacer {
             // the minimum interval.
             return;
         };
-        let (parent_timestamp_ms, parent_txs) = (parent.inner().timestamp_ms, &parent.inner().txs);
+        let (parent_height, parent_timestamp_ms, parent_txs) = (
+            parent.inner().height.get(),
+            parent.inner().timestamp_ms,
+            &parent.inner().txs,
+        );
         let idle_ms = u64::try_from(self.idle_block_interval.as_millis()).unwrap_or(u64::MAX);
         let deadline_ms = idle_deadline_ms(parent_timestamp_ms, asked_ms, idle_ms);
         loop {
             // Asked for before looking, so that nothing arriving in between is missed.
             let arrival = self.provider.arrival();
-            if self.provider.has_pending(parent_txs) || unix_ms(runtime) >= deadline_ms {
+            if self.provider.has_pending(parent_height, parent_txs)
+                || unix_ms(runtime) >= deadline_ms
+            {
                 return;
             }
             let deadline = runtime.sleep_until(UNIX_EPOCH + Duration::from_millis(deadline_ms));
@@ -712,23 +725,20 @@ mod tests {
     }
 
     #[test]
-    fn timeouts_leave_a_margin_above_the_idle_interval() {
-        let timeouts = Timeouts::for_idle_interval(DEFAULT_IDLE_BLOCK_INTERVAL);
+    fn timeouts_leave_a_margin_above_the_longest_idle_interval() {
         assert_eq!(
-            timeouts,
+            Timeouts::CHAIN,
             Timeouts {
                 leader: Duration::from_secs(2),
                 certification: Duration::from_secs(3),
                 skip: Duration::from_secs(6),
             }
         );
-        // Simplex requires leader < certification < skip, and the retry (500 ms) below skip.
-        for idle_ms in [1, 50, 1_000, 59_999] {
-            let idle = Duration::from_millis(idle_ms);
-            let timeouts = Timeouts::for_idle_interval(idle);
-            assert!(idle + PROPOSAL_MARGIN <= timeouts.leader);
-            assert!(timeouts.leader < timeouts.certification);
-            assert!(timeouts.certification < timeouts.skip);
-        }
+        // Simplex requires leader < certification < skip.
+        let timeouts = Timeouts::CHAIN;
+        assert!(MAX_IDLE_BLOCK_INTERVAL + PROPOSAL_MARGIN <= timeouts.leader);
+        assert!(DEFAULT_IDLE_BLOCK_INTERVAL <= MAX_IDLE_BLOCK_INTERVAL);
+        assert!(timeouts.leader < timeouts.certification);
+        assert!(timeouts.certification < timeouts.skip);
     }
 }

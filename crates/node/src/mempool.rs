@@ -43,9 +43,10 @@ pub struct MempoolConfig {
     pub max_expiry_blocks: u64,
 }
 
-/// The default `max_expiry_blocks`: an hour of blocks at the devnet's fastest pace (one block
-/// every 50 ms, `AppConfig::min_block_interval_ms`), far above what wallets ask for
-/// (`client::tx::VALIDITY_BLOCKS`, 300 blocks).
+/// The default `max_expiry_blocks`: an hour of blocks at the chain's fastest pace (one block
+/// every 50 ms, `AppConfig::min_block_interval_ms`, on a busy chain) and 20 hours at the idle
+/// pace (one a second), far above what wallets ask for (`client::tx::VALIDITY_BLOCKS`, 300
+/// blocks: 15 s on a busy chain, 5 minutes on an idle one).
 pub const MAX_EXPIRY_BLOCKS: u64 = 72_000;
 
 /// The most leaders waiting for an arrival at once. A node has one proposal in flight at a
@@ -324,9 +325,17 @@ impl Mempool {
         }
         inner.by_sender.entry(signer).or_default().insert(nonce, tx);
         inner.ids.insert(id);
-        for waiter in inner.waiters.drain(..) {
-            // A waiter that has stopped listening needs no word.
-            let _ = waiter.send(());
+        // Only a transaction that could be proposed next wakes a waiting leader: one behind a
+        // nonce gap cannot, and waking for it would let free gap transactions make the leader
+        // rescan the pool again and again.
+        let next = state::nonce(inner.state.as_ref(), &signer);
+        let pending = &inner.by_sender[&signer];
+        let runs_from_next = nonce >= next && (next..nonce).all(|n| pending.contains_key(&n));
+        if runs_from_next {
+            for waiter in inner.waiters.drain(..) {
+                // A waiter that has stopped listening needs no word.
+                let _ = waiter.send(());
+            }
         }
         Ok(id)
     }
@@ -447,10 +456,11 @@ impl TransactionSource for Mempool {
     }
 
     /// A sender has a transaction for the next block when the pool holds its nonce after the
-    /// later of the finalized state and `parent_txs`, unexpired. Blocks between the finalized
-    /// one and the parent are not looked at: a transaction they carry may count as pending,
-    /// which only makes the next block come sooner.
-    fn has_pending(&self, parent_txs: &[SignedTransaction]) -> bool {
+    /// later of the finalized state and `parent_txs`, unexpired at the block after
+    /// `parent_height`. Blocks between the finalized one and the parent are not looked at: a
+    /// transaction they carry may count as pending, which only makes the next block come
+    /// sooner (at the minimum interval, the pace of a busy chain).
+    fn has_pending(&self, parent_height: u64, parent_txs: &[SignedTransaction]) -> bool {
         let inner = self.inner.lock().expect("lock");
         let mut after_parent: HashMap<AccountId, u64> = HashMap::new();
         for tx in parent_txs {
@@ -458,7 +468,7 @@ impl TransactionSource for Mempool {
             let entry = after_parent.entry(tx.tx().signer).or_insert(next);
             *entry = (*entry).max(next);
         }
-        let next_height = inner.height.saturating_add(1);
+        let next_height = parent_height.max(inner.height).saturating_add(1);
         inner.by_sender.iter().any(|(signer, pending)| {
             let finalized = state::nonce(inner.state.as_ref(), signer);
             let next = after_parent
@@ -687,27 +697,44 @@ mod tests {
     fn pending_means_a_next_nonce_the_parent_did_not_use() {
         let mut chain = TestChain::new(3, 1_000_000_000);
         let mempool = pool(&chain, MempoolConfig::default());
-        assert!(!mempool.has_pending(&[]), "an empty pool has nothing");
+        // Blocks are asked for on parent 1 (the pool's finalized height is 0) unless said.
+        assert!(!mempool.has_pending(1, &[]), "an empty pool has nothing");
         let first = chain.tx_with(0, 0, transfer(1));
         mempool.submit(first.clone()).unwrap();
-        assert!(mempool.has_pending(&[]));
+        assert!(mempool.has_pending(1, &[]));
         // The parent carries it: the next block has nothing to take, though the transaction
         // stays in the pool until its block is finalized.
         let parent = std::slice::from_ref(&first);
-        assert!(!mempool.has_pending(parent));
+        assert!(!mempool.has_pending(1, parent));
         // A gap cannot be proposed, so it is not pending.
         mempool.submit(chain.tx_with(1, 1, transfer(1))).unwrap();
-        assert!(!mempool.has_pending(parent));
+        assert!(!mempool.has_pending(1, parent));
         // The sender's nonce after the parent's is.
         let second = chain.tx_with(0, 1, transfer(1));
         mempool.submit(second.clone()).unwrap();
-        assert!(mempool.has_pending(parent));
-        assert!(!mempool.has_pending(&[second.clone(), first.clone()]));
+        assert!(mempool.has_pending(1, parent));
+        assert!(!mempool.has_pending(1, &[second.clone(), first.clone()]));
         // Once the parent is finalized, the finalized nonces decide.
         chain.apply(parent);
         mempool.finalized(Arc::new(chain.store.clone()), chain.height);
-        assert!(mempool.has_pending(&[]));
-        assert!(!mempool.has_pending(std::slice::from_ref(&second)));
+        assert!(mempool.has_pending(1, &[]));
+        assert!(!mempool.has_pending(1, std::slice::from_ref(&second)));
+    }
+
+    #[test]
+    fn a_transaction_expired_at_the_next_block_is_not_pending() {
+        let chain = TestChain::new(2, 1_000_000_000);
+        let mempool = pool(&chain, MempoolConfig::default());
+        // Valid up to block 3; the pool's finalized height is 0.
+        let mut body = chain.tx_with(0, 0, transfer(1)).tx().clone();
+        body.expires_at_height = 3;
+        let tx = SignedTransaction::sign(body, &ledger::testing::key(0));
+        mempool.submit(tx).unwrap();
+        // On parent 2 the next block is 3: still valid. On parent 3 the next is 4: expired,
+        // whatever the finalized height, so the leader waits its idle interval.
+        assert!(mempool.has_pending(2, &[]));
+        assert!(!mempool.has_pending(3, &[]));
+        assert!(!mempool.has_pending(10, &[]));
     }
 
     #[test]
@@ -719,6 +746,9 @@ mod tests {
         assert!((&mut arrival).now_or_never().is_none());
         // A refused transaction is no arrival: account 5 holds nothing to pay with.
         assert!(mempool.submit(chain.tx_with(5, 0, transfer(1))).is_err());
+        assert!((&mut arrival).now_or_never().is_none());
+        // Nor is one behind a nonce gap, which could not be proposed next.
+        mempool.submit(chain.tx_with(0, 1, transfer(1))).unwrap();
         assert!((&mut arrival).now_or_never().is_none());
         mempool.submit(chain.tx_with(0, 0, transfer(1))).unwrap();
         assert!(arrival.now_or_never().is_some());

@@ -47,7 +47,7 @@ pub trait TransactionSource: Send + Sync + std::fmt::Debug + 'static {
     /// few empty blocks. The answer only paces proposals; what a block carries is still
     /// [`Self::select`]'s. A source that cannot tell says yes (the default): its leader never
     /// waits.
-    fn has_pending(&self, _parent_txs: &[SignedTransaction]) -> bool {
+    fn has_pending(&self, _parent_height: u64, _parent_txs: &[SignedTransaction]) -> bool {
         true
     }
 
@@ -129,7 +129,7 @@ impl TransactionSource for NoTransactions {
         Vec::new()
     }
 
-    fn has_pending(&self, _: &[SignedTransaction]) -> bool {
+    fn has_pending(&self, _: u64, _: &[SignedTransaction]) -> bool {
         false
     }
 }

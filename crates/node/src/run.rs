@@ -226,8 +226,12 @@ impl RunConfig {
     }
 }
 
-/// The largest `page_cache_mib`: 64 GiB.
-const MAX_PAGE_CACHE_MIB: u64 = 65_536;
+/// The largest `page_cache_mib`: 8 GiB, allocated at start.
+const MAX_PAGE_CACHE_MIB: u64 = 8_192;
+
+/// The smallest `p2p_message_burst`: the burst also sizes each channel's inbound queue and what
+/// this node may send at once, so much less would drop honest votes and sync requests.
+const MIN_P2P_MESSAGE_BURST: u32 = 64;
 
 /// The configured pacing and memory bounds, each checked, or the defaults.
 fn tuning(raw: &RawConfig) -> Result<engine::Tuning, RunError> {
@@ -236,23 +240,21 @@ fn tuning(raw: &RawConfig) -> Result<engine::Tuning, RunError> {
         RunError::Config(format!("{key} is {value}; it must be {range}"))
     };
     // The idle interval must be at least the minimum interval between blocks (or it would never
-    // be waited for) and below the largest step between two blocks' timestamps (or an idle
-    // block would be invalid).
+    // be waited for) and at most the longest the chain's timeouts leave room for (or followers
+    // would nullify this node's leaders while they wait).
     let app = AppConfig::default();
+    let min_ms = app.min_block_interval_ms.max(1);
+    let max_ms = u64::try_from(engine::MAX_IDLE_BLOCK_INTERVAL.as_millis()).unwrap_or(u64::MAX);
     let idle_block_interval = match raw.idle_block_interval_ms {
         None => defaults.idle_block_interval,
-        Some(ms) if ms > 0 && ms >= app.min_block_interval_ms && ms < app.max_timestamp_step_ms => {
-            Duration::from_millis(ms)
-        }
+        Some(ms) if (min_ms..=max_ms).contains(&ms) => Duration::from_millis(ms),
         Some(ms) => {
             return Err(out_of_range(
                 "idle_block_interval_ms",
                 ms.to_string(),
                 format!(
-                    "at least the minimum block interval ({} ms) and below the largest timestamp \
-                     step between blocks ({} ms)",
-                    app.min_block_interval_ms.max(1),
-                    app.max_timestamp_step_ms
+                    "from the minimum block interval ({min_ms} ms) to the longest idle interval \
+                     the chain's timeouts allow ({max_ms} ms)"
                 ),
             ));
         }
@@ -276,12 +278,15 @@ fn tuning(raw: &RawConfig) -> Result<engine::Tuning, RunError> {
     let channel_burst = match raw.p2p_message_burst {
         None => defaults.channel_burst,
         Some(burst) => NonZeroU32::new(burst)
-            .filter(|burst| burst.get() <= channel_limit)
+            .filter(|burst| (MIN_P2P_MESSAGE_BURST..=channel_limit).contains(&burst.get()))
             .ok_or_else(|| {
                 out_of_range(
                     "p2p_message_burst",
                     burst.to_string(),
-                    format!("from 1 to {channel_limit} (the messages a peer may send a second)"),
+                    format!(
+                        "from {MIN_P2P_MESSAGE_BURST} to {channel_limit} (the messages a peer may \
+                         send a second)"
+                    ),
                 )
             })?,
     };

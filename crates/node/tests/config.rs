@@ -72,11 +72,9 @@ fn a_configuration_without_the_keys_gets_the_defaults() {
     // 64 MiB of 4 KiB pages.
     assert_eq!(config.tuning.page_cache_pages.get(), 16_384);
     assert_eq!(config.tuning.channel_burst.get(), 256);
-    // The leader timeout leaves a second beyond the idle interval.
-    assert_eq!(
-        engine::Timeouts::for_idle_interval(config.tuning.idle_block_interval).leader,
-        Duration::from_secs(2)
-    );
+    // The chain's leader timeout leaves a second beyond the longest idle interval.
+    assert!(config.tuning.idle_block_interval <= engine::MAX_IDLE_BLOCK_INTERVAL);
+    assert_eq!(engine::Timeouts::CHAIN.leader, Duration::from_secs(2));
 }
 
 #[test]
@@ -103,11 +101,15 @@ fn out_of_range_values_are_refused_by_name() {
         ("idle_block_interval_ms = 0", "idle_block_interval_ms"),
         // Below the minimum interval between blocks: it would never be waited for.
         ("idle_block_interval_ms = 10", "idle_block_interval_ms"),
-        // At the largest timestamp step: an idle block would be invalid.
+        // Above the longest idle interval the chain's timeouts leave room for: this node's
+        // leaders would be nullified.
+        ("idle_block_interval_ms = 1001", "idle_block_interval_ms"),
         ("idle_block_interval_ms = 60000", "idle_block_interval_ms"),
         ("page_cache_mib = 0", "page_cache_mib"),
-        ("page_cache_mib = 1000000", "page_cache_mib"),
+        ("page_cache_mib = 8193", "page_cache_mib"),
         ("p2p_message_burst = 0", "p2p_message_burst"),
+        // So small a burst would drop the node's own votes and sync requests.
+        ("p2p_message_burst = 63", "p2p_message_burst"),
         ("p2p_message_burst = 10001", "p2p_message_burst"),
     ] {
         let files = Files::new(key, extra);
@@ -121,9 +123,11 @@ fn out_of_range_values_are_refused_by_name() {
     // The largest accepted values load.
     let config = Files::new(
         "largest",
-        "idle_block_interval_ms = 59999\np2p_message_burst = 10000",
+        "idle_block_interval_ms = 1000\np2p_message_burst = 10000\npage_cache_mib = 8192",
     )
     .load()
     .unwrap();
+    assert_eq!(config.tuning.idle_block_interval, Duration::from_secs(1));
     assert_eq!(config.tuning.channel_burst.get(), 10_000);
+    assert_eq!(config.tuning.page_cache_pages.get(), 8192 * 256);
 }

@@ -18,7 +18,7 @@ use commonware_glue::simulate::{
 };
 use commonware_p2p::simulated::Link;
 use commonware_runtime::{Clock, Handle, Quota, Spawner, Supervisor as _, deterministic};
-use commonware_utils::{NZU32, NZUsize, ordered::Set, probability};
+use commonware_utils::{NZUsize, ordered::Set, probability};
 use ledger::{BlockContext, MemoryStore, state, testing};
 use node::{
     App, AppConfig, Scheme, TransactionSource,
@@ -140,8 +140,8 @@ impl TransactionSource for Observed {
         self.mempool.refused(txs);
     }
 
-    fn has_pending(&self, parent_txs: &[SignedTransaction]) -> bool {
-        self.mempool.has_pending(parent_txs)
+    fn has_pending(&self, parent_height: u64, parent_txs: &[SignedTransaction]) -> bool {
+        self.mempool.has_pending(parent_height, parent_txs)
     }
 
     fn arrival(&self) -> Arrival {
@@ -201,7 +201,7 @@ impl EngineDefinition for Sim {
     fn channels(&self) -> Vec<(u64, Quota)> {
         engine::channel::ALL
             .iter()
-            .map(|id| (*id, Quota::per_second(NZU32!(10_000))))
+            .map(|id| (*id, engine::channel_quota(engine::DEFAULT_CHANNEL_BURST)))
             .collect()
     }
 

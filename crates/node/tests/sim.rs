@@ -18,7 +18,7 @@ use commonware_glue::simulate::{
 };
 use commonware_p2p::simulated::Link;
 use commonware_runtime::{Handle, Quota, deterministic};
-use commonware_utils::{NZU32, NZUsize, ordered::Set, probability};
+use commonware_utils::{NZUsize, ordered::Set, probability};
 use ledger::{BlockContext, MemoryStore, audit, state, testing};
 use node::{
     App, AppConfig, Scheme, TransactionSource,
@@ -199,7 +199,7 @@ impl EngineDefinition for Sim {
     fn channels(&self) -> Vec<(u64, Quota)> {
         engine::channel::ALL
             .iter()
-            .map(|id| (*id, Quota::per_second(NZU32!(10_000))))
+            .map(|id| (*id, engine::channel_quota(engine::DEFAULT_CHANNEL_BURST)))
             .collect()
     }
 
