@@ -29,11 +29,14 @@ pub mod store;
 pub mod testing;
 
 pub use error::{BankError, CallError, TxError};
-pub use execute::{BlockError, admit, apply_block, apply_block_checked, verify_signatures};
+pub use execute::{
+    BalanceChange, BlockError, Change, Holder, Simulation, admit, apply_block, apply_block_checked,
+    simulate, verify_signatures,
+};
 pub use genesis::{Genesis, GenesisError};
 pub use params::Params;
 pub use receipt::{Event, Outcome, Receipt};
-pub use store::{MemoryStore, Overlay, Store};
+pub use store::{MemoryStore, Overlay, ReadOverlay, Store};
 
 use types::AccountId;
 
