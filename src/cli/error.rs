@@ -5,7 +5,9 @@
 //! or, for a transaction the ledger refused, its receipt, whose own `error` field has the same
 //! shape. A transaction is tried on the node before it is sent; one the ledger would refuse is
 //! not sent, and its document is receipt-shaped too: `{"sent": false, "outcome": "failed" |
-//! "rejected", "error": {…}, "fee_paid": "0"}`. Either way the exit status is not zero.
+//! "rejected", "error": {…}, "fee_paid": "0"}`. With `--dry-run` the document is the trial
+//! itself (`equa_simulateTransaction`'s answer). A failure, and a trial that would not succeed,
+//! exit with a status that is not zero.
 
 use client::tx::SendError;
 use rpc::client::ClientError;

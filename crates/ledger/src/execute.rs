@@ -5,7 +5,7 @@ use crate::{
     error::{CallError, TxError},
     params::Params,
     receipt::{Event, Outcome, Receipt},
-    state,
+    state::{self, Holder},
     store::{Overlay, ReadOverlay, Store},
 };
 use commonware_cryptography::{BatchEntry, BatchVerifier, ed25519};
@@ -309,14 +309,6 @@ pub struct Change {
     pub key: Vec<u8>,
     pub before: Option<Vec<u8>>,
     pub after: Option<Vec<u8>>,
-}
-
-/// Who holds a balance that a simulated transaction would change.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
-pub enum Holder {
-    Account(AccountId),
-    /// Funds a module holds for accounts (escrow, bonds, loan pools).
-    Module(state::Module),
 }
 
 /// A balance a simulated transaction would change, in minor units.

@@ -73,10 +73,17 @@ pub fn held_key(module: Module, asset: AssetId) -> Vec<u8> {
     key
 }
 
+/// Who holds a balance: an account, or a module holding funds for accounts (escrow, bonds, loan
+/// pools).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Holder {
+    Account(AccountId),
+    Module(Module),
+}
+
 /// Whose balance of which asset `key` records, when it is a balance key or a module's held
 /// total; `None` for every other key.
-pub fn balance_holder(key: &[u8]) -> Option<(crate::execute::Holder, AssetId)> {
-    use crate::execute::Holder;
+pub fn balance_holder(key: &[u8]) -> Option<(Holder, AssetId)> {
     let asset = |bytes: &[u8]| Some(AssetId(u32::from_be_bytes(bytes.try_into().ok()?)));
     match key {
         [table::BALANCE, rest @ ..] if rest.len() == 36 => {
