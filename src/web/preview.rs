@@ -298,6 +298,7 @@ mod tests {
             },
             events: Vec::new(),
             moves: Vec::new(),
+            assumed_pending: 0,
         };
         let preview = preview_json(&simulation);
         assert_eq!(preview["ok"], false);

@@ -183,6 +183,7 @@ mod tests {
             },
             events: Vec::new(),
             moves: Vec::new(),
+            assumed_pending: 0,
         }
     }
 

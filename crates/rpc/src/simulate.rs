@@ -35,6 +35,10 @@ pub struct SimulationView {
     pub events: Vec<serde_json::Value>,
     /// Every balance it would change, the fee's included.
     pub moves: Vec<MoveView>,
+    /// How many of the signer's transactions before this one were taken to be waiting in the
+    /// mempool: its nonce is this far above the state's next. Their own effects (fees included)
+    /// are not counted in this answer.
+    pub assumed_pending: u64,
 }
 
 impl SimulationView {
@@ -102,9 +106,14 @@ pub fn simulate(
                 fee: native(0),
                 events: Vec::new(),
                 moves: Vec::new(),
+                assumed_pending: 0,
             };
         }
     };
+    let assumed_pending = tx
+        .tx()
+        .nonce
+        .saturating_sub(state::nonce(store, &tx.tx().signer));
     let simulation = match ledger::simulate(store, context, &tx) {
         Ok(simulation) => simulation,
         // The context is built from this very state, so it always follows; should it not, the
@@ -119,6 +128,7 @@ pub fn simulate(
                 fee: native(0),
                 events: Vec::new(),
                 moves: Vec::new(),
+                assumed_pending,
             };
         }
     };
@@ -150,6 +160,7 @@ pub fn simulate(
             .map(|event| event_json(&after, event))
             .collect(),
         moves: moves(&after, &simulation),
+        assumed_pending,
     }
 }
 
