@@ -133,6 +133,23 @@ fn rejections_are_foretold_and_write_nothing() {
         Outcome::Rejected(TxError::BadSignature)
     );
     assert!(simulation.changes.is_empty());
+    // The last nonce: running it "as if next" does not get around the ledger's refusal.
+    let last = chain.tx_with(0, u64::MAX, transfer(1, 1));
+    let simulation = simulate(&chain.store, &chain.next_context(), &last).unwrap();
+    assert_eq!(
+        simulation.receipt.outcome,
+        Outcome::Rejected(TxError::NonceExhausted)
+    );
+    assert!(simulation.changes.is_empty());
+    // Expired by the next block.
+    let mut body = chain.tx(0, transfer(1, 1)).tx().clone();
+    body.expires_at_height = chain.height;
+    let expired = types::SignedTransaction::sign(body, &ledger::testing::key(0));
+    let simulation = foretells(&mut chain, expired);
+    assert!(matches!(
+        simulation.receipt.outcome,
+        Outcome::Rejected(TxError::Expired { .. })
+    ));
 }
 
 #[test]
