@@ -6,10 +6,11 @@ use crate::cli::{
     keys, words,
 };
 use clap::Subcommand;
-use client::tx::send_call;
+use client::tx::{SendError, check_call, simulate_call, submit_checked};
 use rpc::{
     RpcClient,
-    views::{AssetView, ReceiptView},
+    simulate::{SimulationView, move_words},
+    views::{AssetView, ErrorView, ReceiptView},
 };
 use serde_json::json;
 use std::{io::IsTerminal, time::Duration};
@@ -47,21 +48,38 @@ pub async fn chain_time_ms(rpc: &RpcClient) -> u64 {
 /// ranges as the ledger leaves them worded for people (see [`words::ledger_error`]).
 pub async fn worded(rpc: &RpcClient, mut receipt: ReceiptView) -> ReceiptView {
     let now_ms = chain_time_ms(rpc).await;
-    let assets = match &receipt.error {
-        Some(error) if error.message.contains("minor units") => {
-            rpc.assets().await.unwrap_or_default()
-        }
-        _ => Vec::new(),
+    word_error(rpc, receipt.error.as_mut(), now_ms).await;
+    word_events(&mut receipt.events, now_ms);
+    receipt
+}
+
+/// A simulation with its error and event texts in words, as [`worded`] words a receipt.
+pub async fn worded_simulation(rpc: &RpcClient, mut simulation: SimulationView) -> SimulationView {
+    let now_ms = chain_time_ms(rpc).await;
+    word_error(rpc, simulation.error.as_mut(), now_ms).await;
+    word_events(&mut simulation.events, now_ms);
+    simulation
+}
+
+/// Words `error`'s message as [`worded`] does.
+pub async fn word_error(rpc: &RpcClient, error: Option<&mut ErrorView>, now_ms: u64) {
+    let Some(error) = error else {
+        return;
     };
-    if let Some(error) = &mut receipt.error {
-        error.message = words::ledger_error(&error.code, &error.message, now_ms, &assets);
-    }
-    for event in &mut receipt.events {
+    let assets = if error.message.contains("minor units") {
+        rpc.assets().await.unwrap_or_default()
+    } else {
+        Vec::new()
+    };
+    error.message = words::ledger_error(&error.code, &error.message, now_ms, &assets);
+}
+
+fn word_events(events: &mut [serde_json::Value], now_ms: u64) {
+    for event in events {
         if let Some(text) = event["text"].as_str() {
             event["text"] = words::times_in_words(text, now_ms).into();
         }
     }
-    receipt
 }
 
 pub fn print_json(value: &impl serde::Serialize) {
@@ -138,15 +156,37 @@ pub async fn submit(global: &Global, rpc: &RpcClient, call: Call) -> Result<(), 
     submit_with(global, rpc, &wallet, call).await
 }
 
-/// [`submit`] with a wallet already unlocked.
+/// [`submit`] with a wallet already unlocked. The transaction is first tried on the node: one the
+/// ledger would fail or reject is not sent (no fee, no nonce used) and the command fails with the
+/// ledger's named error. With `--dry-run` the trial is printed and nothing is sent.
 pub async fn submit_with(
     global: &Global,
     rpc: &RpcClient,
     wallet: &client::keys::Wallet,
     call: Call,
 ) -> Result<(), CliError> {
+    if global.dry_run {
+        let (_, simulation) = simulate_call(rpc, wallet, call)
+            .await
+            .map_err(CliError::send)?;
+        return report_dry_run(global, &worded_simulation(rpc, simulation).await);
+    }
+    let (tx, simulation) = match check_call(rpc, wallet, call).await {
+        Ok(checked) => checked,
+        Err(SendError::Refused { outcome, mut error }) => {
+            word_error(rpc, Some(&mut error), chain_time_ms(rpc).await).await;
+            return Err(refused(global, &outcome, &error));
+        }
+        Err(other) => return Err(CliError::send(other)),
+    };
+    if !global.json {
+        println!(
+            "fee:        {} (sent; waiting for finality)",
+            simulation.fee
+        );
+    }
     let show_progress = !global.json && std::io::stderr().is_terminal();
-    let receipt = send_call(rpc, wallet, call, RECEIPT_TIMEOUT, |waited| {
+    let receipt = submit_checked(rpc, &tx, RECEIPT_TIMEOUT, &mut |waited| {
         if show_progress {
             eprint!("\rwaiting for finality… {:.1} s", waited.as_secs_f64());
         }
@@ -157,6 +197,72 @@ pub async fn submit_with(
         eprintln!();
     }
     report(global, &worded(rpc, receipt).await)
+}
+
+/// The failure of a transaction that was not sent because the ledger would refuse it. With
+/// `--json` its document is printed here: `{"sent": false, "outcome", "error": {code, message},
+/// "fee_paid": "0"}`, shaped as a receipt so scripts read both alike.
+fn refused(global: &Global, outcome: &str, error: &ErrorView) -> CliError {
+    if global.json {
+        print_json(&json!({
+            "sent": false,
+            "outcome": outcome,
+            "error": error,
+            "fee_paid": "0",
+        }));
+    }
+    CliError {
+        code: error.code.clone(),
+        message: crate::cli::error::refused_message(outcome, &error.message),
+        printed: global.json,
+    }
+}
+
+/// Prints what a transaction would do (`--dry-run`); one that would not succeed is an error,
+/// whose JSON is the simulation itself.
+pub fn report_dry_run(global: &Global, simulation: &SimulationView) -> Result<(), CliError> {
+    if global.json {
+        print_json(simulation);
+    } else {
+        println!("dry run: nothing was sent");
+        println!(
+            "outcome:    {}",
+            match &simulation.error {
+                None => simulation.outcome.clone(),
+                Some(error) => format!("{} — {}", simulation.outcome, error.message),
+            }
+        );
+        println!("fee:        {}", simulation.fee);
+        if !simulation.moves.is_empty() {
+            println!("moves:");
+            for change in &simulation.moves {
+                println!("  {}", move_words(change));
+            }
+        }
+        if !simulation.events.is_empty() {
+            println!("events:");
+            for event in &simulation.events {
+                println!("  - {}", event["text"].as_str().unwrap_or_default());
+            }
+        }
+    }
+    match &simulation.error {
+        None if simulation.is_success() => Ok(()),
+        error => Err(CliError {
+            code: error
+                .as_ref()
+                .map_or_else(|| code::NODE_ERROR.to_string(), |e| e.code.clone()),
+            message: format!(
+                "the transaction would be {}{}",
+                simulation.outcome,
+                error
+                    .as_ref()
+                    .map(|e| format!(": {}", e.message))
+                    .unwrap_or_default()
+            ),
+            printed: global.json,
+        }),
+    }
 }
 
 /// Prints a receipt; a failed or rejected transaction is an error, whose JSON is the receipt

@@ -3,7 +3,11 @@
 //! Without `--json` the message goes to standard error. With `--json` every command prints one
 //! JSON document on standard output, failures included: `{"error": {"code": …, "message": …}}`,
 //! or, for a transaction the ledger refused, its receipt, whose own `error` field has the same
-//! shape. Either way the exit status is not zero.
+//! shape. A transaction is tried on the node before it is sent; one the ledger would refuse is
+//! not sent, and its document is receipt-shaped too: `{"sent": false, "outcome": "failed" |
+//! "rejected", "error": {…}, "fee_paid": "0"}`. With `--dry-run` the document is the trial
+//! itself (`equa_simulateTransaction`'s answer). A failure, and a trial that would not succeed,
+//! exit with a status that is not zero.
 
 use client::tx::SendError;
 use rpc::client::ClientError;
@@ -86,6 +90,9 @@ impl CliError {
         match error {
             SendError::Rpc(error) => Self::rpc(error),
             SendError::Invalid(message) => Self::new(code::NODE_ERROR, message),
+            SendError::Refused { outcome, error } => {
+                Self::new(&error.code, refused_message(&outcome, &error.message))
+            }
             SendError::Timeout { tx_id, waited_ms } => Self::new(
                 code::TIMEOUT,
                 format!(
@@ -101,6 +108,16 @@ impl CliError {
     pub fn to_json(&self) -> serde_json::Value {
         json!({ "error": { "code": self.code, "message": self.message } })
     }
+}
+
+/// Why a transaction was not sent, in words: the node's trial of it says the ledger would
+/// refuse it (`outcome` "failed" or "rejected"), so it cost nothing.
+pub fn refused_message(outcome: &str, message: &str) -> String {
+    let would = match outcome {
+        "failed" => "the ledger would fail it and keep its fee",
+        _ => "the ledger would reject it",
+    };
+    format!("not sent, nothing was paid: {would}: {message}")
 }
 
 /// Input errors from the parsing helpers, which say what was expected in words.
@@ -168,6 +185,26 @@ mod tests {
                 && !unreachable.message.contains("(Connect)"),
             "{}",
             unreachable.message
+        );
+    }
+
+    #[test]
+    fn a_transaction_not_sent_keeps_the_ledgers_code_and_says_it_cost_nothing() {
+        let error = CliError::send(SendError::Refused {
+            outcome: "failed".into(),
+            error: rpc::views::ErrorView {
+                code: "AmountOutOfRange".into(),
+                message: "the amount 1000 USDX is outside what offer 1 allows".into(),
+            },
+        });
+        assert_eq!(error.code, "AmountOutOfRange");
+        assert!(
+            error
+                .message
+                .starts_with("not sent, nothing was paid: the ledger would fail it")
+                && error.message.ends_with("what offer 1 allows"),
+            "{}",
+            error.message
         );
     }
 

@@ -35,6 +35,10 @@ pub struct Global {
     /// Print JSON instead of text, and no progress indicators.
     #[arg(long, global = true)]
     pub json: bool,
+    /// For a command that sends a transaction: try it on the node and print what it would do
+    /// (outcome, fee, balances moved, events) without sending it.
+    #[arg(long, global = true)]
+    pub dry_run: bool,
 }
 
 /// Reports a failed command: with `--json` as one JSON document on standard output (unless the

@@ -11,6 +11,7 @@
 //! cannot disagree about what a form means.
 
 mod action;
+mod preview;
 
 use axum::{
     Json, Router,
@@ -23,7 +24,7 @@ use axum::{
     },
     routing::{get, post},
 };
-use client::{Keystore, Wallet, keystore::KeystoreError};
+use client::{Keystore, Wallet, keystore::KeystoreError, tx::SendError};
 use rpc::{RpcClient, client::ClientError};
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -173,6 +174,7 @@ fn router(web: Arc<Web>) -> Router {
         .route("/api/lock", post(lock))
         .route("/api/query", post(query))
         .route("/api/act", post(act))
+        .route("/api/preview", post(preview))
         .route("/api/chat/{trade}", get(chat))
         .route("/api/events/trade/{trade}", get(trade_events))
         .route("/api/events/loan/{loan}", get(loan_events))
@@ -382,6 +384,10 @@ struct ActRequest {
     args: Vec<String>,
 }
 
+/// Sends an action's transaction and waits for its receipt. The node tries it first: one the
+/// ledger would fail or reject is not sent, and the answer is 422 with
+/// `{"error": <words>, "code": <the ledger's code>, "field": <form field or null>}` (see
+/// [`preview`] for the field).
 async fn act(
     State(web): State<Arc<Web>>,
     headers: HeaderMap,
@@ -393,15 +399,43 @@ async fn act(
     let call = action::call(&web.rpc, &wallet, action)
         .await
         .map_err(Failure::bad)?;
-    let receipt = client::tx::send_call(&web.rpc, &wallet, call, RECEIPT_TIMEOUT, |_| {})
-        .await
-        .map_err(|e| Failure(StatusCode::BAD_GATEWAY, e.to_string()))?;
+    let receipt =
+        match client::tx::send_call(&web.rpc, &wallet, call, RECEIPT_TIMEOUT, |_| {}).await {
+            Ok(receipt) => receipt,
+            Err(SendError::Refused { mut error, .. }) => {
+                let now_ms = crate::cli::chain::chain_time_ms(&web.rpc).await;
+                crate::cli::chain::word_error(&web.rpc, Some(&mut error), now_ms).await;
+                let body = preview::refusal_json(&error);
+                return Ok((StatusCode::UNPROCESSABLE_ENTITY, Json(body)).into_response());
+            }
+            Err(e) => return Err(Failure(StatusCode::BAD_GATEWAY, e.to_string())),
+        };
     let status = match receipt.error {
         None => StatusCode::OK,
         Some(_) => StatusCode::UNPROCESSABLE_ENTITY,
     };
     let error = receipt.error.as_ref().map(|e| e.message.clone());
     Ok((status, Json(json!({ "receipt": receipt, "error": error }))).into_response())
+}
+
+/// What an action would do, without sending it: the body and checks of [`act`], answered with
+/// `{"ok", "outcome", "fee", "error": {code, message, field} | null, "events": [<words>],
+/// "moves": [{account, name, asset, change}]}` (see [`preview::preview_json`]).
+async fn preview(
+    State(web): State<Arc<Web>>,
+    headers: HeaderMap,
+    Json(request): Json<ActRequest>,
+) -> Result<Json<Value>, Failure> {
+    let wallet = web.authorized(&headers)?;
+    let action = action::parse(&request.args).map_err(Failure::bad)?;
+    let call = action::call(&web.rpc, &wallet, action)
+        .await
+        .map_err(Failure::bad)?;
+    let (_, simulation) = client::tx::simulate_call(&web.rpc, &wallet, call)
+        .await
+        .map_err(|e| Failure(StatusCode::BAD_GATEWAY, e.to_string()))?;
+    let simulation = crate::cli::chain::worded_simulation(&web.rpc, simulation).await;
+    Ok(Json(preview::preview_json(&simulation)))
 }
 
 /// A trade's chat, opened for the session's wallet.
@@ -639,9 +673,11 @@ mod tests {
         let (address, _dir) = serve("session");
         let host = format!("127.0.0.1:{}", address.port());
         let action = r#"{"args":["send","equa1x","1","EQA"]}"#;
-        // Locked: no session.
-        let (status, body) = post(address, "/api/act", &[("Host", &host)], action);
-        assert_eq!(status, 401, "{body}");
+        // Locked: no session, for sending and for a preview alike.
+        for path in ["/api/act", "/api/preview"] {
+            let (status, body) = post(address, path, &[("Host", &host)], action);
+            assert_eq!(status, 401, "{path}: {body}");
+        }
         // A wrong password unlocks nothing.
         let (status, body) = post(
             address,
@@ -675,13 +711,23 @@ mod tests {
             action,
         );
         assert_eq!(status, 403, "{body}");
+        for path in ["/api/act", "/api/preview"] {
+            let (status, body) = post(
+                address,
+                path,
+                &[("Host", &host), ("Cookie", &cookie), (CSRF_HEADER, "0000")],
+                action,
+            );
+            assert_eq!(status, 403, "{path}: {body}");
+            assert!(body.contains("token"), "{body}");
+        }
+        // A preview from a page of another origin is refused like an action.
         let (status, body) = post(
             address,
-            "/api/act",
-            &[("Host", &host), ("Cookie", &cookie), (CSRF_HEADER, "0000")],
+            "/api/preview",
+            &[("Host", &host), ("Origin", "http://127.0.0.1:9999")],
             action,
         );
         assert_eq!(status, 403, "{body}");
-        assert!(body.contains("token"), "{body}");
     }
 }

@@ -5,8 +5,8 @@ use crate::{
     error::{CallError, TxError},
     params::Params,
     receipt::{Event, Outcome, Receipt},
-    state,
-    store::{Overlay, Store},
+    state::{self, Holder},
+    store::{Overlay, ReadOverlay, Store},
 };
 use commonware_cryptography::{BatchEntry, BatchVerifier, ed25519};
 use commonware_parallel::Sequential;
@@ -96,6 +96,26 @@ pub fn apply_block_checked(
         signatures_valid.len(),
         "one flag per transaction"
     );
+    begin_block(store, context)?;
+    let chain_id = state::chain_id(store);
+    let params = state::params(store);
+    let receipts = txs
+        .iter()
+        .zip(signatures_valid)
+        .map(|(tx, &signature_valid)| {
+            apply_transaction(store, context, &chain_id, &params, tx, signature_valid)
+        })
+        .collect();
+    state::set_last_block(store, context.height, context.timestamp_ms);
+    Ok(receipts)
+}
+
+/// Checks that `context` follows the last applied block, then runs what a block does before its
+/// transactions. Nothing is written when the context does not follow.
+fn begin_block(
+    store: &mut (impl Store + ?Sized),
+    context: &BlockContext,
+) -> Result<(), BlockError> {
     let (last_height, last_timestamp_ms) = state::last_block(store);
     if last_height.checked_add(1) != Some(context.height) {
         return Err(BlockError::HeightNotNext {
@@ -131,17 +151,7 @@ pub fn apply_block_checked(
             crate::market::abandon_picks(store);
         }
     }
-    let chain_id = state::chain_id(store);
-    let params = state::params(store);
-    let receipts = txs
-        .iter()
-        .zip(signatures_valid)
-        .map(|(tx, &signature_valid)| {
-            apply_transaction(store, context, &chain_id, &params, tx, signature_valid)
-        })
-        .collect();
-    state::set_last_block(store, context.height, context.timestamp_ms);
-    Ok(receipts)
+    Ok(())
 }
 
 /// Checks everything about a transaction that does not depend on its call: that it is well
@@ -282,6 +292,107 @@ fn apply_transaction(
         fee_paid: body.fee,
         events,
     }
+}
+
+/// What one transaction would do as the only transaction of the next block: its receipt and
+/// every record it would change, with the value before and after.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Simulation {
+    pub receipt: Receipt,
+    /// In key order. Empty when the transaction would be rejected.
+    pub changes: Vec<Change>,
+}
+
+/// One record a simulated transaction would write (`None` is an absent record).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Change {
+    pub key: Vec<u8>,
+    pub before: Option<Vec<u8>>,
+    pub after: Option<Vec<u8>>,
+}
+
+/// A balance a simulated transaction would change, in minor units.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct BalanceChange {
+    pub holder: Holder,
+    pub asset: AssetId,
+    pub before: u128,
+    pub after: u128,
+}
+
+impl Simulation {
+    /// Every balance the transaction would change (accounts' and modules'), in key order.
+    pub fn balance_changes(&self) -> Vec<BalanceChange> {
+        let amount = |value: &Option<Vec<u8>>| {
+            value.as_deref().map_or(0, |bytes| {
+                types::codec::decode::<u128>(bytes)
+                    .unwrap_or_else(|e| panic!("corrupt balance record: {e}"))
+            })
+        };
+        self.changes
+            .iter()
+            .filter_map(|change| {
+                let (holder, asset) = state::balance_holder(&change.key)?;
+                let (before, after) = (amount(&change.before), amount(&change.after));
+                (before != after).then_some(BalanceChange {
+                    holder,
+                    asset,
+                    before,
+                    after,
+                })
+            })
+            .collect()
+    }
+}
+
+/// Runs `tx` against `store` as the only transaction of the block `context` describes, exactly
+/// as [`apply_block`] would (the block's own first step, then the same admission checks, fee,
+/// nonce and call), and returns what it would do without changing `store` or copying it: the
+/// writes are buffered over it and dropped.
+///
+/// One difference is deliberate. A signer may have transactions waiting in a mempool, so a nonce
+/// above the state's next nonce is run as if it were the next one (the waiting transactions'
+/// own effects, fees included, are not counted). A nonce already used is refused as the ledger
+/// refuses it.
+pub fn simulate(
+    store: &(impl Store + ?Sized),
+    context: &BlockContext,
+    tx: &SignedTransaction,
+) -> Result<Simulation, BlockError> {
+    let mut block = ReadOverlay::new(store);
+    begin_block(&mut block, context)?;
+    let signer = &tx.tx().signer;
+    if tx.tx().nonce > state::nonce(&block, signer) {
+        state::set_nonce(&mut block, signer, tx.tx().nonce);
+    }
+    let chain_id = state::chain_id(&block);
+    let params = state::params(&block);
+    let signature_valid = tx.verify_signature();
+    let mut overlay = Overlay::new(&mut block);
+    let receipt = apply_transaction(
+        &mut overlay,
+        context,
+        &chain_id,
+        &params,
+        tx,
+        signature_valid,
+    );
+    let writes = overlay.into_writes();
+    let changes: Vec<Change> = writes
+        .into_iter()
+        .map(|(key, after)| Change {
+            before: block.get(&key),
+            key,
+            after,
+        })
+        .collect();
+    // A rejected transaction changes nothing, not even its nonce.
+    assert!(
+        !matches!(receipt.outcome, Outcome::Rejected(_)) || changes.is_empty(),
+        "a rejected transaction wrote {} records",
+        changes.len()
+    );
+    Ok(Simulation { receipt, changes })
 }
 
 /// The text a panic was raised with, when it was a string.

@@ -1,9 +1,11 @@
 //! The Equa ledger: a synchronous, deterministic state machine.
 //!
-//! `apply_block(store, context, txs) -> receipts` is the whole interface. The ledger reads and
-//! writes a [`Store`] and nothing else: it has no clock (time is the block's timestamp), no
-//! randomness (beyond what the block context carries) and no I/O. Given the same state, context
-//! and transactions, every node computes the same receipts and the same next state.
+//! `apply_block(store, context, txs) -> receipts` is the whole interface; `simulate` answers what
+//! one transaction would do in the next block, through the same code, without changing the
+//! state. The ledger reads and writes a [`Store`] and nothing else: it has no clock (time is the
+//! block's timestamp), no randomness (beyond what the block context carries) and no I/O. Given
+//! the same state, context and transactions, every node computes the same receipts and the same
+//! next state.
 //!
 //! Each module (the bank now; the market and lending later) keeps its own state keys, calls,
 //! events and errors in its own folder.
@@ -29,11 +31,15 @@ pub mod store;
 pub mod testing;
 
 pub use error::{BankError, CallError, TxError};
-pub use execute::{BlockError, admit, apply_block, apply_block_checked, verify_signatures};
+pub use execute::{
+    BalanceChange, BlockError, Change, Simulation, admit, apply_block, apply_block_checked,
+    simulate, verify_signatures,
+};
 pub use genesis::{Genesis, GenesisError};
 pub use params::Params;
 pub use receipt::{Event, Outcome, Receipt};
-pub use store::{MemoryStore, Overlay, Store};
+pub use state::Holder;
+pub use store::{MemoryStore, Overlay, ReadOverlay, Store};
 
 use types::AccountId;
 

@@ -73,6 +73,32 @@ pub fn held_key(module: Module, asset: AssetId) -> Vec<u8> {
     key
 }
 
+/// Who holds a balance: an account, or a module holding funds for accounts (escrow, bonds, loan
+/// pools).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Holder {
+    Account(AccountId),
+    Module(Module),
+}
+
+/// Whose balance of which asset `key` records, when it is a balance key or a module's held
+/// total; `None` for every other key.
+pub fn balance_holder(key: &[u8]) -> Option<(Holder, AssetId)> {
+    let asset = |bytes: &[u8]| Some(AssetId(u32::from_be_bytes(bytes.try_into().ok()?)));
+    match key {
+        [table::BALANCE, rest @ ..] if rest.len() == 36 => {
+            let account: [u8; 32] = rest[..32].try_into().ok()?;
+            let account = AccountId::from_bytes(account).ok()?;
+            Some((Holder::Account(account), asset(&rest[32..])?))
+        }
+        [table::HELD, module, rest @ ..] if rest.len() == 4 => {
+            let module = Module::ALL.into_iter().find(|m| *m as u8 == *module)?;
+            Some((Holder::Module(module), asset(rest)?))
+        }
+        _ => None,
+    }
+}
+
 /// What `module` holds of `asset` in total.
 pub fn held(store: &(impl Store + ?Sized), module: Module, asset: AssetId) -> u128 {
     read(store, &held_key(module, asset)).unwrap_or(0)

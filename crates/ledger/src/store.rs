@@ -1,5 +1,6 @@
-//! The key-value interface the ledger runs over, an in-memory implementation, and a
-//! write-buffering overlay.
+//! The key-value interface the ledger runs over, an in-memory implementation, and two
+//! write-buffering overlays: [`Overlay`] over a store it may write back to, and [`ReadOverlay`]
+//! over a store it only reads (to try a transaction without changing or copying the state).
 //!
 //! The ledger never does I/O. Tests run it over [`MemoryStore`]; the node runs it over an
 //! in-memory working set whose base values come from the authenticated store, and writes the
@@ -123,6 +124,52 @@ impl<'a, S: Store + ?Sized> Overlay<'a, S> {
     }
 }
 
+/// Buffers writes over a base store that it only reads: the base is borrowed shared, so it
+/// cannot change, and the writes can only be taken ([`ReadOverlay::into_writes`]) or dropped.
+/// This is how a transaction is tried against a finalized state that others keep reading: no
+/// copy of the state is made, only what the transaction writes is held.
+#[derive(Debug)]
+pub struct ReadOverlay<'a, S: Store + ?Sized> {
+    base: &'a S,
+    writes: AHashMap<Vec<u8>, Option<Vec<u8>>>,
+}
+
+impl<'a, S: Store + ?Sized> ReadOverlay<'a, S> {
+    pub fn new(base: &'a S) -> Self {
+        Self {
+            base,
+            writes: AHashMap::new(),
+        }
+    }
+
+    /// The value under `key` in the base store, without the buffered writes.
+    pub fn base_get(&self, key: &[u8]) -> Option<Vec<u8>> {
+        self.base.get(key)
+    }
+
+    /// Takes the buffered writes, in key order (`None` is a deletion).
+    pub fn into_writes(self) -> Vec<(Vec<u8>, Option<Vec<u8>>)> {
+        sorted(self.writes)
+    }
+}
+
+impl<S: Store + ?Sized> Store for ReadOverlay<'_, S> {
+    fn get(&self, key: &[u8]) -> Option<Vec<u8>> {
+        match self.writes.get(key) {
+            Some(value) => value.clone(),
+            None => self.base.get(key),
+        }
+    }
+
+    fn put(&mut self, key: &[u8], value: Vec<u8>) {
+        self.writes.insert(key.to_vec(), Some(value));
+    }
+
+    fn delete(&mut self, key: &[u8]) {
+        self.writes.insert(key.to_vec(), None);
+    }
+}
+
 fn sorted(writes: AHashMap<Vec<u8>, Option<Vec<u8>>>) -> Vec<(Vec<u8>, Option<Vec<u8>>)> {
     let mut writes: Vec<_> = writes.into_iter().collect();
     writes.sort_unstable_by(|a, b| a.0.cmp(&b.0));
@@ -174,6 +221,35 @@ mod tests {
         overlay.commit();
         assert_eq!(base.get(b"a"), Some(vec![9]));
         assert_eq!(base.get(b"b"), None);
+    }
+
+    #[test]
+    fn read_overlay_reads_its_writes_and_leaves_the_base_alone() {
+        let mut base = MemoryStore::new();
+        base.put(b"a", vec![1]);
+        base.put(b"b", vec![2]);
+        let before = base.clone();
+        let mut overlay = ReadOverlay::new(&base);
+        overlay.put(b"a", vec![9]);
+        overlay.delete(b"b");
+        overlay.put(b"c", vec![3]);
+        assert_eq!(overlay.get(b"a"), Some(vec![9]));
+        assert_eq!(overlay.get(b"b"), None);
+        assert_eq!(overlay.base_get(b"a"), Some(vec![1]));
+        // An overlay stacked on it commits into it, still not into the base.
+        let mut inner = Overlay::new(&mut overlay);
+        inner.put(b"d", vec![4]);
+        inner.commit();
+        assert_eq!(
+            overlay.into_writes(),
+            vec![
+                (b"a".to_vec(), Some(vec![9])),
+                (b"b".to_vec(), None),
+                (b"c".to_vec(), Some(vec![3])),
+                (b"d".to_vec(), Some(vec![4])),
+            ]
+        );
+        assert_eq!(base, before);
     }
 
     #[test]

@@ -225,6 +225,16 @@ impl RpcClient {
             .map_err(|e| self.map(e))
     }
 
+    /// What `tx` would do as the next block's only transaction; nothing is submitted.
+    pub async fn simulate(
+        &self,
+        tx: &SignedTransaction,
+    ) -> Result<crate::simulate::SimulationView, ClientError> {
+        let encoded = format!("0x{}", hex::encode(tx.encode()));
+        self.call(method::SIMULATE_TRANSACTION, rpc_params![encoded])
+            .await
+    }
+
     /// Submits transactions in one `equa_sendTransactions` call, their signatures checked in one
     /// batch; one result per transaction, in order.
     pub async fn send_many(

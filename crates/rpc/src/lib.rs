@@ -14,6 +14,7 @@ pub mod lending;
 pub mod market;
 pub mod observe;
 pub mod server;
+pub mod simulate;
 pub mod views;
 pub mod words;
 
@@ -29,6 +30,7 @@ pub const DEFAULT_RPC_ADDRESS: &str = "127.0.0.1:9545";
 pub mod method {
     pub const SEND_TRANSACTION: &str = "equa_sendTransaction";
     pub const SEND_TRANSACTIONS: &str = "equa_sendTransactions";
+    pub const SIMULATE_TRANSACTION: &str = "equa_simulateTransaction";
     pub const GET_ACCOUNT: &str = "equa_getAccount";
     pub const GET_ACCOUNT_PROOF: &str = "equa_getAccountProof";
     pub const LIST_HISTORY: &str = "equa_listHistory";

@@ -16,6 +16,7 @@ use crate::{
     },
     method,
     observe::{Observation, Observed, RequestObserver},
+    simulate::SimulationView,
     views::{
         AccountProofView, AccountView, AssetView, BlockView, ErrorView, HistoryView, ParamsView,
         ReceiptView, SubmittedView, tx_id_hex,
@@ -458,6 +459,27 @@ fn module_with(backend: Arc<dyn Backend>, books: Arc<BookCache>) -> RpcModule<Ar
                 .submit(tx)
                 .map(|id| tx_id_hex(&id))
                 .map_err(submit_error)
+        },
+    );
+    let g = &mut api.generator;
+    let encoded = param::<String>(g, "transaction");
+    api.method(
+        method::SIMULATE_TRANSACTION,
+        "Tries a signed, encoded transaction (hex, the parameter of equa_sendTransaction) as the \
+         only transaction of the next block, on the latest finalized state at the node's current \
+         time, and answers what it would do: outcome, named error, fee, events and every balance \
+         it would change. Nothing is kept, admitted to the mempool or relayed. A nonce above the \
+         signer's next one is tried as if the transactions before it (waiting in the mempool) \
+         had run; their own effects are not counted. A used nonce is rejected.",
+        vec![encoded],
+        |backend, (encoded,): (String,)| {
+            let tx = decode_tx(&unhex(&encoded)?);
+            let state = backend.state();
+            let now_ms = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX));
+            let context = crate::simulate::next_block(&*state, now_ms);
+            Ok::<SimulationView, ErrorObjectOwned>(crate::simulate::simulate(&*state, &context, tx))
         },
     );
     let g = &mut api.generator;
