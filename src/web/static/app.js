@@ -973,20 +973,23 @@ async function loanPage(view, id) {
     actions.append(button('Cancel request', ['loan', 'cancel', loan.id], again, true, `Cancel loan request #${loan.id}: the lenders' funds${loan.collateral ? ` and your collateral, ${money(loan.collateral)},` : ''} go back`));
   }
   if (loan.state === 'active' && me === loan.borrower) {
-    const payoff = due ? BigInt(due.payoff.minor_units) : 0n;
     actions.append(form({
       inline: true, submit: 'Repay', fields: [{ name: 'amount', label: `Amount (${symbol})`, inputmode: 'decimal', value: due ? due.now.amount : '', match: ['amount', 'decimal', 'repay'] }],
       build: v => ['loan', 'repay', loan.id, required(v, 'amount', 'Amount')],
       // The ledger takes at most what closes the loan; say so before anyone pays more.
-      confirm: v => {
+      confirm: async v => {
         const paying = toMinor(v.amount, decimals);
         const text = `${v.amount.trim()} ${symbol}`;
-        if (paying !== null && due && paying > payoff) {
-          return [`You owe ${money(due.payoff)}; repaying ${text} pays ${money(due.payoff)} and closes the loan.`,
+        // What is owed as of the latest block, read again: interest has run since the page loaded.
+        const fresh = await q('equa_getLoan', loan.id).catch(() => null);
+        const owed = fresh && fresh.amount_due ? fresh.amount_due.payoff : due && due.payoff;
+        const payoff = owed ? BigInt(owed.minor_units) : 0n;
+        if (paying !== null && owed && paying > payoff) {
+          return [`You owe ${money(owed)}; repaying ${text} pays ${money(owed)} and closes the loan.`,
             'Only what is owed is taken (a little more if interest accrues before the block).'];
         }
-        if (paying !== null && due && paying === payoff) return `Repay ${text} on loan #${loan.id}: this pays everything and closes the loan.`;
-        return `Repay ${text} on loan #${loan.id}${due ? ` (you owe ${money(due.payoff)} in all)` : ''}`;
+        if (paying !== null && owed && paying === payoff) return `Repay ${text} on loan #${loan.id}: this pays everything and closes the loan.`;
+        return `Repay ${text} on loan #${loan.id}${owed ? ` (you owe ${money(owed)} in all)` : ''}`;
       },
       after: again,
     }));
