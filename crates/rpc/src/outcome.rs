@@ -148,7 +148,11 @@ fn explanation(trade: &Trade, settlement: Option<&SettlementView>) -> Vec<String
             "No arbitrator could take the dispute in time: it ended without a ruling, by the \
              market's rule for that case."
         }
-        (TradeState::Resolved, _) => "The arbitrator ruled on the dispute and split the escrow.",
+        (TradeState::Resolved, _) => {
+            "The arbitrator ruled on the dispute and split the escrow. By the market's rule the \
+             party found at fault loses its deposit: the arbitrator's fee is paid from it and the \
+             rest goes to the other party, who also gets its own deposit back."
+        }
         _ => "",
     };
     let mut lines = vec![why.to_string()];
