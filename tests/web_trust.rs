@@ -6,7 +6,8 @@
 //!   and the nonce stay as they were, on the desktop and on the phone.
 //! - The wallet shows what an offer locks, linked to the offer.
 //! - Taking an offer shows the fiat total and the payment window the ledger will really give
-//!   (SEPA's six days, not the offer's hour), before and in the confirmation.
+//!   (SEPA's six days, not the offer's hour), before and in the confirmation; creating an offer
+//!   shows the window its method imposes.
 //! - A ruling form starts empty; after the ruling, every party's trade page says who received
 //!   what (the same amount the buyer's balance gained) with the trade's timeline, and so does
 //!   `equa trade show`.
@@ -115,11 +116,11 @@ fn actions_confirm_in_words_and_money_outcomes_and_loans_are_shown() {
             alice.fill(&form, label, value).await;
         }
         alice
-            .wait_text("#window-note", "trades by it get 6 d 0 h, not 1 h 0 min")
+            .wait_text("#window-note", "trades by it get 6 days, not 1 h")
             .await;
         alice.shot("offer-window-note").await;
         let question = alice.ask("Create offer", &[]).await;
-        assert!(question.contains("Buyers get 6 d 0 h to pay"), "{question}");
+        assert!(question.contains("Buyers get 6 days to pay"), "{question}");
         alice.answer(true).await;
         alice.wait_text("main h1", "Offer #1").await;
 
@@ -153,17 +154,18 @@ fn actions_confirm_in_words_and_money_outcomes_and_loans_are_shown() {
             .await;
         let summary = bob.text_of("#take-summary").await;
         assert!(
-            summary.contains("6 d 0 h to pay") && summary.contains("longer than the offer's 1 h"),
+            summary.contains("6 days to pay") && summary.contains("longer than the offer's 1 h"),
             "{summary}"
         );
         bob.shot("take-summary").await;
         let question = bob.ask("Take offer", &[]).await;
         bob.shot("take-confirmation").await;
+        assert!(bob.fits_width().await, "the confirmation fits a phone");
         assert!(
             question.contains("Buy 50 USDX from Alice for 47.50 EUR, paid by SEPA"),
             "{question}"
         );
-        assert!(question.contains("within 6 d 0 h"), "{question}");
+        assert!(question.contains("within 6 days"), "{question}");
         bob.answer(false).await;
         two_more_blocks(&devnet);
         assert_eq!(nonce(&devnet, "bob"), bob_sent, "a cancelled take signs nothing");

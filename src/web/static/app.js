@@ -90,6 +90,9 @@ function confirmDialog(confirmation, preview) {
       el('h2', { id: 'confirm-title' }, 'Please confirm'),
       lines.map(line => el('p', { class: 'confirm-line' }, line)),
       fee ? el('p', { class: 'muted', id: 'confirm-fee' }, `Network fee: ${fee}`) : null,
+      preview && preview.moves && preview.moves.length
+        ? el('ul', { id: 'confirm-moves' }, preview.moves.map(m => el('li', {},
+          `${m.account === session.address ? 'You' : (m.name || short(m.account))}: ${m.change} ${m.asset}`))) : null,
       preview && preview.events && preview.events.length
         ? el('ul', { class: 'muted' }, preview.events.map(text => el('li', {}, text))) : null,
       el('div', { class: 'actions' }, yes, no));
@@ -131,9 +134,9 @@ function words(text) { return String(text).replace(/_/g, ' '); }
 function duration(ms) {
   const s = Math.max(0, Math.round(ms / 1000));
   const d = Math.floor(s / 86400), h = Math.floor(s % 86400 / 3600), m = Math.floor(s % 3600 / 60);
-  if (d) return `${d} d ${h} h`;
-  if (h) return `${h} h ${m} min`;
-  if (m) return `${m} min ${s % 60} s`;
+  if (d) return `${d} ${d === 1 ? 'day' : 'days'}${h ? ` ${h} h` : ''}`;
+  if (h) return `${h} h${m ? ` ${m} min` : ''}`;
+  if (m) return `${m} min${s % 60 ? ` ${s % 60} s` : ''}`;
   return `${s % 60} s`;
 }
 
@@ -397,7 +400,9 @@ async function offerPage(view, id) {
       ['Price', `${offer.price.amount} ${offer.price.currency} per ${offer.max_amount.symbol}`],
       ['Limits', `${offer.min_amount.amount} – ${money(offer.max_amount)}`],
       ['Payment methods', offer.methods.map(m => `${m.name} (${m.risk} chargeback risk)`).join(', ')],
-      ['Payment window', duration(offer.payment_window_secs * 1000)],
+      ['Payment window', offer.methods.map((m, i) => offer.trade_window_secs[i] > offer.payment_window_secs
+        ? `${duration(offer.trade_window_secs[i] * 1000)} by ${m.name} (its minimum; the offer asks ${duration(offer.payment_window_secs * 1000)})`
+        : `${duration(offer.trade_window_secs[i] * 1000)} by ${m.name}`).join(' · ')],
       ['Deposits', `buyer ${offer.buyer_deposit_bps / 100}% · seller ${offer.seller_deposit_bps / 100}%`],
       ['Maker', el('span', {}, link(`#/account/${offer.maker}`, short(offer.maker)), ' ', standing(offer.maker_standing, offer.maker_name))],
       offer.terms ? ['Terms', offer.terms] : null,
