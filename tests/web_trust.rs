@@ -4,7 +4,7 @@
 //!
 //! - Every action asks first, in words with its amounts, and Cancel sends nothing: the balance
 //!   and the nonce stay as they were, on the desktop and on the phone.
-//! - The wallet shows what an offer locks, linked to the offer.
+//! - The wallet shows what an offer locks and what a trade holds, linked to them.
 //! - Taking an offer shows the fiat total and the payment window the ledger will really give
 //!   (SEPA's six days, not the offer's hour), before and in the confirmation; creating an offer
 //!   shows the window its method imposes.
@@ -173,6 +173,14 @@ fn actions_confirm_in_words_and_money_outcomes_and_loans_are_shown() {
         bob.act("Take offer", &[]).await;
         bob.wait_text("main h1", "Trade #1").await;
         let after_take = usdx(&devnet.balance("bob", "USDX"));
+        // His phone's wallet shows his deposit held in the trade, linked to it.
+        bob.go("wallet", "Wallet").await;
+        bob.wait_text("[data-part='USDX:in_trades']", "7.5 USDX · trade #1")
+            .await;
+        assert!(bob.fits_width().await, "the wallet fits a phone");
+        bob.scroll_to("#funds").await;
+        bob.shot("wallet-in-trade").await;
+        bob.go("trade/1", "Trade #1").await;
         bob.act("I have paid", &[]).await;
 
         // Alice is asked to confirm the release in words, cancels, and disputes instead.
@@ -207,6 +215,7 @@ fn actions_confirm_in_words_and_money_outcomes_and_loans_are_shown() {
             .unwrap();
         assert_eq!(to_buyer.as_deref(), Some(""), "nothing to the buyer yet");
         assert_eq!(at_fault.as_deref(), Some(""), "nobody at fault yet");
+        dave.scroll_to("[data-field='to_buyer']").await;
         dave.shot("ruling-form-empty").await;
         let refused = dave.submit("Rule", &[]).await.unwrap_err();
         assert!(refused.contains("is required"), "{refused}");

@@ -991,7 +991,7 @@ async function loanPage(view, id) {
         const payoff = owed ? BigInt(owed.minor_units) : 0n;
         if (paying !== null && owed && paying > payoff) {
           return [`You owe ${money(owed)}; repaying ${text} pays ${money(owed)} and closes the loan.`,
-            'Only what is owed is taken (a little more if interest accrues before the block).'];
+            'Only what is owed is taken; interest runs until the block that includes the payment, so it may be slightly more than shown.'];
         }
         if (paying !== null && owed && paying === payoff) return `Repay ${text} on loan #${loan.id}: this pays everything and closes the loan.`;
         return `Repay ${text} on loan #${loan.id}${owed ? ` (you owe ${money(owed)} in all)` : ''}`;
