@@ -58,7 +58,9 @@ function act(args) {
 /// fault), shows `confirmation` (the action in words, with its amounts) with Confirm and
 /// Cancel, and sends it only on Confirm. Resolves to the `/api/act` result, or to null when
 /// the person cancels; throws what the preview or the ledger refused (with `.field`).
-async function submitAction(args, confirmation) {
+/// `progress(text)`, when given, hears what it is waiting for.
+async function submitAction(args, confirmation, progress) {
+  const say = progress || (() => {});
   args = args.map(String);
   let preview = null;
   try {
@@ -73,7 +75,9 @@ async function submitAction(args, confirmation) {
     refused.field = preview.error.field;
     throw refused;
   }
+  say('Waiting for your confirmation…');
   if (!(await confirmDialog(confirmation, preview))) return null;
+  say('Waiting for the network to finalize…');
   return act(args);
 }
 
@@ -175,8 +179,8 @@ function standing(s, name) {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Forms: every wallet action goes through `form`, which shows the outcome or the error next to
-// the field it concerns.
+// Forms: every wallet action is a `form`, which asks `submitAction` to confirm and send it and
+// shows the outcome or the error next to the field it concerns.
 
 let fieldCounter = 0;
 
@@ -226,9 +230,7 @@ function form({ title, fields, submit, build, confirm, after, danger, inline, ex
     try {
       const args = await build(values);
       const question = confirm ? await confirm(values, args) : `${submit}?`;
-      status.textContent = 'Waiting for your confirmation…';
-      const pending = submitAction(args, question);
-      const result = await pending;
+      const result = await submitAction(args, question, text => { status.textContent = text; });
       if (!result) {
         status.textContent = 'Cancelled: nothing was sent.';
         return;
@@ -452,6 +454,9 @@ async function offerPage(view, id) {
     build: v => ['trade', 'take', offer.id, required(v, 'amount', 'Amount'), symbol, '--method', v.method, '--revision', offer.revision],
     confirm: v => {
       const t = terms(v);
+      if (!t.fiatText) {
+        throw Object.assign(new Error(`amount "${v.amount.trim()}": write a number with at most ${decimals} decimals`), { field: 'amount' });
+      }
       const amount = `${v.amount.trim()} ${symbol}`;
       return offer.side === 'sell'
         ? [`Buy ${amount} from ${makerName} for ${t.fiatText}, paid by ${t.method.name}.`,
@@ -1001,12 +1006,12 @@ async function loanPage(view, id) {
     actions.append(button('Repay everything', ['loan', 'repay', loan.id, '--all'], again, false,
       `Repay everything on loan #${loan.id}: about ${due ? money(due.payoff) : 'all that is owed'} (interest runs until the block), which closes the loan${loan.collateral ? ` and returns your collateral, ${money(loan.collateral)}` : ''}`));
   }
-  if (position && position.claimable && position.claimable.minor_units !== '0') {
-    actions.append(button(`Claim ${money(position.claimable)}`, ['loan', 'claim', loan.id], again, false,
-      `Claim ${money(position.claimable)} repaid on loan #${loan.id} to your wallet`));
-  } else if (position && position.collateral_claimable && position.collateral_claimable.minor_units !== '0') {
-    actions.append(button(`Claim ${money(position.collateral_claimable)}`, ['loan', 'claim', loan.id], again, false,
-      `Claim your share of the seized collateral, ${money(position.collateral_claimable)}, from loan #${loan.id}`));
+  // One claim takes both the repayments and the seized collateral waiting for this lender.
+  const claims = position ? [position.claimable, position.collateral_claimable]
+    .filter(m => m && m.minor_units !== '0').map(money) : [];
+  if (claims.length) {
+    actions.append(button(`Claim ${claims.join(' and ')}`, ['loan', 'claim', loan.id], again, false,
+      `Claim ${claims.join(' and ')} from loan #${loan.id} to your wallet`));
   } else if (position && loan.state === 'active') {
     notes.append(el('li', {}, `Nothing to claim yet: your share of each repayment becomes claimable when ${names.borrower} pays${loan.next_due_ms ? ` (the next payment is due ${when(loan.next_due_ms)})` : ''}.`));
   }
