@@ -313,6 +313,17 @@ fn actions_confirm_in_words_and_money_outcomes_and_loans_are_shown() {
         );
         bob.scroll_to("#loan-schedule").await;
         bob.shot("loan-schedule").await;
+        let shown = devnet.ok("bob", &["loan", "show", "1"]);
+        for words in [
+            "payment   1:",
+            "interest,",
+            "principal) by 20",
+            ": next",
+            "closes with:",
+            "anyone may declare it in default from 20",
+        ] {
+            assert!(shown.contains(words), "`equa loan show` says {words:?}: {shown}");
+        }
         let question = bob.ask("Repay", &[("Amount", "5000")]).await;
         bob.shot("overpay-confirmation").await;
         assert!(

@@ -8,7 +8,7 @@ use crate::cli::{
     },
     error::CliError,
     input,
-    words::{count, moment, percent, spaced},
+    words::{count, moment, percent, spaced, utc},
 };
 use clap::{Args, Subcommand};
 use rpc::{
@@ -299,10 +299,12 @@ fn print_loan(loan: &LoanView, now_ms: u64) {
     if let Some(next) = loan.next_due_ms {
         println!("  next due:        {}", when(next));
     }
-    if let Some(at) = loan.default_allowed_ms {
+    if let (Some(at), Some(due)) = (loan.default_allowed_ms, loan.next_due_ms) {
         println!(
-            "  default:         anyone may declare it from {} if the payment due then is unpaid",
-            when(at)
+            "  default:         anyone may declare it in default from {} if the payment due {} \
+             is still unpaid",
+            when(at),
+            utc(due)
         );
     }
     if let Some(seized) = &loan.collateral_seized {
