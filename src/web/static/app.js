@@ -671,9 +671,12 @@ function tradeActions(trade, role, chat, names, decimals) {
         const toBuyer = toMinor(v.to_buyer, decimals);
         const total = BigInt(trade.amount.minor_units);
         const rest = toBuyer !== null && toBuyer <= total ? `${formatMinor(total - toBuyer, decimals)} ${trade.amount.symbol}` : 'the rest';
-        const fault = v.at_fault === 'buyer' ? names.buyer : names.seller;
+        const [fault, other] = v.at_fault === 'buyer' ? [names.buyer, names.seller] : [names.seller, names.buyer];
+        const deposit = money(v.at_fault === 'buyer' ? trade.buyer_deposit : trade.seller_deposit);
+        // The ledger's rule (market::disputes::rule): the fee comes from the at-fault party's
+        // deposit, the rest of that deposit goes to the other party, who keeps its own.
         return [`Rule on trade #${id}: ${v.to_buyer.trim()} ${trade.amount.symbol} to the buyer ${names.buyer} and ${rest} to the seller ${names.seller}.`,
-          `${fault} (the ${v.at_fault}) is at fault and pays your fee. A ruling is final.`];
+          `${fault} (the ${v.at_fault}) is at fault: its deposit of ${deposit} pays your fee and the rest of it goes to ${other}, who also gets its own deposit back. A ruling is final.`];
       },
       after: reload,
     }));
