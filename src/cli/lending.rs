@@ -8,7 +8,7 @@ use crate::cli::{
     },
     error::CliError,
     input,
-    words::{count, moment, percent, spaced},
+    words::{count, moment, percent, spaced, utc},
 };
 use clap::{Args, Subcommand};
 use rpc::{
@@ -258,12 +258,28 @@ fn print_loan(loan: &LoanView, now_ms: u64) {
     if loan.start_ms > 0 {
         println!("  disbursed at:    {}", when(loan.start_ms));
     }
-    for (index, due) in loan.dues.iter().enumerate() {
+    if loan.instalments.is_empty() {
+        for (index, due) in loan.dues.iter().enumerate() {
+            println!(
+                "  due {:>3}:         principal through {} by {}",
+                index + 1,
+                due.principal_through,
+                when(due.at_ms)
+            );
+        }
+    }
+    for i in &loan.instalments {
+        let status = match i.status.as_str() {
+            "due" => "due now",
+            other => other,
+        };
         println!(
-            "  due {:>3}:         principal through {} by {}",
-            index + 1,
-            due.principal_through,
-            when(due.at_ms)
+            "  payment {:>3}:     {} ({} interest, {} principal) by {}: {status}",
+            i.number,
+            i.payment,
+            i.interest,
+            i.principal,
+            when(i.due_ms)
         );
     }
     println!("  principal paid:  {}", loan.principal_paid);
@@ -274,8 +290,44 @@ fn print_loan(loan: &LoanView, now_ms: u64) {
             due.now, due.late_fee, due.interest, due.principal_due, due.principal_outstanding
         );
     }
+    if let Some(due) = &loan.amount_due {
+        println!(
+            "  closes with:     {} (paying more takes only this)",
+            due.payoff
+        );
+    }
     if let Some(next) = loan.next_due_ms {
         println!("  next due:        {}", when(next));
+    }
+    if let (Some(at), Some(due)) = (loan.default_allowed_ms, loan.next_due_ms) {
+        println!(
+            "  default:         anyone may declare it in default from {} if the payment due {} \
+             is still unpaid",
+            when(at),
+            utc(due)
+        );
+    }
+    if let Some(seized) = &loan.collateral_seized {
+        println!(
+            "  outcome:         in default: the collateral, {seized}, was seized for the lenders \
+             pro rata; later repayments still reach them"
+        );
+    }
+    match loan.state.as_str() {
+        "repaid" => println!(
+            "  outcome:         repaid in full: {} went to the lenders pro rata{}",
+            loan.paid_in,
+            loan.collateral
+                .as_ref()
+                .map_or_else(String::new, |c| format!(
+                    ", the collateral {c} back to the borrower"
+                ))
+        ),
+        "cancelled" | "expired" => println!(
+            "  outcome:         {}: the lenders' funds and the collateral went back",
+            loan.state
+        ),
+        _ => {}
     }
     if let Some(closed) = loan.closed_ms {
         println!("  closed at:       {}", when(closed));
@@ -293,6 +345,13 @@ fn print_loan(loan: &LoanView, now_ms: u64) {
                 .filter(|c| c.minor() > 0)
                 .map_or_else(String::new, |c| format!(" and {c} collateral"))
         );
+        if let Some(claimed) = position
+            .collateral_claimed
+            .as_ref()
+            .filter(|c| c.minor() > 0)
+        {
+            println!("    collateral claimed: {claimed}");
+        }
     }
 }
 

@@ -4,8 +4,11 @@
 //! they are instead.
 
 use crate::cli::words::{count, duration_secs, moment, percent, spaced};
-use rpc::market::{
-    ArbitratorView, MarketParamsView, OfferView, ReputationView, StandingView, TradeView,
+use rpc::{
+    market::{
+        ArbitratorView, MarketParamsView, OfferView, ReputationView, StandingView, TradeView,
+    },
+    outcome::TradeOutcomeView,
 };
 use std::collections::BTreeMap;
 
@@ -130,6 +133,20 @@ pub fn print_trade(trade: &TradeView, now_ms: u64) {
     println!("  messages:         {}", count(trade.messages, "message"));
     for step in &trade.next {
         println!("  next:             {step}");
+    }
+}
+
+/// A trade's timeline and, once settled, who received what and why.
+pub fn print_outcome(outcome: &TradeOutcomeView, now_ms: u64) {
+    for step in &outcome.timeline {
+        println!(
+            "  {:<17} {}",
+            format!("{}:", moment(step.at_ms, now_ms)),
+            step.text
+        );
+    }
+    for line in &outcome.explanation {
+        println!("  outcome:          {line}");
     }
 }
 

@@ -9,7 +9,7 @@ use crate::cli::{
     error::CliError,
     input, keys,
     market::{codes, market_params, method_word, not_a_transaction, offer_of, trade_of},
-    market_view::{print_trade, print_trade_line},
+    market_view::{print_outcome, print_trade, print_trade_line},
 };
 use clap::Subcommand;
 use rpc::{
@@ -171,6 +171,13 @@ pub fn trade(global: &Global, command: TradeCommand) -> Result<(), CliError> {
                 let trade = trade_of(&rpc, id).await?;
                 let now_ms = chain_time_ms(&rpc).await;
                 show(global, &trade, |t| print_trade(t, now_ms));
+                if !global.json {
+                    // The timeline and who received what, from the ledger's records and the
+                    // settling receipt; a node without the method prints the trade alone.
+                    if let Ok(Some(outcome)) = rpc.trade_outcome(id).await {
+                        print_outcome(&outcome, now_ms);
+                    }
+                }
                 Ok(())
             }
             TradeCommand::List { account } => {

@@ -98,6 +98,13 @@ impl RpcClient {
         self.call(method::GET_TRADE, rpc_params![id]).await
     }
 
+    pub async fn trade_outcome(
+        &self,
+        id: u64,
+    ) -> Result<Option<crate::outcome::TradeOutcomeView>, ClientError> {
+        self.call(method::GET_TRADE_OUTCOME, rpc_params![id]).await
+    }
+
     pub async fn trades(&self, account: &AccountId) -> Result<Vec<TradeView>, ClientError> {
         self.call(method::LIST_TRADES, rpc_params![account.to_string()])
             .await

@@ -50,6 +50,25 @@ pub struct DueView {
     pub principal_through: Money,
 }
 
+/// One payment of the loan's schedule, as the ledger's amortisation computes it
+/// (`ledger::lending::math::schedule`): the interest is what the period costs when every
+/// payment before it was made on its date; interest really accrues per millisecond on the
+/// principal outstanding, so paying early costs less and paying late more.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct InstalmentView {
+    /// 1 for the first payment.
+    pub number: u16,
+    pub due_ms: u64,
+    pub payment: Money,
+    pub interest: Money,
+    pub principal: Money,
+    /// Principal still owed after this payment.
+    pub remaining: Money,
+    /// "paid" (its principal has been repaid), "due" (its date has passed and it is not paid),
+    /// "next" (the first one not yet due) or "later".
+    pub status: String,
+}
+
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct AmountDueView {
     pub late_fee: Money,
@@ -60,6 +79,9 @@ pub struct AmountDueView {
     pub now: Money,
     /// All principal still owed, due or not.
     pub principal_outstanding: Money,
+    /// What closes the loan now: late fee, interest and all principal outstanding. A repayment
+    /// of more takes only this much.
+    pub payoff: Money,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
@@ -71,6 +93,8 @@ pub struct PositionView {
     pub claimable: Money,
     /// Seized collateral waiting for this lender to claim.
     pub collateral_claimable: Option<Money>,
+    /// Seized collateral this lender has claimed (zero unless the loan defaulted).
+    pub collateral_claimed: Option<Money>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
@@ -93,6 +117,9 @@ pub struct LoanView {
     /// When the principal reached the borrower (0 while funding).
     pub start_ms: u64,
     pub dues: Vec<DueView>,
+    /// The schedule, payment by payment (empty while the request collects lenders: it is
+    /// computed on the principal actually lent).
+    pub instalments: Vec<InstalmentView>,
     pub principal_paid: Money,
     pub late_fees_paid: Money,
     /// Everything repaid so far, for the lenders.
@@ -103,6 +130,11 @@ pub struct LoanView {
     pub lenders: Vec<PositionView>,
     pub lender_count: u32,
     pub closed_ms: Option<u64>,
+    /// While active and behind: from this time on anyone may declare the loan in default (the
+    /// oldest unpaid due date plus the default threshold; the ledger refuses before).
+    pub default_allowed_ms: Option<u64>,
+    /// Collateral seized for the lenders at default.
+    pub collateral_seized: Option<Money>,
 }
 
 impl LoanView {
@@ -134,6 +166,9 @@ impl LoanView {
                         collateral_claimable: loan
                             .collateral
                             .map(|c| Money::read(store, c.asset, collateral)),
+                        collateral_claimed: loan
+                            .collateral
+                            .map(|c| Money::read(store, c.asset, position.collateral_claimed)),
                     })
                 })
                 .collect()
@@ -174,6 +209,11 @@ impl LoanView {
                 principal_due: money(due.principal_due),
                 now: money(due.now()),
                 principal_outstanding: money(due.principal_outstanding),
+                payoff: money(
+                    due.now().saturating_add(
+                        due.principal_outstanding.saturating_sub(due.principal_due),
+                    ),
+                ),
             }),
             next_due_ms: matches!(loan.state, LoanState::Active | LoanState::Defaulted)
                 .then(|| loan.oldest_unpaid_due())
@@ -181,8 +221,70 @@ impl LoanView {
             lenders: positions,
             lender_count: u32::try_from(lenders.len()).unwrap_or(u32::MAX),
             closed_ms: loan.closed_ms,
+            default_allowed_ms: default_allowed_ms(store, loan),
+            collateral_seized: (loan.state == LoanState::Defaulted)
+                .then(|| {
+                    loan.collateral
+                        .map(|c| Money::read(store, c.asset, loan.collateral_paid_in))
+                })
+                .flatten(),
+            instalments: instalments(store, loan, now),
         }
     }
+}
+
+/// When an active loan may be declared in default: the ledger's `declare_default` refuses
+/// until the oldest unpaid due date plus `default_after_days` has passed.
+fn default_allowed_ms(store: &(impl Store + ?Sized), loan: &Loan) -> Option<u64> {
+    if loan.state != LoanState::Active {
+        return None;
+    }
+    let due = loan.oldest_unpaid_due()?;
+    let params = lending::params::load(store);
+    let threshold = due
+        .saturating_add(u64::from(params.default_after_days).saturating_mul(lending::math::DAY_MS));
+    Some(threshold.saturating_add(1))
+}
+
+fn instalments(store: &(impl Store + ?Sized), loan: &Loan, now: u64) -> Vec<InstalmentView> {
+    if loan.start_ms == 0 {
+        return Vec::new();
+    }
+    let count = match loan.schedule {
+        Schedule::Bullet => 1,
+        Schedule::Instalments(n) => n,
+    };
+    let Ok(rows) = lending::math::schedule(loan.principal, loan.rate_bps, loan.term_days, count)
+    else {
+        return Vec::new();
+    };
+    let money = |minor| Money::read(store, loan.asset, minor);
+    let mut next_seen = false;
+    rows.iter()
+        .zip(&loan.dues)
+        .zip(1u16..)
+        .map(|((row, due), number)| {
+            let status = if loan.principal_paid >= due.principal_through {
+                "paid"
+            } else if due.at_ms <= now {
+                "due"
+            } else if !next_seen {
+                next_seen = true;
+                "next"
+            } else {
+                "later"
+            };
+            InstalmentView {
+                number,
+                due_ms: due.at_ms,
+                payment: money(row.payment),
+                interest: money(row.interest),
+                principal: money(row.principal),
+                remaining: money(row.remaining),
+                status: status.into(),
+            }
+        })
+        .collect()
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]

@@ -10,9 +10,11 @@ pub mod book;
 pub mod client;
 pub mod events;
 pub mod fast;
+pub mod funds;
 pub mod lending;
 pub mod market;
 pub mod observe;
+pub mod outcome;
 pub mod server;
 pub mod simulate;
 pub mod views;
@@ -53,6 +55,8 @@ pub mod method {
     pub const GET_LOAN: &str = "equa_getLoan";
     pub const LIST_CREDIT_OFFERS: &str = "equa_listCreditOffers";
     pub const GET_CREDIT_OFFER: &str = "equa_getCreditOffer";
+    pub const GET_ACCOUNT_FUNDS: &str = "equa_getAccountFunds";
+    pub const GET_TRADE_OUTCOME: &str = "equa_getTradeOutcome";
     /// Subscriptions: subscribe, notification, unsubscribe.
     pub const SUBSCRIBE_BLOCKS: [&str; 3] = [
         "equa_subscribeBlocks",

@@ -259,6 +259,10 @@ pub struct OfferView {
     pub max_amount: Money,
     pub methods: Vec<MethodView>,
     pub payment_window_secs: u32,
+    /// For each of `methods`, in order: the payment window a trade taken with it gets, the
+    /// larger of the offer's window and the method's minimum (the ledger's rule when an offer
+    /// is taken, `ledger::market::trades::take`).
+    pub trade_window_secs: Vec<u32>,
     pub terms: String,
     pub buyer_deposit_bps: u16,
     pub seller_deposit_bps: u16,
@@ -289,6 +293,14 @@ impl OfferView {
                 .map(|m| MethodView::new(params, m))
                 .collect(),
             payment_window_secs: offer.payment_window_secs,
+            trade_window_secs: offer
+                .methods
+                .iter()
+                .map(|m| {
+                    let minimum = params.method(m).map_or(0, |info| info.min_window_secs);
+                    offer.payment_window_secs.max(minimum)
+                })
+                .collect(),
             terms: offer.terms.to_string(),
             buyer_deposit_bps: offer.buyer_deposit_bps,
             seller_deposit_bps: offer.seller_deposit_bps,

@@ -672,6 +672,35 @@ fn module_with(backend: Arc<dyn Backend>, books: Arc<BookCache>) -> RpcModule<Ar
         },
     );
 
+    // Where an account's money is, and how a trade ended (crates/rpc/src/{funds,outcome}.rs).
+    let address = param::<String>(&mut api.generator, "address");
+    api.query(
+        method::GET_ACCOUNT_FUNDS,
+        "An account's funds per asset: available, and each part the market and lending hold \
+         for it (offers, trades, collateral, loan requests, bond, claimable) with the records \
+         holding it, plus its share of principal lent out.",
+        vec![address],
+        |store, (address,): (String,)| {
+            Ok(crate::funds::FundsView::read(
+                store,
+                &parse_account(&address)?,
+            ))
+        },
+    );
+    let trade = id(&mut api.generator);
+    api.method(
+        method::GET_TRADE_OUTCOME,
+        "A trade's timeline and, once settled, who received what and why (from the settling \
+         transaction's receipt, while this node keeps its block), or null.",
+        vec![trade],
+        |backend, (id,): (u64,)| {
+            Ok::<Option<crate::outcome::TradeOutcomeView>, _>(
+                ledger::market::Db::trade(&*backend.state(), id)
+                    .map(|t| crate::outcome::TradeOutcomeView::read(backend, &t)),
+            )
+        },
+    );
+
     // Subscriptions.
     api.watch(
         method::SUBSCRIBE_BLOCKS,

@@ -33,6 +33,7 @@ async function request(path, options) {
   if (!response.ok) {
     const error = new Error(body.error || `request failed (${response.status})`);
     error.body = body;
+    error.status = response.status;
     throw error;
   }
   return body;
@@ -50,6 +51,69 @@ function q(method, ...params) { return post('/api/query', { method, params }); }
 
 function act(args) {
   return post('/api/act', { args: args.map(String) }, { 'x-equa-csrf': session.csrf || '' });
+}
+
+/// Every transaction a page submits goes through here. It asks the node what the transaction
+/// would do (`/api/preview`: its fee, or what the ledger would refuse, naming the field at
+/// fault), shows `confirmation` (the action in words, with its amounts) with Confirm and
+/// Cancel, and sends it only on Confirm. Resolves to the `/api/act` result, or to null when
+/// the person cancels; throws what the preview or the ledger refused (with `.field`).
+/// `progress(text)`, when given, hears what it is waiting for.
+async function submitAction(args, confirmation, progress) {
+  const say = progress || (() => {});
+  args = args.map(String);
+  let preview = null;
+  try {
+    preview = await post('/api/preview', { args }, { 'x-equa-csrf': session.csrf || '' });
+  } catch (error) {
+    // A node whose interface has no /api/preview answers 404 (or 405): confirm without a fee
+    // line and let the ledger's receipt say whether it applied. Any other failure stops here.
+    if (error.status !== 404 && error.status !== 405) throw error;
+  }
+  if (preview && preview.ok === false && preview.error) {
+    const refused = new Error(preview.error.message);
+    refused.field = preview.error.field;
+    throw refused;
+  }
+  say('Waiting for your confirmation…');
+  if (!(await confirmDialog(confirmation, preview))) return null;
+  say('Waiting for the network to finalize…');
+  return act(args);
+}
+
+/// A modal question: the lines of `confirmation` (a string or a list of them), the fee and
+/// effects of `preview` when there is one, and Confirm / Cancel. Resolves to true on Confirm.
+function confirmDialog(confirmation, preview) {
+  return new Promise(resolve => {
+    const previous = document.activeElement;
+    const lines = [].concat(confirmation).filter(Boolean);
+    const fee = preview && preview.fee ? (typeof preview.fee === 'object' ? money(preview.fee) : String(preview.fee)) : null;
+    const yes = el('button', { type: 'button', 'data-confirm': 'yes' }, 'Confirm');
+    const no = el('button', { type: 'button', class: 'secondary', 'data-confirm': 'no' }, 'Cancel');
+    const box = el('div', { class: 'dialog card', role: 'dialog', 'aria-modal': 'true', 'aria-labelledby': 'confirm-title', id: 'confirm' },
+      el('h2', { id: 'confirm-title' }, 'Please confirm'),
+      lines.map(line => el('p', { class: 'confirm-line' }, line)),
+      fee ? el('p', { class: 'muted', id: 'confirm-fee' }, `Network fee: ${fee}`) : null,
+      preview && preview.moves && preview.moves.length
+        ? el('ul', { id: 'confirm-moves' }, preview.moves.map(m => el('li', {},
+          `${m.account === session.address ? 'You' : (m.name || short(m.account))}: ${m.change} ${m.asset}`))) : null,
+      preview && preview.events && preview.events.length
+        ? el('ul', { class: 'muted' }, preview.events.map(text => el('li', {}, text))) : null,
+      el('div', { class: 'actions' }, yes, no));
+    const overlay = el('div', { class: 'overlay' }, box);
+    const close = answer => {
+      overlay.remove();
+      document.removeEventListener('keydown', onKey);
+      if (previous && previous.focus) previous.focus();
+      resolve(answer);
+    };
+    const onKey = event => { if (event.key === 'Escape') close(false); };
+    yes.addEventListener('click', () => close(true));
+    no.addEventListener('click', () => close(false));
+    document.addEventListener('keydown', onKey);
+    document.body.append(overlay);
+    yes.focus();
+  });
 }
 
 async function assets() {
@@ -74,9 +138,9 @@ function words(text) { return String(text).replace(/_/g, ' '); }
 function duration(ms) {
   const s = Math.max(0, Math.round(ms / 1000));
   const d = Math.floor(s / 86400), h = Math.floor(s % 86400 / 3600), m = Math.floor(s % 3600 / 60);
-  if (d) return `${d} d ${h} h`;
-  if (h) return `${h} h ${m} min`;
-  if (m) return `${m} min ${s % 60} s`;
+  if (d) return `${d} ${d === 1 ? 'day' : 'days'}${h ? ` ${h} h` : ''}`;
+  if (h) return `${h} h${m ? ` ${m} min` : ''}`;
+  if (m) return `${m} min${s % 60 ? ` ${s % 60} s` : ''}`;
   return `${s % 60} s`;
 }
 
@@ -115,8 +179,8 @@ function standing(s, name) {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Forms: every wallet action goes through `form`, which shows the outcome or the error next to
-// the field it concerns.
+// Forms: every wallet action is a `form`, which asks `submitAction` to confirm and send it and
+// shows the outcome or the error next to the field it concerns.
 
 let fieldCounter = 0;
 
@@ -143,12 +207,12 @@ function field(spec) {
 
 /// A form that sends `build(values)` (the words of a transaction command) to the wallet, then
 /// calls `after(result)`. A `build` that throws an Error with `.field` marks that field.
-function form({ title, fields, submit, build, after, danger, inline }) {
+function form({ title, fields, submit, build, confirm, after, danger, inline, extra }) {
   const status = el('p', { role: 'status', class: 'ok' });
   const alert = el('p', { role: 'alert', class: 'error' });
   const button = el('button', { type: 'submit', class: danger ? 'danger' : null }, submit);
   const node = el('form', { class: inline ? 'row' : 'stack', novalidate: true },
-    title ? el('h2', {}, title) : null, fields.map(field),
+    title ? el('h2', {}, title) : null, fields.map(field), extra || null,
     el('div', { class: 'actions' }, button), alert, status);
   node.addEventListener('submit', async event => {
     event.preventDefault();
@@ -163,10 +227,14 @@ function form({ title, fields, submit, build, after, danger, inline }) {
     }
     const values = Object.fromEntries(new FormData(node).entries());
     button.disabled = true;
-    status.textContent = 'Waiting for the network to finalize…';
     try {
       const args = await build(values);
-      const result = await act(args);
+      const question = confirm ? await confirm(values, args) : `${submit}?`;
+      const result = await submitAction(args, question, text => { status.textContent = text; });
+      if (!result) {
+        status.textContent = 'Cancelled: nothing was sent.';
+        return;
+      }
       status.textContent = `Done: included in block ${result.receipt.height}.`;
       notify('done', `${submit}: done, included in block ${result.receipt.height}.`);
       if (after) await after(result);
@@ -219,9 +287,11 @@ function required(values, name, label) {
   return value;
 }
 
-/// A single button that sends one command.
-function button(label, args, after, danger) {
-  return form({ fields: [], submit: label, build: () => args, after, danger, inline: true });
+/// A single button that sends one command, after confirming `confirm` (words, or a function
+/// of nothing that returns them).
+function button(label, args, after, danger, confirm) {
+  const question = typeof confirm === 'function' ? confirm : () => confirm || `${label}?`;
+  return form({ fields: [], submit: label, build: () => args, confirm: question, after, danger, inline: true });
 }
 
 /// The id a transaction created: `field` of its first event of `kind` (events are typed data).
@@ -332,7 +402,9 @@ async function offerPage(view, id) {
       ['Price', `${offer.price.amount} ${offer.price.currency} per ${offer.max_amount.symbol}`],
       ['Limits', `${offer.min_amount.amount} – ${money(offer.max_amount)}`],
       ['Payment methods', offer.methods.map(m => `${m.name} (${m.risk} chargeback risk)`).join(', ')],
-      ['Payment window', duration(offer.payment_window_secs * 1000)],
+      ['Payment window', offer.methods.map((m, i) => offer.trade_window_secs[i] > offer.payment_window_secs
+        ? `${duration(offer.trade_window_secs[i] * 1000)} by ${m.name} (its minimum; the offer asks ${duration(offer.payment_window_secs * 1000)})`
+        : `${duration(offer.trade_window_secs[i] * 1000)} by ${m.name}`).join(' · ')],
       ['Deposits', `buyer ${offer.buyer_deposit_bps / 100}% · seller ${offer.seller_deposit_bps / 100}%`],
       ['Maker', el('span', {}, link(`#/account/${offer.maker}`, short(offer.maker)), ' ', standing(offer.maker_standing, offer.maker_name))],
       offer.terms ? ['Terms', offer.terms] : null,
@@ -340,25 +412,68 @@ async function offerPage(view, id) {
     ])));
   if (mine) {
     view.append(el('p', {}, link(`#/offer/${offer.id}/edit`, 'Edit this offer')),
-      button('Cancel offer', ['offer', 'cancel', offer.id], () => { location.hash = '#/market'; }, true));
+      button('Cancel offer', ['offer', 'cancel', offer.id], () => { location.hash = '#/market'; }, true,
+        `Cancel offer #${offer.id}: the ${money(offer.max_amount)} not yet taken and its deposit come back to your wallet; open trades carry on`));
     return;
   }
   const symbol = offer.max_amount.symbol;
-  view.append(el('div', { class: 'card' }, form({
+  const decimals = await decimalsOf(symbol);
+  const makerName = await nameOf(offer.maker);
+  const choice = m => m.index === null ? `custom:${m.name}` : m.code;
+  // What a take of `values` means, computed as the ledger does: the fiat total is the amount
+  // times the price, rounded up to the cent; the payment window is the larger of the offer's
+  // and the method's minimum (`trade_window_secs`, per method).
+  const terms = values => {
+    const index = Math.max(0, offer.methods.findIndex(m => choice(m) === values.method));
+    const method = offer.methods[index];
+    const windowText = duration(offer.trade_window_secs[index] * 1000);
+    const longer = offer.trade_window_secs[index] > offer.payment_window_secs;
+    const minor = toMinor(values.amount, decimals);
+    const unit = 10n ** BigInt(decimals);
+    const fiatMinor = minor === null ? null : (minor * BigInt(offer.price.minor_units) + unit - 1n) / unit;
+    const fiatText = fiatMinor === null ? null : `${formatFixed(fiatMinor, 2)} ${offer.price.currency}`;
+    return { method, windowText, longer, fiatText };
+  };
+  const summary = el('p', { id: 'take-summary', 'aria-live': 'polite' });
+  const describe = values => {
+    const t = terms(values);
+    const pay = offer.side === 'sell' ? 'You pay' : 'You receive';
+    summary.textContent = `${t.fiatText ? `${pay} ${t.fiatText}` : `Enter an amount to see the ${offer.price.currency} total`} by ${t.method.name}; `
+      + `the buyer has ${t.windowText} to pay${t.longer ? ` (the minimum ${t.method.name} requires, longer than the offer's ${duration(offer.payment_window_secs * 1000)})` : ''}.`;
+  };
+  const takeForm = form({
     title: offer.side === 'sell' ? `Buy ${symbol}` : `Sell ${symbol}`,
     fields: [
       { name: 'amount', label: `Amount (${symbol})`, hint: `between ${offer.min_amount.amount} and ${offer.max_amount.amount}`, inputmode: 'decimal', match: ['amount', 'decimal', 'limit'] },
-      { name: 'method', label: 'Payment method', type: 'select', options: offer.methods.map(m => [m.index === null ? `custom:${m.name}` : m.code, m.name]), match: ['method'] },
+      { name: 'method', label: 'Payment method', type: 'select', options: offer.methods.map(m => [choice(m), m.name]), match: ['method'] },
     ],
+    extra: summary,
     submit: 'Take offer',
     // The take names the revision of the terms shown on this page, so a change by the maker
     // after the page was read fails the take instead of binding the taker to it.
     build: v => ['trade', 'take', offer.id, required(v, 'amount', 'Amount'), symbol, '--method', v.method, '--revision', offer.revision],
+    confirm: v => {
+      const t = terms(v);
+      if (!t.fiatText) {
+        throw Object.assign(new Error(`amount "${v.amount.trim()}": write a number with at most ${decimals} decimals`), { field: 'amount' });
+      }
+      const amount = `${v.amount.trim()} ${symbol}`;
+      return offer.side === 'sell'
+        ? [`Buy ${amount} from ${makerName} for ${t.fiatText}, paid by ${t.method.name}.`,
+          `You must pay within ${t.windowText} of taking, then mark the trade paid. Your deposit of ${offer.buyer_deposit_bps / 100}% is held until the trade ends.`]
+        : [`Sell ${amount} to ${makerName} for ${t.fiatText}, paid to you by ${t.method.name}.`,
+          `${amount} and your deposit of ${offer.seller_deposit_bps / 100}% go into escrow now; the buyer has ${t.windowText} to pay.`];
+    },
     after: result => {
       const trade = newId(result, 'trade_opened', 'trade');
       if (trade) location.hash = `#/trade/${trade}`;
     },
-  })));
+  });
+  const update = () => describe(Object.fromEntries(new FormData(takeForm).entries()));
+  takeForm.addEventListener('input', update);
+  takeForm.addEventListener('change', update);
+  update();
+  view.append(el('div', { class: 'card' }, takeForm));
 }
 
 function offerFields(params, assetChoices, current) {
@@ -391,13 +506,32 @@ async function offerFormPage(view, id) {
         if (v.min.trim()) args.push('--min', v.min.trim());
         return args;
       },
+      confirm: v => `Change offer #${id}: ${v.price.trim()} ${offer.price.currency} per ${offer.max_amount.symbol}, at most ${v.max.trim()} ${offer.max_amount.symbol} in all, a payment window of ${duration(Number(v.window) * 60000)}. Takers who read the old terms will be refused.`,
       after: () => { location.hash = `#/offer/${id}`; },
     })));
     return;
   }
-  view.append(el('h1', {}, 'Create an offer'), el('div', { class: 'card' }, form({
+  // The window a trade gets is the larger of the offer's and the chosen method's minimum.
+  const windowNote = el('p', { id: 'window-note', class: 'hint', 'aria-live': 'polite' });
+  const windowOf = v => {
+    const method = params.methods.find(m => m.code === v.method);
+    const asked = Math.max(0, Number(v.window) || 0) * 60;
+    return { method, asked, real: Math.max(asked, method ? method.min_window_secs : 0) };
+  };
+  const createForm = form({
     fields: offerFields(params, choices, null),
+    extra: windowNote,
     submit: 'Create offer',
+    confirm: v => {
+      const w = windowOf(v);
+      const what = v.side === 'sell'
+        ? `Sell up to ${v.max.trim()} ${v.symbol} at ${v.price.trim()} ${v.fiat.trim().toUpperCase()} each, paid by ${w.method ? w.method.name : v.method}.`
+        : `Buy up to ${v.max.trim()} ${v.symbol} at ${v.price.trim()} ${v.fiat.trim().toUpperCase()} each, paying by ${w.method ? w.method.name : v.method}.`;
+      const locked = v.side === 'sell'
+        ? `${v.max.trim()} ${v.symbol} and your deposit of ${Number(v.deposit) / 100}% are locked in the offer until taken or cancelled.`
+        : `Your deposit of ${Number(v.deposit) / 100}% is locked in the offer until taken or cancelled.`;
+      return [what, locked, `Buyers get ${duration(w.real * 1000)} to pay.`];
+    },
     build: v => {
       const args = ['offer', 'create', v.side, required(v, 'max', 'The most per trade'), v.symbol,
         '--price', required(v, 'price', 'Price'), '--fiat', required(v, 'fiat', 'Fiat currency').toUpperCase(),
@@ -411,7 +545,18 @@ async function offerFormPage(view, id) {
       const offer = newId(result, 'offer_created', 'offer');
       location.hash = offer ? `#/offer/${offer}` : '#/market';
     },
-  })));
+  });
+  const note = () => {
+    const w = windowOf(Object.fromEntries(new FormData(createForm).entries()));
+    if (!w.method) { windowNote.textContent = ''; return; }
+    windowNote.textContent = w.real > w.asked
+      ? `${w.method.name} needs at least ${duration(w.method.min_window_secs * 1000)} to pay: trades by it get ${duration(w.real * 1000)}, not ${duration(w.asked * 1000)}.`
+      : `Trades by ${w.method.name} get ${duration(w.real * 1000)} to pay (${w.method.name} needs at least ${duration(w.method.min_window_secs * 1000)}).`;
+  };
+  createForm.addEventListener('input', note);
+  createForm.addEventListener('change', note);
+  note();
+  view.append(el('h1', {}, 'Create an offer'), el('div', { class: 'card' }, createForm));
 }
 
 function roleIn(trade, me) {
@@ -440,8 +585,8 @@ async function tradesPage(view, arbitratorOnly) {
     const me = arbitrators.find(a => a.account === session.address);
     view.append(el('div', { class: 'card' }, me
       ? el('div', {}, el('p', {}, `You are registered with a bond of ${money(me.bond)}${me.leaving_at_ms ? `, leaving: the bond can be withdrawn after ${when(me.leaving_at_ms)}` : ''}.`),
-        me.leaving_at_ms ? button('Withdraw bond', ['arbitrator', 'withdraw-bond'], () => route())
-          : button('Stop taking disputes', ['arbitrator', 'unregister'], () => route(), true))
+        me.leaving_at_ms ? button('Withdraw bond', ['arbitrator', 'withdraw-bond'], () => route(), false, `Withdraw your bond of ${money(me.bond)} to your wallet and stop being an arbitrator`)
+          : button('Stop taking disputes', ['arbitrator', 'unregister'], () => route(), true, 'Stop taking new disputes: your bond stays locked until the leaving period ends, then you can withdraw it'))
       : form({
         title: 'Become an arbitrator', submit: 'Register as arbitrator',
         fields: [
@@ -450,6 +595,7 @@ async function tradesPage(view, arbitratorOnly) {
           { name: 'languages', label: 'Languages', value: 'en', match: ['language'] },
         ],
         build: v => ['arbitrator', 'register', '--bond', required(v, 'bond', 'The bond'), '--fee-bps', required(v, 'fee', 'The fee'), '--languages', required(v, 'languages', 'Languages')],
+        confirm: v => `Register as an arbitrator: lock a bond of ${v.bond.trim()} EQA and charge ${Number(v.fee) / 100}% of each disputed trade, paid by the party at fault`,
         after: () => route(),
       })));
     view.append(el('h2', {}, 'Arbitrators'), table(['Arbitrator', 'Bond', 'Fee', 'Languages', 'Cases', 'Median ruling'],
@@ -461,63 +607,113 @@ async function tradesPage(view, arbitratorOnly) {
   }
 }
 
-function tradeActions(trade, role, chat) {
+function tradeActions(trade, role, chat, names, decimals) {
   const now = Date.now();
   const id = trade.id;
   const reload = () => {};
   const parts = [];
+  const amount = money(trade.amount);
+  const fiatText = fiat(trade.fiat_amount);
+  const escrow = `${amount} and both deposits`;
   if (role === 'buyer' && trade.state === 'awaiting_payment') {
     parts.push(form({
       inline: true, submit: 'I have paid',
       fields: [{ name: 'reference', label: 'Payment reference (optional, kept private: only its hash is recorded)', match: ['reference'] }],
       build: v => v.reference.trim() ? ['trade', 'paid', id, '--reference', v.reference.trim()] : ['trade', 'paid', id],
+      confirm: () => `Mark trade #${id} paid: I have sent ${fiatText} to ${names.seller} by ${trade.method.name}. Only say so once the payment has left your account.`,
       after: reload,
     }));
     // After the window a cancel settles as a timeout: say so before the buyer presses it.
     const late = now > trade.payment_deadline_ms;
     parts.push(button(late ? 'Cancel trade (the payment window has passed: your deposit goes to the seller)' : 'Cancel trade',
-      ['trade', 'cancel', id], reload, true));
+      ['trade', 'cancel', id], reload, true,
+      late ? `Cancel trade #${id}: the payment window has passed, so your deposit of ${money(trade.buyer_deposit)} goes to ${names.seller}, and ${amount} goes back to the seller.`
+        : `Cancel trade #${id}: ${amount} goes back to ${names.seller} and your deposit of ${money(trade.buyer_deposit)} back to you. Do not cancel if you have paid.`));
   }
   if (role === 'seller' && trade.state === 'awaiting_payment' && now > trade.payment_deadline_ms) {
-    parts.push(button('Claim timeout', ['trade', 'claim-timeout', id], reload));
+    parts.push(button('Claim timeout', ['trade', 'claim-timeout', id], reload, false,
+      `Claim the timeout of trade #${id}: ${names.buyer} did not mark paid in time, so ${amount}, your deposit and the buyer's deposit of ${money(trade.buyer_deposit)} come to you.`));
   }
   if (role === 'seller' && trade.state === 'paid') {
-    parts.push(button('Release escrow', ['trade', 'release', id], reload));
-    parts.push(button('Open dispute', ['trade', 'dispute', id], reload, true));
+    parts.push(button('Release escrow', ['trade', 'release', id], reload, false,
+      [`Release ${amount} to ${names.buyer}: I have received ${fiatText}.`,
+        'Check your account first: a release cannot be undone.']));
+    parts.push(button('Open dispute', ['trade', 'dispute', id], reload, true,
+      `Open a dispute on trade #${id} (${amount} for ${fiatText}): an arbitrator will decide how the escrow of ${escrow} is split.`));
   }
   if (role === 'buyer' && trade.state === 'paid' && now > trade.release_deadline_ms) {
-    parts.push(button('Open dispute', ['trade', 'dispute', id], reload, true));
+    parts.push(button('Open dispute', ['trade', 'dispute', id], reload, true,
+      `Open a dispute on trade #${id} (${amount} for ${fiatText}): an arbitrator will decide how the escrow of ${escrow} is split.`));
   }
   // A key is sealed to the arbitrator now assigned: none while the pick waits, and a new one
   // after a reassignment (the previous arbitrator's copy stays with it).
   if (trade.state === 'disputed' && trade.arbitrator && (role === 'buyer' || role === 'seller')) {
     const revealed = role === 'buyer' ? chat && chat.revealed_by_buyer : chat && chat.revealed_by_seller;
-    if (!revealed) parts.push(button('Show the chat to the arbitrator', ['trade', 'reveal-key', id], reload));
+    if (!revealed) {
+      parts.push(button('Show the chat to the arbitrator', ['trade', 'reveal-key', id], reload, false,
+        `Let the arbitrator ${names.arbitrator} read this trade's chat, every message so far and later.`));
+    }
   }
   if (role === 'arbitrator' && trade.state === 'disputed') {
+    // The ruling starts empty: the arbitrator decides every part of it.
     parts.push(form({
       title: 'Rule', submit: 'Rule',
       fields: [
-        { name: 'to_buyer', label: `To the buyer (of ${money(trade.amount)}; the seller gets the rest)`, value: trade.amount.amount, inputmode: 'decimal', match: ['buyer', 'amount', 'decimal'] },
-        { name: 'at_fault', label: 'At fault (pays the arbitration fee)', type: 'select', options: [['seller', 'the seller'], ['buyer', 'the buyer']] },
+        { name: 'to_buyer', label: `To the buyer (of ${amount}; the seller gets the rest)`, value: '', inputmode: 'decimal', match: ['buyer', 'amount', 'decimal'] },
+        { name: 'at_fault', label: 'At fault (pays the arbitration fee)', type: 'select', options: [['', 'choose…'], ['seller', 'the seller'], ['buyer', 'the buyer']], value: '' },
       ],
-      build: v => ['arbitrator', 'rule', id, '--to-buyer', required(v, 'to_buyer', 'The amount to the buyer'), '--at-fault', v.at_fault],
+      build: v => {
+        const toBuyer = required(v, 'to_buyer', 'The amount to the buyer');
+        required(v, 'at_fault', 'Who is at fault');
+        return ['arbitrator', 'rule', id, '--to-buyer', toBuyer, '--at-fault', v.at_fault];
+      },
+      confirm: v => {
+        const toBuyer = toMinor(v.to_buyer, decimals);
+        const total = BigInt(trade.amount.minor_units);
+        const rest = toBuyer !== null && toBuyer <= total ? `${formatMinor(total - toBuyer, decimals)} ${trade.amount.symbol}` : 'the rest';
+        const [fault, other] = v.at_fault === 'buyer' ? [names.buyer, names.seller] : [names.seller, names.buyer];
+        const deposit = money(v.at_fault === 'buyer' ? trade.buyer_deposit : trade.seller_deposit);
+        // The ledger's rule (market::disputes::rule): the fee comes from the at-fault party's
+        // deposit, the rest of that deposit goes to the other party, who keeps its own.
+        return [`Rule on trade #${id}: ${v.to_buyer.trim()} ${trade.amount.symbol} to the buyer ${names.buyer} and ${rest} to the seller ${names.seller}.`,
+          `${fault} (the ${v.at_fault}) is at fault: its deposit of ${deposit} pays your fee and the rest of it goes to ${other}, who also gets its own deposit back. A ruling is final.`];
+      },
       after: reload,
     }));
   }
   if (trade.state === 'disputed' && trade.ruling_deadline_ms && now > trade.ruling_deadline_ms) {
-    parts.push(button('Reassign to another arbitrator', ['trade', 'reassign', id], reload));
+    parts.push(button('Reassign to another arbitrator', ['trade', 'reassign', id], reload, false,
+      `Take dispute #${id} from its arbitrator, who missed the ruling deadline, and give it to another one`));
   }
   const settled = ['completed', 'cancelled', 'timed_out', 'resolved'].includes(trade.state);
   if (settled && ((role === 'buyer' && !trade.rated_by_buyer) || (role === 'seller' && !trade.rated_by_seller))) {
+    const other = role === 'buyer' ? names.seller : names.buyer;
     parts.push(form({
       inline: true, submit: 'Rate',
       fields: [{ name: 'stars', label: `Rate the ${role === 'buyer' ? 'seller' : 'buyer'}`, type: 'select', value: '5', options: [['5', '★★★★★ 5'], ['4', '★★★★ 4'], ['3', '★★★ 3'], ['2', '★★ 2'], ['1', '★ 1']] }],
       build: v => ['trade', 'rate', id, v.stars],
+      confirm: v => `Rate ${other} ${v.stars} of 5 for trade #${id}: the rating is public and final`,
       after: reload,
     }));
   }
   return parts;
+}
+
+/// How a settled trade ended and its timeline, from the ledger (`equa_getTradeOutcome`).
+function outcomeSection(outcome, trade, names) {
+  if (!outcome) return null;
+  const s = outcome.settlement;
+  return el('section', { class: 'card', id: 'trade-outcome', 'aria-label': 'Outcome and timeline' },
+    s || outcome.explanation.length ? el('h2', {}, 'Outcome') : null,
+    outcome.explanation.length ? el('p', {}, outcome.explanation[0]) : null,
+    s ? facts([
+      [`Buyer (${names.buyer})`, el('strong', { 'data-received': 'buyer' }, money(s.to_buyer))],
+      [`Seller (${names.seller})`, el('strong', { 'data-received': 'seller' }, money(s.to_seller))],
+      s.to_arbitrator.minor_units !== '0' ? [`Arbitrator (${names.arbitrator}), its fee`, el('strong', { 'data-received': 'arbitrator' }, money(s.to_arbitrator))] : null,
+      ['Settled by', link(`#/tx/${s.tx_id.replace(/^0x/, '')}`, `the transaction in block ${s.height}`)],
+    ]) : outcome.explanation.slice(1).map(line => el('p', { class: 'muted' }, line)),
+    el('h2', {}, 'Timeline'),
+    el('ol', { class: 'timeline', id: 'trade-timeline' }, outcome.timeline.map(step => el('li', {}, `${when(step.at_ms)}: ${step.text}`))));
 }
 
 async function tradePage(view, id) {
@@ -542,8 +738,21 @@ async function tradePage(view, id) {
     messages.scrollTop = messages.scrollHeight;
   }
 
+  let names = null;
+  const outcomeBox = el('div');
+  let shownOutcome = null;
   async function render(trade) {
     const role = roleIn(trade, session.address);
+    if (!names || names.arbitratorAddress !== trade.arbitrator) {
+      const [buyer, seller, arbitrator] = await Promise.all([nameOf(trade.buyer), nameOf(trade.seller), nameOf(trade.arbitrator)]);
+      names = { buyer, seller, arbitrator, arbitratorAddress: trade.arbitrator };
+    }
+    const outcomeKey = JSON.stringify([trade.state, trade.paid_ms, trade.disputed_ms, trade.arbitrator, trade.settled_ms]);
+    if (outcomeKey !== shownOutcome) {
+      shownOutcome = outcomeKey;
+      const outcome = await q('equa_getTradeOutcome', Number(id)).catch(() => null);
+      outcomeBox.replaceChildren(outcomeSection(outcome, trade, names) || '');
+    }
     const due = trade.state === 'awaiting_payment' ? ['Pay by', trade.payment_deadline_ms]
       : trade.state === 'paid' ? ['Release by', trade.release_deadline_ms]
         : trade.state === 'disputed' && trade.ruling_deadline_ms ? ['Ruling by', trade.ruling_deadline_ms] : null;
@@ -555,10 +764,10 @@ async function tradePage(view, id) {
         ['Fiat to pay', el('strong', {}, fiat(trade.fiat_amount))],
         ['Price', `${trade.price.amount} ${trade.price.currency}`],
         ['Payment method', trade.method.name],
-        ['Buyer', link(`#/account/${trade.buyer}`, short(trade.buyer))],
-        ['Seller', link(`#/account/${trade.seller}`, short(trade.seller))],
+        ['Buyer', link(`#/account/${trade.buyer}`, names.buyer)],
+        ['Seller', link(`#/account/${trade.seller}`, names.seller)],
         ['Deposits', `buyer ${money(trade.buyer_deposit)} · seller ${money(trade.seller_deposit)}`],
-        trade.arbitrator ? ['Arbitrator', link(`#/account/${trade.arbitrator}`, short(trade.arbitrator))] : null,
+        trade.arbitrator ? ['Arbitrator', link(`#/account/${trade.arbitrator}`, names.arbitrator)] : null,
         trade.dispute_opened_by ? ['Dispute opened by', trade.dispute_opened_by] : null,
       ]),
       trade.next.length ? el('div', {}, el('h2', {}, 'Next steps'), el('ul', {}, trade.next.map(s => el('li', {}, s)))) : null);
@@ -569,7 +778,8 @@ async function tradePage(view, id) {
     if (actionKey !== shownState) {
       shownState = actionKey;
       const chat = await q('equa_getChat', Number(id), 0).catch(() => null);
-      const parts = session.unlocked ? tradeActions(trade, role, chat) : [el('p', { class: 'muted' }, 'Unlock the wallet to act on this trade.')];
+      const decimals = await decimalsOf(trade.amount.symbol);
+      const parts = session.unlocked ? tradeActions(trade, role, chat, names, decimals) : [el('p', { class: 'muted' }, 'Unlock the wallet to act on this trade.')];
       actions.replaceChildren(el('h2', {}, 'Actions'), ...(parts.length ? parts : [el('p', { class: 'muted' }, 'Nothing for you to do now.')]));
     }
     if (trade.messages !== shownMessages) {
@@ -584,9 +794,10 @@ async function tradePage(view, id) {
     inline: true, submit: 'Send',
     fields: [{ name: 'text', label: 'Message', match: ['message', 'chat key'] }],
     build: v => ['trade', 'chat', 'send', id, required(v, 'text', 'A message')],
+    confirm: v => `Send this message, encrypted, to trade #${id}'s chat: “${v.text.trim()}”`,
     after: () => { chatForm.reset(); },
   });
-  view.append(el('h1', {}, `Trade #${id}`), summary, actions,
+  view.append(el('h1', {}, `Trade #${id}`), summary, outcomeBox, actions,
     el('section', { class: 'card', 'aria-label': 'Chat' }, el('h2', {}, 'Chat (end-to-end encrypted)'), chatNote, messages, chatForm));
   await render(trade);
   const events = new EventSource(`/api/events/trade/${id}`);
@@ -596,10 +807,14 @@ async function tradePage(view, id) {
 
 // Lending --------------------------------------------------------------------------------------
 
+function scheduleWords(schedule) {
+  return schedule === 'bullet' ? 'repaid at the end' : `${schedule.replace('instalments:', '')} equal instalments`;
+}
+
 function loanRow(l) {
   return [
     link(`#/loan/${l.id}`, `#${l.id}`), words(l.state), money(l.principal), `${money(l.funded)}`,
-    `${l.rate_percent}% a year`, `${l.term_days} days, ${l.schedule}`,
+    `${l.rate_percent}% a year`, `${l.term_days} days, ${scheduleWords(l.schedule)}`,
     l.collateral ? money(l.collateral) : 'none',
     el('span', { class: 'mono' }, short(l.borrower)),
   ];
@@ -616,9 +831,9 @@ async function lendingPage(view) {
     el('h2', {}, 'Lenders\u2019 credit offers'),
     table(['Offer', 'Available', 'Least', 'Rate', 'Term', 'Collateral per unit', 'Expires', ''],
       offers.map(o => [
-        `#${o.id}`, money(o.remaining), money(o.min_amount), `${o.rate_percent}% a year`, `${o.term_days} days, ${o.schedule}`,
+        `#${o.id}`, money(o.remaining), money(o.min_amount), `${o.rate_percent}% a year`, `${o.term_days} days, ${scheduleWords(o.schedule)}`,
         o.collateral_per_unit ? money(o.collateral_per_unit) : 'none', deadline(o.expires_ms),
-        o.lender === session.address ? button('Withdraw offer', ['loan', 'cancel-offer', o.id], () => route(), true)
+        o.lender === session.address ? button('Withdraw offer', ['loan', 'cancel-offer', o.id], () => route(), true, `Withdraw credit offer #${o.id}: the ${money(o.remaining)} not lent comes back to your wallet`)
           : form({
             inline: true, submit: 'Borrow',
             fields: [
@@ -630,6 +845,8 @@ async function lendingPage(view) {
               if (o.collateral_per_unit) args.push('--collateral', required(v, 'collateral', 'Collateral'));
               return args;
             },
+            confirm: v => [`Borrow ${v.amount.trim()} ${o.remaining.symbol} at ${o.rate_percent}% a year for ${o.term_days} days (${o.schedule === 'bullet' ? 'repaid at the end' : o.schedule.replace('instalments:', '') + ' equal instalments'}).`,
+              o.collateral_per_unit ? `${v.collateral.trim()} ${o.collateral_per_unit.symbol} is locked as collateral until you repay; the lenders take it if you default.` : 'No collateral.'],
             after: result => {
               const loan = newId(result, 'loan_requested', 'loan') || newId(result, 'activated', 'loan');
               if (loan) location.hash = `#/loan/${loan}`; else route();
@@ -656,6 +873,8 @@ async function lendingPage(view) {
           if (v.collateral.trim()) args.push('--collateral', v.collateral.trim(), v.collateral_symbol);
           return args;
         },
+        confirm: v => [`Ask to borrow ${v.principal.trim()} ${v.symbol} at ${Number(v.apr) / 100}% a year for ${v.term.trim()} days (${v.schedule.trim() === 'bullet' ? 'repaid at the end' : `${v.schedule.trim()} equal instalments`}); lenders have ${v.days.trim()} days to fund it.`,
+          v.collateral.trim() ? `${v.collateral.trim()} ${v.collateral_symbol} is locked as collateral now; the lenders take it if you default.` : 'No collateral.'],
         after: result => {
           const loan = newId(result, 'loan_requested', 'loan');
           if (loan) location.hash = `#/loan/${loan}`;
@@ -678,8 +897,33 @@ async function lendingPage(view) {
           if (v.per_unit.trim()) args.push('--collateral-per-unit', v.per_unit.trim(), v.per_unit_symbol);
           return args;
         },
+        confirm: v => `Offer to lend ${v.amount.trim()} ${v.symbol} at ${Number(v.apr) / 100}% a year for ${v.term.trim()} days: it is locked in the offer until borrowed or withdrawn`,
         after: () => route(),
       }))));
+}
+
+const INSTALMENT_STATUS = { paid: 'paid ✓', due: 'due now', next: 'next', later: 'later' };
+
+/// What became of a closed loan, from its record: who holds what now.
+function loanOutcome(loan, names) {
+  if (loan.state === 'defaulted') {
+    const seized = loan.collateral_seized;
+    return el('section', { class: 'card', id: 'loan-outcome' }, el('h2', {}, 'Outcome: in default'),
+      el('p', {}, `The loan was declared in default: the borrower ${names.borrower} had not paid in time.`),
+      seized ? el('p', {}, `The collateral, ${money(seized)}, was seized for the lenders in proportion to what each lent:`) : el('p', {}, 'The loan had no collateral to seize.'),
+      seized ? el('ul', {}, loan.lenders.map(p => el('li', {},
+        `${names[p.lender] || short(p.lender)}: lent ${money(p.lent)}; collateral claimed ${money(p.collateral_claimed)}, still to claim ${money(p.collateral_claimable)}`))) : null,
+      loan.amount_due ? el('p', {}, `The borrower still owes ${money(loan.amount_due.payoff)}; any later repayment goes to the lenders.`) : null);
+  }
+  if (loan.state === 'repaid') {
+    return el('section', { class: 'card', id: 'loan-outcome' }, el('h2', {}, 'Outcome: repaid'),
+      el('p', {}, `Repaid in full${loan.closed_ms ? ` on ${when(loan.closed_ms)}` : ''}: ${money(loan.paid_in)} went to the lenders in proportion to what each lent${loan.collateral ? `, and the collateral, ${money(loan.collateral)}, back to the borrower` : ''}.`));
+  }
+  if (loan.state === 'cancelled' || loan.state === 'expired') {
+    return el('section', { class: 'card', id: 'loan-outcome' }, el('h2', {}, `Outcome: ${words(loan.state)}`),
+      el('p', {}, `${loan.state === 'cancelled' ? 'The borrower cancelled the request' : 'The request expired without enough funding'}: each lender's funds and the collateral went back.`));
+  }
+  return null;
 }
 
 async function loanPage(view, id) {
@@ -689,51 +933,110 @@ async function loanPage(view, id) {
   const me = session.address;
   const position = loan.lenders.find(p => p.lender === me);
   const due = loan.amount_due;
+  const symbol = loan.principal.symbol;
+  const decimals = await decimalsOf(symbol);
+  const names = { borrower: await nameOf(loan.borrower) };
+  for (const p of loan.lenders) names[p.lender] = await nameOf(p.lender);
+  const schedule = loan.instalments.length ? el('div', {}, el('h2', {}, 'Schedule'),
+    el('p', { class: 'muted' }, 'Interest as scheduled, if each payment is made on its date: it accrues by the millisecond on what is still owed, so paying early costs less and paying late more.'),
+    el('div', { id: 'loan-schedule' }, table(['Payment', 'Due', 'Amount', 'Interest', 'Principal', 'Owed after', 'Status'], loan.instalments.map(i => [
+      `${i.number} of ${loan.instalments.length}`, when(i.due_ms), money(i.payment), money(i.interest), money(i.principal), money(i.remaining),
+      el('span', { class: `status-${i.status}`, 'data-instalment': i.number, 'data-status': i.status }, INSTALMENT_STATUS[i.status] || i.status),
+    ]), '')))
+    : loan.state === 'funding' ? el('p', { class: 'muted' }, 'The schedule is set when the loan starts, on the amount actually lent.') : null;
   view.append(el('h1', {}, `Loan #${loan.id}`),
     el('div', { class: 'card' }, facts([
       ['State', el('strong', { class: 'state', id: 'loan-state' }, words(loan.state))],
       ['Principal', money(loan.principal)],
       ['Funded', `${money(loan.funded)} by ${loan.lender_count} lender(s)`],
-      ['Rate', `${loan.rate_percent}% a year (${loan.rate_bps} bps)`],
-      ['Term', `${loan.term_days} days, ${loan.schedule}`],
+      ['Rate', `${loan.rate_percent}% a year`],
+      ['Term', `${loan.term_days} days, ${scheduleWords(loan.schedule)}`],
       ['Collateral', loan.collateral ? money(loan.collateral) : 'none'],
-      ['Borrower', link(`#/account/${loan.borrower}`, short(loan.borrower))],
+      ['Borrower', link(`#/account/${loan.borrower}`, names.borrower)],
       loan.state === 'funding' ? ['Funding deadline', el('span', {}, deadline(loan.funding_deadline_ms), ` (${when(loan.funding_deadline_ms)})`)] : null,
       loan.next_due_ms ? ['Next payment due', el('span', {}, deadline(loan.next_due_ms), ` (${when(loan.next_due_ms)})`)] : null,
-      due ? ['Owed now', el('strong', { id: 'owed-now' }, money(due.now))] : null,
+      due ? ['Due now', el('strong', { id: 'owed-now' }, money(due.now))] : null,
+      due ? ['To close the loan now', el('span', { id: 'payoff' }, money(due.payoff))] : null,
       due ? ['Principal outstanding', money(due.principal_outstanding)] : null,
       ['Repaid so far', money(loan.paid_in)],
     ])),
-    loan.dues.length ? el('div', {}, el('h2', {}, 'Schedule'), table(['Due', 'Principal repaid by then'], loan.dues.map(d => [when(d.at_ms), money(d.principal_through)]), '')) : null,
+    loanOutcome(loan, names),
+    schedule,
     el('h2', {}, 'Lenders'),
-    table(['Lender', 'Lent', 'Claimed', 'Claimable'], loan.lenders.map(p => [el('span', { class: 'mono' }, short(p.lender)), money(p.lent), money(p.claimed), money(p.claimable)]), 'No lenders yet.'),
+    table(['Lender', 'Lent', 'Claimed', 'Claimable'], loan.lenders.map(p => [link(`#/account/${p.lender}`, names[p.lender]), money(p.lent), money(p.claimed), money(p.claimable)]), 'No lenders yet.'),
     el('h2', {}, 'Borrower\u2019s credit history'),
     facts([['Loans', credit.loans], ['Repaid on time', credit.repaid_on_time], ['Repaid late', credit.repaid_late], ['Late payments', credit.late_payments], ['Defaults', credit.defaults]]));
   const actions = el('div', { class: 'card' }, el('h2', {}, 'Actions'));
+  const notes = el('ul', { class: 'muted', id: 'loan-notes' });
   const again = () => route();
   if (loan.state === 'funding' && me !== loan.borrower) {
     actions.append(form({
-      inline: true, submit: 'Fund', fields: [{ name: 'amount', label: `Amount to lend (${loan.principal.symbol})`, inputmode: 'decimal', match: ['amount', 'decimal', 'fund'] }],
-      build: v => ['loan', 'fund', loan.id, required(v, 'amount', 'Amount')], after: again,
+      inline: true, submit: 'Fund', fields: [{ name: 'amount', label: `Amount to lend (${symbol})`, inputmode: 'decimal', match: ['amount', 'decimal', 'fund'] }],
+      build: v => ['loan', 'fund', loan.id, required(v, 'amount', 'Amount')],
+      confirm: v => [`Lend ${v.amount.trim()} ${symbol} to ${names.borrower} on loan #${loan.id} at ${loan.rate_percent}% a year for ${loan.term_days} days.`,
+        'It is held until the request is fully funded (then paid to the borrower) or closes (then returned).'],
+      after: again,
     }));
   }
-  if (loan.state === 'funding' && position) actions.append(button('Withdraw my funding', ['loan', 'withdraw', loan.id], again, true));
+  if (loan.state === 'funding' && position) {
+    actions.append(button('Withdraw my funding', ['loan', 'withdraw', loan.id], again, true, `Withdraw the ${money(position.lent)} you put into loan request #${loan.id}`));
+  }
   if (loan.state === 'funding' && me === loan.borrower) {
-    actions.append(button('Accept the funds raised', ['loan', 'accept', loan.id], again));
-    actions.append(button('Cancel request', ['loan', 'cancel', loan.id], again, true));
+    actions.append(button('Accept the funds raised', ['loan', 'accept', loan.id], again, false, `Accept ${money(loan.funded)} raised so far as the whole loan #${loan.id}: it is paid to you now and the schedule starts`));
+    actions.append(button('Cancel request', ['loan', 'cancel', loan.id], again, true, `Cancel loan request #${loan.id}: the lenders' funds${loan.collateral ? ` and your collateral, ${money(loan.collateral)},` : ''} go back`));
   }
   if (loan.state === 'active' && me === loan.borrower) {
     actions.append(form({
-      inline: true, submit: 'Repay', fields: [{ name: 'amount', label: `Amount (${loan.principal.symbol})`, inputmode: 'decimal', value: due ? due.now.amount : '', match: ['amount', 'decimal', 'repay'] }],
-      build: v => ['loan', 'repay', loan.id, required(v, 'amount', 'Amount')], after: again,
+      inline: true, submit: 'Repay', fields: [{ name: 'amount', label: `Amount (${symbol})`, inputmode: 'decimal', value: due ? due.now.amount : '', match: ['amount', 'decimal', 'repay'] }],
+      build: v => ['loan', 'repay', loan.id, required(v, 'amount', 'Amount')],
+      // The ledger takes at most what closes the loan; say so before anyone pays more.
+      confirm: async v => {
+        const paying = toMinor(v.amount, decimals);
+        const text = `${v.amount.trim()} ${symbol}`;
+        // What is owed as of the latest block, read again: interest has run since the page loaded.
+        const fresh = await q('equa_getLoan', loan.id).catch(() => null);
+        const owed = fresh && fresh.amount_due ? fresh.amount_due.payoff : due && due.payoff;
+        const payoff = owed ? BigInt(owed.minor_units) : 0n;
+        if (paying !== null && owed && paying > payoff) {
+          return [`You owe ${money(owed)}; repaying ${text} pays ${money(owed)} and closes the loan.`,
+            'Only what is owed is taken; interest runs until the block that includes the payment, so it may be slightly more than shown.'];
+        }
+        if (paying !== null && owed && paying === payoff) return `Repay ${text} on loan #${loan.id}: this pays everything and closes the loan.`;
+        return `Repay ${text} on loan #${loan.id}${owed ? ` (you owe ${money(owed)} in all)` : ''}`;
+      },
+      after: again,
     }));
-    actions.append(button('Repay everything', ['loan', 'repay', loan.id, '--all'], again));
+    actions.append(button('Repay everything', ['loan', 'repay', loan.id, '--all'], again, false,
+      `Repay everything on loan #${loan.id}: about ${due ? money(due.payoff) : 'all that is owed'} (interest runs until the block), which closes the loan${loan.collateral ? ` and returns your collateral, ${money(loan.collateral)}` : ''}`));
   }
-  if (position && position.claimable && position.claimable.minor_units !== '0') {
-    actions.append(button(`Claim ${money(position.claimable)}`, ['loan', 'claim', loan.id], again));
+  // One claim takes both the repayments and the seized collateral waiting for this lender.
+  const claims = position ? [position.claimable, position.collateral_claimable]
+    .filter(m => m && m.minor_units !== '0').map(money) : [];
+  if (claims.length) {
+    actions.append(button(`Claim ${claims.join(' and ')}`, ['loan', 'claim', loan.id], again, false,
+      `Claim ${claims.join(' and ')} from loan #${loan.id} to your wallet`));
+  } else if (position && loan.state === 'active') {
+    notes.append(el('li', {}, `Nothing to claim yet: your share of each repayment becomes claimable when ${names.borrower} pays${loan.next_due_ms ? ` (the next payment is due ${when(loan.next_due_ms)})` : ''}.`));
   }
-  if (loan.state === 'funding' && Date.now() > loan.funding_deadline_ms) actions.append(button('Expire request', ['loan', 'expire', loan.id], again));
-  if (loan.state === 'active') actions.append(button('Declare default', ['loan', 'default', loan.id], again, true));
+  if (loan.state === 'funding') {
+    if (Date.now() > loan.funding_deadline_ms) {
+      actions.append(button('Expire request', ['loan', 'expire', loan.id], again, false, `Close loan request #${loan.id}, whose funding deadline has passed: the lenders' funds and the collateral go back`));
+    } else {
+      notes.append(el('li', {}, `If not fully funded, anyone may close this request after ${when(loan.funding_deadline_ms)}.`));
+    }
+  }
+  if (loan.state === 'active') {
+    if (loan.default_allowed_ms && Date.now() >= loan.default_allowed_ms) {
+      actions.append(button('Declare default', ['loan', 'default', loan.id], again, true,
+        [`Declare loan #${loan.id} in default: a payment has been overdue since ${when(loan.next_due_ms)}.`,
+          loan.collateral ? `The collateral, ${money(loan.collateral)}, goes to the lenders in proportion to what each lent; the debt stays recorded.` : 'The loan has no collateral; the debt stays recorded.']));
+    } else if (loan.default_allowed_ms) {
+      notes.append(el('li', {}, `If the payment due ${when(loan.next_due_ms)} is still unpaid, anyone may declare this loan in default from ${when(loan.default_allowed_ms)}.`));
+    } else {
+      notes.append(el('li', {}, 'The loan is up to date: it cannot be declared in default.'));
+    }
+  }
+  if (notes.children.length) actions.append(notes);
   view.append(session.unlocked ? actions : el('p', { class: 'muted' }, 'Unlock the wallet to act on this loan.'));
   // Someone else funding, repaying or claiming redraws the page (interest accruing does not).
   const key = l => JSON.stringify([l.state, l.funded, l.paid_in, l.lenders, l.closed_ms]);
@@ -746,8 +1049,9 @@ async function loanPage(view, id) {
 // Wallet, explorer, status ---------------------------------------------------------------------
 
 async function walletPage(view) {
-  const [account, reputation, choices] = await Promise.all([
+  const [account, reputation, choices, funds] = await Promise.all([
     q('equa_getAccount', session.address), q('equa_getReputation', session.address), assetOptions(),
+    q('equa_getAccountFunds', session.address),
   ]);
   view.append(el('h1', {}, 'Wallet'),
     el('div', { class: 'card' }, facts([
@@ -758,7 +1062,7 @@ async function walletPage(view) {
       ['Standing', standing(reputation.standing, null)],
     ])),
     el('h2', {}, 'Balances'),
-    table(['Asset', 'Balance'], account.balances.map(b => [b.symbol, el('span', { 'data-balance': b.symbol }, b.amount)]), 'No balances.'),
+    fundsTable(funds),
     el('div', { class: 'grid' },
       el('div', { class: 'card' }, form({
         title: 'Send', submit: 'Send',
@@ -768,12 +1072,14 @@ async function walletPage(view) {
           { name: 'symbol', label: 'Asset', type: 'select', options: choices, match: ['asset'] },
         ],
         build: v => ['send', required(v, 'to', 'The address'), required(v, 'amount', 'The amount'), v.symbol],
+        confirm: async v => `Send ${v.amount.trim()} ${v.symbol} to ${await nameOf(v.to.trim()).catch(() => v.to)} (${v.to.trim()})`,
         after: () => route(),
       })),
       el('div', { class: 'card' }, form({
         title: 'Profile', submit: 'Publish profile',
         fields: [{ name: 'name', label: 'Display name', value: reputation.name || '', hint: 'also publishes the chat key trade partners encrypt to', match: ['name'] }],
         build: v => ['profile', 'set', '--name', required(v, 'name', 'A display name')],
+        confirm: v => `Publish the display name "${v.name.trim()}" and your chat key`,
         after: () => route(),
       }))),
     await issuerSection(),
@@ -811,6 +1117,7 @@ async function issuerSection() {
           const max = (v.max_supply || '').trim();
           return max ? [...args, '--max-supply', max] : args;
         },
+        confirm: v => `Issue the asset ${v.symbol.trim()} ("${v.name.trim()}", ${v.decimals.trim()} decimals, ${(v.max_supply || '').trim() ? `at most ${v.max_supply.trim()}` : 'no supply limit'})`,
         after: refresh,
       })),
       mine.length ? el('div', { class: 'card' }, form({
@@ -818,12 +1125,14 @@ async function issuerSection() {
         fields: [amountField, symbolField,
           { name: 'to', label: 'To address', value: session.address, match: ['address', 'to'] }],
         build: v => ['asset', 'mint', required(v, 'amount', 'The amount'), v.symbol, '--to', required(v, 'to', 'The address')],
+        confirm: v => `Mint ${v.amount.trim()} ${v.symbol} to ${v.to.trim() === session.address ? 'yourself' : v.to.trim()}`,
         after: refresh,
       })) : null,
       mine.length ? el('div', { class: 'card' }, form({
         title: 'Burn', submit: 'Burn', danger: true,
         fields: [amountField, symbolField],
         build: v => ['asset', 'burn', required(v, 'amount', 'The amount'), v.symbol],
+        confirm: v => `Burn ${v.amount.trim()} ${v.symbol}: destroy it for good`,
         after: refresh,
       })) : null));
 }
@@ -834,6 +1143,64 @@ function formatMinor(minor, decimals) {
   const whole = digits.slice(0, digits.length - decimals);
   const fraction = digits.slice(digits.length - decimals).replace(/0+$/, '');
   return fraction ? `${whole}.${fraction}` : whole;
+}
+
+/// Minor units with exactly `decimals` decimals (fiat: "46.50").
+function formatFixed(minor, decimals) {
+  const digits = BigInt(minor).toString().padStart(decimals + 1, '0');
+  return decimals ? `${digits.slice(0, -decimals)}.${digits.slice(-decimals)}` : digits;
+}
+
+/// A decimal amount as minor units (BigInt), or null when it is not one with at most
+/// `decimals` decimals.
+function toMinor(text, decimals) {
+  const match = String(text || '').trim().match(/^(\d+)(?:\.(\d*))?$/);
+  if (!match || (match[2] || '').length > decimals) return null;
+  return BigInt(match[1] + (match[2] || '').padEnd(decimals, '0'));
+}
+
+async function decimalsOf(symbol) {
+  const asset = (await assets()).find(a => a.symbol === symbol);
+  return asset ? asset.decimals : 0;
+}
+
+/// An account in words: its display name when it has published one, else its short address.
+async function nameOf(address) {
+  if (!address) return '–';
+  const reputation = await q('equa_getReputation', address).catch(() => null);
+  return reputation && reputation.name ? reputation.name : short(address);
+}
+
+const FUND_PARTS = {
+  in_offers: 'In offers', in_trades: 'In trades', as_collateral: 'As collateral',
+  in_loan_requests: 'Lent to requests', as_bond: 'Arbitrator bond', claimable: 'Claimable', lent_out: 'Lent out',
+};
+
+function holdingLink(h) {
+  const text = `${money(h.amount)} · `;
+  if (h.kind === 'offer') return el('span', { class: 'holding' }, text, link(`#/offer/${h.id}`, `offer #${h.id}`));
+  if (h.kind === 'trade') return el('span', { class: 'holding' }, text, link(`#/trade/${h.id}`, `trade #${h.id}`));
+  if (h.kind === 'loan') return el('span', { class: 'holding' }, text, link(`#/loan/${h.id}`, `loan #${h.id}`));
+  if (h.kind === 'credit_offer') return el('span', { class: 'holding' }, text, link('#/lending', `credit offer #${h.id}`));
+  return el('span', { class: 'holding' }, text, link('#/disputes', 'arbitrator bond'));
+}
+
+/// The wallet's money per asset: what it can spend, and every part held for it with links to
+/// the offer, trade or loan holding it (only the parts some asset has).
+function fundsTable(funds) {
+  const used = Object.keys(FUND_PARTS).filter(part =>
+    funds.assets.some(a => a.parts.some(p => p.part === part && p.holdings.length)));
+  const headers = ['Asset', 'Available', ...used.map(part => FUND_PARTS[part]), 'Total'];
+  return el('div', { id: 'funds' }, table(headers, funds.assets.map(a => [
+    a.symbol,
+    el('span', { 'data-balance': a.symbol }, a.available.amount),
+    ...used.map(part => {
+      const found = a.parts.find(p => p.part === part);
+      return found && found.holdings.length
+        ? el('span', { 'data-part': `${a.symbol}:${part}` }, found.holdings.map(holdingLink)) : '–';
+    }),
+    el('span', { title: 'available plus everything held for you (lent-out principal not included)' }, money(a.total)),
+  ]), 'No balances.'));
 }
 
 async function historyTable(address) {
@@ -893,7 +1260,7 @@ async function txPage(view, id) {
   view.append(el('h1', {}, 'Transaction'), el('div', { class: 'card' }, facts([
     ['Id', el('code', {}, receipt.tx_id)], ['Block', link(`#/block/${receipt.height}`, receipt.height)],
     ['Outcome', receipt.error ? el('span', { class: 'error' }, `${receipt.outcome}: ${receipt.error.message}`) : el('span', { class: 'ok' }, receipt.outcome)],
-    ['Fee paid (EQA minor units)', receipt.fee_paid],
+    ['Fee paid', `${formatMinor(receipt.fee_paid, await decimalsOf('EQA'))} EQA`],
   ])), el('h2', {}, 'Events'), receipt.events.length
     ? el('ul', { class: 'card' }, ...receipt.events.map(e => el('li', {}, e.text)))
     : el('p', {}, 'none'));

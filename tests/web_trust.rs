@@ -1,0 +1,363 @@
+//! Screens people can trust with money, in real browsers (headless Chromium through WebDriver)
+//! against `equa devnet`: Alice on a desktop window, Bob on a phone-sized one, Dave (the devnet's
+//! arbitrator) on a desktop.
+//!
+//! - Every action asks first, in words with its amounts, and Cancel sends nothing: the balance
+//!   and the nonce stay as they were, on the desktop and on the phone.
+//! - The wallet shows what an offer locks and what a trade holds, linked to them.
+//! - Taking an offer shows the fiat total and the payment window the ledger will really give
+//!   (SEPA's six days, not the offer's hour), before and in the confirmation; creating an offer
+//!   shows the window its method imposes.
+//! - A ruling form starts empty; after the ruling, every party's trade page says who received
+//!   what (the same amount the buyer's balance gained) with the trade's timeline, and so does
+//!   `equa trade show`.
+//! - A loan's schedule shows each payment with its interest and principal, what is paid and
+//!   what comes next; declaring default is not offered before the ledger allows it (the page
+//!   says from when); repaying more than owed says what is owed and that it closes the loan.
+//!
+//! Screenshots of every step go to `<target>/tmp/web_trust/`.
+
+#[path = "common/browser.rs"]
+mod browser;
+mod common;
+
+use browser::{Browser, Driver};
+use common::Devnet;
+use fantoccini::Locator;
+use std::path::PathBuf;
+
+const RPC_PORT: u16 = 35_545;
+const P2P_PORT: u16 = 35_300;
+/// The last of this test's five RPC ports; the devnet's four validators use the others.
+const DRIVER_PORT: u16 = 35_549;
+const SHOTS: &str = "web_trust";
+
+/// The devnet serves validator i's interface (wallet i) on its first RPC port plus 10 plus i.
+fn web(index: u16) -> String {
+    format!("http://127.0.0.1:{}", RPC_PORT + 10 + index)
+}
+
+fn nonce(devnet: &Devnet, name: &str) -> u64 {
+    let account = devnet.json(name, &["account", "show", &devnet.address(name)]);
+    account["nonce"].as_u64().expect("a nonce")
+}
+
+/// A USDX amount (6 decimals) in minor units.
+fn usdx(amount: &str) -> u128 {
+    types::amount::parse(amount.trim(), 6)
+        .unwrap_or_else(|e| panic!("{amount:?} is not a USDX amount: {e}"))
+}
+
+/// Waits until validator 0 has finalized two more blocks, so that anything a cancelled page
+/// might have sent would have been applied.
+fn two_more_blocks(devnet: &Devnet) {
+    let height = devnet.height(0).expect("a height");
+    devnet.wait_for_height(0, height + 2);
+}
+
+#[test]
+fn actions_confirm_in_words_and_money_outcomes_and_loans_are_shown() {
+    let _ = std::fs::remove_dir_all(PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(SHOTS));
+    let devnet = Devnet::start("web-trust", RPC_PORT, P2P_PORT);
+    let driver = Driver::start(DRIVER_PORT);
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime.block_on(async {
+        let alice = Browser::open(&driver, SHOTS, "alice", web(0), 1280, 900).await;
+        let bob = Browser::open(&driver, SHOTS, "bob", web(1), 390, 844).await;
+        let dave = Browser::open(&driver, SHOTS, "dave", web(3), 1280, 900).await;
+        for (browser, name) in [(&alice, "Alice"), (&bob, "Bob"), (&dave, "Dave")] {
+            browser.go("wallet", "Wallet").await;
+            browser.unlock("devnet").await;
+            browser.wait_text("#session", "Lock").await;
+            browser.go("wallet", "Wallet").await;
+            browser
+                .act("Publish profile", &[("Display name", name)])
+                .await;
+        }
+
+        // A transfer asks first, in words; Cancel sends nothing.
+        let carol = devnet.address("carol");
+        let (balance, sent) = (devnet.balance("alice", "USDX"), nonce(&devnet, "alice"));
+        alice.go("wallet", "Wallet").await;
+        let question = alice
+            .ask(
+                "Send",
+                &[("To address", &carol), ("Amount", "5"), ("Asset", "USDX")],
+            )
+            .await;
+        alice.shot("send-confirmation").await;
+        assert!(question.contains("Send 5 USDX to "), "{question}");
+        assert!(question.contains(&carol), "the full address: {question}");
+        alice.answer(false).await;
+        alice
+            .wait_text("form", "Cancelled: nothing was sent.")
+            .await;
+        two_more_blocks(&devnet);
+        assert_eq!(devnet.balance("alice", "USDX"), balance, "nothing was sent");
+        assert_eq!(nonce(&devnet, "alice"), sent, "nothing was signed");
+
+        // Creating an offer shows the window SEPA imposes (six days), not the hour asked.
+        alice.go("offer/new", "Create an offer").await;
+        let form = alice.form("Create offer").await;
+        for (label, value) in [
+            ("I want to", "sell"),
+            ("Asset", "USDX"),
+            ("Most per trade", "500"),
+            ("Least per trade", "10"),
+            ("Price", "0.95"),
+            ("Fiat currency", "EUR"),
+            ("Payment method", "SEPA"),
+            ("Payment window", "60"),
+        ] {
+            alice.fill(&form, label, value).await;
+        }
+        alice
+            .wait_text("#window-note", "trades by it get 6 days, not 1 h")
+            .await;
+        alice.shot("offer-window-note").await;
+        let question = alice.ask("Create offer", &[]).await;
+        assert!(question.contains("Buyers get 6 days to pay"), "{question}");
+        alice.answer(true).await;
+        alice.wait_text("main h1", "Offer #1").await;
+
+        // The wallet shows the inventory and deposit locked in the offer, linked to it.
+        alice.go("wallet", "Wallet").await;
+        alice
+            .wait_text("[data-part='USDX:in_offers']", "offer #1")
+            .await;
+        let locked = alice.text_of("[data-part='USDX:in_offers']").await;
+        assert!(locked.starts_with("575 USDX"), "500 and a 15% deposit: {locked}");
+        let href = alice
+            .client
+            .find(Locator::Css("[data-part='USDX:in_offers'] a"))
+            .await
+            .unwrap()
+            .attr("href")
+            .await
+            .unwrap();
+        assert_eq!(href.as_deref(), Some("#/offer/1"));
+        alice.scroll_to("#funds").await;
+        alice.shot("wallet-locked-in-offer").await;
+
+        // Bob, on his phone, sees the fiat total and the real window before taking; his first
+        // confirmation he cancels (no trade, nothing signed), the second he confirms.
+        let bob_sent = nonce(&devnet, "bob");
+        bob.go("offer/1", "Offer #1").await;
+        let form = bob.form("Take offer").await;
+        bob.fill(&form, "Amount", "50").await;
+        bob.fill(&form, "Payment method", "SEPA").await;
+        bob.wait_text("#take-summary", "You pay 47.50 EUR by SEPA")
+            .await;
+        let summary = bob.text_of("#take-summary").await;
+        assert!(
+            summary.contains("6 days to pay") && summary.contains("longer than the offer's 1 h"),
+            "{summary}"
+        );
+        bob.shot("take-summary").await;
+        let question = bob.ask("Take offer", &[]).await;
+        bob.shot("take-confirmation").await;
+        assert!(bob.fits_width().await, "the confirmation fits a phone");
+        assert!(
+            question.contains("Buy 50 USDX from Alice for 47.50 EUR, paid by SEPA"),
+            "{question}"
+        );
+        assert!(question.contains("within 6 days"), "{question}");
+        bob.answer(false).await;
+        two_more_blocks(&devnet);
+        assert_eq!(nonce(&devnet, "bob"), bob_sent, "a cancelled take signs nothing");
+        assert_eq!(devnet.json("bob", &["trade", "list"]), serde_json::json!([]));
+        bob.act("Take offer", &[]).await;
+        bob.wait_text("main h1", "Trade #1").await;
+        let after_take = usdx(&devnet.balance("bob", "USDX"));
+        // His phone's wallet shows his deposit held in the trade, linked to it.
+        bob.go("wallet", "Wallet").await;
+        bob.wait_text("[data-part='USDX:in_trades']", "7.5 USDX · trade #1")
+            .await;
+        assert!(bob.fits_width().await, "the wallet fits a phone");
+        bob.scroll_to("#funds").await;
+        bob.shot("wallet-in-trade").await;
+        bob.go("trade/1", "Trade #1").await;
+        bob.act("I have paid", &[]).await;
+
+        // Alice is asked to confirm the release in words, cancels, and disputes instead.
+        alice.go("trade/1", "Trade #1").await;
+        alice.wait_text("#trade-state", "paid").await;
+        let question = alice.ask("Release escrow", &[]).await;
+        alice.shot("release-confirmation").await;
+        assert!(
+            question.contains("Release 50 USDX to Bob: I have received 47.50 EUR."),
+            "{question}"
+        );
+        alice.answer(false).await;
+        alice.act("Open dispute", &[]).await;
+        alice.wait_text("#trade-state", "disputed").await;
+
+        // Dave's ruling form starts empty: he decides every part of it.
+        dave.go("trade/1", "Trade #1").await;
+        let form = dave.form("Rule").await;
+        let to_buyer = form
+            .find(Locator::Css("[data-field='to_buyer'] input"))
+            .await
+            .unwrap()
+            .prop("value")
+            .await
+            .unwrap();
+        let at_fault = form
+            .find(Locator::Css("[data-field='at_fault'] select"))
+            .await
+            .unwrap()
+            .prop("value")
+            .await
+            .unwrap();
+        assert_eq!(to_buyer.as_deref(), Some(""), "nothing to the buyer yet");
+        assert_eq!(at_fault.as_deref(), Some(""), "nobody at fault yet");
+        dave.scroll_to("[data-field='to_buyer']").await;
+        dave.shot("ruling-form-empty").await;
+        let refused = dave.submit("Rule", &[]).await.unwrap_err();
+        assert!(refused.contains("is required"), "{refused}");
+        let question = dave
+            .ask("Rule", &[("To the buyer", "30"), ("At fault", "seller")])
+            .await;
+        assert!(
+            question.contains("30 USDX to the buyer Bob and 20 USDX to the seller Alice"),
+            "{question}"
+        );
+        dave.answer(true).await;
+        dave.wait_text("#trade-state", "resolved").await;
+
+        // Every party sees who received what, as the ledger paid it.
+        let received = usdx(&devnet.balance("bob", "USDX")) - after_take;
+        for browser in [&dave, &alice, &bob] {
+            browser.go("trade/1", "Trade #1").await;
+            browser.wait_text("#trade-outcome", "Buyer (Bob)").await;
+            let shown = browser.text_of("[data-received='buyer']").await;
+            assert_eq!(
+                usdx(shown.trim_end_matches(" USDX")),
+                received,
+                "{}: the buyer's share is what Bob's balance gained ({shown})",
+                browser.name
+            );
+            let outcome = browser.text_of("#trade-outcome").await;
+            for words in [
+                "The arbitrator ruled on the dispute",
+                "Seller (Alice)",
+                "the buyer marked the fiat paid",
+                "the seller opened a dispute",
+                "the dispute was settled",
+            ] {
+                assert!(outcome.contains(words), "{}: {words:?} in {outcome}", browser.name);
+            }
+            assert!(!outcome.contains("null") && !outcome.contains("undefined"), "{outcome}");
+            browser.scroll_to("#trade-outcome").await;
+            browser.shot("dispute-outcome").await;
+        }
+        let shown = devnet.ok("bob", &["trade", "show", "1"]);
+        assert!(
+            shown.contains("outcome:") && shown.contains("The buyer received"),
+            "{shown}"
+        );
+
+        // A loan in three instalments: its schedule payment by payment, no default before the
+        // ledger allows it, and an overpayment that says what it pays and closes.
+        bob.go("lending", "Lending").await;
+        bob.act(
+            "Request loan",
+            &[
+                ("Amount to borrow", "1000"),
+                ("Asset", "USDX"),
+                ("Interest", "1200"),
+                ("Term", "90"),
+                ("Repayment", "3"),
+                ("Collateral amount", "500"),
+                ("Collateral asset", "EQA"),
+            ],
+        )
+        .await;
+        bob.wait_text("main h1", "Loan #1").await;
+        alice.go("loan/1", "Loan #1").await;
+        alice.act("Fund", &[("Amount to lend", "1000")]).await;
+        alice.wait_text("#loan-state", "active").await;
+        alice
+            .wait_text("#loan-notes", "Nothing to claim yet")
+            .await;
+        bob.go("loan/1", "Loan #1").await;
+        bob.wait_text("#loan-state", "active").await;
+        let statuses = bob
+            .client
+            .execute(
+                "return [...document.querySelectorAll('[data-instalment]')].map(e => e.dataset.status)",
+                vec![],
+            )
+            .await
+            .unwrap();
+        assert_eq!(statuses, serde_json::json!(["next", "later", "later"]));
+        let schedule = bob.text_of("#loan-schedule").await;
+        for words in ["1 of 3", "3 of 3", "USDX", "next"] {
+            assert!(schedule.contains(words), "{words:?} in {schedule}");
+        }
+        let notes = bob.text_of("#loan-notes").await;
+        assert!(
+            notes.contains("anyone may declare this loan in default from 20"),
+            "a date, not milliseconds: {notes}"
+        );
+        assert!(
+            bob.client
+                .find(Locator::XPath("//button[normalize-space()='Declare default']"))
+                .await
+                .is_err(),
+            "default is not offered before the ledger allows it"
+        );
+        bob.scroll_to("#loan-schedule").await;
+        bob.shot("loan-schedule").await;
+        let shown = devnet.ok("bob", &["loan", "show", "1"]);
+        for words in [
+            "payment   1:",
+            "interest,",
+            "principal) by 20",
+            ": next",
+            "closes with:",
+            "anyone may declare it in default from 20",
+        ] {
+            assert!(shown.contains(words), "`equa loan show` says {words:?}: {shown}");
+        }
+        let question = bob.ask("Repay", &[("Amount", "5000")]).await;
+        bob.shot("overpay-confirmation").await;
+        assert!(
+            question.contains("You owe 1000")
+                && question.contains("repaying 5000 USDX pays 1000")
+                && question.contains("and closes the loan"),
+            "{question}"
+        );
+        let before = usdx(&devnet.balance("bob", "USDX"));
+        bob.answer(true).await;
+        bob.wait_text("#loan-state", "repaid").await;
+        let paid = before - usdx(&devnet.balance("bob", "USDX"));
+        assert!(
+            paid > usdx("1000") && paid < usdx("1001"),
+            "only what was owed was taken: {paid}"
+        );
+        bob.wait_text("#loan-outcome", "Repaid in full").await;
+        let statuses = bob
+            .client
+            .execute(
+                "return [...document.querySelectorAll('[data-instalment]')].map(e => e.dataset.status)",
+                vec![],
+            )
+            .await
+            .unwrap();
+        assert_eq!(statuses, serde_json::json!(["paid", "paid", "paid"]));
+        bob.scroll_to("#loan-schedule").await;
+        bob.shot("loan-repaid-schedule").await;
+        let page = bob.page_text().await;
+        assert!(!page.contains("null") && !page.contains("undefined"), "{page}");
+        assert!(bob.fits_width().await, "the loan page fits a phone");
+
+        for browser in [alice, bob, dave] {
+            browser.client.close().await.unwrap();
+        }
+    });
+}
