@@ -9,13 +9,17 @@ use common::Devnet;
 use serde_json::{Value, json};
 use std::{
     io::{Read, Write},
-    net::TcpStream,
+    net::{TcpListener, TcpStream},
+    process::Command,
+    sync::{Arc, Mutex},
 };
 
 const RPC_PORT: u16 = 33_545;
 const P2P_PORT: u16 = 33_300;
 /// Validator 0 serves Alice's web interface on its RPC port plus 10.
 const WEB_PORT: u16 = RPC_PORT + 10;
+/// A proxy in front of validator 0's RPC that records what clients send it.
+const PROXY_PORT: u16 = RPC_PORT + 35;
 
 fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()
@@ -173,6 +177,30 @@ fn refused_actions_cost_nothing_and_dry_runs_send_nothing() {
     assert!(!output.status.success());
     assert!(text(&output.stdout).contains("outcome:    failed"));
     assert_eq!(record(&devnet, "bob"), bob, "a dry run sent nothing");
+
+    // A node that keeps what a wallet asks it to simulate cannot send it in the wallet's name:
+    // the copy it is shown is signed with a one-off key, and the ledger refuses it.
+    let recorded = recording_proxy(devnet.rpc_port);
+    let output = Command::new(env!("CARGO_BIN_EXE_equa"))
+        .args(["--rpc", &format!("http://127.0.0.1:{PROXY_PORT}")])
+        .args(["--wallet", devnet.wallet("bob").to_str().unwrap()])
+        .args(["--dry-run", "send", &alice, "1.5", "EQA"])
+        .env("EQUA_PASSWORD", "devnet")
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{}", text(&output.stderr));
+    let simulated = simulated_transactions(&recorded.lock().unwrap());
+    assert_eq!(simulated.len(), 1, "one simulation was asked");
+    let resent = rpc(
+        &devnet,
+        "equa_sendTransaction",
+        json!([simulated[0].clone()]),
+    );
+    assert_eq!(
+        resent["error"]["data"]["code"], "BadSignature",
+        "the simulated copy cannot be submitted: {resent}"
+    );
+    assert_eq!(record(&devnet, "bob"), bob, "the kept copy changed nothing");
 
     // The same transfer sent for real states its fee before it waits, and goes through.
     let sent = devnet.ok("bob", &["send", &alice, "1.5", "EQA"]);
@@ -339,4 +367,65 @@ fn post(path: &str, session: Option<(&str, &str)>, body: &Value) -> (u16, String
     let status = head.split(' ').nth(1).and_then(|s| s.parse().ok()).unwrap();
     let body = serde_json::from_str(body).unwrap_or(Value::Null);
     (status, head.to_string(), body)
+}
+
+/// Listens on [`PROXY_PORT`] and forwards every connection to `rpc_port`, recording what the
+/// client sends, as a node could.
+fn recording_proxy(rpc_port: u16) -> Arc<Mutex<Vec<u8>>> {
+    let recorded: Arc<Mutex<Vec<u8>>> = Arc::default();
+    let listener = TcpListener::bind(("127.0.0.1", PROXY_PORT)).expect("the proxy's port");
+    let kept = recorded.clone();
+    std::thread::spawn(move || {
+        for client in listener.incoming() {
+            let Ok(mut client) = client else { return };
+            let Ok(mut server) = TcpStream::connect(("127.0.0.1", rpc_port)) else {
+                return;
+            };
+            let (mut client_out, mut server_in) =
+                (client.try_clone().unwrap(), server.try_clone().unwrap());
+            std::thread::spawn(move || {
+                let _ = std::io::copy(&mut server_in, &mut client_out);
+            });
+            let kept = kept.clone();
+            std::thread::spawn(move || {
+                let mut buffer = [0u8; 8192];
+                while let Ok(read) = client.read(&mut buffer) {
+                    if read == 0 || server.write_all(&buffer[..read]).is_err() {
+                        break;
+                    }
+                    kept.lock().unwrap().extend_from_slice(&buffer[..read]);
+                }
+            });
+        }
+    });
+    recorded
+}
+
+/// The transactions (hex) a client asked to simulate, from the raw bytes it sent.
+fn simulated_transactions(recorded: &[u8]) -> Vec<String> {
+    let text = text(recorded);
+    let marker = r#""method":"equa_simulateTransaction","params":[""#;
+    text.match_indices(marker)
+        .map(|(at, _)| {
+            let rest = &text[at + marker.len()..];
+            rest[..rest.find('"').unwrap()].to_string()
+        })
+        .collect()
+}
+
+/// A JSON-RPC call to validator 0; the whole response.
+fn rpc(devnet: &Devnet, method: &str, params: Value) -> Value {
+    let body = json!({"jsonrpc": "2.0", "id": 1, "method": method, "params": params}).to_string();
+    let mut stream = TcpStream::connect(("127.0.0.1", devnet.rpc_port)).expect("the RPC");
+    write!(
+        stream,
+        "POST / HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\
+         Content-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    )
+    .unwrap();
+    let mut response = String::new();
+    stream.read_to_string(&mut response).unwrap();
+    let body = response.split("\r\n\r\n").nth(1).unwrap_or_default();
+    serde_json::from_str(body).unwrap_or_else(|_| panic!("{response}"))
 }

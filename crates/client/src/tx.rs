@@ -37,7 +37,20 @@ pub fn sign_call(
     params: &ledger::Params,
     call: Call,
 ) -> Result<SignedTransaction, SendError> {
-    let key = wallet.signing_key();
+    let body = build_call(wallet, chain_id, nonce, height, params, call)?;
+    Ok(SignedTransaction::sign(body, &wallet.signing_key()))
+}
+
+/// The unsigned transaction of `call` from `wallet` with `nonce`, valid for
+/// [`VALIDITY_BLOCKS`] after `height`, with the exact fee the chain's schedule asks.
+pub fn build_call(
+    wallet: &Wallet,
+    chain_id: ChainId,
+    nonce: u64,
+    height: u64,
+    params: &ledger::Params,
+    call: Call,
+) -> Result<Transaction, SendError> {
     let body = |fee| Transaction {
         chain_id: chain_id.clone(),
         signer: wallet.account(),
@@ -46,12 +59,13 @@ pub fn sign_call(
         expires_at_height: height.saturating_add(VALIDITY_BLOCKS),
         call: call.clone(),
     };
-    // The fee field has a fixed width, so the size with a placeholder fee is the final size.
-    let size = SignedTransaction::sign(body(0), &key).size();
+    // The fee field and the signature have fixed widths, so the size with a placeholder fee,
+    // signed by any key, is the final size.
+    let size = SignedTransaction::sign(body(0), &crate::keys::random_signing_key()).size();
     let fee = params
         .required_fee(call.kind(), size)
         .ok_or_else(|| SendError::Invalid("the chain's fee for this call overflows".into()))?;
-    Ok(SignedTransaction::sign(body(fee), &key))
+    Ok(body(fee))
 }
 
 /// Builds, signs and submits `call`, then waits up to `timeout` for its receipt. `progress` is
@@ -72,13 +86,15 @@ pub async fn send_call(
     submit_checked(rpc, &tx, timeout, &mut progress).await
 }
 
-/// Signs `call` with the wallet's next nonce and simulates it on the node, without sending it.
-/// Returns the signed transaction and what it would do, whatever the outcome.
+/// Builds `call` with the wallet's next nonce and simulates it on the node, without signing it
+/// for sending: the node is shown a copy signed with a one-off key, which the ledger refuses as
+/// badly signed, so a node that kept it could never submit it in the wallet's name. Returns the
+/// unsigned transaction and what it would do, whatever the outcome.
 pub async fn simulate_call(
     rpc: &RpcClient,
     wallet: &Wallet,
     call: Call,
-) -> Result<(SignedTransaction, SimulationView), SendError> {
+) -> Result<(Transaction, SimulationView), SendError> {
     let status = rpc.status().await?;
     let chain_id = ChainId::new(&status.chain_id)
         .map_err(|e| SendError::Invalid(format!("the node reports a bad chain id: {e}")))?;
@@ -88,7 +104,7 @@ pub async fn simulate_call(
         .await?
         .to_params()
         .map_err(SendError::Invalid)?;
-    let tx = sign_call(
+    let body = build_call(
         wallet,
         chain_id,
         account.nonce,
@@ -96,20 +112,31 @@ pub async fn simulate_call(
         &params,
         call,
     )?;
-    let simulation = rpc.simulate(&tx).await?;
-    Ok((tx, simulation))
+    let unsendable = SignedTransaction::sign(body.clone(), &crate::keys::random_signing_key());
+    let simulation = rpc.simulate(&unsendable).await?;
+    // The id covers the transaction, not its signature: the answer must be about this one.
+    let id = rpc::views::tx_id_hex(&unsendable.id());
+    if simulation.tx_id.as_deref() != Some(id.as_str()) {
+        return Err(SendError::Invalid(format!(
+            "the node answered the simulation of {id} about another transaction"
+        )));
+    }
+    Ok((body, simulation))
 }
 
 /// [`simulate_call`], refusing ([`SendError::Refused`]) a transaction the ledger would not
-/// accept as a success.
+/// accept as a success; otherwise signs it with the wallet's key for sending.
 pub async fn check_call(
     rpc: &RpcClient,
     wallet: &Wallet,
     call: Call,
 ) -> Result<(SignedTransaction, SimulationView), SendError> {
-    let (tx, simulation) = simulate_call(rpc, wallet, call).await?;
+    let (body, simulation) = simulate_call(rpc, wallet, call).await?;
     refuse_unless_success(&simulation)?;
-    Ok((tx, simulation))
+    Ok((
+        SignedTransaction::sign(body, &wallet.signing_key()),
+        simulation,
+    ))
 }
 
 /// Whether a simulation allows sending: only a success does.

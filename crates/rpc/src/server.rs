@@ -470,7 +470,9 @@ fn module_with(backend: Arc<dyn Backend>, books: Arc<BookCache>) -> RpcModule<Ar
          time, and answers what it would do: outcome, named error, fee, events and every balance \
          it would change. Nothing is kept, admitted to the mempool or relayed. A nonce above the \
          signer's next one is tried as if the transactions before it (waiting in the mempool) \
-         had run; their own effects are not counted. A used nonce is rejected.",
+         had run; their own effects are not counted. A used nonce is rejected. The signature is \
+         not checked: sign the copy you ask about with a one-off key, so that it can never be \
+         submitted.",
         vec![encoded],
         |backend, (encoded,): (String,)| {
             let tx = decode_tx(&unhex(&encoded)?);

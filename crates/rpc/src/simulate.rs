@@ -3,8 +3,10 @@
 //! transaction to the mempool or relaying it.
 //!
 //! The answer is the receipt it would get (outcome, named error, fee, events) and what would
-//! move: every balance it would change, as a signed decimal with the asset's symbol. It costs
-//! one signature check and one run of the call over a write buffer (no copy of the state); the
+//! move: every balance it would change, as a signed decimal with the asset's symbol. The
+//! signature is not checked (a wallet asks about a copy signed with a one-off key, which could
+//! never be submitted in its name). It costs
+//! one run of the call over a write buffer (no copy of the state); the
 //! transaction is bounded by the same size limit as `equa_sendTransaction`.
 
 use crate::{
