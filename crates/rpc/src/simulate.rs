@@ -75,13 +75,20 @@ pub fn fee_recipient() -> AccountId {
     AccountId::from_bytes(bytes).expect("the ed25519 base point is a valid key")
 }
 
+/// The largest step between two blocks' timestamps (the node's `max_timestamp_step_ms`).
+const MAX_TIMESTAMP_STEP_MS: u64 = 60_000;
+
 /// The block a simulation runs in: the one after the latest in `store`, stamped with `now_ms`
-/// (or the previous block's time, if the clock is behind it).
+/// as a proposer would stamp it (at least 1 ms after the latest block, at most a minute).
 pub fn next_block(store: &(impl Store + ?Sized), now_ms: u64) -> BlockContext {
     let (height, timestamp_ms) = state::last_block(store);
     BlockContext {
         height: height.saturating_add(1),
-        timestamp_ms: now_ms.max(timestamp_ms),
+        // As a proposer stamps it: after the last block, at most a step past it.
+        timestamp_ms: now_ms.clamp(
+            timestamp_ms.saturating_add(1),
+            timestamp_ms.saturating_add(MAX_TIMESTAMP_STEP_MS),
+        ),
         proposer: fee_recipient(),
         // Only arbitrator picks waiting from the previous block read it; a simulation's pick
         // is not the one the real block will make, and a transaction does not depend on it.
@@ -206,4 +213,28 @@ pub fn move_words(change: &MoveView) -> String {
         .or_else(|| change.name.clone())
         .unwrap_or_default();
     format!("{who} {}", change.change)
+}
+
+#[cfg(test)]
+mod next_block_tests {
+    use super::*;
+    use ledger::testing::TestChain;
+
+    #[test]
+    fn the_simulated_block_is_stamped_as_a_proposer_would() {
+        let chain = TestChain::new(1, 1);
+        let (height, last_ms) = state::last_block(&chain.store);
+        assert_eq!(
+            next_block(&chain.store, last_ms + 500).timestamp_ms,
+            last_ms + 500
+        );
+        assert_eq!(next_block(&chain.store, last_ms + 500).height, height + 1);
+        // A clock behind the chain: 1 ms after the last block, as block times must increase.
+        assert_eq!(next_block(&chain.store, 0).timestamp_ms, last_ms + 1);
+        // After a stall: at most one step past the last block.
+        assert_eq!(
+            next_block(&chain.store, last_ms + 3_600_000).timestamp_ms,
+            last_ms + MAX_TIMESTAMP_STEP_MS
+        );
+    }
 }
