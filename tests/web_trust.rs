@@ -192,6 +192,11 @@ fn actions_confirm_in_words_and_money_outcomes_and_loans_are_shown() {
             question.contains("Release 50 USDX to Bob: I have received 47.50 EUR."),
             "{question}"
         );
+        // The node's preview: the fee before signing, and what moves, to whom by name.
+        assert!(question.contains("Network fee: 0."), "{question}");
+        assert!(question.contains("You: +7.5 USDX"), "{question}");
+        assert!(question.contains("Bob: +57.5 USDX"), "{question}");
+        assert!(!question.contains("USDX USDX"), "{question}");
         alice.answer(false).await;
         alice.act("Open dispute", &[]).await;
         alice.wait_text("#trade-state", "disputed").await;

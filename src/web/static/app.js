@@ -62,18 +62,15 @@ function act(args) {
 async function submitAction(args, confirmation, progress) {
   const say = progress || (() => {});
   args = args.map(String);
-  let preview = null;
-  try {
-    preview = await post('/api/preview', { args }, { 'x-equa-csrf': session.csrf || '' });
-  } catch (error) {
-    // A node whose interface has no /api/preview answers 404 (or 405): confirm without a fee
-    // line and let the ledger's receipt say whether it applied. Any other failure stops here.
-    if (error.status !== 404 && error.status !== 405) throw error;
-  }
-  if (preview && preview.ok === false && preview.error) {
+  const preview = await post('/api/preview', { args }, { 'x-equa-csrf': session.csrf || '' });
+  if (preview.ok === false && preview.error) {
     const refused = new Error(preview.error.message);
     refused.field = preview.error.field;
     throw refused;
+  }
+  // Accounts by their published names where they have one.
+  for (const move of preview.moves || []) {
+    if (move.account && move.account !== session.address && !move.name) move.name = await nameOf(move.account);
   }
   say('Waiting for your confirmation…');
   if (!(await confirmDialog(confirmation, preview))) return null;
@@ -96,7 +93,7 @@ function confirmDialog(confirmation, preview) {
       fee ? el('p', { class: 'muted', id: 'confirm-fee' }, `Network fee: ${fee}`) : null,
       preview && preview.moves && preview.moves.length
         ? el('ul', { id: 'confirm-moves' }, preview.moves.map(m => el('li', {},
-          `${m.account === session.address ? 'You' : (m.name || short(m.account))}: ${m.change} ${m.asset}`))) : null,
+          `${m.account === session.address ? 'You' : (m.name || short(m.account))}: ${m.change}`))) : null,
       preview && preview.events && preview.events.length
         ? el('ul', { class: 'muted' }, preview.events.map(text => el('li', {}, text))) : null,
       el('div', { class: 'actions' }, yes, no));
