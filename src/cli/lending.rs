@@ -292,7 +292,8 @@ fn print_loan(loan: &LoanView, now_ms: u64) {
     }
     if let Some(due) = &loan.amount_due {
         println!(
-            "  closes with:     {} (paying more takes only this)",
+            "  closes with:     {} at the last block; interest runs until the payment's block, \
+             so `--all` is what closes it (the ledger takes only what is owed)",
             due.payoff
         );
     }

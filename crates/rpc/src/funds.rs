@@ -262,10 +262,9 @@ fn lending_holdings(store: &(impl Store + ?Sized), account: &AccountId, found: &
                 if loan.state != LoanState::Repaid && loan.principal > 0 {
                     // This lender's share of the principal still owed, rounded down.
                     let outstanding = loan.principal_outstanding();
-                    let share = position
-                        .lent
-                        .checked_mul(outstanding)
-                        .map_or(0, |product| product / loan.principal);
+                    let share =
+                        ledger::math::mul_div_floor(position.lent, outstanding, loan.principal)
+                            .unwrap_or(0);
                     found.add(loan.asset, "lent_out", "loan", Some(id), share);
                 }
             }

@@ -79,8 +79,10 @@ pub struct AmountDueView {
     pub now: Money,
     /// All principal still owed, due or not.
     pub principal_outstanding: Money,
-    /// What closes the loan now: late fee, interest and all principal outstanding. A repayment
-    /// of more takes only this much.
+    /// What closes the loan at the latest block: late fee, interest and all principal
+    /// outstanding. Interest runs until the block that includes a repayment, so paying exactly
+    /// this leaves a little principal owed; a repayment of more takes only what is owed then
+    /// (`equa loan repay --all` adds a day of interest).
     pub payoff: Money,
 }
 

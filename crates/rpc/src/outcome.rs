@@ -144,7 +144,8 @@ fn explanation(trade: &Trade, settlement: Option<&SettlementView>) -> Vec<String
             "The payment window passed without the buyer marking paid: the seller got its \
              amount back and the buyer's deposit."
         }
-        (TradeState::Resolved, Some(s)) if s.no_ruling => {
+        // A ruling keeps the trade's arbitrator; both ways of ending without one clear it.
+        (TradeState::Resolved, _) if trade.arbitrator.is_none() => {
             "No arbitrator could take the dispute in time: it ended without a ruling, by the \
              market's rule for that case."
         }
@@ -172,8 +173,9 @@ fn explanation(trade: &Trade, settlement: Option<&SettlementView>) -> Vec<String
             lines.push(split);
         }
         None => lines.push(
-            "This node no longer keeps the block that settled the trade, so it cannot show the \
-             split; a node that keeps it can (its receipt holds a settled event)."
+            "The split is not shown: the transaction that settled the trade is not among the \
+             recent transactions of its parties that this node keeps (its receipt holds a \
+             settled event)."
                 .into(),
         ),
     }

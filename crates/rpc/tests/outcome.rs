@@ -233,7 +233,7 @@ fn a_trade_settled_before_the_kept_blocks_says_it_cannot_show_the_split() {
     let outcome = ledger.outcome(trade);
     assert_eq!(steps(&outcome), ["opened", "marked_paid", "completed"]);
     assert!(outcome.settlement.is_none());
-    assert!(outcome.explanation[1].contains("no longer keeps the block"));
+    assert!(outcome.explanation[1].contains("The split is not shown"));
 }
 
 #[test]

@@ -983,22 +983,26 @@ async function loanPage(view, id) {
     actions.append(button('Cancel request', ['loan', 'cancel', loan.id], again, true, `Cancel loan request #${loan.id}: the lenders' funds${loan.collateral ? ` and your collateral, ${money(loan.collateral)},` : ''} go back`));
   }
   if (loan.state === 'active' && me === loan.borrower) {
+    // Whether the amount typed reaches what closes the loan (as of the page's latest block).
+    const closes = v => {
+      const paying = toMinor(v.amount, decimals);
+      return paying !== null && !!due && paying >= BigInt(due.payoff.minor_units);
+    };
     actions.append(form({
       inline: true, submit: 'Repay', fields: [{ name: 'amount', label: `Amount (${symbol})`, inputmode: 'decimal', value: due ? due.now.amount : '', match: ['amount', 'decimal', 'repay'] }],
-      build: v => ['loan', 'repay', loan.id, required(v, 'amount', 'Amount')],
-      // The ledger takes at most what closes the loan; say so before anyone pays more.
+      // An amount that reaches what closes the loan is sent as "everything": interest runs until
+      // the block that includes the payment, so exactly the figure shown would leave a little
+      // principal owed, and the loan open to a default. The ledger takes only what is owed.
+      build: v => closes(v) ? ['loan', 'repay', loan.id, '--all'] : ['loan', 'repay', loan.id, required(v, 'amount', 'Amount')],
       confirm: async v => {
-        const paying = toMinor(v.amount, decimals);
         const text = `${v.amount.trim()} ${symbol}`;
         // What is owed as of the latest block, read again: interest has run since the page loaded.
         const fresh = await q('equa_getLoan', loan.id).catch(() => null);
         const owed = fresh && fresh.amount_due ? fresh.amount_due.payoff : due && due.payoff;
-        const payoff = owed ? BigInt(owed.minor_units) : 0n;
-        if (paying !== null && owed && paying > payoff) {
-          return [`You owe ${money(owed)}; repaying ${text} pays ${money(owed)} and closes the loan.`,
-            'Only what is owed is taken; interest runs until the block that includes the payment, so it may be slightly more than shown.'];
+        if (closes(v)) {
+          return [`You owe ${money(owed)}; repaying ${text} pays what is owed when the block includes it (about ${money(owed)}) and closes the loan.`,
+            'Only what is owed is taken; interest runs until that block, so it may be slightly more than shown.'];
         }
-        if (paying !== null && owed && paying === payoff) return `Repay ${text} on loan #${loan.id}: this pays everything and closes the loan.`;
         return `Repay ${text} on loan #${loan.id}${owed ? ` (you owe ${money(owed)} in all)` : ''}`;
       },
       after: again,
