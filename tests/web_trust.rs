@@ -48,6 +48,15 @@ fn usdx(amount: &str) -> u128 {
         .unwrap_or_else(|e| panic!("{amount:?} is not a USDX amount: {e}"))
 }
 
+/// `name`'s USDX balance as validator 0 reports it once it has finalized every block validator
+/// `seen_on` has: a page served by `seen_on` showed the change, and validator 0 may not yet have
+/// finalized its block.
+fn usdx_once_caught_up(devnet: &Devnet, name: &str, seen_on: u16) -> u128 {
+    let height = devnet.height(seen_on).expect("a height");
+    devnet.wait_for_height(0, height);
+    usdx(&devnet.balance(name, "USDX"))
+}
+
 /// Waits until validator 0 has finalized two more blocks, so that anything a cancelled page
 /// might have sent would have been applied.
 fn two_more_blocks(devnet: &Devnet) {
@@ -172,7 +181,7 @@ fn actions_confirm_in_words_and_money_outcomes_and_loans_are_shown() {
         assert_eq!(devnet.json("bob", &["trade", "list"]), serde_json::json!([]));
         bob.act("Take offer", &[]).await;
         bob.wait_text("main h1", "Trade #1").await;
-        let after_take = usdx(&devnet.balance("bob", "USDX"));
+        let after_take = usdx_once_caught_up(&devnet, "bob", 1);
         // His phone's wallet shows his deposit held in the trade, linked to it.
         bob.go("wallet", "Wallet").await;
         bob.wait_text("[data-part='USDX:in_trades']", "7.5 USDX · trade #1")
@@ -235,7 +244,7 @@ fn actions_confirm_in_words_and_money_outcomes_and_loans_are_shown() {
         dave.wait_text("#trade-state", "resolved").await;
 
         // Every party sees who received what, as the ledger paid it.
-        let received = usdx(&devnet.balance("bob", "USDX")) - after_take;
+        let received = usdx_once_caught_up(&devnet, "bob", 3) - after_take;
         for browser in [&dave, &alice, &bob] {
             browser.go("trade/1", "Trade #1").await;
             browser.wait_text("#trade-outcome", "Buyer (Bob)").await;
@@ -345,10 +354,10 @@ fn actions_confirm_in_words_and_money_outcomes_and_loans_are_shown() {
         let amount = shown.trim_end_matches(" USDX").to_string();
         let question = bob.ask("Repay", &[("Amount", &amount)]).await;
         assert!(question.contains("and closes the loan"), "{question}");
-        let before = usdx(&devnet.balance("bob", "USDX"));
+        let before = usdx_once_caught_up(&devnet, "bob", 1);
         bob.answer(true).await;
         bob.wait_text("#loan-state", "repaid").await;
-        let paid = before - usdx(&devnet.balance("bob", "USDX"));
+        let paid = before - usdx_once_caught_up(&devnet, "bob", 1);
         assert!(
             paid > usdx("1000") && paid < usdx("1001"),
             "only what was owed was taken: {paid}"
