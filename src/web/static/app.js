@@ -109,7 +109,8 @@ function confirmDialog(confirmation, preview) {
     no.addEventListener('click', () => close(false));
     document.addEventListener('keydown', onKey);
     document.body.append(overlay);
-    yes.focus();
+    // Cancel has the focus: Enter alone never confirms an irreversible action.
+    no.focus();
   });
 }
 
