@@ -38,7 +38,16 @@ fn init_creates_a_consistent_devnet_and_resumes_it() {
         let held = &genesis.balances[&wallet.account()];
         assert_eq!(held[&usdx], 100_000_000_000, "{name}");
         assert!(stdout.contains(&wallet.account().to_string()));
+        // Each has published its chat key and a name, so chat works from the first trade.
+        let profile = genesis
+            .profiles
+            .iter()
+            .find(|p| p.account == wallet.account())
+            .unwrap_or_else(|| panic!("{name} has no profile"));
+        assert_eq!(profile.chat_key, wallet.chat_public_key(), "{name}");
+        assert_eq!(profile.name.as_str().to_lowercase(), name);
     }
+    assert_eq!(genesis.profiles.len(), 4);
     // Four validators, each listed in every configuration, with distinct ports.
     let mut rpcs = Vec::new();
     for index in 0..4 {

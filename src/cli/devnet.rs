@@ -145,9 +145,25 @@ fn write(path: &Path, contents: &str) -> Result<(), String> {
     std::fs::write(path, contents).map_err(|e| format!("cannot write {}: {e}", path.display()))
 }
 
+/// A demo wallet as genesis knows it.
+struct DemoWallet {
+    name: &'static str,
+    account: AccountId,
+    /// Its X25519 chat key, published at genesis.
+    chat_key: [u8; 32],
+}
+
+/// "alice" as a person would write it: "Alice".
+fn display_name(name: &str) -> String {
+    let mut chars = name.chars();
+    chars.next().map_or_else(String::new, |first| {
+        first.to_uppercase().chain(chars).collect()
+    })
+}
+
 /// The genesis of a new devnet.
-fn genesis_toml(now_ms: u64, wallets: &[(&str, AccountId)], validators: &[AccountId]) -> String {
-    let issuer = wallets[0].1;
+fn genesis_toml(now_ms: u64, wallets: &[DemoWallet], validators: &[AccountId]) -> String {
+    let issuer = wallets[0].account;
     let mut text = format!(
         "# Genesis of a local Equa devnet, written by `equa devnet`.\n\
          chain_id = \"equa-devnet\"\n\
@@ -157,9 +173,22 @@ fn genesis_toml(now_ms: u64, wallets: &[(&str, AccountId)], validators: &[Accoun
          [[assets]]\nsymbol = \"USDX\"\nname = \"Devnet dollar\"\ndecimals = 6\n\
          issuer = \"{issuer}\"\n\n"
     );
-    for (name, account) in wallets {
+    for DemoWallet { name, account, .. } in wallets {
         text.push_str(&format!(
             "[[accounts]]   # {name}\naddress = \"{account}\"\nbalances = {{ EQA = \"10000\", USDX = \"100000\" }}\n\n"
+        ));
+    }
+    // Every demo wallet has published its chat key and a name, so chat works from the start.
+    for DemoWallet {
+        name,
+        account,
+        chat_key,
+    } in wallets
+    {
+        text.push_str(&format!(
+            "[[profiles]]   # {name}\naddress = \"{account}\"\nname = \"{}\"\nchat_key = \"{}\"\n\n",
+            display_name(name),
+            hex::encode(chat_key)
         ));
     }
     for (index, account) in validators.iter().enumerate() {
@@ -167,7 +196,7 @@ fn genesis_toml(now_ms: u64, wallets: &[(&str, AccountId)], validators: &[Accoun
             "[[accounts]]   # validator {index}\naddress = \"{account}\"\nbalances = {{ EQA = \"1000\" }}\n\n"
         ));
     }
-    let arbitrator = wallets[3].1;
+    let arbitrator = wallets[3].account;
     text.push_str(&format!(
         "[[arbitrators]]   # dave\naddress = \"{arbitrator}\"\nbond = \"1000\"\nfee_bps = 100\nlanguages = \"en\"\n"
     ));
@@ -213,7 +242,11 @@ pub fn create(dir: &Path, validators: usize, ports: Setup) -> Result<Vec<PathBuf
             &dir.join("wallets").join(format!("{name}.mnemonic")),
             &format!("{}\n", mnemonic.as_str()),
         )?;
-        wallets.push((name, wallet.account()));
+        wallets.push(DemoWallet {
+            name,
+            account: wallet.account(),
+            chat_key: wallet.chat_public_key(),
+        });
     }
     let now_ms = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)

@@ -79,6 +79,15 @@ pub struct GenesisArbitrator {
     pub languages: Text<64>,
 }
 
+/// A profile published at genesis (as `market.set_profile` would): a display name and the
+/// chat key (X25519) the account's trade partners seal chat keys to.
+#[derive(Clone, Debug)]
+pub struct GenesisProfile {
+    pub account: AccountId,
+    pub name: Text<32>,
+    pub chat_key: [u8; 32],
+}
+
 /// A validated genesis: everything needed to write the chain's first state.
 #[derive(Clone, Debug)]
 pub struct Genesis {
@@ -88,6 +97,7 @@ pub struct Genesis {
     pub market: MarketParams,
     pub lending: LendingParams,
     pub arbitrators: Vec<GenesisArbitrator>,
+    pub profiles: Vec<GenesisProfile>,
     /// Assets in id order; the native asset is first.
     pub assets: Vec<AssetInfo>,
     pub balances: BTreeMap<AccountId, BTreeMap<AssetId, u128>>,
@@ -106,6 +116,17 @@ struct RawGenesis {
     accounts: Vec<RawAccount>,
     #[serde(default)]
     arbitrators: Vec<RawArbitrator>,
+    #[serde(default)]
+    profiles: Vec<RawProfile>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawProfile {
+    address: String,
+    name: String,
+    /// 64 hex digits.
+    chat_key: String,
 }
 
 #[derive(Deserialize)]
@@ -361,6 +382,35 @@ impl Genesis {
             });
         }
 
+        let mut profiles: Vec<GenesisProfile> = Vec::new();
+        for (index, entry) in raw.profiles.iter().enumerate() {
+            let field = |name: &str| format!("profiles[{index}].{name}");
+            let account =
+                AccountId::parse(&entry.address).map_err(|source| GenesisError::Address {
+                    field: field("address"),
+                    source,
+                })?;
+            if profiles.iter().any(|p| p.account == account) {
+                return Err(GenesisError::DuplicateAccount {
+                    field: field("address"),
+                    address: entry.address.clone(),
+                });
+            }
+            let name = Text::new(entry.name.as_str())
+                .map_err(|e| invalid(field("name"), e.to_string()))?;
+            let chat_key = parse_key(&entry.chat_key).ok_or_else(|| {
+                invalid(
+                    field("chat_key"),
+                    "must be 64 hexadecimal digits (32 bytes)",
+                )
+            })?;
+            profiles.push(GenesisProfile {
+                account,
+                name,
+                chat_key,
+            });
+        }
+
         Ok(Self {
             chain_id,
             genesis_time_ms: raw.genesis_time_ms,
@@ -368,6 +418,7 @@ impl Genesis {
             market,
             lending,
             arbitrators,
+            profiles,
             assets,
             balances,
         })
@@ -441,6 +492,16 @@ impl Genesis {
             market::register_at_genesis(store, arbitrator, self.genesis_time_ms)
                 .expect("genesis validation checked the bond is covered");
         }
+        for profile in &self.profiles {
+            market::Db::put_profile(
+                store,
+                &profile.account,
+                &market::Profile {
+                    chat_key: profile.chat_key,
+                    name: profile.name.clone(),
+                },
+            );
+        }
     }
 
     /// The asset with `symbol`, if genesis defines one.
@@ -451,4 +512,17 @@ impl Genesis {
             .and_then(|index| u32::try_from(index).ok())
             .map(AssetId)
     }
+}
+
+/// 32 bytes from exactly 64 hexadecimal digits.
+fn parse_key(text: &str) -> Option<[u8; 32]> {
+    if text.len() != 64 || !text.is_ascii() {
+        return None;
+    }
+    let mut key = [0u8; 32];
+    for (byte, pair) in key.iter_mut().zip(text.as_bytes().chunks(2)) {
+        let pair = std::str::from_utf8(pair).ok()?;
+        *byte = u8::from_str_radix(pair, 16).ok()?;
+    }
+    Some(key)
 }

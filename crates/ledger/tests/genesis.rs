@@ -185,3 +185,62 @@ fn missing_file_is_reported_with_its_path() {
         "{error}"
     );
 }
+
+#[test]
+fn profiles_published_at_genesis_are_in_the_first_state() {
+    let key = "ab".repeat(32);
+    let text = format!(
+        "{}\n[[profiles]]\naddress = \"{}\"\nname = \"Alice\"\nchat_key = \"{key}\"\n",
+        valid(),
+        account(1)
+    );
+    let genesis = Genesis::from_toml(&text).unwrap();
+    let mut store = MemoryStore::new();
+    genesis.initialize(&mut store);
+    let profile = ledger::market::Db::profile(&store, &account(1)).expect("a profile");
+    assert_eq!(profile.name.as_str(), "Alice");
+    assert_eq!(profile.chat_key, [0xab; 32]);
+    assert!(ledger::market::Db::profile(&store, &account(2)).is_none());
+    audit::check_conservation(&store).unwrap();
+}
+
+#[test]
+fn bad_profiles_name_their_field() {
+    let profile = |address: String, name: &str, key: &str| {
+        format!(
+            "{}\n[[profiles]]\naddress = \"{address}\"\nname = \"{name}\"\nchat_key = \"{key}\"\n",
+            valid()
+        )
+    };
+    let key = "00".repeat(32);
+    for (text, field) in [
+        (
+            profile(account(1).to_string(), "Alice", "00"),
+            "profiles[0].chat_key",
+        ),
+        (
+            profile(account(1).to_string(), "Alice", &"zz".repeat(32)),
+            "profiles[0].chat_key",
+        ),
+        (
+            profile(account(1).to_string(), &"x".repeat(33), &key),
+            "profiles[0].name",
+        ),
+        (
+            profile("equa1nope".into(), "Alice", &key),
+            "profiles[0].address",
+        ),
+    ] {
+        let error = error_for(&text).to_string();
+        assert!(error.contains(field), "{field}: {error}");
+    }
+    let twice = format!(
+        "{}[[profiles]]\naddress = \"{}\"\nname = \"Again\"\nchat_key = \"{key}\"\n",
+        profile(account(1).to_string(), "Alice", &key),
+        account(1)
+    );
+    assert!(matches!(
+        error_for(&twice),
+        GenesisError::DuplicateAccount { .. }
+    ));
+}
