@@ -390,8 +390,9 @@ pub fn simulate(
             after,
         })
         .collect();
-    // A rejected transaction changes nothing, not even its nonce.
-    assert!(
+    // A rejected transaction changes nothing, not even its nonce (checked in debug builds: a
+    // simulation is answered to anyone, and must not panic the node that serves it).
+    debug_assert!(
         !matches!(receipt.outcome, Outcome::Rejected(_)) || changes.is_empty(),
         "a rejected transaction wrote {} records",
         changes.len()

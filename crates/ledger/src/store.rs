@@ -142,11 +142,6 @@ impl<'a, S: Store + ?Sized> ReadOverlay<'a, S> {
         }
     }
 
-    /// The value under `key` in the base store, without the buffered writes.
-    pub fn base_get(&self, key: &[u8]) -> Option<Vec<u8>> {
-        self.base.get(key)
-    }
-
     /// Takes the buffered writes, in key order (`None` is a deletion).
     pub fn into_writes(self) -> Vec<(Vec<u8>, Option<Vec<u8>>)> {
         sorted(self.writes)
@@ -235,7 +230,7 @@ mod tests {
         overlay.put(b"c", vec![3]);
         assert_eq!(overlay.get(b"a"), Some(vec![9]));
         assert_eq!(overlay.get(b"b"), None);
-        assert_eq!(overlay.base_get(b"a"), Some(vec![1]));
+        assert_eq!(base.get(b"a"), Some(vec![1]));
         // An overlay stacked on it commits into it, still not into the base.
         let mut inner = Overlay::new(&mut overlay);
         inner.put(b"d", vec![4]);
