@@ -7,7 +7,7 @@
 //! A leader proposes no sooner than `AppConfig::min_block_interval_ms` after its parent's
 //! timestamp (the application waits for that). A leader whose pool has no transaction for the
 //! next block ([`crate::TransactionSource::has_pending`]) also waits, up to the *idle interval*
-//! (`NodeConfig::idle_block_interval`, like CometBFT's `create_empty_blocks_interval`), before it
+//! (`Tuning::idle_block_interval`, like CometBFT's `create_empty_blocks_interval`), before it
 //! proposes an empty block; a transaction arriving meanwhile ends the wait at once. An idle chain
 //! thus makes about one block per idle interval, and a busy one keeps its pace.
 //!
