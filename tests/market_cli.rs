@@ -253,11 +253,36 @@ fn trade_dispute_and_loan_from_the_command_line() {
         &["trade", "chat", "send", &disputed, "Paid by Revolut"],
     );
     receipt_ok(&devnet, "bob", &["trade", "paid", &disputed]);
-    let receipt = receipt_ok(&devnet, "alice", &["trade", "dispute", &disputed]);
+    let stderr = devnet.fails(
+        "alice",
+        &[
+            "trade",
+            "dispute",
+            &disputed,
+            "--reason",
+            "paid-not-released",
+        ],
+    );
+    assert!(stderr.contains("cannot open a dispute because"), "{stderr}");
+    let receipt = receipt_ok(
+        &devnet,
+        "alice",
+        &[
+            "trade",
+            "dispute",
+            &disputed,
+            "--reason",
+            "payment-not-received",
+            "--note",
+            "nothing on my statement",
+        ],
+    );
     // The arbitrator is picked at the start of the block after the dispute's.
     devnet.wait_for_height(0, receipt["height"].as_u64().unwrap() + 1);
     let trade = devnet.json("dave", &["trade", "show", &disputed]);
     assert_eq!(trade["state"], "disputed");
+    assert_eq!(trade["dispute_reason"], "payment-not-received");
+    assert_eq!(trade["dispute_note"], "nothing on my statement");
     assert_eq!(trade["arbitrator"], devnet.address("dave"));
     let stderr = devnet.fails("dave", &["trade", "chat", "read", &disputed]);
     assert!(stderr.contains("revealed"), "{stderr}");

@@ -207,11 +207,59 @@ fn actions_confirm_in_words_and_money_outcomes_and_loans_are_shown() {
         assert!(question.contains("Bob: +57.5 USDX"), "{question}");
         assert!(!question.contains("USDX USDX"), "{question}");
         alice.answer(false).await;
-        alice.act("Open dispute", &[]).await;
+        // A dispute needs a reason, offered only from her side's reasons; its note is limited
+        // in the form, before anything is signed.
+        let refused = alice.submit("Open dispute", &[]).await.unwrap_err();
+        assert!(refused.contains("The reason is required"), "{refused}");
+        let reasons = alice.text_of("[data-field='reason'] select").await;
+        assert!(
+            reasons.contains("The payment has not arrived") && !reasons.contains("I paid"),
+            "a seller's reasons: {reasons}"
+        );
+        let long = "x".repeat(281);
+        let refused = alice
+            .submit(
+                "Open dispute",
+                &[("Reason", "wrong-amount"), ("Note", long.as_str())],
+            )
+            .await
+            .unwrap_err();
+        assert!(refused.contains("281 bytes long; at most 280"), "{refused}");
+        let question = alice
+            .ask(
+                "Open dispute",
+                &[("Reason", "wrong-amount"), ("Note", "47.00 EUR arrived, not 47.50")],
+            )
+            .await;
+        assert!(
+            question.contains("The payment arrived with a different amount")
+                && question.contains("are public"),
+            "{question}"
+        );
+        alice.answer(true).await;
         alice.wait_text("#trade-state", "disputed").await;
+        alice
+            .wait_text(
+                "#dispute-reason",
+                "the payment arrived with a different amount · “47.00 EUR arrived, not 47.50”",
+            )
+            .await;
+
+        // Dave's page updates by itself when Bob shows him the chat.
+        bob.go("trade/1", "Trade #1").await;
+        bob.wait_text("#trade-state", "disputed").await;
+        bob.act("Send", &[("Message", "Sent 47.50 EUR from my own account")])
+            .await;
+        dave.go("trade/1", "Trade #1").await;
+        dave.wait_text("main", "Chat shown to the arbitrator by").await;
+        let before = dave.text_of(".chat").await;
+        assert!(!before.contains("Sent 47.50 EUR"), "not revealed yet: {before}");
+        bob.act("Show the chat to the arbitrator", &[]).await;
+        dave.wait_text(".chat", "Sent 47.50 EUR from my own account")
+            .await;
+        dave.shot("arbitrator-chat-revealed").await;
 
         // Dave's ruling form starts empty: he decides every part of it.
-        dave.go("trade/1", "Trade #1").await;
         let form = dave.form("Rule").await;
         let to_buyer = form
             .find(Locator::Css("[data-field='to_buyer'] input"))
@@ -260,7 +308,9 @@ fn actions_confirm_in_words_and_money_outcomes_and_loans_are_shown() {
                 "The arbitrator ruled on the dispute",
                 "Seller (Alice)",
                 "the buyer marked the fiat paid",
-                "the seller opened a dispute",
+                "the seller opened a dispute: the payment arrived with a different amount",
+                "The seller opened the dispute because the payment arrived with a different amount",
+                "Found at fault",
                 "the dispute was settled",
             ] {
                 assert!(outcome.contains(words), "{}: {words:?} in {outcome}", browser.name);

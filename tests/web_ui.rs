@@ -227,7 +227,9 @@ fn a_trade_a_dispute_and_a_loan_through_the_web_interface() {
         bob.act("I have paid", &[]).await;
         alice.go("trade/2", "Trade #2").await;
         alice.wait_text("#trade-state", "paid").await;
-        alice.act("Open dispute", &[]).await;
+        alice
+            .act("Open dispute", &[("Reason", "payment-not-received")])
+            .await;
         alice.wait_text("#trade-state", "disputed").await;
         bob.wait_text("#trade-state", "disputed").await;
         bob.act("Show the chat to the arbitrator", &[]).await;

@@ -17,11 +17,23 @@ use rpc::{
     market::{MarketParamsView, OfferView, parse_method},
 };
 use types::{
-    Call,
+    Call, Text,
     market::{
-        MarkPaid, MarketCall, PaymentMethod, PostMessage, Rate, RevealKey, TakeOffer, TradeRef,
+        DisputeReason, MarkPaid, MarketCall, OpenDispute, PaymentMethod, PostMessage, Rate,
+        RevealKey, TakeOffer, TradeRef,
     },
 };
+
+/// A dispute reason by its name.
+fn parse_reason(text: &str) -> Result<DisputeReason, String> {
+    DisputeReason::from_name(&text.trim().to_ascii_lowercase()).ok_or_else(|| {
+        let names: Vec<&str> = DisputeReason::ALL.iter().map(|r| r.name()).collect();
+        format!(
+            "{text:?} is not a dispute reason: use one of {}",
+            names.join(", ")
+        )
+    })
+}
 
 #[derive(Debug, Subcommand)]
 pub enum TradeCommand {
@@ -52,9 +64,19 @@ pub enum TradeCommand {
     Cancel { id: u64 },
     /// As seller, after the payment window: end an unpaid trade and take the buyer's deposit.
     ClaimTimeout { id: u64 },
-    /// Open a dispute (seller after payment; buyer after the release window). The arbitrator
-    /// is picked at the start of the next block.
-    Dispute { id: u64 },
+    /// Open a dispute (seller after payment; buyer after the release window), saying why. The
+    /// arbitrator is picked at the start of the next block. The reason and the note are
+    /// public: put details in the chat and reveal it to the arbitrator.
+    Dispute {
+        id: u64,
+        /// paid-not-released (buyer), payment-not-received, wrong-amount, third-party-payment
+        /// (seller), unresponsive or other (either).
+        #[arg(long, value_parser = parse_reason)]
+        reason: DisputeReason,
+        /// A short public note, at most 280 bytes.
+        #[arg(long, default_value = "")]
+        note: String,
+    },
     /// Hand a dispute to another arbitrator once the ruling window has passed (or ask again
     /// for one when nobody holds it); with nobody eligible after the deadline, the dispute
     /// ends without a ruling.
@@ -242,7 +264,11 @@ pub async fn trade_call(
         TradeCommand::Release { id } => MarketCall::Release(reference(id)),
         TradeCommand::Cancel { id } => MarketCall::CancelTrade(reference(id)),
         TradeCommand::ClaimTimeout { id } => MarketCall::ClaimTimeout(reference(id)),
-        TradeCommand::Dispute { id } => MarketCall::OpenDispute(reference(id)),
+        TradeCommand::Dispute { id, reason, note } => MarketCall::OpenDispute(OpenDispute {
+            trade: id,
+            reason,
+            note: Text::new(note).map_err(|e| format!("--note: {e}"))?,
+        }),
         TradeCommand::Reassign { id } => MarketCall::Reassign(reference(id)),
         TradeCommand::Chat(ChatCommand::Send { id, text }) => {
             let trade = trade_of(rpc, id).await?;

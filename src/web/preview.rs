@@ -72,6 +72,7 @@ pub fn field_of(code: &str) -> Option<&'static str> {
         "InvalidDecimals" => "decimals",
         "ZeroMaxSupply" => "max_supply",
         "OfferChanged" => "revision",
+        "ReasonNotForParty" => "reason",
         _ => return None,
     };
     Some(field)

@@ -712,7 +712,7 @@ fn only_the_right_party_moves_a_trade() {
     );
     m.fails(
         OUTSIDER,
-        MarketCall::OpenDispute(t(trade)),
+        MarketCall::OpenDispute(types::market::OpenDispute::other(trade)),
         MarketError::WrongParty {
             trade,
             account: account(OUTSIDER),
@@ -735,14 +735,17 @@ fn disputes_freeze_the_trade_and_the_arbitrator_splits_the_escrow() {
     let opens = m.trade(trade).release_deadline_ms + 1;
     m.fails(
         BUYER,
-        MarketCall::OpenDispute(t(trade)),
+        MarketCall::OpenDispute(types::market::OpenDispute::other(trade)),
         MarketError::ReleaseWindowOpen {
             trade,
             opens_at_ms: opens,
         },
     );
     // The seller may dispute at once; the arbitrator is picked at the next block.
-    m.ok(SELLER, MarketCall::OpenDispute(t(trade)));
+    m.ok(
+        SELLER,
+        MarketCall::OpenDispute(types::market::OpenDispute::other(trade)),
+    );
     m.next_block();
     let record = m.trade(trade);
     assert_eq!(record.state, TradeState::Disputed);
@@ -766,7 +769,7 @@ fn disputes_freeze_the_trade_and_the_arbitrator_splits_the_escrow() {
     );
     m.fails(
         BUYER,
-        MarketCall::OpenDispute(t(trade)),
+        MarketCall::OpenDispute(types::market::OpenDispute::other(trade)),
         MarketError::WrongState {
             trade,
             state: "disputed",
@@ -849,7 +852,10 @@ fn buyer_can_dispute_after_the_release_window() {
     let mut m = Market::new();
     let trade = m.paid_trade();
     m.chain.advance_ms(DAY_MS);
-    m.ok(BUYER, MarketCall::OpenDispute(t(trade)));
+    m.ok(
+        BUYER,
+        MarketCall::OpenDispute(types::market::OpenDispute::other(trade)),
+    );
     assert_eq!(m.trade(trade).dispute_opened_by, Some(Party::Buyer));
 }
 
@@ -857,7 +863,10 @@ fn buyer_can_dispute_after_the_release_window() {
 fn missed_ruling_deadlines_are_reassigned_to_someone_else() {
     let mut m = Market::new();
     let trade = m.paid_trade();
-    m.ok(SELLER, MarketCall::OpenDispute(t(trade)));
+    m.ok(
+        SELLER,
+        MarketCall::OpenDispute(types::market::OpenDispute::other(trade)),
+    );
     m.next_block();
     let first = m.trade(trade).arbitrator.unwrap();
     let deadline = m.trade(trade).ruling_deadline_ms;
@@ -915,7 +924,10 @@ fn parties_are_never_their_own_arbitrator() {
     let offer = m.create(ARBITER_A, m.sell_offer(10_000_000, 100_000_000));
     let trade = m.take(ARBITER_B, offer, 50_000_000);
     m.ok(ARBITER_B, mark_paid(trade));
-    m.ok(ARBITER_A, MarketCall::OpenDispute(t(trade)));
+    m.ok(
+        ARBITER_A,
+        MarketCall::OpenDispute(types::market::OpenDispute::other(trade)),
+    );
     m.next_block();
     assert_eq!(m.trade(trade).arbitrator, None);
     m.fails(
@@ -983,7 +995,10 @@ fn arbitrator_registration_and_bond_withdrawal() {
     let offer = m.create(SELLER, m.sell_offer(10_000_000, 100_000_000));
     let trade = m.take(ARBITER_B, offer, 50_000_000);
     m.ok(ARBITER_B, mark_paid(trade));
-    m.ok(SELLER, MarketCall::OpenDispute(t(trade)));
+    m.ok(
+        SELLER,
+        MarketCall::OpenDispute(types::market::OpenDispute::other(trade)),
+    );
     m.next_block();
     assert_eq!(m.trade(trade).arbitrator, Some(account(ARBITER_A)));
 
@@ -1074,7 +1089,10 @@ fn chat_is_for_the_parties_and_the_assigned_arbitrator() {
             expected: "disputed",
         },
     );
-    m.ok(SELLER, MarketCall::OpenDispute(t(trade)));
+    m.ok(
+        SELLER,
+        MarketCall::OpenDispute(types::market::OpenDispute::other(trade)),
+    );
     m.next_block();
     let arbiter = m.trade(trade).arbitrator.unwrap();
     let arbiter_index = if arbiter == account(ARBITER_A) {
@@ -1250,7 +1268,10 @@ fn a_dispute_nobody_can_rule_on_ends_without_a_ruling() {
     let mut m = Market::new();
     let (seller0, buyer0) = (m.usd(SELLER), m.usd(BUYER));
     let trade = m.paid_trade();
-    m.ok(SELLER, MarketCall::OpenDispute(t(trade)));
+    m.ok(
+        SELLER,
+        MarketCall::OpenDispute(types::market::OpenDispute::other(trade)),
+    );
     m.next_block();
     // The first arbitrator misses the deadline and the dispute goes to the second.
     m.chain.advance_ms(3 * DAY_MS);
@@ -1265,6 +1286,10 @@ fn a_dispute_nobody_can_rule_on_ends_without_a_ruling() {
     assert_eq!(m.trade(trade).state, TradeState::Resolved);
     assert_eq!(m.usd(BUYER), buyer0 + 50_000_000);
     assert_eq!(m.usd(SELLER), seller0 - 50_000_000);
+    // Nobody was found at fault, and the record says so.
+    let settlement = settled(&m, trade);
+    assert_eq!(settlement.at_fault, None);
+    assert_eq!(settlement.to_arbitrator, 0);
 }
 
 #[test]
@@ -1283,7 +1308,10 @@ fn a_dispute_ends_after_the_most_reassignments_a_trade_allows() {
         chain_accounts.push(index);
     }
     let trade = m.paid_trade();
-    m.ok(SELLER, MarketCall::OpenDispute(t(trade)));
+    m.ok(
+        SELLER,
+        MarketCall::OpenDispute(types::market::OpenDispute::other(trade)),
+    );
     m.next_block();
     for round in 0..16 {
         m.chain.advance_ms(3 * DAY_MS);
@@ -1301,4 +1329,152 @@ fn a_dispute_ends_after_the_most_reassignments_a_trade_allows() {
         .map(|a| a.arbitrator.open_cases)
         .sum();
     assert_eq!(open, 0, "no arbitrator keeps the case");
+}
+
+/// The trade's recorded settlement, checked to pay out exactly its escrow in the last block.
+fn settled(m: &Market, trade: u64) -> ledger::market::Settlement {
+    let record = m.trade(trade);
+    let settlement = record
+        .settlement
+        .clone()
+        .expect("a final trade records its settlement");
+    assert_eq!(
+        settlement.to_buyer + settlement.to_seller + settlement.to_arbitrator,
+        record.escrow(),
+        "the recorded split is the whole escrow"
+    );
+    assert_eq!(
+        settlement.height, m.chain.height,
+        "settled in the last block"
+    );
+    assert_eq!(record.settled_ms, Some(m.chain.time_ms));
+    settlement
+}
+
+#[test]
+fn dispute_reasons_belong_to_their_side_and_are_kept_on_the_trade() {
+    let mut m = Market::new();
+    let trade = m.paid_trade();
+    let open = |reason, note: &str| {
+        MarketCall::OpenDispute(OpenDispute {
+            trade,
+            reason,
+            note: Text::new(note).unwrap(),
+        })
+    };
+    // A seller cannot say it paid; a buyer cannot say the payment did not arrive.
+    m.fails(
+        SELLER,
+        open(DisputeReason::PaidNotReleased, ""),
+        MarketError::ReasonNotForParty {
+            trade,
+            reason: DisputeReason::PaidNotReleased.words(),
+            role: "seller",
+        },
+    );
+    m.chain.advance_ms(DAY_MS);
+    for reason in [
+        DisputeReason::PaymentNotReceived,
+        DisputeReason::WrongAmount,
+        DisputeReason::ThirdPartyPayment,
+    ] {
+        m.fails(
+            BUYER,
+            open(reason, "x"),
+            MarketError::ReasonNotForParty {
+                trade,
+                reason: reason.words(),
+                role: "buyer",
+            },
+        );
+    }
+    assert_eq!(m.trade(trade).dispute_reason, None);
+    let note = "the transfer says 90.00 EUR, not 92.00";
+    m.ok(SELLER, open(DisputeReason::WrongAmount, note));
+    let record = m.trade(trade);
+    assert_eq!(record.dispute_reason, Some(DisputeReason::WrongAmount));
+    assert_eq!(record.dispute_note.as_str(), note);
+    assert_eq!(record.dispute_opened_by, Some(Party::Seller));
+}
+
+#[test]
+fn either_side_may_give_the_reasons_that_are_not_one_sided() {
+    for (party, reason) in [
+        (SELLER, DisputeReason::Unresponsive),
+        (BUYER, DisputeReason::Unresponsive),
+        (SELLER, DisputeReason::Other),
+        (BUYER, DisputeReason::Other),
+        (BUYER, DisputeReason::PaidNotReleased),
+    ] {
+        let mut m = Market::new();
+        let trade = m.paid_trade();
+        m.chain.advance_ms(DAY_MS);
+        let call = OpenDispute {
+            trade,
+            reason,
+            note: Text::default(),
+        };
+        m.ok(party, MarketCall::OpenDispute(call));
+        assert_eq!(m.trade(trade).dispute_reason, Some(reason));
+    }
+}
+
+#[test]
+fn every_end_of_a_trade_records_who_received_what_and_in_which_block() {
+    // Release: the buyer gets the amount and its deposit, the seller its deposit.
+    let mut m = Market::new();
+    let trade = m.paid_trade();
+    m.ok(SELLER, MarketCall::Release(t(trade)));
+    let s = settled(&m, trade);
+    assert_eq!(
+        (s.to_buyer, s.to_seller, s.to_arbitrator),
+        (115_000_000, 10_000_000, 0)
+    );
+    assert_eq!(s.at_fault, None);
+
+    // Cancel inside the window: everything goes back.
+    let trade = m.open_trade();
+    m.ok(BUYER, MarketCall::CancelTrade(t(trade)));
+    let s = settled(&m, trade);
+    assert_eq!(
+        (s.to_buyer, s.to_seller, s.to_arbitrator),
+        (15_000_000, 110_000_000, 0)
+    );
+
+    // Timeout: the seller takes the buyer's deposit.
+    let trade = m.open_trade();
+    m.chain
+        .advance_ms(m.trade(trade).payment_deadline_ms + 1 - m.chain.time_ms);
+    m.ok(SELLER, MarketCall::ClaimTimeout(t(trade)));
+    let s = settled(&m, trade);
+    assert_eq!(
+        (s.to_buyer, s.to_seller, s.to_arbitrator),
+        (0, 125_000_000, 0)
+    );
+
+    // Ruling: the party at fault is recorded with the fee.
+    let trade = m.paid_trade();
+    m.ok(SELLER, MarketCall::OpenDispute(OpenDispute::other(trade)));
+    m.next_block();
+    let record = m.trade(trade);
+    assert_eq!(record.settlement, None, "open trades have no settlement");
+    let arbiter = if record.arbitrator == Some(account(ARBITER_A)) {
+        ARBITER_A
+    } else {
+        ARBITER_B
+    };
+    m.ok(
+        arbiter,
+        MarketCall::Rule(Rule {
+            trade,
+            amount_to_buyer: 100_000_000,
+            at_fault: Party::Seller,
+        }),
+    );
+    let s = settled(&m, trade);
+    assert_eq!(
+        (s.to_buyer, s.to_seller, s.to_arbitrator),
+        (124_000_000, 0, 1_000_000)
+    );
+    assert_eq!(s.at_fault, Some(Party::Seller));
 }

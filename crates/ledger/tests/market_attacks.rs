@@ -255,9 +255,12 @@ fn many_arbiters() -> Vec<u64> {
 fn pick_after(dispute_block: [u8; 32], next_block: [u8; 32]) -> (AccountId, AccountId) {
     let mut m = Market::with_arbiters(&many_arbiters());
     let trade = m.paid_trade();
-    let open = m
-        .chain
-        .tx(SELLER, market_call(MarketCall::OpenDispute(t(trade))));
+    let open = m.chain.tx(
+        SELLER,
+        market_call(MarketCall::OpenDispute(types::market::OpenDispute::other(
+            trade,
+        ))),
+    );
     let context = BlockContext {
         randomness: dispute_block,
         ..m.chain.next_context()
@@ -335,9 +338,12 @@ fn rule_reassign_and_reveal_wait_for_the_pick() {
     let build = || {
         let mut m = Market::new();
         let trade = m.paid_trade();
-        let open = m
-            .chain
-            .tx(SELLER, market_call(MarketCall::OpenDispute(t(trade))));
+        let open = m.chain.tx(
+            SELLER,
+            market_call(MarketCall::OpenDispute(types::market::OpenDispute::other(
+                trade,
+            ))),
+        );
         (m, trade, open)
     };
     let (mut m, trade, open) = build();
@@ -406,7 +412,7 @@ fn a_full_list_of_waiting_picks_refuses_further_disputes() {
         &mut store,
         &m.chain.next_context(),
         &account(SELLER),
-        &MarketCall::OpenDispute(t(trade)),
+        &MarketCall::OpenDispute(types::market::OpenDispute::other(trade)),
         &mut events,
     );
     assert_eq!(
@@ -454,7 +460,10 @@ fn one_party_cannot_use_up_the_other_partys_chat_allowance() {
         m.ok(SELLER, post(trade));
     }
     m.fails(SELLER, post(trade), full("seller"));
-    m.ok(SELLER, MarketCall::OpenDispute(t(trade)));
+    m.ok(
+        SELLER,
+        MarketCall::OpenDispute(types::market::OpenDispute::other(trade)),
+    );
     m.empty_block();
     // Nor is the arbitrator, after both parties used up theirs.
     let first = m.arbiter_of(trade);
@@ -580,7 +589,10 @@ fn reassign_with_no_eligible_arbitrator_does_not_postpone_the_exit() {
     let mut m = Market::with_arbiters(&[]);
     let (seller0, buyer0) = (m.usd(SELLER), m.usd(BUYER));
     let trade = m.paid_trade();
-    m.ok(SELLER, MarketCall::OpenDispute(t(trade)));
+    m.ok(
+        SELLER,
+        MarketCall::OpenDispute(types::market::OpenDispute::other(trade)),
+    );
     let deadline = m.trade(trade).ruling_deadline_ms;
     assert_eq!(deadline, m.chain.time_ms + 3 * DAY_MS);
     // The pick at the next block finds nobody and leaves the deadline where it was.
@@ -653,7 +665,10 @@ fn a_missed_deadline_with_nobody_else_eligible_ends_the_dispute() {
 fn an_arbitrator_registered_in_the_window_takes_an_unassigned_dispute() {
     let mut m = Market::with_arbiters(&[]);
     let trade = m.paid_trade();
-    m.ok(SELLER, MarketCall::OpenDispute(t(trade)));
+    m.ok(
+        SELLER,
+        MarketCall::OpenDispute(types::market::OpenDispute::other(trade)),
+    );
     m.empty_block();
     assert_eq!(m.trade(trade).arbitrator, None);
     m.ok(OUTSIDER, register());

@@ -229,7 +229,7 @@ fn play(steps: &[Step]) -> (TestChain, AssetId, BTreeMap<u64, u32>) {
                         let signer = (0..TRADERS).find(|i| account(*i) == party).unwrap();
                         (
                             signer,
-                            MarketCall::OpenDispute(TradeRef { trade: trade.id }),
+                            MarketCall::OpenDispute(types::market::OpenDispute::other(trade.id)),
                         )
                     }),
                 Step::Rule {
@@ -305,7 +305,10 @@ fn finish_everything(chain: &mut TestChain, usd: AssetId) {
                 TradeState::AwaitingPayment => {
                     Some((seller, MarketCall::ClaimTimeout(TradeRef { trade: id })))
                 }
-                TradeState::Paid => Some((seller, MarketCall::OpenDispute(TradeRef { trade: id }))),
+                TradeState::Paid => Some((
+                    seller,
+                    MarketCall::OpenDispute(types::market::OpenDispute::other(id)),
+                )),
                 TradeState::Disputed => match arbiter_index(chain, id) {
                     // Alternate between the arbitrator ruling and anyone reassigning after the
                     // deadline, so both exits are exercised.
@@ -531,7 +534,7 @@ fn a_thousand_trades_give_exactly_the_tallied_reputation() {
                 submit(
                     &mut chain,
                     seller,
-                    MarketCall::OpenDispute(TradeRef { trade }),
+                    MarketCall::OpenDispute(types::market::OpenDispute::other(trade)),
                 );
                 tally.get_mut(&seller).unwrap().disputes_opened += 1;
                 // The arbitrator is picked at the start of the next block.

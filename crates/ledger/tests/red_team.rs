@@ -66,7 +66,10 @@ fn arbitrator_with_the_highest_fee_can_rule_on_a_very_large_trade() {
     let offer = m.create(SELLER, terms);
     let trade = m.take(BUYER, offer, amount);
     m.ok(BUYER, mark_paid(trade));
-    m.ok(SELLER, MarketCall::OpenDispute(t(trade)));
+    m.ok(
+        SELLER,
+        MarketCall::OpenDispute(types::market::OpenDispute::other(trade)),
+    );
     m.empty_block();
     assert_eq!(m.trade(trade).arbitrator, Some(account(ARBITER_A)));
     let receipt = m.submit(
@@ -121,7 +124,11 @@ fn buyer_dispute_at_the_release_deadline_millisecond_is_refused() {
     let mut m = Market::with_arbiters(&[ARBITER_A]);
     let trade = m.paid_trade();
     let deadline = m.trade(trade).release_deadline_ms;
-    let receipt = m.at(deadline, BUYER, MarketCall::OpenDispute(t(trade)));
+    let receipt = m.at(
+        deadline,
+        BUYER,
+        MarketCall::OpenDispute(types::market::OpenDispute::other(trade)),
+    );
     assert_eq!(
         receipt.outcome,
         Outcome::Failed(CallError::Market(MarketError::ReleaseWindowOpen {
@@ -129,7 +136,11 @@ fn buyer_dispute_at_the_release_deadline_millisecond_is_refused() {
             opens_at_ms: deadline + 1,
         }))
     );
-    let receipt = m.at(deadline + 1, BUYER, MarketCall::OpenDispute(t(trade)));
+    let receipt = m.at(
+        deadline + 1,
+        BUYER,
+        MarketCall::OpenDispute(types::market::OpenDispute::other(trade)),
+    );
     assert_eq!(receipt.outcome, Outcome::Success, "{receipt:?}");
     assert_eq!(m.trade(trade).state, TradeState::Disputed);
 }
@@ -190,7 +201,10 @@ fn take_naming_a_revision_updated_away_and_back_fails() {
 fn sybil_register_reassign_unregister_in_one_block_does_not_postpone_the_exit() {
     let mut m = Market::with(&[], |_| {});
     let trade = m.paid_trade();
-    m.ok(SELLER, MarketCall::OpenDispute(t(trade)));
+    m.ok(
+        SELLER,
+        MarketCall::OpenDispute(types::market::OpenDispute::other(trade)),
+    );
     m.empty_block();
     let deadline = m.trade(trade).ruling_deadline_ms;
     m.chain.advance_ms(3 * DAY_MS);

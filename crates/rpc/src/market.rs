@@ -411,7 +411,14 @@ pub struct TradeView {
     pub release_deadline_ms: u64,
     pub disputed_ms: Option<u64>,
     pub dispute_opened_by: Option<String>,
+    /// Why the dispute was opened: its name (for example "wrong-amount") and the same in words.
+    pub dispute_reason: Option<String>,
+    pub dispute_reason_text: Option<String>,
+    /// The opener's public note, if it wrote one.
+    pub dispute_note: Option<String>,
     pub arbitrator: Option<String>,
+    /// The parties ("buyer", "seller") that revealed the chat to the arbitrator now assigned.
+    pub chat_revealed_by: Vec<String>,
     /// True while the arbitrator of a new or reassigned dispute waits to be picked at the start
     /// of the next block.
     pub arbitrator_pending: bool,
@@ -449,7 +456,20 @@ impl TradeView {
             release_deadline_ms: trade.release_deadline_ms,
             disputed_ms: trade.disputed_ms,
             dispute_opened_by: trade.dispute_opened_by.map(|p| party_name(p).into()),
+            dispute_reason: trade.dispute_reason.map(|r| r.name().into()),
+            dispute_reason_text: trade.dispute_reason.map(|r| r.words().into()),
+            dispute_note: (!trade.dispute_note.as_str().is_empty())
+                .then(|| trade.dispute_note.to_string()),
             arbitrator: trade.arbitrator.map(|a| a.to_string()),
+            chat_revealed_by: [Party::Buyer, Party::Seller]
+                .into_iter()
+                .filter(|party| {
+                    trade.arbitrator.is_some_and(|arbitrator| {
+                        Db::revealed(store, trade.id, *party, &arbitrator).is_some()
+                    })
+                })
+                .map(|party| party_name(party).into())
+                .collect(),
             arbitrator_pending: trade.arbitrator_pending,
             ruling_deadline_ms: (trade.state == TradeState::Disputed)
                 .then_some(trade.ruling_deadline_ms),

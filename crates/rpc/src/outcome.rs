@@ -1,18 +1,15 @@
 //! How a trade went and how it ended: its timeline from the trade record's times, and who
-//! received what from the `settled` event of the transaction that closed it.
-//!
-//! The split is read from that receipt, never recomputed: the trade record keeps no ruling, and
-//! an outcome must be what the ledger did. The node keeps only its recent blocks in memory, so a
-//! trade settled long ago has its timeline but no split here (the answer says so).
+//! received what from the settlement the ledger recorded on the trade when it paid the escrow
+//! out (never recomputed: an outcome must be what the ledger did). The settling transaction is
+//! looked up in the block the record names, while this node still has that block.
 
 use crate::{
     Backend,
-    market::{MAX_PAGE, party_name, trade_state_name},
+    market::{party_name, trade_state_name},
     views::Money,
 };
 use ledger::market::{Trade, TradeState};
 use serde::{Deserialize, Serialize};
-use serde_json::Value;
 
 /// One moment of a trade's life.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
@@ -25,16 +22,19 @@ pub struct StepView {
     pub text: String,
 }
 
-/// The payout of a trade's escrow, as its settling transaction recorded it.
+/// The payout of a trade's escrow, as the ledger recorded it on the trade.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct SettlementView {
     pub to_buyer: Money,
     pub to_seller: Money,
     /// The arbitrator's fee (zero unless a ruling).
     pub to_arbitrator: Money,
-    /// The transaction that settled the trade, and its block.
-    pub tx_id: String,
+    /// The block that settled the trade.
     pub height: u64,
+    /// The transaction that settled it, while this node still has that block.
+    pub tx_id: Option<String>,
+    /// "buyer" or "seller" when an arbitrator ruled; none for every other end.
+    pub at_fault: Option<String>,
     /// True when the dispute ended without a ruling (no arbitrator could take the case).
     pub no_ruling: bool,
 }
@@ -45,42 +45,43 @@ pub struct TradeOutcomeView {
     pub state: String,
     /// From the trade record, oldest first.
     pub timeline: Vec<StepView>,
-    /// Once settled, when this node still keeps the settling block.
+    /// Once settled.
     pub settlement: Option<SettlementView>,
     /// Who received what and why, in words; empty while the trade is open.
     pub explanation: Vec<String>,
 }
 
-fn money_field(event: &Value, name: &str) -> Option<Money> {
-    serde_json::from_value(event.get(name)?.clone()).ok()
+/// The transaction of block `height` whose receipt settled `trade`: one block's receipts at
+/// most are read.
+fn settling_tx(backend: &dyn Backend, height: u64, trade: u64) -> Option<String> {
+    let block = backend.block(height)?;
+    block.transactions.iter().find_map(|id| {
+        let bytes: [u8; 32] = hex::decode(id.trim_start_matches("0x"))
+            .ok()?
+            .try_into()
+            .ok()?;
+        let receipt = backend.receipt(&types::Digest(bytes))?;
+        receipt
+            .events
+            .iter()
+            .any(|e| e["kind"] == "settled" && e["trade"].as_u64() == Some(trade))
+            .then_some(receipt.tx_id)
+    })
 }
 
-/// The `settled` event of `trade`, looked for among the recent transactions of the accounts
-/// that can settle a trade: the seller (release, timeout), the buyer (cancel) and the
-/// arbitrator (rule). A dispute ended without a ruling by someone else is not found.
 fn settlement(backend: &dyn Backend, trade: &Trade) -> Option<SettlementView> {
-    let mut accounts = vec![trade.seller, trade.buyer];
-    accounts.extend(trade.arbitrator);
-    accounts.extend(trade.reassigned.iter().copied());
-    for account in accounts {
-        for entry in backend.history(&account, MAX_PAGE as usize) {
-            let events = &entry.receipt.events;
-            let for_trade =
-                |e: &&Value, kind: &str| e["kind"] == kind && e["trade"].as_u64() == Some(trade.id);
-            let Some(settled) = events.iter().find(|e| for_trade(e, "settled")) else {
-                continue;
-            };
-            return Some(SettlementView {
-                to_buyer: money_field(settled, "to_buyer")?,
-                to_seller: money_field(settled, "to_seller")?,
-                to_arbitrator: money_field(settled, "to_arbitrator")?,
-                tx_id: entry.receipt.tx_id.clone(),
-                height: entry.receipt.height,
-                no_ruling: events.iter().any(|e| for_trade(&e, "no_ruling")),
-            });
-        }
-    }
-    None
+    let recorded = trade.settlement.as_ref()?;
+    let store = backend.state();
+    let money = |amount| Money::read(&*store, trade.asset, amount);
+    Some(SettlementView {
+        to_buyer: money(recorded.to_buyer),
+        to_seller: money(recorded.to_seller),
+        to_arbitrator: money(recorded.to_arbitrator),
+        height: recorded.height,
+        tx_id: settling_tx(backend, recorded.height, trade.id),
+        at_fault: recorded.at_fault.map(|p| party_name(p).into()),
+        no_ruling: trade.state == TradeState::Resolved && recorded.at_fault.is_none(),
+    })
 }
 
 fn timeline(trade: &Trade) -> Vec<StepView> {
@@ -103,7 +104,11 @@ fn timeline(trade: &Trade) -> Vec<StepView> {
     }
     if let Some(at) = trade.disputed_ms {
         let by = trade.dispute_opened_by.map_or("a party", party_name);
-        steps.push(step(at, "disputed", format!("the {by} opened a dispute")));
+        let text = match trade.dispute_reason {
+            Some(reason) => format!("the {by} opened a dispute: {}", reason.words()),
+            None => format!("the {by} opened a dispute"),
+        };
+        steps.push(step(at, "disputed", text));
     }
     if trade.arbitrator.is_some() && trade.assigned_ms > 0 {
         steps.push(step(
@@ -149,6 +154,17 @@ fn explanation(trade: &Trade, settlement: Option<&SettlementView>) -> Vec<String
             "No arbitrator could take the dispute in time: it ended without a ruling, by the \
              market's rule for that case."
         }
+        (
+            TradeState::Resolved,
+            Some(SettlementView {
+                at_fault: Some(party),
+                ..
+            }),
+        ) => &format!(
+            "The arbitrator ruled on the dispute and found the {party} at fault. By the \
+                 market's rule the party at fault loses its deposit: the arbitrator's fee is paid \
+                 from it and the rest goes to the other party, who also gets its own deposit back."
+        ),
         (TradeState::Resolved, _) => {
             "The arbitrator ruled on the dispute and split the escrow. By the market's rule the \
              party found at fault loses its deposit: the arbitrator's fee is paid from it and the \
@@ -157,6 +173,18 @@ fn explanation(trade: &Trade, settlement: Option<&SettlementView>) -> Vec<String
         _ => "",
     };
     let mut lines = vec![why.to_string()];
+    if let (Some(by), Some(reason)) = (trade.dispute_opened_by, trade.dispute_reason) {
+        let mut opened = format!(
+            "The {} opened the dispute because {}",
+            party_name(by),
+            reason.words()
+        );
+        if !trade.dispute_note.as_str().is_empty() {
+            opened.push_str(&format!(": \"{}\"", trade.dispute_note));
+        }
+        opened.push('.');
+        lines.push(opened);
+    }
     match settlement {
         Some(s) => {
             let mut split = format!(
@@ -169,15 +197,10 @@ fn explanation(trade: &Trade, settlement: Option<&SettlementView>) -> Vec<String
                     s.to_arbitrator
                 ));
             }
-            split.push_str(&format!(" (transaction in block {}).", s.height));
+            split.push_str(&format!(" (block {}).", s.height));
             lines.push(split);
         }
-        None => lines.push(
-            "The split is not shown: the transaction that settled the trade is not among the \
-             recent transactions of its parties that this node keeps (its receipt holds a \
-             settled event)."
-                .into(),
-        ),
+        None => lines.push("The ledger recorded no split for this trade.".into()),
     }
     lines
 }

@@ -99,7 +99,9 @@ fn busy_chain() -> TestChain {
     ok(
         &mut chain,
         0,
-        Call::Market(MarketCall::OpenDispute(TradeRef { trade: 3 })),
+        Call::Market(MarketCall::OpenDispute(types::market::OpenDispute::other(
+            3,
+        ))),
     );
 
     // Loans: 1 collects lenders (part funded), 2 is active with a repayment to claim.

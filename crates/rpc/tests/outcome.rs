@@ -1,6 +1,8 @@
 //! How trades and loans ended, as the RPC reports them, checked against the ledger: a cancelled
 //! and a timed-out trade name who received what exactly as their settling receipts paid it, with
-//! their timelines; a trade settled before the node's kept blocks says it cannot show the split;
+//! their timelines; a ruling names the party at fault, the dispute's reason and the settling
+//! transaction; a trade settled before the node's kept blocks still shows its split, from the
+//! trade record;
 //! a loan's "default allowed from" is the first moment the ledger accepts a default, and after
 //! it the loan shows the collateral seized.
 
@@ -123,12 +125,30 @@ impl Backend for Recorded {
         Arc::new(self.chain.store.clone())
     }
 
-    fn block(&self, _: u64) -> Option<BlockView> {
-        None
+    fn block(&self, height: u64) -> Option<BlockView> {
+        let kept = &self.history[self.forgotten..];
+        let transactions: Vec<String> = kept
+            .iter()
+            .filter(|entry| entry.receipt.height == height)
+            .map(|entry| entry.receipt.tx_id.clone())
+            .collect();
+        (!transactions.is_empty()).then(|| BlockView {
+            height,
+            digest: String::new(),
+            parent: String::new(),
+            timestamp_ms: 0,
+            proposer: String::new(),
+            state_root: String::new(),
+            transactions,
+        })
     }
 
-    fn receipt(&self, _: &TxId) -> Option<ReceiptView> {
-        None
+    fn receipt(&self, id: &TxId) -> Option<ReceiptView> {
+        let id = format!("0x{}", hex::encode(id.0));
+        self.history[self.forgotten..]
+            .iter()
+            .find(|entry| entry.receipt.tx_id == id)
+            .map(|entry| entry.receipt.clone())
     }
 
     fn submit(&self, _: SignedTransaction) -> Result<TxId, SubmitError> {
@@ -217,7 +237,7 @@ fn a_timed_out_trade_shows_the_buyers_deposit_going_to_the_seller() {
 }
 
 #[test]
-fn a_trade_settled_before_the_kept_blocks_says_it_cannot_show_the_split() {
+fn a_trade_settled_before_the_kept_blocks_still_shows_its_split_from_the_record() {
     let mut ledger = Recorded::new();
     let trade = ledger.sell_and_take();
     let paid = MarkPaid {
@@ -225,15 +245,103 @@ fn a_trade_settled_before_the_kept_blocks_says_it_cannot_show_the_split() {
         payer_commitment: None,
     };
     ledger.ok(BUYER, Call::Market(MarketCall::MarkPaid(paid)));
+    let buyer_before = ledger.chain.balance(BUYER, USDX);
     ledger.ok(
         SELLER,
         Call::Market(MarketCall::Release(TradeRef { trade })),
     );
+    let height = ledger.chain.height;
+    let kept = ledger.outcome(trade);
+    let settled = kept.settlement.as_ref().expect("the split");
+    assert_eq!(settled.height, height);
+    assert_eq!(
+        settled.tx_id.as_deref(),
+        Some(ledger.history.last().unwrap().receipt.tx_id.as_str())
+    );
+
     ledger.forgotten = ledger.history.len();
     let outcome = ledger.outcome(trade);
     assert_eq!(steps(&outcome), ["opened", "marked_paid", "completed"]);
-    assert!(outcome.settlement.is_none());
-    assert!(outcome.explanation[1].contains("The split is not shown"));
+    let settled = outcome
+        .settlement
+        .as_ref()
+        .expect("the split, from the record");
+    assert_eq!(settled.tx_id, None, "the settling block is no longer kept");
+    assert_eq!(
+        minor(&settled.to_buyer),
+        ledger.chain.balance(BUYER, USDX) - buyer_before
+    );
+    assert_eq!(settled.at_fault, None);
+    assert!(
+        outcome.explanation[1].contains("The buyer received 46"),
+        "{outcome:?}"
+    );
+}
+
+#[test]
+fn a_ruling_names_the_party_at_fault_and_the_reason_the_dispute_was_opened() {
+    let mut ledger = Recorded::new();
+    const ARBITER: u64 = 2;
+    let register = RegisterArbitrator {
+        bond: 1_000_000_000_000,
+        fee_bps: 100,
+        languages: Text::new("en").unwrap(),
+    };
+    ledger.ok(
+        ARBITER,
+        Call::Market(MarketCall::RegisterArbitrator(register)),
+    );
+    let trade = ledger.sell_and_take();
+    let paid = MarkPaid {
+        trade,
+        payer_commitment: None,
+    };
+    ledger.ok(BUYER, Call::Market(MarketCall::MarkPaid(paid)));
+    let open = OpenDispute {
+        trade,
+        reason: DisputeReason::ThirdPartyPayment,
+        note: Text::new("paid from a company account").unwrap(),
+    };
+    ledger.ok(SELLER, Call::Market(MarketCall::OpenDispute(open)));
+    // The arbitrator is picked at the start of the next block.
+    ledger.chain.apply(&[]);
+    let rule = Rule {
+        trade,
+        amount_to_buyer: 0,
+        at_fault: Party::Buyer,
+    };
+    ledger.ok(ARBITER, Call::Market(MarketCall::Rule(rule)));
+    let outcome = ledger.outcome(trade);
+    assert_eq!(
+        steps(&outcome),
+        [
+            "opened",
+            "marked_paid",
+            "disputed",
+            "arbitrator_assigned",
+            "resolved"
+        ]
+    );
+    assert!(
+        outcome.timeline[2]
+            .text
+            .contains("the payment came from someone else's account"),
+        "{outcome:?}"
+    );
+    let settled = outcome.settlement.as_ref().expect("the split");
+    assert_eq!(settled.at_fault.as_deref(), Some("buyer"));
+    assert!(!settled.no_ruling);
+    assert_eq!(
+        settled.tx_id.as_deref(),
+        Some(ledger.history.last().unwrap().receipt.tx_id.as_str())
+    );
+    // The fee (1% of 40) comes from the buyer's deposit of 6; the seller gets the rest of it.
+    assert_eq!(minor(&settled.to_arbitrator), 400_000);
+    assert_eq!(minor(&settled.to_buyer), 0);
+    assert!(outcome.explanation[0].contains("found the buyer at fault"));
+    assert!(outcome.explanation[1].contains(
+        "The seller opened the dispute because the payment came from someone else's account: \"paid from a company account\"."
+    ));
 }
 
 #[test]

@@ -16,6 +16,8 @@ pub const MAX_TERMS_BYTES: usize = 1024;
 pub const MAX_MESSAGE_BYTES: usize = 4096;
 /// The largest revealed conversation key, in bytes of ciphertext.
 pub const MAX_REVEALED_KEY_BYTES: usize = 256;
+/// The longest note a party may add to a dispute, in bytes. The note is public.
+pub const MAX_DISPUTE_NOTE_BYTES: usize = 280;
 
 /// An ISO 4217 currency code such as `EUR`: three upper-case letters.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -221,6 +223,132 @@ impl_codec!(MarkPaid {
     payer_commitment
 });
 
+/// Why a party opens a dispute. Some reasons belong to one side: only a buyer can say it paid
+/// and was not released to, only a seller that the payment did not arrive or was wrong.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum DisputeReason {
+    /// The buyer paid and the seller does not release.
+    PaidNotReleased,
+    /// The seller has not received the payment the buyer marked sent.
+    PaymentNotReceived,
+    /// The payment arrived with a different amount.
+    WrongAmount,
+    /// The payment came from an account that is not the buyer's.
+    ThirdPartyPayment,
+    /// The other party does not answer.
+    Unresponsive,
+    Other,
+}
+
+impl DisputeReason {
+    pub const ALL: [DisputeReason; 6] = [
+        DisputeReason::PaidNotReleased,
+        DisputeReason::PaymentNotReceived,
+        DisputeReason::WrongAmount,
+        DisputeReason::ThirdPartyPayment,
+        DisputeReason::Unresponsive,
+        DisputeReason::Other,
+    ];
+
+    /// The only side that may give this reason, or `None` when either may.
+    pub fn side(self) -> Option<Party> {
+        match self {
+            DisputeReason::PaidNotReleased => Some(Party::Buyer),
+            DisputeReason::PaymentNotReceived
+            | DisputeReason::WrongAmount
+            | DisputeReason::ThirdPartyPayment => Some(Party::Seller),
+            DisputeReason::Unresponsive | DisputeReason::Other => None,
+        }
+    }
+
+    /// The name used on the command line and in the API.
+    pub fn name(self) -> &'static str {
+        match self {
+            DisputeReason::PaidNotReleased => "paid-not-released",
+            DisputeReason::PaymentNotReceived => "payment-not-received",
+            DisputeReason::WrongAmount => "wrong-amount",
+            DisputeReason::ThirdPartyPayment => "third-party-payment",
+            DisputeReason::Unresponsive => "unresponsive",
+            DisputeReason::Other => "other",
+        }
+    }
+
+    /// The reason in words.
+    pub fn words(self) -> &'static str {
+        match self {
+            DisputeReason::PaidNotReleased => "the buyer paid and the seller does not release",
+            DisputeReason::PaymentNotReceived => "the seller has not received the payment",
+            DisputeReason::WrongAmount => "the payment arrived with a different amount",
+            DisputeReason::ThirdPartyPayment => "the payment came from someone else's account",
+            DisputeReason::Unresponsive => "the other party does not answer",
+            DisputeReason::Other => "another reason (see the note)",
+        }
+    }
+
+    pub fn from_name(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|reason| reason.name() == name)
+    }
+
+    fn tag(self) -> u8 {
+        match self {
+            DisputeReason::PaidNotReleased => 0,
+            DisputeReason::PaymentNotReceived => 1,
+            DisputeReason::WrongAmount => 2,
+            DisputeReason::ThirdPartyPayment => 3,
+            DisputeReason::Unresponsive => 4,
+            DisputeReason::Other => 5,
+        }
+    }
+}
+
+impl Write for DisputeReason {
+    fn write(&self, buf: &mut impl BufMut) {
+        buf.put_u8(self.tag());
+    }
+}
+
+impl EncodeSize for DisputeReason {
+    fn encode_size(&self) -> usize {
+        1
+    }
+}
+
+impl Read for DisputeReason {
+    type Cfg = ();
+    fn read_cfg(buf: &mut impl Buf, _: &()) -> Result<Self, CodecError> {
+        let tag = u8::read_cfg(buf, &())?;
+        Self::ALL
+            .into_iter()
+            .find(|reason| reason.tag() == tag)
+            .ok_or(CodecError::InvalidEnum(tag))
+    }
+}
+
+/// Opens a dispute on a paid trade, saying why. The reason and the note are public: details
+/// belong in the encrypted chat, which a party can reveal to the arbitrator.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct OpenDispute {
+    pub trade: u64,
+    pub reason: DisputeReason,
+    pub note: Text<MAX_DISPUTE_NOTE_BYTES>,
+}
+impl_codec!(OpenDispute {
+    trade,
+    reason,
+    note
+});
+
+impl OpenDispute {
+    /// A dispute for a reason either side may give, with no note.
+    pub fn other(trade: u64) -> Self {
+        Self {
+            trade,
+            reason: DisputeReason::Other,
+            note: Text::default(),
+        }
+    }
+}
+
 /// Who a ruling finds at fault.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Party {
@@ -332,7 +460,7 @@ pub enum MarketCall {
     Release(TradeRef),
     CancelTrade(TradeRef),
     ClaimTimeout(TradeRef),
-    OpenDispute(TradeRef),
+    OpenDispute(OpenDispute),
     Rule(Rule),
     Reassign(TradeRef),
     RegisterArbitrator(RegisterArbitrator),

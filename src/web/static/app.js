@@ -605,6 +605,60 @@ async function tradesPage(view, arbitratorOnly) {
   }
 }
 
+/// Dispute reasons (types::market::DisputeReason): the side that may give each, or null for both.
+const DISPUTE_REASONS = [
+  ['paid-not-released', 'I paid and the seller does not release', 'buyer'],
+  ['payment-not-received', 'The payment has not arrived', 'seller'],
+  ['wrong-amount', 'The payment arrived with a different amount', 'seller'],
+  ['third-party-payment', "The payment came from someone else's account", 'seller'],
+  ['unresponsive', 'The other party does not answer', null],
+  ['other', 'Another reason (say which in the note)', null],
+];
+const MAX_DISPUTE_NOTE_BYTES = 280;
+/// A chat message's ciphertext holds at most 4,096 bytes: the text plus a 12-byte nonce and a
+/// 16-byte tag (types::market::MAX_MESSAGE_BYTES, client::chat).
+const MAX_CHAT_TEXT_BYTES = 4096 - 28;
+
+/// The UTF-8 length of `text`, which is what the ledger limits.
+function utf8Bytes(text) {
+  return new TextEncoder().encode(text).length;
+}
+
+/// `values[name]`, trimmed, refused in its field when longer than `max` bytes.
+function limited(values, name, label, max) {
+  const value = (values[name] || '').trim();
+  const bytes = utf8Bytes(value);
+  if (bytes > max) {
+    const error = new Error(`${label} is ${bytes} bytes long; at most ${max} fit`);
+    error.field = name;
+    throw error;
+  }
+  return value;
+}
+
+function disputeForm(trade, role, what, escrow, after) {
+  const reasons = DISPUTE_REASONS.filter(([, , side]) => side === null || side === role);
+  return form({
+    title: 'Open a dispute', submit: 'Open dispute', danger: true,
+    fields: [
+      { name: 'reason', label: 'Reason', type: 'select', value: '', options: [['', 'choose…'], ...reasons.map(([value, label]) => [value, label])] },
+      { name: 'note', label: `Note (optional, public, at most ${MAX_DISPUTE_NOTE_BYTES} bytes)`, type: 'textarea', match: ['note'],
+        hint: 'Everyone can read the reason and the note. Put account details and evidence in the encrypted chat, then show the chat to the arbitrator.' },
+    ],
+    build: v => {
+      const reason = required(v, 'reason', 'The reason');
+      const note = limited(v, 'note', 'The note', MAX_DISPUTE_NOTE_BYTES);
+      return note ? ['trade', 'dispute', trade.id, '--reason', reason, '--note', note] : ['trade', 'dispute', trade.id, '--reason', reason];
+    },
+    confirm: v => {
+      const reason = DISPUTE_REASONS.find(([value]) => value === v.reason)[1];
+      return [`Open a dispute on trade #${trade.id} (${what}): “${reason}”.`,
+        `An arbitrator will decide how the escrow of ${escrow} is split. The reason and the note are public.`];
+    },
+    after,
+  });
+}
+
 function tradeActions(trade, role, chat, names, decimals) {
   const now = Date.now();
   const id = trade.id;
@@ -636,12 +690,10 @@ function tradeActions(trade, role, chat, names, decimals) {
     parts.push(button('Release escrow', ['trade', 'release', id], reload, false,
       [`Release ${amount} to ${names.buyer}: I have received ${fiatText}.`,
         'Check your account first: a release cannot be undone.']));
-    parts.push(button('Open dispute', ['trade', 'dispute', id], reload, true,
-      `Open a dispute on trade #${id} (${amount} for ${fiatText}): an arbitrator will decide how the escrow of ${escrow} is split.`));
+    parts.push(disputeForm(trade, role, `${amount} for ${fiatText}`, escrow, reload));
   }
   if (role === 'buyer' && trade.state === 'paid' && now > trade.release_deadline_ms) {
-    parts.push(button('Open dispute', ['trade', 'dispute', id], reload, true,
-      `Open a dispute on trade #${id} (${amount} for ${fiatText}): an arbitrator will decide how the escrow of ${escrow} is split.`));
+    parts.push(disputeForm(trade, role, `${amount} for ${fiatText}`, escrow, reload));
   }
   // A key is sealed to the arbitrator now assigned: none while the pick waits, and a new one
   // after a reassignment (the previous arbitrator's copy stays with it).
@@ -708,8 +760,10 @@ function outcomeSection(outcome, trade, names) {
       [`Buyer (${names.buyer})`, el('strong', { 'data-received': 'buyer' }, money(s.to_buyer))],
       [`Seller (${names.seller})`, el('strong', { 'data-received': 'seller' }, money(s.to_seller))],
       s.to_arbitrator.minor_units !== '0' ? [`Arbitrator (${names.arbitrator}), its fee`, el('strong', { 'data-received': 'arbitrator' }, money(s.to_arbitrator))] : null,
-      ['Settled by', link(`#/tx/${s.tx_id.replace(/^0x/, '')}`, `the transaction in block ${s.height}`)],
-    ]) : outcome.explanation.slice(1).map(line => el('p', { class: 'muted' }, line)),
+      s.at_fault ? ['Found at fault', el('strong', { 'data-at-fault': s.at_fault }, `the ${s.at_fault} (${names[s.at_fault]})`)] : null,
+      ['Settled by', s.tx_id ? link(`#/tx/${s.tx_id.replace(/^0x/, '')}`, `the transaction in block ${s.height}`) : link(`#/block/${s.height}`, `block ${s.height}`)],
+    ]) : null,
+    outcome.explanation.slice(1).filter(line => !s || !line.startsWith('The buyer received')).map(line => el('p', { class: 'muted' }, line)),
     el('h2', {}, 'Timeline'),
     el('ol', { class: 'timeline', id: 'trade-timeline' }, outcome.timeline.map(step => el('li', {}, `${when(step.at_ms)}: ${step.text}`))));
 }
@@ -720,7 +774,7 @@ async function tradePage(view, id) {
   const messages = el('div', { class: 'chat', role: 'log', 'aria-label': 'Trade chat' });
   const chatNote = el('p', { class: 'muted' });
   let shownState = null;
-  let shownMessages = -1;
+  let shownMessages = null;
 
   async function loadChat(trade) {
     if (!session.unlocked) {
@@ -745,7 +799,7 @@ async function tradePage(view, id) {
       const [buyer, seller, arbitrator] = await Promise.all([nameOf(trade.buyer), nameOf(trade.seller), nameOf(trade.arbitrator)]);
       names = { buyer, seller, arbitrator, arbitratorAddress: trade.arbitrator };
     }
-    const outcomeKey = JSON.stringify([trade.state, trade.paid_ms, trade.disputed_ms, trade.arbitrator, trade.settled_ms]);
+    const outcomeKey = JSON.stringify([trade.state, trade.paid_ms, trade.disputed_ms, trade.arbitrator, trade.settled_ms, trade.chat_revealed_by]);
     if (outcomeKey !== shownOutcome) {
       shownOutcome = outcomeKey;
       const outcome = await q('equa_getTradeOutcome', Number(id)).catch(() => null);
@@ -766,12 +820,16 @@ async function tradePage(view, id) {
         ['Seller', link(`#/account/${trade.seller}`, names.seller)],
         ['Deposits', `buyer ${money(trade.buyer_deposit)} · seller ${money(trade.seller_deposit)}`],
         trade.arbitrator ? ['Arbitrator', link(`#/account/${trade.arbitrator}`, names.arbitrator)] : null,
-        trade.dispute_opened_by ? ['Dispute opened by', trade.dispute_opened_by] : null,
+        trade.dispute_opened_by ? ['Dispute opened by', `the ${trade.dispute_opened_by} (${names[trade.dispute_opened_by]})`] : null,
+        trade.dispute_reason_text ? ['Dispute reason', el('span', { id: 'dispute-reason' }, trade.dispute_reason_text,
+          trade.dispute_note ? el('span', { class: 'muted' }, ` · “${trade.dispute_note}”`) : null)] : null,
+        trade.state === 'disputed' && trade.arbitrator ? ['Chat shown to the arbitrator by',
+          trade.chat_revealed_by.length ? trade.chat_revealed_by.map(p => `the ${p}`).join(' and ') : 'nobody yet'] : null,
       ]),
       trade.next.length ? el('div', {}, el('h2', {}, 'Next steps'), el('ul', {}, trade.next.map(s => el('li', {}, s)))) : null);
     // Redraw the actions only when this reader's own options change, so that the other party
     // acting does not wipe a form being filled in.
-    const actionKey = JSON.stringify([trade.state, trade.arbitrator, role === 'buyer' ? trade.rated_by_buyer : trade.rated_by_seller,
+    const actionKey = JSON.stringify([trade.state, trade.arbitrator, trade.chat_revealed_by, role === 'buyer' ? trade.rated_by_buyer : trade.rated_by_seller,
       trade.next.filter(step => step.startsWith(`${role}:`) || step.startsWith('anyone:'))]);
     if (actionKey !== shownState) {
       shownState = actionKey;
@@ -780,8 +838,10 @@ async function tradePage(view, id) {
       const parts = session.unlocked ? tradeActions(trade, role, chat, names, decimals) : [el('p', { class: 'muted' }, 'Unlock the wallet to act on this trade.')];
       actions.replaceChildren(el('h2', {}, 'Actions'), ...(parts.length ? parts : [el('p', { class: 'muted' }, 'Nothing for you to do now.')]));
     }
-    if (trade.messages !== shownMessages) {
-      shownMessages = trade.messages;
+    // A reveal gives the arbitrator the chat without a new message: reload on either.
+    const chatKey = JSON.stringify([trade.messages, trade.arbitrator, trade.chat_revealed_by]);
+    if (chatKey !== shownMessages) {
+      shownMessages = chatKey;
       await loadChat(trade);
     }
   }
@@ -791,7 +851,10 @@ async function tradePage(view, id) {
   const chatForm = form({
     inline: true, submit: 'Send',
     fields: [{ name: 'text', label: 'Message', match: ['message', 'chat key'] }],
-    build: v => ['trade', 'chat', 'send', id, required(v, 'text', 'A message')],
+    build: v => {
+      required(v, 'text', 'A message');
+      return ['trade', 'chat', 'send', id, limited(v, 'text', 'The message', MAX_CHAT_TEXT_BYTES)];
+    },
     confirm: v => `Send this message, encrypted, to trade #${id}'s chat: “${v.text.trim()}”`,
     after: () => { chatForm.reset(); },
   });

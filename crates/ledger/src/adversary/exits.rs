@@ -27,7 +27,7 @@ use types::{
     AccountId, Call,
     bank::{BankCall, Transfer},
     lending::{LendingCall, LoanRef},
-    market::{MarketCall, Nothing, OfferRef, TradeRef},
+    market::{DisputeReason, MarketCall, Nothing, OfferRef, OpenDispute, TradeRef},
 };
 
 const DAY_MS: u64 = 86_400_000;
@@ -91,7 +91,11 @@ fn exits(world: &World, view: &View) -> Vec<(u64, Option<TxPlan>)> {
             TradeState::Paid => (
                 trade.release_deadline_ms.saturating_add(1),
                 trade.buyer,
-                MarketCall::OpenDispute(r),
+                MarketCall::OpenDispute(OpenDispute {
+                    trade: r.trade,
+                    reason: DisputeReason::PaidNotReleased,
+                    note: Default::default(),
+                }),
             ),
             _ => (
                 trade.ruling_deadline_ms.saturating_add(1),

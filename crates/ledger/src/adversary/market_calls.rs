@@ -6,9 +6,9 @@ use crate::market::{Offer, Trade, TradeState};
 use types::{
     AssetId, Call, Text,
     market::{
-        CreateOffer, Fiat, MarkPaid, MarketCall, Nothing, OfferRef, Party, PaymentMethod,
-        PostMessage, Rate, RegisterArbitrator, RevealKey, Rule, SetProfile, Side, TakeOffer,
-        TradeRef, UpdateOffer,
+        CreateOffer, DisputeReason, Fiat, MarkPaid, MarketCall, Nothing, OfferRef, OpenDispute,
+        Party, PaymentMethod, PostMessage, Rate, RegisterArbitrator, RevealKey, Rule, SetProfile,
+        Side, TakeOffer, TradeRef, UpdateOffer,
     },
 };
 
@@ -469,7 +469,14 @@ pub fn call(ctx: &mut Ctx) -> (u64, Call) {
         }
         8 => {
             let (signer, r) = trade_ref(ctx, &[TradeState::Paid], None);
-            (signer, MarketCall::OpenDispute(r))
+            // Either side's reasons, so a reason given by the wrong side is tried as well.
+            let reason = *ctx.dice.pick(&DisputeReason::ALL).expect("not empty");
+            let open = OpenDispute {
+                trade: r.trade,
+                reason,
+                note: Text::new("see the chat").expect("short"),
+            };
+            (signer, MarketCall::OpenDispute(open))
         }
         9 => rule(ctx),
         10 => {

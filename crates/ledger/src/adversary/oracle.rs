@@ -160,10 +160,11 @@ impl Judge<'_> {
                     && self.now > t.payment_deadline_ms)
                     .then_some("the seller claiming a timeout after the payment window")
             }
-            MarketCall::OpenDispute(r) => {
-                let t = trade(r.trade)?;
+            MarketCall::OpenDispute(open) => {
+                let t = trade(open.trade)?;
                 let party = t.party(&self.signer)?;
                 (t.state == TradeState::Paid
+                    && open.reason.side().is_none_or(|side| side == party)
                     && (party == Party::Seller || self.now > t.release_deadline_ms))
                     .then_some("a party disputing a paid trade in time")
             }

@@ -27,13 +27,13 @@ pub(super) fn named_id(call: &mut Call) -> Option<(Space, &mut u64)> {
             MarketCall::TakeOffer(c) => (Space::Offer, &mut c.offer),
             MarketCall::MarkPaid(c) => (Space::Trade, &mut c.trade),
             MarketCall::Rule(c) => (Space::Trade, &mut c.trade),
+            MarketCall::OpenDispute(c) => (Space::Trade, &mut c.trade),
             MarketCall::PostMessage(c) => (Space::Trade, &mut c.trade),
             MarketCall::RevealKey(c) => (Space::Trade, &mut c.trade),
             MarketCall::Rate(c) => (Space::Trade, &mut c.trade),
             MarketCall::Release(c)
             | MarketCall::CancelTrade(c)
             | MarketCall::ClaimTimeout(c)
-            | MarketCall::OpenDispute(c)
             | MarketCall::Reassign(c) => (Space::Trade, &mut c.trade),
             _ => return None,
         },

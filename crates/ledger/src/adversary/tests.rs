@@ -42,15 +42,18 @@ fn world_where<'a>(setup: &'a Setup, wanted: impl Fn(&View) -> bool) -> (World<'
 }
 
 /// An active loan with repayments and several lenders, whose dust receiver's share is not a
-/// whole number (so its rounding matters).
+/// whole number (so its rounding matters) and has not been claimed beyond its floor (so taking
+/// the rounding away leaves a claim that is still possible, and only the fall shows).
 fn rounding_loan(view: &View) -> Option<&lending::Loan> {
     view.loans.iter().find(|loan| {
         let lenders = view.lenders(loan.id);
         loan.state == LoanState::Active
             && lenders.len() > 1
+            && lenders[1].1.is_some()
             && lenders[0].1.as_ref().is_some_and(|first| {
-                lending::math::mul_div_floor(first.lent, loan.paid_in, loan.funded)
-                    != lending::math::mul_div_ceil(first.lent, loan.paid_in, loan.funded)
+                let floor = lending::math::mul_div_floor(first.lent, loan.paid_in, loan.funded);
+                floor != lending::math::mul_div_ceil(first.lent, loan.paid_in, loan.funded)
+                    && floor.is_some_and(|floor| first.claimed <= floor)
             })
     })
 }

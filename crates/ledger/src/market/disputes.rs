@@ -25,8 +25,15 @@ use super::{
 use crate::{BlockContext, bank, receipt::Event, state::Module, store::Store};
 use types::{
     AccountId, AssetId,
-    market::{Party, RegisterArbitrator, Rule},
+    market::{OpenDispute, Party, RegisterArbitrator, Rule},
 };
+
+fn party_role(party: Party) -> &'static str {
+    match party {
+        Party::Buyer => "buyer",
+        Party::Seller => "seller",
+    }
+}
 
 /// The accounts that may take cases at all: registered and not leaving, in account order.
 fn available(store: &(impl Store + ?Sized)) -> Vec<AccountId> {
@@ -168,9 +175,10 @@ pub fn open(
     params: &MarketParams,
     context: &BlockContext,
     signer: &AccountId,
-    id: u64,
+    call: &OpenDispute,
     events: &mut Vec<Event>,
 ) -> Result<(), MarketError> {
+    let id = call.trade;
     let mut trade = load(store, id)?;
     let party = trade.party(signer).ok_or(MarketError::WrongParty {
         trade: id,
@@ -178,6 +186,15 @@ pub fn open(
         role: "buyer or seller",
     })?;
     require_state(&trade, &[TradeState::Paid], "paid")?;
+    if let Some(side) = call.reason.side()
+        && side != party
+    {
+        return Err(MarketError::ReasonNotForParty {
+            trade: id,
+            reason: call.reason.words(),
+            role: party_role(party),
+        });
+    }
     if party == Party::Buyer && context.timestamp_ms <= trade.release_deadline_ms {
         return Err(MarketError::ReleaseWindowOpen {
             trade: id,
@@ -187,6 +204,8 @@ pub fn open(
     trade.state = TradeState::Disputed;
     trade.disputed_ms = Some(context.timestamp_ms);
     trade.dispute_opened_by = Some(party);
+    trade.dispute_reason = Some(call.reason);
+    trade.dispute_note = call.note.clone();
     // The dispute's first window: an arbitrator's assignment restarts it; if nobody is ever
     // assigned, the dispute ends without a ruling once it has passed.
     trade.ruling_deadline_ms = ruling_deadline(params, context.timestamp_ms);
@@ -205,11 +224,12 @@ pub fn open(
 
 pub fn rule(
     store: &mut (impl Store + ?Sized),
-    now: u64,
+    context: &BlockContext,
     signer: &AccountId,
     rule: &Rule,
     events: &mut Vec<Event>,
 ) -> Result<(), MarketError> {
+    let now = context.timestamp_ms;
     let mut trade = load(store, rule.trade)?;
     require_state(&trade, &[TradeState::Disputed], "disputed")?;
     if trade.arbitrator_pending {
@@ -263,11 +283,12 @@ pub fn rule(
         store,
         &mut trade,
         TradeState::Resolved,
-        now,
+        context,
         Payout {
             to_buyer,
             to_seller,
             to_arbitrator: fee,
+            at_fault: Some(rule.at_fault),
         },
         events,
     )?;
@@ -315,7 +336,7 @@ pub fn reassign(
             Db::put_arbitrator(store, &missed);
             trade.arbitrator = None;
             if trade.reassigned.len() >= MAX_REASSIGNMENTS {
-                return no_ruling(store, &mut trade, now, events);
+                return no_ruling(store, &mut trade, context, events);
             }
             trade.reassigned.push(current);
         }
@@ -332,7 +353,7 @@ pub fn reassign(
         }
         // The window passed with nobody to rule and nobody can now: end the dispute rather
         // than hold the escrow forever.
-        return no_ruling(store, &mut trade, now, events);
+        return no_ruling(store, &mut trade, context, events);
     }
     request_pick(store, &mut trade, context, events)?;
     Db::put_trade(store, &trade);
@@ -345,7 +366,7 @@ pub fn reassign(
 fn no_ruling(
     store: &mut (impl Store + ?Sized),
     trade: &mut Trade,
-    now: u64,
+    context: &BlockContext,
     events: &mut Vec<Event>,
 ) -> Result<(), MarketError> {
     let half = trade.amount.checked_div(2).expect("two is not zero");
@@ -362,11 +383,12 @@ fn no_ruling(
         store,
         trade,
         TradeState::Resolved,
-        now,
+        context,
         Payout {
             to_buyer,
             to_seller,
             to_arbitrator: 0,
+            at_fault: None,
         },
         events,
     )

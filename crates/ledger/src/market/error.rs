@@ -91,6 +91,14 @@ pub enum MarketError {
     PaymentWindowOpen { trade: u64, closes_at_ms: u64 },
     #[error("the buyer may open a dispute on trade {trade} from {opens_at_ms} ms")]
     ReleaseWindowOpen { trade: u64, opens_at_ms: u64 },
+    #[error(
+        "the {role} of trade {trade} cannot open a dispute because {reason}: that is the other side's reason"
+    )]
+    ReasonNotForParty {
+        trade: u64,
+        reason: &'static str,
+        role: &'static str,
+    },
     #[error("{account} is not the arbitrator of trade {trade}")]
     NotArbitrator { trade: u64, account: AccountId },
     #[error(

@@ -36,7 +36,9 @@ mod trades;
 pub use disputes::select as select_arbitrator;
 pub use error::MarketError;
 pub use params::MarketParams;
-pub use records::{Arbitrator, Db, Message, Offer, Profile, Reputation, Trade, TradeState};
+pub use records::{
+    Arbitrator, Db, Message, Offer, Profile, Reputation, Settlement, Trade, TradeState,
+};
 pub use reputation::{Standing, standing};
 
 use crate::{BlockContext, receipt::Event, store::Store};
@@ -173,13 +175,15 @@ pub fn execute(
         MarketCall::CancelOffer(r) => offers::cancel(store, signer, r.offer, events),
         MarketCall::TakeOffer(take) => trades::take(store, &params, now, signer, take, events),
         MarketCall::MarkPaid(paid) => trades::mark_paid(store, &params, now, signer, paid, events),
-        MarketCall::Release(r) => trades::release(store, &params, now, signer, r.trade, events),
-        MarketCall::CancelTrade(r) => trades::cancel(store, now, signer, r.trade, events),
-        MarketCall::ClaimTimeout(r) => trades::claim_timeout(store, now, signer, r.trade, events),
-        MarketCall::OpenDispute(r) => {
-            disputes::open(store, &params, context, signer, r.trade, events)
+        MarketCall::Release(r) => trades::release(store, &params, context, signer, r.trade, events),
+        MarketCall::CancelTrade(r) => trades::cancel(store, context, signer, r.trade, events),
+        MarketCall::ClaimTimeout(r) => {
+            trades::claim_timeout(store, context, signer, r.trade, events)
         }
-        MarketCall::Rule(rule) => disputes::rule(store, now, signer, rule, events),
+        MarketCall::OpenDispute(open) => {
+            disputes::open(store, &params, context, signer, open, events)
+        }
+        MarketCall::Rule(rule) => disputes::rule(store, context, signer, rule, events),
         MarketCall::Reassign(r) => disputes::reassign(store, context, r.trade, events),
         MarketCall::RegisterArbitrator(register) => {
             disputes::register(store, &params, now, signer, register, events)

@@ -5,7 +5,10 @@ use types::{
     AccountId, AssetId, Text,
     codec::{Buf, CodecError, EncodeSize, RangeCfg, Read, Write},
     impl_codec,
-    market::{Fiat, MAX_OFFER_METHODS, MAX_TERMS_BYTES, Party, PaymentMethod, Side},
+    market::{
+        DisputeReason, Fiat, MAX_DISPUTE_NOTE_BYTES, MAX_OFFER_METHODS, MAX_TERMS_BYTES, Party,
+        PaymentMethod, Side,
+    },
 };
 
 /// Table tags of the market (0x10-0x2f).
@@ -188,6 +191,9 @@ pub struct Trade {
     pub payer_commitment: Option<[u8; 32]>,
     pub disputed_ms: Option<u64>,
     pub dispute_opened_by: Option<Party>,
+    /// Why the dispute was opened, and the opener's public note.
+    pub dispute_reason: Option<DisputeReason>,
+    pub dispute_note: Text<MAX_DISPUTE_NOTE_BYTES>,
     pub arbitrator: Option<AccountId>,
     /// Set while the trade waits for an arbitrator to be picked at the start of the next block
     /// (see `disputes::begin_block`).
@@ -209,6 +215,8 @@ pub struct Trade {
     pub rated_by_buyer: bool,
     pub rated_by_seller: bool,
     pub settled_ms: Option<u64>,
+    /// How the escrow was paid out, once the trade is final.
+    pub settlement: Option<Settlement>,
     /// Set when the trade completes as one that counts toward reputation: marked paid before
     /// release and worth at least the market's `min_counted_trade_value` (see
     /// `reputation::counts`). Only such trades count toward tiers and the new-account limits,
@@ -237,6 +245,8 @@ impl_codec!(Trade {
     payer_commitment,
     disputed_ms,
     dispute_opened_by,
+    dispute_reason,
+    dispute_note,
     arbitrator,
     arbitrator_pending,
     assigned_ms,
@@ -249,7 +259,29 @@ impl_codec!(Trade {
     rated_by_buyer,
     rated_by_seller,
     settled_ms,
+    settlement,
     counted
+});
+
+/// Who received what when a trade ended, as the ledger paid it: the three shares add up to the
+/// trade's escrow.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Settlement {
+    pub to_buyer: u128,
+    pub to_seller: u128,
+    pub to_arbitrator: u128,
+    /// The block that settled the trade.
+    pub height: u64,
+    /// The party a ruling found at fault; `None` for every other end, a dispute that ended
+    /// without a ruling included.
+    pub at_fault: Option<Party>,
+}
+impl_codec!(Settlement {
+    to_buyer,
+    to_seller,
+    to_arbitrator,
+    height,
+    at_fault
 });
 
 impl Trade {

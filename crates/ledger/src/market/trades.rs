@@ -3,10 +3,10 @@
 use super::{
     MarketError, MarketEvent, bps_up, emit, offers,
     params::MarketParams,
-    records::{Db, Offer, Trade, TradeState},
+    records::{Db, Offer, Settlement, Trade, TradeState},
     reputation,
 };
-use crate::{bank, receipt::Event, state, state::Module, store::Store};
+use crate::{BlockContext, bank, receipt::Event, state, state::Module, store::Store};
 use types::{
     AccountId,
     market::{MarkPaid, PaymentMethod, Side, TakeOffer},
@@ -68,6 +68,8 @@ pub(crate) struct Payout {
     pub to_buyer: u128,
     pub to_seller: u128,
     pub to_arbitrator: u128,
+    /// The party a ruling found at fault, for a ruling only.
+    pub at_fault: Option<types::market::Party>,
 }
 
 /// Pays a trade's whole escrow out and records its final state. The three shares must add up to
@@ -76,7 +78,7 @@ pub(crate) fn settle(
     store: &mut (impl Store + ?Sized),
     trade: &mut Trade,
     state: TradeState,
-    now: u64,
+    context: &BlockContext,
     payout: Payout,
     events: &mut Vec<Event>,
 ) -> Result<(), MarketError> {
@@ -84,6 +86,7 @@ pub(crate) fn settle(
         to_buyer,
         to_seller,
         to_arbitrator,
+        at_fault,
     } = payout;
     assert!(state.is_final() && !trade.state.is_final());
     let total = to_buyer
@@ -112,7 +115,14 @@ pub(crate) fn settle(
         )?;
     }
     trade.state = state;
-    trade.settled_ms = Some(now);
+    trade.settled_ms = Some(context.timestamp_ms);
+    trade.settlement = Some(Settlement {
+        to_buyer,
+        to_seller,
+        to_arbitrator,
+        height: context.height,
+        at_fault,
+    });
     Db::put_trade(store, trade);
     emit(
         events,
@@ -294,6 +304,8 @@ pub fn take(
         release_deadline_ms: 0,
         payer_commitment: None,
         disputed_ms: None,
+        dispute_reason: None,
+        dispute_note: Default::default(),
         dispute_opened_by: None,
         arbitrator: None,
         arbitrator_pending: false,
@@ -307,6 +319,7 @@ pub fn take(
         rated_by_buyer: false,
         rated_by_seller: false,
         settled_ms: None,
+        settlement: None,
         counted: false,
     };
     Db::put_trade(store, &trade);
@@ -372,11 +385,12 @@ pub fn mark_paid(
 pub fn release(
     store: &mut (impl Store + ?Sized),
     params: &MarketParams,
-    now: u64,
+    context: &BlockContext,
     signer: &AccountId,
     id: u64,
     events: &mut Vec<Event>,
 ) -> Result<(), MarketError> {
+    let now = context.timestamp_ms;
     let mut trade = load(store, id)?;
     require_party(&trade, signer, types::market::Party::Seller)?;
     require_state(
@@ -394,11 +408,12 @@ pub fn release(
         store,
         &mut trade,
         TradeState::Completed,
-        now,
+        context,
         Payout {
             to_buyer,
             to_seller,
             to_arbitrator: 0,
+            at_fault: None,
         },
         events,
     )?;
@@ -408,11 +423,12 @@ pub fn release(
 
 pub fn cancel(
     store: &mut (impl Store + ?Sized),
-    now: u64,
+    context: &BlockContext,
     signer: &AccountId,
     id: u64,
     events: &mut Vec<Event>,
 ) -> Result<(), MarketError> {
+    let now = context.timestamp_ms;
     let mut trade = load(store, id)?;
     require_party(&trade, signer, types::market::Party::Buyer)?;
     require_state(&trade, &[TradeState::AwaitingPayment], "awaiting payment")?;
@@ -420,7 +436,7 @@ pub fn cancel(
     // then settles exactly as the seller's claim of the timeout would, so racing the seller to
     // it cannot save the deposit. The buyer still has an exit; it just costs what a timeout costs.
     if payment_window_closed(&trade, now) {
-        return time_out(store, &mut trade, now, events);
+        return time_out(store, &mut trade, context, events);
     }
     let to_seller = trade
         .amount
@@ -431,11 +447,12 @@ pub fn cancel(
         store,
         &mut trade,
         TradeState::Cancelled,
-        now,
+        context,
         Payout {
             to_buyer,
             to_seller,
             to_arbitrator: 0,
+            at_fault: None,
         },
         events,
     )?;
@@ -445,11 +462,12 @@ pub fn cancel(
 
 pub fn claim_timeout(
     store: &mut (impl Store + ?Sized),
-    now: u64,
+    context: &BlockContext,
     signer: &AccountId,
     id: u64,
     events: &mut Vec<Event>,
 ) -> Result<(), MarketError> {
+    let now = context.timestamp_ms;
     let mut trade = load(store, id)?;
     require_party(&trade, signer, types::market::Party::Seller)?;
     require_state(&trade, &[TradeState::AwaitingPayment], "awaiting payment")?;
@@ -459,7 +477,7 @@ pub fn claim_timeout(
             closes_at_ms: trade.payment_deadline_ms,
         });
     }
-    time_out(store, &mut trade, now, events)
+    time_out(store, &mut trade, context, events)
 }
 
 /// Whether the buyer's time to pay is over at `now`. The deadline millisecond itself is still
@@ -474,7 +492,7 @@ pub(crate) fn payment_window_closed(trade: &Trade, now: u64) -> bool {
 fn time_out(
     store: &mut (impl Store + ?Sized),
     trade: &mut Trade,
-    now: u64,
+    context: &BlockContext,
     events: &mut Vec<Event>,
 ) -> Result<(), MarketError> {
     let to_seller = trade.escrow();
@@ -482,11 +500,12 @@ fn time_out(
         store,
         trade,
         TradeState::TimedOut,
-        now,
+        context,
         Payout {
             to_buyer: 0,
             to_seller,
             to_arbitrator: 0,
+            at_fault: None,
         },
         events,
     )?;

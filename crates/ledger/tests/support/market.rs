@@ -219,7 +219,10 @@ impl Market {
     /// A paid trade disputed by the seller, with its arbitrator picked at the next block.
     pub fn disputed_trade(&mut self) -> u64 {
         let trade = self.paid_trade();
-        self.ok(SELLER, MarketCall::OpenDispute(t(trade)));
+        self.ok(
+            SELLER,
+            MarketCall::OpenDispute(types::market::OpenDispute::other(trade)),
+        );
         self.empty_block();
         trade
     }
