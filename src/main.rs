@@ -69,6 +69,10 @@ enum Command {
     /// Your public profile: display name and chat key.
     #[command(subcommand)]
     Profile(cli::market::ProfileCommand),
+    /// The payment details buyers pay you with, per method: kept on this machine, encrypted,
+    /// and sent to a trade's buyer only in the trade's encrypted chat.
+    #[command(subcommand)]
+    PaymentDetails(cli::details::DetailsCommand),
     /// An account's trade record, tier, ratings and credit history.
     #[command(subcommand)]
     Reputation(ReputationCommand),
@@ -206,6 +210,7 @@ fn main() -> ExitCode {
         Command::Trade(command) => cli::market::trade(global, command),
         Command::Arbitrator(command) => cli::market::arbitrator(global, command),
         Command::Profile(command) => cli::market::profile(global, command),
+        Command::PaymentDetails(command) => cli::details::run(global, command),
         Command::Reputation(ReputationCommand::Show { address }) => {
             cli::market::reputation(global, address.as_deref())
         }

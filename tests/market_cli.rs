@@ -204,6 +204,38 @@ fn trade_dispute_and_loan_from_the_command_line() {
     assert_eq!(read[1]["text"], "DE89 3704 0044");
     let chat = devnet.json("bob", &["trade", "show", &trade_id]);
     assert_eq!(chat["messages"], 2);
+
+    // Payment details: kept by the seller beside her wallet, sent to this trade's buyer only,
+    // in its encrypted chat.
+    let stderr = devnet.fails("alice", &["trade", "send-details", &trade_id]);
+    assert!(
+        stderr.contains("no SEPA Instant Credit Transfer details to send")
+            && stderr.contains("equa payment-details set SEPA_INSTANT"),
+        "{stderr}"
+    );
+    let iban = "IBAN DE89 3704 0044 0532 0130 00";
+    devnet.ok("alice", &["payment-details", "set", "sepa_instant", iban]);
+    let kept = devnet.json("alice", &["payment-details", "list"]);
+    assert_eq!(kept[0]["details"], iban, "{kept}");
+    let stderr = devnet.fails("bob", &["trade", "send-details", &trade_id, "--text", "x"]);
+    assert!(stderr.contains("only the seller"), "{stderr}");
+    receipt_ok(&devnet, "alice", &["trade", "send-details", &trade_id]);
+    let read = devnet.ok("bob", &["trade", "chat", "read", &trade_id]);
+    assert!(
+        read.contains(&format!(
+            "seller's payment details for SEPA Instant Credit Transfer:\n    {iban}"
+        )),
+        "{read}"
+    );
+    let read = devnet.json("bob", &["trade", "chat", "read", &trade_id]);
+    assert_eq!(read[2]["payment_details"]["details"], iban, "{read}");
+    let raw = devnet
+        .json("carol", &["trade", "show", &trade_id])
+        .to_string();
+    assert!(
+        !raw.contains("DE89 3704 0044 0532"),
+        "never in the clear: {raw}"
+    );
     let stderr = devnet.fails("carol", &["trade", "chat", "read", &trade_id]);
     assert!(stderr.contains("not a party"), "{stderr}");
 

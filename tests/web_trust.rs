@@ -179,9 +179,37 @@ fn actions_confirm_in_words_and_money_outcomes_and_loans_are_shown() {
         two_more_blocks(&devnet);
         assert_eq!(nonce(&devnet, "bob"), bob_sent, "a cancelled take signs nothing");
         assert_eq!(devnet.json("bob", &["trade", "list"]), serde_json::json!([]));
+        // Alice keeps her SEPA details in her wallet, on her own node only.
+        let iban = "IBAN DE89 3704 0044 0532 0130 00, Alice Example";
+        alice.go("wallet", "Wallet").await;
+        alice
+            .act(
+                "Keep details",
+                &[("Payment method", "SEPA"), ("Details buyers pay to", iban)],
+            )
+            .await;
+        alice.wait_text("#payment-details", iban).await;
         bob.act("Take offer", &[]).await;
         bob.wait_text("main h1", "Trade #1").await;
         let after_take = usdx_once_caught_up(&devnet, "bob", 1);
+        bob.wait_text("#trade-details-missing", "has not sent its SEPA")
+            .await;
+
+        // She sends them to Bob, the buyer of this trade, in its encrypted chat: her kept
+        // details are filled in, and the confirmation shows exactly what goes.
+        alice.go("trade/1", "Trade #1").await;
+        let question = alice.ask("Send payment details", &[]).await;
+        assert!(question.contains(iban) && question.contains("Bob"), "{question}");
+        alice.answer(true).await;
+        bob.wait_text("#trade-details", iban).await;
+        bob.shot("payment-details").await;
+        // Never in the clear on the public record: the offer and the chat as the ledger keeps it.
+        let offer = devnet.json("carol", &["offer", "show", "1"]).to_string();
+        assert!(!offer.contains("DE89"), "{offer}");
+        let raw = devnet.json("carol", &["trade", "show", "1"]).to_string();
+        assert!(!raw.contains("DE89"), "{raw}");
+        let read = devnet.json("bob", &["trade", "chat", "read", "1"]);
+        assert_eq!(read[0]["payment_details"]["details"], iban, "{read}");
         // His phone's wallet shows his deposit held in the trade, linked to it.
         bob.go("wallet", "Wallet").await;
         bob.wait_text("[data-part='USDX:in_trades']", "7.5 USDX · trade #1")

@@ -371,6 +371,46 @@ fn a_trade_a_dispute_and_a_loan_through_the_web_interface() {
         alice.go("explorer", "Explorer").await;
         alice.wait_text("main table", "Height").await;
         alice.shot("explorer").await;
+        // Blocks with transactions are found among the many empty ones, with their events in
+        // words on the transaction's page.
+        alice.client.find(Locator::Id("with-transactions")).await.unwrap().click().await.unwrap();
+        alice
+            .wait("only blocks with transactions", || async {
+                let counts = alice
+                    .client
+                    .execute(
+                        "return [...document.querySelectorAll('#blocks [data-txs]')].map(c => Number(c.textContent))",
+                        vec![],
+                    )
+                    .await
+                    .unwrap();
+                let counts: Vec<u64> = serde_json::from_value(counts).unwrap_or_default();
+                !counts.is_empty() && counts.iter().all(|&n| n > 0)
+            })
+            .await;
+        alice.shot("explorer-blocks-with-transactions").await;
+        alice
+            .client
+            .find(Locator::Css("#blocks tbody tr a"))
+            .await
+            .unwrap()
+            .click()
+            .await
+            .unwrap();
+        alice.wait_text("main h1", "Block").await;
+        alice
+            .client
+            .find(Locator::Css("main table a"))
+            .await
+            .unwrap()
+            .click()
+            .await
+            .unwrap();
+        alice.wait_text("main h1", "Transaction").await;
+        let page = alice.text_of("main").await;
+        assert!(page.contains("Fee paid") && page.contains("EQA"), "{page}");
+        assert!(!page.contains("Some(") && !page.contains("{ "), "events in words: {page}");
+        alice.shot("explorer-transaction").await;
 
         for browser in [alice, bob, dave] {
             browser.client.close().await.unwrap();

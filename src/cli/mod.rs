@@ -2,6 +2,7 @@
 
 pub mod chain;
 pub mod demo;
+pub mod details;
 pub mod devnet;
 pub mod error;
 pub mod input;

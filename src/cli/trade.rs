@@ -84,6 +84,14 @@ pub enum TradeCommand {
     /// The trade's encrypted chat.
     #[command(subcommand)]
     Chat(ChatCommand),
+    /// Send the buyer your payment details for the trade's method, in the encrypted chat: the
+    /// ones kept with `equa payment-details set`, or `--text`.
+    SendDetails {
+        id: u64,
+        /// The details to send instead of the kept ones.
+        #[arg(long)]
+        text: Option<String>,
+    },
     /// Give the arbitrator of a disputed trade the key to its conversation.
     RevealKey { id: u64 },
     /// Rate the other party from 1 to 5 stars after the trade ends.
@@ -162,10 +170,19 @@ pub fn trade(global: &Global, command: TradeCommand) -> Result<(), CliError> {
                     let list: Vec<_> = opened
                         .iter()
                         .map(|m| {
+                            let details = m
+                                .text
+                                .as_ref()
+                                .ok()
+                                .filter(|_| m.sender == trade.seller)
+                                .and_then(|text| client::details::parse_message(text));
                             serde_json::json!({
                                 "index": m.index, "sender": m.sender, "at_ms": m.at_ms,
                                 "text": m.text.as_ref().ok(),
                                 "error": m.text.as_ref().err(),
+                                "payment_details": details.map(|(method, details)| {
+                                    serde_json::json!({ "method": method, "details": details })
+                                }),
                             })
                         })
                         .collect();
@@ -181,6 +198,20 @@ pub fn trade(global: &Global, command: TradeCommand) -> Result<(), CliError> {
                         } else {
                             "arbitrator"
                         };
+                        let details = message
+                            .text
+                            .as_ref()
+                            .ok()
+                            .filter(|_| message.sender == trade.seller)
+                            .and_then(|text| client::details::parse_message(text));
+                        if let Some((method, details)) = details {
+                            println!(
+                                "[{}] seller's payment details for {method}:\n    {}",
+                                message.index,
+                                details.replace('\n', "\n    ")
+                            );
+                            continue;
+                        }
                         match message.text {
                             Ok(text) => println!("[{}] {who}: {text}", message.index),
                             Err(e) => println!("[{}] {who}: (cannot open: {e})", message.index),
@@ -210,6 +241,17 @@ pub fn trade(global: &Global, command: TradeCommand) -> Result<(), CliError> {
             }
             command => {
                 let wallet = keys::unlock_own(global)?;
+                let command = match command {
+                    TradeCommand::SendDetails { id, text: None } => {
+                        let trade = trade_of(&rpc, id).await?;
+                        let path = keys::wallet_path(global)?;
+                        let kept = client::details::PaymentDetails::load(&path, &wallet)
+                            .map_err(|e| e.to_string())?;
+                        let text = kept.get(&method_word(&trade.method)).map(str::to_string);
+                        TradeCommand::SendDetails { id, text }
+                    }
+                    command => command,
+                };
                 let call = trade_call(&rpc, &wallet, command).await?;
                 submit_with(global, &rpc, &wallet, Call::Market(call)).await
             }
@@ -271,27 +313,37 @@ pub async fn trade_call(
         }),
         TradeCommand::Reassign { id } => MarketCall::Reassign(reference(id)),
         TradeCommand::Chat(ChatCommand::Send { id, text }) => {
-            let trade = trade_of(rpc, id).await?;
-            let chat = chat_of(rpc, id).await?;
-            let me = wallet.account().to_string();
             if text.trim().is_empty() {
                 return Err("a chat message cannot be empty".into());
             }
-            let key = client::chat::conversation_for(&wallet.chat_secret(), &me, &trade, &chat)?;
-            let ciphertext = key.seal(&wallet.account(), text.as_bytes());
-            // The ledger bounds the sealed message; sealing adds a fixed overhead to the text.
-            let overhead = ciphertext.len().saturating_sub(text.len());
-            if ciphertext.len() > types::market::MAX_MESSAGE_BYTES {
-                return Err(input::too_long(
-                    "the message",
-                    &text,
-                    types::market::MAX_MESSAGE_BYTES.saturating_sub(overhead),
+            let trade = trade_of(rpc, id).await?;
+            seal_message(rpc, wallet, &trade, &text).await?
+        }
+        TradeCommand::SendDetails { id, text } => {
+            let trade = trade_of(rpc, id).await?;
+            if trade.seller != wallet.account().to_string() {
+                return Err(format!(
+                    "only the seller of trade #{id} sends payment details; this wallet is not it"
                 ));
             }
-            MarketCall::PostMessage(PostMessage {
-                trade: id,
-                ciphertext,
-            })
+            if !matches!(trade.state.as_str(), "awaiting_payment" | "paid") {
+                return Err(format!(
+                    "trade #{id} is {}; payment details are sent while the buyer is to pay",
+                    crate::cli::words::spaced(&trade.state)
+                ));
+            }
+            let method = trade.method.name.clone();
+            let text = text.ok_or_else(|| {
+                format!(
+                    "no {method} details to send: keep them with `equa payment-details set {} \
+                     <details>`, or give them with --text",
+                    method_word(&trade.method)
+                )
+            })?;
+            let mut checked = client::details::PaymentDetails::default();
+            checked.set(&method, &text).map_err(|e| e.to_string())?;
+            let message = client::details::message(&method, &text);
+            seal_message(rpc, wallet, &trade, &message).await?
         }
         TradeCommand::RevealKey { id } => {
             let trade = trade_of(rpc, id).await?;
@@ -319,6 +371,32 @@ pub async fn trade_call(
         | TradeCommand::Show { .. }
         | TradeCommand::List { .. } => return Err(not_a_transaction()),
     })
+}
+
+/// A chat message of `trade`, sealed by `wallet` for the other party.
+async fn seal_message(
+    rpc: &RpcClient,
+    wallet: &client::keys::Wallet,
+    trade: &rpc::market::TradeView,
+    text: &str,
+) -> Result<MarketCall, String> {
+    let chat = chat_of(rpc, trade.id).await?;
+    let me = wallet.account().to_string();
+    let key = client::chat::conversation_for(&wallet.chat_secret(), &me, trade, &chat)?;
+    let ciphertext = key.seal(&wallet.account(), text.as_bytes());
+    // The ledger bounds the sealed message; sealing adds a fixed overhead to the text.
+    let overhead = ciphertext.len().saturating_sub(text.len());
+    if ciphertext.len() > types::market::MAX_MESSAGE_BYTES {
+        return Err(input::too_long(
+            "the message",
+            text,
+            types::market::MAX_MESSAGE_BYTES.saturating_sub(overhead),
+        ));
+    }
+    Ok(MarketCall::PostMessage(PostMessage {
+        trade: trade.id,
+        ciphertext,
+    }))
 }
 
 async fn chat_of(rpc: &RpcClient, id: u64) -> Result<rpc::market::ChatView, CliError> {

@@ -176,6 +176,7 @@ fn router(web: Arc<Web>) -> Router {
         .route("/api/act", post(act))
         .route("/api/preview", post(preview))
         .route("/api/chat/{trade}", get(chat))
+        .route("/api/details", post(payment_details))
         .route("/api/events/trade/{trade}", get(trade_events))
         .route("/api/events/loan/{loan}", get(loan_events))
         .route("/api/events/status", get(status_events))
@@ -466,15 +467,64 @@ async fn chat(
             Ok(key) => client::chat::open_all(&key, &chat)
                 .into_iter()
                 .map(|m| {
+                    // Only the seller's own messages count as its payment details.
+                    let details = m
+                        .text
+                        .as_ref()
+                        .ok()
+                        .filter(|_| m.sender == view.seller)
+                        .and_then(|text| client::details::parse_message(text))
+                        .map(|(method, details)| json!({ "method": method, "details": details }));
                     json!({
                         "index": m.index, "sender": m.sender, "at_ms": m.at_ms,
                         "text": m.text.as_ref().ok(), "error": m.text.as_ref().err(),
+                        "payment_details": details,
                     })
                 })
                 .collect(),
             Err(reason) => return Ok(Json(json!({ "messages": [], "unavailable": reason }))),
         };
     Ok(Json(json!({ "messages": messages })))
+}
+
+#[derive(Deserialize)]
+struct DetailsRequest {
+    /// With `details`, keeps them for this method; with empty details, forgets the method.
+    method: Option<String>,
+    details: Option<String>,
+}
+
+/// The payment details the session's wallet keeps beside its keystore, sealed under a key of
+/// the wallet's (see `client::details`): `{"details": [{method, details}]}` after the change the
+/// request asks for, if any. A POST with the session's token, since the answer is private.
+async fn payment_details(
+    State(web): State<Arc<Web>>,
+    headers: HeaderMap,
+    Json(request): Json<DetailsRequest>,
+) -> Result<Json<Value>, Failure> {
+    let wallet = web.authorized(&headers)?;
+    let path = web.keystore.clone();
+    let answer = tokio::task::spawn_blocking(move || {
+        let mut kept = client::details::PaymentDetails::load(&path, &wallet)?;
+        if let Some(method) = request.method {
+            match request.details.as_deref().map(str::trim) {
+                Some(text) if !text.is_empty() => kept.set(&method, text)?,
+                _ => {
+                    kept.remove(&method);
+                }
+            }
+            kept.save(&path, &wallet)?;
+        }
+        let list: Vec<Value> = kept
+            .iter()
+            .map(|(method, details)| json!({ "method": method, "details": details }))
+            .collect();
+        Ok::<_, client::details::DetailsError>(list)
+    })
+    .await
+    .map_err(|e| Failure(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?
+    .map_err(|e| Failure::bad(e.to_string()))?;
+    Ok(Json(json!({ "details": answer })))
 }
 
 /// Server-sent events: the trade's view each time it changes.
@@ -673,8 +723,8 @@ mod tests {
         let (address, _dir) = serve("session");
         let host = format!("127.0.0.1:{}", address.port());
         let action = r#"{"args":["send","equa1x","1","EQA"]}"#;
-        // Locked: no session, for sending and for a preview alike.
-        for path in ["/api/act", "/api/preview"] {
+        // Locked: no session, for sending, a preview and the private payment details alike.
+        for path in ["/api/act", "/api/preview", "/api/details"] {
             let (status, body) = post(address, path, &[("Host", &host)], action);
             assert_eq!(status, 401, "{path}: {body}");
         }
@@ -711,7 +761,7 @@ mod tests {
             action,
         );
         assert_eq!(status, 403, "{body}");
-        for path in ["/api/act", "/api/preview"] {
+        for path in ["/api/act", "/api/preview", "/api/details"] {
             let (status, body) = post(
                 address,
                 path,
@@ -721,13 +771,16 @@ mod tests {
             assert_eq!(status, 403, "{path}: {body}");
             assert!(body.contains("token"), "{body}");
         }
-        // A preview from a page of another origin is refused like an action.
-        let (status, body) = post(
-            address,
-            "/api/preview",
-            &[("Host", &host), ("Origin", "http://127.0.0.1:9999")],
-            action,
-        );
-        assert_eq!(status, 403, "{body}");
+        // A preview, or the payment details, from a page of another origin is refused like an
+        // action.
+        for path in ["/api/preview", "/api/details"] {
+            let (status, body) = post(
+                address,
+                path,
+                &[("Host", &host), ("Origin", "http://127.0.0.1:9999")],
+                action,
+            );
+            assert_eq!(status, 403, "{path}: {body}");
+        }
     }
 }

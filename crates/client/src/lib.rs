@@ -5,6 +5,7 @@
 //! API. Nothing here touches the ledger's state.
 
 pub mod chat;
+pub mod details;
 pub mod keys;
 pub mod keystore;
 pub mod tx;

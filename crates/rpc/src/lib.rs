@@ -37,6 +37,7 @@ pub mod method {
     pub const GET_ACCOUNT_PROOF: &str = "equa_getAccountProof";
     pub const LIST_HISTORY: &str = "equa_listHistory";
     pub const GET_BLOCK: &str = "equa_getBlock";
+    pub const LIST_BLOCKS: &str = "equa_listBlocks";
     pub const GET_RECEIPT: &str = "equa_getReceipt";
     pub const STATUS: &str = "equa_status";
     pub const GET_FIGURES: &str = "equa_getFigures";

@@ -18,8 +18,8 @@ use crate::{
     observe::{Observation, Observed, RequestObserver},
     simulate::SimulationView,
     views::{
-        AccountProofView, AccountView, AssetView, BlockView, ErrorView, HistoryView, ParamsView,
-        ReceiptView, SubmittedView, tx_id_hex,
+        AccountProofView, AccountView, AssetView, BlockView, BlocksPageView, ErrorView,
+        HistoryView, ParamsView, ReceiptView, SubmittedView, tx_id_hex,
     },
 };
 use jsonrpsee::{
@@ -434,6 +434,28 @@ fn module_with(backend: Arc<dyn Backend>, books: Arc<BookCache>) -> RpcModule<Ar
         "A recent finalized block, or null.",
         vec![height],
         |backend, (height,): (u64,)| Ok::<Option<BlockView>, _>(backend.block(height)),
+    );
+    let g = &mut api.generator;
+    let before = param::<Option<u64>>(g, "before?");
+    let with_transactions = param::<Option<bool>>(g, "with_transactions?");
+    api.method(
+        method::LIST_BLOCKS,
+        "Recent finalized blocks, newest first, below height `before` (default: the latest): \
+         at most 20, looking at no more than 1,000 heights a call. With `with_transactions`, \
+         only blocks that carry transactions. `next_before` continues the search, null once \
+         the kept blocks end.",
+        vec![before, with_transactions],
+        |backend, (before, with_transactions): (Option<u64>, Option<bool>)| {
+            let latest = backend.status().height;
+            let below = before
+                .unwrap_or(latest.saturating_add(1))
+                .min(latest.saturating_add(1));
+            Ok::<BlocksPageView, ErrorObjectOwned>(BlocksPageView::read(
+                backend,
+                below,
+                with_transactions.unwrap_or(false),
+            ))
+        },
     );
     let g = &mut api.generator;
     let tx = param::<String>(g, "tx_id");

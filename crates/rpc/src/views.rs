@@ -118,6 +118,45 @@ pub struct BlockView {
     pub transactions: Vec<String>,
 }
 
+/// A page of `equa_listBlocks`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct BlocksPageView {
+    pub blocks: Vec<BlockView>,
+    /// The `before` that continues the search, or null when no older block is kept.
+    pub next_before: Option<u64>,
+}
+
+impl BlocksPageView {
+    /// The most blocks one page lists.
+    pub const MAX_BLOCKS: usize = 20;
+    /// The most heights one call looks at, so a search for rare blocks stays cheap.
+    pub const MAX_SCANNED: u64 = 1_000;
+
+    /// Blocks below height `below`, newest first, as many as a page holds.
+    pub fn read(backend: &dyn crate::Backend, below: u64, with_transactions: bool) -> Self {
+        let mut blocks = Vec::new();
+        let floor = below.saturating_sub(Self::MAX_SCANNED).max(1);
+        let mut height = below;
+        while height > floor && blocks.len() < Self::MAX_BLOCKS {
+            height -= 1;
+            let Some(block) = backend.block(height) else {
+                // The node keeps only its recent blocks: nothing older is there.
+                return Self {
+                    blocks,
+                    next_before: None,
+                };
+            };
+            if !with_transactions || !block.transactions.is_empty() {
+                blocks.push(block);
+            }
+        }
+        Self {
+            blocks,
+            next_before: (height > 1).then_some(height),
+        }
+    }
+}
+
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct ErrorView {
     /// The error's name, stable across releases, for example "InsufficientBalance".

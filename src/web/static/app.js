@@ -310,7 +310,31 @@ async function loadSession() {
   renderSession();
 }
 
+/// After an unlock: a wallet without a published chat key cannot be written to in a trade, nor
+/// show its chat to an arbitrator. Offer to publish one (a transaction, so the user decides).
+async function offerChatKey() {
+  const previous = document.getElementById('chat-key-offer');
+  if (previous) previous.remove();
+  const reputation = await q('equa_getReputation', session.address).catch(() => null);
+  if (!session.unlocked || !reputation || reputation.chat_key) return;
+  const box = el('section', { class: 'card', id: 'chat-key-offer', 'aria-label': 'Publish your chat key' });
+  const notNow = el('button', { type: 'button', class: 'secondary', onclick: () => box.remove() }, 'Not now');
+  box.append(
+    el('p', {}, 'This wallet has not published its chat key: trade partners cannot write to you, and a dispute cannot show your chat to the arbitrator. Publish it now, with the name others will see?'),
+    form({
+      inline: true, submit: 'Publish chat key',
+      fields: [{ name: 'name', label: 'Display name', value: reputation.name || '', match: ['name'] }],
+      build: v => ['profile', 'set', '--name', required(v, 'name', 'A display name')],
+      confirm: v => `Publish the display name "${v.name.trim()}" and your chat key, so trade partners can send you encrypted messages`,
+      after: () => { box.remove(); route(); },
+      extra: notNow,
+    }));
+  document.getElementById('notice').after(box);
+}
+
 function renderSession() {
+  const previousOffer = document.getElementById('chat-key-offer');
+  if (previousOffer && !session.unlocked) previousOffer.remove();
   const box = document.getElementById('session');
   box.replaceChildren();
   const who = el('span', { class: 'mono', title: session.address }, short(session.address));
@@ -333,6 +357,7 @@ function renderSession() {
       password.value = '';
       renderSession();
       route();
+      offerChatKey();
     } catch (e) {
       error.textContent = e.message;
       password.setAttribute('aria-invalid', 'true');
@@ -615,6 +640,8 @@ const DISPUTE_REASONS = [
   ['other', 'Another reason (say which in the note)', null],
 ];
 const MAX_DISPUTE_NOTE_BYTES = 280;
+/// The longest payment details for one method (client::details::MAX_DETAILS_BYTES).
+const MAX_DETAILS_BYTES = 1024;
 /// A chat message's ciphertext holds at most 4,096 bytes: the text plus a 12-byte nonce and a
 /// 16-byte tag (types::market::MAX_MESSAGE_BYTES, client::chat).
 const MAX_CHAT_TEXT_BYTES = 4096 - 28;
@@ -780,17 +807,55 @@ async function tradePage(view, id) {
     if (!session.unlocked) {
       chatNote.textContent = 'Unlock the wallet to read and write the encrypted chat.';
       messages.replaceChildren();
+      detailsBox.replaceChildren();
       return;
     }
     const opened = await request(`/api/chat/${id}`).catch(error => ({ messages: [], unavailable: error.message }));
     chatNote.textContent = opened.unavailable || '';
     messages.replaceChildren(...opened.messages.map(m => el('div', { class: `msg${m.sender === session.address ? ' mine' : ''}` },
       el('div', { class: 'who' }, `${m.sender === trade.buyer ? 'buyer' : m.sender === trade.seller ? 'seller' : 'arbitrator'} · ${when(m.at_ms)}`),
-      m.text !== null ? m.text : el('em', {}, `cannot open: ${m.error}`))));
+      m.payment_details ? el('div', { class: 'details-text' }, el('strong', {}, `Payment details for ${m.payment_details.method}: `), m.payment_details.details)
+        : m.text !== null ? m.text : el('em', {}, `cannot open: ${m.error}`))));
     messages.scrollTop = messages.scrollHeight;
+    const sent = opened.messages.filter(m => m.payment_details).pop();
+    await renderDetails(trade, sent ? sent.payment_details : null, !opened.unavailable);
+  }
+
+  /// What the buyer pays to: the seller's latest details from the chat; for the seller, a form
+  /// to send them while the buyer is to pay.
+  async function renderDetails(trade, sent, chatWorks) {
+    const role = roleIn(trade, session.address);
+    const open = trade.state === 'awaiting_payment' || trade.state === 'paid';
+    const parts = [];
+    if (sent) {
+      parts.push(el('p', {}, `${role === 'seller' ? 'You sent' : 'The seller sent'} these ${sent.method} details, end-to-end encrypted:`),
+        el('p', { class: 'details-text', id: 'trade-details' }, sent.details));
+    } else if (role === 'buyer' && open) {
+      parts.push(el('p', { class: 'muted', id: 'trade-details-missing' }, `The seller has not sent its ${trade.method.name} details yet. Ask in the chat; do not pay to details given anywhere else.`));
+    }
+    if (role === 'seller' && open && chatWorks) {
+      const kept = await post('/api/details', {}, { 'x-equa-csrf': session.csrf || '' }).catch(() => ({ details: [] }));
+      // Kept by the method's registry code, or by its name for a free-text method.
+      const word = (trade.method.index === null ? `custom:${trade.method.name}` : trade.method.code).toLowerCase();
+      const mine = kept.details.find(d => d.method.toLowerCase() === word);
+      parts.push(form({
+        title: sent ? 'Send corrected details' : 'Send your payment details', submit: 'Send payment details',
+        fields: [{ name: 'details', label: `Your ${trade.method.name} details`, type: 'textarea', value: mine ? mine.details : '', match: ['details', 'message'],
+          hint: mine ? 'The details kept in your wallet for this method.' : 'Keep them in the wallet page to have them filled in next time.' }],
+        build: v => {
+          required(v, 'details', 'The details');
+          return ['trade', 'send-details', id, '--text', limited(v, 'details', 'The details', MAX_DETAILS_BYTES)];
+        },
+        confirm: v => [`Send these ${trade.method.name} details to ${names.buyer}, encrypted so only the buyer (and an arbitrator the chat is shown to) can read them:`, v.details.trim()],
+        after: () => {},
+      }));
+    }
+    detailsBox.replaceChildren(...(parts.length ? [el('h2', {}, 'Payment details'), ...parts] : []));
+    detailsBox.hidden = !parts.length;
   }
 
   let names = null;
+  const detailsBox = el('section', { class: 'card', id: 'details-box', 'aria-label': 'Payment details', hidden: true });
   const outcomeBox = el('div');
   let shownOutcome = null;
   async function render(trade) {
@@ -858,7 +923,7 @@ async function tradePage(view, id) {
     confirm: v => `Send this message, encrypted, to trade #${id}'s chat: “${v.text.trim()}”`,
     after: () => { chatForm.reset(); },
   });
-  view.append(el('h1', {}, `Trade #${id}`), summary, outcomeBox, actions,
+  view.append(el('h1', {}, `Trade #${id}`), summary, detailsBox, outcomeBox, actions,
     el('section', { class: 'card', 'aria-label': 'Chat' }, el('h2', {}, 'Chat (end-to-end encrypted)'), chatNote, messages, chatForm));
   await render(trade);
   const events = new EventSource(`/api/events/trade/${id}`);
@@ -1147,10 +1212,52 @@ async function walletPage(view) {
         confirm: v => `Publish the display name "${v.name.trim()}" and your chat key`,
         after: () => route(),
       }))),
+    await detailsSection(),
     await issuerSection(),
     el('h2', {}, 'History'),
     el('div', { id: 'history' }, await historyTable(session.address)),
     el('p', {}, link('#/trades', 'My trades'), ' · ', link(`#/account/${session.address}`, 'Public record'), ' · ', link('#/lending', 'Loans')));
+}
+
+/// The payment details this wallet keeps per method (on this node, sealed under the wallet's
+/// key, never on the ledger), with a form to keep or forget them.
+async function detailsSection() {
+  const section = el('section', { class: 'card', id: 'payment-details', 'aria-labelledby': 'details-heading' },
+    el('h2', { id: 'details-heading' }, 'Payment details'));
+  if (!session.unlocked) {
+    section.append(el('p', { class: 'muted' }, 'Unlock the wallet to see the payment details you send to buyers.'));
+    return section;
+  }
+  const params = await marketParams();
+  const send = body => post('/api/details', body, { 'x-equa-csrf': session.csrf || '' });
+  const list = el('div');
+  const alert = el('p', { role: 'alert', class: 'error' });
+  const show = kept => list.replaceChildren(table(['Method', 'Details', ''], kept.details.map(d => [
+    d.method, el('span', { class: 'details-text', 'data-details': d.method }, d.details),
+    el('button', { type: 'button', class: 'secondary', onclick: async () => show(await send({ method: d.method, details: '' })) }, 'Forget'),
+  ]), 'None kept yet.'));
+  show(await send({}));
+  const method = field({ name: 'method', label: 'Payment method', type: 'select', options: params.methods.map(m => [m.code, m.name]) });
+  const text = field({ name: 'details', label: 'Details buyers pay to (account, IBAN, phone…)', type: 'textarea', match: ['details', 'bytes'] });
+  const save = el('form', { class: 'stack', novalidate: true, onsubmit: async event => {
+    event.preventDefault();
+    alert.textContent = '';
+    const values = Object.fromEntries(new FormData(save).entries());
+    try {
+      const details = required(values, 'details', 'The details');
+      limited(values, 'details', 'The details', MAX_DETAILS_BYTES);
+      show(await send({ method: values.method, details }));
+      save.reset();
+      notify('done', `Keep details: your ${values.method} details are kept on this node.`);
+    } catch (error) {
+      showError(save, alert, error);
+      notify('error', `Keep details: ${error.message}`);
+    }
+  } }, method, text, el('div', { class: 'actions' }, el('button', { type: 'submit' }, 'Keep details')), alert);
+  section.append(
+    el('p', { class: 'muted' }, 'Kept on this node, encrypted with your wallet, never on the public record. On a trade, you send them to that buyer only, in the encrypted chat; an arbitrator sees them only if the chat is shown to it.'),
+    list, save);
+  return section;
 }
 
 /// The assets this wallet issues, with forms to issue another and to mint and burn its own.
@@ -1286,10 +1393,6 @@ async function historyTable(address) {
 }
 
 async function explorerPage(view) {
-  const status = await q('equa_status');
-  const heights = [];
-  for (let h = status.height; h > 0 && heights.length < 15; h--) heights.push(h);
-  const blocks = (await Promise.all(heights.map(h => q('equa_getBlock', h)))).filter(Boolean);
   const search = el('form', { class: 'row card', 'aria-label': 'Search the chain' },
     field({ name: 'query', label: 'Block height, transaction id or address', match: ['query'] }),
     el('div', { class: 'actions' }, el('button', { type: 'submit' }, 'Find')));
@@ -1302,10 +1405,34 @@ async function explorerPage(view) {
     else if (text.startsWith('equa1')) location.hash = `#/account/${text}`;
     else showError(search, alert, Object.assign(new Error('enter a block height, a 64-digit transaction id or an equa1… address'), { field: 'query' }));
   });
+  // Newest first, a page at a time (equa_listBlocks looks at 1,000 heights a call at most).
+  const busyOnly = el('input', { type: 'checkbox', id: 'with-transactions' });
+  const rows = el('tbody');
+  const more = el('button', { type: 'button', class: 'secondary', id: 'older-blocks' }, 'Older blocks');
+  const state = el('p', { class: 'muted', id: 'blocks-note' });
+  let before = null;
+  async function load(reset) {
+    if (reset) { before = null; rows.replaceChildren(); }
+    more.disabled = true;
+    const page = await q('equa_listBlocks', before, busyOnly.checked);
+    rows.append(...page.blocks.map(b => el('tr', {},
+      el('td', { 'data-label': 'Height' }, link(`#/block/${b.height}`, b.height)), el('td', { 'data-label': 'Time' }, when(b.timestamp_ms)),
+      el('td', { 'data-label': 'Transactions', 'data-txs': b.height }, b.transactions.length),
+      el('td', { 'data-label': 'Proposer' }, el('span', { class: 'mono' }, short(b.proposer))))));
+    before = page.next_before;
+    more.hidden = before === null;
+    more.disabled = false;
+    state.textContent = rows.children.length ? (before === null ? 'These are all the blocks this node keeps.' : '')
+      : busyOnly.checked && before !== null ? 'No transactions in the last blocks looked at: look at older ones.'
+        : 'No blocks found.';
+  }
+  busyOnly.addEventListener('change', () => load(true));
+  more.addEventListener('click', () => load(false));
   view.append(el('h1', {}, 'Explorer'), search, alert, el('h2', {}, 'Latest blocks'),
-    table(['Height', 'Time', 'Transactions', 'Proposer'], blocks.map(b => [
-      link(`#/block/${b.height}`, b.height), when(b.timestamp_ms), b.transactions.length, el('span', { class: 'mono' }, short(b.proposer)),
-    ]), 'No blocks yet.'));
+    el('p', { class: 'row' }, busyOnly, el('label', { for: 'with-transactions' }, 'Only blocks with transactions')),
+    el('table', { id: 'blocks', class: 'responsive' }, el('thead', {}, el('tr', {}, ['Height', 'Time', 'Transactions', 'Proposer'].map(h => el('th', { scope: 'col' }, h)))), rows),
+    state, more);
+  await load(true);
 }
 
 async function blockPage(view, height) {
