@@ -67,7 +67,7 @@ fn two_more_blocks(devnet: &Devnet) {
 #[test]
 fn actions_confirm_in_words_and_money_outcomes_and_loans_are_shown() {
     let _ = std::fs::remove_dir_all(PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(SHOTS));
-    let devnet = Devnet::start("web-trust", RPC_PORT, P2P_PORT);
+    let mut devnet = Devnet::start("web-trust", RPC_PORT, P2P_PORT);
     let driver = Driver::start(DRIVER_PORT);
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
@@ -456,7 +456,48 @@ fn actions_confirm_in_words_and_money_outcomes_and_loans_are_shown() {
         assert!(!page.contains("null") && !page.contains("undefined"), "{page}");
         assert!(bob.fits_width().await, "the loan page fits a phone");
 
-        for browser in [alice, bob, dave] {
+        // A wallet that has not published its chat key is offered to publish it on unlock, and
+        // nothing is sent until its owner says so. Validator 2 serves a brand-new wallet now.
+        devnet.stop();
+        let file = devnet.wallet("carol");
+        std::fs::rename(&file, file.with_extension("before.json")).unwrap();
+        let created = std::process::Command::new(env!("CARGO_BIN_EXE_equa"))
+            .args(["--wallet", file.to_str().unwrap(), "keys", "new"])
+            .env("EQUA_PASSWORD", "devnet")
+            .output()
+            .unwrap();
+        assert!(created.status.success(), "{created:?}");
+        devnet.resume();
+        let fresh = devnet.address("carol");
+        let height = devnet.wait_for_height(0, 1);
+        devnet.wait_for_height(2, height);
+        devnet.ok("alice", &["send", &fresh, "10", "EQA"]);
+        let erin = Browser::open(&driver, SHOTS, "erin", web(2), 390, 844).await;
+        erin.go("market", "Market").await;
+        erin.unlock("devnet").await;
+        erin.wait_text("#chat-key-offer", "has not published its chat key")
+            .await;
+        erin.shot("chat-key-offer").await;
+        let sent = nonce(&devnet, "carol");
+        let question = erin
+            .ask("Publish chat key", &[("Display name", "Erin")])
+            .await;
+        assert!(question.contains("Publish the display name \"Erin\""), "{question}");
+        erin.answer(false).await;
+        two_more_blocks(&devnet);
+        assert_eq!(nonce(&devnet, "carol"), sent, "declined: nothing signed");
+        erin.act("Publish chat key", &[("Display name", "Erin")])
+            .await;
+        let profile = devnet.json("alice", &["reputation", "show", &fresh]);
+        assert_eq!(profile["name"], "Erin", "{profile}");
+        assert!(profile["chat_key"].is_string(), "{profile}");
+        erin.go("wallet", "Wallet").await;
+        assert!(
+            erin.client.find(Locator::Id("chat-key-offer")).await.is_err(),
+            "no offer once published"
+        );
+
+        for browser in [alice, bob, dave, erin] {
             browser.client.close().await.unwrap();
         }
     });

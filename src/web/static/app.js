@@ -1443,7 +1443,7 @@ async function blockPage(view, height) {
     ['Parent', block.height > 1 ? link(`#/block/${block.height - 1}`, block.parent) : block.parent],
     ['Proposer', el('code', {}, block.proposer)], ['State root', el('code', {}, block.state_root)],
   ])), el('h2', {}, 'Transactions'),
-  table(['Transaction'], block.transactions.map(t => [link(`#/tx/${t}`, t)]), 'No transactions in this block.'));
+  table(['Transaction'], block.transactions.map(t => [link(`#/tx/${t.replace(/^0x/, '')}`, t)]), 'No transactions in this block.'));
 }
 
 async function txPage(view, id) {
