@@ -202,6 +202,7 @@ fn actions_confirm_in_words_and_money_outcomes_and_loans_are_shown() {
         assert!(question.contains(iban) && question.contains("Bob"), "{question}");
         alice.answer(true).await;
         bob.wait_text("#trade-details", iban).await;
+        bob.scroll_to("#details-box").await;
         bob.shot("payment-details").await;
         // Never in the clear on the public record: the offer and the chat as the ledger keeps it.
         let offer = devnet.json("carol", &["offer", "show", "1"]).to_string();
