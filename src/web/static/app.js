@@ -142,6 +142,16 @@ function duration(ms) {
   return `${s % 60} s`;
 }
 
+/// The chain's clock: the latest block's time carried forward by this device's clock. The ledger
+/// judges every deadline by block time, so a device whose clock is wrong must not change what a
+/// page offers or warns about. Set again on every page load (`route`).
+let clockOffset = 0;
+function chainNow() { return Date.now() + clockOffset; }
+async function syncClock() {
+  const status = await q('equa_status').catch(() => null);
+  if (status && status.timestamp_ms) clockOffset = status.timestamp_ms - Date.now();
+}
+
 /// A deadline that counts down every second (see `tick`).
 function deadline(ms) {
   const node = el('span', { class: 'deadline', 'data-deadline': ms, title: when(ms) });
@@ -150,7 +160,7 @@ function deadline(ms) {
 }
 
 function renderDeadline(node) {
-  const left = Number(node.dataset.deadline) - Date.now();
+  const left = Number(node.dataset.deadline) - chainNow();
   node.textContent = left > 0 ? `${duration(left)} left` : `passed ${duration(-left)} ago`;
   node.classList.toggle('passed', left <= 0);
 }
@@ -687,7 +697,7 @@ function disputeForm(trade, role, what, escrow, after) {
 }
 
 function tradeActions(trade, role, chat, names, decimals) {
-  const now = Date.now();
+  const now = chainNow();
   const id = trade.id;
   const reload = () => {};
   const parts = [];
@@ -1149,14 +1159,14 @@ async function loanPage(view, id) {
     notes.append(el('li', {}, `Nothing to claim yet: your share of each repayment becomes claimable when ${names.borrower} pays${loan.next_due_ms ? ` (the next payment is due ${when(loan.next_due_ms)})` : ''}.`));
   }
   if (loan.state === 'funding') {
-    if (Date.now() > loan.funding_deadline_ms) {
+    if (chainNow() > loan.funding_deadline_ms) {
       actions.append(button('Expire request', ['loan', 'expire', loan.id], again, false, `Close loan request #${loan.id}, whose funding deadline has passed: the lenders' funds and the collateral go back`));
     } else {
       notes.append(el('li', {}, `If not fully funded, anyone may close this request after ${when(loan.funding_deadline_ms)}.`));
     }
   }
   if (loan.state === 'active') {
-    if (loan.default_allowed_ms && Date.now() >= loan.default_allowed_ms) {
+    if (loan.default_allowed_ms && chainNow() >= loan.default_allowed_ms) {
       actions.append(button('Declare default', ['loan', 'default', loan.id], again, true,
         [`Declare loan #${loan.id} in default: a payment has been overdue since ${when(loan.next_due_ms)}.`,
           loan.collateral ? `The collateral, ${money(loan.collateral)}, goes to the lenders in proportion to what each lent; the debt stays recorded.` : 'The loan has no collateral; the debt stays recorded.']));
@@ -1528,6 +1538,7 @@ async function route() {
   document.getElementById('nav').classList.remove('open');
   const match = routes.map(([pattern, page]) => [path.match(pattern), page]).find(([found]) => found);
   try {
+    await syncClock();
     if (!match) view.append(el('h1', {}, 'Page not found'), el('p', {}, link('#/market', 'Go to the market')));
     else await match[1](view, ...match[0].slice(1));
   } catch (error) {
