@@ -118,6 +118,12 @@ pub fn print_trade(trade: &TradeView, now_ms: u64) {
             println!("  release by:       {}", when(trade.release_deadline_ms));
         }
     }
+    if let (Some(by), Some(reason)) = (&trade.dispute_opened_by, &trade.dispute_reason_text) {
+        println!("  disputed by:      the {by}: {reason}");
+        if let Some(note) = &trade.dispute_note {
+            println!("  dispute note:     {}", crate::cli::words::printable(note));
+        }
+    }
     if trade.arbitrator_pending {
         println!("  arbitrator:       picked at the start of the next block");
     }
@@ -145,8 +151,9 @@ pub fn print_outcome(outcome: &TradeOutcomeView, now_ms: u64) {
             step.text
         );
     }
+    // A dispute's note is a party's own text: it cannot add lines to the outcome.
     for line in &outcome.explanation {
-        println!("  outcome:          {line}");
+        println!("  outcome:          {}", crate::cli::words::printable(line));
     }
 }
 

@@ -10,6 +10,7 @@ use crate::cli::{
     input, keys,
     market::{codes, market_params, method_word, not_a_transaction, offer_of, trade_of},
     market_view::{print_outcome, print_trade, print_trade_line},
+    words::printable,
 };
 use clap::Subcommand;
 use rpc::{
@@ -74,7 +75,7 @@ pub enum TradeCommand {
         #[arg(long, value_parser = parse_reason)]
         reason: DisputeReason,
         /// A short public note, at most 280 bytes.
-        #[arg(long, default_value = "")]
+        #[arg(long, default_value = "", allow_hyphen_values = true)]
         note: String,
     },
     /// Hand a dispute to another arbitrator once the ruling window has passed (or ask again
@@ -89,7 +90,7 @@ pub enum TradeCommand {
     SendDetails {
         id: u64,
         /// The details to send instead of the kept ones.
-        #[arg(long)]
+        #[arg(long, allow_hyphen_values = true)]
         text: Option<String>,
     },
     /// Give the arbitrator of a disputed trade the key to its conversation.
@@ -180,8 +181,10 @@ pub fn trade(global: &Global, command: TradeCommand) -> Result<(), CliError> {
                                 "index": m.index, "sender": m.sender, "at_ms": m.at_ms,
                                 "text": m.text.as_ref().ok(),
                                 "error": m.text.as_ref().err(),
-                                "payment_details": details.map(|(method, details)| {
-                                    serde_json::json!({ "method": method, "details": details })
+                                "payment_details": details.map(|details| {
+                                    serde_json::json!({
+                                        "method": trade.method.name, "details": details,
+                                    })
                                 }),
                             })
                         })
@@ -204,16 +207,18 @@ pub fn trade(global: &Global, command: TradeCommand) -> Result<(), CliError> {
                             .ok()
                             .filter(|_| message.sender == trade.seller)
                             .and_then(|text| client::details::parse_message(text));
-                        if let Some((method, details)) = details {
+                        if let Some(details) = details {
                             println!(
-                                "[{}] seller's payment details for {method}:\n    {}",
+                                "[{}] seller's payment details for {}:\n    {}",
                                 message.index,
-                                details.replace('\n', "\n    ")
+                                trade.method.name,
+                                printable(details)
                             );
                             continue;
                         }
+                        // Another party's text cannot pass for a line of this listing.
                         match message.text {
-                            Ok(text) => println!("[{}] {who}: {text}", message.index),
+                            Ok(text) => println!("[{}] {who}: {}", message.index, printable(&text)),
                             Err(e) => println!("[{}] {who}: (cannot open: {e})", message.index),
                         }
                     }
@@ -326,9 +331,10 @@ pub async fn trade_call(
                     "only the seller of trade #{id} sends payment details; this wallet is not it"
                 ));
             }
-            if !matches!(trade.state.as_str(), "awaiting_payment" | "paid") {
+            // Once the buyer has paid, new details could only mislead (a bait and switch).
+            if trade.state != "awaiting_payment" {
                 return Err(format!(
-                    "trade #{id} is {}; payment details are sent while the buyer is to pay",
+                    "trade #{id} is {}; payment details are sent only before the buyer pays",
                     crate::cli::words::spaced(&trade.state)
                 ));
             }
@@ -342,7 +348,7 @@ pub async fn trade_call(
             })?;
             let mut checked = client::details::PaymentDetails::default();
             checked.set(&method, &text).map_err(|e| e.to_string())?;
-            let message = client::details::message(&method, &text);
+            let message = client::details::message(&text);
             seal_message(rpc, wallet, &trade, &message).await?
         }
         TradeCommand::RevealKey { id } => {

@@ -133,6 +133,21 @@ pub fn percent(bps: impl Into<u128>) -> String {
     format!("{}%", amount::format(bps.into(), 2))
 }
 
+/// Text another party wrote, safe to print in a listing: its line breaks indented as the
+/// continuation of the line it starts on, and every other control character (escape sequences
+/// included) shown as U+FFFD, so it cannot pass for lines or formatting of the listing.
+pub fn printable(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '\n' => out.push_str("\n    "),
+            c if c.is_control() => out.push('\u{FFFD}'),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
 /// An identifier of the ledger's (`awaiting_payment`, `very_low`) as words.
 pub fn spaced(name: &str) -> String {
     name.replace('_', " ")

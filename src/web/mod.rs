@@ -474,7 +474,7 @@ async fn chat(
                         .ok()
                         .filter(|_| m.sender == view.seller)
                         .and_then(|text| client::details::parse_message(text))
-                        .map(|(method, details)| json!({ "method": method, "details": details }));
+                        .map(|details| json!({ "method": view.method.name, "details": details }));
                     json!({
                         "index": m.index, "sender": m.sender, "at_ms": m.at_ms,
                         "text": m.text.as_ref().ok(), "error": m.text.as_ref().err(),

@@ -56,7 +56,7 @@ pub fn field_of(code: &str) -> Option<&'static str> {
         "ZeroPrice" | "ValueOverflow" => "price",
         "InvalidLimits" => "min",
         "MethodCurrency" => "fiat",
-        "UnknownMethod" | "DuplicateMethod" | "MethodNotOffered" => "method",
+        "UnknownMethod" | "DuplicateMethod" | "MethodNotOffered" | "InvalidMethodName" => "method",
         "WindowOutOfRange" => "window",
         "DepositOutOfRange" => "deposit",
         "RateTooHigh" => "rate",

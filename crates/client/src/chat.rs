@@ -186,16 +186,39 @@ pub fn conversation_for(
         ConversationKey::agree(secret, &key(&chat.buyer_key, "buyer")?, &context)
             .map_err(|e| e.to_string())
     } else if trade.arbitrator.as_deref() == Some(me) {
-        let revealed = chat
-            .revealed_by_buyer
-            .as_ref()
-            .or(chat.revealed_by_seller.as_ref())
-            .ok_or("neither party has revealed the conversation to the arbitrator yet")?;
-        let revealed = hex::decode(revealed).map_err(|_| "the revealed key is malformed")?;
-        ConversationKey::open_revealed(secret, &revealed, &context).map_err(|e| e.to_string())
+        arbitrator_key(secret, chat, &context)
     } else {
         Err(format!("{me} is not a party to trade {}", trade.id))
     }
+}
+
+/// The conversation key an arbitrator opens from the keys the parties revealed to it. The
+/// ledger cannot check a revealed key, so a party may reveal a false one to hide the other
+/// side's messages: of the keys revealed, the one that opens the most messages is taken (a
+/// false key opens none), the buyer's on a tie.
+pub fn arbitrator_key(
+    secret: &StaticSecret,
+    chat: &rpc::market::ChatView,
+    context: &[u8],
+) -> Result<ConversationKey, String> {
+    if chat.revealed_by_buyer.is_none() && chat.revealed_by_seller.is_none() {
+        return Err("neither party has revealed the conversation to the arbitrator yet".into());
+    }
+    let opened = |key: &ConversationKey| {
+        open_all(key, chat)
+            .iter()
+            .filter(|message| message.text.is_ok())
+            .count()
+    };
+    [&chat.revealed_by_seller, &chat.revealed_by_buyer]
+        .into_iter()
+        .flatten()
+        .filter_map(|revealed| {
+            let revealed = hex::decode(revealed).ok()?;
+            ConversationKey::open_revealed(secret, &revealed, context).ok()
+        })
+        .max_by_key(opened)
+        .ok_or_else(|| "no revealed key opens for this arbitrator".to_string())
 }
 
 /// Opens every message of `chat` with `key`.

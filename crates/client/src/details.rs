@@ -28,8 +28,10 @@ pub const DETAILS_PATH: &str = "m/44'/9777'/0'/2'/0'";
 pub const MAX_DETAILS_BYTES: usize = 1024;
 /// The longest method name a details entry may have, in bytes.
 pub const MAX_METHOD_BYTES: usize = 48;
-/// The first line of a chat message that carries payment details.
-const MESSAGE_MARKER: &str = "equa-payment-details/1";
+/// The first line of a chat message that carries payment details; the rest is the details. The
+/// method is not in the message: readers label details with the trade's own method, so no text
+/// another party chose (a free-text method's name) is ever framed as part of them.
+const MESSAGE_MARKER: &str = "equa-payment-details/2";
 const VERSION: u32 = 1;
 
 #[derive(Debug, PartialEq, Eq, thiserror::Error)]
@@ -227,8 +229,7 @@ fn write_private(path: &Path, text: &str) -> std::io::Result<()> {
     use std::{io::Write, os::unix::fs::OpenOptionsExt};
     let mut file = std::fs::OpenOptions::new()
         .write(true)
-        .create(true)
-        .truncate(true)
+        .create_new(true)
         .mode(0o600)
         .open(path)?;
     file.write_all(text.as_bytes())?;
@@ -237,7 +238,13 @@ fn write_private(path: &Path, text: &str) -> std::io::Result<()> {
 
 #[cfg(not(unix))]
 fn write_private(path: &Path, text: &str) -> std::io::Result<()> {
-    std::fs::write(path, text)
+    use std::io::Write;
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(path)?;
+    file.write_all(text.as_bytes())?;
+    file.sync_all()
 }
 
 fn cipher(wallet: &Wallet) -> ChaCha20Poly1305 {
@@ -245,16 +252,15 @@ fn cipher(wallet: &Wallet) -> ChaCha20Poly1305 {
     ChaCha20Poly1305::new_from_slice(key.as_ref()).expect("32-byte key")
 }
 
-/// The chat message that hands `details` for `method` to a trade's buyer.
-pub fn message(method: &str, details: &str) -> String {
-    format!("{MESSAGE_MARKER}\n{}\n{}", method.trim(), details.trim())
+/// The chat message that hands `details` to a trade's buyer.
+pub fn message(details: &str) -> String {
+    format!("{MESSAGE_MARKER}\n{}", details.trim())
 }
 
-/// The method and details a chat message carries, when it is a payment-details message.
-pub fn parse_message(text: &str) -> Option<(&str, &str)> {
-    let rest = text.strip_prefix(MESSAGE_MARKER)?.strip_prefix('\n')?;
-    let (method, details) = rest.split_once('\n')?;
-    (!method.is_empty() && !details.is_empty()).then_some((method, details))
+/// The details a chat message carries, when it is a payment-details message.
+pub fn parse_message(text: &str) -> Option<&str> {
+    let details = text.strip_prefix(MESSAGE_MARKER)?.strip_prefix('\n')?;
+    (!details.trim().is_empty()).then_some(details)
 }
 
 #[cfg(test)]
@@ -348,13 +354,12 @@ mod tests {
 
     #[test]
     fn a_details_message_reads_back_and_ordinary_text_is_not_one() {
-        let text = message("SEPA", "IBAN DE89\nBIC COBADEFFXXX");
-        assert_eq!(
-            parse_message(&text),
-            Some(("SEPA", "IBAN DE89\nBIC COBADEFFXXX"))
-        );
+        let text = message("IBAN DE89\nBIC COBADEFFXXX");
+        assert_eq!(parse_message(&text), Some("IBAN DE89\nBIC COBADEFFXXX"));
         assert_eq!(parse_message("hello"), None);
-        assert_eq!(parse_message("equa-payment-details/1\nSEPA"), None);
-        assert_eq!(parse_message("equa-payment-details/1x\nSEPA\nIBAN"), None);
+        assert_eq!(parse_message("equa-payment-details/2\n  "), None);
+        assert_eq!(parse_message("equa-payment-details/2x\nIBAN"), None);
+        // The old framing, with a method line another party could choose, is not read.
+        assert_eq!(parse_message("equa-payment-details/1\nSEPA\nIBAN"), None);
     }
 }

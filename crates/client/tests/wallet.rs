@@ -250,3 +250,64 @@ fn a_revealed_key_opens_the_transcript_for_the_arbitrator_only() {
         ChatError::Truncated
     );
 }
+
+#[test]
+fn a_false_key_revealed_by_one_party_does_not_hide_the_other_partys_messages() {
+    let (buyer, _) = Wallet::generate("");
+    let (seller, _) = Wallet::generate("");
+    let (arbitrator, _) = Wallet::generate("");
+    let (stranger, _) = Wallet::generate("");
+    let context = client::chat::trade_context(7);
+    let real =
+        ConversationKey::agree(&buyer.chat_secret(), &seller.chat_public_key(), &context).unwrap();
+    let message = |index, sender: &Wallet, text: &str| rpc::market::MessageView {
+        index,
+        sender: sender.account().to_string(),
+        at_ms: 0,
+        ciphertext: hex::encode(real.seal(&sender.account(), text.as_bytes())),
+    };
+    // The buyer reveals a key of another conversation; the seller reveals the real one.
+    let false_key =
+        ConversationKey::agree(&buyer.chat_secret(), &stranger.chat_public_key(), &context)
+            .unwrap();
+    let reveal = |key: &ConversationKey| {
+        Some(hex::encode(
+            key.reveal_to(&arbitrator.chat_public_key(), &context),
+        ))
+    };
+    let mut chat = rpc::market::ChatView {
+        trade: 7,
+        buyer_key: None,
+        seller_key: None,
+        arbitrator_key: None,
+        revealed_by_buyer: reveal(&false_key),
+        revealed_by_seller: None,
+        messages: vec![
+            message(0, &seller, "IBAN DE89 3704"),
+            message(1, &buyer, "paid"),
+        ],
+    };
+    // With only the false key, nothing opens: the arbitrator sees that, not a wrong transcript.
+    let only_false =
+        client::chat::arbitrator_key(&arbitrator.chat_secret(), &chat, &context).unwrap();
+    assert!(
+        client::chat::open_all(&only_false, &chat)
+            .iter()
+            .all(|m| m.text.is_err())
+    );
+    chat.revealed_by_seller = reveal(&real);
+    let key = client::chat::arbitrator_key(&arbitrator.chat_secret(), &chat, &context).unwrap();
+    let opened: Vec<_> = client::chat::open_all(&key, &chat)
+        .into_iter()
+        .map(|m| m.text.unwrap())
+        .collect();
+    assert_eq!(opened, ["IBAN DE89 3704", "paid"]);
+    // Nothing revealed: said in words.
+    chat.revealed_by_buyer = None;
+    chat.revealed_by_seller = None;
+    assert!(
+        client::chat::arbitrator_key(&arbitrator.chat_secret(), &chat, &context)
+            .unwrap_err()
+            .contains("neither party")
+    );
+}

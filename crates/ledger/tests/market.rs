@@ -1478,3 +1478,45 @@ fn every_end_of_a_trade_records_who_received_what_and_in_which_block() {
     );
     assert_eq!(s.at_fault, Some(Party::Seller));
 }
+
+#[test]
+fn free_text_method_names_are_one_plain_line() {
+    let mut m = Market::new();
+    for name in [
+        "SEPA\nIBAN GB33BUKB20201555555555",
+        "cash\r",
+        "  ",
+        "",
+        "Revolut\u{202E}tset",
+        "pay\u{200B}pal",
+        "tab\there",
+    ] {
+        let mut offer = m.sell_offer(10_000_000, 100_000_000);
+        offer.methods = vec![PaymentMethod::Custom(Text::new(name).unwrap())];
+        m.fails(
+            SELLER,
+            MarketCall::CreateOffer(offer),
+            MarketError::InvalidMethodName,
+        );
+    }
+    let mut offer = m.sell_offer(10_000_000, 100_000_000);
+    offer.methods = vec![PaymentMethod::Custom(
+        Text::new("Cash by post, Zürich").unwrap(),
+    )];
+    let id = m.create(SELLER, offer);
+    // An update is held to the same rule.
+    let record = Db::offer(&m.chain.store, id).unwrap();
+    m.fails(
+        SELLER,
+        MarketCall::UpdateOffer(UpdateOffer {
+            offer: id,
+            price: record.price,
+            min_amount: record.min_amount,
+            max_amount: record.max_amount,
+            methods: vec![PaymentMethod::Custom(Text::new("a\nb").unwrap())],
+            payment_window_secs: record.payment_window_secs,
+            terms: record.terms.clone(),
+        }),
+        MarketError::InvalidMethodName,
+    );
+}

@@ -818,6 +818,7 @@ async function tradePage(view, id) {
       chatNote.textContent = 'Unlock the wallet to read and write the encrypted chat.';
       messages.replaceChildren();
       detailsBox.replaceChildren();
+      shownDetails = null;
       return;
     }
     const opened = await request(`/api/chat/${id}`).catch(error => ({ messages: [], unavailable: error.message }));
@@ -835,16 +836,25 @@ async function tradePage(view, id) {
   /// to send them while the buyer is to pay.
   async function renderDetails(trade, sent, chatWorks) {
     const role = roleIn(trade, session.address);
-    const open = trade.state === 'awaiting_payment' || trade.state === 'paid';
+    // Redrawn only when what it shows changes, so that a message from the other party does not
+    // wipe details being typed.
+    const key = JSON.stringify([role, trade.state, sent, chatWorks]);
+    if (key === shownDetails) return;
+    shownDetails = key;
+    // Details are sent only before the buyer pays: new ones after that could only mislead.
+    const open = trade.state === 'awaiting_payment';
     const parts = [];
     if (sent) {
-      parts.push(el('p', {}, `${role === 'seller' ? 'You sent' : 'The seller sent'} these ${sent.method} details, end-to-end encrypted:`),
+      parts.push(el('p', {}, `${role === 'seller' ? 'You sent' : 'The seller sent'} these ${trade.method.name} details, end-to-end encrypted:`),
         el('p', { class: 'details-text', id: 'trade-details' }, sent.details));
     } else if (role === 'buyer' && open) {
       parts.push(el('p', { class: 'muted', id: 'trade-details-missing' }, `The seller has not sent its ${trade.method.name} details yet. Ask in the chat; do not pay to details given anywhere else.`));
     }
     if (role === 'seller' && open && chatWorks) {
-      const kept = await post('/api/details', {}, { 'x-equa-csrf': session.csrf || '' }).catch(() => ({ details: [] }));
+      let problem = null;
+      const kept = await post('/api/details', {}, { 'x-equa-csrf': session.csrf || '' })
+        .catch(error => { problem = error.message; return { details: [] }; });
+      if (problem) parts.push(el('p', { role: 'alert', class: 'error' }, `Your kept payment details cannot be read: ${problem}`));
       // Kept by the method's registry code, or by its name for a free-text method.
       const word = (trade.method.index === null ? `custom:${trade.method.name}` : trade.method.code).toLowerCase();
       const mine = kept.details.find(d => d.method.toLowerCase() === word);
@@ -866,6 +876,7 @@ async function tradePage(view, id) {
 
   let names = null;
   const detailsBox = el('section', { class: 'card', id: 'details-box', 'aria-label': 'Payment details', hidden: true });
+  let shownDetails = null;
   const outcomeBox = el('div');
   let shownOutcome = null;
   async function render(trade) {
@@ -1246,7 +1257,12 @@ async function detailsSection() {
     d.method, el('span', { class: 'details-text', 'data-details': d.method }, d.details),
     el('button', { type: 'button', class: 'secondary', onclick: async () => show(await send({ method: d.method, details: '' })) }, 'Forget'),
   ]), 'None kept yet.'));
-  show(await send({}));
+  try {
+    show(await send({}));
+  } catch (error) {
+    section.append(el('p', { role: 'alert', class: 'error', id: 'details-error' }, `Your payment details cannot be read: ${error.message}`));
+    return section;
+  }
   const method = field({ name: 'method', label: 'Payment method', type: 'select', options: params.methods.map(m => [m.code, m.name]) });
   const text = field({ name: 'details', label: 'Details buyers pay to (account, IBAN, phone…)', type: 'textarea', match: ['details', 'bytes'] });
   const save = el('form', { class: 'stack', novalidate: true, onsubmit: async event => {

@@ -139,6 +139,33 @@ fn check_settlement(
     Ok(())
 }
 
+/// The settlement a trade records is the one its `Settled` event announced, in this block, with a
+/// party at fault exactly when an arbitrator ruled (a ruling keeps the arbitrator; a dispute that
+/// ends without one clears it and pays no fee).
+fn check_recorded_settlement(
+    trade: &Trade,
+    height: u64,
+    paid: (u128, u128, u128),
+) -> Result<(), Violation> {
+    let recorded = trade.settlement.as_ref();
+    let ruled = trade.state == TradeState::Resolved && trade.arbitrator.is_some();
+    let right = recorded.is_some_and(|s| {
+        (s.to_buyer, s.to_seller, s.to_arbitrator) == paid
+            && s.height == height
+            && s.at_fault.is_some() == ruled
+    });
+    if !right {
+        return Err(Violation::new(
+            "trades record their settlement",
+            format!(
+                "trade {} settled as {:?} at height {height} paying {paid:?}, but records {recorded:?}",
+                trade.id, trade.state
+            ),
+        ));
+    }
+    Ok(())
+}
+
 /// Replays the block's events through the state diagrams.
 fn check_events(memory: &mut Memory, applied: &Applied, view: &View) -> Result<(), Violation> {
     let now = applied.context.timestamp_ms;
@@ -182,6 +209,11 @@ fn check_events(memory: &mut Memory, applied: &Applied, view: &View) -> Result<(
                     transition(format!("trade {trade} settled but has no record"))
                 })?;
                 check_settlement(record, view, (*to_buyer, *to_seller, *to_arbitrator))?;
+                check_recorded_settlement(
+                    record,
+                    applied.context.height,
+                    (*to_buyer, *to_seller, *to_arbitrator),
+                )?;
             }
             Event::Lending(event) => {
                 match event {

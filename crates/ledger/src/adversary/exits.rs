@@ -230,10 +230,17 @@ pub fn drive(world: &mut World, memory: &mut Memory, stats: &mut Stats) -> Resul
             ),
         ));
     }
+    let unassigned = defaulted_remainders(world, &view)?;
     for module in Module::ALL {
         for asset in view.assets() {
             let held = state::held(&world.store, module, asset);
-            if held > 0 {
+            // The one holding left once every exit is taken: the rounding remainder of defaulted
+            // loans nobody repaid in full, which no lender is entitled to yet (G6).
+            let expected = match module {
+                Module::Lending => unassigned.get(&asset).copied().unwrap_or(0),
+                _ => 0,
+            };
+            if held != expected {
                 return Err(Violation::new(
                     "escrow empties",
                     format!(
@@ -246,6 +253,67 @@ pub fn drive(world: &mut World, memory: &mut Memory, stats: &mut Stats) -> Resul
         }
     }
     Ok(())
+}
+
+/// What defaulted loans still hold once each lender has claimed all it may, per asset: the
+/// rounding remainder of repayments and seized collateral that the split rule assigns only when
+/// nothing more can be paid in, which a defaulted loan never reaches (G6 in the threat model).
+/// It must be less than one minor unit per lender beyond the first; anything more is a fault.
+fn defaulted_remainders(
+    world: &World,
+    view: &View,
+) -> Result<std::collections::BTreeMap<types::AssetId, u128>, Violation> {
+    let mut unassigned = std::collections::BTreeMap::new();
+    for loan in view
+        .loans
+        .iter()
+        .filter(|l| l.state == LoanState::Defaulted)
+    {
+        let lenders = view.lenders(loan.id);
+        let (mut claimed, mut collateral_claimed) = (0u128, 0u128);
+        for (lender, position) in lenders {
+            let Some(position) = position else { continue };
+            let left = lending::claimable(&world.store, loan, lender);
+            if left != Some((0, 0)) {
+                return Err(Violation::new(
+                    "escrow empties",
+                    format!(
+                        "{lender} can still claim {left:?} from defaulted loan {}",
+                        loan.id
+                    ),
+                ));
+            }
+            claimed = claimed.saturating_add(position.claimed);
+            collateral_claimed = collateral_claimed.saturating_add(position.collateral_claimed);
+        }
+        let bound = lenders.len().saturating_sub(1) as u128;
+        let parts = [
+            (Some(loan.asset), loan.paid_in.checked_sub(claimed)),
+            (
+                loan.collateral.map(|c| c.asset),
+                loan.collateral_paid_in.checked_sub(collateral_claimed),
+            ),
+        ];
+        for (asset, rest) in parts {
+            let Some(asset) = asset else { continue };
+            match rest {
+                Some(rest) if rest <= bound => {
+                    *unassigned.entry(asset).or_insert(0u128) += rest;
+                }
+                _ => {
+                    return Err(Violation::new(
+                        "escrow empties",
+                        format!(
+                            "defaulted loan {} keeps {rest:?} of asset {asset} unassigned, more \
+                             than its rounding allows ({bound})",
+                            loan.id
+                        ),
+                    ));
+                }
+            }
+        }
+    }
+    Ok(unassigned)
 }
 
 /// Names the records that still owe `asset`, to explain a non-empty module.

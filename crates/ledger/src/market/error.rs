@@ -27,6 +27,10 @@ pub enum MarketError {
     MethodCurrency { method: String, fiat: Fiat },
     #[error("a payment method is listed twice")]
     DuplicateMethod,
+    #[error(
+        "a free-text payment method's name is 1 to 48 printable characters on one line, without invisible or direction-changing characters"
+    )]
+    InvalidMethodName,
     #[error("the trade's fiat value overflows")]
     ValueOverflow,
     #[error("offer {offer} does not exist (or is closed)")]

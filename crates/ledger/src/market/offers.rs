@@ -48,6 +48,11 @@ fn check_terms(
         if methods[..position].contains(method) {
             return Err(MarketError::DuplicateMethod);
         }
+        if let PaymentMethod::Custom(name) = method
+            && !printable_name(name.as_str())
+        {
+            return Err(MarketError::InvalidMethodName);
+        }
         if let PaymentMethod::Registered(index) = method {
             let info = params
                 .method(method)
@@ -272,4 +277,19 @@ pub fn cancel(
 ) -> Result<(), MarketError> {
     let offer = own_offer(store, maker, id)?;
     close(store, &offer, events)
+}
+
+/// Whether a free-text method's name can be shown as one plain line: not empty or blank, no
+/// control characters (line breaks included), and none of Unicode's invisible format characters
+/// (bidirectional overrides and isolates, zero-width joiners and spaces), which could make a
+/// name read as something it is not.
+fn printable_name(name: &str) -> bool {
+    !name.trim().is_empty()
+        && name.chars().all(|c| {
+            !c.is_control()
+                && !matches!(c,
+                    '\u{00AD}' | '\u{061C}' | '\u{180E}' | '\u{200B}'..='\u{200F}'
+                    | '\u{202A}'..='\u{202E}' | '\u{2060}'..='\u{206F}' | '\u{FEFF}'
+                    | '\u{FFF9}'..='\u{FFFB}')
+        })
 }
