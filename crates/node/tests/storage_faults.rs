@@ -129,6 +129,8 @@ impl EngineDefinition for Sim {
 #[derive(Clone)]
 struct Recovered {
     roots: Arc<Mutex<Vec<Digest>>>,
+    /// Blocks the restarted validators re-executed to rebuild their ledgers.
+    replayed: Arc<Mutex<u64>>,
 }
 
 impl Property<ed25519::PublicKey, Validator> for Recovered {
@@ -177,6 +179,7 @@ impl Property<ed25519::PublicKey, Validator> for Recovered {
                     .app
                     .block(HEIGHT)
                     .ok_or_else(|| format!("validator {index} lacks block {HEIGHT}"))?;
+                *self.replayed.lock().unwrap() += node.app.replayed_blocks();
                 if at_height.state_root != seen.1 {
                     return Err(format!(
                         "validator {index}: its ledger's root at {HEIGHT} is not the block's"
@@ -243,6 +246,7 @@ fn validators_hit_by_storage_faults_recover_to_the_chains_state() {
         }
         let recovered = Recovered {
             roots: Arc::default(),
+            replayed: Arc::default(),
         };
         let log = Log::default();
         let subscriber = tracing_subscriber::fmt()
@@ -270,6 +274,10 @@ fn validators_hit_by_storage_faults_recover_to_the_chains_state() {
             "seed {seed}: every validator crashed"
         );
         assert_eq!(recovered.roots.lock().unwrap().len(), 1, "seed {seed}");
+        assert!(
+            *recovered.replayed.lock().unwrap() > 0,
+            "seed {seed}: the restarted validators rebuilt their ledgers from blocks"
+        );
         // The faults were felt: storage operations failed under the validators.
         assert!(
             log.contains("injected storage fault"),
