@@ -330,8 +330,8 @@ impl EngineDefinition for Sim {
     }
 }
 
-/// `RandomTransfers`, plus a transfer of all of account 0's money to the leader's account that
-/// account 0 never signed (account 1 signed it). The source claims to have verified every
+/// `RandomTransfers`, plus a transfer from account 0 to the leader's account that account 0
+/// never signed (account 1 signed it). The source claims to have verified every
 /// signature, so the leader's own execution skips the check and its proposal carries the forgery.
 #[derive(Debug)]
 struct ForgingTransfers {
@@ -538,13 +538,9 @@ impl Property<ed25519::PublicKey, Validator> for Checks {
     }
 }
 
-/// The seeds of a scenario: `default`, unless `EQUA_BYZ_SEEDS=<n>` asks for seeds `0..n` (or
-/// `EQUA_SIM_SEED=<n>` for seed `n` alone).
+/// The seeds of a scenario: `default`, or `0..n` with `EQUA_BYZ_SEEDS=<n>`.
 fn seeds(default: &[u64]) -> Vec<u64> {
-    match std::env::var("EQUA_BYZ_SEEDS") {
-        Ok(count) => (0..count.parse::<u64>().expect("EQUA_BYZ_SEEDS is a u64")).collect(),
-        Err(_) => common::seeds(default),
-    }
+    common::seeds_or_count(default, "EQUA_BYZ_SEEDS")
 }
 
 /// Runs `sim` with `seed` until every honest validator has processed [`HEIGHT`] (within

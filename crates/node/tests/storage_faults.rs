@@ -7,7 +7,7 @@
 //! finalized, so no balance can be silently wrong. (A validator that cannot recover must refuse
 //! to start, which fails the run with its message.)
 //!
-//! `EQUA_SIM_SEED=<n>` runs only seed `n`.
+//! `EQUA_SIM_SEED=<n>` runs only seed `n`; `EQUA_STORAGE_SEEDS=<n>` runs seeds `0..n`.
 
 mod common;
 
@@ -227,7 +227,7 @@ fn faults(seed: u64) -> FaultConfig {
 
 #[test]
 fn validators_hit_by_storage_faults_recover_to_the_chains_state() {
-    for seed in common::seeds(&SEEDS) {
+    for seed in common::seeds_or_count(&SEEDS, "EQUA_STORAGE_SEEDS") {
         let sim = Sim {
             keys: common::validator_keys(VALIDATORS),
         };

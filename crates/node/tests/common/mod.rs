@@ -32,6 +32,18 @@ pub fn seeds(default: &[u64]) -> Vec<u64> {
     }
 }
 
+/// The seeds of a scenario: `default`, unless the environment variable `count_var` asks for
+/// seeds `0..n` (or `EQUA_SIM_SEED=<n>` for seed `n` alone).
+pub fn seeds_or_count(default: &[u64], count_var: &str) -> Vec<u64> {
+    match std::env::var(count_var) {
+        Ok(count) => (0..count
+            .parse::<u64>()
+            .unwrap_or_else(|_| panic!("{count_var} is a u64")))
+            .collect(),
+        Err(_) => seeds(default),
+    }
+}
+
 /// Validator keys live far from the account keys so no validator signs transfers.
 pub fn validator_key(index: u64) -> ed25519::PrivateKey {
     ed25519::PrivateKey::from_seed(1_000 + index)
