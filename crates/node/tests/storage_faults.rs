@@ -4,8 +4,8 @@
 //! restarted on what its storage kept. Each must recover to the chain's state: at a height well
 //! past the restart every validator holds the same block and state root, every asset is
 //! conserved, and the in-memory ledger matches the authenticated store after every block it
-//! finalized, so no balance can be silently wrong. (A validator that cannot recover must refuse
-//! to start, which fails the run with its message.)
+//! finalized, so no balance can be silently wrong. A validator whose storage cannot be opened
+//! refuses to start with a message naming what it could not open.
 //!
 //! `EQUA_SIM_SEED=<n>` runs only seed `n`; `EQUA_STORAGE_SEEDS=<n>` runs seeds `0..n`.
 
@@ -23,11 +23,12 @@ use commonware_glue::simulate::{
     property::Property,
     tracker::ProgressTracker,
 };
+use commonware_p2p::simulated;
 use commonware_runtime::{
-    Handle, Quota,
+    Handle, Quota, Runner as _, Supervisor as _,
     deterministic::{self, FaultConfig},
 };
-use commonware_utils::{NZUsize, probability};
+use commonware_utils::{NZUsize, channel::mpsc, probability};
 use ledger::audit;
 use node::{
     App, AppConfig,
@@ -95,25 +96,7 @@ impl EngineDefinition for Sim {
             monitor,
             ..
         } = init;
-        let app = App::new(
-            common::genesis_store(common::ACCOUNTS),
-            0,
-            AppConfig {
-                audit_finalized: true,
-                ..AppConfig::default()
-            },
-        );
-        let config = NodeConfig {
-            partition_prefix: format!("validator-{index}"),
-            scheme: common::signer(participants, &self.keys[index]),
-            app,
-            provider: Arc::new(RandomTransfers),
-            retained_blocks: Some(100_000),
-            tuning: engine::Tuning {
-                page_cache_pages: NZUsize!(64),
-                ..engine::Tuning::default()
-            },
-        };
+        let config = node_config(self, participants, index);
         let (handle, node) =
             common::start_validator(context, public_key, oracle, channels, monitor, config).await;
         (handle, Validator(node))
@@ -121,6 +104,29 @@ impl EngineDefinition for Sim {
 
     fn start(engine: Handle<()>) -> Handle<()> {
         engine
+    }
+}
+
+/// Validator 0's node configuration.
+fn node_config(sim: &Sim, participants: &[ed25519::PublicKey], index: usize) -> NodeConfig {
+    let app = App::new(
+        common::genesis_store(common::ACCOUNTS),
+        0,
+        AppConfig {
+            audit_finalized: true,
+            ..AppConfig::default()
+        },
+    );
+    NodeConfig {
+        partition_prefix: format!("validator-{index}"),
+        scheme: common::signer(participants, &sim.keys[index]),
+        app,
+        provider: Arc::new(RandomTransfers),
+        retained_blocks: Some(100_000),
+        tuning: engine::Tuning {
+            page_cache_pages: NZUsize!(64),
+            ..engine::Tuning::default()
+        },
     }
 }
 
@@ -285,6 +291,66 @@ fn validators_hit_by_storage_faults_recover_to_the_chains_state() {
             last_lines(&log, 40)
         );
     }
+}
+
+/// Every storage open fails: the validator stops at once, naming the first store it could not
+/// open, instead of running without it.
+#[test]
+fn a_validator_whose_storage_cannot_be_opened_refuses_to_start_naming_it() {
+    let sim = Sim {
+        keys: common::validator_keys(VALIDATORS),
+    };
+    let participants = sim.participants();
+    let config = deterministic::Config::new()
+        .with_seed(0)
+        .with_timeout(Some(Duration::from_secs(10)))
+        .with_storage_fault_config(FaultConfig {
+            open_rate: Some(probability!(1.0)),
+            ..FaultConfig::default()
+        });
+    let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(move || {
+        deterministic::Runner::new(config).start(|context| async move {
+            let (network, oracle) = simulated::Network::new(
+                context.child("network"),
+                simulated::Config {
+                    max_size: sim.max_message_size(),
+                    max_peers_per_set: NZUsize!(VALIDATORS as usize),
+                    disconnect_on_block: true,
+                    tracked_peer_sets: NZUsize!(1),
+                },
+            );
+            network.start();
+            let public_key = participants[0].clone();
+            let control = oracle.control(public_key.clone());
+            let mut channels = Vec::new();
+            for (channel, quota) in common::consensus_channels() {
+                channels.push(control.register(channel, quota).await.expect("register"));
+            }
+            let (monitor, _finalized) = mpsc::unbounded_channel();
+            let config = node_config(&sim, &participants, 0);
+            common::start_validator(
+                context.child("validator"),
+                &public_key,
+                &oracle,
+                channels,
+                monitor,
+                config,
+            )
+            .await;
+        })
+    }));
+    let panic = outcome.expect_err("the validator refuses to start");
+    let message = panic
+        .downcast_ref::<String>()
+        .cloned()
+        .or_else(|| panic.downcast_ref::<&str>().map(|text| text.to_string()))
+        .unwrap_or_default();
+    assert!(
+        message.starts_with(
+            "storage: cannot open the finalizations archive (validator-0-finalizations-*):"
+        ),
+        "unclear refusal: {message:?}"
+    );
 }
 
 fn last_lines(log: &str, count: usize) -> String {
