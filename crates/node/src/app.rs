@@ -203,6 +203,25 @@ pub struct App {
     /// Unix milliseconds when this process started: blocks proposed before it were not seen
     /// being finalized, so their finality time is not measured.
     started_ms: u64,
+    /// Changes every block this node proposes, after executing it (a byzantine leader).
+    #[cfg(feature = "fault-injection")]
+    tamper: Option<ProposalTampering>,
+}
+
+/// Transactions a byzantine leader adds to its proposal after executing it, given the parent
+/// state and the block's context; see [`App::with_proposal_tampering`].
+#[cfg(feature = "fault-injection")]
+#[derive(Clone)]
+#[allow(clippy::type_complexity)]
+pub struct ProposalTampering(
+    pub Arc<dyn Fn(&MemoryStore, &BlockContext) -> Vec<types::SignedTransaction> + Send + Sync>,
+);
+
+#[cfg(feature = "fault-injection")]
+impl std::fmt::Debug for ProposalTampering {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("ProposalTampering")
+    }
 }
 
 impl App {
@@ -223,6 +242,8 @@ impl App {
             snapshots: None,
             metrics: None,
             started_ms: 0,
+            #[cfg(feature = "fault-injection")]
+            tamper: None,
         }
     }
 
@@ -253,6 +274,15 @@ impl App {
             );
         }
         self.snapshots = Some(Arc::new(snapshots));
+        self
+    }
+
+    /// Makes this node a byzantine leader for tests: every block it proposes also carries what
+    /// `tamper` returns, added after the block was executed, so neither its own execution nor
+    /// its state root accounts for them.
+    #[cfg(feature = "fault-injection")]
+    pub fn with_proposal_tampering(mut self, tamper: ProposalTampering) -> Self {
+        self.tamper = Some(tamper);
         self
     }
 
@@ -574,6 +604,10 @@ where
                 }
             };
         block.txs = txs;
+        #[cfg(feature = "fault-injection")]
+        if let Some(tamper) = &self.tamper {
+            block.txs.extend((tamper.0)(&parent_state, &block_context));
+        }
         let (executed, merkleized) = self.merkleize::<E>(height.get(), execution, batches).await;
         block.state_root = merkleized.root();
         block.ops_root = merkleized.ops_root();

@@ -23,6 +23,7 @@
 //! while a build is running.
 
 use crate::{App, ConsensusContext, Provider, Qmdb, Scheme, block::Block};
+use commonware_actor::Feedback;
 use commonware_broadcast::buffered;
 use commonware_consensus::{
     Automaton, CertifiableAutomaton, Handoff, Reporter,
@@ -36,12 +37,13 @@ use commonware_consensus::{
         self,
         config::{ForwardPolicy, SkipPolicy},
         elector::RoundRobin,
+        types::{Activity, Attributable as _},
     },
     types::{Epoch, FixedEpocher, Round, ViewDelta},
 };
 use commonware_cryptography::{
-    Digested, Digestible, Sha256, certificate::ConstantProvider, certificate::Verifier as _,
-    ed25519,
+    Digested, Digestible, Sha256, certificate::ConstantProvider, certificate::Scheme as _,
+    certificate::Verifier as _, ed25519,
 };
 use commonware_glue::stateful::{
     Config as StatefulConfig, Mailbox as StatefulMailbox, PruneConfig, Stateful, SyncPlan,
@@ -50,15 +52,20 @@ use commonware_glue::stateful::{
 use commonware_p2p::{Blocker, Receiver, Sender};
 use commonware_parallel::Sequential;
 use commonware_runtime::{
-    Clock, Handle, Metrics, Quota, Spawner, Storage, buffer::paged::CacheRef,
+    Clock, Handle, Metrics, Quota, Spawner, Storage,
+    buffer::paged::CacheRef,
+    telemetry::metrics::{Counter, MetricsExt as _},
 };
 use commonware_storage::{archive::prunable, mmr, translator::TwoCap};
-use commonware_utils::{NZDuration, NZU16, NZU32, NZU64, NZUsize, channel::oneshot};
+use commonware_utils::{
+    NZDuration, NZU16, NZU32, NZU64, NZUsize, channel::oneshot, ordered::Quorum as _,
+};
 use futures::future::{Either, select};
 use std::{
+    collections::BTreeMap,
     num::{NonZeroU32, NonZeroUsize},
     pin::pin,
-    sync::Arc,
+    sync::{Arc, Mutex},
     time::{Duration, UNIX_EPOCH},
 };
 use types::Digest;
@@ -254,6 +261,8 @@ pub struct NodeState<E: Spawner + commonware_storage::Context> {
     pub marshal: MarshalMailbox<Scheme, Standard<Block>>,
     pub stateful: StatefulMailbox<E, App>,
     pub app: crate::AppHandle,
+    /// Byzantine behaviour of other validators this node has evidence of.
+    pub faults: Faults,
 }
 
 impl<E: Spawner + commonware_storage::Context> Clone for NodeState<E> {
@@ -262,6 +271,7 @@ impl<E: Spawner + commonware_storage::Context> Clone for NodeState<E> {
             marshal: self.marshal.clone(),
             stateful: self.stateful.clone(),
             app: self.app.clone(),
+            faults: self.faults.clone(),
         }
     }
 }
@@ -329,7 +339,7 @@ fn qmdb_config(
 /// actor on a child, so aborting the returned handle stops the whole node.
 #[allow(clippy::too_many_arguments)]
 pub async fn start_node<E, S, R, P, B, Rep>(
-    context: E,
+    mut context: E,
     config: NodeConfig,
     public_key: ed25519::PublicKey,
     channels: Channels<S, R>,
@@ -400,13 +410,17 @@ where
         ),
     )
     .await
-    .expect("open the finalizations archive");
+    .unwrap_or_else(|error| {
+        panic!("storage: cannot open the finalizations archive ({prefix}-finalizations-*): {error}")
+    });
     let blocks = prunable::Archive::init(
         context.child("blocks"),
         archive_config(&prefix, "blocks", page_cache.clone(), ()),
     )
     .await
-    .expect("open the blocks archive");
+    .unwrap_or_else(|error| {
+        panic!("storage: cannot open the blocks archive ({prefix}-blocks-*): {error}")
+    });
 
     let genesis = app.genesis_block().clone();
     let genesis_digest = genesis.digest();
@@ -501,6 +515,17 @@ where
     marshal_actor.start(reporter(stateful_mailbox.clone()), buffer, resolver);
     stateful.start();
 
+    let faults = Faults::default();
+    let reporter = FaultReporter {
+        inner: deferred.clone(),
+        scheme: scheme.clone(),
+        rng: <rand_chacha::ChaCha20Rng as rand_core::SeedableRng>::from_rng(&mut context),
+        faults: faults.clone(),
+        counter: context.counter(
+            "consensus_faults",
+            "Evidence of byzantine validators: conflicting votes, or nullify and finalize in one view",
+        ),
+    };
     let engine = simplex::Engine::new(
         context,
         simplex::Config {
@@ -508,8 +533,8 @@ where
             elector: RoundRobin::<Sha256>::default(),
             blocker,
             automaton: paced,
-            relay: deferred.clone(),
-            reporter: deferred,
+            relay: deferred,
+            reporter,
             strategy: Sequential,
             partition: format!("{prefix}-simplex"),
             mailbox_size: MAILBOX,
@@ -543,8 +568,89 @@ where
             marshal: marshal_mailbox,
             stateful: stateful_mailbox,
             app: handle,
+            faults,
         },
     )
+}
+
+/// Evidence of byzantine validators that consensus reported to this node: for each validator,
+/// how many pairs of its votes contradict each other (two notarizes or two finalizes of
+/// different proposals in one view, or a nullify and a finalize in one view). Simplex has already
+/// blocked the peer that sent the second vote; this is what an operator (and, later, slashing)
+/// sees of it.
+#[derive(Clone, Debug, Default)]
+pub struct Faults(Arc<Mutex<BTreeMap<ed25519::PublicKey, u64>>>);
+
+impl Faults {
+    /// How many faults of `validator` this node has seen.
+    pub fn of(&self, validator: &ed25519::PublicKey) -> u64 {
+        self.0
+            .lock()
+            .expect("lock")
+            .get(validator)
+            .copied()
+            .unwrap_or(0)
+    }
+
+    /// Every validator this node has seen a fault of, with how many.
+    pub fn all(&self) -> BTreeMap<ed25519::PublicKey, u64> {
+        self.0.lock().expect("lock").clone()
+    }
+
+    fn record(&self, validator: ed25519::PublicKey) {
+        let mut faults = self.0.lock().expect("lock");
+        let count = faults.entry(validator).or_default();
+        *count = count.saturating_add(1);
+    }
+}
+
+/// Simplex's reporter: everything goes to `inner` (marshal's [`Deferred`]); evidence of a fault
+/// is verified, then logged, counted in the `consensus_faults` metric and recorded in [`Faults`].
+#[derive(Clone)]
+struct FaultReporter<R, G> {
+    inner: R,
+    scheme: Scheme,
+    /// Randomness for verifying the evidence's signatures as a batch.
+    rng: G,
+    faults: Faults,
+    counter: Counter,
+}
+
+impl<R, G> Reporter for FaultReporter<R, G>
+where
+    R: Reporter<Activity = Activity<Scheme, Digest>>,
+    G: rand_core::CryptoRng + Clone + Send + 'static,
+{
+    type Activity = Activity<Scheme, Digest>;
+
+    fn report(&mut self, activity: Self::Activity) -> Feedback {
+        let fault = match &activity {
+            Activity::ConflictingNotarize(evidence) => {
+                Some(("conflicting notarize", evidence.signer()))
+            }
+            Activity::ConflictingFinalize(evidence) => {
+                Some(("conflicting finalize", evidence.signer()))
+            }
+            Activity::NullifyFinalize(evidence) => {
+                Some(("nullify and finalize", evidence.signer()))
+            }
+            _ => None,
+        };
+        if let Some((kind, signer)) = fault
+            && let Some(validator) = self.scheme.participants().key(signer).cloned()
+        {
+            // Simplex reports evidence before checking its signatures (it has blocked the
+            // sender either way): only evidence that verifies implicates the validator.
+            if activity.verify(&mut self.rng, &self.scheme, &Sequential) {
+                tracing::warn!(%validator, kind, "byzantine validator: contradictory votes");
+                self.counter.inc();
+                self.faults.record(validator);
+            } else {
+                tracing::debug!(%validator, kind, "fault evidence with invalid signatures");
+            }
+        }
+        self.inner.report(activity)
+    }
 }
 
 /// Simplex's automaton: marshal's [`Deferred`] behind a leader that holds back an empty block

@@ -5,14 +5,16 @@
 //! a peer is admitted locally and never passed on again, so a transaction crosses the network
 //! once per peer. Transactions travel in batches on their own p2p channel. A peer's batches are
 //! decoded with bounds (count and size) and each transaction goes through the pool's full
-//! admission checks; nothing a peer sends is trusted.
+//! admission checks; nothing a peer sends is trusted. An honest node never sends a batch that
+//! breaks a bound or does not decode, so a peer that does is blocked. (A transaction its pool
+//! refuses is no such proof: pools differ in what they have seen.)
 
 use crate::{
     mempool::Mempool,
     metrics::{NodeMetrics, Source},
 };
 use commonware_codec::Encode;
-use commonware_p2p::{Receiver, Recipients, Sender};
+use commonware_p2p::{Blocker, Receiver, Recipients, Sender};
 use commonware_runtime::{Clock, Handle, Spawner};
 use futures::{StreamExt, channel::mpsc};
 use std::time::Duration;
@@ -79,37 +81,63 @@ pub fn decode(mut bytes: &[u8]) -> Option<Vec<SignedTransaction>> {
     Some(batch)
 }
 
+/// Takes `first` and what `next` yields into one batch, while the batch stays within
+/// [`MAX_BATCH`] transactions and [`MAX_BATCH_BYTES`] bytes of transactions (a lone transaction
+/// always fits: it is at most `MAX_TX_BYTES`). Returns the batch and the transaction taken that
+/// did not fit, which starts the next batch.
+fn gather(
+    first: SignedTransaction,
+    mut next: impl FnMut() -> Option<SignedTransaction>,
+) -> (Vec<SignedTransaction>, Option<SignedTransaction>) {
+    let mut size = first.size();
+    let mut batch = vec![first];
+    while batch.len() < MAX_BATCH {
+        let Some(tx) = next() else {
+            break;
+        };
+        let grown = size.saturating_add(tx.size());
+        if grown > MAX_BATCH_BYTES {
+            return (batch, Some(tx));
+        }
+        size = grown;
+        batch.push(tx);
+    }
+    (batch, None)
+}
+
 /// Starts relaying over `(sender, receiver)`: admitted transactions go out in batches; incoming
-/// ones are admitted into `mempool`. Both are counted in `metrics` when given.
-pub fn start<E, S, R>(
+/// ones are admitted into `mempool`, and a peer whose batch is malformed is blocked through
+/// `blocker`. Both are counted in `metrics` when given.
+pub fn start<E, S, R, B>(
     context: E,
     (mut sender, mut receiver): (S, R),
     mempool: Mempool,
+    mut blocker: B,
     metrics: Option<NodeMetrics>,
 ) -> (Relay, Handle<()>, Handle<()>)
 where
     E: Spawner + Clock + commonware_runtime::Metrics,
     S: Sender,
     R: Receiver,
+    B: Blocker<PublicKey = R::PublicKey>,
 {
     let (queue, mut queued) = mpsc::channel::<SignedTransaction>(QUEUE);
     let outgoing_metrics = metrics.clone();
     let outgoing = context.child("relay_out").spawn(move |context| async move {
-        while let Some(first) = queued.next().await {
+        let mut carried = None;
+        loop {
+            let first = match carried.take() {
+                Some(tx) => tx,
+                None => match queued.next().await {
+                    Some(tx) => tx,
+                    None => break,
+                },
+            };
             // Gather what arrives in the next few milliseconds into the same batch, so a steady
             // trickle of submissions does not become a message per transaction.
             context.sleep(GATHER).await;
-            let mut size = first.size();
-            let mut batch = vec![first];
-            while batch.len() < MAX_BATCH && size < MAX_BATCH_BYTES {
-                match queued.try_recv() {
-                    Ok(tx) => {
-                        size = size.saturating_add(tx.size());
-                        batch.push(tx);
-                    }
-                    _ => break,
-                }
-            }
+            let (batch, rest) = gather(first, || queued.try_recv().ok());
+            carried = rest;
             // Peers that are offline or rate-limited miss this batch; the transaction is still
             // in this node's own pool.
             sender.send(Recipients::All, encode(&batch), false);
@@ -124,7 +152,7 @@ where
     let incoming = context.child("relay_in").spawn(move |_| async move {
         while let Ok((peer, message)) = receiver.recv().await {
             let Some(batch) = decode(message.as_ref()) else {
-                tracing::debug!(?peer, "ignored a malformed transaction batch");
+                commonware_p2p::block!(blocker, peer, "malformed transaction batch");
                 continue;
             };
             // One batch verification for the whole batch; a bad signature fails only its own
@@ -179,6 +207,37 @@ mod tests {
         let batch = transfers(3);
         assert_eq!(decode(&encode(&batch)), Some(batch));
         assert_eq!(decode(&[]), Some(vec![]));
+    }
+
+    #[test]
+    fn gathered_batches_stay_within_the_bounds_peers_decode() {
+        use types::market::{MAX_MESSAGE_BYTES, MarketCall, PostMessage};
+        // The largest chat messages: a batch of MAX_BATCH of them would be over 1 MB.
+        let chain = TestChain::new(1, 1_000_000_000);
+        let mut queue: std::collections::VecDeque<SignedTransaction> = (0..MAX_BATCH as u64)
+            .map(|nonce| {
+                let call = Call::Market(MarketCall::PostMessage(PostMessage {
+                    trade: nonce,
+                    ciphertext: vec![7; MAX_MESSAGE_BYTES],
+                }));
+                chain.tx_with(0, nonce, call)
+            })
+            .collect();
+        let sent = queue.clone();
+        let mut relayed = Vec::new();
+        let mut carried = None;
+        while let Some(first) = carried.take().or_else(|| queue.pop_front()) {
+            let (batch, rest) = gather(first, || queue.pop_front());
+            carried = rest;
+            assert!(batch.len() < MAX_BATCH, "the byte bound ends each batch");
+            let decoded = decode(&encode(&batch)).expect("a peer decodes every batch");
+            relayed.extend(decoded);
+        }
+        assert_eq!(
+            relayed,
+            Vec::from(sent),
+            "every transaction is relayed once, in order"
+        );
     }
 
     #[test]

@@ -438,6 +438,7 @@ pub fn run_with(config: RunConfig, started: impl FnOnce(Started) + Send + 'stati
             context.child("relay"),
             relay_channel,
             mempool.clone(),
+            oracle.clone(),
             Some(metrics.clone()),
         );
         if let Some(address) = config.rpc {

@@ -6,6 +6,8 @@
 //! on the deterministic runtime and simulated network, so every time below is simulated time and
 //! a seed fixes the whole run. Set `EQUA_SIM_SEED=<n>` to run only seed `n`.
 
+mod common;
+
 use commonware_cryptography::{Signer, ed25519};
 use commonware_glue::simulate::{
     engine::{EngineDefinition, InitContext},
@@ -13,16 +15,15 @@ use commonware_glue::simulate::{
     plan::PlanBuilder,
     processed::ProcessedHeight,
     property::Property,
-    reporter::MonitorReporter,
     tracker::ProgressTracker,
 };
 use commonware_p2p::simulated::Link;
 use commonware_runtime::{Clock, Handle, Quota, Spawner, Supervisor as _, deterministic};
-use commonware_utils::{NZUsize, ordered::Set, probability};
+use commonware_utils::{NZUsize, probability};
 use ledger::{BlockContext, MemoryStore, state, testing};
 use node::{
-    App, AppConfig, Scheme, TransactionSource,
-    engine::{self, Channels, NodeConfig, NodeState},
+    App, AppConfig, TransactionSource,
+    engine::{self, NodeConfig, NodeState},
     mempool::{Mempool, MempoolConfig},
     proposal::Arrival,
 };
@@ -50,23 +51,11 @@ const SEND_DELAY: Duration = Duration::from_millis(100);
 const SEEDS: [u64; 6] = [0, 1, 2, 3, 4, 5];
 
 fn seeds() -> Vec<u64> {
-    match std::env::var("EQUA_SIM_SEED") {
-        Ok(seed) => vec![seed.parse().expect("EQUA_SIM_SEED is a u64")],
-        Err(_) => SEEDS.to_vec(),
-    }
-}
-
-fn validator_key(index: u64) -> ed25519::PrivateKey {
-    ed25519::PrivateKey::from_seed(1_000 + index)
+    common::seeds(&SEEDS)
 }
 
 fn genesis_store() -> MemoryStore {
-    let mut genesis = testing::test_genesis(ACCOUNTS, 1_000_000_000_000);
-    // The deterministic runtime's clock starts at the Unix epoch.
-    genesis.genesis_time_ms = 0;
-    let mut store = MemoryStore::new();
-    genesis.initialize(&mut store);
-    store
+    common::genesis_store(ACCOUNTS)
 }
 
 /// A transfer from account 0, paying the scheduled fee.
@@ -165,7 +154,7 @@ struct Sim {
 impl Sim {
     fn new(send: bool) -> Self {
         Self {
-            keys: (0..VALIDATORS).map(validator_key).collect(),
+            keys: common::validator_keys(VALIDATORS),
             send,
             pools: Arc::new(Mutex::new(vec![None; VALIDATORS as usize])),
             sent: Arc::default(),
@@ -181,11 +170,7 @@ struct Validator {
 
 impl ProcessedHeight for Validator {
     async fn processed_height(&self) -> u64 {
-        self.node
-            .marshal
-            .get_processed()
-            .await
-            .map_or(0, |processed| processed.height().get())
+        common::processed_height(&self.node).await
     }
 }
 
@@ -199,10 +184,7 @@ impl EngineDefinition for Sim {
     }
 
     fn channels(&self) -> Vec<(u64, Quota)> {
-        engine::channel::ALL
-            .iter()
-            .map(|id| (*id, engine::channel_quota(engine::DEFAULT_CHANNEL_BURST)))
-            .collect()
+        common::consensus_channels()
     }
 
     fn max_message_size(&self) -> u32 {
@@ -220,12 +202,7 @@ impl EngineDefinition for Sim {
             monitor,
             ..
         } = init;
-        let scheme = Scheme::signer(
-            engine::CONSENSUS_NAMESPACE,
-            Set::from_iter_dedup(participants.iter().cloned()),
-            self.keys[index].clone(),
-        )
-        .expect("the validator is a participant");
+        let scheme = common::signer(participants, &self.keys[index]);
         let mempool = Mempool::new(MempoolConfig::default(), Arc::new(genesis_store()), 0);
         self.pools.lock().unwrap()[index] = Some(mempool.clone());
         let observed = Arc::new(Observed {
@@ -263,17 +240,8 @@ impl EngineDefinition for Sim {
             },
         };
         let clock = context.child("clock");
-        let reporter_key = public_key.clone();
-        let (handle, node) = engine::start_node(
-            context,
-            config,
-            public_key.clone(),
-            Channels::from_ordered(channels),
-            oracle.manager(),
-            oracle.control(public_key.clone()),
-            move |mailbox| MonitorReporter::new(reporter_key, monitor, mailbox),
-        )
-        .await;
+        let (handle, node) =
+            common::start_validator(context, public_key, oracle, channels, monitor, config).await;
         let validator = Validator {
             node,
             observed,

@@ -4,6 +4,9 @@
 //! whole execution. Set `EQUA_SIM_SEED=<n>` to run only seed `n` (for example to reproduce a
 //! failure); otherwise every scenario runs with each of 16 fixed seeds.
 
+mod common;
+
+use common::{RandomTransfers, seeds, validator_key, validator_keys};
 use commonware_consensus::{marshal::Identifier, types::Height};
 use commonware_cryptography::{Digestible, Signer, ed25519};
 use commonware_glue::simulate::{
@@ -13,16 +16,15 @@ use commonware_glue::simulate::{
     plan::PlanBuilder,
     processed::ProcessedHeight,
     property::Property,
-    reporter::MonitorReporter,
     tracker::ProgressTracker,
 };
 use commonware_p2p::simulated::Link;
 use commonware_runtime::{Handle, Quota, deterministic};
-use commonware_utils::{NZUsize, ordered::Set, probability};
+use commonware_utils::{NZUsize, probability};
 use ledger::{BlockContext, MemoryStore, audit, state, testing};
 use node::{
-    App, AppConfig, Scheme, TransactionSource,
-    engine::{self, Channels, NodeConfig, NodeState},
+    App, AppConfig, TransactionSource,
+    engine::{self, NodeConfig, NodeState},
 };
 use std::{
     future::Future,
@@ -30,93 +32,16 @@ use std::{
     sync::{Arc, Mutex},
     time::Duration,
 };
-use types::{
-    AssetId, Call, Digest, SignedTransaction, Transaction, bank::BankCall, bank::Transfer,
-};
+use types::{Call, Digest, SignedTransaction, bank::BankCall};
 
 const VALIDATORS: u64 = 4;
-/// Funded accounts that send transfers to each other.
-const ACCOUNTS: u64 = 8;
-const TRANSFERS_PER_BLOCK: u64 = 12;
+const ACCOUNTS: u64 = common::ACCOUNTS;
 
 /// The seeds every scenario runs with in CI.
 const SEEDS: [u64; 16] = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15];
 
-fn seeds(default: &[u64]) -> Vec<u64> {
-    match std::env::var("EQUA_SIM_SEED") {
-        Ok(seed) => vec![seed.parse().expect("EQUA_SIM_SEED is a u64")],
-        Err(_) => default.to_vec(),
-    }
-}
-
-/// Validator keys live far from the account keys so no validator signs transfers.
-fn validator_key(index: u64) -> ed25519::PrivateKey {
-    ed25519::PrivateKey::from_seed(1_000 + index)
-}
-
 fn genesis_store() -> MemoryStore {
-    let mut genesis = testing::test_genesis(ACCOUNTS, 1_000_000_000_000);
-    // The deterministic runtime's clock starts at the Unix epoch.
-    genesis.genesis_time_ms = 0;
-    let mut store = MemoryStore::new();
-    genesis.initialize(&mut store);
-    store
-}
-
-/// Random transfers among the funded accounts, drawn from the block's randomness. About one in
-/// eight reuses a spent nonce, which the ledger refuses without a fee: the proposer must leave
-/// those out, and no finalized block may carry one.
-#[derive(Debug)]
-struct RandomTransfers;
-
-impl TransactionSource for RandomTransfers {
-    fn select(
-        &self,
-        parent: &MemoryStore,
-        context: &BlockContext,
-        limit: usize,
-    ) -> Vec<SignedTransaction> {
-        let chain_id = state::chain_id(parent);
-        let params = state::params(parent);
-        let mut used = [0u64; ACCOUNTS as usize];
-        (0..TRANSFERS_PER_BLOCK)
-            .take(limit)
-            .map(|index| {
-                let draw = types::hash(
-                    b"SIM_TRANSFER",
-                    &[&context.randomness, &index.to_be_bytes()],
-                )
-                .0;
-                let sender = u64::from(draw[0]) % ACCOUNTS;
-                let recipient = (sender + 1 + u64::from(draw[1]) % (ACCOUNTS - 1)) % ACCOUNTS;
-                let amount = u128::from(u16::from_be_bytes([draw[2], draw[3]])) + 1;
-                let next = state::nonce(parent, &testing::account(sender)) + used[sender as usize];
-                let stale = draw[4].is_multiple_of(8) && next > 0;
-                let nonce = if stale { next - 1 } else { next };
-                if !stale {
-                    used[sender as usize] += 1;
-                }
-                let body = |fee| Transaction {
-                    chain_id: chain_id.clone(),
-                    signer: testing::account(sender),
-                    nonce,
-                    fee,
-                    expires_at_height: context.height + 100,
-                    call: Call::Bank(BankCall::Transfer(Transfer {
-                        to: testing::account(recipient),
-                        asset: AssetId::NATIVE,
-                        amount,
-                    })),
-                };
-                let key = testing::key(sender);
-                let size = SignedTransaction::sign(body(0), &key).size();
-                let fee = params
-                    .required_fee("bank.transfer", size)
-                    .expect("fee fits");
-                SignedTransaction::sign(body(fee), &key)
-            })
-            .collect()
-    }
+    common::genesis_store(ACCOUNTS)
 }
 
 /// A transfer of this many minor units panics inside the ledger once the fault is armed (see
@@ -168,7 +93,7 @@ struct Sim {
 impl Sim {
     fn new() -> Self {
         Self {
-            keys: (0..VALIDATORS).map(validator_key).collect(),
+            keys: validator_keys(VALIDATORS),
             panicking: false,
         }
     }
@@ -179,11 +104,7 @@ struct Validator(NodeState<deterministic::Context>);
 
 impl ProcessedHeight for Validator {
     async fn processed_height(&self) -> u64 {
-        self.0
-            .marshal
-            .get_processed()
-            .await
-            .map_or(0, |processed| processed.height().get())
+        common::processed_height(&self.0).await
     }
 }
 
@@ -197,10 +118,7 @@ impl EngineDefinition for Sim {
     }
 
     fn channels(&self) -> Vec<(u64, Quota)> {
-        engine::channel::ALL
-            .iter()
-            .map(|id| (*id, engine::channel_quota(engine::DEFAULT_CHANNEL_BURST)))
-            .collect()
+        common::consensus_channels()
     }
 
     fn max_message_size(&self) -> u32 {
@@ -218,12 +136,7 @@ impl EngineDefinition for Sim {
             monitor,
             ..
         } = init;
-        let scheme = Scheme::signer(
-            engine::CONSENSUS_NAMESPACE,
-            Set::from_iter_dedup(participants.iter().cloned()),
-            self.keys[index].clone(),
-        )
-        .expect("the validator is a participant");
+        let scheme = common::signer(participants, &self.keys[index]);
         let app = App::new(
             genesis_store(),
             0,
@@ -247,17 +160,8 @@ impl EngineDefinition for Sim {
                 ..engine::Tuning::default()
             },
         };
-        let reporter_key = public_key.clone();
-        let (handle, state) = engine::start_node(
-            context,
-            config,
-            public_key.clone(),
-            Channels::from_ordered(channels),
-            oracle.manager(),
-            oracle.control(public_key.clone()),
-            move |mailbox| MonitorReporter::new(reporter_key, monitor, mailbox),
-        )
-        .await;
+        let (handle, state) =
+            common::start_validator(context, public_key, oracle, channels, monitor, config).await;
         (handle, Validator(state))
     }
 

@@ -1,0 +1,244 @@
+//! The simulated validators: the real node, or a simplex mock in place of a byzantine one.
+
+use super::*;
+
+pub(crate) type SimOracle = Oracle<ed25519::PublicKey, deterministic::Context>;
+
+#[derive(Clone)]
+pub(crate) struct Sim {
+    pub(crate) keys: Vec<ed25519::PrivateKey>,
+    /// Indices of the byzantine validators.
+    pub(crate) byzantine: Vec<usize>,
+    pub(crate) misbehaviour: Misbehaviour,
+    /// The simulated network, for the checks to ask whom each validator blocked.
+    pub(crate) oracle: Arc<Mutex<Option<SimOracle>>>,
+    /// Blocks a forging (or tampering) leader built with a forged (or unaffordable) transfer.
+    pub(crate) forged_proposals: Arc<AtomicU64>,
+    /// The transaction ids of every forged or unaffordable transfer.
+    pub(crate) forged_ids: Arc<Mutex<Vec<types::TxId>>>,
+    /// Relay messages the spammer tried to send, and those the quota let through.
+    pub(crate) spam_attempts: Arc<AtomicU64>,
+    pub(crate) spam_sent: Arc<AtomicU64>,
+}
+
+impl Sim {
+    pub(crate) fn new(validators: u64, byzantine: Vec<usize>, misbehaviour: Misbehaviour) -> Self {
+        Self {
+            keys: common::validator_keys(validators),
+            byzantine,
+            misbehaviour,
+            oracle: Arc::default(),
+            forged_proposals: Arc::default(),
+            forged_ids: Arc::default(),
+            spam_attempts: Arc::default(),
+            spam_sent: Arc::default(),
+        }
+    }
+}
+
+/// A validator as the checks see it.
+pub(crate) struct Validator {
+    pub(crate) index: usize,
+    pub(crate) public_key: ed25519::PublicKey,
+    pub(crate) byzantine: bool,
+    /// The node, unless a simplex mock runs in its place.
+    pub(crate) node: Option<NodeState<deterministic::Context>>,
+    /// Where relayed transactions land.
+    pub(crate) pool: Option<Mempool>,
+}
+
+impl ProcessedHeight for Validator {
+    async fn processed_height(&self) -> u64 {
+        match &self.node {
+            Some(node) if !self.byzantine => common::processed_height(node).await,
+            // The run waits for the honest validators only (a mock follows no chain, and a
+            // blocked validator cannot).
+            _ => u64::MAX,
+        }
+    }
+}
+
+/// The relay channel's quota: what `equa node` allows each peer (see `run`).
+pub(crate) fn relay_quota() -> Quota {
+    Quota::per_second(NZU32!(400))
+}
+
+impl EngineDefinition for Sim {
+    type PublicKey = ed25519::PublicKey;
+    type Engine = Handle<()>;
+    type State = Validator;
+
+    fn participants(&self) -> Vec<ed25519::PublicKey> {
+        self.keys.iter().map(|key| key.public_key()).collect()
+    }
+
+    fn channels(&self) -> Vec<(u64, Quota)> {
+        let mut channels = common::consensus_channels();
+        channels.push((node::relay::CHANNEL, relay_quota()));
+        channels
+    }
+
+    fn max_message_size(&self) -> u32 {
+        engine::max_message_size(self.keys.len() as u32)
+    }
+
+    async fn init(&self, init: InitContext<'_, ed25519::PublicKey>) -> (Handle<()>, Validator) {
+        let InitContext {
+            context,
+            index,
+            public_key,
+            oracle,
+            mut channels,
+            participants,
+            monitor,
+            ..
+        } = init;
+        *self.oracle.lock().unwrap() = Some(oracle.clone());
+        let byzantine = self.byzantine.contains(&index);
+        let scheme = common::signer(participants, &self.keys[index]);
+        let relay_channel = channels
+            .pop()
+            .expect("the relay channel is registered last");
+        let mut validator = Validator {
+            index,
+            public_key: public_key.clone(),
+            byzantine,
+            node: None,
+            pool: None,
+        };
+        if byzantine && !self.misbehaviour.runs_a_node() {
+            let mut channels = channels.into_iter();
+            let votes = channels.next().expect("votes");
+            let certificates = channels.next().expect("certificates");
+            let context = context.child("byzantine");
+            let handle = match self.misbehaviour {
+                Misbehaviour::Conflicter => conflicter::Conflicter::<_, _, Sha256>::new(
+                    context,
+                    conflicter::Config { scheme },
+                )
+                .start(votes),
+                Misbehaviour::CorruptSignatures => conflicter::Conflicter::<_, _, Sha256>::new(
+                    context,
+                    conflicter::Config {
+                        scheme: wrapped::Scheme::new(scheme, Behavior::CorruptSignature),
+                    },
+                )
+                .start(votes),
+                Misbehaviour::Equivocator => equivocator::Equivocator::<_, _, _, Sha256>::new(
+                    context,
+                    equivocator::Config {
+                        scheme,
+                        elector: RoundRobin::<Sha256>::default(),
+                        epoch: Epoch::zero(),
+                        relay: Arc::new(relay::Relay::new()),
+                    },
+                )
+                .start(votes, certificates),
+                Misbehaviour::Impersonator => impersonator::Impersonator::<_, _, Sha256>::new(
+                    context,
+                    impersonator::Config { scheme },
+                )
+                .start(votes),
+                Misbehaviour::Nuller => {
+                    nuller::Nuller::<_, _, Sha256>::new(context, nuller::Config { scheme })
+                        .start(votes)
+                }
+                Misbehaviour::NullifyOnly => nullify_only::NullifyOnly::<_, _, Sha256>::new(
+                    context,
+                    nullify_only::Config { scheme },
+                )
+                .start(votes),
+                Misbehaviour::Outdated => outdated::Outdated::<_, _, Sha256>::new(
+                    context,
+                    outdated::Config {
+                        scheme,
+                        view_delta: ViewDelta::new(5),
+                    },
+                )
+                .start(votes),
+                Misbehaviour::ForgedTransactions
+                | Misbehaviour::UnaffordableTransactions
+                | Misbehaviour::MalformedRelay
+                | Misbehaviour::RelayFlood => unreachable!("runs a node"),
+            };
+            return (handle, validator);
+        }
+        let provider: node::Provider =
+            if byzantine && self.misbehaviour == Misbehaviour::ForgedTransactions {
+                Arc::new(ForgingTransfers {
+                    proposals: self.forged_proposals.clone(),
+                    ids: self.forged_ids.clone(),
+                })
+            } else {
+                Arc::new(common::RandomTransfers)
+            };
+        if byzantine
+            && matches!(
+                self.misbehaviour,
+                Misbehaviour::MalformedRelay | Misbehaviour::RelayFlood
+            )
+        {
+            spam_the_relay(
+                context.child("spammer"),
+                relay_channel,
+                self.misbehaviour == Misbehaviour::MalformedRelay,
+                self.spam_attempts.clone(),
+                self.spam_sent.clone(),
+            );
+        } else {
+            let pool = Mempool::new(
+                MempoolConfig::default(),
+                Arc::new(common::genesis_store(common::ACCOUNTS)),
+                0,
+            );
+            let blocker = oracle.control(public_key.clone());
+            node::relay::start(
+                context.child("relay"),
+                relay_channel,
+                pool.clone(),
+                blocker,
+                None,
+            );
+            validator.pool = Some(pool);
+        }
+        let mut app = App::new(
+            common::genesis_store(common::ACCOUNTS),
+            0,
+            AppConfig {
+                audit_finalized: true,
+                ..AppConfig::default()
+            },
+        );
+        if byzantine && self.misbehaviour == Misbehaviour::UnaffordableTransactions {
+            let proposals = self.forged_proposals.clone();
+            let ids = self.forged_ids.clone();
+            app = app.with_proposal_tampering(ProposalTampering(Arc::new(
+                move |parent: &MemoryStore, context: &BlockContext| {
+                    let tx = unaffordable(parent, context);
+                    ids.lock().unwrap().push(tx.id());
+                    proposals.fetch_add(1, Ordering::Relaxed);
+                    vec![tx]
+                },
+            )));
+        }
+        let config = NodeConfig {
+            partition_prefix: format!("validator-{index}"),
+            scheme,
+            app,
+            provider,
+            retained_blocks: Some(100_000),
+            tuning: engine::Tuning {
+                page_cache_pages: NZUsize!(64),
+                ..engine::Tuning::default()
+            },
+        };
+        let (handle, node) =
+            common::start_validator(context, public_key, oracle, channels, monitor, config).await;
+        validator.node = Some(node);
+        (handle, validator)
+    }
+
+    fn start(engine: Handle<()>) -> Handle<()> {
+        engine
+    }
+}
