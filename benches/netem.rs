@@ -7,7 +7,8 @@
 //!    a time to every validator in turn as fast as the pools admit them; the rate is the
 //!    transfers in finalized blocks per second of the measured window.
 //! 2. Finality: single transfers at half that rate, to validator 0; each one's time from
-//!    submission until validator 0 reports a finalized block containing it (p50, p99).
+//!    submission until validator 0 reports a finalized block containing it (p50, p99); then
+//!    the same for lone transfers, one a second.
 //!
 //! Needs root. `cargo bench --bench netem`; `EQUA_BENCH_VALIDATORS` (default `4,7,10`),
 //! `EQUA_BENCH_SECS` (the measured window, default 10), `EQUA_BENCH_DELAY_MS` (default 50),
@@ -306,7 +307,7 @@ async fn measure(validators: &Validators, size: usize, seconds: u64) {
     }
 
     // Throughput: everything signed first, then submitted as fast as the pools take it.
-    let per_sender = (4_000 * seconds as usize / SENDERS).max(1) as u64;
+    let per_sender = (20_000 * seconds as usize / SENDERS).max(1) as u64;
     let sink = Wallet::generate("").0.account();
     let signed: Vec<Vec<SignedTransaction>> = senders
         .iter()
@@ -380,6 +381,24 @@ async fn measure(validators: &Validators, size: usize, seconds: u64) {
     .await;
     report(
         &format!("{size} validators: finality at {target:.0} transfers/s"),
+        count,
+        measured,
+    );
+
+    // Finality of a lone transfer: one a second, on an otherwise idle chain.
+    let count = seconds.clamp(4, 20) as usize;
+    let measured = latencies(
+        &client,
+        &signer,
+        &senders,
+        &mut nonces,
+        sink,
+        Duration::from_secs(1),
+        count,
+    )
+    .await;
+    report(
+        &format!("{size} validators: finality of a lone transfer, 1 s apart"),
         count,
         measured,
     );

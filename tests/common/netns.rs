@@ -356,16 +356,20 @@ impl Network {
 
 impl Drop for Network {
     fn drop(&mut self) {
-        for index in 0..self.validators {
+        let quiet = |args: &[&str]| {
             let _ = Command::new("ip")
-                .args(["netns", "del", &self.namespace(index)])
+                .args(args)
+                .stderr(std::process::Stdio::null())
                 .status();
+        };
+        // The host's link first, and explicitly: a namespace's devices go away some time after
+        // the namespace is deleted, and the next network of this process reuses the name.
+        quiet(&["link", "del", &format!("{}h", self.prefix)]);
+        for index in 0..self.validators {
+            quiet(&["netns", "del", &self.namespace(index)]);
         }
-        // Deleting the router deletes the TUN device (ending the impairment's threads) and the
-        // host's link with its route.
-        let _ = Command::new("ip")
-            .args(["netns", "del", &self.router()])
-            .status();
+        // Deleting the router deletes the TUN device, which ends the impairment's threads.
+        quiet(&["netns", "del", &self.router()]);
     }
 }
 
