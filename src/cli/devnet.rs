@@ -1,8 +1,9 @@
 //! `equa devnet`: a complete local network from one command.
 //!
-//! The first run creates a directory with a genesis, four validator keys and configurations, and
-//! funded demo wallets; every run then starts the four validators as separate `equa node`
-//! processes on 127.0.0.1, restarts any that exits (with a growing backoff while it keeps
+//! The first run creates a directory with a genesis, validator keys and configurations (four
+//! validators unless `--validators` says otherwise), and funded demo wallets; every run then
+//! starts the validators as separate `equa node` processes on 127.0.0.1 (or the addresses
+//! `--hosts` gave them), restarts any that exits (with a growing backoff while it keeps
 //! failing), and stops them all on Ctrl-C. A second run resumes from disk; `--reset` starts over.
 //!
 //! Everything here is for local development: the demo wallets' password is printed, and the
@@ -13,7 +14,7 @@ use client::{Keystore, ScryptCost, Wallet};
 use commonware_cryptography::{Signer, ed25519};
 use serde::{Deserialize, Serialize};
 use std::{
-    net::SocketAddr,
+    net::{IpAddr, Ipv4Addr, SocketAddr},
     path::{Path, PathBuf},
 };
 use types::{AccountId, codec::Encode};
@@ -36,6 +37,11 @@ pub const FIRST_WEB_PORT: u16 = 8080;
 /// The first validator's Prometheus metrics port; validator i uses this plus i, the full node
 /// the port after the last validator's.
 pub const FIRST_METRICS_PORT: u16 = 9464;
+/// The validators of a new devnet unless `--validators` says otherwise.
+pub const DEFAULT_VALIDATORS: usize = 4;
+/// The most validators a devnet may have: every validator's ports must fit below 65536, and a
+/// devnet is for one machine.
+pub const MAX_VALIDATORS: usize = 100;
 
 #[derive(Debug, Args)]
 pub struct DevnetArgs {
@@ -69,6 +75,15 @@ pub struct DevnetArgs {
     /// is created.
     #[arg(long, value_name = "MS")]
     pub idle_block_interval_ms: Option<u64>,
+    /// How many validators a new devnet has (1 to 100). Used when the directory is created.
+    #[arg(long, default_value_t = DEFAULT_VALIDATORS, value_name = "N")]
+    pub validators: usize,
+    /// The address each validator listens on for peers and JSON-RPC, one per validator and
+    /// separated by commas (127.0.0.1 for all when absent), for validators on different hosts
+    /// or network namespaces. The ports stay those above plus the validator's index; the web
+    /// interface and metrics stay on loopback. Used when the directory is created.
+    #[arg(long, value_delimiter = ',', value_name = "IP,IP,...")]
+    pub hosts: Vec<IpAddr>,
 }
 
 /// A validator's entry in every node's configuration.
@@ -204,18 +219,74 @@ fn genesis_toml(now_ms: u64, wallets: &[DemoWallet], validators: &[AccountId]) -
 }
 
 /// How a new devnet's nodes are set up: the first validator's ports (validator i uses these
-/// plus i) and every node's idle interval (the node's default when `None`).
-#[derive(Clone, Copy, Debug)]
+/// plus i), every node's idle interval (the node's default when `None`) and the address each
+/// validator listens on for peers and JSON-RPC (127.0.0.1 for all when empty).
+#[derive(Clone, Debug)]
 pub struct Setup {
     pub rpc: u16,
     pub p2p: u16,
     pub web: u16,
     pub metrics: u16,
     pub idle_block_interval_ms: Option<u64>,
+    pub hosts: Vec<IpAddr>,
+}
+
+impl Setup {
+    /// Where each of `validators` validators listens: (peers, JSON-RPC), in validator order.
+    /// Refuses a count out of range, ports past 65535, a list of hosts of another length and
+    /// an unspecified address (0.0.0.0), which peers could not dial.
+    pub fn addresses(&self, validators: usize) -> Result<Vec<(SocketAddr, SocketAddr)>, String> {
+        if !(1..=MAX_VALIDATORS).contains(&validators) {
+            return Err(format!(
+                "--validators {validators}: a devnet has from 1 to {MAX_VALIDATORS} validators"
+            ));
+        }
+        if !self.hosts.is_empty() && self.hosts.len() != validators {
+            return Err(format!(
+                "--hosts lists {} addresses for {validators} validators; give one for each",
+                self.hosts.len()
+            ));
+        }
+        if let Some(host) = self.hosts.iter().find(|host| host.is_unspecified()) {
+            return Err(format!(
+                "--hosts {host}: a validator needs an address its peers can dial"
+            ));
+        }
+        // The full node takes the port after the last validator's.
+        let count = validators as u16;
+        for (option, first) in [
+            ("--rpc-port", self.rpc),
+            ("--p2p-port", self.p2p),
+            ("--web-port", self.web),
+            ("--metrics-port", self.metrics),
+        ] {
+            if first.checked_add(count).is_none() {
+                return Err(format!(
+                    "{option} {first}: {validators} validators and a full node need ports up to \
+                     {}, past 65535",
+                    u32::from(first) + u32::from(count)
+                ));
+            }
+        }
+        Ok((0..count)
+            .map(|index| {
+                let host = self
+                    .hosts
+                    .get(usize::from(index))
+                    .copied()
+                    .unwrap_or(IpAddr::V4(Ipv4Addr::LOCALHOST));
+                (
+                    SocketAddr::new(host, self.p2p + index),
+                    SocketAddr::new(host, self.rpc + index),
+                )
+            })
+            .collect())
+    }
 }
 
 /// Creates a new devnet directory. Returns the node configuration files in validator order.
-pub fn create(dir: &Path, validators: usize, ports: Setup) -> Result<Vec<PathBuf>, String> {
+pub fn create(dir: &Path, validators: usize, ports: &Setup) -> Result<Vec<PathBuf>, String> {
+    let addresses = ports.addresses(validators)?;
     std::fs::create_dir_all(dir.join("wallets"))
         .map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
     let keys: Vec<ed25519::PrivateKey> = (0..validators)
@@ -223,10 +294,10 @@ pub fn create(dir: &Path, validators: usize, ports: Setup) -> Result<Vec<PathBuf
         .collect();
     let peers: Vec<PeerConfig> = keys
         .iter()
-        .enumerate()
-        .map(|(index, key)| PeerConfig {
+        .zip(&addresses)
+        .map(|(key, (p2p, _))| PeerConfig {
             public_key: hex::encode(key.public_key().encode()),
-            address: SocketAddr::from(([127, 0, 0, 1], ports.p2p + index as u16)),
+            address: *p2p,
         })
         .collect();
 
@@ -308,7 +379,7 @@ pub fn create(dir: &Path, validators: usize, ports: Setup) -> Result<Vec<PathBuf
             genesis: PathBuf::from("../genesis.toml"),
             data_dir: PathBuf::from("data"),
             listen: peers[index].address,
-            rpc: SocketAddr::from(([127, 0, 0, 1], ports.rpc + index as u16)),
+            rpc: addresses[index].1,
             private_key: hex::encode(key.encode()),
             validators: peers.clone(),
             followers: followers.clone(),
@@ -404,13 +475,14 @@ pub fn run(args: DevnetArgs) -> Result<(), String> {
     } else {
         create(
             &args.dir,
-            4,
-            Setup {
+            args.validators,
+            &Setup {
                 rpc: args.rpc_port,
                 p2p: args.p2p_port,
                 web: args.web_port,
                 metrics: args.metrics_port,
                 idle_block_interval_ms: args.idle_block_interval_ms,
+                hosts: args.hosts,
             },
         )?
     };
@@ -601,5 +673,102 @@ mod tests {
         let seconds: Vec<u64> = (0..9).map(|n| backoff(n).as_secs()).collect();
         assert_eq!(seconds, [1, 2, 4, 8, 16, 32, 60, 60, 60]);
         assert_eq!(backoff(u32::MAX).as_secs(), 60);
+    }
+
+    fn setup(hosts: &[&str]) -> Setup {
+        Setup {
+            rpc: FIRST_RPC_PORT,
+            p2p: FIRST_P2P_PORT,
+            web: FIRST_WEB_PORT,
+            metrics: FIRST_METRICS_PORT,
+            idle_block_interval_ms: None,
+            hosts: hosts.iter().map(|host| host.parse().unwrap()).collect(),
+        }
+    }
+
+    #[test]
+    fn without_hosts_every_validator_listens_on_loopback() {
+        let addresses = setup(&[]).addresses(4).unwrap();
+        let expected: Vec<(SocketAddr, SocketAddr)> = (0..4u16)
+            .map(|index| {
+                (
+                    SocketAddr::from(([127, 0, 0, 1], FIRST_P2P_PORT + index)),
+                    SocketAddr::from(([127, 0, 0, 1], FIRST_RPC_PORT + index)),
+                )
+            })
+            .collect();
+        assert_eq!(addresses, expected);
+    }
+
+    #[test]
+    fn hosts_give_each_validator_its_address_for_peers_and_rpc() {
+        let addresses = setup(&["10.7.1.2", "10.7.2.2", "fd00::3"])
+            .addresses(3)
+            .unwrap();
+        assert_eq!(addresses[0].0, "10.7.1.2:30300".parse().unwrap());
+        assert_eq!(addresses[0].1, "10.7.1.2:9545".parse().unwrap());
+        assert_eq!(addresses[1].0, "10.7.2.2:30301".parse().unwrap());
+        assert_eq!(addresses[2].1, "[fd00::3]:9547".parse().unwrap());
+    }
+
+    #[test]
+    fn a_wrong_count_of_validators_or_hosts_is_refused_in_words() {
+        let error = setup(&[]).addresses(0).unwrap_err();
+        assert!(error.contains("from 1 to 100"), "{error}");
+        let error = setup(&[]).addresses(MAX_VALIDATORS + 1).unwrap_err();
+        assert!(error.contains("from 1 to 100"), "{error}");
+        assert_eq!(setup(&[]).addresses(MAX_VALIDATORS).unwrap().len(), 100);
+        let error = setup(&["10.7.1.2", "10.7.2.2"]).addresses(3).unwrap_err();
+        assert!(error.contains("2 addresses for 3 validators"), "{error}");
+        let error = setup(&["10.7.1.2", "0.0.0.0"]).addresses(2).unwrap_err();
+        assert!(error.contains("0.0.0.0"), "{error}");
+        let mut high = setup(&[]);
+        high.p2p = 65_500;
+        let error = high.addresses(50).unwrap_err();
+        assert!(error.contains("--p2p-port 65500"), "{error}");
+    }
+
+    #[test]
+    fn a_devnet_on_hosts_writes_them_into_every_configuration() {
+        let dir = std::env::temp_dir().join(format!("equa-devnet-hosts-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let configs = create(&dir, 7, &setup(&[])).unwrap();
+        assert_eq!(configs.len(), 7);
+        std::fs::remove_dir_all(&dir).unwrap();
+
+        let hosts = ["10.7.1.2", "10.7.2.2", "10.7.3.2", "10.7.4.2", "10.7.5.2"];
+        let configs = create(&dir, 5, &setup(&hosts)).unwrap();
+        let read = |path: &Path| -> NodeConfig {
+            toml::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+        };
+        for (index, path) in configs.iter().enumerate() {
+            let config = read(path);
+            let host: IpAddr = hosts[index].parse().unwrap();
+            assert_eq!(
+                config.listen,
+                SocketAddr::new(host, FIRST_P2P_PORT + index as u16)
+            );
+            assert_eq!(
+                config.rpc,
+                SocketAddr::new(host, FIRST_RPC_PORT + index as u16)
+            );
+            let peers: Vec<SocketAddr> =
+                config.validators.iter().map(|peer| peer.address).collect();
+            let expected: Vec<SocketAddr> = hosts
+                .iter()
+                .enumerate()
+                .map(|(peer, host)| {
+                    SocketAddr::new(host.parse().unwrap(), FIRST_P2P_PORT + peer as u16)
+                })
+                .collect();
+            assert_eq!(peers, expected);
+            // What only the node's owner uses stays on loopback.
+            assert!(config.metrics.unwrap().ip().is_loopback());
+            assert!(config.web.is_none_or(|web| web.listen.ip().is_loopback()));
+        }
+        std::fs::remove_dir_all(&dir).unwrap();
+        // Nothing is created when the arguments are refused.
+        assert!(create(&dir, 4, &setup(&hosts)).is_err());
+        assert!(!dir.exists());
     }
 }
