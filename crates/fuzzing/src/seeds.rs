@@ -53,15 +53,14 @@ pub fn seeds(target: &str) -> Vec<Vec<u8>> {
         }
         "relay_batch" => vec![relay::encode(&txs), relay::encode(&txs[..1])],
         "rpc_params" => rpc_params(&txs),
-        "web_action" => WEB_ACTIONS
-            .iter()
-            .map(|line| {
+        "web_action" => std::iter::once(Vec::new())
+            .chain(WEB_ACTIONS.iter().map(|line| {
                 line.replace("<address>", &account(1).to_address())
                     .split(' ')
                     .collect::<Vec<_>>()
                     .join("\n")
                     .into_bytes()
-            })
+            }))
             .collect(),
         "ledger_apply" => vec![Vec::new(), vec![0; 64], (0..=255).collect()],
         _ => panic!("no target named {target}"),
