@@ -1,7 +1,6 @@
 //! `equa`: one binary for every Equa command.
 
-mod cli;
-mod web;
+use equa::{cli, web};
 
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;

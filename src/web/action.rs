@@ -10,7 +10,7 @@ use crate::cli::{
         not_a_transaction, offer_call, profile_call, trade_call,
     },
 };
-use clap::{Parser, Subcommand};
+use clap::{Parser, Subcommand, error::ErrorKind};
 use client::Wallet;
 use rpc::RpcClient;
 use types::Call;
@@ -48,11 +48,29 @@ pub enum Action {
 pub fn parse(args: &[String]) -> Result<Action, String> {
     Line::try_parse_from(args)
         .map(|line| line.action)
-        .map_err(|error| {
-            let text = error.render().to_string();
-            let first = text.lines().next().unwrap_or("invalid action").trim();
-            first.strip_prefix("error: ").unwrap_or(first).to_string()
+        .map_err(|error| match error.kind() {
+            // Clap answers these with the help text, whose first line is the usage, not a reason.
+            ErrorKind::DisplayHelp
+            | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand
+            | ErrorKind::DisplayVersion => incomplete(args),
+            _ => {
+                let text = error.render().to_string();
+                let first = text.lines().next().unwrap_or("invalid action").trim();
+                first.strip_prefix("error: ").unwrap_or(first).to_string()
+            }
         })
+}
+
+/// The reason given for no action, or for a group of commands without one of them.
+fn incomplete(args: &[String]) -> String {
+    let example = "such as `send <address> 12.5 USDX` or `trade take 7 25 USDX --method SEPA`";
+    if args.is_empty() {
+        return format!("no action given: name a transaction command, {example}");
+    }
+    format!(
+        "'{}' is not a whole action: name a transaction command, {example}",
+        args.join(" ")
+    )
 }
 
 /// The transaction `action` stands for, to be signed by `wallet`.
@@ -110,6 +128,18 @@ mod tests {
         assert!(!error.contains("Usage"), "{error}");
         let error = parse(&words("trade take seven 25 USDX --method SEPA")).unwrap_err();
         assert!(error.contains("invalid value 'seven'"), "{error}");
-        assert!(parse(&[]).is_err());
+    }
+
+    /// Found by the `web_action` fuzz target: an empty action was refused with clap's usage
+    /// line ("Usage: equa <COMMAND>") as its reason.
+    #[test]
+    fn refuses_an_empty_or_incomplete_action_with_a_reason() {
+        let error = parse(&[]).unwrap_err();
+        assert!(error.starts_with("no action given"), "{error}");
+        for line in ["trade", "--help", "trade --help", "loan"] {
+            let error = parse(&words(line)).unwrap_err();
+            assert!(!error.contains("Usage"), "{line}: {error}");
+            assert!(!error.contains('\n'), "{line}: {error}");
+        }
     }
 }

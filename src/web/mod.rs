@@ -10,7 +10,7 @@
 //! parser and built by the same functions (see [`action`]), so the web interface and `equa`
 //! cannot disagree about what a form means.
 
-mod action;
+pub mod action;
 mod preview;
 
 use axum::{

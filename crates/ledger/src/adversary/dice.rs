@@ -1,5 +1,6 @@
 //! The simulation's only source of randomness: a ChaCha20 stream seeded by the case's seed, so a
-//! case is reproducible from its seed alone.
+//! case is reproducible from its seed alone; or, for a coverage-guided fuzzer, the fuzzer's input
+//! bytes, so that every choice of the case is one the fuzzer can mutate.
 
 use rand_chacha::{
     ChaCha20Rng,
@@ -7,19 +8,48 @@ use rand_chacha::{
 };
 
 #[derive(Debug)]
-pub struct Dice(ChaCha20Rng);
+pub struct Dice {
+    /// Choices read before the stream: eight bytes (big-endian) for each `u64`.
+    script: Vec<u8>,
+    /// How much of `script` has been read.
+    read: usize,
+    stream: ChaCha20Rng,
+}
 
 impl Dice {
     pub fn new(seed: u64) -> Self {
-        Self(ChaCha20Rng::seed_from_u64(seed))
+        Self {
+            script: Vec::new(),
+            read: 0,
+            stream: ChaCha20Rng::seed_from_u64(seed),
+        }
+    }
+
+    /// Dice that read their choices from `bytes`, then from the stream of seed 0. Falling back
+    /// to a stream rather than to zeros keeps every case as long and as varied as a seeded one,
+    /// whatever the length of the input.
+    pub fn scripted(bytes: &[u8]) -> Self {
+        Self {
+            script: bytes.to_vec(),
+            ..Self::new(0)
+        }
     }
 
     pub fn u64(&mut self) -> u64 {
-        self.0.next_u64()
+        match self.script.get(self.read..) {
+            Some(rest) if !rest.is_empty() => {
+                let mut word = [0u8; 8];
+                let taken = rest.len().min(word.len());
+                word[..taken].copy_from_slice(&rest[..taken]);
+                self.read += taken;
+                u64::from_be_bytes(word)
+            }
+            _ => self.stream.next_u64(),
+        }
     }
 
     pub fn u128(&mut self) -> u128 {
-        (u128::from(self.0.next_u64()) << 64) | u128::from(self.0.next_u64())
+        (u128::from(self.u64()) << 64) | u128::from(self.u64())
     }
 
     /// Uniform in `0..n` (0 when `n` is 0).

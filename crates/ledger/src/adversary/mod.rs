@@ -224,7 +224,28 @@ pub fn generate(
     config: &Config,
     stats: &mut Stats,
 ) -> (Plan, Result<(), Violation>) {
-    let mut dice = Dice::new(seed);
+    generate_with(setup, Dice::new(seed), config, stats)
+}
+
+/// [`generate`] with every choice (the chain parameters, the number of blocks, their times, each
+/// transaction's signer, call, fields and envelope) read from `bytes` before the dice fall back
+/// to a fixed stream: a coverage-guided fuzzer mutating `bytes` steers the case call by call,
+/// and every invariant is checked as for a seed. The same bytes give the same case.
+pub fn generate_scripted(
+    setup: &Setup,
+    bytes: &[u8],
+    config: &Config,
+    stats: &mut Stats,
+) -> (Plan, Result<(), Violation>) {
+    generate_with(setup, Dice::scripted(bytes), config, stats)
+}
+
+fn generate_with(
+    setup: &Setup,
+    mut dice: Dice,
+    config: &Config,
+    stats: &mut Stats,
+) -> (Plan, Result<(), Violation>) {
     let profile = dice.index(world::PROFILES.len());
     let mut world = World::new(setup, profile);
     let mut memory = check::Memory::default();
