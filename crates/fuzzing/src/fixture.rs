@@ -108,7 +108,7 @@ pub fn busy_chain() -> TestChain {
     ok(
         &mut chain,
         0,
-        Call::Market(MarketCall::OpenDispute(TradeRef { trade: 3 })),
+        Call::Market(MarketCall::OpenDispute(OpenDispute::other(3))),
     );
     let deadline_ms = chain.time_ms + 7 * 86_400_000;
     let request = |principal| {
