@@ -58,6 +58,23 @@ pub fn encode(batch: &[SignedTransaction]) -> Vec<u8> {
     out
 }
 
+/// Whether `bytes` cannot even be split into length-prefixed entries: it ends inside a length
+/// prefix, or an entry's length runs past its end. Every version of the node frames its batches
+/// this way, so only a faulty or malicious peer sends such bytes.
+pub fn framing_broken(mut bytes: &[u8]) -> bool {
+    while !bytes.is_empty() {
+        let Some((length, rest)) = bytes.split_first_chunk::<4>() else {
+            return true;
+        };
+        let length = u32::from_be_bytes(*length) as usize;
+        if length > rest.len() {
+            return true;
+        }
+        bytes = &rest[length..];
+    }
+    false
+}
+
 /// The transactions of a batch; `None` when any entry is malformed or the batch breaks a bound
 /// (then the whole batch is ignored).
 pub fn decode(mut bytes: &[u8]) -> Option<Vec<SignedTransaction>> {
@@ -152,7 +169,18 @@ where
     let incoming = context.child("relay_in").spawn(move |_| async move {
         while let Ok((peer, message)) = receiver.recv().await {
             let Some(batch) = decode(message.as_ref()) else {
-                commonware_p2p::block!(blocker, peer, "malformed transaction batch");
+                // Only bytes that no version of this node sends get a peer blocked. A batch
+                // that is well framed but breaks this version's bounds, or carries a
+                // transaction this version cannot decode, may come from an honest node of
+                // another version (a rolling upgrade): it is dropped, and counted.
+                if framing_broken(message.as_ref()) {
+                    commonware_p2p::block!(blocker, peer, "malformed transaction batch");
+                } else {
+                    tracing::debug!(?peer, bytes = message.len(), "dropped a relay batch this version cannot take");
+                    if let Some(metrics) = &metrics {
+                        metrics.offered(Source::Relay, Err("UndecodableBatch"));
+                    }
+                }
                 continue;
             };
             // One batch verification for the whole batch; a bad signature fails only its own
@@ -257,5 +285,28 @@ mod tests {
         // More transactions than a batch may hold.
         let many = transfers(MAX_BATCH as u64 + 1);
         assert_eq!(decode(&encode(&many)), None);
+    }
+
+    #[test]
+    fn only_broken_framing_marks_a_peer_as_faulty() {
+        let batch = transfers(2);
+        let bytes = encode(&batch);
+        // No version of the node sends these: the sender is blocked.
+        assert!(framing_broken(&bytes[..bytes.len() - 1]), "truncated entry");
+        assert!(framing_broken(&bytes[..2]), "truncated length prefix");
+        let cycle: Vec<u8> = (0..=255u8).cycle().take(4_096).collect();
+        assert!(framing_broken(&cycle), "noise");
+        // Well framed, but beyond this version's bounds or codec: another version of an honest
+        // node could send these, so they are only dropped.
+        assert!(!framing_broken(&bytes));
+        assert!(!framing_broken(&[]));
+        let many = transfers(MAX_BATCH as u64 + 1);
+        assert!(!framing_broken(&encode(&many)));
+        let mut huge = ((MAX_TX_BYTES + 1) as u32).to_be_bytes().to_vec();
+        huge.extend(vec![0; MAX_TX_BYTES + 1]);
+        assert!(!framing_broken(&huge));
+        let mut unknown = 3u32.to_be_bytes().to_vec();
+        unknown.extend([1, 2, 3]);
+        assert!(!framing_broken(&unknown));
     }
 }

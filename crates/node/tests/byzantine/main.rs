@@ -11,7 +11,7 @@
 //! * answered the misbehaviour as the code decides: contradictory votes are reported as faults
 //!   (`NodeState::faults`) and their sender is blocked; votes that do not verify get their sender
 //!   blocked; a block carrying a forged or unaffordable transaction is never finalized;
-//!   malformed relay batches get their sender blocked, and a flood is rate limited without
+//!   relay bytes that are no batch at all get their sender blocked, and a flood is rate limited without
 //!   growing any pool.
 //!
 //! Consensus misbehaviour comes from simplex's own byzantine test doubles (`mocks`), started on
@@ -387,7 +387,9 @@ fn a_leader_adding_an_unaffordable_transfer_gets_no_block_finalized() {
     }
 }
 
-/// A peer sending malformed or oversized relay batches is blocked by every honest validator,
+/// A peer sending bytes that are no batch at all (broken framing, which no version of the node
+/// sends) is blocked by every honest validator; its well-framed batches of more transactions
+/// than a batch may hold are only dropped, since another version could send such,
 /// and the chain keeps finalizing.
 #[test]
 fn a_peer_sending_malformed_relay_batches_is_blocked() {
