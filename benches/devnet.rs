@@ -11,7 +11,10 @@
 //! `cargo bench --bench devnet` (set `EQUA_BENCH_SECS` to change the measured window, and
 //! `EQUA_BENCH_BIN` to measure another build of `equa`, such as an earlier release).
 
+#[path = "support/load.rs"]
+mod load;
 use client::{Keystore, keys::Wallet};
+use load::{Sender, Signer, nonce, submit_windowed};
 use rpc::RpcClient;
 use std::{
     collections::HashMap,
@@ -20,18 +23,11 @@ use std::{
     sync::{Arc, Mutex},
     time::{Duration, Instant},
 };
-use types::{
-    AccountId, AssetId, Call, ChainId, SignedTransaction, Transaction,
-    bank::{BankCall, Transfer},
-};
+use types::{AccountId, ChainId, SignedTransaction};
 
 const RPC_PORT: u16 = 34_545;
 const P2P_PORT: u16 = 34_300;
 const SENDERS: usize = 256;
-/// Transactions per `equa_sendTransactions` call.
-const BATCH: usize = 64;
-/// A sender's transactions in one node's pool at once (the pool keeps up to 64 per sender).
-const WINDOW: u64 = 48;
 
 /// The `equa` binary measured: `EQUA_BENCH_BIN`, or this build's.
 fn equa() -> PathBuf {
@@ -82,103 +78,6 @@ fn start(dir: &Path) -> Validators {
 
 fn rpc(index: usize) -> RpcClient {
     RpcClient::new(&format!("http://127.0.0.1:{}", RPC_PORT + index as u16)).unwrap()
-}
-
-struct Signer {
-    chain_id: ChainId,
-    params: ledger::Params,
-    /// Every transfer expires here: far enough for the whole run, within what pools accept.
-    expires_at_height: u64,
-}
-
-impl Signer {
-    /// A transfer valid for the whole run, so that transfers signed ahead stay valid.
-    fn transfer(
-        &self,
-        from: &Sender,
-        nonce: u64,
-        to: AccountId,
-        asset: u32,
-        amount: u128,
-    ) -> SignedTransaction {
-        let call = Call::Bank(BankCall::Transfer(Transfer {
-            to,
-            asset: AssetId(asset),
-            amount,
-        }));
-        let key = &from.key;
-        let body = |fee| Transaction {
-            chain_id: self.chain_id.clone(),
-            signer: from.account,
-            nonce,
-            fee,
-            expires_at_height: self.expires_at_height,
-            call: call.clone(),
-        };
-        let size = SignedTransaction::sign(body(0), key).size();
-        let fee = self.params.required_fee(call.kind(), size).unwrap();
-        SignedTransaction::sign(body(fee), key)
-    }
-}
-
-/// An account that signs: its key derived once.
-struct Sender {
-    account: AccountId,
-    key: commonware_cryptography::ed25519::PrivateKey,
-}
-
-impl From<&Wallet> for Sender {
-    fn from(wallet: &Wallet) -> Self {
-        Self {
-            account: wallet.account(),
-            key: wallet.signing_key(),
-        }
-    }
-}
-
-async fn nonce(client: &RpcClient, account: &AccountId) -> u64 {
-    client.account(account).await.unwrap().nonce
-}
-
-/// Submits `txs` (one sender's, in nonce order from `first_nonce`) to `client`, keeping at most
-/// `WINDOW` beyond the sender's finalized nonce in the pool.
-async fn submit_windowed(
-    client: RpcClient,
-    sender: AccountId,
-    first_nonce: u64,
-    txs: Vec<SignedTransaction>,
-) {
-    let mut next = 0usize;
-    while next < txs.len() {
-        let done = nonce(&client, &sender).await - first_nonce;
-        let until = ((done + WINDOW) as usize).min(txs.len());
-        if until > next {
-            let chunk = &txs[next..until.min(next + BATCH)];
-            let mut accepted = 0;
-            for (offset, result) in client
-                .send_many(chunk)
-                .await
-                .unwrap()
-                .into_iter()
-                .enumerate()
-            {
-                match result.error {
-                    None => accepted += 1,
-                    Some(error) if error.message.contains("already") => accepted += 1,
-                    // The pool moves to a finalized block a moment after the RPC state does, or
-                    // is full for now: offer the rest again shortly.
-                    Some(error) if error.code == "Busy" || error.message.contains("ahead") => break,
-                    Some(error) => panic!("transfer {} refused: {error:?}", next + offset),
-                }
-            }
-            next += accepted;
-            if accepted < chunk.len() {
-                tokio::time::sleep(Duration::from_millis(5)).await;
-            }
-        } else {
-            tokio::time::sleep(Duration::from_millis(5)).await;
-        }
-    }
 }
 
 /// Transfers in finalized blocks on validator 0 with timestamps in `[from_ms, to_ms)`.

@@ -18,7 +18,10 @@
 #[path = "../tests/common/netns.rs"]
 mod netns;
 
+#[path = "support/load.rs"]
+mod load;
 use client::{Keystore, keys::Wallet};
+use load::{Sender, Signer, nonce, submit_windowed};
 use netns::{Impairment, Network};
 use rpc::RpcClient;
 use std::{
@@ -28,18 +31,11 @@ use std::{
     sync::{Arc, Mutex},
     time::{Duration, Instant},
 };
-use types::{
-    AccountId, AssetId, Call, ChainId, SignedTransaction, Transaction,
-    bank::{BankCall, Transfer},
-};
+use types::{AccountId, ChainId, SignedTransaction};
 
 const RPC_PORT: u16 = 38_545;
 const P2P_PORT: u16 = 38_600;
 const SENDERS: usize = 128;
-/// Transactions per `equa_sendTransactions` call.
-const BATCH: usize = 64;
-/// A sender's transactions in one node's pool at once (the pool keeps up to 64 per sender).
-const WINDOW: u64 = 48;
 
 fn equa() -> PathBuf {
     std::env::var_os("EQUA_BENCH_BIN")
@@ -127,97 +123,6 @@ impl Validators {
             .unwrap()
             .decrypt("devnet")
             .unwrap()
-    }
-}
-
-struct Signer {
-    chain_id: ChainId,
-    params: ledger::Params,
-    expires_at_height: u64,
-}
-
-impl Signer {
-    fn transfer(
-        &self,
-        from: &Sender,
-        nonce: u64,
-        to: AccountId,
-        asset: u32,
-        amount: u128,
-    ) -> SignedTransaction {
-        let call = Call::Bank(BankCall::Transfer(Transfer {
-            to,
-            asset: AssetId(asset),
-            amount,
-        }));
-        let body = |fee| Transaction {
-            chain_id: self.chain_id.clone(),
-            signer: from.account,
-            nonce,
-            fee,
-            expires_at_height: self.expires_at_height,
-            call: call.clone(),
-        };
-        let size = SignedTransaction::sign(body(0), &from.key).size();
-        let fee = self.params.required_fee(call.kind(), size).unwrap();
-        SignedTransaction::sign(body(fee), &from.key)
-    }
-}
-
-struct Sender {
-    account: AccountId,
-    key: commonware_cryptography::ed25519::PrivateKey,
-}
-
-impl From<&Wallet> for Sender {
-    fn from(wallet: &Wallet) -> Self {
-        Self {
-            account: wallet.account(),
-            key: wallet.signing_key(),
-        }
-    }
-}
-
-async fn nonce(client: &RpcClient, account: &AccountId) -> u64 {
-    client.account(account).await.unwrap().nonce
-}
-
-/// Submits `txs` (one sender's, in nonce order from `first_nonce`) to `client`, keeping at most
-/// `WINDOW` beyond the sender's finalized nonce in the pool.
-async fn submit_windowed(
-    client: RpcClient,
-    sender: AccountId,
-    first_nonce: u64,
-    txs: Vec<SignedTransaction>,
-) {
-    let mut next = 0usize;
-    while next < txs.len() {
-        let done = nonce(&client, &sender).await - first_nonce;
-        let until = ((done + WINDOW) as usize).min(txs.len());
-        if until > next {
-            let chunk = &txs[next..until.min(next + BATCH)];
-            let mut accepted = 0;
-            for (offset, result) in client
-                .send_many(chunk)
-                .await
-                .unwrap()
-                .into_iter()
-                .enumerate()
-            {
-                match result.error {
-                    None => accepted += 1,
-                    Some(error) if error.message.contains("already") => accepted += 1,
-                    Some(error) if error.code == "Busy" || error.message.contains("ahead") => break,
-                    Some(error) => panic!("transfer {} refused: {error:?}", next + offset),
-                }
-            }
-            next += accepted;
-            if accepted < chunk.len() {
-                tokio::time::sleep(Duration::from_millis(5)).await;
-            }
-        } else {
-            tokio::time::sleep(Duration::from_millis(5)).await;
-        }
     }
 }
 

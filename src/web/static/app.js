@@ -812,6 +812,8 @@ async function tradePage(view, id) {
   const chatNote = el('p', { class: 'muted' });
   let shownState = null;
   let shownMessages = null;
+  let chatGeneration = 0;
+  let shownChatGeneration = 0;
 
   async function loadChat(trade) {
     if (!session.unlocked) {
@@ -821,7 +823,11 @@ async function tradePage(view, id) {
       shownDetails = null;
       return;
     }
+    // Updates can overlap: an answer older than one already shown is dropped.
+    const generation = ++chatGeneration;
     const opened = await request(`/api/chat/${id}`).catch(error => ({ messages: [], unavailable: error.message }));
+    if (generation < shownChatGeneration) return;
+    shownChatGeneration = generation;
     chatNote.textContent = opened.unavailable || '';
     messages.replaceChildren(...opened.messages.map(m => el('div', { class: `msg${m.sender === session.address ? ' mine' : ''}` },
       el('div', { class: 'who' }, `${m.sender === trade.buyer ? 'buyer' : m.sender === trade.seller ? 'seller' : 'arbitrator'} · ${when(m.at_ms)}`),
