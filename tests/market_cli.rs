@@ -246,6 +246,12 @@ fn trade_dispute_and_loan_from_the_command_line() {
         "bob",
         &["trade", "paid", &trade_id, "--reference", "EQ-1"],
     );
+    // Once the buyer has paid, details can no longer be changed under it.
+    let stderr = devnet.fails(
+        "alice",
+        &["trade", "send-details", &trade_id, "--text", "- IBAN GB33"],
+    );
+    assert!(stderr.contains("only before the buyer pays"), "{stderr}");
     receipt_ok(&devnet, "alice", &["trade", "release", &trade_id]);
     let after: f64 = devnet.balance("bob", "USDX").parse().unwrap();
     assert_eq!(
@@ -296,6 +302,14 @@ fn trade_dispute_and_loan_from_the_command_line() {
         ],
     );
     assert!(stderr.contains("cannot open a dispute because"), "{stderr}");
+    let stderr = devnet.fails(
+        "alice",
+        &["trade", "dispute", &disputed, "--reason", "nonsense"],
+    );
+    assert!(
+        stderr.contains("is not a dispute reason: use one of paid-not-released"),
+        "{stderr}"
+    );
     let receipt = receipt_ok(
         &devnet,
         "alice",

@@ -137,15 +137,22 @@ impl BlocksPageView {
         let mut blocks = Vec::new();
         let floor = below.saturating_sub(Self::MAX_SCANNED).max(1);
         let mut height = below;
+        let mut kept_seen = false;
         while height > floor && blocks.len() < Self::MAX_BLOCKS {
             height -= 1;
             let Some(block) = backend.block(height) else {
+                if !kept_seen {
+                    // Above the newest block kept (asked from beyond it, or the status ran
+                    // ahead of the store): look further down.
+                    continue;
+                }
                 // The node keeps only its recent blocks: nothing older is there.
                 return Self {
                     blocks,
                     next_before: None,
                 };
             };
+            kept_seen = true;
             if !with_transactions || !block.transactions.is_empty() {
                 blocks.push(block);
             }

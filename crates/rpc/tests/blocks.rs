@@ -93,3 +93,24 @@ fn blocks_with_transactions_are_found_across_empty_ones_within_a_bounded_search(
     assert_eq!(page.next_before, None);
     assert!(page.blocks.iter().all(|b| !b.transactions.is_empty()));
 }
+
+#[test]
+fn edge_values_of_before_give_an_empty_last_page() {
+    let chain = Kept {
+        first: 1,
+        last: 100,
+        busy: 7,
+    };
+    for before in [0, 1] {
+        let page = BlocksPageView::read(&chain, before, false);
+        assert!(page.blocks.is_empty(), "before {before}");
+        assert_eq!(page.next_before, None, "before {before}");
+    }
+    // Above the kept blocks: the search starts at the newest one kept.
+    let page = BlocksPageView::read(&chain, 150, true);
+    assert_eq!(
+        heights(&page),
+        [98, 91, 84, 77, 70, 63, 56, 49, 42, 35, 28, 21, 14, 7]
+    );
+    assert_eq!(page.next_before, None);
+}
