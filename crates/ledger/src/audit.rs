@@ -66,3 +66,95 @@ pub fn check_conservation(store: &MemoryStore) -> Result<(), ConservationError> 
     }
     Ok(())
 }
+
+/// Where the per-account indexes ([`crate::index`]) disagree with the records.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("index: {0}")]
+pub struct IndexError(pub String);
+
+/// Checks the per-account indexes against the records: every live offer and credit offer is in
+/// its maker's index and nothing else is; every trade is in its buyer's, seller's and current
+/// arbitrator's, every loan in its borrower's and each lender's; and every trade or loan entry
+/// points at a record that exists.
+pub fn check_indexes(store: &MemoryStore) -> Result<(), IndexError> {
+    use crate::index::{self, Kind};
+    use crate::{lending, market};
+    let missing = |account: &types::AccountId, kind: Kind, id: u64| {
+        store
+            .get_ref(&index::key(account, kind, id))
+            .is_none()
+            .then(|| {
+                IndexError(format!(
+                    "{kind:?} {id} is missing from the index of {account}"
+                ))
+            })
+    };
+    let mut expected_offers = std::collections::BTreeSet::new();
+    for id in market::queries::offer_ids(store) {
+        let offer = market::Db::offer(store, id).expect("a live offer decodes");
+        if let Some(error) = missing(&offer.maker, Kind::Offer, id) {
+            return Err(error);
+        }
+        expected_offers.insert((offer.maker, id));
+    }
+    let mut expected_credit = std::collections::BTreeSet::new();
+    for offer in lending::queries::credit_offers(store, None, lending::queries::SortBy::Rate) {
+        if let Some(error) = missing(&offer.lender, Kind::CreditOffer, offer.id) {
+            return Err(error);
+        }
+        expected_credit.insert((offer.lender, offer.id));
+    }
+    for id in 1..=market::Db::last_trade_id(store) {
+        let Some(trade) = market::Db::trade(store, id) else {
+            continue;
+        };
+        for party in [Some(trade.buyer), Some(trade.seller), trade.arbitrator]
+            .into_iter()
+            .flatten()
+        {
+            if let Some(error) = missing(&party, Kind::Trade, id) {
+                return Err(error);
+            }
+        }
+    }
+    for id in 1..=lending::Db::last_loan_id(store) {
+        let Some(loan) = lending::Db::loan(store, id) else {
+            continue;
+        };
+        if let Some(error) = missing(&loan.borrower, Kind::Loan, id) {
+            return Err(error);
+        }
+        for lender in lending::Db::lenders(store, id) {
+            if lending::Db::position(store, id, &lender).is_some()
+                && let Some(error) = missing(&lender, Kind::Loan, id)
+            {
+                return Err(error);
+            }
+        }
+    }
+    // Every entry points at a record of its kind; offer entries exactly at the live ones.
+    for (key, value) in store.scan_prefix(&[index::TABLE]) {
+        let entry = index::parse(key)
+            .ok_or_else(|| IndexError(format!("malformed index key {}", hex(key))))?;
+        if !value.is_empty() {
+            return Err(IndexError(format!("index entry {} has a value", hex(key))));
+        }
+        let (account, kind, id) = entry;
+        let exists = match kind {
+            Kind::Offer => expected_offers.contains(&(account, id)),
+            Kind::CreditOffer => expected_credit.contains(&(account, id)),
+            Kind::Trade => market::Db::trade(store, id).is_some(),
+            Kind::Loan => lending::Db::loan(store, id).is_some(),
+        };
+        if !exists {
+            return Err(IndexError(format!(
+                "{kind:?} {id} in the index of {account} does not exist or is not theirs"
+            )));
+        }
+    }
+    Ok(())
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}

@@ -21,6 +21,7 @@ pub mod execute;
 #[cfg(any(test, feature = "fault-injection"))]
 pub mod fault;
 pub mod genesis;
+pub mod index;
 pub mod lending;
 pub mod market;
 pub mod math;

@@ -2,11 +2,14 @@
 //! write-buffering overlays: [`Overlay`] over a store it may write back to, and [`ReadOverlay`]
 //! over a store it only reads (to try a transaction without changing or copying the state).
 //!
-//! The ledger never does I/O. Tests run it over [`MemoryStore`]; the node runs it over an
-//! in-memory working set whose base values come from the authenticated store, and writes the
-//! resulting changes back in key order. Both only need the three calls of [`Store`].
+//! The ledger never does I/O. Tests and the node run it over [`MemoryStore`], whose copies share
+//! their structure (the node keeps one per executed block), and the node writes each block's
+//! changes to the authenticated store in key order. The ledger only needs the three calls of
+//! [`Store`].
 
 use ahash::AHashMap;
+use imbl::OrdMap;
+use std::{ops::Bound, sync::Arc};
 
 /// A synchronous key-value store. Absent keys read as `None`. Implementations must be
 /// deterministic: the same sequence of calls always leaves the same contents.
@@ -16,12 +19,16 @@ pub trait Store {
     fn delete(&mut self, key: &[u8]);
 }
 
-/// A store held in a hash map, for tests, benchmarks and offline tools. Point reads and writes
-/// are O(1); ordered walks ([`MemoryStore::scan_prefix`], [`MemoryStore::digest`]) sort first,
-/// which is fine for the tools and tests that use them.
+/// A store held in a persistent ordered map ([`imbl::OrdMap`], a B-tree whose nodes are shared
+/// between copies). Cloning is O(1): a clone shares every node with the original, and a write
+/// copies only the path to the key it changes (O(log n) nodes). Keys and values are shared
+/// slices, so copying a node only counts references instead of copying up to 64 records. This is what lets the node keep one
+/// state per executed block and execute a block on a copy of its parent's state at a cost that
+/// depends on what the block touches, not on how many records exist. Point reads and writes are
+/// O(log n); [`MemoryStore::scan_prefix`] walks only the keys under the prefix, in key order.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct MemoryStore {
-    entries: AHashMap<Vec<u8>, Vec<u8>>,
+    entries: OrdMap<Arc<[u8]>, Arc<[u8]>>,
 }
 
 impl MemoryStore {
@@ -29,19 +36,25 @@ impl MemoryStore {
         Self::default()
     }
 
-    /// Every entry whose key starts with `prefix`, in key order.
+    /// Every entry whose key starts with `prefix`, in key order (or reversed, from the back).
+    /// Only the entries under the prefix are visited.
     pub fn scan_prefix<'a>(
         &'a self,
-        prefix: &'a [u8],
-    ) -> impl Iterator<Item = (&'a [u8], &'a [u8])> + 'a {
-        let mut matching: Vec<(&'a [u8], &'a [u8])> = self
-            .entries
-            .iter()
-            .filter(|(key, _)| key.starts_with(prefix))
-            .map(|(key, value)| (key.as_slice(), value.as_slice()))
-            .collect();
-        matching.sort_unstable_by(|a, b| a.0.cmp(b.0));
-        matching.into_iter()
+        prefix: &[u8],
+    ) -> impl DoubleEndedIterator<Item = (&'a [u8], &'a [u8])> + use<'a> {
+        let end = successor(prefix);
+        let upper = match &end {
+            Some(end) => Bound::Excluded(end.as_slice()),
+            None => Bound::Unbounded,
+        };
+        self.entries
+            .range::<_, [u8]>((Bound::Included(prefix), upper))
+            .map(|(key, value)| (&**key, &**value))
+    }
+
+    /// The value under `key`, without copying it.
+    pub fn get_ref(&self, key: &[u8]) -> Option<&[u8]> {
+        self.entries.get(key).map(|value| &**value)
     }
 
     pub fn len(&self) -> usize {
@@ -71,11 +84,11 @@ impl MemoryStore {
 
 impl Store for MemoryStore {
     fn get(&self, key: &[u8]) -> Option<Vec<u8>> {
-        self.entries.get(key).cloned()
+        self.entries.get(key).map(|value| value.to_vec())
     }
 
     fn put(&mut self, key: &[u8], value: Vec<u8>) {
-        self.entries.insert(key.to_vec(), value);
+        self.entries.insert(Arc::from(key), Arc::from(value));
     }
 
     fn delete(&mut self, key: &[u8]) {
@@ -163,6 +176,16 @@ impl<S: Store + ?Sized> Store for ReadOverlay<'_, S> {
     fn delete(&mut self, key: &[u8]) {
         self.writes.insert(key.to_vec(), None);
     }
+}
+
+/// The first key after every key that starts with `prefix`, or `None` when none is (an empty
+/// prefix, or one of 0xFF bytes only).
+fn successor(prefix: &[u8]) -> Option<Vec<u8>> {
+    let last = prefix.iter().rposition(|byte| *byte != 0xFF)?;
+    let mut end = prefix[..=last].to_vec();
+    // Not 0xFF, so the increment cannot wrap.
+    end[last] = end[last].wrapping_add(1);
+    Some(end)
 }
 
 fn sorted(writes: AHashMap<Vec<u8>, Option<Vec<u8>>>) -> Vec<(Vec<u8>, Option<Vec<u8>>)> {
@@ -274,5 +297,21 @@ mod tests {
         }
         let keys: Vec<&[u8]> = store.scan_prefix(b"b").map(|(k, _)| k).collect();
         assert_eq!(keys, vec![&b"b1"[..], b"b2"]);
+        let back: Vec<&[u8]> = store.scan_prefix(b"b").rev().map(|(k, _)| k).collect();
+        assert_eq!(back, vec![&b"b2"[..], b"b1"]);
+        // A prefix ending in 0xFF bytes, and the empty prefix.
+        for key in [
+            &[0x01, 0xFF][..],
+            &[0x01, 0xFF, 0x00],
+            &[0x02],
+            &[0xFF, 0xFF],
+        ] {
+            store.put(key, vec![]);
+        }
+        let under: Vec<&[u8]> = store.scan_prefix(&[0x01, 0xFF]).map(|(k, _)| k).collect();
+        assert_eq!(under, vec![&[0x01, 0xFF][..], &[0x01, 0xFF, 0x00]]);
+        let top: Vec<&[u8]> = store.scan_prefix(&[0xFF]).map(|(k, _)| k).collect();
+        assert_eq!(top, vec![&[0xFF, 0xFF][..]]);
+        assert_eq!(store.scan_prefix(&[]).count(), store.len());
     }
 }

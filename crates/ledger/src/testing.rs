@@ -128,6 +128,7 @@ impl TestChain {
         self.time_ms = context.timestamp_ms;
         if self.check_conservation {
             audit::check_conservation(&self.store).expect("conservation holds after every block");
+            audit::check_indexes(&self.store).expect("the indexes match the records");
         }
         receipts
     }

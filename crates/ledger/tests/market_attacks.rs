@@ -838,3 +838,52 @@ fn a_trade_counts_from_the_minimum_value_and_only_when_marked_paid() {
     let record = Db::reputation(&m.chain.store, &account(SELLER));
     assert_eq!((record.counted_trades, record.counterparties), (1, 1));
 }
+
+#[test]
+fn each_accounts_index_lists_its_own_offers_and_trades_and_nothing_else() {
+    use ledger::index::{Kind, ids};
+    let mut m = Market::new();
+    let of = |m: &Market, who: u64, kind: Kind| -> Vec<u64> {
+        ids(&m.chain.store, &account(who), kind).collect()
+    };
+    let standing = m.create(SELLER, m.sell_offer(10 * USD, 100 * USD));
+    let first = m.take(BUYER, standing, 10 * USD);
+    let other = EXTRA.start;
+    let second = m.open_trade_between(SELLER, other, 20 * USD);
+    assert_eq!(of(&m, SELLER, Kind::Trade), vec![first, second]);
+    assert_eq!(of(&m, BUYER, Kind::Trade), vec![first]);
+    assert_eq!(of(&m, other, Kind::Trade), vec![second]);
+    assert!(of(&m, OUTSIDER, Kind::Trade).is_empty());
+    assert!(of(&m, BUYER, Kind::Offer).is_empty());
+    // Newest first, from the index.
+    let listed: Vec<u64> = ledger::market::queries::trades_of(&m.chain.store, &account(SELLER))
+        .iter()
+        .map(|trade| trade.id)
+        .collect();
+    assert_eq!(listed, vec![second, first]);
+
+    // An offer leaves its maker's index when it is cancelled; its trades stay.
+    assert!(of(&m, SELLER, Kind::Offer).contains(&standing));
+    m.ok(
+        SELLER,
+        MarketCall::CancelOffer(OfferRef { offer: standing }),
+    );
+    assert!(!of(&m, SELLER, Kind::Offer).contains(&standing));
+    assert_eq!(of(&m, BUYER, Kind::Trade), vec![first]);
+
+    // A refused call adds nothing: the outsider cannot cancel the seller's offer or take a
+    // trade's place, and its index stays empty.
+    let open = m.create(SELLER, m.sell_offer(10 * USD, 10 * USD));
+    m.fails(
+        OUTSIDER,
+        MarketCall::CancelOffer(OfferRef { offer: open }),
+        MarketError::NotMaker { offer: open },
+    );
+    assert!(of(&m, OUTSIDER, Kind::Offer).is_empty());
+    assert!(of(&m, OUTSIDER, Kind::Trade).is_empty());
+
+    // The arbitrator a dispute is given has the trade in its index.
+    let disputed = m.disputed_trade();
+    let arbiter = m.arbiter_of(disputed);
+    assert!(of(&m, arbiter, Kind::Trade).contains(&disputed));
+}

@@ -9,8 +9,11 @@
 //! The ledger is synchronous and some calls read keys that depend on state, so a block cannot
 //! declare its reads up front. The node therefore keeps the **whole ledger state in memory**, one
 //! immutable snapshot per executed block that may still be built on ([`state::Executed`], shared
-//! by all clones of [`App`]). Executing a block clones its parent's snapshot and runs
-//! `ledger::apply_block` on it through an `Overlay`, which yields the block's writes.
+//! by all clones of [`App`]). The state is a persistent ordered map ([`ledger::MemoryStore`]):
+//! executing a block copies its parent's state in O(1), every write copies only the path to its
+//! key, and `ledger::apply_block` runs on the copy through an `Overlay`, which yields the block's
+//! writes. So a block costs what it touches (times the log of the state's size), not a copy of
+//! everything that exists; memory holds the records once plus what the blocks in flight changed.
 //!
 //! The authenticated store (glue `stateful` over a QMDB `any::unordered::fixed` database) holds a
 //! fixed-size image of that state: for every ledger record `key = value` it stores

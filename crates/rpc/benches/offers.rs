@@ -183,7 +183,7 @@ fn main() {
         started.elapsed().as_secs_f64()
     );
     let started = Instant::now();
-    let book = OfferBook::read(&*store);
+    let book = OfferBook::read(&store);
     println!(
         "indexing the book (decode and sort {} offers): {:.1} ms",
         book.len(),

@@ -207,10 +207,10 @@ impl schemars::JsonSchema for OfferPage {
 
 impl OfferBook {
     /// Reads every open offer of `store`.
-    pub fn read(store: &(impl Store + ?Sized)) -> Self {
+    pub fn read(store: &ledger::MemoryStore) -> Self {
         let mut grouped: BTreeMap<BucketKey, Vec<Entry>> = BTreeMap::new();
         let mut len = 0;
-        for id in 1..=Db::last_offer_id(store) {
+        for id in ledger::market::queries::offer_ids(store) {
             if let Some(offer) = Db::offer(store, id) {
                 len += 1;
                 grouped
@@ -356,7 +356,7 @@ impl BookCache {
                 return cached.book.clone();
             }
         }
-        let book = Arc::new(OfferBook::read(&**store));
+        let book = Arc::new(OfferBook::read(store));
         *last = Some(Cached {
             state: store.clone(),
             revision,

@@ -4,13 +4,14 @@
 //!
 //! Read from the ledger's records, not from its events. The parts marked `held` are exactly what
 //! the modules hold for this account: summed over every account they equal what each module
-//! holds of the asset (`crates/rpc/tests/funds.rs` checks it). This scans every offer, trade and
-//! loan on each call, as [`crate::market::trades_of`] does: a query for one wallet's page, not
-//! for a hot path.
+//! holds of the asset (`crates/rpc/tests/funds.rs` checks it). The records come from the
+//! account's own index ([`ledger::index`]), so a call reads what the account takes part in,
+//! whatever the size of the ledger.
 
 use crate::views::Money;
 use ledger::{
-    Store,
+    MemoryStore,
+    index::{self, Kind},
     lending::{self, LoanState},
     market, state,
 };
@@ -109,7 +110,7 @@ impl Ledger {
 }
 
 impl FundsView {
-    pub fn read(store: &(impl Store + ?Sized), account: &AccountId) -> Self {
+    pub fn read(store: &MemoryStore, account: &AccountId) -> Self {
         let mut found = Ledger::default();
         market_holdings(store, account, &mut found);
         lending_holdings(store, account, &mut found);
@@ -174,8 +175,8 @@ impl FundsView {
     }
 }
 
-fn market_holdings(store: &(impl Store + ?Sized), account: &AccountId, found: &mut Ledger) {
-    for id in 1..=market::Db::last_offer_id(store) {
+fn market_holdings(store: &MemoryStore, account: &AccountId, found: &mut Ledger) {
+    for id in index::ids(store, account, Kind::Offer) {
         let Some(offer) = market::Db::offer(store, id) else {
             continue;
         };
@@ -189,7 +190,7 @@ fn market_holdings(store: &(impl Store + ?Sized), account: &AccountId, found: &m
         };
         found.add(offer.asset, "in_offers", "offer", Some(id), locked);
     }
-    for id in 1..=market::Db::last_trade_id(store) {
+    for id in index::ids(store, account, Kind::Trade) {
         let Some(trade) = market::Db::trade(store, id) else {
             continue;
         };
@@ -222,8 +223,8 @@ fn market_holdings(store: &(impl Store + ?Sized), account: &AccountId, found: &m
     }
 }
 
-fn lending_holdings(store: &(impl Store + ?Sized), account: &AccountId, found: &mut Ledger) {
-    for id in 1..=lending::Db::last_loan_id(store) {
+fn lending_holdings(store: &MemoryStore, account: &AccountId, found: &mut Ledger) {
+    for id in index::ids(store, account, Kind::Loan) {
         let Some(loan) = lending::Db::loan(store, id) else {
             continue;
         };
@@ -271,7 +272,7 @@ fn lending_holdings(store: &(impl Store + ?Sized), account: &AccountId, found: &
             LoanState::Cancelled | LoanState::Expired => {}
         }
     }
-    for id in 1..=lending::Db::last_offer_id(store) {
+    for id in index::ids(store, account, Kind::CreditOffer) {
         if let Some(offer) = lending::Db::credit_offer(store, id)
             && &offer.lender == account
         {

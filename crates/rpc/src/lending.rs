@@ -383,13 +383,22 @@ fn asset_filter(
 }
 
 impl LoanQuery {
-    pub fn run(&self, store: &(impl Store + ?Sized)) -> Result<Vec<LoanView>, String> {
+    pub fn run(&self, store: &ledger::MemoryStore) -> Result<Vec<LoanView>, String> {
         let state = self.state.as_deref().map(parse_state).transpose()?;
         let asset = asset_filter(store, self.asset.as_deref())?;
         let borrower = account_filter(self.borrower.as_deref(), "borrower")?;
         let lender = account_filter(self.lender.as_deref(), "lender")?;
         let sort = parse_sort(self.sort.as_deref())?;
-        let mut loans: Vec<Loan> = (1..=Db::last_loan_id(store))
+        // With an account to filter by, only that account's loans are read (its index).
+        let ids: Box<dyn Iterator<Item = u64>> = match borrower.or(lender) {
+            Some(account) => Box::new(ledger::index::ids(
+                store,
+                &account,
+                ledger::index::Kind::Loan,
+            )),
+            None => Box::new(1..=Db::last_loan_id(store)),
+        };
+        let mut loans: Vec<Loan> = ids
             .filter_map(|id| Db::loan(store, id))
             .filter(|loan| state.is_none_or(|s| loan.state == s))
             .filter(|loan| asset.is_none_or(|a| loan.asset == a))
@@ -429,7 +438,7 @@ pub struct CreditOfferQuery {
 }
 
 impl CreditOfferQuery {
-    pub fn run(&self, store: &(impl Store + ?Sized)) -> Result<Vec<CreditOfferView>, String> {
+    pub fn run(&self, store: &ledger::MemoryStore) -> Result<Vec<CreditOfferView>, String> {
         let asset = asset_filter(store, self.asset.as_deref())?;
         let lender = account_filter(self.lender.as_deref(), "lender")?;
         let sort = parse_sort(self.sort.as_deref())?;

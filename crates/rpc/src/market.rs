@@ -379,7 +379,7 @@ impl OfferQuery {
 
     /// The page of offers this query asks for (see [`crate::book`] for the order). Reads the
     /// whole book: a server answering many queries keeps a [`crate::book::BookCache`] instead.
-    pub fn run(&self, store: &(impl Store + ?Sized)) -> Result<Vec<OfferView>, String> {
+    pub fn run(&self, store: &ledger::MemoryStore) -> Result<Vec<OfferView>, String> {
         let page = crate::book::OfferBook::read(store).page(store, self)?;
         Ok(page
             .0
@@ -544,8 +544,8 @@ fn next_steps(trade: &Trade, now: u64) -> Vec<String> {
 }
 
 /// Trades `account` is a party to (or arbitrates), newest first.
-pub fn trades_of(store: &(impl Store + ?Sized), account: &AccountId) -> Vec<TradeView> {
-    (1..=Db::last_trade_id(store))
+pub fn trades_of(store: &ledger::MemoryStore, account: &AccountId) -> Vec<TradeView> {
+    ledger::index::ids(store, account, ledger::index::Kind::Trade)
         .rev()
         .filter_map(|id| Db::trade(store, id))
         .filter(|t| &t.buyer == account || &t.seller == account || t.arbitrator == Some(*account))

@@ -5,7 +5,6 @@
 //! active loan with repayments to claim and a credit offer.
 
 use ledger::{
-    Store,
     state::{self, Module},
     testing::{TestChain, account},
 };
@@ -154,7 +153,7 @@ fn minor(money: &rpc::views::Money) -> u128 {
 #[test]
 fn the_parts_of_every_account_add_up_to_what_the_ledger_holds() {
     let chain = busy_chain();
-    let store: &dyn Store = &chain.store;
+    let store = &chain.store;
     let views: Vec<FundsView> = (0..ACCOUNTS)
         .map(|index| FundsView::read(store, &account(index)))
         .collect();

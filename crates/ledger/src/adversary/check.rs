@@ -359,6 +359,8 @@ pub fn after_block(world: &World, memory: &mut Memory, applied: &Applied) -> Res
     admission::check_receipts(world, applied)?;
     audit::check_conservation(&world.store)
         .map_err(|error| Violation::new("conservation", error.to_string()))?;
+    audit::check_indexes(&world.store)
+        .map_err(|error| Violation::new("indexes", error.to_string()))?;
     let view = View::read(&world.store, world.time_ms);
     check_events(memory, applied, &view)?;
     records::check_takes(applied, &view)?;

@@ -1,8 +1,12 @@
-//! Read-only views of lending for the API. They walk ids in order; the node keeps indexes for
-//! anything served at volume.
+//! Read-only views of lending for the API. An account's loans come from its index
+//! ([`crate::index`]) and the credit book from the live offers alone; the open requests still walk
+//! every loan id.
 
-use super::records::{CreditOffer, Db, Loan, LoanState};
-use crate::store::Store;
+use super::records::{CreditOffer, Db, Loan, LoanState, table};
+use crate::{
+    index::{self, Kind},
+    store::{MemoryStore, Store},
+};
 use types::{AccountId, AssetId};
 
 /// How to order the credit book.
@@ -46,11 +50,13 @@ pub fn open_requests(
 
 /// Credit offers, optionally for one asset, lowest rate first.
 pub fn credit_offers(
-    store: &(impl Store + ?Sized),
+    store: &MemoryStore,
     asset: Option<AssetId>,
     sort: SortBy,
 ) -> Vec<CreditOffer> {
-    let mut found: Vec<CreditOffer> = (1..=Db::last_offer_id(store))
+    let mut found: Vec<CreditOffer> = store
+        .scan_prefix(&[table::CREDIT_OFFER])
+        .filter_map(|(key, _)| index::id_of(&[table::CREDIT_OFFER], key))
         .filter_map(|id| Db::credit_offer(store, id))
         .filter(|offer| asset.is_none_or(|a| offer.asset == a))
         .collect();
@@ -64,15 +70,15 @@ pub fn credit_offers(
     found
 }
 
-pub fn loans_of_borrower(store: &(impl Store + ?Sized), borrower: &AccountId) -> Vec<Loan> {
-    (1..=Db::last_loan_id(store))
+pub fn loans_of_borrower(store: &MemoryStore, borrower: &AccountId) -> Vec<Loan> {
+    index::ids(store, borrower, Kind::Loan)
         .filter_map(|id| Db::loan(store, id))
         .filter(|loan| &loan.borrower == borrower)
         .collect()
 }
 
-pub fn loans_of_lender(store: &(impl Store + ?Sized), lender: &AccountId) -> Vec<Loan> {
-    (1..=Db::last_loan_id(store))
+pub fn loans_of_lender(store: &MemoryStore, lender: &AccountId) -> Vec<Loan> {
+    index::ids(store, lender, Kind::Loan)
         .filter(|id| Db::position(store, *id, lender).is_some())
         .filter_map(|id| Db::loan(store, id))
         .collect()

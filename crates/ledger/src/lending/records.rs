@@ -1,7 +1,7 @@
 //! The lending module's state: loans (from request to close), lender positions, credit offers
 //! and borrowers' credit history.
 
-use crate::{state::read, state::write, store::Store};
+use crate::{index, state::read, state::write, store::Store};
 use types::{
     AccountId, AssetId,
     codec::{Buf, CodecError, EncodeSize, RangeCfg, Read, Write},
@@ -341,6 +341,7 @@ impl Db {
 
     pub fn put_loan(store: &mut (impl Store + ?Sized), loan: &Loan) {
         write(store, &key_u64(table::LOAN, loan.id), loan);
+        index::add(store, &loan.borrower, index::Kind::Loan, loan.id);
     }
 
     fn position_key(loan: u64, lender: &AccountId) -> Vec<u8> {
@@ -364,6 +365,7 @@ impl Db {
         position: &Position,
     ) {
         write(store, &Self::position_key(loan, lender), position);
+        index::add(store, lender, index::Kind::Loan, loan);
     }
 
     pub fn delete_position(store: &mut (impl Store + ?Sized), loan: u64, lender: &AccountId) {
@@ -387,9 +389,13 @@ impl Db {
 
     pub fn put_credit_offer(store: &mut (impl Store + ?Sized), offer: &CreditOffer) {
         write(store, &key_u64(table::CREDIT_OFFER, offer.id), offer);
+        index::add(store, &offer.lender, index::Kind::CreditOffer, offer.id);
     }
 
     pub fn delete_credit_offer(store: &mut (impl Store + ?Sized), id: u64) {
+        if let Some(offer) = Self::credit_offer(store, id) {
+            index::remove(store, &offer.lender, index::Kind::CreditOffer, id);
+        }
         store.delete(&key_u64(table::CREDIT_OFFER, id));
     }
 

@@ -7,7 +7,7 @@ use super::{
     records::{Arbitrator, Db, Offer, Trade},
     reputation::{Standing, median, standing},
 };
-use crate::store::Store;
+use crate::store::{MemoryStore, Store};
 use types::{
     AccountId, AssetId,
     market::{Fiat, Side},
@@ -66,9 +66,18 @@ pub fn offers(store: &(impl Store + ?Sized), filter: &OfferFilter) -> Vec<Offer>
     found
 }
 
+/// The ids of the offers that exist (open or paused), in increasing order. Offers are deleted
+/// when they close, so this walks the live ones only, not every id ever made.
+pub fn offer_ids(store: &MemoryStore) -> impl Iterator<Item = u64> + '_ {
+    let prefix = [super::records::table::OFFER];
+    store
+        .scan_prefix(&prefix)
+        .filter_map(move |(key, _)| crate::index::id_of(&prefix, key))
+}
+
 /// Every trade `account` is a party to, newest first.
-pub fn trades_of(store: &(impl Store + ?Sized), account: &AccountId) -> Vec<Trade> {
-    (1..=Db::last_trade_id(store))
+pub fn trades_of(store: &MemoryStore, account: &AccountId) -> Vec<Trade> {
+    crate::index::ids(store, account, crate::index::Kind::Trade)
         .rev()
         .filter_map(|id| Db::trade(store, id))
         .filter(|trade| &trade.buyer == account || &trade.seller == account)

@@ -1,6 +1,6 @@
 //! The market's state: records, their keys, and typed reads and writes.
 
-use crate::{state::read, state::write, store::Store};
+use crate::{index, state::read, state::write, store::Store};
 use types::{
     AccountId, AssetId, Text,
     codec::{Buf, CodecError, EncodeSize, RangeCfg, Read, Write},
@@ -424,9 +424,13 @@ impl Db {
 
     pub fn put_offer(store: &mut (impl Store + ?Sized), offer: &Offer) {
         write(store, &key_u64(table::OFFER, offer.id), offer);
+        index::add(store, &offer.maker, index::Kind::Offer, offer.id);
     }
 
     pub fn delete_offer(store: &mut (impl Store + ?Sized), id: u64) {
+        if let Some(offer) = Self::offer(store, id) {
+            index::remove(store, &offer.maker, index::Kind::Offer, id);
+        }
         store.delete(&key_u64(table::OFFER, id));
     }
 
@@ -436,6 +440,12 @@ impl Db {
 
     pub fn put_trade(store: &mut (impl Store + ?Sized), trade: &Trade) {
         write(store, &key_u64(table::TRADE, trade.id), trade);
+        for party in [Some(trade.buyer), Some(trade.seller), trade.arbitrator]
+            .into_iter()
+            .flatten()
+        {
+            index::add(store, &party, index::Kind::Trade, trade.id);
+        }
     }
 
     fn counters(store: &(impl Store + ?Sized)) -> Counters {
