@@ -7,9 +7,14 @@
 //! finalized, so no balance can be silently wrong. A validator whose storage cannot be opened
 //! refuses to start with a message naming what it could not open.
 //!
+//! `one_validator` fails one validator's disk alone (`disk`) while the others stay sound.
+//!
 //! `EQUA_SIM_SEED=<n>` runs only seed `n`; `EQUA_STORAGE_SEEDS=<n>` runs seeds `0..n`.
 
+#[path = "../common/mod.rs"]
 mod common;
+mod disk;
+mod one_validator;
 
 use common::RandomTransfers;
 use commonware_consensus::{marshal::Identifier, types::Height};
@@ -25,7 +30,7 @@ use commonware_glue::simulate::{
 };
 use commonware_p2p::simulated;
 use commonware_runtime::{
-    Handle, Quota, Runner as _, Supervisor as _,
+    Handle, Quota, Runner as _, Spawner, Supervisor as _,
     deterministic::{self, FaultConfig},
 };
 use commonware_utils::{NZUsize, channel::mpsc, probability};
@@ -60,11 +65,17 @@ struct Sim {
     keys: Vec<ed25519::PrivateKey>,
 }
 
-struct Validator(NodeState<deterministic::Context>);
+/// A validator's node, on the deterministic runtime's context or one with a faulty disk
+/// (`disk::Disk`).
+struct Validator<E: Spawner + commonware_storage::Context = deterministic::Context>(NodeState<E>);
 
-impl ProcessedHeight for Validator {
+impl<E: Spawner + commonware_storage::Context> ProcessedHeight for Validator<E> {
     async fn processed_height(&self) -> u64 {
-        common::processed_height(&self.0).await
+        self.0
+            .marshal
+            .get_processed()
+            .await
+            .map_or(0, |processed| processed.height().get())
     }
 }
 
@@ -139,7 +150,9 @@ struct Recovered {
     replayed: Arc<Mutex<u64>>,
 }
 
-impl Property<ed25519::PublicKey, Validator> for Recovered {
+impl<E: Spawner + commonware_storage::Context> Property<ed25519::PublicKey, Validator<E>>
+    for Recovered
+{
     fn name(&self) -> &str {
         "recovered"
     }
@@ -147,7 +160,7 @@ impl Property<ed25519::PublicKey, Validator> for Recovered {
     fn check<'a>(
         &'a self,
         _tracker: &'a ProgressTracker<ed25519::PublicKey>,
-        states: &'a [&'a Validator],
+        states: &'a [&'a Validator<E>],
     ) -> Pin<Box<dyn Future<Output = Result<(), String>> + Send + 'a>> {
         Box::pin(async move {
             if states.len() != VALIDATORS as usize {
