@@ -143,33 +143,20 @@ fn a_validator_whose_disk_fails_recovers_while_the_others_keep_finalizing() {
             roots: Arc::default(),
             replayed: Arc::default(),
         };
-        // Logs go to a buffer under a subscriber of this thread's own, as in the test of every
-        // validator's faults: tracing caches per call site whether anyone listens, and a thread
-        // without a subscriber of its own would otherwise race with that test's.
-        let log = Log::default();
-        let subscriber = tracing_subscriber::fmt()
-            .with_max_level(tracing::Level::WARN)
-            .with_ansi(false)
-            .with_writer({
-                let log = log.clone();
-                move || log.clone()
-            })
-            .finish();
-        let _guard = tracing::subscriber::set_default(subscriber);
-        let result = PlanBuilder::new(sim.clone())
-            .seed(seed)
-            .exit_condition(ProcessedHeightAtLeast::new(HEIGHT))
-            .timeout(Duration::from_secs(60))
-            .crash(Crash::Schedule(schedule))
-            // The runtime's own storage faults stay off; setting them (to none) makes the
-            // simulation catch an actor's panic as that validator's crash instead of ending.
-            .with_storage_fault(FaultConfig::default())
-            .property(recovered.clone())
-            .run();
-        let results = result.unwrap_or_else(|error| {
-            let log = String::from_utf8_lossy(&log.0.lock().unwrap()).into_owned();
-            panic!("seed {seed}: {error}\n{}", last_lines(&log, 40))
+        let (result, log) = capture_logs(|| {
+            PlanBuilder::new(sim.clone())
+                .seed(seed)
+                .exit_condition(ProcessedHeightAtLeast::new(HEIGHT))
+                .timeout(Duration::from_secs(60))
+                .crash(Crash::Schedule(schedule))
+                // The runtime's own storage faults stay off; setting them (to none) makes the
+                // simulation catch an actor's panic as that validator's crash instead of ending.
+                .with_storage_fault(FaultConfig::default())
+                .property(recovered.clone())
+                .run()
         });
+        let results =
+            result.unwrap_or_else(|error| panic!("seed {seed}: {error}\n{}", last_lines(&log, 40)));
         assert_eq!(
             results[0].crashes, 1,
             "seed {seed}: the faulty validator crashed"
