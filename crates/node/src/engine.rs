@@ -337,9 +337,11 @@ fn qmdb_config(
 
 /// Starts a node. `context` must be the node's root context: simplex runs on it, and every other
 /// actor on a child, so aborting the returned handle stops the whole node.
+///
+/// Leaders rotate round robin, as on every node of the chain.
 #[allow(clippy::too_many_arguments)]
 pub async fn start_node<E, S, R, P, B, Rep>(
-    mut context: E,
+    context: E,
     config: NodeConfig,
     public_key: ed25519::PublicKey,
     channels: Channels<S, R>,
@@ -354,6 +356,42 @@ where
     P: commonware_p2p::Provider<PublicKey = ed25519::PublicKey>,
     B: Blocker<PublicKey = ed25519::PublicKey> + Clone,
     Rep: Reporter<Activity = marshal::Update<Block>>,
+{
+    start_node_with_elector(
+        context,
+        config,
+        public_key,
+        channels,
+        peer_provider,
+        blocker,
+        reporter,
+        RoundRobin::<Sha256>::default(),
+    )
+    .await
+}
+
+/// [`start_node`] with another leader election. Every node of a chain must elect alike, so
+/// this is for simulations only: the twins scenarios script the first leaders (simplex's
+/// `mocks::twins::Elector`) and then fall back to round robin.
+#[allow(clippy::too_many_arguments)]
+pub async fn start_node_with_elector<E, S, R, P, B, Rep, L>(
+    mut context: E,
+    config: NodeConfig,
+    public_key: ed25519::PublicKey,
+    channels: Channels<S, R>,
+    peer_provider: P,
+    blocker: B,
+    reporter: impl FnOnce(StatefulMailbox<E, App>) -> Rep,
+    elector: L,
+) -> (Handle<()>, NodeState<E>)
+where
+    E: Spawner + Clock + Metrics + Storage + rand_core::CryptoRng,
+    S: Sender<PublicKey = ed25519::PublicKey>,
+    R: Receiver<PublicKey = ed25519::PublicKey>,
+    P: commonware_p2p::Provider<PublicKey = ed25519::PublicKey>,
+    B: Blocker<PublicKey = ed25519::PublicKey> + Clone,
+    Rep: Reporter<Activity = marshal::Update<Block>>,
+    L: simplex::elector::Config<Scheme>,
 {
     let NodeConfig {
         partition_prefix: prefix,
@@ -530,7 +568,7 @@ where
         context,
         simplex::Config {
             scheme,
-            elector: RoundRobin::<Sha256>::default(),
+            elector,
             blocker,
             automaton: paced,
             relay: deferred,

@@ -1,6 +1,7 @@
 //! What every run checks, and what it records for the scenarios to assert on.
 
 use super::*;
+use commonware_cryptography::Digestible as _;
 
 /// What the checks saw at the end of a run.
 #[derive(Clone, Debug, Default)]
@@ -18,6 +19,8 @@ pub(crate) struct Seen {
     pub(crate) forged_finalized: Vec<u64>,
     /// Per honest validator: transactions in its relay pool.
     pub(crate) pool_sizes: Vec<usize>,
+    /// Per twin: the height up to which it holds finalized blocks, all of them the honest ones.
+    pub(crate) twin_heights: Vec<u64>,
 }
 
 #[derive(Clone)]
@@ -100,6 +103,39 @@ impl Property<ed25519::PublicKey, Validator> for Checks {
                 seen.faults.push(node.faults.all());
                 if let Some(pool) = &validator.pool {
                     seen.pool_sizes.push(pool.len());
+                }
+            }
+            // What either twin finalized is what the honest validators finalized at that height
+            // (the harness checks the same as the twins report it; this also covers blocks a twin
+            // only backfilled).
+            let twin_nodes = self.sim.twin_nodes.lock().unwrap().clone();
+            if !twin_nodes.is_empty() {
+                let reference = states
+                    .iter()
+                    .find_map(|validator| validator.node.as_ref().filter(|_| !validator.byzantine))
+                    .expect("an honest validator");
+                for (twin, node) in twin_nodes.iter().enumerate() {
+                    let mut height = 1;
+                    while let Some(block) = node
+                        .marshal
+                        .get_block(Identifier::Height(Height::new(height)))
+                        .await
+                    {
+                        let honest = reference
+                            .marshal
+                            .get_block(Identifier::Height(Height::new(height)))
+                            .await;
+                        if let Some(honest) = honest
+                            && honest.digest() != block.digest()
+                        {
+                            return Err(format!(
+                                "twin {twin} finalized another block than the honest validators \
+                                 at height {height}"
+                            ));
+                        }
+                        height += 1;
+                    }
+                    seen.twin_heights.push(height - 1);
                 }
             }
             let oracle = self.sim.oracle.lock().unwrap().clone();

@@ -19,6 +19,10 @@ pub(crate) struct Sim {
     /// Relay messages the spammer tried to send, and those the quota let through.
     pub(crate) spam_attempts: Arc<AtomicU64>,
     pub(crate) spam_sent: Arc<AtomicU64>,
+    /// The twins case, when the byzantine validator runs as twins.
+    pub(crate) twins: Option<Arc<twins::Case>>,
+    /// Both twins' nodes, for the checks.
+    pub(crate) twin_nodes: Arc<Mutex<Vec<NodeState<deterministic::Context>>>>,
 }
 
 impl Sim {
@@ -32,7 +36,23 @@ impl Sim {
             forged_ids: Arc::default(),
             spam_attempts: Arc::default(),
             spam_sent: Arc::default(),
+            twins: None,
+            twin_nodes: Arc::default(),
         }
+    }
+
+    /// Four validators, of which the case's compromised one runs as twins.
+    pub(crate) fn twins(case: twins::Case) -> Self {
+        let compromised = case.compromised.clone();
+        Self {
+            twins: Some(Arc::new(case)),
+            ..Self::new(4, compromised, Misbehaviour::Twins)
+        }
+    }
+
+    /// The leader election every validator of this simulation uses.
+    pub(crate) fn elector(&self) -> twins::Elector {
+        twins::elector(self.twins.as_deref(), self.keys.len())
     }
 }
 
@@ -106,6 +126,20 @@ impl EngineDefinition for Sim {
             node: None,
             pool: None,
         };
+        if let (true, Some(case)) = (byzantine, &self.twins) {
+            return twins::start_twins(
+                self,
+                case,
+                context,
+                index,
+                public_key,
+                oracle,
+                channels,
+                participants,
+                monitor,
+            )
+            .await;
+        }
         if byzantine && !self.misbehaviour.runs_a_node() {
             let mut channels = channels.into_iter();
             let votes = channels.next().expect("votes");
@@ -159,7 +193,8 @@ impl EngineDefinition for Sim {
                 Misbehaviour::ForgedTransactions
                 | Misbehaviour::UnaffordableTransactions
                 | Misbehaviour::MalformedRelay
-                | Misbehaviour::RelayFlood => unreachable!("runs a node"),
+                | Misbehaviour::RelayFlood
+                | Misbehaviour::Twins => unreachable!("runs a node"),
             };
             return (handle, validator);
         }
@@ -232,8 +267,16 @@ impl EngineDefinition for Sim {
                 ..engine::Tuning::default()
             },
         };
-        let (handle, node) =
-            common::start_validator(context, public_key, oracle, channels, monitor, config).await;
+        let (handle, node) = common::start_validator_with_elector(
+            context,
+            public_key,
+            oracle,
+            channels,
+            monitor,
+            config,
+            self.elector(),
+        )
+        .await;
         validator.node = Some(node);
         (handle, validator)
     }

@@ -19,12 +19,19 @@
 //! seeds (64 runs in all); `EQUA_SIM_SEED=<n>` runs only seed `n`, and `EQUA_BYZ_SEEDS=<n>` runs
 //! seeds `0..n` in every scenario, for example
 //! `EQUA_BYZ_SEEDS=200 cargo test -p node --test byzantine --release`.
+//!
+//! In the twins scenarios (`twins`) the misbehaving validator runs as two real nodes with one
+//! key, each seeing part of the network for the first views, as simplex's twins scenario
+//! generator draws it: 20 cases with a new split every view and 12 with one split held
+//! throughout, each run with its case number as seed. `EQUA_TWINS_CASES=<n>` draws `n` cases
+//! in each campaign.
 
 mod checks;
 #[path = "../common/mod.rs"]
 mod common;
 mod doubles;
 mod harness;
+mod twins;
 
 use checks::{Checks, Seen};
 use doubles::{ForgingTransfers, spam_the_relay, unaffordable};
@@ -36,6 +43,7 @@ use commonware_consensus::{
         elector::RoundRobin,
         mocks::{
             conflicter, equivocator, impersonator, nuller, nullify_only, outdated, relay,
+            twins as twins_mocks,
             wrapped::{self, Behavior},
         },
     },
@@ -108,6 +116,8 @@ enum Misbehaviour {
     /// Runs the real node and floods the relay channel with well-formed batches of transactions
     /// whose signatures are forged.
     RelayFlood,
+    /// Runs as two real nodes with one key, each seeing part of the network (see `twins`).
+    Twins,
 }
 
 impl Misbehaviour {
@@ -119,6 +129,7 @@ impl Misbehaviour {
                 | Self::UnaffordableTransactions
                 | Self::MalformedRelay
                 | Self::RelayFlood
+                | Self::Twins
         )
     }
 }
@@ -428,4 +439,60 @@ fn a_peer_flooding_the_relay_is_rate_limited_and_the_chain_keeps_finalizing() {
         }
         assert_only_byzantine_blamed(&sim, &seen, &context);
     }
+}
+
+/// Runs a campaign of twins cases: in each, one validator of four runs as two twins with one key,
+/// and for the first `rounds` views the scenario decides who leads and which validators each
+/// twin exchanges votes and certificates with (see `twins`). The honest validators must keep
+/// agreement (so must the twins: both report their finalizations to the harness), finalize
+/// [`HEIGHT`] blocks, conserve money and blame only the compromised validator.
+fn twins_campaign(mode: twins_mocks::Mode, rounds: usize, default_cases: usize) {
+    let cases = twins::cases(mode, rounds, default_cases);
+    assert!(!cases.is_empty(), "the campaign has cases");
+    let mut evidence = 0;
+    let mut twins_caught_up = 0;
+    let count = cases.len();
+    for (number, case) in cases.into_iter().enumerate() {
+        let leaders: Vec<usize> = case.scenario.rounds().iter().map(|r| r.leader()).collect();
+        let context = format!(
+            "twins {mode:?}, case {number} (compromised {:?}, scripted leaders {leaders:?})",
+            case.compromised
+        );
+        let (sim, seen) = run(Sim::twins(case), number as u64);
+        assert_only_byzantine_blamed(&sim, &seen, &context);
+        assert_eq!(seen.twin_heights.len(), 2, "{context}: both twins checked");
+        let bad = &byzantine_keys(&sim)[0];
+        evidence += seen
+            .faults
+            .iter()
+            .map(|faults| faults.get(bad).copied().unwrap_or(0))
+            .sum::<u64>();
+        twins_caught_up += seen
+            .twin_heights
+            .iter()
+            .filter(|height| **height >= HEIGHT)
+            .count();
+    }
+    // The campaign must have made the twins equivocate somewhere, or it tested nothing.
+    assert!(
+        evidence > 0,
+        "twins {mode:?}: no honest validator recorded conflicting votes of a twin in {count} cases"
+    );
+    eprintln!(
+        "twins {mode:?}: {count} cases, {evidence} conflicting votes recorded, \
+         {twins_caught_up} of {} twins finalized up to height {HEIGHT}",
+        2 * count
+    );
+}
+
+/// Each scripted view gets its own leader and its own split of the network.
+#[test]
+fn twins_with_a_new_split_every_view_never_fork() {
+    twins_campaign(twins_mocks::Mode::Sampled, 4, 20);
+}
+
+/// One split of the network holds for all the scripted views.
+#[test]
+fn twins_with_a_sustained_split_never_fork() {
+    twins_campaign(twins_mocks::Mode::Sustained, 4, 12);
 }

@@ -4,7 +4,8 @@
 //! Each simulation uses part of this module, so unused items are expected in any one of them.
 #![allow(dead_code)]
 
-use commonware_cryptography::{Signer, ed25519};
+use commonware_consensus::simplex::{self, elector::RoundRobin};
+use commonware_cryptography::{Sha256, Signer, ed25519};
 use commonware_glue::simulate::{reporter::MonitorReporter, tracker::FinalizationUpdate};
 use commonware_p2p::simulated::Oracle;
 use commonware_runtime::{Handle, Quota, deterministic};
@@ -93,8 +94,31 @@ pub async fn start_validator(
     monitor: mpsc::UnboundedSender<FinalizationUpdate<ed25519::PublicKey>>,
     config: NodeConfig,
 ) -> (Handle<()>, NodeState<deterministic::Context>) {
+    start_validator_with_elector(
+        context,
+        public_key,
+        oracle,
+        channels,
+        monitor,
+        config,
+        RoundRobin::<Sha256>::default(),
+    )
+    .await
+}
+
+/// [`start_validator`] with another leader election, which every validator of the simulation
+/// must share.
+pub async fn start_validator_with_elector(
+    context: deterministic::Context,
+    public_key: &ed25519::PublicKey,
+    oracle: &Oracle<ed25519::PublicKey, deterministic::Context>,
+    channels: Vec<ChannelPair>,
+    monitor: mpsc::UnboundedSender<FinalizationUpdate<ed25519::PublicKey>>,
+    config: NodeConfig,
+    elector: impl simplex::elector::Config<Scheme>,
+) -> (Handle<()>, NodeState<deterministic::Context>) {
     let reporter_key = public_key.clone();
-    engine::start_node(
+    engine::start_node_with_elector(
         context,
         config,
         public_key.clone(),
@@ -102,6 +126,7 @@ pub async fn start_validator(
         oracle.manager(),
         oracle.control(public_key.clone()),
         move |mailbox| MonitorReporter::new(reporter_key, monitor, mailbox),
+        elector,
     )
     .await
 }

@@ -7,9 +7,14 @@
 //! finalized, so no balance can be silently wrong. A validator whose storage cannot be opened
 //! refuses to start with a message naming what it could not open.
 //!
+//! `one_validator` fails one validator's disk alone (`disk`) while the others stay sound.
+//!
 //! `EQUA_SIM_SEED=<n>` runs only seed `n`; `EQUA_STORAGE_SEEDS=<n>` runs seeds `0..n`.
 
+#[path = "../common/mod.rs"]
 mod common;
+mod disk;
+mod one_validator;
 
 use common::RandomTransfers;
 use commonware_consensus::{marshal::Identifier, types::Height};
@@ -25,7 +30,7 @@ use commonware_glue::simulate::{
 };
 use commonware_p2p::simulated;
 use commonware_runtime::{
-    Handle, Quota, Runner as _, Supervisor as _,
+    Handle, Quota, Runner as _, Spawner, Supervisor as _,
     deterministic::{self, FaultConfig},
 };
 use commonware_utils::{NZUsize, channel::mpsc, probability};
@@ -35,10 +40,11 @@ use node::{
     engine::{self, NodeConfig, NodeState},
 };
 use std::{
+    cell::RefCell,
     future::Future,
     io::Write,
     pin::Pin,
-    sync::{Arc, Mutex},
+    sync::{Arc, Mutex, Once},
     time::Duration,
 };
 use types::Digest;
@@ -60,11 +66,17 @@ struct Sim {
     keys: Vec<ed25519::PrivateKey>,
 }
 
-struct Validator(NodeState<deterministic::Context>);
+/// A validator's node, on the deterministic runtime's context or one with a faulty disk
+/// (`disk::Disk`).
+struct Validator<E: Spawner + commonware_storage::Context = deterministic::Context>(NodeState<E>);
 
-impl ProcessedHeight for Validator {
+impl<E: Spawner + commonware_storage::Context> ProcessedHeight for Validator<E> {
     async fn processed_height(&self) -> u64 {
-        common::processed_height(&self.0).await
+        self.0
+            .marshal
+            .get_processed()
+            .await
+            .map_or(0, |processed| processed.height().get())
     }
 }
 
@@ -139,7 +151,9 @@ struct Recovered {
     replayed: Arc<Mutex<u64>>,
 }
 
-impl Property<ed25519::PublicKey, Validator> for Recovered {
+impl<E: Spawner + commonware_storage::Context> Property<ed25519::PublicKey, Validator<E>>
+    for Recovered
+{
     fn name(&self) -> &str {
         "recovered"
     }
@@ -147,7 +161,7 @@ impl Property<ed25519::PublicKey, Validator> for Recovered {
     fn check<'a>(
         &'a self,
         _tracker: &'a ProgressTracker<ed25519::PublicKey>,
-        states: &'a [&'a Validator],
+        states: &'a [&'a Validator<E>],
     ) -> Pin<Box<dyn Future<Output = Result<(), String>> + Send + 'a>> {
         Box::pin(async move {
             if states.len() != VALIDATORS as usize {
@@ -199,19 +213,53 @@ impl Property<ed25519::PublicKey, Validator> for Recovered {
     }
 }
 
-/// Everything the runtime and the node log, kept to look for the injected faults.
-#[derive(Clone, Default)]
-struct Log(Arc<Mutex<Vec<u8>>>);
+thread_local! {
+    /// What this thread logged since [`capture_logs`] started, while it runs.
+    static CAPTURED: RefCell<Option<Vec<u8>>> = const { RefCell::new(None) };
+}
 
-impl Write for Log {
+/// Writes log lines to the capture of the thread that logs them.
+struct ThreadLog;
+
+impl Write for ThreadLog {
     fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(bytes);
+        CAPTURED.with(|captured| {
+            if let Some(buffer) = captured.borrow_mut().as_mut() {
+                buffer.extend_from_slice(bytes);
+            }
+        });
         Ok(bytes.len())
     }
 
     fn flush(&mut self) -> std::io::Result<()> {
         Ok(())
     }
+}
+
+/// Runs `run` and returns what it logged at WARN and above on this thread (the deterministic
+/// runtime runs every task on the thread that starts it).
+///
+/// One subscriber serves the whole test process and is never dropped. Tracing caches per call
+/// site whether any subscriber listens; with a scoped subscriber per test, a call site first hit
+/// while none was registered could stay silent for a test running in parallel, and its faults
+/// would go unseen.
+pub fn capture_logs<R>(run: impl FnOnce() -> R) -> (R, String) {
+    static INSTALLED: Once = Once::new();
+    INSTALLED.call_once(|| {
+        let subscriber = tracing_subscriber::fmt()
+            .with_max_level(tracing::Level::WARN)
+            .with_ansi(false)
+            .with_writer(|| ThreadLog)
+            .finish();
+        tracing::subscriber::set_global_default(subscriber)
+            .expect("no other subscriber is installed in this test process");
+    });
+    CAPTURED.with(|captured| *captured.borrow_mut() = Some(Vec::new()));
+    let result = run();
+    let log = CAPTURED
+        .with(|captured| captured.borrow_mut().take())
+        .unwrap_or_default();
+    (result, String::from_utf8_lossy(&log).into_owned())
 }
 
 fn faults(seed: u64) -> FaultConfig {
@@ -254,16 +302,7 @@ fn validators_hit_by_storage_faults_recover_to_the_chains_state() {
             roots: Arc::default(),
             replayed: Arc::default(),
         };
-        let log = Log::default();
-        let subscriber = tracing_subscriber::fmt()
-            .with_max_level(tracing::Level::WARN)
-            .with_ansi(false)
-            .with_writer({
-                let log = log.clone();
-                move || log.clone()
-            })
-            .finish();
-        let result = tracing::subscriber::with_default(subscriber, || {
+        let (result, log) = capture_logs(|| {
             PlanBuilder::new(sim)
                 .seed(seed)
                 .exit_condition(ProcessedHeightAtLeast::new(HEIGHT))
@@ -272,7 +311,6 @@ fn validators_hit_by_storage_faults_recover_to_the_chains_state() {
                 .property(recovered.clone())
                 .run()
         });
-        let log = String::from_utf8_lossy(&log.0.lock().unwrap()).into_owned();
         let results =
             result.unwrap_or_else(|error| panic!("seed {seed}: {error}\n{}", last_lines(&log, 40)));
         assert_eq!(
