@@ -75,7 +75,7 @@ pub struct IndexError(pub String);
 /// Checks the per-account indexes against the records: every live offer and credit offer is in
 /// its maker's index and nothing else is; every trade is in its buyer's, seller's and current
 /// arbitrator's, every loan in its borrower's and each lender's; and every trade or loan entry
-/// points at a record that exists.
+/// points at a record the account is or was part of.
 pub fn check_indexes(store: &MemoryStore) -> Result<(), IndexError> {
     use crate::index::{self, Kind};
     use crate::{lending, market};
@@ -143,8 +143,20 @@ pub fn check_indexes(store: &MemoryStore) -> Result<(), IndexError> {
         let exists = match kind {
             Kind::Offer => expected_offers.contains(&(account, id)),
             Kind::CreditOffer => expected_credit.contains(&(account, id)),
-            Kind::Trade => market::Db::trade(store, id).is_some(),
-            Kind::Loan => lending::Db::loan(store, id).is_some(),
+            // A trade's parties, its arbitrator, or one it had before a reassignment. The last
+            // arbitrator reassigned away once the list is full is not listed anywhere.
+            Kind::Trade => market::Db::trade(store, id).is_some_and(|trade| {
+                trade.buyer == account
+                    || trade.seller == account
+                    || trade.arbitrator == Some(account)
+                    || trade.reassigned.contains(&account)
+                    || (trade.reassigned.len() >= market::records::MAX_REASSIGNMENTS
+                        && trade.arbitrator.is_none())
+            }),
+            // A loan's borrower or one of its lenders (a withdrawal removes the entry).
+            Kind::Loan => lending::Db::loan(store, id).is_some_and(|loan| {
+                loan.borrower == account || lending::Db::position(store, id, &account).is_some()
+            }),
         };
         if !exists {
             return Err(IndexError(format!(

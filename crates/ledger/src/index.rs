@@ -5,10 +5,11 @@
 //! Listing an account's trades, loans or offers is then a walk over its own keys in an ordered
 //! store, whatever the number of records in the ledger, instead of a scan of every id ever made.
 //!
-//! An entry says the account *was* related to the record. Offers and credit offers leave the
-//! index when they are deleted; trades and loans never are, so their entries are the account's
-//! history. A trade's former arbitrator (after a reassignment) and a lender that withdrew before
-//! the loan started keep their entries, so readers check the relation on the record itself.
+//! An entry says the account is or was part of the record. Offers and credit offers leave the
+//! index when they are deleted, and a lender's loan when it withdraws its funding; trades and
+//! loans are never deleted, so their entries are the account's history. A trade's former
+//! arbitrator (after a reassignment) keeps its entry, so readers check the relation on the record
+//! itself.
 //! Entries are written by the typed record writers (`market::Db`, `lending::Db`) only, and only
 //! when absent, so rewriting a record does not rewrite its index entries.
 
@@ -26,7 +27,7 @@ pub enum Kind {
     Offer = 1,
     /// A trade the account is buyer, seller or (now or earlier) arbitrator of.
     Trade = 2,
-    /// A loan the account borrows or funded.
+    /// A loan the account borrows or funds (removed when a lender withdraws).
     Loan = 3,
     /// A credit offer the account made (removed with the offer).
     CreditOffer = 4,

@@ -16,6 +16,7 @@
 pub mod adversary;
 pub mod audit;
 pub mod bank;
+mod blob;
 pub mod error;
 pub mod execute;
 #[cfg(any(test, feature = "fault-injection"))]

@@ -7,9 +7,10 @@
 //! changes to the authenticated store in key order. The ledger only needs the three calls of
 //! [`Store`].
 
+use crate::blob::Blob;
 use ahash::AHashMap;
 use imbl::OrdMap;
-use std::{ops::Bound, sync::Arc};
+use std::ops::Bound;
 
 /// A synchronous key-value store. Absent keys read as `None`. Implementations must be
 /// deterministic: the same sequence of calls always leaves the same contents.
@@ -21,14 +22,13 @@ pub trait Store {
 
 /// A store held in a persistent ordered map ([`imbl::OrdMap`], a B-tree whose nodes are shared
 /// between copies). Cloning is O(1): a clone shares every node with the original, and a write
-/// copies only the path to the key it changes (O(log n) nodes). Keys and values are shared
-/// slices, so copying a node only counts references instead of copying up to 64 records. This is what lets the node keep one
-/// state per executed block and execute a block on a copy of its parent's state at a cost that
+/// copies only the path to the key it changes (O(log n) nodes, short records inline, long ones
+/// shared: see `blob`). This is what lets the node keep one state per executed block and execute a block on a copy of its parent's state at a cost that
 /// depends on what the block touches, not on how many records exist. Point reads and writes are
 /// O(log n); [`MemoryStore::scan_prefix`] walks only the keys under the prefix, in key order.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct MemoryStore {
-    entries: OrdMap<Arc<[u8]>, Arc<[u8]>>,
+    entries: OrdMap<Blob, Blob>,
 }
 
 impl MemoryStore {
@@ -49,12 +49,12 @@ impl MemoryStore {
         };
         self.entries
             .range::<_, [u8]>((Bound::Included(prefix), upper))
-            .map(|(key, value)| (&**key, &**value))
+            .map(|(key, value)| (key.as_slice(), value.as_slice()))
     }
 
     /// The value under `key`, without copying it.
     pub fn get_ref(&self, key: &[u8]) -> Option<&[u8]> {
-        self.entries.get(key).map(|value| &**value)
+        self.entries.get(key).map(Blob::as_slice)
     }
 
     pub fn len(&self) -> usize {
@@ -84,11 +84,11 @@ impl MemoryStore {
 
 impl Store for MemoryStore {
     fn get(&self, key: &[u8]) -> Option<Vec<u8>> {
-        self.entries.get(key).map(|value| value.to_vec())
+        self.entries.get(key).map(|value| value.as_slice().to_vec())
     }
 
     fn put(&mut self, key: &[u8], value: Vec<u8>) {
-        self.entries.insert(Arc::from(key), Arc::from(value));
+        self.entries.insert(Blob::from(key), Blob::from(value));
     }
 
     fn delete(&mut self, key: &[u8]) {

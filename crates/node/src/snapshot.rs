@@ -21,7 +21,9 @@ use std::{
 };
 use types::Digest;
 
-const MAGIC: &[u8; 8] = b"EQUASNP1";
+/// The state format's version is in the last byte: 2 added the per-account indexes
+/// (`ledger::index`), so a snapshot of format 1 lacks records every block now relies on.
+const MAGIC: &[u8; 8] = b"EQUASNP2";
 const FILE: &str = "ledger.snapshot";
 const CHECKSUM_NAMESPACE: &[u8] = b"EQUA_SNAPSHOT_V1";
 
@@ -127,7 +129,11 @@ fn decode(bytes: &[u8]) -> Result<Snapshot, String> {
     }
     let mut reader = Reader(body);
     if reader.take(MAGIC.len())? != MAGIC {
-        return Err("not a ledger snapshot of this version".into());
+        return Err(
+            "not a ledger snapshot of this state format (EQUASNP2); a chain begun with an \
+             older format must restart from a new genesis"
+                .into(),
+        );
     }
     let height = reader.u64()?;
     let timestamp_ms = reader.u64()?;

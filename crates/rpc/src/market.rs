@@ -543,12 +543,21 @@ fn next_steps(trade: &Trade, now: u64) -> Vec<String> {
     steps
 }
 
-/// Trades `account` is a party to (or arbitrates), newest first.
+/// Trades `account` is a party to (or arbitrates): every trade still open first, then the
+/// finished ones, each newest first, at most `MAX_PAGE` in all. Open trades hold money, so many
+/// finished trades (which anyone can make with an account by taking its offers) never push one
+/// off the page.
 pub fn trades_of(store: &ledger::MemoryStore, account: &AccountId) -> Vec<TradeView> {
-    ledger::index::ids(store, account, ledger::index::Kind::Trade)
-        .rev()
-        .filter_map(|id| Db::trade(store, id))
-        .filter(|t| &t.buyer == account || &t.seller == account || t.arbitrator == Some(*account))
+    let (open, finished): (Vec<_>, Vec<_>) =
+        ledger::index::ids(store, account, ledger::index::Kind::Trade)
+            .rev()
+            .filter_map(|id| Db::trade(store, id))
+            .filter(|t| {
+                &t.buyer == account || &t.seller == account || t.arbitrator == Some(*account)
+            })
+            .partition(|t| !t.state.is_final());
+    open.into_iter()
+        .chain(finished)
         .take(MAX_PAGE as usize)
         .map(|t| TradeView::new(store, &t))
         .collect()

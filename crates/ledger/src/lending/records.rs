@@ -369,6 +369,8 @@ impl Db {
     }
 
     pub fn delete_position(store: &mut (impl Store + ?Sized), loan: u64, lender: &AccountId) {
+        // Only a withdrawal deletes a position: the lender no longer takes part in the loan.
+        index::remove(store, lender, index::Kind::Loan, loan);
         store.delete(&Self::position_key(loan, lender));
     }
 
