@@ -132,6 +132,19 @@ pub fn check_indexes(store: &MemoryStore) -> Result<(), IndexError> {
             }
         }
     }
+    // The loans collecting lenders are listed, and nothing else is.
+    let funding: Vec<u64> = (1..=lending::Db::last_loan_id(store))
+        .filter(|id| {
+            lending::Db::loan(store, *id)
+                .is_some_and(|loan| loan.state == lending::LoanState::Funding)
+        })
+        .collect();
+    let listed: Vec<u64> = index::funding_loans(store).collect();
+    if listed != funding {
+        return Err(IndexError(format!(
+            "the loans collecting lenders are {funding:?}, but {listed:?} are listed"
+        )));
+    }
     // Every entry points at a record of its kind; offer entries exactly at the live ones.
     for (key, value) in store.scan_prefix(&[index::TABLE]) {
         let entry = index::parse(key)

@@ -16,8 +16,11 @@
 use crate::store::{MemoryStore, Store};
 use types::AccountId;
 
-/// The state table that holds the indexes.
+/// The state table that holds the per-account indexes.
 pub const TABLE: u8 = 0x07;
+/// The state table that lists the loan requests still collecting lenders: one empty record per
+/// loan id, kept by `lending::Db::put_loan`.
+pub const FUNDING_LOANS: u8 = 0x08;
 
 /// What an index entry points at.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
@@ -100,4 +103,28 @@ pub fn parse(key: &[u8]) -> Option<(AccountId, Kind, u64)> {
         kind,
         u64::from_be_bytes(rest[33..].try_into().ok()?),
     ))
+}
+
+/// The key of loan `id` in the list of loans still collecting lenders.
+pub fn funding_loan_key(id: u64) -> Vec<u8> {
+    let mut key = vec![FUNDING_LOANS];
+    key.extend_from_slice(&id.to_be_bytes());
+    key
+}
+
+/// Lists loan `id` as collecting lenders or not; writes only when that changes.
+pub fn set_funding_loan(store: &mut (impl Store + ?Sized), id: u64, funding: bool) {
+    let key = funding_loan_key(id);
+    match (funding, store.get(&key).is_some()) {
+        (true, false) => store.put(&key, Vec::new()),
+        (false, true) => store.delete(&key),
+        _ => {}
+    }
+}
+
+/// The ids of the loans still collecting lenders, in increasing order: a walk over those alone.
+pub fn funding_loans(store: &MemoryStore) -> impl DoubleEndedIterator<Item = u64> + '_ {
+    store
+        .scan_prefix(&[FUNDING_LOANS])
+        .filter_map(|(key, _)| id_of(&[FUNDING_LOANS], key))
 }

@@ -705,3 +705,47 @@ fn the_credit_book_sorts_requests() {
         3
     );
 }
+
+#[test]
+fn the_requests_collecting_lenders_and_each_lenders_loans_follow_every_transition() {
+    use ledger::index::{Kind, funding_loans, ids};
+    let mut l = Lending::new();
+    let listed = |l: &Lending| -> Vec<u64> { funding_loans(&l.chain.store).collect() };
+    let of = |l: &Lending, who: u64| -> Vec<u64> {
+        ids(&l.chain.store, &account(who), Kind::Loan).collect()
+    };
+    let active = l.active_loan();
+    let cancelled = l.open(l.request(1_000_000_000, Schedule::Bullet));
+    let open = l.open(l.request(1_000_000_000, Schedule::Bullet));
+    // Funded in full and disbursed: no longer collecting; the request still is.
+    assert_eq!(listed(&l), vec![cancelled, open]);
+    l.ok(
+        BORROWER,
+        LendingCall::CancelRequest(LoanRef { loan: cancelled }),
+    );
+    assert_eq!(listed(&l), vec![open]);
+    assert_eq!(
+        queries::open_requests(&l.chain.store, None, queries::SortBy::Rate)
+            .iter()
+            .map(|loan| loan.id)
+            .collect::<Vec<_>>(),
+        vec![open]
+    );
+    // A lender that withdraws its funding leaves the loan's index; one that funds stays.
+    l.fund(LENDER_C, open, 500_000_000);
+    assert_eq!(of(&l, LENDER_C), vec![open]);
+    l.ok(LENDER_C, LendingCall::Withdraw(LoanRef { loan: open }));
+    assert!(of(&l, LENDER_C).is_empty());
+    assert_eq!(of(&l, LENDER_A), vec![active]);
+    assert_eq!(of(&l, BORROWER), vec![active, cancelled, open]);
+    // A stranger's refused withdrawal adds nothing.
+    l.fails(
+        OUTSIDER,
+        LendingCall::Withdraw(LoanRef { loan: open }),
+        LendingError::NotLender {
+            loan: open,
+            lender: account(OUTSIDER),
+        },
+    );
+    assert!(of(&l, OUTSIDER).is_empty());
+}

@@ -389,14 +389,16 @@ impl LoanQuery {
         let borrower = account_filter(self.borrower.as_deref(), "borrower")?;
         let lender = account_filter(self.lender.as_deref(), "lender")?;
         let sort = parse_sort(self.sort.as_deref())?;
-        // With an account to filter by, only that account's loans are read (its index).
-        let ids: Box<dyn Iterator<Item = u64>> = match borrower.or(lender) {
-            Some(account) => Box::new(ledger::index::ids(
+        // With an account to filter by, only that account's loans are read (its index); for
+        // the requests collecting lenders, only those.
+        let ids: Box<dyn Iterator<Item = u64>> = match (borrower.or(lender), state) {
+            (Some(account), _) => Box::new(ledger::index::ids(
                 store,
                 &account,
                 ledger::index::Kind::Loan,
             )),
-            None => Box::new(1..=Db::last_loan_id(store)),
+            (None, Some(LoanState::Funding)) => Box::new(ledger::index::funding_loans(store)),
+            (None, _) => Box::new(1..=Db::last_loan_id(store)),
         };
         let mut loans: Vec<Loan> = ids
             .filter_map(|id| Db::loan(store, id))

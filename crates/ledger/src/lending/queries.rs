@@ -1,6 +1,6 @@
 //! Read-only views of lending for the API. An account's loans come from its index
-//! ([`crate::index`]) and the credit book from the live offers alone; the open requests still walk
-//! every loan id.
+//! ([`crate::index`]), the open requests from the list of loans collecting lenders, and the
+//! credit book from the live offers alone.
 
 use super::records::{CreditOffer, Db, Loan, LoanState, table};
 use crate::{
@@ -28,12 +28,8 @@ pub fn collateral_ratio(loan: &Loan) -> u128 {
 }
 
 /// Requests still collecting lenders, optionally for one asset.
-pub fn open_requests(
-    store: &(impl Store + ?Sized),
-    asset: Option<AssetId>,
-    sort: SortBy,
-) -> Vec<Loan> {
-    let mut found: Vec<Loan> = (1..=Db::last_loan_id(store))
+pub fn open_requests(store: &MemoryStore, asset: Option<AssetId>, sort: SortBy) -> Vec<Loan> {
+    let mut found: Vec<Loan> = index::funding_loans(store)
         .filter_map(|id| Db::loan(store, id))
         .filter(|loan| loan.state == LoanState::Funding)
         .filter(|loan| asset.is_none_or(|a| loan.asset == a))

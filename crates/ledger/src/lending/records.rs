@@ -342,6 +342,7 @@ impl Db {
     pub fn put_loan(store: &mut (impl Store + ?Sized), loan: &Loan) {
         write(store, &key_u64(table::LOAN, loan.id), loan);
         index::add(store, &loan.borrower, index::Kind::Loan, loan.id);
+        index::set_funding_loan(store, loan.id, loan.state == LoanState::Funding);
     }
 
     fn position_key(loan: u64, lender: &AccountId) -> Vec<u8> {
