@@ -74,71 +74,56 @@ pub struct IndexError(pub String);
 
 /// Checks the per-account indexes against the records: every live offer and credit offer is in
 /// its maker's index and nothing else is; every trade is in its buyer's, seller's and current
-/// arbitrator's, every loan in its borrower's and each lender's; and every trade or loan entry
-/// points at a record the account is or was part of.
+/// arbitrator's, every loan in its borrower's and each lender's; every trade or loan entry points
+/// at a record the account is or was part of; and exactly the loans collecting lenders are in
+/// the list of them.
 pub fn check_indexes(store: &MemoryStore) -> Result<(), IndexError> {
     use crate::index::{self, Kind};
     use crate::{lending, market};
-    let missing = |account: &types::AccountId, kind: Kind, id: u64| {
-        store
-            .get_ref(&index::key(account, kind, id))
-            .is_none()
-            .then(|| {
-                IndexError(format!(
-                    "{kind:?} {id} is missing from the index of {account}"
-                ))
-            })
+    let present = |account: &types::AccountId, kind: Kind, id: u64| match store
+        .get_ref(&index::key(account, kind, id))
+    {
+        Some(_) => Ok(()),
+        None => Err(IndexError(format!(
+            "{kind:?} {id} is missing from the index of {account}"
+        ))),
     };
     let mut expected_offers = std::collections::BTreeSet::new();
     for id in market::queries::offer_ids(store) {
         let offer = market::Db::offer(store, id).expect("a live offer decodes");
-        if let Some(error) = missing(&offer.maker, Kind::Offer, id) {
-            return Err(error);
-        }
+        present(&offer.maker, Kind::Offer, id)?;
         expected_offers.insert((offer.maker, id));
     }
     let mut expected_credit = std::collections::BTreeSet::new();
     for offer in lending::queries::credit_offers(store, None, lending::queries::SortBy::Rate) {
-        if let Some(error) = missing(&offer.lender, Kind::CreditOffer, offer.id) {
-            return Err(error);
-        }
+        present(&offer.lender, Kind::CreditOffer, offer.id)?;
         expected_credit.insert((offer.lender, offer.id));
     }
     for id in 1..=market::Db::last_trade_id(store) {
-        let Some(trade) = market::Db::trade(store, id) else {
-            continue;
-        };
-        for party in [Some(trade.buyer), Some(trade.seller), trade.arbitrator]
-            .into_iter()
-            .flatten()
-        {
-            if let Some(error) = missing(&party, Kind::Trade, id) {
-                return Err(error);
+        if let Some(trade) = market::Db::trade(store, id) {
+            for party in [Some(trade.buyer), Some(trade.seller), trade.arbitrator]
+                .into_iter()
+                .flatten()
+            {
+                present(&party, Kind::Trade, id)?;
             }
         }
     }
+    let mut funding = Vec::new();
     for id in 1..=lending::Db::last_loan_id(store) {
         let Some(loan) = lending::Db::loan(store, id) else {
             continue;
         };
-        if let Some(error) = missing(&loan.borrower, Kind::Loan, id) {
-            return Err(error);
-        }
+        present(&loan.borrower, Kind::Loan, id)?;
         for lender in lending::Db::lenders(store, id) {
-            if lending::Db::position(store, id, &lender).is_some()
-                && let Some(error) = missing(&lender, Kind::Loan, id)
-            {
-                return Err(error);
+            if lending::Db::position(store, id, &lender).is_some() {
+                present(&lender, Kind::Loan, id)?;
             }
         }
+        if loan.state == lending::LoanState::Funding {
+            funding.push(id);
+        }
     }
-    // The loans collecting lenders are listed, and nothing else is.
-    let funding: Vec<u64> = (1..=lending::Db::last_loan_id(store))
-        .filter(|id| {
-            lending::Db::loan(store, *id)
-                .is_some_and(|loan| loan.state == lending::LoanState::Funding)
-        })
-        .collect();
     let listed: Vec<u64> = index::funding_loans(store).collect();
     if listed != funding {
         return Err(IndexError(format!(

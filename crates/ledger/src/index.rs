@@ -1,7 +1,7 @@
 //! Per-account indexes of the records an account takes part in, kept in the ledger's state so
 //! that every node, and every proof against the state root, agrees on them.
 //!
-//! One empty record per (account, kind, id): `[INDEX, account (32), kind, id (8, big-endian)]`.
+//! One empty record per (account, kind, id): `[TABLE, account (32), kind, id (8, big-endian)]`.
 //! Listing an account's trades, loans or offers is then a walk over its own keys in an ordered
 //! store, whatever the number of records in the ledger, instead of a scan of every id ever made.
 //!
@@ -10,6 +10,7 @@
 //! loans are never deleted, so their entries are the account's history. A trade's former
 //! arbitrator (after a reassignment) keeps its entry, so readers check the relation on the record
 //! itself.
+//!
 //! Entries are written by the typed record writers (`market::Db`, `lending::Db`) only, and only
 //! when absent, so rewriting a record does not rewrite its index entries.
 

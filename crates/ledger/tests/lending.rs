@@ -748,4 +748,15 @@ fn the_requests_collecting_lenders_and_each_lenders_loans_follow_every_transitio
         },
     );
     assert!(of(&l, OUTSIDER).is_empty());
+    // The audit notices a request missing from the list, or a disbursed loan left on it.
+    let mut unlisted = l.chain.store.clone();
+    ledger::Store::delete(&mut unlisted, &ledger::index::funding_loan_key(open));
+    assert!(ledger::audit::check_indexes(&unlisted).is_err());
+    let mut stale = l.chain.store.clone();
+    ledger::Store::put(
+        &mut stale,
+        &ledger::index::funding_loan_key(active),
+        Vec::new(),
+    );
+    assert!(ledger::audit::check_indexes(&stale).is_err());
 }

@@ -887,3 +887,27 @@ fn each_accounts_index_lists_its_own_offers_and_trades_and_nothing_else() {
     let arbiter = m.arbiter_of(disputed);
     assert!(of(&m, arbiter, Kind::Trade).contains(&disputed));
 }
+
+#[test]
+fn the_index_audit_catches_a_missing_or_stray_entry() {
+    use ledger::{
+        Store,
+        audit::check_indexes,
+        index::{Kind, key},
+    };
+    let mut m = Market::new();
+    let trade = m.open_trade();
+    check_indexes(&m.chain.store).unwrap();
+    // A party's entry gone.
+    let mut missing = m.chain.store.clone();
+    missing.delete(&key(&account(BUYER), Kind::Trade, trade));
+    assert!(check_indexes(&missing).is_err());
+    // A stranger listed on someone else's trade.
+    let mut stray = m.chain.store.clone();
+    stray.put(&key(&account(OUTSIDER), Kind::Trade, trade), Vec::new());
+    assert!(check_indexes(&stray).is_err());
+    // An offer that does not exist.
+    let mut ghost = m.chain.store.clone();
+    ghost.put(&key(&account(SELLER), Kind::Offer, 999), Vec::new());
+    assert!(check_indexes(&ghost).is_err());
+}

@@ -225,6 +225,21 @@ mod tests {
     }
 
     #[test]
+    fn a_snapshot_of_the_older_state_format_is_refused_by_name() {
+        // An intact snapshot (its checksum matches) written before the per-account indexes.
+        let mut body = encode(7, 1_000, &Digest([9; 32]), &store());
+        body.truncate(body.len() - 32);
+        body[..MAGIC.len()].copy_from_slice(b"EQUASNP1");
+        let checksum = types::hash(CHECKSUM_NAMESPACE, &[&body]);
+        body.extend_from_slice(&checksum.0);
+        let error = decode(&body).expect_err("refused");
+        assert!(
+            error.contains("state format") && error.contains("new genesis"),
+            "{error}"
+        );
+    }
+
+    #[test]
     fn writes_only_due_heights_and_reads_back_the_latest() {
         let dir = std::env::temp_dir().join(format!("equa-snapshots-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
