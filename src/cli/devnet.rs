@@ -111,9 +111,6 @@ pub struct NodeConfig {
     /// Public keys (hex) of the full nodes the validators accept.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub followers: Vec<String>,
-    /// Finalized blocks between two ledger snapshots (the node's default when absent).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub snapshot_every: Option<u64>,
     /// The web interface, for the owner of one wallet.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub web: Option<WebConfig>,
@@ -360,7 +357,6 @@ pub fn create(dir: &Path, validators: usize, ports: &Setup) -> Result<Vec<PathBu
         private_key: hex::encode(follower.encode()),
         validators: peers.clone(),
         followers: followers.clone(),
-        snapshot_every: None,
         web: None,
         metrics: Some(SocketAddr::from(([127, 0, 0, 1], ports.metrics + count))),
         idle_block_interval_ms: ports.idle_block_interval_ms,
@@ -383,7 +379,6 @@ pub fn create(dir: &Path, validators: usize, ports: &Setup) -> Result<Vec<PathBu
             private_key: hex::encode(key.encode()),
             validators: peers.clone(),
             followers: followers.clone(),
-            snapshot_every: None,
             web: DEMO_ACCOUNTS.get(index).map(|(name, _)| WebConfig {
                 listen: SocketAddr::from(([127, 0, 0, 1], ports.web + index as u16)),
                 wallet: PathBuf::from(format!("../wallets/{name}.json")),

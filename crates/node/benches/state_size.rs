@@ -5,16 +5,25 @@
 //! as already checked, as the node does for transactions it admitted, so the figures are the
 //! state's cost and not the signature batch's, which does not depend on the state.
 //!
-//! Prints, per size: the time to build the state, resident memory once it is built, and block
-//! execution p50/p99/max. `EQUA_B6_SIZES=10000,1000000` picks other sizes; `EQUA_B6_BLOCKS` and
-//! `EQUA_B6_TXS` the load.
+//! Each block's writes then go into a real authenticated store on disk (QMDB `current`, the
+//! node's configuration, under the system's temporary directory), which holds every record in
+//! 64-byte chunks: merkleized, applied and committed, as the node does for a finalized block.
+//! At the end the whole ledger is read back from the store, as a restarted node does.
+//!
+//! Prints, per size: the time to build the state and load it into the store, resident memory
+//! once it is built, block execution p50/p99/max, the store's p50/p99 per block, and the time
+//! to read the ledger back. `EQUA_B6_SIZES=10000,1000000` picks other sizes; `EQUA_B6_BLOCKS`
+//! and `EQUA_B6_TXS` the load.
 //!
 //! Run: `cargo bench -p node --bench state_size`.
 
+use commonware_runtime::{Runner as _, Supervisor as _, buffer::paged::CacheRef, tokio};
+use commonware_utils::NZU16;
 use ledger::{
     BlockContext, Store, state,
     testing::{BLOCK_INTERVAL_MS, TestChain, account},
 };
+use node::{Qmdb, engine, recovery};
 use std::{sync::Arc, time::Instant};
 use types::{AccountId, AssetId, Call, SignedTransaction, bank::BankCall, bank::Transfer};
 
@@ -31,8 +40,17 @@ fn main() {
         std::thread::available_parallelism().map_or(0, |n| n.get())
     );
     println!(
-        "{:>12} {:>10} {:>10} {:>9} {:>9} {:>9} {:>12}",
-        "records", "build s", "RSS MiB", "p50 ms", "p99 ms", "max ms", "tx/s (p50)"
+        "{:>12} {:>8} {:>8} {:>8} {:>8} {:>8} {:>8} {:>11} {:>11} {:>11}",
+        "records",
+        "build s",
+        "load s",
+        "RSS MiB",
+        "p50 ms",
+        "p99 ms",
+        "max ms",
+        "store p50",
+        "store p99",
+        "read-back s"
     );
     for size in sizes {
         run(size, blocks, per_block);
@@ -40,6 +58,14 @@ fn main() {
 }
 
 fn run(records: u64, blocks: u64, per_block: u64) {
+    let dir = std::env::temp_dir().join(format!("equa-b6-{}-{records}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    tokio::Runner::new(tokio::Config::new().with_storage_directory(&dir))
+        .start(|context| run_on(context, records, blocks, per_block));
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+async fn run_on(context: tokio::Context, records: u64, blocks: u64, per_block: u64) {
     let started = Instant::now();
     let chain = TestChain::new(SENDERS, SENDER_BALANCE);
     let mut store = chain.store.clone();
@@ -62,11 +88,22 @@ fn run(records: u64, blocks: u64, per_block: u64) {
         store.put(&key, commonware_codec::Encode::encode(&1u128).to_vec());
     }
     let built = started.elapsed();
-    let rss = resident_mib();
+
+    let cache = CacheRef::new(NZU16!(engine::PAGE_BYTES), engine::DEFAULT_PAGE_CACHE_PAGES);
+    let mut db: Qmdb<tokio::Context> = Qmdb::init(
+        context.child("qmdb"),
+        engine::qmdb_config("b6", cache),
+        None,
+    )
+    .await
+    .expect("the store opens");
 
     let mut parent = Arc::new(store);
     let mut nonces = vec![0u64; SENDERS as usize];
     let mut times = Vec::with_capacity(blocks as usize);
+    let mut store_times = Vec::with_capacity(blocks as usize);
+    let mut loaded = std::time::Duration::ZERO;
+    let mut rss = 0;
     for height in 1..=blocks {
         let txs: Vec<SignedTransaction> = (0..per_block)
             .map(|i| {
@@ -101,24 +138,52 @@ fn run(records: u64, blocks: u64, per_block: u64) {
             execution.executed.receipts.iter().all(|r| r.is_success()),
             "every transfer succeeds"
         );
-        // Block 1 also writes all of genesis to the authenticated store; leave it out.
-        if height > 1 {
+        // Block 1 also writes all of genesis to the authenticated store; leave it out, and
+        // load its state in steps (one batch of millions of records would only measure the
+        // batch's own memory).
+        if height == 1 {
+            let load = Instant::now();
+            let entries = node::state::entries(&execution.executed.store);
+            for part in entries.chunks(100_000) {
+                db = recovery::commit_writes(db, part.iter().map(|(k, c)| (*k, Some(*c))))
+                    .await
+                    .expect("the store takes the state");
+            }
+            loaded = load.elapsed();
+            rss = resident_mib();
+        } else {
             times.push(elapsed.as_secs_f64() * 1_000.0);
+            let start = Instant::now();
+            db = recovery::commit_writes(db, execution.writes)
+                .await
+                .expect("the store takes the block");
+            store_times.push(start.elapsed().as_secs_f64() * 1_000.0);
         }
         parent = execution.executed.store;
     }
+    let read = Instant::now();
+    let (restored, _) = recovery::read_ledger(&db)
+        .await
+        .expect("the ledger reads back");
+    let read = read.elapsed();
+    assert!(restored == *parent, "the store holds the ledger");
+    drop(restored);
     times.sort_by(f64::total_cmp);
-    let p50 = percentile(&times, 50);
+    store_times.sort_by(f64::total_cmp);
     println!(
-        "{:>12} {:>10.1} {:>10} {:>9.2} {:>9.2} {:>9.2} {:>12.0}",
+        "{:>12} {:>8.1} {:>8.1} {:>8} {:>8.2} {:>8.2} {:>8.2} {:>11.2} {:>11.2} {:>11.1}",
         parent.len(),
         built.as_secs_f64(),
+        loaded.as_secs_f64(),
         rss,
-        p50,
+        percentile(&times, 50),
         percentile(&times, 99),
         times.last().copied().unwrap_or(0.0),
-        per_block as f64 / (p50 / 1_000.0),
+        percentile(&store_times, 50),
+        percentile(&store_times, 99),
+        read.as_secs_f64(),
     );
+    db.destroy().await.expect("the store is removed");
     drop(parent);
     drop(chain);
 }

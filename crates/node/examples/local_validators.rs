@@ -42,7 +42,6 @@ fn main() {
             listen: addresses[index],
             rpc: None,
             followers: Vec::new(),
-            snapshot_every: node::run::DEFAULT_SNAPSHOT_EVERY,
             tuning: node::engine::Tuning::default(),
             web: None,
             metrics: None,

@@ -81,10 +81,21 @@ struct Shared {
     audit_failures: Vec<String>,
     /// Blocks re-executed to rebuild a state that was not in memory (after a restart).
     replayed_blocks: u64,
+    /// The state read back from the authenticated store at startup, until a block claims it.
+    restored: Option<Restored>,
+    /// How many times this application was given a ledger read back from the store.
+    restores: u64,
     /// The most recent finalized blocks with their receipts, for the RPC, oldest first.
     recent: VecDeque<Arc<FinalizedBlock>>,
     /// Where each recent finalized transaction is: (height, index in the block).
     receipts: HashMap<types::TxId, (u64, usize)>,
+}
+
+/// The ledger state read back from the authenticated store, and the root it was read under.
+#[derive(Debug)]
+struct Restored {
+    state_root: Digest,
+    executed: Arc<Executed>,
 }
 
 /// How many finalized blocks (with receipts) a node keeps in memory to answer queries.
@@ -123,6 +134,12 @@ impl AppHandle {
     /// How many blocks were re-executed to rebuild states missing from memory.
     pub fn replayed_blocks(&self) -> u64 {
         self.shared.lock().expect("lock").replayed_blocks
+    }
+
+    /// How many times the ledger was read back from the authenticated store (once per start
+    /// on a store that holds it).
+    pub fn restores(&self) -> u64 {
+        self.shared.lock().expect("lock").restores
     }
 
     /// A recent finalized block by height.
@@ -196,8 +213,6 @@ pub struct App {
     shared: Arc<Mutex<Shared>>,
     /// Told about every finalized block (a mempool evicting included transactions).
     observer: Option<Provider>,
-    /// Writes the ledger state to disk every so many finalized blocks.
-    snapshots: Option<Arc<crate::snapshot::Snapshots>>,
     /// Measures execution and finality; none in simulations that do not look.
     metrics: Option<crate::metrics::NodeMetrics>,
     /// Unix milliseconds when this process started: blocks proposed before it were not seen
@@ -239,7 +254,6 @@ impl App {
             config,
             shared: Arc::new(Mutex::new(Shared::default())),
             observer: None,
-            snapshots: None,
             metrics: None,
             started_ms: 0,
             #[cfg(feature = "fault-injection")]
@@ -255,26 +269,34 @@ impl App {
         self
     }
 
-    /// Writes snapshots with `snapshots`, and starts from `restored` (the latest one written):
-    /// rebuilding a state after a restart then re-executes only the blocks after it.
-    pub fn with_snapshots(
-        mut self,
-        snapshots: crate::snapshot::Snapshots,
-        restored: Option<crate::snapshot::Snapshot>,
-    ) -> Self {
-        if let Some(snapshot) = restored {
-            self.shared.lock().expect("lock").states.insert(
-                snapshot.digest,
-                Arc::new(Executed {
-                    height: snapshot.height,
-                    timestamp_ms: snapshot.timestamp_ms,
-                    store: Arc::new(snapshot.store),
-                    receipts: Vec::new(),
-                }),
-            );
+    /// Takes the ledger state read back from the authenticated store as glue attached it after
+    /// a restart ([`state::restore`]): the state after the block whose state root is
+    /// `state_root`, the store's latest commit. The first block built or verified on that block
+    /// then starts from it instead of re-executing the chain. An empty store (a new node, at
+    /// genesis) holds nothing to take.
+    pub fn restored(&self, state_root: Digest, store: MemoryStore) {
+        if store.is_empty() {
+            return;
         }
-        self.snapshots = Some(Arc::new(snapshots));
-        self
+        let (height, timestamp_ms) = ledger::state::last_block(&store);
+        if let Some(metrics) = &self.metrics {
+            metrics.ledger_restored(store.len());
+        }
+        let store = Arc::new(store);
+        if let Some(observer) = &self.observer {
+            observer.finalized(&store, height);
+        }
+        let mut shared = self.shared.lock().expect("lock");
+        shared.restores += 1;
+        shared.restored = Some(Restored {
+            state_root,
+            executed: Arc::new(Executed {
+                height,
+                timestamp_ms,
+                store,
+                receipts: Vec::new(),
+            }),
+        });
     }
 
     /// Makes this node a byzantine leader for tests: every block it proposes also carries what
@@ -321,16 +343,34 @@ impl App {
         }
     }
 
-    /// The ledger state after `target`. When it is not in memory (after a restart), walks
-    /// `ancestors` (which yields `target`'s parent, then its parent, ...) back to a known state
-    /// and re-executes forward. This needs every block back to that state, so marshal must
-    /// retain finalized blocks back to genesis (see the crate docs).
+    /// The state read back from the store, if it is the state after `block`: then it is kept as
+    /// `block`'s state.
+    fn restored_for(&self, block: &Digested<Block>) -> Option<Arc<MemoryStore>> {
+        let mut shared = self.shared.lock().expect("lock");
+        let restored = shared.restored.as_ref()?;
+        if restored.state_root != block.inner().state_root
+            || restored.executed.height != block.inner().height.get()
+        {
+            return None;
+        }
+        let executed = shared.restored.take()?.executed;
+        let store = executed.store.clone();
+        shared.states.insert(block.digest(), executed);
+        Some(store)
+    }
+
+    /// The ledger state after `target`. When it is not in memory, it is the state read back from
+    /// the store after a restart ([`App::restored`]), or `ancestors` (which yields `target`'s
+    /// parent, then its parent, ...) are walked back to a known state and re-executed forward.
     async fn state_after(
         &self,
         target: &Digested<Block>,
         ancestors: &mut impl Ancestry<Block>,
     ) -> Arc<MemoryStore> {
-        if let Some(store) = self.cached(&target.digest()) {
+        if let Some(store) = self
+            .cached(&target.digest())
+            .or_else(|| self.restored_for(target))
+        {
             return store;
         }
         let mut missing = vec![target.clone()];
@@ -344,6 +384,9 @@ impl App {
                 .await
                 .expect("marshal must provide every ancestor back to a known state");
             assert_eq!(parent.digest(), oldest.parent, "ancestry is contiguous");
+            if let Some(store) = self.restored_for(&parent) {
+                break store;
+            }
             missing.push(parent);
         };
         let mut store = base;
@@ -353,6 +396,9 @@ impl App {
             let executed = state::replay(&store, &context, &block.txs);
             store = executed.store.clone();
             self.shared.lock().expect("lock").replayed_blocks += 1;
+            if let Some(metrics) = &self.metrics {
+                metrics.block_reexecuted();
+            }
             self.remember(block.digest(), executed);
         }
         store
@@ -690,7 +736,7 @@ where
             if let Err(error) = audit::check_conservation(&store) {
                 failures.push(format!("height {height}: {error}"));
             }
-            // Every in-memory record must be in the authenticated store, hashed as committed.
+            // Every in-memory record must be in the authenticated store, chunk by chunk.
             let database = readers.read().await;
             for (key, value) in state::entries(&store) {
                 let stored = database
@@ -770,9 +816,6 @@ where
         drop(shared);
         if newly_recorded {
             self.report_finalized(block, &digest, now_ms(&runtime), receipts_to_log);
-        }
-        if let Some(snapshots) = &self.snapshots {
-            snapshots.finalized(height, block.timestamp_ms, digest, store.clone());
         }
         if let Some(observer) = &self.observer {
             observer.finalized(&store, height);

@@ -129,7 +129,7 @@ pub fn max_message_size(validators: u32) -> u32 {
             <commonware_storage::qmdb::any::unordered::fixed::Operation<
                 mmr::Family,
                 types::Digest,
-                types::Digest,
+                crate::state::Chunk,
             > as commonware_codec::FixedSize>::SIZE,
         ),
     ])
@@ -143,9 +143,9 @@ pub struct NodeConfig {
     pub scheme: Scheme,
     pub app: App,
     pub provider: Provider,
-    /// Finalized blocks kept for peers' backfill and for rebuilding the in-memory ledger state
-    /// after a restart, which re-executes from the latest ledger snapshot (see the crate docs):
-    /// keep it above the distance to that snapshot and to any peer's. `None` never prunes.
+    /// Finalized blocks kept for peers' backfill: a node that restarts reads its ledger back
+    /// from its store (see the crate docs), but a peer that is behind, or new, still needs every
+    /// block since genesis until state sync fills its ledger. `None` never prunes.
     pub retained_blocks: Option<usize>,
     /// Pacing and memory bounds.
     pub tuning: Tuning,
@@ -303,7 +303,8 @@ fn archive_config<C>(
     }
 }
 
-fn qmdb_config(
+/// The authenticated store's configuration under partition prefix `prefix`.
+pub fn qmdb_config(
     prefix: &str,
     page_cache: CacheRef,
 ) -> commonware_storage::qmdb::current::FixedConfig<TwoCap, Sequential> {
@@ -510,6 +511,8 @@ where
     qmdb_actor.start(channels.state_sync);
 
     let handle = app.handle();
+    // Reads the ledger back out of the store glue recovers, before any block runs.
+    let resolvers = crate::recovery::Restoring::new(qmdb_resolvers, app.clone());
     let (stateful, stateful_mailbox) = Stateful::new(
         context.child("stateful"),
         StatefulConfig {
@@ -519,7 +522,7 @@ where
             marshal: (marshal_mailbox.clone(), floor),
             mailbox_size: MAILBOX,
             plan,
-            resolvers: qmdb_resolvers,
+            resolvers,
             sync_config: SyncEngineConfig {
                 fetch_batch_size: SYNC_BATCH_OPS,
                 apply_batch_size: NZU64!(64),

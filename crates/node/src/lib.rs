@@ -15,20 +15,20 @@
 //! writes. So a block costs what it touches (times the log of the state's size), not a copy of
 //! everything that exists; memory holds the records once plus what the blocks in flight changed.
 //!
-//! The authenticated store (glue `stateful` over a QMDB `any::unordered::fixed` database) holds a
-//! fixed-size image of that state: for every ledger record `key = value` it stores
-//! `H(key) -> H(key, value)` ([`state::state_key`], [`state::state_value`]). Its root, carried in
-//! every block as `state_root`, thus commits to the entire ledger state, and its values have the
-//! fixed size glue's state-sync resolver requires in commonware 2026.10.0 (variable-size QMDB
-//! values are not servable by it). The genesis block commits to the empty store; block 1 writes
-//! every genesis record together with its own changes.
+//! The authenticated store (glue `stateful` over a QMDB `current::unordered::fixed` database)
+//! holds the records themselves: each record is cut into fixed-size chunks under hashed keys
+//! ([`state::record_chunks`]). Its root, carried in every block as `state_root`, thus commits to
+//! every byte of the ledger state, and its values have the fixed size glue's state-sync resolver
+//! requires in commonware 2026.10.0 (variable-size QMDB values are not servable by it). The
+//! genesis block commits to the empty store; block 1 writes every genesis record together with
+//! its own changes.
 //!
-//! The record bodies live in memory; every `snapshot_every` finalized blocks the node writes them
-//! to disk ([`snapshot`]), and after a restart it loads the latest snapshot and re-executes only
-//! the blocks after it (fetched through marshal's ancestry). What this does not give yet: state
-//! sync from peers can verify the hashes but has no bodies to fill the ledger with, so a node
-//! must replay from genesis or its own snapshot, and marshal still retains every block (pruning
-//! below the latest snapshot is the next step).
+//! After a restart the node reads the whole ledger back from its store ([`state::restore`]) as
+//! glue attaches the recovered store, and re-executes nothing it had committed: only the blocks
+//! glue itself replays above the store's last commit. What this does not give yet: memory still
+//! holds every record (the store is not yet the ledger's only copy), and state sync from peers
+//! fills the store but the node cannot yet read the ledger out of it before processing the blocks
+//! after the sync target, so marshal still retains every block.
 //!
 //! # Block time and randomness
 //!
@@ -47,10 +47,10 @@ pub mod mempool;
 pub mod metrics;
 pub mod proof;
 pub mod proposal;
+pub mod recovery;
 pub mod relay;
 pub mod rpc;
 pub mod run;
-pub mod snapshot;
 pub mod state;
 
 pub use app::{App, AppConfig, AppHandle, FinalizedState};
@@ -73,13 +73,13 @@ pub type Scheme = simplex::scheme::ed25519::Scheme;
 /// size) the store allows.
 pub const BITMAP_CHUNK: usize = 32;
 
-/// The authenticated store: hashed ledger keys to hashed ledger records, with proofs of each
-/// key's current value (QMDB `current`).
+/// The authenticated store: the ledger's records cut into fixed-size chunks under hashed keys
+/// (see [`state`]), with proofs of each key's current value (QMDB `current`).
 pub type Qmdb<E> = fixed::Db<
     mmr::Family,
     E,
     sha256::Digest,
-    sha256::Digest,
+    state::Chunk,
     Sha256,
     TwoCap,
     BITMAP_CHUNK,

@@ -3,7 +3,7 @@
 //!
 //! What a node logs, by level:
 //! - info: its configuration at startup, JSON-RPC and metrics addresses, peers connecting and
-//!   disconnecting, a restored snapshot, sync progress;
+//!   disconnecting, the ledger read back from the store, sync progress;
 //! - warn: refused blocks and proposals, slow blocks, peers blocked;
 //! - debug: every finalized block (height, digest, transactions, finality time) and every
 //!   transaction's journey by its id (`tx=0x…`): admitted from a client or a peer, relayed,

@@ -95,6 +95,8 @@ struct Inner {
     storage_bytes: Gauge,
     peers: Gauge,
     sync_target_height: Gauge,
+    records_restored: Gauge,
+    blocks_reexecuted: Counter,
     rpc_requests: CounterFamily<Labels>,
     rpc_seconds: Registered<HistogramFamily>,
     window: Mutex<Window>,
@@ -176,6 +178,16 @@ impl NodeMetrics {
                     "The highest finalized height this node has heard of; above \
                      finalized_height while it syncs",
                 ),
+                records_restored: context.gauge(
+                    "ledger_records_restored",
+                    "Ledger records this process read back from its authenticated store when \
+                     it started (0 on a new node)",
+                ),
+                blocks_reexecuted: context.counter(
+                    "blocks_reexecuted",
+                    "Blocks this process executed again to rebuild a ledger state it did not \
+                     hold: none after a restart that read the ledger back from its store",
+                ),
                 rpc_requests: context.family(
                     "rpc_requests",
                     "JSON-RPC calls answered, by method and outcome (ok, error, or batched: \
@@ -246,6 +258,16 @@ impl NodeMetrics {
                     .inc();
             }
         }
+    }
+
+    /// The ledger was read back from the store at startup: `records` records.
+    pub fn ledger_restored(&self, records: usize) {
+        let _ = self.inner.records_restored.try_set(records as u64);
+    }
+
+    /// A block was executed again to rebuild a state this process did not hold.
+    pub fn block_reexecuted(&self) {
+        self.inner.blocks_reexecuted.inc();
     }
 
     /// `count` transactions were sent on to the peers.

@@ -13,10 +13,8 @@
 //! so a node could leave a balance out; it cannot add or change one.
 
 use crate::{
-    AppHandle, BITMAP_CHUNK, Databases, Scheme,
-    block::Block,
-    engine::CONSENSUS_NAMESPACE,
-    state::{state_key, state_value},
+    AppHandle, BITMAP_CHUNK, Databases, Scheme, block::Block, engine::CONSENSUS_NAMESPACE,
+    state::record_chunks,
 };
 use commonware_codec::{DecodeExt, Encode, Read};
 use commonware_consensus::{
@@ -84,8 +82,11 @@ impl ProofSource {
             }
             let mut records = Vec::new();
             for (key, value) in account_records(&finalized.store, account) {
+                let [(stored_at, _)] = record_chunks(&key, &value)[..] else {
+                    return Err(format!("record {} spans several chunks", hex::encode(&key)));
+                };
                 let proof = db
-                    .key_value_proof(state_key(&key))
+                    .key_value_proof(stored_at)
                     .await
                     .map_err(|e| format!("cannot prove {}: {e}", hex::encode(&key)))?;
                 records.push(ProofRecordView {
@@ -225,9 +226,22 @@ pub fn verify(
             &MAX_PROOF_DIGESTS,
         )
         .map_err(|e| VerifyError::Malformed(format!("proof of {}: {e}", record.key)))?;
+        // An account record always fits one chunk; one that does not is not an account record.
+        // (Checked on the lengths first: a node's record may be of any length.)
+        let fits = key.len() + value.len() <= crate::state::CHUNK_BYTES;
+        let chunks = if fits {
+            record_chunks(&key, &value)
+        } else {
+            Vec::new()
+        };
+        let [(stored_at, chunk)] = chunks[..] else {
+            return Err(VerifyError::ForeignRecord {
+                key: record.key.clone(),
+            });
+        };
         if !crate::Qmdb::<commonware_runtime::tokio::Context>::verify_key_value_proof(
-            state_key(&key),
-            state_value(&key, &value),
+            stored_at,
+            chunk,
             &proof,
             &block.state_root,
         ) {

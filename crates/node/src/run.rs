@@ -69,9 +69,6 @@ struct RawConfig {
     /// chain lists the same ones.
     #[serde(default)]
     followers: Vec<String>,
-    /// Write the ledger state to disk every this many finalized blocks.
-    #[serde(default)]
-    snapshot_every: Option<u64>,
     /// The web interface; none when absent.
     #[serde(default)]
     web: Option<RawWeb>,
@@ -131,8 +128,6 @@ pub struct RunConfig {
     pub validators: Vec<(ed25519::PublicKey, SocketAddr)>,
     /// Full nodes the network accepts: they follow the chain but do not vote.
     pub followers: Vec<ed25519::PublicKey>,
-    /// The ledger state is written to disk every this many finalized blocks.
-    pub snapshot_every: u64,
     pub web: Option<WebSettings>,
     /// Where Prometheus metrics are served (`GET /metrics`); loopback only.
     pub metrics: Option<SocketAddr>,
@@ -207,11 +202,7 @@ impl RunConfig {
                  a local agent or a tunnel)"
             )));
         }
-        if raw.snapshot_every == Some(0) {
-            return Err(RunError::Config("snapshot_every must be at least 1".into()));
-        }
         Ok(Self {
-            snapshot_every: raw.snapshot_every.unwrap_or(DEFAULT_SNAPSHOT_EVERY),
             followers,
             web,
             metrics: raw.metrics,
@@ -329,7 +320,6 @@ pub fn run_with(config: RunConfig, started: impl FnOnce(Started) + Send + 'stati
             data_dir = %config.data_dir.display(),
             validators = config.validators.len(),
             followers = config.followers.len(),
-            snapshot_every = config.snapshot_every,
             "starting"
         );
         let metrics = NodeMetrics::new(&context.child("equa"));
@@ -382,24 +372,6 @@ pub fn run_with(config: RunConfig, started: impl FnOnce(Started) + Send + 'stati
         let relay_channel = network.register(crate::relay::CHANNEL, Quota::per_second(NZU32!(400)));
         network.start();
 
-        let snapshots = crate::snapshot::Snapshots::new(
-            config.data_dir.join("ledger-snapshots"),
-            config.snapshot_every,
-        );
-        let restored = match snapshots.latest() {
-            Ok(restored) => restored,
-            Err(error) => {
-                // Rebuilding from genesis is always correct, only slower.
-                tracing::warn!(%error, "ignoring the ledger snapshot; rebuilding from genesis");
-                None
-            }
-        };
-        if let Some(snapshot) = &restored {
-            tracing::info!(
-                "restored the ledger state after block {} from its snapshot",
-                snapshot.height
-            );
-        }
         let mut genesis_state = MemoryStore::new();
         config.genesis.initialize(&mut genesis_state);
         let mempool = Mempool::new(MempoolConfig::default(), Arc::new(genesis_state.clone()), 0);
@@ -410,7 +382,6 @@ pub fn run_with(config: RunConfig, started: impl FnOnce(Started) + Send + 'stati
             AppConfig::default(),
         )
         .with_observer(Arc::new(mempool.clone()))
-        .with_snapshots(snapshots, restored)
         .with_metrics(metrics.clone(), started_ms);
         // A full node verifies certificates but never signs: it follows, it does not vote.
         let scheme = if validator {
@@ -705,9 +676,6 @@ fn sample(context: tokio::Context, metrics: NodeMetrics, sources: SampleSources)
 
 /// Seconds between two measurements of the data directory's size.
 const STORAGE_EVERY: u64 = 10;
-
-/// Finalized blocks between two ledger snapshots, unless configured.
-pub const DEFAULT_SNAPSHOT_EVERY: u64 = 1_000;
 
 /// Sync progress is logged once per this many blocks executed.
 const SYNC_LOG_EVERY: u64 = 100;

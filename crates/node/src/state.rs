@@ -2,32 +2,168 @@
 //!
 //! The ledger is synchronous and reads keys that depend on state, so each executed block keeps
 //! its whole resulting ledger state in memory ([`Executed`]). The authenticated store (QMDB,
-//! fixed-size values) holds one entry per ledger record: the key is a hash of the ledger key and
-//! the value a hash of the key and its value. Its root therefore commits to the entire ledger
-//! state, with fixed-size values that glue's state sync can serve.
+//! fixed-size values) holds the records themselves: each record is laid out as one byte string
+//! (`key length, value length, key, value`) cut into [`CHUNK_BYTES`]-byte chunks, and chunk `i`
+//! of the record under `key` is stored under [`record_key`]`(key)` for the first and
+//! [`tail_key`] for the rest ([`record_chunks`]). Its
+//! root therefore commits to every record byte, the values keep the fixed size glue's state-sync
+//! resolver serves, and the whole ledger can be read back from the store alone ([`restore`]).
+//! Account records (a nonce, a balance) always fit one chunk.
 
 use ledger::{
-    BlockContext, BlockError, MemoryStore, Overlay, Receipt, apply_block_checked, verify_signatures,
+    BlockContext, BlockError, MemoryStore, Overlay, Receipt, Store as _, apply_block_checked,
+    verify_signatures,
 };
-use std::{collections::BTreeMap, sync::Arc};
+use std::{
+    collections::{BTreeMap, HashMap},
+    sync::Arc,
+};
 use types::{Digest, SignedTransaction};
 
-const STATE_KEY_NAMESPACE: &[u8] = b"EQUA_STATE_KEY_V1";
-const STATE_VALUE_NAMESPACE: &[u8] = b"EQUA_STATE_VALUE_V1";
+const RECORD_KEY_NAMESPACE: &[u8] = b"EQUA_STATE_RECORD_V1";
+const TAIL_KEY_NAMESPACE: &[u8] = b"EQUA_STATE_TAIL_V1";
 const RANDOMNESS_NAMESPACE: &[u8] = b"EQUA_BLOCK_RANDOMNESS_V1";
 
-/// The authenticated-store key of the ledger record under `key`.
-pub fn state_key(key: &[u8]) -> Digest {
-    types::hash(STATE_KEY_NAMESPACE, &[key])
+/// Bytes in one authenticated-store value. The largest account record (a balance: a 37-byte key
+/// and a 16-byte amount, after the 7-byte head) fits one chunk, so an account's proof holds one
+/// store entry per record; longer records (offers, trades, messages) take several.
+pub const CHUNK_BYTES: usize = 64;
+
+/// One authenticated-store value: a chunk of a record.
+pub type Chunk = [u8; CHUNK_BYTES];
+
+/// The first byte of a record's first chunk; the head then holds the key's length (2 bytes) and
+/// the value's (4 bytes), big-endian, and the record's first bytes.
+const HEAD: u8 = 0;
+/// The first byte of every later chunk, followed by the next bytes of the record.
+const TAIL: u8 = 1;
+const HEAD_BYTES: usize = 1 + 2 + 4;
+const TAIL_BYTES: usize = 1;
+
+/// The authenticated-store key of the first chunk of the ledger record under `key`.
+pub fn record_key(key: &[u8]) -> Digest {
+    types::hash(
+        RECORD_KEY_NAMESPACE,
+        &[&(key.len() as u64).to_be_bytes(), key],
+    )
 }
 
-/// The authenticated-store value of the ledger record `key = value`. The key is hashed in, so a
-/// value can never be moved to another key unnoticed.
-pub fn state_value(key: &[u8], value: &[u8]) -> Digest {
-    types::hash(
-        STATE_VALUE_NAMESPACE,
-        &[&(key.len() as u64).to_be_bytes(), key, value],
-    )
+/// The authenticated-store key of chunk `index` (at least 1) of the record whose first chunk is
+/// stored under `head`: tails are named by their head, so a record's chunks can be found from
+/// its head alone.
+pub fn tail_key(head: &Digest, index: u32) -> Digest {
+    types::hash(TAIL_KEY_NAMESPACE, &[head.as_ref(), &index.to_be_bytes()])
+}
+
+/// How many chunks a record of these lengths takes.
+pub fn chunk_count(key_len: usize, value_len: usize) -> u32 {
+    let rest = (key_len + value_len).saturating_sub(CHUNK_BYTES - HEAD_BYTES);
+    let tails = rest.div_ceil(CHUNK_BYTES - TAIL_BYTES);
+    u32::try_from(1 + tails).expect("a record is far smaller than 2^32 chunks")
+}
+
+/// The authenticated-store entries of the ledger record `key = value`, chunk 0 first. Unused
+/// bytes of the last chunk are zero.
+///
+/// # Panics
+///
+/// If the key is longer than 65,535 bytes or the value longer than 4 GiB: the ledger builds its
+/// keys from fixed-size ids and a block's bytes bound its values, so no transaction can cause it.
+pub fn record_chunks(key: &[u8], value: &[u8]) -> Vec<(Digest, Chunk)> {
+    let key_len = u16::try_from(key.len()).expect("ledger keys are short");
+    let value_len = u32::try_from(value.len()).expect("ledger values are below 4 GiB");
+    let mut bytes = key.iter().chain(value).copied();
+    let mut chunks = Vec::with_capacity(chunk_count(key.len(), value.len()) as usize);
+    let mut head = [0u8; CHUNK_BYTES];
+    head[0] = HEAD;
+    head[1..3].copy_from_slice(&key_len.to_be_bytes());
+    head[3..7].copy_from_slice(&value_len.to_be_bytes());
+    fill(&mut head[HEAD_BYTES..], &mut bytes);
+    let head_key = record_key(key);
+    chunks.push((head_key, head));
+    for index in 1..chunk_count(key.len(), value.len()) {
+        let mut tail = [0u8; CHUNK_BYTES];
+        tail[0] = TAIL;
+        fill(&mut tail[TAIL_BYTES..], &mut bytes);
+        chunks.push((tail_key(&head_key, index), tail));
+    }
+    chunks
+}
+
+fn fill(slot: &mut [u8], bytes: &mut impl Iterator<Item = u8>) {
+    for (byte, next) in slot.iter_mut().zip(bytes) {
+        *byte = next;
+    }
+}
+
+/// Why the authenticated store's entries do not make a ledger state.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum RestoreError {
+    #[error("store entry {0} is neither a record's head nor a tail")]
+    UnknownChunk(Digest),
+    #[error("store entry {0} is a record head stored under another record's key")]
+    MisplacedHead(Digest),
+    #[error("the record whose head is {head} lacks chunk {index}")]
+    MissingChunk { head: Digest, index: u32 },
+    #[error("{0} store entries belong to no record")]
+    StrayChunks(usize),
+    #[error("the record whose head is {0} has nonzero bytes after its end")]
+    Padding(Digest),
+}
+
+/// Rebuilds the ledger state from every entry of the authenticated store, in any order: the
+/// inverse of writing each record's [`record_chunks`]. Fails on anything the node would not have
+/// written (a damaged or foreign store), naming the entry.
+pub fn restore(
+    entries: impl IntoIterator<Item = (Digest, Chunk)>,
+) -> Result<MemoryStore, RestoreError> {
+    let mut heads = Vec::new();
+    let mut tails = HashMap::new();
+    for (key, chunk) in entries {
+        match chunk[0] {
+            HEAD => heads.push((key, chunk)),
+            TAIL => {
+                tails.insert(key, chunk);
+            }
+            _ => return Err(RestoreError::UnknownChunk(key)),
+        }
+    }
+    let mut store = MemoryStore::new();
+    let mut used = 0usize;
+    for (stored_at, head) in heads {
+        let key_len = usize::from(u16::from_be_bytes([head[1], head[2]]));
+        let value_len = u32::from_be_bytes([head[3], head[4], head[5], head[6]]) as usize;
+        let count = chunk_count(key_len, value_len);
+        // A damaged length cannot make this allocate more than the tails there are: the walk
+        // below stops at the first missing one.
+        let chunks = (count as usize).min(tails.len() + 1);
+        let mut bytes = Vec::with_capacity(chunks * CHUNK_BYTES);
+        bytes.extend_from_slice(&head[HEAD_BYTES..]);
+        for index in 1..count {
+            let tail =
+                tails
+                    .get(&tail_key(&stored_at, index))
+                    .ok_or(RestoreError::MissingChunk {
+                        head: stored_at,
+                        index,
+                    })?;
+            bytes.extend_from_slice(&tail[TAIL_BYTES..]);
+            used += 1;
+        }
+        let (key, rest) = bytes.split_at(key_len);
+        let (value, padding) = rest.split_at(value_len);
+        if record_key(key) != stored_at {
+            return Err(RestoreError::MisplacedHead(stored_at));
+        }
+        if padding.iter().any(|byte| *byte != 0) {
+            return Err(RestoreError::Padding(stored_at));
+        }
+        store.put(key, value.to_vec());
+    }
+    if used != tails.len() {
+        return Err(RestoreError::StrayChunks(tails.len() - used));
+    }
+    Ok(store)
 }
 
 /// The ledger's randomness for the block at `height` on `parent`: a hash of both.
@@ -58,7 +194,7 @@ pub struct Executed {
 pub struct Execution {
     pub executed: Executed,
     /// The authenticated-store writes in key order (`None` deletes).
-    pub writes: BTreeMap<Digest, Option<Digest>>,
+    pub writes: BTreeMap<Digest, Option<Chunk>>,
 }
 
 /// Executes `txs` on `parent` (the state after block `context.height - 1`). Signatures are
@@ -87,25 +223,23 @@ pub fn execute(
     let mut next = parent.clone();
     let mut overlay = Overlay::new(&mut next);
     let receipts = apply_block_checked(&mut overlay, context, txs, &signatures_valid)?;
-    let mut changes: BTreeMap<Vec<u8>, Option<Vec<u8>>> = BTreeMap::new();
-    if context.height == 1 {
-        for (key, value) in parent.scan_prefix(&[]) {
-            changes.insert(key.to_vec(), Some(value.to_vec()));
+    let writes = if context.height == 1 {
+        // The store is still empty: every record of the new state is new to it.
+        overlay.commit();
+        let mut writes = BTreeMap::new();
+        for (key, value) in next.scan_prefix(&[]) {
+            writes.extend(
+                record_chunks(key, value)
+                    .into_iter()
+                    .map(|(k, c)| (k, Some(c))),
+            );
         }
-    }
-    for (key, value) in overlay.writes() {
-        changes.insert(key.clone(), value.clone());
-    }
-    overlay.commit();
-    let writes = changes
-        .iter()
-        .map(|(key, value)| {
-            (
-                state_key(key),
-                value.as_ref().map(|value| state_value(key, value)),
-            )
-        })
-        .collect();
+        writes
+    } else {
+        let writes = store_writes(parent, overlay.writes());
+        overlay.commit();
+        writes
+    };
     Ok(Execution {
         executed: Executed {
             height: context.height,
@@ -117,6 +251,39 @@ pub fn execute(
     })
 }
 
+/// The authenticated-store writes that turn `parent`'s entries into those of `parent` with
+/// `changes` applied (`None` deletes): every chunk of each new value, and a delete for each chunk
+/// a shorter or deleted record no longer has.
+pub fn store_writes<'a>(
+    parent: &MemoryStore,
+    changes: impl IntoIterator<Item = (&'a Vec<u8>, &'a Option<Vec<u8>>)>,
+) -> BTreeMap<Digest, Option<Chunk>> {
+    let mut writes = BTreeMap::new();
+    for (key, value) in changes {
+        let new_count = match value {
+            Some(value) => {
+                let chunks = record_chunks(key, value);
+                let count = chunks.len() as u32;
+                writes.extend(chunks.into_iter().map(|(k, c)| (k, Some(c))));
+                count
+            }
+            None => 0,
+        };
+        if let Some(old) = parent.get_ref(key) {
+            let head = record_key(key);
+            for index in new_count..chunk_count(key.len(), old.len()) {
+                let stored_at = if index == 0 {
+                    head
+                } else {
+                    tail_key(&head, index)
+                };
+                writes.insert(stored_at, None);
+            }
+        }
+    }
+    writes
+}
+
 /// Re-executes a block for its state alone, as when rebuilding the in-memory state of an
 /// ancestor. The block was already accepted, so an error here means this node's state diverged.
 pub fn replay(parent: &MemoryStore, context: &BlockContext, txs: &[SignedTransaction]) -> Executed {
@@ -125,12 +292,12 @@ pub fn replay(parent: &MemoryStore, context: &BlockContext, txs: &[SignedTransac
         .executed
 }
 
-/// What `store` holds, as authenticated-store entries: for tests that compare the in-memory state
-/// with the authenticated store.
-pub fn entries(store: &MemoryStore) -> Vec<(Digest, Digest)> {
+/// What `store` holds, as authenticated-store entries: what [`restore`] reads back, and what
+/// tests compare with the authenticated store.
+pub fn entries(store: &MemoryStore) -> Vec<(Digest, Chunk)> {
     store
         .scan_prefix(&[])
-        .map(|(key, value)| (state_key(key), state_value(key, value)))
+        .flat_map(|(key, value)| record_chunks(key, value))
         .collect()
 }
 
@@ -166,6 +333,152 @@ mod tests {
         let second = execute(&first.executed.store, &second_context, &[], &[]).unwrap();
         // An empty block only records itself as the last block.
         assert_eq!(second.writes.len(), 1);
+    }
+
+    /// The store's entries after applying `writes` to `entries`.
+    fn applied(
+        mut entries: BTreeMap<Digest, Chunk>,
+        writes: &BTreeMap<Digest, Option<Chunk>>,
+    ) -> BTreeMap<Digest, Chunk> {
+        for (key, value) in writes {
+            match value {
+                Some(value) => entries.insert(*key, *value),
+                None => entries.remove(key),
+            };
+        }
+        entries
+    }
+
+    /// Records whose lengths straddle every chunk boundary, and a key longer than a head.
+    fn sample_records() -> Vec<(Vec<u8>, Vec<u8>)> {
+        let mut records = Vec::new();
+        for len in [0, 1, 24, 25, 56, 57, 58, 119, 120, 121, 500, 4_000] {
+            records.push((vec![3, len as u8, (len >> 8) as u8], vec![0xAB; len]));
+        }
+        records.push((vec![7; 300], vec![1, 2, 3]));
+        records.push((vec![8; 57], Vec::new()));
+        records
+    }
+
+    #[test]
+    fn records_round_trip_through_their_chunks_at_every_length() {
+        let mut store = MemoryStore::new();
+        for (key, value) in sample_records() {
+            let chunks = record_chunks(&key, &value);
+            assert_eq!(chunks.len() as u32, chunk_count(key.len(), value.len()));
+            let bytes = HEAD_BYTES + key.len() + value.len();
+            assert_eq!(
+                chunks.len(),
+                1 + bytes
+                    .saturating_sub(CHUNK_BYTES)
+                    .div_ceil(CHUNK_BYTES - TAIL_BYTES),
+                "no chunk more than needed for {} bytes",
+                bytes
+            );
+            store.put(&key, value);
+        }
+        let restored = restore(entries(&store)).unwrap();
+        assert_eq!(restored, store);
+        assert_eq!(restore(Vec::new()).unwrap(), MemoryStore::new());
+    }
+
+    #[test]
+    fn every_account_record_fits_one_chunk() {
+        let account = ledger::testing::account(1);
+        let nonce = types::codec::Encode::encode(&u64::MAX).to_vec();
+        assert_eq!(
+            record_chunks(&ledger::state::nonce_key(&account), &nonce).len(),
+            1
+        );
+        let balance = types::codec::Encode::encode(&u128::MAX).to_vec();
+        let key = ledger::state::balance_key(&account, types::AssetId(u32::MAX));
+        assert_eq!(record_chunks(&key, &balance).len(), 1);
+    }
+
+    #[test]
+    fn a_damaged_store_is_refused_by_name() {
+        let mut store = MemoryStore::new();
+        store.put(b"long", vec![9; 200]);
+        store.put(b"short", vec![1]);
+        let good: BTreeMap<Digest, Chunk> = entries(&store).into_iter().collect();
+        let head = record_key(b"long");
+
+        let mut missing = good.clone();
+        missing.remove(&tail_key(&head, 2));
+        assert_eq!(
+            restore(missing),
+            Err(RestoreError::MissingChunk { head, index: 2 })
+        );
+
+        let mut stray = good.clone();
+        let mut tail = [0u8; CHUNK_BYTES];
+        tail[0] = TAIL;
+        stray.insert(Digest([5; 32]), tail);
+        assert_eq!(restore(stray), Err(RestoreError::StrayChunks(1)));
+
+        let mut unknown = good.clone();
+        unknown.insert(Digest([6; 32]), [2; CHUNK_BYTES]);
+        assert_eq!(
+            restore(unknown),
+            Err(RestoreError::UnknownChunk(Digest([6; 32])))
+        );
+
+        // A record's head moved under another key.
+        let mut moved = good.clone();
+        let short = moved.remove(&record_key(b"short")).unwrap();
+        moved.insert(Digest([7; 32]), short);
+        assert_eq!(
+            restore(moved),
+            Err(RestoreError::MisplacedHead(Digest([7; 32])))
+        );
+
+        let mut padded = good.clone();
+        padded.get_mut(&record_key(b"short")).unwrap()[CHUNK_BYTES - 1] = 1;
+        assert_eq!(
+            restore(padded),
+            Err(RestoreError::Padding(record_key(b"short")))
+        );
+
+        // A head claiming a huge value fails before allocating for it.
+        let mut huge = good;
+        huge.get_mut(&record_key(b"short")).unwrap()[3..7].copy_from_slice(&u32::MAX.to_be_bytes());
+        assert!(matches!(
+            restore(huge),
+            Err(RestoreError::MissingChunk { .. })
+        ));
+    }
+
+    #[test]
+    fn writes_turn_the_parents_entries_into_the_childs_as_records_grow_shrink_and_go() {
+        let records = sample_records();
+        let mut parent = MemoryStore::new();
+        for (key, value) in &records {
+            parent.put(key, value.clone());
+        }
+        let mut rotated: Vec<Vec<u8>> = records.iter().map(|(_, value)| value.clone()).collect();
+        rotated.rotate_left(1);
+        // Every record takes the next one's length; then every record goes.
+        for changes in [
+            records
+                .iter()
+                .zip(&rotated)
+                .map(|((key, _), value)| (key.clone(), Some(value.clone())))
+                .collect::<Vec<_>>(),
+            records.iter().map(|(key, _)| (key.clone(), None)).collect(),
+        ] {
+            let mut child = parent.clone();
+            for (key, value) in &changes {
+                match value {
+                    Some(value) => child.put(key, value.clone()),
+                    None => child.delete(key),
+                }
+            }
+            let writes = store_writes(&parent, changes.iter().map(|(k, v)| (k, v)));
+            let before: BTreeMap<Digest, Chunk> = entries(&parent).into_iter().collect();
+            let after: BTreeMap<Digest, Chunk> = entries(&child).into_iter().collect();
+            assert_eq!(applied(before, &writes), after);
+            assert_eq!(restore(after).unwrap(), child);
+        }
     }
 
     #[test]

@@ -142,6 +142,7 @@ fn a_validator_whose_disk_fails_recovers_while_the_others_keep_finalizing() {
         let recovered = Recovered {
             roots: Arc::default(),
             replayed: Arc::default(),
+            restores: Arc::default(),
         };
         let (result, log) = capture_logs(|| {
             PlanBuilder::new(sim.clone())
