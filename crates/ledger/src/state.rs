@@ -229,6 +229,14 @@ pub fn last_block(store: &(impl Store + ?Sized)) -> (u64, u64) {
     (block.height, block.timestamp_ms)
 }
 
+/// [`last_block`] for a state that may not come from the ledger (one read back from disk):
+/// `None` when the record is missing or does not decode.
+pub fn try_last_block(store: &(impl Store + ?Sized)) -> Option<(u64, u64)> {
+    let bytes = store.get(&LAST_BLOCK_KEY)?;
+    let block: LastBlock = decode(&bytes).ok()?;
+    Some((block.height, block.timestamp_ms))
+}
+
 struct LastBlock {
     height: u64,
     timestamp_ms: u64,

@@ -274,11 +274,14 @@ impl App {
     /// `state_root`, the store's latest commit. The first block built or verified on that block
     /// then starts from it instead of re-executing the chain. An empty store (a new node, at
     /// genesis) holds nothing to take.
-    pub fn restored(&self, state_root: Digest, store: MemoryStore) {
+    ///
+    /// A state without a readable last-block record is refused (the node then re-executes).
+    pub fn restored(&self, state_root: Digest, store: MemoryStore) -> Result<(), String> {
         if store.is_empty() {
-            return;
+            return Ok(());
         }
-        let (height, timestamp_ms) = ledger::state::last_block(&store);
+        let (height, timestamp_ms) = ledger::state::try_last_block(&store)
+            .ok_or("the ledger read back has no readable last-block record")?;
         if let Some(metrics) = &self.metrics {
             metrics.ledger_restored(store.len());
         }
@@ -297,6 +300,7 @@ impl App {
                 receipts: Vec::new(),
             }),
         });
+        Ok(())
     }
 
     /// Makes this node a byzantine leader for tests: every block it proposes also carries what
@@ -843,6 +847,25 @@ mod tests {
         block.height = Height::new(1);
         block.timestamp_ms = GENESIS_TIME_MS + 1_000;
         (app, chain.store, block)
+    }
+
+    #[test]
+    fn a_ledger_read_back_is_kept_only_with_a_readable_last_block() {
+        let (app, store, _) = app_and_child();
+        let handle = app.handle();
+        assert_eq!(app.restored(Digest([1; 32]), MemoryStore::new()), Ok(()));
+        assert_eq!(handle.restores(), 0, "an empty store holds nothing to take");
+
+        let mut damaged = store.clone();
+        ledger::Store::put(&mut damaged, &ledger::state::last_block_key(), vec![1, 2]);
+        assert!(app.restored(Digest([1; 32]), damaged).is_err());
+        let mut missing = store.clone();
+        ledger::Store::delete(&mut missing, &ledger::state::last_block_key());
+        assert!(app.restored(Digest([1; 32]), missing).is_err());
+        assert_eq!(handle.restores(), 0, "a refused ledger is not kept");
+
+        assert_eq!(app.restored(Digest([1; 32]), store.clone()), Ok(()));
+        assert_eq!(handle.restores(), 1);
     }
 
     #[test]

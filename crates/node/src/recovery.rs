@@ -117,15 +117,19 @@ where
         {
             let guard = db.read().await;
             let started = std::time::Instant::now();
-            match read_ledger(&guard).await {
-                Ok((store, chunks)) => {
+            let read = read_ledger(&guard).await.and_then(|(store, chunks)| {
+                let records = store.len();
+                self.app.restored(guard.root(), store)?;
+                Ok((records, chunks))
+            });
+            match read {
+                Ok((records, chunks)) => {
                     tracing::info!(
-                        records = store.len(),
+                        records,
                         chunks,
                         elapsed_ms = started.elapsed().as_millis() as u64,
                         "read the ledger back from the store"
                     );
-                    self.app.restored(guard.root(), store);
                 }
                 // The node can still rebuild its state by re-executing from genesis: slower,
                 // never wrong, and a damaged store fails its next state-root check anyway.

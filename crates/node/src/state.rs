@@ -101,6 +101,8 @@ fn fill(slot: &mut [u8], bytes: &mut impl Iterator<Item = u8>) {
 pub enum RestoreError {
     #[error("store entry {0} is neither a record's head nor a tail")]
     UnknownChunk(Digest),
+    #[error("store entry {0} is listed twice")]
+    DuplicateEntry(Digest),
     #[error("store entry {0} is a record head stored under another record's key")]
     MisplacedHead(Digest),
     #[error("the record whose head is {head} lacks chunk {index}")]
@@ -117,15 +119,16 @@ pub enum RestoreError {
 pub fn restore(
     entries: impl IntoIterator<Item = (Digest, Chunk)>,
 ) -> Result<MemoryStore, RestoreError> {
-    let mut heads = Vec::new();
+    let mut heads = HashMap::new();
     let mut tails = HashMap::new();
     for (key, chunk) in entries {
-        match chunk[0] {
-            HEAD => heads.push((key, chunk)),
-            TAIL => {
-                tails.insert(key, chunk);
-            }
+        let previous = match chunk[0] {
+            HEAD => heads.insert(key, chunk),
+            TAIL => tails.insert(key, chunk),
             _ => return Err(RestoreError::UnknownChunk(key)),
+        };
+        if previous.is_some() {
+            return Err(RestoreError::DuplicateEntry(key));
         }
     }
     let mut store = MemoryStore::new();
@@ -161,7 +164,7 @@ pub fn restore(
         store.put(key, value.to_vec());
     }
     if used != tails.len() {
-        return Err(RestoreError::StrayChunks(tails.len() - used));
+        return Err(RestoreError::StrayChunks(tails.len().saturating_sub(used)));
     }
     Ok(store)
 }
@@ -438,6 +441,11 @@ mod tests {
             restore(padded),
             Err(RestoreError::Padding(record_key(b"short")))
         );
+
+        // An entry listed twice (two active writes of one key) is refused, not merged.
+        let mut twice: Vec<(Digest, Chunk)> = good.clone().into_iter().collect();
+        twice.push((head, good[&head]));
+        assert_eq!(restore(twice), Err(RestoreError::DuplicateEntry(head)));
 
         // A head claiming a huge value fails before allocating for it.
         let mut huge = good;
