@@ -828,6 +828,9 @@ where
 }
 
 #[cfg(test)]
+mod red_team;
+
+#[cfg(test)]
 mod tests {
     use super::*;
     use commonware_cryptography::{Signer, ed25519};

@@ -143,6 +143,9 @@ where
 }
 
 #[cfg(test)]
+mod red_team;
+
+#[cfg(test)]
 mod tests {
     use super::*;
     use commonware_runtime::{

@@ -305,6 +305,9 @@ pub fn entries(store: &MemoryStore) -> Vec<(Digest, Chunk)> {
 }
 
 #[cfg(test)]
+mod red_team;
+
+#[cfg(test)]
 mod tests {
     use super::*;
     use ledger::testing::{TestChain, account};
