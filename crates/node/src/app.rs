@@ -828,9 +828,6 @@ where
 }
 
 #[cfg(test)]
-mod red_team;
-
-#[cfg(test)]
 mod tests {
     use super::*;
     use commonware_cryptography::{Signer, ed25519};

@@ -1,5 +1,5 @@
-//! Red-team tests of reading the ledger back (review of 0cc30b5): a store that pruned its log
-//! and activity bitmap, as glue's pruning does after every finalized block.
+//! Reading the ledger back from a store that pruned its log and activity bitmap, as glue's
+//! pruning does after finalized blocks.
 
 use super::*;
 use commonware_runtime::{Runner as _, Supervisor as _, buffer::paged::CacheRef, deterministic};

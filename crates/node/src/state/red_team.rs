@@ -1,5 +1,5 @@
-//! Red-team tests of the record layout in the authenticated store (review of 0cc30b5): random
-//! change sets against [`entries`], random damage against [`restore`], and duplicated entries.
+//! Adversarial properties of the record layout in the authenticated store: random change sets
+//! against [`entries`], random damage against [`restore`], and duplicated entries.
 
 use super::*;
 
@@ -161,9 +161,8 @@ fn restore_never_panics_and_accepts_only_what_it_would_write() {
 }
 
 /// `restore` takes entries "in any order" from a walk over the store's log; the same head
-/// twice (a log walk that keeps two active updates of one key) must be refused by name. It
-/// panics instead: the record's tails are counted once per copy of its head, and
-/// `tails.len() - used` underflows (overflow checks are on in every profile).
+/// twice (a log walk that keeps two active updates of one key) is refused by name, not
+/// counted twice.
 #[test]
 fn a_head_listed_twice_is_refused_by_name_not_a_panic() {
     let mut ledger = MemoryStore::new();
@@ -178,8 +177,8 @@ fn a_head_listed_twice_is_refused_by_name_not_a_panic() {
     assert!(read.unwrap().is_err(), "a head listed twice was accepted");
 }
 
-/// Two different heads for one record (two active updates of one store key) are accepted:
-/// the later one silently wins, where the store the node wrote never holds both.
+/// Two different heads for one record (two active updates of one store key) are refused: the
+/// store the node wrote never holds both, so neither may silently win.
 #[test]
 fn two_heads_for_one_record_are_refused() {
     let mut first = MemoryStore::new();
