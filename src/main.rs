@@ -125,6 +125,7 @@ enum TxCommand {
 fn run_node(path: &std::path::Path, log_format: node::logging::LogFormat) -> Result<(), String> {
     node::logging::init(log_format)?;
     let config = node::run::RunConfig::load(path).map_err(|e| e.to_string())?;
+    node::run::claim_data_dir(&config.data_dir).map_err(|e| e.to_string())?;
     let listen = config.listen;
     let rpc = config.rpc;
     if let (Some(settings), Some(rpc)) = (&config.web, rpc) {

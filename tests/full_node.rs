@@ -161,3 +161,30 @@ fn a_node_whose_key_nobody_lists_is_refused_at_start() {
     );
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn a_data_directory_of_an_earlier_format_is_refused_at_start_and_left_as_it_was() {
+    let dir = std::env::temp_dir().join(format!("equa-old-data-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let status = Command::new(env!("CARGO_BIN_EXE_equa"))
+        .args(["devnet", "--init-only", "--dir", dir.to_str().unwrap()])
+        .stdout(Stdio::null())
+        .status()
+        .unwrap();
+    assert!(status.success());
+    // What a build before the format marker left: the store's partitions, no marker.
+    let journal = dir.join("validator-0/data/equa-qmdb-log-journal");
+    std::fs::create_dir_all(&journal).unwrap();
+    std::fs::write(journal.join("0000"), b"older bytes").unwrap();
+    let output = Command::new(env!("CARGO_BIN_EXE_equa"))
+        .args(["node", "--config"])
+        .arg(dir.join("validator-0/node.toml"))
+        .output()
+        .unwrap();
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("no EQUA_FORMAT marker"), "{stderr}");
+    assert_eq!(std::fs::read(journal.join("0000")).unwrap(), b"older bytes");
+    assert!(!dir.join("validator-0/data/EQUA_FORMAT").exists());
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -52,6 +52,56 @@ pub enum RunError {
     Config(String),
     #[error(transparent)]
     Genesis(#[from] ledger::GenesisError),
+    #[error("data directory {path}: {message}")]
+    DataFormat { path: String, message: String },
+}
+
+/// The data format this build writes, recorded in [`FORMAT_FILE`] in every data directory.
+/// Format 3 holds the ledger's records in the authenticated store and the account history
+/// beside it; a store of an earlier format holds other bytes under the same state roots, so it
+/// cannot be read or extended.
+pub const DATA_FORMAT: u32 = 3;
+
+/// The file in a data directory that names its format.
+pub const FORMAT_FILE: &str = "EQUA_FORMAT";
+
+/// Makes `dir` this build's data directory: a missing or empty one is created and marked with
+/// [`DATA_FORMAT`]; one marked with it is used as it is; anything else (files but no marker,
+/// another format, an unreadable marker) is refused and left untouched.
+pub fn claim_data_dir(dir: &Path) -> Result<(), RunError> {
+    let refuse = |message: String| RunError::DataFormat {
+        path: dir.display().to_string(),
+        message,
+    };
+    let io = |error: std::io::Error| refuse(error.to_string());
+    let marker = dir.join(FORMAT_FILE);
+    let expected = format!("equa data format {DATA_FORMAT}\n");
+    match std::fs::read(&marker) {
+        Ok(found) if found == expected.as_bytes() => return Ok(()),
+        Ok(found) => {
+            let found = String::from_utf8_lossy(&found);
+            return Err(refuse(format!(
+                "it holds \"{}\", and this build reads and writes format {DATA_FORMAT} only; \
+                 move the directory away and sync the chain again (a chain begun in an \
+                 earlier format restarts from a new genesis)",
+                found.trim().chars().take(64).collect::<String>()
+            )));
+        }
+        Err(error) if error.kind() != std::io::ErrorKind::NotFound => return Err(io(error)),
+        Err(_) => {}
+    }
+    std::fs::create_dir_all(dir).map_err(io)?;
+    if std::fs::read_dir(dir).map_err(io)?.next().is_some() {
+        return Err(refuse(format!(
+            "it holds data but no {FORMAT_FILE} marker: it was written by a build before data \
+             format {DATA_FORMAT}, which this build cannot read; move it away and sync the \
+             chain again (a chain begun in an earlier format restarts from a new genesis)"
+        )));
+    }
+    // Written whole under another name and renamed, so a crash leaves no half marker.
+    let staging = dir.join(format!("{FORMAT_FILE}.new"));
+    std::fs::write(&staging, &expected).map_err(io)?;
+    std::fs::rename(&staging, &marker).map_err(io)
 }
 
 #[derive(Deserialize)]

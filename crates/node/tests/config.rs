@@ -131,3 +131,58 @@ fn out_of_range_values_are_refused_by_name() {
     assert_eq!(config.tuning.channel_burst.get(), 10_000);
     assert_eq!(config.tuning.page_cache_pages.get(), 8192 * 256);
 }
+
+#[test]
+fn a_data_directory_is_claimed_when_new_and_refused_when_written_in_another_format() {
+    use node::run::{DATA_FORMAT, FORMAT_FILE, claim_data_dir};
+    let files = Files::new("data-format", "");
+    let data = files.0.join("data");
+
+    // A new directory is created and marked; claiming it again is fine.
+    claim_data_dir(&data).unwrap();
+    let marker = std::fs::read_to_string(data.join(FORMAT_FILE)).unwrap();
+    assert_eq!(marker, format!("equa data format {DATA_FORMAT}\n"));
+    std::fs::create_dir_all(data.join("equa-qmdb-log-journal")).unwrap();
+    claim_data_dir(&data).unwrap();
+
+    // An empty existing directory is claimed as well.
+    let empty = files.0.join("empty");
+    std::fs::create_dir_all(&empty).unwrap();
+    claim_data_dir(&empty).unwrap();
+    assert!(empty.join(FORMAT_FILE).exists());
+
+    // Data without a marker: written before the format was recorded.
+    let old = files.0.join("old");
+    std::fs::create_dir_all(old.join("equa-qmdb-log-journal")).unwrap();
+    let error = claim_data_dir(&old).unwrap_err();
+    assert!(matches!(error, RunError::DataFormat { .. }), "{error}");
+    assert!(
+        error.to_string().contains("no EQUA_FORMAT marker"),
+        "{error}"
+    );
+    assert!(
+        !old.join(FORMAT_FILE).exists(),
+        "a refused directory is left untouched"
+    );
+
+    // Another format's marker, or a damaged one.
+    for written in [
+        "equa data format 2\n",
+        "equa data format 4\n",
+        "\u{0}\u{1}garbage",
+    ] {
+        std::fs::write(data.join(FORMAT_FILE), written).unwrap();
+        let error = claim_data_dir(&data).unwrap_err();
+        assert!(
+            error
+                .to_string()
+                .contains("this build reads and writes format 3 only"),
+            "{error}"
+        );
+        assert_eq!(
+            std::fs::read(data.join(FORMAT_FILE)).unwrap(),
+            written.as_bytes(),
+            "a refused marker is left as it was"
+        );
+    }
+}
