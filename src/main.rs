@@ -102,11 +102,14 @@ enum AccountCommand {
         #[arg(long, env = "EQUA_VALIDATORS")]
         validators: Option<std::path::PathBuf>,
     },
-    /// An account's recent transactions, newest first (yours by default).
+    /// An account's transactions, newest first (yours by default), a page at a time.
     History {
         address: Option<String>,
         #[arg(long, default_value_t = 20)]
         limit: u32,
+        /// Only transactions older than this cursor (the one the previous page ends with).
+        #[arg(long)]
+        before: Option<String>,
     },
 }
 
@@ -189,9 +192,11 @@ fn main() -> ExitCode {
         Command::Devnet(args) => cli::devnet::run(args).map_err(Into::into),
         Command::Node { config, log_format } => run_node(&config, log_format).map_err(Into::into),
         Command::Status => cli::chain::status(global),
-        Command::Account(AccountCommand::History { address, limit }) => {
-            cli::chain::account_history(global, address.as_deref(), limit)
-        }
+        Command::Account(AccountCommand::History {
+            address,
+            limit,
+            before,
+        }) => cli::chain::account_history(global, address.as_deref(), limit, before.as_deref()),
         Command::Account(AccountCommand::Show {
             address,
             verify: false,

@@ -96,6 +96,26 @@ fn devnet_finalizes_transfers_on_every_validator_and_resumes() {
     devnet.wait_for_height(0, height);
     assert_eq!(devnet.balance("bob", "USDX"), "100020.5");
 
+    // Bob's whole history, a few at a time; the text form says how to go on.
+    let before_stop = history_pages(&devnet, &bob);
+    assert!(before_stop.len() >= 14, "{before_stop:?}");
+    let mut unique = before_stop.clone();
+    unique.sort();
+    unique.dedup();
+    assert_eq!(
+        unique.len(),
+        before_stop.len(),
+        "no transaction listed twice"
+    );
+    let text = devnet.ok("alice", &["account", "history", &bob, "--limit", "1"]);
+    assert!(text.contains("older: equa account history"), "{text}");
+    assert!(text.contains("--before "), "{text}");
+    let stderr = devnet.fails("alice", &["account", "history", &bob, "--before", "12x"]);
+    assert!(
+        stderr.contains("is not a cursor this node gave"),
+        "{stderr}"
+    );
+
     // Stopping stops every validator: none answers any more.
     assert!(devnet.stop(), "the devnet stopped on Ctrl-C");
     for index in 0..4 {
@@ -107,6 +127,33 @@ fn devnet_finalizes_transfers_on_every_validator_and_resumes() {
     devnet.resume();
     devnet.wait_for_height(0, included + 1);
     assert_eq!(devnet.balance("bob", "USDX"), "100020.5");
+    // The history is on disk: after the restart it is the same, page by page.
+    assert_eq!(history_pages(&devnet, &bob), before_stop);
+}
+
+/// Every transaction of `address`'s history on validator 0 (tx ids, newest first), read
+/// through `equa account history` three at a time.
+fn history_pages(devnet: &Devnet, address: &str) -> Vec<String> {
+    let mut ids = Vec::new();
+    let mut before: Option<String> = None;
+    loop {
+        let mut args = vec!["account", "history", address, "--limit", "3"];
+        if let Some(cursor) = &before {
+            args.extend(["--before", cursor]);
+        }
+        let page = devnet.json("alice", &args);
+        let page = page.as_array().unwrap();
+        ids.extend(
+            page.iter()
+                .map(|entry| entry["tx_id"].as_str().unwrap().to_string()),
+        );
+        match page.last() {
+            Some(last) if page.len() == 3 => {
+                before = Some(last["cursor"].as_str().unwrap().to_string());
+            }
+            _ => return ids,
+        }
+    }
 }
 
 /// Dave sends bob 1 USDX twice through `equa_sendTransactions` on validator 2, with a copy of a

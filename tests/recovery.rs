@@ -4,7 +4,9 @@
 //! block and state root at the same height, and every acknowledged transfer was applied exactly
 //! once (each sender's nonce and each recipient's balance are exact on every node). The
 //! restarted validator read its ledger back from its store and re-executed no block to rebuild it
-//! (its metrics say how many records it read and how many blocks it re-executed).
+//! (its metrics say how many records it read and how many blocks it re-executed), and its
+//! account history, kept on disk, lists every transfer exactly once, those from before the kill
+//! included, page by page, as the validators that never stopped list them.
 
 use client::{Keystore, keys::Wallet, tx::sign_call};
 use rpc::{RpcClient, client::ClientError};
@@ -185,6 +187,28 @@ async fn send_all(wallet: Wallet, to: types::AccountId, via: usize, acknowledged
     }
 }
 
+/// Every transaction of `account`'s history on validator `index`, newest first (tx ids),
+/// read a page of 100 at a time.
+async fn full_history(index: usize, account: &types::AccountId) -> Vec<(String, String)> {
+    let client = rpc(index);
+    let mut all = Vec::new();
+    let mut before: Option<String> = None;
+    loop {
+        let page = client
+            .history(account, Some(100), before.as_deref())
+            .await
+            .unwrap();
+        all.extend(
+            page.iter()
+                .map(|entry| (entry.receipt.tx_id.clone(), entry.call.clone())),
+        );
+        match page.last() {
+            Some(last) if page.len() == 100 => before = Some(last.cursor.clone()),
+            _ => return all,
+        }
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_killed_validator_loses_nothing_and_catches_up() {
     let dir = std::env::temp_dir().join(format!("equa-recovery-{}", std::process::id()));
@@ -322,6 +346,22 @@ async fn a_killed_validator_loses_nothing_and_catches_up() {
                 expected
             );
         }
+    }
+
+    // The account history survives the kill: on the restarted validator, each sender's
+    // history lists every one of its transfers once, as validator 0's does.
+    for sender in &wallets {
+        let reference = full_history(0, sender).await;
+        let transfers = reference
+            .iter()
+            .filter(|(_, call)| call == "bank.transfer")
+            .count();
+        assert_eq!(transfers as u64, TRANSFERS_PER_SENDER, "validator 0");
+        let mut ids: Vec<&String> = reference.iter().map(|(id, _)| id).collect();
+        ids.sort();
+        ids.dedup();
+        assert_eq!(ids.len(), reference.len(), "no transaction listed twice");
+        assert_eq!(full_history(VICTIM, sender).await, reference);
     }
 
     // The same block and state root at one height everywhere, the restarted node included.

@@ -465,19 +465,28 @@ pub fn account_verify(
     })
 }
 
-pub fn account_history(global: &Global, address: Option<&str>, limit: u32) -> Result<(), CliError> {
+pub fn account_history(
+    global: &Global,
+    address: Option<&str>,
+    limit: u32,
+    before: Option<&str>,
+) -> Result<(), CliError> {
     let account = account_or_own(global, address)?;
     let rpc = connect(global)?;
     runtime()?.block_on(async {
         let entries = rpc
-            .history(&account, Some(limit))
+            .history(&account, Some(limit), before)
             .await
             .map_err(CliError::rpc)?;
         let now_ms = chain_time_ms(&rpc).await;
         show_list(
             global,
             &entries,
-            "no transactions in the node's recent blocks",
+            if before.is_some() {
+                "no older transactions"
+            } else {
+                "no transactions yet"
+            },
             |h| {
                 let outcome = match &h.receipt.error {
                     None => h.receipt.outcome.clone(),
@@ -497,6 +506,15 @@ pub fn account_history(global: &Global, address: Option<&str>, limit: u32) -> Re
                 );
             },
         );
+        if !global.json
+            && entries.len() == limit as usize
+            && let Some(last) = entries.last()
+        {
+            println!(
+                "older: equa account history {} --limit {limit} --before {}",
+                account, last.cursor
+            );
+        }
         Ok(())
     })
 }

@@ -164,39 +164,6 @@ impl AppHandle {
             .map(|receipt| (height, receipt.clone()))
     }
 
-    /// `account`'s recent transactions, newest first: those it signed and transfers, mints and
-    /// burns that moved its balances. At most `limit`, from the blocks still in memory.
-    pub fn history(
-        &self,
-        account: &types::AccountId,
-        limit: usize,
-    ) -> Vec<(Arc<FinalizedBlock>, usize)> {
-        use ledger::receipt::Event;
-        let blocks: Vec<Arc<FinalizedBlock>> = {
-            let shared = self.shared.lock().expect("lock");
-            shared.recent.iter().rev().cloned().collect()
-        };
-        let mut found = Vec::new();
-        for block in blocks {
-            for (index, receipt) in block.receipts.iter().enumerate().rev() {
-                let signed = block.signers.get(index).is_some_and(|(s, _)| s == account);
-                let touched = receipt.events.iter().any(|event| match event {
-                    Event::Transferred { from, to, .. } => from == account || to == account,
-                    Event::Minted { to, .. } => to == account,
-                    Event::Burned { from, .. } => from == account,
-                    _ => false,
-                });
-                if signed || touched {
-                    found.push((block.clone(), index));
-                    if found.len() >= limit {
-                        return found;
-                    }
-                }
-            }
-        }
-        found
-    }
-
     /// How many block states are held in memory.
     pub fn cached_states(&self) -> usize {
         self.shared.lock().expect("lock").states.len()
@@ -215,6 +182,9 @@ pub struct App {
     observer: Option<Provider>,
     /// Measures execution and finality; none in simulations that do not look.
     metrics: Option<crate::metrics::NodeMetrics>,
+    /// Where every finalized transaction is recorded for the account history; none in
+    /// simulations.
+    history: Option<crate::history::SharedHistory>,
     /// Unix milliseconds when this process started: blocks proposed before it were not seen
     /// being finalized, so their finality time is not measured.
     started_ms: u64,
@@ -255,6 +225,7 @@ impl App {
             shared: Arc::new(Mutex::new(Shared::default())),
             observer: None,
             metrics: None,
+            history: None,
             started_ms: 0,
             #[cfg(feature = "fault-injection")]
             tamper: None,
@@ -309,6 +280,12 @@ impl App {
     #[cfg(feature = "fault-injection")]
     pub fn with_proposal_tampering(mut self, tamper: ProposalTampering) -> Self {
         self.tamper = Some(tamper);
+        self
+    }
+
+    /// Records every finalized transaction in `history` (the node's on-disk account history).
+    pub fn with_history(mut self, history: crate::history::SharedHistory) -> Self {
+        self.history = Some(history);
         self
     }
 
@@ -709,13 +686,35 @@ where
         Some(merkleized)
     }
 
+    /// Records the block's transactions in the account history before its state is applied to
+    /// the store, so the history holds every block the store does (see [`crate::history`]).
     async fn capture(
         &mut self,
         _context: (E, ConsensusContext),
-        _block: &Block,
+        block: &Block,
         _batches: &<Databases<E> as DatabaseSet<E>>::Merkleized,
         _readers: <Databases<E> as DatabaseSet<E>>::Readers,
     ) {
+        let Some(history) = &self.history else {
+            return;
+        };
+        let executed = {
+            let shared = self.shared.lock().expect("lock");
+            shared
+                .states
+                .get(&block.digest())
+                .cloned()
+                .expect("a finalized block was processed first")
+        };
+        let recorded = history.record(block_history(block, &executed)).await;
+        // A history that cannot be written would silently miss blocks; stop instead, as the
+        // node's other stores do, and replay the block on restart.
+        if let Err(error) = recorded {
+            panic!(
+                "cannot write the account history at height {}: {error}",
+                block.height.get()
+            );
+        }
     }
 
     async fn finalized(
@@ -825,6 +824,39 @@ where
             observer.finalized(&store, height);
         }
     }
+}
+
+/// A finalized block's transactions as the account history records them: each as the RPC
+/// shows it, with its signer and every account whose balance it moved.
+fn block_history(block: &Block, executed: &Executed) -> crate::history::BlockHistory {
+    use ledger::receipt::Event;
+    let height = block.height.get();
+    let entries = block
+        .txs
+        .iter()
+        .zip(&executed.receipts)
+        .map(|(tx, receipt)| {
+            let signer = tx.tx().signer;
+            let mut accounts = vec![signer];
+            for event in &receipt.events {
+                match event {
+                    Event::Transferred { from, to, .. } => accounts.extend([*from, *to]),
+                    Event::Minted { to, .. } => accounts.push(*to),
+                    Event::Burned { from, .. } => accounts.push(*from),
+                    _ => {}
+                }
+            }
+            let view = rpc::views::HistoryView {
+                cursor: String::new(),
+                timestamp_ms: block.timestamp_ms,
+                signer: signer.to_string(),
+                call: tx.tx().call.kind().to_string(),
+                receipt: rpc::views::ReceiptView::new(&*executed.store, receipt, height),
+            };
+            (view, accounts)
+        })
+        .collect();
+    crate::history::BlockHistory { height, entries }
 }
 
 #[cfg(test)]

@@ -42,6 +42,7 @@
 pub mod app;
 pub mod block;
 pub mod engine;
+pub mod history;
 pub mod logging;
 pub mod mempool;
 pub mod metrics;

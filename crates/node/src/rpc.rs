@@ -34,6 +34,8 @@ pub struct NodeBackend {
     proofs: Option<Arc<OnceLock<crate::proof::ProofSource>>>,
     /// Counts submissions and serves the node's recent figures.
     metrics: Option<NodeMetrics>,
+    /// The node's on-disk account history.
+    history: Option<crate::history::SharedHistory>,
 }
 
 impl NodeBackend {
@@ -56,7 +58,14 @@ impl NodeBackend {
             network_tip: None,
             proofs: None,
             metrics: None,
+            history: None,
         }
+    }
+
+    /// Answers `equa_listHistory` from `history`.
+    pub fn with_history(mut self, history: crate::history::SharedHistory) -> Self {
+        self.history = Some(history);
+        self
     }
 
     /// Counts submissions in `metrics`, and answers figures and connected peers from it.
@@ -222,21 +231,33 @@ impl Backend for NodeBackend {
             .collect()
     }
 
-    fn history(&self, account: &AccountId, limit: usize) -> Vec<rpc::views::HistoryView> {
-        let state = self.state();
-        self.app
-            .history(account, limit)
-            .into_iter()
-            .map(|(block, index)| {
-                let (signer, call) = block.signers[index];
-                rpc::views::HistoryView {
-                    timestamp_ms: block.timestamp_ms,
-                    signer: signer.to_string(),
-                    call: call.to_string(),
-                    receipt: ReceiptView::new(&*state, &block.receipts[index], block.height),
-                }
-            })
-            .collect()
+    fn history(
+        &self,
+        account: AccountId,
+        before: Option<String>,
+        limit: usize,
+    ) -> rpc::backend::Pending<Result<Vec<rpc::views::HistoryView>, rpc::backend::HistoryError>>
+    {
+        let history = self.history.clone();
+        Box::pin(async move {
+            use crate::history::HistoryError;
+            let Some(history) = history else {
+                return Err(rpc::backend::HistoryError::Unavailable(
+                    "this node keeps no account history".into(),
+                ));
+            };
+            history
+                .page(&account, before.as_deref(), limit)
+                .await
+                .map_err(|error| match error {
+                    HistoryError::BadCursor(message) => {
+                        rpc::backend::HistoryError::BadCursor(message)
+                    }
+                    storage @ HistoryError::Storage(_) => {
+                        rpc::backend::HistoryError::Unavailable(storage.to_string())
+                    }
+                })
+        })
     }
 
     fn account_proof(

@@ -23,10 +23,10 @@ use crate::{
 use commonware_consensus::marshal::{Identifier, standard::Standard};
 use commonware_cryptography::{ChaCha20Poly1305, Signer, ed25519};
 use commonware_p2p::{Manager, TrackedPeers, authenticated::discovery};
-use commonware_runtime::{Clock, Spawner};
+use commonware_runtime::{Clock, Spawner, buffer::paged::CacheRef};
 use commonware_runtime::{Quota, Runner, Supervisor as _, tokio};
 use commonware_stream::{cups, sake};
-use commonware_utils::{NZU32, NZUsize, ordered::Set};
+use commonware_utils::{NZU16, NZU32, NZUsize, ordered::Set};
 use ledger::{Genesis, MemoryStore};
 use serde::Deserialize;
 use std::{
@@ -422,6 +422,20 @@ pub fn run_with(config: RunConfig, started: impl FnOnce(Started) + Send + 'stati
         let relay_channel = network.register(crate::relay::CHANNEL, Quota::per_second(NZU32!(400)));
         network.start();
 
+        // The account history, on disk beside the chain's stores, with its own small cache.
+        let history: crate::history::SharedHistory = match crate::history::History::init(
+            context.child("history"),
+            "equa",
+            CacheRef::new(NZU16!(engine::PAGE_BYTES), NZUsize!(256)),
+        )
+        .await
+        {
+            Ok(history) => Arc::new(history),
+            Err(error) => {
+                tracing::error!(%error, "cannot open the account history");
+                std::process::exit(1);
+            }
+        };
         let mut genesis_state = MemoryStore::new();
         config.genesis.initialize(&mut genesis_state);
         let mempool = Mempool::new(MempoolConfig::default(), Arc::new(genesis_state.clone()), 0);
@@ -432,7 +446,8 @@ pub fn run_with(config: RunConfig, started: impl FnOnce(Started) + Send + 'stati
             AppConfig::default(),
         )
         .with_observer(Arc::new(mempool.clone()))
-        .with_metrics(metrics.clone(), started_ms);
+        .with_metrics(metrics.clone(), started_ms)
+        .with_history(history.clone());
         // A full node verifies certificates but never signs: it follows, it does not vote.
         let scheme = if validator {
             Scheme::signer(
@@ -478,7 +493,8 @@ pub fn run_with(config: RunConfig, started: impl FnOnce(Started) + Send + 'stati
             .with_relay(relay)
             .with_network_tip(network_tip.clone())
             .with_proofs(proofs.clone())
-            .with_metrics(metrics.clone());
+            .with_metrics(metrics.clone())
+            .with_history(history.clone());
             let served = ::rpc::serve_observed(
                 address,
                 Arc::new(backend),

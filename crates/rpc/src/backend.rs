@@ -8,6 +8,15 @@ use std::sync::Arc;
 use types::{AccountId, SignedTransaction, TxId};
 
 /// The answer of a backend call that waits on the node.
+/// Why a page of account history cannot be given.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum HistoryError {
+    /// The `before` cursor is not one this node gave for the account.
+    BadCursor(String),
+    /// The node keeps no history, or cannot read it.
+    Unavailable(String),
+}
+
 pub type Pending<T> = std::pin::Pin<Box<dyn std::future::Future<Output = T> + Send>>;
 
 /// Why a submitted transaction was not accepted into the mempool.
@@ -43,10 +52,20 @@ pub trait Backend: Send + Sync + 'static {
     fn submit_many(&self, txs: Vec<SignedTransaction>) -> Vec<Result<TxId, SubmitError>> {
         txs.into_iter().map(|tx| self.submit(tx)).collect()
     }
-    /// The account's recent transactions, newest first, at most `limit`.
-    fn history(&self, account: &AccountId, limit: usize) -> Vec<HistoryView> {
-        let _ = (account, limit);
-        Vec::new()
+    /// The account's transactions, newest first, at most `limit`; with `before` (a `cursor`
+    /// this backend gave), those older than it.
+    fn history(
+        &self,
+        account: AccountId,
+        before: Option<String>,
+        limit: usize,
+    ) -> Pending<Result<Vec<HistoryView>, HistoryError>> {
+        let _ = (account, before, limit);
+        Box::pin(async {
+            Err(HistoryError::Unavailable(
+                "this node keeps no account history".to_string(),
+            ))
+        })
     }
     /// The node's recent figures (block rate, finality, mempool, peers); empty when the node
     /// does not measure itself.

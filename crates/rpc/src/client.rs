@@ -184,15 +184,17 @@ impl RpcClient {
             .map_err(|e| self.map(e))
     }
 
-    /// The account's recent transactions, newest first.
+    /// The account's transactions, newest first; with `before` (an entry's `cursor` from this
+    /// node), those older than it.
     pub async fn history(
         &self,
         account: &AccountId,
         limit: Option<u32>,
+        before: Option<&str>,
     ) -> Result<Vec<crate::views::HistoryView>, ClientError> {
         self.call(
             method::LIST_HISTORY,
-            rpc_params![account.to_string(), limit],
+            rpc_params![account.to_string(), limit, before],
         )
         .await
     }

@@ -409,13 +409,21 @@ fn module_with(backend: Arc<dyn Backend>, books: Arc<BookCache>) -> RpcModule<Ar
     let g = &mut api.generator;
     let address = param::<String>(g, "address");
     let limit = param::<Option<u32>>(g, "limit?");
-    api.method(
+    let before = param::<Option<String>>(g, "before?");
+    let result = g.subschema_for::<Vec<HistoryView>>().to_value();
+    api.describe(
         method::LIST_HISTORY,
-        "An account's recent transactions, newest first: those it signed and the transfers, \
-         mints and burns that moved its balances (from the blocks the node keeps in memory; \
-         at most `limit`, default 50, up to 500).",
-        vec![address, limit],
-        |backend, (address, limit): (String, Option<u32>)| {
+        "An account's transactions, newest first: those it signed and the transfers, mints and \
+         burns that moved its balances, from the node's on-disk history of every block it \
+         finalized. At most `limit` (default 50, up to 500); with `before`, the `cursor` of an \
+         entry this node gave, those older than it.",
+        vec![address, limit, before],
+        result,
+    );
+    api.module
+        .register_async_method(method::LIST_HISTORY, |raw, backend, _| async move {
+            let (address, limit, before): (String, Option<u32>, Option<String>) =
+                positional(&raw, 3)?;
             let account = parse_account(&address)?;
             let limit = limit.unwrap_or(50);
             if limit == 0 || limit > crate::market::MAX_PAGE {
@@ -424,9 +432,17 @@ fn module_with(backend: Arc<dyn Backend>, books: Arc<BookCache>) -> RpcModule<Ar
                     crate::market::MAX_PAGE
                 )));
             }
-            Ok::<Vec<HistoryView>, _>(backend.history(&account, limit as usize))
-        },
-    );
+            backend
+                .history(account, before, limit as usize)
+                .await
+                .map_err(|error| match error {
+                    crate::backend::HistoryError::BadCursor(message) => invalid_params(message),
+                    crate::backend::HistoryError::Unavailable(message) => {
+                        ErrorObject::owned(code::UNAVAILABLE, message, None::<()>)
+                    }
+                })
+        })
+        .expect("method names are unique");
     let g = &mut api.generator;
     let height = param::<u64>(g, "height");
     api.method(

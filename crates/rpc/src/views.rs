@@ -430,6 +430,10 @@ pub struct AccountProofView {
 /// One transaction of an account's history.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct HistoryView {
+    /// Pass as `before` to list the transactions older than this one. Each node numbers its
+    /// own history, so a cursor is good only on the node that gave it.
+    #[serde(default)]
+    pub cursor: String,
     pub timestamp_ms: u64,
     pub signer: String,
     /// The call, e.g. "bank.transfer".

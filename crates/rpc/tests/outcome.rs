@@ -68,6 +68,7 @@ impl Recorded {
         let name = format!("{call:?}");
         let receipt = self.chain.submit(signer, call);
         self.history.push(HistoryView {
+            cursor: String::new(),
             timestamp_ms: self.chain.time_ms,
             signer: account(signer).to_string(),
             call: name,
@@ -155,15 +156,21 @@ impl Backend for Recorded {
         Err(SubmitError::Busy("read only".into()))
     }
 
-    fn history(&self, account: &AccountId, limit: usize) -> Vec<HistoryView> {
+    fn history(
+        &self,
+        account: AccountId,
+        _before: Option<String>,
+        limit: usize,
+    ) -> rpc::backend::Pending<Result<Vec<HistoryView>, rpc::backend::HistoryError>> {
         let account = account.to_string();
-        self.history[self.forgotten..]
+        let page = self.history[self.forgotten..]
             .iter()
             .rev()
             .filter(|entry| entry.signer == account)
             .take(limit)
             .cloned()
-            .collect()
+            .collect();
+        Box::pin(async move { Ok(page) })
     }
 }
 

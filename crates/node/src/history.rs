@@ -1,0 +1,685 @@
+//! Every account's transactions, kept on disk by this node so that `equa_listHistory` pages
+//! through all of them, newest first, not only the blocks still in memory.
+//!
+//! The history is not consensus state: it is what this node saw finalized, rendered as the RPC
+//! shows it, and nodes may keep it or not. It is two journals:
+//!
+//! - **entries**: one item per finalized transaction, in order: the transaction as a
+//!   [`HistoryView`], and for each account it touched, the position of that account's previous
+//!   entry. Each account's entries thus form a list from newest to oldest, so a page costs the
+//!   entries it shows, whatever the size of the history. A cursor is an entry's position.
+//! - **links**: for each entry, the accounts it touched, 32 bytes each. At start the node reads
+//!   these (not the entries) to learn each account's newest entry. They are derived from the
+//!   entries: whatever a crash left missing is rebuilt from them, and any excess is cut.
+//!
+//! A block is recorded in the application's `capture` hook, before its state is applied to the
+//! authenticated store, and the entries journal is committed before the hook returns. After a
+//! crash, glue replays every block above the store's last durable commit, so the history never
+//! misses a block the store holds; a block recorded twice is skipped by its height, and a block
+//! a crash left half written is cut at start (its last entry carries a mark) and recorded again
+//! when glue replays it.
+
+use commonware_codec::RangeCfg;
+use commonware_runtime::buffer::paged::CacheRef;
+use commonware_storage::{
+    Context,
+    journal::contiguous::{
+        Contiguous as _, Many,
+        variable::{Config, Journal},
+    },
+};
+use commonware_utils::{NZU64, NZUsize};
+use futures::{StreamExt as _, lock::Mutex};
+use rpc::views::HistoryView;
+use serde::{Deserialize, Serialize};
+use std::{collections::HashMap, future::Future, pin::Pin, sync::Arc};
+use types::AccountId;
+
+/// A future the history hands out, boxed so the application can hold any runtime's history.
+pub type Pending<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+
+/// The largest entry: one transaction's receipt rendered as JSON (a receipt has a few events;
+/// this leaves two orders of magnitude of room).
+const MAX_ENTRY_BYTES: usize = 1 << 20;
+
+/// One finalized block's transactions, as the history records them.
+#[derive(Clone, Debug)]
+pub struct BlockHistory {
+    pub height: u64,
+    /// Each transaction as the RPC shows it (its `cursor` is set when read), with the accounts
+    /// it touched: its signer and every account whose balance it moved.
+    pub entries: Vec<(HistoryView, Vec<AccountId>)>,
+}
+
+/// Why a page of history cannot be given.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum HistoryError {
+    /// The `before` cursor is not one this node handed out for this account.
+    #[error("{0}")]
+    BadCursor(String),
+    /// The history's storage failed.
+    #[error("the account history could not be read: {0}")]
+    Storage(String),
+}
+
+/// What the application records into and the RPC reads from.
+pub trait HistoryLog: Send + Sync + std::fmt::Debug {
+    /// Records a finalized block's transactions; a height at or below the last recorded one is
+    /// skipped (hooks are replayed after a restart). Returns once the record is durable.
+    fn record(&self, block: BlockHistory) -> Pending<'_, Result<(), String>>;
+
+    /// `account`'s transactions, newest first, at most `limit`; with `before`, those older than
+    /// the entry that cursor names.
+    fn page<'a>(
+        &'a self,
+        account: &'a AccountId,
+        before: Option<&'a str>,
+        limit: usize,
+    ) -> Pending<'a, Result<Vec<HistoryView>, HistoryError>>;
+}
+
+/// One transaction of the history, with its place in each touched account's list.
+#[derive(Serialize, Deserialize)]
+struct Entry {
+    view: HistoryView,
+    touched: Vec<Touch>,
+    /// Set on the last entry of its block: a start cuts a block a crash left half written.
+    last_of_block: bool,
+}
+
+/// One account's part in an entry.
+#[derive(Serialize, Deserialize)]
+struct Touch {
+    #[serde(with = "hex_bytes")]
+    account: [u8; 32],
+    /// The account's previous entry, if any.
+    previous: Option<u64>,
+}
+
+mod hex_bytes {
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(bytes: &[u8; 32], serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(&hex::encode(bytes))
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(deserializer: D) -> Result<[u8; 32], D::Error> {
+        let text = String::deserialize(deserializer)?;
+        let mut bytes = [0u8; 32];
+        hex::decode_to_slice(text, &mut bytes).map_err(serde::de::Error::custom)?;
+        Ok(bytes)
+    }
+}
+
+/// The on-disk history of one node.
+pub struct History<E: Context> {
+    inner: Mutex<Inner<E>>,
+}
+
+impl<E: Context> std::fmt::Debug for History<E> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("History")
+    }
+}
+
+struct Inner<E: Context> {
+    /// `None` only while an append or commit holds it (they take the journal by value), or for
+    /// good after one failed.
+    entries: Option<Journal<E, Vec<u8>>>,
+    links: Option<Journal<E, Vec<u8>>>,
+    /// Each account's newest entry.
+    heads: HashMap<[u8; 32], u64>,
+    /// The height of the newest block recorded or skipped as empty.
+    last_height: u64,
+}
+
+fn journal_config(prefix: &str, name: &str, page_cache: CacheRef) -> Config<(RangeCfg<usize>, ())> {
+    Config {
+        partition: format!("{prefix}-history-{name}"),
+        items_per_section: NZU64!(65_536),
+        compression: None,
+        codec_config: ((..=MAX_ENTRY_BYTES).into(), ()),
+        page_cache,
+        write_buffer: NZUsize!(1 << 16),
+        replay_buffer: NZUsize!(1 << 20),
+    }
+}
+
+fn storage(error: impl std::fmt::Display) -> HistoryError {
+    HistoryError::Storage(error.to_string())
+}
+
+fn failed_before() -> HistoryError {
+    storage("an earlier write failed; restart the node")
+}
+
+fn decode(bytes: &[u8], position: u64) -> Result<Entry, HistoryError> {
+    serde_json::from_slice(bytes)
+        .map_err(|e| HistoryError::Storage(format!("entry {position} is unreadable: {e}")))
+}
+
+/// The accounts an entry touched, as its links item stores them.
+fn link_item(entry: &Entry) -> Vec<u8> {
+    entry
+        .touched
+        .iter()
+        .flat_map(|touch| touch.account)
+        .collect()
+}
+
+impl<E: Context> History<E> {
+    /// Opens the history under partition prefix `prefix`: cuts a block a crash left half
+    /// written, rebuilds the links a crash left missing and cuts any beyond the entries.
+    pub async fn init(
+        context: E,
+        prefix: &str,
+        page_cache: CacheRef,
+    ) -> Result<Self, HistoryError> {
+        let entries_config = journal_config(prefix, "entries", page_cache.clone());
+        let links_config = journal_config(prefix, "links", page_cache);
+        let mut entries =
+            Journal::<E, Vec<u8>>::init(context.child("entries"), entries_config.clone())
+                .await
+                .map_err(storage)?;
+        // Back to the end of the last whole block.
+        let mut count = entries.size();
+        let mut last_height = 0;
+        while let Some(last) = count.checked_sub(1) {
+            let entry = decode(&entries.read(last).await.map_err(storage)?, last)?;
+            if entry.last_of_block {
+                last_height = entry.view.receipt.height;
+                break;
+            }
+            count = last;
+        }
+        if count < entries.size() {
+            drop(entries);
+            entries = Journal::init_at_most(context.child("entries_cut"), entries_config, count)
+                .await
+                .map_err(storage)?;
+        }
+        let mut links = Journal::<E, Vec<u8>>::init(context.child("links"), links_config.clone())
+            .await
+            .map_err(storage)?;
+        if links.size() > count {
+            drop(links);
+            links = Journal::init_at_most(context.child("links_cut"), links_config, count)
+                .await
+                .map_err(storage)?;
+        }
+        let mut heads = HashMap::new();
+        let linked = links.size();
+        if linked > 0 {
+            let stream = links
+                .replay(0..linked, NZUsize!(1 << 20), Default::default())
+                .await
+                .map_err(storage)?;
+            futures::pin_mut!(stream);
+            while let Some(batch) = stream.next().await {
+                for (position, item) in batch.map_err(storage)? {
+                    if item.len() % 32 != 0 {
+                        return Err(HistoryError::Storage(format!(
+                            "link {position} is {} bytes, not a whole number of accounts",
+                            item.len()
+                        )));
+                    }
+                    for account in item.chunks_exact(32) {
+                        heads.insert(account.try_into().expect("32 bytes"), position);
+                    }
+                }
+            }
+        }
+        for position in linked..count {
+            let entry = decode(&entries.read(position).await.map_err(storage)?, position)?;
+            for touch in &entry.touched {
+                heads.insert(touch.account, position);
+            }
+            links = links.append(&link_item(&entry)).await.map_err(storage)?.0;
+        }
+        Ok(Self {
+            inner: Mutex::new(Inner {
+                entries: Some(entries),
+                links: Some(links),
+                heads,
+                last_height,
+            }),
+        })
+    }
+
+    /// How many transactions the history holds.
+    pub async fn entry_count(&self) -> u64 {
+        let inner = self.inner.lock().await;
+        inner.entries.as_ref().map_or(0, |journal| journal.size())
+    }
+
+    /// The height of the newest block recorded (or skipped as empty).
+    pub async fn last_height(&self) -> u64 {
+        self.inner.lock().await.last_height
+    }
+
+    async fn write(&self, block: BlockHistory) -> Result<(), HistoryError> {
+        let mut inner = self.inner.lock().await;
+        if block.height <= inner.last_height {
+            return Ok(());
+        }
+        if block.entries.is_empty() {
+            inner.last_height = block.height;
+            return Ok(());
+        }
+        let first = inner.entries.as_ref().ok_or_else(failed_before)?.size();
+        let count = block.entries.len();
+        let mut encoded = Vec::with_capacity(count);
+        let mut links = Vec::with_capacity(count);
+        // Heads as they will be once the block is in: each entry points at the one before it.
+        let mut heads: HashMap<[u8; 32], u64> = HashMap::new();
+        for (offset, (view, accounts)) in block.entries.into_iter().enumerate() {
+            let position = first + offset as u64;
+            let mut touched: Vec<Touch> = Vec::with_capacity(accounts.len());
+            for account in accounts {
+                let account = *account.as_bytes();
+                if touched.iter().any(|touch| touch.account == account) {
+                    continue;
+                }
+                let previous = heads
+                    .get(&account)
+                    .or_else(|| inner.heads.get(&account))
+                    .copied();
+                heads.insert(account, position);
+                touched.push(Touch { account, previous });
+            }
+            let entry = Entry {
+                view,
+                touched,
+                last_of_block: offset + 1 == count,
+            };
+            links.push(link_item(&entry));
+            encoded.push(serde_json::to_vec(&entry).map_err(storage)?);
+        }
+        let journal = inner.entries.take().ok_or_else(failed_before)?;
+        let (journal, _) = journal
+            .append_many(Many::Flat(&encoded))
+            .await
+            .map_err(storage)?;
+        inner.entries = Some(journal.commit().await.map_err(storage)?);
+        // The links need no commit of their own: a start rebuilds any the disk lost.
+        let journal = inner.links.take().ok_or_else(failed_before)?;
+        inner.links = Some(
+            journal
+                .append_many(Many::Flat(&links))
+                .await
+                .map_err(storage)?
+                .0,
+        );
+        inner.heads.extend(heads);
+        inner.last_height = block.height;
+        Ok(())
+    }
+
+    /// The entry at `position`, read under the lock for that read alone, so a long page does
+    /// not hold back the block being recorded.
+    async fn entry(&self, position: u64) -> Result<Entry, HistoryError> {
+        let inner = self.inner.lock().await;
+        let journal = inner.entries.as_ref().ok_or_else(failed_before)?;
+        if position >= journal.size() {
+            return Err(HistoryError::Storage(format!("no entry {position}")));
+        }
+        decode(&journal.read(position).await.map_err(storage)?, position)
+    }
+
+    async fn read_page(
+        &self,
+        account: &AccountId,
+        before: Option<&str>,
+        limit: usize,
+    ) -> Result<Vec<HistoryView>, HistoryError> {
+        let account = *account.as_bytes();
+        let mut next = match before {
+            None => self.inner.lock().await.heads.get(&account).copied(),
+            Some(cursor) => {
+                let bad = || {
+                    HistoryError::BadCursor(format!(
+                        "before {cursor:?} is not a cursor this node gave for this account's \
+                         history (each node numbers its own)"
+                    ))
+                };
+                let position: u64 = cursor.parse().map_err(|_| bad())?;
+                let size = {
+                    let inner = self.inner.lock().await;
+                    inner.entries.as_ref().ok_or_else(failed_before)?.size()
+                };
+                if position >= size {
+                    return Err(bad());
+                }
+                let entry = self.entry(position).await?;
+                entry
+                    .touched
+                    .iter()
+                    .find(|touch| touch.account == account)
+                    .ok_or_else(bad)?
+                    .previous
+            }
+        };
+        let mut page = Vec::new();
+        while let Some(position) = next {
+            if page.len() >= limit {
+                break;
+            }
+            let entry = self.entry(position).await?;
+            let touch = entry
+                .touched
+                .iter()
+                .find(|touch| touch.account == account)
+                .ok_or_else(|| {
+                    HistoryError::Storage(format!("entry {position} does not name the account"))
+                })?;
+            next = match touch.previous {
+                Some(previous) if previous < position => Some(previous),
+                Some(previous) => {
+                    return Err(HistoryError::Storage(format!(
+                        "entry {position} points forward to {previous}"
+                    )));
+                }
+                None => None,
+            };
+            let mut view = entry.view;
+            view.cursor = position.to_string();
+            page.push(view);
+        }
+        Ok(page)
+    }
+}
+
+impl<E: Context> HistoryLog for History<E> {
+    fn record(&self, block: BlockHistory) -> Pending<'_, Result<(), String>> {
+        Box::pin(async move { self.write(block).await.map_err(|e| e.to_string()) })
+    }
+
+    fn page<'a>(
+        &'a self,
+        account: &'a AccountId,
+        before: Option<&'a str>,
+        limit: usize,
+    ) -> Pending<'a, Result<Vec<HistoryView>, HistoryError>> {
+        Box::pin(self.read_page(account, before, limit))
+    }
+}
+
+/// A shared history of any runtime.
+pub type SharedHistory = Arc<dyn HistoryLog>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use commonware_runtime::{Runner as _, Supervisor as _, deterministic};
+    use commonware_utils::NZU16;
+    use ledger::testing::account;
+    use rpc::views::ReceiptView;
+
+    const PREFIX: &str = "t";
+
+    fn cache() -> CacheRef {
+        CacheRef::new(NZU16!(4096), NZUsize!(64))
+    }
+
+    /// A transaction at `height`, number `index` of its block, signed by `signer` and moving
+    /// the balances of `others` (the signer may be among them).
+    fn view(height: u64, index: usize) -> HistoryView {
+        HistoryView {
+            cursor: String::new(),
+            timestamp_ms: height * 1_000,
+            signer: String::new(),
+            call: format!("call {height}/{index}"),
+            receipt: ReceiptView {
+                tx_id: format!("{height}/{index}"),
+                height,
+                outcome: "success".into(),
+                error: None,
+                fee_paid: "0".into(),
+                events: Vec::new(),
+            },
+        }
+    }
+
+    /// Blocks 1..=`blocks` of a busy chain: every fourth block empty, the others with one to
+    /// five transactions among six accounts, some touching one account twice.
+    fn chain(blocks: u64) -> Vec<BlockHistory> {
+        (1..=blocks)
+            .map(|height| {
+                let count = if height % 4 == 0 {
+                    0
+                } else {
+                    (height % 5 + 1) as usize
+                };
+                let entries = (0..count)
+                    .map(|index| {
+                        let signer = account((height + index as u64) % 6);
+                        let other = account((height * 7 + index as u64 * 3) % 6);
+                        (view(height, index), vec![signer, other, signer])
+                    })
+                    .collect();
+                BlockHistory { height, entries }
+            })
+            .collect()
+    }
+
+    /// What each account's history must be: its transactions' ids, newest first.
+    fn expected(blocks: &[BlockHistory], who: &AccountId) -> Vec<String> {
+        let mut ids: Vec<String> = blocks
+            .iter()
+            .flat_map(|block| &block.entries)
+            .filter(|(_, accounts)| accounts.contains(who))
+            .map(|(view, _)| view.receipt.tx_id.clone())
+            .collect();
+        ids.reverse();
+        ids
+    }
+
+    /// Every page of `who`'s history, `limit` at a time, joined.
+    async fn all_pages<E: Context>(
+        history: &History<E>,
+        who: &AccountId,
+        limit: usize,
+    ) -> Vec<String> {
+        let mut ids = Vec::new();
+        let mut before: Option<String> = None;
+        loop {
+            let page = history
+                .read_page(who, before.as_deref(), limit)
+                .await
+                .unwrap();
+            assert!(page.len() <= limit);
+            ids.extend(page.iter().map(|view| view.receipt.tx_id.clone()));
+            match page.last() {
+                Some(last) if page.len() == limit => before = Some(last.cursor.clone()),
+                _ => return ids,
+            }
+        }
+    }
+
+    #[test]
+    fn every_accounts_pages_join_into_its_whole_history_before_and_after_a_restart() {
+        deterministic::Runner::default().start(|context| async move {
+            let blocks = chain(60);
+            let history = History::init(context.child("first"), PREFIX, cache())
+                .await
+                .unwrap();
+            for block in &blocks {
+                history.write(block.clone()).await.unwrap();
+            }
+            // Hooks replayed after a restart: nothing is recorded twice.
+            for block in &blocks[40..] {
+                history.write(block.clone()).await.unwrap();
+            }
+            let total: usize = blocks.iter().map(|b| b.entries.len()).sum();
+            assert_eq!(history.entry_count().await, total as u64);
+            assert_eq!(history.last_height().await, 60);
+            for index in 0..7 {
+                let who = account(index);
+                let want = expected(&blocks, &who);
+                if index < 6 {
+                    assert!(!want.is_empty());
+                } else {
+                    assert!(want.is_empty(), "account 6 takes part in nothing");
+                }
+                for limit in [1, 3, 7, 500] {
+                    assert_eq!(
+                        all_pages(&history, &who, limit).await,
+                        want,
+                        "limit {limit}"
+                    );
+                }
+            }
+            drop(history);
+
+            let reopened = History::init(context.child("second"), PREFIX, cache())
+                .await
+                .unwrap();
+            assert_eq!(reopened.entry_count().await, total as u64);
+            // Block 60 is empty: nothing of it is on disk, and its replay records nothing.
+            assert_eq!(reopened.last_height().await, 59);
+            for index in 0..6 {
+                let who = account(index);
+                assert_eq!(all_pages(&reopened, &who, 4).await, expected(&blocks, &who));
+            }
+        });
+    }
+
+    #[test]
+    fn a_block_a_crash_left_half_written_is_cut_and_recorded_again() {
+        deterministic::Runner::default().start(|context| async move {
+            let blocks = chain(10);
+            let history = History::init(context.child("first"), PREFIX, cache())
+                .await
+                .unwrap();
+            for block in &blocks[..9] {
+                history.write(block.clone()).await.unwrap();
+            }
+            let whole = history.entry_count().await;
+            drop(history);
+            // What a crash inside block 10's append leaves: its first entry, not marked last.
+            let (view, accounts) = blocks[9].entries[0].clone();
+            let entry = Entry {
+                view,
+                touched: accounts
+                    .iter()
+                    .map(|a| Touch {
+                        account: *a.as_bytes(),
+                        previous: None,
+                    })
+                    .collect(),
+                last_of_block: false,
+            };
+            let journal = Journal::<_, Vec<u8>>::init(
+                context.child("crash"),
+                journal_config(PREFIX, "entries", cache()),
+            )
+            .await
+            .unwrap();
+            let journal = journal
+                .append(&serde_json::to_vec(&entry).unwrap())
+                .await
+                .unwrap()
+                .0;
+            journal.sync().await.unwrap();
+
+            let history = History::init(context.child("second"), PREFIX, cache())
+                .await
+                .unwrap();
+            assert_eq!(history.entry_count().await, whole, "the half block is cut");
+            assert_eq!(history.last_height().await, 9);
+            // Glue replays block 10, which is recorded whole.
+            history.write(blocks[9].clone()).await.unwrap();
+            for index in 0..6 {
+                let who = account(index);
+                assert_eq!(all_pages(&history, &who, 2).await, expected(&blocks, &who));
+            }
+        });
+    }
+
+    #[test]
+    fn links_a_crash_lost_are_rebuilt_from_the_entries() {
+        deterministic::Runner::default().start(|context| async move {
+            let blocks = chain(30);
+            let history = History::init(context.child("first"), PREFIX, cache())
+                .await
+                .unwrap();
+            for block in &blocks {
+                history.write(block.clone()).await.unwrap();
+            }
+            drop(history);
+            // Lose every link.
+            let links = Journal::<_, Vec<u8>>::init_at_size(
+                context.child("lose"),
+                journal_config(PREFIX, "links", cache()),
+                0,
+            )
+            .await
+            .unwrap();
+            drop(links);
+            let history = History::init(context.child("second"), PREFIX, cache())
+                .await
+                .unwrap();
+            for index in 0..6 {
+                let who = account(index);
+                assert_eq!(all_pages(&history, &who, 5).await, expected(&blocks, &who));
+            }
+            drop(history);
+            // And the rebuilt links serve a third start as well.
+            let history = History::init(context.child("third"), PREFIX, cache())
+                .await
+                .unwrap();
+            for index in 0..6 {
+                let who = account(index);
+                assert_eq!(all_pages(&history, &who, 5).await, expected(&blocks, &who));
+            }
+        });
+    }
+
+    #[test]
+    fn a_cursor_is_refused_unless_it_names_one_of_the_accounts_own_entries() {
+        deterministic::Runner::default().start(|context| async move {
+            let blocks = chain(12);
+            let history = History::init(context.child("h"), PREFIX, cache())
+                .await
+                .unwrap();
+            for block in &blocks {
+                history.write(block.clone()).await.unwrap();
+            }
+            let mine = account(1);
+            let page = history.read_page(&mine, None, 500).await.unwrap();
+            let count = history.entry_count().await;
+            // An entry of the history that does not touch account 1.
+            let mut stranger = None;
+            for position in 0..count {
+                if !page.iter().any(|v| v.cursor == position.to_string()) {
+                    stranger = Some(position.to_string());
+                    break;
+                }
+            }
+            let stranger = stranger.expect("some entry is not account 1's");
+            for cursor in [
+                "",
+                "-1",
+                "x",
+                "1:2",
+                " 1",
+                &count.to_string(),
+                &u64::MAX.to_string(),
+                "18446744073709551616",
+                &stranger,
+            ] {
+                let refused = history.read_page(&mine, Some(cursor), 5).await;
+                assert!(
+                    matches!(refused, Err(HistoryError::BadCursor(_))),
+                    "{cursor:?}: {refused:?}"
+                );
+            }
+            // The oldest entry's cursor gives an empty page, not an error.
+            let oldest = page.last().unwrap().cursor.clone();
+            assert_eq!(
+                history.read_page(&mine, Some(&oldest), 5).await.unwrap(),
+                Vec::new()
+            );
+        });
+    }
+}
