@@ -319,6 +319,22 @@ fn a_trade_a_dispute_and_a_loan_through_the_web_interface() {
         alice.wait_text("#history", "sent 1.25 USDX").await;
         alice.shot("wallet-history").await;
 
+        // The history pages through everything the node recorded: 30 more payments to Alice
+        // fill more than a page, and "Older transactions" appends the next one.
+        pay_alice_many(&devnet, 30).await;
+        alice.go("wallet", "Wallet").await;
+        let rows = || async {
+            alice
+                .client
+                .find_all(Locator::Css("#history tbody tr"))
+                .await
+                .map_or(0, |rows| rows.len())
+        };
+        alice.wait("a full first page of history", || async { rows().await == 25 }).await;
+        alice.click_button("Older transactions").await;
+        alice.wait("the next page of history", || async { rows().await > 25 }).await;
+        alice.shot("wallet-history-older").await;
+
         // Alice issues an asset, mints and burns it; mistakes are refused in words.
         alice
             .act(
@@ -422,4 +438,49 @@ fn a_trade_a_dispute_and_a_loan_through_the_web_interface() {
 fn parse(amount: &str) -> u128 {
     types::amount::parse(amount.trim(), 6)
         .unwrap_or_else(|e| panic!("{amount:?} is not a USDX amount: {e}"))
+}
+
+/// Dave pays Alice `count` small transfers in one submission; returns once validator 0 (Alice's
+/// node) has finalized them all.
+async fn pay_alice_many(devnet: &Devnet, count: u64) {
+    use client::{Keystore, tx::sign_call};
+    use types::{AssetId, Call, ChainId, bank::BankCall, bank::Transfer};
+    let client = rpc::RpcClient::new(&devnet.rpc(0)).unwrap();
+    let dave = Keystore::load(&devnet.wallet("dave"))
+        .unwrap()
+        .decrypt("devnet")
+        .unwrap();
+    let alice = types::AccountId::parse(&devnet.address("alice")).unwrap();
+    let status = client.status().await.unwrap();
+    let chain_id = ChainId::new(&status.chain_id).unwrap();
+    let params = client.params().await.unwrap().to_params().unwrap();
+    let nonce = client.account(&dave.account()).await.unwrap().nonce;
+    let transfers: Vec<_> = (0..count)
+        .map(|i| {
+            let call = Call::Bank(BankCall::Transfer(Transfer {
+                to: alice,
+                asset: AssetId(1),
+                amount: 1_000 + u128::from(i),
+            }));
+            sign_call(
+                &dave,
+                chain_id.clone(),
+                nonce + i,
+                status.height,
+                &params,
+                call,
+            )
+            .unwrap()
+        })
+        .collect();
+    let results = client.send_many(&transfers).await.unwrap();
+    assert!(results.iter().all(|r| r.id.is_some()), "{results:?}");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while client.account(&dave.account()).await.unwrap().nonce < nonce + count {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the payments were not finalized"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
 }

@@ -1407,8 +1407,10 @@ function fundsTable(funds) {
   ]), 'No balances.'));
 }
 
+// An account's history from the node's on-disk record, newest first, a page at a time.
 async function historyTable(address) {
-  const entries = await q('equa_listHistory', address, 25);
+  const PAGE = 25;
+  const headers = ['Time', 'Call', 'Outcome', 'Effect', 'Transaction'];
   const amount = e => `${e.amount.amount} ${e.amount.symbol}`;
   const effect = entry => entry.events.map(e => {
     if (e.kind === 'transferred') return e.from === address ? `sent ${amount(e)} to ${short(e.to)}` : `received ${amount(e)} from ${short(e.from)}`;
@@ -1416,12 +1418,26 @@ async function historyTable(address) {
     if (e.kind === 'burned') return `burned ${amount(e)}`;
     return e.text;
   }).join('; ');
-  return table(['Time', 'Call', 'Outcome', 'Effect', 'Transaction'], entries.map(h => [
+  const cells = h => [
     when(h.timestamp_ms), words(h.call.replace('.', ': ')),
     h.error ? el('span', { class: 'error' }, h.error.message) : el('span', { class: 'ok' }, h.outcome),
     effect(h) || (h.signer === address ? 'signed by you' : ''),
     link(`#/tx/${h.tx_id.replace(/^0x/, '')}`, `block ${h.height}`),
-  ]), 'No transactions in the recent blocks.');
+  ];
+  const first = await q('equa_listHistory', address, PAGE);
+  const view = table(headers, first.map(cells), 'No transactions yet.');
+  if (first.length < PAGE) return view;
+  const more = el('button', { type: 'button', class: 'secondary', id: 'older-history' }, 'Older transactions');
+  let before = first[first.length - 1].cursor;
+  more.addEventListener('click', async () => {
+    more.disabled = true;
+    const page = await q('equa_listHistory', address, PAGE, before);
+    view.querySelector('tbody').append(...page.map(h =>
+      el('tr', {}, cells(h).map((cell, i) => el('td', { 'data-label': headers[i] }, cell)))));
+    if (page.length < PAGE) more.remove();
+    else { before = page[page.length - 1].cursor; more.disabled = false; }
+  });
+  return el('div', {}, view, el('div', { class: 'actions' }, more));
 }
 
 async function explorerPage(view) {
