@@ -52,6 +52,18 @@ impl MemoryStore {
             .map(|(key, value)| (key.as_slice(), value.as_slice()))
     }
 
+    /// The keys whose values differ between `earlier` and `self`: added, changed or removed,
+    /// in key order. Subtrees the two states share are skipped, so the cost follows what
+    /// changed between them (a state and its descendants share all they did not write), not
+    /// how many records exist.
+    pub fn changed_keys<'a>(&'a self, earlier: &'a Self) -> impl Iterator<Item = &'a [u8]> + 'a {
+        earlier.entries.diff(&self.entries).map(|item| match item {
+            imbl::ordmap::DiffItem::Add(key, _)
+            | imbl::ordmap::DiffItem::Remove(key, _)
+            | imbl::ordmap::DiffItem::Update { new: (key, _), .. } => key.as_slice(),
+        })
+    }
+
     /// The value under `key`, without copying it.
     pub fn get_ref(&self, key: &[u8]) -> Option<&[u8]> {
         self.entries.get(key).map(Blob::as_slice)

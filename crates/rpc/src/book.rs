@@ -2,7 +2,9 @@
 //! side, asset and currency and sorted by price, with each offer's JSON view built at most once.
 //!
 //! The ledger keeps offers by id only, so answering a filtered, paged query straight from the
-//! state means decoding every offer ever made. The book does that once per finalized state.
+//! state means decoding every open offer. The book does that once; after that it follows the
+//! chain by what each new state changed ([`OfferBook::update`]): only changed offers are
+//! decoded and only the buckets they leave or join are sorted again.
 //! Within a bucket (one side, asset and currency) the offers are sorted by price, and each
 //! registered payment method has the list of positions of the offers that accept it, in the
 //! same order. A query filtered by any of side, asset, currency, method and price range is
@@ -33,21 +35,35 @@ use types::{
 type BucketKey = (Side, AssetId, Fiat);
 
 struct Entry {
-    offer: Offer,
+    offer: Arc<Offer>,
     /// The offer's JSON view, built by the first query that returns it.
     view: OnceLock<Arc<RawValue>>,
+}
+
+impl Entry {
+    fn new(offer: Arc<Offer>) -> Arc<Self> {
+        Arc::new(Self {
+            offer,
+            view: OnceLock::new(),
+        })
+    }
+
+    /// The same offer with its view to be built again.
+    fn fresh(&self) -> Arc<Self> {
+        Self::new(self.offer.clone())
+    }
 }
 
 /// The open offers of one side, asset and currency, best price for a taker first.
 struct Bucket {
     side: Side,
-    entries: Vec<Entry>,
+    entries: Vec<Arc<Entry>>,
     /// Positions in `entries` of the offers that accept each registered method, in order.
     by_method: BTreeMap<u16, Vec<u32>>,
 }
 
 impl Bucket {
-    fn new(side: Side, mut entries: Vec<Entry>) -> Self {
+    fn new(side: Side, mut entries: Vec<Arc<Entry>>) -> Self {
         match side {
             Side::Sell => entries.sort_by_key(|e| (e.offer.price, e.offer.id)),
             Side::Buy => entries.sort_by_key(|e| (Reverse(e.offer.price), e.offer.id)),
@@ -174,7 +190,8 @@ impl Positions<'_> {
 
 /// Every open offer of one ledger state.
 pub struct OfferBook {
-    buckets: BTreeMap<BucketKey, Bucket>,
+    /// Shared with the book this one was updated from, where nothing in them changed.
+    buckets: BTreeMap<BucketKey, Arc<Bucket>>,
     len: usize,
     /// The block time from which a maker's standing may read differently by time alone (a new
     /// day of account age, or a tier's minimum age reached), so views built before it expire.
@@ -208,35 +225,127 @@ impl schemars::JsonSchema for OfferPage {
 impl OfferBook {
     /// Reads every open offer of `store`.
     pub fn read(store: &ledger::MemoryStore) -> Self {
-        let mut grouped: BTreeMap<BucketKey, Vec<Entry>> = BTreeMap::new();
-        let mut len = 0;
+        let mut grouped: BTreeMap<BucketKey, Vec<Arc<Entry>>> = BTreeMap::new();
         for id in ledger::market::queries::offer_ids(store) {
             if let Some(offer) = Db::offer(store, id) {
-                len += 1;
                 grouped
                     .entry((offer.side, offer.asset, offer.fiat))
                     .or_default()
-                    .push(Entry {
-                        offer,
-                        view: OnceLock::new(),
-                    });
+                    .push(Entry::new(Arc::new(offer)));
             }
         }
-        let makers: BTreeSet<AccountId> = grouped
+        Self::from_buckets(
+            store,
+            grouped
+                .into_iter()
+                .map(|(key, entries)| (key, Arc::new(Bucket::new(key.0, entries))))
+                .collect(),
+        )
+    }
+
+    fn from_buckets(
+        store: &ledger::MemoryStore,
+        buckets: BTreeMap<BucketKey, Arc<Bucket>>,
+    ) -> Self {
+        let makers: BTreeSet<AccountId> = buckets
             .values()
-            .flatten()
-            .map(|entry| entry.offer.maker)
-            .collect();
-        let valid_until_ms = standing_valid_until(store, &makers);
-        let buckets = grouped
-            .into_iter()
-            .map(|(key, entries)| (key, Bucket::new(key.0, entries)))
+            .flat_map(|bucket| bucket.entries.iter().map(|entry| entry.offer.maker))
             .collect();
         Self {
+            len: buckets.values().map(|bucket| bucket.entries.len()).sum(),
+            valid_until_ms: standing_valid_until(store, &makers),
             buckets,
-            len,
-            valid_until_ms,
         }
+    }
+
+    /// This book, read from `before`, brought to `after` from what changed between the two
+    /// states ([`MemoryStore::changed_keys`]) instead of read again: only changed offers are
+    /// decoded, only the buckets they leave or join are sorted again, and a view built before
+    /// is kept unless something it shows changed (its offer, its maker's profile, reputation or
+    /// arbitrator bond, the market parameters, or the standing time alone changes). Gives the
+    /// same pages as [`OfferBook::read`] of `after`.
+    pub fn update(&self, before: &ledger::MemoryStore, after: &ledger::MemoryStore) -> Self {
+        use ledger::market::records::table;
+        let mut offers: BTreeSet<u64> = BTreeSet::new();
+        let mut makers: BTreeSet<[u8; 32]> = BTreeSet::new();
+        for key in after.changed_keys(before) {
+            match key.split_first() {
+                Some((&table::OFFER, id)) => {
+                    if let Ok(id) = <[u8; 8]>::try_from(id) {
+                        offers.insert(u64::from_be_bytes(id));
+                    }
+                }
+                Some((&(table::REPUTATION | table::PROFILE | table::ARBITRATOR), account)) => {
+                    if let Ok(account) = <[u8; 32]>::try_from(account) {
+                        makers.insert(account);
+                    }
+                }
+                // Every view shows the parameters (tiers, methods): read everything again.
+                Some((&table::PARAMS, _)) => return Self::read(after),
+                _ => {}
+            }
+        }
+        let (_, now) = ledger::state::last_block(after);
+        let (_, then) = ledger::state::last_block(before);
+        if now < then {
+            // Views built later may show more than an earlier state does (an older account).
+            return Self::read(after);
+        }
+        let every_view = now >= self.valid_until_ms;
+        let mut leaving: BTreeMap<BucketKey, BTreeSet<u64>> = BTreeMap::new();
+        let mut joining: BTreeMap<BucketKey, Vec<Arc<Entry>>> = BTreeMap::new();
+        for &id in &offers {
+            if let Some(offer) = Db::offer(before, id) {
+                leaving
+                    .entry((offer.side, offer.asset, offer.fiat))
+                    .or_default()
+                    .insert(id);
+            }
+            if let Some(offer) = Db::offer(after, id) {
+                joining
+                    .entry((offer.side, offer.asset, offer.fiat))
+                    .or_default()
+                    .push(Entry::new(Arc::new(offer)));
+            }
+        }
+        let stale = |entry: &Entry| every_view || makers.contains(entry.offer.maker.as_bytes());
+        let keys: BTreeSet<BucketKey> =
+            self.buckets.keys().chain(joining.keys()).copied().collect();
+        let mut buckets = BTreeMap::new();
+        for key in keys {
+            let old = self.buckets.get(&key);
+            let left = leaving.get(&key);
+            let joined = joining.remove(&key);
+            if let Some(old) = old
+                && left.is_none()
+                && joined.is_none()
+                && !old.entries.iter().any(|entry| stale(entry))
+            {
+                buckets.insert(key, old.clone());
+                continue;
+            }
+            let mut entries: Vec<Arc<Entry>> = old
+                .map(|bucket| {
+                    bucket
+                        .entries
+                        .iter()
+                        .filter(|entry| left.is_none_or(|left| !left.contains(&entry.offer.id)))
+                        .map(|entry| {
+                            if stale(entry) {
+                                entry.fresh()
+                            } else {
+                                entry.clone()
+                            }
+                        })
+                        .collect()
+                })
+                .unwrap_or_default();
+            entries.extend(joined.unwrap_or_default());
+            if !entries.is_empty() {
+                buckets.insert(key, Arc::new(Bucket::new(key.0, entries)));
+            }
+        }
+        Self::from_buckets(after, buckets)
     }
 
     pub fn len(&self) -> usize {
@@ -281,7 +390,7 @@ impl OfferBook {
             let range = bucket.price_range(&positions, filter.min_price, filter.max_price);
             let candidates = range.map(|i| &bucket.entries[positions.get(i)]);
             let wanted = limit - views.len();
-            let found: Vec<&Entry> = if filter.amount.is_none() && maker.is_none() {
+            let found: Vec<&Arc<Entry>> = if filter.amount.is_none() && maker.is_none() {
                 // Every candidate matches: skip without looking.
                 let count = candidates.len();
                 if skip >= count {
@@ -341,7 +450,7 @@ impl BookCache {
     /// The book of `store`, whose market revision is `revision` (see
     /// [`crate::Backend::market_state`]). The previous book serves again if it was read from
     /// this very state, or from a state with the same known revision whose views have not
-    /// expired; otherwise the book is read now. Holding the state keeps its address from being
+    /// expired; otherwise it is brought to `store` by what changed ([`OfferBook::update`]). Holding the state keeps its address from being
     /// reused, so comparing addresses is sound.
     pub fn book(&self, store: &Arc<MemoryStore>, revision: Option<u64>) -> Arc<OfferBook> {
         let mut last = self.last.lock().expect("no panics while holding the book");
@@ -356,7 +465,11 @@ impl BookCache {
                 return cached.book.clone();
             }
         }
-        let book = Arc::new(OfferBook::read(store));
+        // From the last book, by what changed since its state; the first book is read whole.
+        let book = Arc::new(match last.as_ref() {
+            Some(cached) => cached.book.update(&cached.state, store),
+            None => OfferBook::read(store),
+        });
         *last = Some(Cached {
             state: store.clone(),
             revision,
