@@ -4,8 +4,10 @@
 //! asset and currency, sometimes by payment method or price, and asks for a page of 50 at a
 //! random offset among the first 2,000 matches.
 //!
-//! Prints the time to index the book, requests per second, and latency percentiles.
-//! `cargo bench -p rpc --bench offers` (set `EQUA_BENCH_SECS` and `EQUA_BENCH_CLIENTS` to vary).
+//! Prints the time to index the book, the time to bring it across one more block of offer
+//! changes (300 offers made or cancelled) by what changed against reading it again, requests
+//! per second, and latency percentiles. `cargo bench -p rpc --bench offers` (set
+//! `EQUA_BENCH_OFFERS`, `EQUA_BENCH_SECS` and `EQUA_BENCH_CLIENTS` to vary).
 
 use ledger::{
     BlockContext, MemoryStore,
@@ -27,6 +29,7 @@ use types::{
     market::*,
 };
 
+/// Open offers made before measuring (`EQUA_BENCH_OFFERS`).
 const OFFERS: u64 = 100_000;
 const MAKERS: u64 = 200;
 const FIATS: [&str; 5] = ["EUR", "USD", "GBP", "BRL", "INR"];
@@ -71,7 +74,7 @@ impl Numbers {
     }
 }
 
-fn build_book() -> MemoryStore {
+fn build_book(offers: u64) -> (TestChain, Vec<u64>, Numbers) {
     let mut chain = TestChain::new(MAKERS + 1, u128::from(u64::MAX));
     chain.check_conservation = false;
     let issuer = MAKERS;
@@ -103,49 +106,85 @@ fn build_book() -> MemoryStore {
     let mut numbers = Numbers(7);
     let mut nonces = vec![0u64; MAKERS as usize];
     let mut made = 0;
-    while made < OFFERS {
+    while made < offers {
         let mut block = Vec::with_capacity(2_000);
-        for _ in 0..2_000 {
-            let maker = numbers.below(MAKERS);
-            let methods = match numbers.below(3) {
-                0 => vec![PaymentMethod::Registered(METHODS[0])],
-                1 => vec![
-                    PaymentMethod::Registered(METHODS[0]),
-                    PaymentMethod::Registered(METHODS[1]),
-                ],
-                _ => vec![PaymentMethod::Registered(METHODS[2])],
-            };
-            let offer = CreateOffer {
-                side: if numbers.below(2) == 0 {
-                    Side::Sell
-                } else {
-                    Side::Buy
-                },
-                asset: usd,
-                fiat: Fiat::new(FIATS[numbers.below(5) as usize]).unwrap(),
-                // 0.90 to 1.10 per USDX.
-                price: 90 + u128::from(numbers.below(21)),
-                min_amount: 10_000_000,
-                max_amount: 10_000_000 * u128::from(1 + numbers.below(100)),
-                methods,
-                payment_window_secs: 86_400,
-                terms: Text::new("").unwrap(),
-                buyer_deposit_bps: 1_000,
-                seller_deposit_bps: 1_000,
-                min_taker_trades: 0,
-                min_taker_tier: 0,
-            };
-            let nonce = &mut nonces[maker as usize];
-            let call = Call::Market(MarketCall::CreateOffer(offer));
-            block.push(chain.tx_with(maker, *nonce, call));
-            *nonce += 1;
+        for _ in 0..2_000.min(offers - made) {
+            block.push(create_offer(&mut chain, &mut numbers, &mut nonces));
         }
         let context: BlockContext = chain.next_context();
         let receipts = chain.apply_with(&context, &block);
         assert!(receipts.iter().all(|r| r.is_success()), "{:?}", receipts[0]);
         made += block.len() as u64;
     }
-    chain.store
+    (chain, nonces, numbers)
+}
+
+/// A random maker's signed `CreateOffer`.
+fn create_offer(
+    chain: &mut TestChain,
+    numbers: &mut Numbers,
+    nonces: &mut [u64],
+) -> SignedTransaction {
+    let usd = AssetId(1);
+    let maker = numbers.below(MAKERS);
+    let methods = match numbers.below(3) {
+        0 => vec![PaymentMethod::Registered(METHODS[0])],
+        1 => vec![
+            PaymentMethod::Registered(METHODS[0]),
+            PaymentMethod::Registered(METHODS[1]),
+        ],
+        _ => vec![PaymentMethod::Registered(METHODS[2])],
+    };
+    let offer = CreateOffer {
+        side: if numbers.below(2) == 0 {
+            Side::Sell
+        } else {
+            Side::Buy
+        },
+        asset: usd,
+        fiat: Fiat::new(FIATS[numbers.below(5) as usize]).unwrap(),
+        // 0.90 to 1.10 per USDX.
+        price: 90 + u128::from(numbers.below(21)),
+        min_amount: 10_000_000,
+        max_amount: 10_000_000 * u128::from(1 + numbers.below(100)),
+        methods,
+        payment_window_secs: 86_400,
+        terms: Text::new("").unwrap(),
+        buyer_deposit_bps: 1_000,
+        seller_deposit_bps: 1_000,
+        min_taker_trades: 0,
+        min_taker_tier: 0,
+    };
+    let nonce = &mut nonces[maker as usize];
+    let call = Call::Market(MarketCall::CreateOffer(offer));
+    let tx = chain.tx_with(maker, *nonce, call);
+    *nonce += 1;
+    tx
+}
+
+/// One more block on `chain`: 200 offers made and 100 cancelled by their makers.
+fn offer_changes(chain: &mut TestChain, numbers: &mut Numbers, nonces: &mut [u64]) {
+    let mut block: Vec<SignedTransaction> = (0..200)
+        .map(|_| create_offer(chain, numbers, nonces))
+        .collect();
+    let last = ledger::market::Db::last_offer_id(&chain.store);
+    let mut cancelled = std::collections::BTreeSet::new();
+    while cancelled.len() < 100 {
+        let id = 1 + numbers.below(last);
+        let Some(offer) = ledger::market::Db::offer(&chain.store, id) else {
+            continue;
+        };
+        if !cancelled.insert(id) {
+            continue;
+        }
+        let maker = (0..MAKERS).find(|m| account(*m) == offer.maker).unwrap();
+        let call = Call::Market(MarketCall::CancelOffer(OfferRef { offer: id }));
+        block.push(chain.tx_with(maker, nonces[maker as usize], call));
+        nonces[maker as usize] += 1;
+    }
+    let context: BlockContext = chain.next_context();
+    let receipts = chain.apply_with(&context, &block);
+    assert!(receipts.iter().all(|r| r.is_success()), "{:?}", receipts[0]);
 }
 
 fn queries() -> Vec<OfferQuery> {
@@ -176,12 +215,15 @@ fn main() {
     let clients = env_number("EQUA_BENCH_CLIENTS", 32);
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
 
+    let offers = env_number("EQUA_BENCH_OFFERS", OFFERS);
+    println!("{cores} cores");
     let started = Instant::now();
-    let store = Arc::new(build_book());
+    let (mut chain, mut nonces, mut numbers) = build_book(offers);
     println!(
-        "built {OFFERS} offers by CreateOffer transactions in {:.1} s",
+        "built {offers} offers by CreateOffer transactions in {:.1} s",
         started.elapsed().as_secs_f64()
     );
+    let store = Arc::new(chain.store.clone());
     let started = Instant::now();
     let book = OfferBook::read(&store);
     println!(
@@ -189,7 +231,37 @@ fn main() {
         book.len(),
         started.elapsed().as_secs_f64() * 1000.0
     );
-    assert_eq!(book.len() as u64, OFFERS);
+    assert_eq!(book.len() as u64, offers);
+
+    // One more block of offer changes: the book brought across it against read again.
+    let mut update_ms = Vec::new();
+    let mut read_ms = Vec::new();
+    let mut before = chain.store.clone();
+    let mut book_now = OfferBook::read(&before);
+    for _ in 0..5 {
+        offer_changes(&mut chain, &mut numbers, &mut nonces);
+        let after = chain.store.clone();
+        let started = Instant::now();
+        let updated = book_now.update(&before, &after);
+        update_ms.push(started.elapsed().as_secs_f64() * 1000.0);
+        let started = Instant::now();
+        let fresh = OfferBook::read(&after);
+        read_ms.push(started.elapsed().as_secs_f64() * 1000.0);
+        assert_eq!(updated.len(), fresh.len());
+        book_now = updated;
+        before = after;
+    }
+    let median = |v: &mut Vec<f64>| {
+        v.sort_by(f64::total_cmp);
+        v[v.len() / 2]
+    };
+    println!(
+        "a block of 300 offer changes on {} offers: update {:.2} ms, read again {:.1} ms (median of 5)",
+        book_now.len(),
+        median(&mut update_ms),
+        median(&mut read_ms)
+    );
+    drop(book_now);
     // The page itself, without HTTP: filter, skip, take 50 (views cached after the first pass).
     let queries_here = queries();
     for query in &queries_here {
