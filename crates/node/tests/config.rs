@@ -186,3 +186,74 @@ fn a_data_directory_is_claimed_when_new_and_refused_when_written_in_another_form
         );
     }
 }
+
+/// Red team: the first start of a new node writes `EQUA_FORMAT.new` and then renames it. A
+/// crash (or a full disk, or a kill) between the two leaves a directory holding only the staging
+/// file, which is this build's own, half-finished claim. The next start must finish the claim,
+/// not refuse the directory as "data of a build before the format" forever.
+///
+/// FAILS NOW: `claim_data_dir` counts the staging file as data and refuses the directory.
+#[test]
+fn a_crash_between_writing_and_renaming_the_marker_does_not_refuse_the_directory_forever() {
+    use node::run::{DATA_FORMAT, FORMAT_FILE, claim_data_dir};
+    let files = Files::new("data-format-staging", "");
+    let data = files.0.join("data");
+    std::fs::create_dir_all(&data).unwrap();
+    // What the crash leaves: the staging file, whole or empty, and no marker.
+    for staged in [format!("equa data format {DATA_FORMAT}\n"), String::new()] {
+        std::fs::write(data.join(format!("{FORMAT_FILE}.new")), &staged).unwrap();
+        let claimed = claim_data_dir(&data);
+        assert!(
+            claimed.is_ok(),
+            "a directory holding only this build's staging marker ({staged:?}) is refused: {}",
+            claimed.unwrap_err()
+        );
+        assert_eq!(
+            std::fs::read_to_string(data.join(FORMAT_FILE)).unwrap(),
+            format!("equa data format {DATA_FORMAT}\n")
+        );
+        std::fs::remove_file(data.join(FORMAT_FILE)).unwrap();
+        let _ = std::fs::remove_file(data.join(format!("{FORMAT_FILE}.new")));
+    }
+}
+
+/// Red team: markers of odd shapes are refused by name, and nothing is written into a refused
+/// directory: a marker that is a directory, a data directory that is a file, a read-only empty
+/// directory (nothing can be written, so it is refused and stays empty).
+#[test]
+fn odd_markers_and_unwritable_directories_are_refused_and_left_untouched() {
+    use node::run::{FORMAT_FILE, claim_data_dir};
+    let files = Files::new("data-format-odd", "");
+
+    let marker_dir = files.0.join("marker-dir");
+    std::fs::create_dir_all(marker_dir.join(FORMAT_FILE)).unwrap();
+    let error = claim_data_dir(&marker_dir).unwrap_err();
+    assert!(matches!(error, RunError::DataFormat { .. }), "{error}");
+    let listed: Vec<_> = std::fs::read_dir(&marker_dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    assert_eq!(listed, vec![std::ffi::OsString::from(FORMAT_FILE)]);
+
+    let file = files.0.join("a-file");
+    std::fs::write(&file, b"not a directory").unwrap();
+    let error = claim_data_dir(&file).unwrap_err();
+    assert!(matches!(error, RunError::DataFormat { .. }), "{error}");
+    assert_eq!(std::fs::read(&file).unwrap(), b"not a directory");
+
+    // A read-only directory (root ignores permissions; the check is then moot).
+    let read_only = files.0.join("read-only");
+    std::fs::create_dir_all(&read_only).unwrap();
+    let mut permissions = std::fs::metadata(&read_only).unwrap().permissions();
+    permissions.set_readonly(true);
+    std::fs::set_permissions(&read_only, permissions.clone()).unwrap();
+    let writable = std::fs::write(read_only.join("probe"), b"").is_ok();
+    if !writable {
+        let error = claim_data_dir(&read_only).unwrap_err();
+        assert!(matches!(error, RunError::DataFormat { .. }), "{error}");
+        assert_eq!(std::fs::read_dir(&read_only).unwrap().count(), 0);
+    }
+    #[allow(clippy::permissions_set_readonly_false)]
+    permissions.set_readonly(false);
+    std::fs::set_permissions(&read_only, permissions).unwrap();
+}
