@@ -91,17 +91,34 @@ pub fn claim_data_dir(dir: &Path) -> Result<(), RunError> {
         Err(_) => {}
     }
     std::fs::create_dir_all(dir).map_err(io)?;
-    if std::fs::read_dir(dir).map_err(io)?.next().is_some() {
+    let staging_name = format!("{FORMAT_FILE}.new");
+    // A marker being written when the node stopped is this build's own claim, not data.
+    let mut holds_data = false;
+    for entry in std::fs::read_dir(dir).map_err(io)? {
+        if entry.map_err(io)?.file_name() != staging_name.as_str() {
+            holds_data = true;
+        }
+    }
+    if holds_data {
         return Err(refuse(format!(
             "it holds data but no {FORMAT_FILE} marker: it was written by a build before data \
              format {DATA_FORMAT}, which this build cannot read; move it away and sync the \
              chain again (a chain begun in an earlier format restarts from a new genesis)"
         )));
     }
-    // Written whole under another name and renamed, so a crash leaves no half marker.
-    let staging = dir.join(format!("{FORMAT_FILE}.new"));
-    std::fs::write(&staging, &expected).map_err(io)?;
-    std::fs::rename(&staging, &marker).map_err(io)
+    // Written whole under another name, synced and renamed, and the rename synced, so a crash
+    // or power cut leaves either no marker or the whole one.
+    let staging = dir.join(staging_name);
+    {
+        use std::io::Write as _;
+        let mut file = std::fs::File::create(&staging).map_err(io)?;
+        file.write_all(expected.as_bytes()).map_err(io)?;
+        file.sync_all().map_err(io)?;
+    }
+    std::fs::rename(&staging, &marker).map_err(io)?;
+    std::fs::File::open(dir)
+        .and_then(|directory| directory.sync_all())
+        .map_err(io)
 }
 
 #[derive(Deserialize)]

@@ -192,7 +192,7 @@ fn a_data_directory_is_claimed_when_new_and_refused_when_written_in_another_form
 /// file, which is this build's own, half-finished claim. The next start must finish the claim,
 /// not refuse the directory as "data of a build before the format" forever.
 ///
-/// FAILS NOW: `claim_data_dir` counts the staging file as data and refuses the directory.
+/// (It failed when `claim_data_dir` counted the staging file as data.)
 #[test]
 fn a_crash_between_writing_and_renaming_the_marker_does_not_refuse_the_directory_forever() {
     use node::run::{DATA_FORMAT, FORMAT_FILE, claim_data_dir};
