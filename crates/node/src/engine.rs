@@ -56,7 +56,7 @@ use commonware_runtime::{
     buffer::paged::CacheRef,
     telemetry::metrics::{Counter, MetricsExt as _},
 };
-use commonware_storage::{archive::prunable, mmr, translator::TwoCap};
+use commonware_storage::{archive::prunable, mmr, translator::FourCap};
 use commonware_utils::{
     NZDuration, NZU16, NZU32, NZU64, NZUsize, channel::oneshot, ordered::Quorum as _,
 };
@@ -287,9 +287,9 @@ fn archive_config<C>(
     name: &str,
     page_cache: CacheRef,
     codec_config: C,
-) -> prunable::Config<TwoCap, C> {
+) -> prunable::Config<FourCap, C> {
     prunable::Config {
-        translator: TwoCap,
+        translator: FourCap,
         metadata_partition: format!("{prefix}-{name}-metadata"),
         key_partition: format!("{prefix}-{name}-key"),
         key_page_cache: page_cache,
@@ -307,7 +307,7 @@ fn archive_config<C>(
 pub fn qmdb_config(
     prefix: &str,
     page_cache: CacheRef,
-) -> commonware_storage::qmdb::current::FixedConfig<TwoCap, Sequential> {
+) -> commonware_storage::qmdb::current::FixedConfig<FourCap, Sequential> {
     use commonware_storage::{
         journal::contiguous::fixed::Config as LogConfig, mmr::full::Config as MmrConfig,
     };
@@ -329,7 +329,7 @@ pub fn qmdb_config(
             write_buffer: IO_BUFFER,
             replay_buffer: IO_BUFFER,
         },
-        translator: TwoCap,
+        translator: FourCap,
         init_cache: Some(NZUsize!(1024)),
         init_buffer: NZUsize!(1 << 20),
         init_concurrency: (),
