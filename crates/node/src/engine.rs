@@ -511,18 +511,21 @@ where
     qmdb_actor.start(channels.state_sync);
 
     let handle = app.handle();
-    // Reads the ledger back out of the store glue recovers, before any block runs.
-    let resolvers = crate::recovery::Restoring::new(qmdb_resolvers, app.clone());
+    // The store reads the ledger back out as glue opens it or fills it from peers.
+    let db_config = crate::recovery::LedgerStoreConfig {
+        store: qmdb_config(&prefix, page_cache.clone()),
+        app: app.clone(),
+    };
     let (stateful, stateful_mailbox) = Stateful::new(
         context.child("stateful"),
         StatefulConfig {
             application: app,
-            db_config: qmdb_config(&prefix, page_cache.clone()),
+            db_config,
             provider: provider.clone(),
             marshal: (marshal_mailbox.clone(), floor),
             mailbox_size: MAILBOX,
             plan,
-            resolvers,
+            resolvers: crate::recovery::Serving(qmdb_resolvers),
             sync_config: SyncEngineConfig {
                 fetch_batch_size: SYNC_BATCH_OPS,
                 apply_batch_size: NZU64!(64),

@@ -60,7 +60,6 @@ pub use proposal::{NoTransactions, Provider, TransactionSource};
 
 use commonware_consensus::simplex;
 use commonware_cryptography::{Sha256, ed25519, sha256};
-use commonware_glue::stateful::db::Shared;
 use commonware_parallel::Sequential;
 use commonware_storage::{mmr, qmdb::current::unordered::fixed, translator::FourCap};
 
@@ -93,4 +92,4 @@ pub type Qmdb<E> = fixed::Db<
 >;
 
 /// The database set glue manages for the node.
-pub type Databases<E> = Shared<Qmdb<E>>;
+pub type Databases<E> = recovery::LedgerStore<E>;

@@ -73,7 +73,7 @@ impl ProofSource {
 
     async fn try_prove(&self, account: &AccountId) -> Result<Option<AccountProofView>, String> {
         let (height, records) = {
-            let db = self.db.read().await;
+            let db = self.db.shared().read().await;
             let Some(finalized) = self.app.finalized() else {
                 return Err("the node has not finalized a block yet".into());
             };

@@ -1,13 +1,16 @@
 //! Restart from the authenticated store: the ledger is read back from the store glue recovers,
 //! so a restarted node re-executes no block it had committed.
 //!
-//! glue hands the recovered store to the state-sync resolvers (to serve peers) before it
-//! processes any block. [`Restoring`] wraps the resolver: it reads every record out of the store
-//! at that moment ([`read_ledger`]), gives the state to the application ([`App::restored`]), and
-//! then attaches the store to the resolver it wraps.
+//! glue opens the store through [`LedgerStore`], the node's database set: at a start it reads
+//! every record out of the store glue recovered ([`read_ledger`]) and gives the state to the
+//! application ([`App::restored`]) before any block runs; after a state sync it does the same
+//! with the store filled from peers.
 
 use crate::{App, Qmdb, state};
-use commonware_glue::stateful::db::{AttachableResolver, Shared};
+use commonware_glue::stateful::db::{
+    Anchor, AttachableResolver, AttachableResolverSet, Barrier, DatabaseSet, Shared, StateSyncSet,
+    SyncEngineConfig, TipUpdate,
+};
 use commonware_storage::{
     Context,
     merkle::Location,
@@ -17,7 +20,7 @@ use commonware_storage::{
         sync::{Request, Source, source},
     },
 };
-use commonware_utils::{NZU64, bitmap::Readable as _};
+use commonware_utils::{NZU64, bitmap::Readable as _, channel::ring};
 use ledger::MemoryStore;
 use std::num::NonZeroU64;
 
@@ -78,67 +81,196 @@ pub async fn commit_writes<E: Context>(
     db.apply_batch(merkleized).await?.commit().await
 }
 
-/// glue's state-sync resolver, which first reads the ledger out of each store glue attaches.
-#[derive(Clone)]
-pub struct Restoring<R> {
-    inner: R,
-    app: App,
+/// The database set glue manages for the node: the authenticated store, and the application it
+/// hands the ledger to whenever glue opens the store (at start) or fills it from peers (state
+/// sync). Either way the ledger is read back before glue runs any block on the store: after a
+/// state sync glue applies the blocks finalized meanwhile at once, and the application needs
+/// the state they start from.
+pub struct LedgerStore<E: Context> {
+    store: Shared<Qmdb<E>>,
 }
 
-impl<R> std::fmt::Debug for Restoring<R> {
+impl<E: Context> Clone for LedgerStore<E> {
+    fn clone(&self) -> Self {
+        Self {
+            store: self.store.clone(),
+        }
+    }
+}
+
+impl<E: Context> std::fmt::Debug for LedgerStore<E> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Restoring").finish_non_exhaustive()
+        f.debug_struct("LedgerStore").finish_non_exhaustive()
     }
 }
 
-impl<R> Restoring<R> {
-    pub fn new(inner: R, app: App) -> Self {
-        Self { inner, app }
+impl<C> std::fmt::Debug for LedgerStoreConfig<C> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LedgerStoreConfig").finish_non_exhaustive()
     }
 }
 
-impl<R: Source> Source for Restoring<R> {
+impl<E: Context> LedgerStore<E> {
+    /// The shared store, as the proof service and tests read it.
+    pub fn shared(&self) -> &Shared<Qmdb<E>> {
+        &self.store
+    }
+}
+
+/// How to open a [`LedgerStore`]; `C` is the store's own configuration
+/// ([`crate::engine::qmdb_config`]).
+pub struct LedgerStoreConfig<C> {
+    pub store: C,
+    /// Takes the ledger read back.
+    pub app: App,
+}
+
+type Inner<E> = Shared<Qmdb<E>>;
+type StoreConfig<E> = <Qmdb<E> as commonware_glue::stateful::db::ManagedDb<E>>::Config;
+
+/// Reads the ledger out of `store` and gives it to `app` ([`App::restored`]).
+///
+/// A store that cannot be read back is logged and left to the node's other path: re-executing
+/// from genesis, slower but never wrong (a damaged store fails its next state-root check).
+/// After a state sync there are no blocks to re-execute, so that node stops at the first block
+/// it cannot build on; the sync engine has already checked every operation against the
+/// finalized root, so this takes a bug, not a bad peer.
+async fn read_back<E: Context>(store: &Inner<E>, app: &App, cause: &'static str) {
+    let guard = store.read().await;
+    let started = std::time::Instant::now();
+    let read = read_ledger(&guard).await.and_then(|(ledger, chunks)| {
+        let records = ledger.len();
+        app.restored(guard.root(), ledger)?;
+        Ok((records, chunks))
+    });
+    match read {
+        Ok((records, chunks)) => tracing::info!(
+            cause,
+            records,
+            chunks,
+            elapsed_ms = started.elapsed().as_millis() as u64,
+            "read the ledger back from the store"
+        ),
+        Err(error) => {
+            tracing::error!(cause, %error, "cannot read the ledger back from the store")
+        }
+    }
+}
+
+impl<E> DatabaseSet<E> for LedgerStore<E>
+where
+    E: Context + commonware_runtime::Spawner,
+{
+    type Unmerkleized = <Inner<E> as DatabaseSet<E>>::Unmerkleized;
+    type Merkleized = <Inner<E> as DatabaseSet<E>>::Merkleized;
+    type Readers = <Inner<E> as DatabaseSet<E>>::Readers;
+    type Config = LedgerStoreConfig<StoreConfig<E>>;
+    type SyncTargets = <Inner<E> as DatabaseSet<E>>::SyncTargets;
+
+    async fn init(context: E, config: Self::Config, expected: Option<Self::SyncTargets>) -> Self {
+        // glue opens the store at the block it recovers from, rewinding a store that is ahead.
+        let store = Inner::<E>::init(context, config.store, expected).await;
+        read_back(&store, &config.app, "restart").await;
+        Self { store }
+    }
+
+    fn initial_sync_targets() -> Self::SyncTargets {
+        Inner::<E>::initial_sync_targets()
+    }
+
+    async fn new_batches(&self) -> Self::Unmerkleized {
+        self.store.new_batches().await
+    }
+
+    fn fork_batches(parent: &Self::Merkleized) -> Self::Unmerkleized {
+        Inner::<E>::fork_batches(parent)
+    }
+
+    fn matches_sync_targets(batches: &Self::Merkleized, targets: &Self::SyncTargets) -> bool {
+        Inner::<E>::matches_sync_targets(batches, targets)
+    }
+
+    fn readers(&self) -> Self::Readers {
+        self.store.readers()
+    }
+
+    async fn apply(&self, batches: Self::Merkleized) {
+        self.store.apply(batches).await
+    }
+
+    async fn finalize(&self) -> Barrier {
+        self.store.finalize().await
+    }
+
+    async fn prune(&self, targets: &Self::SyncTargets) {
+        self.store.prune(targets).await
+    }
+
+    async fn committed_targets(&self) -> Self::SyncTargets {
+        self.store.committed_targets().await
+    }
+}
+
+impl<E, R> StateSyncSet<E, R> for LedgerStore<E>
+where
+    E: Context + commonware_runtime::Spawner,
+    Qmdb<E>: commonware_glue::stateful::db::StateSyncDb<E, R>,
+    R: Send + 'static,
+{
+    type Error = <Qmdb<E> as commonware_glue::stateful::db::StateSyncDb<E, R>>::SyncError;
+
+    async fn sync<D: commonware_cryptography::Digest>(
+        context: E,
+        config: Self::Config,
+        sources: R,
+        anchor: Anchor<D>,
+        targets: Self::SyncTargets,
+        tip_updates: ring::Receiver<TipUpdate<D, Self::SyncTargets>>,
+        sync_config: SyncEngineConfig,
+    ) -> Result<(Self, Anchor<D>), Self::Error> {
+        let (store, anchor) = Inner::<E>::sync(
+            context,
+            config.store,
+            sources,
+            anchor,
+            targets,
+            tip_updates,
+            sync_config,
+        )
+        .await?;
+        read_back(&store, &config.app, "state sync").await;
+        Ok((Self { store }, anchor))
+    }
+}
+
+/// glue's state-sync resolver, serving peers from the store glue attaches once it has one.
+#[derive(Clone)]
+pub struct Serving<R>(pub R);
+
+impl<R> std::fmt::Debug for Serving<R> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Serving").finish_non_exhaustive()
+    }
+}
+
+impl<R: Source> Source for Serving<R> {
     type Family = R::Family;
     type Digest = R::Digest;
     type Op = R::Op;
     type Error = R::Error;
 
     async fn serve(&self, request: Request<Self::Family>) -> source::Result<Self> {
-        self.inner.serve(request).await
+        self.0.serve(request).await
     }
 }
 
-impl<E, R> AttachableResolver<Qmdb<E>> for Restoring<R>
+impl<E, R> AttachableResolverSet<LedgerStore<E>> for Serving<R>
 where
     E: Context,
     R: AttachableResolver<Qmdb<E>>,
 {
-    async fn attach_database(&self, db: Shared<Qmdb<E>>) {
-        {
-            let guard = db.read().await;
-            let started = std::time::Instant::now();
-            let read = read_ledger(&guard).await.and_then(|(store, chunks)| {
-                let records = store.len();
-                self.app.restored(guard.root(), store)?;
-                Ok((records, chunks))
-            });
-            match read {
-                Ok((records, chunks)) => {
-                    tracing::info!(
-                        records,
-                        chunks,
-                        elapsed_ms = started.elapsed().as_millis() as u64,
-                        "read the ledger back from the store"
-                    );
-                }
-                // The node can still rebuild its state by re-executing from genesis: slower,
-                // never wrong, and a damaged store fails its next state-root check anyway.
-                Err(error) => {
-                    tracing::error!(%error, "cannot read the ledger back from the store; re-executing from genesis")
-                }
-            }
-        }
-        self.inner.attach_database(db).await;
+    async fn attach_databases(&self, databases: LedgerStore<E>) {
+        self.0.attach_database(databases.store).await;
     }
 }
 
