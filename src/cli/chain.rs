@@ -310,6 +310,13 @@ pub fn status(global: &Global) -> Result<(), CliError> {
                 "height:       {} of {}",
                 status.height, status.target_height
             );
+            match &status.sync {
+                Some(sync) => println!(
+                    "phase:        {} ({} of {} store operations)",
+                    status.phase, sync.operations_fetched, sync.operations_target
+                ),
+                None => println!("phase:        {}", status.phase),
+            }
             println!("block time:   {}", utc(status.timestamp_ms));
             println!("state root:   {}", status.state_root);
             println!("peers:        {}", status.peers);

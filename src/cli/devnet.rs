@@ -75,6 +75,11 @@ pub struct DevnetArgs {
     /// is created.
     #[arg(long, value_name = "MS")]
     pub idle_block_interval_ms: Option<u64>,
+    /// How many finalized blocks each node keeps for peers that are behind before pruning
+    /// older ones (the node's default, 100000, when absent). A node that joins later syncs the
+    /// state from peers. Used when the directory is created.
+    #[arg(long, value_name = "BLOCKS")]
+    pub retained_blocks: Option<u64>,
     /// How many validators a new devnet has (1 to 100). Used when the directory is created.
     #[arg(long, default_value_t = DEFAULT_VALIDATORS, value_name = "N")]
     pub validators: usize,
@@ -121,6 +126,12 @@ pub struct NodeConfig {
     /// default when absent).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub idle_block_interval_ms: Option<u64>,
+    /// Finalized blocks kept for peers (the node's default when absent).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retained_blocks: Option<u64>,
+    /// Whether a node with no state yet syncs it from peers.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub state_sync: bool,
 }
 
 #[derive(Serialize)]
@@ -225,6 +236,7 @@ pub struct Setup {
     pub web: u16,
     pub metrics: u16,
     pub idle_block_interval_ms: Option<u64>,
+    pub retained_blocks: Option<u64>,
     pub hosts: Vec<IpAddr>,
 }
 
@@ -360,6 +372,9 @@ pub fn create(dir: &Path, validators: usize, ports: &Setup) -> Result<Vec<PathBu
         web: None,
         metrics: Some(SocketAddr::from(([127, 0, 0, 1], ports.metrics + count))),
         idle_block_interval_ms: ports.idle_block_interval_ms,
+        retained_blocks: ports.retained_blocks,
+        // It joins whenever its owner starts it: from a recent finalized state, not genesis.
+        state_sync: true,
     };
     write_private(
         &full_node_dir.join("node.toml"),
@@ -388,6 +403,8 @@ pub fn create(dir: &Path, validators: usize, ports: &Setup) -> Result<Vec<PathBu
                 ports.metrics + index as u16,
             ))),
             idle_block_interval_ms: ports.idle_block_interval_ms,
+            retained_blocks: ports.retained_blocks,
+            state_sync: false,
         };
         let path = node_dir.join("node.toml");
         write_private(
@@ -477,6 +494,7 @@ pub fn run(args: DevnetArgs) -> Result<(), String> {
                 web: args.web_port,
                 metrics: args.metrics_port,
                 idle_block_interval_ms: args.idle_block_interval_ms,
+                retained_blocks: args.retained_blocks,
                 hosts: args.hosts,
             },
         )?
@@ -677,6 +695,7 @@ mod tests {
             web: FIRST_WEB_PORT,
             metrics: FIRST_METRICS_PORT,
             idle_block_interval_ms: None,
+            retained_blocks: None,
             hosts: hosts.iter().map(|host| host.parse().unwrap()).collect(),
         }
     }

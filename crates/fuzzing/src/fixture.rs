@@ -189,6 +189,8 @@ impl Backend for FrozenBackend {
             target_height: self.height,
             peers: 0,
             mempool_size: 0,
+            phase: "following".into(),
+            sync: None,
         }
     }
 

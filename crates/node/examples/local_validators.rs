@@ -43,6 +43,8 @@ fn main() {
             rpc: None,
             followers: Vec::new(),
             tuning: node::engine::Tuning::default(),
+            state_sync: false,
+            retained_blocks: node::run::DEFAULT_RETAINED_BLOCKS,
             web: None,
             metrics: None,
             private_key: key,

@@ -22,6 +22,7 @@
 //! (in [`Paced`], which wraps marshal's automaton), because that actor handles no finalized block
 //! while a build is running.
 
+use crate::recovery::SyncPhase;
 use crate::{App, ConsensusContext, Provider, Qmdb, Scheme, block::Block};
 use commonware_actor::Feedback;
 use commonware_broadcast::buffered;
@@ -48,6 +49,7 @@ use commonware_cryptography::{
 use commonware_glue::stateful::{
     Config as StatefulConfig, Mailbox as StatefulMailbox, PruneConfig, Stateful, SyncPlan,
     db::{SyncEngineConfig, p2p as qmdb_resolver},
+    probe::{self, Probe},
 };
 use commonware_p2p::{Blocker, Receiver, Sender};
 use commonware_parallel::Sequential;
@@ -81,13 +83,17 @@ pub mod channel {
     pub const BACKFILL: u64 = 3;
     pub const BROADCAST: u64 = 4;
     pub const STATE_SYNC: u64 = 5;
-    pub const ALL: [u64; 6] = [
+    /// glue's probe: a node about to state-sync asks the validators for their latest
+    /// finalization; every node answers.
+    pub const PROBE: u64 = 7;
+    pub const ALL: [u64; 7] = [
         VOTES,
         CERTIFICATES,
         SIMPLEX_RESOLVER,
         BACKFILL,
         BROADCAST,
         STATE_SYNC,
+        PROBE,
     ];
 }
 
@@ -124,6 +130,7 @@ pub fn max_message_size(validators: u32) -> u32 {
     commonware_p2p::max_message_size(&[
         simplex::max_payload_size::<Scheme, types::Digest>(validators),
         marshal::max_payload_size::<Standard<Block>, Scheme>(validators, &()),
+        commonware_glue::stateful::probe::max_payload_size::<Standard<Block>, Scheme>(validators),
         qmdb_resolver::max_payload_size::<mmr::Family, types::Digest>(
             SYNC_BATCH_OPS,
             <commonware_storage::qmdb::any::unordered::fixed::Operation<
@@ -147,8 +154,25 @@ pub struct NodeConfig {
     /// from its store (see the crate docs), but a peer that is behind, or new, still needs every
     /// block since genesis until state sync fills its ledger. `None` never prunes.
     pub retained_blocks: Option<usize>,
+    /// Whether a node with no state yet fills it from peers instead of executing every block
+    /// since genesis, and where it reports how far it is.
+    pub state_sync: StateSync,
     /// Pacing and memory bounds.
     pub tuning: Tuning,
+}
+
+/// A node's state sync: whether to run it, and its progress.
+///
+/// A node whose state sync has once completed (or that ever started from genesis) never runs
+/// it again: glue records the completion for good, and the node follows the chain from its own
+/// store. An interrupted state sync resumes at every start until it completes, requested or
+/// not.
+#[derive(Clone, Debug, Default)]
+pub struct StateSync {
+    /// Sync from peers if this node has not yet completed a start.
+    pub requested: bool,
+    /// Where the sync stands, for `equa status`.
+    pub progress: Arc<crate::recovery::SyncProgress>,
 }
 
 /// How a node paces empty blocks and how much memory it reserves up front. `equa node` uses
@@ -229,7 +253,7 @@ impl std::fmt::Debug for NodeConfig {
     }
 }
 
-/// The six channels a node uses, in [`channel::ALL`] order.
+/// The seven channels a node uses, in [`channel::ALL`] order.
 #[derive(Debug)]
 pub struct Channels<S, R> {
     pub votes: (S, R),
@@ -238,13 +262,14 @@ pub struct Channels<S, R> {
     pub backfill: (S, R),
     pub broadcast: (S, R),
     pub state_sync: (S, R),
+    pub probe: (S, R),
 }
 
 impl<S, R> Channels<S, R> {
     /// Takes the channels in [`channel::ALL`] order.
     pub fn from_ordered(channels: impl IntoIterator<Item = (S, R)>) -> Self {
         let mut channels = channels.into_iter();
-        let mut next = || channels.next().expect("six channels");
+        let mut next = || channels.next().expect("seven channels");
         Self {
             votes: next(),
             certificates: next(),
@@ -252,6 +277,7 @@ impl<S, R> Channels<S, R> {
             backfill: next(),
             broadcast: next(),
             state_sync: next(),
+            probe: next(),
         }
     }
 }
@@ -400,6 +426,7 @@ where
         app,
         provider,
         retained_blocks,
+        state_sync,
         tuning:
             Tuning {
                 idle_block_interval,
@@ -464,7 +491,37 @@ where
     let genesis = app.genesis_block().clone();
     let genesis_digest = genesis.digest();
     let genesis_block = genesis.clone();
-    let plan = SyncPlan::init(context.child("plan"), prefix.clone()).await;
+    let (probe, probe_mailbox) = Probe::new(probe::Config {
+        context: context.child("probe"),
+        provider: ConstantProvider::new(scheme.clone()),
+        strategy: Sequential,
+        mailbox_size: MAILBOX,
+        blocker: blocker.clone(),
+        minimum_epoch: Epoch::zero(),
+        retry_timeout: NZDuration!(Duration::from_secs(2)),
+    });
+    probe.start(channels.probe);
+    let mut plan = SyncPlan::init(context.child("plan"), prefix.clone()).await;
+    let progress = state_sync.progress.clone();
+    if plan.should_sync(state_sync.requested) && plan.floor().is_none() {
+        // The highest finalization among f + 1 validators' answers: at least one is honest, so
+        // the floor is no older than an honest validator's view of the chain.
+        progress.set_phase(SyncPhase::FindingFloor);
+        tracing::info!("state sync: asking the validators for a recent finalized block");
+        let floor = probe_mailbox
+            .subscribe()
+            .await
+            .expect("the probe answers while this node waits for it");
+        tracing::info!(
+            view = commonware_consensus::Viewable::view(&floor).get(),
+            "state sync: floor found"
+        );
+        plan = plan.set_floor(floor).await;
+    }
+    let sync_floor = plan.floor().cloned();
+    if sync_floor.is_some() {
+        progress.set_phase(SyncPhase::SyncingRecords);
+    }
 
     let provider_scheme = ConstantProvider::new(scheme.clone());
     let (marshal_actor, marshal_mailbox, floor) =
@@ -515,6 +572,7 @@ where
     let db_config = crate::recovery::LedgerStoreConfig {
         store: qmdb_config(&prefix, page_cache.clone()),
         app: app.clone(),
+        progress: progress.clone(),
     };
     let (stateful, stateful_mailbox) = Stateful::new(
         context.child("stateful"),
@@ -525,7 +583,7 @@ where
             marshal: (marshal_mailbox.clone(), floor),
             mailbox_size: MAILBOX,
             plan,
-            resolvers: crate::recovery::Serving(qmdb_resolvers),
+            resolvers: crate::recovery::Serving::new(qmdb_resolvers, progress),
             sync_config: SyncEngineConfig {
                 fetch_batch_size: SYNC_BATCH_OPS,
                 apply_batch_size: NZU64!(64),
@@ -557,6 +615,8 @@ where
         },
     };
     marshal_actor.start(reporter(stateful_mailbox.clone()), buffer, resolver);
+    // From now on the probe answers peers with this node's latest finalization.
+    probe_mailbox.attach(marshal_mailbox.clone());
     stateful.start();
 
     let faults = Faults::default();
@@ -583,7 +643,10 @@ where
             partition: format!("{prefix}-simplex"),
             mailbox_size: MAILBOX,
             epoch: Epoch::zero(),
-            floor: simplex::config::Floor::Genesis(genesis_digest),
+            floor: match sync_floor {
+                Some(finalization) => simplex::config::Floor::Finalized(finalization),
+                None => simplex::config::Floor::Genesis(genesis_digest),
+            },
             replay_buffer: IO_BUFFER,
             write_buffer: IO_BUFFER,
             page_cache,

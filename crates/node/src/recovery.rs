@@ -22,7 +22,13 @@ use commonware_storage::{
 };
 use commonware_utils::{NZU64, bitmap::Readable as _, channel::ring};
 use ledger::MemoryStore;
-use std::num::NonZeroU64;
+use std::{
+    num::NonZeroU64,
+    sync::{
+        Arc,
+        atomic::{AtomicU8, AtomicU64, Ordering},
+    },
+};
 
 /// Store operations read per step when reading the ledger back.
 const READ_BATCH: NonZeroU64 = NZU64!(4096);
@@ -123,6 +129,71 @@ pub struct LedgerStoreConfig<C> {
     pub store: C,
     /// Takes the ledger read back.
     pub app: App,
+    /// Told when a state sync is done.
+    pub progress: Arc<SyncProgress>,
+}
+
+/// Where a node's state sync stands.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SyncPhase {
+    /// Not syncing from peers: following the chain block by block (or catching up to it).
+    Following,
+    /// Asking the validators for a recent finalized block to sync to.
+    FindingFloor,
+    /// Fetching the store's operations from peers and checking them against that block's root.
+    SyncingRecords,
+}
+
+/// A state sync's phase and how many store operations it has fetched, shared with the RPC.
+#[derive(Debug, Default)]
+pub struct SyncProgress {
+    phase: AtomicU8,
+    fetched: AtomicU64,
+    /// The lowest operation asked for and the size of the store being synced to.
+    lowest: AtomicU64,
+    target: AtomicU64,
+}
+
+impl SyncProgress {
+    pub fn set_phase(&self, phase: SyncPhase) {
+        let code = match phase {
+            SyncPhase::Following => 0,
+            SyncPhase::FindingFloor => 1,
+            SyncPhase::SyncingRecords => 2,
+        };
+        self.phase.store(code, Ordering::Relaxed);
+    }
+
+    pub fn phase(&self) -> SyncPhase {
+        match self.phase.load(Ordering::Relaxed) {
+            1 => SyncPhase::FindingFloor,
+            2 => SyncPhase::SyncingRecords,
+            _ => SyncPhase::Following,
+        }
+    }
+
+    /// Operations fetched from peers and checked, and how many the range being synced holds
+    /// (from the lowest operation asked for to the target's size; both move as the target
+    /// follows the chain).
+    pub fn operations(&self) -> (u64, u64) {
+        let lowest = self.lowest.load(Ordering::Relaxed);
+        let target = self.target.load(Ordering::Relaxed);
+        (
+            self.fetched.load(Ordering::Relaxed),
+            target.saturating_sub(lowest),
+        )
+    }
+
+    fn asked<F: commonware_storage::merkle::Family>(&self, request: &Request<F>) {
+        let start = request.start().as_u64();
+        if self.target.load(Ordering::Relaxed) == 0 {
+            self.lowest.store(start, Ordering::Relaxed);
+        } else {
+            self.lowest.fetch_min(start, Ordering::Relaxed);
+        }
+        self.target
+            .fetch_max(request.size().as_u64(), Ordering::Relaxed);
+    }
 }
 
 type Inner<E> = Shared<Qmdb<E>>;
@@ -239,13 +310,24 @@ where
         )
         .await?;
         read_back(&store, &config.app, "state sync").await;
+        config.progress.set_phase(SyncPhase::Following);
         Ok((Self { store }, anchor))
     }
 }
 
-/// glue's state-sync resolver, serving peers from the store glue attaches once it has one.
+/// glue's state-sync resolver, serving peers from the store glue attaches once it has one, and
+/// counting what this node's own state sync fetches through it.
 #[derive(Clone)]
-pub struct Serving<R>(pub R);
+pub struct Serving<R> {
+    inner: R,
+    progress: Arc<SyncProgress>,
+}
+
+impl<R> Serving<R> {
+    pub fn new(inner: R, progress: Arc<SyncProgress>) -> Self {
+        Self { inner, progress }
+    }
+}
 
 impl<R> std::fmt::Debug for Serving<R> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -260,7 +342,14 @@ impl<R: Source> Source for Serving<R> {
     type Error = R::Error;
 
     async fn serve(&self, request: Request<Self::Family>) -> source::Result<Self> {
-        self.0.serve(request).await
+        self.progress.asked(&request);
+        let served = self.inner.serve(request).await;
+        if let Ok((source::Response::Operations { operations, .. }, _)) = &served {
+            self.progress
+                .fetched
+                .fetch_add(operations.len() as u64, Ordering::Relaxed);
+        }
+        served
     }
 }
 
@@ -270,7 +359,7 @@ where
     R: AttachableResolver<Qmdb<E>>,
 {
     async fn attach_databases(&self, databases: LedgerStore<E>) {
-        self.0.attach_database(databases.store).await;
+        self.inner.attach_database(databases.store).await;
     }
 }
 

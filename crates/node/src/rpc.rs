@@ -5,6 +5,7 @@ use crate::{
     AppHandle,
     mempool::{Mempool, MempoolError},
     metrics::{NodeMetrics, Source},
+    recovery::SyncPhase,
     relay::Relay,
 };
 use ledger::{MemoryStore, state};
@@ -36,6 +37,8 @@ pub struct NodeBackend {
     metrics: Option<NodeMetrics>,
     /// The node's on-disk account history.
     history: Option<crate::history::SharedHistory>,
+    /// Where the node's state sync stands, if it runs one.
+    sync_progress: Option<Arc<crate::recovery::SyncProgress>>,
 }
 
 impl NodeBackend {
@@ -59,7 +62,14 @@ impl NodeBackend {
             proofs: None,
             metrics: None,
             history: None,
+            sync_progress: None,
         }
+    }
+
+    /// Reports the phase of the node's state sync from `progress`.
+    pub fn with_sync_progress(mut self, progress: Arc<crate::recovery::SyncProgress>) -> Self {
+        self.sync_progress = Some(progress);
+        self
     }
 
     /// Answers `equa_listHistory` from `history`.
@@ -154,6 +164,35 @@ impl Backend for NodeBackend {
         let store = self.state();
         let finalized = self.app.finalized();
         let height = finalized.as_ref().map_or(0, |f| f.height);
+        let target_height = self
+            .network_tip
+            .as_ref()
+            .map_or(height, |tip| tip.load(Ordering::Relaxed).max(height));
+        let phase = self
+            .sync_progress
+            .as_ref()
+            .map_or(SyncPhase::Following, |progress| progress.phase());
+        let (phase_name, sync) = match phase {
+            SyncPhase::FindingFloor => ("finding a floor", None),
+            SyncPhase::SyncingRecords => {
+                let (fetched, target) = self
+                    .sync_progress
+                    .as_ref()
+                    .map_or((0, 0), |progress| progress.operations());
+                (
+                    "syncing records",
+                    Some(rpc::views::StateSyncView {
+                        operations_fetched: fetched,
+                        operations_target: target,
+                    }),
+                )
+            }
+            // A block or two behind is the ordinary lag of a node following the chain.
+            SyncPhase::Following if target_height > height.saturating_add(2) => {
+                ("catching up blocks", None)
+            }
+            SyncPhase::Following => ("following", None),
+        };
         StatusView {
             chain_id: state::chain_id(&*store).to_string(),
             role: self.role.to_string(),
@@ -164,16 +203,15 @@ impl Backend for NodeBackend {
             state_root: finalized
                 .as_ref()
                 .map_or_else(String::new, |f| hex(&f.state_root)),
-            target_height: self
-                .network_tip
-                .as_ref()
-                .map_or(height, |tip| tip.load(Ordering::Relaxed).max(height)),
+            target_height,
             peers: self
                 .metrics
                 .as_ref()
                 .and_then(|metrics| metrics.latest().map(|sample| sample.peers))
                 .unwrap_or(self.peers),
             mempool_size: self.mempool.len() as u64,
+            phase: phase_name.to_string(),
+            sync,
         }
     }
 

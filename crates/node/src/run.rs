@@ -151,6 +151,13 @@ struct RawConfig {
     /// Messages each peer may send at once on each consensus channel.
     #[serde(default)]
     p2p_message_burst: Option<u32>,
+    /// A node with no state yet syncs it from peers instead of executing every block since
+    /// genesis.
+    #[serde(default)]
+    state_sync: bool,
+    /// Finalized blocks kept for peers that are behind; older ones are pruned.
+    #[serde(default)]
+    retained_blocks: Option<u64>,
 }
 
 #[derive(Deserialize)]
@@ -200,6 +207,11 @@ pub struct RunConfig {
     pub metrics: Option<SocketAddr>,
     /// The idle interval and the memory reserved up front (see the module docs).
     pub tuning: engine::Tuning,
+    /// Whether a node with no state yet syncs it from peers (see [`engine::StateSync`]).
+    pub state_sync: bool,
+    /// Finalized blocks kept for peers that are behind ([`DEFAULT_RETAINED_BLOCKS`] unless
+    /// configured).
+    pub retained_blocks: usize,
 }
 
 impl RunConfig {
@@ -269,11 +281,25 @@ impl RunConfig {
                  a local agent or a tunnel)"
             )));
         }
+        let retained_blocks = match raw.retained_blocks {
+            None => DEFAULT_RETAINED_BLOCKS,
+            Some(blocks) if blocks < MIN_RETAINED_BLOCKS as u64 => {
+                return Err(RunError::Config(format!(
+                    "retained_blocks is {blocks}; it must be at least {MIN_RETAINED_BLOCKS}, so \
+                     that a peer a few seconds behind can still fetch the blocks it lacks"
+                )));
+            }
+            Some(blocks) => usize::try_from(blocks).map_err(|_| {
+                RunError::Config(format!("retained_blocks is {blocks}; it is too large"))
+            })?,
+        };
         Ok(Self {
             followers,
             web,
             metrics: raw.metrics,
             tuning,
+            state_sync: raw.state_sync,
+            retained_blocks,
             genesis,
             data_dir: base.join(raw.data_dir),
             listen: raw.listen,
@@ -283,6 +309,13 @@ impl RunConfig {
         })
     }
 }
+
+/// Finalized blocks a node keeps unless configured: about 28 hours of an idle chain (one block a
+/// second). A node that was down longer, or a new one, syncs the state from peers instead.
+pub const DEFAULT_RETAINED_BLOCKS: usize = 100_000;
+
+/// The smallest `retained_blocks`.
+pub const MIN_RETAINED_BLOCKS: usize = 20;
 
 /// The largest `page_cache_mib`: 8 GiB, allocated at start.
 const MAX_PAGE_CACHE_MIB: u64 = 8_192;
@@ -478,12 +511,17 @@ pub fn run_with(config: RunConfig, started: impl FnOnce(Started) + Send + 'stati
         };
         let network_tip = Arc::new(AtomicU64::new(0));
         let proofs = Arc::new(std::sync::OnceLock::new());
+        let sync_progress = Arc::new(crate::recovery::SyncProgress::default());
         let node = NodeConfig {
             partition_prefix: "equa".into(),
             scheme,
             app,
             provider: Arc::new(mempool.clone()),
-            retained_blocks: None,
+            retained_blocks: Some(config.retained_blocks),
+            state_sync: engine::StateSync {
+                requested: config.state_sync,
+                progress: sync_progress.clone(),
+            },
             tuning: config.tuning,
         };
         let app_handle = node.app.handle();
@@ -509,6 +547,7 @@ pub fn run_with(config: RunConfig, started: impl FnOnce(Started) + Send + 'stati
             )
             .with_relay(relay)
             .with_network_tip(network_tip.clone())
+            .with_sync_progress(sync_progress.clone())
             .with_proofs(proofs.clone())
             .with_metrics(metrics.clone())
             .with_history(history.clone());

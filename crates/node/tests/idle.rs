@@ -233,6 +233,7 @@ impl EngineDefinition for Sim {
             app,
             provider: observed.clone(),
             retained_blocks: Some(100_000),
+            state_sync: Default::default(),
             tuning: engine::Tuning {
                 idle_block_interval: IDLE,
                 page_cache_pages: NZUsize!(64),

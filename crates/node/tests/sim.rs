@@ -155,6 +155,7 @@ impl EngineDefinition for Sim {
                 Arc::new(RandomTransfers)
             },
             retained_blocks: Some(100_000),
+            state_sync: Default::default(),
             tuning: engine::Tuning {
                 page_cache_pages: NZUsize!(64),
                 ..engine::Tuning::default()

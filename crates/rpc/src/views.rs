@@ -19,6 +19,20 @@ pub struct StatusView {
     pub target_height: u64,
     pub peers: u32,
     pub mempool_size: u64,
+    /// "finding a floor", "syncing records" (state sync), "catching up blocks" or "following".
+    #[serde(default)]
+    pub phase: String,
+    /// A state sync's progress, while it runs.
+    #[serde(default)]
+    pub sync: Option<StateSyncView>,
+}
+
+/// How far a state sync has come: store operations fetched from peers and checked against a
+/// finalized root, of those the range being synced holds (it grows as the chain does).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct StateSyncView {
+    pub operations_fetched: u64,
+    pub operations_target: u64,
 }
 
 /// What a node has measured of itself lately, for charts: one sample per interval, oldest first.

@@ -36,6 +36,8 @@ impl Backend for Empty {
             target_height: 0,
             peers: 0,
             mempool_size: 0,
+            phase: "following".into(),
+            sync: None,
         }
     }
     fn state(&self) -> Arc<MemoryStore> {

@@ -41,6 +41,8 @@ impl Backend for InstantChain {
             target_height: guard.0.height,
             peers: 0,
             mempool_size: 0,
+            phase: "following".into(),
+            sync: None,
         }
     }
 

@@ -39,6 +39,8 @@ impl Backend for FrozenChain {
             target_height: self.chain.height,
             peers: 0,
             mempool_size: self.submitted.lock().unwrap().len() as u64,
+            phase: "following".into(),
+            sync: None,
         }
     }
 

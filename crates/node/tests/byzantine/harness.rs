@@ -262,6 +262,7 @@ impl EngineDefinition for Sim {
             app,
             provider,
             retained_blocks: Some(100_000),
+            state_sync: Default::default(),
             tuning: engine::Tuning {
                 page_cache_pages: NZUsize!(64),
                 ..engine::Tuning::default()

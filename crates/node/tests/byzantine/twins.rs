@@ -220,6 +220,7 @@ pub(crate) async fn start_twins(
             ),
             provider: Arc::new(common::RandomTransfers),
             retained_blocks: Some(100_000),
+            state_sync: Default::default(),
             tuning: engine::Tuning {
                 page_cache_pages: NZUsize!(64),
                 ..engine::Tuning::default()

@@ -135,6 +135,7 @@ fn node_config(sim: &Sim, participants: &[ed25519::PublicKey], index: usize) -> 
         app,
         provider: Arc::new(RandomTransfers),
         retained_blocks: Some(100_000),
+        state_sync: Default::default(),
         tuning: engine::Tuning {
             page_cache_pages: NZUsize!(64),
             ..engine::Tuning::default()
