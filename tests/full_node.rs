@@ -1,7 +1,8 @@
 //! A full node as a user runs one: `equa node --config devnet/full-node/node.toml` joins a
-//! running devnet late, syncs every block (verifying the finalization certificates with a
-//! verifier-only scheme), reports its progress in `equa status`, serves RPC, and forwards a
-//! transfer submitted to it to the validators, which finalize it.
+//! running devnet late, here with state sync switched off so that it executes every block from
+//! genesis (verifying the finalization certificates with a verifier-only scheme), reports its
+//! progress in `equa status`, serves RPC, and forwards a transfer submitted to it to the
+//! validators, which finalize it. `tests/state_sync.rs` joins with state sync.
 
 mod common;
 
@@ -56,6 +57,14 @@ fn a_full_node_syncs_late_serves_rpc_and_forwards_transactions() {
     // Let the chain grow well past what the full node has.
     let behind = devnet.wait_for_height(0, 150);
 
+    let config = devnet.dir.join("full-node/node.toml");
+    let text = std::fs::read_to_string(&config).unwrap();
+    assert!(text.contains("state_sync = true"), "{text}");
+    std::fs::write(
+        &config,
+        text.replace("state_sync = true", "state_sync = false"),
+    )
+    .unwrap();
     let log = std::fs::File::create(devnet.dir.join("full-node.log")).unwrap();
     let _full_node = Process(
         Command::new(env!("CARGO_BIN_EXE_equa"))

@@ -8,16 +8,22 @@
 //! Each block's writes then go into a real authenticated store on disk (QMDB `current`, the
 //! node's configuration, under the system's temporary directory), which holds every record in
 //! 64-byte chunks: merkleized, applied and committed, as the node does for a finalized block.
-//! At the end the whole ledger is read back from the store, as a restarted node does.
+//! At the end the whole ledger is read back from the store, as a restarted node does, and a
+//! second, empty store is state-synced from the first (glue's sync engine with the node's batch
+//! sizes, the first store serving it directly, without a network) and its ledger read back: what
+//! a new node does before it can answer queries.
 //!
 //! Prints, per size: the time to build the state and load it into the store, resident memory
 //! once it is built, block execution p50/p99/max, the store's p50/p99 per block, and the time
-//! to read the ledger back. `EQUA_B6_SIZES=10000,1000000` picks other sizes; `EQUA_B6_BLOCKS`
+//! to read the ledger back; then the state sync: the store operations fetched, the time to
+//! sync them, and records per second until the synced ledger is read back. `EQUA_B6_SIZES=10000,1000000` picks other sizes; `EQUA_B6_BLOCKS`
 //! and `EQUA_B6_TXS` the load.
 //!
 //! Run: `cargo bench -p node --bench state_size`.
 
+use commonware_glue::stateful::db::Shared;
 use commonware_runtime::{Runner as _, Supervisor as _, buffer::paged::CacheRef, tokio};
+use commonware_storage::qmdb::sync;
 use commonware_utils::NZU16;
 use ledger::{
     BlockContext, Store, state,
@@ -52,6 +58,7 @@ fn main() {
         "store p99",
         "read-back s"
     );
+    println!("  state sync: operations, sync s, read-back s, records/s until the ledger is served");
     for size in sizes {
         run(size, blocks, per_block);
     }
@@ -168,6 +175,40 @@ async fn run_on(context: tokio::Context, records: u64, blocks: u64, per_block: u
     let read = read.elapsed();
     assert!(restored == *parent, "the store holds the ledger");
     drop(restored);
+
+    // A new node's state sync, from this store.
+    let target = commonware_glue::stateful::db::ManagedDb::<tokio::Context>::sync_target(&db);
+    let operations = target.range.end().as_u64() - target.range.start().as_u64();
+    let source = Shared::new("b6", db);
+    let sync_started = Instant::now();
+    let synced: Qmdb<tokio::Context> = sync::sync(sync::engine::Config {
+        context: context.child("synced"),
+        source: source.clone(),
+        target,
+        max_outstanding_requests: engine::SYNC_OUTSTANDING_REQUESTS,
+        fetch_batch_size: engine::SYNC_BATCH_OPS,
+        apply_batch_size: engine::SYNC_APPLY_OPS,
+        db_config: engine::qmdb_config(
+            "b6-synced",
+            CacheRef::new(NZU16!(engine::PAGE_BYTES), engine::DEFAULT_PAGE_CACHE_PAGES),
+        ),
+        update_rx: None,
+        finish_rx: None,
+        reached_target_tx: None,
+    })
+    .await
+    .expect("the store syncs");
+    let synced_in = sync_started.elapsed();
+    let read_synced = Instant::now();
+    let (from_sync, _) = recovery::read_ledger(&synced)
+        .await
+        .expect("the synced ledger reads back");
+    let read_synced = read_synced.elapsed();
+    assert!(from_sync == *parent, "the synced store holds the ledger");
+    drop(from_sync);
+    synced.destroy().await.expect("the synced store is removed");
+    let (slot, db) = source.write().await;
+    drop(slot);
     times.sort_by(f64::total_cmp);
     store_times.sort_by(f64::total_cmp);
     println!(
@@ -182,6 +223,12 @@ async fn run_on(context: tokio::Context, records: u64, blocks: u64, per_block: u
         percentile(&store_times, 50),
         percentile(&store_times, 99),
         read.as_secs_f64(),
+    );
+    println!(
+        "  state sync: {operations} operations, {:.1} s, read back {:.1} s, {:.0} records/s",
+        synced_in.as_secs_f64(),
+        read_synced.as_secs_f64(),
+        parent.len() as f64 / (synced_in + read_synced).as_secs_f64()
     );
     db.destroy().await.expect("the store is removed");
     drop(parent);

@@ -97,8 +97,12 @@ pub mod channel {
     ];
 }
 
-/// Operations served per state-sync request.
-const SYNC_BATCH_OPS: std::num::NonZeroU64 = NZU64!(64);
+/// Store operations asked for, and served, per state-sync request.
+pub const SYNC_BATCH_OPS: std::num::NonZeroU64 = NZU64!(64);
+/// Store operations a syncing node applies at once.
+pub const SYNC_APPLY_OPS: std::num::NonZeroU64 = NZU64!(64);
+/// State-sync requests a syncing node keeps in flight.
+pub const SYNC_OUTSTANDING_REQUESTS: NonZeroUsize = NZUsize!(8);
 /// Below this, the runtime raises buffer sizes anyway.
 const IO_BUFFER: NonZeroUsize = NZUsize!(8192);
 
@@ -586,8 +590,8 @@ where
             resolvers: crate::recovery::Serving::new(qmdb_resolvers, progress),
             sync_config: SyncEngineConfig {
                 fetch_batch_size: SYNC_BATCH_OPS,
-                apply_batch_size: NZU64!(64),
-                max_outstanding_requests: NZUsize!(8),
+                apply_batch_size: SYNC_APPLY_OPS,
+                max_outstanding_requests: SYNC_OUTSTANDING_REQUESTS,
             },
             prune_config: retained_blocks.map(|retained| PruneConfig {
                 maintenance_interval: NZUsize!(10),
