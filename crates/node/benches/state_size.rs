@@ -17,7 +17,7 @@
 //! once it is built, block execution p50/p99/max, the store's p50/p99 per block, and the time
 //! to read the ledger back; then the state sync: the store operations fetched, the time to
 //! sync them, and records per second until the synced ledger is read back. `EQUA_B6_SIZES=10000,1000000` picks other sizes; `EQUA_B6_BLOCKS`
-//! and `EQUA_B6_TXS` the load.
+//! and `EQUA_B6_TXS` the load, `EQUA_B6_SYNC_BATCH` the operations per state-sync request.
 //!
 //! Run: `cargo bench -p node --bench state_size`.
 
@@ -180,13 +180,17 @@ async fn run_on(context: tokio::Context, records: u64, blocks: u64, per_block: u
     let target = commonware_glue::stateful::db::ManagedDb::<tokio::Context>::sync_target(&db);
     let operations = target.range.end().as_u64() - target.range.start().as_u64();
     let source = Shared::new("b6", db);
+    let sync_batch = std::num::NonZeroU64::new(
+        env_list("EQUA_B6_SYNC_BATCH", &[engine::SYNC_BATCH_OPS.get()])[0],
+    )
+    .expect("EQUA_B6_SYNC_BATCH is not 0");
     let sync_started = Instant::now();
     let synced: Qmdb<tokio::Context> = sync::sync(sync::engine::Config {
         context: context.child("synced"),
         source: source.clone(),
         target,
         max_outstanding_requests: engine::SYNC_OUTSTANDING_REQUESTS,
-        fetch_batch_size: engine::SYNC_BATCH_OPS,
+        fetch_batch_size: sync_batch,
         apply_batch_size: engine::SYNC_APPLY_OPS,
         db_config: engine::qmdb_config(
             "b6-synced",
