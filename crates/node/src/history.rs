@@ -1,8 +1,9 @@
 //! Every account's transactions, kept on disk by this node so that `equa_listHistory` pages
-//! through all of them, newest first, not only the blocks still in memory.
+//! through all of them, newest first, and `equa_getReceipt` finds any of them by id, not only
+//! those of the blocks still in memory.
 //!
 //! The history is not consensus state: it is what this node saw finalized, rendered as the RPC
-//! shows it, and nodes may keep it or not. It is two journals:
+//! shows it, and nodes may keep it or not. It is two journals and an index:
 //!
 //! - **entries**: one item per finalized transaction, in order: the transaction as a
 //!   [`HistoryView`], and for each account it touched, the position of that account's previous
@@ -11,6 +12,10 @@
 //! - **links**: for each entry, the accounts it touched, 32 bytes each. At start the node reads
 //!   these (not the entries) to learn each account's newest entry. They are derived from the
 //!   entries: whatever a crash left missing is rebuilt from them, and any excess is cut.
+//! - **the transaction index** (`tx_index.rs`): each transaction id's entry position, in
+//!   a commonware freezer. It too is derived from the entries: it is committed after them, every
+//!   32 recorded blocks, and a start indexes again the entries after its last commit (the whole
+//!   history, the first time). An entry is served for an id only if it carries that id.
 //!
 //! A block is recorded in the application's `capture` hook, before its state is applied to the
 //! authenticated store, and the entries journal is committed before the hook returns. After a
@@ -31,7 +36,8 @@ use commonware_storage::{
 use commonware_utils::{NZU64, NZUsize};
 use futures::StreamExt as _;
 // First come, first served: a caller paging back to back cannot keep the recorder waiting.
-use rpc::views::HistoryView;
+use crate::tx_index::{TxIndex, id_bytes};
+use rpc::views::{HistoryView, ReceiptView};
 use serde::{Deserialize, Serialize};
 use std::{collections::HashMap, future::Future, pin::Pin, sync::Arc};
 use tokio::sync::Mutex;
@@ -78,6 +84,12 @@ pub trait HistoryLog: Send + Sync + std::fmt::Debug {
         before: Option<&'a str>,
         limit: usize,
     ) -> Pending<'a, Result<Vec<HistoryView>, HistoryError>>;
+
+    /// The receipt of transaction `id`, if the history holds it.
+    fn receipt<'a>(
+        &'a self,
+        id: &'a types::TxId,
+    ) -> Pending<'a, Result<Option<ReceiptView>, HistoryError>>;
 }
 
 /// One transaction of the history, with its place in each touched account's list.
@@ -129,6 +141,8 @@ struct Inner<E: Context> {
     /// good after one failed.
     entries: Option<Journal<E, Vec<u8>>>,
     links: Option<Journal<E, Vec<u8>>>,
+    /// Each transaction's entry, by id.
+    index: TxIndex<E>,
     /// Each account's newest entry.
     heads: HashMap<[u8; 32], u64>,
     /// The height of the newest block recorded or skipped as empty.
@@ -189,6 +203,16 @@ fn failed_before() -> HistoryError {
     storage("an earlier write failed; restart the node")
 }
 
+/// The id of the transaction an entry records.
+fn entry_id(entry: &Entry, position: u64) -> Result<[u8; 32], HistoryError> {
+    id_bytes(&entry.view.receipt.tx_id).ok_or_else(|| {
+        HistoryError::Storage(format!(
+            "entry {position} names transaction {:?}, which is not 0x and 64 hex digits",
+            entry.view.receipt.tx_id
+        ))
+    })
+}
+
 fn decode(bytes: &[u8], position: u64) -> Result<Entry, HistoryError> {
     serde_json::from_slice(bytes)
         .map_err(|e| HistoryError::Storage(format!("entry {position} is unreadable: {e}")))
@@ -212,7 +236,7 @@ impl<E: Context> History<E> {
         page_cache: CacheRef,
     ) -> Result<Self, HistoryError> {
         let entries_config = journal_config(prefix, "entries", page_cache.clone());
-        let links_config = journal_config(prefix, "links", page_cache);
+        let links_config = journal_config(prefix, "links", page_cache.clone());
         let mut entries =
             Journal::<E, Vec<u8>>::init(context.child("entries"), entries_config.clone())
                 .await
@@ -265,17 +289,28 @@ impl<E: Context> History<E> {
                 }
             }
         }
-        for position in linked..count {
+        let mut index = TxIndex::init(context.child("tx_index"), prefix, page_cache).await?;
+        let indexed = index.committed().min(count);
+        for position in linked.min(indexed)..count {
             let entry = decode(&entries.read(position).await.map_err(storage)?, position)?;
-            for touch in &entry.touched {
-                heads.insert(touch.account, position);
+            if position >= linked {
+                for touch in &entry.touched {
+                    heads.insert(touch.account, position);
+                }
+                links = links.append(&link_item(&entry)).await.map_err(storage)?.0;
             }
-            links = links.append(&link_item(&entry)).await.map_err(storage)?.0;
+            if position >= indexed {
+                index.put(entry_id(&entry, position)?, position).await?;
+            }
+        }
+        if index.committed() != count {
+            index.sync(count).await?;
         }
         Ok(Self {
             inner: Mutex::new(Inner {
                 entries: Some(entries),
                 links: Some(links),
+                index,
                 heads,
                 last_height,
                 unsynced: 0,
@@ -307,6 +342,7 @@ impl<E: Context> History<E> {
         let count = block.entries.len();
         let mut encoded = Vec::with_capacity(count);
         let mut links = Vec::with_capacity(count);
+        let mut ids = Vec::with_capacity(count);
         // Heads as they will be once the block is in: each entry points at the one before it.
         let mut heads: HashMap<[u8; 32], u64> = HashMap::new();
         for (offset, (view, accounts)) in block.entries.into_iter().enumerate() {
@@ -344,6 +380,7 @@ impl<E: Context> History<E> {
                     bytes.len()
                 )));
             }
+            ids.push((entry_id(&entry, position)?, position));
             links.push(link);
             encoded.push(bytes);
         }
@@ -372,7 +409,14 @@ impl<E: Context> History<E> {
         } else {
             journal
         });
+        // Nor does the index: a start indexes again every entry after its last commit, which
+        // counts only entries synced before it.
+        for (id, position) in ids {
+            inner.index.put(id, position).await?;
+        }
         if sync {
+            let synced = first + count as u64;
+            inner.index.sync(synced).await?;
             inner.unsynced = 0;
         }
         inner.heads.extend(heads);
@@ -389,6 +433,24 @@ impl<E: Context> History<E> {
             return Err(HistoryError::Storage(format!("no entry {position}")));
         }
         decode(&journal.read(position).await.map_err(storage)?, position)
+    }
+
+    /// The receipt of transaction `id` from its entry, if the history holds it. The index only
+    /// names a position; the entry there is served only if it carries `id`.
+    async fn find_receipt(&self, id: &types::TxId) -> Result<Option<ReceiptView>, HistoryError> {
+        let inner = self.inner.lock().await;
+        let Some(position) = inner.index.get(id.0).await? else {
+            return Ok(None);
+        };
+        let journal = inner.entries.as_ref().ok_or_else(failed_before)?;
+        if position >= journal.size() {
+            return Ok(None);
+        }
+        let entry = decode(&journal.read(position).await.map_err(storage)?, position)?;
+        if id_bytes(&entry.view.receipt.tx_id) != Some(id.0) {
+            return Ok(None);
+        }
+        Ok(Some(entry.view.receipt))
     }
 
     async fn read_page(
@@ -467,35 +529,40 @@ impl<E: Context> HistoryLog for History<E> {
     ) -> Pending<'a, Result<Vec<HistoryView>, HistoryError>> {
         Box::pin(self.read_page(account, before, limit))
     }
+
+    fn receipt<'a>(
+        &'a self,
+        id: &'a types::TxId,
+    ) -> Pending<'a, Result<Option<ReceiptView>, HistoryError>> {
+        Box::pin(self.find_receipt(id))
+    }
 }
 
 /// A shared history of any runtime.
 pub type SharedHistory = Arc<dyn HistoryLog>;
 
+/// What the history's tests and the transaction index's share.
 #[cfg(test)]
-mod tests {
+pub(crate) mod testing {
     use super::*;
-    use commonware_runtime::{Runner as _, Supervisor as _, deterministic};
     use commonware_utils::NZU16;
     use ledger::testing::account;
-    use rpc::views::ReceiptView;
 
-    const PREFIX: &str = "t";
+    pub(crate) const PREFIX: &str = "t";
 
-    fn cache() -> CacheRef {
+    pub(crate) fn cache() -> CacheRef {
         CacheRef::new(NZU16!(4096), NZUsize!(64))
     }
 
-    /// A transaction at `height`, number `index` of its block, signed by `signer` and moving
-    /// the balances of `others` (the signer may be among them).
-    fn view(height: u64, index: usize) -> HistoryView {
+    /// A transaction at `height`, number `index` of its block; its id spells both.
+    pub(crate) fn view(height: u64, index: usize) -> HistoryView {
         HistoryView {
             cursor: String::new(),
             timestamp_ms: height * 1_000,
             signer: String::new(),
             call: format!("call {height}/{index}"),
             receipt: ReceiptView {
-                tx_id: format!("{height}/{index}"),
+                tx_id: format!("0x{height:032x}{index:032x}"),
                 height,
                 outcome: "success".into(),
                 error: None,
@@ -505,9 +572,17 @@ mod tests {
         }
     }
 
+    /// The id of [`view`]`(height, index)`.
+    pub(crate) fn tx_id(height: u64, index: usize) -> types::TxId {
+        let mut bytes = [0u8; 32];
+        bytes[8..16].copy_from_slice(&height.to_be_bytes());
+        bytes[24..].copy_from_slice(&(index as u64).to_be_bytes());
+        types::Digest(bytes)
+    }
+
     /// Blocks 1..=`blocks` of a busy chain: every fourth block empty, the others with one to
     /// five transactions among six accounts, some touching one account twice.
-    fn chain(blocks: u64) -> Vec<BlockHistory> {
+    pub(crate) fn chain(blocks: u64) -> Vec<BlockHistory> {
         (1..=blocks)
             .map(|height| {
                 let count = if height % 4 == 0 {
@@ -526,6 +601,59 @@ mod tests {
             })
             .collect()
     }
+
+    /// Appends to the entries journal under `prefix` what a crash inside the append of `block`
+    /// leaves: its first entry, not marked as the last of its block, synced.
+    pub(crate) async fn append_unfinished_block<E: Context>(
+        context: E,
+        prefix: &str,
+        block: &BlockHistory,
+    ) {
+        let (view, accounts) = block.entries[0].clone();
+        let entry = Entry {
+            view,
+            touched: accounts
+                .iter()
+                .map(|a| Touch {
+                    account: *a.as_bytes(),
+                    previous: None,
+                })
+                .collect(),
+            last_of_block: false,
+        };
+        let journal =
+            Journal::<E, Vec<u8>>::init(context, journal_config(prefix, "entries", cache()))
+                .await
+                .unwrap();
+        let journal = journal
+            .append(&serde_json::to_vec(&entry).unwrap())
+            .await
+            .unwrap()
+            .0;
+        journal.sync().await.unwrap();
+    }
+
+    /// Every transaction of `blocks` is found by its id, with the receipt it was recorded with.
+    pub(crate) async fn check_receipts<E: Context>(history: &History<E>, blocks: &[BlockHistory]) {
+        for (view, _) in blocks.iter().flat_map(|block| &block.entries) {
+            let id = id_bytes(&view.receipt.tx_id).expect("a test id is hex");
+            let found = history.find_receipt(&types::Digest(id)).await.unwrap();
+            assert_eq!(
+                found.as_ref(),
+                Some(&view.receipt),
+                "{}",
+                view.receipt.tx_id
+            );
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::testing::*;
+    use super::*;
+    use commonware_runtime::{Runner as _, Supervisor as _, deterministic};
+    use ledger::testing::account;
 
     /// What each account's history must be: its transactions' ids, newest first.
     fn expected(blocks: &[BlockHistory], who: &AccountId) -> Vec<String> {
@@ -621,31 +749,7 @@ mod tests {
             }
             let whole = history.entry_count().await;
             drop(history);
-            // What a crash inside block 10's append leaves: its first entry, not marked last.
-            let (view, accounts) = blocks[9].entries[0].clone();
-            let entry = Entry {
-                view,
-                touched: accounts
-                    .iter()
-                    .map(|a| Touch {
-                        account: *a.as_bytes(),
-                        previous: None,
-                    })
-                    .collect(),
-                last_of_block: false,
-            };
-            let journal = Journal::<_, Vec<u8>>::init(
-                context.child("crash"),
-                journal_config(PREFIX, "entries", cache()),
-            )
-            .await
-            .unwrap();
-            let journal = journal
-                .append(&serde_json::to_vec(&entry).unwrap())
-                .await
-                .unwrap()
-                .0;
-            journal.sync().await.unwrap();
+            append_unfinished_block(context.child("crash"), PREFIX, &blocks[9]).await;
 
             let history = History::init(context.child("second"), PREFIX, cache())
                 .await
@@ -752,6 +856,7 @@ mod tests {
 
     /// Every block of `blocks` written, then `history` checked against them for every account.
     async fn check_lists<E: Context>(history: &History<E>, blocks: &[BlockHistory]) {
+        check_receipts(history, blocks).await;
         for index in 0..8 {
             let who = account(index);
             for limit in [1, 4, 500] {
@@ -1135,10 +1240,12 @@ mod tests {
             .sum()
     }
 
-    /// What a start reads does not grow with the history: the links (32 bytes per touched
-    /// account) plus the open section of the entries journal, which commonware scans whole,
-    /// plus the entries after the last sync. Doubling a history of three full sections leaves
-    /// the entries read at start where they were.
+    /// What a start reads does not grow with the history's entries: it reads the links (32
+    /// bytes per touched account) and the transaction index's hash table (58 bytes a slot,
+    /// about a slot for every two transactions), both of which grow with the history, plus the
+    /// open section of the entries journal, which commonware scans whole, plus the entries
+    /// after the last sync. Doubling a history of three full sections leaves the entries read
+    /// at start where they were.
     #[test]
     fn a_start_does_not_read_back_the_whole_history() {
         deterministic::Runner::default().start(|context| async move {
@@ -1182,12 +1289,13 @@ mod tests {
             let large = storage_read_bytes(&context) - before;
             assert_eq!(history.entry_count().await, 2 * 3 * 4_096);
             let links = 2 * 3 * 4_096 * 64;
+            let index_table = 2 * 3 * 4_096 / 2 * 58;
             assert!(
-                large <= small + links,
+                large <= small + links + index_table,
                 "a start read {small} bytes of three sections and {large} of six"
             );
-            // And less than half the history itself (over 600 bytes an entry): one section
-            // and the links, not six sections.
+            // And less than half the history itself (over 600 bytes an entry): one section,
+            // the links and the index's table, not six sections.
             assert!(
                 large < 2 * 3 * 4_096 * 600 / 2,
                 "a start read {large} bytes"

@@ -53,6 +53,7 @@ pub mod relay;
 pub mod rpc;
 pub mod run;
 pub mod state;
+mod tx_index;
 
 pub use app::{App, AppConfig, AppHandle, FinalizedState};
 pub use block::Block;
