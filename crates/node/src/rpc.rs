@@ -72,7 +72,8 @@ impl NodeBackend {
         self
     }
 
-    /// Answers `equa_listHistory` from `history`.
+    /// Answers `equa_listHistory`, and `equa_getReceipt` for the blocks no longer in memory,
+    /// from `history`.
     pub fn with_history(mut self, history: crate::history::SharedHistory) -> Self {
         self.history = Some(history);
         self
@@ -254,6 +255,22 @@ impl Backend for NodeBackend {
     fn receipt(&self, tx: &TxId) -> Option<ReceiptView> {
         let (height, receipt) = self.app.receipt(tx)?;
         Some(ReceiptView::new(&*self.state(), &receipt, height))
+    }
+
+    fn stored_receipt(
+        &self,
+        tx: TxId,
+    ) -> rpc::backend::Pending<Result<Option<ReceiptView>, String>> {
+        let history = self.history.clone();
+        Box::pin(async move {
+            let Some(history) = history else {
+                return Ok(None);
+            };
+            history
+                .receipt(&tx)
+                .await
+                .map_err(|error| error.to_string())
+        })
     }
 
     fn submit(&self, tx: SignedTransaction) -> Result<TxId, SubmitError> {

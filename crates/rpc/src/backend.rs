@@ -7,7 +7,6 @@ use ledger::MemoryStore;
 use std::sync::Arc;
 use types::{AccountId, SignedTransaction, TxId};
 
-/// The answer of a backend call that waits on the node.
 /// Why a page of account history cannot be given.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum HistoryError {
@@ -17,6 +16,7 @@ pub enum HistoryError {
     Unavailable(String),
 }
 
+/// The answer of a backend call that waits on the node.
 pub type Pending<T> = std::pin::Pin<Box<dyn std::future::Future<Output = T> + Send>>;
 
 /// Why a submitted transaction was not accepted into the mempool.
@@ -44,7 +44,15 @@ pub trait Backend: Send + Sync + 'static {
         (self.state(), None)
     }
     fn block(&self, height: u64) -> Option<BlockView>;
+    /// The receipt of a transaction of the blocks the node keeps in memory.
     fn receipt(&self, tx: &TxId) -> Option<ReceiptView>;
+    /// The receipt of a transaction [`Backend::receipt`] does not know, from what the node keeps
+    /// on disk (its account history); `None` when it keeps nothing of it, an error when what it
+    /// keeps cannot be read.
+    fn stored_receipt(&self, tx: TxId) -> Pending<Result<Option<ReceiptView>, String>> {
+        let _ = tx;
+        Box::pin(async { Ok(None) })
+    }
     /// Checks the transaction as the ledger would admit it now, then queues it for a block.
     fn submit(&self, tx: SignedTransaction) -> Result<TxId, SubmitError>;
     /// [`Backend::submit`] for each of `txs`, in order; a node checks their signatures in one

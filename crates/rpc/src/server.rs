@@ -475,14 +475,27 @@ fn module_with(backend: Arc<dyn Backend>, books: Arc<BookCache>) -> RpcModule<Ar
     );
     let g = &mut api.generator;
     let tx = param::<String>(g, "tx_id");
-    api.method(
+    let result = g.subschema_for::<Option<ReceiptView>>().to_value();
+    api.describe(
         method::GET_RECEIPT,
-        "The receipt of a recently finalized transaction, or null.",
+        "The receipt of a finalized transaction, or null: from the recent blocks the node keeps \
+         in memory, else from its on-disk history of every block it finalized.",
         vec![tx],
-        |backend, (id,): (String,)| {
-            Ok::<Option<ReceiptView>, _>(backend.receipt(&parse_tx_id(&id)?))
-        },
+        result,
     );
+    api.module
+        .register_async_method(method::GET_RECEIPT, |raw, backend, _| async move {
+            let (id,): (String,) = positional(&raw, 1)?;
+            let id = parse_tx_id(&id)?;
+            if let Some(receipt) = backend.receipt(&id) {
+                return Ok(Some(receipt));
+            }
+            backend
+                .stored_receipt(id)
+                .await
+                .map_err(|message| ErrorObject::owned(code::UNAVAILABLE, message, None::<()>))
+        })
+        .expect("method names are unique");
     let g = &mut api.generator;
     let encoded = param::<String>(g, "transaction");
     api.method(
