@@ -6,7 +6,9 @@
 //! restarted validator read its ledger back from its store and re-executed no block to rebuild it
 //! (its metrics say how many records it read and how many blocks it re-executed), and its
 //! account history, kept on disk, lists every transfer exactly once, those from before the kill
-//! included, page by page, as the validators that never stopped list them.
+//! included, page by page, as the validators that never stopped list them. It also gives the
+//! receipt of every transfer from before the kill, through JSON-RPC and `equa tx show`, though
+//! the blocks it keeps in memory start where it came back.
 
 use client::{Keystore, keys::Wallet, tx::sign_call};
 use rpc::{RpcClient, client::ClientError};
@@ -363,6 +365,49 @@ async fn a_killed_validator_loses_nothing_and_catches_up() {
         assert_eq!(ids.len(), reference.len(), "no transaction listed twice");
         assert_eq!(full_history(VICTIM, sender).await, reference);
     }
+
+    // The restarted validator keeps in memory only the blocks it finalized since it came back;
+    // the receipts of the transfers before them come from its on-disk history, as validator 0
+    // (never stopped, every block in memory) gives them.
+    let mut from_disk = Vec::new();
+    for sender in &wallets {
+        for (id, _) in full_history(0, sender).await {
+            let mut bytes = [0u8; 32];
+            hex::decode_to_slice(id.trim_start_matches("0x"), &mut bytes).unwrap();
+            let tx = types::Digest(bytes);
+            let reference = rpc(0).receipt(&tx).await.unwrap().expect("in memory on 0");
+            if rpc(VICTIM).block(reference.height).await.unwrap().is_some() {
+                continue;
+            }
+            let receipt = rpc(VICTIM).receipt(&tx).await.unwrap();
+            assert_eq!(receipt.as_ref(), Some(&reference), "{id}");
+            from_disk.push(reference);
+        }
+    }
+    assert!(
+        from_disk.len() as u64 >= total / 4,
+        "only {} receipts were of blocks the restarted validator no longer holds in memory",
+        from_disk.len()
+    );
+    let oldest = &from_disk[from_disk.len() - 1];
+    let output = Command::new(env!("CARGO_BIN_EXE_equa"))
+        .args([
+            "--rpc",
+            &format!("http://127.0.0.1:{}", RPC_PORT + VICTIM as u16),
+        ])
+        .args(["--json", "tx", "show", &oldest.tx_id])
+        .env_remove("EQUA_RPC")
+        .env_remove("EQUA_WALLET")
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let shown: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(shown["tx_id"], oldest.tx_id.as_str(), "{shown}");
+    assert_eq!(shown["height"], oldest.height, "{shown}");
 
     // The same block and state root at one height everywhere, the restarted node included.
     let common = height(0).await.unwrap();
