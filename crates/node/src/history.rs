@@ -229,7 +229,8 @@ fn link_item(entry: &Entry) -> Vec<u8> {
 
 impl<E: Context> History<E> {
     /// Opens the history under partition prefix `prefix`: cuts a block a crash left half
-    /// written, rebuilds the links a crash left missing and cuts any beyond the entries.
+    /// written, rebuilds the links a crash left missing and cuts any beyond the entries, and
+    /// indexes again the transactions after the index's last commit.
     pub async fn init(
         context: E,
         prefix: &str,
