@@ -1,0 +1,760 @@
+//! A node joining a chain whose validators pruned the blocks since genesis: it asks the
+//! validators for a recent finalization (glue's probe), fills its store from peers (glue's state
+//! sync), reads the ledger back and follows the chain from there.
+//!
+//! Four validators and the joining full node run the real node wiring on the deterministic
+//! runtime and simulated network, so a seed fixes the whole run. Set `EQUA_SIM_SEED=<n>` to run
+//! only seed `n`.
+
+mod common;
+
+use common::RandomTransfers;
+use commonware_codec::Encode as _;
+use commonware_consensus::{marshal::Identifier, types::Height};
+use commonware_cryptography::{Digestible, Signer, ed25519};
+use commonware_glue::{
+    simulate::tracker::FinalizationUpdate,
+    stateful::db::{Shared, p2p as qmdb_resolver},
+};
+use commonware_p2p::{
+    Manager as _, Receiver as _, Recipients, Sender as _,
+    simulated::{self, Link, Network, Oracle},
+};
+use commonware_runtime::{
+    Clock, Handle, Runner as _, Spawner as _, Supervisor as _, deterministic,
+};
+use commonware_storage::{
+    mmr,
+    qmdb::sync::{Request, ServeError, Source, source, source::Response},
+};
+use commonware_utils::{NZDuration, NZU64, NZUsize, channel::mpsc, ordered::Set, probability};
+use node::{
+    App, AppConfig, Qmdb, Scheme,
+    engine::{self, NodeConfig, NodeState, StateSync},
+    recovery::{SyncPhase, SyncProgress},
+};
+use std::{
+    sync::{
+        Arc,
+        atomic::{AtomicU64, Ordering},
+    },
+    time::Duration,
+};
+
+const VALIDATORS: u64 = 4;
+/// The fewest blocks a node may keep (`run::MIN_RETAINED_BLOCKS`): the validators prune early.
+const RETAINED_BLOCKS: usize = 20;
+/// The joining node starts once every validator has processed this height.
+const JOIN_AT: u64 = 60;
+/// And must then follow the chain this many blocks past the height it synced to.
+const FOLLOW: u64 = 15;
+
+const SEEDS: [u64; 4] = [0, 1, 2, 3];
+
+type SimOracle = Oracle<ed25519::PublicKey, deterministic::Context>;
+type Monitor = mpsc::UnboundedSender<FinalizationUpdate<ed25519::PublicKey>>;
+
+fn link() -> Link {
+    Link {
+        latency: Duration::from_millis(10),
+        jitter: Duration::from_millis(5),
+        success_rate: probability!(1.0),
+    }
+}
+
+fn joiner_key() -> ed25519::PrivateKey {
+    ed25519::PrivateKey::from_seed(2_000)
+}
+
+fn forger_key() -> ed25519::PrivateKey {
+    ed25519::PrivateKey::from_seed(2_001)
+}
+
+/// The peer the forger fetches honest answers through; linked to the validators only.
+fn accomplice_key() -> ed25519::PrivateKey {
+    ed25519::PrivateKey::from_seed(2_002)
+}
+
+/// The chain being joined: its validators, and the network they run on.
+struct Chain {
+    context: deterministic::Context,
+    oracle: SimOracle,
+    monitor: Monitor,
+    participants: Vec<ed25519::PublicKey>,
+    validators: Vec<NodeState<deterministic::Context>>,
+    handles: Vec<Handle<()>>,
+    /// A validator stopped by the scenario, which the waits leave out.
+    down: Option<usize>,
+}
+
+impl Chain {
+    /// Four validators keeping `RETAINED_BLOCKS` blocks, linked to each other and to the
+    /// joining node and the forger (which start later, if at all).
+    async fn start(context: deterministic::Context) -> Self {
+        let keys = common::validator_keys(VALIDATORS);
+        let participants: Vec<_> = keys.iter().map(|key| key.public_key()).collect();
+        let everyone: Vec<_> = participants
+            .iter()
+            .cloned()
+            .chain([joiner_key().public_key(), forger_key().public_key()])
+            .collect();
+        let (network, oracle) = Network::new(
+            context.child("network"),
+            simulated::Config {
+                max_size: engine::max_message_size(VALIDATORS as u32),
+                max_peers_per_set: NZUsize!(everyone.len() + 1),
+                disconnect_on_block: true,
+                tracked_peer_sets: NZUsize!(1),
+            },
+        );
+        network.start();
+        oracle.manager().track(
+            0,
+            Set::from_iter_dedup(
+                everyone
+                    .iter()
+                    .cloned()
+                    .chain([accomplice_key().public_key()]),
+            ),
+        );
+        for from in &everyone {
+            for to in &everyone {
+                if from != to {
+                    oracle
+                        .add_link(from.clone(), to.clone(), link())
+                        .await
+                        .unwrap();
+                }
+            }
+        }
+        let accomplice = accomplice_key().public_key();
+        for validator in &participants {
+            for (from, to) in [(&accomplice, validator), (validator, &accomplice)] {
+                oracle
+                    .add_link(from.clone(), to.clone(), link())
+                    .await
+                    .unwrap();
+            }
+        }
+        // Nobody reads the finalizations reported; the harness polls the nodes instead.
+        let (monitor, _) = mpsc::unbounded_channel();
+        let mut chain = Self {
+            context,
+            oracle,
+            monitor,
+            participants,
+            validators: Vec::new(),
+            handles: Vec::new(),
+            down: None,
+        };
+        for index in 0..keys.len() {
+            let (handle, state) = chain
+                .start_validator(index, format!("validator-{index}"), false)
+                .await;
+            chain.validators.push(state);
+            chain.handles.push(handle);
+        }
+        chain
+    }
+
+    /// Starts validator `index` on the storage under `prefix`, asking for a state sync if
+    /// `state_sync`.
+    async fn start_validator(
+        &self,
+        index: usize,
+        prefix: String,
+        state_sync: bool,
+    ) -> (Handle<()>, NodeState<deterministic::Context>) {
+        let key = common::validator_key(index as u64);
+        let config = node_config(
+            prefix.clone(),
+            common::signer(&self.participants, &key),
+            StateSync {
+                requested: state_sync,
+                progress: Arc::default(),
+            },
+        );
+        let channels = register(&self.oracle, &key.public_key()).await;
+        common::start_validator(
+            self.context
+                .child("validator")
+                .with_attribute("index", index)
+                .with_attribute("prefix", prefix),
+            &key.public_key(),
+            &self.oracle,
+            channels,
+            self.monitor.clone(),
+            config,
+        )
+        .await
+    }
+
+    fn running(&self) -> impl Iterator<Item = &NodeState<deterministic::Context>> {
+        self.validators
+            .iter()
+            .enumerate()
+            .filter(|(index, _)| Some(*index) != self.down)
+            .map(|(_, validator)| validator)
+    }
+
+    /// Waits until every running validator has processed `height`.
+    async fn advance_to(&self, height: u64) {
+        loop {
+            let mut lowest = u64::MAX;
+            for validator in self.running() {
+                lowest = lowest.min(common::processed_height(validator).await);
+            }
+            if lowest >= height {
+                return;
+            }
+            self.context.sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    /// Whether every running validator's block archive has dropped block 1: a new node cannot replay
+    /// the chain from genesis. (Archives prune whole sections of 1,024 blocks.)
+    async fn pruned_genesis_blocks(&self) -> bool {
+        for validator in self.running() {
+            let first = validator
+                .marshal
+                .get_block(Identifier::Height(Height::new(1)))
+                .await;
+            if first.is_some() {
+                return false;
+            }
+        }
+        true
+    }
+
+    /// Starts (or restarts, on the same storage) the joining node.
+    async fn start_joiner(
+        &self,
+        attempt: usize,
+        progress: Arc<SyncProgress>,
+    ) -> (Handle<()>, NodeState<deterministic::Context>) {
+        let key = joiner_key();
+        let config = node_config(
+            "joiner".into(),
+            Scheme::verifier(
+                engine::CONSENSUS_NAMESPACE,
+                Set::from_iter_dedup(self.participants.iter().cloned()),
+            ),
+            StateSync {
+                requested: true,
+                progress,
+            },
+        );
+        let channels = register(&self.oracle, &key.public_key()).await;
+        common::start_validator(
+            self.context
+                .child("joiner")
+                .with_attribute("attempt", attempt),
+            &key.public_key(),
+            &self.oracle,
+            channels,
+            self.monitor.clone(),
+            config,
+        )
+        .await
+    }
+
+    /// Waits until `joiner` has processed `FOLLOW` blocks past `from`, then checks that at a
+    /// moment when it and validator 0 have finalized the same height, they hold the same block
+    /// (digest and state root) and exactly the same ledger.
+    async fn check_agreement(&self, joiner: &NodeState<deterministic::Context>, from: u64) {
+        let target = from + FOLLOW;
+        while common::processed_height(joiner).await < target {
+            self.context.sleep(Duration::from_millis(50)).await;
+        }
+        let validator = &self.validators[0];
+        let block_at = |node: &NodeState<deterministic::Context>| {
+            let marshal = node.marshal.clone();
+            async move {
+                marshal
+                    .get_block(Identifier::Height(Height::new(target)))
+                    .await
+                    .map(|block| (block.digest(), block.inner().state_root))
+            }
+        };
+        let joined = block_at(joiner)
+            .await
+            .expect("the joining node has the block");
+        assert_eq!(
+            Some(joined),
+            block_at(validator).await,
+            "same block at {target}"
+        );
+        for _ in 0..400 {
+            let (Some(mine), Some(theirs)) = (joiner.app.finalized(), validator.app.finalized())
+            else {
+                self.context.sleep(Duration::from_millis(5)).await;
+                continue;
+            };
+            if mine.height == theirs.height {
+                assert_eq!(mine.store, theirs.store, "same ledger at {}", mine.height);
+                assert!(!mine.store.is_empty());
+                assert!(joiner.app.audit_failures().is_empty());
+                // It filled its store from peers: it executed no block before the one it
+                // synced to, and never had block 1.
+                assert_eq!(joiner.app.replayed_blocks(), 0);
+                assert!(
+                    joiner
+                        .marshal
+                        .get_block(Identifier::Height(Height::new(1)))
+                        .await
+                        .is_none()
+                );
+                return;
+            }
+            self.context.sleep(Duration::from_millis(5)).await;
+        }
+        panic!("the joining node and validator 0 never finalized the same height together");
+    }
+}
+
+fn node_config(prefix: String, scheme: Scheme, state_sync: StateSync) -> NodeConfig {
+    NodeConfig {
+        partition_prefix: prefix,
+        scheme,
+        app: App::new(
+            common::genesis_store(common::ACCOUNTS),
+            0,
+            AppConfig {
+                audit_finalized: true,
+                ..AppConfig::default()
+            },
+        ),
+        provider: Arc::new(RandomTransfers),
+        retained_blocks: Some(RETAINED_BLOCKS),
+        state_sync,
+        tuning: engine::Tuning {
+            page_cache_pages: NZUsize!(64),
+            ..engine::Tuning::default()
+        },
+    }
+}
+
+async fn register(oracle: &SimOracle, key: &ed25519::PublicKey) -> Vec<common::ChannelPair> {
+    let control = oracle.control(key.clone());
+    let mut channels = Vec::new();
+    for (id, quota) in common::consensus_channels() {
+        channels.push(control.register(id, quota).await.unwrap());
+    }
+    channels
+}
+
+fn run(seed: u64, scenario: impl AsyncFnOnce(deterministic::Context)) {
+    let config = deterministic::Config::new()
+        .with_seed(seed)
+        .with_timeout(Some(Duration::from_secs(600)));
+    deterministic::Runner::new(config).start(|context| async move { scenario(context).await });
+}
+
+/// The height the joining node synced to: the first block it processed.
+async fn synced_height(chain: &Chain, joiner: &NodeState<deterministic::Context>) -> u64 {
+    loop {
+        let height = common::processed_height(joiner).await;
+        if height > 0 {
+            return height;
+        }
+        chain.context.sleep(Duration::from_millis(20)).await;
+    }
+}
+
+#[test]
+fn a_node_joining_a_running_chain_syncs_the_validators_ledger_and_follows_the_chain() {
+    for seed in common::seeds(&SEEDS) {
+        run(seed, async |context| {
+            let chain = Chain::start(context).await;
+            chain.advance_to(JOIN_AT).await;
+            let progress = Arc::new(SyncProgress::default());
+            let (_handle, joiner) = chain.start_joiner(0, progress.clone()).await;
+            let synced = synced_height(&chain, &joiner).await;
+            assert!(
+                synced >= JOIN_AT - 10,
+                "seed {seed}: synced to a recent block ({synced})"
+            );
+            chain.check_agreement(&joiner, synced).await;
+            assert_eq!(progress.phase(), SyncPhase::Following);
+            assert_eq!(
+                joiner.app.restores(),
+                1,
+                "seed {seed}: read back once, after the sync"
+            );
+            let (fetched, total) = progress.operations();
+            assert!(
+                fetched > 0 && total > 0,
+                "seed {seed}: {fetched} of {total}"
+            );
+        });
+    }
+}
+
+/// Archives prune whole sections of 1,024 blocks, so the chain runs past one section plus
+/// `RETAINED_BLOCKS` before block 1 is gone from every validator.
+#[test]
+fn a_node_joining_after_the_validators_pruned_block_one_syncs_their_ledger_and_follows() {
+    for seed in common::seeds(&SEEDS[..1]) {
+        run(seed, async |context| {
+            let chain = Chain::start(context).await;
+            let mut height = JOIN_AT;
+            while !chain.pruned_genesis_blocks().await {
+                height += 100;
+                assert!(height <= 3_000, "seed {seed}: the validators prune by then");
+                chain.advance_to(height).await;
+            }
+            let (_handle, joiner) = chain
+                .start_joiner(0, Arc::new(SyncProgress::default()))
+                .await;
+            let synced = synced_height(&chain, &joiner).await;
+            assert!(synced >= height, "seed {seed}: synced to {synced}");
+            chain.check_agreement(&joiner, synced).await;
+        });
+    }
+}
+
+/// glue records a completed start for good, so a validator whose own store is older than what
+/// its peers still keep cannot state-sync from that store and cannot fetch the blocks it lacks:
+/// it stays where it stopped. Its operator recovers it by starting it on empty storage with
+/// `state_sync = true`: it then syncs from its peers and votes again.
+#[test]
+fn a_validator_down_longer_than_the_retention_stays_behind_until_restarted_empty_with_state_sync() {
+    for seed in common::seeds(&SEEDS[..1]) {
+        run(seed, async |context| {
+            let mut chain = Chain::start(context).await;
+            chain.advance_to(30).await;
+            let down = 3;
+            chain.handles[down].abort();
+            chain.down = Some(down);
+            let stopped = common::processed_height(&chain.validators[down]).await;
+            let mut height = JOIN_AT;
+            while !chain.pruned_genesis_blocks().await {
+                height += 100;
+                assert!(height <= 3_000, "seed {seed}: the validators prune by then");
+                chain.advance_to(height).await;
+            }
+
+            // Restarted on its own storage (state sync asked for, to no avail).
+            let (handle, restarted) = chain
+                .start_validator(down, format!("validator-{down}"), true)
+                .await;
+            chain.advance_to(height + 30).await;
+            let behind = common::processed_height(&restarted).await;
+            assert!(
+                behind < stopped + 50,
+                "seed {seed}: the restarted validator stays behind ({behind}, stopped at \
+                 {stopped}, chain at {height})"
+            );
+            handle.abort();
+
+            // Started again on empty storage with state sync.
+            let (_handle, recovered) = chain
+                .start_validator(down, format!("validator-{down}-again"), true)
+                .await;
+            let synced = synced_height(&chain, &recovered).await;
+            assert!(synced >= height, "seed {seed}: synced to {synced}");
+            chain.check_agreement(&recovered, synced).await;
+        });
+    }
+}
+
+#[test]
+fn a_joining_node_crashed_while_syncing_records_resumes_and_converges() {
+    for seed in common::seeds(&SEEDS) {
+        run(seed, async |context| {
+            let chain = Chain::start(context).await;
+            chain.advance_to(JOIN_AT).await;
+            let progress = Arc::new(SyncProgress::default());
+            let (handle, first) = chain.start_joiner(0, progress.clone()).await;
+            while progress.phase() != SyncPhase::SyncingRecords {
+                chain.context.sleep(Duration::from_millis(1)).await;
+            }
+            // A few network round trips into the sync: some operations may be fetched, none
+            // applied as a finished sync.
+            chain.context.sleep(Duration::from_millis(25)).await;
+            assert_eq!(
+                first.app.restores(),
+                0,
+                "seed {seed}: crashed before the sync ended"
+            );
+            handle.abort();
+            chain.context.sleep(Duration::from_secs(3)).await;
+
+            let progress = Arc::new(SyncProgress::default());
+            let (_handle, joiner) = chain.start_joiner(1, progress.clone()).await;
+            let synced = synced_height(&chain, &joiner).await;
+            chain.check_agreement(&joiner, synced).await;
+            assert_eq!(progress.phase(), SyncPhase::Following);
+        });
+    }
+}
+
+/// How a forging peer changes the operations it relays.
+#[derive(Clone, Copy, Debug)]
+enum Forgery {
+    /// Leaves the last operation out.
+    Truncate,
+    /// Puts a copy of the last operation in place of the first.
+    Overwrite,
+}
+
+/// A state-sync source that answers with what `inner` (an honest peer) answers, its operations
+/// forged; boundaries pass through unchanged.
+struct Forging<S> {
+    inner: S,
+    forgery: Forgery,
+    forged: Arc<AtomicU64>,
+}
+
+impl<S> Source for Forging<S>
+where
+    S: Source,
+    S::Op: Clone,
+{
+    type Family = S::Family;
+    type Digest = S::Digest;
+    type Op = S::Op;
+    type Error = ServeError<S::Family>;
+
+    async fn serve(&self, request: Request<Self::Family>) -> source::Result<Self> {
+        let (response, _) = self
+            .inner
+            .serve(request)
+            .await
+            .map_err(|_| ServeError::MissingSource)?;
+        let response = match response {
+            Response::Operations {
+                proof,
+                mut operations,
+            } if operations.len() >= 2 => {
+                match self.forgery {
+                    Forgery::Truncate => {
+                        operations.pop();
+                    }
+                    Forgery::Overwrite => {
+                        operations[0] = operations[operations.len() - 1].clone();
+                    }
+                }
+                self.forged.fetch_add(1, Ordering::Relaxed);
+                Response::Operations { proof, operations }
+            }
+            other => other,
+        };
+        Ok((response, None))
+    }
+}
+
+/// A state-sync resolver on `key`'s identity with nothing to serve yet.
+fn resolver_config<DB>(
+    chain: &Chain,
+    key: ed25519::PublicKey,
+    control: simulated::Control<ed25519::PublicKey, deterministic::Context>,
+) -> qmdb_resolver::Config<
+    ed25519::PublicKey,
+    simulated::Manager<ed25519::PublicKey, deterministic::Context>,
+    simulated::Control<ed25519::PublicKey, deterministic::Context>,
+    DB,
+> {
+    qmdb_resolver::Config {
+        peer_provider: chain.oracle.manager(),
+        blocker: control,
+        database: None,
+        mailbox_size: NZUsize!(1024),
+        me: Some(key),
+        fetch_timeout: NZDuration!(Duration::from_secs(2)),
+        fetch_retry_delay: Duration::from_millis(100),
+        max_serve_ops: NZU64!(64),
+        priority_requests: false,
+        priority_responses: false,
+    }
+}
+
+/// Starts the forger: it serves state sync on its own identity, relaying every request to the
+/// validators through the accomplice's resolver and forging the operations they return.
+/// Returns how many responses it forged.
+async fn start_forger(chain: &Chain, forgery: Forgery) -> Arc<AtomicU64> {
+    let quota = common::consensus_channels()[engine::channel::STATE_SYNC as usize].1;
+    let accomplice = accomplice_key().public_key();
+    let control = chain.oracle.control(accomplice.clone());
+    let channel = control
+        .register(engine::channel::STATE_SYNC, quota)
+        .await
+        .unwrap();
+    let (actor, honest) =
+        qmdb_resolver::Actor::<_, _, _, _, mmr::Family, Qmdb<deterministic::Context>>::new(
+            chain.context.child("accomplice"),
+            resolver_config(chain, accomplice, control),
+        );
+    actor.start(channel);
+
+    let forger = forger_key().public_key();
+    let control = chain.oracle.control(forger.clone());
+    let channel = control
+        .register(engine::channel::STATE_SYNC, quota)
+        .await
+        .unwrap();
+    let (actor, mailbox) = qmdb_resolver::Actor::<_, _, _, _, mmr::Family, Forging<_>>::new(
+        chain.context.child("forger"),
+        resolver_config(chain, forger, control),
+    );
+    let forged = Arc::new(AtomicU64::new(0));
+    mailbox.attach_database(Shared::new(
+        "forging",
+        Forging {
+            inner: honest,
+            forgery,
+            forged: forged.clone(),
+        },
+    ));
+    actor.start(channel);
+    forged
+}
+
+fn a_forging_peer_is_blocked_and_the_joining_node_syncs_the_real_ledger(forgery: Forgery) {
+    let mut forged_in_total = 0;
+    for seed in common::seeds(&SEEDS) {
+        run(seed, async |context| {
+            let chain = Chain::start(context).await;
+            chain.advance_to(JOIN_AT).await;
+            let forged = start_forger(&chain, forgery).await;
+            let (_handle, joiner) = chain
+                .start_joiner(0, Arc::new(SyncProgress::default()))
+                .await;
+            let synced = synced_height(&chain, &joiner).await;
+            chain.check_agreement(&joiner, synced).await;
+            let blocked = chain.oracle.blocked().await.unwrap();
+            let forger = forger_key().public_key();
+            let forged = forged.load(Ordering::Relaxed);
+            forged_in_total += forged;
+            if forged > 0 {
+                assert!(
+                    blocked.contains(&(joiner_key().public_key(), forger.clone())),
+                    "seed {seed}: the joining node got {forged} forged responses ({forgery:?}) \
+                     and did not block the forger; blocked: {blocked:?}"
+                );
+            }
+            for (by, whom) in &blocked {
+                assert_eq!(whom, &forger, "seed {seed}: {by:?} blocked an honest peer");
+            }
+        });
+    }
+    assert!(
+        forged_in_total > 0,
+        "the joining node asked the forger in at least one seed"
+    );
+}
+
+#[test]
+fn a_peer_relaying_truncated_operations_is_blocked_and_the_joining_node_syncs_the_real_ledger() {
+    a_forging_peer_is_blocked_and_the_joining_node_syncs_the_real_ledger(Forgery::Truncate);
+}
+
+#[test]
+fn a_peer_relaying_altered_operations_is_blocked_and_the_joining_node_syncs_the_real_ledger() {
+    a_forging_peer_is_blocked_and_the_joining_node_syncs_the_real_ledger(Forgery::Overwrite);
+}
+
+/// What a byzantine validator answers a joining node's probe with.
+#[derive(Clone, Copy, Debug)]
+enum ProbeReply {
+    /// A real finalization of an early block: valid, but far behind the chain.
+    Stale,
+    /// A response tag followed by bytes that decode as no finalization.
+    Garbage,
+}
+
+/// Stops validator `index` and answers every probe request sent to its identity with `reply`
+/// (the other three validators keep the chain going).
+async fn start_byzantine_prober(chain: &mut Chain, index: usize, reply: ProbeReply) {
+    let stale = chain.validators[0]
+        .marshal
+        .get_finalization(Height::new(2))
+        .await
+        .expect("validator 0 keeps the finalization of block 2");
+    chain.handles[index].abort();
+    chain.down = Some(index);
+    let message = match reply {
+        ProbeReply::Stale => [vec![1u8], stale.encode().to_vec()].concat(),
+        ProbeReply::Garbage => vec![1u8, 0xff, 0xff, 0xff, 0x01, 0x02],
+    };
+    let key = common::validator_key(index as u64).public_key();
+    // Its reply reaches the joining node well before any honest one, so it is counted.
+    let joiner = joiner_key().public_key();
+    let fast = Link {
+        latency: Duration::from_millis(1),
+        jitter: Duration::ZERO,
+        success_rate: probability!(1.0),
+    };
+    for (from, to) in [(&key, &joiner), (&joiner, &key)] {
+        chain
+            .oracle
+            .remove_link(from.clone(), to.clone())
+            .await
+            .unwrap();
+        chain
+            .oracle
+            .add_link(from.clone(), to.clone(), fast.clone())
+            .await
+            .unwrap();
+    }
+    let quota = common::consensus_channels()[engine::channel::ALL.len() - 1].1;
+    let (mut sender, mut receiver) = chain
+        .oracle
+        .control(key)
+        .register(engine::channel::PROBE, quota)
+        .await
+        .unwrap();
+    chain
+        .context
+        .child("byzantine_prober")
+        .spawn(move |_| async move {
+            while let Ok((peer, _)) = receiver.recv().await {
+                sender.send(Recipients::One(peer), message.clone(), false);
+            }
+        });
+}
+
+fn a_joining_node_takes_its_floor_from_honest_validators_despite(reply: ProbeReply) {
+    for seed in common::seeds(&SEEDS) {
+        run(seed, async |context| {
+            let mut chain = Chain::start(context).await;
+            chain.advance_to(10).await;
+            start_byzantine_prober(&mut chain, 3, reply).await;
+            chain.advance_to(JOIN_AT).await;
+            let (_handle, joiner) = chain
+                .start_joiner(0, Arc::new(SyncProgress::default()))
+                .await;
+            let synced = synced_height(&chain, &joiner).await;
+            assert!(
+                synced >= JOIN_AT,
+                "seed {seed}: synced to {synced}, not to the stale floor ({reply:?})"
+            );
+            chain.check_agreement(&joiner, synced).await;
+            let blocked = chain.oracle.blocked().await.unwrap();
+            let byzantine = common::validator_key(3).public_key();
+            if let ProbeReply::Garbage = reply {
+                assert!(
+                    blocked.contains(&(joiner_key().public_key(), byzantine.clone())),
+                    "seed {seed}: the joining node blocked the validator that sent garbage; \
+                     blocked: {blocked:?}"
+                );
+            }
+            for (by, whom) in &blocked {
+                assert_eq!(
+                    whom, &byzantine,
+                    "seed {seed}: {by:?} blocked an honest peer"
+                );
+            }
+        });
+    }
+}
+
+#[test]
+fn a_joining_node_takes_its_floor_from_honest_validators_despite_a_stale_probe_reply() {
+    a_joining_node_takes_its_floor_from_honest_validators_despite(ProbeReply::Stale);
+}
+
+#[test]
+fn a_joining_node_blocks_a_validator_answering_its_probe_with_garbage_and_still_syncs() {
+    a_joining_node_takes_its_floor_from_honest_validators_despite(ProbeReply::Garbage);
+}
