@@ -91,6 +91,13 @@ impl Chain {
     /// Four validators keeping `RETAINED_BLOCKS` blocks, linked to each other and to the
     /// joining node and the forger (which start later, if at all).
     async fn start(context: deterministic::Context) -> Self {
+        Self::start_with_state_sync(context, 0).await
+    }
+
+    /// [`Chain::start`], where the first `requesting` validators ask for a state sync as they
+    /// start (each waits for a floor, so they start in tasks of their own and are left out of
+    /// `validators`).
+    async fn start_with_state_sync(context: deterministic::Context, requesting: usize) -> Self {
         let keys = common::validator_keys(VALIDATORS);
         let participants: Vec<_> = keys.iter().map(|key| key.public_key()).collect();
         let everyone: Vec<_> = participants
@@ -147,7 +154,20 @@ impl Chain {
             handles: Vec::new(),
             down: None,
         };
-        for index in 0..keys.len() {
+        for index in 0..requesting {
+            let starter = chain.network_only();
+            chain
+                .context
+                .child("requesting")
+                .with_attribute("index", index)
+                .spawn(move |_| async move {
+                    let (handle, _) = starter
+                        .start_validator(index, format!("validator-{index}"), true)
+                        .await;
+                    handle.await.ok();
+                });
+        }
+        for index in requesting..keys.len() {
             let (handle, state) = chain
                 .start_validator(index, format!("validator-{index}"), false)
                 .await;
@@ -155,6 +175,19 @@ impl Chain {
             chain.handles.push(handle);
         }
         chain
+    }
+
+    /// The network alone, with no node running on it.
+    fn network_only(&self) -> Self {
+        Self {
+            context: self.context.child("network_only"),
+            oracle: self.oracle.clone(),
+            monitor: self.monitor.clone(),
+            participants: self.participants.clone(),
+            validators: Vec::new(),
+            handles: Vec::new(),
+            down: None,
+        }
     }
 
     /// Starts validator `index` on the storage under `prefix`, asking for a state sync if
@@ -398,6 +431,7 @@ fn a_node_joining_after_the_validators_pruned_block_one_syncs_their_ledger_and_f
         run(seed, async |context| {
             let chain = Chain::start(context).await;
             let mut height = JOIN_AT;
+            chain.advance_to(height).await;
             while !chain.pruned_genesis_blocks().await {
                 height += 100;
                 assert!(height <= 3_000, "seed {seed}: the validators prune by then");
@@ -428,6 +462,7 @@ fn a_validator_down_longer_than_the_retention_stays_behind_until_restarted_empty
             chain.down = Some(down);
             let stopped = common::processed_height(&chain.validators[down]).await;
             let mut height = JOIN_AT;
+            chain.advance_to(height).await;
             while !chain.pruned_genesis_blocks().await {
                 height += 100;
                 assert!(height <= 3_000, "seed {seed}: the validators prune by then");
@@ -652,6 +687,65 @@ fn a_peer_relaying_truncated_operations_is_blocked_and_the_joining_node_syncs_th
 #[test]
 fn a_peer_relaying_altered_operations_is_blocked_and_the_joining_node_syncs_the_real_ledger() {
     a_forging_peer_is_blocked_and_the_joining_node_syncs_the_real_ledger(Forgery::Overwrite);
+}
+
+/// The floor a joining node persisted before it crashed is, after a long downtime, older than
+/// anything its peers keep: it still completes its sync (by following the chain's newer
+/// finalized blocks) and converges.
+#[test]
+fn a_joining_node_down_mid_sync_longer_than_the_retention_resumes_and_converges() {
+    for seed in common::seeds(&SEEDS[..1]) {
+        run(seed, async |context| {
+            let chain = Chain::start(context).await;
+            chain.advance_to(JOIN_AT).await;
+            let progress = Arc::new(SyncProgress::default());
+            let (handle, first) = chain.start_joiner(0, progress.clone()).await;
+            while progress.phase() != SyncPhase::SyncingRecords {
+                chain.context.sleep(Duration::from_millis(1)).await;
+            }
+            chain.context.sleep(Duration::from_millis(25)).await;
+            assert_eq!(
+                first.app.restores(),
+                0,
+                "seed {seed}: crashed before the sync ended"
+            );
+            handle.abort();
+
+            let mut height = JOIN_AT + 100;
+            chain.advance_to(height).await;
+            while !chain.pruned_genesis_blocks().await {
+                height += 100;
+                assert!(height <= 3_000, "seed {seed}: the validators prune by then");
+                chain.advance_to(height).await;
+            }
+            let (_handle, joiner) = chain
+                .start_joiner(1, Arc::new(SyncProgress::default()))
+                .await;
+            let synced = synced_height(&chain, &joiner).await;
+            chain.check_agreement(&joiner, synced).await;
+        });
+    }
+}
+
+/// A validator asking for a state sync waits for `f + 1` validators to name a finalization
+/// before it starts consensus. At genesis there is none: with more than `f` validators
+/// configured so, the others cannot reach a quorum and nobody ever finalizes a block.
+#[test]
+fn a_chain_whose_validators_ask_for_state_sync_at_genesis_still_finalizes_blocks() {
+    for seed in common::seeds(&SEEDS[..1]) {
+        run(seed, async |context| {
+            let chain = Chain::start_with_state_sync(context, 2).await;
+            chain.context.sleep(Duration::from_secs(60)).await;
+            for (index, validator) in chain.validators.iter().enumerate() {
+                let height = common::processed_height(validator).await;
+                assert!(
+                    height > 0,
+                    "seed {seed}: validator {} finalized nothing in a minute",
+                    index + 2
+                );
+            }
+        });
+    }
 }
 
 /// What a byzantine validator answers a joining node's probe with.
