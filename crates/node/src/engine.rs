@@ -507,9 +507,11 @@ where
     probe.start(channels.probe);
     let mut plan = SyncPlan::init(context.child("plan"), prefix.clone()).await;
     let progress = state_sync.progress.clone();
-    if plan.should_sync(state_sync.requested) && plan.floor().is_none() {
+    if plan.should_sync(state_sync.requested) {
         // The highest finalization among f + 1 validators' answers: at least one is honest, so
-        // the floor is no older than an honest validator's view of the chain.
+        // the floor is no older than an honest validator's view of the chain. A sync that was
+        // interrupted asks again: the floor it persisted may be older than anything its peers
+        // still keep, and `set_floor` keeps the persisted one unless the answer is newer.
         progress.set_phase(SyncPhase::FindingFloor);
         tracing::info!("state sync: asking the validators for a recent finalized block");
         let floor = probe_mailbox
