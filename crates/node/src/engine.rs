@@ -97,6 +97,10 @@ pub mod channel {
     ];
 }
 
+/// How long a validator asking for a state sync waits for the validators to name a finalized
+/// block before it starts without one (see `start_node_with_elector`).
+pub const VALIDATOR_FLOOR_WAIT: Duration = Duration::from_secs(20);
+
 /// Store operations asked for, and served, per state-sync request.
 pub const SYNC_BATCH_OPS: std::num::NonZeroU64 = NZU64!(64);
 /// Store operations a syncing node applies at once.
@@ -514,15 +518,36 @@ where
         // still keep, and `set_floor` keeps the persisted one unless the answer is newer.
         progress.set_phase(SyncPhase::FindingFloor);
         tracing::info!("state sync: asking the validators for a recent finalized block");
-        let floor = probe_mailbox
-            .subscribe()
+        let subscription = probe_mailbox.subscribe();
+        // A full node waits as long as it takes. A validator must not: at genesis nobody has a
+        // finalization to answer with, and more than f validators waiting would halt the chain.
+        let floor = if scheme.me().is_some() {
+            match select(
+                pin!(subscription),
+                pin!(context.sleep(VALIDATOR_FLOOR_WAIT)),
+            )
             .await
-            .expect("the probe answers while this node waits for it");
-        tracing::info!(
-            view = commonware_consensus::Viewable::view(&floor).get(),
-            "state sync: floor found"
-        );
-        plan = plan.set_floor(floor).await;
+            {
+                Either::Left((floor, _)) => floor.ok(),
+                Either::Right(_) => None,
+            }
+        } else {
+            subscription.await.ok()
+        };
+        match floor {
+            Some(floor) => {
+                tracing::info!(
+                    view = commonware_consensus::Viewable::view(&floor).get(),
+                    "state sync: floor found"
+                );
+                plan = plan.set_floor(floor).await;
+            }
+            None => tracing::warn!(
+                waited_s = VALIDATOR_FLOOR_WAIT.as_secs(),
+                "state sync: no validator named a finalized block; starting without a new floor \
+                 (from genesis, or from the floor of an interrupted sync)"
+            ),
+        }
     }
     let sync_floor = plan.floor().cloned();
     if sync_floor.is_some() {

@@ -200,32 +200,26 @@ type Inner<E> = Shared<Qmdb<E>>;
 type StoreConfig<E> = <Qmdb<E> as commonware_glue::stateful::db::ManagedDb<E>>::Config;
 
 /// Reads the ledger out of `store` and gives it to `app` ([`App::restored`]).
-///
-/// A store that cannot be read back is logged and left to the node's other path: re-executing
-/// from genesis, slower but never wrong (a damaged store fails its next state-root check).
-/// After a state sync there are no blocks to re-execute, so that node stops at the first block
-/// it cannot build on; the sync engine has already checked every operation against the
-/// finalized root, so this takes a bug, not a bad peer.
-async fn read_back<E: Context>(store: &Inner<E>, app: &App, cause: &'static str) {
+async fn read_back<E: Context>(
+    store: &Inner<E>,
+    app: &App,
+    cause: &'static str,
+) -> Result<(), String> {
     let guard = store.read().await;
     let started = std::time::Instant::now();
-    let read = read_ledger(&guard).await.and_then(|(ledger, chunks)| {
+    let (records, chunks) = read_ledger(&guard).await.and_then(|(ledger, chunks)| {
         let records = ledger.len();
         app.restored(guard.root(), ledger)?;
         Ok((records, chunks))
-    });
-    match read {
-        Ok((records, chunks)) => tracing::info!(
-            cause,
-            records,
-            chunks,
-            elapsed_ms = started.elapsed().as_millis() as u64,
-            "read the ledger back from the store"
-        ),
-        Err(error) => {
-            tracing::error!(cause, %error, "cannot read the ledger back from the store")
-        }
-    }
+    })?;
+    tracing::info!(
+        cause,
+        records,
+        chunks,
+        elapsed_ms = started.elapsed().as_millis() as u64,
+        "read the ledger back from the store"
+    );
+    Ok(())
 }
 
 impl<E> DatabaseSet<E> for LedgerStore<E>
@@ -241,7 +235,11 @@ where
     async fn init(context: E, config: Self::Config, expected: Option<Self::SyncTargets>) -> Self {
         // glue opens the store at the block it recovers from, rewinding a store that is ahead.
         let store = Inner::<E>::init(context, config.store, expected).await;
-        read_back(&store, &config.app, "restart").await;
+        // A store that cannot be read back leaves the node its other path: re-executing from
+        // genesis, slower but never wrong (a damaged store fails its next state-root check).
+        if let Err(error) = read_back(&store, &config.app, "restart").await {
+            tracing::error!(%error, "cannot read the ledger back from the store; re-executing from genesis");
+        }
         Self { store }
     }
 
@@ -309,7 +307,15 @@ where
             sync_config,
         )
         .await?;
-        read_back(&store, &config.app, "state sync").await;
+        // After a state sync there are no blocks to re-execute from: the node cannot follow
+        // the chain without its ledger. The sync engine checked every operation against a
+        // finalized root, so only a store the validators themselves wrote could fail here.
+        if let Err(error) = read_back(&store, &config.app, "state sync").await {
+            panic!(
+                "state sync: the synced store does not read back into a ledger ({error}); this \
+                 node cannot follow the chain from it"
+            );
+        }
         config.progress.set_phase(SyncPhase::Following);
         Ok((Self { store }, anchor))
     }

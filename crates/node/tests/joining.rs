@@ -729,7 +729,8 @@ fn a_joining_node_down_mid_sync_longer_than_the_retention_resumes_and_converges(
 
 /// A validator asking for a state sync waits for `f + 1` validators to name a finalization
 /// before it starts consensus. At genesis there is none: with more than `f` validators
-/// configured so, the others cannot reach a quorum and nobody ever finalizes a block.
+/// configured so, nobody would ever finalize a block if they waited for ever; they wait
+/// `VALIDATOR_FLOOR_WAIT` and start from genesis.
 #[test]
 fn a_chain_whose_validators_ask_for_state_sync_at_genesis_still_finalizes_blocks() {
     for seed in common::seeds(&SEEDS[..1]) {
