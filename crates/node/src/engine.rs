@@ -84,7 +84,7 @@ pub mod channel {
     pub const BROADCAST: u64 = 4;
     pub const STATE_SYNC: u64 = 5;
     /// glue's probe: a node about to state-sync asks the validators for their latest
-    /// finalization; every node answers.
+    /// finalization; every node answers. (6 is the transaction relay's, `crate::relay`.)
     pub const PROBE: u64 = 7;
     pub const ALL: [u64; 7] = [
         VOTES,
@@ -158,9 +158,9 @@ pub struct NodeConfig {
     pub scheme: Scheme,
     pub app: App,
     pub provider: Provider,
-    /// Finalized blocks kept for peers' backfill: a node that restarts reads its ledger back
-    /// from its store (see the crate docs), but a peer that is behind, or new, still needs every
-    /// block since genesis until state sync fills its ledger. `None` never prunes.
+    /// Finalized blocks kept for peers' backfill (the archives drop whole sections of 1,024
+    /// blocks, so up to 1,023 more stay). A peer further behind, or new, needs a state sync.
+    /// `None` never prunes.
     pub retained_blocks: Option<usize>,
     /// Whether a node with no state yet fills it from peers instead of executing every block
     /// since genesis, and where it reports how far it is.
