@@ -172,9 +172,10 @@ impl SyncProgress {
         }
     }
 
-    /// Operations fetched from peers and checked, and how many the range being synced holds
-    /// (from the lowest operation asked for to the target's size; both move as the target
-    /// follows the chain).
+    /// Operations received from peers (counted before the sync engine checks them, and from 0
+    /// again after a restart), and how many the range being synced holds (from the lowest
+    /// operation asked for to the target's size; both move as the target follows the chain).
+    /// A rough measure of progress for `equa status`, not an exact one.
     pub fn operations(&self) -> (u64, u64) {
         let lowest = self.lowest.load(Ordering::Relaxed);
         let target = self.target.load(Ordering::Relaxed);
