@@ -193,8 +193,9 @@ pub(crate) async fn start_twins(
         Route::Shared,
         Route::Shared,
         Route::Shared,
+        Route::Shared,
     ];
-    assert_eq!(channels.len(), routes.len(), "the six consensus channels");
+    assert_eq!(channels.len(), routes.len(), "the seven consensus channels");
     let mut primary = Vec::new();
     let mut secondary = Vec::new();
     for ((sender, receiver), route) in channels.into_iter().zip(routes) {
