@@ -260,6 +260,23 @@ impl Chain {
     }
 
     /// Starts (or restarts, on the same storage) the joining node.
+    /// Starts the joining node (attempt 0), lets it sync records for a few network round trips
+    /// (some operations may be fetched, none applied as a finished sync), and crashes it.
+    async fn crash_joiner_while_syncing(&self, seed: u64) {
+        let progress = Arc::new(SyncProgress::default());
+        let (handle, first) = self.start_joiner(0, progress.clone()).await;
+        while progress.phase() != SyncPhase::SyncingRecords {
+            self.context.sleep(Duration::from_millis(1)).await;
+        }
+        self.context.sleep(Duration::from_millis(25)).await;
+        assert_eq!(
+            first.app.restores(),
+            0,
+            "seed {seed}: crashed before the sync ended"
+        );
+        handle.abort();
+    }
+
     async fn start_joiner(
         &self,
         attempt: usize,
@@ -499,20 +516,7 @@ fn a_joining_node_crashed_while_syncing_records_resumes_and_converges() {
         run(seed, async |context| {
             let chain = Chain::start(context).await;
             chain.advance_to(JOIN_AT).await;
-            let progress = Arc::new(SyncProgress::default());
-            let (handle, first) = chain.start_joiner(0, progress.clone()).await;
-            while progress.phase() != SyncPhase::SyncingRecords {
-                chain.context.sleep(Duration::from_millis(1)).await;
-            }
-            // A few network round trips into the sync: some operations may be fetched, none
-            // applied as a finished sync.
-            chain.context.sleep(Duration::from_millis(25)).await;
-            assert_eq!(
-                first.app.restores(),
-                0,
-                "seed {seed}: crashed before the sync ended"
-            );
-            handle.abort();
+            chain.crash_joiner_while_syncing(seed).await;
             chain.context.sleep(Duration::from_secs(3)).await;
 
             let progress = Arc::new(SyncProgress::default());
@@ -698,18 +702,7 @@ fn a_joining_node_down_mid_sync_longer_than_the_retention_resumes_and_converges(
         run(seed, async |context| {
             let chain = Chain::start(context).await;
             chain.advance_to(JOIN_AT).await;
-            let progress = Arc::new(SyncProgress::default());
-            let (handle, first) = chain.start_joiner(0, progress.clone()).await;
-            while progress.phase() != SyncPhase::SyncingRecords {
-                chain.context.sleep(Duration::from_millis(1)).await;
-            }
-            chain.context.sleep(Duration::from_millis(25)).await;
-            assert_eq!(
-                first.app.restores(),
-                0,
-                "seed {seed}: crashed before the sync ended"
-            );
-            handle.abort();
+            chain.crash_joiner_while_syncing(seed).await;
 
             let mut height = JOIN_AT + 100;
             chain.advance_to(height).await;
