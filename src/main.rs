@@ -92,15 +92,15 @@ enum ReputationCommand {
 #[derive(Debug, Subcommand)]
 enum AccountCommand {
     /// Balances and nonce of an account (your wallet's by default); `--verify` checks them with
-    /// state proofs against a finalization certificate, trusting only the genesis validators.
+    /// state proofs against a finalization certificate, trusting only the chain's public key.
     Show {
         address: Option<String>,
-        #[arg(long, requires = "validators")]
+        #[arg(long, requires = "chain_key")]
         verify: bool,
-        /// A TOML file listing the genesis validators (`[[validators]] public_key = "…"`), such
-        /// as the devnet's `validators.toml` or any node configuration.
-        #[arg(long, env = "EQUA_VALIDATORS")]
-        validators: Option<std::path::PathBuf>,
+        /// A file holding the chain's public key (hex), such as the devnet's `chain-key.txt`,
+        /// or any node configuration (its `consensus_key`).
+        #[arg(long, env = "EQUA_CHAIN_KEY")]
+        chain_key: Option<std::path::PathBuf>,
     },
     /// An account's transactions, newest first (yours by default), a page at a time.
     History {
@@ -205,8 +205,8 @@ fn main() -> ExitCode {
         Command::Account(AccountCommand::Show {
             address,
             verify: true,
-            validators,
-        }) => cli::chain::account_verify(global, address.as_deref(), validators.as_deref()),
+            chain_key,
+        }) => cli::chain::account_verify(global, address.as_deref(), chain_key.as_deref()),
         Command::Send { to, amount, symbol } => cli::chain::send(global, &to, &amount, &symbol),
         Command::Asset(command) => cli::chain::asset(global, command),
         Command::Block(BlockCommand::Show { height }) => cli::chain::block_show(global, height),

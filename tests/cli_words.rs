@@ -29,7 +29,7 @@ fn equa_at(home: &std::path::Path, rpc: &str, args: &[&str]) -> Output {
         .env("EQUA_PASSWORD", "devnet")
         .env_remove("EQUA_RPC")
         .env_remove("EQUA_WALLET")
-        .env_remove("EQUA_VALIDATORS")
+        .env_remove("EQUA_CHAIN_KEY")
         .output()
         .expect("the equa binary runs")
 }

@@ -1,31 +1,24 @@
 //! Light verification against a real devnet: `equa account show --verify` checks an account's
 //! nonce and balances with QMDB proofs against a block's state root, and the block against a
-//! finalization certificate of the genesis validators (`validators.toml`). Every tampering with
-//! the node's answer is caught.
+//! finalization certificate under the chain's public key (`chain-key.txt`), the one key a light
+//! client trusts. Every tampering with the node's answer is caught.
 
 mod common;
 
 use common::Devnet;
 use commonware_cryptography::Signer;
 use node::proof::{VerifyError, verify};
+use node::threshold::Identity;
 use rpc::{RpcClient, views::AccountProofView};
 use types::AccountId;
 
 const RPC_PORT: u16 = 23_545;
 const P2P_PORT: u16 = 23_300;
 
-fn validators(devnet: &Devnet) -> Vec<commonware_cryptography::ed25519::PublicKey> {
-    let text = std::fs::read_to_string(devnet.dir.join("validators.toml")).unwrap();
-    let file: toml::Value = toml::from_str(&text).unwrap();
-    file["validators"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|v| {
-            let bytes = hex::decode(v["public_key"].as_str().unwrap()).unwrap();
-            types::codec::decode(&bytes).unwrap()
-        })
-        .collect()
+fn chain_key(devnet: &Devnet) -> Identity {
+    let text = std::fs::read_to_string(devnet.dir.join("chain-key.txt")).unwrap();
+    let hex = text.lines().find(|line| !line.starts_with('#')).unwrap();
+    node::threshold::decode_identity("chain-key.txt", hex).unwrap()
 }
 
 fn proof_of(devnet: &Devnet, index: u16, account: &AccountId) -> AccountProofView {
@@ -51,7 +44,7 @@ fn verified_balances_match_and_every_tampering_is_caught() {
     devnet.wait_for_height(1, receipt["height"].as_u64().unwrap());
 
     // Through the command line, from another validator than the one that took the transfer.
-    let validators_file = devnet.dir.join("validators.toml");
+    let chain_key_file = devnet.dir.join("chain-key.txt");
     let output = devnet.query(
         1,
         &[
@@ -60,8 +53,8 @@ fn verified_balances_match_and_every_tampering_is_caught() {
             "show",
             &devnet.address("alice"),
             "--verify",
-            "--validators",
-            validators_file.to_str().unwrap(),
+            "--chain-key",
+            chain_key_file.to_str().unwrap(),
         ],
     );
     assert!(
@@ -78,11 +71,38 @@ fn verified_balances_match_and_every_tampering_is_caught() {
         .find(|b| b["symbol"] == "USDX")
         .unwrap();
     assert_eq!(usdx["amount"], "99987.5");
-    assert!(shown["verified"]["signers"].as_u64().unwrap() >= 3);
+    let trusted = chain_key(&devnet);
+    assert_eq!(
+        shown["verified"]["chain_key"],
+        node::threshold::to_hex(&trusted)
+    );
+
+    // A node's configuration holds the same key (its `consensus_key`): a full node's serves.
+    let config = devnet.dir.join("full-node").join("node.toml");
+    let output = devnet.query(
+        2,
+        &[
+            "account",
+            "show",
+            &devnet.address("alice"),
+            "--verify",
+            "--chain-key",
+            config.to_str().unwrap(),
+        ],
+    );
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(
+        String::from_utf8_lossy(&output.stdout).contains("finalized under the chain key"),
+        "{}",
+        String::from_utf8_lossy(&output.stdout)
+    );
 
     // The same account through the library, then tampered with in every way.
     let alice = AccountId::parse(&devnet.address("alice")).unwrap();
-    let trusted = validators(&devnet);
     let proof = proof_of(&devnet, 2, &alice);
     let verified = verify(&proof, &alice, &trusted).expect("an honest proof verifies");
     assert_eq!(verified.nonce, 1);
@@ -120,14 +140,32 @@ fn verified_balances_match_and_every_tampering_is_caught() {
         Err(VerifyError::WrongAccount { .. })
     ));
 
-    // Signed by a validator set the client does not trust.
+    // Checked against another chain's key: validators the client does not trust.
     let strangers: Vec<_> = (0..4)
         .map(|seed| commonware_cryptography::ed25519::PrivateKey::from_seed(seed).public_key())
         .collect();
+    let strangers = node::threshold::identity(&node::threshold::deal_from_os(&strangers).0);
     assert_eq!(
         verify(&proof, &alice, &strangers),
         Err(VerifyError::Certificate)
     );
+
+    // The certificate's recovered signature with one bit flipped: refused, whether the bytes
+    // still decode to a curve point or not.
+    for byte in [0, 47, 48, 95] {
+        let mut flipped = proof.clone();
+        let mut bytes = hex::decode(&flipped.finalization).unwrap();
+        let at = bytes.len() - 96 + byte;
+        bytes[at] ^= 0x01;
+        flipped.finalization = hex::encode(bytes);
+        assert!(
+            matches!(
+                verify(&flipped, &alice, &trusted),
+                Err(VerifyError::Certificate | VerifyError::Malformed(_))
+            ),
+            "byte {byte} of the signature flipped"
+        );
+    }
 
     // A real certificate for another block.
     let later = loop {
@@ -153,17 +191,8 @@ fn verified_balances_match_and_every_tampering_is_caught() {
     ));
 
     // The command line says so plainly and fails.
-    let wrong = devnet.dir.join("strangers.toml");
-    let list: Vec<String> = strangers
-        .iter()
-        .map(|key| {
-            format!(
-                "[[validators]]\npublic_key = \"{}\"\n",
-                hex::encode(types::codec::Encode::encode(key))
-            )
-        })
-        .collect();
-    std::fs::write(&wrong, list.concat()).unwrap();
+    let wrong = devnet.dir.join("strangers.txt");
+    std::fs::write(&wrong, node::threshold::to_hex(&strangers)).unwrap();
     let output = devnet.query(
         0,
         &[
@@ -171,7 +200,7 @@ fn verified_balances_match_and_every_tampering_is_caught() {
             "show",
             &bob,
             "--verify",
-            "--validators",
+            "--chain-key",
             wrong.to_str().unwrap(),
         ],
     );

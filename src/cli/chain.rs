@@ -362,56 +362,51 @@ pub fn account_show(global: &Global, address: Option<&str>) -> Result<(), CliErr
     })
 }
 
-/// The genesis validators' public keys from a TOML file with `[[validators]] public_key`.
-fn load_validators(
-    path: &std::path::Path,
-) -> Result<Vec<commonware_cryptography::ed25519::PublicKey>, String> {
+/// The chain's public key (consensus identity) from `path`: a file holding its hex (lines
+/// starting with `#` are comments), such as the devnet's `chain-key.txt`, or any node
+/// configuration (its `consensus_key`).
+fn load_chain_key(path: &std::path::Path) -> Result<node::threshold::Identity, String> {
     #[derive(serde::Deserialize)]
-    struct File {
-        validators: Vec<Validator>,
-    }
-    #[derive(serde::Deserialize)]
-    struct Validator {
-        public_key: String,
+    struct NodeFile {
+        consensus_key: String,
     }
     let text = std::fs::read_to_string(path)
         .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
-    let file: File = toml::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))?;
-    if file.validators.is_empty() {
-        return Err(format!("{} lists no validators", path.display()));
+    let field = path.display().to_string();
+    if let Ok(node) = toml::from_str::<toml::Table>(&text)
+        && node.contains_key("consensus_key")
+    {
+        let node: NodeFile = toml::from_str(&text).map_err(|e| format!("{field}: {e}"))?;
+        let key =
+            node::threshold::decode_key(&field, &node.consensus_key).map_err(|e| e.to_string())?;
+        return Ok(node::threshold::identity(&key));
     }
-    file.validators
-        .iter()
-        .enumerate()
-        .map(|(index, v)| {
-            hex::decode(v.public_key.trim())
-                .ok()
-                .and_then(|bytes| types::codec::decode(&bytes).ok())
-                .ok_or_else(|| {
-                    format!(
-                        "{}: validators[{index}].public_key is not an ed25519 key",
-                        path.display()
-                    )
-                })
-        })
-        .collect()
+    let hex: String = text
+        .lines()
+        .map(str::trim)
+        .filter(|line| !line.starts_with('#'))
+        .collect();
+    if hex.is_empty() {
+        return Err(format!("{field} holds no chain key"));
+    }
+    node::threshold::decode_identity(&field, &hex).map_err(|e| e.to_string())
 }
 
 /// `equa account show --verify`: the account's nonce and balances, each checked against a
-/// finalization certificate of the genesis validators; nothing is shown unless all verify.
+/// finalization certificate under the chain's public key; nothing is shown unless all verify.
 pub fn account_verify(
     global: &Global,
     address: Option<&str>,
-    validators_file: Option<&std::path::Path>,
+    chain_key_file: Option<&std::path::Path>,
 ) -> Result<(), CliError> {
     let account = account_or_own(global, address)?;
-    let validators_file = validators_file
-        .ok_or("--verify needs the genesis validators: --validators <file> or EQUA_VALIDATORS")?;
-    let validators = load_validators(validators_file)?;
+    let chain_key_file = chain_key_file
+        .ok_or("--verify needs the chain's public key: --chain-key <file> or EQUA_CHAIN_KEY")?;
+    let chain_key = load_chain_key(chain_key_file)?;
     let rpc = connect(global)?;
     runtime()?.block_on(async {
         let proof = rpc.account_proof(&account).await.map_err(CliError::rpc)?;
-        let verified = node::proof::verify(&proof, &account, &validators).map_err(|e| {
+        let verified = node::proof::verify(&proof, &account, &chain_key).map_err(|e| {
             CliError::new("VerificationFailed", format!("VERIFICATION FAILED: {e}"))
         })?;
         // Symbols and decimals only format the verified amounts.
@@ -437,8 +432,7 @@ pub fn account_verify(
                 "height": verified.height,
                 "block": format!("0x{}", hex::encode(verified.block.0)),
                 "state_root": format!("0x{}", hex::encode(verified.state_root.0)),
-                "signers": verified.signers,
-                "validators": validators.len(),
+                "chain_key": node::threshold::to_hex(&chain_key),
             },
         });
         if global.json {
@@ -458,11 +452,9 @@ pub fn account_verify(
             );
         }
         println!(
-            "verified: at height {}, state root {}, finalized by {} of {} genesis validators",
+            "verified: at height {}, state root {}, finalized under the chain key",
             verified.height,
             summary["verified"]["state_root"].as_str().unwrap_or(""),
-            verified.signers,
-            validators.len()
         );
         println!(
             "          (the proofs show each value is current; a node could leave a balance \

@@ -109,8 +109,13 @@ pub struct NodeConfig {
     pub data_dir: PathBuf,
     pub listen: SocketAddr,
     pub rpc: SocketAddr,
-    /// The validator's ed25519 private key, hex. The file is readable only by its owner.
+    /// The node's ed25519 private key, hex. The file is readable only by its owner.
     pub private_key: String,
+    /// The public side of the chain's threshold consensus key, hex (the same for every node).
+    pub consensus_key: String,
+    /// A validator's share of the consensus key, hex.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub consensus_share: Option<String>,
     /// Every validator of the chain, this node included.
     pub validators: Vec<PeerConfig>,
     /// Public keys (hex) of the full nodes the validators accept.
@@ -132,11 +137,6 @@ pub struct NodeConfig {
     /// Whether a node with no state yet syncs it from peers.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub state_sync: bool,
-}
-
-#[derive(Serialize)]
-struct ValidatorList {
-    validators: Vec<PeerConfig>,
 }
 
 /// Where a node serves its web interface and which keystore it acts for.
@@ -342,17 +342,19 @@ pub fn create(dir: &Path, validators: usize, ports: &Setup) -> Result<Vec<PathBu
     )?;
     ledger::Genesis::load(&dir.join("genesis.toml")).map_err(|e| format!("devnet genesis: {e}"))?;
 
-    // The trust anchor of light clients (`equa account show --verify`): public keys only.
+    // The consensus key, dealt by this command (a devnet's trusted dealer: it sees every share,
+    // so it is for devnets only), and its public side, the trust anchor of light clients
+    // (`equa account show --verify`).
+    let public_keys: Vec<ed25519::PublicKey> = keys.iter().map(|key| key.public_key()).collect();
+    let (consensus_key, shares) = node::threshold::deal_from_os(&public_keys);
     write(
-        &dir.join("validators.toml"),
+        &dir.join("chain-key.txt"),
         &format!(
-            "# The genesis validators of this devnet, for `equa account show --verify`.\n{}",
-            toml::to_string_pretty(&ValidatorList {
-                validators: peers.clone()
-            })
-            .map_err(|e| e.to_string())?
+            "# The public key of this devnet's chain, for `equa account show --verify`.\n{}\n",
+            node::threshold::to_hex(&node::threshold::identity(&consensus_key))
         ),
     )?;
+    let consensus_key = node::threshold::to_hex(&consensus_key);
 
     // One full node: the validators accept its key as a secondary peer.
     let follower = client::keys::random_signing_key();
@@ -367,6 +369,8 @@ pub fn create(dir: &Path, validators: usize, ports: &Setup) -> Result<Vec<PathBu
         listen: SocketAddr::from(([127, 0, 0, 1], ports.p2p + count)),
         rpc: SocketAddr::from(([127, 0, 0, 1], ports.rpc + count)),
         private_key: hex::encode(follower.encode()),
+        consensus_key: consensus_key.clone(),
+        consensus_share: None,
         validators: peers.clone(),
         followers: followers.clone(),
         web: None,
@@ -392,6 +396,11 @@ pub fn create(dir: &Path, validators: usize, ports: &Setup) -> Result<Vec<PathBu
             listen: peers[index].address,
             rpc: addresses[index].1,
             private_key: hex::encode(key.encode()),
+            consensus_key: consensus_key.clone(),
+            consensus_share: shares
+                .iter()
+                .find(|(holder, _)| *holder == key.public_key())
+                .map(|(_, share)| node::threshold::to_hex(share)),
             validators: peers.clone(),
             followers: followers.clone(),
             web: DEMO_ACCOUNTS.get(index).map(|(name, _)| WebConfig {
@@ -455,8 +464,8 @@ fn describe(dir: &Path, configs: &[PathBuf]) -> Result<(), String> {
         }
     }
     println!(
-        "genesis validators: {} (for `equa account show <address> --verify --validators …`)",
-        dir.join("validators.toml").display()
+        "chain key:        {} (for `equa account show <address> --verify --chain-key …`)",
+        dir.join("chain-key.txt").display()
     );
     println!("\ndemo wallets (password \"{DEMO_PASSWORD}\"):");
     for (name, role) in DEMO_ACCOUNTS {

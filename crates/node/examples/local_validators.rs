@@ -34,8 +34,22 @@ fn main() {
             .as_millis(),
     )
     .unwrap();
+    let public_keys: Vec<ed25519::PublicKey> = validators.iter().map(|(k, _)| k.clone()).collect();
+    let (consensus_key, shares) = node::threshold::deal_from_os(&public_keys);
     let (sender, receiver) = mpsc::channel::<Started>();
     for (index, key) in keys.into_iter().enumerate() {
+        let share = shares
+            .iter()
+            .find(|(holder, _)| *holder == key.public_key())
+            .map(|(_, share)| share.clone())
+            .expect("every validator was dealt a share");
+        let scheme = node::threshold::signer(
+            node::engine::CONSENSUS_NAMESPACE,
+            &consensus_key,
+            commonware_utils::ordered::Set::from_iter_dedup(public_keys.iter().cloned()),
+            share,
+        )
+        .expect("the share is the validator's");
         let config = RunConfig {
             genesis: genesis.clone(),
             data_dir: dir.join(format!("v{index}")),
@@ -49,6 +63,7 @@ fn main() {
             metrics: None,
             private_key: key,
             validators: validators.clone(),
+            scheme,
         };
         let sender = sender.clone();
         // Debug builds of the node's futures are large; give each runtime room.

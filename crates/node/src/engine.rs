@@ -43,8 +43,7 @@ use commonware_consensus::{
     types::{Epoch, FixedEpocher, Round, ViewDelta},
 };
 use commonware_cryptography::{
-    Digested, Digestible, Sha256, certificate::ConstantProvider, certificate::Scheme as _,
-    certificate::Verifier as _, ed25519,
+    Digested, Digestible, Sha256, certificate::ConstantProvider, certificate::Scheme as _, ed25519,
 };
 use commonware_glue::stateful::{
     Config as StatefulConfig, Mailbox as StatefulMailbox, PruneConfig, Stateful, SyncPlan,
@@ -480,7 +479,8 @@ where
             &prefix,
             "finalizations",
             page_cache.clone(),
-            Scheme::certificate_codec_config_unbounded(),
+            // A threshold certificate is one fixed-size signature pair: nothing to bound.
+            (),
         ),
     )
     .await

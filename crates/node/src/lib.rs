@@ -53,6 +53,7 @@ pub mod relay;
 pub mod rpc;
 pub mod run;
 pub mod state;
+pub mod threshold;
 mod tx_index;
 
 pub use app::{App, AppConfig, AppHandle, FinalizedState};
@@ -67,8 +68,12 @@ use commonware_storage::{mmr, qmdb::current::unordered::fixed, translator::FourC
 /// The simplex context each block embeds.
 pub type ConsensusContext = simplex::types::Context<sha256::Digest, ed25519::PublicKey>;
 
-/// The validators' signing scheme: one ed25519 signature per vote.
-pub type Scheme = simplex::scheme::ed25519::Scheme;
+/// The validators' signing scheme: BLS12-381 threshold signatures with a per-round seed (see
+/// [`threshold`]). Validators are still named (and connect) by their ed25519 keys.
+pub type Scheme = simplex::scheme::bls12381_threshold::vrf::Scheme<
+    ed25519::PublicKey,
+    threshold::ConsensusVariant,
+>;
 
 /// Bytes per chunk of the store's activity bitmap: one digest, the smallest (and best for proof
 /// size) the store allows.

@@ -5,16 +5,20 @@
 //! `current` proof that the authenticated store maps the record's key to the record's value under
 //! the block's `state_root` (see [`crate::state`] for how ledger records map onto the store).
 //!
-//! [`verify`] needs nothing from the node but these bytes and the genesis validators' public
-//! keys: a quorum of them signed the finalization, the finalization names the block's digest,
-//! and every record verifies against the root inside that block.
+//! [`verify`] needs nothing from the node but these bytes and the chain's public key (its
+//! consensus identity, [`crate::threshold`]): the finalization's recovered signature, which only
+//! a quorum of the key's share holders can make, verifies under it, the finalization names the
+//! block's digest, and every record verifies against the root inside that block.
 //!
 //! What it cannot show: that the node sent every record. The store proves values, not absence,
 //! so a node could leave a balance out; it cannot add or change one.
 
 use crate::{
-    AppHandle, BITMAP_CHUNK, Databases, Scheme, block::Block, engine::CONSENSUS_NAMESPACE,
+    AppHandle, BITMAP_CHUNK, Databases, Scheme,
+    block::Block,
+    engine::CONSENSUS_NAMESPACE,
     state::record_chunks,
+    threshold::{self, Identity},
 };
 use commonware_codec::{DecodeExt, Encode, Read};
 use commonware_consensus::{
@@ -22,10 +26,9 @@ use commonware_consensus::{
     simplex::types::Finalization,
     types::Height,
 };
-use commonware_cryptography::{Digestible, certificate::Verifier as _, ed25519};
+use commonware_cryptography::{Digestible, certificate::Verifier as _};
 use commonware_parallel::Sequential;
 use commonware_storage::{mmr, qmdb::current::proof::constant::OperationProof};
-use commonware_utils::ordered::Set;
 use rpc::views::{AccountProofView, ProofRecordView};
 use std::{collections::BTreeMap, time::Duration};
 use types::{AccountId, AssetId, Digest};
@@ -138,8 +141,6 @@ pub struct Verified {
     pub height: u64,
     pub block: Digest,
     pub state_root: Digest,
-    /// How many validators signed the finalization.
-    pub signers: usize,
     pub nonce: u64,
     /// Balances by asset, in minor units; assets the node sent no record for are absent.
     pub balances: BTreeMap<AssetId, u128>,
@@ -150,7 +151,7 @@ pub struct Verified {
 pub enum VerifyError {
     #[error("the proof is malformed: {0}")]
     Malformed(String),
-    #[error("the finalization certificate is not signed by a quorum of the genesis validators")]
+    #[error("the finalization certificate is not signed under the chain's consensus key")]
     Certificate,
     #[error("the certificate finalizes another block than the one sent")]
     WrongBlock,
@@ -166,11 +167,12 @@ fn unhex(what: &str, text: &str) -> Result<Vec<u8>, VerifyError> {
     hex::decode(text).map_err(|e| VerifyError::Malformed(format!("{what}: {e}")))
 }
 
-/// Checks `view` for `account` trusting only `validators`, the genesis validator set.
+/// Checks `view` for `account` trusting only `identity`, the chain's consensus key: a quorum of
+/// whichever validators held its shares signed the finalization.
 pub fn verify(
     view: &AccountProofView,
     account: &AccountId,
-    validators: &[ed25519::PublicKey],
+    identity: &Identity,
 ) -> Result<Verified, VerifyError> {
     if view.account != account.to_string() {
         return Err(VerifyError::WrongAccount {
@@ -187,10 +189,7 @@ pub fn verify(
             view.height
         )));
     }
-    let verifier = Scheme::verifier(
-        CONSENSUS_NAMESPACE,
-        Set::from_iter_dedup(validators.iter().cloned()),
-    );
+    let verifier = threshold::certificate_verifier(CONSENSUS_NAMESPACE, *identity);
     let mut bytes = bytes::Bytes::from(unhex("finalization", &view.finalization)?);
     let finalization =
         Finalization::<Scheme, Digest>::read_cfg(&mut bytes, &verifier.certificate_codec_config())
@@ -214,7 +213,6 @@ pub fn verify(
         height: view.height,
         block: block.digest(),
         state_root: block.state_root,
-        signers: finalization.certificate.signers.count(),
         nonce: 0,
         balances: BTreeMap::new(),
     };

@@ -7,7 +7,9 @@
 //! genesis = "genesis.toml"         # relative paths are relative to this file
 //! data_dir = "data/v0"
 //! listen = "127.0.0.1:9000"
-//! private_key = "<64 hex digits>"  # this validator's ed25519 key
+//! private_key = "<64 hex digits>"  # this node's ed25519 key (its network identity)
+//! consensus_key = "<hex>"          # the chain's threshold key, the same in every node's file
+//! consensus_share = "<hex>"        # this validator's share of it (validators only)
 //!
 //! [[validators]]                   # every validator, this one included, in any order
 //! public_key = "<64 hex digits>"
@@ -59,8 +61,9 @@ pub enum RunError {
 /// The data format this build writes, recorded in [`FORMAT_FILE`] in every data directory.
 /// Format 3 holds the ledger's records in the authenticated store and the account history
 /// beside it; a store of an earlier format holds other bytes under the same state roots, so it
-/// cannot be read or extended.
-pub const DATA_FORMAT: u32 = 3;
+/// cannot be read or extended. Format 4 stores threshold-signature certificates (format 3 held
+/// ed25519 ones), so its chain is a different chain.
+pub const DATA_FORMAT: u32 = 4;
 
 /// The file in a data directory that names its format.
 pub const FORMAT_FILE: &str = "EQUA_FORMAT";
@@ -131,6 +134,11 @@ struct RawConfig {
     #[serde(default)]
     rpc: Option<SocketAddr>,
     private_key: String,
+    /// The public side of the chain's threshold key (see [`crate::threshold`]), hex.
+    consensus_key: String,
+    /// This validator's share of the consensus key, hex; absent on a full node.
+    #[serde(default)]
+    consensus_share: Option<String>,
     validators: Vec<RawValidator>,
     /// Public keys (hex) of the full nodes the validators accept as peers. Every node of the
     /// chain lists the same ones.
@@ -200,6 +208,9 @@ pub struct RunConfig {
     pub rpc: Option<SocketAddr>,
     pub private_key: ed25519::PrivateKey,
     pub validators: Vec<(ed25519::PublicKey, SocketAddr)>,
+    /// The consensus scheme: a validator's signer (its share of the chain's threshold key) or,
+    /// on a full node, a verifier of the validators' votes and certificates.
+    pub scheme: Scheme,
     /// Full nodes the network accepts: they follow the chain but do not vote.
     pub followers: Vec<ed25519::PublicKey>,
     pub web: Option<WebSettings>,
@@ -235,7 +246,7 @@ impl RunConfig {
         let private_key: ed25519::PrivateKey = decode_hex("private_key", &raw.private_key)?;
         let mut validators = Vec::with_capacity(raw.validators.len());
         for (index, validator) in raw.validators.iter().enumerate() {
-            let key = decode_hex(
+            let key: ed25519::PublicKey = decode_hex(
                 &format!("validators[{index}].public_key"),
                 &validator.public_key,
             )?;
@@ -253,6 +264,42 @@ impl RunConfig {
                     .into(),
             ));
         }
+        let consensus_key = crate::threshold::decode_key("consensus_key", &raw.consensus_key)
+            .map_err(|e| RunError::Config(e.to_string()))?;
+        let participants = Set::from_iter_dedup(validators.iter().map(|(key, _)| key.clone()));
+        let validator = validators.iter().any(|(key, _)| *key == me);
+        let scheme = match (&raw.consensus_share, validator) {
+            (Some(share), true) => {
+                let share = crate::threshold::decode_share("consensus_share", share)
+                    .map_err(|e| RunError::Config(e.to_string()))?;
+                crate::threshold::signer(
+                    engine::CONSENSUS_NAMESPACE,
+                    &consensus_key,
+                    participants,
+                    share,
+                )
+            }
+            (None, true) => {
+                return Err(RunError::Config(
+                    "consensus_share is missing: a validator votes with its share of the \
+                     consensus key"
+                        .into(),
+                ));
+            }
+            (Some(_), false) => {
+                return Err(RunError::Config(
+                    "consensus_share is set but private_key is not a validator's: only \
+                     validators hold shares"
+                        .into(),
+                ));
+            }
+            (None, false) => crate::threshold::verifier(
+                engine::CONSENSUS_NAMESPACE,
+                &consensus_key,
+                participants,
+            ),
+        }
+        .map_err(|e| RunError::Config(e.to_string()))?;
         let web = match raw.web {
             Some(web) if !web.listen.ip().is_loopback() => {
                 return Err(RunError::Config(format!(
@@ -306,6 +353,7 @@ impl RunConfig {
             rpc: raw.rpc,
             private_key,
             validators,
+            scheme,
         })
     }
 }
@@ -499,16 +547,7 @@ pub fn run_with(config: RunConfig, started: impl FnOnce(Started) + Send + 'stati
         .with_metrics(metrics.clone(), started_ms)
         .with_history(history.clone());
         // A full node verifies certificates but never signs: it follows, it does not vote.
-        let scheme = if validator {
-            Scheme::signer(
-                engine::CONSENSUS_NAMESPACE,
-                participants,
-                config.private_key,
-            )
-            .expect("checked: the key is a validator's")
-        } else {
-            Scheme::verifier(engine::CONSENSUS_NAMESPACE, participants)
-        };
+        let scheme = config.scheme.clone();
         let network_tip = Arc::new(AtomicU64::new(0));
         let proofs = Arc::new(std::sync::OnceLock::new());
         let sync_progress = Arc::new(crate::recovery::SyncProgress::default());

@@ -30,8 +30,26 @@ default_call_fee = "0.001"
 /// A directory holding a genesis and a validator's configuration ending in `extra`.
 struct Files(PathBuf);
 
+/// The consensus key lines of the one validator of [`Files`] (key seed 7).
+fn consensus_lines() -> String {
+    let key = ed25519::PrivateKey::from_seed(7);
+    let (consensus_key, shares) = node::threshold::deal(
+        <rand_chacha::ChaCha20Rng as rand_core::SeedableRng>::seed_from_u64(1),
+        &[key.public_key()],
+    );
+    format!(
+        "consensus_key = \"{}\"\nconsensus_share = \"{}\"",
+        node::threshold::to_hex(&consensus_key),
+        node::threshold::to_hex(&shares[0].1)
+    )
+}
+
 impl Files {
     fn new(name: &str, extra: &str) -> Self {
+        Self::with_consensus(name, extra, &consensus_lines())
+    }
+
+    fn with_consensus(name: &str, extra: &str, consensus: &str) -> Self {
         let dir =
             std::env::temp_dir().join(format!("equa-config-test-{}-{name}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
@@ -42,6 +60,7 @@ impl Files {
              data_dir = \"data\"\n\
              listen = \"127.0.0.1:9000\"\n\
              private_key = \"{}\"\n\
+             {consensus}\n\
              {extra}\n\
              [[validators]]\n\
              public_key = \"{}\"\n\
@@ -167,8 +186,8 @@ fn a_data_directory_is_claimed_when_new_and_refused_when_written_in_another_form
 
     // Another format's marker, or a damaged one.
     for written in [
-        "equa data format 2\n",
-        "equa data format 4\n",
+        "equa data format 3\n",
+        "equa data format 5\n",
         "\u{0}\u{1}garbage",
     ] {
         std::fs::write(data.join(FORMAT_FILE), written).unwrap();
@@ -176,7 +195,7 @@ fn a_data_directory_is_claimed_when_new_and_refused_when_written_in_another_form
         assert!(
             error
                 .to_string()
-                .contains("this build reads and writes format 3 only"),
+                .contains("this build reads and writes format 4 only"),
             "{error}"
         );
         assert_eq!(
@@ -256,4 +275,114 @@ fn odd_markers_and_unwritable_directories_are_refused_and_left_untouched() {
     #[allow(clippy::permissions_set_readonly_false)]
     permissions.set_readonly(false);
     std::fs::set_permissions(&read_only, permissions).unwrap();
+}
+
+/// Every way a configuration's consensus key can be wrong is refused at load, by name.
+#[test]
+fn a_consensus_key_or_share_that_does_not_fit_is_refused_by_name() {
+    let me = ed25519::PrivateKey::from_seed(7).public_key();
+    let other = ed25519::PrivateKey::from_seed(8).public_key();
+    let dealt = |seed: u64, validators: &[ed25519::PublicKey]| {
+        node::threshold::deal(
+            <rand_chacha::ChaCha20Rng as rand_core::SeedableRng>::seed_from_u64(seed),
+            validators,
+        )
+    };
+    let (key, shares) = dealt(1, std::slice::from_ref(&me));
+    let key_hex = node::threshold::to_hex(&key);
+    let share_hex = node::threshold::to_hex(&shares[0].1);
+    let (foreign_key, foreign_shares) = dealt(2, std::slice::from_ref(&me));
+    let (two_key, two_shares) = dealt(3, &[me.clone(), other]);
+    let my_share_of_two = two_shares
+        .iter()
+        .find(|(holder, _)| *holder == me)
+        .map(|(_, share)| node::threshold::to_hex(share))
+        .unwrap();
+    let cases = [
+        ("missing", String::new(), "consensus_key"),
+        (
+            "no-share",
+            format!("consensus_key = \"{key_hex}\""),
+            "consensus_share is missing",
+        ),
+        (
+            "not-hex",
+            format!("consensus_key = \"zz\"\nconsensus_share = \"{share_hex}\""),
+            "consensus_key: not hex",
+        ),
+        (
+            "truncated",
+            format!(
+                "consensus_key = \"{}\"\nconsensus_share = \"{share_hex}\"",
+                &key_hex[..key_hex.len() - 2]
+            ),
+            "consensus_key: not a valid encoding",
+        ),
+        (
+            "foreign-share",
+            format!(
+                "consensus_key = \"{key_hex}\"\nconsensus_share = \"{}\"",
+                node::threshold::to_hex(&foreign_shares[0].1)
+            ),
+            "not this validator's share",
+        ),
+        (
+            "foreign-key",
+            format!(
+                "consensus_key = \"{}\"\nconsensus_share = \"{share_hex}\"",
+                node::threshold::to_hex(&foreign_key)
+            ),
+            "not this validator's share",
+        ),
+        (
+            "other-validators",
+            format!(
+                "consensus_key = \"{}\"\nconsensus_share = \"{my_share_of_two}\"",
+                node::threshold::to_hex(&two_key)
+            ),
+            "consensus_key names 2 validators, the configuration lists 1",
+        ),
+    ];
+    for (name, consensus, expected) in cases {
+        let files = Files::with_consensus(name, "", &consensus);
+        match files.load() {
+            Err(RunError::Config(message)) => {
+                assert!(message.contains(expected), "{name}: {message}");
+            }
+            other => panic!("{name}: expected a configuration error, got {other:?}"),
+        }
+    }
+
+    // A full node holds no share: one that has one is refused.
+    let follower = ed25519::PrivateKey::from_seed(9);
+    let files = Files::with_consensus(
+        "follower-with-share",
+        &format!(
+            "followers = [\"{}\"]",
+            hex::encode(follower.public_key().encode())
+        ),
+        &format!("consensus_key = \"{key_hex}\"\nconsensus_share = \"{share_hex}\""),
+    );
+    let text = std::fs::read_to_string(files.0.join("node.toml")).unwrap();
+    let own = hex::encode(ed25519::PrivateKey::from_seed(7).encode());
+    std::fs::write(
+        files.0.join("node.toml"),
+        text.replace(&own, &hex::encode(follower.encode())),
+    )
+    .unwrap();
+    match files.load() {
+        Err(RunError::Config(message)) => {
+            assert!(message.contains("only validators hold shares"), "{message}");
+        }
+        other => panic!("expected a configuration error, got {other:?}"),
+    }
+    // Without the share it loads, as a verifier.
+    let text = std::fs::read_to_string(files.0.join("node.toml")).unwrap();
+    std::fs::write(
+        files.0.join("node.toml"),
+        text.replace(&format!("consensus_share = \"{share_hex}\"\n"), ""),
+    )
+    .unwrap();
+    let config = files.load().unwrap();
+    assert!(!config.is_validator());
 }

@@ -285,10 +285,7 @@ impl Chain {
         let key = joiner_key();
         let config = node_config(
             "joiner".into(),
-            Scheme::verifier(
-                engine::CONSENSUS_NAMESPACE,
-                Set::from_iter_dedup(self.participants.iter().cloned()),
-            ),
+            common::verifier(&self.participants),
             StateSync {
                 requested: true,
                 progress,

@@ -22,7 +22,7 @@ use commonware_consensus::{
     },
     types::TermLength,
 };
-use commonware_cryptography::certificate::{Scheme as _, Verifier as _};
+use commonware_cryptography::certificate::Verifier as _;
 use commonware_p2p::simulated::{SplitOrigin, SplitTarget};
 use commonware_runtime::IoBuf;
 use node::engine::Channels;

@@ -73,14 +73,48 @@ pub fn consensus_channels() -> Vec<(u64, Quota)> {
         .collect()
 }
 
+/// The consensus key of a simulation's `participants`, dealt from a fixed seed: every call with
+/// the same participants deals the same key and shares, so each validator can deal its own.
+pub fn consensus_key(
+    participants: &[ed25519::PublicKey],
+) -> (
+    node::threshold::ConsensusKey,
+    Vec<(
+        ed25519::PublicKey,
+        commonware_cryptography::bls12381::primitives::group::Share,
+    )>,
+) {
+    node::threshold::deal(
+        <rand_chacha::ChaCha20Rng as rand_core::SeedableRng>::seed_from_u64(7),
+        participants,
+    )
+}
+
 /// This validator's signing scheme over all participants.
 pub fn signer(participants: &[ed25519::PublicKey], key: &ed25519::PrivateKey) -> Scheme {
-    Scheme::signer(
+    let (consensus_key, shares) = consensus_key(participants);
+    let share = shares
+        .into_iter()
+        .find(|(holder, _)| *holder == key.public_key())
+        .map(|(_, share)| share)
+        .expect("the validator is a participant");
+    node::threshold::signer(
         engine::CONSENSUS_NAMESPACE,
+        &consensus_key,
         Set::from_iter_dedup(participants.iter().cloned()),
-        key.clone(),
+        share,
     )
-    .expect("the validator is a participant")
+    .expect("the share is the validator's")
+}
+
+/// The scheme of a node that follows `participants` without voting.
+pub fn verifier(participants: &[ed25519::PublicKey]) -> Scheme {
+    node::threshold::verifier(
+        engine::CONSENSUS_NAMESPACE,
+        &consensus_key(participants).0,
+        Set::from_iter_dedup(participants.iter().cloned()),
+    )
+    .expect("the key names the participants")
 }
 
 /// Starts the real node wiring for one validator on the consensus channels (the first six of
