@@ -47,6 +47,7 @@ fn main() {
             node::engine::CONSENSUS_NAMESPACE,
             &consensus_key,
             commonware_utils::ordered::Set::from_iter_dedup(public_keys.iter().cloned()),
+            &key.public_key(),
             share,
         )
         .expect("the share is the validator's");

@@ -239,7 +239,7 @@ impl RunConfig {
             path: path.display().to_string(),
             message: e.to_string(),
         })?;
-        let raw: RawConfig = toml::from_str(&text).map_err(|e| RunError::Config(e.to_string()))?;
+        let raw: RawConfig = toml::from_str(&text).map_err(|e| config_syntax(&text, &e))?;
         let tuning = tuning(&raw)?;
         let base = path.parent().unwrap_or(Path::new("."));
         let genesis = Genesis::load(&base.join(&raw.genesis))?;
@@ -276,6 +276,7 @@ impl RunConfig {
                     engine::CONSENSUS_NAMESPACE,
                     &consensus_key,
                     participants,
+                    &me,
                     share,
                 )
             }
@@ -356,6 +357,19 @@ impl RunConfig {
             scheme,
         })
     }
+}
+
+/// A configuration file that is not valid TOML of the expected shape, said without quoting the
+/// file: its lines hold the node's private key and consensus share, and the error goes to the
+/// terminal and the logs.
+fn config_syntax(text: &str, error: &toml::de::Error) -> RunError {
+    let line = error
+        .span()
+        .map(|span| text[..span.start.min(text.len())].matches('\n').count() + 1);
+    RunError::Config(match line {
+        Some(line) => format!("line {line}: {}", error.message()),
+        None => error.message().to_string(),
+    })
 }
 
 /// Finalized blocks a node keeps unless configured: about 28 hours of an idle chain (one block a

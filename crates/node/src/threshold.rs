@@ -4,8 +4,10 @@
 //! recover one signature under the chain's public key (its *identity*), so a certificate of any
 //! size of committee is one 48-byte signature pair, and a light client needs that one key.
 //! Every vote also carries a partial signature over its round alone; the recovered round
-//! signature is a seed nobody could predict before `f + 1` honest validators voted in the round,
-//! nor choose.
+//! signature is the round's seed, unique to the round, which nobody knows before `f + 1` honest
+//! validators voted in it. A byzantine leader may learn its own round's seed before the round
+//! resolves and pick among a few outcomes of that round, so a seed may only drive what was fixed
+//! before its round began.
 //!
 //! The key's public side (the [`ConsensusKey`], a DKG output: the public polynomial and the
 //! validators holding shares, in key order) is the same in every node's configuration; each
@@ -42,8 +44,9 @@ pub type ConsensusKey = Output<ConsensusVariant, ed25519::PublicKey>;
 /// The chain's public key: every certificate, of any epoch, verifies against it.
 pub type Identity = <ConsensusVariant as Variant>::Public;
 
-/// The most validators a consensus key may name (bounds what decoding one allocates).
-pub const MAX_VALIDATORS: u32 = 1_024;
+/// The most validators a consensus key may name. It bounds what decoding one allocates and what
+/// building a scheme costs (the public polynomial is evaluated at every validator's index).
+pub const MAX_VALIDATORS: u32 = 256;
 
 /// Why a consensus key, share or identity was refused.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -69,6 +72,11 @@ pub enum KeyError {
     },
     #[error("consensus_share is not this validator's share of the consensus key")]
     WrongShare,
+    #[error(
+        "consensus_key reveals the shares of {0} validators: a key whose ceremony exposed shares \
+         must be reshared before it is used"
+    )]
+    Revealed(usize),
 }
 
 /// Deals a fresh consensus key to `validators` from one dealer. For devnets and tests: whoever
@@ -119,6 +127,9 @@ pub fn check(key: &ConsensusKey, validators: &Set<ed25519::PublicKey>) -> Result
     {
         return Err(KeyError::NotNamed(missing.to_string()));
     }
+    if !key.revealed().is_empty() {
+        return Err(KeyError::Revealed(key.revealed().len()));
+    }
     let quorum = validators.quorum::<N3f1>();
     let sharing = key.public();
     if sharing.required() != quorum || sharing.total().get() as usize != validators.len() {
@@ -131,14 +142,23 @@ pub fn check(key: &ConsensusKey, validators: &Set<ed25519::PublicKey>) -> Result
     Ok(())
 }
 
-/// The signing scheme of the validator holding `share`, after [`check`].
+/// The signing scheme of validator `me` holding `share`, after [`check`]. The share must be the
+/// one dealt to `me`: at `me`'s place among the validators (in key order) and matching the key
+/// there. Another validator's share would make this node sign as that validator.
 pub fn signer(
     namespace: &[u8],
     key: &ConsensusKey,
     validators: Set<ed25519::PublicKey>,
+    me: &ed25519::PublicKey,
     share: Share,
 ) -> Result<Scheme, KeyError> {
     check(key, &validators)?;
+    let place = validators
+        .position(me)
+        .ok_or_else(|| KeyError::NotNamed(me.to_string()))?;
+    if usize::from(share.index) != place {
+        return Err(KeyError::WrongShare);
+    }
     Scheme::signer(namespace, validators, key.public().clone(), share).ok_or(KeyError::WrongShare)
 }
 
@@ -225,16 +245,96 @@ mod tests {
         assert_eq!(id, identity(&key));
         for (holder, share) in &shares {
             let share = decode_share("s", &to_hex(share)).expect("round trip");
-            assert!(signer(CONSENSUS_NAMESPACE, &key, set.clone(), share.clone()).is_ok());
-            // The same share under another validator's position is refused.
-            let other = shares.iter().find(|(k, _)| k != holder).unwrap().1.clone();
-            assert_ne!(other.index, share.index);
+            assert!(
+                signer(
+                    CONSENSUS_NAMESPACE,
+                    &key,
+                    set.clone(),
+                    holder,
+                    share.clone()
+                )
+                .is_ok()
+            );
+            // Every other validator's share is refused: loaded, it would sign as its holder.
+            for (other, other_share) in shares.iter().filter(|(k, _)| k != holder) {
+                assert_eq!(
+                    signer(
+                        CONSENSUS_NAMESPACE,
+                        &key,
+                        set.clone(),
+                        holder,
+                        other_share.clone()
+                    )
+                    .err(),
+                    Some(KeyError::WrongShare),
+                    "{other}'s share loaded by {holder}"
+                );
+            }
         }
-        // A share of another dealing does not match this key.
+        // A share of another dealing does not match this key, at the right place or not.
         let (_, foreign) = deal(ChaCha20Rng::seed_from_u64(2), &validators);
+        for (holder, share) in &foreign {
+            assert_eq!(
+                signer(
+                    CONSENSUS_NAMESPACE,
+                    &key,
+                    set.clone(),
+                    holder,
+                    share.clone()
+                )
+                .err(),
+                Some(KeyError::WrongShare)
+            );
+        }
+        // A share of a larger committee, at an index this one does not have: refused, no panic.
+        let (_, larger) = deal(ChaCha20Rng::seed_from_u64(3), &keys(7));
+        let beyond = larger
+            .iter()
+            .find(|(_, share)| usize::from(share.index) >= 4)
+            .unwrap()
+            .1
+            .clone();
         assert_eq!(
-            signer(CONSENSUS_NAMESPACE, &key, set, foreign[0].1.clone()).err(),
+            signer(
+                CONSENSUS_NAMESPACE,
+                &key,
+                set.clone(),
+                &validators[0],
+                beyond
+            )
+            .err(),
             Some(KeyError::WrongShare)
+        );
+        // A node that is not a validator cannot sign at all.
+        let stranger = ed25519::PrivateKey::from_seed(99).public_key();
+        assert!(matches!(
+            signer(
+                CONSENSUS_NAMESPACE,
+                &key,
+                set,
+                &stranger,
+                shares[0].1.clone()
+            ),
+            Err(KeyError::NotNamed(_))
+        ));
+    }
+
+    /// A key whose ceremony revealed shares lets an equivocating leader gather a second quorum:
+    /// it is refused. (The dealt key reveals none; the test writes one that does.)
+    #[test]
+    fn a_key_that_reveals_shares_is_refused() {
+        let validators = keys(4);
+        let (key, _) = deal(ChaCha20Rng::seed_from_u64(1), &validators);
+        let mut bytes = key.encode().to_vec();
+        // The revealed set is encoded last: its length (0) and then its keys.
+        assert_eq!(bytes.pop(), Some(0));
+        bytes.push(1);
+        bytes.extend_from_slice(&key.players().iter().next().unwrap().encode());
+        let revealing = decode_key("consensus_key", &hex::encode(&bytes)).expect("well formed");
+        assert_eq!(revealing.revealed().len(), 1);
+        assert_eq!(
+            check(&revealing, &Set::from_iter_dedup(validators)),
+            Err(KeyError::Revealed(1))
         );
     }
 

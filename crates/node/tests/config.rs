@@ -345,6 +345,56 @@ fn a_consensus_key_or_share_that_does_not_fit_is_refused_by_name() {
     ];
     for (name, consensus, expected) in cases {
         let files = Files::with_consensus(name, "", &consensus);
+        assert_refused(&files, name, expected);
+    }
+
+    // Two validators, and this one given the other's share (as handing shares out in file order
+    // instead of the key's order would): refused, or it would vote as the other validator.
+    let others_share = two_shares
+        .iter()
+        .find(|(holder, _)| *holder != me)
+        .map(|(_, share)| node::threshold::to_hex(share))
+        .unwrap();
+    let second = format!(
+        "[[validators]]\npublic_key = \"{}\"\naddress = \"127.0.0.1:9001\"",
+        hex::encode(ed25519::PrivateKey::from_seed(8).public_key().encode())
+    );
+    let two_key_hex = node::threshold::to_hex(&two_key);
+    let files = Files::with_consensus(
+        "others-share",
+        &second,
+        &format!("consensus_key = \"{two_key_hex}\"\nconsensus_share = \"{others_share}\""),
+    );
+    assert_refused(&files, "others-share", "not this validator's share");
+    let files = Files::with_consensus(
+        "own-share",
+        &second,
+        &format!("consensus_key = \"{two_key_hex}\"\nconsensus_share = \"{my_share_of_two}\""),
+    );
+    assert!(files.load().unwrap().is_validator());
+
+    // A mistyped key is refused without quoting the file: its lines hold the share.
+    let files = Files::with_consensus(
+        "typo",
+        "",
+        &format!("consensus_key = \"{key_hex}\"\nconsensus_shares = \"{share_hex}\""),
+    );
+    match files.load() {
+        Err(RunError::Config(message)) => {
+            assert!(
+                message.contains("unknown field `consensus_shares`"),
+                "{message}"
+            );
+            assert!(message.starts_with("line "), "{message}");
+            assert!(
+                !message.contains(&share_hex),
+                "the share was quoted: {message}"
+            );
+        }
+        other => panic!("expected a configuration error, got {other:?}"),
+    }
+
+    fn assert_refused(files: &Files, name: &str, expected: &str) {
         match files.load() {
             Err(RunError::Config(message)) => {
                 assert!(message.contains(expected), "{name}: {message}");

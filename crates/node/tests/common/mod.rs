@@ -102,6 +102,7 @@ pub fn signer(participants: &[ed25519::PublicKey], key: &ed25519::PrivateKey) ->
         engine::CONSENSUS_NAMESPACE,
         &consensus_key,
         Set::from_iter_dedup(participants.iter().cloned()),
+        &key.public_key(),
         share,
     )
     .expect("the share is the validator's")
