@@ -323,8 +323,9 @@ fn trade_dispute_and_loan_from_the_command_line() {
             "nothing on my statement",
         ],
     );
-    // The arbitrator is picked at the start of the block after the dispute's.
-    devnet.wait_for_height(0, receipt["height"].as_u64().unwrap() + 1);
+    // The arbitrator is picked with the seed of a round after the dispute's: by the block two
+    // after the dispute's at the latest (its round is at least two past the dispute's).
+    devnet.wait_for_height(0, receipt["height"].as_u64().unwrap() + 2);
     let trade = devnet.json("dave", &["trade", "show", &disputed]);
     assert_eq!(trade["state"], "disputed");
     assert_eq!(trade["dispute_reason"], "payment-not-received");

@@ -68,6 +68,7 @@ impl Demo {
             height: self.height,
             timestamp_ms: self.time_ms,
             proposer: account(4),
+            round: self.height.saturating_mul(2),
             randomness: [0; 32],
         };
         let signed: Vec<SignedTransaction> = txs.iter().map(|(_, tx)| tx.clone()).collect();

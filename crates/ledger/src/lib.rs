@@ -53,6 +53,11 @@ pub struct BlockContext {
     pub timestamp_ms: u64,
     /// Receives the block's fees.
     pub proposer: AccountId,
-    /// Unpredictable bytes agreed by consensus, for choices such as arbitrator selection.
+    /// The consensus round (view) the block was proposed in.
+    pub round: u64,
+    /// Bytes agreed by consensus, for choices such as arbitrator selection: drawn from the seed
+    /// of round `round - 1`, a threshold signature over that round that nobody knew before the
+    /// round's votes were cast and nobody could choose. So a choice asked for in a block of
+    /// round `r` is made only by a block whose `round - 1 > r` (see `market::begin_block`).
     pub randomness: [u8; 32],
 }

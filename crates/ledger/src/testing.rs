@@ -107,6 +107,9 @@ impl TestChain {
             height,
             timestamp_ms: self.time_ms.saturating_add(BLOCK_INTERVAL_MS),
             proposer: self.proposer,
+            // Two rounds per block: every block's randomness is the seed of a round after the
+            // previous block's, so a pick asked for in one block is made in the next.
+            round: height.saturating_mul(2),
             randomness: types::hash(b"EQUA_TEST_RANDOMNESS", &[&height.to_be_bytes()]).0,
         }
     }

@@ -7,7 +7,7 @@ mod support;
 
 use ledger::{
     BlockContext, CallError, Outcome,
-    market::{Db, MarketError, MarketEvent, TradeState, params},
+    market::{Db, MarketError, MarketEvent, TradeState, params, records::PendingPick},
     testing::account,
 };
 use support::{DAY_MS, market::*};
@@ -267,17 +267,18 @@ fn pick_after(dispute_block: [u8; 32], next_block: [u8; 32]) -> (AccountId, Acco
     };
     let receipt = m.chain.apply_with(&context, &[open]).remove(0);
     assert_eq!(receipt.outcome, Outcome::Success, "{receipt:?}");
-    assert!(
-        market_events(&receipt).contains(&MarketEvent::ArbitratorRequested {
-            trade,
-            picked_at_height: context.height + 1,
-        })
-    );
+    assert!(market_events(&receipt).contains(&MarketEvent::ArbitratorRequested { trade }));
     // Nobody is picked in the block of the dispute itself.
     let waiting = m.trade(trade);
     assert!(waiting.arbitrator_pending);
     assert_eq!(waiting.arbitrator, None);
-    assert_eq!(Db::pending_picks(&m.chain.store), vec![trade]);
+    assert_eq!(
+        Db::pending_picks(&m.chain.store),
+        vec![PendingPick {
+            trade,
+            round: context.round
+        }]
+    );
 
     let context = BlockContext {
         randomness: next_block,
@@ -299,6 +300,86 @@ fn pick_after(dispute_block: [u8; 32], next_block: [u8; 32]) -> (AccountId, Acco
     let record = Db::arbitrator(&m.chain.store, &arbitrator).unwrap();
     assert_eq!((record.cases, record.open_cases), (1, 1));
     (arbitrator, selected)
+}
+
+/// A block's randomness is the seed of the round before its own, and the leader of that round
+/// may learn it early (while its own round's votes come in). So a pick asked for in a block of
+/// round `r` is never made with the seed of round `r` (the next block, in round `r + 1`), only
+/// with the seed of a later round; requests wait in order, each for its own round.
+#[test]
+fn a_pick_waits_for_the_seed_of_a_round_after_the_request() {
+    let mut m = Market::with_arbiters(&many_arbiters());
+    let first = m.paid_trade();
+    let second = m.paid_trade();
+    let dispute = |m: &Market, trade| {
+        m.chain.tx(
+            SELLER,
+            market_call(MarketCall::OpenDispute(types::market::OpenDispute::other(
+                trade,
+            ))),
+        )
+    };
+    let block = |m: &mut Market, round: u64, txs: &[types::SignedTransaction]| {
+        let context = BlockContext {
+            round,
+            randomness: randomness(round),
+            ..m.chain.next_context()
+        };
+        for receipt in m.chain.apply_with(&context, txs) {
+            assert_eq!(receipt.outcome, Outcome::Success, "{receipt:?}");
+        }
+        context
+    };
+    let base = 2 * m.chain.height + 10;
+
+    // Round `base`: the first dispute.
+    let tx = dispute(&m, first);
+    block(&mut m, base, &[tx]);
+    // Round `base + 1` draws on the seed of round `base`, the request's own: no pick. The
+    // second dispute is asked for here.
+    let tx = dispute(&m, second);
+    block(&mut m, base + 1, &[tx]);
+    assert_eq!(m.trade(first).arbitrator, None);
+    assert!(m.trade(first).arbitrator_pending);
+    assert_eq!(
+        Db::pending_picks(&m.chain.store),
+        vec![
+            PendingPick {
+                trade: first,
+                round: base
+            },
+            PendingPick {
+                trade: second,
+                round: base + 1
+            }
+        ]
+    );
+
+    // Round `base + 2` draws on the seed of `base + 1`: the first is picked with it, the
+    // second (asked for in `base + 1`) still waits.
+    let waiting = m.trade(first);
+    let expected =
+        ledger::market::select_arbitrator(&m.chain.store, &waiting, &randomness(base + 2));
+    block(&mut m, base + 2, &[]);
+    assert_eq!(m.trade(first).arbitrator, expected);
+    assert!(expected.is_some());
+    assert_eq!(m.trade(second).arbitrator, None);
+    assert_eq!(
+        Db::pending_picks(&m.chain.store),
+        vec![PendingPick {
+            trade: second,
+            round: base + 1
+        }]
+    );
+
+    // Rounds `base + 3` and `base + 4` were nullified (no block); the block of `base + 5`
+    // draws on the seed of `base + 4` and makes the second pick.
+    let waiting = m.trade(second);
+    let expected =
+        ledger::market::select_arbitrator(&m.chain.store, &waiting, &randomness(base + 5));
+    block(&mut m, base + 5, &[]);
+    assert_eq!(m.trade(second).arbitrator, expected);
+    assert!(Db::pending_picks(&m.chain.store).is_empty());
 }
 
 /// A party who knows the randomness of the block its `open_dispute` lands in (it is a hash of
@@ -399,14 +480,20 @@ fn a_full_list_of_waiting_picks_refuses_further_disputes() {
     let trade = m.paid_trade();
     let mut store = m.chain.store.clone();
     let max = ledger::market::records::MAX_PENDING_PICKS;
-    let full: Vec<u64> = (1_000_000..).take(max + 1).collect();
+    let full: Vec<PendingPick> = (1_000_000..)
+        .take(max + 1)
+        .map(|trade| PendingPick { trade, round: 0 })
+        .collect();
     Db::put_pending_picks(&mut store, full.clone());
     assert_eq!(
         Db::pending_picks(&store),
         full[..max],
         "the list keeps at most its bound"
     );
-    assert!(!Db::push_pending_pick(&mut store, 7));
+    assert!(!Db::push_pending_pick(
+        &mut store,
+        PendingPick { trade: 7, round: 0 }
+    ));
     let mut events = Vec::new();
     let result = ledger::market::execute(
         &mut store,
@@ -673,13 +760,7 @@ fn an_arbitrator_registered_in_the_window_takes_an_unassigned_dispute() {
     assert_eq!(m.trade(trade).arbitrator, None);
     m.ok(OUTSIDER, register());
     let events = m.ok(BUYER, MarketCall::Reassign(t(trade)));
-    assert_eq!(
-        events,
-        vec![MarketEvent::ArbitratorRequested {
-            trade,
-            picked_at_height: m.chain.height + 1,
-        }]
-    );
+    assert_eq!(events, vec![MarketEvent::ArbitratorRequested { trade }]);
     m.empty_block();
     let record = m.trade(trade);
     assert_eq!(record.arbitrator, Some(account(OUTSIDER)));

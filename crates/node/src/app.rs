@@ -6,7 +6,10 @@ use crate::{
     proposal::{InvalidBlock, Provider, execute_proposal, is_refused},
     state::{self, Executed, Execution},
 };
-use commonware_consensus::{marshal::ancestry::Ancestry, types::Height};
+use commonware_consensus::{
+    marshal::ancestry::Ancestry,
+    types::{Height, View},
+};
 use commonware_cryptography::{Digested, Digestible};
 use commonware_glue::stateful::{
     Application, Finality, Input, Proposed,
@@ -188,6 +191,12 @@ pub struct App {
     /// Unix milliseconds when this process started: blocks proposed before it were not seen
     /// being finalized, so their finality time is not measured.
     started_ms: u64,
+    /// The round seeds this node saw in certificates, for the blocks it proposes.
+    seeds: crate::seeds::Seeds,
+    /// Checks the seed every block carries against the chain's key. The engine always sets it
+    /// (`engine::start_node`); an application driven without the engine (unit tests) checks
+    /// only that a seed is present where one must be.
+    seed_verifier: Option<crate::threshold::SeedVerifier>,
     /// Changes every block this node proposes, after executing it (a byzantine leader).
     #[cfg(feature = "fault-injection")]
     tamper: Option<ProposalTampering>,
@@ -227,9 +236,22 @@ impl App {
             metrics: None,
             history: None,
             started_ms: 0,
+            seeds: crate::seeds::Seeds::default(),
+            seed_verifier: None,
             #[cfg(feature = "fault-injection")]
             tamper: None,
         }
+    }
+
+    /// Checks every block's seed against `verifier` (the chain's key).
+    pub fn with_seed_verifier(mut self, verifier: crate::threshold::SeedVerifier) -> Self {
+        self.seed_verifier = Some(verifier);
+        self
+    }
+
+    /// The seeds this application proposes with; consensus's reporter records into them.
+    pub fn seeds(&self) -> crate::seeds::Seeds {
+        self.seeds.clone()
     }
 
     /// Reports block execution and finalization to `metrics`; finality times are measured for
@@ -390,7 +412,8 @@ impl App {
             height: block.height.get(),
             timestamp_ms: block.timestamp_ms,
             proposer: block.proposer,
-            randomness: state::block_randomness(&block.parent, block.height.get()),
+            round: block.context.round.view().get(),
+            randomness: state::block_randomness(block),
         }
     }
 
@@ -493,6 +516,7 @@ impl App {
         if block.proposer != AccountId::from_public_key(&block.context.leader) {
             return Err("proposer is not the view's leader".into());
         }
+        self.check_seed(block)?;
         if block.txs.len() > MAX_BLOCK_TXS || block.tx_bytes() > MAX_BLOCK_TX_BYTES {
             return Err("block exceeds transaction limits".into());
         }
@@ -501,6 +525,28 @@ impl App {
 }
 
 impl App {
+    /// A block of view 1 carries no seed (round 0 is genesis); every later one carries the seed
+    /// of the round before its own, which must verify under the chain's key.
+    fn check_seed(&self, block: &Block) -> Result<(), String> {
+        let round = block.context.round;
+        let previous = round.view().get().checked_sub(1).filter(|view| *view > 0);
+        match (previous, &block.seed) {
+            (None, None) => Ok(()),
+            (None, Some(_)) => Err("a block of the first view carries a seed".into()),
+            (Some(_), None) => Err("the block carries no seed of the previous round".into()),
+            (Some(view), Some(seed)) => {
+                let seeded =
+                    commonware_consensus::types::Round::new(round.epoch(), View::new(view));
+                match &self.seed_verifier {
+                    Some(verifier) if !verifier.verify(seeded, seed) => Err(format!(
+                        "the seed is not round {view}'s under the chain key"
+                    )),
+                    _ => Ok(()),
+                }
+            }
+        }
+    }
+
     /// Logs a finalized block and its transactions, and measures it.
     /// `receipts` are the block's, when its transactions are to be logged (at debug level).
     fn report_finalized(
@@ -599,6 +645,22 @@ where
         let latest_ms = parent_timestamp_ms.saturating_add(self.config.max_timestamp_step_ms);
         let timestamp_ms = now_ms(&runtime).clamp(earliest_ms, latest_ms);
         let height = Height::new(parent_height.checked_add(1)?);
+        // The seed of the round before this one: simplex entered this view with a certificate
+        // of it, and reported the certificate first.
+        let view = context.round.view().get();
+        let seed = match view.checked_sub(1).filter(|previous| *previous > 0) {
+            None => None,
+            Some(previous) => {
+                let seed = self
+                    .seeds
+                    .wait(&runtime, previous, crate::seeds::SEED_WAIT)
+                    .await;
+                if seed.is_none() {
+                    tracing::warn!(view, "no seed of the previous round; not proposing");
+                }
+                Some(seed?)
+            }
+        };
         let mut block = Block {
             proposer: AccountId::from_public_key(&context.leader),
             context,
@@ -611,6 +673,7 @@ where
                 commonware_storage::mmr::Location::new(0),
                 commonware_storage::mmr::Location::new(1)
             ),
+            seed,
             txs: Vec::new(),
         };
         let limit = self.config.max_block_txs.min(MAX_BLOCK_TXS);
@@ -898,6 +961,69 @@ mod tests {
 
         assert_eq!(app.restored(Digest([1; 32]), store.clone()), Ok(()));
         assert_eq!(handle.restores(), 1);
+    }
+
+    /// A block past the first view carries the seed of the round before its own, under the
+    /// chain key: missing, another round's, another key's, or one in the first view, refused.
+    #[test]
+    fn every_block_carries_the_seed_of_the_round_before_its_own() {
+        use crate::{engine::CONSENSUS_NAMESPACE, threshold};
+        use commonware_consensus::types::{Epoch, Round};
+        let validators: Vec<_> = (0..4)
+            .map(|i| ed25519::PrivateKey::from_seed(i).public_key())
+            .collect();
+        let dealt = |seed| {
+            threshold::deal(
+                <rand_chacha::ChaCha20Rng as rand_core::SeedableRng>::seed_from_u64(seed),
+                &validators,
+            )
+        };
+        let (key, shares) = dealt(1);
+        let (other_key, other_shares) = dealt(2);
+        let shares: Vec<_> = shares.into_iter().map(|(_, share)| share).collect();
+        let other_shares: Vec<_> = other_shares.into_iter().map(|(_, s)| s).collect();
+        let round = |view| Round::new(Epoch::zero(), View::new(view));
+        let seed_of = |view| threshold::sign_seed(CONSENSUS_NAMESPACE, &key, &shares, round(view));
+
+        let (app, parent, mut block) = app_and_child();
+        let app = app.with_seed_verifier(threshold::SeedVerifier::new(
+            CONSENSUS_NAMESPACE,
+            threshold::identity(&key),
+        ));
+        block.context.round = round(5);
+        let refused = |block: &Block| app.check_header(block, &parent).unwrap_err();
+        assert!(refused(&block).contains("no seed"), "{}", refused(&block));
+        block.seed = seed_of(4);
+        assert!(block.seed.is_some());
+        assert_eq!(app.check_header(&block, &parent), Ok(()));
+        for wrong in [
+            seed_of(3),
+            seed_of(5),
+            threshold::sign_seed(CONSENSUS_NAMESPACE, &other_key, &other_shares, round(4)),
+            threshold::sign_seed(b"another namespace", &key, &shares, round(4)),
+        ] {
+            block.seed = wrong;
+            assert!(
+                refused(&block).contains("not round 4's"),
+                "{}",
+                refused(&block)
+            );
+        }
+        // Too few shares recover no seed at all.
+        assert_eq!(
+            threshold::sign_seed(CONSENSUS_NAMESPACE, &key, &shares[..2], round(4)),
+            None
+        );
+        // The first view's block has no previous round to draw on.
+        block.context.round = round(1);
+        block.seed = seed_of(0);
+        assert!(
+            refused(&block).contains("first view"),
+            "{}",
+            refused(&block)
+        );
+        block.seed = None;
+        assert_eq!(app.check_header(&block, &parent), Ok(()));
     }
 
     #[test]

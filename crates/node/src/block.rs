@@ -9,7 +9,9 @@ use commonware_consensus::{
     Block as ConsensusBlock, BoundedBlock, CertifiableBlock, Heightable,
     types::{Epoch, Height, Round, View},
 };
-use commonware_cryptography::{Digest as _, Digestible, Signer, ed25519, sha256};
+use commonware_cryptography::{
+    Digest as _, Digestible, Signer, bls12381::primitives::variant::Variant, ed25519, sha256,
+};
 use commonware_storage::mmr::Location;
 use commonware_utils::range::NonEmptyRange;
 use types::{AccountId, Digest, SignedTransaction, tx::MAX_TX_BYTES};
@@ -41,8 +43,15 @@ pub struct Block {
     pub state_root: Digest,
     pub ops_root: Digest,
     pub range: NonEmptyRange<Location>,
+    /// The seed of the round before this block's: the threshold signature over round
+    /// `(epoch, view - 1)` (see [`crate::threshold`]), which every validator checks and the
+    /// ledger's randomness is drawn from. `None` only in view 1 (round 0 is genesis, unsigned).
+    pub seed: Option<SeedSignature>,
     pub txs: Vec<SignedTransaction>,
 }
+
+/// A round's seed: a recovered threshold signature over the round.
+pub type SeedSignature = <crate::threshold::ConsensusVariant as Variant>::Signature;
 
 impl Block {
     /// The first block of a chain: height 0, view 0, no parent, and the empty store's commitments.
@@ -65,6 +74,7 @@ impl Block {
             state_root: Digest([0; 32]),
             ops_root,
             range,
+            seed: None,
             txs: Vec::new(),
         }
     }
@@ -85,6 +95,7 @@ impl Write for Block {
         self.state_root.write(buf);
         self.ops_root.write(buf);
         self.range.write(buf);
+        self.seed.write(buf);
         let count = u32::try_from(self.txs.len()).expect("blocks carry at most MAX_BLOCK_TXS");
         count.write(buf);
         for tx in &self.txs {
@@ -103,6 +114,7 @@ impl EncodeSize for Block {
             + self.state_root.encode_size()
             + self.ops_root.encode_size()
             + self.range.encode_size()
+            + self.seed.encode_size()
             + u32::SIZE
             + self.tx_bytes()
     }
@@ -120,6 +132,7 @@ impl Read for Block {
         let state_root = Digest::read(buf)?;
         let ops_root = Digest::read(buf)?;
         let range = NonEmptyRange::<Location>::read(buf)?;
+        let seed = Option::<SeedSignature>::read(buf)?;
         let count = u32::read(buf)? as usize;
         if count > MAX_BLOCK_TXS {
             return Err(CodecError::InvalidLength(count));
@@ -149,6 +162,7 @@ impl Read for Block {
             state_root,
             ops_root,
             range,
+            seed,
             txs,
         })
     }
@@ -189,8 +203,11 @@ impl BoundedBlock for Block {
             + Height::MAX_ENCODE_SIZE
             + u64::SIZE
             + AccountId::SIZE
-            + Digest::SIZE
+            // The state root and the operations root.
+            + 2 * Digest::SIZE
             + NonEmptyRange::<Location>::MAX_ENCODE_SIZE
+            + 1
+            + SeedSignature::SIZE
             + u32::SIZE
             + MAX_BLOCK_TX_BYTES
     }

@@ -443,6 +443,12 @@ where
     } = config;
     let timeouts = Timeouts::CHAIN;
     let page_cache = CacheRef::new(NZU16!(PAGE_BYTES), page_cache_pages);
+    // Every block carries the seed of the round before its own, checked against the chain key.
+    let app = app.with_seed_verifier(crate::threshold::SeedVerifier::new(
+        CONSENSUS_NAMESPACE,
+        *scheme.identity(),
+    ));
+    let seeds = app.seeds();
 
     let resolver = marshal_resolver::init(
         context.child("marshal_resolver"),
@@ -656,6 +662,7 @@ where
         scheme: scheme.clone(),
         rng: <rand_chacha::ChaCha20Rng as rand_core::SeedableRng>::from_rng(&mut context),
         faults: faults.clone(),
+        seeds,
         counter: context.counter(
             "consensus_faults",
             "Evidence of byzantine validators: conflicting votes, or nullify and finalize in one view",
@@ -743,7 +750,8 @@ impl Faults {
 }
 
 /// Simplex's reporter: everything goes to `inner` (marshal's [`Deferred`]); evidence of a fault
-/// is verified, then logged, counted in the `consensus_faults` metric and recorded in [`Faults`].
+/// is verified, then logged, counted in the `consensus_faults` metric and recorded in [`Faults`];
+/// the seed of every certificate is recorded in [`Seeds`](crate::seeds::Seeds) for proposals.
 #[derive(Clone)]
 struct FaultReporter<R, G> {
     inner: R,
@@ -751,6 +759,7 @@ struct FaultReporter<R, G> {
     /// Randomness for verifying the evidence's signatures as a batch.
     rng: G,
     faults: Faults,
+    seeds: crate::seeds::Seeds,
     counter: Counter,
 }
 
@@ -762,6 +771,25 @@ where
     type Activity = Activity<Scheme, Digest>;
 
     fn report(&mut self, activity: Self::Activity) -> Feedback {
+        // Simplex reports only certificates it formed or verified; a seed that still failed
+        // to decode would only be missing from this node's own proposal.
+        let seeded = match &activity {
+            Activity::Notarization(certificate) | Activity::Certification(certificate) => {
+                Some((certificate.proposal.round, &certificate.certificate))
+            }
+            Activity::Nullification(certificate) => {
+                Some((certificate.round, &certificate.certificate))
+            }
+            Activity::Finalization(certificate) => {
+                Some((certificate.proposal.round, &certificate.certificate))
+            }
+            _ => None,
+        };
+        if let Some((round, certificate)) = seeded
+            && let Some(signature) = certificate.get()
+        {
+            self.seeds.record(round.view(), signature.seed_signature);
+        }
         let fault = match &activity {
             Activity::ConflictingNotarize(evidence) => {
                 Some(("conflicting notarize", evidence.signer()))

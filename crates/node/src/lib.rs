@@ -52,6 +52,7 @@ pub mod recovery;
 pub mod relay;
 pub mod rpc;
 pub mod run;
+pub mod seeds;
 pub mod state;
 pub mod threshold;
 mod tx_index;

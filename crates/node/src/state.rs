@@ -10,6 +10,8 @@
 //! resolver serves, and the whole ledger can be read back from the store alone ([`restore`]).
 //! Account records (a nonce, a balance) always fit one chunk.
 
+use crate::Block;
+use commonware_codec::Encode;
 use ledger::{
     BlockContext, BlockError, MemoryStore, Overlay, Receipt, Store as _, apply_block_checked,
     verify_signatures,
@@ -22,7 +24,7 @@ use types::{Digest, SignedTransaction};
 
 const RECORD_KEY_NAMESPACE: &[u8] = b"EQUA_STATE_RECORD_V1";
 const TAIL_KEY_NAMESPACE: &[u8] = b"EQUA_STATE_TAIL_V1";
-const RANDOMNESS_NAMESPACE: &[u8] = b"EQUA_BLOCK_RANDOMNESS_V1";
+const RANDOMNESS_NAMESPACE: &[u8] = b"EQUA_BLOCK_RANDOMNESS_V2";
 
 /// Bytes in one authenticated-store value. The largest account record (a balance: a 37-byte key
 /// and a 16-byte amount, after the 7-byte head) fits one chunk, so an account's proof holds one
@@ -169,18 +171,29 @@ pub fn restore(
     Ok(store)
 }
 
-/// The ledger's randomness for the block at `height` on `parent`: a hash of both.
+/// The ledger's randomness for `block`: a hash of the seed it carries, the threshold signature
+/// over the round before the block's ([`Block::seed`]).
 ///
-/// Every validator computes the same bytes with no extra round of communication. The bytes are
-/// not secret: the proposer knows them before proposing, and can choose its block's contents
-/// accordingly but cannot change the bytes themselves. Ledger rules must not rely on them for
-/// anything worth more than a proposer's chance to grind over transaction selection.
-pub fn block_randomness(parent: &Digest, height: u64) -> [u8; 32] {
-    types::hash(
-        RANDOMNESS_NAMESPACE,
-        &[parent.as_ref(), &height.to_be_bytes()],
-    )
-    .0
+/// The seed of round `r` exists only once a quorum voted in round `r`, and is the same whatever
+/// they voted for: nobody can choose it, and nobody knew it before round `r`'s votes were cast
+/// (a byzantine leader of round `r` may learn it a little early, but only after every block of
+/// earlier rounds was fixed). The proposer of the block knows it, so the ledger uses a block's
+/// randomness only for requests made in an earlier round than the seed's (see
+/// `ledger::BlockContext::randomness`).
+///
+/// A block of view 1 carries no seed (round 0 is genesis); its bytes hash its parent and
+/// height, and no request can precede it.
+pub fn block_randomness(block: &Block) -> [u8; 32] {
+    match &block.seed {
+        Some(seed) => types::hash(RANDOMNESS_NAMESPACE, &[&seed.encode()]).0,
+        None => {
+            types::hash(
+                RANDOMNESS_NAMESPACE,
+                &[block.parent.as_ref(), &block.height.get().to_be_bytes()],
+            )
+            .0
+        }
+    }
 }
 
 /// The ledger state after a block, and the block's receipts.
@@ -493,18 +506,40 @@ mod tests {
     }
 
     #[test]
-    fn same_inputs_give_same_writes_and_randomness_depends_on_parent_and_height() {
+    fn same_inputs_give_same_writes_and_randomness_is_the_seeds() {
         let chain = TestChain::new(2, 1_000);
         let context = chain.next_context();
         let one = execute(&chain.store, &context, &[], &[]).unwrap();
         let two = execute(&chain.store, &context, &[], &[]).unwrap();
         assert_eq!(one.writes, two.writes);
-        let parent = Digest([1; 32]);
-        assert_ne!(block_randomness(&parent, 1), block_randomness(&parent, 2));
-        assert_ne!(
-            block_randomness(&parent, 1),
-            block_randomness(&Digest([2; 32]), 1)
+
+        use commonware_cryptography::bls12381::primitives::{ops, variant::MinSig};
+        let (private, _) = ops::keypair::<_, MinSig>(
+            &mut <rand_chacha::ChaCha20Rng as rand_core::SeedableRng>::seed_from_u64(1),
         );
+        let seed = |n: u8| ops::sign_message::<MinSig>(&private, b"seed", &[n]);
+        let mut block = Block::genesis(
+            1,
+            Digest([0; 32]),
+            commonware_utils::non_empty_range!(
+                commonware_storage::mmr::Location::new(0),
+                commonware_storage::mmr::Location::new(1)
+            ),
+        );
+        // Without a seed (view 1 only), the parent and height.
+        let unseeded = block_randomness(&block);
+        block.parent = Digest([1; 32]);
+        assert_ne!(block_randomness(&block), unseeded);
+        // With one, the seed alone: another parent, height or transaction list changes nothing,
+        // another seed changes everything.
+        block.seed = Some(seed(1));
+        let seeded = block_randomness(&block);
+        block.parent = Digest([2; 32]);
+        block.height = commonware_consensus::types::Height::new(9);
+        block.timestamp_ms = 77;
+        assert_eq!(block_randomness(&block), seeded);
+        block.seed = Some(seed(2));
+        assert_ne!(block_randomness(&block), seeded);
     }
 
     #[test]

@@ -15,19 +15,22 @@
 //! one trusted dealer (it sees every share); a production chain runs the distributed ceremony of
 //! commonware's `dkg` module instead, which produces the same types.
 
-use crate::Scheme;
+use crate::{Scheme, block::SeedSignature};
 use commonware_codec::{Encode, Read};
+use commonware_consensus::types::Round;
 use commonware_cryptography::{
     bls12381::{
         dkg::feldman_desmedt::{self, Output},
         primitives::{
             group::Share,
+            ops,
             sharing::{Mode, ModeVersion},
             variant::{MinSig, Variant},
         },
     },
     ed25519,
 };
+use commonware_parallel::Sequential;
 use commonware_utils::{
     N3f1,
     ordered::{Quorum, Set},
@@ -174,6 +177,52 @@ pub fn verifier(
         validators,
         key.public().clone(),
     ))
+}
+
+/// Checks a round's seed (the recovered threshold signature over the round that every
+/// certificate of the round carries) against the chain's identity.
+#[derive(Clone, Debug)]
+pub struct SeedVerifier {
+    identity: Identity,
+    namespace: Vec<u8>,
+}
+
+impl SeedVerifier {
+    /// For certificates signed under `namespace` (the consensus namespace).
+    pub fn new(namespace: &[u8], identity: Identity) -> Self {
+        Self {
+            identity,
+            namespace: commonware_consensus::simplex::scheme::Namespace::new(namespace).seed,
+        }
+    }
+
+    /// Whether `seed` is the seed of `round`.
+    pub fn verify(&self, round: Round, seed: &SeedSignature) -> bool {
+        ops::verify_message::<ConsensusVariant>(
+            &self.identity,
+            &self.namespace,
+            &round.encode(),
+            seed,
+        )
+        .is_ok()
+    }
+}
+
+/// The seed of `round` that `shares` (a quorum of `key`'s, with distinct indices) sign together,
+/// as a round's votes do; `None` when they cannot recover it.
+pub fn sign_seed(
+    namespace: &[u8],
+    key: &ConsensusKey,
+    shares: &[Share],
+    round: Round,
+) -> Option<SeedSignature> {
+    let namespace = commonware_consensus::simplex::scheme::Namespace::new(namespace).seed;
+    let message = round.encode();
+    let partials: Vec<_> = shares
+        .iter()
+        .map(|share| ops::threshold::sign_message::<ConsensusVariant>(share, &namespace, &message))
+        .collect();
+    ops::threshold::recover::<ConsensusVariant, _>(key.public(), &partials, &Sequential).ok()
 }
 
 /// The scheme of a light client: it checks recovered certificates against `identity` alone.

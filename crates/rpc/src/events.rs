@@ -9,7 +9,7 @@
 //! - market: `offer_created {offer, maker}`, `offer_updated {offer, revision}`,
 //!   `offer_closed {offer, returned: money}`, `trade_opened {trade, offer, buyer, seller,
 //!   amount: money}`, `trade_state_changed {trade, state}`, `settled {trade, to_buyer: money,
-//!   to_seller: money, to_arbitrator: money}`, `arbitrator_requested {trade, picked_at_height}`,
+//!   to_seller: money, to_arbitrator: money}`, `arbitrator_requested {trade}`,
 //!   `no_ruling {trade}`, `arbitrator_registered {arbitrator, bond: money}`,
 //!   `arbitrator_leaving {arbitrator, bond_free_at_ms}`, `bond_withdrawn {arbitrator, bond: money}`,
 //!   `message_posted {trade, index, sender}`, `key_revealed {trade, by, to}`,
@@ -78,7 +78,7 @@ pub const KINDS: &[Kind] = &[
     kind("trade_opened", &[("trade", Number), ("offer", Number), ("buyer", Account), ("seller", Account), ("amount", Amount)]),
     kind("trade_state_changed", &[("trade", Number), ("state", Name)]),
     kind("settled", &[("trade", Number), ("to_buyer", Amount), ("to_seller", Amount), ("to_arbitrator", Amount)]),
-    kind("arbitrator_requested", &[("trade", Number), ("picked_at_height", Number)]),
+    kind("arbitrator_requested", &[("trade", Number)]),
     kind("no_ruling", &[("trade", Number)]),
     kind("arbitrator_registered", &[("arbitrator", Account), ("bond", Amount)]),
     kind("arbitrator_leaving", &[("arbitrator", Account), ("bond_free_at_ms", Number)]),
@@ -230,11 +230,9 @@ fn market_json(store: &(impl Store + ?Sized), event: &MarketEvent) -> Value {
                      "to_buyer": trade_money(*trade, *to_buyer),
                      "to_seller": trade_money(*trade, *to_seller),
                      "to_arbitrator": trade_money(*trade, *to_arbitrator) }),
-        MarketEvent::ArbitratorRequested {
-            trade,
-            picked_at_height,
-        } => json!({ "kind": "arbitrator_requested", "trade": trade,
-                     "picked_at_height": picked_at_height }),
+        MarketEvent::ArbitratorRequested { trade } => {
+            json!({ "kind": "arbitrator_requested", "trade": trade })
+        }
         MarketEvent::NoRuling { trade } => json!({ "kind": "no_ruling", "trade": trade }),
         MarketEvent::ArbitratorRegistered { arbitrator, bond } => json!({
             "kind": "arbitrator_registered", "arbitrator": arbitrator.to_string(), "bond": eqa(*bond) }),
@@ -396,9 +394,8 @@ pub fn words(event: &Value) -> String {
             money("to_arbitrator")
         ),
         "arbitrator_requested" => format!(
-            "trade {} needs an arbitrator: one is picked at block {}",
-            text("trade"),
-            text("picked_at_height")
+            "trade {} needs an arbitrator: one is picked by lot within a few blocks",
+            text("trade")
         ),
         "no_ruling" => format!(
             "trade {} ended without a ruling: deposits back, the amount split in half",

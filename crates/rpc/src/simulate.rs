@@ -90,8 +90,10 @@ pub fn next_block(store: &(impl Store + ?Sized), now_ms: u64) -> BlockContext {
             timestamp_ms.saturating_add(MAX_TIMESTAMP_STEP_MS),
         ),
         proposer: fee_recipient(),
-        // Only arbitrator picks waiting from the previous block read it; a simulation's pick
-        // is not the one the real block will make, and a transaction does not depend on it.
+        // The next block's round is not known. The latest possible one makes every waiting
+        // pick, as some next block will; only those picks read the randomness, a simulation's
+        // pick is not the one the real block will make, and a transaction does not depend on it.
+        round: u64::MAX,
         randomness: [0; 32],
     }
 }

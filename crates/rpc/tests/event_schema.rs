@@ -306,10 +306,7 @@ fn samples() -> Vec<Event> {
             to_seller: 2,
             to_arbitrator: 0,
         }),
-        market(MarketEvent::ArbitratorRequested {
-            trade: 1,
-            picked_at_height: 9,
-        }),
+        market(MarketEvent::ArbitratorRequested { trade: 1 }),
         market(MarketEvent::NoRuling { trade: 1 }),
         market(MarketEvent::ArbitratorRegistered {
             arbitrator: b,

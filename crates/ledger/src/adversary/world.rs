@@ -319,6 +319,7 @@ impl<'a> World<'a> {
             height,
             timestamp_ms,
             proposer: self.setup.proposer,
+            round: height.saturating_mul(2),
             randomness: types::hash(
                 b"EQUA_ADVERSARY_RANDOMNESS",
                 &[&height.to_be_bytes(), &timestamp_ms.to_be_bytes()],

@@ -16,8 +16,8 @@ use super::{
     MarketError, MarketEvent, bps_down, emit,
     params::MarketParams,
     records::{
-        Arbitrator, Db, MAX_ARBITRATORS, MAX_PENDING_PICKS, MAX_REASSIGNMENTS, RECENT_DURATIONS,
-        Trade, TradeState,
+        Arbitrator, Db, MAX_ARBITRATORS, MAX_PENDING_PICKS, MAX_REASSIGNMENTS, PendingPick,
+        RECENT_DURATIONS, Trade, TradeState,
     },
     reputation,
     trades::{Payout, load, require_state, settle},
@@ -88,39 +88,49 @@ fn pick(eligible: &[AccountId], trade: &Trade, randomness: &[u8; 32]) -> Option<
     eligible.get(usize::try_from(index).ok()?).copied()
 }
 
-/// Puts `trade` in line for an arbitrator picked at the start of the next block.
+/// Puts `trade` in line for an arbitrator picked with the seed of a later round than this
+/// block's (see [`begin_block`]).
 fn request_pick(
     store: &mut (impl Store + ?Sized),
     trade: &mut Trade,
     context: &BlockContext,
     events: &mut Vec<Event>,
 ) -> Result<(), MarketError> {
-    if !Db::push_pending_pick(store, trade.id) {
+    let pick = PendingPick {
+        trade: trade.id,
+        round: context.round,
+    };
+    if !Db::push_pending_pick(store, pick) {
         return Err(MarketError::TooManyPendingPicks {
             max: MAX_PENDING_PICKS,
         });
     }
     trade.arbitrator_pending = true;
-    emit(
-        events,
-        MarketEvent::ArbitratorRequested {
-            trade: trade.id,
-            picked_at_height: context.height.saturating_add(1),
-        },
-    );
+    emit(events, MarketEvent::ArbitratorRequested { trade: trade.id });
     Ok(())
 }
 
-/// The start of a block, before its transactions: makes every arbitrator pick the previous
-/// block asked for, with this block's randomness. A pick that finds nobody eligible leaves the
-/// trade unassigned with its deadline unchanged (see [`reassign`]).
+/// The start of a block, before its transactions: makes every arbitrator pick asked for in a
+/// round before the one this block's randomness is the seed of (`context.round - 1`), with
+/// that randomness; later ones keep waiting, in order. So no pick uses a seed that existed, or
+/// that the leader of the asking block could learn early, when the request was ordered: the
+/// seed of round `r` is recovered from votes cast in round `r`, after every block of earlier
+/// rounds was fixed. A pick that finds nobody eligible leaves the trade unassigned with its
+/// deadline unchanged (see [`reassign`]).
 pub fn begin_block(
     store: &mut (impl Store + ?Sized),
     params: &MarketParams,
     context: &BlockContext,
 ) {
-    let pending = Db::pending_picks(store);
-    Db::put_pending_picks(store, Vec::new());
+    let seed_round = context.round.saturating_sub(1);
+    let (due, waiting): (Vec<PendingPick>, Vec<PendingPick>) = Db::pending_picks(store)
+        .into_iter()
+        .partition(|pick| pick.round < seed_round);
+    if due.is_empty() {
+        return;
+    }
+    Db::put_pending_picks(store, waiting);
+    let pending: Vec<u64> = due.into_iter().map(|pick| pick.trade).collect();
     // Who can take cases does not change within the step (assigning changes only case
     // counts), so the registry is read once for all of the block's picks, not once per pick.
     let available = available(store);

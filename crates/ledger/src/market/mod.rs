@@ -81,13 +81,12 @@ pub enum MarketEvent {
         to_seller: u128,
         to_arbitrator: u128,
     },
-    /// The trade needs an arbitrator: one is picked at the start of block `picked_at_height`
-    /// with that block's randomness (unknown to whoever sent this transaction), and shows as
-    /// the trade's `arbitrator` from then on. The pick belongs to no transaction, so it has no
-    /// receipt of its own.
+    /// The trade needs an arbitrator: one is picked at the start of the first block whose
+    /// randomness is the seed of a round after the round of this event's block (a seed nobody
+    /// knew when this transaction was sent or ordered), and shows as the trade's `arbitrator`
+    /// from then on. The pick belongs to no transaction, so it has no receipt of its own.
     ArbitratorRequested {
         trade: u64,
-        picked_at_height: u64,
     },
     /// A dispute ended without a ruling (see `reassign`).
     NoRuling {
@@ -133,8 +132,8 @@ fn emit(events: &mut Vec<Event>, event: MarketEvent) {
 }
 
 /// The market's work at the start of every block, before the block's transactions: the
-/// arbitrator picks that the previous block asked for, made with this block's randomness (see
-/// `disputes`). It never fails and has no receipt; what it does shows in the trades it assigns
+/// arbitrator picks asked for in an earlier round than the one this block's randomness comes
+/// from, made with that randomness (see `disputes`). It never fails and has no receipt; what it does shows in the trades it assigns
 /// (`Trade::arbitrator`), which clients read through the trade queries.
 pub fn begin_block(store: &mut (impl Store + ?Sized), context: &BlockContext) {
     if Db::pending_pick_count(store) == 0 {
@@ -148,8 +147,8 @@ pub fn begin_block(store: &mut (impl Store + ?Sized), context: &BlockContext) {
 /// disputed with no arbitrator and no pick waiting, so reassign can ask again and the dispute
 /// keeps its exits. Only reads and writes records; it cannot fail.
 pub fn abandon_picks(store: &mut (impl Store + ?Sized)) {
-    for id in Db::pending_picks(store) {
-        if let Some(mut trade) = Db::trade(store, id) {
+    for pick in Db::pending_picks(store) {
+        if let Some(mut trade) = Db::trade(store, pick.trade) {
             trade.arbitrator_pending = false;
             Db::put_trade(store, &trade);
         }

@@ -403,6 +403,15 @@ pub struct Profile {
 }
 impl_codec!(Profile { chat_key, name });
 
+/// A trade waiting for its arbitrator pick, and the consensus round of the block that asked.
+/// The pick is made with the seed of a later round (see `disputes::begin_block`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PendingPick {
+    pub trade: u64,
+    pub round: u64,
+}
+impl_codec!(PendingPick { trade, round });
+
 #[derive(Clone, Debug, PartialEq, Eq, Default)]
 struct Counters {
     next_offer: u64,
@@ -514,17 +523,17 @@ impl Db {
         key
     }
 
-    /// Trades waiting for an arbitrator to be picked at the start of the next block, in the
-    /// order they asked.
-    pub fn pending_picks(store: &(impl Store + ?Sized)) -> Vec<u64> {
+    /// Trades waiting for an arbitrator pick, in the order they asked (see
+    /// `disputes::begin_block` for when each is made).
+    pub fn pending_picks(store: &(impl Store + ?Sized)) -> Vec<PendingPick> {
         (0..Self::pending_pick_count(store))
             .filter_map(|position| read(store, &Self::pending_pick_key(position)))
             .collect()
     }
 
-    /// Adds `trade` to the waiting list; `false` (and nothing written) when the list already
+    /// Adds `pick` to the waiting list; `false` (and nothing written) when the list already
     /// holds [`MAX_PENDING_PICKS`].
-    pub fn push_pending_pick(store: &mut (impl Store + ?Sized), trade: u64) -> bool {
+    pub fn push_pending_pick(store: &mut (impl Store + ?Sized), pick: PendingPick) -> bool {
         let count = Self::pending_pick_count(store);
         let Some(next) = count.checked_add(1) else {
             return false;
@@ -532,20 +541,20 @@ impl Db {
         if usize::try_from(count).unwrap_or(usize::MAX) >= MAX_PENDING_PICKS {
             return false;
         }
-        write(store, &Self::pending_pick_key(count), &trade);
+        write(store, &Self::pending_pick_key(count), &pick);
         write(store, &[table::PENDING_PICKS], &next);
         true
     }
 
-    /// Replaces the waiting list with `trades` (at most [`MAX_PENDING_PICKS`] of them are
+    /// Replaces the waiting list with `picks` (at most [`MAX_PENDING_PICKS`] of them are
     /// kept); an empty list leaves no key behind.
-    pub fn put_pending_picks(store: &mut (impl Store + ?Sized), trades: Vec<u64>) {
+    pub fn put_pending_picks(store: &mut (impl Store + ?Sized), picks: Vec<PendingPick>) {
         for position in 0..Self::pending_pick_count(store) {
             store.delete(&Self::pending_pick_key(position));
         }
         store.delete(&[table::PENDING_PICKS]);
-        for trade in trades.into_iter().take(MAX_PENDING_PICKS) {
-            Self::push_pending_pick(store, trade);
+        for pick in picks.into_iter().take(MAX_PENDING_PICKS) {
+            Self::push_pending_pick(store, pick);
         }
     }
 
