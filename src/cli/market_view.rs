@@ -125,7 +125,7 @@ pub fn print_trade(trade: &TradeView, now_ms: u64) {
         }
     }
     if trade.arbitrator_pending {
-        println!("  arbitrator:       picked at the start of the next block");
+        println!("  arbitrator:       to be picked by lot within a few blocks");
     }
     if let Some(arbitrator) = &trade.arbitrator {
         println!("  arbitrator:       {arbitrator}");

@@ -129,7 +129,7 @@ fn begin_block(
             found_ms: context.timestamp_ms,
         });
     }
-    // What the block does before its transactions: the arbitrator picks the previous block
+    // What the block does before its transactions: the arbitrator picks that earlier rounds
     // asked for, made with this block's randomness. Like a call, it runs on an overlay, so a bug
     // that panics in it cannot stop the chain: its writes are dropped and the waiting picks are
     // abandoned (the trades stay disputed with no arbitrator, and reassign asks again).

@@ -382,6 +382,69 @@ fn a_pick_waits_for_the_seed_of_a_round_after_the_request() {
     assert!(Db::pending_picks(&m.chain.store).is_empty());
 }
 
+/// The leader of a round may learn its round's seed before its block is decided, so the
+/// registrations and departures its block carries must not count for the draw with that seed:
+/// a pick drawn with the seed of round `s` sees the registry as blocks before round `s` left it.
+#[test]
+fn registry_changes_in_the_seeds_own_round_do_not_count_for_its_draw() {
+    for gap in [false, true] {
+        let mut m = Market::with_arbiters(&many_arbiters());
+        let trade = m.paid_trade();
+        let base = 2 * m.chain.height + 10;
+        let open = m.chain.tx(
+            SELLER,
+            market_call(MarketCall::OpenDispute(types::market::OpenDispute::other(
+                trade,
+            ))),
+        );
+        let apply =
+            |m: &mut Market, round: u64, seed: [u8; 32], txs: &[types::SignedTransaction]| {
+                let context = BlockContext {
+                    round,
+                    randomness: seed,
+                    ..m.chain.next_context()
+                };
+                for receipt in m.chain.apply_with(&context, txs) {
+                    assert_eq!(receipt.outcome, Outcome::Success, "{receipt:?}");
+                }
+            };
+        apply(&mut m, base, randomness(1), &[open]);
+        // Round `base + 1`: an outsider registers and an arbitrator leaves. Its seed is the
+        // one the next block draws with, unless a round is nullified in between.
+        let before = m.chain.store.clone();
+        let leaver = EXTRA.start;
+        let txs = [
+            m.chain.tx(OUTSIDER, market_call(register())),
+            m.chain.tx(
+                leaver,
+                market_call(MarketCall::UnregisterArbitrator(Nothing)),
+            ),
+        ];
+        apply(&mut m, base + 1, randomness(2), &txs);
+        let waiting = m.trade(trade);
+        assert!(waiting.arbitrator_pending);
+        // Randomness under which the registry before and after round `base + 1` pick apart.
+        let seed = (100..400)
+            .map(randomness)
+            .find(|seed| {
+                ledger::market::select_arbitrator(&before, &waiting, seed)
+                    != ledger::market::select_arbitrator(&m.chain.store, &waiting, seed)
+            })
+            .expect("the outsider or the leaver decides some draw");
+        let (round, expected_from) = if gap {
+            // Round `base + 2` nullified: the block of `base + 3` draws with the seed of
+            // `base + 2`, after the changes, which then count.
+            (base + 3, &m.chain.store.clone())
+        } else {
+            (base + 2, &before)
+        };
+        let expected = ledger::market::select_arbitrator(expected_from, &waiting, &seed);
+        apply(&mut m, round, seed, &[]);
+        assert_eq!(m.trade(trade).arbitrator, expected, "gap {gap}");
+        assert!(expected.is_some());
+    }
+}
+
 /// A party who knows the randomness of the block its `open_dispute` lands in (it is a hash of
 /// the parent block, known a block ahead) cannot use it: the pick is made at the start of the
 /// next block with that block's randomness, whatever the dispute block's was.

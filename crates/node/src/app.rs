@@ -646,7 +646,7 @@ where
         let timestamp_ms = now_ms(&runtime).clamp(earliest_ms, latest_ms);
         let height = Height::new(parent_height.checked_add(1)?);
         // The seed of the round before this one: simplex entered this view with a certificate
-        // of it, and reported the certificate first.
+        // of it, and reports the certificate once its journal is synced.
         let view = context.round.view().get();
         let seed = match view.checked_sub(1).filter(|previous| *previous > 0) {
             None => None,

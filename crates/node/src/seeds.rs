@@ -3,10 +3,11 @@
 //! Every certificate of the threshold scheme (notarization, nullification, finalization) carries
 //! the seed of its round. Simplex reports each certificate it forms or verifies, and the
 //! reporter records the seed here ([`Seeds::record`]); a leader of view `v` puts the seed of
-//! round `v - 1` in its block ([`crate::block::Block::seed`]). It always has one: simplex enters
-//! view `v` only with a certificate of view `v - 1`. Validators check the seed against the
-//! chain's key ([`crate::threshold::SeedVerifier`]), so a wrong one only gets this node's
-//! proposal refused.
+//! round `v - 1` in its block ([`crate::block::Block::seed`]). It always gets one: simplex
+//! enters view `v` only with a certificate of view `v - 1`, and reports it once its journal is
+//! synced, which may be just after it asked for the proposal, so the leader waits for it.
+//! Validators check the seed against the chain's key ([`crate::threshold::SeedVerifier`]), so a
+//! wrong one only gets this node's proposal refused.
 
 use crate::block::SeedSignature;
 use commonware_consensus::types::View;
@@ -20,10 +21,10 @@ use std::{
 /// How many views of seeds are kept: far more than a leader ever looks back (one).
 const KEPT_VIEWS: u64 = 1_024;
 
-/// How long a leader waits for the seed of the previous round before giving up its proposal.
-/// Simplex reports a certificate before it enters the next view, so the wait ends at once in
-/// practice; the bound keeps a missing seed from holding the proposal past the leader timeout.
-pub const SEED_WAIT: Duration = Duration::from_millis(500);
+/// How long a leader waits for the seed of the previous round before giving up its proposal:
+/// the chain's leader timeout, after which its view is nullified anyway. Simplex reports the
+/// certificate after syncing its journal, which a slow disk can delay.
+pub const SEED_WAIT: Duration = crate::engine::Timeouts::CHAIN.leader;
 
 /// Seeds by view (of the chain's single epoch), shared by the reporter and the application.
 #[derive(Clone, Debug, Default)]

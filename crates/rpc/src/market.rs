@@ -419,8 +419,8 @@ pub struct TradeView {
     pub arbitrator: Option<String>,
     /// The parties ("buyer", "seller") that revealed the chat to the arbitrator now assigned.
     pub chat_revealed_by: Vec<String>,
-    /// True while the arbitrator of a new or reassigned dispute waits to be picked at the start
-    /// of the next block.
+    /// True while the arbitrator of a new or reassigned dispute waits to be picked (by lot, within
+    /// a few blocks: see `ledger::market::begin_block`).
     pub arbitrator_pending: bool,
     /// While disputed: the arbitrator must rule by then (or anyone may reassign); with nobody
     /// assigned, the dispute ends without a ruling if still nobody can take it after then.
@@ -509,7 +509,9 @@ fn next_steps(trade: &Trade, now: u64) -> Vec<String> {
         TradeState::Disputed => {
             let passed = now > trade.ruling_deadline_ms;
             if trade.arbitrator_pending {
-                steps.push("anyone: wait for the arbitrator, picked in the next block".into());
+                steps.push(
+                    "anyone: wait for the arbitrator, picked by lot within a few blocks".into(),
+                );
             } else if trade.arbitrator.is_some() {
                 steps.push("arbitrator: rule".into());
                 if passed {

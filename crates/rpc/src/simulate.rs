@@ -90,10 +90,11 @@ pub fn next_block(store: &(impl Store + ?Sized), now_ms: u64) -> BlockContext {
             timestamp_ms.saturating_add(MAX_TIMESTAMP_STEP_MS),
         ),
         proposer: fee_recipient(),
-        // The next block's round is not known. The latest possible one makes every waiting
-        // pick, as some next block will; only those picks read the randomness, a simulation's
-        // pick is not the one the real block will make, and a transaction does not depend on it.
-        round: u64::MAX,
+        // The next block's round is not known. Round 0 makes no waiting pick, as the next block
+        // usually does not (a pick waits for the seed of a round after the request's), so a
+        // preview of a call on a trade whose pick waits says it waits; and the randomness, which
+        // only picks read, is not the real one.
+        round: 0,
         randomness: [0; 32],
     }
 }

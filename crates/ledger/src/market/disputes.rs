@@ -2,15 +2,13 @@
 //! randomness, rulings that can only split the escrow between the parties (plus the fee), and
 //! reassignment when an arbitrator misses the ruling deadline.
 //!
-//! A block's randomness is known one block ahead (it hashes the parent block), so a pick made in
-//! the block that carries `open_dispute` or `reassign` could be steered by timing that call.
-//! Those calls therefore only ask for an arbitrator: the trade waits (`arbitrator_pending`) in a
-//! bounded list, and [`begin_block`] makes every waiting pick at the start of the next block,
-//! with that block's randomness, which depends on the block holding the request and so was not
-//! known when it was sent. While a pick waits, nobody can rule or reassign. (The proposer of
-//! the block holding the request does know the next randomness as it builds that block, and
-//! could try several contents; stopping that needs randomness no single proposer controls,
-//! such as a threshold signature from consensus.)
+//! A block's randomness is a consensus seed its proposer already knows, so a pick made in the
+//! block that carries `open_dispute` or `reassign` could be steered by timing that call. Those
+//! calls therefore only ask for an arbitrator: the trade waits (`arbitrator_pending`) in a
+//! bounded list, and [`begin_block`] makes the pick in the first block whose randomness is the
+//! seed of a round after the request's (usually two blocks later), counting only the arbitrators
+//! that blocks of earlier rounds than the seed's registered. While a pick waits, nobody can rule
+//! or reassign. What a byzantine leader can still do is in the threat model (G3).
 
 use super::{
     MarketError, MarketEvent, bps_down, emit,
@@ -35,11 +33,20 @@ fn party_role(party: Party) -> &'static str {
     }
 }
 
-/// The accounts that may take cases at all: registered and not leaving, in account order.
-fn available(store: &(impl Store + ?Sized)) -> Vec<AccountId> {
+/// The accounts that may take cases drawn with the seed of round `seed_round`: registered, and
+/// not leaving, by blocks of earlier rounds, in account order. A block of round `seed_round` or
+/// later was proposed by someone who may have known that seed (the leader of a round can learn
+/// its seed early), so its registrations and departures do not count for that draw. With
+/// `u64::MAX`, the registry as it stands.
+fn available(store: &(impl Store + ?Sized), seed_round: u64) -> Vec<AccountId> {
     Db::arbitrators(store)
         .into_iter()
-        .filter(|account| Db::arbitrator(store, account).is_some_and(|a| a.leaving_at_ms.is_none()))
+        .filter(|account| {
+            Db::arbitrator(store, account).is_some_and(|a| {
+                a.registered_round < seed_round
+                    && a.leaving_round.is_none_or(|leaving| leaving >= seed_round)
+            })
+        })
         .collect()
 }
 
@@ -66,7 +73,11 @@ pub fn select(
     trade: &Trade,
     randomness: &[u8; 32],
 ) -> Option<AccountId> {
-    pick(&eligible(&available(store), trade), trade, randomness)
+    pick(
+        &eligible(&available(store, u64::MAX), trade),
+        trade,
+        randomness,
+    )
 }
 
 fn pick(eligible: &[AccountId], trade: &Trade, randomness: &[u8; 32]) -> Option<AccountId> {
@@ -133,7 +144,7 @@ pub fn begin_block(
     let pending: Vec<u64> = due.into_iter().map(|pick| pick.trade).collect();
     // Who can take cases does not change within the step (assigning changes only case
     // counts), so the registry is read once for all of the block's picks, not once per pick.
-    let available = available(store);
+    let available = available(store, seed_round);
     for id in pending {
         // Nothing moves a trade while its pick waits (rule and reassign refuse it, and a
         // disputed trade accepts no other transition), so each is still disputed and waiting.
@@ -315,7 +326,7 @@ pub fn rule(
 
 /// Takes a dispute from an arbitrator who missed the ruling deadline, or asks again for an
 /// arbitrator when nobody holds it. The deadline moves only when someone is actually assigned
-/// (at the next block's pick), so with nobody eligible a reassign cannot put off the exit:
+/// (at the pick), so with nobody eligible a reassign cannot put off the exit:
 /// before the deadline it is refused, after it the dispute ends without a ruling.
 pub fn reassign(
     store: &mut (impl Store + ?Sized),
@@ -352,7 +363,7 @@ pub fn reassign(
         }
         None => {}
     }
-    if eligible(&available(store), &trade).is_empty() {
+    if eligible(&available(store, u64::MAX), &trade).is_empty() {
         if window_open {
             // Nobody holds the case, its window still runs, and a pick could find nobody:
             // asking again would change nothing.
@@ -408,6 +419,7 @@ pub fn register(
     store: &mut (impl Store + ?Sized),
     params: &MarketParams,
     now: u64,
+    round: u64,
     signer: &AccountId,
     register: &RegisterArbitrator,
     events: &mut Vec<Event>,
@@ -454,6 +466,8 @@ pub fn register(
             rulings: 0,
             reassignments: 0,
             recent_ruling_ms: Vec::new(),
+            registered_round: round,
+            leaving_round: None,
         },
     );
     let position = list
@@ -475,6 +489,7 @@ pub fn unregister(
     store: &mut (impl Store + ?Sized),
     params: &MarketParams,
     now: u64,
+    round: u64,
     signer: &AccountId,
     events: &mut Vec<Event>,
 ) -> Result<(), MarketError> {
@@ -486,6 +501,7 @@ pub fn unregister(
     let free_at =
         now.saturating_add(u64::from(params.arbitrator_cooldown_secs).saturating_mul(1_000));
     arbitrator.leaving_at_ms = Some(free_at);
+    arbitrator.leaving_round = Some(round);
     Db::put_arbitrator(store, &arbitrator);
     emit(
         events,

@@ -20,8 +20,9 @@
 //! without a ruling (deposits back, the amount split in half). Only an actual assignment moves
 //! the deadline.
 //!
-//! Arbitrators are picked at the start of the block after the one that asked (see
-//! [`begin_block`]), so that no party can time its request to a randomness already known.
+//! Arbitrators are picked at the start of a block whose randomness is the seed of a round after
+//! the one that asked (see [`begin_block`]), so that no party can time its request to a
+//! randomness already known.
 
 mod disputes;
 mod error;
@@ -185,10 +186,10 @@ pub fn execute(
         MarketCall::Rule(rule) => disputes::rule(store, context, signer, rule, events),
         MarketCall::Reassign(r) => disputes::reassign(store, context, r.trade, events),
         MarketCall::RegisterArbitrator(register) => {
-            disputes::register(store, &params, now, signer, register, events)
+            disputes::register(store, &params, now, context.round, signer, register, events)
         }
         MarketCall::UnregisterArbitrator(_) => {
-            disputes::unregister(store, &params, now, signer, events)
+            disputes::unregister(store, &params, now, context.round, signer, events)
         }
         MarketCall::WithdrawBond(_) => disputes::withdraw_bond(store, now, signer, events),
         MarketCall::PostMessage(post) => social::post(store, &params, now, signer, post, events),
@@ -221,6 +222,7 @@ pub fn register_at_genesis(
         store,
         &params,
         now,
+        0,
         &arbitrator.account,
         &types::market::RegisterArbitrator {
             bond: arbitrator.bond,

@@ -320,6 +320,10 @@ pub struct Arbitrator {
     pub rulings: u32,
     pub reassignments: u32,
     pub recent_ruling_ms: Vec<u64>,
+    /// The consensus round of the block that registered it (0 at genesis).
+    pub registered_round: u64,
+    /// The consensus round of the block that unregistered it.
+    pub leaving_round: Option<u64>,
 }
 impl_codec!(Arbitrator {
     account,
@@ -332,7 +336,9 @@ impl_codec!(Arbitrator {
     cases,
     rulings,
     reassignments,
-    recent_ruling_ms: (RangeCfg::new(0..=RECENT_DURATIONS), ())
+    recent_ruling_ms: (RangeCfg::new(0..=RECENT_DURATIONS), ()),
+    registered_round,
+    leaving_round
 });
 
 /// What the ledger knows about an account's trading.
