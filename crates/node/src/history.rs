@@ -25,7 +25,7 @@
 //! when glue replays it.
 
 use commonware_codec::RangeCfg;
-use commonware_runtime::buffer::paged::CacheRef;
+use commonware_runtime::{Spawner, buffer::paged::CacheRef};
 use commonware_storage::{
     Context,
     journal::contiguous::{
@@ -36,7 +36,7 @@ use commonware_storage::{
 use commonware_utils::{NZU64, NZUsize};
 use futures::StreamExt as _;
 // First come, first served: a caller paging back to back cannot keep the recorder waiting.
-use crate::tx_index::{TxIndex, id_bytes};
+use crate::tx_index::{Indexing, TxIndex, id_bytes};
 use rpc::views::{HistoryView, ReceiptView};
 use serde::{Deserialize, Serialize};
 use std::{collections::HashMap, future::Future, pin::Pin, sync::Arc};
@@ -141,8 +141,8 @@ struct Inner<E: Context> {
     /// good after one failed.
     entries: Option<Journal<E, Vec<u8>>>,
     links: Option<Journal<E, Vec<u8>>>,
-    /// Each transaction's entry, by id.
-    index: TxIndex<E>,
+    /// Each transaction's entry, by id, written by a task of its own.
+    index: Indexing<E>,
     /// Each account's newest entry.
     heads: HashMap<[u8; 32], u64>,
     /// The height of the newest block recorded or skipped as empty.
@@ -227,7 +227,7 @@ fn link_item(entry: &Entry) -> Vec<u8> {
         .collect()
 }
 
-impl<E: Context> History<E> {
+impl<E: Context + Spawner> History<E> {
     /// Opens the history under partition prefix `prefix`: cuts a block a crash left half
     /// written, rebuilds the links a crash left missing and cuts any beyond the entries, and
     /// indexes again the transactions after the index's last commit.
@@ -307,6 +307,7 @@ impl<E: Context> History<E> {
         if index.committed() != count {
             index.sync(count).await?;
         }
+        let index = Indexing::start(context.child("tx_index_writer"), index);
         Ok(Self {
             inner: Mutex::new(Inner {
                 entries: Some(entries),
@@ -323,6 +324,19 @@ impl<E: Context> History<E> {
     pub async fn entry_count(&self) -> u64 {
         let inner = self.inner.lock().await;
         inner.entries.as_ref().map_or(0, |journal| journal.size())
+    }
+
+    /// Waits until the transaction index holds every transaction recorded, and lets go of the
+    /// history's storage, which may then be opened again.
+    pub async fn close(self) {
+        let Inner { index, .. } = self.inner.into_inner();
+        index.close().await;
+    }
+
+    /// How many recorded transactions wait for the index's task.
+    #[cfg(test)]
+    pub(crate) async fn unindexed(&self) -> usize {
+        self.inner.lock().await.index.queued()
     }
 
     /// The height of the newest block recorded (or skipped as empty).
@@ -412,12 +426,9 @@ impl<E: Context> History<E> {
         });
         // Nor does the index: a start indexes again every entry after its last commit, which
         // counts only entries synced before it.
-        for (id, position) in ids {
-            inner.index.put(id, position).await?;
-        }
+        let commit = sync.then_some(first + count as u64);
+        inner.index.add(ids, commit).await?;
         if sync {
-            let synced = first + count as u64;
-            inner.index.sync(synced).await?;
             inner.unsynced = 0;
         }
         inner.heads.extend(heads);
@@ -517,7 +528,7 @@ impl<E: Context> History<E> {
     }
 }
 
-impl<E: Context> HistoryLog for History<E> {
+impl<E: Context + Spawner> HistoryLog for History<E> {
     fn record(&self, block: BlockHistory) -> Pending<'_, Result<(), String>> {
         Box::pin(async move { self.write(block).await.map_err(|e| e.to_string()) })
     }
@@ -635,7 +646,10 @@ pub(crate) mod testing {
     }
 
     /// Every transaction of `blocks` is found by its id, with the receipt it was recorded with.
-    pub(crate) async fn check_receipts<E: Context>(history: &History<E>, blocks: &[BlockHistory]) {
+    pub(crate) async fn check_receipts<E: Context + Spawner>(
+        history: &History<E>,
+        blocks: &[BlockHistory],
+    ) {
         for (view, _) in blocks.iter().flat_map(|block| &block.entries) {
             let id = id_bytes(&view.receipt.tx_id).expect("a test id is hex");
             let found = history.find_receipt(&types::Digest(id)).await.unwrap();
@@ -669,7 +683,7 @@ mod tests {
     }
 
     /// Every page of `who`'s history, `limit` at a time, joined.
-    async fn all_pages<E: Context>(
+    async fn all_pages<E: Context + Spawner>(
         history: &History<E>,
         who: &AccountId,
         limit: usize,
@@ -723,7 +737,7 @@ mod tests {
                     );
                 }
             }
-            drop(history);
+            history.close().await;
 
             let reopened = History::init(context.child("second"), PREFIX, cache())
                 .await
@@ -749,7 +763,7 @@ mod tests {
                 history.write(block.clone()).await.unwrap();
             }
             let whole = history.entry_count().await;
-            drop(history);
+            history.close().await;
             append_unfinished_block(context.child("crash"), PREFIX, &blocks[9]).await;
 
             let history = History::init(context.child("second"), PREFIX, cache())
@@ -776,7 +790,7 @@ mod tests {
             for block in &blocks {
                 history.write(block.clone()).await.unwrap();
             }
-            drop(history);
+            history.close().await;
             // Lose every link.
             let links = Journal::<_, Vec<u8>>::init_at_size(
                 context.child("lose"),
@@ -793,7 +807,7 @@ mod tests {
                 let who = account(index);
                 assert_eq!(all_pages(&history, &who, 5).await, expected(&blocks, &who));
             }
-            drop(history);
+            history.close().await;
             // And the rebuilt links serve a third start as well.
             let history = History::init(context.child("third"), PREFIX, cache())
                 .await
@@ -856,7 +870,7 @@ mod tests {
     // Red-team tests of the account history (3fe276e). Each names what it attacks.
 
     /// Every block of `blocks` written, then `history` checked against them for every account.
-    async fn check_lists<E: Context>(history: &History<E>, blocks: &[BlockHistory]) {
+    async fn check_lists<E: Context + Spawner>(history: &History<E>, blocks: &[BlockHistory]) {
         check_receipts(history, blocks).await;
         for index in 0..8 {
             let who = account(index);
@@ -944,7 +958,7 @@ mod tests {
                 let total: usize = blocks.iter().map(|b| b.entries.len()).sum();
                 assert_eq!(history.entry_count().await, total as u64, "seed {seed}");
                 check_lists(&history, &blocks).await;
-                drop(history);
+                history.close().await;
                 let again = History::init(context.child("third"), PREFIX, cache())
                     .await
                     .unwrap();
@@ -967,7 +981,7 @@ mod tests {
                 history.write(block.clone()).await.unwrap();
             }
             let whole = history.entry_count().await;
-            drop(history);
+            history.close().await;
             // A half block naming account 7, which nothing else names, in the entries; and two
             // links for it, one beyond the entries altogether.
             let stranger = *account(7).as_bytes();
@@ -1028,7 +1042,7 @@ mod tests {
             );
             history.write(blocks[9].clone()).await.unwrap();
             check_lists(&history, &blocks).await;
-            drop(history);
+            history.close().await;
             let history = History::init(context.child("third"), PREFIX, cache())
                 .await
                 .unwrap();
@@ -1062,7 +1076,7 @@ mod tests {
                 assert!(serde_json::to_vec(&entry).unwrap().len() < MAX_ENTRY_BYTES);
             }
             check_lists(&history, &blocks).await;
-            drop(history);
+            history.close().await;
             let history = History::init(context.child("second"), PREFIX, cache())
                 .await
                 .unwrap();
@@ -1095,7 +1109,7 @@ mod tests {
             }
             let written = history.write(blocks[3].clone()).await;
             let readable = history.read_page(&account(1), None, 500).await;
-            drop(history);
+            history.close().await;
             let reopened = History::init(context.child("second"), PREFIX, cache()).await;
             match written {
                 Err(_) => {
@@ -1273,7 +1287,7 @@ mod tests {
             for block in blocks(1, sections) {
                 history.write(block).await.unwrap();
             }
-            drop(history);
+            history.close().await;
             let before = storage_read_bytes(&context);
             let history = History::init(context.child("second"), PREFIX, cache())
                 .await
@@ -1282,7 +1296,7 @@ mod tests {
             for block in blocks(1 + sections, sections) {
                 history.write(block).await.unwrap();
             }
-            drop(history);
+            history.close().await;
             let before = storage_read_bytes(&context);
             let history = History::init(context.child("third"), PREFIX, cache())
                 .await
