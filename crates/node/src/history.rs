@@ -13,9 +13,11 @@
 //!   these (not the entries) to learn each account's newest entry. They are derived from the
 //!   entries: whatever a crash left missing is rebuilt from them, and any excess is cut.
 //! - **the transaction index** (`tx_index.rs`): each transaction id's entry position, in
-//!   a commonware freezer. It too is derived from the entries: it is committed after them, every
-//!   32 recorded blocks, and a start indexes again the entries after its last commit (the whole
-//!   history, the first time). An entry is served for an id only if it carries that id.
+//!   a commonware freezer. It too is derived from the entries: a task of its own writes it behind
+//!   the history (at most 8 blocks behind; lookups see the ids still queued), it is committed
+//!   after the entries, every 32 recorded blocks, and a start indexes again the entries after its
+//!   last commit (the whole history, the first time). An entry is served for an id only if it
+//!   carries that id.
 //!
 //! A block is recorded in the application's `capture` hook, before its state is applied to the
 //! authenticated store, and the entries journal is committed before the hook returns. After a

@@ -10,8 +10,9 @@
 //!
 //! The index is derived from the history and never ahead of it where it counts: the history syncs
 //! its journals first and only then the index, so the entries an index checkpoint counts are on
-//! disk. A start re-indexes every entry above that count (those after the last sync, at most
-//! 32 blocks' worth, or the whole history the first time a node runs with an index). A position
+//! disk. A start re-indexes every entry above that count (those after the last sync and those
+//! still queued for the index's task ([`Indexing`]), or the whole history the first time a node
+//! runs with an index). A position
 //! the index gives is only a hint: the history serves the entry at it only when that entry carries
 //! the asked id, so an index left pointing past the entries or at another entry (which the crash
 //! story above does not leave, but a damaged disk could) never serves another transaction's
