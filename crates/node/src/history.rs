@@ -130,6 +130,9 @@ mod hex_bytes {
 /// The on-disk history of one node.
 pub struct History<E: Context> {
     inner: Mutex<Inner<E>>,
+    /// Each transaction's entry, by id, written by a task of its own. Outside `inner`, so that
+    /// a lookup waiting for the index never holds back the block being recorded.
+    index: Indexing<E>,
 }
 
 impl<E: Context> std::fmt::Debug for History<E> {
@@ -143,8 +146,6 @@ struct Inner<E: Context> {
     /// good after one failed.
     entries: Option<Journal<E, Vec<u8>>>,
     links: Option<Journal<E, Vec<u8>>>,
-    /// Each transaction's entry, by id, written by a task of its own.
-    index: Indexing<E>,
     /// Each account's newest entry.
     heads: HashMap<[u8; 32], u64>,
     /// The height of the newest block recorded or skipped as empty.
@@ -311,10 +312,10 @@ impl<E: Context + Spawner> History<E> {
         }
         let index = Indexing::start(context.child("tx_index_writer"), index);
         Ok(Self {
+            index,
             inner: Mutex::new(Inner {
                 entries: Some(entries),
                 links: Some(links),
-                index,
                 heads,
                 last_height,
                 unsynced: 0,
@@ -330,15 +331,14 @@ impl<E: Context + Spawner> History<E> {
 
     /// Waits until the transaction index holds every transaction recorded, and lets go of the
     /// history's storage, which may then be opened again.
-    pub async fn close(self) {
-        let Inner { index, .. } = self.inner.into_inner();
-        index.close().await;
+    pub async fn close(self) -> Result<(), HistoryError> {
+        self.index.close().await
     }
 
     /// How many recorded transactions wait for the index's task.
     #[cfg(test)]
     pub(crate) async fn unindexed(&self) -> usize {
-        self.inner.lock().await.index.queued()
+        self.index.queued()
     }
 
     /// The height of the newest block recorded (or skipped as empty).
@@ -401,6 +401,8 @@ impl<E: Context + Spawner> History<E> {
             links.push(link);
             encoded.push(bytes);
         }
+        // Room for the block's ids before anything is written: nothing below waits for the index.
+        self.index.reserve().await?;
         inner.unsynced += 1;
         let sync = inner.unsynced >= SYNC_EVERY;
         let journal = inner.entries.take().ok_or_else(failed_before)?;
@@ -429,7 +431,7 @@ impl<E: Context + Spawner> History<E> {
         // Nor does the index: a start indexes again every entry after its last commit, which
         // counts only entries synced before it.
         let commit = sync.then_some(first + count as u64);
-        inner.index.add(ids, commit).await?;
+        self.index.add(ids, commit)?;
         if sync {
             inner.unsynced = 0;
         }
@@ -452,10 +454,11 @@ impl<E: Context + Spawner> History<E> {
     /// The receipt of transaction `id` from its entry, if the history holds it. The index only
     /// names a position; the entry there is served only if it carries `id`.
     async fn find_receipt(&self, id: &types::TxId) -> Result<Option<ReceiptView>, HistoryError> {
-        let inner = self.inner.lock().await;
-        let Some(position) = inner.index.get(id.0).await? else {
+        // A position is handed to the index only after its entry is written.
+        let Some(position) = self.index.get(id.0).await? else {
             return Ok(None);
         };
+        let inner = self.inner.lock().await;
         let journal = inner.entries.as_ref().ok_or_else(failed_before)?;
         if position >= journal.size() {
             return Ok(None);
@@ -739,7 +742,7 @@ mod tests {
                     );
                 }
             }
-            history.close().await;
+            history.close().await.unwrap();
 
             let reopened = History::init(context.child("second"), PREFIX, cache())
                 .await
@@ -765,7 +768,7 @@ mod tests {
                 history.write(block.clone()).await.unwrap();
             }
             let whole = history.entry_count().await;
-            history.close().await;
+            history.close().await.unwrap();
             append_unfinished_block(context.child("crash"), PREFIX, &blocks[9]).await;
 
             let history = History::init(context.child("second"), PREFIX, cache())
@@ -792,7 +795,7 @@ mod tests {
             for block in &blocks {
                 history.write(block.clone()).await.unwrap();
             }
-            history.close().await;
+            history.close().await.unwrap();
             // Lose every link.
             let links = Journal::<_, Vec<u8>>::init_at_size(
                 context.child("lose"),
@@ -809,7 +812,7 @@ mod tests {
                 let who = account(index);
                 assert_eq!(all_pages(&history, &who, 5).await, expected(&blocks, &who));
             }
-            history.close().await;
+            history.close().await.unwrap();
             // And the rebuilt links serve a third start as well.
             let history = History::init(context.child("third"), PREFIX, cache())
                 .await
@@ -960,7 +963,7 @@ mod tests {
                 let total: usize = blocks.iter().map(|b| b.entries.len()).sum();
                 assert_eq!(history.entry_count().await, total as u64, "seed {seed}");
                 check_lists(&history, &blocks).await;
-                history.close().await;
+                history.close().await.unwrap();
                 let again = History::init(context.child("third"), PREFIX, cache())
                     .await
                     .unwrap();
@@ -983,7 +986,7 @@ mod tests {
                 history.write(block.clone()).await.unwrap();
             }
             let whole = history.entry_count().await;
-            history.close().await;
+            history.close().await.unwrap();
             // A half block naming account 7, which nothing else names, in the entries; and two
             // links for it, one beyond the entries altogether.
             let stranger = *account(7).as_bytes();
@@ -1044,7 +1047,7 @@ mod tests {
             );
             history.write(blocks[9].clone()).await.unwrap();
             check_lists(&history, &blocks).await;
-            history.close().await;
+            history.close().await.unwrap();
             let history = History::init(context.child("third"), PREFIX, cache())
                 .await
                 .unwrap();
@@ -1078,7 +1081,7 @@ mod tests {
                 assert!(serde_json::to_vec(&entry).unwrap().len() < MAX_ENTRY_BYTES);
             }
             check_lists(&history, &blocks).await;
-            history.close().await;
+            history.close().await.unwrap();
             let history = History::init(context.child("second"), PREFIX, cache())
                 .await
                 .unwrap();
@@ -1111,7 +1114,7 @@ mod tests {
             }
             let written = history.write(blocks[3].clone()).await;
             let readable = history.read_page(&account(1), None, 500).await;
-            history.close().await;
+            history.close().await.unwrap();
             let reopened = History::init(context.child("second"), PREFIX, cache()).await;
             match written {
                 Err(_) => {
@@ -1289,7 +1292,7 @@ mod tests {
             for block in blocks(1, sections) {
                 history.write(block).await.unwrap();
             }
-            history.close().await;
+            history.close().await.unwrap();
             let before = storage_read_bytes(&context);
             let history = History::init(context.child("second"), PREFIX, cache())
                 .await
@@ -1298,7 +1301,7 @@ mod tests {
             for block in blocks(1 + sections, sections) {
                 history.write(block).await.unwrap();
             }
-            history.close().await;
+            history.close().await.unwrap();
             let before = storage_read_bytes(&context);
             let history = History::init(context.child("third"), PREFIX, cache())
                 .await

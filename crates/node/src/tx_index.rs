@@ -29,7 +29,7 @@ use commonware_utils::{
     NZUsize,
     sequence::{FixedBytes, U64},
 };
-use futures::{SinkExt as _, StreamExt as _, channel::mpsc};
+use futures::{StreamExt as _, channel::mpsc};
 use std::{
     collections::HashMap,
     sync::{Arc, Mutex as StdMutex},
@@ -185,7 +185,8 @@ struct Job {
     commit: Option<u64>,
 }
 
-/// How many blocks' ids may wait for the indexing task before recording a block waits for it.
+/// How many blocks' ids may wait in the channel for the indexing task (one more is being put)
+/// before recording a block waits for it.
 const QUEUED_BLOCKS: usize = 8;
 
 /// How many puts the indexing task makes before it lets a lookup at the index.
@@ -194,14 +195,16 @@ const PUTS_PER_LOCK: usize = 256;
 /// The index as the history writes it: by a task of its own, so that recording a block does
 /// not wait for a freezer put per transaction (a table read and write each, about 0.1 to 0.3 ms
 /// under load: most of a full block's recording time). Lookups see every id handed over, put
-/// or not yet. The index may lag the history by [`QUEUED_BLOCKS`] blocks; a commit still counts
+/// or not yet. The index may lag the history by [`QUEUED_BLOCKS`] + 1 blocks; a commit still counts
 /// only entries the history synced before handing the commit over, so a crash loses nothing a
 /// start does not index again.
 pub(crate) struct Indexing<E: Context> {
     index: Arc<Mutex<TxIndex<E>>>,
     queued: Arc<StdMutex<Queued>>,
-    jobs: mpsc::Sender<Job>,
-    task: Handle<()>,
+    /// Used by one recording at a time (the history's lock is held around [`Indexing::reserve`]
+    /// and [`Indexing::add`]), never held across an await.
+    jobs: StdMutex<mpsc::Sender<Job>>,
+    task: Handle<Result<(), String>>,
 }
 
 impl<E: Context + Spawner> Indexing<E> {
@@ -209,7 +212,8 @@ impl<E: Context + Spawner> Indexing<E> {
     pub(crate) fn start(context: E, index: TxIndex<E>) -> Self {
         let index = Arc::new(Mutex::new(index));
         let queued = Arc::new(StdMutex::new(Queued::default()));
-        let (jobs, mut received) = mpsc::channel::<Job>(QUEUED_BLOCKS);
+        // A futures channel holds its buffer and one more per sender.
+        let (jobs, mut received) = mpsc::channel::<Job>(QUEUED_BLOCKS - 1);
         let task = context.spawn({
             let index = index.clone();
             let queued = queued.clone();
@@ -217,8 +221,9 @@ impl<E: Context + Spawner> Indexing<E> {
                 while let Some(job) = received.next().await {
                     if let Err(error) = Self::apply(&index, &job).await {
                         tracing::error!(%error, "the transaction index stopped");
-                        queued.lock().expect("lock").failure = Some(error.to_string());
-                        return;
+                        let error = error.to_string();
+                        queued.lock().expect("lock").failure = Some(error.clone());
+                        return Err(error);
                     }
                     let mut queued = queued.lock().expect("lock");
                     for (id, position) in &job.ids {
@@ -227,12 +232,13 @@ impl<E: Context + Spawner> Indexing<E> {
                         }
                     }
                 }
+                Ok(())
             }
         });
         Self {
             index,
             queued,
-            jobs,
+            jobs: StdMutex::new(jobs),
             task,
         }
     }
@@ -250,23 +256,36 @@ impl<E: Context + Spawner> Indexing<E> {
         Ok(())
     }
 
+    /// Fails if the task has stopped, and otherwise waits (while [`QUEUED_BLOCKS`] blocks are
+    /// queued) for room for one more block: called before the block is written, so that
+    /// [`Indexing::add`] after it never waits, and a recording dropped in between leaves nothing
+    /// half done.
+    pub(crate) async fn reserve(&self) -> Result<(), HistoryError> {
+        if let Some(error) = &self.queued.lock().expect("lock").failure {
+            return Err(HistoryError::Storage(error.clone()));
+        }
+        futures::future::poll_fn(|cx| self.jobs.lock().expect("lock").poll_ready(cx))
+            .await
+            .map_err(|_| failed_before())
+    }
+
     /// Hands a recorded block's ids to the task, and with `commit` the history's entry count,
-    /// which the caller has synced. Waits only while [`QUEUED_BLOCKS`] blocks are queued.
-    pub(crate) async fn add(
-        &mut self,
+    /// which the caller has synced. Needs the room [`Indexing::reserve`] made; never waits.
+    pub(crate) fn add(
+        &self,
         ids: Vec<([u8; 32], u64)>,
         commit: Option<u64>,
     ) -> Result<(), HistoryError> {
-        {
-            let mut queued = self.queued.lock().expect("lock");
-            if let Some(error) = &queued.failure {
-                return Err(HistoryError::Storage(error.clone()));
-            }
-            queued.positions.extend(ids.iter().copied());
-        }
+        // Queued before the task can see the job, so a lookup never misses an id in between.
+        self.queued
+            .lock()
+            .expect("lock")
+            .positions
+            .extend(ids.iter().copied());
         self.jobs
-            .send(Job { ids, commit })
-            .await
+            .lock()
+            .expect("lock")
+            .start_send(Job { ids, commit })
             .map_err(|_| failed_before())
     }
 
@@ -292,11 +311,18 @@ impl<E: Context + Spawner> Indexing<E> {
         self.queued.lock().expect("lock").positions.len()
     }
 
-    /// Waits until every id handed over is put, and the task has let go of the index.
-    pub(crate) async fn close(self) {
+    /// Waits until every id handed over is put and the task has let go of the index, and gives
+    /// the error that stopped the task, if one did.
+    pub(crate) async fn close(self) -> Result<(), HistoryError> {
         let Self { jobs, task, .. } = self;
         drop(jobs);
-        let _ = task.await;
+        match task.await {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(error)) => Err(HistoryError::Storage(error)),
+            Err(error) => Err(HistoryError::Storage(format!(
+                "the transaction index's task ended: {error}"
+            ))),
+        }
     }
 }
 
@@ -318,7 +344,7 @@ mod tests {
         for block in blocks {
             history.record(block.clone()).await.unwrap();
         }
-        history.close().await;
+        history.close().await.unwrap();
     }
 
     /// The receipt `history` gives for `id`, if any.
@@ -341,7 +367,7 @@ mod tests {
                 history.record(block.clone()).await.unwrap();
             }
             check_receipts(&history, &blocks).await;
-            history.close().await;
+            history.close().await.unwrap();
             let history = History::init(context.child("second"), PREFIX, cache())
                 .await
                 .unwrap();
@@ -351,7 +377,7 @@ mod tests {
                 history.record(block.clone()).await.unwrap();
             }
             check_receipts(&history, &blocks).await;
-            history.close().await;
+            history.close().await.unwrap();
             let history = History::init(context.child("third"), PREFIX, cache())
                 .await
                 .unwrap();
@@ -407,7 +433,7 @@ mod tests {
                 .await
                 .unwrap();
             assert_eq!(receipt(&history, tx_id(1, 0)).await, None, "empty history");
-            history.close().await;
+            history.close().await.unwrap();
             let blocks = chain(40);
             recorded(&context, &blocks).await;
             let history = History::init(context.child("reopened"), PREFIX, cache())
@@ -439,7 +465,7 @@ mod tests {
                 .await
                 .unwrap();
             let whole = history.entry_count().await;
-            history.close().await;
+            history.close().await.unwrap();
             append_unfinished_block(context.child("crash"), PREFIX, &blocks[38]).await;
             let mut index = TxIndex::init(context.child("ahead"), PREFIX, cache())
                 .await
@@ -464,7 +490,7 @@ mod tests {
             // Glue replays block 39.
             history.record(blocks[38].clone()).await.unwrap();
             check_receipts(&history, &blocks).await;
-            history.close().await;
+            history.close().await.unwrap();
             let history = History::init(context.child("third"), PREFIX, cache())
                 .await
                 .unwrap();
@@ -484,7 +510,7 @@ mod tests {
                 .await
                 .unwrap();
             let count = history.entry_count().await;
-            history.close().await;
+            history.close().await.unwrap();
             let mut index = TxIndex::init(context.child("forged"), PREFIX, cache())
                 .await
                 .unwrap();
@@ -514,7 +540,7 @@ mod tests {
                     .unwrap();
             }
             served_as_recorded(&history, "second").await;
-            history.close().await;
+            history.close().await.unwrap();
             let history = History::init(context.child("third"), PREFIX, cache())
                 .await
                 .unwrap();
