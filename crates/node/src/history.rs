@@ -14,7 +14,7 @@
 //!   entries: whatever a crash left missing is rebuilt from them, and any excess is cut.
 //! - **the transaction index** (`tx_index.rs`): each transaction id's entry position, in
 //!   a commonware freezer. It too is derived from the entries: a task of its own writes it behind
-//!   the history (at most 8 blocks behind; lookups see the ids still queued), it is committed
+//!   the history (at most 9 blocks behind; lookups see the ids still queued), it is committed
 //!   after the entries, every 32 recorded blocks, and a start indexes again the entries after its
 //!   last commit (the whole history, the first time). An entry is served for an id only if it
 //!   carries that id.
