@@ -337,7 +337,7 @@ impl<E: Context + Spawner> History<E> {
 
     /// How many recorded transactions wait for the index's task.
     #[cfg(test)]
-    pub(crate) async fn unindexed(&self) -> usize {
+    pub(crate) fn unindexed(&self) -> usize {
         self.index.queued()
     }
 
