@@ -15,6 +15,7 @@ use types::{
     bank::{BankCall, Transfer},
     lending::{LendingCall, Repay},
     market::{MarketCall, TradeRef},
+    staking::{KeyProof, RegisterValidator, StakingCall},
 };
 
 fn transactions(chain: &TestChain) -> Vec<SignedTransaction> {
@@ -28,10 +29,18 @@ fn transactions(chain: &TestChain) -> Vec<SignedTransaction> {
         loan: 2,
         amount: 1_000_000,
     }));
+    let node = ledger::testing::key(10_000);
+    let register = Call::Staking(StakingCall::Register(RegisterValidator {
+        node_key: account(10_000),
+        address: types::Text::new("127.0.0.1:9000").expect("short"),
+        bond: 10_000_000_000_000,
+        key_proof: KeyProof::sign(&node, &chain.chain_id(), &account(1)),
+    }));
     vec![
         chain.tx(0, transfer),
         chain.tx(0, release),
         chain.tx(2, repay),
+        chain.tx(1, register),
     ]
 }
 

@@ -162,6 +162,66 @@ pub fn check_indexes(store: &MemoryStore) -> Result<(), IndexError> {
             )));
         }
     }
+    check_staking(store)
+}
+
+/// Checks the staking registry against its records: the candidate list holds exactly the
+/// validators that are not unbonding, in account order; each node key maps to the one record
+/// that registered it and nothing else; and the staking module holds exactly the sum of bonds.
+fn check_staking(store: &MemoryStore) -> Result<(), IndexError> {
+    use crate::staking::{self, records::table};
+    let mut candidates = Vec::new();
+    let mut keys = std::collections::BTreeMap::new();
+    let mut bonds: u128 = 0;
+    for (key, value) in store.scan_prefix(&[table::VALIDATOR]) {
+        let validator: staking::Validator = decode(value).map_err(|e| {
+            IndexError(format!(
+                "validator record {} does not decode: {e}",
+                hex(key)
+            ))
+        })?;
+        if validator.unbonding.is_none() {
+            candidates.push(validator.account);
+        }
+        if let Some(other) = keys.insert(validator.node_key, validator.account) {
+            return Err(IndexError(format!(
+                "node key {} is held by {} and {other}",
+                validator.node_key, validator.account
+            )));
+        }
+        bonds = bonds
+            .checked_add(validator.bond)
+            .ok_or_else(|| IndexError("the bonds overflow".into()))?;
+    }
+    let listed = staking::Db::candidates(store);
+    if listed != candidates {
+        return Err(IndexError(format!(
+            "the candidates are {candidates:?}, but {listed:?} are listed"
+        )));
+    }
+    let indexed: std::collections::BTreeMap<_, _> = store
+        .scan_prefix(&[table::NODE_KEY])
+        .map(|(key, value)| {
+            let node_key = key
+                .get(1..)
+                .and_then(|bytes| decode::<types::AccountId>(bytes).ok());
+            let account = decode::<types::AccountId>(value).ok();
+            node_key
+                .zip(account)
+                .ok_or_else(|| IndexError(format!("malformed node key entry {}", hex(key))))
+        })
+        .collect::<Result<_, _>>()?;
+    if indexed != keys {
+        return Err(IndexError(format!(
+            "the node keys of the records are {keys:?}, but the index holds {indexed:?}"
+        )));
+    }
+    let held = state::held(store, Module::Staking, types::AssetId::NATIVE);
+    if held != bonds {
+        return Err(IndexError(format!(
+            "the staking module holds {held} EQA minor units, the bonds sum to {bonds}"
+        )));
+    }
     Ok(())
 }
 

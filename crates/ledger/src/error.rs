@@ -40,6 +40,8 @@ pub enum CallError {
     Market(#[from] crate::market::MarketError),
     #[error(transparent)]
     Lending(#[from] crate::lending::LendingError),
+    #[error(transparent)]
+    Staking(#[from] crate::staking::StakingError),
     /// The call hit a bug in the ledger (it panicked). Its writes were dropped and its fee
     /// charged; the node logs the panic with the transaction id.
     #[error("the call failed on an internal error of the ledger; nothing it did was kept")]

@@ -426,6 +426,9 @@ fn dispatch(
         Call::Lending(call) => {
             crate::lending::execute(store, context, signer, call, events).map_err(Into::into)
         }
+        Call::Staking(call) => {
+            crate::staking::execute(store, context, signer, call, events).map_err(Into::into)
+        }
     }
 }
 

@@ -34,6 +34,7 @@ use crate::{
     lending::{self, LendingParams, params::RawLendingParams},
     market::{self, MarketParams, params::RawMarketParams},
     params::Params,
+    staking::{self, StakingParams, params::RawStakingParams},
     state::{self, AssetInfo},
     store::Store,
 };
@@ -96,6 +97,7 @@ pub struct Genesis {
     pub params: Params,
     pub market: MarketParams,
     pub lending: LendingParams,
+    pub staking: StakingParams,
     pub arbitrators: Vec<GenesisArbitrator>,
     pub profiles: Vec<GenesisProfile>,
     /// Assets in id order; the native asset is first.
@@ -157,6 +159,8 @@ struct RawParams {
     market: RawMarketParams,
     #[serde(default)]
     lending: RawLendingParams,
+    #[serde(default)]
+    staking: RawStakingParams,
 }
 
 #[derive(Deserialize)]
@@ -329,6 +333,11 @@ impl Genesis {
             .lending
             .resolve()
             .map_err(|(field, message)| invalid(field, message))?;
+        let staking = raw
+            .params
+            .staking
+            .resolve(native_decimals)
+            .map_err(|(field, message)| invalid(field, message))?;
         let mut arbitrators = Vec::new();
         for (index, entry) in raw.arbitrators.iter().enumerate() {
             let field = |name: &str| format!("arbitrators[{index}].{name}");
@@ -417,6 +426,7 @@ impl Genesis {
             params,
             market,
             lending,
+            staking,
             arbitrators,
             profiles,
             assets,
@@ -488,6 +498,7 @@ impl Genesis {
         state::set_last_block(store, 0, self.genesis_time_ms);
         market::params::store(store, &self.market);
         lending::params::store(store, &self.lending);
+        staking::params::store(store, &self.staking);
         for arbitrator in &self.arbitrators {
             market::register_at_genesis(store, arbitrator, self.genesis_time_ms)
                 .expect("genesis validation checked the bond is covered");

@@ -28,6 +28,7 @@ pub mod market;
 pub mod math;
 pub mod params;
 pub mod receipt;
+pub mod staking;
 pub mod state;
 pub mod store;
 pub mod testing;

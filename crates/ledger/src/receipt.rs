@@ -55,4 +55,5 @@ pub enum Event {
     },
     Market(crate::market::MarketEvent),
     Lending(crate::lending::LendingEvent),
+    Staking(crate::staking::StakingEvent),
 }

@@ -12,7 +12,8 @@ use types::{
     impl_codec,
 };
 
-/// Table tags. The market module owns 0x10-0x2f and the lending module 0x30-0x4f.
+/// Table tags. The market module owns 0x10-0x2f, the lending module 0x30-0x4f and the staking
+/// module 0x50-0x5f.
 pub mod table {
     pub const NONCE: u8 = 0x01;
     pub const BALANCE: u8 = 0x02;
@@ -61,10 +62,11 @@ pub fn symbol_key(symbol: &Symbol) -> Vec<u8> {
 pub enum Module {
     Market = 1,
     Lending = 2,
+    Staking = 3,
 }
 
 impl Module {
-    pub const ALL: [Module; 2] = [Module::Market, Module::Lending];
+    pub const ALL: [Module; 3] = [Module::Market, Module::Lending, Module::Staking];
 }
 
 pub fn held_key(module: Module, asset: AssetId) -> Vec<u8> {

@@ -49,6 +49,9 @@ fn fixed_seeds_keep_every_invariant() {
         "lending.repay",
         "lending.claim",
         "lending.declare_default",
+        "staking.register",
+        "staking.unbond",
+        "staking.withdraw",
     ];
     let missing: Vec<_> = deep
         .iter()
@@ -58,5 +61,42 @@ fn fixed_seeds_keep_every_invariant() {
         missing.is_empty(),
         "no case reached a successful {missing:?}; successes: {:?}",
         stats.succeeded
+    );
+    // Every way a staking call can be refused was tried and refused.
+    let refusals = [
+        ("staking.register", "AlreadyRegistered"),
+        ("staking.register", "NodeKeyTaken"),
+        ("staking.register", "BadKeyProof"),
+        ("staking.register", "BondTooSmall"),
+        ("staking.register", "InvalidAddress"),
+        ("staking.register", "RegistryFull"),
+        ("staking.unbond", "NotRegistered"),
+        ("staking.unbond", "AlreadyUnbonding"),
+        ("staking.withdraw", "NotRegistered"),
+        ("staking.withdraw", "NotUnbonding"),
+        ("staking.withdraw", "UnbondingRunning"),
+    ];
+    let untried: Vec<_> = refusals
+        .iter()
+        .filter(|(kind, error)| {
+            !stats
+                .failed
+                .keys()
+                .any(|(k, e)| k == kind && e.contains(error))
+        })
+        .collect();
+    assert!(
+        untried.is_empty(),
+        "no case was refused with {untried:?}; refusals: {:?}; successes: {:?}",
+        stats
+            .failed
+            .iter()
+            .filter(|((k, _), _)| k.starts_with("staking"))
+            .collect::<Vec<_>>(),
+        stats
+            .succeeded
+            .iter()
+            .filter(|(k, _)| k.starts_with("staking"))
+            .collect::<Vec<_>>()
     );
 }

@@ -114,6 +114,20 @@ impl RpcClient {
         self.call(method::GET_CHAT, rpc_params![trade, from]).await
     }
 
+    /// The validator registry, with `account`'s own record if it is unbonding.
+    pub async fn staking(
+        &self,
+        account: Option<&AccountId>,
+    ) -> Result<crate::staking::StakingView, ClientError> {
+        match account {
+            Some(account) => {
+                self.call(method::GET_STAKING, rpc_params![account.to_string()])
+                    .await
+            }
+            None => self.call(method::GET_STAKING, ArrayParams::new()).await,
+        }
+    }
+
     pub async fn arbitrators(&self) -> Result<Vec<ArbitratorView>, ClientError> {
         self.call(method::LIST_ARBITRATORS, ArrayParams::new())
             .await

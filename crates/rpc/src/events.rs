@@ -19,13 +19,17 @@
 //!   `request_closed {loan, state}`, `credit_offered {offer, lender}`,
 //!   `credit_closed {offer, returned: money}`, `repaid {loan, late_fee: money, interest: money,
 //!   principal: money}`, `loan_repaid {loan}`, `claimed {loan, lender, amount: money,
-//!   collateral: money | null}`, `defaulted {loan, collateral: money | null, debt: money}`.
+//!   collateral: money | null}`, `defaulted {loan, collateral: money | null, debt: money}`;
+//! - staking: `validator_registered {account, node_key, bond: money}` (the node key in
+//!   hexadecimal), `validator_unbonding {account, bond_free_at_ms, evicted}`,
+//!   `validator_withdrawn {account, bond: money}`.
 
 use crate::{market::trade_state_name, views::Money};
 use ledger::{
     Event,
     lending::{self, LendingEvent},
     market::{self, MarketEvent},
+    staking::StakingEvent,
     store::Store,
 };
 use schemars::{JsonSchema, Schema, SchemaGenerator};
@@ -98,6 +102,9 @@ pub const KINDS: &[Kind] = &[
     kind("loan_repaid", &[("loan", Number)]),
     kind("claimed", &[("loan", Number), ("lender", Account), ("amount", Amount), ("collateral", MaybeMoney)]),
     kind("defaulted", &[("loan", Number), ("collateral", MaybeMoney), ("debt", Amount)]),
+    kind("validator_registered", &[("account", Account), ("node_key", Name), ("bond", Amount)]),
+    kind("validator_unbonding", &[("account", Account), ("bond_free_at_ms", Number), ("evicted", Flag)]),
+    kind("validator_withdrawn", &[("account", Account), ("bond", Amount)]),
 ];
 
 /// The schema of a receipt's event (`components.schemas.Event` in the OpenRPC document): one
@@ -179,6 +186,7 @@ pub fn event_json(store: &(impl Store + ?Sized), event: &Event) -> Value {
                      "amount": Money::read(store, *asset, *amount) }),
         Event::Market(event) => market_json(store, event),
         Event::Lending(event) => lending_json(store, event),
+        Event::Staking(event) => staking_json(store, event),
     };
     let text = words(&value);
     value["text"] = Value::String(text);
@@ -261,6 +269,26 @@ fn market_json(store: &(impl Store + ?Sized), event: &MarketEvent) -> Value {
         MarketEvent::ProfileSet { account } => {
             json!({ "kind": "profile_set", "account": account.to_string() })
         }
+    }
+}
+
+fn staking_json(store: &(impl Store + ?Sized), event: &StakingEvent) -> Value {
+    let eqa = |minor: u128| Money::read(store, AssetId::NATIVE, minor);
+    match event {
+        StakingEvent::ValidatorRegistered {
+            account,
+            node_key,
+            bond,
+        } => json!({ "kind": "validator_registered", "account": account.to_string(),
+                     "node_key": crate::staking::node_key_hex(node_key), "bond": eqa(*bond) }),
+        StakingEvent::ValidatorUnbonding {
+            account,
+            bond_free_at_ms,
+            evicted,
+        } => json!({ "kind": "validator_unbonding", "account": account.to_string(),
+                     "bond_free_at_ms": bond_free_at_ms, "evicted": evicted }),
+        StakingEvent::BondWithdrawn { account, bond } => json!({ "kind": "validator_withdrawn",
+                     "account": account.to_string(), "bond": eqa(*bond) }),
     }
 }
 
@@ -499,6 +527,27 @@ pub fn words(event: &Value) -> String {
                 money("debt")
             )
         }
+        "validator_registered" => format!(
+            "{} registered node {} as a validator with a bond of {}",
+            text("account"),
+            text("node_key"),
+            money("bond")
+        ),
+        "validator_unbonding" => format!(
+            "validator {} {}; the bond is free after {} ms",
+            text("account"),
+            if event["evicted"] == Value::Bool(true) {
+                "was pushed out of the full registry by a larger bond"
+            } else {
+                "is unbonding"
+            },
+            text("bond_free_at_ms")
+        ),
+        "validator_withdrawn" => format!(
+            "validator {} withdrew the bond of {}",
+            text("account"),
+            money("bond")
+        ),
         other => other.replace('_', " "),
     }
 }

@@ -17,6 +17,7 @@ pub mod observe;
 pub mod outcome;
 pub mod server;
 pub mod simulate;
+pub mod staking;
 pub mod views;
 pub mod words;
 
@@ -58,6 +59,7 @@ pub mod method {
     pub const GET_CREDIT_OFFER: &str = "equa_getCreditOffer";
     pub const GET_ACCOUNT_FUNDS: &str = "equa_getAccountFunds";
     pub const GET_TRADE_OUTCOME: &str = "equa_getTradeOutcome";
+    pub const GET_STAKING: &str = "equa_getStaking";
     /// Subscriptions: subscribe, notification, unsubscribe.
     pub const SUBSCRIBE_BLOCKS: [&str; 3] = [
         "equa_subscribeBlocks",

@@ -17,6 +17,7 @@ use crate::{
     method,
     observe::{Observation, Observed, RequestObserver},
     simulate::SimulationView,
+    staking::StakingView,
     views::{
         AccountProofView, AccountView, AssetView, BlockView, BlocksPageView, ErrorView,
         HistoryView, ParamsView, ReceiptView, SubmittedView, tx_id_hex,
@@ -676,6 +677,22 @@ fn module_with(backend: Arc<dyn Backend>, books: Arc<BookCache>) -> RpcModule<Ar
         "An account's profile, merchant tier, trade record and credit history.",
         vec![address],
         |store, (address,): (String,)| Ok(ReputationView::read(store, &parse_account(&address)?)),
+    );
+
+    // Staking.
+    let address = param::<Option<String>>(&mut api.generator, "address?");
+    api.query(
+        method::GET_STAKING,
+        "The validator registry: its rules, the candidates in rank order with their bonds, the \
+         committee they elect, and the given account's record if it is unbonding.",
+        vec![address],
+        |store, (address,): (Option<String>,)| {
+            let also = match address {
+                Some(address) => vec![parse_account(&address)?],
+                None => Vec::new(),
+            };
+            Ok(StakingView::read(store, &also))
+        },
     );
 
     // Lending.

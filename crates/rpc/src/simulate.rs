@@ -189,6 +189,7 @@ fn moves(store: &(impl Store + ?Sized), simulation: &Simulation) -> Vec<MoveView
                 Holder::Account(account) => (Some(account.to_string()), None),
                 Holder::Module(Module::Market) => (None, Some("market")),
                 Holder::Module(Module::Lending) => (None, Some("lending")),
+                Holder::Module(Module::Staking) => (None, Some("staking")),
             };
             let (sign, size) = if change.after >= change.before {
                 ("+", change.after.abs_diff(change.before))

@@ -4,7 +4,8 @@
 
 use crate::market::FIAT_DECIMALS;
 use ledger::{
-    BankError, CallError, Store, TxError, lending::LendingError, market::MarketError, state,
+    BankError, CallError, Store, TxError, lending::LendingError, market::MarketError,
+    staking::StakingError, state,
 };
 use types::{AssetId, amount, market::Fiat};
 
@@ -45,6 +46,7 @@ pub fn call_error(store: &(impl Store + ?Sized), error: &CallError) -> String {
         CallError::Bank(error) => bank_error(store, error),
         CallError::Market(error) => market_error(store, error),
         CallError::Lending(error) => lending_error(store, error),
+        CallError::Staking(error) => staking_error(store, error),
         CallError::Internal => error.to_string(),
     }
 }
@@ -133,6 +135,28 @@ fn market_error(store: &(impl Store + ?Sized), error: &MarketError) -> String {
             "the bond {} is below the minimum {}",
             money(AssetId::NATIVE, *bond),
             money(AssetId::NATIVE, *minimum)
+        ),
+        other => other.to_string(),
+    }
+}
+
+fn staking_error(store: &(impl Store + ?Sized), error: &StakingError) -> String {
+    let eqa = |minor| asset_amount(store, AssetId::NATIVE, minor);
+    match error {
+        StakingError::Bank(error) => bank_error(store, error),
+        StakingError::BondTooSmall { bond, minimum } => format!(
+            "a bond of {} is below the minimum {}",
+            eqa(*bond),
+            eqa(*minimum)
+        ),
+        StakingError::RegistryFull { max, lowest_bond } => format!(
+            "the registry holds the most candidates it may ({max}); a bond above the lowest \
+             candidate's {} takes its place",
+            eqa(*lowest_bond)
+        ),
+        StakingError::NodeKeyTaken { node_key, account } => format!(
+            "node key {} is already registered by {account}",
+            crate::staking::node_key_hex(node_key)
         ),
         other => other.to_string(),
     }

@@ -6,6 +6,7 @@ use ledger::{
     Event, MemoryStore,
     lending::{LendingEvent, LoanState},
     market::{MarketEvent, TradeState},
+    staking::StakingEvent,
     testing::{TestChain, account},
 };
 use rpc::{
@@ -205,6 +206,11 @@ fn kind_of(event: &Event) -> &'static str {
             LendingEvent::Claimed { .. } => "claimed",
             LendingEvent::Defaulted { .. } => "defaulted",
         },
+        Event::Staking(event) => match event {
+            StakingEvent::ValidatorRegistered { .. } => "validator_registered",
+            StakingEvent::ValidatorUnbonding { .. } => "validator_unbonding",
+            StakingEvent::BondWithdrawn { .. } => "validator_withdrawn",
+        },
     }
 }
 
@@ -397,6 +403,20 @@ fn samples() -> Vec<Event> {
             loan: 9,
             collateral: 0,
             debt: 8,
+        }),
+        Event::Staking(StakingEvent::ValidatorRegistered {
+            account: a,
+            node_key: b,
+            bond: 10,
+        }),
+        Event::Staking(StakingEvent::ValidatorUnbonding {
+            account: a,
+            bond_free_at_ms: 1_700_000_000_000,
+            evicted: true,
+        }),
+        Event::Staking(StakingEvent::BondWithdrawn {
+            account: a,
+            bond: 10,
         }),
     ]
 }

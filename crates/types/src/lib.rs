@@ -14,6 +14,7 @@ pub mod block;
 pub mod codec;
 pub mod lending;
 pub mod market;
+pub mod staking;
 pub mod text;
 pub mod tx;
 

@@ -7,6 +7,7 @@ use crate::{
     hash, impl_codec, impl_codec_enum,
     lending::LendingCall,
     market::MarketCall,
+    staking::StakingCall,
 };
 use bytes::BufMut;
 use commonware_cryptography::{Signer, Verifier, ed25519};
@@ -25,8 +26,9 @@ pub enum Call {
     Bank(BankCall),
     Market(MarketCall),
     Lending(LendingCall),
+    Staking(StakingCall),
 }
-impl_codec_enum!(Call { 0 => Bank, 1 => Market, 2 => Lending });
+impl_codec_enum!(Call { 0 => Bank, 1 => Market, 2 => Lending, 3 => Staking });
 
 impl Call {
     /// The name under which this call's fee is set in the chain's parameters.
@@ -35,6 +37,7 @@ impl Call {
             Self::Bank(call) => call.kind(),
             Self::Market(call) => call.kind(),
             Self::Lending(call) => call.kind(),
+            Self::Staking(call) => call.kind(),
         }
     }
 }

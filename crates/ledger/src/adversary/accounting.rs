@@ -26,6 +26,8 @@
 //!
 //!   and for every open credit offer, its `remaining` amount in the offer's asset.
 //!   Sums over lenders read every position in the loan's lender list.
+//! - **staking**: for every validator record (candidate or unbonding, until withdrawn), its
+//!   `bond` in EQA.
 
 use super::{Violation, panics::guarded, view::View};
 use crate::{
@@ -47,6 +49,19 @@ fn add(totals: &mut Totals, asset: AssetId, amount: u128, what: &str) -> Result<
         )
     })?;
     Ok(())
+}
+
+fn staking_owed(view: &View) -> Result<Totals, Violation> {
+    let mut owed = Totals::new();
+    for validator in &view.validators {
+        add(
+            &mut owed,
+            AssetId::NATIVE,
+            validator.bond,
+            &format!("the bond of validator {}", validator.account),
+        )?;
+    }
+    Ok(owed)
 }
 
 fn market_owed(view: &View) -> Result<Totals, Violation> {
@@ -191,6 +206,7 @@ pub fn check_held(store: &MemoryStore, view: &View) -> Result<(), Violation> {
     for (module, owed) in [
         (Module::Market, market_owed(view)?),
         (Module::Lending, lending_owed(view)?),
+        (Module::Staking, staking_owed(view)?),
     ] {
         for asset in view.assets() {
             let held = state::held(store, module, asset);

@@ -1,10 +1,11 @@
 //! The exit phase: after the random blocks, time is moved past every deadline and each record's
 //! owner, or a bystander where anyone may act, takes the exit that needs nobody else's
-//! cooperation. Every trade must reach a final state, every loan a closed one, and both modules
+//! cooperation. Every trade must reach a final state, every loan a closed one, and every module
 //! must end up holding nothing: whatever is left is money nobody can get out.
 //!
 //! Exits taken: makers cancel offers and lenders cancel credit offers; arbitrators unregister and,
-//! after the cooldown, withdraw their bonds; a seller claims the timeout of an unpaid trade; a
+//! after the cooldown, withdraw their bonds; validators unbond and, after the delay, withdraw
+//! theirs; a seller claims the timeout of an unpaid trade; a
 //! buyer disputes a paid trade after the release window; a bystander reassigns a dispute after
 //! its ruling deadline (which ends it without a ruling once no arbitrator is left); a bystander
 //! expires a request after its deadline and acceptance period, and declares an active loan in
@@ -28,6 +29,7 @@ use types::{
     bank::{BankCall, Transfer},
     lending::{LendingCall, LoanRef},
     market::{DisputeReason, MarketCall, Nothing, OfferRef, OpenDispute, TradeRef},
+    staking::StakingCall,
 };
 
 const DAY_MS: u64 = 86_400_000;
@@ -79,6 +81,13 @@ fn exits(world: &World, view: &View) -> Vec<(u64, Option<TxPlan>)> {
             }
             Some(_) => {}
         }
+    }
+    for validator in &view.validators {
+        let (at, call) = match &validator.unbonding {
+            None => (now, StakingCall::Unbond(Nothing)),
+            Some(unbonding) => (unbonding.free_at_ms, StakingCall::Withdraw(Nothing)),
+        };
+        exits.push((at, tx(world, &validator.account, Call::Staking(call))));
     }
     for trade in view.live_trades() {
         let r = TradeRef { trade: trade.id };
@@ -319,7 +328,7 @@ fn defaulted_remainders(
 /// Names the records that still owe `asset`, to explain a non-empty module.
 fn stuck_detail(view: &View, module: Module, asset: types::AssetId) -> String {
     match module {
-        Module::Market => String::new(),
+        Module::Market | Module::Staking => String::new(),
         Module::Lending => {
             let loans: Vec<String> = view
                 .loans

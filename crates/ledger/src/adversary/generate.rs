@@ -7,6 +7,7 @@ use super::{
     dice::Dice,
     lending_calls, market_calls,
     plan::{Envelope, TxPlan},
+    staking_calls,
     view::View,
     world::{ACTORS, EQA, GOLD, Setup, USDX, WEI},
 };
@@ -223,11 +224,12 @@ impl<'a> Ctx<'a> {
 pub fn tx(ctx: &mut Ctx) -> TxPlan {
     ctx.sloppy = ctx.dice.chance(25);
     let flood = ctx.flood && ctx.focus.trade.is_some() && ctx.dice.chance(80);
-    let (signer, call) = match ctx.dice.weighted(&[6, 50, 44]) {
+    let (signer, call) = match ctx.dice.weighted(&[6, 45, 39, 10]) {
         _ if flood => market_calls::flood(ctx),
         0 => bank(ctx),
         1 => market_calls::call(ctx),
-        _ => lending_calls::call(ctx),
+        2 => lending_calls::call(ctx),
+        _ => staking_calls::call(ctx),
     };
     // Every call the ledger is given must be one a node could have decoded: the ledger relies on
     // the codec's bounds (message sizes, method counts) and never sees anything else.

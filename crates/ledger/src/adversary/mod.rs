@@ -57,6 +57,7 @@ mod panics;
 pub mod plan;
 mod records;
 mod shrink;
+mod staking_calls;
 mod steer;
 #[cfg(test)]
 mod tests;

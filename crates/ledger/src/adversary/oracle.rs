@@ -28,6 +28,7 @@ use types::{
     bank::BankCall,
     lending::LendingCall,
     market::{MarketCall, Party, PaymentMethod, Side},
+    staking::StakingCall,
 };
 
 const DAY_MS: u64 = 86_400_000;
@@ -75,6 +76,40 @@ impl Judge<'_> {
             && (1..=params.max_term_days).contains(&term_days)
             && (1..=types::lending::MAX_INSTALMENTS).contains(&count)
             && u32::from(count) <= term_days
+    }
+
+    fn staking(&self, call: &StakingCall) -> Option<&'static str> {
+        let own = self
+            .view
+            .validators
+            .iter()
+            .find(|v| v.account == self.signer);
+        match call {
+            StakingCall::Register(r) => {
+                let params = &self.view.staking;
+                // Only the loopback addresses the generator writes with a port above 0.
+                let port = r.address.as_str().strip_prefix("127.0.0.1:")?;
+                (own.is_none()
+                    && self
+                        .view
+                        .validators
+                        .iter()
+                        .all(|v| v.node_key != r.node_key)
+                    && port.parse::<u16>().is_ok_and(|port| port > 0)
+                    && r.bond >= params.min_bond
+                    && self.view.candidates.len() < usize::from(params.max_candidates)
+                    && r.key_proof
+                        .verify(&r.node_key, &state::chain_id(self.store), &self.signer)
+                    && self.covers(AssetId::NATIVE, r.bond))
+                .then_some("a registration with its own node key and a bond within the limits")
+            }
+            StakingCall::Unbond(_) => own?.unbonding.is_none().then_some("a candidate unbonding"),
+            StakingCall::Withdraw(_) => own?
+                .unbonding
+                .as_ref()
+                .is_some_and(|u| self.now >= u.free_at_ms)
+                .then_some("an unbonding validator withdrawing after the delay"),
+        }
     }
 
     fn bank(&self, call: &BankCall) -> Option<&'static str> {
@@ -432,6 +467,8 @@ pub fn predict(
 ) -> Vec<Option<&'static str>> {
     let mut signers = BTreeSet::new();
     let mut named = BTreeSet::new();
+    // Registrations race for node keys and registry places: only a block's first is judged.
+    let mut registered = false;
     plans
         .iter()
         .zip(txs)
@@ -439,7 +476,10 @@ pub fn predict(
             let mut call = plan.call.clone();
             let record = named_id(&mut call).map(|(space, id)| (space, *id));
             let first_of_signer = signers.insert(plan.signer);
-            let untouched = record.is_none_or(|record| named.insert(record));
+            let mut untouched = record.is_none_or(|record| named.insert(record));
+            if matches!(plan.call, Call::Staking(StakingCall::Register(_))) {
+                untouched &= !std::mem::replace(&mut registered, true);
+            }
             let plain = matches!(plan.envelope, Envelope::Valid | Envelope::Overpaid(_));
             if !(first_of_signer && untouched && plain) {
                 return None;
@@ -458,6 +498,7 @@ pub fn predict(
                 Call::Bank(call) => judge.bank(call),
                 Call::Market(call) => judge.market(call),
                 Call::Lending(call) => judge.lending(call),
+                Call::Staking(call) => judge.staking(call),
             }
         })
         .collect()

@@ -50,7 +50,7 @@ pub(super) fn named_id(call: &mut Call) -> Option<(Space, &mut u64)> {
             LendingCall::TakeCredit(c) => (Space::Credit, &mut c.offer),
             _ => return None,
         },
-        Call::Bank(_) => return None,
+        Call::Bank(_) | Call::Staking(_) => return None,
     })
 }
 

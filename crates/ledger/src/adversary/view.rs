@@ -4,6 +4,7 @@
 use crate::{
     lending::{self, CreditOffer, LendingParams, Loan, Position},
     market::{self, Arbitrator, MarketParams, Offer, Trade},
+    staking::{self, StakingParams, Validator},
     state,
     store::MemoryStore,
 };
@@ -30,6 +31,11 @@ pub struct View {
     pub next_asset: u32,
     pub market: Arc<MarketParams>,
     pub lending: LendingParams,
+    /// Every validator record (candidates and unbonding ones), in account order.
+    pub validators: Vec<Validator>,
+    /// The candidate list as stored, in account order.
+    pub candidates: Vec<AccountId>,
+    pub staking: StakingParams,
 }
 
 impl View {
@@ -76,6 +82,16 @@ impl View {
             next_asset: state::next_asset_id(store).0,
             market: market::params::load(store),
             lending: lending::params::load(store),
+            validators: store
+                .scan_prefix(&[staking::records::table::VALIDATOR])
+                .map(|(key, value)| {
+                    types::codec::decode(value).unwrap_or_else(|e| {
+                        panic!("the validator record under {key:02x?} does not decode: {e}")
+                    })
+                })
+                .collect(),
+            candidates: staking::Db::candidates(store),
+            staking: staking::params::load(store),
         }
     }
 

@@ -1,0 +1,39 @@
+//! Why a staking call failed. Every variant carries the numbers that explain it.
+
+use crate::error::BankError;
+use types::AccountId;
+
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum StakingError {
+    #[error(transparent)]
+    Bank(#[from] BankError),
+    #[error("{account} is already registered as a validator (unbond and withdraw first)")]
+    AlreadyRegistered { account: AccountId },
+    #[error("node key {node_key} is already registered by {account}")]
+    NodeKeyTaken {
+        node_key: AccountId,
+        account: AccountId,
+    },
+    #[error(
+        "the key proof is not the node key's signature for this account on this chain (sign it with the node's private key)"
+    )]
+    BadKeyProof,
+    #[error("a bond of {bond} is below the minimum {minimum} (EQA minor units)")]
+    BondTooSmall { bond: u128, minimum: u128 },
+    #[error(
+        "{address:?} is not a node address: write ip:port, with a port above 0 and a concrete ip"
+    )]
+    InvalidAddress { address: String },
+    #[error(
+        "the registry holds the most candidates it may ({max}); a bond above the lowest candidate's {lowest_bond} (EQA minor units) takes its place"
+    )]
+    RegistryFull { max: u16, lowest_bond: u128 },
+    #[error("{account} is not a registered validator")]
+    NotRegistered { account: AccountId },
+    #[error("the validator is already unbonding; its bond is free at {free_at_ms} ms")]
+    AlreadyUnbonding { free_at_ms: u64 },
+    #[error("the validator has not unbonded; unbond first")]
+    NotUnbonding,
+    #[error("the bond is still unbonding until {free_at_ms} ms")]
+    UnbondingRunning { free_at_ms: u64 },
+}

@@ -1,0 +1,295 @@
+//! The staking module: accounts bond EQA to stand as validators, and each epoch's committee is
+//! derived from the registry in finalized state.
+//!
+//! ```text
+//! register(bond >= min, key proof) -> candidate --unbond(self)--------------> unbonding
+//!                                        |  pushed out of a full registry by   | withdraw(self),
+//!                                        |  a larger bond ------------------->  |  once free_at_ms
+//!                                                                               v has passed
+//!                                                                            record deleted,
+//!                                                                            bond returned
+//! ```
+//!
+//! **The committee rule** ([`committee`]): the candidates with the largest bonds, at most
+//! `committee_size`, ties going to the earlier registration and then to the lower account.
+//! Votes are capped-equal, not bond-weighted: simplex counts one vote per member and the
+//! threshold key gives each member one share, so a bond decides whether a validator sits on the
+//! committee, not how much its vote weighs. Whoever wants a second seat must bond a second time,
+//! with a second node key, and out-bond the lowest member to get it.
+//!
+//! **Bonds** sit in the bank's staking total (so conservation covers them) from registration
+//! until withdrawal, and stay locked for `unbonding_secs` after a validator leaves the
+//! candidates, so evidence of what it did while on a committee can still reach its bond.
+//!
+//! **Node keys** are registered with a signature by the key itself over the chain and the
+//! registering account, so nobody can register a key they do not hold, replay another
+//! account's registration, or keep an operator's key from registering by claiming it first. A
+//! key stays taken until its bond is withdrawn.
+//!
+//! **A full registry** (`max_candidates`) admits a new candidate only with a bond strictly
+//! above the lowest candidate's; the lowest then unbonds as if it had left itself. So filling
+//! the registry with minimum bonds cannot keep anyone with more at stake out.
+
+mod error;
+pub mod params;
+pub mod records;
+
+pub use error::StakingError;
+pub use params::StakingParams;
+pub use records::{Db, Unbonding, Validator};
+
+use crate::{BlockContext, bank, receipt::Event, state::Module, store::Store};
+use std::{cmp::Ordering, net::SocketAddr};
+use types::{
+    AccountId, AssetId, ChainId,
+    staking::{RegisterValidator, StakingCall},
+};
+
+/// What the staking module did, in receipts.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum StakingEvent {
+    ValidatorRegistered {
+        account: AccountId,
+        node_key: AccountId,
+        bond: u128,
+    },
+    /// The validator left the candidates: by unbonding, or pushed out of a full registry by a
+    /// larger bond (`evicted`).
+    ValidatorUnbonding {
+        account: AccountId,
+        bond_free_at_ms: u64,
+        evicted: bool,
+    },
+    BondWithdrawn {
+        account: AccountId,
+        bond: u128,
+    },
+}
+
+fn emit(events: &mut Vec<Event>, event: StakingEvent) {
+    events.push(Event::Staking(event));
+}
+
+/// Runs one staking call for `signer`. On error the caller discards every write made here.
+pub fn execute(
+    store: &mut (impl Store + ?Sized),
+    context: &BlockContext,
+    signer: &AccountId,
+    call: &StakingCall,
+    events: &mut Vec<Event>,
+) -> Result<(), StakingError> {
+    let params = params::load(store);
+    match call {
+        StakingCall::Register(register) => {
+            let chain_id = crate::state::chain_id(store);
+            self::register(store, &params, context, &chain_id, signer, register, events)
+        }
+        StakingCall::Unbond(_) => unbond(store, &params, context, signer, events),
+        StakingCall::Withdraw(_) => withdraw(store, context, signer, events),
+    }
+}
+
+/// The order of the committee: larger bond first, then earlier registration, then lower account.
+fn rank(a: &Validator, b: &Validator) -> Ordering {
+    b.bond
+        .cmp(&a.bond)
+        .then(a.registered_height.cmp(&b.registered_height))
+        .then(a.account.cmp(&b.account))
+}
+
+/// Every candidate's record, best ranked first.
+pub fn ranked_candidates(store: &(impl Store + ?Sized)) -> Vec<Validator> {
+    let mut candidates: Vec<Validator> = Db::candidates(store)
+        .iter()
+        .filter_map(|account| Db::validator(store, account))
+        .collect();
+    candidates.sort_by(rank);
+    candidates
+}
+
+/// The committee the registry in `store` elects: the best ranked `committee_size` candidates,
+/// in rank order. Fewer when fewer are registered; the caller decides what a committee too small
+/// to run consensus means.
+pub fn committee(store: &(impl Store + ?Sized)) -> Vec<Validator> {
+    let size = usize::from(params::load(store).committee_size);
+    let mut candidates = ranked_candidates(store);
+    candidates.truncate(size);
+    candidates
+}
+
+/// Whether `address` names a node one can dial: `ip:port`, a concrete ip, a port above 0.
+fn valid_address(address: &str) -> bool {
+    address
+        .parse::<SocketAddr>()
+        .is_ok_and(|socket| socket.port() != 0 && !socket.ip().is_unspecified())
+}
+
+fn register(
+    store: &mut (impl Store + ?Sized),
+    params: &StakingParams,
+    context: &BlockContext,
+    chain_id: &ChainId,
+    signer: &AccountId,
+    register: &RegisterValidator,
+    events: &mut Vec<Event>,
+) -> Result<(), StakingError> {
+    if Db::validator(store, signer).is_some() {
+        return Err(StakingError::AlreadyRegistered { account: *signer });
+    }
+    if let Some(account) = Db::node_key_owner(store, &register.node_key) {
+        return Err(StakingError::NodeKeyTaken {
+            node_key: register.node_key,
+            account,
+        });
+    }
+    if register.bond < params.min_bond {
+        return Err(StakingError::BondTooSmall {
+            bond: register.bond,
+            minimum: params.min_bond,
+        });
+    }
+    if !valid_address(register.address.as_str()) {
+        return Err(StakingError::InvalidAddress {
+            address: register.address.to_string(),
+        });
+    }
+    if !register
+        .key_proof
+        .verify(&register.node_key, chain_id, signer)
+    {
+        return Err(StakingError::BadKeyProof);
+    }
+    let mut candidates = Db::candidates(store);
+    if candidates.len() >= usize::from(params.max_candidates) {
+        let lowest = ranked_candidates(store)
+            .pop()
+            .expect("a full registry has a lowest candidate");
+        if register.bond <= lowest.bond {
+            return Err(StakingError::RegistryFull {
+                max: params.max_candidates,
+                lowest_bond: lowest.bond,
+            });
+        }
+        start_unbonding(store, params, context, lowest, true, events);
+        candidates = Db::candidates(store);
+    }
+    bank::lock(
+        store,
+        Module::Staking,
+        signer,
+        AssetId::NATIVE,
+        register.bond,
+    )?;
+    Db::put_validator(
+        store,
+        &Validator {
+            account: *signer,
+            node_key: register.node_key,
+            address: register.address.clone(),
+            bond: register.bond,
+            registered_ms: context.timestamp_ms,
+            registered_height: context.height,
+            unbonding: None,
+        },
+    );
+    Db::put_node_key(store, &register.node_key, signer);
+    let position = candidates
+        .binary_search(signer)
+        .unwrap_or_else(|position| position);
+    candidates.insert(position, *signer);
+    Db::put_candidates(store, candidates);
+    emit(
+        events,
+        StakingEvent::ValidatorRegistered {
+            account: *signer,
+            node_key: register.node_key,
+            bond: register.bond,
+        },
+    );
+    Ok(())
+}
+
+/// Takes `validator` off the candidates and starts its unbonding delay.
+fn start_unbonding(
+    store: &mut (impl Store + ?Sized),
+    params: &StakingParams,
+    context: &BlockContext,
+    mut validator: Validator,
+    evicted: bool,
+    events: &mut Vec<Event>,
+) {
+    let free_at_ms = context
+        .timestamp_ms
+        .saturating_add(u64::from(params.unbonding_secs).saturating_mul(1_000));
+    validator.unbonding = Some(Unbonding {
+        free_at_ms,
+        height: context.height,
+        evicted,
+    });
+    Db::put_validator(store, &validator);
+    let mut candidates = Db::candidates(store);
+    candidates.retain(|account| *account != validator.account);
+    Db::put_candidates(store, candidates);
+    emit(
+        events,
+        StakingEvent::ValidatorUnbonding {
+            account: validator.account,
+            bond_free_at_ms: free_at_ms,
+            evicted,
+        },
+    );
+}
+
+fn unbond(
+    store: &mut (impl Store + ?Sized),
+    params: &StakingParams,
+    context: &BlockContext,
+    signer: &AccountId,
+    events: &mut Vec<Event>,
+) -> Result<(), StakingError> {
+    let validator =
+        Db::validator(store, signer).ok_or(StakingError::NotRegistered { account: *signer })?;
+    if let Some(unbonding) = &validator.unbonding {
+        return Err(StakingError::AlreadyUnbonding {
+            free_at_ms: unbonding.free_at_ms,
+        });
+    }
+    start_unbonding(store, params, context, validator, false, events);
+    Ok(())
+}
+
+fn withdraw(
+    store: &mut (impl Store + ?Sized),
+    context: &BlockContext,
+    signer: &AccountId,
+    events: &mut Vec<Event>,
+) -> Result<(), StakingError> {
+    let validator =
+        Db::validator(store, signer).ok_or(StakingError::NotRegistered { account: *signer })?;
+    let unbonding = validator
+        .unbonding
+        .as_ref()
+        .ok_or(StakingError::NotUnbonding)?;
+    if context.timestamp_ms < unbonding.free_at_ms {
+        return Err(StakingError::UnbondingRunning {
+            free_at_ms: unbonding.free_at_ms,
+        });
+    }
+    bank::unlock(
+        store,
+        Module::Staking,
+        signer,
+        AssetId::NATIVE,
+        validator.bond,
+    )?;
+    Db::delete_validator(store, signer);
+    Db::delete_node_key(store, &validator.node_key);
+    emit(
+        events,
+        StakingEvent::BondWithdrawn {
+            account: *signer,
+            bond: validator.bond,
+        },
+    );
+    Ok(())
+}

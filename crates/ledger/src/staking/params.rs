@@ -1,0 +1,108 @@
+//! Staking parameters, fixed at genesis (`[params.staking]`, every field optional).
+
+use super::records::table;
+use crate::{state, store::Store};
+use serde::Deserialize;
+use types::{amount, impl_codec};
+
+/// The largest committee the parameters may ask for. Simplex's certificates and the threshold
+/// key's shares grow with the committee; a hundred keeps a finalization within one network
+/// message and a reshare within one epoch's blocks.
+pub const MAX_COMMITTEE: u16 = 100;
+/// The most candidates the registry may hold. Deriving a committee reads every candidate, so
+/// this bounds that read.
+pub const MAX_CANDIDATES: u16 = 1_024;
+/// The smallest committee that tolerates a byzantine member (n = 3f + 1 with f = 1).
+pub const MIN_COMMITTEE: u16 = 4;
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StakingParams {
+    /// The least bond, in EQA minor units, a validator registers with.
+    pub min_bond: u128,
+    /// How long a bond stays locked after its validator unbonds: long enough that evidence of
+    /// what the validator did while in a committee reaches the ledger before the bond is gone.
+    pub unbonding_secs: u32,
+    /// The most validators one epoch's committee holds.
+    pub committee_size: u16,
+    /// The most candidates the registry holds; a new one beyond that must out-bond the lowest.
+    pub max_candidates: u16,
+}
+impl_codec!(StakingParams {
+    min_bond,
+    unbonding_secs,
+    committee_size,
+    max_candidates
+});
+
+/// Whole EQA of the default minimum bond.
+const DEFAULT_MIN_BOND_WHOLE: u128 = 10_000;
+
+impl StakingParams {
+    /// The defaults for a native asset with `native_decimals` decimals: a bond of at least
+    /// 10,000 EQA, seven days of unbonding, a committee of at most 32 among at most 256
+    /// candidates.
+    pub fn defaults(native_decimals: u8) -> Self {
+        let min_bond = 10u128
+            .checked_pow(u32::from(native_decimals))
+            .and_then(|unit| unit.checked_mul(DEFAULT_MIN_BOND_WHOLE))
+            .unwrap_or(u128::MAX);
+        Self {
+            min_bond,
+            unbonding_secs: 7 * 24 * 3_600,
+            committee_size: 32,
+            max_candidates: 256,
+        }
+    }
+}
+
+#[derive(Deserialize, Default, Debug)]
+#[serde(deny_unknown_fields)]
+pub struct RawStakingParams {
+    /// A decimal amount of EQA.
+    pub min_bond: Option<String>,
+    pub unbonding_secs: Option<u32>,
+    pub committee_size: Option<u16>,
+    pub max_candidates: Option<u16>,
+}
+
+impl RawStakingParams {
+    pub fn resolve(&self, native_decimals: u8) -> Result<StakingParams, (String, String)> {
+        let field = |name: &str| format!("params.staking.{name}");
+        let mut params = StakingParams::defaults(native_decimals);
+        if let Some(text) = &self.min_bond {
+            params.min_bond = amount::parse(text, native_decimals)
+                .map_err(|e| (field("min_bond"), e.to_string()))?;
+        }
+        macro_rules! take {
+            ($($name:ident),*) => { $( if let Some(value) = self.$name { params.$name = value; } )* };
+        }
+        take!(unbonding_secs, committee_size, max_candidates);
+        if params.min_bond == 0 {
+            return Err((field("min_bond"), "must be greater than zero".into()));
+        }
+        if params.unbonding_secs == 0 {
+            return Err((field("unbonding_secs"), "must be greater than zero".into()));
+        }
+        if !(MIN_COMMITTEE..=MAX_COMMITTEE).contains(&params.committee_size) {
+            return Err((
+                field("committee_size"),
+                format!("must be {MIN_COMMITTEE} to {MAX_COMMITTEE}"),
+            ));
+        }
+        if !(params.committee_size..=MAX_CANDIDATES).contains(&params.max_candidates) {
+            return Err((
+                field("max_candidates"),
+                format!("must be the committee size to {MAX_CANDIDATES}"),
+            ));
+        }
+        Ok(params)
+    }
+}
+
+pub fn load(store: &(impl Store + ?Sized)) -> StakingParams {
+    state::read(store, &[table::PARAMS]).expect("staking parameters are written at genesis")
+}
+
+pub fn store(store: &mut (impl Store + ?Sized), params: &StakingParams) {
+    state::write(store, &[table::PARAMS], params);
+}
