@@ -65,6 +65,9 @@ enum Command {
     /// Arbitrators: register, rule, list.
     #[command(subcommand)]
     Arbitrator(cli::market::ArbitratorCommand),
+    /// Validators: register a node with a bond, unbond, withdraw, list the registry.
+    #[command(subcommand)]
+    Validator(cli::validator::ValidatorCommand),
     /// Your public profile: display name and chat key.
     #[command(subcommand)]
     Profile(cli::market::ProfileCommand),
@@ -215,6 +218,7 @@ fn main() -> ExitCode {
         Command::Trade(command) => cli::market::trade(global, command),
         Command::Arbitrator(command) => cli::market::arbitrator(global, command),
         Command::Profile(command) => cli::market::profile(global, command),
+        Command::Validator(command) => cli::validator::run(global, command),
         Command::PaymentDetails(command) => cli::details::run(global, command),
         Command::Reputation(ReputationCommand::Show { address }) => {
             cli::market::reputation(global, address.as_deref())

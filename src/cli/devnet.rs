@@ -185,14 +185,24 @@ fn display_name(name: &str) -> String {
 }
 
 /// The genesis of a new devnet.
-fn genesis_toml(now_ms: u64, wallets: &[DemoWallet], validators: &[AccountId]) -> String {
+fn genesis_toml(
+    now_ms: u64,
+    wallets: &[DemoWallet],
+    validators: &[(AccountId, SocketAddr)],
+) -> String {
     let issuer = wallets[0].account;
+    // Every validator of the devnet sits on the committee its registry elects.
+    let committee = validators.len().clamp(
+        usize::from(ledger::staking::params::MIN_COMMITTEE),
+        usize::from(ledger::staking::params::MAX_COMMITTEE),
+    );
     let mut text = format!(
         "# Genesis of a local Equa devnet, written by `equa devnet`.\n\
          chain_id = \"equa-devnet\"\n\
          genesis_time_ms = {now_ms}\n\n\
          [native]\nsymbol = \"EQA\"\nname = \"Equa\"\ndecimals = 9\n\n\
          [params]\nfee_per_byte = \"0.000001\"\ndefault_call_fee = \"0.001\"\n\n\
+         [params.staking]\nmin_bond = \"100\"\nunbonding_secs = 600\ncommittee_size = {committee}\n\n\
          [[assets]]\nsymbol = \"USDX\"\nname = \"Devnet dollar\"\ndecimals = 6\n\
          issuer = \"{issuer}\"\n\n"
     );
@@ -214,9 +224,17 @@ fn genesis_toml(now_ms: u64, wallets: &[DemoWallet], validators: &[AccountId]) -
             hex::encode(chat_key)
         ));
     }
-    for (index, account) in validators.iter().enumerate() {
+    for (index, (account, _)) in validators.iter().enumerate() {
         text.push_str(&format!(
             "[[accounts]]   # validator {index}\naddress = \"{account}\"\nbalances = {{ EQA = \"1000\" }}\n\n"
+        ));
+    }
+    // The validators' accounts are their node keys; each bonds half its EQA.
+    for (index, (account, p2p)) in validators.iter().enumerate() {
+        text.push_str(&format!(
+            "[[validators]]   # validator {index}\naddress = \"{account}\"\nnode_key = \"{}\"\n\
+             p2p = \"{p2p}\"\nbond = \"500\"\n\n",
+            hex::encode(account.as_bytes())
         ));
     }
     let arbitrator = wallets[3].account;
@@ -332,9 +350,10 @@ pub fn create(dir: &Path, validators: usize, ports: &Setup) -> Result<Vec<PathBu
         .duration_since(std::time::UNIX_EPOCH)
         .map_err(|e| e.to_string())?
         .as_millis() as u64;
-    let validator_accounts: Vec<AccountId> = keys
+    let validator_accounts: Vec<(AccountId, SocketAddr)> = keys
         .iter()
-        .map(|key| AccountId::from_public_key(&key.public_key()))
+        .zip(&addresses)
+        .map(|(key, (p2p, _))| (AccountId::from_public_key(&key.public_key()), *p2p))
         .collect();
     write(
         &dir.join("genesis.toml"),

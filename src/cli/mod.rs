@@ -13,6 +13,7 @@ pub mod market;
 pub mod market_view;
 pub mod trade;
 pub mod usage;
+pub mod validator;
 pub mod words;
 
 use clap::{Args, error::ErrorKind};

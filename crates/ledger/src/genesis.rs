@@ -14,6 +14,11 @@
 //! default_call_fee = "0.001"
 //! [params.call_fees]
 //! "bank.transfer" = "0.0005"
+//! [params.staking]              # optional, as every [params.*] table
+//! min_bond = "10000"
+//! unbonding_secs = 604800
+//! committee_size = 32
+//! max_candidates = 256
 //!
 //! [[assets]]
 //! symbol = "USDX"
@@ -25,6 +30,12 @@
 //! [[accounts]]
 //! address = "equa1…"
 //! balances = { EQA = "1000", USDX = "250.5" }
+//!
+//! [[validators]]                # the staking registry's first candidates
+//! address = "equa1…"            # the account whose EQA is bonded
+//! node_key = "3b6a…"            # the node's ed25519 public key, 64 hex digits
+//! p2p = "203.0.113.7:9000"
+//! bond = "10000"
 //! ```
 //!
 //! Every mistake is reported with the field it was found in; nothing is written to the store
@@ -99,6 +110,8 @@ pub struct Genesis {
     pub lending: LendingParams,
     pub staking: StakingParams,
     pub arbitrators: Vec<GenesisArbitrator>,
+    /// The staking registry's first candidates, in file order.
+    pub validators: Vec<staking::Candidate>,
     pub profiles: Vec<GenesisProfile>,
     /// Assets in id order; the native asset is first.
     pub assets: Vec<AssetInfo>,
@@ -119,7 +132,21 @@ struct RawGenesis {
     #[serde(default)]
     arbitrators: Vec<RawArbitrator>,
     #[serde(default)]
+    validators: Vec<RawValidator>,
+    #[serde(default)]
     profiles: Vec<RawProfile>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawValidator {
+    /// The account that owns the bond.
+    address: String,
+    /// The node's public key: 64 hex digits.
+    node_key: String,
+    /// Where the node listens for peers: `ip:port`.
+    p2p: String,
+    bond: String,
 }
 
 #[derive(Deserialize)]
@@ -391,6 +418,86 @@ impl Genesis {
             });
         }
 
+        // What each account has left once the arbitrator bonds above are locked.
+        let mut free: BTreeMap<AccountId, u128> = balances
+            .iter()
+            .map(|(account, held)| {
+                let native = held.get(&AssetId::NATIVE).copied().unwrap_or(0);
+                let bonded: u128 = arbitrators
+                    .iter()
+                    .filter(|a| a.account == *account)
+                    .fold(0u128, |sum, a| sum.saturating_add(a.bond));
+                (*account, native.saturating_sub(bonded))
+            })
+            .collect();
+        let mut validators: Vec<staking::Candidate> = Vec::new();
+        for (index, entry) in raw.validators.iter().enumerate() {
+            let field = |name: &str| format!("validators[{index}].{name}");
+            let account =
+                AccountId::parse(&entry.address).map_err(|source| GenesisError::Address {
+                    field: field("address"),
+                    source,
+                })?;
+            let node_key = parse_key(&entry.node_key)
+                .and_then(|bytes| AccountId::from_bytes(bytes).ok())
+                .ok_or_else(|| {
+                    invalid(
+                        field("node_key"),
+                        "not an ed25519 public key: write its 32 bytes as 64 hex digits",
+                    )
+                })?;
+            if !staking::valid_address(&entry.p2p) {
+                return Err(invalid(
+                    field("p2p"),
+                    "not a node address: write ip:port, with a port above 0 and a concrete ip",
+                ));
+            }
+            let address =
+                Text::new(entry.p2p.as_str()).map_err(|e| invalid(field("p2p"), e.to_string()))?;
+            let bond = parse_amount(&field("bond"), &entry.bond, native_decimals)?;
+            if bond < staking.min_bond {
+                return Err(invalid(
+                    field("bond"),
+                    format!(
+                        "below the minimum bond {}",
+                        amount::format(staking.min_bond, native_decimals)
+                    ),
+                ));
+            }
+            if validators.iter().any(|v| v.account == account) {
+                return Err(GenesisError::DuplicateAccount {
+                    field: field("address"),
+                    address: entry.address.clone(),
+                });
+            }
+            if validators.iter().any(|v| v.node_key == node_key) {
+                return Err(invalid(field("node_key"), "registered twice"));
+            }
+            if validators.len() >= usize::from(staking.max_candidates) {
+                return Err(invalid(
+                    "validators",
+                    format!(
+                        "more than params.staking.max_candidates ({})",
+                        staking.max_candidates
+                    ),
+                ));
+            }
+            let left = free.entry(account).or_default();
+            *left = left.checked_sub(bond).ok_or_else(|| {
+                invalid(
+                    field("bond"),
+                    "the account's genesis EQA balance, less any arbitrator bond, does not cover \
+                     the bond",
+                )
+            })?;
+            validators.push(staking::Candidate {
+                account,
+                node_key,
+                address,
+                bond,
+            });
+        }
+
         let mut profiles: Vec<GenesisProfile> = Vec::new();
         for (index, entry) in raw.profiles.iter().enumerate() {
             let field = |name: &str| format!("profiles[{index}].{name}");
@@ -428,6 +535,7 @@ impl Genesis {
             lending,
             staking,
             arbitrators,
+            validators,
             profiles,
             assets,
             balances,
@@ -502,6 +610,10 @@ impl Genesis {
         for arbitrator in &self.arbitrators {
             market::register_at_genesis(store, arbitrator, self.genesis_time_ms)
                 .expect("genesis validation checked the bond is covered");
+        }
+        for validator in &self.validators {
+            staking::register_at_genesis(store, validator, self.genesis_time_ms)
+                .expect("genesis validation checked the registration");
         }
         for profile in &self.profiles {
             market::Db::put_profile(

@@ -537,3 +537,108 @@ fn staking_parameters_out_of_range_are_refused_at_genesis() {
     assert_eq!(defaults, staking::StakingParams::defaults(9));
     assert_eq!(defaults.min_bond, 10_000 * EQA);
 }
+
+fn validator_entry(index: u64, bond: &str) -> String {
+    format!(
+        "[[validators]]\naddress = \"{}\"\nnode_key = \"{}\"\np2p = \"127.0.0.1:{}\"\nbond = \"{bond}\"\n",
+        account(index),
+        hex(node_key(index).as_bytes()),
+        9_000 + index
+    )
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+const GENESIS_STAKING: &str =
+    "min_bond = \"100\"\nunbonding_secs = 86400\ncommittee_size = 4\nmax_candidates = 5";
+
+#[test]
+fn genesis_validators_are_candidates_with_their_bonds_locked() {
+    let mut text = genesis_text(GENESIS_STAKING);
+    for (index, bond) in [(1, "100"), (2, "300"), (3, "200")] {
+        text.push_str(&validator_entry(index, bond));
+    }
+    let mut genesis = Genesis::from_toml(&text).expect("a valid genesis");
+    genesis.params = test_params();
+    let mut chain = TestChain::from_genesis(&genesis);
+    assert_eq!(committee(&chain), vec![account(2), account(3), account(1)]);
+    assert_eq!(held(&chain), 600 * EQA);
+    assert_eq!(chain.balance(2, AssetId::NATIVE), (10_000 - 300) * EQA);
+    let record = Db::validator(&chain.store, &account(2)).unwrap();
+    assert_eq!(record.address.as_str(), "127.0.0.1:9002");
+    assert_eq!(record.registered_height, 0);
+    // A genesis validator leaves like any other.
+    staking_events(submit(&mut chain, 1, StakingCall::Unbond(Nothing)));
+    chain.advance_ms(UNBONDING_MS);
+    staking_events(submit(&mut chain, 1, StakingCall::Withdraw(Nothing)));
+    assert_eq!(held(&chain), 500 * EQA);
+}
+
+#[test]
+fn a_bad_genesis_validator_is_refused_with_its_field() {
+    let entry = |index: u64, node: &str, p2p: &str, bond: &str| {
+        format!(
+            "[[validators]]\naddress = \"{}\"\nnode_key = \"{node}\"\np2p = \"{p2p}\"\nbond = \"{bond}\"\n",
+            account(index)
+        )
+    };
+    let key = hex(node_key(1).as_bytes());
+    let other_key = hex(node_key(2).as_bytes());
+    let arbitrator = format!(
+        "[[arbitrators]]\naddress = \"{}\"\nbond = \"9950\"\nfee_bps = 100\nlanguages = \"en\"\n",
+        account(1)
+    );
+    let cases: Vec<(String, &str)> = vec![
+        (
+            entry(1, "00", "127.0.0.1:9000", "100"),
+            "validators[0].node_key",
+        ),
+        (
+            entry(1, &"zz".repeat(32), "127.0.0.1:9000", "100"),
+            "validators[0].node_key",
+        ),
+        (entry(1, &key, "0.0.0.0:9000", "100"), "validators[0].p2p"),
+        (
+            entry(1, &key, "127.0.0.1:9000", "99.999"),
+            "validators[0].bond",
+        ),
+        (
+            entry(1, &key, "127.0.0.1:9000", "10000.000000001"),
+            "validators[0].bond",
+        ),
+        (
+            entry(1, &key, "127.0.0.1:9000", "100")
+                + &entry(1, &other_key, "127.0.0.1:9001", "100"),
+            "validators[1].address",
+        ),
+        (
+            entry(1, &key, "127.0.0.1:9000", "100") + &entry(2, &key, "127.0.0.1:9001", "100"),
+            "validators[1].node_key",
+        ),
+        (
+            (1..=6)
+                .map(|i| validator_entry(i, "100"))
+                .collect::<String>(),
+            "validators",
+        ),
+        // An arbitrator's bond and a validator's bond from one balance that covers only one.
+        (
+            arbitrator + &entry(1, &key, "127.0.0.1:9000", "100"),
+            "validators[0].bond",
+        ),
+    ];
+    for (entries, field) in cases {
+        let text = genesis_text(GENESIS_STAKING) + &entries;
+        match Genesis::from_toml(&text) {
+            Err(GenesisError::Invalid { field: found, .. })
+            | Err(GenesisError::DuplicateAccount { field: found, .. }) => {
+                assert_eq!(found, field, "{entries}")
+            }
+            Err(GenesisError::Amount { field: found, .. }) => assert_eq!(found, field, "{entries}"),
+            Err(other) => panic!("{entries}: expected a refusal of {field}, got {other}"),
+            Ok(_) => panic!("{entries}: expected a refusal of {field}"),
+        }
+    }
+}

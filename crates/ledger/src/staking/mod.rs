@@ -41,7 +41,7 @@ pub use records::{Db, Unbonding, Validator};
 use crate::{BlockContext, bank, receipt::Event, state::Module, store::Store};
 use std::{cmp::Ordering, net::SocketAddr};
 use types::{
-    AccountId, AssetId, ChainId,
+    AccountId, AssetId, ChainId, Text,
     staking::{RegisterValidator, StakingCall},
 };
 
@@ -118,7 +118,7 @@ pub fn committee(store: &(impl Store + ?Sized)) -> Vec<Validator> {
 }
 
 /// Whether `address` names a node one can dial: `ip:port`, a concrete ip, a port above 0.
-fn valid_address(address: &str) -> bool {
+pub fn valid_address(address: &str) -> bool {
     address
         .parse::<SocketAddr>()
         .is_ok_and(|socket| socket.port() != 0 && !socket.ip().is_unspecified())
@@ -159,6 +159,54 @@ fn register(
     {
         return Err(StakingError::BadKeyProof);
     }
+    let candidate = Candidate {
+        account: *signer,
+        node_key: register.node_key,
+        address: register.address.clone(),
+        bond: register.bond,
+    };
+    enlist(store, params, context, &candidate, events)
+}
+
+/// A registration that passed its checks: who, with which node, where, with what bond.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Candidate {
+    pub account: AccountId,
+    pub node_key: AccountId,
+    pub address: Text<64>,
+    pub bond: u128,
+}
+
+/// Registers a validator written into the genesis file, locking its bond. Genesis is agreed by
+/// every node before the chain starts, so its validators need no key proof; every other rule
+/// applies (genesis validation checks them first, with the field at fault).
+pub fn register_at_genesis(
+    store: &mut (impl Store + ?Sized),
+    validator: &Candidate,
+    genesis_time_ms: u64,
+) -> Result<(), StakingError> {
+    let params = params::load(store);
+    let context = BlockContext {
+        height: 0,
+        timestamp_ms: genesis_time_ms,
+        proposer: validator.account,
+        round: 0,
+        randomness: [0; 32],
+    };
+    enlist(store, &params, &context, validator, &mut Vec::new())
+}
+
+/// Adds a candidate whose registration passed every check but the registry's room: pushes the
+/// lowest candidate out of a full registry if the bond is larger, locks the bond, writes the
+/// record and the node key's owner.
+fn enlist(
+    store: &mut (impl Store + ?Sized),
+    params: &StakingParams,
+    context: &BlockContext,
+    register: &Candidate,
+    events: &mut Vec<Event>,
+) -> Result<(), StakingError> {
+    let signer = &register.account;
     let mut candidates = Db::candidates(store);
     if candidates.len() >= usize::from(params.max_candidates) {
         let lowest = ranked_candidates(store)

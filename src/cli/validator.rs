@@ -1,0 +1,175 @@
+//! Validator commands: register a node in the staking registry with a bond, unbond, withdraw
+//! the bond after the delay, and list the registry.
+//!
+//! Registering needs two keys: the wallet's (it pays the bond and owns it) and the node's, which
+//! signs a proof that this wallet may register it. The node's key is read from its configuration
+//! file (`private_key`), the same file `equa node` runs with; it never leaves this machine.
+
+use crate::cli::{
+    Global,
+    chain::{account_or_own, connect, parse_amount, runtime, show, show_list, submit},
+    error::{CliError, rpc_message},
+    input::text,
+    keys,
+    words::{duration_secs, utc},
+};
+use clap::Subcommand;
+use commonware_cryptography::{Signer, ed25519};
+use rpc::{
+    RpcClient,
+    staking::{StakingView, ValidatorView},
+};
+use std::{net::SocketAddr, path::Path};
+use types::{
+    AccountId, Call,
+    market::Nothing,
+    staking::{KeyProof, RegisterValidator, StakingCall},
+};
+
+#[derive(Debug, Subcommand)]
+pub enum ValidatorCommand {
+    /// Register your node as a validator candidate, bonding EQA from your wallet:
+    /// `equa validator register --node-config node.toml --bond 10000`.
+    Register {
+        /// The node's configuration file: its `private_key` signs the key proof, and its
+        /// `listen` address is the one registered unless --address says otherwise.
+        #[arg(long)]
+        node_config: std::path::PathBuf,
+        /// The bond, in EQA.
+        #[arg(long, allow_negative_numbers = true)]
+        bond: String,
+        /// Where peers reach the node (`ip:port`), when it differs from `listen`.
+        #[arg(long)]
+        address: Option<String>,
+    },
+    /// Leave the candidates; the bond stays locked for the unbonding delay.
+    Unbond,
+    /// Take the bond back once the unbonding delay has passed.
+    Withdraw,
+    /// The registry: rules, candidates by rank, the committee they elect, and the given
+    /// account's own record (yours by default) if it is unbonding.
+    List { address: Option<String> },
+}
+
+pub fn run(global: &Global, command: ValidatorCommand) -> Result<(), CliError> {
+    let rpc = connect(global)?;
+    runtime()?.block_on(async {
+        match command {
+            ValidatorCommand::List { address } => {
+                let account = match address {
+                    Some(text) => Some(account_or_own(global, Some(&text))?),
+                    None => keys::own_account(global).ok(),
+                };
+                let view = rpc.staking(account.as_ref()).await.map_err(CliError::rpc)?;
+                show(global, &view, |view| print_registry(global, view));
+                Ok(())
+            }
+            command => {
+                let signer = keys::own_account(global)?;
+                let call = validator_call(&rpc, &signer, command).await?;
+                submit(global, &rpc, Call::Staking(call)).await
+            }
+        }
+    })
+}
+
+/// What a node's configuration file tells a registration: its key and where it listens.
+#[derive(serde::Deserialize)]
+struct NodeFile {
+    private_key: String,
+    listen: SocketAddr,
+}
+
+fn node_file(path: &Path) -> Result<(ed25519::PrivateKey, SocketAddr), String> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| format!("cannot read the node configuration {}: {e}", path.display()))?;
+    let file: NodeFile = toml::from_str(&text)
+        .map_err(|e| format!("{} is not a node configuration: {e}", path.display()))?;
+    let bytes = hex::decode(file.private_key.trim())
+        .map_err(|e| format!("{}: private_key: {e}", path.display()))?;
+    let key = types::codec::decode::<ed25519::PrivateKey>(&bytes)
+        .map_err(|e| format!("{}: private_key: {e}", path.display()))?;
+    Ok((key, file.listen))
+}
+
+/// The transaction a validator command stands for, signed for by `signer`.
+pub async fn validator_call(
+    rpc: &RpcClient,
+    signer: &AccountId,
+    command: ValidatorCommand,
+) -> Result<StakingCall, String> {
+    Ok(match command {
+        ValidatorCommand::Register {
+            node_config,
+            bond,
+            address,
+        } => {
+            let (node, listen) = node_file(&node_config)?;
+            let address = address.unwrap_or_else(|| listen.to_string());
+            if !ledger::staking::valid_address(&address) {
+                return Err(format!(
+                    "{address} is not an address peers can reach: give --address ip:port with a \
+                     concrete ip and a port above 0"
+                ));
+            }
+            let chain_id = rpc.status().await.map_err(|e| rpc_message(&e))?.chain_id;
+            let chain_id = types::ChainId::new(&chain_id).map_err(|e| e.to_string())?;
+            StakingCall::Register(RegisterValidator {
+                node_key: AccountId::from_public_key(&node.public_key()),
+                address: text(&address, "the address")?,
+                bond: parse_amount(rpc, &bond, "EQA").await?.1,
+                key_proof: KeyProof::sign(&node, &chain_id, signer),
+            })
+        }
+        ValidatorCommand::Unbond => StakingCall::Unbond(Nothing),
+        ValidatorCommand::Withdraw => StakingCall::Withdraw(Nothing),
+        ValidatorCommand::List { .. } => {
+            return Err("`equa validator list` reads the registry; it sends nothing".into());
+        }
+    })
+}
+
+fn print_registry(global: &Global, view: &StakingView) {
+    let params = &view.params;
+    println!(
+        "rules:     a bond of at least {}; {} of unbonding; a committee of up to {} among up to {} candidates",
+        params.min_bond,
+        duration_secs(u64::from(params.unbonding_secs)),
+        params.committee_size,
+        params.max_candidates
+    );
+    println!("bonded:    {}", view.bonded);
+    println!(
+        "committee: {} elected by the registry (consensus runs with the genesis validators until \
+         epochs take the registry's committee)",
+        view.committee.len()
+    );
+    show_list(
+        global,
+        &view.validators,
+        "no validators registered",
+        print_validator,
+    );
+}
+
+fn print_validator(v: &ValidatorView) {
+    let standing = match (&v.unbonding, v.rank) {
+        (Some(u), _) => format!(
+            "unbonding{}, bond free from {}",
+            if u.evicted {
+                " (pushed out by a larger bond)"
+            } else {
+                ""
+            },
+            utc(u.free_at_ms)
+        ),
+        (None, Some(rank)) if v.elected => format!("rank {rank}, elected"),
+        (None, Some(rank)) => format!("rank {rank}, not elected"),
+        (None, None) => "candidate".into(),
+    };
+    println!("{}  {standing}", v.account);
+    println!(
+        "  node {} at {}, bond {}, registered at height {}",
+        v.node_key, v.address, v.bond, v.registered_height
+    );
+}

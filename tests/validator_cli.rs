@@ -1,0 +1,223 @@
+//! The staking registry from the command line against a real devnet (four validator processes,
+//! registered at genesis): a new node registered with a bond from a wallet, its rank among the
+//! genesis validators, a larger bond taking a committee seat, a node key nobody else can claim,
+//! unbonding, and each refusal naming the ledger's error while changing nothing.
+
+mod common;
+
+use common::Devnet;
+use commonware_cryptography::{Signer, ed25519};
+use std::path::{Path, PathBuf};
+use types::codec::Encode;
+
+const RPC_PORT: u16 = 30_545;
+const P2P_PORT: u16 = 30_300;
+
+/// A node configuration file holding a fresh node key (only `private_key` and `listen` are
+/// read by `equa validator register`).
+fn node_config(dir: &Path, name: &str, seed: u64, port: u16) -> (PathBuf, String) {
+    let key = ed25519::PrivateKey::from_seed(seed);
+    let path = dir.join(format!("{name}.toml"));
+    std::fs::write(
+        &path,
+        format!(
+            "private_key = \"{}\"\nlisten = \"127.0.0.1:{port}\"\n",
+            hex::encode(key.encode())
+        ),
+    )
+    .unwrap();
+    (path, hex::encode(key.public_key().encode()))
+}
+
+fn receipt_ok(devnet: &Devnet, name: &str, args: &[&str]) -> serde_json::Value {
+    let receipt = devnet.json(name, args);
+    assert_eq!(receipt["outcome"], "success", "{args:?}: {receipt}");
+    receipt
+}
+
+/// A transaction the ledger refuses: the command fails before sending, naming the error.
+fn ledger_refuses(devnet: &Devnet, name: &str, args: &[&str], code: &str) {
+    let mut all = vec!["--json"];
+    all.extend(args);
+    let output = devnet.run(name, &all);
+    assert!(
+        !output.status.success(),
+        "{args:?} should fail: {}",
+        String::from_utf8_lossy(&output.stdout)
+    );
+    let receipt: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(receipt["outcome"], "failed", "{args:?}: {receipt}");
+    assert_eq!(receipt["error"]["code"], code, "{args:?}: {receipt}");
+}
+
+fn registry(devnet: &Devnet, name: &str) -> serde_json::Value {
+    devnet.json(name, &["validator", "list"])
+}
+
+#[test]
+fn validators_register_rank_and_unbond_from_the_command_line() {
+    let devnet = Devnet::start("validator-cli", RPC_PORT, P2P_PORT);
+
+    // Genesis registered the four validators the devnet runs, each with a bond of 500 EQA.
+    let start = registry(&devnet, "alice");
+    assert_eq!(start["params"]["min_bond"]["amount"], "100", "{start}");
+    assert_eq!(start["bonded"]["amount"], "2000", "{start}");
+    let validators = start["validators"].as_array().unwrap();
+    assert_eq!(validators.len(), 4, "{start}");
+    assert!(
+        validators
+            .iter()
+            .all(|v| v["elected"] == true && v["bond"]["amount"] == "500")
+    );
+    assert_eq!(start["committee"].as_array().unwrap().len(), 4);
+    let text = devnet.ok("alice", &["validator", "list"]);
+    assert!(text.contains("rank 1, elected"), "{text}");
+
+    // Alice registers a node of her own with 150 EQA: a candidate, ranked after the four.
+    let (alice_node, alice_key) = node_config(&devnet.dir, "alice-node", 71, 9_171);
+    let balance_before = devnet.balance("alice", "EQA");
+    let node = alice_node.to_str().unwrap();
+    let receipt = receipt_ok(
+        &devnet,
+        "alice",
+        &[
+            "validator",
+            "register",
+            "--node-config",
+            node,
+            "--bond",
+            "150",
+        ],
+    );
+    assert_eq!(
+        receipt["events"][0]["kind"], "validator_registered",
+        "{receipt}"
+    );
+    assert_eq!(
+        receipt["events"][0]["node_key"],
+        alice_key.as_str(),
+        "{receipt}"
+    );
+    let balance_after = devnet.balance("alice", "EQA");
+    let spent = parse(&balance_before) - parse(&balance_after);
+    assert!(
+        spent > 150.0 && spent < 151.0,
+        "{balance_before} -> {balance_after}"
+    );
+    let alice = devnet.address("alice");
+    let entry = |view: &serde_json::Value, account: &str| {
+        view["validators"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|v| v["account"] == account)
+            .cloned()
+    };
+    let after = registry(&devnet, "alice");
+    let mine = entry(&after, &alice).expect("alice is listed");
+    assert_eq!(mine["rank"], 5, "{after}");
+    assert_eq!(mine["elected"], false, "{after}");
+    assert_eq!(mine["address"], "127.0.0.1:9171", "{after}");
+
+    // Bob cannot claim Alice's node key, even holding her node's file (the proof names him, but
+    // the key is taken); an address nobody can dial and a bond below the minimum are refused.
+    ledger_refuses(
+        &devnet,
+        "bob",
+        &[
+            "validator",
+            "register",
+            "--node-config",
+            node,
+            "--bond",
+            "600",
+        ],
+        "NodeKeyTaken",
+    );
+    let (bob_node, _) = node_config(&devnet.dir, "bob-node", 72, 9_172);
+    let bob_node = bob_node.to_str().unwrap();
+    ledger_refuses(
+        &devnet,
+        "bob",
+        &[
+            "validator",
+            "register",
+            "--node-config",
+            bob_node,
+            "--bond",
+            "99.99",
+        ],
+        "BondTooSmall",
+    );
+    let refused = devnet.fails(
+        "bob",
+        &[
+            "validator",
+            "register",
+            "--node-config",
+            bob_node,
+            "--bond",
+            "600",
+            "--address",
+            "0.0.0.0:9172",
+        ],
+    );
+    assert!(
+        refused.contains("not an address peers can reach"),
+        "{refused}"
+    );
+    ledger_refuses(&devnet, "bob", &["validator", "unbond"], "NotRegistered");
+
+    // Bob bonds 600 and takes the first seat; the committee of four leaves out the genesis
+    // validator that is last by account among equal bonds.
+    receipt_ok(
+        &devnet,
+        "bob",
+        &[
+            "validator",
+            "register",
+            "--node-config",
+            bob_node,
+            "--bond",
+            "600",
+        ],
+    );
+    let view = registry(&devnet, "bob");
+    let bob = devnet.address("bob");
+    assert_eq!(view["validators"][0]["account"], bob.as_str(), "{view}");
+    assert_eq!(view["committee"][0], bob.as_str(), "{view}");
+    assert_eq!(view["committee"].as_array().unwrap().len(), 4, "{view}");
+    assert_eq!(view["bonded"]["amount"], "2750", "{view}");
+
+    // Alice unbonds: she leaves the candidates, her bond stays locked, and withdrawing before
+    // the delay is refused.
+    let receipt = receipt_ok(&devnet, "alice", &["validator", "unbond"]);
+    assert_eq!(
+        receipt["events"][0]["kind"], "validator_unbonding",
+        "{receipt}"
+    );
+    ledger_refuses(
+        &devnet,
+        "alice",
+        &["validator", "unbond"],
+        "AlreadyUnbonding",
+    );
+    ledger_refuses(
+        &devnet,
+        "alice",
+        &["validator", "withdraw"],
+        "UnbondingRunning",
+    );
+    let view = registry(&devnet, "alice");
+    let mine = entry(&view, &alice).expect("alice's own record is listed while unbonding");
+    assert_eq!(mine["rank"], serde_json::Value::Null, "{view}");
+    assert!(mine["unbonding"]["free_at_ms"].as_u64().is_some(), "{view}");
+    assert_eq!(view["bonded"]["amount"], "2750", "{view}");
+    assert!(entry(&registry(&devnet, "bob"), &alice).is_none());
+    let text = devnet.ok("alice", &["validator", "list"]);
+    assert!(text.contains("unbonding, bond free from"), "{text}");
+}
+
+fn parse(amount: &str) -> f64 {
+    amount.split_whitespace().next().unwrap().parse().unwrap()
+}
