@@ -428,6 +428,27 @@ fn a_trade_a_dispute_and_a_loan_through_the_web_interface() {
         assert!(!page.contains("Some(") && !page.contains("{ "), "events in words: {page}");
         alice.shot("explorer-transaction").await;
 
+        // The validator registry: the devnet's four genesis validators, each with its bond, all
+        // on the committee; Alice has no validator, so the page tells her how to register one.
+        for browser in [&alice, &bob] {
+            browser.go("validators", "Validators").await;
+            browser.wait_text("main table", "committee").await;
+            let standing = browser
+                .client
+                .execute(
+                    "return [...document.querySelectorAll('main table tbody tr')].map(r => r.lastElementChild.textContent)",
+                    vec![],
+                )
+                .await
+                .unwrap();
+            assert_eq!(standing, json!(["committee", "committee", "committee", "committee"]), "{}", browser.name);
+            let page = browser.text_of("main").await;
+            assert!(page.contains("500 EQA") && page.contains("2000 EQA"), "{page}");
+            assert!(page.contains("equa validator register"), "{page}");
+            assert!(browser.fits_width().await, "the registry fits the window");
+            browser.shot("validators").await;
+        }
+
         for browser in [alice, bob, dave] {
             browser.client.close().await.unwrap();
         }

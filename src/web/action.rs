@@ -9,6 +9,7 @@ use crate::cli::{
         ArbitratorCommand, OfferCommand, ProfileCommand, TradeCommand, arbitrator_call,
         not_a_transaction, offer_call, profile_call, trade_call,
     },
+    validator::{ValidatorCommand, validator_call},
 };
 use clap::{Parser, Subcommand, error::ErrorKind};
 use client::Wallet;
@@ -42,6 +43,8 @@ pub enum Action {
     Profile(ProfileCommand),
     #[command(subcommand)]
     Loan(LendingCommand),
+    #[command(subcommand)]
+    Validator(ValidatorCommand),
 }
 
 /// Parses an action; the error is clap's first line, without its usage text.
@@ -86,6 +89,15 @@ pub async fn call(rpc: &RpcClient, wallet: &Wallet, action: Action) -> Result<Ca
         }
         Action::Profile(ProfileCommand::Show { .. }) => Err(not_a_transaction()),
         Action::Loan(command) => lending_call(rpc, command).await.map(Call::Lending),
+        // Registering reads a node key from a file: not something a web form may name.
+        Action::Validator(ValidatorCommand::Register { .. }) => Err(
+            "registering a validator needs the node's key: run `equa validator register` on the \
+             node's machine"
+                .into(),
+        ),
+        Action::Validator(command) => validator_call(rpc, &wallet.account(), command)
+            .await
+            .map(Call::Staking),
     }
 }
 
@@ -128,6 +140,24 @@ mod tests {
         assert!(!error.contains("Usage"), "{error}");
         let error = parse(&words("trade take seven 25 USDX --method SEPA")).unwrap_err();
         assert!(error.contains("invalid value 'seven'"), "{error}");
+    }
+
+    /// A form must not make the node read a file: registering a validator names the node's
+    /// configuration file, so the web interface refuses it before reading anything.
+    #[tokio::test]
+    async fn a_validator_registration_naming_a_file_is_refused() {
+        let action = parse(&words(
+            "validator register --node-config /etc/passwd --bond 100",
+        ))
+        .expect("the words parse as the command line's");
+        let rpc = RpcClient::new("http://127.0.0.1:9").unwrap();
+        let (wallet, _) = Wallet::generate("");
+        let error = call(&rpc, &wallet, action).await.unwrap_err();
+        assert!(error.contains("run `equa validator register`"), "{error}");
+        assert!(matches!(
+            parse(&words("validator unbond")),
+            Ok(Action::Validator(ValidatorCommand::Unbond))
+        ));
     }
 
     /// Found by the `web_action` fuzz target: an empty action was refused with clap's usage

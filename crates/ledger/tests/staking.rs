@@ -192,12 +192,29 @@ fn every_bad_registration_is_refused_and_changes_nothing() {
         "localhost:9000",
         "127.0.0.1:70000",
         " 127.0.0.1:9000",
+        "127.0.0.1:09000",
+        "[::ffff:0.0.0.0]:9000",
+        "[::ffff:127.0.0.1]:9000",
+        "255.255.255.255:9000",
+        "224.0.0.1:9000",
+        "[ff02::1]:9000",
+        "[fe80::1%2]:9000",
+        "[::1%0]:9000",
+        "[0:0:0:0:0:0:0:1]:9000",
     ] {
         let call = with(&chain, &|c| c.address = Text::new(address).unwrap());
         let expected = StakingError::InvalidAddress {
             address: address.to_string(),
         };
         refused(&mut chain, 1, call, expected);
+    }
+    for address in [
+        "10.0.0.1:9000",
+        "203.0.113.7:30303",
+        "[::1]:9000",
+        "[2001:db8::7]:1",
+    ] {
+        assert!(staking::valid_address(address), "{address}");
     }
     // A proof made for another account (a registration seen in the mempool and replayed), for
     // another chain, or by a key other than the node key.

@@ -62,8 +62,10 @@ pub enum RunError {
 /// Format 3 holds the ledger's records in the authenticated store and the account history
 /// beside it; a store of an earlier format holds other bytes under the same state roots, so it
 /// cannot be read or extended. Format 4 stores threshold-signature certificates (format 3 held
-/// ed25519 ones), so its chain is a different chain.
-pub const DATA_FORMAT: u32 = 4;
+/// ed25519 ones), so its chain is a different chain. Format 5 holds the staking module's
+/// records (its parameters and genesis validators are in the genesis state, and its call is a
+/// new transaction variant), which a format-4 store lacks.
+pub const DATA_FORMAT: u32 = 5;
 
 /// The file in a data directory that names its format.
 pub const FORMAT_FILE: &str = "EQUA_FORMAT";

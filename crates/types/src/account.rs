@@ -26,14 +26,36 @@ pub enum AddressError {
     WrongPrefix { found: String },
     #[error("address holds {length} bytes; an account key is 32 bytes")]
     WrongLength { length: usize },
-    #[error("address bytes are not a valid ed25519 public key")]
+    #[error(
+        "address bytes are not a valid ed25519 public key (the canonical encoding of a point of prime order)"
+    )]
     NotAKey,
 }
 
 /// Keys remembered by [`decompress`] before it starts over.
 const DECOMPRESSED_KEYS: usize = 1 << 16;
 
-/// The ed25519 key with these bytes, or `None` when they are not a valid key.
+/// Whether `bytes` are the one canonical encoding of a point of the prime-order subgroup other
+/// than the identity.
+///
+/// ed25519 verification (ZIP-215, as commonware's) accepts a signature by a small-order key
+/// over any message: with `R` the identity and `s = 0`, `[8][s]B = [8]R + [8][k]A` holds for any
+/// `A` of order 8. An account or node key at such a point (or at a point with a torsion
+/// component) could be spent or signed for by anyone; and a point has up to two encodings
+/// besides its canonical one, which would let one key register as several. So only
+/// torsion-free points in their canonical encoding are keys.
+fn strong_key(bytes: &[u8; 32]) -> bool {
+    curve25519_dalek::edwards::CompressedEdwardsY(*bytes)
+        .decompress()
+        .is_some_and(|point| {
+            !point.is_small_order()
+                && point.is_torsion_free()
+                && point.compress().to_bytes() == *bytes
+        })
+}
+
+/// The ed25519 key with these bytes, or `None` when they are not a valid key (see
+/// [`strong_key`]).
 ///
 /// Decompressing a point costs a field exponentiation, and every decode of a transaction did it
 /// for the signer and again for each account it names — in a devnet profile that was a third of
@@ -53,6 +75,9 @@ fn decompress(bytes: &[u8; 32]) -> Option<ed25519::PublicKey> {
         .get(bytes)
     {
         return Some(key.clone());
+    }
+    if !strong_key(bytes) {
+        return None;
     }
     let key = crate::codec::decode::<ed25519::PublicKey>(bytes).ok()?;
     let mut keys = keys.lock().expect("no panics while holding the keys");

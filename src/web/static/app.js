@@ -1538,6 +1538,41 @@ async function statusPage(view) {
   teardown.push(() => events.close());
 }
 
+/// The staking registry: its rules, the candidates by rank with the committee they elect, and
+/// this wallet's own validator (unbond, withdraw). Registering needs the node's own key, so it is
+/// done with `equa validator register` on the node's machine.
+async function validatorsPage(view) {
+  const s = await q('equa_getStaking', session.address);
+  const p = s.params;
+  view.append(el('h1', {}, 'Validators'),
+    el('div', { class: 'card' }, facts([
+      ['Bonded', money(s.bonded)],
+      ['Committee', `${s.committee.length} of at most ${p.committee_size}`],
+      ['Minimum bond', money(p.min_bond)],
+      ['Unbonding', duration(p.unbonding_secs * 1000)],
+      ['Candidates', `${s.validators.filter(v => v.rank !== null).length} of at most ${p.max_candidates}`],
+    ]), el('p', { class: 'hint' }, 'The committee is the candidates with the largest bonds, one vote each; consensus runs with the genesis validators until epochs take over the committee the registry elects.')));
+  const me = s.validators.find(v => v.account === session.address);
+  if (me) {
+    const free = me.unbonding && me.unbonding.free_at_ms <= Date.now();
+    view.append(el('div', { class: 'card', id: 'my-validator' },
+      el('p', {}, me.unbonding
+        ? `Your validator is unbonding${me.unbonding.evicted ? ' (a larger bond took its place)' : ''}: the bond of ${money(me.bond)} can be withdrawn after ${when(me.unbonding.free_at_ms)}.`
+        : `Your validator ranks ${me.rank}${me.elected ? ', on the committee' : ', not on the committee'}, with a bond of ${money(me.bond)}.`),
+      me.unbonding
+        ? button('Withdraw bond', ['validator', 'withdraw'], () => route(), !free, `Withdraw your bond of ${money(me.bond)} to your wallet`)
+        : button('Unbond', ['validator', 'unbond'], () => route(), true, `Leave the candidates: your bond of ${money(me.bond)} stays locked for ${duration(p.unbonding_secs * 1000)}, then you can withdraw it`)));
+  } else {
+    view.append(el('p', { class: 'hint' }, 'To stand as a validator, run on your node\'s machine: ', el('code', {}, 'equa validator register --node-config node.toml --bond <EQA>')));
+  }
+  view.append(el('h2', {}, 'Registry'), table(['Rank', 'Account', 'Node', 'Address', 'Bond', 'Standing'],
+    s.validators.map(v => [
+      v.rank === null ? '–' : String(v.rank), el('span', { class: 'mono' }, short(v.account)),
+      el('span', { class: 'mono' }, `${v.node_key.slice(0, 12)}…`), v.address, money(v.bond),
+      v.unbonding ? `unbonding until ${when(v.unbonding.free_at_ms)}` : v.elected ? 'committee' : 'candidate',
+    ]), 'No validators are registered.'));
+}
+
 // ---------------------------------------------------------------------------------------------
 // Routing
 
@@ -1557,6 +1592,7 @@ const routes = [
   [/^tx\/([0-9a-fA-F]{64})$/, txPage],
   [/^account\/(equa1[0-9a-z]+)$/, accountPage],
   [/^status$/, statusPage],
+  [/^validators$/, validatorsPage],
 ];
 
 async function route() {

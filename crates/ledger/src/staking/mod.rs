@@ -117,11 +117,29 @@ pub fn committee(store: &(impl Store + ?Sized)) -> Vec<Validator> {
     candidates
 }
 
-/// Whether `address` names a node one can dial: `ip:port`, a concrete ip, a port above 0.
+/// Whether `address` names one node one can dial: `ip:port` written exactly as the standard
+/// library writes it back (no leading zeros, no IPv6 scope or flow label, IPv4 not written as
+/// IPv6), a port above 0, and an ip that names one host (not unspecified, broadcast or
+/// multicast). The canonical form makes the rule a property of the address rather than of the
+/// parser's leniency, and gives each address one spelling.
 pub fn valid_address(address: &str) -> bool {
-    address
-        .parse::<SocketAddr>()
-        .is_ok_and(|socket| socket.port() != 0 && !socket.ip().is_unspecified())
+    let Ok(socket) = address.parse::<SocketAddr>() else {
+        return false;
+    };
+    let ip = socket.ip();
+    let one_host = match ip {
+        std::net::IpAddr::V4(v4) => {
+            !v4.is_unspecified() && !v4.is_broadcast() && !v4.is_multicast()
+        }
+        std::net::IpAddr::V6(v6) => {
+            v6.to_ipv4_mapped().is_none() && !v6.is_unspecified() && !v6.is_multicast()
+        }
+    };
+    let plain = match socket {
+        SocketAddr::V4(_) => true,
+        SocketAddr::V6(v6) => v6.scope_id() == 0 && v6.flowinfo() == 0,
+    };
+    socket.port() != 0 && one_host && plain && socket.to_string() == address
 }
 
 fn register(
