@@ -216,6 +216,51 @@ fn validators_register_rank_and_unbond_from_the_command_line() {
     assert!(entry(&registry(&devnet, "bob"), &alice).is_none());
     let text = devnet.ok("alice", &["validator", "list"]);
     assert!(text.contains("unbonding, bond free from"), "{text}");
+
+    // Registering again with her node brings her back without waiting out the delay, and Bob
+    // raises his bond in place; a lower bond than his is refused.
+    receipt_ok(
+        &devnet,
+        "alice",
+        &[
+            "validator",
+            "register",
+            "--node-config",
+            node,
+            "--bond",
+            "150",
+        ],
+    );
+    receipt_ok(
+        &devnet,
+        "bob",
+        &[
+            "validator",
+            "register",
+            "--node-config",
+            bob_node,
+            "--bond",
+            "700",
+        ],
+    );
+    ledger_refuses(
+        &devnet,
+        "bob",
+        &[
+            "validator",
+            "register",
+            "--node-config",
+            bob_node,
+            "--bond",
+            "650",
+        ],
+        "BondNotRaised",
+    );
+    let view = registry(&devnet, "alice");
+    assert_eq!(view["bonded"]["amount"], "2850", "{view}");
+    let mine = entry(&view, &alice).expect("alice is a candidate again");
+    assert_eq!(mine["unbonding"], serde_json::Value::Null, "{view}");
+    assert_eq!(mine["rank"], 6, "{view}");
 }
 
 fn parse(amount: &str) -> f64 {

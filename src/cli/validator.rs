@@ -29,7 +29,9 @@ use types::{
 #[derive(Debug, Subcommand)]
 pub enum ValidatorCommand {
     /// Register your node as a validator candidate, bonding EQA from your wallet:
-    /// `equa validator register --node-config node.toml --bond 10000`.
+    /// `equa validator register --node-config node.toml --bond 10000`. Run again with the same
+    /// node and a larger --bond to raise the bond, or while unbonding (with at least the old
+    /// bond) to become a candidate again.
     Register {
         /// The node's configuration file: its `private_key` signs the key proof, and its
         /// `listen` address is the one registered unless --address says otherwise.

@@ -70,6 +70,7 @@ fn fixed_seeds_keep_every_invariant() {
         ("staking.register", "BondTooSmall"),
         ("staking.register", "InvalidAddress"),
         ("staking.register", "RegistryFull"),
+        ("staking.register", "BondNotRaised"),
         ("staking.unbond", "NotRegistered"),
         ("staking.unbond", "AlreadyUnbonding"),
         ("staking.withdraw", "NotRegistered"),

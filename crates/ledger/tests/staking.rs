@@ -242,7 +242,8 @@ fn every_bad_registration_is_refused_and_changes_nothing() {
     assert_eq!(held(&chain), 0);
     assert!(committee(&chain).is_empty());
 
-    // Registered once: a second registration, with the same key or another, is refused.
+    // Registered once: a second registration with another node key is refused (with the same
+    // key it changes the bond: `a_registered_validator_raises_its_bond_or_returns_from_unbonding`).
     register(&mut chain, 1, 1, MIN_BOND);
     let again = StakingCall::Register(registration(&chain, 1, 2, MIN_BOND));
     refused(
@@ -658,4 +659,78 @@ fn a_bad_genesis_validator_is_refused_with_its_field() {
             Ok(_) => panic!("{entries}: expected a refusal of {field}"),
         }
     }
+}
+
+#[test]
+fn a_registered_validator_raises_its_bond_or_returns_from_unbonding() {
+    let mut chain = chain();
+    for (signer, bond) in [(1, 100), (2, 200), (3, 300), (4, 400), (5, 500)] {
+        register(&mut chain, signer, signer, bond * EQA);
+    }
+    // A candidate: the same bond, or less, changes nothing; more raises it (the difference is
+    // locked), with a new address, keeping its place in the order of registration.
+    for (signer, bond, current) in [(1, 100, 100), (3, 300, 300), (3, 299, 300), (3, 100, 300)] {
+        let call = StakingCall::Register(registration(&chain, signer, signer, bond * EQA));
+        refused(
+            &mut chain,
+            signer,
+            call,
+            StakingError::BondNotRaised {
+                bond: bond * EQA,
+                current: current * EQA,
+            },
+        );
+    }
+    let before = chain.balance(1, AssetId::NATIVE);
+    let mut call = registration(&chain, 1, 1, 600 * EQA);
+    call.address = Text::new("127.0.0.1:7001").unwrap();
+    staking_events(submit(&mut chain, 1, StakingCall::Register(call)));
+    let paid = before - chain.balance(1, AssetId::NATIVE);
+    assert!(
+        paid >= 500 * EQA && paid < 501 * EQA,
+        "the difference was locked: {paid}"
+    );
+    let record = Db::validator(&chain.store, &account(1)).unwrap();
+    assert_eq!((record.bond, record.registered_height), (600 * EQA, 1));
+    assert_eq!(record.address.as_str(), "127.0.0.1:7001");
+    assert_eq!(committee(&chain)[0], account(1));
+    assert_eq!(held(&chain), (600 + 200 + 300 + 400 + 500) * EQA);
+
+    // Unbonding, then back: the registry is full again meanwhile, so it must out-bond the
+    // lowest; it comes back as a new registration (its seniority starts over).
+    staking_events(submit(&mut chain, 2, StakingCall::Unbond(Nothing)));
+    register(&mut chain, 6, 6, 250 * EQA);
+    let back = StakingCall::Register(registration(&chain, 2, 2, 250 * EQA));
+    refused(
+        &mut chain,
+        2,
+        back,
+        StakingError::RegistryFull {
+            max: 5,
+            lowest_bond: 250 * EQA,
+        },
+    );
+    let events = register(&mut chain, 2, 2, 250 * EQA + 1);
+    assert!(
+        matches!(
+            events.as_slice(),
+            [
+                StakingEvent::ValidatorUnbonding {
+                    account: evicted,
+                    evicted: true,
+                    ..
+                },
+                StakingEvent::ValidatorRegistered { bond, .. },
+            ] if *evicted == account(6) && *bond == 250 * EQA + 1
+        ),
+        "{events:?}"
+    );
+    let record = Db::validator(&chain.store, &account(2)).unwrap();
+    assert_eq!(record.unbonding, None);
+    assert_eq!(record.registered_height, chain.height);
+    assert_eq!(
+        held(&chain),
+        (600 + 250 + 300 + 400 + 500 + 250) * EQA + 1,
+        "six bonds: five candidates and the evicted one"
+    );
 }

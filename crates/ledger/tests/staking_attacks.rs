@@ -307,33 +307,39 @@ fn an_eviction_with_a_bond_one_cannot_pay_leaves_no_half_evicted_candidate() {
     }
 }
 
-/// The lowest candidate cannot out-bond (and so evict) itself, nor raise its bond to defend its
-/// place: any second registration of a registered account is refused before the full-registry
-/// rule runs.
+/// The lowest candidate cannot out-bond (and so evict) itself: registering again with its own
+/// node key raises its bond in place, evicting nobody, and naming another node key is refused.
 #[test]
-fn the_lowest_candidate_cannot_evict_itself_or_top_up() {
+fn the_lowest_candidate_raises_its_bond_without_evicting_itself() {
     let mut chain = chain();
     fill(&mut chain);
-    let again = StakingCall::Register(registration(&chain, 1, 7, 1_000 * EQA));
+    let other_key = StakingCall::Register(registration(&chain, 1, 7, 1_000 * EQA));
     refused(
         &mut chain,
         1,
-        again,
+        other_key,
         StakingError::AlreadyRegistered {
             account: account(1),
         },
     );
-    assert_eq!(held(&chain), (150 + 200 + 300 + 400 + 500) * EQA);
+    let events = register(&mut chain, 1, 1, 1_000 * EQA);
+    assert_eq!(events.len(), 1, "no eviction: {events:?}");
+    assert_eq!(Db::candidates(&chain.store).len(), 5);
+    assert!(
+        Db::validator(&chain.store, &account(1)).is_some_and(|v| v.bond == 1_000 * EQA
+            && v.unbonding.is_none()
+            && v.registered_height == 1)
+    );
+    assert_eq!(held(&chain), (1_000 + 200 + 300 + 400 + 500) * EQA);
 }
 
-/// Eviction griefing, as the module allows it (design weakness, not a bug in the code): an
-/// attacker out-bonds the lowest by one minor unit and unbonds in the same block. The seat it
-/// freed stays open, but the evicted validator cannot take it back, not even with a larger bond,
-/// and its node key cannot be used from another account, until the full unbonding delay has
-/// passed. The attacker pays only the fees and a day (a week by default) of locked capital.
-/// Conservation holds throughout: the evicted bond is paid out exactly once.
+/// Eviction griefing (found by this file, closed by re-bonding): an attacker out-bonds the
+/// lowest by one minor unit and unbonds in the same block. The evicted validator takes the freed
+/// seat back at once by registering again with its node key and at least its old bond, without
+/// waiting out the delay; its node key still cannot be put behind another account, and nothing
+/// is paid out twice.
 #[test]
-fn eviction_locks_the_evicted_out_for_the_whole_delay_even_when_the_seat_is_free() {
+fn an_evicted_validator_takes_a_freed_seat_back_without_waiting() {
     let mut chain = chain();
     fill(&mut chain);
     let evict = chain.tx(6, register_call(&chain, 6, 6, 150 * EQA + 1));
@@ -341,22 +347,11 @@ fn eviction_locks_the_evicted_out_for_the_whole_delay_even_when_the_seat_is_free
     let receipts = chain.apply(&[evict, leave]);
     assert!(receipts.iter().all(Receipt::is_success), "{receipts:?}");
     assert_eq!(Db::candidates(&chain.store).len(), 4, "a seat is free");
-    let free_at_ms = Db::validator(&chain.store, &account(1))
-        .and_then(|record| record.unbonding)
-        .map(|unbonding| unbonding.free_at_ms)
-        .expect("the lowest candidate was evicted");
-    assert_eq!(free_at_ms, chain.time_ms + UNBONDING_MS);
-    // The evicted validator, with a larger bond, cannot come back...
-    let back = StakingCall::Register(registration(&chain, 1, 1, 1_000 * EQA));
-    refused(
-        &mut chain,
-        1,
-        back,
-        StakingError::AlreadyRegistered {
-            account: account(1),
-        },
+    assert!(
+        Db::validator(&chain.store, &account(1))
+            .is_some_and(|v| v.unbonding.is_some_and(|u| u.evicted))
     );
-    // ... nor put its node key behind another of its accounts.
+    // Its node key cannot be put behind another of its accounts.
     let other = StakingCall::Register(registration(&chain, 7, 1, 1_000 * EQA));
     refused(
         &mut chain,
@@ -367,16 +362,34 @@ fn eviction_locks_the_evicted_out_for_the_whole_delay_even_when_the_seat_is_free
             account: account(1),
         },
     );
+    // Less than its old bond does not bring it back; its old bond does, with nothing paid.
+    let less = StakingCall::Register(registration(&chain, 1, 1, 150 * EQA - 1));
+    refused(
+        &mut chain,
+        1,
+        less,
+        StakingError::BondNotRaised {
+            bond: 150 * EQA - 1,
+            current: 150 * EQA,
+        },
+    );
+    let balance = chain.balance(1, AssetId::NATIVE);
+    register(&mut chain, 1, 1, 150 * EQA);
+    assert!(
+        balance - chain.balance(1, AssetId::NATIVE) < EQA,
+        "only a fee was paid"
+    );
+    assert_eq!(Db::candidates(&chain.store).len(), 5);
+    assert!(Db::validator(&chain.store, &account(1)).is_some_and(|v| v.unbonding.is_none()));
+    // A full registry again: the next one back must out-bond the lowest.
+    chain.advance_ms(UNBONDING_MS);
+    staking_events(submit(&mut chain, 6, StakingCall::Withdraw(Nothing)));
     refused(
         &mut chain,
         1,
         StakingCall::Withdraw(Nothing),
-        StakingError::UnbondingRunning { free_at_ms },
+        StakingError::NotUnbonding,
     );
-    chain.advance_ms(UNBONDING_MS);
-    staking_events(submit(&mut chain, 1, StakingCall::Withdraw(Nothing)));
-    staking_events(submit(&mut chain, 6, StakingCall::Withdraw(Nothing)));
-    register(&mut chain, 1, 1, 150 * EQA);
     assert_eq!(held(&chain), (150 + 200 + 300 + 400 + 500) * EQA);
 }
 

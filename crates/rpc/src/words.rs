@@ -154,6 +154,12 @@ fn staking_error(store: &(impl Store + ?Sized), error: &StakingError) -> String 
              candidate's {} takes its place",
             eqa(*lowest_bond)
         ),
+        StakingError::BondNotRaised { bond, current } => format!(
+            "the validator's bond is {}; registering again with its node key names a larger \
+             total (or at least the same, to stop unbonding), not {}",
+            eqa(*current),
+            eqa(*bond)
+        ),
         StakingError::NodeKeyTaken { node_key, account } => format!(
             "node key {} is already registered by {account}",
             crate::staking::node_key_hex(node_key)

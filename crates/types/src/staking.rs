@@ -21,7 +21,9 @@ pub struct RegisterValidator {
     pub node_key: AccountId,
     /// Where the node listens for peers: `ip:port`.
     pub address: Text<64>,
-    /// EQA minor units locked as the bond, at least the chain's minimum.
+    /// EQA minor units locked as the bond, at least the chain's minimum. Sent again by a
+    /// registered validator with the same node key, it is the new total: more raises a
+    /// candidate's bond, and at least the old bond brings an unbonding validator back.
     pub bond: u128,
     /// The node key's signature over [`key_proof_message`]: proof that whoever registers the
     /// key holds it, so nobody can claim another operator's key (and keep it from registering).

@@ -7,7 +7,9 @@ use types::AccountId;
 pub enum StakingError {
     #[error(transparent)]
     Bank(#[from] BankError),
-    #[error("{account} is already registered as a validator (unbond and withdraw first)")]
+    #[error(
+        "{account} is already registered as a validator with another node key (unbond and withdraw first)"
+    )]
     AlreadyRegistered { account: AccountId },
     #[error("node key {node_key} is already registered by {account}")]
     NodeKeyTaken {
@@ -28,6 +30,10 @@ pub enum StakingError {
         "the registry holds the most candidates it may ({max}); a bond above the lowest candidate's {lowest_bond} (EQA minor units) takes its place"
     )]
     RegistryFull { max: u16, lowest_bond: u128 },
+    #[error(
+        "the validator's bond is {current}; a registration again with its node key names a larger total bond (or at least the same, to stop unbonding), not {bond} (EQA minor units)"
+    )]
+    BondNotRaised { bond: u128, current: u128 },
     #[error("{account} is not a registered validator")]
     NotRegistered { account: AccountId },
     #[error("the validator is already unbonding; its bond is free at {free_at_ms} ms")]

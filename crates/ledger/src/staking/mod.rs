@@ -3,11 +3,11 @@
 //!
 //! ```text
 //! register(bond >= min, key proof) -> candidate --unbond(self)--------------> unbonding
-//!                                        |  pushed out of a full registry by   | withdraw(self),
-//!                                        |  a larger bond ------------------->  |  once free_at_ms
-//!                                                                               v has passed
-//!                                                                            record deleted,
-//!                                                                            bond returned
+//!   register again, same key,           |  pushed out of a full registry by   | withdraw(self),
+//!   larger bond: raised in place        |  a larger bond ------------------->  |  once free_at_ms
+//!                                        ^                                      v has passed
+//!                                        +-- register again, same key,       record deleted,
+//!                                            bond >= old, room in the registry  bond returned
 //! ```
 //!
 //! **The committee rule** ([`committee`]): the candidates with the largest bonds, at most
@@ -151,10 +151,15 @@ fn register(
     register: &RegisterValidator,
     events: &mut Vec<Event>,
 ) -> Result<(), StakingError> {
-    if Db::validator(store, signer).is_some() {
+    let existing = Db::validator(store, signer);
+    if let Some(existing) = &existing
+        && existing.node_key != register.node_key
+    {
         return Err(StakingError::AlreadyRegistered { account: *signer });
     }
-    if let Some(account) = Db::node_key_owner(store, &register.node_key) {
+    if let Some(account) = Db::node_key_owner(store, &register.node_key)
+        && account != *signer
+    {
         return Err(StakingError::NodeKeyTaken {
             node_key: register.node_key,
             account,
@@ -177,6 +182,9 @@ fn register(
     {
         return Err(StakingError::BadKeyProof);
     }
+    if let Some(existing) = existing {
+        return rebond(store, params, context, existing, register, events);
+    }
     let candidate = Candidate {
         account: *signer,
         node_key: register.node_key,
@@ -184,6 +192,102 @@ fn register(
         bond: register.bond,
     };
     enlist(store, params, context, &candidate, events)
+}
+
+/// A registration by a validator already registered with this node key: the bond named is the
+/// new total and must be at least the old one (nothing is paid back: only `withdraw` does that,
+/// after the delay). A candidate raises its bond (it must rise) and may change its address,
+/// keeping its place in the order of registration. An unbonding validator stops unbonding and
+/// becomes a candidate again, as a new registration (so it must find room, and its seniority
+/// starts over): so a validator pushed out by a bond that then left at once takes its place back
+/// without waiting out the delay.
+fn rebond(
+    store: &mut (impl Store + ?Sized),
+    params: &StakingParams,
+    context: &BlockContext,
+    mut validator: Validator,
+    register: &RegisterValidator,
+    events: &mut Vec<Event>,
+) -> Result<(), StakingError> {
+    let raise = register
+        .bond
+        .checked_sub(validator.bond)
+        .ok_or(StakingError::BondNotRaised {
+            bond: register.bond,
+            current: validator.bond,
+        })?;
+    let returning = validator.unbonding.is_some();
+    if !returning && raise == 0 {
+        return Err(StakingError::BondNotRaised {
+            bond: register.bond,
+            current: validator.bond,
+        });
+    }
+    if returning {
+        make_room(store, params, context, register.bond, events)?;
+    }
+    if raise > 0 {
+        bank::lock(
+            store,
+            Module::Staking,
+            &validator.account,
+            AssetId::NATIVE,
+            raise,
+        )?;
+    }
+    validator.bond = register.bond;
+    validator.address = register.address.clone();
+    if returning {
+        validator.unbonding = None;
+        validator.registered_ms = context.timestamp_ms;
+        validator.registered_height = context.height;
+        add_candidate(store, &validator.account);
+    }
+    Db::put_validator(store, &validator);
+    emit(
+        events,
+        StakingEvent::ValidatorRegistered {
+            account: validator.account,
+            node_key: validator.node_key,
+            bond: validator.bond,
+        },
+    );
+    Ok(())
+}
+
+/// Puts `account` on the candidate list, in account order.
+fn add_candidate(store: &mut (impl Store + ?Sized), account: &AccountId) {
+    let mut candidates = Db::candidates(store);
+    let position = candidates
+        .binary_search(account)
+        .unwrap_or_else(|position| position);
+    candidates.insert(position, *account);
+    Db::put_candidates(store, candidates);
+}
+
+/// Makes room for a new candidate bonding `bond`: in a full registry the lowest candidate must
+/// have bonded less, and starts unbonding.
+fn make_room(
+    store: &mut (impl Store + ?Sized),
+    params: &StakingParams,
+    context: &BlockContext,
+    bond: u128,
+    events: &mut Vec<Event>,
+) -> Result<(), StakingError> {
+    if Db::candidates(store).len() < usize::from(params.max_candidates) {
+        return Ok(());
+    }
+    let lowest = ranked_candidates(store)
+        .pop()
+        .expect("a full registry has a lowest candidate");
+    if bond <= lowest.bond {
+        return Err(StakingError::RegistryFull {
+            max: params.max_candidates,
+            lowest_bond: lowest.bond,
+        });
+    }
+    start_unbonding(store, params, context, lowest, true, events);
+    Ok(())
 }
 
 /// A registration that passed its checks: who, with which node, where, with what bond.
@@ -225,20 +329,7 @@ fn enlist(
     events: &mut Vec<Event>,
 ) -> Result<(), StakingError> {
     let signer = &register.account;
-    let mut candidates = Db::candidates(store);
-    if candidates.len() >= usize::from(params.max_candidates) {
-        let lowest = ranked_candidates(store)
-            .pop()
-            .expect("a full registry has a lowest candidate");
-        if register.bond <= lowest.bond {
-            return Err(StakingError::RegistryFull {
-                max: params.max_candidates,
-                lowest_bond: lowest.bond,
-            });
-        }
-        start_unbonding(store, params, context, lowest, true, events);
-        candidates = Db::candidates(store);
-    }
+    make_room(store, params, context, register.bond, events)?;
     bank::lock(
         store,
         Module::Staking,
@@ -259,11 +350,7 @@ fn enlist(
         },
     );
     Db::put_node_key(store, &register.node_key, signer);
-    let position = candidates
-        .binary_search(signer)
-        .unwrap_or_else(|position| position);
-    candidates.insert(position, *signer);
-    Db::put_candidates(store, candidates);
+    add_candidate(store, signer);
     emit(
         events,
         StakingEvent::ValidatorRegistered {
