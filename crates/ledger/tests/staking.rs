@@ -687,7 +687,7 @@ fn a_registered_validator_raises_its_bond_or_returns_from_unbonding() {
     staking_events(submit(&mut chain, 1, StakingCall::Register(call)));
     let paid = before - chain.balance(1, AssetId::NATIVE);
     assert!(
-        paid >= 500 * EQA && paid < 501 * EQA,
+        (500 * EQA..501 * EQA).contains(&paid),
         "the difference was locked: {paid}"
     );
     let record = Db::validator(&chain.store, &account(1)).unwrap();
