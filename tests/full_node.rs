@@ -117,11 +117,14 @@ fn a_full_node_syncs_late_serves_rpc_and_forwards_transactions() {
     let included = receipt["height"].as_u64().unwrap();
     devnet.wait_for_height(0, included);
     assert_eq!(devnet.balance_on(0, "bob", "USDX"), "100007.5");
-    // Blocks are proposed by validators only.
-    let validators: Vec<String> = std::fs::read_to_string(devnet.dir.join("full-node/node.toml"))
+    // Blocks are proposed by validators only: those the genesis registry lists (the full node's
+    // configuration names none; it takes them from there).
+    let config = std::fs::read_to_string(devnet.dir.join("full-node/node.toml")).unwrap();
+    assert!(!config.contains("[[validators]]"), "{config}");
+    let validators: Vec<String> = std::fs::read_to_string(devnet.dir.join("genesis.toml"))
         .unwrap()
         .lines()
-        .filter_map(|line| line.strip_prefix("public_key = \""))
+        .filter_map(|line| line.strip_prefix("node_key = \""))
         .map(|key| {
             let bytes: [u8; 32] = hex::decode(key.trim_end_matches('"'))
                 .unwrap()

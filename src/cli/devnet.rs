@@ -116,7 +116,9 @@ pub struct NodeConfig {
     /// A validator's share of the consensus key, hex.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub consensus_share: Option<String>,
-    /// Every validator of the chain, this node included.
+    /// Every validator of the chain, this node included; when empty, the committee the genesis
+    /// file's staking registry elects.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub validators: Vec<PeerConfig>,
     /// Public keys (hex) of the full nodes the validators accept.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -390,7 +392,8 @@ pub fn create(dir: &Path, validators: usize, ports: &Setup) -> Result<Vec<PathBu
         private_key: hex::encode(follower.encode()),
         consensus_key: consensus_key.clone(),
         consensus_share: None,
-        validators: peers.clone(),
+        // It finds the validators and their addresses in the genesis file's registry.
+        validators: Vec::new(),
         followers: followers.clone(),
         web: None,
         metrics: Some(SocketAddr::from(([127, 0, 0, 1], ports.metrics + count))),

@@ -705,3 +705,431 @@ fn a_registry_at_the_codec_bound_still_evicts_and_reads() {
         "the latest of the equal lowest bonds is evicted"
     );
 }
+
+// ---------------------------------------------------------------------------------------------
+// Registering again: raising a bond in place, returning from unbonding (review of 303980b)
+// ---------------------------------------------------------------------------------------------
+
+fn record(chain: &TestChain, signer: u64) -> staking::Validator {
+    Db::validator(&chain.store, &account(signer)).expect("a validator record")
+}
+
+/// A candidate registering again with its node key and a smaller or the same total gets nothing
+/// back: the bond is a total that only rises, and a refusal writes nothing.
+#[test]
+fn a_candidate_cannot_lower_or_repeat_its_bond_to_get_money_back() {
+    let mut chain = chain();
+    register(&mut chain, 1, 1, 300 * EQA);
+    for bond in [200 * EQA, 300 * EQA - 1, 300 * EQA] {
+        let call = StakingCall::Register(registration(&chain, 1, 1, bond));
+        refused(
+            &mut chain,
+            1,
+            call,
+            StakingError::BondNotRaised {
+                bond,
+                current: 300 * EQA,
+            },
+        );
+    }
+    // Below the minimum is refused before anything else.
+    let call = StakingCall::Register(registration(&chain, 1, 1, MIN_BOND - 1));
+    refused(
+        &mut chain,
+        1,
+        call,
+        StakingError::BondTooSmall {
+            bond: MIN_BOND - 1,
+            minimum: MIN_BOND,
+        },
+    );
+    assert_eq!(record(&chain, 1).bond, 300 * EQA);
+    assert_eq!(held(&chain), 300 * EQA);
+}
+
+/// A raise locks exactly the difference, counts the bond once, keeps the candidate listed once
+/// and keeps its seniority; the withdrawal later pays the total once.
+#[test]
+fn a_raise_locks_only_the_difference_and_is_paid_out_once() {
+    let mut chain = chain();
+    let start = chain.balance(1, AssetId::NATIVE);
+    let mut fees = 0;
+    let receipt = chain.submit(1, register_call(&chain, 1, 1, 300 * EQA));
+    fees += receipt.fee_paid;
+    staking_events(receipt);
+    let height = record(&chain, 1).registered_height;
+    let receipt = chain.submit(1, register_call(&chain, 1, 1, 500 * EQA));
+    fees += receipt.fee_paid;
+    assert_eq!(
+        staking_events(receipt),
+        vec![StakingEvent::ValidatorRegistered {
+            account: account(1),
+            node_key: node_key(1),
+            bond: 500 * EQA,
+        }]
+    );
+    assert_eq!(chain.balance(1, AssetId::NATIVE), start - 500 * EQA - fees);
+    assert_eq!(held(&chain), 500 * EQA);
+    assert_eq!(Db::candidates(&chain.store), vec![account(1)]);
+    let raised = record(&chain, 1);
+    assert_eq!((raised.bond, raised.registered_height), (500 * EQA, height));
+    assert!(raised.unbonding.is_none());
+
+    let receipt = submit(&mut chain, 1, StakingCall::Unbond(Nothing));
+    fees += receipt.fee_paid;
+    staking_events(receipt);
+    chain.advance_ms(UNBONDING_MS);
+    let receipt = submit(&mut chain, 1, StakingCall::Withdraw(Nothing));
+    fees += receipt.fee_paid;
+    assert_eq!(
+        staking_events(receipt),
+        vec![StakingEvent::BondWithdrawn {
+            account: account(1),
+            bond: 500 * EQA,
+        }]
+    );
+    assert_eq!(chain.balance(1, AssetId::NATIVE), start - fees);
+    assert_eq!(held(&chain), 0);
+}
+
+/// Unbond, register again and withdraw in one block: the return makes it a candidate, so the
+/// withdrawal finds nothing unbonding. A second registration in the same block is a raise and
+/// must raise. The candidate is listed once.
+#[test]
+fn unbond_return_withdraw_in_one_block_pays_nothing() {
+    let mut chain = chain();
+    register(&mut chain, 1, 1, 300 * EQA);
+    register(&mut chain, 2, 2, 200 * EQA);
+    let start = chain.balance(1, AssetId::NATIVE);
+    let nonce = chain.nonce(1);
+    let txs = [
+        chain.tx_with(1, nonce, Call::Staking(StakingCall::Unbond(Nothing))),
+        chain.tx_with(1, nonce + 1, register_call(&chain, 1, 1, 300 * EQA)),
+        chain.tx_with(1, nonce + 2, register_call(&chain, 1, 1, 300 * EQA)),
+        chain.tx_with(1, nonce + 3, Call::Staking(StakingCall::Withdraw(Nothing))),
+        chain.tx_with(1, nonce + 4, register_call(&chain, 1, 1, 400 * EQA)),
+        chain.tx_with(1, nonce + 5, Call::Staking(StakingCall::Withdraw(Nothing))),
+    ];
+    let receipts = chain.apply(&txs);
+    assert!(receipts[0].is_success(), "{:?}", receipts[0]);
+    assert!(receipts[1].is_success(), "{:?}", receipts[1]);
+    assert_eq!(
+        failed(&receipts[2]),
+        Some(&StakingError::BondNotRaised {
+            bond: 300 * EQA,
+            current: 300 * EQA
+        })
+    );
+    assert_eq!(failed(&receipts[3]), Some(&StakingError::NotUnbonding));
+    assert!(receipts[4].is_success(), "{:?}", receipts[4]);
+    assert_eq!(failed(&receipts[5]), Some(&StakingError::NotUnbonding));
+    let fees: u128 = receipts.iter().map(|receipt| receipt.fee_paid).sum();
+    assert_eq!(chain.balance(1, AssetId::NATIVE), start - 100 * EQA - fees);
+    assert_eq!(Db::candidates(&chain.store).len(), 2);
+    assert_eq!(held(&chain), (400 + 200) * EQA);
+    let returned = record(&chain, 1);
+    assert!(returned.unbonding.is_none());
+    assert_eq!(returned.registered_height, chain.height);
+}
+
+/// A return after the delay has run out does not keep the bond free: the next unbonding waits
+/// the whole delay again from its own start.
+#[test]
+fn a_return_after_the_delay_restarts_the_delay() {
+    let mut chain = chain();
+    register(&mut chain, 1, 1, 300 * EQA);
+    staking_events(submit(&mut chain, 1, StakingCall::Unbond(Nothing)));
+    chain.advance_ms(UNBONDING_MS);
+    register(&mut chain, 1, 1, 300 * EQA);
+    refused(
+        &mut chain,
+        1,
+        StakingCall::Withdraw(Nothing),
+        StakingError::NotUnbonding,
+    );
+    let events = staking_events(submit(&mut chain, 1, StakingCall::Unbond(Nothing)));
+    let StakingEvent::ValidatorUnbonding {
+        bond_free_at_ms, ..
+    } = events[0]
+    else {
+        panic!("{events:?}")
+    };
+    assert_eq!(bond_free_at_ms, chain.time_ms + UNBONDING_MS);
+    let early = chain.tx(1, Call::Staking(StakingCall::Withdraw(Nothing)));
+    let context = BlockContext {
+        timestamp_ms: bond_free_at_ms - 1,
+        ..chain.next_context()
+    };
+    let receipt = chain.apply_with(&context, &[early]).remove(0);
+    assert_eq!(
+        failed(&receipt),
+        Some(&StakingError::UnbondingRunning {
+            free_at_ms: bond_free_at_ms
+        })
+    );
+    assert_eq!(held(&chain), 300 * EQA);
+    staking_events(submit(&mut chain, 1, StakingCall::Withdraw(Nothing)));
+    assert_eq!(held(&chain), 0);
+}
+
+/// Returning into a full registry: with a bond only equal to the lowest it is refused; with a
+/// larger one it cannot pay, the eviction it started is undone with the call; with a larger one
+/// it can pay, it evicts the lowest (not itself), is listed once, and its seniority restarts.
+#[test]
+fn a_return_into_a_full_registry_must_out_bond_and_pays_for_it() {
+    let mut chain = chain();
+    fill(&mut chain);
+    staking_events(submit(&mut chain, 1, StakingCall::Unbond(Nothing)));
+    register(&mut chain, 6, 6, 150 * EQA);
+    assert_eq!(Db::candidates(&chain.store).len(), 5);
+    let call = StakingCall::Register(registration(&chain, 1, 1, 150 * EQA));
+    refused(
+        &mut chain,
+        1,
+        call,
+        StakingError::RegistryFull {
+            max: 5,
+            lowest_bond: 150 * EQA,
+        },
+    );
+    let unpaid = 150 * EQA + chain.balance(1, AssetId::NATIVE) + 1;
+    let before = chain.snapshot_except_fee(1);
+    let call = StakingCall::Register(registration(&chain, 1, 1, unpaid));
+    let receipt = submit(&mut chain, 1, call);
+    assert!(
+        matches!(failed(&receipt), Some(StakingError::Bank(_))),
+        "{receipt:?}"
+    );
+    assert!(receipt.events.is_empty(), "events of an undone eviction");
+    assert_eq!(chain.snapshot_except_fee(1), before, "a refusal wrote");
+    assert!(record(&chain, 6).unbonding.is_none());
+
+    let events = register(&mut chain, 1, 1, 150 * EQA + 1);
+    assert!(
+        matches!(
+            events.as_slice(),
+            [
+                StakingEvent::ValidatorUnbonding { account: evicted, evicted: true, .. },
+                StakingEvent::ValidatorRegistered { account: back, .. },
+            ] if *evicted == account(6) && *back == account(1)
+        ),
+        "{events:?}"
+    );
+    let candidates = Db::candidates(&chain.store);
+    assert_eq!(candidates.len(), 5);
+    assert_eq!(
+        candidates.iter().filter(|a| **a == account(1)).count(),
+        1,
+        "listed once"
+    );
+    assert_eq!(record(&chain, 1).registered_height, chain.height);
+    assert_eq!(
+        held(&chain),
+        (150 + 1 + 200 + 300 + 400 + 500 + 150) * EQA - (EQA - 1)
+    );
+}
+
+/// An eviction war between two validators returning in turn moves no money but the raises each
+/// one locks; each is listed at most once and the evicted one can still only withdraw after
+/// the delay.
+#[test]
+fn an_eviction_war_pays_nothing_early() {
+    let mut chain = chain();
+    fill(&mut chain);
+    register(&mut chain, 6, 6, 150 * EQA + 1);
+    let mut bond = 150 * EQA + 1;
+    for round in 0..6 {
+        bond += 1;
+        let signer = if round % 2 == 0 { 1 } else { 6 };
+        let events = register(&mut chain, signer, signer, bond);
+        assert_eq!(events.len(), 2, "{events:?}");
+        let free_at_ms = record(&chain, 7 - signer)
+            .unbonding
+            .expect("evicted")
+            .free_at_ms;
+        refused(
+            &mut chain,
+            7 - signer,
+            StakingCall::Withdraw(Nothing),
+            StakingError::UnbondingRunning { free_at_ms },
+        );
+        assert_eq!(Db::candidates(&chain.store).len(), 5);
+    }
+    let bonds: u128 = [1, 2, 3, 4, 5, 6]
+        .iter()
+        .map(|signer| record(&chain, *signer).bond)
+        .sum();
+    assert_eq!(held(&chain), bonds);
+}
+
+/// Raising a bond toward `u128::MAX`: a raise one cannot pay fails in the bank with nothing
+/// written; on a chain whose supply is near `u128::MAX`, a bond of nearly all of it is locked and
+/// paid back exactly, and the sums do not overflow.
+#[test]
+fn a_raise_near_u128_max_neither_overflows_nor_half_applies() {
+    let mut chain = chain();
+    register(&mut chain, 1, 1, MIN_BOND);
+    for bond in [u128::MAX, u128::MAX - MIN_BOND + 1] {
+        let before = chain.snapshot_except_fee(1);
+        let call = StakingCall::Register(registration(&chain, 1, 1, bond));
+        let receipt = submit(&mut chain, 1, call);
+        assert!(
+            matches!(failed(&receipt), Some(StakingError::Bank(_))),
+            "{receipt:?}"
+        );
+        assert_eq!(chain.snapshot_except_fee(1), before, "a refusal wrote");
+    }
+
+    // One account holds the whole u128 range of minor units.
+    let whole = u128::MAX / EQA;
+    let fraction = u128::MAX % EQA;
+    let text = format!(
+        "chain_id = \"{}\"\ngenesis_time_ms = {}\n\
+         [native]\nsymbol = \"EQA\"\nname = \"Equa\"\ndecimals = 9\n\
+         [params]\nfee_per_byte = \"0\"\ndefault_call_fee = \"0\"\n\
+         [params.staking]\nmin_bond = \"100\"\nunbonding_secs = 86400\n\
+         committee_size = 4\nmax_candidates = 5\n\
+         [[accounts]]\naddress = \"{}\"\nbalances = {{ EQA = \"{whole}.{fraction:09}\" }}\n",
+        testing::TEST_CHAIN_ID,
+        testing::GENESIS_TIME_MS,
+        account(1)
+    );
+    let mut genesis = ledger::Genesis::from_toml(&text).expect("a valid genesis");
+    genesis.params = test_params();
+    let mut chain = TestChain::from_genesis(&genesis);
+    assert_eq!(chain.balance(1, AssetId::NATIVE), u128::MAX);
+    register(&mut chain, 1, 1, MIN_BOND);
+    let margin = EQA;
+    let bond = MIN_BOND + chain.balance(1, AssetId::NATIVE) - margin;
+    register(&mut chain, 1, 1, bond);
+    assert_eq!(held(&chain), bond);
+    let call = StakingCall::Register(registration(&chain, 1, 1, u128::MAX));
+    let receipt = submit(&mut chain, 1, call);
+    assert!(
+        matches!(failed(&receipt), Some(StakingError::Bank(_))),
+        "{receipt:?}"
+    );
+    staking_events(submit(&mut chain, 1, StakingCall::Unbond(Nothing)));
+    chain.advance_ms(UNBONDING_MS);
+    let before = chain.balance(1, AssetId::NATIVE);
+    let receipt = submit(&mut chain, 1, StakingCall::Withdraw(Nothing));
+    let fee = receipt.fee_paid;
+    staking_events(receipt);
+    assert_eq!(chain.balance(1, AssetId::NATIVE), before + bond - fee);
+    assert_eq!(held(&chain), 0);
+}
+
+/// Registering again needs the node key's proof like the first time, and only the validator
+/// itself can raise or bring back its bond: another account naming its node key is refused.
+#[test]
+fn nobody_else_raises_or_returns_a_validators_bond() {
+    let mut chain = chain();
+    register(&mut chain, 1, 1, 300 * EQA);
+    let mut call = registration(&chain, 1, 1, 400 * EQA);
+    call.key_proof = registration(&chain, 2, 1, 400 * EQA).key_proof;
+    refused(
+        &mut chain,
+        1,
+        StakingCall::Register(call),
+        StakingError::BadKeyProof,
+    );
+    let other = StakingCall::Register(registration(&chain, 2, 1, 400 * EQA));
+    refused(
+        &mut chain,
+        2,
+        other,
+        StakingError::NodeKeyTaken {
+            node_key: node_key(1),
+            account: account(1),
+        },
+    );
+    staking_events(submit(&mut chain, 1, StakingCall::Unbond(Nothing)));
+    let other = StakingCall::Register(registration(&chain, 2, 1, 400 * EQA));
+    refused(
+        &mut chain,
+        2,
+        other,
+        StakingError::NodeKeyTaken {
+            node_key: node_key(1),
+            account: account(1),
+        },
+    );
+    assert!(record(&chain, 1).unbonding.is_some());
+    assert_eq!(held(&chain), 300 * EQA);
+}
+
+/// A raise or return may move the node's address, under the same rule as a first registration:
+/// a non-canonical spelling or an address that names no host is refused.
+#[test]
+fn a_raise_cannot_move_to_an_address_the_first_registration_could_not_name() {
+    let mut chain = chain();
+    register(&mut chain, 1, 1, 300 * EQA);
+    for address in [
+        "127.0.0.01:9000",
+        "127.000.0.1:9000",
+        "[0:0:0:0:0:0:0:1]:9000",
+        "[::FFFF:7f00:1]:9000",
+        "[::ffff:127.0.0.1]:9000",
+        "[fe80::1%1]:9000",
+        "127.0.0.1:0",
+        "127.0.0.1:09000",
+        " 127.0.0.1:9000",
+        "0.0.0.0:9000",
+        "[::]:9000",
+    ] {
+        let mut call = registration(&chain, 1, 1, 400 * EQA);
+        call.address = Text::new(address).unwrap();
+        refused(
+            &mut chain,
+            1,
+            StakingCall::Register(call),
+            StakingError::InvalidAddress {
+                address: address.into(),
+            },
+        );
+    }
+    let mut call = registration(&chain, 1, 1, 400 * EQA);
+    call.address = Text::new("[::1]:9001").unwrap();
+    staking_events(submit(&mut chain, 1, StakingCall::Register(call)));
+    assert_eq!(record(&chain, 1).address.as_str(), "[::1]:9001");
+}
+
+/// **BROKEN (minor).** `0.0.0.0/8` ("this host on this network", RFC 1122: a source address
+/// only) and IPv4-compatible IPv6 addresses (`::a.b.c.d`, deprecated by RFC 4291) name no host a
+/// peer can dial, like `0.0.0.0`, yet pass `valid_address` in their canonical spelling.
+#[test]
+fn an_address_in_this_network_or_ipv4_compatible_is_refused() {
+    let accepted: Vec<&str> = ["0.1.2.3:9000", "[::102:304]:9000"]
+        .into_iter()
+        .filter(|address| staking::valid_address(address))
+        .collect();
+    assert!(
+        accepted.is_empty(),
+        "addresses no peer can dial are valid: {accepted:?}"
+    );
+}
+
+/// Only y < 19 has a second encoding (y + p, which still fits in 255 bits); with either sign bit,
+/// none of them is a key, so no node key or account registers twice under two spellings.
+#[test]
+fn no_key_has_a_second_non_canonical_spelling() {
+    for y in 0u8..19 {
+        for sign in [0x7f, 0xff] {
+            let mut bytes = [0xffu8; 32];
+            bytes[0] = 0xed + y;
+            bytes[31] = sign;
+            assert!(
+                AccountId::from_bytes(bytes).is_err(),
+                "y + p with y = {y} is an account"
+            );
+        }
+        let mut canonical = [0u8; 32];
+        canonical[0] = y;
+        let mut negative = canonical;
+        negative[31] = 0x80;
+        if let Ok(key) = AccountId::from_bytes(canonical) {
+            // A key at a small y is still one key: its negation is another point, not a spelling.
+            assert_ne!(AccountId::from_bytes(negative).ok(), Some(key));
+        }
+    }
+}

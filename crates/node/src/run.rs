@@ -141,6 +141,10 @@ struct RawConfig {
     /// This validator's share of the consensus key, hex; absent on a full node.
     #[serde(default)]
     consensus_share: Option<String>,
+    /// The chain's validators and where they listen. When absent, the committee that the
+    /// genesis file's staking registry elects; when given and the genesis registers validators,
+    /// it must be exactly that committee.
+    #[serde(default)]
     validators: Vec<RawValidator>,
     /// Public keys (hex) of the full nodes the validators accept as peers. Every node of the
     /// chain lists the same ones.
@@ -201,6 +205,60 @@ fn decode_hex<T: commonware_codec::Decode<Cfg = ()>>(
     types::codec::decode(&bytes).map_err(|e| RunError::Config(format!("{field}: {e}")))
 }
 
+/// The committee the genesis file's staking registry elects, with each member's address: the
+/// chain's validators. A configuration that lists none takes these; one that lists some must list
+/// exactly these when the genesis registers any (a chain whose genesis registers none takes the
+/// configuration's list as it is).
+fn genesis_validators(
+    genesis: &Genesis,
+    configured: Vec<(ed25519::PublicKey, SocketAddr)>,
+) -> Result<Vec<(ed25519::PublicKey, SocketAddr)>, RunError> {
+    let mut state = MemoryStore::new();
+    genesis.initialize(&mut state);
+    let mut elected = Vec::new();
+    for member in ledger::staking::committee(&state) {
+        let address = member.address.as_str().parse::<SocketAddr>().map_err(|e| {
+            RunError::Config(format!(
+                "genesis validator {}: address {}: {e}",
+                member.account, member.address
+            ))
+        })?;
+        elected.push((member.node_key.public_key(), address));
+    }
+    match (elected.is_empty(), configured.is_empty()) {
+        (true, true) => Err(RunError::Config(
+            "no validators: list them in `validators`, or register them in the genesis file's \
+             [[validators]]"
+                .into(),
+        )),
+        (true, false) => Ok(configured),
+        (false, true) => Ok(elected),
+        (false, false) => {
+            let sorted = |list: &[(ed25519::PublicKey, SocketAddr)]| {
+                let mut list = list.to_vec();
+                list.sort();
+                list
+            };
+            if sorted(&configured) != sorted(&elected) {
+                let show = |list: &[(ed25519::PublicKey, SocketAddr)]| {
+                    list.iter()
+                        .map(|(key, address)| format!("{key} at {address}"))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                };
+                return Err(RunError::Config(format!(
+                    "validators differ from the committee the genesis registry elects: the \
+                     configuration lists {}; the genesis elects {} (remove `validators` to take \
+                     the genesis committee)",
+                    show(&sorted(&configured)),
+                    show(&sorted(&elected))
+                )));
+            }
+            Ok(configured)
+        }
+    }
+}
+
 /// A validated node configuration.
 #[derive(Debug)]
 pub struct RunConfig {
@@ -254,6 +312,7 @@ impl RunConfig {
             )?;
             validators.push((key, validator.address));
         }
+        let validators = genesis_validators(&genesis, validators)?;
         let mut followers = Vec::with_capacity(raw.followers.len());
         for (index, key) in raw.followers.iter().enumerate() {
             followers.push(decode_hex(&format!("followers[{index}]"), key)?);

@@ -436,3 +436,64 @@ fn a_consensus_key_or_share_that_does_not_fit_is_refused_by_name() {
     let config = files.load().unwrap();
     assert!(!config.is_validator());
 }
+
+/// A genesis whose staking registry holds the one validator of [`Files`] (key seed 7) at
+/// `p2p`.
+fn registry_genesis(p2p: &str) -> String {
+    let key = ed25519::PrivateKey::from_seed(7);
+    let account = types::AccountId::from_public_key(&key.public_key());
+    format!(
+        "{GENESIS}\n[params.staking]\nmin_bond = \"100\"\n\n\
+         [[accounts]]\naddress = \"{account}\"\nbalances = {{ EQA = \"1000\" }}\n\n\
+         [[validators]]\naddress = \"{account}\"\nnode_key = \"{}\"\np2p = \"{p2p}\"\nbond = \"500\"\n",
+        hex::encode(key.public_key().encode())
+    )
+}
+
+#[test]
+fn the_validators_come_from_the_genesis_registry_and_a_configuration_must_agree() {
+    // Listed in the configuration and registered at the same address in genesis: accepted.
+    let files = Files::new("registry-agrees", "");
+    std::fs::write(
+        files.0.join("genesis.toml"),
+        registry_genesis("127.0.0.1:9000"),
+    )
+    .unwrap();
+    let config = files
+        .load()
+        .expect("the configuration agrees with the genesis registry");
+    assert!(config.is_validator());
+
+    // Registered elsewhere in genesis: the configuration's list is refused, naming both.
+    std::fs::write(
+        files.0.join("genesis.toml"),
+        registry_genesis("127.0.0.1:9555"),
+    )
+    .unwrap();
+    let error = files.load().unwrap_err().to_string();
+    assert!(
+        error.contains("differ from the committee the genesis registry elects")
+            && error.contains("127.0.0.1:9555")
+            && error.contains("127.0.0.1:9000"),
+        "{error}"
+    );
+
+    // No `validators` at all: the genesis committee, with its address.
+    let text = std::fs::read_to_string(files.0.join("node.toml")).unwrap();
+    let without = text.split("[[validators]]").next().unwrap().to_string();
+    std::fs::write(files.0.join("node.toml"), without).unwrap();
+    let config = files
+        .load()
+        .expect("the genesis registry names the validators");
+    let key = ed25519::PrivateKey::from_seed(7).public_key();
+    assert_eq!(
+        config.validators,
+        vec![(key, "127.0.0.1:9555".parse().unwrap())]
+    );
+    assert!(config.is_validator());
+
+    // Neither lists any: refused by name.
+    std::fs::write(files.0.join("genesis.toml"), GENESIS).unwrap();
+    let error = files.load().unwrap_err().to_string();
+    assert!(error.contains("no validators"), "{error}");
+}

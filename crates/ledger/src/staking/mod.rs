@@ -48,6 +48,8 @@ use types::{
 /// What the staking module did, in receipts.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum StakingEvent {
+    /// A registration, or a registration again with the same node key (a raised bond, or a
+    /// return from unbonding): `bond` is the validator's whole bond after it, not what it added.
     ValidatorRegistered {
         account: AccountId,
         node_key: AccountId,
@@ -119,8 +121,8 @@ pub fn committee(store: &(impl Store + ?Sized)) -> Vec<Validator> {
 
 /// Whether `address` names one node one can dial: `ip:port` written exactly as the standard
 /// library writes it back (no leading zeros, no IPv6 scope or flow label, IPv4 not written as
-/// IPv6), a port above 0, and an ip that names one host (not unspecified, broadcast or
-/// multicast). The canonical form makes the rule a property of the address rather than of the
+/// IPv6), a port above 0, and an ip that names one host (not unspecified or "this network",
+/// broadcast or multicast). The canonical form makes the rule a property of the address rather than of the
 /// parser's leniency, and gives each address one spelling.
 pub fn valid_address(address: &str) -> bool {
     let Ok(socket) = address.parse::<SocketAddr>() else {
@@ -128,11 +130,13 @@ pub fn valid_address(address: &str) -> bool {
     };
     let ip = socket.ip();
     let one_host = match ip {
-        std::net::IpAddr::V4(v4) => {
-            !v4.is_unspecified() && !v4.is_broadcast() && !v4.is_multicast()
-        }
+        // 0.0.0.0/8 is "this network", which no peer can dial.
+        std::net::IpAddr::V4(v4) => v4.octets()[0] != 0 && !v4.is_broadcast() && !v4.is_multicast(),
+        // IPv4 written as IPv6, mapped or (deprecated) compatible, is refused: write it as IPv4.
+        // The unspecified address `::` is one of the compatible ones.
         std::net::IpAddr::V6(v6) => {
-            v6.to_ipv4_mapped().is_none() && !v6.is_unspecified() && !v6.is_multicast()
+            let compatible = v6.segments()[..6].iter().all(|s| *s == 0) && !v6.is_loopback();
+            v6.to_ipv4_mapped().is_none() && !compatible && !v6.is_multicast()
         }
     };
     let plain = match socket {
