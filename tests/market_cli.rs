@@ -5,31 +5,10 @@
 
 mod common;
 
-use common::Devnet;
+use common::{Devnet, ledger_refuses, receipt_ok};
 
 const RPC_PORT: u16 = 21_545;
 const P2P_PORT: u16 = 21_300;
-
-fn receipt_ok(devnet: &Devnet, name: &str, args: &[&str]) -> serde_json::Value {
-    let receipt = devnet.json(name, args);
-    assert_eq!(receipt["outcome"], "success", "{args:?}: {receipt}");
-    receipt
-}
-
-/// A transaction the ledger refuses: the command fails, naming the ledger's error.
-fn ledger_refuses(devnet: &Devnet, name: &str, args: &[&str], code: &str) {
-    let mut all = vec!["--json"];
-    all.extend(args);
-    let output = devnet.run(name, &all);
-    assert!(
-        !output.status.success(),
-        "{args:?} should fail: {}",
-        String::from_utf8_lossy(&output.stdout)
-    );
-    let receipt: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
-    assert_eq!(receipt["outcome"], "failed", "{args:?}: {receipt}");
-    assert_eq!(receipt["error"]["code"], code, "{args:?}: {receipt}");
-}
 
 #[test]
 fn trade_dispute_and_loan_from_the_command_line() {

@@ -5,7 +5,7 @@
 
 mod common;
 
-use common::Devnet;
+use common::{Devnet, ledger_refuses, receipt_ok};
 use commonware_cryptography::{Signer, ed25519};
 use std::path::{Path, PathBuf};
 use types::codec::Encode;
@@ -27,27 +27,6 @@ fn node_config(dir: &Path, name: &str, seed: u64, port: u16) -> (PathBuf, String
     )
     .unwrap();
     (path, hex::encode(key.public_key().encode()))
-}
-
-fn receipt_ok(devnet: &Devnet, name: &str, args: &[&str]) -> serde_json::Value {
-    let receipt = devnet.json(name, args);
-    assert_eq!(receipt["outcome"], "success", "{args:?}: {receipt}");
-    receipt
-}
-
-/// A transaction the ledger refuses: the command fails before sending, naming the error.
-fn ledger_refuses(devnet: &Devnet, name: &str, args: &[&str], code: &str) {
-    let mut all = vec!["--json"];
-    all.extend(args);
-    let output = devnet.run(name, &all);
-    assert!(
-        !output.status.success(),
-        "{args:?} should fail: {}",
-        String::from_utf8_lossy(&output.stdout)
-    );
-    let receipt: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
-    assert_eq!(receipt["outcome"], "failed", "{args:?}: {receipt}");
-    assert_eq!(receipt["error"]["code"], code, "{args:?}: {receipt}");
 }
 
 fn registry(devnet: &Devnet, name: &str) -> serde_json::Value {

@@ -242,3 +242,26 @@ impl Drop for Devnet {
         let _ = std::fs::remove_dir_all(&self.dir);
     }
 }
+
+/// Runs a `--json` transaction command as `name` that must succeed; returns its receipt.
+pub fn receipt_ok(devnet: &Devnet, name: &str, args: &[&str]) -> serde_json::Value {
+    let receipt = devnet.json(name, args);
+    assert_eq!(receipt["outcome"], "success", "{args:?}: {receipt}");
+    receipt
+}
+
+/// A transaction the ledger refuses: the command fails before sending, its receipt naming the
+/// ledger's error `code`.
+pub fn ledger_refuses(devnet: &Devnet, name: &str, args: &[&str], code: &str) {
+    let mut all = vec!["--json"];
+    all.extend(args);
+    let output = devnet.run(name, &all);
+    assert!(
+        !output.status.success(),
+        "{args:?} should fail: {}",
+        String::from_utf8_lossy(&output.stdout)
+    );
+    let receipt: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(receipt["outcome"], "failed", "{args:?}: {receipt}");
+    assert_eq!(receipt["error"]["code"], code, "{args:?}: {receipt}");
+}
