@@ -122,8 +122,8 @@ pub fn committee(store: &(impl Store + ?Sized)) -> Vec<Validator> {
 /// Whether `address` names one node one can dial: `ip:port` written exactly as the standard
 /// library writes it back (no leading zeros, no IPv6 scope or flow label, IPv4 not written as
 /// IPv6), a port above 0, and an ip that names one host (not unspecified or "this network",
-/// broadcast or multicast). The canonical form makes the rule a property of the address rather than of the
-/// parser's leniency, and gives each address one spelling.
+/// broadcast or multicast). The canonical form makes the rule a property of the address rather
+/// than of the parser's leniency, and gives each address one spelling.
 pub fn valid_address(address: &str) -> bool {
     let Ok(socket) = address.parse::<SocketAddr>() else {
         return false;
