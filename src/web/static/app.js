@@ -1554,13 +1554,12 @@ async function validatorsPage(view) {
     ]), el('p', { class: 'hint' }, 'The committee is the candidates with the largest bonds, one vote each; consensus runs with the genesis validators until epochs take over the committee the registry elects.')));
   const me = s.validators.find(v => v.account === session.address);
   if (me) {
-    const free = me.unbonding && me.unbonding.free_at_ms <= Date.now();
     view.append(el('div', { class: 'card', id: 'my-validator' },
       el('p', {}, me.unbonding
         ? `Your validator is unbonding${me.unbonding.evicted ? ' (a larger bond took its place)' : ''}: the bond of ${money(me.bond)} can be withdrawn after ${when(me.unbonding.free_at_ms)}.`
         : `Your validator ranks ${me.rank}${me.elected ? ', on the committee' : ', not on the committee'}, with a bond of ${money(me.bond)}.`),
       me.unbonding
-        ? button('Withdraw bond', ['validator', 'withdraw'], () => route(), !free, `Withdraw your bond of ${money(me.bond)} to your wallet`)
+        ? button('Withdraw bond', ['validator', 'withdraw'], () => route(), false, `Withdraw your bond of ${money(me.bond)} to your wallet`)
         : button('Unbond', ['validator', 'unbond'], () => route(), true, `Leave the candidates: your bond of ${money(me.bond)} stays locked for ${duration(p.unbonding_secs * 1000)}, then you can withdraw it`)));
   } else {
     view.append(el('p', { class: 'hint' }, 'To stand as a validator, run on your node\'s machine: ', el('code', {}, 'equa validator register --node-config node.toml --bond <EQA>')));
