@@ -49,8 +49,27 @@ fn validators_register_rank_and_unbond_from_the_command_line() {
             .all(|v| v["elected"] == true && v["bond"]["amount"] == "500")
     );
     assert_eq!(start["committee"].as_array().unwrap().len(), 4);
+    // The committees of this epoch and the two after it are fixed: the four genesis validators.
+    assert_eq!(start["params"]["blocks_per_epoch"], 32, "{start}");
+    let epoch = start["epoch"].as_u64().expect("an epoch");
+    let epochs = start["epochs"].as_array().unwrap();
+    assert_eq!(epochs.len(), 3, "{start}");
+    for (ahead, fixed) in epochs.iter().enumerate() {
+        assert_eq!(fixed["epoch"], epoch + ahead as u64, "{start}");
+        assert_eq!(
+            fixed["first_height"],
+            (epoch + ahead as u64) * 32,
+            "{start}"
+        );
+        assert_eq!(fixed["members"].as_array().unwrap().len(), 4, "{start}");
+    }
     let text = devnet.ok("alice", &["validator", "list"]);
     assert!(text.contains("rank 1, elected"), "{text}");
+    // (An epoch may have turned over since the registry was read: only the form is checked.)
+    assert!(
+        text.contains("(current, from height ") && text.contains("4 member(s)"),
+        "{text}"
+    );
 
     // Alice registers a node of her own with 150 EQA: a candidate, ranked after the four.
     let (alice_node, alice_key) = node_config(&devnet.dir, "alice-node", 71, 9_171);

@@ -436,12 +436,25 @@ fn a_trade_a_dispute_and_a_loan_through_the_web_interface() {
             let standing = browser
                 .client
                 .execute(
-                    "return [...document.querySelectorAll('main table tbody tr')].map(r => r.lastElementChild.textContent)",
+                    "return [...document.querySelector('main table').querySelectorAll('tbody tr')].map(r => r.lastElementChild.textContent)",
                     vec![],
                 )
                 .await
                 .unwrap();
             assert_eq!(standing, json!(["committee", "committee", "committee", "committee"]), "{}", browser.name);
+            // The committees fixed for this epoch and the two after it, each the four of them.
+            let epochs = browser
+                .client
+                .execute(
+                    "return [...document.querySelectorAll('#epochs tbody tr')].map(r => [r.firstElementChild.textContent, r.lastElementChild.textContent.split(', ').length])",
+                    vec![],
+                )
+                .await
+                .unwrap();
+            let epochs = epochs.as_array().expect("rows");
+            assert_eq!(epochs.len(), 3, "{epochs:?}");
+            assert!(epochs[0][0].as_str().unwrap().ends_with("(current)"), "{epochs:?}");
+            assert!(epochs.iter().all(|row| row[1] == 4), "{epochs:?}");
             let page = browser.text_of("main").await;
             assert!(page.contains("500 EQA") && page.contains("2000 EQA"), "{page}");
             assert!(page.contains("equa validator register"), "{page}");

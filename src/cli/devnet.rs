@@ -198,13 +198,17 @@ fn genesis_toml(
         usize::from(ledger::staking::params::MIN_COMMITTEE),
         usize::from(ledger::staking::params::MAX_COMMITTEE),
     );
+    // Short epochs, so that committees turn over within a minute on an idle devnet: 32 blocks
+    // up to eight seats, four blocks per seat (the rules' least) beyond.
+    let blocks_per_epoch = 4 * committee.max(8);
     let mut text = format!(
         "# Genesis of a local Equa devnet, written by `equa devnet`.\n\
          chain_id = \"equa-devnet\"\n\
          genesis_time_ms = {now_ms}\n\n\
          [native]\nsymbol = \"EQA\"\nname = \"Equa\"\ndecimals = 9\n\n\
          [params]\nfee_per_byte = \"0.000001\"\ndefault_call_fee = \"0.001\"\n\n\
-         [params.staking]\nmin_bond = \"100\"\nunbonding_secs = 600\ncommittee_size = {committee}\n\n\
+         [params.staking]\nmin_bond = \"100\"\nunbonding_secs = 600\ncommittee_size = {committee}\n\
+         blocks_per_epoch = {blocks_per_epoch}\n\n\
          [[assets]]\nsymbol = \"USDX\"\nname = \"Devnet dollar\"\ndecimals = 6\n\
          issuer = \"{issuer}\"\n\n"
     );

@@ -142,10 +142,25 @@ fn print_registry(global: &Global, view: &StakingView) {
     );
     println!("bonded:    {}", view.bonded);
     println!(
-        "committee: {} elected by the registry (consensus runs with the genesis validators until \
-         epochs take the registry's committee)",
+        "epochs:    {} blocks each; the registry's election now holds {} (fixed for an epoch two \
+         epochs before it starts; consensus still runs with the genesis validators until it \
+         takes each epoch's committee)",
+        params.blocks_per_epoch,
         view.committee.len()
     );
+    for epoch in &view.epochs {
+        let label = if epoch.epoch == view.epoch {
+            "current"
+        } else {
+            "next"
+        };
+        println!(
+            "  epoch {} ({label}, from height {}): {} member(s)",
+            epoch.epoch,
+            epoch.first_height,
+            epoch.members.len()
+        );
+    }
     show_list(
         global,
         &view.validators,
@@ -157,13 +172,19 @@ fn print_registry(global: &Global, view: &StakingView) {
 fn print_validator(v: &ValidatorView) {
     let standing = match (&v.unbonding, v.rank) {
         (Some(u), _) => format!(
-            "unbonding{}, bond free from {}",
+            "unbonding{}, {}",
             if u.evicted {
                 " (pushed out by a larger bond)"
             } else {
                 ""
             },
-            utc(u.free_at_ms)
+            match (u.free_at_ms, u.serving_until_height) {
+                (Some(free), _) => format!("bond free from {}", utc(free)),
+                (None, Some(height)) => format!(
+                    "serving on a committee until height {height}, then the unbonding delay"
+                ),
+                (None, None) => "bond free time unknown".into(),
+            }
         ),
         (None, Some(rank)) if v.elected => format!("rank {rank}, elected"),
         (None, Some(rank)) => format!("rank {rank}, not elected"),

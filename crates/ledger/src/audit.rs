@@ -216,11 +216,97 @@ fn check_staking(store: &MemoryStore) -> Result<(), IndexError> {
             "the node keys of the records are {keys:?}, but the index holds {indexed:?}"
         )));
     }
+    check_epochs(store)?;
     let held = state::held(store, Module::Staking, types::AssetId::NATIVE);
     if held != bonds {
         return Err(IndexError(format!(
             "the staking module holds {held} EQA minor units, the bonds sum to {bonds}"
         )));
+    }
+    Ok(())
+}
+
+/// Checks the committees of epochs: exactly those from the epoch before the current one to two
+/// ahead are kept, none larger than the committee size; every member is a registered validator
+/// with that node key, still serving (its last epoch at least this one); and every validator
+/// marked as serving sits on the committee of its last epoch, while one marked as served stopped
+/// serving two epochs or more ago.
+fn check_epochs(store: &MemoryStore) -> Result<(), IndexError> {
+    use crate::staking::{self, EpochCommittee, records::table};
+    let Some(params) = staking::params::try_load(store) else {
+        return Ok(());
+    };
+    let (height, _) = state::last_block(store);
+    let current = params.epoch_of(height);
+    let mut kept = std::collections::BTreeMap::new();
+    for (key, value) in store.scan_prefix(&[table::EPOCH_COMMITTEE]) {
+        let epoch = key
+            .get(1..)
+            .and_then(|bytes| <[u8; 8]>::try_from(bytes).ok())
+            .map(u64::from_be_bytes)
+            .ok_or_else(|| IndexError(format!("malformed epoch committee key {}", hex(key))))?;
+        let committee: EpochCommittee = decode(value).map_err(|e| {
+            IndexError(format!(
+                "the committee of epoch {epoch} does not decode: {e}"
+            ))
+        })?;
+        kept.insert(epoch, committee);
+    }
+    let expected: Vec<u64> =
+        (current.saturating_sub(1)..=current.saturating_add(staking::LOOKAHEAD_EPOCHS)).collect();
+    let found: Vec<u64> = kept.keys().copied().collect();
+    if found != expected {
+        return Err(IndexError(format!(
+            "at height {height} (epoch {current}) the committees of epochs {expected:?} should be kept, not {found:?}"
+        )));
+    }
+    for (epoch, committee) in &kept {
+        if committee.members.len() > usize::from(params.committee_size) {
+            return Err(IndexError(format!(
+                "the committee of epoch {epoch} has {} members, more than {}",
+                committee.members.len(),
+                params.committee_size
+            )));
+        }
+        for member in &committee.members {
+            let validator = staking::Db::validator(store, &member.account);
+            let serving = validator.as_ref().is_some_and(|v| {
+                v.node_key == member.node_key
+                    && v.last_epoch.is_some_and(|last| last >= *epoch)
+                    && v.served_until_ms.is_none()
+            });
+            if !serving {
+                return Err(IndexError(format!(
+                    "member {} of epoch {epoch}'s committee is not a validator serving with node key {}: {validator:?}",
+                    member.account, member.node_key
+                )));
+            }
+        }
+    }
+    for (_, value) in store.scan_prefix(&[table::VALIDATOR]) {
+        let validator: staking::Validator = decode(value)
+            .map_err(|e| IndexError(format!("a validator record does not decode: {e}")))?;
+        let Some(last) = validator.last_epoch else {
+            if validator.served_until_ms.is_some() {
+                return Err(IndexError(format!(
+                    "{} is marked served but never sat on a committee",
+                    validator.account
+                )));
+            }
+            continue;
+        };
+        let consistent = match validator.served_until_ms {
+            None => kept
+                .get(&last)
+                .is_some_and(|c| c.members.iter().any(|m| m.account == validator.account)),
+            Some(_) => last.saturating_add(2) <= current,
+        };
+        if !consistent {
+            return Err(IndexError(format!(
+                "{} has last epoch {last} and served until {:?} at epoch {current}",
+                validator.account, validator.served_until_ms
+            )));
+        }
     }
     Ok(())
 }

@@ -615,6 +615,7 @@ impl Genesis {
             staking::register_at_genesis(store, validator, self.genesis_time_ms)
                 .expect("genesis validation checked the registration");
         }
+        staking::open_epochs(store);
         for profile in &self.profiles {
             market::Db::put_profile(
                 store,

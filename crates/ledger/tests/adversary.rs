@@ -76,6 +76,7 @@ fn fixed_seeds_keep_every_invariant() {
         ("staking.withdraw", "NotRegistered"),
         ("staking.withdraw", "NotUnbonding"),
         ("staking.withdraw", "UnbondingRunning"),
+        ("staking.withdraw", "StillServing"),
     ];
     let untried: Vec<_> = refusals
         .iter()

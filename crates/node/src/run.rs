@@ -64,8 +64,10 @@ pub enum RunError {
 /// cannot be read or extended. Format 4 stores threshold-signature certificates (format 3 held
 /// ed25519 ones), so its chain is a different chain. Format 5 holds the staking module's
 /// records (its parameters and genesis validators are in the genesis state, and its call is a
-/// new transaction variant), which a format-4 store lacks.
-pub const DATA_FORMAT: u32 = 5;
+/// new transaction variant), which a format-4 store lacks. Format 6 adds epochs to staking (the
+/// epoch length in its parameters, each epoch's committee, each validator's service), so a
+/// format-5 state decodes differently.
+pub const DATA_FORMAT: u32 = 6;
 
 /// The file in a data directory that names its format.
 pub const FORMAT_FILE: &str = "EQUA_FORMAT";

@@ -186,8 +186,8 @@ fn a_data_directory_is_claimed_when_new_and_refused_when_written_in_another_form
 
     // Another format's marker, or a damaged one.
     for written in [
-        "equa data format 4\n",
-        "equa data format 6\n",
+        "equa data format 5\n",
+        "equa data format 7\n",
         "\u{0}\u{1}garbage",
     ] {
         std::fs::write(data.join(FORMAT_FILE), written).unwrap();
@@ -195,7 +195,7 @@ fn a_data_directory_is_claimed_when_new_and_refused_when_written_in_another_form
         assert!(
             error
                 .to_string()
-                .contains("this build reads and writes format 5 only"),
+                .contains("this build reads and writes format 6 only"),
             "{error}"
         );
         assert_eq!(

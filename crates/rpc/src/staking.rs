@@ -22,13 +22,17 @@ pub struct StakingParamsView {
     pub committee_size: u16,
     /// The most candidates the registry holds; a new one beyond that must out-bond the lowest.
     pub max_candidates: u16,
+    pub blocks_per_epoch: u64,
 }
 
 /// A validator that is leaving.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct UnbondingView {
-    /// The bond can be withdrawn from this block time on.
-    pub free_at_ms: u64,
+    /// The bond can be withdrawn from this block time on; `None` while the validator still
+    /// serves on a committee (see `serving_until_height`), after which the delay runs.
+    pub free_at_ms: Option<u64>,
+    /// While it still serves: its service ends with the block at this height.
+    pub serving_until_height: Option<u64>,
     pub height: u64,
     /// Pushed out of a full registry by a larger bond, rather than left by itself.
     pub evicted: bool,
@@ -45,9 +49,20 @@ pub struct ValidatorView {
     pub registered_height: u64,
     /// Among the candidates, 1 for the largest bond; `None` while unbonding.
     pub rank: Option<u32>,
-    /// Whether the registry elects it to the committee.
+    /// Whether the registry, as it stands, elects it (see `StakingView::committee`).
     pub elected: bool,
+    /// The last epoch whose committee holds it, once one has.
+    pub last_epoch: Option<u64>,
     pub unbonding: Option<UnbondingView>,
+}
+
+/// The committee of one epoch, fixed two epochs ahead.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct EpochView {
+    pub epoch: u64,
+    pub first_height: u64,
+    /// Accounts, in rank order at the time it was fixed.
+    pub members: Vec<String>,
 }
 
 /// The registry: rules, candidates in rank order, then validators that are unbonding.
@@ -55,10 +70,14 @@ pub struct ValidatorView {
 pub struct StakingView {
     pub params: StakingParamsView,
     pub validators: Vec<ValidatorView>,
-    /// The accounts of the committee the registry elects from this state, in rank order. It
-    /// takes over at an epoch boundary once consensus runs in epochs; until then the chain's
-    /// validators are those of its genesis.
+    /// The accounts of the committee the registry elects from this state, in rank order: what
+    /// the next epoch's first block fixes for the epoch two after it, unless the registry
+    /// changes first.
     pub committee: Vec<String>,
+    /// The epoch of the latest block.
+    pub epoch: u64,
+    /// The committees fixed for this epoch and the two after it.
+    pub epochs: Vec<EpochView>,
     /// EQA the staking module holds: every bond, candidate or unbonding.
     pub bonded: Money,
 }
@@ -66,10 +85,11 @@ pub struct StakingView {
 impl ValidatorView {
     fn new(
         store: &(impl Store + ?Sized),
+        params: &staking::StakingParams,
         validator: &Validator,
         rank: Option<u32>,
-        committee_size: u16,
     ) -> Self {
+        let committee_size = params.committee_size;
         Self {
             account: validator.account.to_string(),
             node_key: node_key_hex(&validator.node_key),
@@ -79,10 +99,18 @@ impl ValidatorView {
             registered_height: validator.registered_height,
             rank,
             elected: rank.is_some_and(|rank| rank <= u32::from(committee_size)),
-            unbonding: validator.unbonding.as_ref().map(|u| UnbondingView {
-                free_at_ms: u.free_at_ms,
-                height: u.height,
-                evicted: u.evicted,
+            last_epoch: validator.last_epoch,
+            unbonding: validator.unbonding.as_ref().map(|u| {
+                let (free_at_ms, serving_until_height) = match staking::release(params, validator) {
+                    staking::Release::At(ms) => (Some(ms), None),
+                    staking::Release::Serving { until_height, .. } => (None, Some(until_height)),
+                };
+                UnbondingView {
+                    free_at_ms,
+                    serving_until_height,
+                    height: u.height,
+                    evicted: u.evicted,
+                }
             }),
         }
     }
@@ -97,20 +125,13 @@ impl StakingView {
         let mut validators: Vec<ValidatorView> = candidates
             .iter()
             .zip(1u32..)
-            .map(|(validator, rank)| {
-                ValidatorView::new(store, validator, Some(rank), params.committee_size)
-            })
+            .map(|(validator, rank)| ValidatorView::new(store, &params, validator, Some(rank)))
             .collect();
         for account in also {
             if let Some(validator) = Db::validator(store, account)
                 && validator.unbonding.is_some()
             {
-                validators.push(ValidatorView::new(
-                    store,
-                    &validator,
-                    None,
-                    params.committee_size,
-                ));
+                validators.push(ValidatorView::new(store, &params, &validator, None));
             }
         }
         let committee = candidates
@@ -119,15 +140,33 @@ impl StakingView {
             .map(|validator| validator.account.to_string())
             .collect();
         let bonded = ledger::state::held(store, ledger::state::Module::Staking, AssetId::NATIVE);
+        let (height, _) = ledger::state::last_block(store);
+        let epoch = params.epoch_of(height);
+        let epochs = (epoch..=epoch.saturating_add(staking::LOOKAHEAD_EPOCHS))
+            .filter_map(|epoch| {
+                staking::epoch_committee(store, epoch).map(|committee| EpochView {
+                    epoch,
+                    first_height: params.first_height(epoch),
+                    members: committee
+                        .members
+                        .iter()
+                        .map(|member| member.account.to_string())
+                        .collect(),
+                })
+            })
+            .collect();
         Self {
             params: StakingParamsView {
                 min_bond: Money::read(store, AssetId::NATIVE, params.min_bond),
                 unbonding_secs: params.unbonding_secs,
                 committee_size: params.committee_size,
                 max_candidates: params.max_candidates,
+                blocks_per_epoch: params.blocks_per_epoch,
             },
             validators,
             committee,
+            epoch,
+            epochs,
             bonded: Money::read(store, AssetId::NATIVE, bonded),
         }
     }

@@ -1547,20 +1547,21 @@ async function validatorsPage(view) {
   view.append(el('h1', {}, 'Validators'),
     el('div', { class: 'card' }, facts([
       ['Bonded', money(s.bonded)],
+      ['Epoch', `${s.epoch} (${p.blocks_per_epoch} blocks each)`],
       ['Committee', `${s.committee.length} of at most ${p.committee_size}`],
       ['Minimum bond', money(p.min_bond)],
       ['Unbonding', duration(p.unbonding_secs * 1000)],
       ['Candidates', `${s.validators.filter(v => v.rank !== null).length} of at most ${p.max_candidates}`],
-    ]), el('p', { class: 'hint' }, 'The committee is the candidates with the largest bonds, one vote each; consensus runs with the genesis validators until epochs take over the committee the registry elects.')));
+    ]), el('p', { class: 'hint' }, 'The committee is the candidates with the largest bonds, one vote each. Each epoch\'s committee is fixed from the registry two epochs before it starts. Consensus still runs with the genesis validators; it does not yet take each epoch\'s committee.')));
   const me = s.validators.find(v => v.account === session.address);
   if (me) {
     view.append(el('div', { class: 'card', id: 'my-validator' },
       el('p', {}, me.unbonding
-        ? `Your validator is unbonding${me.unbonding.evicted ? ' (a larger bond took its place)' : ''}: the bond of ${money(me.bond)} can be withdrawn after ${when(me.unbonding.free_at_ms)}.`
+        ? `Your validator is unbonding${me.unbonding.evicted ? ' (a larger bond took its place)' : ''}: ${bondRelease(me, p)}.`
         : `Your validator ranks ${me.rank}${me.elected ? ', on the committee' : ', not on the committee'}, with a bond of ${money(me.bond)}.`),
       me.unbonding
         ? button('Withdraw bond', ['validator', 'withdraw'], () => route(), false, `Withdraw your bond of ${money(me.bond)} to your wallet`)
-        : button('Unbond', ['validator', 'unbond'], () => route(), true, `Leave the candidates: your bond of ${money(me.bond)} stays locked for ${duration(p.unbonding_secs * 1000)}, then you can withdraw it`)));
+        : button('Unbond', ['validator', 'unbond'], () => route(), true, `Leave the candidates: your bond of ${money(me.bond)} stays locked until your validator has served the committees it sits on, then for ${duration(p.unbonding_secs * 1000)}, then you can withdraw it`)));
   } else {
     view.append(el('p', { class: 'hint' }, 'To stand as a validator, run on your node\'s machine: ', el('code', {}, 'equa validator register --node-config node.toml --bond <EQA>')));
   }
@@ -1568,8 +1569,21 @@ async function validatorsPage(view) {
     s.validators.map(v => [
       v.rank === null ? '–' : String(v.rank), el('span', { class: 'mono' }, short(v.account)),
       el('span', { class: 'mono' }, `${v.node_key.slice(0, 12)}…`), v.address, money(v.bond),
-      v.unbonding ? `unbonding until ${when(v.unbonding.free_at_ms)}` : v.elected ? 'committee' : 'candidate',
+      v.unbonding ? (v.unbonding.free_at_ms === null ? `unbonding, serving until height ${v.unbonding.serving_until_height}` : `unbonding until ${when(v.unbonding.free_at_ms)}`) : v.elected ? 'committee' : 'candidate',
     ]), 'No validators are registered.'));
+  const names = new Map(s.validators.map(v => [v.account, short(v.account)]));
+  view.append(el('h2', {}, 'Committees by epoch'), el('div', { id: 'epochs' }, table(['Epoch', 'From height', 'Members'],
+    s.epochs.map(e => [
+      e.epoch === s.epoch ? `${e.epoch} (current)` : String(e.epoch), String(e.first_height),
+      el('span', { class: 'mono' }, e.members.map(m => names.get(m) ?? short(m)).join(', ')),
+    ]), 'No committee is fixed.')));
+}
+
+/// When an unbonding validator's bond can be withdrawn, in words.
+function bondRelease(v, p) {
+  return v.unbonding.free_at_ms === null
+    ? `it still serves on a committee until height ${v.unbonding.serving_until_height}; the bond of ${money(v.bond)} can be withdrawn ${duration(p.unbonding_secs * 1000)} after that`
+    : `the bond of ${money(v.bond)} can be withdrawn after ${when(v.unbonding.free_at_ms)}`;
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -34,8 +34,9 @@ use types::{
 
 const DAY_MS: u64 = 86_400_000;
 /// Reassignments run one ruling window each, up to the most a trade allows, so this leaves room
-/// for every dispute to end.
-const MAX_ROUNDS: usize = 64;
+/// for every dispute to end; a validator's service ends up to four epochs (of 16 blocks, see
+/// `world`) after it unbonds, one block per round.
+const MAX_ROUNDS: usize = 64 + 5 * 16;
 
 fn tx(world: &World, account: &AccountId, call: Call) -> Option<TxPlan> {
     let signer = world.setup.actor(account)?;
@@ -82,10 +83,24 @@ fn exits(world: &World, view: &View) -> Vec<(u64, Option<TxPlan>)> {
             Some(_) => {}
         }
     }
+    let delay_ms = u64::from(view.staking.unbonding_secs) * 1_000;
     for validator in &view.validators {
-        let (at, call) = match &validator.unbonding {
-            None => (now, StakingCall::Unbond(Nothing)),
-            Some(unbonding) => (unbonding.free_at_ms, StakingCall::Withdraw(Nothing)),
+        let (at, call) = match (&validator.unbonding, validator.served_until_ms) {
+            (None, _) => (now, StakingCall::Unbond(Nothing)),
+            // Serving on the committee the chain carries over once nobody is left to elect:
+            // it stays bonded (see `retained_bonds`).
+            _ if carried_over(world, view, validator) => continue,
+            // Still serving: tried at once, refused until the blocks of its last epoch's service
+            // have passed (each round is one block).
+            (Some(_), None) if validator.last_epoch.is_some() => {
+                (now, StakingCall::Withdraw(Nothing))
+            }
+            (Some(unbonding), served) => (
+                served.map_or(unbonding.free_at_ms, |s| {
+                    unbonding.free_at_ms.max(s.saturating_add(delay_ms))
+                }),
+                StakingCall::Withdraw(Nothing),
+            ),
         };
         exits.push((at, tx(world, &validator.account, Call::Staking(call))));
     }
@@ -159,6 +174,27 @@ fn exits(world: &World, view: &View) -> Vec<(u64, Option<TxPlan>)> {
         }
     }
     exits
+}
+
+/// Whether `validator` sits on the committee the chain will carry over for good: with no
+/// candidate left to elect, the latest committee fixed is kept for every later epoch, so its
+/// members can never stop serving (they may once someone registers again).
+fn carried_over(world: &World, view: &View, validator: &crate::staking::Validator) -> bool {
+    let (height, _) = state::last_block(&world.store);
+    let latest = view.staking.epoch_of(height) + crate::staking::LOOKAHEAD_EPOCHS;
+    view.candidates.is_empty()
+        && crate::staking::epoch_committee(&world.store, latest)
+            .is_some_and(|c| c.members.iter().any(|m| m.account == validator.account))
+}
+
+/// The bonds the staking module keeps once every exit is taken: those of the committee carried
+/// over for good.
+fn retained_bonds(world: &World, view: &View) -> u128 {
+    view.validators
+        .iter()
+        .filter(|v| carried_over(world, view, v))
+        .map(|v| v.bond)
+        .sum()
 }
 
 fn apply(
@@ -247,6 +283,7 @@ pub fn drive(world: &mut World, memory: &mut Memory, stats: &mut Stats) -> Resul
             // loans nobody repaid in full, which no lender is entitled to yet (G6).
             let expected = match module {
                 Module::Lending => unassigned.get(&asset).copied().unwrap_or(0),
+                Module::Staking if asset == EQA => retained_bonds(world, &view),
                 _ => 0,
             };
             if held != expected {

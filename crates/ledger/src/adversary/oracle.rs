@@ -104,11 +104,23 @@ impl Judge<'_> {
                 .then_some("a registration with its own node key and a bond within the limits")
             }
             StakingCall::Unbond(_) => own?.unbonding.is_none().then_some("a candidate unbonding"),
-            StakingCall::Withdraw(_) => own?
-                .unbonding
-                .as_ref()
-                .is_some_and(|u| self.now >= u.free_at_ms)
-                .then_some("an unbonding validator withdrawing after the delay"),
+            StakingCall::Withdraw(_) => {
+                let own = own?;
+                let delay_ms = u64::from(self.view.staking.unbonding_secs) * 1_000;
+                // The delay runs from the later of the unbonding and the end of service on
+                // committees; a validator still serving cannot withdraw at all.
+                let free_at = match (own.last_epoch, own.served_until_ms) {
+                    (Some(_), None) => None,
+                    (_, served) => own.unbonding.as_ref().map(|u| {
+                        served.map_or(u.free_at_ms, |s| {
+                            u.free_at_ms.max(s.saturating_add(delay_ms))
+                        })
+                    }),
+                };
+                free_at
+                    .is_some_and(|free_at| self.now >= free_at)
+                    .then_some("an unbonding validator withdrawing after its service and the delay")
+            }
         }
     }
 

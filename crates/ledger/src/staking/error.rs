@@ -42,4 +42,8 @@ pub enum StakingError {
     NotUnbonding,
     #[error("the bond is still unbonding until {free_at_ms} ms")]
     UnbondingRunning { free_at_ms: u64 },
+    #[error(
+        "the validator sits on the committee of epoch {epoch}; its service ends at height {until_height}, and its bond is free the unbonding delay after that"
+    )]
+    StillServing { epoch: u64, until_height: u64 },
 }

@@ -17,9 +17,19 @@
 //! committee, not how much its vote weighs. Whoever wants a second seat must bond a second time,
 //! with a second node key, and out-bond the lowest member to get it.
 //!
+//! **Epochs** ([`begin_block`]): epoch `e` is the `blocks_per_epoch` blocks from height
+//! `e * L`. The first block of epoch `e` fixes the committee of epoch `e + 2` from the registry
+//! as it stood at the end of the block before (so no ordering of calls within the boundary block
+//! changes it), and nothing changes a committee once written. Genesis fixes epochs 0 to 2. An
+//! election that would leave fewer than [`params::MIN_COMMITTEE`] members, and fewer than the
+//! epoch before, carries the previous committee over instead: members cannot all leave at once
+//! and stop the chain; they are released when others have taken their seats.
+//!
 //! **Bonds** sit in the bank's staking total (so conservation covers them) from registration
-//! until withdrawal, and stay locked for `unbonding_secs` after a validator leaves the
-//! candidates, so evidence of what it did while on a committee can still reach its bond.
+//! until withdrawal. A bond stays locked `unbonding_secs` after the later of its validator's
+//! unbonding and the end of its service: a member of epoch `e`'s committee holds a share of the
+//! chain key until the end of epoch `e + 1` (it deals the next committee's shares there). So
+//! evidence of what a validator did while it held a share can still reach its bond.
 //!
 //! **Node keys** are registered with a signature by the key itself over the chain and the
 //! registering account, so nobody can register a key they do not hold, replay another
@@ -36,7 +46,11 @@ pub mod records;
 
 pub use error::StakingError;
 pub use params::StakingParams;
-pub use records::{Db, Unbonding, Validator};
+pub use records::{Db, EpochCommittee, Member, Unbonding, Validator};
+
+/// How many epochs ahead a committee is fixed: the committee of epoch `e + 2` is fixed by the
+/// first block of epoch `e`.
+pub const LOOKAHEAD_EPOCHS: u64 = 2;
 
 use crate::{BlockContext, bank, receipt::Event, state::Module, store::Store};
 use std::{cmp::Ordering, net::SocketAddr};
@@ -351,6 +365,8 @@ fn enlist(
             registered_ms: context.timestamp_ms,
             registered_height: context.height,
             unbonding: None,
+            last_epoch: None,
+            served_until_ms: None,
         },
     );
     Db::put_node_key(store, &register.node_key, signer);
@@ -423,14 +439,23 @@ fn withdraw(
 ) -> Result<(), StakingError> {
     let validator =
         Db::validator(store, signer).ok_or(StakingError::NotRegistered { account: *signer })?;
-    let unbonding = validator
-        .unbonding
-        .as_ref()
-        .ok_or(StakingError::NotUnbonding)?;
-    if context.timestamp_ms < unbonding.free_at_ms {
-        return Err(StakingError::UnbondingRunning {
-            free_at_ms: unbonding.free_at_ms,
-        });
+    if validator.unbonding.is_none() {
+        return Err(StakingError::NotUnbonding);
+    }
+    match release(&params::load(store), &validator) {
+        Release::Serving {
+            epoch,
+            until_height,
+        } => {
+            return Err(StakingError::StillServing {
+                epoch,
+                until_height,
+            });
+        }
+        Release::At(free_at_ms) if context.timestamp_ms < free_at_ms => {
+            return Err(StakingError::UnbondingRunning { free_at_ms });
+        }
+        Release::At(_) => {}
     }
     bank::unlock(
         store,
@@ -449,4 +474,122 @@ fn withdraw(
         },
     );
     Ok(())
+}
+
+/// When an unbonding validator's bond may be withdrawn.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Release {
+    /// It still sits on the committee of `epoch` (or holds that committee's share in the epoch
+    /// after); its service ends with the block at `until_height`, and the delay runs from then.
+    Serving { epoch: u64, until_height: u64 },
+    /// From this block time on.
+    At(u64),
+}
+
+/// When `validator`'s bond is free: `unbonding_secs` after the later of its unbonding and the
+/// end of its service on committees. For a validator that is not unbonding, the time its bond
+/// would be free were it to unbond now is not known here, so this answers as if it had unbonded
+/// at its registration (callers ask only about unbonding validators).
+pub fn release(params: &StakingParams, validator: &Validator) -> Release {
+    let delay_ms = u64::from(params.unbonding_secs).saturating_mul(1_000);
+    let unbonded = validator
+        .unbonding
+        .as_ref()
+        .map_or(validator.registered_ms.saturating_add(delay_ms), |u| {
+            u.free_at_ms
+        });
+    match (validator.last_epoch, validator.served_until_ms) {
+        (None, _) => Release::At(unbonded),
+        (Some(epoch), None) => Release::Serving {
+            epoch,
+            until_height: params.first_height(epoch.saturating_add(2)),
+        },
+        (Some(_), Some(served)) => Release::At(unbonded.max(served.saturating_add(delay_ms))),
+    }
+}
+
+/// The committee of `epoch`: the one written for it, or, if none was (an epoch boundary whose
+/// staking step failed, see [`begin_block`]), the latest written before it. `None` only for an
+/// epoch whose committee and every earlier one are no longer kept.
+pub fn epoch_committee(store: &(impl Store + ?Sized), epoch: u64) -> Option<EpochCommittee> {
+    // Kept: the epoch before the current one to two ahead, so four lookups reach any of them.
+    (0..4)
+        .filter_map(|back| epoch.checked_sub(back))
+        .find_map(|epoch| Db::epoch_committee(store, epoch))
+}
+
+/// Fixes the committee of `epoch` from the registry, or carries `previous` over when the
+/// election would shrink the committee below [`params::MIN_COMMITTEE`], and marks each member's
+/// last epoch.
+fn fix_committee(
+    store: &mut (impl Store + ?Sized),
+    epoch: u64,
+    previous: Option<&EpochCommittee>,
+) -> EpochCommittee {
+    let elected: Vec<Member> = committee(store)
+        .into_iter()
+        .map(|validator| Member {
+            account: validator.account,
+            node_key: validator.node_key,
+        })
+        .collect();
+    let previous_len = previous.map_or(0, |committee| committee.members.len());
+    let members = match previous {
+        Some(previous)
+            if elected.len() < usize::from(params::MIN_COMMITTEE)
+                && elected.len() < previous_len =>
+        {
+            previous.members.clone()
+        }
+        _ => elected,
+    };
+    for member in &members {
+        if let Some(mut validator) = Db::validator(store, &member.account) {
+            validator.last_epoch = Some(epoch);
+            validator.served_until_ms = None;
+            Db::put_validator(store, &validator);
+        }
+    }
+    let committee = EpochCommittee { members };
+    Db::put_epoch_committee(store, epoch, &committee);
+    committee
+}
+
+/// Fixes the committees of epochs 0 to 2 from the genesis registry. Called once, after the
+/// genesis validators are registered.
+pub fn open_epochs(store: &mut (impl Store + ?Sized)) {
+    let mut previous = None;
+    for epoch in 0..=LOOKAHEAD_EPOCHS {
+        previous = Some(fix_committee(store, epoch, previous.as_ref()));
+    }
+}
+
+/// What the first block of each epoch does before its transactions. At the first block of
+/// epoch `e`: the members of epoch `e - 2`'s committee who sit on no later one have served (their
+/// delay starts at this block's time), that committee is no longer kept, and the committee of
+/// epoch `e + 2` is fixed from the registry. Any other block does nothing here.
+pub fn begin_block(store: &mut (impl Store + ?Sized), context: &BlockContext) {
+    let Some(params) = params::try_load(store) else {
+        return;
+    };
+    let epoch = params.epoch_of(context.height);
+    if context.height == 0 || params.first_height(epoch) != context.height {
+        return;
+    }
+    if let Some(ended) = epoch.checked_sub(2) {
+        if let Some(committee) = Db::epoch_committee(store, ended) {
+            for member in &committee.members {
+                if let Some(mut validator) = Db::validator(store, &member.account)
+                    && validator.last_epoch == Some(ended)
+                {
+                    validator.served_until_ms = Some(context.timestamp_ms);
+                    Db::put_validator(store, &validator);
+                }
+            }
+        }
+        Db::delete_epoch_committee(store, ended);
+    }
+    let ahead = epoch.saturating_add(LOOKAHEAD_EPOCHS);
+    let previous = epoch_committee(store, ahead.saturating_sub(1));
+    fix_committee(store, ahead, previous.as_ref());
 }

@@ -14,6 +14,8 @@ pub const MAX_COMMITTEE: u16 = 100;
 pub const MAX_CANDIDATES: u16 = 1_024;
 /// The smallest committee that tolerates a byzantine member (n = 3f + 1 with f = 1).
 pub const MIN_COMMITTEE: u16 = 4;
+/// The longest epoch the parameters may ask for, in blocks.
+pub const MAX_BLOCKS_PER_EPOCH: u64 = 1_000_000;
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct StakingParams {
@@ -26,12 +28,17 @@ pub struct StakingParams {
     pub committee_size: u16,
     /// The most candidates the registry holds; a new one beyond that must out-bond the lowest.
     pub max_candidates: u16,
+    /// The length of an epoch: epoch `e` is the blocks at heights `e * L` to `e * L + L - 1`.
+    /// At least four blocks per committee seat, so that under round robin every member leads
+    /// at least twice in an epoch's second half, where a reshare's dealings are taken.
+    pub blocks_per_epoch: u64,
 }
 impl_codec!(StakingParams {
     min_bond,
     unbonding_secs,
     committee_size,
-    max_candidates
+    max_candidates,
+    blocks_per_epoch
 });
 
 /// Whole EQA of the default minimum bond.
@@ -40,7 +47,7 @@ const DEFAULT_MIN_BOND_WHOLE: u128 = 10_000;
 impl StakingParams {
     /// The defaults for a native asset with `native_decimals` decimals: a bond of at least
     /// 10,000 EQA, seven days of unbonding, a committee of at most 32 among at most 256
-    /// candidates.
+    /// candidates, epochs of 3,600 blocks (an hour of an idle chain).
     pub fn defaults(native_decimals: u8) -> Self {
         let min_bond = 10u128
             .checked_pow(u32::from(native_decimals))
@@ -51,7 +58,18 @@ impl StakingParams {
             unbonding_secs: 7 * 24 * 3_600,
             committee_size: 32,
             max_candidates: 256,
+            blocks_per_epoch: 3_600,
         }
+    }
+
+    /// The epoch of the block at `height`.
+    pub fn epoch_of(&self, height: u64) -> u64 {
+        height.checked_div(self.blocks_per_epoch).unwrap_or(0)
+    }
+
+    /// The height of the first block of `epoch` (saturating at the end of time).
+    pub fn first_height(&self, epoch: u64) -> u64 {
+        epoch.saturating_mul(self.blocks_per_epoch)
     }
 }
 
@@ -63,6 +81,7 @@ pub struct RawStakingParams {
     pub unbonding_secs: Option<u32>,
     pub committee_size: Option<u16>,
     pub max_candidates: Option<u16>,
+    pub blocks_per_epoch: Option<u64>,
 }
 
 impl RawStakingParams {
@@ -76,7 +95,12 @@ impl RawStakingParams {
         macro_rules! take {
             ($($name:ident),*) => { $( if let Some(value) = self.$name { params.$name = value; } )* };
         }
-        take!(unbonding_secs, committee_size, max_candidates);
+        take!(
+            unbonding_secs,
+            committee_size,
+            max_candidates,
+            blocks_per_epoch
+        );
         if params.min_bond == 0 {
             return Err((field("min_bond"), "must be greater than zero".into()));
         }
@@ -95,8 +119,22 @@ impl RawStakingParams {
                 format!("must be the committee size to {MAX_CANDIDATES}"),
             ));
         }
+        let shortest = 4 * u64::from(params.committee_size);
+        if !(shortest..=MAX_BLOCKS_PER_EPOCH).contains(&params.blocks_per_epoch) {
+            return Err((
+                field("blocks_per_epoch"),
+                format!(
+                    "must be four blocks per committee seat ({shortest}) to {MAX_BLOCKS_PER_EPOCH}"
+                ),
+            ));
+        }
         Ok(params)
     }
+}
+
+/// The staking parameters, `None` in a state written without them (a test chain's).
+pub fn try_load(store: &(impl Store + ?Sized)) -> Option<StakingParams> {
+    state::read(store, &[table::PARAMS])
 }
 
 pub fn load(store: &(impl Store + ?Sized)) -> StakingParams {

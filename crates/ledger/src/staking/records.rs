@@ -1,6 +1,6 @@
 //! The staking module's state: validator records, the node-key index and the candidate list.
 
-use super::params::MAX_CANDIDATES;
+use super::params::{MAX_CANDIDATES, MAX_COMMITTEE};
 use crate::{state::read, state::write, store::Store};
 use types::{AccountId, Text, codec::RangeCfg, impl_codec};
 
@@ -10,6 +10,15 @@ pub mod table {
     pub const NODE_KEY: u8 = 0x51;
     pub const CANDIDATES: u8 = 0x52;
     pub const PARAMS: u8 = 0x53;
+    /// One epoch's committee, keyed by the epoch (8 bytes, big-endian).
+    pub const EPOCH_COMMITTEE: u8 = 0x54;
+}
+
+fn key_epoch(epoch: u64) -> Vec<u8> {
+    let mut key = Vec::with_capacity(9);
+    key.push(table::EPOCH_COMMITTEE);
+    key.extend_from_slice(&epoch.to_be_bytes());
+    key
 }
 
 fn key_account(tag: u8, account: &AccountId) -> Vec<u8> {
@@ -31,6 +40,13 @@ pub struct Validator {
     pub registered_ms: u64,
     pub registered_height: u64,
     pub unbonding: Option<Unbonding>,
+    /// The last epoch whose committee holds this validator, once one has.
+    pub last_epoch: Option<u64>,
+    /// When its service ended: the start of the second epoch after `last_epoch` (a member of
+    /// epoch `e`'s committee holds a share of the chain key through epoch `e + 1`, where it
+    /// deals the next committee's shares). Set at that epoch's first block; cleared when the
+    /// validator is elected again.
+    pub served_until_ms: Option<u64>,
 }
 impl_codec!(Validator {
     account,
@@ -39,7 +55,9 @@ impl_codec!(Validator {
     bond,
     registered_ms,
     registered_height,
-    unbonding
+    unbonding,
+    last_epoch,
+    served_until_ms
 });
 
 /// A validator on its way out.
@@ -64,6 +82,24 @@ struct Candidates {
 }
 impl_codec!(Candidates {
     accounts: (RangeCfg::new(0..=usize::from(MAX_CANDIDATES)), ())
+});
+
+/// A seat on an epoch's committee.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Member {
+    pub account: AccountId,
+    pub node_key: AccountId,
+}
+impl_codec!(Member { account, node_key });
+
+/// The committee of one epoch, in rank order, fixed two epochs before it starts and never
+/// changed after.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct EpochCommittee {
+    pub members: Vec<Member>,
+}
+impl_codec!(EpochCommittee {
+    members: (RangeCfg::new(0..=usize::from(MAX_COMMITTEE)), ())
 });
 
 /// Typed reads and writes of the staking tables.
@@ -120,5 +156,23 @@ impl Db {
         } else {
             write(store, &[table::CANDIDATES], &Candidates { accounts });
         }
+    }
+
+    /// The committee of `epoch`, while it is kept (from the epoch before the current one to
+    /// two epochs ahead).
+    pub fn epoch_committee(store: &(impl Store + ?Sized), epoch: u64) -> Option<EpochCommittee> {
+        read(store, &key_epoch(epoch))
+    }
+
+    pub fn put_epoch_committee(
+        store: &mut (impl Store + ?Sized),
+        epoch: u64,
+        committee: &EpochCommittee,
+    ) {
+        write(store, &key_epoch(epoch), committee);
+    }
+
+    pub fn delete_epoch_committee(store: &mut (impl Store + ?Sized), epoch: u64) {
+        store.delete(&key_epoch(epoch));
     }
 }
