@@ -236,7 +236,7 @@ fn check_epochs(store: &MemoryStore) -> Result<(), IndexError> {
     let Some(params) = staking::params::try_load(store) else {
         return Ok(());
     };
-    let (height, _) = state::last_block(store);
+    let (height, last_ms) = state::last_block(store);
     let current = params.epoch_of(height);
     let mut kept = std::collections::BTreeMap::new();
     for (key, value) in store.scan_prefix(&[table::EPOCH_COMMITTEE]) {
@@ -266,6 +266,15 @@ fn check_epochs(store: &MemoryStore) -> Result<(), IndexError> {
                 "the committee of epoch {epoch} has {} members, more than {}",
                 committee.members.len(),
                 params.committee_size
+            )));
+        }
+        let accounts: std::collections::BTreeSet<_> =
+            committee.members.iter().map(|m| m.account).collect();
+        let node_keys: std::collections::BTreeSet<_> =
+            committee.members.iter().map(|m| m.node_key).collect();
+        if accounts.len() != committee.members.len() || node_keys.len() != committee.members.len() {
+            return Err(IndexError(format!(
+                "the committee of epoch {epoch} seats a validator or a node key twice"
             )));
         }
         for member in &committee.members {
@@ -299,7 +308,8 @@ fn check_epochs(store: &MemoryStore) -> Result<(), IndexError> {
             None => kept
                 .get(&last)
                 .is_some_and(|c| c.members.iter().any(|m| m.account == validator.account)),
-            Some(_) => last.saturating_add(2) <= current,
+            // Marked by the first block of epoch `last + 2` with its own time.
+            Some(served) => last.saturating_add(2) <= current && served <= last_ms,
         };
         if !consistent {
             return Err(IndexError(format!(

@@ -130,21 +130,36 @@ fn begin_block(
         });
     }
     // At an epoch's first block, the staking module fixes a committee two epochs ahead. On an
-    // overlay too: should it panic, nothing it wrote is kept and the latest committee fixed
-    // before carries over (see `staking::epoch_committee`).
-    let mut overlay = Overlay::new(store);
-    let run = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-        crate::staking::begin_block(&mut overlay, context)
-    }));
-    match run {
-        Ok(()) => overlay.commit(),
-        Err(panic) => {
-            drop(overlay);
-            tracing::error!(
-                height = context.height,
-                panic = panic_message(&panic),
-                "the epoch's committee step panicked; the latest committee carries over"
-            );
+    // overlay too: should the election panic, nothing it wrote is kept, and the step runs again
+    // carrying the latest committee over instead of electing one, so every epoch still has its
+    // committee and earlier members are still released on time.
+    for elect in [true, false] {
+        let mut overlay = Overlay::new(store);
+        let run = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            #[cfg(any(test, feature = "fault-injection"))]
+            if elect {
+                crate::fault::check_epoch_step(context.height);
+            }
+            if elect {
+                crate::staking::begin_block(&mut overlay, context);
+            } else {
+                crate::staking::carry_over(&mut overlay, context);
+            }
+        }));
+        match run {
+            Ok(()) => {
+                overlay.commit();
+                break;
+            }
+            Err(panic) => {
+                drop(overlay);
+                tracing::error!(
+                    height = context.height,
+                    elect,
+                    panic = panic_message(&panic),
+                    "the epoch's committee step panicked; its writes were dropped"
+                );
+            }
         }
     }
     // What the block does before its transactions: the arbitrator picks that earlier rounds
@@ -547,5 +562,69 @@ mod tests {
                 .is_success()
         );
         crate::audit::check_conservation(&chain.store).expect("conservation holds");
+    }
+
+    #[test]
+    fn a_panicking_committee_election_carries_the_committee_over() {
+        use crate::staking::{self, Candidate, Db};
+        use commonware_cryptography::Signer;
+        use types::{
+            AccountId, Text,
+            staking::{KeyProof, RegisterValidator, StakingCall},
+        };
+        // Heights are process-wide for the fault trigger; this chain's epochs are 16 blocks and
+        // no other test arms an election.
+        const L: u64 = 16;
+        let node = |index: u64| crate::testing::key(50_000 + index);
+        let mut genesis = crate::testing::test_genesis(6, 10_000_000_000_000);
+        genesis.staking.blocks_per_epoch = L;
+        genesis.staking.committee_size = 4;
+        genesis.staking.min_bond = 1;
+        for index in 0..4 {
+            genesis.validators.push(Candidate {
+                account: account(index),
+                node_key: AccountId::from_public_key(&node(index).public_key()),
+                address: Text::new(format!("127.0.0.1:{}", 9_000 + index)).unwrap(),
+                bond: 100 + u128::from(index),
+            });
+        }
+        let mut chain = TestChain::from_genesis(&genesis);
+        let seated = |chain: &TestChain, epoch| {
+            Db::epoch_committee(&chain.store, epoch).map(|committee| {
+                committee
+                    .members
+                    .iter()
+                    .map(|m| m.account)
+                    .collect::<Vec<_>>()
+            })
+        };
+        // A newcomer with the largest bond would take a seat in epoch 3's committee at height
+        // 16, but the election there panics: epoch 2's committee is carried over instead, and
+        // the audit (run after every block) finds every committee it expects.
+        let call = Call::Staking(StakingCall::Register(RegisterValidator {
+            node_key: AccountId::from_public_key(&node(5).public_key()),
+            address: Text::new("127.0.0.1:9005".to_string()).unwrap(),
+            bond: 1_000,
+            key_proof: KeyProof::sign(&node(5), &chain.chain_id(), &account(5)),
+        }));
+        assert!(chain.submit(5, call).is_success());
+        while chain.height < L - 1 {
+            chain.apply(&[]);
+        }
+        crate::fault::panic_at_epoch_step(L);
+        chain.apply(&[]);
+        crate::fault::panic_at_epoch_step(0);
+        assert_eq!(seated(&chain, 3), seated(&chain, 2));
+        assert!(!seated(&chain, 3).unwrap().contains(&account(5)));
+        assert_eq!(
+            Db::validator(&chain.store, &account(0)).unwrap().last_epoch,
+            Some(3)
+        );
+        // The next boundary elects again.
+        while chain.height < 2 * L {
+            chain.apply(&[]);
+        }
+        assert_eq!(seated(&chain, 4).unwrap()[0], account(5));
+        assert!(staking::epoch_committee(&chain.store, 0).is_none());
     }
 }

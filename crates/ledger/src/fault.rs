@@ -45,3 +45,19 @@ pub(crate) fn check_begin_block(height: u64) {
         panic!("injected fault: the start of block {height}");
     }
 }
+
+/// The block height at which the staking module's committee election panics; zero disarms.
+static PANIC_AT_EPOCH_STEP_HEIGHT: AtomicU64 = AtomicU64::new(0);
+
+/// Makes the committee election of the epoch's first block at `height` panic (0 disarms).
+pub fn panic_at_epoch_step(height: u64) {
+    PANIC_AT_EPOCH_STEP_HEIGHT.store(height, Ordering::SeqCst);
+}
+
+/// Panics if the committee election of `height` is armed to.
+pub(crate) fn check_epoch_step(height: u64) {
+    let armed = PANIC_AT_EPOCH_STEP_HEIGHT.load(Ordering::SeqCst);
+    if armed != 0 && armed == height {
+        panic!("injected fault: the committee election of block {height}");
+    }
+}

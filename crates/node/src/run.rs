@@ -207,8 +207,9 @@ fn decode_hex<T: commonware_codec::Decode<Cfg = ()>>(
     types::codec::decode(&bytes).map_err(|e| RunError::Config(format!("{field}: {e}")))
 }
 
-/// The committee the genesis file's staking registry elects, with each member's address: the
-/// chain's validators. A configuration that lists none takes these; one that lists some must list
+/// The committee of epoch 0, which the genesis file's staking registry elects, with each
+/// member's address: the chain's validators (consensus does not change them at epoch
+/// boundaries yet). A configuration that lists none takes these; one that lists some must list
 /// exactly these when the genesis registers any (a chain whose genesis registers none takes the
 /// configuration's list as it is).
 fn genesis_validators(
@@ -218,7 +219,16 @@ fn genesis_validators(
     let mut state = MemoryStore::new();
     genesis.initialize(&mut state);
     let mut elected = Vec::new();
-    for member in ledger::staking::committee(&state) {
+    let epoch_zero = ledger::staking::epoch_committee(&state, 0)
+        .map(|committee| committee.members)
+        .unwrap_or_default();
+    for seat in epoch_zero {
+        let member = ledger::staking::Db::validator(&state, &seat.account).ok_or_else(|| {
+            RunError::Config(format!(
+                "genesis validator {} sits on epoch 0's committee but has no record",
+                seat.account
+            ))
+        })?;
         let address = member.address.as_str().parse::<SocketAddr>().map_err(|e| {
             RunError::Config(format!(
                 "genesis validator {}: address {}: {e}",

@@ -543,16 +543,21 @@ fn fix_committee(
         }
         _ => elected,
     };
-    for member in &members {
+    let committee = EpochCommittee { members };
+    seat(store, epoch, &committee);
+    committee
+}
+
+/// Writes `committee` as the committee of `epoch` and marks each member's last epoch.
+fn seat(store: &mut (impl Store + ?Sized), epoch: u64, committee: &EpochCommittee) {
+    for member in &committee.members {
         if let Some(mut validator) = Db::validator(store, &member.account) {
             validator.last_epoch = Some(epoch);
             validator.served_until_ms = None;
             Db::put_validator(store, &validator);
         }
     }
-    let committee = EpochCommittee { members };
-    Db::put_epoch_committee(store, epoch, &committee);
-    committee
+    Db::put_epoch_committee(store, epoch, committee);
 }
 
 /// Fixes the committees of epochs 0 to 2 from the genesis registry. Called once, after the
@@ -564,11 +569,27 @@ pub fn open_epochs(store: &mut (impl Store + ?Sized)) {
     }
 }
 
+/// How far back an epoch's first block looks for committees to retire: beyond the one two
+/// epochs back, those a failed step left behind (see [`carry_over`]).
+const RETIRE_LOOKBACK: u64 = 8;
+
 /// What the first block of each epoch does before its transactions. At the first block of
 /// epoch `e`: the members of epoch `e - 2`'s committee who sit on no later one have served (their
 /// delay starts at this block's time), that committee is no longer kept, and the committee of
 /// epoch `e + 2` is fixed from the registry. Any other block does nothing here.
 pub fn begin_block(store: &mut (impl Store + ?Sized), context: &BlockContext) {
+    epoch_step(store, context, true);
+}
+
+/// The step of [`begin_block`] with no election: the committee of epoch `e + 1` is carried over
+/// to `e + 2`. The block runs it when [`begin_block`] panicked (its writes are dropped), so that
+/// every epoch still has its committee, and the committees before still retire and release
+/// their members on time.
+pub fn carry_over(store: &mut (impl Store + ?Sized), context: &BlockContext) {
+    epoch_step(store, context, false);
+}
+
+fn epoch_step(store: &mut (impl Store + ?Sized), context: &BlockContext, elect: bool) {
     let Some(params) = params::try_load(store) else {
         return;
     };
@@ -576,7 +597,10 @@ pub fn begin_block(store: &mut (impl Store + ?Sized), context: &BlockContext) {
     if context.height == 0 || params.first_height(epoch) != context.height {
         return;
     }
-    if let Some(ended) = epoch.checked_sub(2) {
+    // Normally only the committee of `e - 2` is left to retire; older ones only if a step
+    // failed to run at all.
+    let retire = epoch.saturating_sub(RETIRE_LOOKBACK.saturating_add(1))..epoch.saturating_sub(1);
+    for ended in retire.rev() {
         if let Some(committee) = Db::epoch_committee(store, ended) {
             for member in &committee.members {
                 if let Some(mut validator) = Db::validator(store, &member.account)
@@ -586,10 +610,17 @@ pub fn begin_block(store: &mut (impl Store + ?Sized), context: &BlockContext) {
                     Db::put_validator(store, &validator);
                 }
             }
+            Db::delete_epoch_committee(store, ended);
         }
-        Db::delete_epoch_committee(store, ended);
     }
     let ahead = epoch.saturating_add(LOOKAHEAD_EPOCHS);
     let previous = epoch_committee(store, ahead.saturating_sub(1));
-    fix_committee(store, ahead, previous.as_ref());
+    if elect {
+        fix_committee(store, ahead, previous.as_ref());
+    } else {
+        let carried = previous.unwrap_or(EpochCommittee {
+            members: Vec::new(),
+        });
+        seat(store, ahead, &carried);
+    }
 }
