@@ -442,7 +442,7 @@ fn a_trade_a_dispute_and_a_loan_through_the_web_interface() {
                 .await
                 .unwrap();
             assert_eq!(standing, json!(["committee", "committee", "committee", "committee"]), "{}", browser.name);
-            // The committees fixed for this epoch and the two after it, each the four of them.
+            // The committees signing in this epoch and the three after it, each the four of them.
             let epochs = browser
                 .client
                 .execute(
@@ -452,7 +452,7 @@ fn a_trade_a_dispute_and_a_loan_through_the_web_interface() {
                 .await
                 .unwrap();
             let epochs = epochs.as_array().expect("rows");
-            assert_eq!(epochs.len(), 3, "{epochs:?}");
+            assert_eq!(epochs.len(), 4, "{epochs:?}");
             assert!(epochs[0][0].as_str().unwrap().ends_with("(current)"), "{epochs:?}");
             assert!(epochs.iter().all(|row| row[1] == 4), "{epochs:?}");
             let page = browser.text_of("main").await;

@@ -142,9 +142,9 @@ fn print_registry(global: &Global, view: &StakingView) {
     );
     println!("bonded:    {}", view.bonded);
     println!(
-        "epochs:    {} blocks each; the registry's election now holds {} (fixed for an epoch two \
-         epochs before it starts; consensus still runs with the genesis validators until it \
-         takes each epoch's committee)",
+        "epochs:    {} blocks each; the registry's election now holds {} (an epoch's signing \
+         committee is fixed three epochs before it starts; consensus still runs with the genesis \
+         validators until it takes each epoch's committee)",
         params.blocks_per_epoch,
         view.committee.len()
     );
@@ -155,7 +155,7 @@ fn print_registry(global: &Global, view: &StakingView) {
             "next"
         };
         println!(
-            "  epoch {} ({label}, from height {}): {} member(s)",
+            "  epoch {} ({label}, from height {}): {} member(s) signing",
             epoch.epoch,
             epoch.first_height,
             epoch.members.len()

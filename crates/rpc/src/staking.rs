@@ -56,7 +56,9 @@ pub struct ValidatorView {
     pub unbonding: Option<UnbondingView>,
 }
 
-/// The committee of one epoch, fixed two epochs ahead.
+/// The committee that signs in one epoch. It is the set the ledger fixed for the epoch before
+/// (the players of that epoch's reshare, who receive their key shares there), so it is known
+/// three epochs ahead.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct EpochView {
     pub epoch: u64,
@@ -76,7 +78,7 @@ pub struct StakingView {
     pub committee: Vec<String>,
     /// The epoch of the latest block.
     pub epoch: u64,
-    /// The committees fixed for this epoch and the two after it.
+    /// The committees that sign in this epoch and the three after it, all fixed already.
     pub epochs: Vec<EpochView>,
     /// EQA the staking module holds: every bond, candidate or unbonding.
     pub bonded: Money,
@@ -142,9 +144,12 @@ impl StakingView {
         let bonded = ledger::state::held(store, ledger::state::Module::Staking, AssetId::NATIVE);
         let (height, _) = ledger::state::last_block(store);
         let epoch = params.epoch_of(height);
-        let epochs = (epoch..=epoch.saturating_add(staking::LOOKAHEAD_EPOCHS))
+        let epochs = (epoch..=epoch.saturating_add(staking::LOOKAHEAD_EPOCHS + 1))
             .filter_map(|epoch| {
-                staking::epoch_committee(store, epoch).map(|committee| EpochView {
+                // Epoch 0 is signed by the genesis validators, who are also the players of
+                // epoch 0 (genesis fixes the first committees from the same registry).
+                let players = epoch.saturating_sub(1);
+                staking::epoch_committee(store, players).map(|committee| EpochView {
                     epoch,
                     first_height: params.first_height(epoch),
                     members: committee

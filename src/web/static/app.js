@@ -1552,7 +1552,7 @@ async function validatorsPage(view) {
       ['Minimum bond', money(p.min_bond)],
       ['Unbonding', duration(p.unbonding_secs * 1000)],
       ['Candidates', `${s.validators.filter(v => v.rank !== null).length} of at most ${p.max_candidates}`],
-    ]), el('p', { class: 'hint' }, 'The committee is the candidates with the largest bonds, one vote each. Each epoch\'s committee is fixed from the registry two epochs before it starts. Consensus still runs with the genesis validators; it does not yet take each epoch\'s committee.')));
+    ]), el('p', { class: 'hint' }, 'The committee is the candidates with the largest bonds, one vote each. The committee that signs in an epoch is fixed from the registry three epochs before it starts (its members receive their key shares in the epoch before). Consensus still runs with the genesis validators; it does not yet take each epoch\'s committee.')));
   const me = s.validators.find(v => v.account === session.address);
   if (me) {
     view.append(el('div', { class: 'card', id: 'my-validator' },
@@ -1572,7 +1572,7 @@ async function validatorsPage(view) {
       v.unbonding ? (v.unbonding.free_at_ms === null ? `unbonding, serving until height ${v.unbonding.serving_until_height}` : `unbonding until ${when(v.unbonding.free_at_ms)}`) : v.elected ? 'committee' : 'candidate',
     ]), 'No validators are registered.'));
   const names = new Map(s.validators.map(v => [v.account, short(v.account)]));
-  view.append(el('h2', {}, 'Committees by epoch'), el('div', { id: 'epochs' }, table(['Epoch', 'From height', 'Members'],
+  view.append(el('h2', {}, 'Signing committees by epoch'), el('div', { id: 'epochs' }, table(['Epoch', 'From height', 'Members'],
     s.epochs.map(e => [
       e.epoch === s.epoch ? `${e.epoch} (current)` : String(e.epoch), String(e.first_height),
       el('span', { class: 'mono' }, e.members.map(m => names.get(m) ?? short(m)).join(', ')),

@@ -18,9 +18,14 @@
 //! with a second node key, and out-bond the lowest member to get it.
 //!
 //! **Epochs** ([`begin_block`]): epoch `e` is the `blocks_per_epoch` blocks from height
-//! `e * L`. The first block of epoch `e` fixes the committee of epoch `e + 2` from the registry
-//! as it stood at the end of the block before (so no ordering of calls within the boundary block
-//! changes it), and nothing changes a committee once written. Genesis fixes epochs 0 to 2. An
+//! `e * L`. The committee of epoch `E` is the set of players of that epoch's reshare (what
+//! glue's dkg asks its `ParticipantsProvider` for as `participants(E)`): its members receive
+//! their shares of the chain key during epoch `E`, then sign and deal during epoch `E + 1`. So
+//! the validators signing in epoch `E` are the committee of `E - 1` (in epoch 0, the genesis
+//! validators, who are also the committee of epoch 0). The first block of epoch `e` fixes the
+//! committee of epoch `e + 2` from the registry as it stood at the end of the block before (so
+//! no ordering of calls within the boundary block changes it), and nothing changes a committee
+//! once written. Genesis fixes epochs 0 to 2. An
 //! election that would leave fewer than [`params::MIN_COMMITTEE`] members, and fewer than the
 //! epoch before, carries the previous committee over instead: members cannot all leave at once
 //! and stop the chain; they are released when others have taken their seats.

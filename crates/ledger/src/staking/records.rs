@@ -92,8 +92,8 @@ pub struct Member {
 }
 impl_codec!(Member { account, node_key });
 
-/// The committee of one epoch, in rank order, fixed two epochs before it starts and never
-/// changed after.
+/// The committee of one epoch `E`, in rank order, fixed two epochs before it starts and never
+/// changed after: the players of epoch `E`'s reshare, who sign in epoch `E + 1`.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct EpochCommittee {
     pub members: Vec<Member>,
