@@ -572,8 +572,8 @@ mod tests {
             AccountId, Text,
             staking::{KeyProof, RegisterValidator, StakingCall},
         };
-        // Heights are process-wide for the fault trigger; this chain's epochs are 16 blocks and
-        // no other test arms an election.
+        // The fault trigger is armed for this thread only: other tests' chains reach the same
+        // heights at the same time.
         const L: u64 = 16;
         let node = |index: u64| crate::testing::key(50_000 + index);
         let mut genesis = crate::testing::test_genesis(6, 10_000_000_000_000);

@@ -46,17 +46,22 @@ pub(crate) fn check_begin_block(height: u64) {
     }
 }
 
-/// The block height at which the staking module's committee election panics; zero disarms.
-static PANIC_AT_EPOCH_STEP_HEIGHT: AtomicU64 = AtomicU64::new(0);
-
-/// Makes the committee election of the epoch's first block at `height` panic (0 disarms).
-pub fn panic_at_epoch_step(height: u64) {
-    PANIC_AT_EPOCH_STEP_HEIGHT.store(height, Ordering::SeqCst);
+thread_local! {
+    /// The block height at which the staking module's committee election panics, on this
+    /// thread only; zero disarms. Per thread, because chains of other tests running at the same
+    /// time reach the same heights (every test chain's epochs start at the same heights).
+    static PANIC_AT_EPOCH_STEP_HEIGHT: std::cell::Cell<u64> = const { std::cell::Cell::new(0) };
 }
 
-/// Panics if the committee election of `height` is armed to.
+/// Makes the committee election of the epoch's first block at `height` panic when that block is
+/// applied on this thread (0 disarms).
+pub fn panic_at_epoch_step(height: u64) {
+    PANIC_AT_EPOCH_STEP_HEIGHT.with(|armed| armed.set(height));
+}
+
+/// Panics if the committee election of `height` is armed to on this thread.
 pub(crate) fn check_epoch_step(height: u64) {
-    let armed = PANIC_AT_EPOCH_STEP_HEIGHT.load(Ordering::SeqCst);
+    let armed = PANIC_AT_EPOCH_STEP_HEIGHT.with(std::cell::Cell::get);
     if armed != 0 && armed == height {
         panic!("injected fault: the committee election of block {height}");
     }
