@@ -182,6 +182,39 @@ impl TestChain {
     }
 }
 
+/// The genesis file of a staking test chain: accounts `0..accounts` with 10,000 EQA each, no
+/// fees, and `staking` as the `[params.staking]` table. Add [`validator_entry`]s to register
+/// genesis validators.
+pub fn staking_genesis_text(staking: &str, accounts: u64) -> String {
+    let mut text = format!(
+        "chain_id = \"{TEST_CHAIN_ID}\"\ngenesis_time_ms = {GENESIS_TIME_MS}\n\
+         [native]\nsymbol = \"EQA\"\nname = \"Equa\"\ndecimals = 9\n\
+         [params]\nfee_per_byte = \"0\"\ndefault_call_fee = \"0\"\n\
+         [params.staking]\n{staking}\n"
+    );
+    for index in 0..accounts {
+        text.push_str(&format!(
+            "[[accounts]]\naddress = \"{}\"\nbalances = {{ EQA = \"10000\" }}\n",
+            account(index)
+        ));
+    }
+    text
+}
+
+/// A genesis `[[validators]]` entry: account `index` registers `node_key` at `p2p` with `bond`
+/// EQA.
+pub fn validator_entry(index: u64, node_key: &AccountId, p2p: &str, bond: &str) -> String {
+    let hex: String = node_key
+        .as_bytes()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    format!(
+        "[[validators]]\naddress = \"{}\"\nnode_key = \"{hex}\"\np2p = \"{p2p}\"\nbond = \"{bond}\"\n",
+        account(index)
+    )
+}
+
 /// A genesis where accounts `0..accounts` each hold `native_balance` EQA minor units.
 pub fn test_genesis(accounts: u64, native_balance: u128) -> Genesis {
     let mut text = format!(

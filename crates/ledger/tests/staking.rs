@@ -24,21 +24,7 @@ const UNBONDING_MS: u64 = 86_400_000;
 const ACCOUNTS: u64 = 8;
 
 fn genesis_text(staking: &str) -> String {
-    let mut text = format!(
-        "chain_id = \"{}\"\ngenesis_time_ms = {}\n\
-         [native]\nsymbol = \"EQA\"\nname = \"Equa\"\ndecimals = 9\n\
-         [params]\nfee_per_byte = \"0\"\ndefault_call_fee = \"0\"\n\
-         [params.staking]\n{staking}\n",
-        testing::TEST_CHAIN_ID,
-        testing::GENESIS_TIME_MS
-    );
-    for index in 0..ACCOUNTS {
-        text.push_str(&format!(
-            "[[accounts]]\naddress = \"{}\"\nbalances = {{ EQA = \"10000\" }}\n",
-            account(index)
-        ));
-    }
-    text
+    testing::staking_genesis_text(staking, ACCOUNTS)
 }
 
 fn chain() -> TestChain {
@@ -557,12 +543,8 @@ fn staking_parameters_out_of_range_are_refused_at_genesis() {
 }
 
 fn validator_entry(index: u64, bond: &str) -> String {
-    format!(
-        "[[validators]]\naddress = \"{}\"\nnode_key = \"{}\"\np2p = \"127.0.0.1:{}\"\nbond = \"{bond}\"\n",
-        account(index),
-        hex(node_key(index).as_bytes()),
-        9_000 + index
-    )
+    let p2p = format!("127.0.0.1:{}", 9_000 + index);
+    testing::validator_entry(index, &node_key(index), &p2p, bond)
 }
 
 fn hex(bytes: &[u8]) -> String {

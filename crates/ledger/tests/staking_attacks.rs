@@ -30,21 +30,7 @@ const UNBONDING_MS: u64 = 86_400_000;
 const ACCOUNTS: u64 = 8;
 
 fn genesis_text(staking: &str, accounts: u64) -> String {
-    let mut text = format!(
-        "chain_id = \"{}\"\ngenesis_time_ms = {}\n\
-         [native]\nsymbol = \"EQA\"\nname = \"Equa\"\ndecimals = 9\n\
-         [params]\nfee_per_byte = \"0\"\ndefault_call_fee = \"0\"\n\
-         [params.staking]\n{staking}\n",
-        testing::TEST_CHAIN_ID,
-        testing::GENESIS_TIME_MS
-    );
-    for index in 0..accounts {
-        text.push_str(&format!(
-            "[[accounts]]\naddress = \"{}\"\nbalances = {{ EQA = \"10000\" }}\n",
-            account(index)
-        ));
-    }
-    text
+    testing::staking_genesis_text(staking, accounts)
 }
 
 fn chain_with(staking: &str, accounts: u64) -> TestChain {

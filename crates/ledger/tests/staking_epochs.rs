@@ -30,31 +30,15 @@ fn node_key(index: u64) -> AccountId {
     AccountId::from_public_key(&node(index).public_key())
 }
 
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
-
 fn genesis_text(staking: &str, validators: &[(u64, &str)]) -> String {
-    let mut text = format!(
-        "chain_id = \"{}\"\ngenesis_time_ms = {}\n\
-         [native]\nsymbol = \"EQA\"\nname = \"Equa\"\ndecimals = 9\n\
-         [params]\nfee_per_byte = \"0\"\ndefault_call_fee = \"0\"\n\
-         [params.staking]\n{staking}\n",
-        testing::TEST_CHAIN_ID,
-        testing::GENESIS_TIME_MS
-    );
-    for index in 0..ACCOUNTS {
-        text.push_str(&format!(
-            "[[accounts]]\naddress = \"{}\"\nbalances = {{ EQA = \"10000\" }}\n",
-            account(index)
-        ));
-    }
+    let mut text = testing::staking_genesis_text(staking, ACCOUNTS);
     for (index, bond) in validators {
-        text.push_str(&format!(
-            "[[validators]]\naddress = \"{}\"\nnode_key = \"{}\"\np2p = \"127.0.0.1:{}\"\nbond = \"{bond}\"\n",
-            account(*index),
-            hex(node_key(*index).as_bytes()),
-            9_000 + index
+        let p2p = format!("127.0.0.1:{}", 9_000 + index);
+        text.push_str(&testing::validator_entry(
+            *index,
+            &node_key(*index),
+            &p2p,
+            bond,
         ));
     }
     text

@@ -37,32 +37,15 @@ fn node_key(index: u64) -> AccountId {
     AccountId::from_public_key(&node(index).public_key())
 }
 
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
-
 fn genesis_text(staking: &str, accounts: u64, validators: &[(u64, String)]) -> String {
-    let mut text = format!(
-        "chain_id = \"{}\"\ngenesis_time_ms = {}\n\
-         [native]\nsymbol = \"EQA\"\nname = \"Equa\"\ndecimals = 9\n\
-         [params]\nfee_per_byte = \"0\"\ndefault_call_fee = \"0\"\n\
-         [params.staking]\n{staking}\n",
-        testing::TEST_CHAIN_ID,
-        testing::GENESIS_TIME_MS
-    );
-    for index in 0..accounts {
-        text.push_str(&format!(
-            "[[accounts]]\naddress = \"{}\"\nbalances = {{ EQA = \"10000\" }}\n",
-            account(index)
-        ));
-    }
+    let mut text = testing::staking_genesis_text(staking, accounts);
     for (index, bond) in validators {
-        text.push_str(&format!(
-            "[[validators]]\naddress = \"{}\"\nnode_key = \"{}\"\np2p = \"127.0.0.{}:{}\"\nbond = \"{bond}\"\n",
-            account(*index),
-            hex(node_key(*index).as_bytes()),
-            1 + index / 60_000,
-            1_000 + index % 60_000
+        let p2p = format!("127.0.0.{}:{}", 1 + index / 60_000, 1_000 + index % 60_000);
+        text.push_str(&testing::validator_entry(
+            *index,
+            &node_key(*index),
+            &p2p,
+            bond,
         ));
     }
     text
@@ -654,12 +637,19 @@ fn the_committee_step_survives_the_end_of_time() {
         let mut expected = accounts(&[2, 3, 4]);
         expected.sort_by_key(|a| std::cmp::Reverse(Db::validator(&chain.store, a).unwrap().bond));
         assert_eq!(members(&chain.store, last + 2), expected);
+        // Were it to unbond now, it would serve until the end of time.
+        let mut leaving = three.clone();
+        leaving.unbonding.get_or_insert(staking::Unbonding {
+            free_at_ms: 0,
+            height: 0,
+            evicted: false,
+        });
         assert_eq!(
-            staking::release(&params, &three),
-            Release::Serving {
+            staking::release(&params, &leaving),
+            Some(Release::Serving {
                 epoch: last + 2,
                 until_height: u64::MAX
-            }
+            })
         );
         // The very last heights are not boundaries and do nothing; nor does height 0.
         let before = chain.store.clone();

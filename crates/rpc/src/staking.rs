@@ -104,8 +104,11 @@ impl ValidatorView {
             last_epoch: validator.last_epoch,
             unbonding: validator.unbonding.as_ref().map(|u| {
                 let (free_at_ms, serving_until_height) = match staking::release(params, validator) {
-                    staking::Release::At(ms) => (Some(ms), None),
-                    staking::Release::Serving { until_height, .. } => (None, Some(until_height)),
+                    Some(staking::Release::Serving { until_height, .. }) => {
+                        (None, Some(until_height))
+                    }
+                    Some(staking::Release::At(ms)) => (Some(ms), None),
+                    None => (Some(u.free_at_ms), None),
                 };
                 UnbondingView {
                     free_at_ms,

@@ -83,24 +83,16 @@ fn exits(world: &World, view: &View) -> Vec<(u64, Option<TxPlan>)> {
             Some(_) => {}
         }
     }
-    let delay_ms = u64::from(view.staking.unbonding_secs) * 1_000;
     for validator in &view.validators {
-        let (at, call) = match (&validator.unbonding, validator.served_until_ms) {
-            (None, _) => (now, StakingCall::Unbond(Nothing)),
+        let (at, call) = match crate::staking::release(&view.staking, validator) {
+            None => (now, StakingCall::Unbond(Nothing)),
             // Serving on the committee the chain carries over once nobody is left to elect:
             // it stays bonded (see `retained_bonds`).
             _ if carried_over(world, view, validator) => continue,
             // Still serving: tried at once, refused until the blocks of its last epoch's service
             // have passed (each round is one block).
-            (Some(_), None) if validator.last_epoch.is_some() => {
-                (now, StakingCall::Withdraw(Nothing))
-            }
-            (Some(unbonding), served) => (
-                served.map_or(unbonding.free_at_ms, |s| {
-                    unbonding.free_at_ms.max(s.saturating_add(delay_ms))
-                }),
-                StakingCall::Withdraw(Nothing),
-            ),
+            Some(crate::staking::Release::Serving { .. }) => (now, StakingCall::Withdraw(Nothing)),
+            Some(crate::staking::Release::At(free_at)) => (free_at, StakingCall::Withdraw(Nothing)),
         };
         exits.push((at, tx(world, &validator.account, Call::Staking(call))));
     }

@@ -444,10 +444,7 @@ fn withdraw(
 ) -> Result<(), StakingError> {
     let validator =
         Db::validator(store, signer).ok_or(StakingError::NotRegistered { account: *signer })?;
-    if validator.unbonding.is_none() {
-        return Err(StakingError::NotUnbonding);
-    }
-    match release(&params::load(store), &validator) {
+    match release(&params::load(store), &validator).ok_or(StakingError::NotUnbonding)? {
         Release::Serving {
             epoch,
             until_height,
@@ -491,26 +488,21 @@ pub enum Release {
     At(u64),
 }
 
-/// When `validator`'s bond is free: `unbonding_secs` after the later of its unbonding and the
-/// end of its service on committees. For a validator that is not unbonding, the time its bond
-/// would be free were it to unbond now is not known here, so this answers as if it had unbonded
-/// at its registration (callers ask only about unbonding validators).
-pub fn release(params: &StakingParams, validator: &Validator) -> Release {
+/// When `validator`'s bond is free, if it is unbonding: `unbonding_secs` after the later of its
+/// unbonding and the end of its service on committees.
+pub fn release(params: &StakingParams, validator: &Validator) -> Option<Release> {
+    let unbonding = validator.unbonding.as_ref()?;
     let delay_ms = u64::from(params.unbonding_secs).saturating_mul(1_000);
-    let unbonded = validator
-        .unbonding
-        .as_ref()
-        .map_or(validator.registered_ms.saturating_add(delay_ms), |u| {
-            u.free_at_ms
-        });
-    match (validator.last_epoch, validator.served_until_ms) {
-        (None, _) => Release::At(unbonded),
+    Some(match (validator.last_epoch, validator.served_until_ms) {
+        (None, _) => Release::At(unbonding.free_at_ms),
         (Some(epoch), None) => Release::Serving {
             epoch,
             until_height: params.first_height(epoch.saturating_add(2)),
         },
-        (Some(_), Some(served)) => Release::At(unbonded.max(served.saturating_add(delay_ms))),
-    }
+        (Some(_), Some(served)) => {
+            Release::At(unbonding.free_at_ms.max(served.saturating_add(delay_ms)))
+        }
+    })
 }
 
 /// The committee of `epoch`: the one written for it, or, if none was (an epoch boundary whose
