@@ -69,6 +69,7 @@ impl Demo {
             timestamp_ms: self.time_ms,
             proposer: account(4),
             round: self.height.saturating_mul(2),
+            seeded: true,
             randomness: [0; 32],
         };
         let signed: Vec<SignedTransaction> = txs.iter().map(|(_, tx)| tx.clone()).collect();

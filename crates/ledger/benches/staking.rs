@@ -58,6 +58,7 @@ fn boundary(c: &mut Criterion) {
             timestamp_ms: testing::GENESIS_TIME_MS + 1_000,
             proposer: testing::account(0),
             round: 0,
+            seeded: true,
             randomness: [0; 32],
         };
         group.bench_with_input(

@@ -54,11 +54,17 @@ pub struct BlockContext {
     pub timestamp_ms: u64,
     /// Receives the block's fees.
     pub proposer: AccountId,
-    /// The consensus round (view) the block was proposed in.
+    /// The consensus round the block was proposed in, as one number that increases along the
+    /// chain across consensus epochs (views start again in each epoch).
     pub round: u64,
-    /// Bytes agreed by consensus, for choices such as arbitrator selection: drawn from the seed
-    /// of round `round - 1`, a threshold signature over that round that nobody knew before the
-    /// round's votes were cast and nobody could choose. So a choice asked for in a block of
-    /// round `r` is made only by a block whose `round - 1 > r` (see `market::begin_block`).
+    /// Whether `randomness` is drawn from a consensus seed. It is not in the first view of a
+    /// consensus epoch, which has no earlier round of its epoch to carry the seed of; such a
+    /// block makes no choice from its randomness (waiting picks wait one more block).
+    pub seeded: bool,
+    /// Bytes agreed by consensus, for choices such as arbitrator selection: when `seeded`, drawn
+    /// from the seed of round `round - 1`, a threshold signature over that round that nobody
+    /// knew before the round's votes were cast and nobody could choose. So a choice asked for in
+    /// a block of round `r` is made only by a seeded block whose `round - 1 > r` (see
+    /// `market::begin_block`).
     pub randomness: [u8; 32],
 }

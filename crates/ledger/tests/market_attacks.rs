@@ -302,6 +302,47 @@ fn pick_after(dispute_block: [u8; 32], next_block: [u8; 32]) -> (AccountId, Acco
     (arbitrator, selected)
 }
 
+/// The first block of a consensus epoch carries no seed: its randomness is the hash of its
+/// parent and height, which whoever built the parent could steer. However far its round is past
+/// a waiting pick's, it makes no pick; the next seeded block does, with the seed.
+#[test]
+fn a_block_without_a_seed_makes_no_pick() {
+    let mut m = Market::with_arbiters(&many_arbiters());
+    let trade = m.paid_trade();
+    let open = m.chain.tx(
+        SELLER,
+        market_call(MarketCall::OpenDispute(types::market::OpenDispute::other(
+            trade,
+        ))),
+    );
+    let receipt = m.chain.apply(&[open]).remove(0);
+    assert_eq!(receipt.outcome, Outcome::Success, "{receipt:?}");
+    let unseeded = BlockContext {
+        round: m.chain.next_context().round + (1 << 32),
+        seeded: false,
+        randomness: randomness(1),
+        ..m.chain.next_context()
+    };
+    m.chain.apply_with(&unseeded, &[]);
+    let waiting = m.trade(trade);
+    assert!(waiting.arbitrator_pending, "no pick from an unseeded block");
+    assert_eq!(waiting.arbitrator, None);
+    assert_eq!(Db::pending_picks(&m.chain.store).len(), 1);
+
+    let seeded = BlockContext {
+        round: unseeded.round + 1,
+        randomness: randomness(2),
+        ..m.chain.next_context()
+    };
+    let expected = ledger::market::select_arbitrator(&m.chain.store, &waiting, &randomness(2))
+        .expect("twelve arbitrators are eligible");
+    m.chain.apply_with(&seeded, &[]);
+    let picked = m.trade(trade);
+    assert!(!picked.arbitrator_pending);
+    assert!(Db::pending_picks(&m.chain.store).is_empty());
+    assert_eq!(picked.arbitrator, Some(expected), "picked with the seed");
+}
+
 /// A block's randomness is the seed of the round before its own, and the leader of that round
 /// may learn it early (while its own round's votes come in). So a pick asked for in a block of
 /// round `r` is never made with the seed of round `r` (the next block, in round `r + 1`), only

@@ -177,6 +177,7 @@ fn context(height: u64, timestamp_ms: u64) -> BlockContext {
         timestamp_ms,
         proposer: account(u64::MAX),
         round: 0,
+        seeded: true,
         randomness: [0; 32],
     }
 }

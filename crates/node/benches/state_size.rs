@@ -135,6 +135,7 @@ async fn run_on(context: tokio::Context, records: u64, blocks: u64, per_block: u
             timestamp_ms: ledger::testing::GENESIS_TIME_MS + height * BLOCK_INTERVAL_MS,
             proposer: chain.proposer,
             round: height * 2,
+            seeded: true,
             randomness: [height as u8; 32],
         };
         let known = vec![true; txs.len()];

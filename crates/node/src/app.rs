@@ -8,7 +8,7 @@ use crate::{
 };
 use commonware_consensus::{
     marshal::ancestry::Ancestry,
-    types::{Height, View},
+    types::{Height, Round, View},
 };
 use commonware_cryptography::{Digested, Digestible};
 use commonware_glue::stateful::{
@@ -412,7 +412,8 @@ impl App {
             height: block.height.get(),
             timestamp_ms: block.timestamp_ms,
             proposer: block.proposer,
-            round: block.context.round.view().get(),
+            round: ledger_round(block.context.round),
+            seeded: block.seed.is_some(),
             randomness: state::block_randomness(block),
         }
     }
@@ -524,6 +525,16 @@ impl App {
     }
 }
 
+/// The ledger's round of consensus round `round`: the epoch in the high 32 bits and the view in
+/// the low 32, so it increases along the chain across epochs although views start again at 1 in
+/// each. (An epoch or view past 2^32 - 1, over a century of one-second views, counts as that
+/// largest value.)
+pub fn ledger_round(round: Round) -> u64 {
+    let epoch = round.epoch().get().min(u64::from(u32::MAX));
+    let view = round.view().get().min(u64::from(u32::MAX));
+    (epoch << 32) | view
+}
+
 impl App {
     /// A block of view 1 carries no seed (round 0 is genesis); every later one carries the seed
     /// of the round before its own, which must verify under the chain's key.
@@ -535,8 +546,7 @@ impl App {
             (None, Some(_)) => Err("a block of the first view carries a seed".into()),
             (Some(_), None) => Err("the block carries no seed of the previous round".into()),
             (Some(view), Some(seed)) => {
-                let seeded =
-                    commonware_consensus::types::Round::new(round.epoch(), View::new(view));
+                let seeded = Round::new(round.epoch(), View::new(view));
                 match &self.seed_verifier {
                     Some(verifier) if !verifier.verify(seeded, seed) => Err(format!(
                         "the seed is not round {view}'s under the chain key"
@@ -651,6 +661,7 @@ where
         let seed = match view.checked_sub(1).filter(|previous| *previous > 0) {
             None => None,
             Some(previous) => {
+                let previous = Round::new(context.round.epoch(), View::new(previous));
                 let seed = self
                     .seeds
                     .wait(&runtime, previous, crate::seeds::SEED_WAIT)
@@ -963,12 +974,25 @@ mod tests {
         assert_eq!(handle.restores(), 1);
     }
 
+    #[test]
+    fn the_ledger_round_increases_across_epochs() {
+        use commonware_consensus::types::Epoch;
+        let round = |epoch, view| ledger_round(Round::new(Epoch::new(epoch), View::new(view)));
+        assert_eq!(round(0, 0), 0);
+        assert_eq!(round(0, 7), 7);
+        assert!(round(0, u64::from(u32::MAX) - 1) < round(1, 1));
+        assert!(round(1, 1) < round(1, 2));
+        assert_eq!(round(2, 3), (2 << 32) | 3);
+        assert_eq!(round(0, u64::MAX), u64::from(u32::MAX));
+        assert_eq!(round(u64::MAX, u64::MAX), u64::MAX);
+    }
+
     /// A block past the first view carries the seed of the round before its own, under the
     /// chain key: missing, another round's, another key's, or one in the first view, refused.
     #[test]
     fn every_block_carries_the_seed_of_the_round_before_its_own() {
         use crate::{engine::CONSENSUS_NAMESPACE, threshold};
-        use commonware_consensus::types::{Epoch, Round};
+        use commonware_consensus::types::Epoch;
         let validators: Vec<_> = (0..4)
             .map(|i| ed25519::PrivateKey::from_seed(i).public_key())
             .collect();

@@ -788,7 +788,7 @@ where
         if let Some((round, certificate)) = seeded
             && let Some(signature) = certificate.get()
         {
-            self.seeds.record(round.view(), signature.seed_signature);
+            self.seeds.record(round, signature.seed_signature);
         }
         let fault = match &activity {
             Activity::ConflictingNotarize(evidence) => {

@@ -36,8 +36,12 @@
 //! Validators require `parent < timestamp <= parent + max_timestamp_step_ms` (a permanent rule)
 //! and, for a block not yet finalized, wait until their own clock is within `max_drift_ms` of the
 //! timestamp before voting (a local rule that can only delay, bounded by the step rule). The
-//! ledger's `BlockContext.randomness` is `H(parent digest, height)`: every validator derives it
-//! alone and agrees on it; the proposer can predict it (see [`state::block_randomness`]).
+//! ledger's `BlockContext.randomness` is the hash of the seed the block carries: the threshold
+//! signature over the round before the block's own in its epoch, checked against the chain key
+//! (see [`state::block_randomness`]). The first view of an epoch has no such round; its block
+//! carries no seed, its randomness is `H(parent digest, height)`, and the ledger is told it is
+//! unseeded (`BlockContext.seeded`), so it draws nothing with it. `BlockContext.round` is
+//! [`app::ledger_round`]: epoch and view as one number that increases along the chain.
 
 pub mod app;
 pub mod block;

@@ -95,6 +95,7 @@ pub fn next_block(store: &(impl Store + ?Sized), now_ms: u64) -> BlockContext {
         // preview of a call on a trade whose pick waits says it waits; and the randomness, which
         // only picks read, is not the real one.
         round: 0,
+        seeded: true,
         randomness: [0; 32],
     }
 }

@@ -322,6 +322,7 @@ impl<'a> World<'a> {
             timestamp_ms,
             proposer: self.setup.proposer,
             round: height.saturating_mul(2),
+            seeded: true,
             randomness: types::hash(
                 b"EQUA_ADVERSARY_RANDOMNESS",
                 &[&height.to_be_bytes(), &timestamp_ms.to_be_bytes()],

@@ -127,12 +127,16 @@ fn request_pick(
 /// that the leader of the asking block could learn early, when the request was ordered: the
 /// seed of round `r` is recovered from votes cast in round `r`, after every block of earlier
 /// rounds was fixed. A pick that finds nobody eligible leaves the trade unassigned with its
-/// deadline unchanged (see [`reassign`]).
+/// deadline unchanged (see [`reassign`]). A block whose randomness is no seed (the first view
+/// of a consensus epoch: it could be known to whoever built the block before) makes no pick.
 pub fn begin_block(
     store: &mut (impl Store + ?Sized),
     params: &MarketParams,
     context: &BlockContext,
 ) {
+    if !context.seeded {
+        return;
+    }
     let seed_round = context.round.saturating_sub(1);
     let (due, waiting): (Vec<PendingPick>, Vec<PendingPick>) = Db::pending_picks(store)
         .into_iter()

@@ -336,6 +336,7 @@ pub fn register_at_genesis(
         timestamp_ms: genesis_time_ms,
         proposer: validator.account,
         round: 0,
+        seeded: true,
         randomness: [0; 32],
     };
     enlist(store, &params, &context, validator, &mut Vec::new())
