@@ -55,6 +55,7 @@ pub fn seeds(target: &str) -> Vec<Vec<u8>> {
                 chain.time_ms,
                 Digest([0; 32]),
                 non_empty_range!(Location::new(0), Location::new(1)),
+                None,
             );
             let empty = block.encode().to_vec();
             block.txs = txs;

@@ -65,6 +65,7 @@ fn main() {
             private_key: key,
             validators: validators.clone(),
             scheme,
+            consensus_key: consensus_key.clone(),
         };
         let sender = sender.clone();
         // Debug builds of the node's futures are large; give each runtime room.

@@ -28,6 +28,14 @@ use std::{
 };
 use types::{AccountId, Digest};
 
+/// The input of glue's reshare wrapper to the application: the payload its block must carry.
+pub type ReshareInput = commonware_glue::dkg::reshare::Input<
+    (),
+    crate::threshold::ConsensusVariant,
+    commonware_cryptography::ed25519::PrivateKey,
+    commonware_utils::sequence::Unit,
+>;
+
 /// Validity rules and limits that are not part of the ledger itself.
 #[derive(Clone, Copy, Debug)]
 pub struct AppConfig {
@@ -224,7 +232,7 @@ impl App {
     pub fn new(genesis_state: MemoryStore, genesis_time_ms: u64, config: AppConfig) -> Self {
         // The empty store's commitments do not depend on the runtime; any context type names them.
         let target = <Databases<commonware_runtime::deterministic::Context> as DatabaseSet<_>>::initial_sync_targets();
-        let genesis = Block::genesis(genesis_time_ms, target.root, target.range);
+        let genesis = Block::genesis(genesis_time_ms, target.root, target.range, None);
         let genesis_digest = genesis.digest();
         Self {
             genesis,
@@ -241,6 +249,20 @@ impl App {
             #[cfg(feature = "fault-injection")]
             tamper: None,
         }
+    }
+
+    /// The application of a chain whose genesis block carries `info`, epoch 0's info of the key
+    /// resharing (glue reads it from the genesis block at every start).
+    pub fn with_epoch_info(mut self, info: crate::block::EpochInfo) -> Self {
+        let genesis = Block::genesis(
+            self.genesis.timestamp_ms,
+            self.genesis.ops_root,
+            self.genesis.range.clone(),
+            Some(info),
+        );
+        self.genesis_digest = genesis.digest();
+        self.genesis = genesis;
+        self
     }
 
     /// Checks every block's seed against `verifier` (the chain's key).
@@ -624,7 +646,8 @@ where
     type Databases = Databases<E>;
     type Captured = ();
     type Provider = Provider;
-    type Input = ();
+    /// What glue's reshare wrapper hands over: the resharing's payload for the block.
+    type Input = ReshareInput;
 
     fn sync_targets(block: &Block) -> <Databases<E> as DatabaseSet<E>>::SyncTargets {
         Target::new(block.ops_root, block.range.clone())
@@ -639,7 +662,7 @@ where
         (runtime, context): (E, ConsensusContext),
         mut ancestry: impl Ancestry<Block>,
         batches: <Databases<E> as DatabaseSet<E>>::Unmerkleized,
-        input: Input<(), Provider>,
+        input: Input<ReshareInput, Provider>,
     ) -> Option<Proposed<Self, E>> {
         let parent = ancestry.next().await?;
         let parent_state = self.state_after(&parent, &mut ancestry).await;
@@ -685,6 +708,7 @@ where
                 commonware_storage::mmr::Location::new(1)
             ),
             seed,
+            reshare: input.upstream.payload,
             txs: Vec::new(),
         };
         let limit = self.config.max_block_txs.min(MAX_BLOCK_TXS);

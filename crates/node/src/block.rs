@@ -12,8 +12,9 @@ use commonware_consensus::{
 use commonware_cryptography::{
     Digest as _, Digestible, Signer, bls12381::primitives::variant::Variant, ed25519, sha256,
 };
+use commonware_glue::dkg::{ReshareBlock, types::Payload};
 use commonware_storage::mmr::Location;
-use commonware_utils::range::NonEmptyRange;
+use commonware_utils::{range::NonEmptyRange, sequence::Unit};
 use types::{AccountId, Digest, SignedTransaction, tx::MAX_TX_BYTES};
 
 /// The domain of block digests. Changing it is a breaking change of the chain.
@@ -25,13 +26,38 @@ pub const MAX_BLOCK_TXS: usize = 4_096;
 /// bounds every block a peer can send, and so the p2p message size.
 pub const MAX_BLOCK_TX_BYTES: usize = 1024 * 1024;
 
+/// What a block may carry of the key's resharing (glue's `dkg`): a dealer's log in an epoch's
+/// second half, and the next epoch's info in an epoch's final block; the genesis block carries
+/// epoch 0's. The ledger ignores it; glue's reshare wrapper checks where it may appear.
+pub type ResharePayload = Payload<crate::threshold::ConsensusVariant, ed25519::PublicKey, Unit>;
+
+/// An epoch's info as glue's resharing agrees on it: the key's public output, who holds shares
+/// in the epoch, and who receives them in it and in the next.
+pub type EpochInfo = commonware_glue::dkg::types::EpochInfo<
+    crate::threshold::ConsensusVariant,
+    ed25519::PublicKey,
+    Unit,
+>;
+
+/// The codec bound of a [`ResharePayload`]: participant sets of at most
+/// [`crate::threshold::MAX_VALIDATORS`], sharing modes of the first version.
+pub fn reshare_codec() -> (
+    std::num::NonZeroU32,
+    commonware_cryptography::bls12381::primitives::sharing::ModeVersion,
+) {
+    (
+        crate::threshold::max_validators(),
+        commonware_cryptography::bls12381::primitives::sharing::ModeVersion::v0(),
+    )
+}
+
 /// A block as consensus orders it.
 ///
 /// It embeds the simplex context it was proposed under (the glue `Deferred` marshal verifies it),
 /// the ledger inputs (`timestamp_ms`, `proposer`, `txs`) and the authenticated-store commitments
 /// after applying it: `state_root`, the canonical root of the current-value store that key-value
 /// proofs verify against, and `ops_root` with the operation `range`, which state sync targets.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, PartialEq, Eq)]
 pub struct Block {
     pub context: ConsensusContext,
     pub parent: Digest,
@@ -47,7 +73,33 @@ pub struct Block {
     /// `(epoch, view - 1)` (see [`crate::threshold`]), which every validator checks and the
     /// ledger's randomness is drawn from. `None` only in view 1 (round 0 is genesis, unsigned).
     pub seed: Option<SeedSignature>,
+    /// The key resharing's part of the block (see [`ResharePayload`]).
+    pub reshare: Option<ResharePayload>,
     pub txs: Vec<SignedTransaction>,
+}
+
+impl std::fmt::Debug for Block {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // glue's payloads have no `Debug`: name which one the block carries.
+        let reshare = match &self.reshare {
+            None => "none".to_string(),
+            Some(Payload::DealerLog(_)) => "dealer log".to_string(),
+            Some(Payload::EpochInfo(info)) => format!("epoch {} info", info.epoch.get()),
+        };
+        f.debug_struct("Block")
+            .field("context", &self.context)
+            .field("parent", &self.parent)
+            .field("height", &self.height)
+            .field("timestamp_ms", &self.timestamp_ms)
+            .field("proposer", &self.proposer)
+            .field("state_root", &self.state_root)
+            .field("ops_root", &self.ops_root)
+            .field("range", &self.range)
+            .field("seed", &self.seed)
+            .field("reshare", &reshare)
+            .field("txs", &self.txs)
+            .finish()
+    }
 }
 
 /// A round's seed: a recovered threshold signature over the round.
@@ -57,8 +109,14 @@ impl Block {
     /// The first block of a chain: height 0, view 0, no parent, and the empty store's commitments.
     /// Its timestamp is the genesis time, so chains with different genesis times differ here.
     /// The genesis block carries no canonical root (the store has no public function for an empty
-    /// one): nothing is proven against genesis.
-    pub fn genesis(timestamp_ms: u64, ops_root: Digest, range: NonEmptyRange<Location>) -> Self {
+    /// one): nothing is proven against genesis. It carries epoch 0's info when the chain runs
+    /// glue's resharing (`epoch_info`), which glue reads from it at every start.
+    pub fn genesis(
+        timestamp_ms: u64,
+        ops_root: Digest,
+        range: NonEmptyRange<Location>,
+        epoch_info: Option<EpochInfo>,
+    ) -> Self {
         // The genesis block is never proposed; its leader field only needs to be a valid key.
         let leader = ed25519::PrivateKey::from_seed(0).public_key();
         Self {
@@ -75,6 +133,7 @@ impl Block {
             ops_root,
             range,
             seed: None,
+            reshare: epoch_info.map(Payload::EpochInfo),
             txs: Vec::new(),
         }
     }
@@ -96,6 +155,7 @@ impl Write for Block {
         self.ops_root.write(buf);
         self.range.write(buf);
         self.seed.write(buf);
+        self.reshare.write(buf);
         let count = u32::try_from(self.txs.len()).expect("blocks carry at most MAX_BLOCK_TXS");
         count.write(buf);
         for tx in &self.txs {
@@ -115,6 +175,7 @@ impl EncodeSize for Block {
             + self.ops_root.encode_size()
             + self.range.encode_size()
             + self.seed.encode_size()
+            + self.reshare.encode_size()
             + u32::SIZE
             + self.tx_bytes()
     }
@@ -133,6 +194,7 @@ impl Read for Block {
         let ops_root = Digest::read(buf)?;
         let range = NonEmptyRange::<Location>::read(buf)?;
         let seed = Option::<SeedSignature>::read(buf)?;
+        let reshare = Option::<ResharePayload>::read_cfg(buf, &reshare_codec())?;
         let count = u32::read(buf)? as usize;
         if count > MAX_BLOCK_TXS {
             return Err(CodecError::InvalidLength(count));
@@ -163,6 +225,7 @@ impl Read for Block {
             ops_root,
             range,
             seed,
+            reshare,
             txs,
         })
     }
@@ -208,8 +271,20 @@ impl BoundedBlock for Block {
             + NonEmptyRange::<Location>::MAX_ENCODE_SIZE
             + 1
             + SeedSignature::SIZE
+            + 1
+            + ResharePayload::max_encode_size(crate::threshold::max_validators())
             + u32::SIZE
             + MAX_BLOCK_TX_BYTES
+    }
+}
+
+impl ReshareBlock for Block {
+    type Variant = crate::threshold::ConsensusVariant;
+    type PublicKey = ed25519::PublicKey;
+    type Directory = Unit;
+
+    fn payload(&self) -> Option<ResharePayload> {
+        self.reshare.clone()
     }
 }
 
@@ -227,6 +302,7 @@ mod tests {
             7,
             Digest::EMPTY,
             non_empty_range!(Location::new(0), Location::new(1)),
+            None,
         );
         block.height = Height::new(3);
         block.txs = (0..txs)

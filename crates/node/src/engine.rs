@@ -1,6 +1,8 @@
 //! Wiring one node: p2p channels, marshal, broadcast, the glue stateful actor around [`App`], and
-//! simplex. Generic over the runtime and the network, so simulations (deterministic runtime,
-//! simulated p2p) and real processes (tokio, authenticated discovery) share it.
+//! consensus in epochs (glue's `dkg`: an orchestrator running one simplex engine per epoch, and a
+//! reshare actor passing the chain key's shares to each epoch's committee; see
+//! [`crate::epochs`]). Generic over the runtime and the network, so simulations (deterministic
+//! runtime, simulated p2p) and real processes (tokio, authenticated discovery) share it.
 //!
 //! # Pacing
 //!
@@ -27,7 +29,7 @@ use crate::{App, ConsensusContext, Provider, Qmdb, Scheme, block::Block};
 use commonware_actor::Feedback;
 use commonware_broadcast::buffered;
 use commonware_consensus::{
-    Automaton, CertifiableAutomaton, Handoff, Reporter,
+    Automaton, CertifiableAutomaton, Epochable as _, Handoff, Relay, Reporter, Reporters,
     marshal::{
         self,
         core::{Actor as MarshalActor, DigestFallback, Mailbox as MarshalMailbox},
@@ -43,7 +45,20 @@ use commonware_consensus::{
     types::{Epoch, FixedEpocher, Round, ViewDelta},
 };
 use commonware_cryptography::{
-    Digested, Digestible, Sha256, certificate::ConstantProvider, certificate::Scheme as _, ed25519,
+    Digested, Digestible, Sha256,
+    bls12381::{
+        dkg::feldman_desmedt::Reveal,
+        primitives::sharing::{Mode, ModeVersion},
+    },
+    certificate::{ConstantProvider, Provider as _, Scheme as _},
+    ed25519,
+};
+use commonware_glue::dkg::{
+    fence::Fence,
+    orchestrator, reshare,
+    state_sync::{
+        Config as DkgStateSyncConfig, Plan as DkgStateSyncPlan, StateSync as DkgStateSync,
+    },
 };
 use commonware_glue::stateful::{
     Config as StatefulConfig, Mailbox as StatefulMailbox, PruneConfig, Stateful, SyncPlan,
@@ -64,7 +79,7 @@ use commonware_utils::{
 use futures::future::{Either, select};
 use std::{
     collections::BTreeMap,
-    num::{NonZeroU32, NonZeroUsize},
+    num::{NonZeroU32, NonZeroU64, NonZeroUsize},
     pin::pin,
     sync::{Arc, Mutex},
     time::{Duration, UNIX_EPOCH},
@@ -73,6 +88,13 @@ use types::Digest;
 
 /// The simplex signing namespace. Changing it is a breaking change of the chain.
 pub const CONSENSUS_NAMESPACE: &[u8] = b"EQUA_CONSENSUS_V1";
+
+/// The namespace of the key resharing's signed messages (dealer logs, acknowledgements).
+pub const DKG_NAMESPACE: &[u8] = b"EQUA_DKG_V1";
+
+/// The epoch length of a chain that never changes epoch: every block is in epoch 0 and the key
+/// is never reshared.
+pub const SINGLE_EPOCH: NonZeroU64 = NZU64!(u64::MAX);
 
 /// Channel ids, registered in this order on every node.
 pub mod channel {
@@ -85,7 +107,9 @@ pub mod channel {
     /// glue's probe: a node about to state-sync asks the validators for their latest
     /// finalization; every node answers. (6 is the transaction relay's, `crate::relay`.)
     pub const PROBE: u64 = 7;
-    pub const ALL: [u64; 7] = [
+    /// glue's key resharing: dealings and acknowledgements between an epoch's committees.
+    pub const DKG: u64 = 8;
+    pub const ALL: [u64; 8] = [
         VOTES,
         CERTIFICATES,
         SIMPLEX_RESOLVER,
@@ -93,6 +117,7 @@ pub mod channel {
         BROADCAST,
         STATE_SYNC,
         PROBE,
+        DKG,
     ];
 }
 
@@ -135,7 +160,11 @@ const MAILBOX: NonZeroUsize = NZUsize!(1024);
 /// The largest message any channel carries, for the p2p layer's bound.
 pub fn max_message_size(validators: u32) -> u32 {
     commonware_p2p::max_message_size(&[
-        simplex::max_payload_size::<Scheme, types::Digest>(validators),
+        orchestrator::max_payload_size::<Scheme, types::Digest>(validators),
+        commonware_glue::dkg::max_payload_size::<
+            crate::threshold::ConsensusVariant,
+            ed25519::PublicKey,
+        >(crate::threshold::max_validators()),
         marshal::max_payload_size::<Standard<Block>, Scheme>(validators, &()),
         commonware_glue::stateful::probe::max_payload_size::<Standard<Block>, Scheme>(validators),
         qmdb_resolver::max_payload_size::<mmr::Family, types::Digest>(
@@ -153,8 +182,20 @@ pub fn max_message_size(validators: u32) -> u32 {
 pub struct NodeConfig {
     /// Prefix of every storage partition of this node.
     pub partition_prefix: String,
-    /// This validator's consensus scheme (`Scheme::signer`), or a verifier for a follower.
+    /// This validator's consensus scheme in epoch 0 (`Scheme::signer`), or a verifier for a
+    /// follower. Its share is the one this node starts the chain with (stored at its first
+    /// start); later epochs' shares come from resharing.
     pub scheme: Scheme,
+    /// The public side of the chain's key as dealt at genesis: epoch 0's output.
+    pub consensus_key: crate::threshold::ConsensusKey,
+    /// This node's network key, which also signs its part in resharing.
+    pub signer: ed25519::PrivateKey,
+    /// Blocks per consensus epoch: the key is reshared, and the committee may change, at every
+    /// epoch's end. [`SINGLE_EPOCH`] never changes epoch.
+    pub blocks_per_epoch: NonZeroU64,
+    /// Full nodes of the chain, tracked as secondary peers in every epoch (they follow without
+    /// voting).
+    pub followers: commonware_utils::ordered::Set<ed25519::PublicKey>,
     pub app: App,
     pub provider: Provider,
     /// Finalized blocks kept for peers' backfill (the archives drop whole sections of 1,024
@@ -260,7 +301,7 @@ impl std::fmt::Debug for NodeConfig {
     }
 }
 
-/// The seven channels a node uses, in [`channel::ALL`] order.
+/// The eight channels a node uses, in [`channel::ALL`] order.
 #[derive(Debug)]
 pub struct Channels<S, R> {
     pub votes: (S, R),
@@ -270,13 +311,14 @@ pub struct Channels<S, R> {
     pub broadcast: (S, R),
     pub state_sync: (S, R),
     pub probe: (S, R),
+    pub dkg: (S, R),
 }
 
 impl<S, R> Channels<S, R> {
     /// Takes the channels in [`channel::ALL`] order.
     pub fn from_ordered(channels: impl IntoIterator<Item = (S, R)>) -> Self {
         let mut channels = channels.into_iter();
-        let mut next = || channels.next().expect("seven channels");
+        let mut next = || channels.next().expect("eight channels");
         Self {
             votes: next(),
             certificates: next(),
@@ -285,6 +327,7 @@ impl<S, R> Channels<S, R> {
             broadcast: next(),
             state_sync: next(),
             probe: next(),
+            dkg: next(),
         }
     }
 }
@@ -384,10 +427,10 @@ pub async fn start_node<E, S, R, P, B, Rep>(
     reporter: impl FnOnce(StatefulMailbox<E, App>) -> Rep,
 ) -> (Handle<()>, NodeState<E>)
 where
-    E: Spawner + Clock + Metrics + Storage + rand_core::CryptoRng,
+    E: Spawner + Clock + Metrics + Storage + commonware_runtime::Network + rand_core::CryptoRng,
     S: Sender<PublicKey = ed25519::PublicKey>,
     R: Receiver<PublicKey = ed25519::PublicKey>,
-    P: commonware_p2p::Provider<PublicKey = ed25519::PublicKey>,
+    P: commonware_p2p::Manager<PublicKey = ed25519::PublicKey>,
     B: Blocker<PublicKey = ed25519::PublicKey> + Clone,
     Rep: Reporter<Activity = marshal::Update<Block>>,
 {
@@ -419,10 +462,10 @@ pub async fn start_node_with_elector<E, S, R, P, B, Rep, L>(
     elector: L,
 ) -> (Handle<()>, NodeState<E>)
 where
-    E: Spawner + Clock + Metrics + Storage + rand_core::CryptoRng,
+    E: Spawner + Clock + Metrics + Storage + commonware_runtime::Network + rand_core::CryptoRng,
     S: Sender<PublicKey = ed25519::PublicKey>,
     R: Receiver<PublicKey = ed25519::PublicKey>,
-    P: commonware_p2p::Provider<PublicKey = ed25519::PublicKey>,
+    P: commonware_p2p::Manager<PublicKey = ed25519::PublicKey>,
     B: Blocker<PublicKey = ed25519::PublicKey> + Clone,
     Rep: Reporter<Activity = marshal::Update<Block>>,
     L: simplex::elector::Config<Scheme>,
@@ -430,6 +473,10 @@ where
     let NodeConfig {
         partition_prefix: prefix,
         scheme,
+        consensus_key,
+        signer,
+        blocks_per_epoch,
+        followers,
         app,
         provider,
         retained_blocks,
@@ -443,12 +490,34 @@ where
     } = config;
     let timeouts = Timeouts::CHAIN;
     let page_cache = CacheRef::new(NZU16!(PAGE_BYTES), page_cache_pages);
-    // Every block carries the seed of the round before its own, checked against the chain key.
-    let app = app.with_seed_verifier(crate::threshold::SeedVerifier::new(
-        CONSENSUS_NAMESPACE,
-        *scheme.identity(),
-    ));
+    if let Some(retained) = retained_blocks {
+        // glue restarts an epoch from the block that introduced it, so an epoch's worth of
+        // blocks must be kept (`max_pending_acks + 1 + retained >= blocks_per_epoch`).
+        assert!(
+            blocks_per_epoch == SINGLE_EPOCH
+                || (retained as u64).saturating_add(2) >= blocks_per_epoch.get(),
+            "retained_blocks ({retained}) must be at least blocks_per_epoch - 2 ({})",
+            blocks_per_epoch.get() - 2
+        );
+    }
+    let identity = *scheme.identity();
+    let players = consensus_key.players().clone();
+    let info0 = crate::epochs::genesis_epoch_info(&consensus_key);
+    // Every block carries the seed of the round before its own, checked against the chain key;
+    // the genesis block carries epoch 0's info.
+    let app =
+        app.with_epoch_info(info0.clone())
+            .with_seed_verifier(crate::threshold::SeedVerifier::new(
+                CONSENSUS_NAMESPACE,
+                identity,
+            ));
     let seeds = app.seeds();
+    // Certificates of every epoch verify against the one key.
+    let certificates = ConstantProvider::<_, Epoch>::new(Scheme::certificate_verifier(
+        CONSENSUS_NAMESPACE,
+        identity,
+    ));
+    let peer_provider = crate::epochs::Peers::new(peer_provider, followers);
 
     let resolver = marshal_resolver::init(
         context.child("marshal_resolver"),
@@ -507,7 +576,7 @@ where
     let genesis_block = genesis.clone();
     let (probe, probe_mailbox) = Probe::new(probe::Config {
         context: context.child("probe"),
-        provider: ConstantProvider::new(scheme.clone()),
+        provider: certificates.clone(),
         strategy: Sequential,
         mailbox_size: MAILBOX,
         blocker: blocker.clone(),
@@ -560,15 +629,14 @@ where
         progress.set_phase(SyncPhase::SyncingRecords);
     }
 
-    let provider_scheme = ConstantProvider::new(scheme.clone());
     let (marshal_actor, marshal_mailbox, floor) =
         MarshalActor::<_, Standard<Block>, _, _, _, _, _>::init(
             context.child("marshal"),
             finalizations,
             blocks,
             marshal::Config {
-                provider: provider_scheme,
-                epocher: FixedEpocher::new(NZU64!(u64::MAX)),
+                provider: certificates,
+                epocher: FixedEpocher::new(blocks_per_epoch),
                 start: plan.marshal_start(Digested::precomputed(genesis, genesis_digest)),
                 partition_prefix: prefix.clone(),
                 mailbox_size: MAILBOX,
@@ -635,11 +703,96 @@ where
         },
     );
 
+    // Epoch 0's scheme, and this node's genesis share in its secret store at its first start
+    // only: a restarted node keeps what resharing gave it.
+    let schemes = crate::dkg::EpochSchemes::default();
+    let mut secrets = crate::dkg::DiskSecretStore::init(context.child("dkg_secrets"), &prefix)
+        .await
+        .unwrap_or_else(|error| {
+            panic!("storage: cannot open the key store ({prefix}-dkg-secrets): {error}")
+        });
+    if let Some(share) = scheme.share() {
+        secrets
+            .seed_epoch_zero(share.clone())
+            .await
+            .unwrap_or_else(|error| panic!("storage: cannot write the key store: {error}"));
+    }
+    let share = commonware_glue::dkg::SecretStore::get_share(&mut secrets, Epoch::zero()).await;
+    schemes.register(
+        Epoch::zero(),
+        crate::dkg::scheme_for(
+            &public_key,
+            commonware_glue::dkg::types::SchemeInfo::new(
+                &public_key,
+                consensus_key.players().clone(),
+                consensus_key.public().clone(),
+                share,
+            ),
+        )
+        .map(|(scheme, _)| scheme)
+        .unwrap_or_else(|mismatch| {
+            panic!("the genesis key does not fit its committee: {mismatch}")
+        }),
+    );
+    let (fence, gate) = Fence::new();
+    let dkg_state_sync = DkgStateSyncPlan::init(
+        context.child("dkg_state_sync"),
+        DkgStateSyncConfig {
+            partition_prefix: prefix.clone(),
+            max_participants: crate::threshold::max_validators(),
+            max_supported_mode: ModeVersion::v0(),
+        },
+        sync_floor.clone().map(|floor| {
+            // Which epoch's info a floor in a later epoch needs comes from glue's dkg probe,
+            // which is not wired: a chain that changes epoch cannot be joined by state sync.
+            assert!(
+                floor.epoch() == Epoch::zero(),
+                "state sync to a floor in epoch {} is not supported",
+                floor.epoch().get()
+            );
+            DkgStateSync {
+                info: info0.clone(),
+                floor,
+            }
+        }),
+    )
+    .await;
+    let (reshare_actor, reshare_mailbox) = reshare::Actor::new(
+        context.child("reshare"),
+        reshare::Config {
+            signer,
+            manager: peer_provider.clone(),
+            blocker: blocker.clone(),
+            participants_provider: crate::epochs::FixedParticipants::new(players),
+            secret_store: secrets,
+            strategy: Sequential,
+            registrar: crate::dkg::EquaRegistrar::new(public_key.clone(), schemes.clone()),
+            marshal: marshal_mailbox.clone(),
+            state_sync: dkg_state_sync.clone(),
+            fence,
+            namespace: DKG_NAMESPACE,
+            sharing_mode: Mode::NonZeroCounter,
+            reveal: Reveal::V1,
+            mailbox_size: MAILBOX,
+            partition_prefix: format!("{prefix}-reshare"),
+            page_cache: page_cache.clone(),
+            write_buffer: IO_BUFFER,
+            replay_buffer: IO_BUFFER,
+            max_participants: crate::threshold::max_validators(),
+            blocks_per_epoch,
+        },
+    );
+    let reshare_handle = reshare_actor.start(channels.dkg);
+
     let deferred = Deferred::new(
         context.child("deferred"),
-        stateful_mailbox.clone(),
+        reshare::Application::new(
+            stateful_mailbox.clone(),
+            reshare_mailbox.clone(),
+            blocks_per_epoch,
+        ),
         marshal_mailbox.clone(),
-        FixedEpocher::new(NZU64!(u64::MAX)),
+        FixedEpocher::new(blocks_per_epoch),
     );
     let paced = Paced {
         context: Arc::new(context.child("pacer")),
@@ -651,64 +804,82 @@ where
             idle_block_interval,
         },
     };
-    marshal_actor.start(reporter(stateful_mailbox.clone()), buffer, resolver);
-    // From now on the probe answers peers with this node's latest finalization.
-    probe_mailbox.attach(marshal_mailbox.clone());
-    stateful.start();
-
     let faults = Faults::default();
-    let reporter = FaultReporter {
-        inner: deferred.clone(),
-        scheme: scheme.clone(),
-        rng: <rand_chacha::ChaCha20Rng as rand_core::SeedableRng>::from_rng(&mut context),
-        faults: faults.clone(),
-        seeds,
-        counter: context.counter(
-            "consensus_faults",
-            "Evidence of byzantine validators: conflicting votes, or nullify and finalize in one view",
-        ),
+    let consensus = Consensus {
+        paced,
+        reporter: FaultReporter {
+            inner: deferred,
+            schemes: schemes.clone(),
+            rng: <rand_chacha::ChaCha20Rng as rand_core::SeedableRng>::from_rng(&mut context),
+            faults: faults.clone(),
+            seeds,
+            counter: context.counter(
+                "consensus_faults",
+                "Evidence of byzantine validators: conflicting votes, or nullify and finalize in one view",
+            ),
+        },
     };
-    let engine = simplex::Engine::new(
-        context,
-        simplex::Config {
-            scheme,
-            elector,
-            blocker,
-            automaton: paced,
-            relay: deferred,
-            reporter,
+    let (orchestrator_actor, orchestrator_mailbox) = orchestrator::Actor::new(
+        context.child("orchestrator"),
+        orchestrator::Config {
+            oracle: blocker,
+            manager: peer_provider,
+            provider: schemes,
+            marshal: marshal_mailbox.clone(),
+            application: consensus,
             strategy: Sequential,
-            partition: format!("{prefix}-simplex"),
+            simplex: orchestrator::SimplexConfig {
+                elector,
+                mailbox_size: MAILBOX,
+                replay_buffer: IO_BUFFER,
+                write_buffer: IO_BUFFER,
+                page_cache,
+                leader_timeout: timeouts.leader,
+                certification_timeout: timeouts.certification,
+                timeout_retry: Duration::from_millis(500),
+                fetch_timeout: NZDuration!(Duration::from_secs(2)),
+                fetch_retry_delay: Duration::from_secs(2),
+                view_retention: ViewDelta::new(10),
+                skip: SkipPolicy::Enabled {
+                    timeout: timeouts.skip,
+                    budget: simplex::SkipBudget::Participants,
+                },
+                forward: ForwardPolicy::Disabled,
+                track_historical_votes: false,
+            },
+            gate,
+            state_sync: dkg_state_sync,
+            blocks_per_epoch,
             mailbox_size: MAILBOX,
-            epoch: Epoch::zero(),
-            floor: match sync_floor {
-                Some(finalization) => simplex::config::Floor::Finalized(finalization),
-                None => simplex::config::Floor::Genesis(genesis_digest),
-            },
-            replay_buffer: IO_BUFFER,
-            write_buffer: IO_BUFFER,
-            page_cache,
-            leader_timeout: timeouts.leader,
-            certification_timeout: timeouts.certification,
-            timeout_retry: Duration::from_millis(500),
-            view_retention: ViewDelta::new(10),
-            skip: SkipPolicy::Enabled {
-                timeout: timeouts.skip,
-                budget: simplex::SkipBudget::Participants,
-            },
-            fetch_timeout: NZDuration!(Duration::from_secs(2)),
-            fetch_retry_delay: Duration::from_secs(2),
-            forward: ForwardPolicy::Disabled,
-            track_historical_votes: false,
+            partition_prefix: format!("{prefix}-orchestrator"),
         },
     );
-    let simplex = engine.start(
+    let orchestrator_handle = orchestrator_actor.start(
         channels.votes,
         channels.certificates,
         channels.simplex_resolver,
     );
+    marshal_actor.start(
+        Reporters::from((
+            reporter(stateful_mailbox.clone()),
+            Reporters::from((orchestrator_mailbox, reshare_mailbox)),
+        )),
+        buffer,
+        resolver,
+    );
+    // From now on the probe answers peers with this node's latest finalization.
+    probe_mailbox.attach(marshal_mailbox.clone());
+    stateful.start();
+
+    // The node runs until consensus or resharing stops; aborting the handle stops both, and
+    // every actor runs on a child of `context`.
+    let node = context.spawn(move |_| async move {
+        if let Err(error) = Handle::select([orchestrator_handle, reshare_handle]).await {
+            tracing::error!(?error, "consensus stopped");
+        }
+    });
     (
-        simplex,
+        node,
         NodeState {
             marshal: marshal_mailbox,
             stateful: stateful_mailbox,
@@ -755,7 +926,8 @@ impl Faults {
 #[derive(Clone)]
 struct FaultReporter<R, G> {
     inner: R,
-    scheme: Scheme,
+    /// Each epoch's scheme: who the signer of a vote is depends on the epoch's committee.
+    schemes: crate::dkg::EpochSchemes,
     /// Randomness for verifying the evidence's signatures as a batch.
     rng: G,
     faults: Faults,
@@ -803,11 +975,12 @@ where
             _ => None,
         };
         if let Some((kind, signer)) = fault
-            && let Some(validator) = self.scheme.participants().key(signer).cloned()
+            && let Some(scheme) = self.schemes.scheme(activity.epoch())
+            && let Some(validator) = scheme.participants().key(signer).cloned()
         {
             // Simplex reports evidence before checking its signatures (it has blocked the
             // sender either way): only evidence that verifies implicates the validator.
-            if activity.verify(&mut self.rng, &self.scheme, &Sequential) {
+            if activity.verify(&mut self.rng, &*scheme, &Sequential) {
                 tracing::warn!(%validator, kind, "byzantine validator: contradictory votes");
                 self.counter.inc();
                 self.faults.record(validator);
@@ -816,6 +989,92 @@ where
             }
         }
         self.inner.report(activity)
+    }
+}
+
+/// What each epoch's simplex engine is given as its automaton, relay and reporter (glue's
+/// orchestrator takes one value for all three): the paced automaton, marshal's [`Deferred`] as
+/// the relay, and the [`FaultReporter`].
+struct Consensus<E, A, G> {
+    paced: Paced<E, A>,
+    reporter: FaultReporter<A, G>,
+}
+
+impl<E, A: Clone, G: Clone> Clone for Consensus<E, A, G> {
+    fn clone(&self) -> Self {
+        Self {
+            paced: self.paced.clone(),
+            reporter: self.reporter.clone(),
+        }
+    }
+}
+
+impl<E, A, G> Automaton for Consensus<E, A, G>
+where
+    E: Spawner + Clock,
+    A: CertifiableAutomaton<Context = ConsensusContext, Digest = Digest>,
+    G: Clone + Send + 'static,
+{
+    type Context = ConsensusContext;
+    type Digest = Digest;
+
+    async fn propose(&mut self, context: ConsensusContext) -> oneshot::Receiver<Digest> {
+        self.paced.propose(context).await
+    }
+
+    async fn verify(
+        &mut self,
+        context: ConsensusContext,
+        payload: Digest,
+    ) -> oneshot::Receiver<bool> {
+        self.paced.verify(context, payload).await
+    }
+}
+
+impl<E, A, G> CertifiableAutomaton for Consensus<E, A, G>
+where
+    E: Spawner + Clock,
+    A: CertifiableAutomaton<Context = ConsensusContext, Digest = Digest>,
+    G: Clone + Send + 'static,
+{
+    async fn prepare(&mut self, context: ConsensusContext) -> oneshot::Receiver<Handoff<Digest>> {
+        self.paced.prepare(context).await
+    }
+
+    async fn certify(&mut self, round: Round, payload: Digest) -> oneshot::Receiver<bool> {
+        self.paced.certify(round, payload).await
+    }
+}
+
+impl<E, A, G> Relay for Consensus<E, A, G>
+where
+    E: Send + Sync + 'static,
+    A: Relay<
+            Digest = Digest,
+            PublicKey = ed25519::PublicKey,
+            Plan = simplex::Plan<ed25519::PublicKey>,
+        >,
+    G: Clone + Send + 'static,
+{
+    type Digest = Digest;
+    type PublicKey = ed25519::PublicKey;
+    type Plan = simplex::Plan<ed25519::PublicKey>;
+
+    fn broadcast(&mut self, payload: Digest, plan: Self::Plan) -> Feedback {
+        self.paced.inner.broadcast(payload, plan)
+    }
+}
+
+impl<E, A, G> Reporter for Consensus<E, A, G>
+where
+    E: Send + Sync + 'static,
+    A: Reporter<Activity = Activity<Scheme, Digest>>,
+    G: rand_core::CryptoRng + Clone + Send + 'static,
+{
+    type Activity = Activity<Scheme, Digest>;
+
+    fn report(&mut self, activity: Self::Activity) -> Feedback {
+        self.reporter.report(activity)
     }
 }
 

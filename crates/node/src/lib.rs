@@ -45,7 +45,9 @@
 
 pub mod app;
 pub mod block;
+pub mod dkg;
 pub mod engine;
+pub mod epochs;
 pub mod history;
 pub mod logging;
 pub mod mempool;

@@ -67,7 +67,7 @@ pub enum RunError {
 /// new transaction variant), which a format-4 store lacks. Format 6 adds epochs to staking (the
 /// epoch length in its parameters, each epoch's committee, each validator's service), so a
 /// format-5 state decodes differently.
-pub const DATA_FORMAT: u32 = 6;
+pub const DATA_FORMAT: u32 = 7;
 
 /// The file in a data directory that names its format.
 pub const FORMAT_FILE: &str = "EQUA_FORMAT";
@@ -283,6 +283,8 @@ pub struct RunConfig {
     /// The consensus scheme: a validator's signer (its share of the chain's threshold key) or,
     /// on a full node, a verifier of the validators' votes and certificates.
     pub scheme: Scheme,
+    /// The public side of the chain's key as dealt at genesis.
+    pub consensus_key: crate::threshold::ConsensusKey,
     /// Full nodes the network accepts: they follow the chain but do not vote.
     pub followers: Vec<ed25519::PublicKey>,
     pub web: Option<WebSettings>,
@@ -428,6 +430,7 @@ impl RunConfig {
             private_key,
             validators,
             scheme,
+            consensus_key,
         })
     }
 }
@@ -641,6 +644,12 @@ pub fn run_with(config: RunConfig, started: impl FnOnce(Started) + Send + 'stati
         let node = NodeConfig {
             partition_prefix: "equa".into(),
             scheme,
+            consensus_key: config.consensus_key.clone(),
+            signer: config.private_key.clone(),
+            // Consensus keeps one epoch until a node can state-sync into a later one (glue's
+            // dkg probe); the ledger's staking epochs are counted apart from it meanwhile.
+            blocks_per_epoch: engine::SINGLE_EPOCH,
+            followers: followers.clone(),
             app,
             provider: Arc::new(mempool.clone()),
             retained_blocks: Some(config.retained_blocks),

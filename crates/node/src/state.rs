@@ -525,6 +525,7 @@ mod tests {
                 commonware_storage::mmr::Location::new(0),
                 commonware_storage::mmr::Location::new(1)
             ),
+            None,
         );
         // Without a seed (view 1 only), the parent and height.
         let unseeded = block_randomness(&block);

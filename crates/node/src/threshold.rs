@@ -51,6 +51,11 @@ pub type Identity = <ConsensusVariant as Variant>::Public;
 /// building a scheme costs (the public polynomial is evaluated at every validator's index).
 pub const MAX_VALIDATORS: u32 = 256;
 
+/// [`MAX_VALIDATORS`], as the bounds of commonware's codecs take it.
+pub fn max_validators() -> NonZeroU32 {
+    NonZeroU32::new(MAX_VALIDATORS).expect("non-zero")
+}
+
 /// Why a consensus key, share or identity was refused.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum KeyError {

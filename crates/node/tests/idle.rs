@@ -230,6 +230,10 @@ impl EngineDefinition for Sim {
         let config = NodeConfig {
             partition_prefix: format!("validator-{index}"),
             scheme,
+            consensus_key: common::consensus_key(participants).0,
+            signer: self.keys[index].clone(),
+            blocks_per_epoch: engine::SINGLE_EPOCH,
+            followers: Default::default(),
             app,
             provider: observed.clone(),
             retained_blocks: Some(100_000),

@@ -29,7 +29,7 @@ use commonware_storage::{
 };
 use commonware_utils::{NZDuration, NZU64, NZUsize, channel::mpsc, ordered::Set, probability};
 use node::{
-    App, AppConfig, Qmdb, Scheme,
+    App, AppConfig, Qmdb,
     engine::{self, NodeConfig, NodeState, StateSync},
     recovery::{SyncPhase, SyncProgress},
 };
@@ -201,7 +201,8 @@ impl Chain {
         let key = common::validator_key(index as u64);
         let config = node_config(
             prefix.clone(),
-            common::signer(&self.participants, &key),
+            &self.participants,
+            &key,
             StateSync {
                 requested: state_sync,
                 progress: Arc::default(),
@@ -285,7 +286,8 @@ impl Chain {
         let key = joiner_key();
         let config = node_config(
             "joiner".into(),
-            common::verifier(&self.participants),
+            &self.participants,
+            &key,
             StateSync {
                 requested: true,
                 progress,
@@ -359,10 +361,24 @@ impl Chain {
     }
 }
 
-fn node_config(prefix: String, scheme: Scheme, state_sync: StateSync) -> NodeConfig {
+fn node_config(
+    prefix: String,
+    participants: &[ed25519::PublicKey],
+    key: &ed25519::PrivateKey,
+    state_sync: StateSync,
+) -> NodeConfig {
+    let validator = participants.contains(&key.public_key());
     NodeConfig {
         partition_prefix: prefix,
-        scheme,
+        scheme: if validator {
+            common::signer(participants, key)
+        } else {
+            common::verifier(participants)
+        },
+        consensus_key: common::consensus_key(participants).0,
+        signer: key.clone(),
+        blocks_per_epoch: engine::SINGLE_EPOCH,
+        followers: Default::default(),
         app: App::new(
             common::genesis_store(common::ACCOUNTS),
             0,

@@ -88,6 +88,8 @@ struct Sim {
     keys: Vec<ed25519::PrivateKey>,
     /// Whether blocks carry a transfer that panics in the ledger.
     panicking: bool,
+    /// Blocks per consensus epoch.
+    blocks_per_epoch: std::num::NonZeroU64,
 }
 
 impl Sim {
@@ -95,6 +97,15 @@ impl Sim {
         Self {
             keys: validator_keys(VALIDATORS),
             panicking: false,
+            blocks_per_epoch: engine::SINGLE_EPOCH,
+        }
+    }
+
+    /// Consensus changes epoch every `blocks` blocks, resharing the key each time.
+    fn with_epochs(blocks: u64) -> Self {
+        Self {
+            blocks_per_epoch: std::num::NonZeroU64::new(blocks).expect("non-zero"),
+            ..Self::new()
         }
     }
 }
@@ -148,6 +159,10 @@ impl EngineDefinition for Sim {
         let config = NodeConfig {
             partition_prefix: format!("validator-{index}"),
             scheme,
+            consensus_key: common::consensus_key(participants).0,
+            signer: self.keys[index].clone(),
+            blocks_per_epoch: self.blocks_per_epoch,
+            followers: Default::default(),
             app,
             provider: if self.panicking {
                 Arc::new(PanickingTransfers)
@@ -433,5 +448,123 @@ fn panicking_call_fails_alone_and_the_network_keeps_finalizing() {
             *check.internal_failures.lock().unwrap() > 0,
             "seed {seed}: finalized blocks carry the failed calls"
         );
+    }
+}
+
+/// Blocks per epoch in the epoch scenarios: every validator leads 8 times an epoch under round
+/// robin, so each deals in the second half.
+const EPOCH_BLOCKS: u64 = 32;
+
+/// Every epoch's final block carries the next epoch's info, from a ceremony that succeeded, and
+/// the key it describes is the genesis key: certificates of every epoch verify against it.
+#[derive(Clone)]
+struct Reshared {
+    epochs: u64,
+    identity: node::threshold::Identity,
+    /// Final blocks checked, over all validators.
+    checked: Arc<Mutex<u64>>,
+}
+
+impl Property<ed25519::PublicKey, Validator> for Reshared {
+    fn name(&self) -> &str {
+        "reshared"
+    }
+
+    fn check<'a>(
+        &'a self,
+        _tracker: &'a ProgressTracker<ed25519::PublicKey>,
+        states: &'a [&'a Validator],
+    ) -> Pin<Box<dyn Future<Output = Result<(), String>> + Send + 'a>> {
+        Box::pin(async move {
+            for (index, validator) in states.iter().enumerate() {
+                for epoch in 1..=self.epochs {
+                    let height = epoch * EPOCH_BLOCKS - 1;
+                    let block = validator
+                        .0
+                        .marshal
+                        .get_block(Identifier::Height(Height::new(height)))
+                        .await
+                        .ok_or_else(|| format!("validator {index} has no block at {height}"))?;
+                    let Some(commonware_glue::dkg::types::Payload::EpochInfo(info)) =
+                        &block.inner().reshare
+                    else {
+                        return Err(format!(
+                            "validator {index}: the final block {height} carries no epoch info"
+                        ));
+                    };
+                    if info.epoch.get() != epoch {
+                        return Err(format!(
+                            "validator {index}: block {height} carries epoch {}'s info",
+                            info.epoch.get()
+                        ));
+                    }
+                    if info.outcome != commonware_glue::dkg::types::EpochOutcome::Success {
+                        return Err(format!(
+                            "validator {index}: epoch {epoch}'s resharing failed"
+                        ));
+                    }
+                    if *info.output.public().public() != self.identity {
+                        return Err(format!("validator {index}: epoch {epoch} changed the key"));
+                    }
+                    *self.checked.lock().unwrap() += 1;
+                }
+            }
+            Ok(())
+        })
+    }
+}
+
+fn reshared(epochs: u64) -> Reshared {
+    let participants = Sim::new().participants();
+    Reshared {
+        epochs,
+        identity: node::threshold::identity(&common::consensus_key(&participants).0),
+        checked: Arc::new(Mutex::new(0)),
+    }
+}
+
+/// Three epoch changes: each reshares the key to the committee, the chain key stays the same,
+/// blocks keep finalizing across every boundary, and the validators agree and conserve.
+#[test]
+fn validators_reshare_the_key_at_every_epoch_and_keep_it() {
+    for seed in seeds(&SEEDS[..4]) {
+        let height = 3 * EPOCH_BLOCKS + 5;
+        let check = check_at(height);
+        let epochs = reshared(3);
+        plan_for(Sim::with_epochs(EPOCH_BLOCKS), seed, height, check.clone())
+            .timeout(Duration::from_secs(600))
+            .property(epochs.clone())
+            .run()
+            .expect("run across three epoch changes");
+        assert_eq!(check.roots.lock().unwrap().len(), 1);
+        assert_eq!(
+            *epochs.checked.lock().unwrap(),
+            3 * VALIDATORS,
+            "seed {seed}: every validator saw every final block"
+        );
+    }
+}
+
+/// A validator crashes around an epoch boundary (while the key is being reshared) and comes back
+/// with what its stores kept: it takes up its share of the new epoch and the chain goes on.
+#[test]
+fn a_validator_crashing_across_an_epoch_boundary_rejoins() {
+    for seed in seeds(&SEEDS[..4]) {
+        let crashed = validator_key(0).public_key();
+        let height = 3 * EPOCH_BLOCKS + 5;
+        let check = check_at(height);
+        let epochs = reshared(3);
+        let results = plan_for(Sim::with_epochs(EPOCH_BLOCKS), seed, height, check.clone())
+            .timeout(Duration::from_secs(600))
+            .property(epochs.clone())
+            .crash(Crash::ProcessedHeight {
+                participant: crashed,
+                heights: EPOCH_BLOCKS - 6..=EPOCH_BLOCKS + 2,
+                downtime: Duration::from_secs(2),
+            })
+            .run()
+            .expect("run with a crash around the first epoch change");
+        assert_eq!(results[0].crashes, 1, "seed {seed}: the validator crashed");
+        assert_eq!(check.roots.lock().unwrap().len(), 1);
     }
 }

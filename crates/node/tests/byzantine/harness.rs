@@ -142,9 +142,15 @@ impl EngineDefinition for Sim {
         }
         if byzantine && !self.misbehaviour.runs_a_node() {
             let mut channels = channels.into_iter();
-            let votes = channels.next().expect("votes");
-            let certificates = channels.next().expect("certificates");
             let context = context.child("byzantine");
+            // Honest nodes speak each epoch's consensus on a subchannel of its own.
+            let votes = epoch_zero(&context, "votes", channels.next().expect("votes")).await;
+            let certificates = epoch_zero(
+                &context,
+                "certificates",
+                channels.next().expect("certificates"),
+            )
+            .await;
             let handle = match self.misbehaviour {
                 Misbehaviour::Conflicter => conflicter::Conflicter::<_, _, Sha256>::new(
                     context,
@@ -259,6 +265,10 @@ impl EngineDefinition for Sim {
         let config = NodeConfig {
             partition_prefix: format!("validator-{index}"),
             scheme,
+            consensus_key: common::consensus_key(participants).0,
+            signer: self.keys[index].clone(),
+            blocks_per_epoch: engine::SINGLE_EPOCH,
+            followers: Default::default(),
             app,
             provider,
             retained_blocks: Some(100_000),
@@ -285,4 +295,25 @@ impl EngineDefinition for Sim {
     fn start(engine: Handle<()>) -> Handle<()> {
         engine
     }
+}
+
+/// `channel`'s subchannel of epoch 0, as glue's orchestrator muxes each consensus channel by
+/// epoch: a byzantine actor speaking plain simplex is heard by honest nodes only there.
+async fn epoch_zero(
+    context: &deterministic::Context,
+    name: &'static str,
+    (sender, receiver): common::ChannelPair,
+) -> (
+    commonware_p2p::utils::mux::SubSender<
+        commonware_p2p::simulated::Sender<ed25519::PublicKey, deterministic::Context>,
+    >,
+    commonware_p2p::utils::mux::SubReceiver<ed25519::PublicKey>,
+) {
+    let (mux, mut handle) =
+        commonware_p2p::utils::mux::Muxer::new(context.child(name), sender, receiver);
+    mux.start();
+    handle
+        .register(0)
+        .await
+        .expect("epoch 0's subchannel is free")
 }

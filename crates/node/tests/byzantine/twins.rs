@@ -86,6 +86,8 @@ impl Split {
     /// The view of a vote or certificate, or `None` for other channels or bytes that do not
     /// decode (which then reach neither twin).
     fn view(&self, route: Route, message: &IoBuf) -> Option<commonware_consensus::types::View> {
+        // Consensus messages travel on the subchannel of their epoch.
+        let (_, message) = &commonware_p2p::utils::mux::parse(message.clone()).ok()?;
         match route {
             Route::Votes => Vote::<node::Scheme, Digest>::decode(message.clone())
                 .ok()
@@ -194,8 +196,9 @@ pub(crate) async fn start_twins(
         Route::Shared,
         Route::Shared,
         Route::Shared,
+        Route::Shared,
     ];
-    assert_eq!(channels.len(), routes.len(), "the seven consensus channels");
+    assert_eq!(channels.len(), routes.len(), "the eight consensus channels");
     let mut primary = Vec::new();
     let mut secondary = Vec::new();
     for ((sender, receiver), route) in channels.into_iter().zip(routes) {
@@ -211,6 +214,10 @@ pub(crate) async fn start_twins(
         let config = NodeConfig {
             partition_prefix: format!("validator-{index}-{side}"),
             scheme: scheme.clone(),
+            consensus_key: common::consensus_key(participants).0,
+            signer: sim.keys[index].clone(),
+            blocks_per_epoch: engine::SINGLE_EPOCH,
+            followers: Default::default(),
             app: App::new(
                 common::genesis_store(common::ACCOUNTS),
                 0,

@@ -175,6 +175,29 @@ impl governor::clock::Clock for Disk {
 
 impl governor::clock::ReasonablyRealtime for Disk {}
 
+/// glue's orchestrator asks its runtime for a network; it never uses one (the simulated p2p
+/// network carries every message), so the inner context's is passed through.
+impl commonware_runtime::Network for Disk {
+    type Listener = <deterministic::Context as commonware_runtime::Network>::Listener;
+
+    async fn bind(&self, socket: std::net::SocketAddr) -> Result<Self::Listener, Error> {
+        self.inner.bind(socket).await
+    }
+
+    async fn dial(
+        &self,
+        socket: std::net::SocketAddr,
+    ) -> Result<
+        (
+            commonware_runtime::SinkOf<Self>,
+            commonware_runtime::StreamOf<Self>,
+        ),
+        Error,
+    > {
+        self.inner.dial(socket).await
+    }
+}
+
 impl commonware_runtime::Clock for Disk {
     fn current(&self) -> SystemTime {
         self.inner.current()

@@ -132,6 +132,10 @@ fn node_config(sim: &Sim, participants: &[ed25519::PublicKey], index: usize) -> 
     NodeConfig {
         partition_prefix: format!("validator-{index}"),
         scheme: common::signer(participants, &sim.keys[index]),
+        consensus_key: common::consensus_key(participants).0,
+        signer: sim.keys[index].clone(),
+        blocks_per_epoch: engine::SINGLE_EPOCH,
+        followers: Default::default(),
         app,
         provider: Arc::new(RandomTransfers),
         retained_blocks: Some(100_000),
