@@ -68,7 +68,7 @@ impl Demo {
             height: self.height,
             timestamp_ms: self.time_ms,
             proposer: account(4),
-            round: self.height.saturating_mul(2),
+            round: u128::from(self.height).saturating_mul(2),
             seeded: true,
             randomness: [0; 32],
         };

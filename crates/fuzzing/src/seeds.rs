@@ -59,7 +59,23 @@ pub fn seeds(target: &str) -> Vec<Vec<u8>> {
             );
             let empty = block.encode().to_vec();
             block.txs = txs;
-            vec![empty, block.encode().to_vec()]
+            let full = block.encode().to_vec();
+            // A block carrying the resharing's largest kind of payload: an epoch's info, here
+            // the genesis one of a key dealt to four validators.
+            let validators: Vec<_> = (0..4)
+                .map(|seed| {
+                    use commonware_cryptography::Signer as _;
+                    commonware_cryptography::ed25519::PrivateKey::from_seed(seed).public_key()
+                })
+                .collect();
+            let (key, _) = node::threshold::deal(
+                <rand_chacha::ChaCha20Rng as rand_chacha::rand_core::SeedableRng>::seed_from_u64(7),
+                &validators,
+            );
+            block.reshare = Some(commonware_glue::dkg::types::Payload::EpochInfo(
+                node::epochs::genesis_epoch_info(&key),
+            ));
+            vec![empty, full, block.encode().to_vec()]
         }
         "relay_batch" => vec![relay::encode(&txs), relay::encode(&txs[..1])],
         "rpc_params" => rpc_params(&txs),

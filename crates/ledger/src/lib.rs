@@ -55,8 +55,9 @@ pub struct BlockContext {
     /// Receives the block's fees.
     pub proposer: AccountId,
     /// The consensus round the block was proposed in, as one number that increases along the
-    /// chain across consensus epochs (views start again in each epoch).
-    pub round: u64,
+    /// chain across consensus epochs (views start again in each epoch): the epoch in the high 64
+    /// bits, the view in the low 64, so it never runs out.
+    pub round: u128,
     /// Whether `randomness` is drawn from a consensus seed. It is not in the first view of a
     /// consensus epoch, which has no earlier round of its epoch to carry the seed of; such a
     /// block makes no choice from its randomness (waiting picks wait one more block).

@@ -109,7 +109,7 @@ impl TestChain {
             proposer: self.proposer,
             // Two rounds per block: every block's randomness is the seed of a round after the
             // previous block's, so a pick asked for in one block is made in the next.
-            round: height.saturating_mul(2),
+            round: u128::from(height).saturating_mul(2),
             seeded: true,
             randomness: types::hash(b"EQUA_TEST_RANDOMNESS", &[&height.to_be_bytes()]).0,
         }

@@ -13,7 +13,7 @@ use ledger::{
 use support::{DAY_MS, market::*};
 use types::{AccountId, AssetId, Text, market::*};
 
-fn randomness(seed: u64) -> [u8; 32] {
+fn randomness(seed: u128) -> [u8; 32] {
     types::hash(b"EQUA_TEST_ATTACK_RANDOMNESS", &[&seed.to_be_bytes()]).0
 }
 
@@ -318,7 +318,7 @@ fn a_block_without_a_seed_makes_no_pick() {
     let receipt = m.chain.apply(&[open]).remove(0);
     assert_eq!(receipt.outcome, Outcome::Success, "{receipt:?}");
     let unseeded = BlockContext {
-        round: m.chain.next_context().round + (1 << 32),
+        round: m.chain.next_context().round + (1 << 64),
         seeded: false,
         randomness: randomness(1),
         ..m.chain.next_context()
@@ -360,7 +360,7 @@ fn a_pick_waits_for_the_seed_of_a_round_after_the_request() {
             ))),
         )
     };
-    let block = |m: &mut Market, round: u64, txs: &[types::SignedTransaction]| {
+    let block = |m: &mut Market, round: u128, txs: &[types::SignedTransaction]| {
         let context = BlockContext {
             round,
             randomness: randomness(round),
@@ -371,7 +371,7 @@ fn a_pick_waits_for_the_seed_of_a_round_after_the_request() {
         }
         context
     };
-    let base = 2 * m.chain.height + 10;
+    let base = 2 * u128::from(m.chain.height) + 10;
 
     // Round `base`: the first dispute.
     let tx = dispute(&m, first);
@@ -431,7 +431,7 @@ fn registry_changes_in_the_seeds_own_round_do_not_count_for_its_draw() {
     for gap in [false, true] {
         let mut m = Market::with_arbiters(&many_arbiters());
         let trade = m.paid_trade();
-        let base = 2 * m.chain.height + 10;
+        let base = 2 * u128::from(m.chain.height) + 10;
         let open = m.chain.tx(
             SELLER,
             market_call(MarketCall::OpenDispute(types::market::OpenDispute::other(
@@ -439,7 +439,7 @@ fn registry_changes_in_the_seeds_own_round_do_not_count_for_its_draw() {
             ))),
         );
         let apply =
-            |m: &mut Market, round: u64, seed: [u8; 32], txs: &[types::SignedTransaction]| {
+            |m: &mut Market, round: u128, seed: [u8; 32], txs: &[types::SignedTransaction]| {
                 let context = BlockContext {
                     round,
                     randomness: seed,

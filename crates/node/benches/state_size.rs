@@ -134,7 +134,7 @@ async fn run_on(context: tokio::Context, records: u64, blocks: u64, per_block: u
             height,
             timestamp_ms: ledger::testing::GENESIS_TIME_MS + height * BLOCK_INTERVAL_MS,
             proposer: chain.proposer,
-            round: height * 2,
+            round: u128::from(height) * 2,
             seeded: true,
             randomness: [height as u8; 32],
         };

@@ -547,14 +547,11 @@ impl App {
     }
 }
 
-/// The ledger's round of consensus round `round`: the epoch in the high 32 bits and the view in
-/// the low 32, so it increases along the chain across epochs although views start again at 1 in
-/// each. (An epoch or view past 2^32 - 1, over a century of one-second views, counts as that
-/// largest value.)
-pub fn ledger_round(round: Round) -> u64 {
-    let epoch = round.epoch().get().min(u64::from(u32::MAX));
-    let view = round.view().get().min(u64::from(u32::MAX));
-    (epoch << 32) | view
+/// The ledger's round of consensus round `round`: the epoch in the high 64 bits and the view in
+/// the low 64, so it increases along the chain across epochs although views start again at 1 in
+/// each, and never saturates.
+pub fn ledger_round(round: Round) -> u128 {
+    (u128::from(round.epoch().get()) << 64) | u128::from(round.view().get())
 }
 
 impl App {
@@ -1004,11 +1001,12 @@ mod tests {
         let round = |epoch, view| ledger_round(Round::new(Epoch::new(epoch), View::new(view)));
         assert_eq!(round(0, 0), 0);
         assert_eq!(round(0, 7), 7);
-        assert!(round(0, u64::from(u32::MAX) - 1) < round(1, 1));
+        // However many views an epoch takes, the next epoch's rounds come after them.
+        assert!(round(0, u64::MAX) < round(1, 1));
+        assert!(round(0, u64::MAX - 1) < round(0, u64::MAX));
         assert!(round(1, 1) < round(1, 2));
-        assert_eq!(round(2, 3), (2 << 32) | 3);
-        assert_eq!(round(0, u64::MAX), u64::from(u32::MAX));
-        assert_eq!(round(u64::MAX, u64::MAX), u64::MAX);
+        assert_eq!(round(2, 3), (2 << 64) | 3);
+        assert_eq!(round(u64::MAX, u64::MAX), u128::MAX);
     }
 
     /// A block past the first view carries the seed of the round before its own, under the

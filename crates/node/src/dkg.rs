@@ -10,11 +10,11 @@
 //! - The orchestrator asks the provider for `scheme(epoch)` of each epoch it enters, after the
 //!   reshare actor has registered that epoch, and panics when it gets none; every registered
 //!   scheme is therefore served as a signing scope, a verifier's too (it simply cannot sign).
-//! - Marshal verifies each certificate with the scheme of its epoch and ignores a delivery whose
-//!   epoch has none, except a state sync's floor finalization, whose epoch must have one (glue's
-//!   reshare actor registers the synced epoch first). Once the node entered epoch `e`, only `e`
-//!   and the last certificates of `e - 1` still matter: [`EquaRegistrar`] keeps the epoch it
-//!   registers and the one before, and drops older ones.
+//! - Marshal, in this node's wiring, verifies certificates of every epoch against the chain's one
+//!   key (a certificate-only verifier, as the key never changes under resharing), so it does not
+//!   read this provider. Once the node entered epoch `e`, only `e` and the last certificates of
+//!   `e - 1` still matter to the orchestrator and the fault reporter: [`EquaRegistrar`] keeps the
+//!   epoch it registers and the one before, and drops older ones.
 //! - A secret store's write is durable when its future resolves: a dealer that lost its seed
 //!   would deal again with another one after a restart (equivocate), a player that lost a share
 //!   could no longer sign. [`DiskSecretStore`] syncs every write before it returns.

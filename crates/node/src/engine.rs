@@ -574,9 +574,11 @@ where
     let genesis = app.genesis_block().clone();
     let genesis_digest = genesis.digest();
     let genesis_block = genesis.clone();
+    // The probe reads the committee of the floor's epoch (its participants answer); state sync
+    // lands in epoch 0 only (see below), whose scheme is the genesis one.
     let (probe, probe_mailbox) = Probe::new(probe::Config {
         context: context.child("probe"),
-        provider: certificates.clone(),
+        provider: ConstantProvider::new(scheme.clone()),
         strategy: Sequential,
         mailbox_size: MAILBOX,
         blocker: blocker.clone(),
@@ -710,7 +712,14 @@ where
         .await
         .unwrap_or_else(|error| {
             panic!("storage: cannot open the key store ({prefix}-dkg-secrets): {error}")
-        });
+        })
+        .with_seed_secret(
+            types::hash(
+                b"EQUA_DKG_SEED_SECRET_V1",
+                &[&commonware_codec::Encode::encode(&signer)],
+            )
+            .0,
+        );
     if let Some(share) = scheme.share() {
         secrets
             .seed_epoch_zero(share.clone())
@@ -729,7 +738,12 @@ where
                 share,
             ),
         )
-        .map(|(scheme, _)| scheme)
+        .map(|(scheme, downgrade)| {
+            if let Some(downgrade) = downgrade {
+                tracing::error!(%downgrade, "this node cannot sign in epoch 0 with the share it holds");
+            }
+            scheme
+        })
         .unwrap_or_else(|mismatch| {
             panic!("the genesis key does not fit its committee: {mismatch}")
         }),
@@ -874,8 +888,9 @@ where
     // The node runs until consensus or resharing stops; aborting the handle stops both, and
     // every actor runs on a child of `context`.
     let node = context.spawn(move |_| async move {
-        if let Err(error) = Handle::select([orchestrator_handle, reshare_handle]).await {
-            tracing::error!(?error, "consensus stopped");
+        match Handle::select([orchestrator_handle, reshare_handle]).await {
+            Ok(()) => tracing::error!("consensus stopped: the orchestrator or the resharing ended"),
+            Err(error) => tracing::error!(?error, "consensus stopped"),
         }
     });
     (

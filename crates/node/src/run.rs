@@ -753,9 +753,11 @@ pub fn run_with(config: RunConfig, started: impl FnOnce(Started) + Send + 'stati
             app: app_handle,
             mempool,
         });
+        // Consensus runs for the life of the process: its end is a failure.
         if let Err(error) = simplex.await {
             tracing::error!(?error, "consensus stopped");
         }
+        std::process::exit(1);
     });
 }
 

@@ -321,7 +321,7 @@ impl<'a> World<'a> {
             height,
             timestamp_ms,
             proposer: self.setup.proposer,
-            round: height.saturating_mul(2),
+            round: u128::from(height).saturating_mul(2),
             seeded: true,
             randomness: types::hash(
                 b"EQUA_ADVERSARY_RANDOMNESS",

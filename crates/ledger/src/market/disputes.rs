@@ -38,7 +38,7 @@ fn party_role(party: Party) -> &'static str {
 /// later was proposed by someone who may have known that seed (the leader of a round can learn
 /// its seed early), so its registrations and departures do not count for that draw. With
 /// `u64::MAX`, the registry as it stands.
-fn available(store: &(impl Store + ?Sized), seed_round: u64) -> Vec<AccountId> {
+fn available(store: &(impl Store + ?Sized), seed_round: u128) -> Vec<AccountId> {
     Db::arbitrators(store)
         .into_iter()
         .filter(|account| {
@@ -74,7 +74,7 @@ pub fn select(
     randomness: &[u8; 32],
 ) -> Option<AccountId> {
     pick(
-        &eligible(&available(store, u64::MAX), trade),
+        &eligible(&available(store, u128::MAX), trade),
         trade,
         randomness,
     )
@@ -367,7 +367,7 @@ pub fn reassign(
         }
         None => {}
     }
-    if eligible(&available(store, u64::MAX), &trade).is_empty() {
+    if eligible(&available(store, u128::MAX), &trade).is_empty() {
         if window_open {
             // Nobody holds the case, its window still runs, and a pick could find nobody:
             // asking again would change nothing.
@@ -423,7 +423,7 @@ pub fn register(
     store: &mut (impl Store + ?Sized),
     params: &MarketParams,
     now: u64,
-    round: u64,
+    round: u128,
     signer: &AccountId,
     register: &RegisterArbitrator,
     events: &mut Vec<Event>,
@@ -493,7 +493,7 @@ pub fn unregister(
     store: &mut (impl Store + ?Sized),
     params: &MarketParams,
     now: u64,
-    round: u64,
+    round: u128,
     signer: &AccountId,
     events: &mut Vec<Event>,
 ) -> Result<(), MarketError> {

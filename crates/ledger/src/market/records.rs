@@ -321,9 +321,9 @@ pub struct Arbitrator {
     pub reassignments: u32,
     pub recent_ruling_ms: Vec<u64>,
     /// The consensus round of the block that registered it (0 at genesis).
-    pub registered_round: u64,
+    pub registered_round: u128,
     /// The consensus round of the block that unregistered it.
-    pub leaving_round: Option<u64>,
+    pub leaving_round: Option<u128>,
 }
 impl_codec!(Arbitrator {
     account,
@@ -414,7 +414,7 @@ impl_codec!(Profile { chat_key, name });
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct PendingPick {
     pub trade: u64,
-    pub round: u64,
+    pub round: u128,
 }
 impl_codec!(PendingPick { trade, round });
 

@@ -1,4 +1,4 @@
-//! Each epoch's consensus scheme: where the orchestrator and marshal find it ([`EpochSchemes`])
+//! Each epoch's consensus scheme: where the orchestrator and the fault reporter find it ([`EpochSchemes`])
 //! and what builds and installs it for the reshare actor ([`EquaRegistrar`]).
 
 use crate::{Scheme, engine::CONSENSUS_NAMESPACE, threshold::ConsensusVariant};
@@ -20,7 +20,7 @@ use std::{
 };
 
 /// The consensus scheme of each epoch the node still needs, shared by every clone: the
-/// orchestrator, marshal and the registrar see the same map.
+/// orchestrator, the fault reporter and the registrar see the same map.
 #[derive(Clone, Debug, Default)]
 pub struct EpochSchemes {
     schemes: Arc<Mutex<BTreeMap<Epoch, Arc<Scheme>>>>,
@@ -236,7 +236,7 @@ impl EquaRegistrar {
         epoch: Epoch,
         info: SchemeInfo<ConsensusVariant, ed25519::PublicKey>,
     ) -> bool {
-        // The epoch before stays: marshal may still verify its last certificates after the
+        // The epoch before stays: its last certificates may still be reported after the
         // orchestrator entered this one. A repeated, older registration drops nothing newer.
         let oldest_kept = epoch.previous().unwrap_or(epoch);
         if self.schemes.get(epoch).is_some() {

@@ -213,6 +213,8 @@ pub enum SecretStoreError {
 pub struct DiskSecretStore<E: Context> {
     inner: Arc<AsyncMutex<Inner<E>>>,
     partition: Arc<str>,
+    /// Where a dealer's seed comes from when none is stored (see [`Self::with_seed_secret`]).
+    seed_secret: Option<[u8; 32]>,
 }
 
 impl<E: Context> Clone for DiskSecretStore<E> {
@@ -220,8 +222,20 @@ impl<E: Context> Clone for DiskSecretStore<E> {
         Self {
             inner: self.inner.clone(),
             partition: self.partition.clone(),
+            seed_secret: self.seed_secret,
         }
     }
+}
+
+/// The namespace of dealer seeds derived from a node's secret.
+const DEALER_SEED_NAMESPACE: &[u8] = b"EQUA_DKG_DEALER_SEED_V1";
+
+/// The dealer seed of `epoch` derived from `secret`: the same at every start, so a node that
+/// lost its store deals exactly what it dealt before.
+fn derived_seed(secret: &[u8; 32], epoch: Epoch) -> Summary {
+    use commonware_codec::DecodeExt as _;
+    let digest = types::hash(DEALER_SEED_NAMESPACE, &[secret, &epoch.get().to_be_bytes()]);
+    Summary::decode(bytes::Bytes::copy_from_slice(&digest.0)).expect("a summary is any 32 bytes")
 }
 
 impl<E: Context> std::fmt::Debug for DiskSecretStore<E> {
@@ -344,7 +358,19 @@ impl<E: Context> DiskSecretStore<E> {
                 metadata: Some(metadata),
             })),
             partition,
+            seed_secret: None,
         })
+    }
+
+    /// Derives a dealer's seed for an epoch with none stored from `secret` (which must be as
+    /// private as the node's key, and the same at every start). A node whose store was lost or
+    /// wiped (an operator restarting it empty, with state sync) then deals in the current epoch
+    /// exactly what it dealt before, so the acknowledgements the players kept still fit, instead
+    /// of dealing anew, which the players' kept acknowledgements would not fit (it would block
+    /// every one of them as a faulty player and cut itself off).
+    pub fn with_seed_secret(mut self, secret: [u8; 32]) -> Self {
+        self.seed_secret = Some(secret);
+        self
     }
 
     pub fn partition(&self) -> &str {
@@ -399,7 +425,9 @@ impl<E: Context> SecretStore for DiskSecretStore<E> {
     async fn get_seed(&mut self, epoch: Epoch) -> Option<Summary> {
         let mut inner = self.inner.lock().await;
         let secrets = inner.epoch(epoch).unwrap_or_else(|error| halt(error));
-        secrets.and_then(|secrets| secrets.seed)
+        secrets
+            .and_then(|secrets| secrets.seed)
+            .or_else(|| self.seed_secret.map(|secret| derived_seed(&secret, epoch)))
     }
 
     async fn put_dealing<P: PublicKey>(&mut self, epoch: Epoch, dealer: P, private: DealerPrivMsg) {
@@ -520,6 +548,36 @@ mod tests {
                 assert!(!store.is_vacant().await.unwrap());
                 drop(store);
             }
+        });
+    }
+
+    /// A wiped store with a seed secret hands out, for every epoch without a stored seed, the
+    /// same seed at every start and for every store under that secret: another secret, or an
+    /// epoch, gives another; a stored seed still wins.
+    #[test]
+    fn a_store_without_a_seed_derives_the_same_one_from_its_secret() {
+        deterministic::Runner::default().start(|context| async move {
+            let mut first = open(&context, "first").await.with_seed_secret([1; 32]);
+            let mut wiped = DiskSecretStore::init(context.child("wiped"), "other")
+                .await
+                .unwrap()
+                .with_seed_secret([1; 32]);
+            let mut stranger = DiskSecretStore::init(context.child("stranger"), "third")
+                .await
+                .unwrap()
+                .with_seed_secret([2; 32]);
+            let epoch = Epoch::new(4);
+            let derived = first.get_seed(epoch).await.expect("derived");
+            assert_eq!(wiped.get_seed(epoch).await, Some(derived));
+            assert_ne!(stranger.get_seed(epoch).await, Some(derived));
+            assert_ne!(first.get_seed(epoch.next()).await, Some(derived));
+            first.put_seed(epoch, seed(7)).await;
+            assert_eq!(first.get_seed(epoch).await, Some(seed(7)));
+            // Without a secret, nothing is made up.
+            let mut plain = DiskSecretStore::init(context.child("plain"), "fourth")
+                .await
+                .unwrap();
+            assert_eq!(plain.get_seed(epoch).await, None);
         });
     }
 

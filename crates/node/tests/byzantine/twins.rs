@@ -71,6 +71,11 @@ enum Route {
     Shared,
     /// Neither twin sends or hears anything.
     Silent,
+    /// Only the primary twin sends and hears: the key resharing, which one half runs for the
+    /// key. (Were both to deal, each would receive the acknowledgements of the other's dealings,
+    /// find them invalid and block their honest senders, cutting the twins off before their
+    /// votes could split anyone.)
+    Primary,
 }
 
 /// What the twins' channel splitters know: the scenario and how to read a view off a message.
@@ -98,7 +103,7 @@ impl Split {
             )
             .ok()
             .map(|certificate| certificate.view()),
-            Route::Shared | Route::Silent => None,
+            Route::Shared | Route::Silent | Route::Primary => None,
         }
     }
 
@@ -116,10 +121,12 @@ impl Split {
     + Clone
     + 'static {
         move |origin, recipients, message| {
-            match route {
-                Route::Shared => return Some(recipients.clone()),
-                Route::Silent => return None,
-                Route::Votes | Route::Certificates => {}
+            match (route, origin) {
+                (Route::Shared, _) | (Route::Primary, SplitOrigin::Primary) => {
+                    return Some(recipients.clone());
+                }
+                (Route::Silent, _) | (Route::Primary, SplitOrigin::Secondary) => return None,
+                (Route::Votes | Route::Certificates, _) => {}
             }
             let view = self.view(route, message)?;
             let (primary, secondary) =
@@ -149,6 +156,7 @@ impl Split {
         move |(sender, message)| match route {
             Route::Shared => SplitTarget::Both,
             Route::Silent => SplitTarget::None,
+            Route::Primary => SplitTarget::Primary,
             Route::Votes | Route::Certificates => match self.view(route, message) {
                 Some(view) => {
                     self.scenario
@@ -196,7 +204,7 @@ pub(crate) async fn start_twins(
         Route::Shared,
         Route::Shared,
         Route::Shared,
-        Route::Shared,
+        Route::Primary,
     ];
     assert_eq!(channels.len(), routes.len(), "the eight consensus channels");
     let mut primary = Vec::new();
