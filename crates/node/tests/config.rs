@@ -186,16 +186,16 @@ fn a_data_directory_is_claimed_when_new_and_refused_when_written_in_another_form
 
     // Another format's marker, or a damaged one.
     for written in [
-        "equa data format 5\n",
-        "equa data format 7\n",
-        "\u{0}\u{1}garbage",
+        format!("equa data format {}\n", DATA_FORMAT - 1),
+        format!("equa data format {}\n", DATA_FORMAT + 1),
+        "\u{0}\u{1}garbage".to_string(),
     ] {
-        std::fs::write(data.join(FORMAT_FILE), written).unwrap();
+        std::fs::write(data.join(FORMAT_FILE), &written).unwrap();
         let error = claim_data_dir(&data).unwrap_err();
         assert!(
-            error
-                .to_string()
-                .contains("this build reads and writes format 6 only"),
+            error.to_string().contains(&format!(
+                "this build reads and writes format {DATA_FORMAT} only"
+            )),
             "{error}"
         );
         assert_eq!(
