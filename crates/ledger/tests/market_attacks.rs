@@ -249,18 +249,23 @@ fn many_arbiters() -> Vec<u64> {
     [ARBITER_A, ARBITER_B].into_iter().chain(EXTRA).collect()
 }
 
+/// The seller's call opening a dispute on `trade`.
+fn open_dispute(m: &Market, trade: u64) -> types::SignedTransaction {
+    m.chain.tx(
+        SELLER,
+        market_call(MarketCall::OpenDispute(types::market::OpenDispute::other(
+            trade,
+        ))),
+    )
+}
+
 /// What one dispute's pick comes to when the block carrying `open_dispute` has randomness
 /// `dispute_block` and the block after it `next_block`: the arbitrator assigned, and the one
 /// `next_block`'s randomness selects from the state just before that block.
 fn pick_after(dispute_block: [u8; 32], next_block: [u8; 32]) -> (AccountId, AccountId) {
     let mut m = Market::with_arbiters(&many_arbiters());
     let trade = m.paid_trade();
-    let open = m.chain.tx(
-        SELLER,
-        market_call(MarketCall::OpenDispute(types::market::OpenDispute::other(
-            trade,
-        ))),
-    );
+    let open = open_dispute(&m, trade);
     let context = BlockContext {
         randomness: dispute_block,
         ..m.chain.next_context()
@@ -309,12 +314,7 @@ fn pick_after(dispute_block: [u8; 32], next_block: [u8; 32]) -> (AccountId, Acco
 fn a_block_without_a_seed_makes_no_pick() {
     let mut m = Market::with_arbiters(&many_arbiters());
     let trade = m.paid_trade();
-    let open = m.chain.tx(
-        SELLER,
-        market_call(MarketCall::OpenDispute(types::market::OpenDispute::other(
-            trade,
-        ))),
-    );
+    let open = open_dispute(&m, trade);
     let receipt = m.chain.apply(&[open]).remove(0);
     assert_eq!(receipt.outcome, Outcome::Success, "{receipt:?}");
     let unseeded = BlockContext {
@@ -352,14 +352,7 @@ fn a_pick_waits_for_the_seed_of_a_round_after_the_request() {
     let mut m = Market::with_arbiters(&many_arbiters());
     let first = m.paid_trade();
     let second = m.paid_trade();
-    let dispute = |m: &Market, trade| {
-        m.chain.tx(
-            SELLER,
-            market_call(MarketCall::OpenDispute(types::market::OpenDispute::other(
-                trade,
-            ))),
-        )
-    };
+    let dispute = open_dispute;
     let block = |m: &mut Market, round: u128, txs: &[types::SignedTransaction]| {
         let context = BlockContext {
             round,
