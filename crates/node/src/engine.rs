@@ -55,7 +55,7 @@ use commonware_cryptography::{
 };
 use commonware_glue::dkg::{
     fence::Fence,
-    orchestrator, reshare,
+    orchestrator, probe as dkg_probe, reshare,
     state_sync::{
         Config as DkgStateSyncConfig, Plan as DkgStateSyncPlan, StateSync as DkgStateSync,
     },
@@ -63,7 +63,6 @@ use commonware_glue::dkg::{
 use commonware_glue::stateful::{
     Config as StatefulConfig, Mailbox as StatefulMailbox, PruneConfig, Stateful, SyncPlan,
     db::{SyncEngineConfig, p2p as qmdb_resolver},
-    probe::{self, Probe},
 };
 use commonware_p2p::{Blocker, Receiver, Sender};
 use commonware_parallel::Sequential;
@@ -75,6 +74,7 @@ use commonware_runtime::{
 use commonware_storage::{archive::prunable, mmr, translator::FourCap};
 use commonware_utils::{
     NZDuration, NZU16, NZU32, NZU64, NZUsize, channel::oneshot, ordered::Quorum as _,
+    sequence::Unit,
 };
 use futures::future::{Either, select};
 use std::{
@@ -166,7 +166,7 @@ pub fn max_message_size(validators: u32) -> u32 {
             ed25519::PublicKey,
         >(crate::threshold::max_validators()),
         marshal::max_payload_size::<Standard<Block>, Scheme>(validators, &()),
-        commonware_glue::stateful::probe::max_payload_size::<Standard<Block>, Scheme>(validators),
+        dkg_probe::max_payload_size::<Standard<Block>, Scheme>(validators, &()),
         qmdb_resolver::max_payload_size::<mmr::Family, types::Digest>(
             SYNC_BATCH_OPS,
             <commonware_storage::qmdb::any::unordered::fixed::Operation<
@@ -574,20 +574,36 @@ where
     let genesis = app.genesis_block().clone();
     let genesis_digest = genesis.digest();
     let genesis_block = genesis.clone();
-    // The probe reads the committee of the floor's epoch (its participants answer); state sync
-    // lands in epoch 0 only (see below), whose scheme is the genesis one.
-    let (probe, probe_mailbox) = Probe::new(probe::Config {
+    // glue's dkg probe: a node about to state-sync asks epoch 0's validators (the one set it
+    // knows) for their latest finalization, then fetches the boundary block of the floor's epoch
+    // for that epoch's info (its committee and key). Every answer verifies against the chain
+    // key, whichever epoch signed it.
+    let mut plan = SyncPlan::init(context.child("plan"), prefix.clone()).await;
+    let (probe, probe_mailbox) = dkg_probe::Actor::new(dkg_probe::Config {
         context: context.child("probe"),
-        provider: ConstantProvider::new(scheme.clone()),
+        manager: peer_provider.clone(),
+        bootstrap: dkg_probe::Bootstrap {
+            epoch: Epoch::zero(),
+            participants: info0.participants(),
+            directory: Unit,
+        },
+        // An interrupted sync's floor: discovery returns the info of the later of it and the
+        // sampled floor, which is the floor `set_floor` keeps.
+        floor: plan.floor().cloned(),
+        verifier: Scheme::certificate_verifier(CONSENSUS_NAMESPACE, identity),
+        genesis: info0.clone(),
         strategy: Sequential,
-        mailbox_size: MAILBOX,
         blocker: blocker.clone(),
-        minimum_epoch: Epoch::zero(),
+        blocks_per_epoch,
         retry_timeout: NZDuration!(Duration::from_secs(2)),
+        mailbox_size: MAILBOX,
+        block_codec_config: (),
     });
     probe.start(channels.probe);
-    let mut plan = SyncPlan::init(context.child("plan"), prefix.clone()).await;
     let progress = state_sync.progress.clone();
+    // The epoch info found with a new floor; without one, glue's dkg plan keeps what an
+    // interrupted sync persisted.
+    let mut synced_info = None;
     if plan.should_sync(state_sync.requested) {
         // The highest finalization among f + 1 validators' answers: at least one is honest, so
         // the floor is no older than an honest validator's view of the chain. A sync that was
@@ -598,26 +614,28 @@ where
         let subscription = probe_mailbox.subscribe();
         // A full node waits as long as it takes. A validator must not: at genesis nobody has a
         // finalization to answer with, and more than f validators waiting would halt the chain.
-        let floor = if scheme.me().is_some() {
+        let artifact = if scheme.me().is_some() {
             match select(
                 pin!(subscription),
                 pin!(context.sleep(VALIDATOR_FLOOR_WAIT)),
             )
             .await
             {
-                Either::Left((floor, _)) => floor.ok(),
+                Either::Left((artifact, _)) => artifact.ok(),
                 Either::Right(_) => None,
             }
         } else {
             subscription.await.ok()
         };
-        match floor {
-            Some(floor) => {
+        match artifact {
+            Some(artifact) => {
                 tracing::info!(
-                    view = commonware_consensus::Viewable::view(&floor).get(),
+                    epoch = artifact.floor.epoch().get(),
+                    view = commonware_consensus::Viewable::view(&artifact.floor).get(),
                     "state sync: floor found"
                 );
-                plan = plan.set_floor(floor).await;
+                plan = plan.set_floor(artifact.floor).await;
+                synced_info = Some(artifact.info);
             }
             None => tracing::warn!(
                 waited_s = VALIDATOR_FLOOR_WAIT.as_secs(),
@@ -756,18 +774,13 @@ where
             max_participants: crate::threshold::max_validators(),
             max_supported_mode: ModeVersion::v0(),
         },
-        sync_floor.clone().map(|floor| {
-            // Which epoch's info a floor in a later epoch needs comes from glue's dkg probe,
-            // which is not wired: a chain that changes epoch cannot be joined by state sync.
-            assert!(
-                floor.epoch() == Epoch::zero(),
-                "state sync to a floor in epoch {} is not supported",
-                floor.epoch().get()
-            );
-            DkgStateSync {
-                info: info0.clone(),
-                floor,
-            }
+        // The floor `set_floor` kept is the later of the persisted and the sampled one, and the
+        // probe's info is for its epoch (glue's plan refuses a mismatch).
+        synced_info.map(|info| DkgStateSync {
+            info,
+            floor: sync_floor
+                .clone()
+                .expect("a found floor is the plan's floor"),
         }),
     )
     .await;

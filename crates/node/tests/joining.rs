@@ -10,7 +10,7 @@ mod common;
 
 use common::RandomTransfers;
 use commonware_codec::Encode as _;
-use commonware_consensus::{marshal::Identifier, types::Height};
+use commonware_consensus::{Epochable as _, marshal::Identifier, types::Height};
 use commonware_cryptography::{Digestible, Signer, ed25519};
 use commonware_glue::{
     simulate::tracker::FinalizationUpdate,
@@ -51,6 +51,9 @@ const FOLLOW: u64 = 15;
 
 const SEEDS: [u64; 4] = [0, 1, 2, 3];
 
+/// Epoch length of the chains that change epoch: the key is reshared every this many blocks.
+const EPOCH_BLOCKS: u64 = 32;
+
 type SimOracle = Oracle<ed25519::PublicKey, deterministic::Context>;
 type Monitor = mpsc::UnboundedSender<FinalizationUpdate<ed25519::PublicKey>>;
 
@@ -85,19 +88,61 @@ struct Chain {
     handles: Vec<Handle<()>>,
     /// A validator stopped by the scenario, which the waits leave out.
     down: Option<usize>,
+    epochs: Epochs,
+}
+
+/// How a chain runs its consensus epochs.
+#[derive(Clone, Copy, Debug)]
+struct Epochs {
+    blocks_per_epoch: std::num::NonZeroU64,
+    retained_blocks: usize,
+}
+
+impl Epochs {
+    /// One epoch for ever, keeping `RETAINED_BLOCKS` blocks.
+    const SINGLE: Self = Self {
+        blocks_per_epoch: engine::SINGLE_EPOCH,
+        retained_blocks: RETAINED_BLOCKS,
+    };
+
+    /// Epochs of `EPOCH_BLOCKS` blocks, keeping the fewest blocks that allows: glue restarts
+    /// an epoch from the block that introduced it.
+    const CHANGING: Self = Self {
+        blocks_per_epoch: NZU64!(EPOCH_BLOCKS),
+        retained_blocks: EPOCH_BLOCKS as usize - 2,
+    };
+
+    fn changes(&self) -> bool {
+        self.blocks_per_epoch != engine::SINGLE_EPOCH
+    }
 }
 
 impl Chain {
     /// Four validators keeping `RETAINED_BLOCKS` blocks, linked to each other and to the
     /// joining node and the forger (which start later, if at all).
     async fn start(context: deterministic::Context) -> Self {
-        Self::start_with_state_sync(context, 0).await
+        Self::start_with(context, 0, Epochs::SINGLE).await
+    }
+
+    /// [`Chain::start`] in epochs of `EPOCH_BLOCKS` blocks, with the joining node listed as a
+    /// full node, as every set of a later epoch must list it for the network to carry its
+    /// messages.
+    async fn start_in_epochs(context: deterministic::Context) -> Self {
+        Self::start_with(context, 0, Epochs::CHANGING).await
+    }
+
+    async fn start_with_state_sync(context: deterministic::Context, requesting: usize) -> Self {
+        Self::start_with(context, requesting, Epochs::SINGLE).await
     }
 
     /// [`Chain::start`], where the first `requesting` validators ask for a state sync as they
     /// start (each waits for a floor, so they start in tasks of their own and are left out of
     /// `validators`).
-    async fn start_with_state_sync(context: deterministic::Context, requesting: usize) -> Self {
+    async fn start_with(
+        context: deterministic::Context,
+        requesting: usize,
+        epochs: Epochs,
+    ) -> Self {
         let keys = common::validator_keys(VALIDATORS);
         let participants: Vec<_> = keys.iter().map(|key| key.public_key()).collect();
         let everyone: Vec<_> = participants
@@ -111,7 +156,9 @@ impl Chain {
                 max_size: engine::max_message_size(VALIDATORS as u32),
                 max_peers_per_set: NZUsize!(everyone.len() + 1),
                 disconnect_on_block: true,
-                tracked_peer_sets: NZUsize!(1),
+                // Each epoch's set (validators and full nodes) is tracked under its epoch,
+                // and nodes move to the next one at different times.
+                tracked_peer_sets: NZUsize!(3),
             },
         );
         network.start();
@@ -153,6 +200,7 @@ impl Chain {
             validators: Vec::new(),
             handles: Vec::new(),
             down: None,
+            epochs,
         };
         for index in 0..requesting {
             let starter = chain.network_only();
@@ -187,6 +235,7 @@ impl Chain {
             validators: Vec::new(),
             handles: Vec::new(),
             down: None,
+            epochs: self.epochs,
         }
     }
 
@@ -207,6 +256,7 @@ impl Chain {
                 requested: state_sync,
                 progress: Arc::default(),
             },
+            self.epochs,
         );
         let channels = register(&self.oracle, &key.public_key()).await;
         common::start_validator(
@@ -292,6 +342,7 @@ impl Chain {
                 requested: true,
                 progress,
             },
+            self.epochs,
         );
         let channels = register(&self.oracle, &key.public_key()).await;
         common::start_validator(
@@ -311,7 +362,11 @@ impl Chain {
     /// moment when it and validator 0 have finalized the same height, they hold the same block
     /// (digest and state root) and exactly the same ledger.
     async fn check_agreement(&self, joiner: &NodeState<deterministic::Context>, from: u64) {
-        let target = from + FOLLOW;
+        self.check_agreement_at(joiner, from + FOLLOW).await;
+    }
+
+    /// [`Chain::check_agreement`], once `joiner` has processed `target`.
+    async fn check_agreement_at(&self, joiner: &NodeState<deterministic::Context>, target: u64) {
         while common::processed_height(joiner).await < target {
             self.context.sleep(Duration::from_millis(50)).await;
         }
@@ -366,6 +421,7 @@ fn node_config(
     participants: &[ed25519::PublicKey],
     key: &ed25519::PrivateKey,
     state_sync: StateSync,
+    epochs: Epochs,
 ) -> NodeConfig {
     let validator = participants.contains(&key.public_key());
     NodeConfig {
@@ -377,8 +433,12 @@ fn node_config(
         },
         consensus_key: common::consensus_key(participants).0,
         signer: key.clone(),
-        blocks_per_epoch: engine::SINGLE_EPOCH,
-        followers: Default::default(),
+        blocks_per_epoch: epochs.blocks_per_epoch,
+        followers: if epochs.changes() {
+            Set::from_iter_dedup([joiner_key().public_key()])
+        } else {
+            Set::default()
+        },
         app: App::new(
             common::genesis_store(common::ACCOUNTS),
             0,
@@ -388,7 +448,7 @@ fn node_config(
             },
         ),
         provider: Arc::new(RandomTransfers),
-        retained_blocks: Some(RETAINED_BLOCKS),
+        retained_blocks: Some(epochs.retained_blocks),
         state_sync,
         tuning: engine::Tuning {
             page_cache_pages: NZUsize!(64),
@@ -449,6 +509,74 @@ fn a_node_joining_a_running_chain_syncs_the_validators_ledger_and_follows_the_ch
                 fetched > 0 && total > 0,
                 "seed {seed}: {fetched} of {total}"
             );
+        });
+    }
+}
+
+/// The epoch of validator 0's finalization of block `height`.
+async fn epoch_of(chain: &Chain, height: u64) -> u64 {
+    chain.validators[0]
+        .marshal
+        .get_finalization(Height::new(height))
+        .await
+        .expect("validator 0 keeps the finalizations it retains")
+        .epoch()
+        .get()
+}
+
+/// A chain some epochs in: the joining node's floor is in a later epoch than genesis, so it
+/// learns that epoch's committee and key from the epoch's boundary block (glue's dkg probe)
+/// rather than from genesis, and then follows the chain across the next boundary.
+#[test]
+fn a_node_joining_a_chain_several_epochs_in_syncs_and_follows_into_the_next_epoch() {
+    for seed in common::seeds(&SEEDS) {
+        run(seed, async |context| {
+            let chain = Chain::start_in_epochs(context).await;
+            let join_at = 3 * EPOCH_BLOCKS + 8;
+            chain.advance_to(join_at).await;
+            let progress = Arc::new(SyncProgress::default());
+            let (_handle, joiner) = chain.start_joiner(0, progress.clone()).await;
+            let synced = synced_height(&chain, &joiner).await;
+            let floor_epoch = epoch_of(&chain, synced).await;
+            assert!(
+                synced >= join_at && floor_epoch >= 3,
+                "seed {seed}: synced to block {synced} of epoch {floor_epoch}"
+            );
+            // Five blocks into the epoch after the floor's.
+            let target = (synced / EPOCH_BLOCKS + 1) * EPOCH_BLOCKS + 5;
+            chain.check_agreement_at(&joiner, target).await;
+            assert!(epoch_of(&chain, target).await > floor_epoch);
+            assert_eq!(progress.phase(), SyncPhase::Following);
+            assert_eq!(joiner.app.restores(), 1, "seed {seed}: read back once");
+        });
+    }
+}
+
+/// A joining node crashed while it syncs into a later epoch restarts on its storage. It asks
+/// again, giving the probe the floor it persisted; the chain has since crossed a boundary, so
+/// the answer names a later floor with that floor's epoch info, and the node resumes from it.
+#[test]
+fn a_node_crashed_while_syncing_into_a_later_epoch_resumes_and_converges() {
+    for seed in common::seeds(&SEEDS[..2]) {
+        run(seed, async |context| {
+            let chain = Chain::start_in_epochs(context).await;
+            chain.advance_to(2 * EPOCH_BLOCKS + 8).await;
+            chain.crash_joiner_while_syncing(seed).await;
+            // The chain moves on past another boundary before it comes back.
+            chain.advance_to(3 * EPOCH_BLOCKS + 8).await;
+            let progress = Arc::new(SyncProgress::default());
+            let (_handle, joiner) = chain.start_joiner(1, progress.clone()).await;
+            // Its marshal still reports the first attempt's floor until the new sync ends.
+            while progress.phase() != SyncPhase::Following {
+                chain.context.sleep(Duration::from_millis(20)).await;
+            }
+            let synced = common::processed_height(&joiner).await;
+            assert!(
+                synced >= 3 * EPOCH_BLOCKS + 8,
+                "seed {seed}: resumed from the newer floor, not the first attempt's ({synced})"
+            );
+            let target = (synced / EPOCH_BLOCKS + 1) * EPOCH_BLOCKS + 5;
+            chain.check_agreement_at(&joiner, target).await;
         });
     }
 }
@@ -795,6 +923,9 @@ enum ProbeReply {
     Garbage,
 }
 
+/// The tag of glue's dkg probe answer carrying the sender's latest finalization.
+const LATEST_RESPONSE: u8 = 5;
+
 /// Stops validator `index` and answers every probe request sent to its identity with `reply`
 /// (the other three validators keep the chain going).
 async fn start_byzantine_prober(chain: &mut Chain, index: usize, reply: ProbeReply) {
@@ -806,8 +937,8 @@ async fn start_byzantine_prober(chain: &mut Chain, index: usize, reply: ProbeRep
     chain.handles[index].abort();
     chain.down = Some(index);
     let message = match reply {
-        ProbeReply::Stale => [vec![1u8], stale.encode().to_vec()].concat(),
-        ProbeReply::Garbage => vec![1u8, 0xff, 0xff, 0xff, 0x01, 0x02],
+        ProbeReply::Stale => [vec![LATEST_RESPONSE], stale.encode().to_vec()].concat(),
+        ProbeReply::Garbage => vec![LATEST_RESPONSE, 0xff, 0xff, 0xff, 0x01, 0x02],
     };
     let key = common::validator_key(index as u64).public_key();
     // Its reply reaches the joining node well before any honest one, so it is counted.
