@@ -7,9 +7,14 @@
 //!    measured window.
 //! 2. Latency: single transfers at half that rate; each one's time from submission until a block
 //!    containing it is finalized on the validator it was sent to (p50, p99).
+//! 3. Epoch change: at a quarter of that rate, the time between validator 0 reporting two
+//!    consecutive finalized heights, for the first block of an epoch (the key reshared, a new
+//!    consensus engine started) against every other block, over `EPOCH_BOUNDARIES` boundaries.
 //!
-//! `cargo bench --bench devnet` (set `EQUA_BENCH_SECS` to change the measured window, and
-//! `EQUA_BENCH_BIN` to measure another build of `equa`, such as an earlier release).
+//! `cargo bench --bench devnet` (set `EQUA_BENCH_SECS` to change the measured window,
+//! `EQUA_BENCH_BIN` to measure another build of `equa`, such as an earlier release, and
+//! `EQUA_BENCH_EPOCH_BLOCKS` to give the devnet's genesis epochs of that many blocks in place of
+//! its 32, up to 100,000 (the default retention, plus two): then no epoch changes during the run).
 
 #[path = "support/load.rs"]
 mod load;
@@ -28,6 +33,8 @@ use types::{AccountId, ChainId, SignedTransaction};
 const RPC_PORT: u16 = 34_545;
 const P2P_PORT: u16 = 34_300;
 const SENDERS: usize = 256;
+/// Epoch boundaries the epoch-change measurement waits for.
+const EPOCH_BOUNDARIES: usize = 4;
 
 /// The `equa` binary measured: `EQUA_BENCH_BIN`, or this build's.
 fn equa() -> PathBuf {
@@ -61,6 +68,29 @@ fn start(dir: &Path) -> Validators {
         .status()
         .unwrap();
     assert!(status.success());
+    if let Some(blocks) = std::env::var_os("EQUA_BENCH_EPOCH_BLOCKS") {
+        let blocks = blocks
+            .to_str()
+            .and_then(|b| b.parse::<u64>().ok())
+            .expect("a number of blocks");
+        let genesis = dir.join("genesis.toml");
+        let text = std::fs::read_to_string(&genesis).unwrap();
+        let text: Vec<String> = text
+            .lines()
+            .map(|line| {
+                if line.starts_with("blocks_per_epoch = ") {
+                    format!("blocks_per_epoch = {blocks}")
+                } else {
+                    line.to_string()
+                }
+            })
+            .collect();
+        assert!(
+            text.contains(&format!("blocks_per_epoch = {blocks}")),
+            "the devnet's genesis sets blocks_per_epoch"
+        );
+        std::fs::write(&genesis, text.join("\n") + "\n").unwrap();
+    }
     let children = (0..4)
         .map(|index| {
             let config = dir.join(format!("validator-{index}/node.toml"));
@@ -204,7 +234,86 @@ fn main() {
         let interval = Duration::from_millis(2_500);
         let measured = latencies(&signer, &senders, &mut nonces, sink, interval, count).await;
         report("latency of a lone transfer, 2.5 s apart", count, measured);
+
+        let blocks_per_epoch = rpc(0).staking(None).await.unwrap().params.blocks_per_epoch;
+        let load = {
+            let signer = signer.clone();
+            let interval = Duration::from_secs_f64(4.0 / target.max(4.0));
+            tokio::spawn(async move {
+                let client = rpc(0);
+                let mut next = Instant::now();
+                let mut nonces = nonces;
+                for i in 0.. {
+                    let who = i % senders.len();
+                    let tx = signer.transfer(&senders[who], nonces[who], sink, 1, 1);
+                    nonces[who] += 1;
+                    tokio::time::sleep_until(next.into()).await;
+                    next += interval;
+                    let _ = client.send(&tx).await;
+                }
+            })
+        };
+        let (boundary, other) = block_gaps(blocks_per_epoch).await;
+        load.abort();
+        report_gaps(blocks_per_epoch, boundary, other);
     });
+}
+
+/// The time between validator 0 reporting height `h - 1` and `h` finalized (polled every
+/// millisecond), for `h` the first block of an epoch and for every other `h`, until
+/// `EPOCH_BOUNDARIES` boundaries have passed (or two minutes).
+async fn block_gaps(blocks_per_epoch: u64) -> (Vec<Duration>, Vec<Duration>) {
+    let client = rpc(0);
+    let (mut boundary, mut other) = (Vec::new(), Vec::new());
+    let mut last = client.status().await.unwrap().height;
+    // The first gap is measured from a height seen arriving, not from the start.
+    while client.status().await.unwrap().height == last {
+        tokio::time::sleep(Duration::from_millis(1)).await;
+    }
+    last = client.status().await.unwrap().height;
+    let mut seen = Instant::now();
+    let deadline = Instant::now() + Duration::from_secs(120);
+    while boundary.len() < EPOCH_BOUNDARIES && Instant::now() < deadline {
+        let height = client.status().await.unwrap().height;
+        if height > last {
+            let now = Instant::now();
+            // Heights reported together share the gap; only a single step is attributed.
+            if height == last + 1 {
+                if height % blocks_per_epoch == 0 {
+                    boundary.push(now - seen);
+                } else {
+                    other.push(now - seen);
+                }
+            }
+            last = height;
+            seen = now;
+        }
+        tokio::time::sleep(Duration::from_millis(1)).await;
+    }
+    (boundary, other)
+}
+
+fn report_gaps(blocks_per_epoch: u64, boundary: Vec<Duration>, mut other: Vec<Duration>) {
+    let ms = |d: &Duration| d.as_secs_f64() * 1000.0;
+    other.sort_unstable();
+    let percentile = |p: usize| {
+        other
+            .get((other.len() * p / 100).min(other.len().saturating_sub(1)))
+            .map_or(f64::NAN, ms)
+    };
+    println!(
+        "epoch change ({blocks_per_epoch}-block epochs, at a quarter of the throughput): \
+         gap before an epoch's first block {:?} ms; before other blocks p50 {:.1} ms, \
+         p99 {:.1} ms, max {:.1} ms ({} blocks)",
+        boundary
+            .iter()
+            .map(|d| (ms(d) * 10.0).round() / 10.0)
+            .collect::<Vec<_>>(),
+        percentile(50),
+        percentile(99),
+        other.last().map_or(f64::NAN, ms),
+        other.len()
+    );
 }
 
 /// Sends `count` transfers to validator 0, one every `interval`, and returns each one's time from

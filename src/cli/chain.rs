@@ -430,6 +430,7 @@ pub fn account_verify(
             "balances": balances,
             "verified": {
                 "height": verified.height,
+                "epoch": verified.epoch,
                 "block": format!("0x{}", hex::encode(verified.block.0)),
                 "state_root": format!("0x{}", hex::encode(verified.state_root.0)),
                 "chain_key": node::threshold::to_hex(&chain_key),
@@ -452,8 +453,9 @@ pub fn account_verify(
             );
         }
         println!(
-            "verified: at height {}, state root {}, finalized under the chain key",
+            "verified: at height {} (epoch {}), state root {}, finalized under the chain key",
             verified.height,
+            verified.epoch,
             summary["verified"]["state_root"].as_str().unwrap_or(""),
         );
         println!(

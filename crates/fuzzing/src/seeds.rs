@@ -72,9 +72,12 @@ pub fn seeds(target: &str) -> Vec<Vec<u8>> {
                 <rand_chacha::ChaCha20Rng as rand_chacha::rand_core::SeedableRng>::seed_from_u64(7),
                 &validators,
             );
-            block.reshare = Some(commonware_glue::dkg::types::Payload::EpochInfo(
-                node::epochs::genesis_epoch_info(&key),
-            ));
+            block.reshare = Some(
+                commonware_glue::dkg::types::Payload::EpochInfo(node::epochs::genesis_epoch_info(
+                    &key,
+                ))
+                .into(),
+            );
             vec![empty, full, block.encode().to_vec()]
         }
         "relay_batch" => vec![relay::encode(&txs), relay::encode(&txs[..1])],

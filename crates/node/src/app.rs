@@ -540,6 +540,13 @@ impl App {
             return Err("proposer is not the view's leader".into());
         }
         self.check_seed(block)?;
+        if block
+            .reshare
+            .as_ref()
+            .is_some_and(|reshare| reshare.payload().is_none())
+        {
+            return Err("the resharing payload does not decode".into());
+        }
         if block.txs.len() > MAX_BLOCK_TXS || block.tx_bytes() > MAX_BLOCK_TX_BYTES {
             return Err("block exceeds transaction limits".into());
         }
@@ -705,7 +712,7 @@ where
                 commonware_storage::mmr::Location::new(1)
             ),
             seed,
-            reshare: input.upstream.payload,
+            reshare: input.upstream.payload.map(Into::into),
             txs: Vec::new(),
         };
         let limit = self.config.max_block_txs.min(MAX_BLOCK_TXS);
@@ -1112,6 +1119,19 @@ mod tests {
             app.check_header(&block, &parent)
                 .unwrap_err()
                 .contains("height")
+        );
+    }
+
+    #[test]
+    fn a_block_whose_resharing_bytes_do_not_decode_is_refused() {
+        let (app, parent, mut block) = app_and_child();
+        assert!(app.check_header(&block, &parent).is_ok());
+        block.reshare = Some(crate::block::Reshare::from_bytes(
+            bytes::Bytes::from_static(&[0xff; 40]),
+        ));
+        assert_eq!(
+            app.check_header(&block, &parent).unwrap_err(),
+            "the resharing payload does not decode"
         );
     }
 

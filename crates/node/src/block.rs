@@ -51,6 +51,99 @@ pub fn reshare_codec() -> (
     )
 }
 
+/// A block's resharing payload as it travels: its encoding, at most the largest payload of
+/// [`reshare_codec`], decoded only when glue or the application reads it.
+///
+/// Decoding an epoch's info costs tens of milliseconds at the codec's bound, and any tracked peer
+/// may send blocks (broadcast, backfill, the probe): a node that decoded the payload of every
+/// block it received could be kept busy by one peer. Kept encoded, a received block costs a copy
+/// of these bytes; only a block that is verified or finalized has its payload decoded, once.
+/// A block whose bytes do not decode is refused when verified (`App::check_header`).
+#[derive(Clone)]
+pub struct Reshare {
+    bytes: bytes::Bytes,
+    decoded: std::sync::Arc<std::sync::OnceLock<Option<ResharePayload>>>,
+}
+
+impl Reshare {
+    /// The largest encoding a block may carry.
+    pub fn max_bytes() -> usize {
+        ResharePayload::max_encode_size(crate::threshold::max_validators())
+    }
+
+    /// The payload, decoded under [`reshare_codec`]; `None` if the bytes are not one payload.
+    pub fn payload(&self) -> Option<ResharePayload> {
+        self.decoded
+            .get_or_init(|| {
+                use commonware_codec::Decode as _;
+                ResharePayload::decode_cfg(self.bytes.clone(), &reshare_codec()).ok()
+            })
+            .clone()
+    }
+
+    /// The encoding as carried.
+    pub fn bytes(&self) -> &[u8] {
+        &self.bytes
+    }
+
+    /// Bytes as a peer sent them, not yet decoded.
+    pub fn from_bytes(bytes: bytes::Bytes) -> Self {
+        Self {
+            bytes,
+            decoded: Default::default(),
+        }
+    }
+}
+
+impl From<ResharePayload> for Reshare {
+    fn from(payload: ResharePayload) -> Self {
+        let bytes = payload.encode();
+        Self {
+            bytes,
+            decoded: std::sync::Arc::new(std::sync::OnceLock::from(Some(payload))),
+        }
+    }
+}
+
+impl std::fmt::Debug for Reshare {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // glue's payloads have no `Debug`: the size, and whether it was read yet.
+        f.debug_struct("Reshare")
+            .field("bytes", &self.bytes.len())
+            .field("decoded", &self.decoded.get().is_some())
+            .finish()
+    }
+}
+
+impl PartialEq for Reshare {
+    fn eq(&self, other: &Self) -> bool {
+        self.bytes == other.bytes
+    }
+}
+
+impl Eq for Reshare {}
+
+impl Write for Reshare {
+    fn write(&self, buf: &mut impl BufMut) {
+        self.bytes.write(buf);
+    }
+}
+
+impl EncodeSize for Reshare {
+    fn encode_size(&self) -> usize {
+        self.bytes.encode_size()
+    }
+}
+
+impl Read for Reshare {
+    type Cfg = ();
+
+    fn read_cfg(buf: &mut impl Buf, _: &()) -> Result<Self, CodecError> {
+        let bytes = bytes::Bytes::read_cfg(buf, &(..=Self::max_bytes()).into())?;
+        Ok(Self::from_bytes(bytes))
+    }
+}
+
 /// A block as consensus orders it.
 ///
 /// It embeds the simplex context it was proposed under (the glue `Deferred` marshal verifies it),
@@ -73,18 +166,19 @@ pub struct Block {
     /// `(epoch, view - 1)` (see [`crate::threshold`]), which every validator checks and the
     /// ledger's randomness is drawn from. `None` only in view 1 (round 0 is genesis, unsigned).
     pub seed: Option<SeedSignature>,
-    /// The key resharing's part of the block (see [`ResharePayload`]).
-    pub reshare: Option<ResharePayload>,
+    /// The key resharing's part of the block (see [`ResharePayload`]), kept encoded.
+    pub reshare: Option<Reshare>,
     pub txs: Vec<SignedTransaction>,
 }
 
 impl std::fmt::Debug for Block {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         // glue's payloads have no `Debug`: name which one the block carries.
-        let reshare = match &self.reshare {
+        let reshare = match self.reshare.as_ref().map(Reshare::payload) {
             None => "none".to_string(),
-            Some(Payload::DealerLog(_)) => "dealer log".to_string(),
-            Some(Payload::EpochInfo(info)) => format!("epoch {} info", info.epoch.get()),
+            Some(None) => "undecodable".to_string(),
+            Some(Some(Payload::DealerLog(_))) => "dealer log".to_string(),
+            Some(Some(Payload::EpochInfo(info))) => format!("epoch {} info", info.epoch.get()),
         };
         f.debug_struct("Block")
             .field("context", &self.context)
@@ -133,7 +227,7 @@ impl Block {
             ops_root,
             range,
             seed: None,
-            reshare: epoch_info.map(Payload::EpochInfo),
+            reshare: epoch_info.map(|info| Payload::EpochInfo(info).into()),
             txs: Vec::new(),
         }
     }
@@ -194,7 +288,7 @@ impl Read for Block {
         let ops_root = Digest::read(buf)?;
         let range = NonEmptyRange::<Location>::read(buf)?;
         let seed = Option::<SeedSignature>::read(buf)?;
-        let reshare = Option::<ResharePayload>::read_cfg(buf, &reshare_codec())?;
+        let reshare = Option::<Reshare>::read(buf)?;
         let count = u32::read(buf)? as usize;
         if count > MAX_BLOCK_TXS {
             return Err(CodecError::InvalidLength(count));
@@ -272,7 +366,8 @@ impl BoundedBlock for Block {
             + 1
             + SeedSignature::SIZE
             + 1
-            + ResharePayload::max_encode_size(crate::threshold::max_validators())
+            + commonware_codec::varint::UInt(Reshare::max_bytes() as u32).encode_size()
+            + Reshare::max_bytes()
             + u32::SIZE
             + MAX_BLOCK_TX_BYTES
     }
@@ -284,7 +379,7 @@ impl ReshareBlock for Block {
     type Directory = Unit;
 
     fn payload(&self) -> Option<ResharePayload> {
-        self.reshare.clone()
+        self.reshare.as_ref().and_then(Reshare::payload)
     }
 }
 
@@ -341,5 +436,57 @@ mod tests {
         let count_at = bytes.len() - block.tx_bytes() - u32::SIZE;
         bytes[count_at..count_at + 4].copy_from_slice(&(MAX_BLOCK_TXS as u32 + 1).to_be_bytes());
         assert!(Block::decode_cfg(bytes::Bytes::from(bytes), &()).is_err());
+    }
+
+    fn epoch_info() -> EpochInfo {
+        let validators: Vec<_> = (0..4)
+            .map(|seed| ed25519::PrivateKey::from_seed(seed).public_key())
+            .collect();
+        let (key, _) = crate::threshold::deal(
+            <rand_chacha::ChaCha20Rng as rand_core::SeedableRng>::seed_from_u64(7),
+            &validators,
+        );
+        crate::epochs::genesis_epoch_info(&key)
+    }
+
+    #[test]
+    fn a_received_payload_is_decoded_only_when_read_and_then_once() {
+        let mut block = sample(1);
+        block.reshare = Some(Payload::EpochInfo(epoch_info()).into());
+        let decoded = Block::decode_cfg(block.encode(), &()).unwrap();
+        assert_eq!(decoded, block);
+        assert_eq!(decoded.digest(), block.digest());
+        let reshare = decoded.reshare.as_ref().unwrap();
+        assert!(reshare.decoded.get().is_none(), "decoded on receipt");
+        let Some(Payload::EpochInfo(info)) = decoded.payload() else {
+            panic!("the epoch info reads back");
+        };
+        assert_eq!(info, epoch_info());
+        assert!(reshare.decoded.get().is_some(), "kept once decoded");
+        // Clones share what was decoded.
+        assert!(decoded.clone().reshare.unwrap().decoded.get().is_some());
+    }
+
+    #[test]
+    fn undecodable_payload_bytes_make_a_block_with_no_payload_and_oversized_ones_no_block() {
+        let mut block = sample(1);
+        block.reshare = Some(Reshare::from_bytes(bytes::Bytes::from_static(&[0xff; 40])));
+        let decoded = Block::decode_cfg(block.encode(), &()).unwrap();
+        assert!(decoded.payload().is_none());
+        assert_eq!(
+            decoded
+                .reshare
+                .as_ref()
+                .map(|reshare| reshare.bytes().len()),
+            Some(40)
+        );
+        // The largest encoding a block may carry is accepted; one byte more is not a block.
+        block.reshare = Some(Reshare::from_bytes(vec![0; Reshare::max_bytes()].into()));
+        assert!(block.encode_size() <= Block::max_encode_size(&()));
+        assert!(Block::decode_cfg(block.encode(), &()).is_ok());
+        block.reshare = Some(Reshare::from_bytes(
+            vec![0; Reshare::max_bytes() + 1].into(),
+        ));
+        assert!(Block::decode_cfg(block.encode(), &()).is_err());
     }
 }

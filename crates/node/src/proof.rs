@@ -139,6 +139,9 @@ fn account_records(store: &ledger::MemoryStore, account: &AccountId) -> Vec<(Vec
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Verified {
     pub height: u64,
+    /// The consensus epoch whose committee signed the certificate; every epoch signs under the
+    /// one chain key.
+    pub epoch: u64,
     pub block: Digest,
     pub state_root: Digest,
     pub nonce: u64,
@@ -211,6 +214,7 @@ pub fn verify(
     let nonce_key = ledger::state::nonce_key(account);
     let mut verified = Verified {
         height: view.height,
+        epoch: commonware_consensus::Epochable::epoch(&finalization).get(),
         block: block.digest(),
         state_root: block.state_root,
         nonce: 0,

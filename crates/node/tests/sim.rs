@@ -485,8 +485,11 @@ impl Property<ed25519::PublicKey, Validator> for Reshared {
                         .get_block(Identifier::Height(Height::new(height)))
                         .await
                         .ok_or_else(|| format!("validator {index} has no block at {height}"))?;
-                    let Some(commonware_glue::dkg::types::Payload::EpochInfo(info)) =
-                        &block.inner().reshare
+                    let Some(commonware_glue::dkg::types::Payload::EpochInfo(info)) = block
+                        .inner()
+                        .reshare
+                        .as_ref()
+                        .and_then(node::block::Reshare::payload)
                     else {
                         return Err(format!(
                             "validator {index}: the final block {height} carries no epoch info"
