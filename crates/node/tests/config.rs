@@ -151,26 +151,6 @@ fn out_of_range_values_are_refused_by_name() {
     assert_eq!(config.tuning.page_cache_pages.get(), 8192 * 256);
 }
 
-/// glue restarts a consensus epoch from the block that introduced it: a node that kept fewer
-/// blocks than an epoch, less two, could not restart.
-#[test]
-fn a_retention_shorter_than_an_epoch_is_refused() {
-    // The genesis leaves the epoch length at its default, 3,600 blocks.
-    match Files::new("short-retention", "retained_blocks = 3597").load() {
-        Err(RunError::Config(message)) => {
-            assert!(
-                message.starts_with("retained_blocks is 3597; the chain's epochs are 3600"),
-                "{message}"
-            );
-        }
-        other => panic!("expected a configuration error, got {other:?}"),
-    }
-    let config = Files::new("epoch-retention", "retained_blocks = 3598")
-        .load()
-        .unwrap();
-    assert_eq!(config.retained_blocks, 3_598);
-}
-
 #[test]
 fn a_data_directory_is_claimed_when_new_and_refused_when_written_in_another_format() {
     use node::run::{DATA_FORMAT, FORMAT_FILE, claim_data_dir};
