@@ -8,10 +8,8 @@
 //! 2. Latency: single transfers at half that rate; each one's time from submission until a block
 //!    containing it is finalized on the validator it was sent to (p50, p99).
 //! 3. Epoch change: at a quarter of that rate, the time between validator 0 reporting two
-//!    consecutive finalized heights, for the first block of a staking epoch against every other
-//!    block, over `EPOCH_BOUNDARIES` boundaries. Where consensus epochs are the staking epochs,
-//!    that block is the first of a new consensus engine, after the key was reshared; where
-//!    consensus runs one epoch (real nodes, today), only the ledger's committee changes there.
+//!    consecutive finalized heights, for the first block of an epoch (the key reshared, a new
+//!    consensus engine started) against every other block, over `EPOCH_BOUNDARIES` boundaries.
 //!
 //! `cargo bench --bench devnet` (set `EQUA_BENCH_SECS` to change the measured window,
 //! `EQUA_BENCH_BIN` to measure another build of `equa`, such as an earlier release, and

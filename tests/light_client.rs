@@ -209,3 +209,61 @@ fn verified_balances_match_and_every_tampering_is_caught() {
     assert!(stderr.contains("VERIFICATION FAILED"), "{stderr}");
     assert!(output.stdout.is_empty(), "nothing unverified is shown");
 }
+
+/// The chain key outlives its shares: after two reshares (the devnet's epochs are 32 blocks),
+/// a balance verifies against the key of genesis, under a certificate from a later epoch's
+/// committee.
+#[test]
+fn a_balance_verifies_against_the_genesis_key_after_two_reshares() {
+    // Blocks every 50 ms when idle, so that two epochs pass in seconds.
+    let devnet = Devnet::start_with(
+        "light-client-epochs",
+        RPC_PORT + 100,
+        P2P_PORT + 100,
+        &[],
+        &["--idle-block-interval-ms", "50"],
+    );
+    let blocks_per_epoch = 32;
+    devnet.wait_for_height(1, 2 * blocks_per_epoch);
+    let bob = devnet.address("bob");
+    let receipt = devnet.json("alice", &["send", &bob, "1", "USDX"]);
+    assert_eq!(receipt["outcome"], "success");
+    devnet.wait_for_height(1, receipt["height"].as_u64().unwrap());
+
+    let chain_key_file = devnet.dir.join("chain-key.txt");
+    let output = devnet.query(
+        1,
+        &[
+            "--json",
+            "account",
+            "show",
+            &devnet.address("alice"),
+            "--verify",
+            "--chain-key",
+            chain_key_file.to_str().unwrap(),
+        ],
+    );
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let shown: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    let verified = &shown["verified"];
+    let height = verified["height"].as_u64().unwrap();
+    let epoch = verified["epoch"].as_u64().unwrap();
+    assert!(epoch >= 2, "signed in epoch {epoch}: {shown}");
+    assert_eq!(epoch, height / blocks_per_epoch, "{shown}");
+    assert_eq!(shown["nonce"], 1, "{shown}");
+
+    // Every validator's log shows the ceremonies that reshared the key before that epoch.
+    let log = std::fs::read_to_string(devnet.dir.join("validator-1/node.log")).unwrap();
+    for reshared in 1..=epoch {
+        assert!(
+            log.contains(&format!(
+                "completed reshare ceremony epoch=Epoch({reshared}) round={reshared} success=true"
+            )),
+            "no successful ceremony for epoch {reshared} in validator 1's log"
+        );
+    }
+}

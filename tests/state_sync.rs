@@ -24,7 +24,7 @@ const P2P_PORT: u16 = 31_300;
 /// The devnet's full node serves RPC after the four validators' ports.
 const FULL_NODE: u16 = 4;
 /// Finalized blocks each node keeps.
-const RETAINED: &str = "40";
+const RETAINED: &str = "64";
 /// Blocks per section of the blocks archive: pruning removes whole sections.
 const SECTION: u64 = 1_024;
 const SENDERS: [&str; 4] = ["alice", "bob", "carol", "dave"];

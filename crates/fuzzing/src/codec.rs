@@ -52,6 +52,16 @@ pub fn block(data: &[u8]) {
     for tx in &block.txs {
         assert!(tx.size() <= MAX_TX_BYTES);
     }
+    // The resharing payload travels encoded; a payload that decodes must be its one encoding.
+    if let Some(reshare) = &block.reshare
+        && let Some(payload) = reshare.payload()
+    {
+        assert_eq!(
+            payload.encode().as_ref(),
+            reshare.bytes(),
+            "the resharing payload re-encodes differently"
+        );
+    }
 }
 
 /// A batch of transactions relayed by a peer.

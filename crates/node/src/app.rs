@@ -1133,6 +1133,24 @@ mod tests {
             app.check_header(&block, &parent).unwrap_err(),
             "the resharing payload does not decode"
         );
+        // A payload that decodes passes; the same bytes with one more do not.
+        let info =
+            commonware_glue::dkg::types::Payload::EpochInfo(crate::epochs::genesis_epoch_info(
+                &crate::threshold::deal(
+                    <rand_chacha::ChaCha20Rng as rand_core::SeedableRng>::seed_from_u64(3),
+                    &[ed25519::PrivateKey::from_seed(1).public_key()],
+                )
+                .0,
+            ));
+        let valid = crate::block::Reshare::from(info);
+        block.reshare = Some(valid.clone());
+        assert!(app.check_header(&block, &parent).is_ok());
+        let trailing = [valid.bytes(), &[0]].concat();
+        block.reshare = Some(crate::block::Reshare::from_bytes(trailing.into()));
+        assert_eq!(
+            app.check_header(&block, &parent).unwrap_err(),
+            "the resharing payload does not decode"
+        );
     }
 
     #[test]

@@ -33,7 +33,7 @@ use ledger::{Genesis, MemoryStore};
 use serde::Deserialize;
 use std::{
     net::SocketAddr,
-    num::{NonZeroU32, NonZeroUsize},
+    num::{NonZeroU32, NonZeroU64, NonZeroUsize},
     path::{Path, PathBuf},
     sync::{
         Arc,
@@ -66,8 +66,8 @@ pub enum RunError {
 /// records (its parameters and genesis validators are in the genesis state, and its call is a
 /// new transaction variant), which a format-4 store lacks. Format 6 adds epochs to staking (the
 /// epoch length in its parameters, each epoch's committee, each validator's service), so a
-/// format-5 state decodes differently. Format 7 runs consensus under glue's resharing, with its
-/// payload carried in blocks. Format 8 carries that payload length-prefixed and decodes it
+/// format-5 state decodes differently. Format 7 runs consensus in epochs, with the key's
+/// resharing carried in blocks. Format 8 carries that payload length-prefixed and decodes it
 /// only when read (`block::Reshare`), so its blocks, the genesis one included, differ.
 pub const DATA_FORMAT: u32 = 8;
 
@@ -296,8 +296,8 @@ pub struct RunConfig {
     pub tuning: engine::Tuning,
     /// Whether a node with no state yet syncs it from peers (see [`engine::StateSync`]).
     pub state_sync: bool,
-    /// Finalized blocks kept for peers that are behind ([`DEFAULT_RETAINED_BLOCKS`] unless
-    /// configured).
+    /// Finalized blocks kept for peers that are behind ([`DEFAULT_RETAINED_BLOCKS`], or two
+    /// epochs if more, unless configured; at least two epochs).
     pub retained_blocks: usize,
 }
 
@@ -407,7 +407,11 @@ impl RunConfig {
             )));
         }
         let retained_blocks = match raw.retained_blocks {
-            None => DEFAULT_RETAINED_BLOCKS,
+            // A chain of epochs longer than half the default keeps two of them.
+            None => DEFAULT_RETAINED_BLOCKS.max(
+                usize::try_from(genesis.staking.blocks_per_epoch.saturating_mul(2))
+                    .unwrap_or(usize::MAX),
+            ),
             Some(blocks) if blocks < MIN_RETAINED_BLOCKS as u64 => {
                 return Err(RunError::Config(format!(
                     "retained_blocks is {blocks}; it must be at least {MIN_RETAINED_BLOCKS}, so \
@@ -418,6 +422,19 @@ impl RunConfig {
                 RunError::Config(format!("retained_blocks is {blocks}; it is too large"))
             })?,
         };
+        // A node keeps two epochs of blocks: glue restarts an epoch from the block that
+        // introduced it, and a joining node's probe asks for the boundary block of the floor's
+        // epoch, which may be up to an epoch behind the tip.
+        let epoch_blocks = genesis.staking.blocks_per_epoch;
+        if (retained_blocks as u64) < epoch_blocks.saturating_mul(2) {
+            return Err(RunError::Config(format!(
+                "retained_blocks is {retained_blocks}; the chain's epochs are {epoch_blocks} \
+                 blocks (params.staking.blocks_per_epoch in the genesis file), and a node keeps \
+                 at least two epochs of blocks ({}) so that it can restart in the current epoch \
+                 and serve its boundary to joining nodes",
+                epoch_blocks.saturating_mul(2)
+            )));
+        }
         Ok(Self {
             followers,
             web,
@@ -648,12 +665,10 @@ pub fn run_with(config: RunConfig, started: impl FnOnce(Started) + Send + 'stati
             scheme,
             consensus_key: config.consensus_key.clone(),
             signer: config.private_key.clone(),
-            // Consensus keeps one epoch in real processes for now; the ledger's staking epochs
-            // are counted apart from it. With the genesis's epochs, a network-namespace run saw
-            // a validator process a block finalized before a 2|2 partition more than 2 s late,
-            // at the end of epoch 0 (cause not found yet), and a node keeping only an epoch of
-            // blocks cannot serve the boundaries a joining node's probe asks for.
-            blocks_per_epoch: engine::SINGLE_EPOCH,
+            // Consensus epochs are the ledger's staking epochs: the key is reshared at the end
+            // of each.
+            blocks_per_epoch: NonZeroU64::new(config.genesis.staking.blocks_per_epoch)
+                .expect("the genesis refuses epochs of 0 blocks"),
             followers: followers.clone(),
             app,
             provider: Arc::new(mempool.clone()),

@@ -151,6 +151,29 @@ fn out_of_range_values_are_refused_by_name() {
     assert_eq!(config.tuning.page_cache_pages.get(), 8192 * 256);
 }
 
+/// A node keeps two epochs of blocks: glue restarts an epoch from the block that introduced it,
+/// and a joining node's probe asks for the boundary block of the floor's epoch.
+#[test]
+fn a_retention_shorter_than_two_epochs_is_refused() {
+    // The genesis leaves the epoch length at its default, 3,600 blocks.
+    match Files::new("short-retention", "retained_blocks = 7199").load() {
+        Err(RunError::Config(message)) => {
+            assert!(
+                message.starts_with("retained_blocks is 7199; the chain's epochs are 3600"),
+                "{message}"
+            );
+        }
+        other => panic!("expected a configuration error, got {other:?}"),
+    }
+    let config = Files::new("epoch-retention", "retained_blocks = 7200")
+        .load()
+        .unwrap();
+    assert_eq!(config.retained_blocks, 7_200);
+    // Unset, it is the default, or two epochs of a chain whose epochs are longer than half that.
+    let config = Files::new("default-retention", "").load().unwrap();
+    assert_eq!(config.retained_blocks, node::run::DEFAULT_RETAINED_BLOCKS);
+}
+
 #[test]
 fn a_data_directory_is_claimed_when_new_and_refused_when_written_in_another_format() {
     use node::run::{DATA_FORMAT, FORMAT_FILE, claim_data_dir};
