@@ -614,7 +614,11 @@ where
         let subscription = probe_mailbox.subscribe();
         // A full node waits as long as it takes. A validator must not: at genesis nobody has a
         // finalization to answer with, and more than f validators waiting would halt the chain.
-        let artifact = if scheme.me().is_some() {
+        // One whose sync was interrupted waits too: peers named a floor before, and starting
+        // from the persisted floor without a fresh answer could leave it without that floor's
+        // epoch info.
+        let interrupted = plan.floor().is_some();
+        let artifact = if scheme.me().is_some() && !interrupted {
             match select(
                 pin!(subscription),
                 pin!(context.sleep(VALIDATOR_FLOOR_WAIT)),
@@ -639,8 +643,7 @@ where
             }
             None => tracing::warn!(
                 waited_s = VALIDATOR_FLOOR_WAIT.as_secs(),
-                "state sync: no validator named a finalized block; starting without a new floor \
-                 (from genesis, or from the floor of an interrupted sync)"
+                "state sync: no validator named a finalized block in time; starting from genesis"
             ),
         }
     }
@@ -648,6 +651,25 @@ where
     if sync_floor.is_some() {
         progress.set_phase(SyncPhase::SyncingRecords);
     }
+    // Persisted at once beside the floor: a node that stopped between the two would restart
+    // with a floor in a later epoch and no info for it.
+    let dkg_state_sync = DkgStateSyncPlan::init(
+        context.child("dkg_state_sync"),
+        DkgStateSyncConfig {
+            partition_prefix: prefix.clone(),
+            max_participants: crate::threshold::max_validators(),
+            max_supported_mode: ModeVersion::v0(),
+        },
+        // The floor `set_floor` kept is the later of the persisted and the sampled one, and the
+        // probe's info is for its epoch (glue's plan refuses a mismatch).
+        synced_info.map(|info| DkgStateSync {
+            info,
+            floor: sync_floor
+                .clone()
+                .expect("a found floor is the plan's floor"),
+        }),
+    )
+    .await;
 
     let (marshal_actor, marshal_mailbox, floor) =
         MarshalActor::<_, Standard<Block>, _, _, _, _, _>::init(
@@ -767,23 +789,6 @@ where
         }),
     );
     let (fence, gate) = Fence::new();
-    let dkg_state_sync = DkgStateSyncPlan::init(
-        context.child("dkg_state_sync"),
-        DkgStateSyncConfig {
-            partition_prefix: prefix.clone(),
-            max_participants: crate::threshold::max_validators(),
-            max_supported_mode: ModeVersion::v0(),
-        },
-        // The floor `set_floor` kept is the later of the persisted and the sampled one, and the
-        // probe's info is for its epoch (glue's plan refuses a mismatch).
-        synced_info.map(|info| DkgStateSync {
-            info,
-            floor: sync_floor
-                .clone()
-                .expect("a found floor is the plan's floor"),
-        }),
-    )
-    .await;
     let (reshare_actor, reshare_mailbox) = reshare::Actor::new(
         context.child("reshare"),
         reshare::Config {
