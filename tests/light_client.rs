@@ -35,23 +35,17 @@ fn proof_of(devnet: &Devnet, index: u16, account: &AccountId) -> AccountProofVie
     })
 }
 
-#[test]
-fn verified_balances_match_and_every_tampering_is_caught() {
-    let devnet = Devnet::start("light-client", RPC_PORT, P2P_PORT);
-    let bob = devnet.address("bob");
-    let receipt = devnet.json("alice", &["send", &bob, "12.5", "USDX"]);
-    assert_eq!(receipt["outcome"], "success");
-    devnet.wait_for_height(1, receipt["height"].as_u64().unwrap());
-
-    // Through the command line, from another validator than the one that took the transfer.
+/// `equa --json account show <wallet's address> --verify` through validator `index`, against
+/// the devnet's chain key; it must succeed.
+fn verified_on(devnet: &Devnet, index: u16, wallet: &str) -> serde_json::Value {
     let chain_key_file = devnet.dir.join("chain-key.txt");
     let output = devnet.query(
-        1,
+        index,
         &[
             "--json",
             "account",
             "show",
-            &devnet.address("alice"),
+            &devnet.address(wallet),
             "--verify",
             "--chain-key",
             chain_key_file.to_str().unwrap(),
@@ -62,7 +56,19 @@ fn verified_balances_match_and_every_tampering_is_caught() {
         "{}",
         String::from_utf8_lossy(&output.stderr)
     );
-    let shown: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    serde_json::from_slice(&output.stdout).unwrap()
+}
+
+#[test]
+fn verified_balances_match_and_every_tampering_is_caught() {
+    let devnet = Devnet::start("light-client", RPC_PORT, P2P_PORT);
+    let bob = devnet.address("bob");
+    let receipt = devnet.json("alice", &["send", &bob, "12.5", "USDX"]);
+    assert_eq!(receipt["outcome"], "success");
+    devnet.wait_for_height(1, receipt["height"].as_u64().unwrap());
+
+    // Through the command line, from another validator than the one that took the transfer.
+    let shown = verified_on(&devnet, 1, "alice");
     assert_eq!(shown["nonce"], 1, "alice sent one transfer: {shown}");
     let usdx = shown["balances"]
         .as_array()
@@ -230,25 +236,7 @@ fn a_balance_verifies_against_the_genesis_key_after_two_reshares() {
     assert_eq!(receipt["outcome"], "success");
     devnet.wait_for_height(1, receipt["height"].as_u64().unwrap());
 
-    let chain_key_file = devnet.dir.join("chain-key.txt");
-    let output = devnet.query(
-        1,
-        &[
-            "--json",
-            "account",
-            "show",
-            &devnet.address("alice"),
-            "--verify",
-            "--chain-key",
-            chain_key_file.to_str().unwrap(),
-        ],
-    );
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    let shown: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    let shown = verified_on(&devnet, 1, "alice");
     let verified = &shown["verified"];
     let height = verified["height"].as_u64().unwrap();
     let epoch = verified["epoch"].as_u64().unwrap();

@@ -1135,13 +1135,7 @@ mod tests {
         );
         // A payload that decodes passes; the same bytes with one more do not.
         let info =
-            commonware_glue::dkg::types::Payload::EpochInfo(crate::epochs::genesis_epoch_info(
-                &crate::threshold::deal(
-                    <rand_chacha::ChaCha20Rng as rand_core::SeedableRng>::seed_from_u64(3),
-                    &[ed25519::PrivateKey::from_seed(1).public_key()],
-                )
-                .0,
-            ));
+            commonware_glue::dkg::types::Payload::EpochInfo(crate::block::tests::epoch_info());
         let valid = crate::block::Reshare::from(info);
         block.reshare = Some(valid.clone());
         assert!(app.check_header(&block, &parent).is_ok());

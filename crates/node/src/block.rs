@@ -388,7 +388,7 @@ impl ReshareBlock for Block {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use commonware_codec::Decode;
     use commonware_utils::non_empty_range;
@@ -442,7 +442,8 @@ mod tests {
         assert!(Block::decode_cfg(bytes::Bytes::from(bytes), &()).is_err());
     }
 
-    fn epoch_info() -> EpochInfo {
+    /// Epoch 0's info for a key dealt to four validators.
+    pub(crate) fn epoch_info() -> EpochInfo {
         let validators: Vec<_> = (0..4)
             .map(|seed| ed25519::PrivateKey::from_seed(seed).public_key())
             .collect();

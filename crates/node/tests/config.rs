@@ -172,6 +172,13 @@ fn a_retention_shorter_than_two_epochs_is_refused() {
     // Unset, it is the default, or two epochs of a chain whose epochs are longer than half that.
     let config = Files::new("default-retention", "").load().unwrap();
     assert_eq!(config.retained_blocks, node::run::DEFAULT_RETAINED_BLOCKS);
+    let long = format!("{GENESIS}\n[params.staking]\nblocks_per_epoch = 60000\n");
+    let files = Files::new("long-epochs", "");
+    std::fs::write(files.0.join("genesis.toml"), &long).unwrap();
+    assert_eq!(files.load().unwrap().retained_blocks, 120_000);
+    let files = Files::new("long-epochs-short-retention", "retained_blocks = 100000");
+    std::fs::write(files.0.join("genesis.toml"), &long).unwrap();
+    assert!(matches!(files.load(), Err(RunError::Config(message)) if message.contains("(120000)")));
 }
 
 #[test]
