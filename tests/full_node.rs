@@ -144,37 +144,6 @@ fn a_full_node_syncs_late_serves_rpc_and_forwards_transactions() {
 }
 
 #[test]
-fn a_node_whose_key_nobody_lists_is_refused_at_start() {
-    let dir = std::env::temp_dir().join(format!("equa-unlisted-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    let status = Command::new(env!("CARGO_BIN_EXE_equa"))
-        .args(["devnet", "--init-only", "--dir", dir.to_str().unwrap()])
-        .stdout(Stdio::null())
-        .status()
-        .unwrap();
-    assert!(status.success());
-    let path = dir.join("full-node/node.toml");
-    let config = std::fs::read_to_string(&path).unwrap();
-    let unlisted = config
-        .lines()
-        .filter(|line| !line.starts_with("followers"))
-        .collect::<Vec<_>>()
-        .join("\n");
-    std::fs::write(&path, unlisted).unwrap();
-    let output = Command::new(env!("CARGO_BIN_EXE_equa"))
-        .args(["node", "--config", path.to_str().unwrap()])
-        .output()
-        .unwrap();
-    assert!(!output.status.success());
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(
-        stderr.contains("neither a validator's nor one of the followers"),
-        "{stderr}"
-    );
-    let _ = std::fs::remove_dir_all(&dir);
-}
-
-#[test]
 fn a_data_directory_of_an_earlier_format_is_refused_at_start_and_left_as_it_was() {
     let dir = std::env::temp_dir().join(format!("equa-old-data-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);

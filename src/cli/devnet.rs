@@ -83,6 +83,11 @@ pub struct DevnetArgs {
     /// How many validators a new devnet has (1 to 100). Used when the directory is created.
     #[arg(long, default_value_t = DEFAULT_VALIDATORS, value_name = "N")]
     pub validators: usize,
+    /// Seats on each epoch's committee (at least the number of validators, and 4):
+    /// more leaves seats for validators who join by staking (`equa validator register`)
+    /// without out-bonding a genesis validator. Used when the directory is created.
+    #[arg(long, value_name = "SEATS")]
+    pub committee_size: Option<u16>,
     /// The address each validator listens on for peers and JSON-RPC, one per validator and
     /// separated by commas (127.0.0.1 for all when absent), for validators on different hosts
     /// or network namespaces. The ports stay those above plus the validator's index; the web
@@ -191,13 +196,17 @@ fn genesis_toml(
     now_ms: u64,
     wallets: &[DemoWallet],
     validators: &[(AccountId, SocketAddr)],
+    committee_size: Option<u16>,
 ) -> String {
     let issuer = wallets[0].account;
     // Every validator of the devnet sits on the committee its registry elects.
-    let committee = validators.len().clamp(
-        usize::from(ledger::staking::params::MIN_COMMITTEE),
-        usize::from(ledger::staking::params::MAX_COMMITTEE),
-    );
+    let committee = committee_size
+        .map_or(0, usize::from)
+        .max(validators.len())
+        .clamp(
+            usize::from(ledger::staking::params::MIN_COMMITTEE),
+            usize::from(ledger::staking::params::MAX_COMMITTEE),
+        );
     // Short epochs, so that committees turn over within a minute on an idle devnet: 32 blocks
     // up to eight seats, four blocks per seat (the rules' least) beyond.
     let blocks_per_epoch = 4 * committee.max(8);
@@ -262,6 +271,8 @@ pub struct Setup {
     pub idle_block_interval_ms: Option<u64>,
     pub retained_blocks: Option<u64>,
     pub hosts: Vec<IpAddr>,
+    /// Committee seats (the number of validators when `None`).
+    pub committee_size: Option<u16>,
 }
 
 impl Setup {
@@ -363,7 +374,7 @@ pub fn create(dir: &Path, validators: usize, ports: &Setup) -> Result<Vec<PathBu
         .collect();
     write(
         &dir.join("genesis.toml"),
-        &genesis_toml(now_ms, &wallets, &validator_accounts),
+        &genesis_toml(now_ms, &wallets, &validator_accounts, ports.committee_size),
     )?;
     ledger::Genesis::load(&dir.join("genesis.toml")).map_err(|e| format!("devnet genesis: {e}"))?;
 
@@ -531,6 +542,7 @@ pub fn run(args: DevnetArgs) -> Result<(), String> {
                 idle_block_interval_ms: args.idle_block_interval_ms,
                 retained_blocks: args.retained_blocks,
                 hosts: args.hosts,
+                committee_size: args.committee_size,
             },
         )?
     };
@@ -732,6 +744,7 @@ mod tests {
             idle_block_interval_ms: None,
             retained_blocks: None,
             hosts: hosts.iter().map(|host| host.parse().unwrap()).collect(),
+            committee_size: None,
         }
     }
 

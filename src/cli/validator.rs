@@ -143,8 +143,8 @@ fn print_registry(global: &Global, view: &StakingView) {
     println!("bonded:    {}", view.bonded);
     println!(
         "epochs:    {} blocks each; the registry's election now holds {} (an epoch's signing \
-         committee is fixed three epochs before it starts; consensus still runs with the genesis \
-         validators until it takes each epoch's committee)",
+         committee is fixed three epochs before it starts: its members receive their shares of \
+         the chain key in the epoch before)",
         params.blocks_per_epoch,
         view.committee.len()
     );

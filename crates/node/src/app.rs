@@ -96,6 +96,9 @@ struct Shared {
     restored: Option<Restored>,
     /// How many times this application was given a ledger read back from the store.
     restores: u64,
+    /// The state read back at start and its height, until the first block is finalized: the
+    /// node's latest finalized state until then (`restored` is handed to a block, this stays).
+    recovered: Option<(u64, Arc<MemoryStore>)>,
     /// The most recent finalized blocks with their receipts, for the RPC, oldest first.
     recent: VecDeque<Arc<FinalizedBlock>>,
     /// Where each recent finalized transaction is: (height, index in the block).
@@ -136,6 +139,19 @@ pub struct AppHandle {
 impl AppHandle {
     pub fn finalized(&self) -> Option<FinalizedState> {
         self.shared.lock().expect("lock").finalized.clone()
+    }
+
+    /// The latest finalized ledger state this node holds, and its height: the state after the
+    /// last block it finalized since it started, or else the state it read back from its store
+    /// at start (which was finalized before it stopped). `None` on a node that holds only
+    /// genesis.
+    pub fn committed_state(&self) -> Option<(u64, Arc<MemoryStore>)> {
+        let shared = self.shared.lock().expect("lock");
+        shared
+            .finalized
+            .as_ref()
+            .map(|finalized| (finalized.height, finalized.store.clone()))
+            .or_else(|| shared.recovered.clone())
     }
 
     pub fn audit_failures(&self) -> Vec<String> {
@@ -306,6 +322,7 @@ impl App {
         }
         let mut shared = self.shared.lock().expect("lock");
         shared.restores += 1;
+        shared.recovered = Some((height, store.clone()));
         shared.restored = Some(Restored {
             state_root,
             executed: Arc::new(Executed {
@@ -868,6 +885,7 @@ where
         let market_revision = shared.finalized.as_ref().map_or(0, |f| {
             f.market_revision.saturating_add(u64::from(market_calls))
         });
+        shared.recovered = None;
         shared.finalized = Some(FinalizedState {
             height,
             digest,

@@ -236,6 +236,9 @@ pub struct Tuning {
     /// Messages each peer may send at once on each consensus channel (see
     /// [`DEFAULT_CHANNEL_BURST`]). Only the p2p network's registration uses it.
     pub channel_burst: NonZeroU32,
+    /// The most peers (this node included) the p2p layer accepts in one tracked set; the
+    /// secondary peers of every set are cut to fit (see [`crate::epochs::Peers`]).
+    pub max_peers_per_set: usize,
 }
 
 impl Default for Tuning {
@@ -244,6 +247,7 @@ impl Default for Tuning {
             idle_block_interval: DEFAULT_IDLE_BLOCK_INTERVAL,
             page_cache_pages: DEFAULT_PAGE_CACHE_PAGES,
             channel_burst: DEFAULT_CHANNEL_BURST,
+            max_peers_per_set: usize::MAX,
         }
     }
 }
@@ -486,6 +490,7 @@ where
                 idle_block_interval,
                 page_cache_pages,
                 channel_burst: _,
+                max_peers_per_set,
             },
     } = config;
     let timeouts = Timeouts::CHAIN;
@@ -517,7 +522,9 @@ where
         CONSENSUS_NAMESPACE,
         identity,
     ));
-    let peer_provider = crate::epochs::Peers::new(peer_provider, followers);
+    let peer_provider = crate::epochs::Peers::new(peer_provider, followers)
+        .with_candidates(app.handle(), max_peers_per_set);
+    let app_handle = app.handle();
 
     let resolver = marshal_resolver::init(
         context.child("marshal_resolver"),
@@ -795,7 +802,12 @@ where
             signer,
             manager: peer_provider.clone(),
             blocker: blocker.clone(),
-            participants_provider: crate::epochs::FixedParticipants::new(players),
+            participants_provider: crate::epochs::StakingParticipants::new(
+                context.child("participants"),
+                app_handle,
+                players,
+                blocks_per_epoch.get(),
+            ),
             secret_store: secrets,
             strategy: Sequential,
             registrar: crate::dkg::EquaRegistrar::new(public_key.clone(), schemes.clone()),

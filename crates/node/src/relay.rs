@@ -183,14 +183,18 @@ where
                 }
                 continue;
             };
-            // One batch verification for the whole batch; a bad signature fails only its own
-            // transaction.
-            let valid = ledger::verify_signatures(&batch);
-            for (tx, signature_valid) in batch.into_iter().zip(valid) {
+            // One batch verification for the whole batch. A node relays only transactions it
+            // admitted, whose signatures it checked, so any bad signature is the sender's doing:
+            // it is blocked, which also bounds what its batches cost in single checks.
+            let Some(batch) = signed(batch) else {
+                commonware_p2p::block!(blocker, peer, "relayed a transaction with a bad signature");
+                continue;
+            };
+            for tx in batch {
                 // Duplicates, stale nonces and full pools are expected here; they are only
                 // counted.
                 let id = tx.id();
-                let outcome = mempool.submit_checked(tx, signature_valid);
+                let outcome = mempool.submit_checked(tx, true);
                 match &outcome {
                     Ok(_) => tracing::debug!(tx = %rpc::views::tx_id_hex(&id), ?peer, "admitted from a peer"),
                     Err(error) => {
@@ -205,6 +209,14 @@ where
         }
     });
     (Relay { queue }, outgoing, incoming)
+}
+
+/// `batch` if every signature in it is valid (one batch verification), `None` if any is not.
+fn signed(batch: Vec<SignedTransaction>) -> Option<Vec<SignedTransaction>> {
+    ledger::verify_signatures(&batch)
+        .into_iter()
+        .all(|valid| valid)
+        .then_some(batch)
 }
 
 #[cfg(test)]
@@ -228,6 +240,22 @@ mod tests {
                 chain.tx_with(0, nonce, call)
             })
             .collect()
+    }
+
+    #[test]
+    fn a_batch_with_one_bad_signature_is_refused_whole() {
+        let batch = transfers(5);
+        assert_eq!(signed(batch.clone()), Some(batch.clone()));
+        for bad in [0, 2, 4] {
+            let mut tampered = batch.clone();
+            // Another transaction's signature: well formed, but not over this one.
+            tampered[bad] = SignedTransaction::from_parts(
+                batch[bad].tx().clone(),
+                batch[(bad + 1) % batch.len()].signature().clone(),
+            );
+            assert_eq!(signed(tampered), None, "signature {bad} swapped");
+        }
+        assert_eq!(signed(Vec::new()), Some(Vec::new()));
     }
 
     #[test]

@@ -210,10 +210,10 @@ fn decode_hex<T: commonware_codec::Decode<Cfg = ()>>(
 }
 
 /// The committee of epoch 0, which the genesis file's staking registry elects, with each
-/// member's address: the chain's validators (consensus does not change them at epoch
-/// boundaries yet). A configuration that lists none takes these; one that lists some must list
-/// exactly these when the genesis registers any (a chain whose genesis registers none takes the
-/// configuration's list as it is).
+/// member's address: the chain's first validators, who hold the genesis key and whom a node
+/// dials first (later committees come from staking). A configuration that lists none takes
+/// these; one that lists some must list exactly these when the genesis registers any (a chain
+/// whose genesis registers none takes the configuration's list as it is).
 fn genesis_validators(
     genesis: &Genesis,
     configured: Vec<(ed25519::PublicKey, SocketAddr)>,
@@ -334,13 +334,8 @@ impl RunConfig {
             followers.push(decode_hex(&format!("followers[{index}]"), key)?);
         }
         let me = private_key.public_key();
-        if !validators.iter().any(|(key, _)| *key == me) && !followers.contains(&me) {
-            return Err(RunError::Config(
-                "private_key is neither a validator's nor one of the followers: a full node's \
-                 public key must be listed in `followers` by every node of the chain"
-                    .into(),
-            ));
-        }
+        let mut tuning = tuning;
+        tuning.max_peers_per_set = max_peers_per_set(&genesis, validators.len(), followers.len());
         let consensus_key = crate::threshold::decode_key("consensus_key", &raw.consensus_key)
             .map_err(|e| RunError::Config(e.to_string()))?;
         let participants = Set::from_iter_dedup(validators.iter().map(|(key, _)| key.clone()));
@@ -542,7 +537,21 @@ fn tuning(raw: &RawConfig) -> Result<engine::Tuning, RunError> {
         idle_block_interval,
         page_cache_pages,
         channel_burst,
+        max_peers_per_set: defaults.max_peers_per_set,
     })
+}
+
+/// The most peers one tracked set may hold, this node included: glue tracks an epoch's
+/// dealers, players and next players (three committees, each at most the genesis validators
+/// or `committee_size`, whichever is more), and [`crate::epochs::Peers`] adds the listed full
+/// nodes and every registered candidate as secondary peers.
+pub fn max_peers_per_set(genesis: &Genesis, validators: usize, followers: usize) -> usize {
+    let committee = validators.max(usize::from(genesis.staking.committee_size));
+    committee
+        .saturating_mul(3)
+        .saturating_add(usize::from(genesis.staking.max_candidates))
+        .saturating_add(followers)
+        .saturating_add(1)
 }
 
 /// Handles to a started validator, for RPC and status.
@@ -579,6 +588,13 @@ pub fn run_with(config: RunConfig, started: impl FnOnce(Started) + Send + 'stati
             followers = config.followers.len(),
             "starting"
         );
+        if !validator && !config.followers.contains(&me) {
+            tracing::warn!(
+                "this node's key is neither a genesis validator's nor a listed full node's: \
+                 peers admit it from the epoch after it registers as a validator candidate \
+                 (`equa validator register`)"
+            );
+        }
         let metrics = NodeMetrics::new(&context.child("equa"));
         let participants =
             Set::from_iter_dedup(config.validators.iter().map(|(key, _)| key.clone()));
@@ -605,11 +621,10 @@ pub fn run_with(config: RunConfig, started: impl FnOnce(Started) + Send + 'stati
             config.listen,
             config.listen,
             bootstrappers,
-            commonware_p2p::authenticated::peer_set_limit(
-                participants.iter().chain(followers.iter()),
-                &me,
-            ),
-            engine::max_message_size(count),
+            NonZeroUsize::new(config.tuning.max_peers_per_set)
+                .expect("a set holds at least this node"),
+            // Certificates and dkg payloads are sized for the largest committee the chain allows.
+            engine::max_message_size(count.max(u32::from(config.genesis.staking.committee_size))),
             NZUsize!(1024),
         );
         let (mut network, mut oracle) = discovery::Network::new(context.child("network"), p2p);

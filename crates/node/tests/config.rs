@@ -86,7 +86,14 @@ impl Drop for Files {
 #[test]
 fn a_configuration_without_the_keys_gets_the_defaults() {
     let config = Files::new("defaults", "").load().unwrap();
-    assert_eq!(config.tuning, Tuning::default());
+    // The bound on a tracked peer set comes from the genesis, not a key.
+    assert_eq!(
+        config.tuning,
+        Tuning {
+            max_peers_per_set: config.tuning.max_peers_per_set,
+            ..Tuning::default()
+        }
+    );
     assert_eq!(config.tuning.idle_block_interval, Duration::from_secs(1));
     // 64 MiB of 4 KiB pages.
     assert_eq!(config.tuning.page_cache_pages.get(), 16_384);
@@ -110,6 +117,8 @@ fn the_keys_are_read() {
             idle_block_interval: Duration::from_millis(250),
             page_cache_pages: NonZeroUsize::new(2_048).unwrap(),
             channel_burst: NonZeroU32::new(64).unwrap(),
+            // Not a key: derived from the genesis (see `a_tracked_set_has_room_for_three_committees_and_every_candidate`).
+            max_peers_per_set: config.tuning.max_peers_per_set,
         }
     );
 }
@@ -526,4 +535,25 @@ fn the_validators_come_from_the_genesis_registry_and_a_configuration_must_agree(
     std::fs::write(files.0.join("genesis.toml"), GENESIS).unwrap();
     let error = files.load().unwrap_err().to_string();
     assert!(error.contains("no validators"), "{error}");
+}
+
+#[test]
+fn a_tracked_set_has_room_for_three_committees_and_every_candidate() {
+    // The genesis keeps the default staking parameters: committees of 32, 256 candidates. An
+    // epoch's set tracks its dealers, players and next players (three committees) as primary
+    // peers, and every registered candidate as a secondary one, besides this node.
+    let config = Files::new("peers", "").load().unwrap();
+    assert_eq!(config.genesis.staking.committee_size, 32);
+    assert_eq!(config.genesis.staking.max_candidates, 256);
+    assert_eq!(config.tuning.max_peers_per_set, 3 * 32 + 256 + 1);
+    // Listed full nodes add their own room.
+    assert_eq!(
+        node::run::max_peers_per_set(&config.genesis, 1, 5),
+        3 * 32 + 256 + 5 + 1
+    );
+    // More genesis validators than the committee size widen each committee's share.
+    assert_eq!(
+        node::run::max_peers_per_set(&config.genesis, 40, 0),
+        3 * 40 + 256 + 1
+    );
 }

@@ -1,0 +1,475 @@
+//! Committees that change by staking, on the deterministic runtime and simulated network, with
+//! the real node wiring: four genesis validators, and a fifth node nobody lists.
+//!
+//! The chain's own transactions drive it: in its first blocks the newcomer's owner registers it
+//! as a validator candidate with a key proof, and from epoch [`LEAVE_EPOCH`] one genesis
+//! validator unbonds. Peers admit the newcomer once it is a candidate, the ledger elects it,
+//! glue's reshare gives it a share, and it leads blocks; the one that left stops leading when
+//! its last committee has handed over, and then stops for good. Another validator crashes on an
+//! epoch's last block and restarts after the boundary. Throughout, every block is led by a
+//! member of the committee the ledger fixed for its epoch, every node holds the same blocks,
+//! and conservation holds after every finalized block (`audit_finalized`).
+//!
+//! Set `EQUA_SIM_SEED=<n>` to run only seed `n`, or `EQUA_STAKING_SEEDS=<n>` for seeds `0..n`.
+
+mod common;
+
+use commonware_consensus::{marshal::Identifier, types::Height};
+use commonware_cryptography::{Digestible as _, Signer, ed25519};
+use commonware_p2p::{
+    Manager as _,
+    simulated::{self, Link, Network, Oracle},
+};
+use commonware_runtime::{Clock, Handle, Runner as _, Supervisor as _, deterministic};
+use commonware_utils::{NZU64, NZUsize, ordered::Set, probability};
+use ledger::{BlockContext, MemoryStore, staking, state, testing};
+use node::{
+    App, AppConfig, TransactionSource,
+    engine::{self, NodeConfig, NodeState, StateSync},
+};
+use std::{sync::Arc, time::Duration};
+use types::{
+    AccountId, Call, SignedTransaction, Text, Transaction,
+    market::Nothing,
+    staking::{KeyProof, RegisterValidator, StakingCall},
+};
+
+const VALIDATORS: u64 = 4;
+/// The least the rules allow for five seats (four blocks a seat).
+const EPOCH_BLOCKS: u64 = 20;
+/// Accounts `0..8` send the random transfers; validator `i` belongs to account `OWNER + i`.
+const OWNER: u64 = common::ACCOUNTS;
+/// The account that registers the newcomer.
+const NEWCOMER_OWNER: u64 = OWNER + VALIDATORS;
+/// The genesis validator that unbonds, and the epoch from which it does.
+const LEAVER: u64 = 3;
+const LEAVE_EPOCH: u64 = 5;
+/// The validator that crashes on the last block of [`CRASH_EPOCH`].
+const CRASHER: usize = 1;
+const CRASH_EPOCH: u64 = 6;
+/// The run ends a few blocks into this epoch.
+const END_EPOCH: u64 = 12;
+
+const SEEDS: [u64; 2] = [0, 1];
+
+fn newcomer_key() -> ed25519::PrivateKey {
+    ed25519::PrivateKey::from_seed(3_000)
+}
+
+fn node_account(key: &ed25519::PublicKey) -> AccountId {
+    AccountId::from_public_key(key)
+}
+
+/// Five seats, epochs of [`EPOCH_BLOCKS`], and the four validators registered with 500 EQA.
+fn genesis_store() -> MemoryStore {
+    let mut text = testing::staking_genesis_text(
+        &format!(
+            "min_bond = \"100\"\nunbonding_secs = 60\ncommittee_size = 5\n\
+             blocks_per_epoch = {EPOCH_BLOCKS}"
+        ),
+        NEWCOMER_OWNER + 1,
+    );
+    for index in 0..VALIDATORS {
+        text.push_str(&testing::validator_entry(
+            OWNER + index,
+            &node_account(&common::validator_key(index).public_key()),
+            &format!("127.0.0.1:{}", 10_000 + index),
+            "500",
+        ));
+    }
+    let mut genesis = ledger::Genesis::from_toml(&text).expect("a valid genesis");
+    // The deterministic runtime's clock starts at the Unix epoch.
+    genesis.genesis_time_ms = 0;
+    let mut store = MemoryStore::new();
+    genesis.initialize(&mut store);
+    store
+}
+
+/// The staking call a block's leader adds to the random transfers, if any: the newcomer's
+/// registration until the parent state holds it, then the leaver's unbonding from
+/// [`LEAVE_EPOCH`] until the parent state shows it. Reading the parent state makes the script
+/// repeat a call whose block was not finalized and never send one twice.
+fn staking_call(parent: &MemoryStore, context: &BlockContext) -> Option<(u64, StakingCall)> {
+    let params = staking::params::load(parent);
+    let newcomer = testing::account(NEWCOMER_OWNER);
+    if staking::Db::validator(parent, &newcomer).is_none() {
+        let chain_id = state::chain_id(parent);
+        return Some((
+            NEWCOMER_OWNER,
+            StakingCall::Register(RegisterValidator {
+                node_key: node_account(&newcomer_key().public_key()),
+                address: Text::new("127.0.0.1:10004").expect("short"),
+                bond: 600 * 10u128.pow(9),
+                key_proof: KeyProof::sign(&newcomer_key(), &chain_id, &newcomer),
+            }),
+        ));
+    }
+    let leaver = staking::Db::validator(parent, &testing::account(OWNER + LEAVER))?;
+    (params.epoch_of(context.height) >= LEAVE_EPOCH && leaver.unbonding.is_none())
+        .then_some((OWNER + LEAVER, StakingCall::Unbond(Nothing)))
+}
+
+/// Random transfers, with the script's staking call first.
+#[derive(Debug)]
+struct Script;
+
+impl TransactionSource for Script {
+    fn select(
+        &self,
+        parent: &MemoryStore,
+        context: &BlockContext,
+        limit: usize,
+    ) -> Vec<SignedTransaction> {
+        let mut txs = Vec::new();
+        if limit > 0
+            && let Some((signer, call)) = staking_call(parent, context)
+        {
+            let account = testing::account(signer);
+            txs.push(SignedTransaction::sign(
+                Transaction {
+                    chain_id: state::chain_id(parent),
+                    signer: account,
+                    nonce: state::nonce(parent, &account),
+                    // The genesis sets no fees.
+                    fee: 0,
+                    expires_at_height: context.height + 100,
+                    call: Call::Staking(call),
+                },
+                &testing::key(signer),
+            ));
+        }
+        txs.extend(common::RandomTransfers.select(parent, context, limit - txs.len()));
+        txs
+    }
+}
+
+type SimOracle = Oracle<ed25519::PublicKey, deterministic::Context>;
+
+fn node_config(prefix: String, key: &ed25519::PrivateKey) -> NodeConfig {
+    let participants: Vec<_> = common::validator_keys(VALIDATORS)
+        .iter()
+        .map(|key| key.public_key())
+        .collect();
+    NodeConfig {
+        partition_prefix: prefix,
+        scheme: if participants.contains(&key.public_key()) {
+            common::signer(&participants, key)
+        } else {
+            common::verifier(&participants)
+        },
+        consensus_key: common::consensus_key(&participants).0,
+        signer: key.clone(),
+        blocks_per_epoch: NZU64!(EPOCH_BLOCKS),
+        // Nobody lists the newcomer: peers admit it as a registered candidate.
+        followers: Set::default(),
+        app: App::new(
+            genesis_store(),
+            0,
+            AppConfig {
+                audit_finalized: true,
+                ..AppConfig::default()
+            },
+        ),
+        provider: Arc::new(Script),
+        // Every block stays, for the comparison at the end.
+        retained_blocks: Some(10_000),
+        state_sync: StateSync::default(),
+        tuning: engine::Tuning {
+            page_cache_pages: NZUsize!(64),
+            ..engine::Tuning::default()
+        },
+    }
+}
+
+struct Sim {
+    context: deterministic::Context,
+    oracle: SimOracle,
+}
+
+impl Sim {
+    async fn start_node(
+        &self,
+        key: &ed25519::PrivateKey,
+        prefix: &str,
+    ) -> (Handle<()>, NodeState<deterministic::Context>) {
+        let control = self.oracle.control(key.public_key());
+        let mut channels = Vec::new();
+        for (id, quota) in common::consensus_channels() {
+            channels.push(control.register(id, quota).await.unwrap());
+        }
+        let (monitor, _) = commonware_utils::channel::mpsc::unbounded_channel();
+        common::start_validator(
+            self.context.child("node").with_attribute("prefix", prefix),
+            &key.public_key(),
+            &self.oracle,
+            channels,
+            monitor,
+            node_config(prefix.to_string(), key),
+        )
+        .await
+    }
+
+    /// Waits until every node in `nodes` has processed `height`.
+    async fn advance_to(&self, nodes: &[&NodeState<deterministic::Context>], height: u64) {
+        for node in nodes {
+            while common::processed_height(node).await < height {
+                self.context.sleep(Duration::from_millis(50)).await;
+            }
+        }
+    }
+}
+
+/// Who may lead blocks of `epoch`: the genesis validators until the newcomer's committee
+/// signs (epoch 4: registered in epoch 0, elected for epoch 3 by epoch 1's first block, it
+/// receives its share in epoch 3), then with it, and without the leaver once its last
+/// committee has signed (it unbonds in epoch 5, so the committee of epoch 8, fixed by epoch
+/// 6's first block, leaves it out: it signs for the last time in epoch 8).
+fn signers(epoch: u64) -> Vec<ed25519::PublicKey> {
+    let mut keys: Vec<_> = (0..VALIDATORS)
+        .filter(|index| epoch < LEAVE_EPOCH + 4 || *index != LEAVER)
+        .map(|index| common::validator_key(index).public_key())
+        .collect();
+    if epoch >= 4 {
+        keys.push(newcomer_key().public_key());
+    }
+    keys
+}
+
+#[test]
+fn a_validator_joins_by_staking_another_leaves_and_a_crash_spans_a_boundary() {
+    for seed in common::seeds_or_count(&SEEDS, "EQUA_STAKING_SEEDS") {
+        let config = deterministic::Config::new()
+            .with_seed(seed)
+            .with_timeout(Some(Duration::from_secs(1_800)));
+        deterministic::Runner::new(config).start(|context| async move {
+            let keys = common::validator_keys(VALIDATORS);
+            let everyone: Vec<_> = keys
+                .iter()
+                .map(|key| key.public_key())
+                .chain([newcomer_key().public_key()])
+                .collect();
+            let (network, oracle) = Network::new(
+                context.child("network"),
+                simulated::Config {
+                    max_size: engine::max_message_size(VALIDATORS as u32 + 1),
+                    max_peers_per_set: NZUsize!(16),
+                    disconnect_on_block: true,
+                    tracked_peer_sets: NZUsize!(3),
+                },
+            );
+            network.start();
+            // Peer set 0 holds the genesis validators only: the newcomer gets in by registering.
+            oracle.manager().track(
+                0,
+                Set::from_iter_dedup(keys.iter().map(|key| key.public_key())),
+            );
+            for from in &everyone {
+                for to in &everyone {
+                    if from != to {
+                        let link = Link {
+                            latency: Duration::from_millis(10),
+                            jitter: Duration::from_millis(5),
+                            success_rate: probability!(1.0),
+                        };
+                        oracle
+                            .add_link(from.clone(), to.clone(), link)
+                            .await
+                            .unwrap();
+                    }
+                }
+            }
+            let sim = Sim {
+                context: context.child("sim"),
+                oracle,
+            };
+            let mut handles = Vec::new();
+            let mut nodes = Vec::new();
+            for (index, key) in keys.iter().enumerate() {
+                let (handle, node) = sim.start_node(key, &format!("validator-{index}")).await;
+                handles.push(handle);
+                nodes.push(node);
+            }
+            let (_newcomer_handle, newcomer) = sim.start_node(&newcomer_key(), "newcomer").await;
+
+            // The crasher stops on the last block of its epoch and starts again, on its own
+            // storage, once the others have crossed the boundary.
+            let last = (CRASH_EPOCH + 1) * EPOCH_BLOCKS - 1;
+            sim.advance_to(&[&nodes[CRASHER]], last).await;
+            handles[CRASHER].abort();
+            let others: Vec<_> = (0..nodes.len())
+                .filter(|index| *index != CRASHER)
+                .map(|index| nodes[index].clone())
+                .collect();
+            sim.advance_to(&others.iter().collect::<Vec<_>>(), last + 5)
+                .await;
+            let (handle, restarted) = sim
+                .start_node(&keys[CRASHER], &format!("validator-{CRASHER}"))
+                .await;
+            handles[CRASHER] = handle;
+            nodes[CRASHER] = restarted;
+
+            // The leaver stops once it no longer signs.
+            let free = (LEAVE_EPOCH + 4) * EPOCH_BLOCKS;
+            sim.advance_to(&[&nodes[0]], free + EPOCH_BLOCKS).await;
+            handles[LEAVER as usize].abort();
+
+            let end = END_EPOCH * EPOCH_BLOCKS + 5;
+            let running: Vec<_> = nodes
+                .iter()
+                .enumerate()
+                .filter(|(index, _)| *index != LEAVER as usize)
+                .map(|(_, node)| node)
+                .chain([&newcomer])
+                .collect();
+            sim.advance_to(&running, end).await;
+
+            // Same blocks everywhere, each led by a member of its epoch's signers.
+            let mut led_by_newcomer = 0;
+            for height in 1..=end {
+                let block = running[0]
+                    .marshal
+                    .get_block(Identifier::Height(Height::new(height)))
+                    .await
+                    .unwrap_or_else(|| panic!("seed {seed}: block {height}"));
+                for node in &running[1..] {
+                    let theirs = node
+                        .marshal
+                        .get_block(Identifier::Height(Height::new(height)))
+                        .await
+                        .unwrap_or_else(|| panic!("seed {seed}: block {height} everywhere"));
+                    assert_eq!(
+                        theirs.digest(),
+                        block.digest(),
+                        "seed {seed}: block {height}"
+                    );
+                }
+                let epoch = height / EPOCH_BLOCKS;
+                let leader = &block.inner().context.leader;
+                assert!(
+                    signers(epoch).contains(leader),
+                    "seed {seed}: block {height} of epoch {epoch} led by {leader}, not a signer"
+                );
+                led_by_newcomer += usize::from(*leader == newcomer_key().public_key());
+            }
+            assert!(led_by_newcomer > 0, "seed {seed}: the newcomer led blocks");
+            for node in &running {
+                assert!(
+                    node.app.audit_failures().is_empty(),
+                    "seed {seed}: {:?}",
+                    node.app.audit_failures()
+                );
+            }
+            // The ledger agrees with what consensus did: the newcomer sits on the committees
+            // still kept, the leaver on none of them.
+            let finalized = running[0].app.finalized().expect("finalized");
+            let epoch = finalized.height / EPOCH_BLOCKS;
+            let committee = staking::epoch_committee(&*finalized.store, epoch).expect("kept");
+            assert_eq!(committee.members.len(), 4, "seed {seed}");
+            let seated: Vec<_> = committee.members.iter().map(|m| m.node_key).collect();
+            assert!(seated.contains(&node_account(&newcomer_key().public_key())));
+            assert!(!seated.contains(&node_account(&keys[LEAVER as usize].public_key())));
+        });
+    }
+}
+
+/// Every validator stops just before an epoch's final block and starts again on its storage:
+/// the final block needs the committee two epochs ahead, which each node reads from the ledger
+/// state it read back at start (it has finalized nothing since), and the chain crosses the
+/// boundary.
+#[test]
+fn every_validator_restarted_just_before_an_epochs_final_block_carries_on() {
+    for seed in common::seeds(&SEEDS) {
+        let config = deterministic::Config::new()
+            .with_seed(seed)
+            .with_timeout(Some(Duration::from_secs(600)));
+        deterministic::Runner::new(config).start(|context| async move {
+            let keys = common::validator_keys(VALIDATORS);
+            let (network, oracle) = Network::new(
+                context.child("network"),
+                simulated::Config {
+                    max_size: engine::max_message_size(VALIDATORS as u32 + 1),
+                    max_peers_per_set: NZUsize!(16),
+                    disconnect_on_block: true,
+                    tracked_peer_sets: NZUsize!(3),
+                },
+            );
+            network.start();
+            let everyone: Vec<_> = keys.iter().map(|key| key.public_key()).collect();
+            oracle
+                .manager()
+                .track(0, Set::from_iter_dedup(everyone.iter().cloned()));
+            for from in &everyone {
+                for to in &everyone {
+                    if from != to {
+                        let link = Link {
+                            latency: Duration::from_millis(10),
+                            jitter: Duration::from_millis(5),
+                            success_rate: probability!(1.0),
+                        };
+                        oracle
+                            .add_link(from.clone(), to.clone(), link)
+                            .await
+                            .unwrap();
+                    }
+                }
+            }
+            let sim = Sim {
+                context: context.child("sim"),
+                oracle,
+            };
+            let mut handles = Vec::new();
+            let mut nodes = Vec::new();
+            for (index, key) in keys.iter().enumerate() {
+                let (handle, node) = sim.start_node(key, &format!("validator-{index}")).await;
+                handles.push(handle);
+                nodes.push(node);
+            }
+            // Stop everyone as soon as one has finalized the block before epoch 1's last.
+            let before_last = 2 * EPOCH_BLOCKS - 2;
+            'watch: loop {
+                for node in &nodes {
+                    if common::processed_height(node).await >= before_last {
+                        break 'watch;
+                    }
+                }
+                context.sleep(Duration::from_millis(1)).await;
+            }
+            for handle in &handles {
+                handle.abort();
+            }
+            let mut stopped = Vec::new();
+            for node in &nodes {
+                stopped.push(common::processed_height(node).await);
+            }
+            assert!(
+                stopped.iter().all(|height| *height < 2 * EPOCH_BLOCKS),
+                "seed {seed}: stopped before the boundary ({stopped:?})"
+            );
+            let mut restarted = Vec::new();
+            for (index, key) in keys.iter().enumerate() {
+                let (handle, node) = sim.start_node(key, &format!("validator-{index}")).await;
+                handles[index] = handle;
+                restarted.push(node);
+            }
+            let end = 3 * EPOCH_BLOCKS + 5;
+            sim.advance_to(&restarted.iter().collect::<Vec<_>>(), end)
+                .await;
+            let first = restarted[0]
+                .marshal
+                .get_block(Identifier::Height(Height::new(end)))
+                .await
+                .expect("block");
+            for node in &restarted[1..] {
+                let block = node
+                    .marshal
+                    .get_block(Identifier::Height(Height::new(end)))
+                    .await
+                    .expect("block");
+                assert_eq!(block.digest(), first.digest(), "seed {seed}");
+            }
+            for node in &restarted {
+                assert!(node.app.audit_failures().is_empty(), "seed {seed}");
+            }
+        });
+    }
+}
