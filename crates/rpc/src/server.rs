@@ -393,7 +393,7 @@ fn module_with(backend: Arc<dyn Backend>, books: Arc<BookCache>) -> RpcModule<Ar
         method::GET_ACCOUNT_PROOF,
         "An account's nonce and balance records at the latest finalized height, each with a \
          proof against the block's state root, the block and its finalization certificate: \
-         `equa account show --verify` checks them trusting only the genesis validators.",
+         `equa account show --verify` checks them trusting only the chain's public key from genesis.",
         vec![address],
         result,
     );
