@@ -215,6 +215,13 @@ fn main() {
                 tokio::time::sleep(Duration::from_millis(100)).await;
             }
         }
+        // A pool lets go of a transaction once a proposal holds it, before that block is
+        // final: read the nonces only after two more blocks, so none is taken again.
+        let drained = rpc(0).status().await.unwrap().height;
+        while rpc(0).status().await.unwrap().height < drained + 2 {
+            assert!(Instant::now() < drain, "the chain stopped after the pools drained");
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
 
         // Latency at half the measured rate: each transfer timed from submission until the
         // validator it went to reports a finalized block containing it.
