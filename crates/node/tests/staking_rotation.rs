@@ -290,6 +290,14 @@ fn a_validator_joins_by_staking_another_leaves_and_a_crash_spans_a_boundary() {
                 nodes.push(node);
             }
             let (_newcomer_handle, newcomer) = sim.start_node(&newcomer_key(), "newcomer").await;
+            // Until a set that admits it is tracked (epoch 1's, with the candidates), nobody
+            // talks to the newcomer: it has not even the first block.
+            sim.advance_to(&[&nodes[0]], EPOCH_BLOCKS - 5).await;
+            assert_eq!(
+                common::processed_height(&newcomer).await,
+                0,
+                "seed {seed}: an unregistered node got blocks"
+            );
 
             // The crasher stops on the last block of its epoch and starts again, on its own
             // storage, once the others have crossed the boundary.
