@@ -187,6 +187,47 @@ struct Sim {
 }
 
 impl Sim {
+    /// A simulated network linking every one of `everyone` to the others (10 ms, 5 ms of
+    /// jitter, no loss), with `admitted` as peer set 0.
+    async fn start(
+        context: &deterministic::Context,
+        everyone: &[ed25519::PublicKey],
+        admitted: &[ed25519::PublicKey],
+    ) -> Self {
+        let (network, oracle) = Network::new(
+            context.child("network"),
+            simulated::Config {
+                max_size: engine::max_message_size(VALIDATORS as u32 + 1),
+                max_peers_per_set: NZUsize!(16),
+                disconnect_on_block: true,
+                tracked_peer_sets: NZUsize!(3),
+            },
+        );
+        network.start();
+        oracle
+            .manager()
+            .track(0, Set::from_iter_dedup(admitted.iter().cloned()));
+        for from in everyone {
+            for to in everyone {
+                if from != to {
+                    let link = Link {
+                        latency: Duration::from_millis(10),
+                        jitter: Duration::from_millis(5),
+                        success_rate: probability!(1.0),
+                    };
+                    oracle
+                        .add_link(from.clone(), to.clone(), link)
+                        .await
+                        .unwrap();
+                }
+            }
+        }
+        Self {
+            context: context.child("sim"),
+            oracle,
+        }
+    }
+
     async fn start_node(
         &self,
         key: &ed25519::PrivateKey,
@@ -248,40 +289,8 @@ fn a_validator_joins_by_staking_another_leaves_and_a_crash_spans_a_boundary() {
                 .map(|key| key.public_key())
                 .chain([newcomer_key().public_key()])
                 .collect();
-            let (network, oracle) = Network::new(
-                context.child("network"),
-                simulated::Config {
-                    max_size: engine::max_message_size(VALIDATORS as u32 + 1),
-                    max_peers_per_set: NZUsize!(16),
-                    disconnect_on_block: true,
-                    tracked_peer_sets: NZUsize!(3),
-                },
-            );
-            network.start();
             // Peer set 0 holds the genesis validators only: the newcomer gets in by registering.
-            oracle.manager().track(
-                0,
-                Set::from_iter_dedup(keys.iter().map(|key| key.public_key())),
-            );
-            for from in &everyone {
-                for to in &everyone {
-                    if from != to {
-                        let link = Link {
-                            latency: Duration::from_millis(10),
-                            jitter: Duration::from_millis(5),
-                            success_rate: probability!(1.0),
-                        };
-                        oracle
-                            .add_link(from.clone(), to.clone(), link)
-                            .await
-                            .unwrap();
-                    }
-                }
-            }
-            let sim = Sim {
-                context: context.child("sim"),
-                oracle,
-            };
+            let sim = Sim::start(&context, &everyone, &everyone[..VALIDATORS as usize]).await;
             let mut handles = Vec::new();
             let mut nodes = Vec::new();
             for (index, key) in keys.iter().enumerate() {
@@ -392,39 +401,8 @@ fn every_validator_restarted_just_before_an_epochs_final_block_carries_on() {
             .with_timeout(Some(Duration::from_secs(600)));
         deterministic::Runner::new(config).start(|context| async move {
             let keys = common::validator_keys(VALIDATORS);
-            let (network, oracle) = Network::new(
-                context.child("network"),
-                simulated::Config {
-                    max_size: engine::max_message_size(VALIDATORS as u32 + 1),
-                    max_peers_per_set: NZUsize!(16),
-                    disconnect_on_block: true,
-                    tracked_peer_sets: NZUsize!(3),
-                },
-            );
-            network.start();
             let everyone: Vec<_> = keys.iter().map(|key| key.public_key()).collect();
-            oracle
-                .manager()
-                .track(0, Set::from_iter_dedup(everyone.iter().cloned()));
-            for from in &everyone {
-                for to in &everyone {
-                    if from != to {
-                        let link = Link {
-                            latency: Duration::from_millis(10),
-                            jitter: Duration::from_millis(5),
-                            success_rate: probability!(1.0),
-                        };
-                        oracle
-                            .add_link(from.clone(), to.clone(), link)
-                            .await
-                            .unwrap();
-                    }
-                }
-            }
-            let sim = Sim {
-                context: context.child("sim"),
-                oracle,
-            };
+            let sim = Sim::start(&context, &everyone, &everyone).await;
             let mut handles = Vec::new();
             let mut nodes = Vec::new();
             for (index, key) in keys.iter().enumerate() {
