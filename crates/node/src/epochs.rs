@@ -31,33 +31,6 @@ pub fn genesis_epoch_info(key: &ConsensusKey) -> EpochInfo {
     }
 }
 
-/// Every epoch's committee is the same set: the holders of the genesis key. For simulations
-/// and tests that keep one committee; a chain takes its committees from staking
-/// ([`StakingParticipants`]).
-#[derive(Clone, Debug)]
-pub struct FixedParticipants {
-    players: Set<ed25519::PublicKey>,
-}
-
-impl FixedParticipants {
-    pub fn new(players: Set<ed25519::PublicKey>) -> Self {
-        Self { players }
-    }
-}
-
-impl ParticipantsProvider for FixedParticipants {
-    type PublicKey = ed25519::PublicKey;
-    type Directory = Unit;
-
-    async fn participants(&mut self, _: Epoch) -> Set<ed25519::PublicKey> {
-        self.players.clone()
-    }
-
-    async fn directory(&mut self, _: Epoch, _: Set<ed25519::PublicKey>) -> Unit {
-        Unit
-    }
-}
-
 /// Each epoch's committee as the ledger's staking module elected it.
 ///
 /// glue asks for `participants(E)` while it builds or checks the final block of epoch `E - 2`
