@@ -250,6 +250,21 @@ impl Sim {
         .await
     }
 
+    /// Starts a node for each of `keys`, on storage named after its index.
+    async fn start_validators(
+        &self,
+        keys: &[ed25519::PrivateKey],
+    ) -> (Vec<Handle<()>>, Vec<NodeState<deterministic::Context>>) {
+        let mut handles = Vec::new();
+        let mut nodes = Vec::new();
+        for (index, key) in keys.iter().enumerate() {
+            let (handle, node) = self.start_node(key, &format!("validator-{index}")).await;
+            handles.push(handle);
+            nodes.push(node);
+        }
+        (handles, nodes)
+    }
+
     /// Waits until every node in `nodes` has processed `height`.
     async fn advance_to(&self, nodes: &[&NodeState<deterministic::Context>], height: u64) {
         for node in nodes {
@@ -291,13 +306,7 @@ fn a_validator_joins_by_staking_another_leaves_and_a_crash_spans_a_boundary() {
                 .collect();
             // Peer set 0 holds the genesis validators only: the newcomer gets in by registering.
             let sim = Sim::start(&context, &everyone, &everyone[..VALIDATORS as usize]).await;
-            let mut handles = Vec::new();
-            let mut nodes = Vec::new();
-            for (index, key) in keys.iter().enumerate() {
-                let (handle, node) = sim.start_node(key, &format!("validator-{index}")).await;
-                handles.push(handle);
-                nodes.push(node);
-            }
+            let (mut handles, mut nodes) = sim.start_validators(&keys).await;
             let (_newcomer_handle, newcomer) = sim.start_node(&newcomer_key(), "newcomer").await;
             // Until a set that admits it is tracked (epoch 1's, with the candidates), nobody
             // talks to the newcomer: it has not even the first block.
@@ -403,13 +412,7 @@ fn every_validator_restarted_just_before_an_epochs_final_block_carries_on() {
             let keys = common::validator_keys(VALIDATORS);
             let everyone: Vec<_> = keys.iter().map(|key| key.public_key()).collect();
             let sim = Sim::start(&context, &everyone, &everyone).await;
-            let mut handles = Vec::new();
-            let mut nodes = Vec::new();
-            for (index, key) in keys.iter().enumerate() {
-                let (handle, node) = sim.start_node(key, &format!("validator-{index}")).await;
-                handles.push(handle);
-                nodes.push(node);
-            }
+            let (mut handles, nodes) = sim.start_validators(&keys).await;
             // Stop everyone as soon as one has finalized the block before epoch 1's last.
             let before_last = 2 * EPOCH_BLOCKS - 2;
             'watch: loop {
