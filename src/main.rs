@@ -26,10 +26,15 @@ enum Command {
     Keys(cli::keys::KeysArgs),
     /// Start a local network of four validators (created on first run).
     Devnet(cli::devnet::DevnetArgs),
-    /// Run a validator or a full node from its configuration file.
+    /// Run a validator or a full node from its configuration file (`equa node --config
+    /// node.toml`); or create, register, unregister and list full nodes.
+    #[command(subcommand_negates_reqs = true)]
     Node {
-        #[arg(long)]
-        config: std::path::PathBuf,
+        #[command(subcommand)]
+        command: Option<cli::node::NodeCommand>,
+        /// The node's configuration file, to run it.
+        #[arg(long, required = true)]
+        config: Option<std::path::PathBuf>,
         /// How log lines are written: `text` or `json` (one object a line). Which events are
         /// logged is set by RUST_LOG, for example `RUST_LOG=info,node=debug`.
         #[arg(long, env = "EQUA_LOG_FORMAT", default_value = "text")]
@@ -183,7 +188,11 @@ fn main() -> ExitCode {
     let text_only = match &cli.command {
         Command::Demo(_) => Some("demo"),
         Command::Devnet(_) => Some("devnet"),
-        Command::Node { .. } => Some("node"),
+        Command::Node { command: None, .. } => Some("node"),
+        Command::Node {
+            command: Some(cli::node::NodeCommand::Init { .. }),
+            ..
+        } => Some("node init"),
         _ => None,
     };
     if let (true, Some(command)) = (global.json, text_only) {
@@ -193,7 +202,18 @@ fn main() -> ExitCode {
         Command::Demo(args) => cli::demo::run(args).map_err(Into::into),
         Command::Keys(args) => cli::keys::run(global, args),
         Command::Devnet(args) => cli::devnet::run(args).map_err(Into::into),
-        Command::Node { config, log_format } => run_node(&config, log_format).map_err(Into::into),
+        Command::Node {
+            command: Some(command),
+            ..
+        } => cli::node::run(global, command),
+        Command::Node {
+            command: None,
+            config,
+            log_format,
+        } => match config {
+            Some(config) => run_node(&config, log_format).map_err(Into::into),
+            None => Err("give --config <node.toml> to run a node".to_string().into()),
+        },
         Command::Status => cli::chain::status(global),
         Command::Account(AccountCommand::History {
             address,

@@ -83,8 +83,8 @@ fn verified_balances_match_and_every_tampering_is_caught() {
         node::threshold::to_hex(&trusted)
     );
 
-    // A node's configuration holds the same key (its `consensus_key`): a full node's serves.
-    let config = devnet.dir.join("full-node").join("node.toml");
+    // The genesis file holds the same key (its `consensus_key`), and serves as well.
+    let config = devnet.dir.join("genesis.toml");
     let output = devnet.query(
         2,
         &[

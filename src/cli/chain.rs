@@ -363,8 +363,8 @@ pub fn account_show(global: &Global, address: Option<&str>) -> Result<(), CliErr
 }
 
 /// The chain's public key (consensus identity) from `path`: a file holding its hex (lines
-/// starting with `#` are comments), such as the devnet's `chain-key.txt`, or any node
-/// configuration (its `consensus_key`).
+/// starting with `#` are comments), such as the devnet's `chain-key.txt`, or a genesis file or
+/// node configuration that holds a `consensus_key`.
 fn load_chain_key(path: &std::path::Path) -> Result<node::threshold::Identity, String> {
     #[derive(serde::Deserialize)]
     struct NodeFile {

@@ -116,8 +116,10 @@ pub struct NodeConfig {
     pub rpc: SocketAddr,
     /// The node's ed25519 private key, hex. The file is readable only by its owner.
     pub private_key: String,
-    /// The public side of the chain's threshold consensus key, hex (the same for every node).
-    pub consensus_key: String,
+    /// The public side of the chain's threshold consensus key, hex (the same for every node);
+    /// when absent, the genesis file's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub consensus_key: Option<String>,
     /// A validator's share of the consensus key, hex.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub consensus_share: Option<String>,
@@ -125,9 +127,9 @@ pub struct NodeConfig {
     /// file's staking registry elects.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub validators: Vec<PeerConfig>,
-    /// Public keys (hex) of the full nodes the validators accept.
+    /// Peers to start from besides the genesis validators: `<public key hex>@<ip:port>`.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub followers: Vec<String>,
+    pub bootstrap: Vec<String>,
     /// The web interface, for the owner of one wallet.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub web: Option<WebConfig>,
@@ -155,7 +157,7 @@ pub struct WebConfig {
     pub wallet: PathBuf,
 }
 
-fn write_private(path: &Path, contents: &str) -> Result<(), String> {
+pub(crate) fn write_private(path: &Path, contents: &str) -> Result<(), String> {
     use std::io::Write;
     let mut options = std::fs::OpenOptions::new();
     options.write(true).create_new(true);
@@ -196,7 +198,9 @@ fn genesis_toml(
     now_ms: u64,
     wallets: &[DemoWallet],
     validators: &[(AccountId, SocketAddr)],
+    full_node: (AccountId, SocketAddr),
     committee_size: Option<u16>,
+    consensus_key: &str,
 ) -> String {
     let issuer = wallets[0].account;
     // Every validator of the devnet sits on the committee its registry elects.
@@ -210,14 +214,19 @@ fn genesis_toml(
     // Short epochs, so that committees turn over within a minute on an idle devnet: 32 blocks
     // up to eight seats, four blocks per seat (the rules' least) beyond.
     let blocks_per_epoch = 4 * committee.max(8);
+    // Small registries: every node reserves p2p memory for every peer they may hold.
+    let max_candidates = committee.max(16);
     let mut text = format!(
         "# Genesis of a local Equa devnet, written by `equa devnet`.\n\
          chain_id = \"equa-devnet\"\n\
-         genesis_time_ms = {now_ms}\n\n\
+         genesis_time_ms = {now_ms}\n\
+         # The chain's threshold key, dealt by `equa devnet` (a trusted dealer, for devnets only).\n\
+         consensus_key = \"{consensus_key}\"\n\n\
          [native]\nsymbol = \"EQA\"\nname = \"Equa\"\ndecimals = 9\n\n\
          [params]\nfee_per_byte = \"0.000001\"\ndefault_call_fee = \"0.001\"\n\n\
          [params.staking]\nmin_bond = \"100\"\nunbonding_secs = 600\ncommittee_size = {committee}\n\
-         blocks_per_epoch = {blocks_per_epoch}\n\n\
+         blocks_per_epoch = {blocks_per_epoch}\nmax_candidates = {max_candidates}\n\
+         node_deposit = \"10\"\nmax_nodes = 16\n\n\
          [[assets]]\nsymbol = \"USDX\"\nname = \"Devnet dollar\"\ndecimals = 6\n\
          issuer = \"{issuer}\"\n\n"
     );
@@ -252,6 +261,15 @@ fn genesis_toml(
             hex::encode(account.as_bytes())
         ));
     }
+    // The devnet's full node, registered from the start; its account is its node key, as a
+    // validator's, and holds the deposit.
+    let (node_account, node_p2p) = full_node;
+    text.push_str(&format!(
+        "[[accounts]]   # the full node\naddress = \"{node_account}\"\nbalances = {{ EQA = \"100\" }}\n\n\
+         [[nodes]]   # the full node\nowner = \"{node_account}\"\nnode_key = \"{}\"\n\
+         p2p = \"{node_p2p}\"\ndeposit = \"10\"\n\n",
+        hex::encode(node_account.as_bytes())
+    ));
     let arbitrator = wallets[3].account;
     text.push_str(&format!(
         "[[arbitrators]]   # dave\naddress = \"{arbitrator}\"\nbond = \"1000\"\nfee_bps = 100\nlanguages = \"en\"\n"
@@ -372,12 +390,6 @@ pub fn create(dir: &Path, validators: usize, ports: &Setup) -> Result<Vec<PathBu
         .zip(&addresses)
         .map(|(key, (p2p, _))| (AccountId::from_public_key(&key.public_key()), *p2p))
         .collect();
-    write(
-        &dir.join("genesis.toml"),
-        &genesis_toml(now_ms, &wallets, &validator_accounts, ports.committee_size),
-    )?;
-    ledger::Genesis::load(&dir.join("genesis.toml")).map_err(|e| format!("devnet genesis: {e}"))?;
-
     // The consensus key, dealt by this command (a devnet's trusted dealer: it sees every share,
     // so it is for devnets only), and its public side, the trust anchor of light clients
     // (`equa account show --verify`).
@@ -392,24 +404,40 @@ pub fn create(dir: &Path, validators: usize, ports: &Setup) -> Result<Vec<PathBu
     )?;
     let consensus_key = node::threshold::to_hex(&consensus_key);
 
-    // One full node: the validators accept its key as a secondary peer.
+    // One full node, registered in the genesis file: every node admits its key as a peer.
     let follower = client::keys::random_signing_key();
-    let followers = vec![hex::encode(follower.public_key().encode())];
     let count = keys.len() as u16;
+    let full_node_p2p = SocketAddr::from(([127, 0, 0, 1], ports.p2p + count));
+    write(
+        &dir.join("genesis.toml"),
+        &genesis_toml(
+            now_ms,
+            &wallets,
+            &validator_accounts,
+            (
+                AccountId::from_public_key(&follower.public_key()),
+                full_node_p2p,
+            ),
+            ports.committee_size,
+            &consensus_key,
+        ),
+    )?;
+    ledger::Genesis::load(&dir.join("genesis.toml")).map_err(|e| format!("devnet genesis: {e}"))?;
     let full_node_dir = dir.join("full-node");
     std::fs::create_dir_all(&full_node_dir)
         .map_err(|e| format!("cannot create {}: {e}", full_node_dir.display()))?;
     let full_node = NodeConfig {
         genesis: PathBuf::from("../genesis.toml"),
         data_dir: PathBuf::from("data"),
-        listen: SocketAddr::from(([127, 0, 0, 1], ports.p2p + count)),
+        listen: full_node_p2p,
         rpc: SocketAddr::from(([127, 0, 0, 1], ports.rpc + count)),
         private_key: hex::encode(follower.encode()),
-        consensus_key: consensus_key.clone(),
+        // It takes the chain's key from the genesis file.
+        consensus_key: None,
         consensus_share: None,
         // It finds the validators and their addresses in the genesis file's registry.
         validators: Vec::new(),
-        followers: followers.clone(),
+        bootstrap: Vec::new(),
         web: None,
         metrics: Some(SocketAddr::from(([127, 0, 0, 1], ports.metrics + count))),
         idle_block_interval_ms: ports.idle_block_interval_ms,
@@ -433,13 +461,13 @@ pub fn create(dir: &Path, validators: usize, ports: &Setup) -> Result<Vec<PathBu
             listen: peers[index].address,
             rpc: addresses[index].1,
             private_key: hex::encode(key.encode()),
-            consensus_key: consensus_key.clone(),
+            consensus_key: Some(consensus_key.clone()),
             consensus_share: shares
                 .iter()
                 .find(|(holder, _)| *holder == key.public_key())
                 .map(|(_, share)| node::threshold::to_hex(share)),
             validators: peers.clone(),
-            followers: followers.clone(),
+            bootstrap: Vec::new(),
             web: DEMO_ACCOUNTS.get(index).map(|(name, _)| WebConfig {
                 listen: SocketAddr::from(([127, 0, 0, 1], ports.web + index as u16)),
                 wallet: PathBuf::from(format!("../wallets/{name}.json")),

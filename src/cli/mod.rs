@@ -11,6 +11,7 @@ pub mod lending;
 pub mod loan;
 pub mod market;
 pub mod market_view;
+pub mod node;
 pub mod trade;
 pub mod usage;
 pub mod validator;

@@ -82,7 +82,7 @@ struct NodeFile {
     listen: SocketAddr,
 }
 
-fn node_file(path: &Path) -> Result<(ed25519::PrivateKey, SocketAddr), String> {
+pub(crate) fn node_file(path: &Path) -> Result<(ed25519::PrivateKey, SocketAddr), String> {
     let text = std::fs::read_to_string(path)
         .map_err(|e| format!("cannot read the node configuration {}: {e}", path.display()))?;
     let file: NodeFile = toml::from_str(&text)

@@ -167,7 +167,9 @@ pub fn check_indexes(store: &MemoryStore) -> Result<(), IndexError> {
 
 /// Checks the staking registry against its records: the candidate list holds exactly the
 /// validators that are not unbonding, in account order; each node key maps to the one record
-/// that registered it and nothing else; and the staking module holds exactly the sum of bonds.
+/// that registered it and nothing else; the full-node list holds exactly the full-node records'
+/// keys, none of them a validator's, at most `max_nodes`; and the staking module holds exactly
+/// the sum of bonds and full-node deposits.
 fn check_staking(store: &MemoryStore) -> Result<(), IndexError> {
     use crate::staking::{self, records::table};
     let mut candidates = Vec::new();
@@ -216,11 +218,52 @@ fn check_staking(store: &MemoryStore) -> Result<(), IndexError> {
             "the node keys of the records are {keys:?}, but the index holds {indexed:?}"
         )));
     }
+    let mut nodes = Vec::new();
+    for (key, value) in store.scan_prefix(&[table::FULL_NODE]) {
+        let node: staking::FullNode = decode(value).map_err(|e| {
+            IndexError(format!(
+                "full node record {} does not decode: {e}",
+                hex(key)
+            ))
+        })?;
+        if key.get(1..) != Some(node.node_key.as_bytes().as_slice()) {
+            return Err(IndexError(format!(
+                "full node record {} holds node key {}",
+                hex(key),
+                node.node_key
+            )));
+        }
+        if let Some(account) = keys.get(&node.node_key) {
+            return Err(IndexError(format!(
+                "node key {} is validator {account}'s and a full node's",
+                node.node_key
+            )));
+        }
+        bonds = bonds
+            .checked_add(node.deposit)
+            .ok_or_else(|| IndexError("the bonds and deposits overflow".into()))?;
+        nodes.push(node.node_key);
+    }
+    let listed = staking::Db::full_nodes(store);
+    if listed != nodes {
+        return Err(IndexError(format!(
+            "the full nodes are {nodes:?}, but {listed:?} are listed"
+        )));
+    }
+    if let Some(params) = staking::params::try_load(store)
+        && nodes.len() > usize::from(params.max_nodes)
+    {
+        return Err(IndexError(format!(
+            "{} full nodes are registered, more than max_nodes {}",
+            nodes.len(),
+            params.max_nodes
+        )));
+    }
     check_epochs(store)?;
     let held = state::held(store, Module::Staking, types::AssetId::NATIVE);
     if held != bonds {
         return Err(IndexError(format!(
-            "the staking module holds {held} EQA minor units, the bonds sum to {bonds}"
+            "the staking module holds {held} EQA minor units, the bonds and deposits sum to {bonds}"
         )));
     }
     Ok(())

@@ -3,6 +3,7 @@
 //! ```toml
 //! chain_id = "equa-demo"
 //! genesis_time_ms = 1767225600000
+//! consensus_key = "…"           # optional: the chain's threshold key, hex (read by nodes)
 //!
 //! [native]                      # the fee and bond asset, always asset 0
 //! symbol = "EQA"
@@ -18,7 +19,9 @@
 //! min_bond = "10000"
 //! unbonding_secs = 604800
 //! committee_size = 32
-//! max_candidates = 256
+//! max_candidates = 64
+//! node_deposit = "100"
+//! max_nodes = 64
 //!
 //! [[assets]]
 //! symbol = "USDX"
@@ -36,6 +39,12 @@
 //! node_key = "3b6a…"            # the node's ed25519 public key, 64 hex digits
 //! p2p = "203.0.113.7:9000"
 //! bond = "10000"
+//!
+//! [[nodes]]                     # full nodes every node admits as peers from the start
+//! owner = "equa1…"              # the account whose EQA is the deposit
+//! node_key = "9c0d…"
+//! p2p = "203.0.113.9:9000"
+//! deposit = "100"
 //! ```
 //!
 //! Every mistake is reported with the field it was found in; nothing is written to the store
@@ -105,6 +114,10 @@ pub struct GenesisProfile {
 pub struct Genesis {
     pub chain_id: ChainId,
     pub genesis_time_ms: u64,
+    /// The public side of the chain's threshold consensus key as dealt at genesis, hex: the
+    /// trust anchor of every node and light client. The ledger does not read it; a node checks
+    /// it decodes.
+    pub consensus_key: Option<String>,
     pub params: Params,
     pub market: MarketParams,
     pub lending: LendingParams,
@@ -112,6 +125,8 @@ pub struct Genesis {
     pub arbitrators: Vec<GenesisArbitrator>,
     /// The staking registry's first candidates, in file order.
     pub validators: Vec<staking::Candidate>,
+    /// The full nodes registered from the start, in file order.
+    pub nodes: Vec<staking::FullNode>,
     pub profiles: Vec<GenesisProfile>,
     /// Assets in id order; the native asset is first.
     pub assets: Vec<AssetInfo>,
@@ -123,6 +138,8 @@ pub struct Genesis {
 struct RawGenesis {
     chain_id: String,
     genesis_time_ms: u64,
+    #[serde(default)]
+    consensus_key: Option<String>,
     native: RawNative,
     params: RawParams,
     #[serde(default)]
@@ -134,7 +151,21 @@ struct RawGenesis {
     #[serde(default)]
     validators: Vec<RawValidator>,
     #[serde(default)]
+    nodes: Vec<RawNode>,
+    #[serde(default)]
     profiles: Vec<RawProfile>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawNode {
+    /// The account that pays the deposit and may unregister the node.
+    owner: String,
+    /// The node's public key: 64 hex digits.
+    node_key: String,
+    /// Where the node listens for peers: `ip:port`.
+    p2p: String,
+    deposit: String,
 }
 
 #[derive(Deserialize)]
@@ -498,6 +529,67 @@ impl Genesis {
             });
         }
 
+        let mut nodes: Vec<staking::FullNode> = Vec::new();
+        for (index, entry) in raw.nodes.iter().enumerate() {
+            let field = |name: &str| format!("nodes[{index}].{name}");
+            let owner = AccountId::parse(&entry.owner).map_err(|source| GenesisError::Address {
+                field: field("owner"),
+                source,
+            })?;
+            let node_key = parse_key(&entry.node_key)
+                .and_then(|bytes| AccountId::from_bytes(bytes).ok())
+                .ok_or_else(|| {
+                    invalid(
+                        field("node_key"),
+                        "not an ed25519 public key: write its 32 bytes as 64 hex digits",
+                    )
+                })?;
+            if validators.iter().any(|v| v.node_key == node_key)
+                || nodes.iter().any(|n| n.node_key == node_key)
+            {
+                return Err(invalid(field("node_key"), "registered twice"));
+            }
+            if !staking::valid_address(&entry.p2p) {
+                return Err(invalid(
+                    field("p2p"),
+                    "not a node address: write ip:port, with a port above 0 and a concrete ip",
+                ));
+            }
+            let address =
+                Text::new(entry.p2p.as_str()).map_err(|e| invalid(field("p2p"), e.to_string()))?;
+            let deposit = parse_amount(&field("deposit"), &entry.deposit, native_decimals)?;
+            if deposit < staking.node_deposit {
+                return Err(invalid(
+                    field("deposit"),
+                    format!(
+                        "below the minimum deposit {}",
+                        amount::format(staking.node_deposit, native_decimals)
+                    ),
+                ));
+            }
+            if nodes.len() >= usize::from(staking.max_nodes) {
+                return Err(invalid(
+                    "nodes",
+                    format!("more than params.staking.max_nodes ({})", staking.max_nodes),
+                ));
+            }
+            let left = free.entry(owner).or_default();
+            *left = left.checked_sub(deposit).ok_or_else(|| {
+                invalid(
+                    field("deposit"),
+                    "the owner's genesis EQA balance, less its other bonds and deposits, does \
+                     not cover the deposit",
+                )
+            })?;
+            nodes.push(staking::FullNode {
+                node_key,
+                owner,
+                address,
+                deposit,
+                registered_height: 0,
+            });
+        }
+
         let mut profiles: Vec<GenesisProfile> = Vec::new();
         for (index, entry) in raw.profiles.iter().enumerate() {
             let field = |name: &str| format!("profiles[{index}].{name}");
@@ -530,12 +622,14 @@ impl Genesis {
         Ok(Self {
             chain_id,
             genesis_time_ms: raw.genesis_time_ms,
+            consensus_key: raw.consensus_key.map(|key| key.trim().to_string()),
             params,
             market,
             lending,
             staking,
             arbitrators,
             validators,
+            nodes,
             profiles,
             assets,
             balances,
@@ -613,6 +707,10 @@ impl Genesis {
         }
         for validator in &self.validators {
             staking::register_at_genesis(store, validator, self.genesis_time_ms)
+                .expect("genesis validation checked the registration");
+        }
+        for node in &self.nodes {
+            staking::register_node_at_genesis(store, node)
                 .expect("genesis validation checked the registration");
         }
         staking::open_epochs(store);

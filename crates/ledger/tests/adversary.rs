@@ -52,6 +52,8 @@ fn fixed_seeds_keep_every_invariant() {
         "staking.register",
         "staking.unbond",
         "staking.withdraw",
+        "staking.register_node",
+        "staking.unregister_node",
     ];
     let missing: Vec<_> = deep
         .iter()
@@ -77,6 +79,14 @@ fn fixed_seeds_keep_every_invariant() {
         ("staking.withdraw", "NotUnbonding"),
         ("staking.withdraw", "UnbondingRunning"),
         ("staking.withdraw", "StillServing"),
+        ("staking.register_node", "NodeKeyTaken"),
+        ("staking.register_node", "BadKeyProof"),
+        ("staking.register_node", "DepositTooSmall"),
+        ("staking.register_node", "DepositNotRaised"),
+        ("staking.register_node", "InvalidAddress"),
+        ("staking.register_node", "NodeRegistryFull"),
+        ("staking.unregister_node", "NodeNotRegistered"),
+        ("staking.unregister_node", "NotNodeOwner"),
     ];
     let untried: Vec<_> = refusals
         .iter()

@@ -56,7 +56,7 @@ fn main() {
             data_dir: dir.join(format!("v{index}")),
             listen: addresses[index],
             rpc: None,
-            followers: Vec::new(),
+            bootstrap: Vec::new(),
             tuning: node::engine::Tuning::default(),
             state_sync: false,
             retained_blocks: node::run::DEFAULT_RETAINED_BLOCKS,

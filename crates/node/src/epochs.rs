@@ -134,15 +134,16 @@ impl<E: Clock + Send + Sync + 'static> ParticipantsProvider for StakingParticipa
     }
 }
 
-/// The network's peer manager, with secondary peers added to every set glue tracks: the
-/// chain's listed full nodes (`followers`) and every validator candidate registered in this
-/// node's finalized state. Secondary peers connect and follow the chain (blocks, certificates,
-/// state) without voting; a candidate admitted this way can sync before it is elected, and is
-/// then among the primary peers of the epochs whose committees it sits on.
+/// The network's peer manager, with secondary peers added to every set glue tracks: every
+/// validator candidate and every full node registered in this node's finalized state (and, in
+/// simulations, a fixed list of `followers`). Secondary peers connect and follow the chain
+/// (blocks, certificates, state) without voting; a candidate admitted this way can sync before
+/// it is elected, and is then among the primary peers of the epochs whose committees it sits on.
 ///
-/// Candidates are read when a set is tracked, at each epoch's start, so one registered during
-/// epoch `e` is admitted from epoch `e + 1`. The registry is capped (`max_candidates`), and the
-/// secondary peers are cut to `limit` (the p2p layer's bound on a set) after the primary ones.
+/// The registries are read when a set is tracked, at each epoch's start, so a key registered
+/// during epoch `e` is admitted from epoch `e + 1`. Both registries are capped
+/// (`max_candidates`, `max_nodes`), and the secondary peers are cut to `limit` (the p2p layer's
+/// bound on a set) after the primary ones: candidates first, then full nodes.
 #[derive(Clone, Debug)]
 pub struct Peers<M> {
     inner: M,
@@ -161,8 +162,8 @@ impl<M> Peers<M> {
         }
     }
 
-    /// Also admits the validator candidates of `app`'s finalized state, keeping every tracked
-    /// set within `limit` peers (this node included).
+    /// Also admits the validator candidates and registered full nodes of `app`'s finalized
+    /// state, keeping every tracked set within `limit` peers (this node included).
     pub fn with_candidates(mut self, app: AppHandle, limit: usize) -> Self {
         self.candidates = Some(app);
         self.limit = limit;
@@ -177,6 +178,18 @@ pub fn candidate_keys(store: &(impl ledger::Store + ?Sized)) -> Vec<ed25519::Pub
         .filter_map(|account| ledger::staking::Db::validator(store, account))
         .map(|validator| validator.node_key.public_key())
         .collect()
+}
+
+/// Every node key registered in `store` that peers admit besides the committees: the validator
+/// candidates' first, then the full nodes'.
+pub fn registered_keys(store: &(impl ledger::Store + ?Sized)) -> Vec<ed25519::PublicKey> {
+    let mut keys = candidate_keys(store);
+    keys.extend(
+        ledger::staking::Db::full_nodes(store)
+            .iter()
+            .map(types::AccountId::public_key),
+    );
+    keys
 }
 
 /// The secondary peers of a set with `primary` peers: `wanted` less the primary ones, cut so
@@ -217,18 +230,18 @@ impl<M: Manager<PublicKey = ed25519::PublicKey>> Manager for Peers<M> {
         R: Into<TrackedPeers<ed25519::PublicKey>> + Send,
     {
         let TrackedPeers { primary, secondary } = peers.into();
-        let candidates = self
+        let registered = self
             .candidates
             .as_ref()
             .and_then(AppHandle::committed_state)
-            .map(|(_, store)| candidate_keys(&*store))
+            .map(|(_, store)| registered_keys(&*store))
             .unwrap_or_default();
         let secondary = secondary_peers(
             &primary,
             secondary
                 .into_iter()
                 .chain(self.followers.iter().cloned())
-                .chain(candidates),
+                .chain(registered),
             self.limit,
         );
         self.inner.track(id, TrackedPeers::new(primary, secondary))

@@ -8,13 +8,20 @@
 //! data_dir = "data/v0"
 //! listen = "127.0.0.1:9000"
 //! private_key = "<64 hex digits>"  # this node's ed25519 key (its network identity)
-//! consensus_key = "<hex>"          # the chain's threshold key, the same in every node's file
-//! consensus_share = "<hex>"        # this validator's share of it (validators only)
+//! consensus_key = "<hex>"          # the chain's threshold key; optional when the genesis
+//!                                  # file holds it
+//! consensus_share = "<hex>"        # this validator's share of it (genesis validators only)
+//! bootstrap = ["<64 hex digits>@203.0.113.7:9000"]   # more peers to start from
 //!
-//! [[validators]]                   # every validator, this one included, in any order
-//! public_key = "<64 hex digits>"
+//! [[validators]]                   # the genesis validators; optional when the genesis
+//! public_key = "<64 hex digits>"   # file's staking registry names them
 //! address = "127.0.0.1:9000"
 //! ```
+//!
+//! A node starts from the genesis validators' addresses and its `bootstrap` peers, and learns
+//! the rest from them. Peers accept it once its key is registered on the chain, as a validator
+//! candidate or a full node (`equa validator register`, `equa node register`), from the epoch
+//! after the registration.
 
 use crate::{
     App, AppConfig, Scheme,
@@ -68,8 +75,9 @@ pub enum RunError {
 /// epoch length in its parameters, each epoch's committee, each validator's service), so a
 /// format-5 state decodes differently. Format 7 runs consensus in epochs, with the key's
 /// resharing carried in blocks. Format 8 carries that payload length-prefixed and decodes it
-/// only when read (`block::Reshare`), so its blocks, the genesis one included, differ.
-pub const DATA_FORMAT: u32 = 8;
+/// only when read (`block::Reshare`), so its blocks, the genesis one included, differ. Format 9
+/// adds the full-node registry (two fields of the staking parameters, two tables, two calls).
+pub const DATA_FORMAT: u32 = 9;
 
 /// The file in a data directory that names its format.
 pub const FORMAT_FILE: &str = "EQUA_FORMAT";
@@ -140,8 +148,10 @@ struct RawConfig {
     #[serde(default)]
     rpc: Option<SocketAddr>,
     private_key: String,
-    /// The public side of the chain's threshold key (see [`crate::threshold`]), hex.
-    consensus_key: String,
+    /// The public side of the chain's threshold key (see [`crate::threshold`]), hex; when
+    /// absent, the genesis file's.
+    #[serde(default)]
+    consensus_key: Option<String>,
     /// This validator's share of the consensus key, hex; absent on a full node.
     #[serde(default)]
     consensus_share: Option<String>,
@@ -150,10 +160,9 @@ struct RawConfig {
     /// it must be exactly that committee.
     #[serde(default)]
     validators: Vec<RawValidator>,
-    /// Public keys (hex) of the full nodes the validators accept as peers. Every node of the
-    /// chain lists the same ones.
+    /// Peers to start from besides the genesis validators: `<public key hex>@<ip:port>`.
     #[serde(default)]
-    followers: Vec<String>,
+    bootstrap: Vec<String>,
     /// The web interface; none when absent.
     #[serde(default)]
     web: Option<RawWeb>,
@@ -287,8 +296,8 @@ pub struct RunConfig {
     pub scheme: Scheme,
     /// The public side of the chain's key as dealt at genesis.
     pub consensus_key: crate::threshold::ConsensusKey,
-    /// Full nodes the network accepts: they follow the chain but do not vote.
-    pub followers: Vec<ed25519::PublicKey>,
+    /// Peers to start from besides the genesis validators.
+    pub bootstrap: Vec<(ed25519::PublicKey, SocketAddr)>,
     pub web: Option<WebSettings>,
     /// Where Prometheus metrics are served (`GET /metrics`); loopback only.
     pub metrics: Option<SocketAddr>,
@@ -329,15 +338,18 @@ impl RunConfig {
             validators.push((key, validator.address));
         }
         let validators = genesis_validators(&genesis, validators)?;
-        let mut followers = Vec::with_capacity(raw.followers.len());
-        for (index, key) in raw.followers.iter().enumerate() {
-            followers.push(decode_hex(&format!("followers[{index}]"), key)?);
+        let mut bootstrap = Vec::with_capacity(raw.bootstrap.len());
+        for (index, peer) in raw.bootstrap.iter().enumerate() {
+            bootstrap.push(
+                parse_peer(peer).map_err(|message| {
+                    RunError::Config(format!("bootstrap[{index}]: {message}"))
+                })?,
+            );
         }
         let me = private_key.public_key();
         let mut tuning = tuning;
-        tuning.max_peers_per_set = max_peers_per_set(&genesis, validators.len(), followers.len());
-        let consensus_key = crate::threshold::decode_key("consensus_key", &raw.consensus_key)
-            .map_err(|e| RunError::Config(e.to_string()))?;
+        tuning.max_peers_per_set = max_peers_per_set(&genesis, validators.len());
+        let consensus_key = consensus_key(raw.consensus_key.as_deref(), &genesis)?;
         let participants = Set::from_iter_dedup(validators.iter().map(|(key, _)| key.clone()));
         let validator = validators.iter().any(|(key, _)| *key == me);
         let scheme = match (&raw.consensus_share, validator) {
@@ -431,7 +443,7 @@ impl RunConfig {
             )));
         }
         Ok(Self {
-            followers,
+            bootstrap,
             web,
             metrics: raw.metrics,
             tuning,
@@ -447,6 +459,53 @@ impl RunConfig {
             consensus_key,
         })
     }
+}
+
+/// The chain's threshold key: the configuration's, the genesis file's, or both when they agree.
+fn consensus_key(
+    configured: Option<&str>,
+    genesis: &Genesis,
+) -> Result<crate::threshold::ConsensusKey, RunError> {
+    let decode = |field: &str, text: &str| {
+        crate::threshold::decode_key(field, text).map_err(|e| RunError::Config(e.to_string()))
+    };
+    match (configured, genesis.consensus_key.as_deref()) {
+        (Some(configured), Some(genesis)) => {
+            let key = decode("consensus_key", configured)?;
+            let genesis = decode("the genesis file's consensus_key", genesis)?;
+            if commonware_codec::Encode::encode(&genesis) != commonware_codec::Encode::encode(&key)
+            {
+                return Err(RunError::Config(
+                    "consensus_key differs from the genesis file's: this node would follow \
+                     another chain (remove it to use the genesis file's)"
+                        .into(),
+                ));
+            }
+            Ok(key)
+        }
+        (Some(configured), None) => decode("consensus_key", configured),
+        (None, Some(genesis)) => decode("the genesis file's consensus_key", genesis),
+        (None, None) => Err(RunError::Config(
+            "consensus_key is missing, and the genesis file holds none: copy the chain's key \
+             from a genesis file or node configuration that has it"
+                .into(),
+        )),
+    }
+}
+
+/// A peer written `<public key hex>@<ip:port>`.
+pub fn parse_peer(text: &str) -> Result<(ed25519::PublicKey, SocketAddr), String> {
+    let (key, address) = text
+        .split_once('@')
+        .ok_or_else(|| format!("{text:?} is not <public key hex>@<ip:port>"))?;
+    let key: ed25519::PublicKey = hex::decode(key)
+        .map_err(|e| e.to_string())
+        .and_then(|bytes| types::codec::decode(&bytes).map_err(|e| e.to_string()))
+        .map_err(|e| format!("{text:?}: the public key: {e}"))?;
+    let address: SocketAddr = address
+        .parse()
+        .map_err(|e| format!("{text:?}: the address: {e}"))?;
+    Ok((key, address))
 }
 
 /// A configuration file that is not valid TOML of the expected shape, said without quoting the
@@ -543,14 +602,14 @@ fn tuning(raw: &RawConfig) -> Result<engine::Tuning, RunError> {
 
 /// The most peers one tracked set may hold, this node included: glue tracks an epoch's
 /// dealers, players and next players (three committees, each at most the genesis validators
-/// or `committee_size`, whichever is more), and [`crate::epochs::Peers`] adds the listed full
-/// nodes and every registered candidate as secondary peers.
-pub fn max_peers_per_set(genesis: &Genesis, validators: usize, followers: usize) -> usize {
+/// or `committee_size`, whichever is more), and [`crate::epochs::Peers`] adds every registered
+/// candidate and full node as secondary peers.
+pub fn max_peers_per_set(genesis: &Genesis, validators: usize) -> usize {
     let committee = validators.max(usize::from(genesis.staking.committee_size));
     committee
         .saturating_mul(3)
         .saturating_add(usize::from(genesis.staking.max_candidates))
-        .saturating_add(followers)
+        .saturating_add(usize::from(genesis.staking.max_nodes))
         .saturating_add(1)
 }
 
@@ -585,27 +644,30 @@ pub fn run_with(config: RunConfig, started: impl FnOnce(Started) + Send + 'stati
             web = ?config.web.as_ref().map(|web| web.listen),
             data_dir = %config.data_dir.display(),
             validators = config.validators.len(),
-            followers = config.followers.len(),
+            bootstrap = config.bootstrap.len(),
             "starting"
         );
-        if !validator && !config.followers.contains(&me) {
+        let mut genesis_state = MemoryStore::new();
+        config.genesis.initialize(&mut genesis_state);
+        // Registered at genesis: peers admit this node from the start.
+        let registered = crate::epochs::registered_keys(&genesis_state);
+        if !validator && !registered.contains(&me) {
             tracing::warn!(
-                "this node's key is neither a genesis validator's nor a listed full node's: \
-                 peers admit it from the epoch after it registers as a validator candidate \
-                 (`equa validator register`)"
+                "this node's key is not registered at genesis: peers admit it from the epoch \
+                 after it is registered as a full node (`equa node register`) or a validator \
+                 candidate (`equa validator register`)"
             );
         }
         let metrics = NodeMetrics::new(&context.child("equa"));
         let participants =
             Set::from_iter_dedup(config.validators.iter().map(|(key, _)| key.clone()));
-        let followers = Set::from_iter_dedup(config.followers.iter().cloned());
         let count = u32::try_from(participants.len()).expect("validator count fits");
-        let bootstrappers = config
-            .validators
-            .iter()
-            .filter(|(key, _)| *key != me)
-            .map(|(key, address)| (key.clone(), (*address).into()))
-            .collect();
+        let mut bootstrappers: Vec<(ed25519::PublicKey, commonware_p2p::Ingress)> = Vec::new();
+        for (key, address) in config.validators.iter().chain(&config.bootstrap) {
+            if *key != me && bootstrappers.iter().all(|(known, _)| known != key) {
+                bootstrappers.push((key.clone(), (*address).into()));
+            }
+        }
         let handshake = cups::Cups::<_, ChaCha20Poly1305>::new(
             sake::Sake {
                 signer: config.private_key.clone(),
@@ -628,13 +690,15 @@ pub fn run_with(config: RunConfig, started: impl FnOnce(Started) + Send + 'stati
             NZUsize!(1024),
         );
         let (mut network, mut oracle) = discovery::Network::new(context.child("network"), p2p);
-        // Peer set 0 is the genesis validator set, with the full nodes as secondary peers (they
-        // connect and receive data, but are not dialed or gossiped); the result only reports
-        // mailbox pressure.
-        let _ = oracle.track(
-            0,
-            TrackedPeers::new(participants.clone(), followers.clone()),
+        // Peer set 0 is the genesis validator set, with the candidates and full nodes registered
+        // at genesis as secondary peers (they connect and receive data, but are not dialed or
+        // gossiped); the result only reports mailbox pressure.
+        let secondary = crate::epochs::secondary_peers(
+            &participants,
+            registered,
+            config.tuning.max_peers_per_set,
         );
+        let _ = oracle.track(0, TrackedPeers::new(participants.clone(), secondary));
         let channels =
             Channels::from_ordered(engine::channel::ALL.iter().map(|id| {
                 network.register(*id, engine::channel_quota(config.tuning.channel_burst))
@@ -658,8 +722,6 @@ pub fn run_with(config: RunConfig, started: impl FnOnce(Started) + Send + 'stati
                 std::process::exit(1);
             }
         };
-        let mut genesis_state = MemoryStore::new();
-        config.genesis.initialize(&mut genesis_state);
         let mempool = Mempool::new(MempoolConfig::default(), Arc::new(genesis_state.clone()), 0);
         let genesis_for_rpc = genesis_state.clone();
         let app = App::new(
@@ -684,7 +746,8 @@ pub fn run_with(config: RunConfig, started: impl FnOnce(Started) + Send + 'stati
             // of each.
             blocks_per_epoch: NonZeroU64::new(config.genesis.staking.blocks_per_epoch)
                 .expect("the genesis refuses epochs of 0 blocks"),
-            followers: followers.clone(),
+            // Admitted from the chain's registries instead.
+            followers: Set::default(),
             app,
             provider: Arc::new(mempool.clone()),
             retained_blocks: Some(config.retained_blocks),

@@ -446,10 +446,7 @@ fn a_consensus_key_or_share_that_does_not_fit_is_refused_by_name() {
     let follower = ed25519::PrivateKey::from_seed(9);
     let files = Files::with_consensus(
         "follower-with-share",
-        &format!(
-            "followers = [\"{}\"]",
-            hex::encode(follower.public_key().encode())
-        ),
+        "",
         &format!("consensus_key = \"{key_hex}\"\nconsensus_share = \"{share_hex}\""),
     );
     let text = std::fs::read_to_string(files.0.join("node.toml")).unwrap();
@@ -538,22 +535,124 @@ fn the_validators_come_from_the_genesis_registry_and_a_configuration_must_agree(
 }
 
 #[test]
-fn a_tracked_set_has_room_for_three_committees_and_every_candidate() {
-    // The genesis keeps the default staking parameters: committees of 32, 256 candidates. An
-    // epoch's set tracks its dealers, players and next players (three committees) as primary
-    // peers, and every registered candidate as a secondary one, besides this node.
+fn a_tracked_set_has_room_for_three_committees_every_candidate_and_every_full_node() {
+    // The genesis keeps the default staking parameters: committees of 32, 64 candidates, 64
+    // full nodes. An epoch's set tracks its dealers, players and next players (three
+    // committees) as primary peers, and every registered candidate and full node as a
+    // secondary one, besides this node.
     let config = Files::new("peers", "").load().unwrap();
     assert_eq!(config.genesis.staking.committee_size, 32);
-    assert_eq!(config.genesis.staking.max_candidates, 256);
-    assert_eq!(config.tuning.max_peers_per_set, 3 * 32 + 256 + 1);
-    // Listed full nodes add their own room.
-    assert_eq!(
-        node::run::max_peers_per_set(&config.genesis, 1, 5),
-        3 * 32 + 256 + 5 + 1
-    );
+    assert_eq!(config.genesis.staking.max_candidates, 64);
+    assert_eq!(config.genesis.staking.max_nodes, 64);
+    assert_eq!(config.tuning.max_peers_per_set, 3 * 32 + 64 + 64 + 1);
     // More genesis validators than the committee size widen each committee's share.
     assert_eq!(
-        node::run::max_peers_per_set(&config.genesis, 40, 0),
-        3 * 40 + 256 + 1
+        node::run::max_peers_per_set(&config.genesis, 40),
+        3 * 40 + 64 + 64 + 1
     );
+}
+
+#[test]
+fn the_consensus_key_may_come_from_the_genesis_file_and_must_agree_with_it() {
+    let key = ed25519::PrivateKey::from_seed(7);
+    let dealt = |seed: u64| {
+        node::threshold::deal(
+            <rand_chacha::ChaCha20Rng as rand_core::SeedableRng>::seed_from_u64(seed),
+            &[key.public_key()],
+        )
+    };
+    let (chain_key, shares) = dealt(1);
+    let (other_key, _) = dealt(2);
+    let chain_hex = node::threshold::to_hex(&chain_key);
+    let share_line = format!(
+        "consensus_share = \"{}\"",
+        node::threshold::to_hex(&shares[0].1)
+    );
+    let with_genesis_key = |name: &str, consensus: &str, genesis_key: &str| {
+        let files = Files::with_consensus(name, "", consensus);
+        let genesis = GENESIS.replacen(
+            "genesis_time_ms = 0",
+            &format!("genesis_time_ms = 0\nconsensus_key = \"{genesis_key}\""),
+            1,
+        );
+        std::fs::write(files.0.join("genesis.toml"), genesis).unwrap();
+        files
+    };
+    // Only in the genesis file: taken from there.
+    let files = with_genesis_key("genesis-key", &share_line, &chain_hex);
+    let config = files.load().expect("the genesis file's key");
+    assert_eq!(config.consensus_key.encode(), chain_key.encode());
+    // In both, the same: fine.
+    let both = format!("consensus_key = \"{chain_hex}\"\n{share_line}");
+    with_genesis_key("both-same", &both, &chain_hex)
+        .load()
+        .expect("the same key twice");
+    // In both, different: refused, since the node would follow another chain.
+    let other_hex = node::threshold::to_hex(&other_key);
+    match with_genesis_key("both-differ", &both, &other_hex).load() {
+        Err(RunError::Config(message)) => {
+            assert!(
+                message.contains("differs from the genesis file's"),
+                "{message}"
+            )
+        }
+        other => panic!("expected a configuration error, got {other:?}"),
+    }
+    // A genesis key that does not decode is named.
+    match with_genesis_key("genesis-garbage", &share_line, "zz").load() {
+        Err(RunError::Config(message)) => {
+            assert!(
+                message.contains("the genesis file's consensus_key"),
+                "{message}"
+            )
+        }
+        other => panic!("expected a configuration error, got {other:?}"),
+    }
+}
+
+#[test]
+fn bootstrap_peers_are_read_and_a_malformed_one_is_refused_by_position() {
+    let peer = ed25519::PrivateKey::from_seed(11).public_key();
+    let peer_hex = hex::encode(peer.encode());
+    let config = Files::new(
+        "bootstrap",
+        &format!("bootstrap = [\"{peer_hex}@127.0.0.1:9400\"]"),
+    )
+    .load()
+    .unwrap();
+    assert_eq!(
+        config.bootstrap,
+        vec![(peer, "127.0.0.1:9400".parse().unwrap())]
+    );
+    for (name, entry, expected) in [
+        (
+            "no-at",
+            peer_hex.clone(),
+            "is not <public key hex>@<ip:port>",
+        ),
+        (
+            "bad-key",
+            "abcd@127.0.0.1:9400".to_string(),
+            "the public key",
+        ),
+        (
+            "bad-address",
+            format!("{peer_hex}@localhost"),
+            "the address",
+        ),
+    ] {
+        let extra = format!("bootstrap = [\"{peer_hex}@127.0.0.1:9401\", \"{entry}\"]");
+        match Files::new(name, &extra).load() {
+            Err(RunError::Config(message)) => {
+                assert!(message.contains("bootstrap[1]"), "{name}: {message}");
+                assert!(message.contains(expected), "{name}: {message}");
+            }
+            other => panic!("{name}: expected a configuration error, got {other:?}"),
+        }
+    }
+    // `followers` is no longer a key: full nodes are admitted by registration.
+    match Files::new("followers", "followers = []").load() {
+        Err(RunError::Config(message)) => assert!(message.contains("followers"), "{message}"),
+        other => panic!("expected a configuration error, got {other:?}"),
+    }
 }

@@ -22,7 +22,8 @@
 //!   collateral: money | null}`, `defaulted {loan, collateral: money | null, debt: money}`;
 //! - staking: `validator_registered {account, node_key, bond: money}` (the node key in
 //!   hexadecimal), `validator_unbonding {account, bond_free_at_ms, evicted}`,
-//!   `validator_withdrawn {account, bond: money}`.
+//!   `validator_withdrawn {account, bond: money}`, `node_registered {owner, node_key,
+//!   deposit: money}`, `node_unregistered {owner, node_key, deposit: money, evicted}`.
 
 use crate::{market::trade_state_name, views::Money};
 use ledger::{
@@ -105,6 +106,8 @@ pub const KINDS: &[Kind] = &[
     kind("validator_registered", &[("account", Account), ("node_key", Name), ("bond", Amount)]),
     kind("validator_unbonding", &[("account", Account), ("bond_free_at_ms", Number), ("evicted", Flag)]),
     kind("validator_withdrawn", &[("account", Account), ("bond", Amount)]),
+    kind("node_registered", &[("owner", Account), ("node_key", Name), ("deposit", Amount)]),
+    kind("node_unregistered", &[("owner", Account), ("node_key", Name), ("deposit", Amount), ("evicted", Flag)]),
 ];
 
 /// The schema of a receipt's event (`components.schemas.Event` in the OpenRPC document): one
@@ -289,6 +292,20 @@ fn staking_json(store: &(impl Store + ?Sized), event: &StakingEvent) -> Value {
                      "bond_free_at_ms": bond_free_at_ms, "evicted": evicted }),
         StakingEvent::BondWithdrawn { account, bond } => json!({ "kind": "validator_withdrawn",
                      "account": account.to_string(), "bond": eqa(*bond) }),
+        StakingEvent::NodeRegistered {
+            owner,
+            node_key,
+            deposit,
+        } => json!({ "kind": "node_registered", "owner": owner.to_string(),
+                     "node_key": crate::staking::node_key_hex(node_key), "deposit": eqa(*deposit) }),
+        StakingEvent::NodeUnregistered {
+            owner,
+            node_key,
+            deposit,
+            evicted,
+        } => json!({ "kind": "node_unregistered", "owner": owner.to_string(),
+                     "node_key": crate::staking::node_key_hex(node_key), "deposit": eqa(*deposit),
+                     "evicted": evicted }),
     }
 }
 
@@ -547,6 +564,23 @@ pub fn words(event: &Value) -> String {
             "validator {} withdrew the bond of {}",
             text("account"),
             money("bond")
+        ),
+        "node_registered" => format!(
+            "{} registered full node {} with a deposit of {}",
+            text("owner"),
+            text("node_key"),
+            money("deposit")
+        ),
+        "node_unregistered" => format!(
+            "full node {} {}; its deposit of {} went back to {}",
+            text("node_key"),
+            if event["evicted"] == Value::Bool(true) {
+                "was pushed out of the full registry by a larger deposit"
+            } else {
+                "was unregistered"
+            },
+            money("deposit"),
+            text("owner")
         ),
         other => other.replace('_', " "),
     }

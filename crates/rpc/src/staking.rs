@@ -1,5 +1,5 @@
 //! The staking registry as data: its rules, every registered validator with its bond and where
-//! it stands, and the committee the registry elects from the state.
+//! it stands, the committee the registry elects from the state, and the registered full nodes.
 
 use crate::views::Money;
 use ledger::{
@@ -23,6 +23,25 @@ pub struct StakingParamsView {
     /// The most candidates the registry holds; a new one beyond that must out-bond the lowest.
     pub max_candidates: u16,
     pub blocks_per_epoch: u64,
+    /// The least deposit a full node's key is registered with.
+    pub node_deposit: Money,
+    /// The most full nodes registered at once; a new one beyond that must out-deposit the
+    /// lowest.
+    pub max_nodes: u16,
+}
+
+/// A registered full node: every node admits its key as a peer.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct FullNodeView {
+    /// 64 hexadecimal digits.
+    pub node_key: String,
+    /// The account that registered it and may unregister it.
+    pub owner: String,
+    /// Where it listens for peers; with `node_key`, a peer to bootstrap from
+    /// (`<node_key>@<address>`).
+    pub address: String,
+    pub deposit: Money,
+    pub registered_height: u64,
 }
 
 /// A validator that is leaving.
@@ -80,8 +99,11 @@ pub struct StakingView {
     pub epoch: u64,
     /// The committees that sign in this epoch and the three after it, all fixed already.
     pub epochs: Vec<EpochView>,
-    /// EQA the staking module holds: every bond, candidate or unbonding.
+    /// EQA the staking module holds: every bond, candidate or unbonding, and every full node's
+    /// deposit.
     pub bonded: Money,
+    /// The registered full nodes, in key order.
+    pub full_nodes: Vec<FullNodeView>,
 }
 
 impl ValidatorView {
@@ -170,12 +192,24 @@ impl StakingView {
                 committee_size: params.committee_size,
                 max_candidates: params.max_candidates,
                 blocks_per_epoch: params.blocks_per_epoch,
+                node_deposit: Money::read(store, AssetId::NATIVE, params.node_deposit),
+                max_nodes: params.max_nodes,
             },
             validators,
             committee,
             epoch,
             epochs,
             bonded: Money::read(store, AssetId::NATIVE, bonded),
+            full_nodes: staking::full_nodes(store)
+                .iter()
+                .map(|node| FullNodeView {
+                    node_key: node_key_hex(&node.node_key),
+                    owner: node.owner.to_string(),
+                    address: node.address.to_string(),
+                    deposit: Money::read(store, AssetId::NATIVE, node.deposit),
+                    registered_height: node.registered_height,
+                })
+                .collect(),
         }
     }
 }

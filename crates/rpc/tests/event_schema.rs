@@ -210,6 +210,8 @@ fn kind_of(event: &Event) -> &'static str {
             StakingEvent::ValidatorRegistered { .. } => "validator_registered",
             StakingEvent::ValidatorUnbonding { .. } => "validator_unbonding",
             StakingEvent::BondWithdrawn { .. } => "validator_withdrawn",
+            StakingEvent::NodeRegistered { .. } => "node_registered",
+            StakingEvent::NodeUnregistered { .. } => "node_unregistered",
         },
     }
 }
@@ -417,6 +419,17 @@ fn samples() -> Vec<Event> {
         Event::Staking(StakingEvent::BondWithdrawn {
             account: a,
             bond: 10,
+        }),
+        Event::Staking(StakingEvent::NodeRegistered {
+            owner: a,
+            node_key: b,
+            deposit: 10,
+        }),
+        Event::Staking(StakingEvent::NodeUnregistered {
+            owner: a,
+            node_key: b,
+            deposit: 10,
+            evicted: false,
         }),
     ]
 }

@@ -1,5 +1,6 @@
 //! Calls of the staking module: an account bonds EQA to stand as a validator, unbonds to leave,
-//! and withdraws its bond once the unbonding delay has passed.
+//! and withdraws its bond once the unbonding delay has passed; and registers full nodes' keys
+//! against a deposit, so that every node admits them as peers.
 
 use crate::{
     AccountId, ChainId, Text,
@@ -86,6 +87,36 @@ impl Read for KeyProof {
     }
 }
 
+/// Registers a full node's key, so that every node admits it as a peer: it follows the chain
+/// and serves it, but does not vote. The deposit stands against filling every node's peer sets
+/// with keys nobody runs; it is returned when the key is unregistered.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RegisterNode {
+    /// The full node's ed25519 key, which authenticates its peer connections.
+    pub node_key: AccountId,
+    /// Where the node listens for peers: `ip:port`. Newcomers may bootstrap from it.
+    pub address: Text<64>,
+    /// EQA minor units locked as the deposit, at least the chain's minimum. Sent again by the
+    /// same account for the same key, it is the new total (at least the old one) and the
+    /// address is updated.
+    pub deposit: u128,
+    /// The node key's signature over [`key_proof_message`], as for a validator.
+    pub key_proof: KeyProof,
+}
+impl_codec!(RegisterNode {
+    node_key,
+    address,
+    deposit,
+    key_proof
+});
+
+/// Unregisters a full node's key and returns its deposit to the account that registered it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct UnregisterNode {
+    pub node_key: AccountId,
+}
+impl_codec!(UnregisterNode { node_key });
+
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum StakingCall {
     Register(RegisterValidator),
@@ -94,11 +125,15 @@ pub enum StakingCall {
     Unbond(Nothing),
     /// Returns the bond of a validator whose unbonding delay has passed.
     Withdraw(Nothing),
+    RegisterNode(RegisterNode),
+    UnregisterNode(UnregisterNode),
 }
 impl_codec_enum!(StakingCall {
     0 => Register,
     1 => Unbond,
     2 => Withdraw,
+    3 => RegisterNode,
+    4 => UnregisterNode,
 });
 
 impl StakingCall {
@@ -107,6 +142,8 @@ impl StakingCall {
             Self::Register(_) => "staking.register",
             Self::Unbond(_) => "staking.unbond",
             Self::Withdraw(_) => "staking.withdraw",
+            Self::RegisterNode(_) => "staking.register_node",
+            Self::UnregisterNode(_) => "staking.unregister_node",
         }
     }
 }
@@ -150,10 +187,19 @@ mod tests {
             }),
             StakingCall::Unbond(Nothing),
             StakingCall::Withdraw(Nothing),
+            StakingCall::RegisterNode(RegisterNode {
+                node_key: AccountId::from_public_key(&node.public_key()),
+                address: Text::new("[2001:db8::1]:9000").unwrap(),
+                deposit: 1,
+                key_proof: KeyProof::sign(&node, &chain, &account(2)),
+            }),
+            StakingCall::UnregisterNode(UnregisterNode {
+                node_key: AccountId::from_public_key(&node.public_key()),
+            }),
         ];
         for call in calls {
             assert_eq!(decode::<StakingCall>(&call.encode()).unwrap(), call);
         }
-        assert!(decode::<StakingCall>(&[3]).is_err());
+        assert!(decode::<StakingCall>(&[5]).is_err());
     }
 }

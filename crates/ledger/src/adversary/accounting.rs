@@ -27,7 +27,7 @@
 //!   and for every open credit offer, its `remaining` amount in the offer's asset.
 //!   Sums over lenders read every position in the loan's lender list.
 //! - **staking**: for every validator record (candidate or unbonding, until withdrawn), its
-//!   `bond` in EQA.
+//!   `bond` in EQA; for every registered full node, its `deposit` in EQA.
 
 use super::{Violation, panics::guarded, view::View};
 use crate::{
@@ -59,6 +59,14 @@ fn staking_owed(view: &View) -> Result<Totals, Violation> {
             AssetId::NATIVE,
             validator.bond,
             &format!("the bond of validator {}", validator.account),
+        )?;
+    }
+    for node in &view.full_nodes {
+        add(
+            &mut owed,
+            AssetId::NATIVE,
+            node.deposit,
+            &format!("the deposit of full node {}", node.node_key),
         )?;
     }
     Ok(owed)

@@ -96,6 +96,12 @@ fn exits(world: &World, view: &View) -> Vec<(u64, Option<TxPlan>)> {
         };
         exits.push((at, tx(world, &validator.account, Call::Staking(call))));
     }
+    for node in &view.full_nodes {
+        let call = StakingCall::UnregisterNode(types::staking::UnregisterNode {
+            node_key: node.node_key,
+        });
+        exits.push((now, tx(world, &node.owner, Call::Staking(call))));
+    }
     for trade in view.live_trades() {
         let r = TradeRef { trade: trade.id };
         let (at, who, call) = match trade.state {

@@ -224,7 +224,7 @@ impl<'a> Ctx<'a> {
 pub fn tx(ctx: &mut Ctx) -> TxPlan {
     ctx.sloppy = ctx.dice.chance(25);
     let flood = ctx.flood && ctx.focus.trade.is_some() && ctx.dice.chance(80);
-    let (signer, call) = match ctx.dice.weighted(&[6, 45, 39, 10]) {
+    let (signer, call) = match ctx.dice.weighted(&[6, 43, 37, 14]) {
         _ if flood => market_calls::flood(ctx),
         0 => bank(ctx),
         1 => market_calls::call(ctx),

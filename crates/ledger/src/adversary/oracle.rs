@@ -95,6 +95,11 @@ impl Judge<'_> {
                         .validators
                         .iter()
                         .all(|v| v.node_key != r.node_key)
+                    && self
+                        .view
+                        .full_nodes
+                        .iter()
+                        .all(|n| n.node_key != r.node_key)
                     && port.parse::<u16>().is_ok_and(|port| port > 0)
                     && r.bond >= params.min_bond
                     && self.view.candidates.len() < usize::from(params.max_candidates)
@@ -103,6 +108,44 @@ impl Judge<'_> {
                     && self.covers(AssetId::NATIVE, r.bond))
                 .then_some("a registration with its own node key and a bond within the limits")
             }
+            StakingCall::RegisterNode(r) => {
+                let params = &self.view.staking;
+                let port = r.address.as_str().strip_prefix("127.0.0.1:")?;
+                let existing = self
+                    .view
+                    .full_nodes
+                    .iter()
+                    .find(|n| n.node_key == r.node_key);
+                // A new key when the registry has room, or its owner's again with no less.
+                let (fits, locks) = match existing {
+                    None => (
+                        self.view.full_nodes.len() < usize::from(params.max_nodes),
+                        r.deposit,
+                    ),
+                    Some(node) => (
+                        node.owner == self.signer && r.deposit >= node.deposit,
+                        r.deposit.saturating_sub(node.deposit),
+                    ),
+                };
+                (fits
+                    && self
+                        .view
+                        .validators
+                        .iter()
+                        .all(|v| v.node_key != r.node_key)
+                    && port.parse::<u16>().is_ok_and(|port| port > 0)
+                    && r.deposit >= params.node_deposit
+                    && r.key_proof
+                        .verify(&r.node_key, &state::chain_id(self.store), &self.signer)
+                    && self.covers(AssetId::NATIVE, locks))
+                .then_some("a full node's registration with its own key, room and a deposit within the limits")
+            }
+            StakingCall::UnregisterNode(u) => self
+                .view
+                .full_nodes
+                .iter()
+                .any(|n| n.node_key == u.node_key && n.owner == self.signer)
+                .then_some("its owner unregistering a full node"),
             StakingCall::Unbond(_) => own?.unbonding.is_none().then_some("a candidate unbonding"),
             StakingCall::Withdraw(_) => {
                 let own = own?;
@@ -479,7 +522,8 @@ pub fn predict(
 ) -> Vec<Option<&'static str>> {
     let mut signers = BTreeSet::new();
     let mut named = BTreeSet::new();
-    // Registrations race for node keys and registry places: only a block's first is judged.
+    // Registrations race for node keys and registry places (and a full node's eviction races
+    // its owner's unregistration): only a block's first such call is judged.
     let mut registered = false;
     plans
         .iter()
@@ -489,7 +533,14 @@ pub fn predict(
             let record = named_id(&mut call).map(|(space, id)| (space, *id));
             let first_of_signer = signers.insert(plan.signer);
             let mut untouched = record.is_none_or(|record| named.insert(record));
-            if matches!(plan.call, Call::Staking(StakingCall::Register(_))) {
+            if matches!(
+                plan.call,
+                Call::Staking(
+                    StakingCall::Register(_)
+                        | StakingCall::RegisterNode(_)
+                        | StakingCall::UnregisterNode(_)
+                )
+            ) {
                 untouched &= !std::mem::replace(&mut registered, true);
             }
             let plain = matches!(plan.envelope, Envelope::Valid | Envelope::Overpaid(_));

@@ -4,7 +4,7 @@
 use crate::{
     lending::{self, CreditOffer, LendingParams, Loan, Position},
     market::{self, Arbitrator, MarketParams, Offer, Trade},
-    staking::{self, StakingParams, Validator},
+    staking::{self, FullNode, StakingParams, Validator},
     state,
     store::MemoryStore,
 };
@@ -35,6 +35,8 @@ pub struct View {
     pub validators: Vec<Validator>,
     /// The candidate list as stored, in account order.
     pub candidates: Vec<AccountId>,
+    /// Every registered full node, in key order.
+    pub full_nodes: Vec<FullNode>,
     pub staking: StakingParams,
 }
 
@@ -91,6 +93,7 @@ impl View {
                 })
                 .collect(),
             candidates: staking::Db::candidates(store),
+            full_nodes: staking::full_nodes(store),
             staking: staking::params::load(store),
         }
     }

@@ -46,4 +46,21 @@ pub enum StakingError {
         "the validator sits on the committee of epoch {epoch}; its service ends at height {until_height}, and its bond is free the unbonding delay after that"
     )]
     StillServing { epoch: u64, until_height: u64 },
+    #[error("a deposit of {deposit} is below the minimum {minimum} (EQA minor units)")]
+    DepositTooSmall { deposit: u128, minimum: u128 },
+    #[error(
+        "the full node's deposit is {current}; a registration again names the new total, at least that, not {deposit} (EQA minor units)"
+    )]
+    DepositNotRaised { deposit: u128, current: u128 },
+    #[error(
+        "the full-node registry holds the most keys it may ({max}); a deposit above the lowest {lowest_deposit} (EQA minor units) takes its place"
+    )]
+    NodeRegistryFull { max: u16, lowest_deposit: u128 },
+    #[error("node key {node_key} is not a registered full node")]
+    NodeNotRegistered { node_key: AccountId },
+    #[error("node key {node_key} was registered by {owner}; only that account may unregister it")]
+    NotNodeOwner {
+        node_key: AccountId,
+        owner: AccountId,
+    },
 }

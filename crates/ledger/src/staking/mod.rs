@@ -41,6 +41,13 @@
 //! account's registration, or keep an operator's key from registering by claiming it first. A
 //! key stays taken until its bond is withdrawn.
 //!
+//! **Full nodes** register their node keys against a deposit (`node_deposit`), so that every
+//! node admits them as peers ([`Db::full_nodes`]). A key is either a validator's or a full
+//! node's, never both. The registry holds at most `max_nodes` keys; a full one admits a new key
+//! only with a deposit strictly above the lowest, whose key is then unregistered and its deposit
+//! returned. A full node signs nothing the chain could hold against it, so its deposit is
+//! returned at once when its owner unregisters it.
+//!
 //! **A full registry** (`max_candidates`) admits a new candidate only with a bond strictly
 //! above the lowest candidate's; the lowest then unbonds as if it had left itself. So filling
 //! the registry with minimum bonds cannot keep anyone with more at stake out.
@@ -51,7 +58,7 @@ pub mod records;
 
 pub use error::StakingError;
 pub use params::StakingParams;
-pub use records::{Db, EpochCommittee, Member, Unbonding, Validator};
+pub use records::{Db, EpochCommittee, FullNode, Member, Unbonding, Validator};
 
 /// How many epochs ahead a committee is fixed: the committee of epoch `e + 2` is fixed by the
 /// first block of epoch `e`.
@@ -61,7 +68,7 @@ use crate::{BlockContext, bank, receipt::Event, state::Module, store::Store};
 use std::{cmp::Ordering, net::SocketAddr};
 use types::{
     AccountId, AssetId, ChainId, Text,
-    staking::{RegisterValidator, StakingCall},
+    staking::{RegisterNode, RegisterValidator, StakingCall},
 };
 
 /// What the staking module did, in receipts.
@@ -85,6 +92,21 @@ pub enum StakingEvent {
         account: AccountId,
         bond: u128,
     },
+    /// A full node's key registered, or registered again by its owner: `deposit` is the whole
+    /// deposit after it.
+    NodeRegistered {
+        owner: AccountId,
+        node_key: AccountId,
+        deposit: u128,
+    },
+    /// A full node's key unregistered, by its owner or pushed out of a full registry by a larger
+    /// deposit (`evicted`); the deposit went back to the owner.
+    NodeUnregistered {
+        owner: AccountId,
+        node_key: AccountId,
+        deposit: u128,
+        evicted: bool,
+    },
 }
 
 fn emit(events: &mut Vec<Event>, event: StakingEvent) {
@@ -107,6 +129,23 @@ pub fn execute(
         }
         StakingCall::Unbond(_) => unbond(store, &params, context, signer, events),
         StakingCall::Withdraw(_) => withdraw(store, context, signer, events),
+        StakingCall::RegisterNode(register) => {
+            let chain_id = crate::state::chain_id(store);
+            register_node(store, &params, context, &chain_id, signer, register, events)
+        }
+        StakingCall::UnregisterNode(call) => {
+            let node =
+                Db::full_node(store, &call.node_key).ok_or(StakingError::NodeNotRegistered {
+                    node_key: call.node_key,
+                })?;
+            if node.owner != *signer {
+                return Err(StakingError::NotNodeOwner {
+                    node_key: node.node_key,
+                    owner: node.owner,
+                });
+            }
+            unregister_node(store, node, false, events)
+        }
     }
 }
 
@@ -186,6 +225,12 @@ fn register(
         return Err(StakingError::NodeKeyTaken {
             node_key: register.node_key,
             account,
+        });
+    }
+    if let Some(node) = Db::full_node(store, &register.node_key) {
+        return Err(StakingError::NodeKeyTaken {
+            node_key: register.node_key,
+            account: node.owner,
         });
     }
     if register.bond < params.min_bond {
@@ -311,6 +356,182 @@ fn make_room(
     }
     start_unbonding(store, params, context, lowest, true, events);
     Ok(())
+}
+
+fn register_node(
+    store: &mut (impl Store + ?Sized),
+    params: &StakingParams,
+    context: &BlockContext,
+    chain_id: &ChainId,
+    signer: &AccountId,
+    register: &RegisterNode,
+    events: &mut Vec<Event>,
+) -> Result<(), StakingError> {
+    if let Some(account) = Db::node_key_owner(store, &register.node_key) {
+        return Err(StakingError::NodeKeyTaken {
+            node_key: register.node_key,
+            account,
+        });
+    }
+    let existing = Db::full_node(store, &register.node_key);
+    if let Some(existing) = &existing
+        && existing.owner != *signer
+    {
+        return Err(StakingError::NodeKeyTaken {
+            node_key: register.node_key,
+            account: existing.owner,
+        });
+    }
+    if register.deposit < params.node_deposit {
+        return Err(StakingError::DepositTooSmall {
+            deposit: register.deposit,
+            minimum: params.node_deposit,
+        });
+    }
+    if !valid_address(register.address.as_str()) {
+        return Err(StakingError::InvalidAddress {
+            address: register.address.to_string(),
+        });
+    }
+    if !register
+        .key_proof
+        .verify(&register.node_key, chain_id, signer)
+    {
+        return Err(StakingError::BadKeyProof);
+    }
+    let node = FullNode {
+        node_key: register.node_key,
+        owner: *signer,
+        address: register.address.clone(),
+        deposit: register.deposit,
+        registered_height: context.height,
+    };
+    match existing {
+        Some(existing) => {
+            let raise = register.deposit.checked_sub(existing.deposit).ok_or(
+                StakingError::DepositNotRaised {
+                    deposit: register.deposit,
+                    current: existing.deposit,
+                },
+            )?;
+            if raise > 0 {
+                bank::lock(store, Module::Staking, signer, AssetId::NATIVE, raise)?;
+            }
+            // Its place among the registered keys does not start over.
+            Db::put_full_node(
+                store,
+                &FullNode {
+                    registered_height: existing.registered_height,
+                    ..node
+                },
+            );
+        }
+        None => enroll_node(store, params, &node, events)?,
+    }
+    emit(
+        events,
+        StakingEvent::NodeRegistered {
+            owner: *signer,
+            node_key: register.node_key,
+            deposit: register.deposit,
+        },
+    );
+    Ok(())
+}
+
+/// Adds a full node whose registration passed every check but the registry's room: unregisters
+/// the lowest deposit of a full registry if `node`'s is larger, locks the deposit, writes the
+/// record and the key.
+fn enroll_node(
+    store: &mut (impl Store + ?Sized),
+    params: &StakingParams,
+    node: &FullNode,
+    events: &mut Vec<Event>,
+) -> Result<(), StakingError> {
+    let keys = Db::full_nodes(store);
+    if keys.len() >= usize::from(params.max_nodes) {
+        // The lowest deposit, the latest registered among equals, then the higher key.
+        let lowest = keys
+            .iter()
+            .filter_map(|key| Db::full_node(store, key))
+            .min_by(|a, b| {
+                a.deposit
+                    .cmp(&b.deposit)
+                    .then(b.registered_height.cmp(&a.registered_height))
+                    .then(b.node_key.cmp(&a.node_key))
+            })
+            .expect("a full registry has a lowest key");
+        if node.deposit <= lowest.deposit {
+            return Err(StakingError::NodeRegistryFull {
+                max: params.max_nodes,
+                lowest_deposit: lowest.deposit,
+            });
+        }
+        unregister_node(store, lowest, true, events)?;
+    }
+    bank::lock(
+        store,
+        Module::Staking,
+        &node.owner,
+        AssetId::NATIVE,
+        node.deposit,
+    )?;
+    Db::put_full_node(store, node);
+    let mut keys = Db::full_nodes(store);
+    let position = keys
+        .binary_search(&node.node_key)
+        .unwrap_or_else(|position| position);
+    keys.insert(position, node.node_key);
+    Db::put_full_nodes(store, keys);
+    Ok(())
+}
+
+/// Deletes `node`'s registration and returns its deposit to its owner.
+fn unregister_node(
+    store: &mut (impl Store + ?Sized),
+    node: FullNode,
+    evicted: bool,
+    events: &mut Vec<Event>,
+) -> Result<(), StakingError> {
+    bank::unlock(
+        store,
+        Module::Staking,
+        &node.owner,
+        AssetId::NATIVE,
+        node.deposit,
+    )?;
+    Db::delete_full_node(store, &node.node_key);
+    let mut keys = Db::full_nodes(store);
+    keys.retain(|key| *key != node.node_key);
+    Db::put_full_nodes(store, keys);
+    emit(
+        events,
+        StakingEvent::NodeUnregistered {
+            owner: node.owner,
+            node_key: node.node_key,
+            deposit: node.deposit,
+            evicted,
+        },
+    );
+    Ok(())
+}
+
+/// Every registered full node, in key order.
+pub fn full_nodes(store: &(impl Store + ?Sized)) -> Vec<FullNode> {
+    Db::full_nodes(store)
+        .iter()
+        .filter_map(|key| Db::full_node(store, key))
+        .collect()
+}
+
+/// Registers a full node written into the genesis file, locking its deposit; genesis
+/// validation checks the rules first, with the field at fault.
+pub fn register_node_at_genesis(
+    store: &mut (impl Store + ?Sized),
+    node: &FullNode,
+) -> Result<(), StakingError> {
+    let params = params::load(store);
+    enroll_node(store, &params, node, &mut Vec::new())
 }
 
 /// A registration that passed its checks: who, with which node, where, with what bond.

@@ -12,6 +12,9 @@ pub const MAX_COMMITTEE: u16 = 100;
 /// The most candidates the registry may hold. Deriving a committee reads every candidate, so
 /// this bounds that read.
 pub const MAX_CANDIDATES: u16 = 1_024;
+/// The most full-node keys the registry may hold. Every node tracks each of them as a peer in
+/// every peer set, so this bounds what an epoch's peer sets cost every node.
+pub const MAX_NODES: u16 = 4_096;
 /// The smallest committee that tolerates a byzantine member (n = 3f + 1 with f = 1).
 pub const MIN_COMMITTEE: u16 = 4;
 /// The longest epoch the parameters may ask for, in blocks.
@@ -32,33 +35,53 @@ pub struct StakingParams {
     /// At least four blocks per committee seat, so that under round robin every member leads
     /// at least twice in an epoch's second half, where a reshare's dealings are taken.
     pub blocks_per_epoch: u64,
+    /// The least deposit, in EQA minor units, a full node's key is registered with.
+    pub node_deposit: u128,
+    /// The most full-node keys registered at once; a new one beyond that must out-deposit the
+    /// lowest.
+    pub max_nodes: u16,
 }
 impl_codec!(StakingParams {
     min_bond,
     unbonding_secs,
     committee_size,
     max_candidates,
-    blocks_per_epoch
+    blocks_per_epoch,
+    node_deposit,
+    max_nodes
 });
 
 /// Whole EQA of the default minimum bond.
 const DEFAULT_MIN_BOND_WHOLE: u128 = 10_000;
+/// Whole EQA of the default full-node deposit.
+const DEFAULT_NODE_DEPOSIT_WHOLE: u128 = 100;
 
 impl StakingParams {
     /// The defaults for a native asset with `native_decimals` decimals: a bond of at least
-    /// 10,000 EQA, seven days of unbonding, a committee of at most 32 among at most 256
-    /// candidates, epochs of 3,600 blocks (an hour of an idle chain).
+    /// 10,000 EQA, seven days of unbonding, a committee of at most 32 among at most 64
+    /// candidates, epochs of 3,600 blocks (an hour of an idle chain), full nodes registered
+    /// with 100 EQA each, at most 64 of them.
+    ///
+    /// Every node tracks every candidate and registered full node as a peer, and the p2p layer
+    /// reserves, up front, a burst of message slots on every channel for every peer its tracked
+    /// sets may hold (about 0.8 MB resident per peer a set may hold, measured with the default
+    /// burst of 256): so the two registries' caps are what a node's memory grows with, and the
+    /// defaults keep a node's share of it to a few hundred megabytes.
     pub fn defaults(native_decimals: u8) -> Self {
-        let min_bond = 10u128
-            .checked_pow(u32::from(native_decimals))
-            .and_then(|unit| unit.checked_mul(DEFAULT_MIN_BOND_WHOLE))
-            .unwrap_or(u128::MAX);
+        let whole = |count: u128| {
+            10u128
+                .checked_pow(u32::from(native_decimals))
+                .and_then(|unit| unit.checked_mul(count))
+                .unwrap_or(u128::MAX)
+        };
         Self {
-            min_bond,
+            min_bond: whole(DEFAULT_MIN_BOND_WHOLE),
             unbonding_secs: 7 * 24 * 3_600,
             committee_size: 32,
-            max_candidates: 256,
+            max_candidates: 64,
             blocks_per_epoch: 3_600,
+            node_deposit: whole(DEFAULT_NODE_DEPOSIT_WHOLE),
+            max_nodes: 64,
         }
     }
 
@@ -82,6 +105,9 @@ pub struct RawStakingParams {
     pub committee_size: Option<u16>,
     pub max_candidates: Option<u16>,
     pub blocks_per_epoch: Option<u64>,
+    /// A decimal amount of EQA.
+    pub node_deposit: Option<String>,
+    pub max_nodes: Option<u16>,
 }
 
 impl RawStakingParams {
@@ -92,6 +118,10 @@ impl RawStakingParams {
             params.min_bond = amount::parse(text, native_decimals)
                 .map_err(|e| (field("min_bond"), e.to_string()))?;
         }
+        if let Some(text) = &self.node_deposit {
+            params.node_deposit = amount::parse(text, native_decimals)
+                .map_err(|e| (field("node_deposit"), e.to_string()))?;
+        }
         macro_rules! take {
             ($($name:ident),*) => { $( if let Some(value) = self.$name { params.$name = value; } )* };
         }
@@ -99,10 +129,17 @@ impl RawStakingParams {
             unbonding_secs,
             committee_size,
             max_candidates,
-            blocks_per_epoch
+            blocks_per_epoch,
+            max_nodes
         );
         if params.min_bond == 0 {
             return Err((field("min_bond"), "must be greater than zero".into()));
+        }
+        if params.node_deposit == 0 {
+            return Err((field("node_deposit"), "must be greater than zero".into()));
+        }
+        if !(1..=MAX_NODES).contains(&params.max_nodes) {
+            return Err((field("max_nodes"), format!("must be 1 to {MAX_NODES}")));
         }
         if params.unbonding_secs == 0 {
             return Err((field("unbonding_secs"), "must be greater than zero".into()));

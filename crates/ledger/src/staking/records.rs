@@ -1,6 +1,6 @@
 //! The staking module's state: validator records, the node-key index and the candidate list.
 
-use super::params::{MAX_CANDIDATES, MAX_COMMITTEE};
+use super::params::{MAX_CANDIDATES, MAX_COMMITTEE, MAX_NODES};
 use crate::{state::read, state::write, store::Store};
 use types::{AccountId, Text, codec::RangeCfg, impl_codec};
 
@@ -12,6 +12,10 @@ pub mod table {
     pub const PARAMS: u8 = 0x53;
     /// One epoch's committee, keyed by the epoch (8 bytes, big-endian).
     pub const EPOCH_COMMITTEE: u8 = 0x54;
+    /// A registered full node, keyed by its node key.
+    pub const FULL_NODE: u8 = 0x55;
+    /// The registered full nodes' keys, in key order.
+    pub const FULL_NODES: u8 = 0x56;
 }
 
 fn key_epoch(epoch: u64) -> Vec<u8> {
@@ -82,6 +86,33 @@ struct Candidates {
 }
 impl_codec!(Candidates {
     accounts: (RangeCfg::new(0..=usize::from(MAX_CANDIDATES)), ())
+});
+
+/// A registered full node: every node admits its key as a peer while the record exists.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FullNode {
+    pub node_key: AccountId,
+    /// The account that registered it, paid its deposit, and alone may unregister it.
+    pub owner: AccountId,
+    pub address: Text<64>,
+    /// EQA minor units the staking module holds for it.
+    pub deposit: u128,
+    pub registered_height: u64,
+}
+impl_codec!(FullNode {
+    node_key,
+    owner,
+    address,
+    deposit,
+    registered_height
+});
+
+/// The registered full nodes' keys, in key order.
+struct FullNodes {
+    keys: Vec<AccountId>,
+}
+impl_codec!(FullNodes {
+    keys: (RangeCfg::new(0..=usize::from(MAX_NODES)), ())
 });
 
 /// A seat on an epoch's committee.
@@ -155,6 +186,33 @@ impl Db {
             store.delete(&[table::CANDIDATES]);
         } else {
             write(store, &[table::CANDIDATES], &Candidates { accounts });
+        }
+    }
+
+    pub fn full_node(store: &(impl Store + ?Sized), node_key: &AccountId) -> Option<FullNode> {
+        read(store, &key_account(table::FULL_NODE, node_key))
+    }
+
+    pub fn put_full_node(store: &mut (impl Store + ?Sized), node: &FullNode) {
+        write(store, &key_account(table::FULL_NODE, &node.node_key), node);
+    }
+
+    pub fn delete_full_node(store: &mut (impl Store + ?Sized), node_key: &AccountId) {
+        store.delete(&key_account(table::FULL_NODE, node_key));
+    }
+
+    /// Every registered full node's key, in key order.
+    pub fn full_nodes(store: &(impl Store + ?Sized)) -> Vec<AccountId> {
+        read::<FullNodes>(store, &[table::FULL_NODES])
+            .map(|list| list.keys)
+            .unwrap_or_default()
+    }
+
+    pub fn put_full_nodes(store: &mut (impl Store + ?Sized), keys: Vec<AccountId>) {
+        if keys.is_empty() {
+            store.delete(&[table::FULL_NODES]);
+        } else {
+            write(store, &[table::FULL_NODES], &FullNodes { keys });
         }
     }
 

@@ -1,0 +1,258 @@
+//! Full-node commands: create a node's directory from a genesis file and one peer, register its
+//! key on the chain against a deposit (peers admit it from the next epoch), unregister it, and
+//! list the registered full nodes.
+//!
+//! Registering needs two keys, as for a validator: the wallet's (it pays the deposit and owns
+//! it) and the node's, which signs a proof that this wallet may register it. The node's key is
+//! read from its configuration file; it never leaves this machine.
+
+use crate::cli::{
+    Global,
+    chain::{connect, parse_amount, runtime, show, show_list, submit},
+    devnet::NodeConfig,
+    error::{CliError, rpc_message},
+    input::text,
+    keys,
+    validator::node_file,
+};
+use clap::Subcommand;
+
+use commonware_cryptography::Signer;
+use rpc::staking::{FullNodeView, StakingView};
+use std::{
+    net::SocketAddr,
+    path::{Path, PathBuf},
+};
+use types::{
+    AccountId, Call,
+    codec::Encode,
+    staking::{KeyProof, RegisterNode, StakingCall, UnregisterNode},
+};
+
+#[derive(Debug, Subcommand)]
+pub enum NodeCommand {
+    /// Create a full node's directory from the chain's genesis file and one peer:
+    /// `equa node init --genesis genesis.toml --peer <public key>@<ip:port> --dir my-node`.
+    /// The node gets a new key, syncs the state from peers, and follows the chain once its key
+    /// is registered (`equa node register`).
+    Init {
+        /// The chain's genesis file (it must hold the chain's `consensus_key`); copied into the
+        /// directory.
+        #[arg(long)]
+        genesis: PathBuf,
+        /// Any node of the chain: its public key (hex) and p2p address, `<key>@<ip:port>`.
+        /// `equa node list` and `equa validator list` show them.
+        #[arg(long)]
+        peer: String,
+        /// The directory to create.
+        #[arg(long)]
+        dir: PathBuf,
+        /// Where the node listens for peers (and the address it registers).
+        #[arg(long, default_value = "127.0.0.1:9400")]
+        listen: SocketAddr,
+        /// Where it serves JSON-RPC.
+        #[arg(long, default_value = "127.0.0.1:8700")]
+        rpc_listen: SocketAddr,
+    },
+    /// Register the node's key against a deposit from your wallet, so that every node admits
+    /// it as a peer from the next epoch: `equa node register --node-config my-node/node.toml
+    /// --deposit 100`. Run again with a larger deposit, or a new --address, to update it.
+    Register {
+        /// The node's configuration file: its `private_key` signs the key proof, and its
+        /// `listen` address is the one registered unless --address says otherwise.
+        #[arg(long)]
+        node_config: PathBuf,
+        /// The deposit, in EQA (the whole deposit, when registering again).
+        #[arg(long, allow_negative_numbers = true)]
+        deposit: String,
+        /// Where peers reach the node (`ip:port`), when it differs from `listen`.
+        #[arg(long)]
+        address: Option<String>,
+    },
+    /// Unregister a node your wallet registered; the deposit comes back at once.
+    Unregister {
+        /// The node's configuration file, for its key.
+        #[arg(
+            long,
+            conflicts_with = "node_key",
+            required_unless_present = "node_key"
+        )]
+        node_config: Option<PathBuf>,
+        /// Or the node's public key, 64 hexadecimal digits.
+        #[arg(long)]
+        node_key: Option<String>,
+    },
+    /// The registered full nodes, each as a peer to start from, and the registry's rules.
+    List,
+}
+
+pub fn run(global: &Global, command: NodeCommand) -> Result<(), CliError> {
+    if let NodeCommand::Init {
+        genesis,
+        peer,
+        dir,
+        listen,
+        rpc_listen,
+    } = command
+    {
+        return init(&genesis, &peer, &dir, listen, rpc_listen).map_err(Into::into);
+    }
+    let rpc = connect(global)?;
+    runtime()?.block_on(async {
+        match command {
+            NodeCommand::List => {
+                let view = rpc.staking(None).await.map_err(CliError::rpc)?;
+                show(global, &view, |view| print_nodes(global, view));
+                Ok(())
+            }
+            command => {
+                let signer = keys::own_account(global)?;
+                let call = node_call(&rpc, &signer, command).await?;
+                submit(global, &rpc, Call::Staking(call)).await
+            }
+        }
+    })
+}
+
+/// The transaction a registry command stands for, signed for by `signer`.
+async fn node_call(
+    rpc: &rpc::RpcClient,
+    signer: &AccountId,
+    command: NodeCommand,
+) -> Result<StakingCall, String> {
+    Ok(match command {
+        NodeCommand::Register {
+            node_config,
+            deposit,
+            address,
+        } => {
+            let (node, listen) = node_file(&node_config)?;
+            let address = address.unwrap_or_else(|| listen.to_string());
+            if !ledger::staking::valid_address(&address) {
+                return Err(format!(
+                    "{address} is not an address peers can reach: give --address ip:port with a \
+                     concrete ip and a port above 0"
+                ));
+            }
+            let chain_id = rpc.status().await.map_err(|e| rpc_message(&e))?.chain_id;
+            let chain_id = types::ChainId::new(&chain_id).map_err(|e| e.to_string())?;
+            StakingCall::RegisterNode(RegisterNode {
+                node_key: AccountId::from_public_key(&node.public_key()),
+                address: text(&address, "the address")?,
+                deposit: parse_amount(rpc, &deposit, "EQA").await?.1,
+                key_proof: KeyProof::sign(&node, &chain_id, signer),
+            })
+        }
+        NodeCommand::Unregister {
+            node_config,
+            node_key,
+        } => {
+            let node_key = match (node_config, node_key) {
+                (Some(path), _) => AccountId::from_public_key(&node_file(&path)?.0.public_key()),
+                (None, Some(hex_key)) => hex::decode(hex_key.trim())
+                    .ok()
+                    .and_then(|bytes| <[u8; 32]>::try_from(bytes).ok())
+                    .and_then(|bytes| AccountId::from_bytes(bytes).ok())
+                    .ok_or_else(|| {
+                        format!("{hex_key:?} is not a node key: write its 64 hexadecimal digits")
+                    })?,
+                (None, None) => return Err("give --node-config or --node-key".into()),
+            };
+            StakingCall::UnregisterNode(UnregisterNode { node_key })
+        }
+        NodeCommand::Init { .. } | NodeCommand::List => {
+            return Err("this command sends no transaction".into());
+        }
+    })
+}
+
+/// `equa node init`: a directory with the genesis file and a new node's configuration.
+fn init(
+    genesis: &Path,
+    peer: &str,
+    dir: &Path,
+    listen: SocketAddr,
+    rpc: SocketAddr,
+) -> Result<(), String> {
+    let loaded =
+        ledger::Genesis::load(genesis).map_err(|e| format!("{}: {e}", genesis.display()))?;
+    let Some(consensus_key) = &loaded.consensus_key else {
+        return Err(format!(
+            "{} holds no consensus_key: a node checks every block against the chain's key, so \
+             the genesis file must name it",
+            genesis.display()
+        ));
+    };
+    node::threshold::decode_key("consensus_key", consensus_key)
+        .map_err(|e| format!("{}: {e}", genesis.display()))?;
+    let (peer_key, peer_address) =
+        node::run::parse_peer(peer).map_err(|e| format!("--peer: {e}"))?;
+    let config_path = dir.join("node.toml");
+    if config_path.exists() {
+        return Err(format!(
+            "{} exists already: this command does not overwrite a node's key",
+            config_path.display()
+        ));
+    }
+    std::fs::create_dir_all(dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+    std::fs::copy(genesis, dir.join("genesis.toml"))
+        .map_err(|e| format!("cannot copy {}: {e}", genesis.display()))?;
+    let key = client::keys::random_signing_key();
+    let config = NodeConfig {
+        genesis: PathBuf::from("genesis.toml"),
+        data_dir: PathBuf::from("data"),
+        listen,
+        rpc,
+        private_key: hex::encode(key.encode()),
+        consensus_key: None,
+        consensus_share: None,
+        validators: Vec::new(),
+        bootstrap: vec![format!("{}@{peer_address}", hex::encode(peer_key.encode()))],
+        web: None,
+        metrics: None,
+        idle_block_interval_ms: None,
+        retained_blocks: None,
+        state_sync: true,
+    };
+    crate::cli::devnet::write_private(
+        &config_path,
+        &toml::to_string_pretty(&config).map_err(|e| e.to_string())?,
+    )?;
+    let minimum = types::amount::format(
+        loaded.staking.node_deposit,
+        loaded.assets.first().map_or(9, |native| native.decimals),
+    );
+    println!("created {}", config_path.display());
+    println!("node key: {}", hex::encode(key.public_key().encode()));
+    println!("next:");
+    println!(
+        "  1. register its key (a wallet with EQA, through any node's JSON-RPC):\n     equa --rpc <url> node register --node-config {} --deposit {minimum}",
+        config_path.display()
+    );
+    println!(
+        "  2. start it; peers admit it from the epoch after the registration:\n     equa node --config {}",
+        config_path.display()
+    );
+    Ok(())
+}
+
+fn print_nodes(global: &Global, view: &StakingView) {
+    let params = &view.params;
+    println!(
+        "rules:     a deposit of at least {}; up to {} full nodes",
+        params.node_deposit, params.max_nodes
+    );
+    show_list(
+        global,
+        &view.full_nodes,
+        "no full nodes registered",
+        print_node,
+    );
+}
+
+fn print_node(node: &FullNodeView) {
+    println!(
+        "{}@{}  owner {}  deposit {}  since block {}",
+        node.node_key, node.address, node.owner, node.deposit, node.registered_height
+    );
+}
