@@ -121,15 +121,15 @@ fn a_full_node_syncs_late_serves_rpc_and_forwards_transactions() {
     // configuration names none; it takes them from there).
     let config = std::fs::read_to_string(devnet.dir.join("full-node/node.toml")).unwrap();
     assert!(!config.contains("[[validators]]"), "{config}");
-    let validators: Vec<String> = std::fs::read_to_string(devnet.dir.join("genesis.toml"))
+    let genesis: toml::Table =
+        toml::from_str(&std::fs::read_to_string(devnet.dir.join("genesis.toml")).unwrap()).unwrap();
+    let validators: Vec<String> = genesis["validators"]
+        .as_array()
         .unwrap()
-        .lines()
-        .filter_map(|line| line.strip_prefix("node_key = \""))
-        .map(|key| {
-            let bytes: [u8; 32] = hex::decode(key.trim_end_matches('"'))
-                .unwrap()
-                .try_into()
-                .unwrap();
+        .iter()
+        .map(|validator| {
+            let key = validator["node_key"].as_str().unwrap();
+            let bytes: [u8; 32] = hex::decode(key).unwrap().try_into().unwrap();
             types::AccountId::from_bytes(bytes).unwrap().to_address()
         })
         .collect();

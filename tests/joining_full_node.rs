@@ -124,6 +124,64 @@ fn a_new_full_node_joins_with_the_genesis_file_and_one_address() {
     let again = init(&node_dir);
     assert!(!again.status.success());
     assert!(String::from_utf8_lossy(&again.stderr).contains("exists already"));
+    // Pointed at the genesis file inside the directory it fills, it keeps that file whole; a
+    // different genesis file there is never overwritten.
+    let original = std::fs::read(home.join("genesis.toml")).unwrap();
+    let init_in = |dir: &Path| {
+        equa(&[
+            "node",
+            "init",
+            "--genesis",
+            dir.join("genesis.toml").to_str().unwrap(),
+            "--peer",
+            &peer,
+            "--dir",
+            dir.to_str().unwrap(),
+        ])
+    };
+    let same = home.join("same");
+    std::fs::create_dir_all(&same).unwrap();
+    std::fs::write(same.join("genesis.toml"), &original).unwrap();
+    let output = init_in(&same);
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert_eq!(std::fs::read(same.join("genesis.toml")).unwrap(), original);
+    let other = home.join("other");
+    std::fs::create_dir_all(&other).unwrap();
+    std::fs::write(other.join("genesis.toml"), &original).unwrap();
+    let output = equa(&[
+        "node",
+        "init",
+        "--genesis",
+        home.join("genesis.toml").to_str().unwrap(),
+        "--peer",
+        &peer,
+        "--dir",
+        other.to_str().unwrap(),
+    ]);
+    assert!(output.status.success(), "the same genesis already there");
+    let third = home.join("third");
+    std::fs::create_dir_all(&third).unwrap();
+    std::fs::write(third.join("genesis.toml"), "# another chain\n").unwrap();
+    let output = equa(&[
+        "node",
+        "init",
+        "--genesis",
+        home.join("genesis.toml").to_str().unwrap(),
+        "--peer",
+        &peer,
+        "--dir",
+        third.to_str().unwrap(),
+    ]);
+    assert!(!output.status.success());
+    assert!(String::from_utf8_lossy(&output.stderr).contains("differs"));
+    assert_eq!(
+        std::fs::read_to_string(third.join("genesis.toml")).unwrap(),
+        "# another chain\n"
+    );
 
     // Alice registers its key with a deposit, through a validator's JSON-RPC.
     let config_arg = config.to_str().unwrap();
@@ -197,7 +255,12 @@ fn a_new_full_node_joins_with_the_genesis_file_and_one_address() {
         },
     );
 
-    // Unregistered, its deposit comes back whole.
+    // Unregistered once the epoch after its registration has ended (peers admitted it until
+    // then), its deposit comes back whole.
+    let blocks_per_epoch = listed["params"]["blocks_per_epoch"].as_u64().unwrap();
+    let registered_at = receipt["height"].as_u64().unwrap();
+    let release = (registered_at / blocks_per_epoch + 2) * blocks_per_epoch;
+    devnet.wait_for_height(0, release);
     let before: f64 = devnet.balance("alice", "EQA").parse().unwrap();
     receipt_ok(
         &devnet,

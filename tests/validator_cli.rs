@@ -37,10 +37,12 @@ fn registry(devnet: &Devnet, name: &str) -> serde_json::Value {
 fn validators_register_rank_and_unbond_from_the_command_line() {
     let devnet = Devnet::start("validator-cli", RPC_PORT, P2P_PORT);
 
-    // Genesis registered the four validators the devnet runs, each with a bond of 500 EQA.
+    // Genesis registered the four validators the devnet runs, each with a bond of 500 EQA, and
+    // its full node with a deposit of 10 EQA.
     let start = registry(&devnet, "alice");
     assert_eq!(start["params"]["min_bond"]["amount"], "100", "{start}");
-    assert_eq!(start["bonded"]["amount"], "2000", "{start}");
+    assert_eq!(start["bonded"]["amount"], "2010", "{start}");
+    assert_eq!(start["full_nodes"].as_array().unwrap().len(), 1, "{start}");
     let validators = start["validators"].as_array().unwrap();
     assert_eq!(validators.len(), 4, "{start}");
     assert!(
@@ -186,7 +188,7 @@ fn validators_register_rank_and_unbond_from_the_command_line() {
     assert_eq!(view["validators"][0]["account"], bob.as_str(), "{view}");
     assert_eq!(view["committee"][0], bob.as_str(), "{view}");
     assert_eq!(view["committee"].as_array().unwrap().len(), 4, "{view}");
-    assert_eq!(view["bonded"]["amount"], "2750", "{view}");
+    assert_eq!(view["bonded"]["amount"], "2760", "{view}");
 
     // Alice unbonds: she leaves the candidates, her bond stays locked, and withdrawing before
     // the delay is refused.
@@ -211,7 +213,7 @@ fn validators_register_rank_and_unbond_from_the_command_line() {
     let mine = entry(&view, &alice).expect("alice's own record is listed while unbonding");
     assert_eq!(mine["rank"], serde_json::Value::Null, "{view}");
     assert!(mine["unbonding"]["free_at_ms"].as_u64().is_some(), "{view}");
-    assert_eq!(view["bonded"]["amount"], "2750", "{view}");
+    assert_eq!(view["bonded"]["amount"], "2760", "{view}");
     assert!(entry(&registry(&devnet, "bob"), &alice).is_none());
     let text = devnet.ok("alice", &["validator", "list"]);
     assert!(text.contains("unbonding, bond free from"), "{text}");
@@ -256,7 +258,7 @@ fn validators_register_rank_and_unbond_from_the_command_line() {
         "BondNotRaised",
     );
     let view = registry(&devnet, "alice");
-    assert_eq!(view["bonded"]["amount"], "2850", "{view}");
+    assert_eq!(view["bonded"]["amount"], "2860", "{view}");
     let mine = entry(&view, &alice).expect("alice is a candidate again");
     assert_eq!(mine["unbonding"], serde_json::Value::Null, "{view}");
     assert_eq!(mine["rank"], 6, "{view}");

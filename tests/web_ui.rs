@@ -456,7 +456,18 @@ fn a_trade_a_dispute_and_a_loan_through_the_web_interface() {
             assert!(epochs[0][0].as_str().unwrap().ends_with("(current)"), "{epochs:?}");
             assert!(epochs.iter().all(|row| row[1] == 4), "{epochs:?}");
             let page = browser.text_of("main").await;
-            assert!(page.contains("500 EQA") && page.contains("2000 EQA"), "{page}");
+            // Four bonds of 500 EQA and the devnet full node's deposit of 10 EQA.
+            assert!(page.contains("500 EQA") && page.contains("2010 EQA"), "{page}");
+            let full_nodes = browser
+                .client
+                .execute(
+                    "return document.querySelectorAll('#full-nodes tbody tr').length",
+                    vec![],
+                )
+                .await
+                .unwrap();
+            assert_eq!(full_nodes, 1, "the devnet's full node is listed: {page}");
+            assert!(page.contains("equa node register"), "{page}");
             assert!(page.contains("equa validator register"), "{page}");
             assert!(browser.fits_width().await, "the registry fits the window");
             browser.shot("validators").await;

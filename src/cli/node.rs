@@ -140,7 +140,7 @@ async fn node_call(
                 node_key: AccountId::from_public_key(&node.public_key()),
                 address: text(&address, "the address")?,
                 deposit: parse_amount(rpc, &deposit, "EQA").await?.1,
-                key_proof: KeyProof::sign(&node, &chain_id, signer),
+                key_proof: KeyProof::sign_node(&node, &chain_id, signer),
             })
         }
         NodeCommand::Unregister {
@@ -195,8 +195,33 @@ fn init(
         ));
     }
     std::fs::create_dir_all(dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
-    std::fs::copy(genesis, dir.join("genesis.toml"))
-        .map_err(|e| format!("cannot copy {}: {e}", genesis.display()))?;
+    // The genesis file goes beside the configuration: read whole first, so that a genesis
+    // already there (the same file, or a copy) is kept, and another one is never overwritten.
+    let genesis_text =
+        std::fs::read(genesis).map_err(|e| format!("cannot read {}: {e}", genesis.display()))?;
+    let target = dir.join("genesis.toml");
+    match std::fs::read(&target) {
+        Ok(existing) if existing == genesis_text => {}
+        Ok(_) => {
+            return Err(format!(
+                "{} exists and differs from {}: move it away first",
+                target.display(),
+                genesis.display()
+            ));
+        }
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => {
+            let mut options = std::fs::OpenOptions::new();
+            options.write(true).create_new(true);
+            std::io::Write::write_all(
+                &mut options
+                    .open(&target)
+                    .map_err(|e| format!("cannot create {}: {e}", target.display()))?,
+                &genesis_text,
+            )
+            .map_err(|e| format!("cannot write {}: {e}", target.display()))?;
+        }
+        Err(error) => return Err(format!("cannot read {}: {error}", target.display())),
+    }
     let key = client::keys::random_signing_key();
     let config = NodeConfig {
         genesis: PathBuf::from("genesis.toml"),
@@ -223,6 +248,12 @@ fn init(
         loaded.assets.first().map_or(9, |native| native.decimals),
     );
     println!("created {}", config_path.display());
+    if listen.ip().is_loopback() {
+        println!(
+            "note: it listens on {listen}, which only this machine can reach; for peers \
+             elsewhere give --listen <public ip:port> (or register with --address)"
+        );
+    }
     println!("node key: {}", hex::encode(key.public_key().encode()));
     println!("next:");
     println!(

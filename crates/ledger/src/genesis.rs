@@ -115,8 +115,8 @@ pub struct Genesis {
     pub chain_id: ChainId,
     pub genesis_time_ms: u64,
     /// The public side of the chain's threshold consensus key as dealt at genesis, hex: the
-    /// trust anchor of every node and light client. The ledger does not read it; a node checks
-    /// it decodes.
+    /// trust anchor of every node and light client. The genesis state holds its bytes (so the
+    /// genesis state root commits to it); a node checks they decode as a key.
     pub consensus_key: Option<String>,
     pub params: Params,
     pub market: MarketParams,
@@ -619,10 +619,19 @@ impl Genesis {
             });
         }
 
+        let consensus_key = raw.consensus_key.map(|key| key.trim().to_string());
+        if let Some(key) = &consensus_key
+            && decode_hex(key).is_none()
+        {
+            return Err(invalid(
+                "consensus_key",
+                "not hexadecimal: write the key's bytes as pairs of hex digits",
+            ));
+        }
         Ok(Self {
             chain_id,
             genesis_time_ms: raw.genesis_time_ms,
-            consensus_key: raw.consensus_key.map(|key| key.trim().to_string()),
+            consensus_key,
             params,
             market,
             lending,
@@ -698,6 +707,9 @@ impl Genesis {
             }
         }
         state::set_last_block(store, 0, self.genesis_time_ms);
+        if let Some(key) = self.consensus_key.as_deref().and_then(decode_hex) {
+            state::set_consensus_key(store, &key);
+        }
         market::params::store(store, &self.market);
         lending::params::store(store, &self.lending);
         staking::params::store(store, &self.staking);
@@ -737,6 +749,17 @@ impl Genesis {
 }
 
 /// 32 bytes from exactly 64 hexadecimal digits.
+/// Bytes written as pairs of hex digits (at least one pair).
+fn decode_hex(text: &str) -> Option<Vec<u8>> {
+    if text.is_empty() || !text.len().is_multiple_of(2) || !text.is_ascii() {
+        return None;
+    }
+    text.as_bytes()
+        .chunks(2)
+        .map(|pair| u8::from_str_radix(std::str::from_utf8(pair).ok()?, 16).ok())
+        .collect()
+}
+
 fn parse_key(text: &str) -> Option<[u8; 32]> {
     if text.len() != 64 || !text.is_ascii() {
         return None;

@@ -27,6 +27,7 @@ const CHAIN_ID_KEY: [u8; 2] = [table::SINGLETON, 0];
 const PARAMS_KEY: [u8; 2] = [table::SINGLETON, 1];
 const NEXT_ASSET_KEY: [u8; 2] = [table::SINGLETON, 2];
 const LAST_BLOCK_KEY: [u8; 2] = [table::SINGLETON, 3];
+const CONSENSUS_KEY_KEY: [u8; 2] = [table::SINGLETON, 4];
 
 pub fn nonce_key(account: &AccountId) -> Vec<u8> {
     let mut key = Vec::with_capacity(33);
@@ -154,6 +155,17 @@ pub fn chain_id(store: &(impl Store + ?Sized)) -> ChainId {
 
 pub fn set_chain_id(store: &mut (impl Store + ?Sized), chain_id: &ChainId) {
     write(store, &CHAIN_ID_KEY, chain_id);
+}
+
+/// The chain's consensus key as the genesis file names it (its encoded bytes), when it does:
+/// written into the genesis state, so that the genesis state root, and so every block, commits
+/// to the chain's trust anchor.
+pub fn consensus_key(store: &(impl Store + ?Sized)) -> Option<Vec<u8>> {
+    store.get(&CONSENSUS_KEY_KEY)
+}
+
+pub fn set_consensus_key(store: &mut (impl Store + ?Sized), key: &[u8]) {
+    store.put(&CONSENSUS_KEY_KEY, key.to_vec());
 }
 
 pub fn params(store: &(impl Store + ?Sized)) -> Params {

@@ -87,6 +87,7 @@ fn fixed_seeds_keep_every_invariant() {
         ("staking.register_node", "NodeRegistryFull"),
         ("staking.unregister_node", "NodeNotRegistered"),
         ("staking.unregister_node", "NotNodeOwner"),
+        ("staking.unregister_node", "NodeStillAdmitted"),
     ];
     let untried: Vec<_> = refusals
         .iter()

@@ -244,3 +244,34 @@ fn bad_profiles_name_their_field() {
         GenesisError::DuplicateAccount { .. }
     ));
 }
+
+#[test]
+fn the_genesis_state_holds_the_consensus_key_so_two_keys_make_two_chains() {
+    let with_key = |key: &str| {
+        valid().replacen(
+            "genesis_time_ms = 1767225600000",
+            &format!("genesis_time_ms = 1767225600000\nconsensus_key = \"{key}\""),
+            1,
+        )
+    };
+    let state_of = |text: &str| {
+        let mut store = MemoryStore::new();
+        Genesis::from_toml(text).unwrap().initialize(&mut store);
+        store
+    };
+    let none = state_of(&valid());
+    let one = state_of(&with_key("00ff"));
+    let other = state_of(&with_key("00fe"));
+    assert_eq!(state::consensus_key(&none), None);
+    assert_eq!(state::consensus_key(&one), Some(vec![0x00, 0xff]));
+    assert_ne!(
+        one.scan_prefix(&[]).collect::<Vec<_>>(),
+        other.scan_prefix(&[]).collect::<Vec<_>>()
+    );
+    for bad in ["", "0", "zz", "0g"] {
+        match error_for(&with_key(bad)) {
+            GenesisError::Invalid { field, .. } => assert_eq!(field, "consensus_key", "{bad:?}"),
+            other => panic!("{bad:?}: {other:?}"),
+        }
+    }
+}

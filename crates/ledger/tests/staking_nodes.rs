@@ -55,7 +55,7 @@ fn registration(owner: u64, key: u64, deposit: u128) -> RegisterNode {
         node_key: node_key(key),
         address: Text::new(format!("127.0.0.1:{}", 9_100 + key)).unwrap(),
         deposit,
-        key_proof: KeyProof::sign(&node(key), &chain_id, &account(owner)),
+        key_proof: KeyProof::sign_node(&node(key), &chain_id, &account(owner)),
     }
 }
 
@@ -89,6 +89,22 @@ fn refused(chain: &mut TestChain, signer: u64, call: StakingCall, expected: Stak
     assert_eq!(chain.snapshot_except_fee(signer), before, "a refusal wrote");
 }
 
+/// Blocks per epoch in [`STAKING`].
+const L: u64 = 16;
+
+/// Applies empty blocks until the next block is at `height`.
+fn run_until_next_is(chain: &mut TestChain, height: u64) {
+    while chain.height + 1 < height {
+        chain.apply(&[]);
+    }
+}
+
+fn unregister_call(key: u64) -> StakingCall {
+    StakingCall::UnregisterNode(UnregisterNode {
+        node_key: node_key(key),
+    })
+}
+
 fn listed(chain: &TestChain) -> Vec<AccountId> {
     Db::full_nodes(&chain.store)
 }
@@ -111,10 +127,9 @@ fn a_registered_key_is_listed_and_its_deposit_comes_back_whole() {
     assert_eq!(chain.balance(2, AssetId::NATIVE), before - 10 * EQA - fees);
     assert_eq!(held(&chain), held_before + 10 * EQA);
 
-    let unregister = StakingCall::UnregisterNode(UnregisterNode {
-        node_key: node_key(5),
-    });
-    let receipt = submit(&mut chain, 2, unregister);
+    // Peers admit it through the epoch after the one it registered in (epoch 0 here).
+    run_until_next_is(&mut chain, 2 * L);
+    let receipt = submit(&mut chain, 2, unregister_call(5));
     fees += receipt.fee_paid;
     ok(receipt);
     assert!(listed(&chain).is_empty());
@@ -198,13 +213,15 @@ fn every_bad_registration_is_refused_and_changes_nothing() {
     // Key proofs: another account's, another chain's, another key's.
     let mut call = registration(3, 6, 10 * EQA);
     for proof in [
-        KeyProof::sign(&node(6), &id, &account(4)),
-        KeyProof::sign(
+        KeyProof::sign_node(&node(6), &id, &account(4)),
+        KeyProof::sign_node(
             &node(6),
             &types::ChainId::new("equa-elsewhere").unwrap(),
             &account(3),
         ),
-        KeyProof::sign(&node(7), &id, &account(3)),
+        KeyProof::sign_node(&node(7), &id, &account(3)),
+        // A validator's proof for the same key and account.
+        KeyProof::sign(&node(6), &id, &account(3)),
     ] {
         call.key_proof = proof;
         refused(
@@ -316,6 +333,7 @@ fn only_the_owner_unregisters_and_only_a_registered_key() {
             node_key: node_key(1),
         },
     );
+    run_until_next_is(&mut chain, 2 * L);
     ok(submit(&mut chain, 2, call(5)));
     // Twice: the second finds nothing.
     refused(
@@ -393,6 +411,79 @@ fn two_accounts_racing_for_one_key_in_a_block_leave_it_with_the_first() {
         Db::full_node(&chain.store, &node_key(5)).unwrap().owner,
         account(2)
     );
+}
+
+#[test]
+fn a_deposit_stands_through_the_epoch_after_its_registration_at_every_height() {
+    let mut chain = chain();
+    // Registered in the last block of epoch 1: admitted by peers through epoch 2.
+    run_until_next_is(&mut chain, 2 * L - 1);
+    register(&mut chain, 2, 5, 10 * EQA);
+    let registered_height = chain.height;
+    assert_eq!(registered_height, 2 * L - 1);
+    // (Not at an epoch's first block, which writes the committees whatever the calls.)
+    for height in [2 * L + 1, 3 * L - 1] {
+        run_until_next_is(&mut chain, height);
+        refused(
+            &mut chain,
+            2,
+            unregister_call(5),
+            StakingError::NodeStillAdmitted {
+                registered_height,
+                from_height: 3 * L,
+            },
+        );
+    }
+    assert_eq!(chain.height, 3 * L - 1);
+    ok(submit(&mut chain, 2, unregister_call(5)));
+}
+
+#[test]
+fn a_flash_eviction_of_every_honest_node_locks_the_attackers_deposits_for_the_epochs_it_buys() {
+    let mut chain = chain();
+    register(&mut chain, 2, 5, 10 * EQA);
+    register(&mut chain, 3, 6, 10 * EQA);
+    register(&mut chain, 4, 7, 10 * EQA);
+    // In the last block of an epoch the attacker (account 7) pushes all three out with one unit
+    // more each, and tries to take its deposits back in the same block.
+    run_until_next_is(&mut chain, 3 * L - 1);
+    let mut txs = Vec::new();
+    for (nonce, key) in (20..23).enumerate() {
+        let call = Call::Staking(StakingCall::RegisterNode(registration(
+            7,
+            key,
+            10 * EQA + 1,
+        )));
+        txs.push(chain.tx_with(7, chain.nonce(7) + nonce as u64, call));
+    }
+    for (nonce, key) in (20..23).enumerate() {
+        let call = Call::Staking(unregister_call(key));
+        txs.push(chain.tx_with(7, chain.nonce(7) + 3 + nonce as u64, call));
+    }
+    let before = chain.balance(7, AssetId::NATIVE);
+    let receipts = chain.apply(&txs);
+    for receipt in &receipts[..3] {
+        assert_eq!(receipt.outcome, Outcome::Success, "{receipt:?}");
+    }
+    for receipt in &receipts[3..] {
+        assert!(
+            matches!(
+                receipt.outcome,
+                Outcome::Failed(CallError::Staking(StakingError::NodeStillAdmitted { .. }))
+            ),
+            "{receipt:?}"
+        );
+    }
+    // Its three deposits stay locked through the next epoch; the evicted owners were paid back.
+    let fees: u128 = receipts.iter().map(|receipt| receipt.fee_paid).sum();
+    assert_eq!(
+        chain.balance(7, AssetId::NATIVE),
+        before - 3 * (10 * EQA + 1) - fees
+    );
+    let mut attackers: Vec<AccountId> = (20..23).map(node_key).collect();
+    attackers.sort();
+    assert_eq!(listed(&chain), attackers);
+    assert_eq!(held(&chain), 100 * EQA + 3 * (10 * EQA + 1));
 }
 
 fn node_entry(owner: u64, key: u64, deposit: &str) -> String {

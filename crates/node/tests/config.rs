@@ -598,8 +598,15 @@ fn the_consensus_key_may_come_from_the_genesis_file_and_must_agree_with_it() {
         }
         other => panic!("expected a configuration error, got {other:?}"),
     }
-    // A genesis key that does not decode is named.
+    // A genesis key that is not hex is refused with the genesis file; one that is hex but no
+    // key is refused by name.
     match with_genesis_key("genesis-garbage", &share_line, "zz").load() {
+        Err(RunError::Genesis(error)) => {
+            assert!(error.to_string().contains("consensus_key"), "{error}")
+        }
+        other => panic!("expected a genesis error, got {other:?}"),
+    }
+    match with_genesis_key("genesis-not-a-key", &share_line, "abcd").load() {
         Err(RunError::Config(message)) => {
             assert!(
                 message.contains("the genesis file's consensus_key"),

@@ -13,6 +13,9 @@ use commonware_cryptography::{Signer, Verifier, ed25519};
 
 /// The namespace of a validator's key proof.
 pub const KEY_PROOF_NAMESPACE: &[u8] = b"EQUA_VALIDATOR_KEY_V1";
+/// The namespace of a full node's key proof: a proof given for one role never registers the
+/// key in the other.
+pub const NODE_KEY_PROOF_NAMESPACE: &[u8] = b"EQUA_FULL_NODE_KEY_V1";
 
 /// Registers the signer's account as a validator candidate.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -51,6 +54,28 @@ impl KeyProof {
     pub fn verify(&self, node_key: &AccountId, chain_id: &ChainId, account: &AccountId) -> bool {
         node_key.public_key().verify(
             KEY_PROOF_NAMESPACE,
+            &key_proof_message(chain_id, account),
+            &self.0,
+        )
+    }
+
+    /// Signs the proof that full node `node` is registered by `account` on `chain_id`.
+    pub fn sign_node(node: &ed25519::PrivateKey, chain_id: &ChainId, account: &AccountId) -> Self {
+        Self(node.sign(
+            NODE_KEY_PROOF_NAMESPACE,
+            &key_proof_message(chain_id, account),
+        ))
+    }
+
+    /// Whether this is `node_key`'s full-node proof for `account` on `chain_id`.
+    pub fn verify_node(
+        &self,
+        node_key: &AccountId,
+        chain_id: &ChainId,
+        account: &AccountId,
+    ) -> bool {
+        node_key.public_key().verify(
+            NODE_KEY_PROOF_NAMESPACE,
             &key_proof_message(chain_id, account),
             &self.0,
         )
@@ -100,7 +125,8 @@ pub struct RegisterNode {
     /// same account for the same key, it is the new total (at least the old one) and the
     /// address is updated.
     pub deposit: u128,
-    /// The node key's signature over [`key_proof_message`], as for a validator.
+    /// The node key's signature over [`key_proof_message`] in the full-node namespace
+    /// ([`KeyProof::sign_node`]).
     pub key_proof: KeyProof,
 }
 impl_codec!(RegisterNode {
@@ -172,6 +198,11 @@ mod tests {
         assert!(!proof.verify(&node_key, &chain, &account(3)));
         assert!(!proof.verify(&node_key, &other_chain, &account(2)));
         assert!(!proof.verify(&account(4), &chain, &account(2)));
+        // A validator's proof is no full node's, and the other way round.
+        assert!(!proof.verify_node(&node_key, &chain, &account(2)));
+        let node_proof = KeyProof::sign_node(&node, &chain, &account(2));
+        assert!(node_proof.verify_node(&node_key, &chain, &account(2)));
+        assert!(!node_proof.verify(&node_key, &chain, &account(2)));
     }
 
     #[test]
@@ -191,7 +222,7 @@ mod tests {
                 node_key: AccountId::from_public_key(&node.public_key()),
                 address: Text::new("[2001:db8::1]:9000").unwrap(),
                 deposit: 1,
-                key_proof: KeyProof::sign(&node, &chain, &account(2)),
+                key_proof: KeyProof::sign_node(&node, &chain, &account(2)),
             }),
             StakingCall::UnregisterNode(UnregisterNode {
                 node_key: AccountId::from_public_key(&node.public_key()),

@@ -1538,15 +1538,16 @@ async function statusPage(view) {
   teardown.push(() => events.close());
 }
 
-/// The staking registry: its rules, the candidates by rank with the committee they elect, and
-/// this wallet's own validator (unbond, withdraw). Registering needs the node's own key, so it is
-/// done with `equa validator register` on the node's machine.
+/// The staking registry: its rules, the candidates by rank with the committee they elect, this
+/// wallet's own validator (unbond, withdraw), and the registered full nodes. Registering needs the
+/// node's own key, so it is done with `equa validator register` or `equa node register` on the
+/// node's machine.
 async function validatorsPage(view) {
   const s = await q('equa_getStaking', session.address);
   const p = s.params;
   view.append(el('h1', {}, 'Validators'),
     el('div', { class: 'card' }, facts([
-      ['Bonded', money(s.bonded)],
+      ['Bonded and deposited', money(s.bonded)],
       ['Epoch', `${s.epoch} (${p.blocks_per_epoch} blocks each)`],
       ['Committee', `${s.committee.length} of at most ${p.committee_size}`],
       ['Minimum bond', money(p.min_bond)],
@@ -1577,6 +1578,13 @@ async function validatorsPage(view) {
       e.epoch === s.epoch ? `${e.epoch} (current)` : String(e.epoch), String(e.first_height),
       el('span', { class: 'mono' }, e.members.map(m => names.get(m) ?? short(m)).join(', ')),
     ]), 'No committee is fixed.')));
+  view.append(el('h2', {}, 'Full nodes'),
+    el('p', { class: 'hint' }, `Every node admits these as peers. A node registers with a refundable deposit of at least ${money(p.node_deposit)} (at most ${p.max_nodes} nodes): `, el('code', {}, 'equa node register --node-config node.toml --deposit <EQA>')),
+    el('div', { id: 'full-nodes' }, table(['Node', 'Address', 'Owner', 'Deposit', 'Since block'],
+      s.full_nodes.map(n => [
+        el('span', { class: 'mono' }, `${n.node_key.slice(0, 12)}…`), n.address,
+        el('span', { class: 'mono' }, short(n.owner)), money(n.deposit), String(n.registered_height),
+      ]), 'No full nodes are registered.')));
 }
 
 /// When an unbonding validator's bond can be withdrawn, in words.

@@ -136,16 +136,25 @@ impl Judge<'_> {
                     && port.parse::<u16>().is_ok_and(|port| port > 0)
                     && r.deposit >= params.node_deposit
                     && r.key_proof
-                        .verify(&r.node_key, &state::chain_id(self.store), &self.signer)
+                        .verify_node(&r.node_key, &state::chain_id(self.store), &self.signer)
                     && self.covers(AssetId::NATIVE, locks))
                 .then_some("a full node's registration with its own key, room and a deposit within the limits")
             }
-            StakingCall::UnregisterNode(u) => self
-                .view
-                .full_nodes
-                .iter()
-                .any(|n| n.node_key == u.node_key && n.owner == self.signer)
-                .then_some("its owner unregistering a full node"),
+            StakingCall::UnregisterNode(u) => {
+                // The block's height against the first block of the second epoch after the
+                // registration's, computed here without the ledger's helper.
+                let height = state::last_block(self.store).0 + 1;
+                let epoch_blocks = self.view.staking.blocks_per_epoch;
+                self.view
+                    .full_nodes
+                    .iter()
+                    .any(|n| {
+                        n.node_key == u.node_key
+                            && n.owner == self.signer
+                            && height >= (n.registered_height / epoch_blocks + 2) * epoch_blocks
+                    })
+                    .then_some("its owner unregistering a full node after its admitted epochs")
+            }
             StakingCall::Unbond(_) => own?.unbonding.is_none().then_some("a candidate unbonding"),
             StakingCall::Withdraw(_) => {
                 let own = own?;

@@ -59,7 +59,7 @@ fn register(ctx: &mut Ctx) -> (u64, StakingCall) {
         ctx.dice.between(minimum, minimum.saturating_mul(3))
     };
     let address = address(ctx);
-    let key_proof = key_proof(ctx, &node, signer, &account);
+    let key_proof = key_proof(ctx, &node, signer, &account, false);
     let call = RegisterValidator {
         node_key,
         address,
@@ -97,7 +97,7 @@ fn register_node(ctx: &mut Ctx) -> (u64, StakingCall) {
         ctx.dice.between(minimum, minimum.saturating_mul(3))
     };
     let address = address(ctx);
-    let key_proof = key_proof(ctx, &node, signer, &account);
+    let key_proof = key_proof(ctx, &node, signer, &account, true);
     let call = RegisterNode {
         node_key,
         address,
@@ -151,26 +151,37 @@ fn address(ctx: &mut Ctx) -> Text<64> {
     Text::new(address).expect("short")
 }
 
-/// The node key's proof for the signer, or (when edgy) one for another account, another chain,
-/// or signed by the wrong key.
+/// The node key's proof for the signer in the role's namespace (a full node's when
+/// `full_node`), or (when edgy) one for another account, another chain, signed by the wrong
+/// key, or given for the other role.
 fn key_proof(
     ctx: &mut Ctx,
     node: &commonware_cryptography::ed25519::PrivateKey,
     signer: u64,
     account: &AccountId,
+    full_node: bool,
 ) -> KeyProof {
     let chain = state::chain_id(ctx.store);
+    let sign = |role_is_node: bool, key, chain: &ChainId, account: &AccountId| {
+        if role_is_node {
+            KeyProof::sign_node(key, chain, account)
+        } else {
+            KeyProof::sign(key, chain, account)
+        }
+    };
     if ctx.edgy() {
-        match ctx.dice.below(3) {
-            0 => KeyProof::sign(node, &chain, &ctx.account()),
-            1 => KeyProof::sign(
+        match ctx.dice.below(4) {
+            0 => sign(full_node, node, &chain, &ctx.account()),
+            1 => sign(
+                full_node,
                 node,
                 &ChainId::new("equa-elsewhere").expect("a valid chain id"),
                 account,
             ),
-            _ => KeyProof::sign(&testing::key(signer), &chain, account),
+            2 => sign(full_node, &testing::key(signer), &chain, account),
+            _ => sign(!full_node, node, &chain, account),
         }
     } else {
-        KeyProof::sign(node, &chain, account)
+        sign(full_node, node, &chain, account)
     }
 }

@@ -236,7 +236,7 @@ fn genesis(accounts: &[AccountId]) -> Genesis {
          [native]\nsymbol = \"EQA\"\nname = \"Equa\"\ndecimals = 9\n\
          [params]\nfee_per_byte = \"0.00000001\"\ndefault_call_fee = \"0.000001\"\n\
          [params.staking]\nmin_bond = \"1000\"\nunbonding_secs = 86400\ncommittee_size = 4\nblocks_per_epoch = 16\n\
-         max_candidates = 4\nnode_deposit = \"10\"\nmax_nodes = 3\n\
+         max_candidates = 4\nnode_deposit = \"10\"\nmax_nodes = 2\n\
          [[assets]]\nsymbol = \"USDX\"\nname = \"Dollar\"\ndecimals = 6\nissuer = \"{}\"\n\
          max_supply = \"1000000000000\"\n\
          [[assets]]\nsymbol = \"GOLD\"\nname = \"Gold\"\ndecimals = 0\n\

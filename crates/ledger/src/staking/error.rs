@@ -56,6 +56,13 @@ pub enum StakingError {
         "the full-node registry holds the most keys it may ({max}); a deposit above the lowest {lowest_deposit} (EQA minor units) takes its place"
     )]
     NodeRegistryFull { max: u16, lowest_deposit: u128 },
+    #[error(
+        "the full node registered at height {registered_height} is admitted by peers through the epoch after; it may be unregistered from height {from_height}"
+    )]
+    NodeStillAdmitted {
+        registered_height: u64,
+        from_height: u64,
+    },
     #[error("node key {node_key} is not a registered full node")]
     NodeNotRegistered { node_key: AccountId },
     #[error("node key {node_key} was registered by {owner}; only that account may unregister it")]

@@ -45,8 +45,9 @@
 //! node admits them as peers ([`Db::full_nodes`]). A key is either a validator's or a full
 //! node's, never both. The registry holds at most `max_nodes` keys; a full one admits a new key
 //! only with a deposit strictly above the lowest, whose key is then unregistered and its deposit
-//! returned. A full node signs nothing the chain could hold against it, so its deposit is
-//! returned at once when its owner unregisters it.
+//! returned. A full node signs nothing the chain could hold against it, but its owner may
+//! unregister it only once the epoch after its registration has ended
+//! ([`node_release_height`]), so that its deposit stood for every epoch peers admitted it.
 //!
 //! **A full registry** (`max_candidates`) admits a new candidate only with a bond strictly
 //! above the lowest candidate's; the lowest then unbonds as if it had left itself. So filling
@@ -142,6 +143,13 @@ pub fn execute(
                 return Err(StakingError::NotNodeOwner {
                     node_key: node.node_key,
                     owner: node.owner,
+                });
+            }
+            let from_height = node_release_height(&params, &node);
+            if context.height < from_height {
+                return Err(StakingError::NodeStillAdmitted {
+                    registered_height: node.registered_height,
+                    from_height,
                 });
             }
             unregister_node(store, node, false, events)
@@ -395,7 +403,7 @@ fn register_node(
     }
     if !register
         .key_proof
-        .verify(&register.node_key, chain_id, signer)
+        .verify_node(&register.node_key, chain_id, signer)
     {
         return Err(StakingError::BadKeyProof);
     }
@@ -514,6 +522,16 @@ fn unregister_node(
         },
     );
     Ok(())
+}
+
+/// The first height at which `node`'s owner may unregister it: the first block of the second
+/// epoch after the one it registered in. Peers read the registry when an epoch starts, so a key
+/// registered in epoch `e` is admitted through epoch `e + 1`; its deposit stands for all of it.
+/// Without this, a deposit returned in the block it was paid would let anyone fill every
+/// node's peer sets, or push every honest node out of a full registry, for fees alone. An
+/// eviction still returns the evicted deposit at once: its owner did not choose the timing.
+pub fn node_release_height(params: &StakingParams, node: &FullNode) -> u64 {
+    params.first_height(params.epoch_of(node.registered_height).saturating_add(2))
 }
 
 /// Every registered full node, in key order.
