@@ -10,8 +10,7 @@ use crate::cli::{
     Global,
     chain::{connect, parse_amount, runtime, show, show_list, submit},
     devnet::NodeConfig,
-    error::{CliError, rpc_message},
-    input::text,
+    error::CliError,
     keys,
     validator::node_file,
 };
@@ -126,19 +125,11 @@ async fn node_call(
             deposit,
             address,
         } => {
-            let (node, listen) = node_file(&node_config)?;
-            let address = address.unwrap_or_else(|| listen.to_string());
-            if !ledger::staking::valid_address(&address) {
-                return Err(format!(
-                    "{address} is not an address peers can reach: give --address ip:port with a \
-                     concrete ip and a port above 0"
-                ));
-            }
-            let chain_id = rpc.status().await.map_err(|e| rpc_message(&e))?.chain_id;
-            let chain_id = types::ChainId::new(&chain_id).map_err(|e| e.to_string())?;
+            let (node, address, chain_id) =
+                crate::cli::validator::registration(rpc, &node_config, address).await?;
             StakingCall::RegisterNode(RegisterNode {
                 node_key: AccountId::from_public_key(&node.public_key()),
-                address: text(&address, "the address")?,
+                address,
                 deposit: parse_amount(rpc, &deposit, "EQA").await?.1,
                 key_proof: KeyProof::sign_node(&node, &chain_id, signer),
             })

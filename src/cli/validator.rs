@@ -94,6 +94,27 @@ pub(crate) fn node_file(path: &Path) -> Result<(ed25519::PrivateKey, SocketAddr)
     Ok((key, file.listen))
 }
 
+/// What registering a node (as a validator or a full node) needs from its configuration file and
+/// the chain: its key, the address peers reach it at (`address`, or where it listens), and the
+/// chain's id for the key proof.
+pub(crate) async fn registration(
+    rpc: &RpcClient,
+    node_config: &Path,
+    address: Option<String>,
+) -> Result<(ed25519::PrivateKey, types::Text<64>, types::ChainId), String> {
+    let (node, listen) = node_file(node_config)?;
+    let address = address.unwrap_or_else(|| listen.to_string());
+    if !ledger::staking::valid_address(&address) {
+        return Err(format!(
+            "{address} is not an address peers can reach: give --address ip:port with a \
+             concrete ip and a port above 0"
+        ));
+    }
+    let chain_id = rpc.status().await.map_err(|e| rpc_message(&e))?.chain_id;
+    let chain_id = types::ChainId::new(&chain_id).map_err(|e| e.to_string())?;
+    Ok((node, text(&address, "the address")?, chain_id))
+}
+
 /// The transaction a validator command stands for, signed for by `signer`.
 pub async fn validator_call(
     rpc: &RpcClient,
@@ -106,19 +127,10 @@ pub async fn validator_call(
             bond,
             address,
         } => {
-            let (node, listen) = node_file(&node_config)?;
-            let address = address.unwrap_or_else(|| listen.to_string());
-            if !ledger::staking::valid_address(&address) {
-                return Err(format!(
-                    "{address} is not an address peers can reach: give --address ip:port with a \
-                     concrete ip and a port above 0"
-                ));
-            }
-            let chain_id = rpc.status().await.map_err(|e| rpc_message(&e))?.chain_id;
-            let chain_id = types::ChainId::new(&chain_id).map_err(|e| e.to_string())?;
+            let (node, address, chain_id) = registration(rpc, &node_config, address).await?;
             StakingCall::Register(RegisterValidator {
                 node_key: AccountId::from_public_key(&node.public_key()),
-                address: text(&address, "the address")?,
+                address,
                 bond: parse_amount(rpc, &bond, "EQA").await?.1,
                 key_proof: KeyProof::sign(&node, &chain_id, signer),
             })

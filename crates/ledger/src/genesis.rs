@@ -469,22 +469,7 @@ impl Genesis {
                     field: field("address"),
                     source,
                 })?;
-            let node_key = parse_key(&entry.node_key)
-                .and_then(|bytes| AccountId::from_bytes(bytes).ok())
-                .ok_or_else(|| {
-                    invalid(
-                        field("node_key"),
-                        "not an ed25519 public key: write its 32 bytes as 64 hex digits",
-                    )
-                })?;
-            if !staking::valid_address(&entry.p2p) {
-                return Err(invalid(
-                    field("p2p"),
-                    "not a node address: write ip:port, with a port above 0 and a concrete ip",
-                ));
-            }
-            let address =
-                Text::new(entry.p2p.as_str()).map_err(|e| invalid(field("p2p"), e.to_string()))?;
+            let (node_key, address) = node_entry(&field, &entry.node_key, &entry.p2p)?;
             let bond = parse_amount(&field("bond"), &entry.bond, native_decimals)?;
             if bond < staking.min_bond {
                 return Err(invalid(
@@ -536,27 +521,12 @@ impl Genesis {
                 field: field("owner"),
                 source,
             })?;
-            let node_key = parse_key(&entry.node_key)
-                .and_then(|bytes| AccountId::from_bytes(bytes).ok())
-                .ok_or_else(|| {
-                    invalid(
-                        field("node_key"),
-                        "not an ed25519 public key: write its 32 bytes as 64 hex digits",
-                    )
-                })?;
+            let (node_key, address) = node_entry(&field, &entry.node_key, &entry.p2p)?;
             if validators.iter().any(|v| v.node_key == node_key)
                 || nodes.iter().any(|n| n.node_key == node_key)
             {
                 return Err(invalid(field("node_key"), "registered twice"));
             }
-            if !staking::valid_address(&entry.p2p) {
-                return Err(invalid(
-                    field("p2p"),
-                    "not a node address: write ip:port, with a port above 0 and a concrete ip",
-                ));
-            }
-            let address =
-                Text::new(entry.p2p.as_str()).map_err(|e| invalid(field("p2p"), e.to_string()))?;
             let deposit = parse_amount(&field("deposit"), &entry.deposit, native_decimals)?;
             if deposit < staking.node_deposit {
                 return Err(invalid(
@@ -749,6 +719,30 @@ impl Genesis {
 }
 
 /// 32 bytes from exactly 64 hexadecimal digits.
+/// A genesis entry's node key and peer address (`field` names the entry's fields).
+fn node_entry(
+    field: &dyn Fn(&str) -> String,
+    node_key: &str,
+    p2p: &str,
+) -> Result<(AccountId, Text<64>), GenesisError> {
+    let node_key = parse_key(node_key)
+        .and_then(|bytes| AccountId::from_bytes(bytes).ok())
+        .ok_or_else(|| {
+            invalid(
+                field("node_key"),
+                "not an ed25519 public key: write its 32 bytes as 64 hex digits",
+            )
+        })?;
+    if !staking::valid_address(p2p) {
+        return Err(invalid(
+            field("p2p"),
+            "not a node address: write ip:port, with a port above 0 and a concrete ip",
+        ));
+    }
+    let address = Text::new(p2p).map_err(|e| invalid(field("p2p"), e.to_string()))?;
+    Ok((node_key, address))
+}
+
 /// Bytes written as pairs of hex digits (at least one pair).
 fn decode_hex(text: &str) -> Option<Vec<u8>> {
     if text.is_empty() || !text.len().is_multiple_of(2) || !text.is_ascii() {
