@@ -30,8 +30,8 @@ use std::{
 };
 use types::{AccountId, ChainId, SignedTransaction};
 
-const RPC_PORT: u16 = 34_545;
-const P2P_PORT: u16 = 34_300;
+const RPC_PORT: u16 = 15_545;
+const P2P_PORT: u16 = 15_300;
 const SENDERS: usize = 256;
 /// Epoch boundaries the epoch-change measurement waits for.
 const EPOCH_BOUNDARIES: usize = 4;

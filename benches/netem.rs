@@ -33,8 +33,8 @@ use std::{
 };
 use types::{AccountId, ChainId, SignedTransaction};
 
-const RPC_PORT: u16 = 38_545;
-const P2P_PORT: u16 = 38_600;
+const RPC_PORT: u16 = 14_545;
+const P2P_PORT: u16 = 14_600;
 const SENDERS: usize = 128;
 
 fn equa() -> PathBuf {

@@ -17,8 +17,8 @@ use std::{
 };
 use types::{AccountId, codec::Encode};
 
-const RPC_PORT: u16 = 36_545;
-const P2P_PORT: u16 = 36_300;
+const RPC_PORT: u16 = 20_545;
+const P2P_PORT: u16 = 20_300;
 /// The joining node's ports follow the four validators' and the full node's.
 const JOINER: u16 = 5;
 

@@ -33,8 +33,8 @@ use types::{AccountId, AssetId, Call, ChainId, bank::BankCall, bank::Transfer};
 
 const VALIDATORS: usize = 4;
 /// Ports inside the namespaces, where nothing else listens.
-const RPC_PORT: u16 = 38_545;
-const P2P_PORT: u16 = 38_600;
+const RPC_PORT: u16 = 16_545;
+const P2P_PORT: u16 = 16_600;
 /// Each demo wallet sends transfers through one of these validators, never paused or killed.
 const SENDERS: [(&str, usize); 4] = [("alice", 0), ("bob", 1), ("carol", 0), ("dave", 1)];
 /// Transfers a sender keeps in flight.

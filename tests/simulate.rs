@@ -14,12 +14,10 @@ use std::{
     sync::{Arc, Mutex},
 };
 
-const RPC_PORT: u16 = 33_545;
-const P2P_PORT: u16 = 33_300;
+const RPC_PORT: u16 = 13_545;
+const P2P_PORT: u16 = 13_300;
 /// Validator 0 serves Alice's web interface on its RPC port plus 10.
 const WEB_PORT: u16 = RPC_PORT + 10;
-/// A proxy in front of validator 0's RPC that records what clients send it.
-const PROXY_PORT: u16 = RPC_PORT + 35;
 
 fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()
@@ -180,9 +178,9 @@ fn refused_actions_cost_nothing_and_dry_runs_send_nothing() {
 
     // A node that keeps what a wallet asks it to simulate cannot send it in the wallet's name:
     // the copy it is shown is signed with a one-off key, and the ledger refuses it.
-    let recorded = recording_proxy(devnet.rpc_port);
+    let (proxy, recorded) = recording_proxy(devnet.rpc_port);
     let output = Command::new(env!("CARGO_BIN_EXE_equa"))
-        .args(["--rpc", &format!("http://127.0.0.1:{PROXY_PORT}")])
+        .args(["--rpc", &format!("http://127.0.0.1:{proxy}")])
         .args(["--wallet", devnet.wallet("bob").to_str().unwrap()])
         .args(["--dry-run", "send", &alice, "1.5", "EQA"])
         .env("EQUA_PASSWORD", "devnet")
@@ -369,11 +367,12 @@ fn post(path: &str, session: Option<(&str, &str)>, body: &Value) -> (u16, String
     (status, head.to_string(), body)
 }
 
-/// Listens on [`PROXY_PORT`] and forwards every connection to `rpc_port`, recording what the
-/// client sends, as a node could.
-fn recording_proxy(rpc_port: u16) -> Arc<Mutex<Vec<u8>>> {
+/// Listens on a port the system picks (returned) and forwards every connection to `rpc_port`,
+/// recording what the client sends, as a node could.
+fn recording_proxy(rpc_port: u16) -> (u16, Arc<Mutex<Vec<u8>>>) {
     let recorded: Arc<Mutex<Vec<u8>>> = Arc::default();
-    let listener = TcpListener::bind(("127.0.0.1", PROXY_PORT)).expect("the proxy's port");
+    let listener = TcpListener::bind(("127.0.0.1", 0)).expect("a port for the proxy");
+    let port = listener.local_addr().unwrap().port();
     let kept = recorded.clone();
     std::thread::spawn(move || {
         for client in listener.incoming() {
@@ -398,7 +397,7 @@ fn recording_proxy(rpc_port: u16) -> Arc<Mutex<Vec<u8>>> {
             });
         }
     });
-    recorded
+    (port, recorded)
 }
 
 /// The transactions (hex) a client asked to simulate, from the raw bytes it sent.

@@ -26,10 +26,10 @@ use common::Devnet;
 use fantoccini::Locator;
 use std::path::PathBuf;
 
-const RPC_PORT: u16 = 35_545;
-const P2P_PORT: u16 = 35_300;
-/// The last of this test's five RPC ports; the devnet's four validators use the others.
-const DRIVER_PORT: u16 = 35_549;
+const RPC_PORT: u16 = 17_545;
+const P2P_PORT: u16 = 17_300;
+/// Clear of the devnet's RPC, web and metrics ports (its first RPC port plus 0 to 24).
+const DRIVER_PORT: u16 = RPC_PORT + 35;
 const SHOTS: &str = "web_trust";
 
 /// The devnet serves validator i's interface (wallet i) on its first RPC port plus 10 plus i.

@@ -7,6 +7,9 @@
 
 #![allow(dead_code)]
 
+/// The first port Linux may give an outgoing connection (`net.ipv4.ip_local_port_range`).
+pub const EPHEMERAL: u16 = 32_768;
+
 use std::{
     path::PathBuf,
     process::{Child, Command, Output, Stdio},
@@ -47,6 +50,16 @@ impl Devnet {
         env: &[(&str, &str)],
         args: &[&str],
     ) -> Self {
+        // RPC, web and metrics take the first RPC port plus 0 to 24; peers the first few P2P ports.
+        assert!(
+            rpc_port
+                .checked_add(40)
+                .is_some_and(|last| last < EPHEMERAL)
+                && p2p_port
+                    .checked_add(10)
+                    .is_some_and(|last| last < EPHEMERAL),
+            "{name}: ports {rpc_port} and {p2p_port} reach into the ephemeral range"
+        );
         let dir = std::env::temp_dir().join(format!("equa-{name}-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
         let mut devnet = Self {
