@@ -71,6 +71,7 @@ impl Demo {
             round: u128::from(self.height).saturating_mul(2),
             seeded: true,
             randomness: [0; 32],
+            offenses: Vec::new(),
         };
         let signed: Vec<SignedTransaction> = txs.iter().map(|(_, tx)| tx.clone()).collect();
         let receipts =

@@ -60,6 +60,7 @@ fn boundary(c: &mut Criterion) {
             round: 0,
             seeded: true,
             randomness: [0; 32],
+            offenses: Vec::new(),
         };
         group.bench_with_input(
             BenchmarkId::from_parameter(candidates),

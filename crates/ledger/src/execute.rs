@@ -162,6 +162,41 @@ fn begin_block(
             }
         }
     }
+    // The offenses consensus proved, after the epoch's step (which reads the registry as it
+    // stood before this block). On an overlay each, like a call: a bug that panics in one
+    // drops that slash alone and the block goes on.
+    for offense in &context.offenses {
+        let mut overlay = Overlay::new(store);
+        let run = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            crate::staking::slash(&mut overlay, context, offense)
+        }));
+        match run {
+            Ok(Ok(burned)) => {
+                overlay.commit();
+                if burned > 0 {
+                    tracing::warn!(
+                        height = context.height,
+                        node_key = %offense.node_key,
+                        epoch = offense.epoch,
+                        burned,
+                        "validator slashed for contradictory votes"
+                    );
+                }
+            }
+            Ok(Err(error)) => {
+                drop(overlay);
+                tracing::error!(height = context.height, %error, "a slash failed; nothing of it was kept");
+            }
+            Err(panic) => {
+                drop(overlay);
+                tracing::error!(
+                    height = context.height,
+                    panic = panic_message(&panic),
+                    "a slash panicked; its writes were dropped and the block goes on"
+                );
+            }
+        }
+    }
     // What the block does before its transactions: the arbitrator picks that earlier rounds
     // asked for, made with this block's randomness. Like a call, it runs on an overlay, so a bug
     // that panics in it cannot stop the chain: its writes are dropped and the waiting picks are

@@ -68,4 +68,16 @@ pub struct BlockContext {
     /// a block of round `r` is made only by a seeded block whose `round - 1 > r` (see
     /// `market::begin_block`).
     pub randomness: [u8; 32],
+    /// Validators proven by consensus to have signed contradictory votes, which this block
+    /// slashes before its transactions (see [`staking::slash`]). Consensus checks the evidence
+    /// when it verifies the block: the ledger takes each one as proven.
+    pub offenses: Vec<Offense>,
+}
+
+/// A validator's proven fault: its node key signed contradictory votes in consensus epoch
+/// `epoch` (two notarizes or two finalizes of one round, or a nullify and a finalize of it).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Offense {
+    pub node_key: AccountId,
+    pub epoch: u64,
 }

@@ -112,6 +112,7 @@ impl TestChain {
             round: u128::from(height).saturating_mul(2),
             seeded: true,
             randomness: types::hash(b"EQUA_TEST_RANDOMNESS", &[&height.to_be_bytes()]).0,
+            offenses: Vec::new(),
         }
     }
 

@@ -179,6 +179,7 @@ fn context(height: u64, timestamp_ms: u64) -> BlockContext {
         round: 0,
         seeded: true,
         randomness: [0; 32],
+        offenses: Vec::new(),
     }
 }
 

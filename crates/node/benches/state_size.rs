@@ -137,6 +137,7 @@ async fn run_on(context: tokio::Context, records: u64, blocks: u64, per_block: u
             round: u128::from(height) * 2,
             seeded: true,
             randomness: [height as u8; 32],
+            offenses: Vec::new(),
         };
         let known = vec![true; txs.len()];
         let start = Instant::now();

@@ -97,6 +97,7 @@ pub fn next_block(store: &(impl Store + ?Sized), now_ms: u64) -> BlockContext {
         round: 0,
         seeded: true,
         randomness: [0; 32],
+        offenses: Vec::new(),
     }
 }
 

@@ -28,6 +28,8 @@ pub struct StakingParamsView {
     /// The most full nodes registered at once; a new one beyond that must out-deposit the
     /// lowest.
     pub max_nodes: u16,
+    /// The share of a bond, in basis points, burned for each epoch of contradictory votes.
+    pub slash_bps: u16,
 }
 
 /// A registered full node: every node admits its key as a peer.
@@ -73,6 +75,9 @@ pub struct ValidatorView {
     /// The last epoch whose committee holds it, once one has.
     pub last_epoch: Option<u64>,
     pub unbonding: Option<UnbondingView>,
+    /// EQA burned from its bond for contradictory votes, in all; a slashed validator unbonds
+    /// and does not stand again.
+    pub slashed: Money,
 }
 
 /// The committee that signs in one epoch. It is the set the ledger fixed for the epoch before
@@ -124,6 +129,7 @@ impl ValidatorView {
             rank,
             elected: rank.is_some_and(|rank| rank <= u32::from(committee_size)),
             last_epoch: validator.last_epoch,
+            slashed: Money::read(store, AssetId::NATIVE, validator.slashed),
             unbonding: validator.unbonding.as_ref().map(|u| {
                 let (free_at_ms, serving_until_height) = match staking::release(params, validator) {
                     Some(staking::Release::Serving { until_height, .. }) => {
@@ -194,6 +200,7 @@ impl StakingView {
                 blocks_per_epoch: params.blocks_per_epoch,
                 node_deposit: Money::read(store, AssetId::NATIVE, params.node_deposit),
                 max_nodes: params.max_nodes,
+                slash_bps: params.slash_bps,
             },
             validators,
             committee,

@@ -328,6 +328,7 @@ impl<'a> World<'a> {
                 &[&height.to_be_bytes(), &timestamp_ms.to_be_bytes()],
             )
             .0,
+            offenses: Vec::new(),
         };
         let mut next: BTreeMap<AccountId, u64> = BTreeMap::new();
         let mut nonces_before = BTreeMap::new();

@@ -99,6 +99,36 @@ pub fn unlock(
     credit(store, account, asset, amount)
 }
 
+/// Destroys `amount` of `asset` out of what `module` holds (a slashed bond): the module holds
+/// less and the asset's supply falls by as much, so conservation still holds.
+pub fn burn_held(
+    store: &mut (impl Store + ?Sized),
+    module: Module,
+    asset: AssetId,
+    amount: u128,
+) -> Result<(), BankError> {
+    let held = state::held(store, module, asset);
+    let remaining = held.checked_sub(amount).ok_or(BankError::ModuleShortfall {
+        module,
+        asset,
+        needed: amount,
+        held,
+    })?;
+    let mut info = known_asset(store, asset)?;
+    info.supply = info
+        .supply
+        .checked_sub(amount)
+        .ok_or(BankError::ModuleShortfall {
+            module,
+            asset,
+            needed: amount,
+            held: info.supply,
+        })?;
+    state::set_held(store, module, asset, remaining);
+    state::set_asset(store, asset, &info);
+    Ok(())
+}
+
 fn known_asset(store: &(impl Store + ?Sized), asset: AssetId) -> Result<AssetInfo, BankError> {
     state::asset(store, asset).ok_or(BankError::UnknownAsset { asset })
 }

@@ -227,6 +227,13 @@ fn register(
     {
         return Err(StakingError::AlreadyRegistered { account: *signer });
     }
+    if let Some(existing) = &existing
+        && existing.slashed > 0
+    {
+        return Err(StakingError::Slashed {
+            slashed: existing.slashed,
+        });
+    }
     if let Some(account) = Db::node_key_owner(store, &register.node_key)
         && account != *signer
     {
@@ -577,6 +584,7 @@ pub fn register_at_genesis(
         round: 0,
         seeded: true,
         randomness: [0; 32],
+        offenses: Vec::new(),
     };
     enlist(store, &params, &context, validator, &mut Vec::new())
 }
@@ -612,6 +620,7 @@ fn enlist(
             unbonding: None,
             last_epoch: None,
             served_until_ms: None,
+            slashed: 0,
         },
     );
     Db::put_node_key(store, &register.node_key, signer);
@@ -716,6 +725,53 @@ fn withdraw(
         },
     );
     Ok(())
+}
+
+/// What a block does for each proven offense before its transactions: burns `slash_bps` of the
+/// offender's bond (rounded up), once per node key and consensus epoch, and, if it is still a
+/// candidate, starts its unbonding, so it is elected to no committee fixed after this block
+/// (those already fixed keep it: their keys are dealt). It may not stand again with this
+/// registration. An offense of a key no validator holds any more (its bond withdrawn, or a
+/// full node's key) burns nothing but is settled all the same; one already settled does
+/// nothing. Returns what was burned.
+pub fn slash(
+    store: &mut (impl Store + ?Sized),
+    context: &BlockContext,
+    offense: &crate::Offense,
+) -> Result<u128, StakingError> {
+    let Some(params) = params::try_load(store) else {
+        return Ok(0);
+    };
+    if Db::slash(store, &offense.node_key, offense.epoch).is_some() {
+        return Ok(0);
+    }
+    let Some(mut validator) = Db::node_key_owner(store, &offense.node_key)
+        .and_then(|account| Db::validator(store, &account))
+    else {
+        // Settled with nothing burned, so no later block carries the evidence again.
+        Db::put_slash(store, &offense.node_key, offense.epoch, 0);
+        return Ok(0);
+    };
+    // A share of at most the whole bond, so the product's quotient never exceeds the bond.
+    let amount = crate::math::mul_div_ceil(
+        validator.bond,
+        u128::from(params.slash_bps),
+        u128::from(params::MAX_SLASH_BPS),
+    )
+    .unwrap_or(validator.bond)
+    .min(validator.bond);
+    bank::burn_held(store, Module::Staking, AssetId::NATIVE, amount)?;
+    validator.bond = validator
+        .bond
+        .checked_sub(amount)
+        .expect("a slash takes at most the bond");
+    validator.slashed = validator.slashed.saturating_add(amount);
+    Db::put_validator(store, &validator);
+    Db::put_slash(store, &offense.node_key, offense.epoch, amount);
+    if validator.unbonding.is_none() {
+        start_unbonding(store, &params, context, validator, false, &mut Vec::new());
+    }
+    Ok(amount)
 }
 
 /// When an unbonding validator's bond may be withdrawn.

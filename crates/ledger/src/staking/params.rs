@@ -40,6 +40,9 @@ pub struct StakingParams {
     /// The most full-node keys registered at once; a new one beyond that must out-deposit the
     /// lowest.
     pub max_nodes: u16,
+    /// The share of a validator's bond, in basis points, burned for each consensus epoch in
+    /// which it signed contradictory votes (rounded up, so any bond above zero loses some).
+    pub slash_bps: u16,
 }
 impl_codec!(StakingParams {
     min_bond,
@@ -48,8 +51,12 @@ impl_codec!(StakingParams {
     max_candidates,
     blocks_per_epoch,
     node_deposit,
-    max_nodes
+    max_nodes,
+    slash_bps
 });
+
+/// The most a slash may take: the whole bond.
+pub const MAX_SLASH_BPS: u16 = 10_000;
 
 /// Whole EQA of the default minimum bond.
 const DEFAULT_MIN_BOND_WHOLE: u128 = 10_000;
@@ -60,7 +67,8 @@ impl StakingParams {
     /// The defaults for a native asset with `native_decimals` decimals: a bond of at least
     /// 10,000 EQA, seven days of unbonding, a committee of at most 32 among at most 64
     /// candidates, epochs of 3,600 blocks (an hour of an idle chain), full nodes registered
-    /// with 100 EQA each, at most 64 of them.
+    /// with 100 EQA each, at most 64 of them, and 5% of a bond burned per epoch of
+    /// contradictory votes.
     ///
     /// Every node tracks every candidate and registered full node as a peer, and the p2p layer
     /// reserves, up front, a burst of message slots on every channel for every peer its tracked
@@ -82,6 +90,7 @@ impl StakingParams {
             blocks_per_epoch: 3_600,
             node_deposit: whole(DEFAULT_NODE_DEPOSIT_WHOLE),
             max_nodes: 64,
+            slash_bps: 500,
         }
     }
 
@@ -108,6 +117,7 @@ pub struct RawStakingParams {
     /// A decimal amount of EQA.
     pub node_deposit: Option<String>,
     pub max_nodes: Option<u16>,
+    pub slash_bps: Option<u16>,
 }
 
 impl RawStakingParams {
@@ -130,8 +140,15 @@ impl RawStakingParams {
             committee_size,
             max_candidates,
             blocks_per_epoch,
-            max_nodes
+            max_nodes,
+            slash_bps
         );
+        if !(1..=MAX_SLASH_BPS).contains(&params.slash_bps) {
+            return Err((
+                field("slash_bps"),
+                format!("must be 1 to {MAX_SLASH_BPS} basis points"),
+            ));
+        }
         if params.min_bond == 0 {
             return Err((field("min_bond"), "must be greater than zero".into()));
         }

@@ -16,6 +16,17 @@ pub mod table {
     pub const FULL_NODE: u8 = 0x55;
     /// The registered full nodes' keys, in key order.
     pub const FULL_NODES: u8 = 0x56;
+    /// A slash, keyed by the node key and the consensus epoch of the offense (8 bytes,
+    /// big-endian): the amount burned. One per key and epoch, however many votes it signed.
+    pub const SLASHED: u8 = 0x57;
+}
+
+fn key_slash(node_key: &AccountId, epoch: u64) -> Vec<u8> {
+    let mut key = Vec::with_capacity(1 + AccountId::SIZE + 8);
+    key.push(table::SLASHED);
+    key.extend_from_slice(node_key.as_bytes());
+    key.extend_from_slice(&epoch.to_be_bytes());
+    key
 }
 
 fn key_epoch(epoch: u64) -> Vec<u8> {
@@ -51,6 +62,9 @@ pub struct Validator {
     /// deals the next committee's shares). Set at that epoch's first block; cleared when the
     /// validator is elected again.
     pub served_until_ms: Option<u64>,
+    /// EQA minor units burned from its bond for contradictory votes, in all. A validator once
+    /// slashed is no candidate again: it unbonds, and may only withdraw what is left.
+    pub slashed: u128,
 }
 impl_codec!(Validator {
     account,
@@ -61,7 +75,8 @@ impl_codec!(Validator {
     registered_height,
     unbonding,
     last_epoch,
-    served_until_ms
+    served_until_ms,
+    slashed
 });
 
 /// A validator on its way out.
@@ -228,6 +243,21 @@ impl Db {
         committee: &EpochCommittee,
     ) {
         write(store, &key_epoch(epoch), committee);
+    }
+
+    /// What was burned from `node_key`'s bond for its offense in consensus epoch `epoch`, if it
+    /// was slashed for it.
+    pub fn slash(store: &(impl Store + ?Sized), node_key: &AccountId, epoch: u64) -> Option<u128> {
+        read(store, &key_slash(node_key, epoch))
+    }
+
+    pub fn put_slash(
+        store: &mut (impl Store + ?Sized),
+        node_key: &AccountId,
+        epoch: u64,
+        amount: u128,
+    ) {
+        write(store, &key_slash(node_key, epoch), &amount);
     }
 
     pub fn delete_epoch_committee(store: &mut (impl Store + ?Sized), epoch: u64) {
