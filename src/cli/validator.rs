@@ -146,11 +146,12 @@ pub async fn validator_call(
 fn print_registry(global: &Global, view: &StakingView) {
     let params = &view.params;
     println!(
-        "rules:     a bond of at least {}; {} of unbonding; a committee of up to {} among up to {} candidates",
+        "rules:     a bond of at least {}; {} of unbonding; a committee of up to {} among up to {} candidates; {}% of a bond burned per epoch of contradictory votes",
         params.min_bond,
         duration_secs(u64::from(params.unbonding_secs)),
         params.committee_size,
-        params.max_candidates
+        params.max_candidates,
+        percent(params.slash_bps)
     );
     println!("bonded:    {}", view.bonded);
     println!(
@@ -207,4 +208,32 @@ fn print_validator(v: &ValidatorView) {
         "  node {} at {}, bond {}, registered at height {}",
         v.node_key, v.address, v.bond, v.registered_height
     );
+    if v.slashed.minor_units != "0" {
+        println!(
+            "  slashed {} for contradictory votes: it may not stand again",
+            v.slashed
+        );
+    }
+}
+
+/// Basis points as a percentage, without trailing zeros ("5", "0.03").
+fn percent(bps: u16) -> String {
+    let text = format!("{}.{:02}", bps / 100, bps % 100);
+    text.trim_end_matches('0').trim_end_matches('.').to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn basis_points_read_as_a_percentage() {
+        for (bps, text) in [
+            (500, "5"),
+            (1, "0.01"),
+            (30, "0.3"),
+            (10_000, "100"),
+            (1_250, "12.5"),
+        ] {
+            assert_eq!(super::percent(bps), text);
+        }
+    }
 }

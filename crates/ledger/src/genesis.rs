@@ -22,6 +22,7 @@
 //! max_candidates = 64
 //! node_deposit = "100"
 //! max_nodes = 64
+//! slash_bps = 500               # burned per epoch of contradictory votes, in basis points
 //!
 //! [[assets]]
 //! symbol = "USDX"

@@ -64,6 +64,8 @@ fn fixed_seeds_keep_every_invariant() {
         "no case reached a successful {missing:?}; successes: {:?}",
         stats.succeeded
     );
+    // Offenses reached bonds: blocks burned part of one.
+    assert!(stats.slashes > 0, "no offense burned any bond");
     // Every way a staking call can be refused was tried and refused.
     let refusals = [
         ("staking.register", "AlreadyRegistered"),
@@ -73,6 +75,7 @@ fn fixed_seeds_keep_every_invariant() {
         ("staking.register", "InvalidAddress"),
         ("staking.register", "RegistryFull"),
         ("staking.register", "BondNotRaised"),
+        ("staking.register", "Slashed"),
         ("staking.unbond", "NotRegistered"),
         ("staking.unbond", "AlreadyUnbonding"),
         ("staking.withdraw", "NotRegistered"),

@@ -1552,13 +1552,14 @@ async function validatorsPage(view) {
       ['Committee', `${s.committee.length} of at most ${p.committee_size}`],
       ['Minimum bond', money(p.min_bond)],
       ['Unbonding', duration(p.unbonding_secs * 1000)],
+      ['Slashing', `${p.slash_bps / 100}% of the bond per epoch of contradictory votes`],
       ['Candidates', `${s.validators.filter(v => v.rank !== null).length} of at most ${p.max_candidates}`],
     ]), el('p', { class: 'hint' }, 'The committee is the candidates with the largest bonds, one vote each. The committee that signs in an epoch is fixed from the registry three epochs before it starts (its members receive their key shares in the epoch before). A node becomes a validator by registering here with its node key (equa validator register); peers admit it from the next epoch.')));
   const me = s.validators.find(v => v.account === session.address);
   if (me) {
     view.append(el('div', { class: 'card', id: 'my-validator' },
       el('p', {}, me.unbonding
-        ? `Your validator is unbonding${me.unbonding.evicted ? ' (a larger bond took its place)' : ''}: ${bondRelease(me, p)}.`
+        ? `Your validator is unbonding${me.slashed.minor_units !== '0' ? ` (slashed ${money(me.slashed)} for contradictory votes; it may not stand again)` : me.unbonding.evicted ? ' (a larger bond took its place)' : ''}: ${bondRelease(me, p)}.`
         : `Your validator ranks ${me.rank}${me.elected ? ', on the committee' : ', not on the committee'}, with a bond of ${money(me.bond)}.`),
       me.unbonding
         ? button('Withdraw bond', ['validator', 'withdraw'], () => route(), false, `Withdraw your bond of ${money(me.bond)} to your wallet`)
@@ -1570,7 +1571,7 @@ async function validatorsPage(view) {
     s.validators.map(v => [
       v.rank === null ? '–' : String(v.rank), el('span', { class: 'mono' }, short(v.account)),
       el('span', { class: 'mono' }, `${v.node_key.slice(0, 12)}…`), v.address, money(v.bond),
-      v.unbonding ? (v.unbonding.free_at_ms === null ? `unbonding, serving until height ${v.unbonding.serving_until_height}` : `unbonding until ${when(v.unbonding.free_at_ms)}`) : v.elected ? 'committee' : 'candidate',
+      (v.slashed.minor_units !== '0' ? `slashed ${money(v.slashed)}; ` : '') + (v.unbonding ? (v.unbonding.free_at_ms === null ? `unbonding, serving until height ${v.unbonding.serving_until_height}` : `unbonding until ${when(v.unbonding.free_at_ms)}`) : v.elected ? 'committee' : 'candidate'),
     ]), 'No validators are registered.'));
   const names = new Map(s.validators.map(v => [v.account, short(v.account)]));
   view.append(el('h2', {}, 'Signing committees by epoch'), el('div', { id: 'epochs' }, table(['Epoch', 'From height', 'Members'],

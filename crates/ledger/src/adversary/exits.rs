@@ -225,6 +225,7 @@ pub fn drive(world: &mut World, memory: &mut Memory, stats: &mut Stats) -> Resul
         let block = BlockPlan {
             timestamp_ms: world.time_ms,
             txs: top_ups,
+            offenses: Vec::new(),
         };
         apply(world, memory, stats, &block)?;
     }
@@ -248,6 +249,7 @@ pub fn drive(world: &mut World, memory: &mut Memory, stats: &mut Stats) -> Resul
         let block = BlockPlan {
             timestamp_ms: at.max(world.time_ms),
             txs: exits.into_iter().filter_map(|(_, tx)| tx).collect(),
+            offenses: Vec::new(),
         };
         apply(world, memory, stats, &block)?;
     }

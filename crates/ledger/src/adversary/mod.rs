@@ -124,11 +124,14 @@ pub struct Stats {
     pub succeeded: BTreeMap<&'static str, u64>,
     /// Failed calls per call kind and error (the error's variant, without its numbers).
     pub failed: BTreeMap<(&'static str, String), u64>,
+    /// Offenses that burned part of a bond.
+    pub slashes: u64,
 }
 
 impl Stats {
     fn record(&mut self, applied: &Applied) {
         self.blocks += 1;
+        self.slashes += applied.slashes;
         self.txs += applied.txs.len() as u64;
         self.predicted += applied.expected.iter().flatten().count() as u64;
         for (tx, receipt) in applied.txs.iter().zip(&applied.receipts) {
@@ -267,7 +270,12 @@ fn generate_with(
             let mut ctx = generate::Ctx::new(&mut dice, &view, setup, &world.store);
             (0..count).map(|_| generate::tx(&mut ctx)).collect()
         };
-        let block = BlockPlan { timestamp_ms, txs };
+        let offenses = staking_calls::offenses(&mut dice, &view);
+        let block = BlockPlan {
+            timestamp_ms,
+            txs,
+            offenses,
+        };
         plan.blocks.push(block);
         let block = plan.blocks.last().expect("just pushed");
         let result = world.apply(block).and_then(|applied| {

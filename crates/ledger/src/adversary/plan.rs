@@ -49,6 +49,8 @@ pub struct BlockPlan {
     /// the deadlines they were aimed at.
     pub timestamp_ms: u64,
     pub txs: Vec<TxPlan>,
+    /// Offenses consensus proved, which the block slashes before its transactions.
+    pub offenses: Vec<crate::Offense>,
 }
 
 /// The random part of a case. The exit phase that follows it is derived from the state.

@@ -197,6 +197,7 @@ mod tests {
                 .map(|b| BlockPlan {
                     timestamp_ms: b,
                     txs: (0..5).map(|t| burn(b as u128 * 10 + t)).collect(),
+                    offenses: Vec::new(),
                 })
                 .collect(),
         };

@@ -33,6 +33,23 @@ pub fn call(ctx: &mut Ctx) -> (u64, Call) {
     (signer, Call::Staking(call))
 }
 
+/// The offenses a block carries: in one block of eight, one or two against the validators' few
+/// node keys or one nobody holds, in one of the first four epochs (so the same offense comes
+/// again, and a key is slashed in several epochs).
+pub fn offenses(dice: &mut super::dice::Dice, view: &super::view::View) -> Vec<crate::Offense> {
+    if view.validators.is_empty() || dice.below(8) != 0 {
+        return Vec::new();
+    }
+    (0..1 + dice.below(2))
+        .map(|_| crate::Offense {
+            node_key: AccountId::from_public_key(
+                &testing::key(NODE_KEY_SEED + dice.below(NODE_KEYS + 1)).public_key(),
+            ),
+            epoch: dice.below(4),
+        })
+        .collect()
+}
+
 fn validator_signer(ctx: &mut Ctx) -> u64 {
     let accounts: Vec<AccountId> = ctx.view.validators.iter().map(|v| v.account).collect();
     ctx.signer_among(&accounts)

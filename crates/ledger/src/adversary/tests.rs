@@ -74,6 +74,7 @@ fn tampered(
     let block = BlockPlan {
         timestamp_ms: world.time_ms,
         txs: Vec::new(),
+        offenses: Vec::new(),
     };
     let applied = world.apply(&block).expect("an empty block applies");
     tamper(world);
@@ -171,6 +172,7 @@ fn a_wrong_fee_in_a_receipt_is_caught() {
     let block = BlockPlan {
         timestamp_ms: world.time_ms,
         txs: vec![transfer],
+        offenses: Vec::new(),
     };
     let mut applied = world.apply(&block).expect("applies");
     assert!(applied.receipts[0].is_success());
@@ -280,6 +282,7 @@ fn a_refused_call_that_had_to_succeed_is_caught() {
     let block = BlockPlan {
         timestamp_ms: world.time_ms,
         txs: vec![transfer],
+        offenses: Vec::new(),
     };
     let mut applied = world.apply(&block).expect("applies");
     assert!(
@@ -314,6 +317,7 @@ fn a_panic_the_ledger_contains_is_still_a_counterexample() {
     let block = BlockPlan {
         timestamp_ms: world.time_ms + 1,
         txs: vec![transfer],
+        offenses: Vec::new(),
     };
     crate::fault::panic_on_transfer_amount(PANICKING_AMOUNT);
     let result = world.apply(&block);

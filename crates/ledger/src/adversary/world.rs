@@ -286,6 +286,8 @@ pub struct Applied {
     pub offers_before: BTreeMap<u64, Offer>,
     /// Per transaction, why it must succeed, when the state before the block says so.
     pub expected: Vec<Option<&'static str>>,
+    /// The block's offenses that burned part of a bond.
+    pub slashes: u64,
 }
 
 /// A chain in memory being driven by a plan.
@@ -328,7 +330,7 @@ impl<'a> World<'a> {
                 &[&height.to_be_bytes(), &timestamp_ms.to_be_bytes()],
             )
             .0,
-            offenses: Vec::new(),
+            offenses: block.offenses.clone(),
         };
         let mut next: BTreeMap<AccountId, u64> = BTreeMap::new();
         let mut nonces_before = BTreeMap::new();
@@ -357,7 +359,13 @@ impl<'a> World<'a> {
             timestamp_ms,
             &block.txs,
             &txs,
+            !block.offenses.is_empty(),
         );
+        let settled_before: Vec<bool> = block
+            .offenses
+            .iter()
+            .map(|o| crate::staking::Db::slash(&self.store, &o.node_key, o.epoch).is_some())
+            .collect();
         let offers_before = (1..=market::Db::last_offer_id(&self.store))
             .filter_map(|id| market::Db::offer(&self.store, id).map(|offer| (id, offer)))
             .collect();
@@ -374,6 +382,16 @@ impl<'a> World<'a> {
         })?;
         self.height = height;
         self.time_ms = timestamp_ms;
+        let slashes = block
+            .offenses
+            .iter()
+            .zip(settled_before)
+            .filter(|(o, before)| {
+                !before
+                    && crate::staking::Db::slash(&self.store, &o.node_key, o.epoch)
+                        .is_some_and(|burned| burned > 0)
+            })
+            .count() as u64;
         Ok(Applied {
             context,
             txs,
@@ -382,6 +400,7 @@ impl<'a> World<'a> {
             proposer_before,
             offers_before,
             expected,
+            slashes,
         })
     }
 }
