@@ -456,14 +456,19 @@ pub(crate) mod tests {
     use ledger::testing::TestChain;
     use types::{Call, bank::BankCall, bank::Transfer};
 
-    fn sample(txs: usize) -> Block {
-        let chain = TestChain::new(2, 1_000_000);
-        let mut block = Block::genesis(
-            7,
+    /// A genesis block at `timestamp_ms` with placeholder commitments, to build test blocks on.
+    pub(crate) fn bare(timestamp_ms: u64) -> Block {
+        Block::genesis(
+            timestamp_ms,
             Digest::EMPTY,
             non_empty_range!(Location::new(0), Location::new(1)),
             None,
-        );
+        )
+    }
+
+    fn sample(txs: usize) -> Block {
+        let chain = TestChain::new(2, 1_000_000);
+        let mut block = bare(7);
         block.height = Height::new(3);
         block.txs = (0..txs)
             .map(|i| {

@@ -549,15 +549,7 @@ pub(crate) mod tests {
                 piece.proof.len()
             );
         }
-        let mut block = Block::genesis(
-            7,
-            Digest([0; 32]),
-            commonware_utils::non_empty_range!(
-                commonware_storage::mmr::Location::new(0),
-                commonware_storage::mmr::Location::new(1)
-            ),
-            None,
-        );
+        let mut block = crate::block::tests::bare(7);
         block.evidence = pieces.clone();
         let bytes = block.encode();
         assert!(bytes.len() <= <Block as commonware_consensus::BoundedBlock>::max_encode_size(&()));

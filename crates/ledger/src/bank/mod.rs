@@ -88,20 +88,12 @@ pub fn unlock(
     asset: AssetId,
     amount: u128,
 ) -> Result<(), BankError> {
-    let held = state::held(store, module, asset);
-    let remaining = held.checked_sub(amount).ok_or(BankError::ModuleShortfall {
-        module,
-        asset,
-        needed: amount,
-        held,
-    })?;
-    state::set_held(store, module, asset, remaining);
+    take_held(store, module, asset, amount)?;
     credit(store, account, asset, amount)
 }
 
-/// Destroys `amount` of `asset` out of what `module` holds (a slashed bond): the module holds
-/// less and the asset's supply falls by as much, so conservation still holds.
-pub fn burn_held(
+/// Lowers what `module` holds of `asset` by `amount`, failing if it holds less.
+fn take_held(
     store: &mut (impl Store + ?Sized),
     module: Module,
     asset: AssetId,
@@ -114,7 +106,20 @@ pub fn burn_held(
         needed: amount,
         held,
     })?;
+    state::set_held(store, module, asset, remaining);
+    Ok(())
+}
+
+/// Destroys `amount` of `asset` out of what `module` holds (a slashed bond): the module holds
+/// less and the asset's supply falls by as much, so conservation still holds.
+pub fn burn_held(
+    store: &mut (impl Store + ?Sized),
+    module: Module,
+    asset: AssetId,
+    amount: u128,
+) -> Result<(), BankError> {
     let mut info = known_asset(store, asset)?;
+    // What a module holds is part of the supply, so a supply below it is a broken ledger.
     info.supply = info
         .supply
         .checked_sub(amount)
@@ -124,7 +129,7 @@ pub fn burn_held(
             needed: amount,
             held: info.supply,
         })?;
-    state::set_held(store, module, asset, remaining);
+    take_held(store, module, asset, amount)?;
     state::set_asset(store, asset, &info);
     Ok(())
 }
