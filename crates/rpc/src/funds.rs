@@ -1,5 +1,6 @@
-//! Where an account's money is: per asset, what it can spend and each part the market and
-//! lending modules hold for it (offers, trades, collateral, bonds, loan requests, claims), each
+//! Where an account's money is: per asset, what it can spend and each part the market, lending
+//! and staking modules hold for it (offers, trades, collateral, bonds, deposits, loan requests,
+//! claims), each
 //! part itemised by the record that holds it, plus what it has lent out and is owed back.
 //!
 //! Read from the ledger's records, not from its events. The parts marked `held` are exactly what
@@ -13,7 +14,7 @@ use ledger::{
     MemoryStore,
     index::{self, Kind},
     lending::{self, LoanState},
-    market, state,
+    market, staking, state,
 };
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -33,9 +34,9 @@ pub const PARTS: [&str; 7] = [
 /// One record holding some of the account's money.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct HoldingView {
-    /// "offer", "trade", "loan", "credit_offer" or "arbitrator".
+    /// "offer", "trade", "loan", "credit_offer", "arbitrator", "validator" or "full_node".
     pub kind: String,
-    /// The offer, trade, loan or credit offer id; none for an arbitrator's bond.
+    /// The offer, trade, loan or credit offer id; none for a bond or a full node's deposit.
     pub id: Option<u64>,
     pub amount: Money,
 }
@@ -46,7 +47,8 @@ pub struct FundsPartView {
     /// One of [`PARTS`]: "in_offers" (market offers' inventory and deposits, and credit offers'
     /// unlent funds), "in_trades" (this account's share of open trades' escrow),
     /// "as_collateral" (collateral of its loan requests and loans), "in_loan_requests" (what it
-    /// has put into requests still collecting lenders), "as_bond" (its arbitrator bond),
+    /// has put into requests still collecting lenders), "as_bond" (its arbitrator bond, its
+    /// validator bond, candidate or unbonding, and its full nodes' deposits),
     /// "claimable" (repayments and seized collateral waiting for it to claim) or "lent_out"
     /// (its share of principal borrowers still owe).
     pub part: String,
@@ -114,6 +116,7 @@ impl FundsView {
         let mut found = Ledger::default();
         market_holdings(store, account, &mut found);
         lending_holdings(store, account, &mut found);
+        staking_holdings(store, account, &mut found);
         let mut assets: Vec<AssetId> = (0..state::next_asset_id(store).0)
             .map(AssetId)
             .filter(|asset| state::balance(store, account, *asset) > 0)
@@ -220,6 +223,25 @@ fn market_holdings(store: &MemoryStore, account: &AccountId, found: &mut Ledger)
             None,
             arbitrator.bond,
         );
+    }
+}
+
+/// Its validator's bond and its full nodes' deposits. The full nodes are found by reading the
+/// registry, which holds at most `max_nodes` (4,096) keys.
+fn staking_holdings(store: &MemoryStore, account: &AccountId, found: &mut Ledger) {
+    if let Some(validator) = staking::Db::validator(store, account) {
+        found.add(
+            AssetId::NATIVE,
+            "as_bond",
+            "validator",
+            None,
+            validator.bond,
+        );
+    }
+    for node in staking::full_nodes(store) {
+        if &node.owner == account {
+            found.add(AssetId::NATIVE, "as_bond", "full_node", None, node.deposit);
+        }
     }
 }
 

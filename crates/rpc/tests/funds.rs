@@ -1,16 +1,17 @@
-//! An account's funds add up: for every asset, the parts `equa_getAccountFunds` says the market
-//! and lending hold for each account sum, over all accounts, to exactly what each module holds,
+//! An account's funds add up: for every asset, the parts `equa_getAccountFunds` says the market,
+//! lending and staking modules hold for each account sum, over all accounts, to exactly what each module holds,
 //! and each account's available amount is its balance. Checked on a ledger with open offers (both
 //! sides), open and settled trades, an arbitrator's bond, a loan request collecting lenders, an
-//! active loan with repayments to claim and a credit offer.
+//! active loan with repayments to claim and a credit offer; and on a ledger with validators (one
+//! slashed) and a full node, for the staking module.
 
 use ledger::{
     state::{self, Module},
-    testing::{TestChain, account},
+    testing::{self, TestChain, account},
 };
 use rpc::funds::{FundsView, PARTS};
 use types::{
-    AssetId, Call, Symbol, Text,
+    AccountId, AssetId, Call, Symbol, Text,
     bank::{BankCall, IssueAsset, Mint},
     lending::{Collateral, Fund, LendingCall, OfferCredit, Repay, RequestLoan, Schedule},
     market::*,
@@ -229,4 +230,83 @@ fn the_parts_of_every_account_add_up_to_what_the_ledger_holds() {
         .find(|p| p.part == "in_loan_requests")
         .unwrap();
     assert_eq!(minor(&requests.total), 300 * UNIT);
+}
+
+/// A validator's bond (after a slash) and a full node's deposit are the owner's, in "as_bond",
+/// and the staking module holds exactly what the accounts' parts say.
+#[test]
+fn bonds_and_deposits_are_the_owners_held_funds() {
+    use commonware_cryptography::Signer as _;
+    use types::staking::{KeyProof, RegisterNode, StakingCall};
+    let node_key = |seed: u64| AccountId::from_public_key(&testing::key(seed).public_key());
+    let mut text = testing::staking_genesis_text(
+        "min_bond = \"100\"\ncommittee_size = 4\nmax_candidates = 8\nblocks_per_epoch = 16\n\
+         node_deposit = \"10\"",
+        4,
+    );
+    for index in 0..4 {
+        text.push_str(&testing::validator_entry(
+            index,
+            &node_key(50_000 + index),
+            &format!("127.0.0.1:{}", 9_000 + index),
+            &(100 + index).to_string(),
+        ));
+    }
+    let mut genesis = ledger::Genesis::from_toml(&text).unwrap();
+    genesis.params = testing::test_params();
+    let mut chain = TestChain::from_genesis(&genesis);
+    let chain_id = chain.chain_id();
+    let register = RegisterNode {
+        node_key: node_key(60_000),
+        address: Text::new("127.0.0.1:9100").unwrap(),
+        deposit: 12_000_000_000,
+        key_proof: KeyProof::sign_node(&testing::key(60_000), &chain_id, &account(1)),
+    };
+    assert!(
+        chain
+            .submit(1, Call::Staking(StakingCall::RegisterNode(register)))
+            .is_success()
+    );
+    let mut context = chain.next_context();
+    context.offenses = vec![ledger::Offense {
+        node_key: node_key(50_002),
+        epoch: 0,
+    }];
+    chain.apply_with(&context, &[]);
+
+    let store = &chain.store;
+    let bonds = |index: u64| {
+        let view = FundsView::read(store, &account(index));
+        let eqa = view
+            .assets
+            .iter()
+            .find(|a| a.asset == AssetId::NATIVE.0)
+            .unwrap()
+            .clone();
+        let part = eqa.parts.into_iter().find(|p| p.part == "as_bond").unwrap();
+        assert!(part.held);
+        part.holdings
+            .iter()
+            .map(|h| (h.kind.clone(), minor(&h.amount)))
+            .collect::<Vec<_>>()
+    };
+    let eqa = 1_000_000_000u128;
+    assert_eq!(
+        bonds(1),
+        [
+            ("validator".into(), 101 * eqa),
+            ("full_node".into(), 12 * eqa)
+        ]
+    );
+    // Validator 2 lost 5% of its 102 EQA.
+    assert_eq!(
+        bonds(2),
+        [("validator".to_string(), 102 * eqa - 102 * eqa / 20)]
+    );
+    let parts: u128 = (0..4).flat_map(bonds).map(|(_, amount)| amount).sum();
+    assert_eq!(
+        parts,
+        state::held(store, Module::Staking, AssetId::NATIVE),
+        "what the accounts' parts say the staking module holds is what it holds"
+    );
 }

@@ -1377,7 +1377,7 @@ async function nameOf(address) {
 
 const FUND_PARTS = {
   in_offers: 'In offers', in_trades: 'In trades', as_collateral: 'As collateral',
-  in_loan_requests: 'Lent to requests', as_bond: 'Arbitrator bond', claimable: 'Claimable', lent_out: 'Lent out',
+  in_loan_requests: 'Lent to requests', as_bond: 'Bonds and deposits', claimable: 'Claimable', lent_out: 'Lent out',
 };
 
 function holdingLink(h) {
@@ -1386,6 +1386,8 @@ function holdingLink(h) {
   if (h.kind === 'trade') return el('span', { class: 'holding' }, text, link(`#/trade/${h.id}`, `trade #${h.id}`));
   if (h.kind === 'loan') return el('span', { class: 'holding' }, text, link(`#/loan/${h.id}`, `loan #${h.id}`));
   if (h.kind === 'credit_offer') return el('span', { class: 'holding' }, text, link('#/lending', `credit offer #${h.id}`));
+  if (h.kind === 'validator') return el('span', { class: 'holding' }, text, link('#/validators', 'validator bond'));
+  if (h.kind === 'full_node') return el('span', { class: 'holding' }, text, link('#/validators', 'full-node deposit'));
   return el('span', { class: 'holding' }, text, link('#/disputes', 'arbitrator bond'));
 }
 
