@@ -146,12 +146,11 @@ pub async fn validator_call(
 fn print_registry(global: &Global, view: &StakingView) {
     let params = &view.params;
     println!(
-        "rules:     a bond of at least {}; {} of unbonding; a committee of up to {} among up to {} candidates; {}% of a bond burned per epoch of contradictory votes",
+        "rules:     a bond of at least {}; {} of unbonding; a committee of up to {} among up to {} candidates",
         params.min_bond,
         duration_secs(u64::from(params.unbonding_secs)),
         params.committee_size,
-        params.max_candidates,
-        percent(params.slash_bps)
+        params.max_candidates
     );
     println!("bonded:    {}", view.bonded);
     println!(
@@ -213,27 +212,5 @@ fn print_validator(v: &ValidatorView) {
             "  slashed {} for contradictory votes: it may not stand again",
             v.slashed
         );
-    }
-}
-
-/// Basis points as a percentage, without trailing zeros ("5", "0.03").
-fn percent(bps: u16) -> String {
-    let text = format!("{}.{:02}", bps / 100, bps % 100);
-    text.trim_end_matches('0').trim_end_matches('.').to_string()
-}
-
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn basis_points_read_as_a_percentage() {
-        for (bps, text) in [
-            (500, "5"),
-            (1, "0.01"),
-            (30, "0.3"),
-            (10_000, "100"),
-            (1_250, "12.5"),
-        ] {
-            assert_eq!(super::percent(bps), text);
-        }
     }
 }

@@ -68,9 +68,10 @@ pub struct BlockContext {
     /// a block of round `r` is made only by a seeded block whose `round - 1 > r` (see
     /// `market::begin_block`).
     pub randomness: [u8; 32],
-    /// Validators proven by consensus to have signed contradictory votes, which this block
-    /// slashes before its transactions (see [`staking::slash`]). Consensus checks the evidence
-    /// when it verifies the block: the ledger takes each one as proven.
+    /// Validators proven to have signed contradictory votes, which this block slashes before
+    /// its transactions (see [`staking::slash`]). The ledger takes each one as proven: whoever
+    /// builds the context must have checked attributable evidence. The node passes none yet,
+    /// since the threshold scheme's votes are not attributable (threat model, V10).
     pub offenses: Vec<Offense>,
 }
 

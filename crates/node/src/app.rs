@@ -221,11 +221,6 @@ pub struct App {
     /// (`engine::start_node`); an application driven without the engine (unit tests) checks
     /// only that a seed is present where one must be.
     seed_verifier: Option<crate::threshold::SeedVerifier>,
-    /// Evidence of contradictory votes waiting for a block; consensus's reporter adds to it.
-    evidence: crate::evidence::Pending,
-    /// Checks the evidence a proposal carries. The engine always sets it; an application
-    /// without one refuses every proposal that carries evidence.
-    evidence_verifier: Option<crate::evidence::EvidenceVerifier>,
     /// Changes every block this node proposes, after executing it (a byzantine leader).
     #[cfg(feature = "fault-injection")]
     tamper: Option<ProposalTampering>,
@@ -267,8 +262,6 @@ impl App {
             started_ms: 0,
             seeds: crate::seeds::Seeds::default(),
             seed_verifier: None,
-            evidence: crate::evidence::Pending::default(),
-            evidence_verifier: None,
             #[cfg(feature = "fault-injection")]
             tamper: None,
         }
@@ -292,17 +285,6 @@ impl App {
     pub fn with_seed_verifier(mut self, verifier: crate::threshold::SeedVerifier) -> Self {
         self.seed_verifier = Some(verifier);
         self
-    }
-
-    /// Checks the evidence of every proposal with `verifier` (the epochs' schemes).
-    pub fn with_evidence_verifier(mut self, verifier: crate::evidence::EvidenceVerifier) -> Self {
-        self.evidence_verifier = Some(verifier);
-        self
-    }
-
-    /// The evidence this application proposes; consensus's reporter adds to it.
-    pub fn pending_evidence(&self) -> crate::evidence::Pending {
-        self.evidence.clone()
     }
 
     /// The seeds this application proposes with; consensus's reporter records into them.
@@ -472,11 +454,9 @@ impl App {
             round: ledger_round(block.context.round),
             seeded: block.seed.is_some(),
             randomness: state::block_randomness(block),
-            offenses: block
-                .evidence
-                .iter()
-                .map(crate::block::Evidence::offense)
-                .collect(),
+            // No consensus evidence reaches the ledger: the threshold scheme's votes are not
+            // attributable (see the threat model, V10).
+            offenses: Vec::new(),
         }
     }
 
@@ -510,12 +490,6 @@ impl App {
     ) -> Result<Execution, InvalidBlock> {
         self.check_header(block, parent)
             .map_err(InvalidBlock::Header)?;
-        // A finalized block's evidence was checked by the validators that finalized it; this
-        // node may hold no scheme of its epoch.
-        if finality == Finality::Candidate {
-            self.check_evidence(block, parent)
-                .map_err(InvalidBlock::Header)?;
-        }
         let execution = self.run(parent, block)?;
         if finality == Finality::Candidate
             && let Some((index, receipt)) = execution
@@ -608,35 +582,6 @@ pub fn ledger_round(round: Round) -> u128 {
 }
 
 impl App {
-    /// The block's evidence: each piece of the block's epoch, against an offender the parent
-    /// state has not slashed for that epoch, at most one per offender, and proven under the
-    /// epoch's scheme.
-    fn check_evidence(&self, block: &Block, parent: &MemoryStore) -> Result<(), String> {
-        if block.evidence.is_empty() {
-            return Ok(());
-        }
-        let Some(verifier) = &self.evidence_verifier else {
-            return Err("this node cannot check evidence".into());
-        };
-        let mut seen = std::collections::BTreeSet::new();
-        for evidence in &block.evidence {
-            if !seen.insert((evidence.offender, evidence.epoch)) {
-                return Err(format!(
-                    "evidence against {} in epoch {} twice",
-                    evidence.offender, evidence.epoch
-                ));
-            }
-            if ledger::staking::Db::slash(parent, &evidence.offender, evidence.epoch).is_some() {
-                return Err(format!(
-                    "{} is already slashed for epoch {}",
-                    evidence.offender, evidence.epoch
-                ));
-            }
-            verifier.check(block.context.round.epoch(), evidence)?;
-        }
-        Ok(())
-    }
-
     /// A block of view 1 carries no seed (round 0 is genesis); every later one carries the seed
     /// of the round before its own, which must verify under the chain's key.
     fn check_seed(&self, block: &Block) -> Result<(), String> {
@@ -774,7 +719,6 @@ where
                 Some(seed?)
             }
         };
-        let context_epoch = context.round.epoch().get();
         let mut block = Block {
             proposer: AccountId::from_public_key(&context.leader),
             context,
@@ -789,10 +733,6 @@ where
             ),
             seed,
             reshare: input.upstream.payload.map(Into::into),
-            evidence: self.evidence.select(context_epoch, |evidence| {
-                ledger::staking::Db::slash(&*parent_state, &evidence.offender, evidence.epoch)
-                    .is_none()
-            }),
             txs: Vec::new(),
         };
         let limit = self.config.max_block_txs.min(MAX_BLOCK_TXS);
@@ -1269,75 +1209,5 @@ mod tests {
         block.txs = vec![paid];
         let execution = app.verify(&parent, &block, Finality::Candidate).unwrap();
         assert!(execution.executed.receipts[0].is_success());
-    }
-
-    /// A proposal's evidence is checked before a vote: by a node that can, once per offender,
-    /// against an offender the parent has not slashed for the epoch. Its execution slashes the
-    /// offender. A finalized block is applied as agreed, whoever checked it.
-    #[test]
-    fn evidence_is_checked_before_a_vote_and_slashes_when_executed() {
-        use crate::evidence::{
-            EvidenceVerifier,
-            tests::{committee, double_notarize, schemes_of},
-        };
-        use commonware_consensus::types::Epoch;
-        use ledger::{Genesis, staking::Db};
-        let committee = committee(1);
-        let mut text = ledger::testing::staking_genesis_text(
-            "min_bond = \"100\"\ncommittee_size = 4\nmax_candidates = 8\nblocks_per_epoch = 16",
-            4,
-        );
-        for (index, key) in committee.keys.iter().enumerate() {
-            text.push_str(&ledger::testing::validator_entry(
-                index as u64,
-                &AccountId::from_public_key(key),
-                &format!("127.0.0.1:{}", 9_000 + index),
-                "100",
-            ));
-        }
-        let mut genesis = Genesis::from_toml(&text).unwrap();
-        genesis.params = ledger::testing::test_params();
-        let (app, parent, mut block) = child_of(TestChain::from_genesis(&genesis));
-        block.context.round = Round::new(Epoch::zero(), View::new(1));
-        let offender = AccountId::from_public_key(&committee.keys[1]);
-        let evidence = crate::block::Evidence::new(offender, &double_notarize(&committee, 1, 0));
-        block.evidence = vec![evidence.clone()];
-        let refused = |app: &App, parent: &MemoryStore, block: &Block| match app.verify(
-            parent,
-            block,
-            Finality::Candidate,
-        ) {
-            Err(InvalidBlock::Header(error)) => error,
-            other => panic!("{other:?}"),
-        };
-        assert!(refused(&app, &parent, &block).contains("cannot check evidence"));
-        // Finalized, it is applied as agreed: this node holds no scheme and checks nothing.
-        let applied = app.verify(&parent, &block, Finality::Finalized).unwrap();
-        let slashed = |store: &MemoryStore| {
-            let account = Db::node_key_owner(store, &offender).unwrap();
-            Db::validator(store, &account).unwrap().slashed
-        };
-        assert_eq!(slashed(&applied.executed.store), 5_000_000_000);
-
-        let app = app.with_evidence_verifier(EvidenceVerifier::new(
-            schemes_of(&committee, 0),
-            <rand_chacha::ChaCha20Rng as rand_core::SeedableRng>::seed_from_u64(3),
-        ));
-        let execution = app.verify(&parent, &block, Finality::Candidate).unwrap();
-        assert_eq!(slashed(&execution.executed.store), 5_000_000_000);
-        assert_eq!(slashed(&parent), 0);
-
-        block.evidence = vec![evidence.clone(), evidence.clone()];
-        assert!(refused(&app, &parent, &block).contains("twice"));
-        block.evidence = vec![evidence.clone()];
-        let mut already = parent.clone();
-        Db::put_slash(&mut already, &offender, 0, 1);
-        assert!(refused(&app, &already, &block).contains("already slashed"));
-        // Checked against the scheme: another validator named for these votes is refused.
-        block.evidence = vec![crate::block::Evidence {
-            offender: AccountId::from_public_key(&committee.keys[2]),
-            ..evidence
-        }];
-        assert!(refused(&app, &parent, &block).contains("not signed by"));
     }
 }

@@ -178,60 +178,7 @@ pub struct Block {
     pub seed: Option<SeedSignature>,
     /// The key resharing's part of the block (see [`ResharePayload`]), kept encoded.
     pub reshare: Option<Reshare>,
-    /// Proofs of contradictory votes in this block's epoch, which the ledger slashes (see
-    /// [`crate::evidence`]); at most [`MAX_BLOCK_EVIDENCE`].
-    pub evidence: Vec<Evidence>,
     pub txs: Vec<SignedTransaction>,
-}
-
-/// The largest encoding of one piece of evidence's proof: two votes with their proposals.
-pub const MAX_EVIDENCE_BYTES: usize = 1024;
-
-pub use crate::evidence::MAX_BLOCK_EVIDENCE;
-
-/// A proof that `offender` (a node key) signed contradictory votes in consensus epoch `epoch`:
-/// the two votes, encoded as a [`crate::evidence::Fault`].
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Evidence {
-    pub offender: AccountId,
-    pub epoch: u64,
-    pub proof: bytes::Bytes,
-}
-
-impl Write for Evidence {
-    fn write(&self, buf: &mut impl BufMut) {
-        self.offender.write(buf);
-        self.epoch.write(buf);
-        self.proof.write(buf);
-    }
-}
-
-impl EncodeSize for Evidence {
-    fn encode_size(&self) -> usize {
-        AccountId::SIZE + u64::SIZE + self.proof.encode_size()
-    }
-}
-
-impl Read for Evidence {
-    type Cfg = ();
-
-    fn read_cfg(buf: &mut impl Buf, _: &()) -> Result<Self, CodecError> {
-        Ok(Self {
-            offender: AccountId::read(buf)?,
-            epoch: u64::read(buf)?,
-            proof: bytes::Bytes::read_cfg(buf, &(..=MAX_EVIDENCE_BYTES).into())?,
-        })
-    }
-}
-
-impl Evidence {
-    /// The largest encoding of one piece.
-    pub fn max_encode_size() -> usize {
-        AccountId::SIZE
-            + u64::SIZE
-            + commonware_codec::varint::UInt(MAX_EVIDENCE_BYTES as u32).encode_size()
-            + MAX_EVIDENCE_BYTES
-    }
 }
 
 impl std::fmt::Debug for Block {
@@ -248,7 +195,6 @@ impl std::fmt::Debug for Block {
             .field("seed", &self.seed)
             // Its size only: formatting a block must not decode a payload a peer sent.
             .field("reshare", &self.reshare)
-            .field("evidence", &self.evidence)
             .field("txs", &self.txs)
             .finish()
     }
@@ -286,7 +232,6 @@ impl Block {
             range,
             seed: None,
             reshare: epoch_info.map(|info| Payload::EpochInfo(info).into()),
-            evidence: Vec::new(),
             txs: Vec::new(),
         }
     }
@@ -309,7 +254,6 @@ impl Write for Block {
         self.range.write(buf);
         self.seed.write(buf);
         self.reshare.write(buf);
-        self.evidence.write(buf);
         let count = u32::try_from(self.txs.len()).expect("blocks carry at most MAX_BLOCK_TXS");
         count.write(buf);
         for tx in &self.txs {
@@ -330,7 +274,6 @@ impl EncodeSize for Block {
             + self.range.encode_size()
             + self.seed.encode_size()
             + self.reshare.encode_size()
-            + self.evidence.encode_size()
             + u32::SIZE
             + self.tx_bytes()
     }
@@ -350,7 +293,6 @@ impl Read for Block {
         let range = NonEmptyRange::<Location>::read(buf)?;
         let seed = Option::<SeedSignature>::read(buf)?;
         let reshare = Option::<Reshare>::read(buf)?;
-        let evidence = Vec::<Evidence>::read_cfg(buf, &((..=MAX_BLOCK_EVIDENCE).into(), ()))?;
         let count = u32::read(buf)? as usize;
         if count > MAX_BLOCK_TXS {
             return Err(CodecError::InvalidLength(count));
@@ -382,7 +324,6 @@ impl Read for Block {
             range,
             seed,
             reshare,
-            evidence,
             txs,
         })
     }
@@ -431,8 +372,6 @@ impl BoundedBlock for Block {
             + 1
             + commonware_codec::varint::UInt(Reshare::max_bytes() as u32).encode_size()
             + Reshare::max_bytes()
-            + commonware_codec::varint::UInt(MAX_BLOCK_EVIDENCE as u32).encode_size()
-            + MAX_BLOCK_EVIDENCE * Evidence::max_encode_size()
             + u32::SIZE
             + MAX_BLOCK_TX_BYTES
     }
@@ -456,19 +395,14 @@ pub(crate) mod tests {
     use ledger::testing::TestChain;
     use types::{Call, bank::BankCall, bank::Transfer};
 
-    /// A genesis block at `timestamp_ms` with placeholder commitments, to build test blocks on.
-    pub(crate) fn bare(timestamp_ms: u64) -> Block {
-        Block::genesis(
-            timestamp_ms,
+    fn sample(txs: usize) -> Block {
+        let chain = TestChain::new(2, 1_000_000);
+        let mut block = Block::genesis(
+            7,
             Digest::EMPTY,
             non_empty_range!(Location::new(0), Location::new(1)),
             None,
-        )
-    }
-
-    fn sample(txs: usize) -> Block {
-        let chain = TestChain::new(2, 1_000_000);
-        let mut block = bare(7);
+        );
         block.height = Height::new(3);
         block.txs = (0..txs)
             .map(|i| {

@@ -40,7 +40,7 @@ use commonware_consensus::{
         self,
         config::{ForwardPolicy, SkipPolicy},
         elector::RoundRobin,
-        types::Activity,
+        types::{Activity, Attributable as _},
     },
     types::{Epoch, FixedEpocher, Round, ViewDelta},
 };
@@ -510,20 +510,13 @@ where
     let info0 = crate::epochs::genesis_epoch_info(&consensus_key);
     // Every block carries the seed of the round before its own, checked against the chain key;
     // the genesis block carries epoch 0's info.
-    // Each epoch's scheme, served to consensus and to the evidence checks of proposals.
-    let schemes = crate::dkg::EpochSchemes::default();
-    let app = app
-        .with_epoch_info(info0.clone())
-        .with_seed_verifier(crate::threshold::SeedVerifier::new(
-            CONSENSUS_NAMESPACE,
-            identity,
-        ))
-        .with_evidence_verifier(crate::evidence::EvidenceVerifier::new(
-            schemes.clone(),
-            <rand_chacha::ChaCha20Rng as rand_core::SeedableRng>::from_rng(&mut context),
-        ));
+    let app =
+        app.with_epoch_info(info0.clone())
+            .with_seed_verifier(crate::threshold::SeedVerifier::new(
+                CONSENSUS_NAMESPACE,
+                identity,
+            ));
     let seeds = app.seeds();
-    let pending_evidence = app.pending_evidence();
     // Certificates of every epoch verify against the one key.
     let certificates = ConstantProvider::<_, Epoch>::new(Scheme::certificate_verifier(
         CONSENSUS_NAMESPACE,
@@ -761,6 +754,7 @@ where
 
     // Epoch 0's scheme, and this node's genesis share in its secret store at its first start
     // only: a restarted node keeps what resharing gave it.
+    let schemes = crate::dkg::EpochSchemes::default();
     let mut secrets = crate::dkg::DiskSecretStore::init(context.child("dkg_secrets"), &prefix)
         .await
         .unwrap_or_else(|error| {
@@ -862,7 +856,6 @@ where
             schemes: schemes.clone(),
             rng: <rand_chacha::ChaCha20Rng as rand_core::SeedableRng>::from_rng(&mut context),
             faults: faults.clone(),
-            pending_evidence,
             seeds,
             counter: context.counter(
                 "consensus_faults",
@@ -944,8 +937,8 @@ where
 /// Evidence of byzantine validators that consensus reported to this node: for each validator,
 /// how many pairs of its votes contradict each other (two notarizes or two finalizes of
 /// different proposals in one view, or a nullify and a finalize in one view). Simplex has already
-/// blocked the peer that sent the second vote; this is what an operator sees of it. The evidence
-/// itself goes to the ledger in this node's proposals ([`crate::evidence`]).
+/// blocked the peer that sent the second vote; this is what an operator (and, later, slashing)
+/// sees of it.
 #[derive(Clone, Debug, Default)]
 pub struct Faults(Arc<Mutex<BTreeMap<ed25519::PublicKey, u64>>>);
 
@@ -983,8 +976,6 @@ struct FaultReporter<R, G> {
     /// Randomness for verifying the evidence's signatures as a batch.
     rng: G,
     faults: Faults,
-    /// Verified evidence, for this node's proposals to carry to the ledger.
-    pending_evidence: crate::evidence::Pending,
     seeds: crate::seeds::Seeds,
     counter: Counter,
 }
@@ -1016,22 +1007,28 @@ where
         {
             self.seeds.record(round, signature.seed_signature);
         }
-        let fault = crate::evidence::Fault::of(&activity);
-        if let Some(fault) = fault
+        let fault = match &activity {
+            Activity::ConflictingNotarize(evidence) => {
+                Some(("conflicting notarize", evidence.signer()))
+            }
+            Activity::ConflictingFinalize(evidence) => {
+                Some(("conflicting finalize", evidence.signer()))
+            }
+            Activity::NullifyFinalize(evidence) => {
+                Some(("nullify and finalize", evidence.signer()))
+            }
+            _ => None,
+        };
+        if let Some((kind, signer)) = fault
             && let Some(scheme) = self.schemes.scheme(activity.epoch())
-            && let Some(validator) = scheme.participants().key(fault.signer()).cloned()
+            && let Some(validator) = scheme.participants().key(signer).cloned()
         {
-            let kind = fault.kind();
             // Simplex reports evidence before checking its signatures (it has blocked the
             // sender either way): only evidence that verifies implicates the validator.
-            if fault.verify(&mut self.rng, &scheme) {
+            if activity.verify(&mut self.rng, &*scheme, &Sequential) {
                 tracing::warn!(%validator, kind, "byzantine validator: contradictory votes");
                 self.counter.inc();
-                self.faults.record(validator.clone());
-                self.pending_evidence.add(crate::block::Evidence::new(
-                    types::AccountId::from_public_key(&validator),
-                    &fault,
-                ));
+                self.faults.record(validator);
             } else {
                 tracing::debug!(%validator, kind, "fault evidence with invalid signatures");
             }

@@ -518,7 +518,15 @@ mod tests {
             &mut <rand_chacha::ChaCha20Rng as rand_core::SeedableRng>::seed_from_u64(1),
         );
         let seed = |n: u8| ops::sign_message::<MinSig>(&private, b"seed", &[n]);
-        let mut block = crate::block::tests::bare(1);
+        let mut block = Block::genesis(
+            1,
+            Digest([0; 32]),
+            commonware_utils::non_empty_range!(
+                commonware_storage::mmr::Location::new(0),
+                commonware_storage::mmr::Location::new(1)
+            ),
+            None,
+        );
         // Without a seed (view 1 only), the parent and height.
         let unseeded = block_randomness(&block);
         block.parent = Digest([1; 32]);

@@ -1554,7 +1554,6 @@ async function validatorsPage(view) {
       ['Committee', `${s.committee.length} of at most ${p.committee_size}`],
       ['Minimum bond', money(p.min_bond)],
       ['Unbonding', duration(p.unbonding_secs * 1000)],
-      ['Slashing', `${p.slash_bps / 100}% of the bond per epoch of contradictory votes`],
       ['Candidates', `${s.validators.filter(v => v.rank !== null).length} of at most ${p.max_candidates}`],
     ]), el('p', { class: 'hint' }, 'The committee is the candidates with the largest bonds, one vote each. The committee that signs in an epoch is fixed from the registry three epochs before it starts (its members receive their key shares in the epoch before). A node becomes a validator by registering here with its node key (equa validator register); peers admit it from the next epoch.')));
   const me = s.validators.find(v => v.account === session.address);

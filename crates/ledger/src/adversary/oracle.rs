@@ -90,6 +90,7 @@ impl Judge<'_> {
                 // Only the loopback addresses the generator writes with a port above 0.
                 let port = r.address.as_str().strip_prefix("127.0.0.1:")?;
                 (own.is_none()
+                    && !crate::staking::Db::banned(self.store, &r.node_key)
                     && self
                         .view
                         .validators
@@ -128,6 +129,7 @@ impl Judge<'_> {
                     ),
                 };
                 (fits
+                    && !crate::staking::Db::banned(self.store, &r.node_key)
                     && self
                         .view
                         .validators

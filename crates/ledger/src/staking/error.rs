@@ -67,6 +67,8 @@ pub enum StakingError {
         "the validator was slashed ({slashed} EQA minor units burned for contradictory votes) and may not stand again with this registration; withdraw what is left once it is free"
     )]
     Slashed { slashed: u128 },
+    #[error("node key {node_key} signed contradictory votes and may never be registered again")]
+    NodeKeyBanned { node_key: AccountId },
     #[error("node key {node_key} is not a registered full node")]
     NodeNotRegistered { node_key: AccountId },
     #[error("node key {node_key} was registered by {owner}; only that account may unregister it")]

@@ -234,6 +234,11 @@ fn register(
             slashed: existing.slashed,
         });
     }
+    if Db::banned(store, &register.node_key) {
+        return Err(StakingError::NodeKeyBanned {
+            node_key: register.node_key,
+        });
+    }
     if let Some(account) = Db::node_key_owner(store, &register.node_key)
         && account != *signer
     {
@@ -382,6 +387,11 @@ fn register_node(
     register: &RegisterNode,
     events: &mut Vec<Event>,
 ) -> Result<(), StakingError> {
+    if Db::banned(store, &register.node_key) {
+        return Err(StakingError::NodeKeyBanned {
+            node_key: register.node_key,
+        });
+    }
     if let Some(account) = Db::node_key_owner(store, &register.node_key) {
         return Err(StakingError::NodeKeyTaken {
             node_key: register.node_key,
@@ -731,7 +741,9 @@ fn withdraw(
 /// offender's bond (rounded up), once per node key and consensus epoch, and, if it is still a
 /// candidate, starts its unbonding, so it is elected to no committee fixed after this block
 /// (those already fixed keep it: their keys are dealt). It may not stand again with this
-/// registration. An offense of a key no validator holds any more (its bond withdrawn, or a
+/// registration, and the node key is banned for good: no account registers it again, as a
+/// validator or a full node (another key costs a new bond, from which a new offense burns
+/// again). An offense of a key no validator holds any more (its bond withdrawn, or a
 /// full node's key) burns nothing but is settled all the same; one already settled does
 /// nothing. Returns what was burned.
 pub fn slash(
@@ -745,6 +757,7 @@ pub fn slash(
     if Db::slash(store, &offense.node_key, offense.epoch).is_some() {
         return Ok(0);
     }
+    Db::ban(store, &offense.node_key);
     let Some(mut validator) = Db::node_key_owner(store, &offense.node_key)
         .and_then(|account| Db::validator(store, &account))
     else {

@@ -19,6 +19,9 @@ pub mod table {
     /// A slash, keyed by the node key and the consensus epoch of the offense (8 bytes,
     /// big-endian): the amount burned. One per key and epoch, however many votes it signed.
     pub const SLASHED: u8 = 0x57;
+    /// A node key proven to have signed contradictory votes, keyed by the key: it never
+    /// registers again, as a validator or as a full node.
+    pub const BANNED: u8 = 0x58;
 }
 
 fn key_slash(node_key: &AccountId, epoch: u64) -> Vec<u8> {
@@ -258,6 +261,15 @@ impl Db {
         amount: u128,
     ) {
         write(store, &key_slash(node_key, epoch), &amount);
+    }
+
+    /// Whether `node_key` was ever proven to have signed contradictory votes.
+    pub fn banned(store: &(impl Store + ?Sized), node_key: &AccountId) -> bool {
+        store.get(&key_account(table::BANNED, node_key)).is_some()
+    }
+
+    pub fn ban(store: &mut (impl Store + ?Sized), node_key: &AccountId) {
+        store.put(&key_account(table::BANNED, node_key), vec![1]);
     }
 
     pub fn delete_epoch_committee(store: &mut (impl Store + ?Sized), epoch: u64) {

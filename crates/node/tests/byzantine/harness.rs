@@ -26,12 +26,6 @@ pub(crate) struct Sim {
 }
 
 impl Sim {
-    /// Every validator is registered in the staking module, so evidence slashes its bond.
-    pub(crate) fn genesis_store(&self) -> MemoryStore {
-        let keys: Vec<_> = self.keys.iter().map(|key| key.public_key()).collect();
-        common::staking_genesis_store(common::ACCOUNTS, &keys)
-    }
-
     pub(crate) fn new(validators: u64, byzantine: Vec<usize>, misbehaviour: Misbehaviour) -> Self {
         Self {
             keys: common::validator_keys(validators),
@@ -233,7 +227,11 @@ impl EngineDefinition for Sim {
                 self.spam_sent.clone(),
             );
         } else {
-            let pool = Mempool::new(MempoolConfig::default(), Arc::new(self.genesis_store()), 0);
+            let pool = Mempool::new(
+                MempoolConfig::default(),
+                Arc::new(common::genesis_store(common::ACCOUNTS)),
+                0,
+            );
             let blocker = oracle.control(public_key.clone());
             node::relay::start(
                 context.child("relay"),
@@ -245,7 +243,7 @@ impl EngineDefinition for Sim {
             validator.pool = Some(pool);
         }
         let mut app = App::new(
-            self.genesis_store(),
+            common::genesis_store(common::ACCOUNTS),
             0,
             AppConfig {
                 audit_finalized: true,

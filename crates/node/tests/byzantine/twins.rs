@@ -227,7 +227,7 @@ pub(crate) async fn start_twins(
             blocks_per_epoch: engine::SINGLE_EPOCH,
             followers: Default::default(),
             app: App::new(
-                sim.genesis_store(),
+                common::genesis_store(common::ACCOUNTS),
                 0,
                 AppConfig {
                     audit_finalized: true,
