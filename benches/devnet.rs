@@ -14,7 +14,8 @@
 //! `cargo bench --bench devnet` (set `EQUA_BENCH_SECS` to change the measured window,
 //! `EQUA_BENCH_BIN` to measure another build of `equa`, such as an earlier release, and
 //! `EQUA_BENCH_EPOCH_BLOCKS` to give the devnet's genesis epochs of that many blocks in place of
-//! its 32, up to 100,000 (the default retention, plus two): then no epoch changes during the run).
+//! its 32, up to 100,000 (the default retention, plus two): then no epoch changes during the run;
+//! `EQUA_BENCH_KEEP=1` keeps the devnet's directory and its validators' logs).
 
 #[path = "support/load.rs"]
 mod load;
@@ -51,7 +52,10 @@ impl Drop for Validators {
             let _ = child.kill();
             let _ = child.wait();
         }
-        let _ = std::fs::remove_dir_all(&self.1);
+        // `EQUA_BENCH_KEEP=1` keeps the devnet's directory, with each validator's node.log.
+        if std::env::var_os("EQUA_BENCH_KEEP").is_none() {
+            let _ = std::fs::remove_dir_all(&self.1);
+        }
     }
 }
 
