@@ -77,6 +77,8 @@ pub enum RunError {
 /// resharing carried in blocks. Format 8 carries that payload length-prefixed and decodes it
 /// only when read (`block::Reshare`), so its blocks, the genesis one included, differ. Format 9
 /// adds the full-node registry (two fields of the staking parameters, two tables, two calls).
+/// Format 10 adds the ledger's slashing rule (a field of the staking parameters and of each
+/// validator record, two tables).
 pub const DATA_FORMAT: u32 = 10;
 
 /// The file in a data directory that names its format.

@@ -1,7 +1,7 @@
 //! Where an account's money is: per asset, what it can spend and each part the market, lending
 //! and staking modules hold for it (offers, trades, collateral, bonds, deposits, loan requests,
-//! claims), each
-//! part itemised by the record that holds it, plus what it has lent out and is owed back.
+//! claims), each part itemised by the record that holds it, plus what it has lent out and is
+//! owed back.
 //!
 //! Read from the ledger's records, not from its events. The parts marked `held` are exactly what
 //! the modules hold for this account: summed over every account they equal what each module
