@@ -162,8 +162,8 @@ fn begin_block(
             }
         }
     }
-    // The offenses consensus proved, after the epoch's step (which reads the registry as it
-    // stood before this block). On an overlay each, like a call: a bug that panics in one
+    // The block's proven offenses (the node passes none yet: see `BlockContext::offenses`),
+    // after the epoch's step (which reads the registry as it stood before this block). On an overlay each, like a call: a bug that panics in one
     // drops that slash alone and the block goes on.
     for offense in &context.offenses {
         let mut overlay = Overlay::new(store);

@@ -28,7 +28,8 @@ pub struct StakingParamsView {
     /// The most full nodes registered at once; a new one beyond that must out-deposit the
     /// lowest.
     pub max_nodes: u16,
-    /// The share of a bond, in basis points, burned for each epoch of contradictory votes.
+    /// The share of a bond, in basis points, the ledger burns for each epoch of proven
+    /// contradictory votes (no evidence reaches it yet: the threat model's V10).
     pub slash_bps: u16,
 }
 
