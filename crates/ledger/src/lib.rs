@@ -70,8 +70,8 @@ pub struct BlockContext {
     pub randomness: [u8; 32],
     /// Validators proven to have signed contradictory votes, which this block slashes before
     /// its transactions (see [`staking::slash`]). The ledger takes each one as proven: whoever
-    /// builds the context must have checked attributable evidence. The node passes none yet,
-    /// since the threshold scheme's votes are not attributable (threat model, V10).
+    /// builds the context must have checked attributable evidence (the node: votes signed by
+    /// node keys, `node::evidence`).
     pub offenses: Vec<Offense>,
 }
 

@@ -221,6 +221,11 @@ pub struct App {
     /// (`engine::start_node`); an application driven without the engine (unit tests) checks
     /// only that a seed is present where one must be.
     seed_verifier: Option<crate::threshold::SeedVerifier>,
+    /// Evidence of contradictory votes waiting for a block; the vote channel's receiver adds to
+    /// it ([`crate::evidence::SignedReceiver`]).
+    evidence: crate::evidence::Pending,
+    /// What this chain's node keys sign votes under ([`crate::evidence::chain_tag`]).
+    chain_tag: Digest,
     /// Changes every block this node proposes, after executing it (a byzantine leader).
     #[cfg(feature = "fault-injection")]
     tamper: Option<ProposalTampering>,
@@ -250,6 +255,7 @@ impl App {
         let target = <Databases<commonware_runtime::deterministic::Context> as DatabaseSet<_>>::initial_sync_targets();
         let genesis = Block::genesis(genesis_time_ms, target.root, target.range, None);
         let genesis_digest = genesis.digest();
+        let chain_tag = crate::evidence::chain_tag(&genesis_state);
         Self {
             genesis,
             genesis_digest,
@@ -262,6 +268,8 @@ impl App {
             started_ms: 0,
             seeds: crate::seeds::Seeds::default(),
             seed_verifier: None,
+            evidence: crate::evidence::Pending::default(),
+            chain_tag,
             #[cfg(feature = "fault-injection")]
             tamper: None,
         }
@@ -285,6 +293,16 @@ impl App {
     pub fn with_seed_verifier(mut self, verifier: crate::threshold::SeedVerifier) -> Self {
         self.seed_verifier = Some(verifier);
         self
+    }
+
+    /// The evidence this application proposes; the vote channel's receiver adds to it.
+    pub fn pending_evidence(&self) -> crate::evidence::Pending {
+        self.evidence.clone()
+    }
+
+    /// What this chain's node keys sign their votes under.
+    pub fn chain_tag(&self) -> Digest {
+        self.chain_tag
     }
 
     /// The seeds this application proposes with; consensus's reporter records into them.
@@ -454,9 +472,12 @@ impl App {
             round: ledger_round(block.context.round),
             seeded: block.seed.is_some(),
             randomness: state::block_randomness(block),
-            // No consensus evidence reaches the ledger: the threshold scheme's votes are not
-            // attributable (see the threat model, V10).
-            offenses: Vec::new(),
+            // Checked by the validators before they voted for the block (`check_evidence`).
+            offenses: block
+                .evidence
+                .iter()
+                .filter_map(|evidence| Some(evidence.offense(evidence.epoch()?)))
+                .collect(),
         }
     }
 
@@ -490,6 +511,11 @@ impl App {
     ) -> Result<Execution, InvalidBlock> {
         self.check_header(block, parent)
             .map_err(InvalidBlock::Header)?;
+        // A finalized block's evidence was checked by the validators that finalized it.
+        if finality == Finality::Candidate {
+            self.check_evidence(block, parent)
+                .map_err(InvalidBlock::Header)?;
+        }
         let execution = self.run(parent, block)?;
         if finality == Finality::Candidate
             && let Some((index, receipt)) = execution
@@ -582,6 +608,39 @@ pub fn ledger_round(round: Round) -> u128 {
 }
 
 impl App {
+    /// The block's evidence: each piece proves a contradiction of an epoch up to the block's,
+    /// against an offender the parent state has not slashed for that epoch, at most one piece
+    /// per offender and epoch.
+    fn check_evidence(&self, block: &Block, parent: &MemoryStore) -> Result<(), String> {
+        let block_epoch = block.context.round.epoch().get();
+        let mut seen = std::collections::BTreeSet::new();
+        for evidence in &block.evidence {
+            let epoch = evidence
+                .check(&self.chain_tag)
+                .map_err(|error| format!("evidence against {}: {error}", evidence.offender))?;
+            if epoch > block_epoch {
+                return Err(format!(
+                    "evidence against {} of epoch {epoch}, after the block's {block_epoch}",
+                    evidence.offender
+                ));
+            }
+            let node_key = AccountId::from_public_key(&evidence.offender);
+            if !seen.insert((node_key, epoch)) {
+                return Err(format!(
+                    "evidence against {} in epoch {epoch} twice",
+                    evidence.offender
+                ));
+            }
+            if ledger::staking::Db::slash(parent, &node_key, epoch).is_some() {
+                return Err(format!(
+                    "{} is already slashed for epoch {epoch}",
+                    evidence.offender
+                ));
+            }
+        }
+        Ok(())
+    }
+
     /// A block of view 1 carries no seed (round 0 is genesis); every later one carries the seed
     /// of the round before its own, which must verify under the chain's key.
     fn check_seed(&self, block: &Block) -> Result<(), String> {
@@ -719,6 +778,7 @@ where
                 Some(seed?)
             }
         };
+        let context_epoch = context.round.epoch().get();
         let mut block = Block {
             proposer: AccountId::from_public_key(&context.leader),
             context,
@@ -733,6 +793,9 @@ where
             ),
             seed,
             reshare: input.upstream.payload.map(Into::into),
+            evidence: self.evidence.select(context_epoch, |epoch, offender| {
+                ledger::staking::Db::slash(&*parent_state, offender, epoch).is_none()
+            }),
             txs: Vec::new(),
         };
         let limit = self.config.max_block_txs.min(MAX_BLOCK_TXS);
@@ -1209,5 +1272,99 @@ mod tests {
         block.txs = vec![paid];
         let execution = app.verify(&parent, &block, Finality::Candidate).unwrap();
         assert!(execution.executed.receipts[0].is_success());
+    }
+
+    /// A proposal's evidence is checked before a vote: signed by the offender for this chain,
+    /// of an epoch up to the block's, once per offender and epoch, against an offender the
+    /// parent has not slashed for it. Executing the block slashes the offender; a finalized
+    /// block is applied as agreed.
+    #[test]
+    fn evidence_is_checked_before_a_vote_and_slashes_when_executed() {
+        use crate::evidence::{Evidence, EvidenceError, SignedVote, tests::Committee};
+        use commonware_consensus::types::Epoch;
+        use ledger::{Genesis, staking::Db};
+        let committee = Committee::new();
+        let mut text = ledger::testing::staking_genesis_text(
+            "min_bond = \"100\"\ncommittee_size = 4\nmax_candidates = 8\nblocks_per_epoch = 16",
+            4,
+        );
+        for (index, key) in committee.keys.iter().enumerate() {
+            text.push_str(&ledger::testing::validator_entry(
+                index as u64,
+                &AccountId::from_public_key(&key.public_key()),
+                &format!("127.0.0.1:{}", 9_000 + index),
+                "100",
+            ));
+        }
+        let mut genesis = Genesis::from_toml(&text).unwrap();
+        genesis.params = ledger::testing::test_params();
+        let (app, parent, mut block) = child_of(TestChain::from_genesis(&genesis));
+        let tag = app.chain_tag();
+        block.context.round = Round::new(Epoch::zero(), View::new(1));
+        let offender = AccountId::from_public_key(&committee.keys[1].public_key());
+        let piece = |epoch: u64| {
+            committee.evidence(
+                1,
+                &tag,
+                &committee.notarize(1, epoch, 3, 1),
+                &committee.notarize(1, epoch, 3, 2),
+            )
+        };
+        let refused = |parent: &MemoryStore, block: &Block| match app.verify(
+            parent,
+            block,
+            Finality::Candidate,
+        ) {
+            Err(InvalidBlock::Header(error)) => error,
+            other => panic!("{other:?}"),
+        };
+        let slashed = |store: &MemoryStore| {
+            let account = Db::node_key_owner(store, &offender).unwrap();
+            Db::validator(store, &account).unwrap().slashed
+        };
+        block.evidence = vec![piece(0)];
+        let execution = app.verify(&parent, &block, Finality::Candidate).unwrap();
+        assert_eq!(slashed(&execution.executed.store), 5_000_000_000);
+        assert_eq!(slashed(&parent), 0);
+
+        // Twice in one block, already slashed, of a later epoch than the block's.
+        block.evidence = vec![piece(0), piece(0)];
+        assert!(refused(&parent, &block).contains("twice"));
+        block.evidence = vec![piece(0)];
+        let mut already = parent.clone();
+        Db::put_slash(&mut already, &offender, 0, 1);
+        assert!(refused(&already, &block).contains("already slashed"));
+        block.evidence = vec![piece(1)];
+        assert!(refused(&parent, &block).contains("after the block's"));
+        // Signed for another chain, named against another validator, or no contradiction.
+        let other_chain = committee.evidence(
+            1,
+            &Digest([9; 32]),
+            &committee.notarize(1, 0, 3, 1),
+            &committee.notarize(1, 0, 3, 2),
+        );
+        block.evidence = vec![other_chain];
+        assert!(refused(&parent, &block).contains(&EvidenceError::Signature("first").to_string()));
+        block.evidence = vec![Evidence {
+            offender: committee.keys[2].public_key(),
+            ..piece(0)
+        }];
+        assert!(refused(&parent, &block).contains("not signed by the offender"));
+        let vote = committee.notarize(1, 0, 3, 1);
+        block.evidence = vec![Evidence {
+            offender: committee.keys[1].public_key(),
+            first: SignedVote::sign(&committee.keys[1], &tag, &vote),
+            second: SignedVote::sign(&committee.keys[1], &tag, &vote),
+        }];
+        assert!(refused(&parent, &block).contains("do not contradict"));
+
+        // Finalized, it is applied as agreed, without the checks.
+        block.evidence = vec![piece(0)];
+        let applied = app.verify(&already, &block, Finality::Finalized).unwrap();
+        assert_eq!(
+            slashed(&applied.executed.store),
+            0,
+            "slashed once per epoch"
+        );
     }
 }

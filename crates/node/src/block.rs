@@ -178,8 +178,13 @@ pub struct Block {
     pub seed: Option<SeedSignature>,
     /// The key resharing's part of the block (see [`ResharePayload`]), kept encoded.
     pub reshare: Option<Reshare>,
+    /// Proofs that node keys signed contradictory votes, which the ledger slashes (see
+    /// [`crate::evidence`]); at most [`MAX_BLOCK_EVIDENCE`].
+    pub evidence: Vec<Evidence>,
     pub txs: Vec<SignedTransaction>,
 }
+
+pub use crate::evidence::{Evidence, MAX_BLOCK_EVIDENCE};
 
 impl std::fmt::Debug for Block {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -195,6 +200,7 @@ impl std::fmt::Debug for Block {
             .field("seed", &self.seed)
             // Its size only: formatting a block must not decode a payload a peer sent.
             .field("reshare", &self.reshare)
+            .field("evidence", &self.evidence)
             .field("txs", &self.txs)
             .finish()
     }
@@ -232,6 +238,7 @@ impl Block {
             range,
             seed: None,
             reshare: epoch_info.map(|info| Payload::EpochInfo(info).into()),
+            evidence: Vec::new(),
             txs: Vec::new(),
         }
     }
@@ -254,6 +261,7 @@ impl Write for Block {
         self.range.write(buf);
         self.seed.write(buf);
         self.reshare.write(buf);
+        self.evidence.write(buf);
         let count = u32::try_from(self.txs.len()).expect("blocks carry at most MAX_BLOCK_TXS");
         count.write(buf);
         for tx in &self.txs {
@@ -274,6 +282,7 @@ impl EncodeSize for Block {
             + self.range.encode_size()
             + self.seed.encode_size()
             + self.reshare.encode_size()
+            + self.evidence.encode_size()
             + u32::SIZE
             + self.tx_bytes()
     }
@@ -293,6 +302,7 @@ impl Read for Block {
         let range = NonEmptyRange::<Location>::read(buf)?;
         let seed = Option::<SeedSignature>::read(buf)?;
         let reshare = Option::<Reshare>::read(buf)?;
+        let evidence = Vec::<Evidence>::read_cfg(buf, &((..=MAX_BLOCK_EVIDENCE).into(), ()))?;
         let count = u32::read(buf)? as usize;
         if count > MAX_BLOCK_TXS {
             return Err(CodecError::InvalidLength(count));
@@ -324,6 +334,7 @@ impl Read for Block {
             range,
             seed,
             reshare,
+            evidence,
             txs,
         })
     }
@@ -372,6 +383,8 @@ impl BoundedBlock for Block {
             + 1
             + commonware_codec::varint::UInt(Reshare::max_bytes() as u32).encode_size()
             + Reshare::max_bytes()
+            + commonware_codec::varint::UInt(MAX_BLOCK_EVIDENCE as u32).encode_size()
+            + MAX_BLOCK_EVIDENCE * Evidence::max_encode_size()
             + u32::SIZE
             + MAX_BLOCK_TX_BYTES
     }

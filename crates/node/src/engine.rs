@@ -160,7 +160,9 @@ const MAILBOX: NonZeroUsize = NZUsize!(1024);
 /// The largest message any channel carries, for the p2p layer's bound.
 pub fn max_message_size(validators: u32) -> u32 {
     commonware_p2p::max_message_size(&[
-        orchestrator::max_payload_size::<Scheme, types::Digest>(validators),
+        // Votes carry their sender's signature (`crate::evidence`).
+        orchestrator::max_payload_size::<Scheme, types::Digest>(validators)
+            + crate::evidence::SIGNATURE_BYTES,
         commonware_glue::dkg::max_payload_size::<
             crate::threshold::ConsensusVariant,
             ed25519::PublicKey,
@@ -517,6 +519,9 @@ where
                 identity,
             ));
     let seeds = app.seeds();
+    let pending_evidence = app.pending_evidence();
+    let chain_tag = app.chain_tag();
+    let vote_signer = signer.clone();
     // Certificates of every epoch verify against the one key.
     let certificates = ConstantProvider::<_, Epoch>::new(Scheme::certificate_verifier(
         CONSENSUS_NAMESPACE,
@@ -866,7 +871,7 @@ where
     let (orchestrator_actor, orchestrator_mailbox) = orchestrator::Actor::new(
         context.child("orchestrator"),
         orchestrator::Config {
-            oracle: blocker,
+            oracle: blocker.clone(),
             manager: peer_provider,
             provider: schemes,
             marshal: marshal_mailbox.clone(),
@@ -898,10 +903,19 @@ where
             partition_prefix: format!("{prefix}-orchestrator"),
         },
     );
+    // Votes leave signed with the node key and arrive checked against their sender, so that
+    // contradictory ones are evidence against it (`crate::evidence`).
+    // glue takes the three consensus channels as one type: the other two pass through.
+    use crate::evidence::{SignedReceiver, SignedSender};
+    let (vote_sender, vote_receiver) = channels.votes;
+    let plain = |(sender, receiver)| (SignedSender::plain(sender), SignedReceiver::plain(receiver));
     let orchestrator_handle = orchestrator_actor.start(
-        channels.votes,
-        channels.certificates,
-        channels.simplex_resolver,
+        (
+            SignedSender::new(vote_sender, vote_signer, chain_tag),
+            SignedReceiver::new(vote_receiver, chain_tag, pending_evidence, blocker.clone()),
+        ),
+        plain(channels.certificates),
+        plain(channels.simplex_resolver),
     );
     marshal_actor.start(
         Reporters::from((
@@ -937,8 +951,9 @@ where
 /// Evidence of byzantine validators that consensus reported to this node: for each validator,
 /// how many pairs of its votes contradict each other (two notarizes or two finalizes of
 /// different proposals in one view, or a nullify and a finalize in one view). Simplex has already
-/// blocked the peer that sent the second vote; this is what an operator (and, later, slashing)
-/// sees of it.
+/// blocked the peer that sent the second vote; this is what an operator sees of it. (The
+/// threshold votes prove nothing to others; the node-key signatures the vote channel adds do,
+/// and they reach the ledger through [`crate::evidence`].)
 #[derive(Clone, Debug, Default)]
 pub struct Faults(Arc<Mutex<BTreeMap<ed25519::PublicKey, u64>>>);
 

@@ -48,6 +48,7 @@ pub mod block;
 pub mod dkg;
 pub mod engine;
 pub mod epochs;
+pub mod evidence;
 pub mod history;
 pub mod logging;
 pub mod mempool;

@@ -78,8 +78,9 @@ pub enum RunError {
 /// only when read (`block::Reshare`), so its blocks, the genesis one included, differ. Format 9
 /// adds the full-node registry (two fields of the staking parameters, two tables, two calls).
 /// Format 10 adds the ledger's slashing rule (a field of the staking parameters and of each
-/// validator record, two tables).
-pub const DATA_FORMAT: u32 = 10;
+/// validator record, two tables). Format 11 blocks carry evidence of contradictory votes (a
+/// field of every block, the genesis one included) and votes travel signed by node keys.
+pub const DATA_FORMAT: u32 = 11;
 
 /// The file in a data directory that names its format.
 pub const FORMAT_FILE: &str = "EQUA_FORMAT";

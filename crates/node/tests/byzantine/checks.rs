@@ -21,6 +21,9 @@ pub(crate) struct Seen {
     pub(crate) pool_sizes: Vec<usize>,
     /// Per twin: the height up to which it holds finalized blocks, all of them the honest ones.
     pub(crate) twin_heights: Vec<u64>,
+    /// Per honest validator: what its finalized state burned from each byzantine validator's
+    /// bond (by node key), for contradictory votes.
+    pub(crate) slashed: Vec<BTreeMap<AccountId, u128>>,
 }
 
 #[derive(Clone)]
@@ -72,6 +75,22 @@ impl Property<ed25519::PublicKey, Validator> for Checks {
                     .ok_or_else(|| format!("validator {index} finalized nothing"))?;
                 audit::check_conservation(&finalized.store)
                     .map_err(|error| format!("validator {index}: {error}"))?;
+                let mut slashed = BTreeMap::new();
+                for other in states.iter() {
+                    let node_key = AccountId::from_public_key(&other.public_key);
+                    let burned = ledger::staking::Db::node_key_owner(&*finalized.store, &node_key)
+                        .and_then(|owner| ledger::staking::Db::validator(&*finalized.store, &owner))
+                        .map_or(0, |record| record.slashed);
+                    if other.byzantine {
+                        slashed.insert(node_key, burned);
+                    } else if burned > 0 {
+                        return Err(format!(
+                            "validator {index} slashed honest validator {}",
+                            other.index
+                        ));
+                    }
+                }
+                seen.slashed.push(slashed);
                 let mut byzantine_blocks = 0;
                 let mut forged_finalized = 0;
                 for height in 1..=HEIGHT {

@@ -26,6 +26,12 @@ pub(crate) struct Sim {
 }
 
 impl Sim {
+    /// Every validator is registered in the staking module, so evidence slashes its bond.
+    pub(crate) fn genesis_store(&self) -> MemoryStore {
+        let keys: Vec<_> = self.keys.iter().map(|key| key.public_key()).collect();
+        common::staking_genesis_store(common::ACCOUNTS, &keys)
+    }
+
     pub(crate) fn new(validators: u64, byzantine: Vec<usize>, misbehaviour: Misbehaviour) -> Self {
         Self {
             keys: common::validator_keys(validators),
@@ -144,11 +150,29 @@ impl EngineDefinition for Sim {
             let mut channels = channels.into_iter();
             let context = context.child("byzantine");
             // Honest nodes speak each epoch's consensus on a subchannel of its own.
-            let votes = epoch_zero(&context, "votes", channels.next().expect("votes")).await;
+            // It signs what it sends with its node key, as every node's vote channel does, so
+            // honest nodes hear it (and hold it to what it signs).
+            let (sender, receiver) = channels.next().expect("votes");
+            let tag = node::evidence::chain_tag(&self.genesis_store());
+            let votes = epoch_zero(
+                &context,
+                "votes",
+                (
+                    SignedSender::new(sender, self.keys[index].clone(), tag),
+                    SignedReceiver::new(
+                        receiver,
+                        tag,
+                        Default::default(),
+                        oracle.control(public_key.clone()),
+                    ),
+                ),
+            )
+            .await;
+            let (sender, receiver) = channels.next().expect("certificates");
             let certificates = epoch_zero(
                 &context,
                 "certificates",
-                channels.next().expect("certificates"),
+                (SignedSender::plain(sender), SignedReceiver::plain(receiver)),
             )
             .await;
             let handle = match self.misbehaviour {
@@ -227,11 +251,7 @@ impl EngineDefinition for Sim {
                 self.spam_sent.clone(),
             );
         } else {
-            let pool = Mempool::new(
-                MempoolConfig::default(),
-                Arc::new(common::genesis_store(common::ACCOUNTS)),
-                0,
-            );
+            let pool = Mempool::new(MempoolConfig::default(), Arc::new(self.genesis_store()), 0);
             let blocker = oracle.control(public_key.clone());
             node::relay::start(
                 context.child("relay"),
@@ -243,7 +263,7 @@ impl EngineDefinition for Sim {
             validator.pool = Some(pool);
         }
         let mut app = App::new(
-            common::genesis_store(common::ACCOUNTS),
+            self.genesis_store(),
             0,
             AppConfig {
                 audit_finalized: true,
@@ -297,16 +317,21 @@ impl EngineDefinition for Sim {
     }
 }
 
+type SimulatedSender =
+    commonware_p2p::simulated::Sender<ed25519::PublicKey, deterministic::Context>;
+type SignedPair = (
+    SignedSender<SimulatedSender>,
+    SignedReceiver<commonware_p2p::simulated::Receiver<ed25519::PublicKey>>,
+);
+
 /// `channel`'s subchannel of epoch 0, as glue's orchestrator muxes each consensus channel by
 /// epoch: a byzantine actor speaking plain simplex is heard by honest nodes only there.
 async fn epoch_zero(
     context: &deterministic::Context,
     name: &'static str,
-    (sender, receiver): common::ChannelPair,
+    (sender, receiver): SignedPair,
 ) -> (
-    commonware_p2p::utils::mux::SubSender<
-        commonware_p2p::simulated::Sender<ed25519::PublicKey, deterministic::Context>,
-    >,
+    commonware_p2p::utils::mux::SubSender<SignedSender<SimulatedSender>>,
     commonware_p2p::utils::mux::SubReceiver<ed25519::PublicKey>,
 ) {
     let (mux, mut handle) =

@@ -9,7 +9,10 @@
 //! * kept the money: every asset is conserved, the authenticated store matches the ledger, and no
 //!   finalized block carries a transaction the ledger refuses;
 //! * answered the misbehaviour as the code decides: contradictory votes are reported as faults
-//!   (`NodeState::faults`) and their sender is blocked; votes that do not verify get their sender
+//!   (`NodeState::faults`), their sender is blocked, and the evidence reaches the ledger in a
+//!   block and burns 5% of the sender's bond on every honest validator's ledger (every
+//!   validator is registered in the staking module), and no honest validator's bond is ever
+//!   touched; votes that do not verify get their sender
 //!   blocked; a block carrying a forged or unaffordable transaction is never finalized;
 //!   relay bytes that are no batch at all get their sender blocked, and a flood is rate limited without
 //!   growing any pool.
@@ -36,6 +39,7 @@ mod twins;
 use checks::{Checks, Seen};
 use doubles::{ForgingTransfers, spam_the_relay, unaffordable};
 use harness::{Sim, Validator};
+use node::evidence::{SignedReceiver, SignedSender};
 
 use commonware_consensus::{
     marshal::Identifier,
@@ -240,12 +244,29 @@ fn faults_recorded_and_blocked(sim: &Sim, seen: &Seen, context: &str) {
         );
     }
     assert_byzantine_blocked_by_all(sim, seen, context);
+    // The evidence reached the ledger: every honest validator's finalized state burned 5% of
+    // each byzantine validator's 500 EQA bond, once (the chain stays in epoch 0).
+    for (honest, slashed) in seen.slashed.iter().enumerate() {
+        for bad in byzantine_keys(sim) {
+            assert_eq!(
+                slashed.get(&AccountId::from_public_key(&bad)).copied(),
+                Some(25_000_000_000),
+                "{context}: honest validator #{honest}'s ledger: {slashed:?}"
+            );
+        }
+    }
 }
 
 /// Nothing the byzantine validator sent is evidence against it, so no fault is recorded.
 fn no_faults_recorded(_sim: &Sim, seen: &Seen, context: &str) {
     for faults in &seen.faults {
         assert!(faults.is_empty(), "{context}: faults recorded: {faults:?}");
+    }
+    for slashed in &seen.slashed {
+        assert!(
+            slashed.values().all(|burned| *burned == 0),
+            "{context}: slashed without evidence: {slashed:?}"
+        );
     }
 }
 
@@ -451,6 +472,7 @@ fn twins_campaign(mode: twins_mocks::Mode, rounds: usize, default_cases: usize) 
     let cases = twins::cases(mode, rounds, default_cases);
     assert!(!cases.is_empty(), "the campaign has cases");
     let mut evidence = 0;
+    let mut slashed_cases = 0;
     let mut twins_caught_up = 0;
     let count = cases.len();
     for (number, case) in cases.into_iter().enumerate() {
@@ -468,6 +490,24 @@ fn twins_campaign(mode: twins_mocks::Mode, rounds: usize, default_cases: usize) 
             .iter()
             .map(|faults| faults.get(bad).copied().unwrap_or(0))
             .sum::<u64>();
+        // Slashed at most once (one epoch), by the same amount on every honest ledger.
+        let burned: Vec<u128> = seen
+            .slashed
+            .iter()
+            .map(|slashed| {
+                slashed
+                    .get(&AccountId::from_public_key(bad))
+                    .copied()
+                    .unwrap_or(0)
+            })
+            .collect();
+        assert!(
+            burned.iter().all(|b| *b == burned[0]) && [0, 25_000_000_000].contains(&burned[0]),
+            "{context}: {burned:?}"
+        );
+        if burned[0] > 0 {
+            slashed_cases += 1;
+        }
         twins_caught_up += seen
             .twin_heights
             .iter()
@@ -479,9 +519,14 @@ fn twins_campaign(mode: twins_mocks::Mode, rounds: usize, default_cases: usize) 
         evidence > 0,
         "twins {mode:?}: no honest validator recorded conflicting votes of a twin in {count} cases"
     );
+    // And some of it must have reached the ledger.
+    assert!(
+        slashed_cases > 0,
+        "twins {mode:?}: evidence was recorded but no twin was slashed in {count} cases"
+    );
     eprintln!(
-        "twins {mode:?}: {count} cases, {evidence} conflicting votes recorded, \
-         {twins_caught_up} of {} twins finalized up to height {HEIGHT}",
+        "twins {mode:?}: {count} cases, {evidence} conflicting votes recorded, the twin slashed \
+         in {slashed_cases}, {twins_caught_up} of {} twins finalized up to height {HEIGHT}",
         2 * count
     );
 }

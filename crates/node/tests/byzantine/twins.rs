@@ -227,7 +227,7 @@ pub(crate) async fn start_twins(
             blocks_per_epoch: engine::SINGLE_EPOCH,
             followers: Default::default(),
             app: App::new(
-                common::genesis_store(common::ACCOUNTS),
+                sim.genesis_store(),
                 0,
                 AppConfig {
                     audit_finalized: true,

@@ -65,6 +65,35 @@ pub fn genesis_store(accounts: u64) -> MemoryStore {
     store
 }
 
+/// The ledger state at genesis of a chain whose staking module registers `validators` (their
+/// node keys, bonded 500 EQA each by accounts `0..`), so that evidence against them slashes a
+/// bond: `accounts` funded test accounts, one committee seat per validator, and the longest
+/// epoch the ledger allows (the simulations that use it never change epoch).
+pub fn staking_genesis_store(accounts: u64, validators: &[ed25519::PublicKey]) -> MemoryStore {
+    let seats = validators.len().max(4);
+    let mut text = testing::staking_genesis_text(
+        &format!(
+            "min_bond = \"100\"\ncommittee_size = {seats}\nmax_candidates = {seats}\n\
+             blocks_per_epoch = 1000000"
+        ),
+        accounts,
+    );
+    for (index, key) in validators.iter().enumerate() {
+        text.push_str(&testing::validator_entry(
+            index as u64,
+            &types::AccountId::from_public_key(key),
+            &format!("127.0.0.1:{}", 10_000 + index),
+            "500",
+        ));
+    }
+    let mut genesis = ledger::Genesis::from_toml(&text).expect("a valid genesis");
+    // The deterministic runtime's clock starts at the Unix epoch.
+    genesis.genesis_time_ms = 0;
+    let mut store = MemoryStore::new();
+    genesis.initialize(&mut store);
+    store
+}
+
 /// The consensus channels every validator registers, in `engine::channel::ALL` order.
 pub fn consensus_channels() -> Vec<(u64, Quota)> {
     engine::channel::ALL

@@ -1,0 +1,854 @@
+//! Attributable evidence of contradictory votes, and how it reaches the ledger.
+//!
+//! Under the threshold scheme a vote's partial signature proves nothing about who made it: any
+//! `t` partials on one message let anyone compute every other member's partial on it. So every
+//! node signs each message it sends on the consensus vote channel with its ed25519 node key
+//! ([`SignedSender`]): the signature covers the chain's tag ([`chain_tag`]) and the exact bytes
+//! sent (the epoch's subchannel and simplex's vote). Receivers check it against the peer the
+//! message came from and drop what does not verify ([`SignedReceiver`]). Simplex publishes only
+//! the node's own votes on that channel, so a node key's signature over a vote is that node's
+//! statement, and two signed votes that contradict each other (two notarizes or two finalizes of
+//! different proposals in one round, or a nullify and a finalize of one round: simplex's own
+//! faults) prove the key holder misbehaved. Nobody else can produce them.
+//!
+//! A receiver that sees a peer contradict itself keeps the pair ([`Pending`]). A leader puts up to
+//! [`MAX_BLOCK_EVIDENCE`] pieces in its block ([`crate::block::Block::evidence`]); every validator
+//! checks each piece ([`Evidence::check`]) before voting for the block, and the ledger burns
+//! `slash_bps` of the bond behind the node key once per epoch (`ledger::staking::slash`).
+//!
+//! What it does not catch: a validator that shows each half of the committee one side of a
+//! contradiction leaves no honest node holding both, and a node that sends no signature is
+//! merely silent to everyone.
+
+use bytes::BufMut;
+use commonware_actor::{Feedback, Unreliable};
+use commonware_codec::{
+    Buf, DecodeExt as _, Encode, EncodeSize, Error as CodecError, FixedSize, Read, ReadExt, Write,
+    varint::UInt,
+};
+use commonware_consensus::{
+    Epochable as _, Viewable as _,
+    simplex::types::Vote,
+    types::{Epoch, View},
+};
+use commonware_cryptography::{Signer as _, Verifier as _, ed25519};
+use commonware_p2p::{CheckedSender, LimitedSender, Receiver, Recipients};
+use commonware_runtime::{IoBuf, IoBufs};
+use std::{
+    collections::BTreeMap,
+    sync::{Arc, Mutex},
+    time::SystemTime,
+};
+use types::{AccountId, Digest};
+
+/// The domain of a node key's signature over a vote-channel message.
+pub const SIGNED_VOTE_NAMESPACE: &[u8] = b"EQUA_SIGNED_VOTE_V1";
+const CHAIN_TAG_NAMESPACE: &[u8] = b"EQUA_CHAIN_TAG_V1";
+
+/// The most pieces of evidence one block carries.
+pub const MAX_BLOCK_EVIDENCE: usize = 4;
+/// The longest vote-channel message a piece of evidence carries (a vote of the threshold scheme
+/// with its subchannel prefix is a few hundred bytes).
+pub const MAX_VOTE_BYTES: usize = 1024;
+/// The most pieces of evidence a node keeps waiting for a block, one per offender and epoch.
+const MAX_PENDING: usize = 256;
+/// The rounds of each peer a receiver remembers votes of; older ones are forgotten first.
+const ROUNDS_PER_PEER: usize = 16;
+
+/// The bytes a signature adds to every vote-channel message.
+pub const SIGNATURE_BYTES: usize = ed25519::Signature::SIZE;
+
+type ConsensusVote = Vote<crate::Scheme, Digest>;
+
+/// What makes a node key's statements belong to one chain: its id and its consensus key, as the
+/// genesis state holds them. Votes signed for another chain (a testnet run on the same keys, a
+/// relaunch) are not evidence here.
+pub fn chain_tag(store: &(impl ledger::Store + ?Sized)) -> Digest {
+    let chain_id = ledger::state::chain_id(store).encode();
+    let consensus_key = ledger::state::consensus_key(store).unwrap_or_default();
+    types::hash(
+        CHAIN_TAG_NAMESPACE,
+        &[
+            &(chain_id.len() as u64).to_be_bytes(),
+            &chain_id,
+            &(consensus_key.len() as u64).to_be_bytes(),
+            &consensus_key,
+        ],
+    )
+}
+
+fn signed_payload(tag: &Digest, message: &[u8]) -> Vec<u8> {
+    let mut payload = Vec::with_capacity(Digest::SIZE + message.len());
+    payload.extend_from_slice(tag.as_ref());
+    payload.extend_from_slice(message);
+    payload
+}
+
+/// A vote-channel message as its sender signed it: the subchannel prefix and the vote.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SignedVote {
+    pub message: bytes::Bytes,
+    pub signature: ed25519::Signature,
+}
+
+impl SignedVote {
+    pub fn sign(key: &ed25519::PrivateKey, tag: &Digest, message: &[u8]) -> Self {
+        Self {
+            message: bytes::Bytes::copy_from_slice(message),
+            signature: key.sign(SIGNED_VOTE_NAMESPACE, &signed_payload(tag, message)),
+        }
+    }
+
+    fn verify(&self, signer: &ed25519::PublicKey, tag: &Digest) -> bool {
+        signer.verify(
+            SIGNED_VOTE_NAMESPACE,
+            &signed_payload(tag, &self.message),
+            &self.signature,
+        )
+    }
+
+    /// The vote, when the message is one: its subchannel must be the vote's epoch.
+    fn vote(&self) -> Option<ConsensusVote> {
+        decode_vote(&self.message)
+    }
+}
+
+fn decode_vote(message: &bytes::Bytes) -> Option<ConsensusVote> {
+    let mut buf = message.clone();
+    let subchannel: u64 = UInt::<u64>::read(&mut buf).ok()?.into();
+    let vote = ConsensusVote::decode(buf).ok()?;
+    (vote.epoch().get() == subchannel).then_some(vote)
+}
+
+impl Write for SignedVote {
+    fn write(&self, buf: &mut impl BufMut) {
+        self.message.write(buf);
+        self.signature.write(buf);
+    }
+}
+
+impl EncodeSize for SignedVote {
+    fn encode_size(&self) -> usize {
+        self.message.encode_size() + ed25519::Signature::SIZE
+    }
+}
+
+impl Read for SignedVote {
+    type Cfg = ();
+
+    fn read_cfg(buf: &mut impl Buf, _: &()) -> Result<Self, CodecError> {
+        Ok(Self {
+            message: bytes::Bytes::read_cfg(buf, &(..=MAX_VOTE_BYTES).into())?,
+            signature: ed25519::Signature::read(buf)?,
+        })
+    }
+}
+
+/// Two votes one node key signed that contradict each other.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Evidence {
+    pub offender: ed25519::PublicKey,
+    pub first: SignedVote,
+    pub second: SignedVote,
+}
+
+impl Write for Evidence {
+    fn write(&self, buf: &mut impl BufMut) {
+        self.offender.write(buf);
+        self.first.write(buf);
+        self.second.write(buf);
+    }
+}
+
+impl EncodeSize for Evidence {
+    fn encode_size(&self) -> usize {
+        ed25519::PublicKey::SIZE + self.first.encode_size() + self.second.encode_size()
+    }
+}
+
+impl Read for Evidence {
+    type Cfg = ();
+
+    fn read_cfg(buf: &mut impl Buf, _: &()) -> Result<Self, CodecError> {
+        Ok(Self {
+            offender: ed25519::PublicKey::read(buf)?,
+            first: SignedVote::read(buf)?,
+            second: SignedVote::read(buf)?,
+        })
+    }
+}
+
+/// Why a piece of evidence proves nothing.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum EvidenceError {
+    #[error("the {0} vote is not signed by the offender for this chain")]
+    Signature(&'static str),
+    #[error("the {0} message is not a vote of its subchannel's epoch")]
+    NotAVote(&'static str),
+    #[error("the votes are of different rounds")]
+    DifferentRounds,
+    #[error("the votes do not contradict each other")]
+    NoContradiction,
+    #[error("the votes are of epoch {0}, after the block's")]
+    FutureEpoch(u64),
+}
+
+impl Evidence {
+    /// The largest encoding of one piece.
+    pub fn max_encode_size() -> usize {
+        ed25519::PublicKey::SIZE
+            + 2 * (UInt(MAX_VOTE_BYTES as u32).encode_size()
+                + MAX_VOTE_BYTES
+                + ed25519::Signature::SIZE)
+    }
+
+    /// The epoch the contradiction happened in, if the evidence proves one for the chain `tag`:
+    /// both messages signed by the offender's key, both votes of one round, and a pair simplex
+    /// counts as a fault.
+    pub fn check(&self, tag: &Digest) -> Result<u64, EvidenceError> {
+        for (which, vote) in [("first", &self.first), ("second", &self.second)] {
+            if !vote.verify(&self.offender, tag) {
+                return Err(EvidenceError::Signature(which));
+            }
+        }
+        let first = self.first.vote().ok_or(EvidenceError::NotAVote("first"))?;
+        let second = self
+            .second
+            .vote()
+            .ok_or(EvidenceError::NotAVote("second"))?;
+        let round = |vote: &ConsensusVote| match vote {
+            Vote::Notarize(vote) => vote.proposal.round,
+            Vote::Nullify(vote) => vote.round,
+            Vote::Finalize(vote) => vote.proposal.round,
+        };
+        if round(&first) != round(&second) {
+            return Err(EvidenceError::DifferentRounds);
+        }
+        if !contradict(&first, &second) {
+            return Err(EvidenceError::NoContradiction);
+        }
+        Ok(first.epoch().get())
+    }
+
+    /// The epoch of the first vote, without checking anything: for a block that validators
+    /// checked before finalizing it.
+    pub fn epoch(&self) -> Option<u64> {
+        self.first.vote().map(|vote| vote.epoch().get())
+    }
+
+    /// The ledger's offense for this evidence of epoch `epoch`.
+    pub fn offense(&self, epoch: u64) -> ledger::Offense {
+        ledger::Offense {
+            node_key: AccountId::from_public_key(&self.offender),
+            epoch,
+        }
+    }
+}
+
+/// Whether two votes of one round are one of simplex's faults.
+fn contradict(first: &ConsensusVote, second: &ConsensusVote) -> bool {
+    match (first, second) {
+        (Vote::Notarize(a), Vote::Notarize(b)) => a.proposal != b.proposal,
+        (Vote::Finalize(a), Vote::Finalize(b)) => a.proposal != b.proposal,
+        (Vote::Nullify(_), Vote::Finalize(_)) | (Vote::Finalize(_), Vote::Nullify(_)) => true,
+        _ => false,
+    }
+}
+
+/// Evidence waiting for a block: one piece per offender, the one of the earliest epoch (which
+/// a block can carry soonest), for at most [`MAX_PENDING`] offenders. Keyed by offender alone so
+/// that a peer contradicting itself in many made-up epochs takes one place, not many.
+#[derive(Clone, Debug, Default)]
+pub struct Pending(Arc<Mutex<BTreeMap<AccountId, (u64, Evidence)>>>);
+
+impl Pending {
+    /// Keeps `evidence` of `epoch` unless a piece of an epoch no later against its offender is
+    /// kept, or as many offenders as a node keeps are.
+    pub fn add(&self, epoch: u64, evidence: Evidence) {
+        let mut pending = self.0.lock().expect("lock");
+        let offender = AccountId::from_public_key(&evidence.offender);
+        let full = pending.len() >= MAX_PENDING;
+        match pending.get_mut(&offender) {
+            Some(kept) if kept.0 > epoch => *kept = (epoch, evidence),
+            Some(_) => {}
+            None if !full => {
+                pending.insert(offender, (epoch, evidence));
+            }
+            None => {}
+        }
+    }
+
+    /// Up to [`MAX_BLOCK_EVIDENCE`] pieces of epochs up to `epoch` (a block's) for which
+    /// `wanted` holds (the parent state has not slashed them). Drops every piece `wanted`
+    /// refuses and every piece of an epoch after the next one, which no vote of an honest
+    /// committee could be yet.
+    pub fn select(&self, epoch: u64, wanted: impl Fn(u64, &AccountId) -> bool) -> Vec<Evidence> {
+        let mut pending = self.0.lock().expect("lock");
+        pending.retain(|offender, (of, _)| {
+            *of <= epoch.saturating_add(1) && (*of > epoch || wanted(*of, offender))
+        });
+        pending
+            .values()
+            .filter(|(of, _)| *of <= epoch)
+            .take(MAX_BLOCK_EVIDENCE)
+            .map(|(_, evidence)| evidence.clone())
+            .collect()
+    }
+
+    pub fn len(&self) -> usize {
+        self.0.lock().expect("lock").len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+/// Signs every message with the node key before it leaves (see the module docs); a plain one
+/// (for the channels beside the vote channel, which glue takes as one type) passes messages on.
+#[derive(Clone, Debug)]
+pub struct SignedSender<S> {
+    inner: S,
+    signing: Option<(Arc<ed25519::PrivateKey>, Digest)>,
+}
+
+impl<S> SignedSender<S> {
+    pub fn new(inner: S, key: ed25519::PrivateKey, tag: Digest) -> Self {
+        Self {
+            inner,
+            signing: Some((Arc::new(key), tag)),
+        }
+    }
+
+    pub fn plain(inner: S) -> Self {
+        Self {
+            inner,
+            signing: None,
+        }
+    }
+}
+
+impl<S: LimitedSender> LimitedSender for SignedSender<S> {
+    type PublicKey = S::PublicKey;
+    type Checked<'a>
+        = SignedChecked<'a, S>
+    where
+        Self: 'a;
+
+    fn check(
+        &mut self,
+        recipients: Recipients<Self::PublicKey>,
+    ) -> Result<Self::Checked<'_>, SystemTime> {
+        let inner = self.inner.check(recipients)?;
+        Ok(SignedChecked {
+            inner,
+            signing: self.signing.as_ref().map(|(key, tag)| (&**key, tag)),
+        })
+    }
+}
+
+#[allow(missing_debug_implementations)]
+pub struct SignedChecked<'a, S: LimitedSender + 'a> {
+    inner: S::Checked<'a>,
+    signing: Option<(&'a ed25519::PrivateKey, &'a Digest)>,
+}
+
+impl<'a, S: LimitedSender + 'a> CheckedSender for SignedChecked<'a, S> {
+    type PublicKey = S::PublicKey;
+
+    fn recipients(&self) -> Vec<Self::PublicKey> {
+        self.inner.recipients()
+    }
+
+    fn send(self, message: impl Into<IoBufs> + Send, priority: bool) -> Unreliable<Feedback> {
+        let Some((key, tag)) = self.signing else {
+            return self.inner.send(message, priority);
+        };
+        let message = message.into().coalesce();
+        let signature = key.sign(
+            SIGNED_VOTE_NAMESPACE,
+            &signed_payload(tag, message.as_ref()),
+        );
+        let mut signed = IoBufs::from(message);
+        signed.append(IoBuf::from(signature.encode().to_vec()));
+        self.inner.send(signed, priority)
+    }
+}
+
+/// Checks every message's signature against the peer that sent it, drops what does not verify,
+/// strips the signature from the rest, and keeps evidence of peers that contradict themselves;
+/// a plain one passes messages on.
+pub struct SignedReceiver<R> {
+    inner: R,
+    checking: Option<Checking>,
+}
+
+struct Checking {
+    tag: Digest,
+    detector: Detector,
+    pending: Pending,
+    /// Blocks a peer that sent a message it did not sign: no honest node does.
+    block: Box<dyn FnMut(&ed25519::PublicKey) + Send>,
+}
+
+impl<R: std::fmt::Debug> std::fmt::Debug for SignedReceiver<R> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SignedReceiver")
+            .field("inner", &self.inner)
+            .field("checking", &self.checking.is_some())
+            .finish()
+    }
+}
+
+impl<R> SignedReceiver<R> {
+    /// Checks `inner`'s messages against chain `tag`, keeps evidence in `pending`, and blocks
+    /// with `blocker` every peer that sends a message it did not sign.
+    pub fn new<B>(inner: R, tag: Digest, pending: Pending, mut blocker: B) -> Self
+    where
+        B: commonware_p2p::Blocker<PublicKey = ed25519::PublicKey>,
+    {
+        Self {
+            inner,
+            checking: Some(Checking {
+                tag,
+                detector: Detector::default(),
+                pending,
+                block: Box::new(move |peer| {
+                    let _ = blocker.block(peer.clone());
+                }),
+            }),
+        }
+    }
+
+    pub fn plain(inner: R) -> Self {
+        Self {
+            inner,
+            checking: None,
+        }
+    }
+}
+
+impl<R: Receiver<PublicKey = ed25519::PublicKey>> Receiver for SignedReceiver<R> {
+    type Error = R::Error;
+    type PublicKey = ed25519::PublicKey;
+
+    async fn recv(&mut self) -> Result<commonware_p2p::Message<Self::PublicKey>, Self::Error> {
+        loop {
+            let (peer, message) = self.inner.recv().await?;
+            let Some(checking) = &mut self.checking else {
+                return Ok((peer, message));
+            };
+            if let Some(body) = checking.accept(&peer, &message) {
+                return Ok((peer, body));
+            }
+        }
+    }
+
+    fn capacity(&self) -> std::num::NonZeroUsize {
+        self.inner.capacity()
+    }
+}
+
+impl Checking {
+    /// The message without its signature, if `peer` signed it; evidence it completes is kept.
+    /// A peer that sent a message it did not sign is blocked.
+    fn accept(&mut self, peer: &ed25519::PublicKey, message: &IoBuf) -> Option<IoBuf> {
+        let Some(signed) = Self::signed(message) else {
+            tracing::warn!(%peer, "unsigned vote-channel message: peer blocked");
+            (self.block)(peer);
+            return None;
+        };
+        if !signed.verify(peer, &self.tag) {
+            tracing::warn!(%peer, "vote-channel message not signed by its sender: peer blocked");
+            (self.block)(peer);
+            return None;
+        }
+        if let Some((epoch, evidence)) = self.detector.observe(peer, signed) {
+            tracing::warn!(%peer, epoch, "byzantine peer: signed contradictory votes");
+            self.pending.add(epoch, evidence);
+        }
+        Some(message.slice(..message.len() - SIGNATURE_BYTES))
+    }
+
+    /// The message split into what was signed and the signature, if it is long enough to hold
+    /// one.
+    fn signed(message: &IoBuf) -> Option<SignedVote> {
+        let body_len = message.len().checked_sub(SIGNATURE_BYTES)?;
+        let signature = ed25519::Signature::decode(bytes::Bytes::copy_from_slice(
+            &message.as_ref()[body_len..],
+        ))
+        .ok()?;
+        Some(SignedVote {
+            message: bytes::Bytes::copy_from_slice(&message.as_ref()[..body_len]),
+            signature,
+        })
+    }
+}
+
+/// The signed votes each peer sent in its latest rounds, to find two that contradict.
+#[derive(Default)]
+struct Detector {
+    seen: BTreeMap<ed25519::PublicKey, BTreeMap<(Epoch, View), Vec<SignedVote>>>,
+}
+
+impl Detector {
+    /// Records `signed` from `peer`; returns the evidence, and its epoch, when it contradicts a
+    /// vote the peer sent before in the same round.
+    fn observe(
+        &mut self,
+        peer: &ed25519::PublicKey,
+        signed: SignedVote,
+    ) -> Option<(u64, Evidence)> {
+        let vote = signed.vote()?;
+        let key = (vote.epoch(), vote.view());
+        let rounds = self.seen.entry(peer.clone()).or_default();
+        let votes = rounds.entry(key).or_default();
+        let mut found = None;
+        for earlier in votes.iter() {
+            if earlier.message == signed.message {
+                return None;
+            }
+            if let Some(previous) = earlier.vote()
+                && contradict(&previous, &vote)
+            {
+                found = Some((
+                    vote.epoch().get(),
+                    Evidence {
+                        offender: peer.clone(),
+                        first: earlier.clone(),
+                        second: signed.clone(),
+                    },
+                ));
+                break;
+            }
+        }
+        // A notarize, a nullify and a finalize are all an honest node sends in a round.
+        if votes.len() < 3 {
+            votes.push(signed);
+        }
+        while rounds.len() > ROUNDS_PER_PEER {
+            rounds.pop_first();
+        }
+        found
+    }
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+    use crate::{engine::CONSENSUS_NAMESPACE, threshold};
+    use commonware_consensus::{
+        simplex::types::{Finalize, Notarize, Nullify, Proposal},
+        types::Round,
+    };
+    use commonware_utils::ordered::Set;
+    use rand_core::SeedableRng as _;
+
+    /// Four validators under one dealt key: their node keys and signing schemes, in key order.
+    pub(crate) struct Committee {
+        pub(crate) keys: Vec<ed25519::PrivateKey>,
+        pub(crate) schemes: Vec<crate::Scheme>,
+    }
+
+    impl Committee {
+        pub(crate) fn new() -> Self {
+            let mut keys: Vec<_> = (0..4).map(ed25519::PrivateKey::from_seed).collect();
+            keys.sort_by_key(|key| key.public_key());
+            let public: Vec<_> = keys.iter().map(|key| key.public_key()).collect();
+            let (group, shares) =
+                threshold::deal(rand_chacha::ChaCha20Rng::seed_from_u64(1), &public);
+            let set = Set::from_iter_dedup(public.iter().cloned());
+            let schemes = public
+                .iter()
+                .map(|me| {
+                    let share = shares
+                        .iter()
+                        .find(|(key, _)| key == me)
+                        .map(|(_, share)| share.clone())
+                        .unwrap();
+                    threshold::signer(CONSENSUS_NAMESPACE, &group, set.clone(), me, share).unwrap()
+                })
+                .collect();
+            Self { keys, schemes }
+        }
+
+        fn proposal(epoch: u64, view: u64, payload: u8) -> Proposal<Digest> {
+            Proposal::new(
+                Round::new(Epoch::new(epoch), View::new(view)),
+                View::new(view - 1),
+                Digest([payload; 32]),
+            )
+        }
+
+        /// A vote as the muxer sends it: its epoch's subchannel, then the vote.
+        fn muxed(vote: ConsensusVote) -> Vec<u8> {
+            let mut message = UInt(vote.epoch().get()).encode().to_vec();
+            message.extend_from_slice(&vote.encode());
+            message
+        }
+
+        pub(crate) fn notarize(&self, who: usize, epoch: u64, view: u64, payload: u8) -> Vec<u8> {
+            let proposal = Self::proposal(epoch, view, payload);
+            Self::muxed(Vote::Notarize(
+                Notarize::sign(&self.schemes[who], proposal).unwrap(),
+            ))
+        }
+
+        pub(crate) fn finalize(&self, who: usize, epoch: u64, view: u64, payload: u8) -> Vec<u8> {
+            let proposal = Self::proposal(epoch, view, payload);
+            Self::muxed(Vote::Finalize(
+                Finalize::sign(&self.schemes[who], proposal).unwrap(),
+            ))
+        }
+
+        pub(crate) fn nullify(&self, who: usize, epoch: u64, view: u64) -> Vec<u8> {
+            let round = Round::new(Epoch::new(epoch), View::new(view));
+            Self::muxed(Vote::Nullify(
+                Nullify::sign::<Digest>(&self.schemes[who], round).unwrap(),
+            ))
+        }
+
+        /// Evidence that member `who` signed both messages, for the chain `tag`.
+        pub(crate) fn evidence(&self, who: usize, tag: &Digest, a: &[u8], b: &[u8]) -> Evidence {
+            Evidence {
+                offender: self.keys[who].public_key(),
+                first: SignedVote::sign(&self.keys[who], tag, a),
+                second: SignedVote::sign(&self.keys[who], tag, b),
+            }
+        }
+    }
+
+    const TAG: Digest = Digest([7; 32]);
+
+    #[test]
+    fn each_contradiction_proves_the_key_that_signed_it() {
+        let committee = Committee::new();
+        let cases = [
+            (
+                committee.notarize(1, 2, 3, 1),
+                committee.notarize(1, 2, 3, 2),
+            ),
+            (
+                committee.finalize(2, 2, 4, 1),
+                committee.finalize(2, 2, 4, 2),
+            ),
+            (committee.nullify(3, 2, 5), committee.finalize(3, 2, 5, 1)),
+            (committee.finalize(3, 2, 5, 1), committee.nullify(3, 2, 5)),
+        ];
+        for (who, (a, b)) in [1, 2, 3, 3].into_iter().zip(cases) {
+            let evidence = committee.evidence(who, &TAG, &a, &b);
+            assert_eq!(evidence.check(&TAG), Ok(2));
+            assert_eq!(
+                Evidence::decode(evidence.encode()).unwrap(),
+                evidence,
+                "the encoding reads back"
+            );
+            assert!(evidence.encode().len() <= Evidence::max_encode_size());
+            // Named against another key, or for another chain.
+            let framed = Evidence {
+                offender: committee.keys[(who + 1) % 4].public_key(),
+                ..evidence.clone()
+            };
+            assert_eq!(framed.check(&TAG), Err(EvidenceError::Signature("first")));
+            assert_eq!(
+                evidence.check(&Digest([8; 32])),
+                Err(EvidenceError::Signature("first"))
+            );
+            // One side re-signed by another key.
+            let mixed = Evidence {
+                second: SignedVote::sign(&committee.keys[(who + 1) % 4], &TAG, &b),
+                ..evidence.clone()
+            };
+            assert_eq!(mixed.check(&TAG), Err(EvidenceError::Signature("second")));
+        }
+    }
+
+    #[test]
+    fn what_an_honest_node_signs_is_no_evidence() {
+        let committee = Committee::new();
+        let key = &committee.keys[0];
+        let refused = |a: &[u8], b: &[u8]| committee.evidence(0, &TAG, a, b).check(&TAG);
+        // The same vote twice (a rebroadcast), a notarize then a nullify (a timeout), votes of
+        // different views or epochs, a notarize and a finalize of one proposal.
+        let notarize = committee.notarize(0, 1, 3, 1);
+        assert_eq!(
+            refused(&notarize, &notarize),
+            Err(EvidenceError::NoContradiction)
+        );
+        assert_eq!(
+            refused(&notarize, &committee.nullify(0, 1, 3)),
+            Err(EvidenceError::NoContradiction)
+        );
+        assert_eq!(
+            refused(&notarize, &committee.finalize(0, 1, 3, 1)),
+            Err(EvidenceError::NoContradiction)
+        );
+        assert_eq!(
+            refused(&notarize, &committee.notarize(0, 1, 4, 2)),
+            Err(EvidenceError::DifferentRounds)
+        );
+        assert_eq!(
+            refused(&notarize, &committee.notarize(0, 2, 3, 2)),
+            Err(EvidenceError::DifferentRounds)
+        );
+        // Signed bytes that are no vote, or a vote under another epoch's subchannel.
+        assert_eq!(
+            refused(b"\x01not a vote", &notarize),
+            Err(EvidenceError::NotAVote("first"))
+        );
+        let mut moved = notarize.clone();
+        moved[0] = 5;
+        assert_eq!(
+            refused(&notarize, &moved),
+            Err(EvidenceError::NotAVote("second"))
+        );
+        // A message longer than any vote does not decode as evidence.
+        let long = Evidence {
+            offender: key.public_key(),
+            first: SignedVote::sign(key, &TAG, &vec![0; MAX_VOTE_BYTES + 1]),
+            second: SignedVote::sign(key, &TAG, &notarize),
+        };
+        assert!(Evidence::decode(long.encode()).is_err());
+    }
+
+    #[test]
+    fn a_receiver_keeps_a_peer_contradicting_itself_once() {
+        let committee = Committee::new();
+        let peer = committee.keys[2].public_key();
+        let mut detector = Detector::default();
+        let sign = |message: &[u8]| SignedVote::sign(&committee.keys[2], &TAG, message);
+        assert!(
+            detector
+                .observe(&peer, sign(&committee.notarize(2, 0, 3, 1)))
+                .is_none()
+        );
+        // A rebroadcast and a timeout's nullify are no evidence.
+        assert!(
+            detector
+                .observe(&peer, sign(&committee.notarize(2, 0, 3, 1)))
+                .is_none()
+        );
+        assert!(
+            detector
+                .observe(&peer, sign(&committee.nullify(2, 0, 3)))
+                .is_none()
+        );
+        let (epoch, evidence) = detector
+            .observe(&peer, sign(&committee.notarize(2, 0, 3, 2)))
+            .expect("a second proposal notarized in one round");
+        assert_eq!((epoch, evidence.check(&TAG)), (0, Ok(0)));
+        // Nullify and finalize of one round, in either order.
+        assert!(
+            detector
+                .observe(&peer, sign(&committee.finalize(2, 0, 7, 1)))
+                .is_none()
+        );
+        let (_, evidence) = detector
+            .observe(&peer, sign(&committee.nullify(2, 0, 7)))
+            .expect("a finalize and a nullify of one round");
+        assert_eq!(evidence.check(&TAG), Ok(0));
+        // Only the latest rounds of a peer are remembered.
+        for view in 10..10 + ROUNDS_PER_PEER as u64 {
+            detector.observe(&peer, sign(&committee.nullify(2, 0, view)));
+        }
+        assert!(
+            detector
+                .observe(&peer, sign(&committee.notarize(2, 0, 3, 3)))
+                .is_none(),
+            "round 3 was forgotten"
+        );
+        assert!(detector.seen[&peer].len() <= ROUNDS_PER_PEER);
+    }
+
+    #[test]
+    fn pending_keeps_the_earliest_piece_per_offender_until_slashed() {
+        let committee = Committee::new();
+        let pending = Pending::default();
+        let piece = |who: usize, epoch: u64| {
+            committee.evidence(
+                who,
+                &TAG,
+                &committee.notarize(who, epoch, 3, 1),
+                &committee.notarize(who, epoch, 3, 2),
+            )
+        };
+        let key = |who: usize| AccountId::from_public_key(&committee.keys[who].public_key());
+        // Made-up epochs take one place per offender, and an earlier piece replaces them.
+        for epoch in [1_000, 7, 900] {
+            pending.add(epoch, piece(1, epoch));
+        }
+        pending.add(2, piece(1, 2));
+        pending.add(5, piece(1, 5));
+        pending.add(0, piece(2, 0));
+        assert_eq!(pending.len(), 2);
+        assert_eq!(pending.select(1, |_, _| true), vec![piece(2, 0)]);
+        assert_eq!(
+            pending.len(),
+            2,
+            "epoch 2's piece waits for a block of epoch 2"
+        );
+        let selected = pending.select(2, |_, offender| *offender != key(2));
+        assert_eq!(selected, vec![piece(1, 2)]);
+        assert_eq!(pending.len(), 1);
+        // A piece of an epoch after the next is dropped when a block is built.
+        pending.add(9, piece(3, 9));
+        assert!(pending.select(2, |_, _| true).len() == 1);
+        assert_eq!(pending.len(), 1);
+        // The bound.
+        for seed in 0..MAX_PENDING as u64 + 5 {
+            let key = ed25519::PrivateKey::from_seed(1_000 + seed);
+            pending.add(
+                0,
+                Evidence {
+                    offender: key.public_key(),
+                    ..piece(1, 0)
+                },
+            );
+        }
+        assert_eq!(pending.len(), MAX_PENDING);
+    }
+
+    #[test]
+    fn signed_channel_messages_verify_only_from_their_sender() {
+        let committee = Committee::new();
+        let message = committee.notarize(0, 0, 1, 1);
+        let signed = SignedVote::sign(&committee.keys[0], &TAG, &message);
+        assert!(signed.verify(&committee.keys[0].public_key(), &TAG));
+        assert!(!signed.verify(&committee.keys[1].public_key(), &TAG));
+        assert!(!signed.verify(&committee.keys[0].public_key(), &Digest([0; 32])));
+    }
+
+    #[test]
+    fn a_message_its_sender_did_not_sign_is_dropped_and_the_sender_blocked() {
+        let committee = Committee::new();
+        let blocked = Arc::new(Mutex::new(Vec::new()));
+        let record = blocked.clone();
+        let mut checking = Checking {
+            tag: TAG,
+            detector: Detector::default(),
+            pending: Pending::default(),
+            block: Box::new(move |peer| record.lock().unwrap().push(peer.clone())),
+        };
+        let vote = committee.notarize(0, 0, 1, 1);
+        let signed = |key: &ed25519::PrivateKey, tag: &Digest| {
+            let mut message = vote.clone();
+            message.extend_from_slice(&SignedVote::sign(key, tag, &vote).signature.encode());
+            IoBuf::from(message)
+        };
+        let sender = committee.keys[0].public_key();
+        // Signed by its sender for this chain: passed on without the signature.
+        let accepted = checking.accept(&sender, &signed(&committee.keys[0], &TAG));
+        assert_eq!(accepted.as_ref().map(|body| body.as_ref()), Some(&vote[..]));
+        assert!(blocked.lock().unwrap().is_empty());
+        // Unsigned, too short to hold a signature, signed by another key or for another chain.
+        for message in [
+            IoBuf::from(vote.clone()),
+            IoBuf::from(vec![1; SIGNATURE_BYTES - 1]),
+            signed(&committee.keys[1], &TAG),
+            signed(&committee.keys[0], &Digest([1; 32])),
+        ] {
+            assert!(checking.accept(&sender, &message).is_none());
+        }
+        assert_eq!(*blocked.lock().unwrap(), vec![sender; 4]);
+    }
+}
