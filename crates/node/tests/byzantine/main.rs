@@ -9,16 +9,18 @@
 //! * kept the money: every asset is conserved, the authenticated store matches the ledger, and no
 //!   finalized block carries a transaction the ledger refuses;
 //! * answered the misbehaviour as the code decides: contradictory votes are reported as faults
-//!   (`NodeState::faults`), their sender is blocked, and the evidence reaches the ledger in a
-//!   block and burns 5% of the sender's bond on every honest validator's ledger (every
-//!   validator is registered in the staking module), and no honest validator's bond is ever
-//!   touched; votes that do not verify get their sender
+//!   (`NodeState::faults`) and their sender is blocked; because every vote travels signed by
+//!   its sender's node key, contradictory ones are evidence that reaches the ledger in a block
+//!   and burns 5% of the sender's bond on every honest validator's ledger (every validator is
+//!   registered in the staking module), whether or not their threshold signatures verify, and
+//!   no honest validator's bond is ever touched; votes that do not verify get their sender
 //!   blocked; a block carrying a forged or unaffordable transaction is never finalized;
 //!   relay bytes that are no batch at all get their sender blocked, and a flood is rate limited without
 //!   growing any pool.
 //!
 //! Consensus misbehaviour comes from simplex's own byzantine test doubles (`mocks`), started on
-//! the misbehaving validator's channels in place of its node. Every scenario runs with a few fixed
+//! the misbehaving validator's channels in place of its node (its votes signed with its node
+//! key, as a node's are). Every scenario runs with a few fixed
 //! seeds (64 runs in all); `EQUA_SIM_SEED=<n>` runs only seed `n`, and `EQUA_BYZ_SEEDS=<n>` runs
 //! seeds `0..n` in every scenario, for example
 //! `EQUA_BYZ_SEEDS=200 cargo test -p node --test byzantine --release`.
@@ -244,8 +246,12 @@ fn faults_recorded_and_blocked(sim: &Sim, seen: &Seen, context: &str) {
         );
     }
     assert_byzantine_blocked_by_all(sim, seen, context);
-    // The evidence reached the ledger: every honest validator's finalized state burned 5% of
-    // each byzantine validator's 500 EQA bond, once (the chain stays in epoch 0).
+    slashed_once(sim, seen, context);
+}
+
+/// The evidence reached the ledger: every honest validator's finalized state burned 5% of each
+/// byzantine validator's 500 EQA bond, once (the chain stays in epoch 0).
+fn slashed_once(sim: &Sim, seen: &Seen, context: &str) {
     for (honest, slashed) in seen.slashed.iter().enumerate() {
         for bad in byzantine_keys(sim) {
             assert_eq!(
@@ -303,16 +309,20 @@ fn votes_under_another_validators_name_get_their_sender_blocked() {
     );
 }
 
-/// Conflicting votes whose signatures do not verify get their sender blocked, but are no
-/// evidence: no fault is recorded.
+/// Conflicting votes whose threshold signatures do not verify get their sender blocked and are
+/// no fault simplex records; but the sender signed both messages with its node key, and that
+/// contradiction is evidence: it is slashed.
 #[test]
 fn votes_with_corrupt_signatures_get_their_sender_blocked() {
     consensus_scenario(
         Misbehaviour::CorruptSignatures,
         &[0, 1, 2, 3, 4, 5],
         |sim, seen, context| {
-            no_faults_recorded(sim, seen, context);
+            for faults in &seen.faults {
+                assert!(faults.is_empty(), "{context}: faults recorded: {faults:?}");
+            }
             assert_byzantine_blocked_by_all(sim, seen, context);
+            slashed_once(sim, seen, context);
         },
     );
 }

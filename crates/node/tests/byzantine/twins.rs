@@ -91,8 +91,15 @@ impl Split {
     /// The view of a vote or certificate, or `None` for other channels or bytes that do not
     /// decode (which then reach neither twin).
     fn view(&self, route: Route, message: &IoBuf) -> Option<commonware_consensus::types::View> {
+        // Votes end with their sender's node-key signature (`node::evidence`).
+        let message = match route {
+            Route::Votes => {
+                message.slice(..message.len().checked_sub(node::evidence::SIGNATURE_BYTES)?)
+            }
+            _ => message.clone(),
+        };
         // Consensus messages travel on the subchannel of their epoch.
-        let (_, message) = &commonware_p2p::utils::mux::parse(message.clone()).ok()?;
+        let (_, message) = &commonware_p2p::utils::mux::parse(message).ok()?;
         match route {
             Route::Votes => Vote::<node::Scheme, Digest>::decode(message.clone())
                 .ok()
