@@ -229,6 +229,9 @@ pub struct App {
     /// Changes every block this node proposes, after executing it (a byzantine leader).
     #[cfg(feature = "fault-injection")]
     tamper: Option<ProposalTampering>,
+    /// Sends a second, contradictory notarize after each of its own (a byzantine validator).
+    #[cfg(feature = "fault-injection")]
+    equivocate_votes: bool,
 }
 
 /// Transactions a byzantine leader adds to its proposal after executing it, given the parent
@@ -272,6 +275,8 @@ impl App {
             chain_tag,
             #[cfg(feature = "fault-injection")]
             tamper: None,
+            #[cfg(feature = "fault-injection")]
+            equivocate_votes: false,
         }
     }
 
@@ -360,6 +365,20 @@ impl App {
     pub fn with_proposal_tampering(mut self, tamper: ProposalTampering) -> Self {
         self.tamper = Some(tamper);
         self
+    }
+
+    /// Makes this node a byzantine validator for tests: after each notarize it sends, it sends
+    /// a second one of another payload for the same round, signed with its node key like every
+    /// vote (see [`crate::evidence::SignedSender::equivocating`]).
+    #[cfg(feature = "fault-injection")]
+    pub fn with_vote_equivocation(mut self) -> Self {
+        self.equivocate_votes = true;
+        self
+    }
+
+    #[cfg(feature = "fault-injection")]
+    pub fn equivocates_votes(&self) -> bool {
+        self.equivocate_votes
     }
 
     /// Records every finalized transaction in `history` (the node's on-disk account history).

@@ -522,6 +522,8 @@ where
     let pending_evidence = app.pending_evidence();
     let chain_tag = app.chain_tag();
     let vote_signer = signer.clone();
+    #[cfg(feature = "fault-injection")]
+    let equivocate_votes = app.equivocates_votes();
     // Certificates of every epoch verify against the one key.
     let certificates = ConstantProvider::<_, Epoch>::new(Scheme::certificate_verifier(
         CONSENSUS_NAMESPACE,
@@ -909,10 +911,24 @@ where
     use crate::evidence::{SignedReceiver, SignedSender};
     let (vote_sender, vote_receiver) = channels.votes;
     let plain = |(sender, receiver)| (SignedSender::plain(sender), SignedReceiver::plain(receiver));
+    let own_rounds = crate::evidence::OwnRounds::default();
+    let vote_sender = SignedSender::new(vote_sender, vote_signer, chain_tag, own_rounds.clone());
+    #[cfg(feature = "fault-injection")]
+    let vote_sender = if equivocate_votes {
+        vote_sender.equivocating()
+    } else {
+        vote_sender
+    };
     let orchestrator_handle = orchestrator_actor.start(
         (
-            SignedSender::new(vote_sender, vote_signer, chain_tag),
-            SignedReceiver::new(vote_receiver, chain_tag, pending_evidence, blocker.clone()),
+            vote_sender,
+            SignedReceiver::new(
+                vote_receiver,
+                chain_tag,
+                own_rounds,
+                pending_evidence,
+                blocker.clone(),
+            ),
         ),
         plain(channels.certificates),
         plain(channels.simplex_resolver),

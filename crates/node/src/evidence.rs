@@ -52,29 +52,24 @@ pub const MAX_BLOCK_EVIDENCE: usize = 4;
 pub const MAX_VOTE_BYTES: usize = 1024;
 /// The most pieces of evidence a node keeps waiting for a block, one per offender and epoch.
 const MAX_PENDING: usize = 256;
-/// The rounds of each peer a receiver remembers votes of; older ones are forgotten first.
-const ROUNDS_PER_PEER: usize = 16;
+/// How many views either side of the latest one this node voted in, in the same epoch, a
+/// peer's vote is compared in. Votes further off go on to simplex unchecked (p2p already
+/// authenticates their sender; simplex ignores far views), so a peer cannot push its real
+/// rounds out of the receiver's memory, nor make it verify signatures on replays of old ones.
+pub const VIEW_WINDOW: u64 = 16;
 
 /// The bytes a signature adds to every vote-channel message.
 pub const SIGNATURE_BYTES: usize = ed25519::Signature::SIZE;
 
 type ConsensusVote = Vote<crate::Scheme, Digest>;
 
-/// What makes a node key's statements belong to one chain: its id and its consensus key, as the
-/// genesis state holds them. Votes signed for another chain (a testnet run on the same keys, a
-/// relaunch) are not evidence here.
-pub fn chain_tag(store: &(impl ledger::Store + ?Sized)) -> Digest {
-    let chain_id = ledger::state::chain_id(store).encode();
-    let consensus_key = ledger::state::consensus_key(store).unwrap_or_default();
-    types::hash(
-        CHAIN_TAG_NAMESPACE,
-        &[
-            &(chain_id.len() as u64).to_be_bytes(),
-            &chain_id,
-            &(consensus_key.len() as u64).to_be_bytes(),
-            &consensus_key,
-        ],
-    )
+/// What makes a node key's statements belong to one chain: a digest of its whole genesis state
+/// (chain id, consensus key, genesis time, parameters, allocations and validators). Votes signed
+/// for another chain, a relaunch from a new genesis on the same keys included, are not evidence
+/// here. (A relaunch from the very same genesis is the same chain to everyone: its old votes
+/// would count. Relaunch with a new genesis time.)
+pub fn chain_tag(genesis: &ledger::MemoryStore) -> Digest {
+    types::hash(CHAIN_TAG_NAMESPACE, &[genesis.digest().as_ref()])
 }
 
 fn signed_payload(tag: &Digest, message: &[u8]) -> Vec<u8> {
@@ -267,31 +262,42 @@ impl Pending {
     pub fn add(&self, epoch: u64, evidence: Evidence) {
         let mut pending = self.0.lock().expect("lock");
         let offender = AccountId::from_public_key(&evidence.offender);
-        let full = pending.len() >= MAX_PENDING;
-        match pending.get_mut(&offender) {
-            Some(kept) if kept.0 > epoch => *kept = (epoch, evidence),
-            Some(_) => {}
-            None if !full => {
-                pending.insert(offender, (epoch, evidence));
+        if let Some(kept) = pending.get_mut(&offender) {
+            if kept.0 > epoch {
+                *kept = (epoch, evidence);
             }
-            None => {}
+            return;
         }
+        if pending.len() >= MAX_PENDING {
+            // Full: the piece of the latest epoch gives way to one of an earlier epoch.
+            let latest = pending
+                .iter()
+                .max_by_key(|(_, (of, _))| *of)
+                .map(|(offender, (of, _))| (*offender, *of));
+            match latest {
+                Some((latest, of)) if of > epoch => {
+                    pending.remove(&latest);
+                }
+                _ => return,
+            }
+        }
+        pending.insert(offender, (epoch, evidence));
     }
 
     /// Up to [`MAX_BLOCK_EVIDENCE`] pieces of epochs up to `epoch` (a block's) for which
-    /// `wanted` holds (the parent state has not slashed them). Drops every piece `wanted`
-    /// refuses and every piece of an epoch after the next one, which no vote of an honest
-    /// committee could be yet.
+    /// `wanted` holds (the parent state has not slashed them). Drops the pieces of earlier
+    /// epochs `wanted` refuses, and every piece of an epoch after the next one; a refused piece
+    /// of the block's own epoch stays, for a block on another branch.
     pub fn select(&self, epoch: u64, wanted: impl Fn(u64, &AccountId) -> bool) -> Vec<Evidence> {
         let mut pending = self.0.lock().expect("lock");
         pending.retain(|offender, (of, _)| {
-            *of <= epoch.saturating_add(1) && (*of > epoch || wanted(*of, offender))
+            *of <= epoch.saturating_add(1) && (*of >= epoch || wanted(*of, offender))
         });
         pending
-            .values()
-            .filter(|(of, _)| *of <= epoch)
+            .iter()
+            .filter(|(offender, (of, _))| *of <= epoch && wanted(*of, offender))
             .take(MAX_BLOCK_EVIDENCE)
-            .map(|(_, evidence)| evidence.clone())
+            .map(|(_, (_, evidence))| evidence.clone())
             .collect()
     }
 
@@ -304,19 +310,50 @@ impl Pending {
     }
 }
 
+/// The latest view this node voted in, per epoch (the two latest epochs): the sender records
+/// each vote it signs, and the receiver compares only peers' votes near these rounds.
+#[derive(Clone, Debug, Default)]
+pub struct OwnRounds(Arc<Mutex<BTreeMap<u64, u64>>>);
+
+impl OwnRounds {
+    fn voted(&self, epoch: u64, view: u64) {
+        let mut rounds = self.0.lock().expect("lock");
+        let latest = rounds.entry(epoch).or_default();
+        *latest = (*latest).max(view);
+        while rounds.len() > 2 {
+            rounds.pop_first();
+        }
+    }
+
+    /// Whether a vote of `epoch` and `view` is within [`VIEW_WINDOW`] of the latest view this
+    /// node voted in in that epoch.
+    fn near(&self, epoch: u64, view: u64) -> bool {
+        self.0
+            .lock()
+            .expect("lock")
+            .get(&epoch)
+            .is_some_and(|latest| view.abs_diff(*latest) <= VIEW_WINDOW)
+    }
+}
+
 /// Signs every message with the node key before it leaves (see the module docs); a plain one
 /// (for the channels beside the vote channel, which glue takes as one type) passes messages on.
 #[derive(Clone, Debug)]
 pub struct SignedSender<S> {
     inner: S,
-    signing: Option<(Arc<ed25519::PrivateKey>, Digest)>,
+    signing: Option<(Arc<ed25519::PrivateKey>, Digest, OwnRounds)>,
+    #[cfg(feature = "fault-injection")]
+    equivocate: bool,
 }
 
 impl<S> SignedSender<S> {
-    pub fn new(inner: S, key: ed25519::PrivateKey, tag: Digest) -> Self {
+    /// Signs with `key` for chain `tag`, and records in `rounds` the rounds it votes in.
+    pub fn new(inner: S, key: ed25519::PrivateKey, tag: Digest, rounds: OwnRounds) -> Self {
         Self {
             inner,
-            signing: Some((Arc::new(key), tag)),
+            signing: Some((Arc::new(key), tag, rounds)),
+            #[cfg(feature = "fault-injection")]
+            equivocate: false,
         }
     }
 
@@ -324,7 +361,17 @@ impl<S> SignedSender<S> {
         Self {
             inner,
             signing: None,
+            #[cfg(feature = "fault-injection")]
+            equivocate: false,
         }
+    }
+
+    /// A byzantine sender for tests: after each notarize it sends, it sends the same vote for
+    /// another payload to the same peers, signed like the first.
+    #[cfg(feature = "fault-injection")]
+    pub fn equivocating(mut self) -> Self {
+        self.equivocate = true;
+        self
     }
 }
 
@@ -339,10 +386,17 @@ impl<S: LimitedSender> LimitedSender for SignedSender<S> {
         &mut self,
         recipients: Recipients<Self::PublicKey>,
     ) -> Result<Self::Checked<'_>, SystemTime> {
+        #[cfg(feature = "fault-injection")]
+        let twin = self.equivocate.then(|| self.inner.clone());
         let inner = self.inner.check(recipients)?;
         Ok(SignedChecked {
+            #[cfg(feature = "fault-injection")]
+            twin: twin.map(|sender| (sender, inner.recipients())),
             inner,
-            signing: self.signing.as_ref().map(|(key, tag)| (&**key, tag)),
+            signing: self
+                .signing
+                .as_ref()
+                .map(|(key, tag, rounds)| (&**key, tag, rounds)),
         })
     }
 }
@@ -350,7 +404,10 @@ impl<S: LimitedSender> LimitedSender for SignedSender<S> {
 #[allow(missing_debug_implementations)]
 pub struct SignedChecked<'a, S: LimitedSender + 'a> {
     inner: S::Checked<'a>,
-    signing: Option<(&'a ed25519::PrivateKey, &'a Digest)>,
+    signing: Option<(&'a ed25519::PrivateKey, &'a Digest, &'a OwnRounds)>,
+    /// An equivocating sender's second channel, and whom to send the contradiction to.
+    #[cfg(feature = "fault-injection")]
+    twin: Option<(S, Vec<S::PublicKey>)>,
 }
 
 impl<'a, S: LimitedSender + 'a> CheckedSender for SignedChecked<'a, S> {
@@ -361,18 +418,49 @@ impl<'a, S: LimitedSender + 'a> CheckedSender for SignedChecked<'a, S> {
     }
 
     fn send(self, message: impl Into<IoBufs> + Send, priority: bool) -> Unreliable<Feedback> {
-        let Some((key, tag)) = self.signing else {
+        let Some((key, tag, rounds)) = self.signing else {
             return self.inner.send(message, priority);
         };
         let message = message.into().coalesce();
+        if let Some(vote) = decode_vote(&bytes::Bytes::copy_from_slice(message.as_ref())) {
+            rounds.voted(vote.epoch().get(), vote.view().get());
+        }
         let signature = key.sign(
             SIGNED_VOTE_NAMESPACE,
             &signed_payload(tag, message.as_ref()),
         );
+        #[cfg(feature = "fault-injection")]
+        let contradiction = self
+            .twin
+            .and_then(|twin| Some((twin, contradiction(message.as_ref())?)));
         let mut signed = IoBufs::from(message);
         signed.append(IoBuf::from(signature.encode().to_vec()));
-        self.inner.send(signed, priority)
+        let feedback = self.inner.send(signed, priority);
+        #[cfg(feature = "fault-injection")]
+        if let Some(((mut sender, to), other)) = contradiction
+            && let Ok(checked) = sender.check(Recipients::Some(to))
+        {
+            let signature = key.sign(SIGNED_VOTE_NAMESPACE, &signed_payload(tag, &other));
+            let mut signed = IoBufs::from(other);
+            signed.append(IoBuf::from(signature.encode().to_vec()));
+            let _ = checked.send(signed, priority);
+        }
+        feedback
     }
+}
+
+/// The message of a notarize of the same round for another payload, when `message` is a
+/// notarize.
+#[cfg(feature = "fault-injection")]
+fn contradiction(message: &[u8]) -> Option<Vec<u8>> {
+    let Vote::Notarize(mut notarize) = decode_vote(&bytes::Bytes::copy_from_slice(message))? else {
+        return None;
+    };
+    notarize.proposal.payload.0[0] ^= 0xFF;
+    let vote = Vote::Notarize(notarize);
+    let mut other = UInt(vote.epoch().get()).encode().to_vec();
+    other.extend_from_slice(&vote.encode());
+    Some(other)
 }
 
 /// Checks every message's signature against the peer that sent it, drops what does not verify,
@@ -385,6 +473,7 @@ pub struct SignedReceiver<R> {
 
 struct Checking {
     tag: Digest,
+    rounds: OwnRounds,
     detector: Detector,
     pending: Pending,
     /// Blocks a peer that sent a message it did not sign: no honest node does.
@@ -401,16 +490,19 @@ impl<R: std::fmt::Debug> std::fmt::Debug for SignedReceiver<R> {
 }
 
 impl<R> SignedReceiver<R> {
-    /// Checks `inner`'s messages against chain `tag`, keeps evidence in `pending`, and blocks
-    /// with `blocker` every peer that sends a message it did not sign.
-    pub fn new<B>(inner: R, tag: Digest, pending: Pending, mut blocker: B) -> Self
+    /// Checks `inner`'s messages against chain `tag` near the `rounds` this node votes in,
+    /// keeps evidence in `pending`, and blocks with `blocker` every peer that sends a message
+    /// it did not sign.
+    pub fn new<B>(inner: R, tag: Digest, rounds: OwnRounds, pending: Pending, blocker: B) -> Self
     where
         B: commonware_p2p::Blocker<PublicKey = ed25519::PublicKey>,
     {
+        let mut blocker = blocker;
         Self {
             inner,
             checking: Some(Checking {
                 tag,
+                rounds,
                 detector: Detector::default(),
                 pending,
                 block: Box::new(move |peer| {
@@ -450,86 +542,139 @@ impl<R: Receiver<PublicKey = ed25519::PublicKey>> Receiver for SignedReceiver<R>
 }
 
 impl Checking {
-    /// The message without its signature, if `peer` signed it; evidence it completes is kept.
-    /// A peer that sent a message it did not sign is blocked.
+    /// The message without its signature. A vote near the rounds this node votes in is
+    /// compared with what the peer sent before in its round: its signature is verified when it
+    /// differs from that, a peer that did not sign it is blocked and the message dropped, and a
+    /// contradiction is kept as evidence. Everything else is passed on unchecked.
     fn accept(&mut self, peer: &ed25519::PublicKey, message: &IoBuf) -> Option<IoBuf> {
-        let Some(signed) = Self::signed(message) else {
-            tracing::warn!(%peer, "unsigned vote-channel message: peer blocked");
+        let Some(body_len) = message.len().checked_sub(SIGNATURE_BYTES) else {
+            tracing::warn!(%peer, "vote-channel message too short to be signed: peer blocked");
             (self.block)(peer);
             return None;
         };
+        let body = message.slice(..body_len);
+        let bytes = bytes::Bytes::copy_from_slice(body.as_ref());
+        let Some(vote) = decode_vote(&bytes) else {
+            return Some(body);
+        };
+        if !self.rounds.near(vote.epoch().get(), vote.view().get()) {
+            return Some(body);
+        }
+        let signed = match self.detector.fresh(peer, &vote, &bytes) {
+            Fresh::Known | Fresh::Convicted => return Some(body),
+            Fresh::New => {
+                let Ok(signature) = ed25519::Signature::decode(bytes::Bytes::copy_from_slice(
+                    &message.as_ref()[body_len..],
+                )) else {
+                    tracing::warn!(%peer, "vote with a malformed signature: peer blocked");
+                    (self.block)(peer);
+                    return None;
+                };
+                SignedVote {
+                    message: bytes,
+                    signature,
+                }
+            }
+        };
         if !signed.verify(peer, &self.tag) {
-            tracing::warn!(%peer, "vote-channel message not signed by its sender: peer blocked");
+            tracing::warn!(%peer, "vote not signed by its sender: peer blocked");
             (self.block)(peer);
             return None;
         }
-        if let Some((epoch, evidence)) = self.detector.observe(peer, signed) {
+        let rounds = &self.rounds;
+        if let Some((epoch, evidence)) = self
+            .detector
+            .observe(peer, vote, signed, |epoch, view| rounds.near(epoch, view))
+        {
             tracing::warn!(%peer, epoch, "byzantine peer: signed contradictory votes");
             self.pending.add(epoch, evidence);
         }
-        Some(message.slice(..message.len() - SIGNATURE_BYTES))
-    }
-
-    /// The message split into what was signed and the signature, if it is long enough to hold
-    /// one.
-    fn signed(message: &IoBuf) -> Option<SignedVote> {
-        let body_len = message.len().checked_sub(SIGNATURE_BYTES)?;
-        let signature = ed25519::Signature::decode(bytes::Bytes::copy_from_slice(
-            &message.as_ref()[body_len..],
-        ))
-        .ok()?;
-        Some(SignedVote {
-            message: bytes::Bytes::copy_from_slice(&message.as_ref()[..body_len]),
-            signature,
-        })
+        Some(body)
     }
 }
 
-/// The signed votes each peer sent in its latest rounds, to find two that contradict.
+/// What the receiver has of a peer's vote before checking it.
+enum Fresh {
+    /// The peer sent these very bytes in this round before (a rebroadcast): checked already.
+    Known,
+    /// The peer's contradiction is kept already: nothing more is needed of it.
+    Convicted,
+    New,
+}
+
+/// The signed votes each peer sent in the rounds near this node's, one of each kind per round,
+/// to find two that contradict.
 #[derive(Default)]
 struct Detector {
-    seen: BTreeMap<ed25519::PublicKey, BTreeMap<(Epoch, View), Vec<SignedVote>>>,
+    seen: BTreeMap<ed25519::PublicKey, BTreeMap<(Epoch, View), Slots>>,
+    convicted: std::collections::BTreeSet<ed25519::PublicKey>,
+}
+
+/// A peer's first notarize, nullify and finalize of one round.
+#[derive(Default)]
+struct Slots {
+    notarize: Option<(ConsensusVote, SignedVote)>,
+    nullify: Option<(ConsensusVote, SignedVote)>,
+    finalize: Option<(ConsensusVote, SignedVote)>,
+}
+
+impl Slots {
+    fn slot(&mut self, vote: &ConsensusVote) -> &mut Option<(ConsensusVote, SignedVote)> {
+        match vote {
+            Vote::Notarize(_) => &mut self.notarize,
+            Vote::Nullify(_) => &mut self.nullify,
+            Vote::Finalize(_) => &mut self.finalize,
+        }
+    }
 }
 
 impl Detector {
-    /// Records `signed` from `peer`; returns the evidence, and its epoch, when it contradicts a
-    /// vote the peer sent before in the same round.
+    fn fresh(&mut self, peer: &ed25519::PublicKey, vote: &ConsensusVote, bytes: &[u8]) -> Fresh {
+        if self.convicted.contains(peer) {
+            return Fresh::Convicted;
+        }
+        let known = self
+            .seen
+            .get_mut(peer)
+            .and_then(|rounds| rounds.get_mut(&(vote.epoch(), vote.view())))
+            .and_then(|slots| slots.slot(vote).as_ref())
+            .is_some_and(|(_, kept)| kept.message.as_ref() == bytes);
+        if known { Fresh::Known } else { Fresh::New }
+    }
+
+    /// Records `signed` (whose vote is `vote`) from `peer`, forgetting the peer's rounds that
+    /// are no longer `near`; returns the evidence, and its epoch, when it contradicts a vote the
+    /// peer sent before in the same round.
     fn observe(
         &mut self,
         peer: &ed25519::PublicKey,
+        vote: ConsensusVote,
         signed: SignedVote,
+        near: impl Fn(u64, u64) -> bool,
     ) -> Option<(u64, Evidence)> {
-        let vote = signed.vote()?;
-        let key = (vote.epoch(), vote.view());
         let rounds = self.seen.entry(peer.clone()).or_default();
-        let votes = rounds.entry(key).or_default();
-        let mut found = None;
-        for earlier in votes.iter() {
-            if earlier.message == signed.message {
-                return None;
-            }
-            if let Some(previous) = earlier.vote()
-                && contradict(&previous, &vote)
-            {
-                found = Some((
-                    vote.epoch().get(),
-                    Evidence {
-                        offender: peer.clone(),
-                        first: earlier.clone(),
-                        second: signed.clone(),
-                    },
-                ));
-                break;
-            }
+        rounds.retain(|(epoch, view), _| near(epoch.get(), view.get()));
+        let slots = rounds.entry((vote.epoch(), vote.view())).or_default();
+        let earlier = [&slots.notarize, &slots.nullify, &slots.finalize]
+            .into_iter()
+            .flatten()
+            .find(|(kept, _)| contradict(kept, &vote))
+            .map(|(_, kept)| kept.clone());
+        let slot = slots.slot(&vote);
+        if slot.is_none() {
+            *slot = Some((vote.clone(), signed.clone()));
         }
-        // A notarize, a nullify and a finalize are all an honest node sends in a round.
-        if votes.len() < 3 {
-            votes.push(signed);
-        }
-        while rounds.len() > ROUNDS_PER_PEER {
-            rounds.pop_first();
-        }
-        found
+        let earlier = earlier?;
+        self.convicted.insert(peer.clone());
+        self.seen.remove(peer);
+        Some((
+            vote.epoch().get(),
+            Evidence {
+                offender: peer.clone(),
+                first: earlier,
+                second: signed,
+            },
+        ))
     }
 }
 
@@ -711,53 +856,142 @@ pub(crate) mod tests {
         assert!(Evidence::decode(long.encode()).is_err());
     }
 
+    /// A receiver for chain [`TAG`] whose node voted in epoch 0 up to `view`, and the peers it
+    /// blocked.
+    fn checking(view: u64) -> (Checking, Arc<Mutex<Vec<ed25519::PublicKey>>>) {
+        let blocked = Arc::new(Mutex::new(Vec::new()));
+        let record = blocked.clone();
+        let rounds = OwnRounds::default();
+        rounds.voted(0, view);
+        let checking = Checking {
+            tag: TAG,
+            rounds,
+            detector: Detector::default(),
+            pending: Pending::default(),
+            block: Box::new(move |peer| record.lock().unwrap().push(peer.clone())),
+        };
+        (checking, blocked)
+    }
+
+    /// `message` as `key` sends it: signed for chain [`TAG`].
+    fn wire(key: &ed25519::PrivateKey, message: &[u8]) -> IoBuf {
+        let mut bytes = message.to_vec();
+        bytes.extend_from_slice(&SignedVote::sign(key, &TAG, message).signature.encode());
+        IoBuf::from(bytes)
+    }
+
     #[test]
     fn a_receiver_keeps_a_peer_contradicting_itself_once() {
         let committee = Committee::new();
-        let peer = committee.keys[2].public_key();
-        let mut detector = Detector::default();
-        let sign = |message: &[u8]| SignedVote::sign(&committee.keys[2], &TAG, message);
-        assert!(
-            detector
-                .observe(&peer, sign(&committee.notarize(2, 0, 3, 1)))
-                .is_none()
-        );
+        let key = &committee.keys[2];
+        let peer = key.public_key();
+        let (mut checking, blocked) = checking(5);
+        let mut send = |message: Vec<u8>| {
+            let body = checking.accept(&peer, &wire(key, &message));
+            assert_eq!(body.as_ref().map(|b| b.as_ref()), Some(&message[..]));
+            checking.pending.len()
+        };
+        assert_eq!(send(committee.notarize(2, 0, 3, 1)), 0);
         // A rebroadcast and a timeout's nullify are no evidence.
-        assert!(
-            detector
-                .observe(&peer, sign(&committee.notarize(2, 0, 3, 1)))
-                .is_none()
+        assert_eq!(send(committee.notarize(2, 0, 3, 1)), 0);
+        assert_eq!(send(committee.nullify(2, 0, 3)), 0);
+        assert_eq!(
+            send(committee.notarize(2, 0, 3, 2)),
+            1,
+            "two proposals in a round"
         );
-        assert!(
-            detector
-                .observe(&peer, sign(&committee.nullify(2, 0, 3)))
-                .is_none()
-        );
-        let (epoch, evidence) = detector
-            .observe(&peer, sign(&committee.notarize(2, 0, 3, 2)))
-            .expect("a second proposal notarized in one round");
-        assert_eq!((epoch, evidence.check(&TAG)), (0, Ok(0)));
-        // Nullify and finalize of one round, in either order.
-        assert!(
-            detector
-                .observe(&peer, sign(&committee.finalize(2, 0, 7, 1)))
-                .is_none()
-        );
-        let (_, evidence) = detector
-            .observe(&peer, sign(&committee.nullify(2, 0, 7)))
-            .expect("a finalize and a nullify of one round");
-        assert_eq!(evidence.check(&TAG), Ok(0));
-        // Only the latest rounds of a peer are remembered.
-        for view in 10..10 + ROUNDS_PER_PEER as u64 {
-            detector.observe(&peer, sign(&committee.nullify(2, 0, view)));
+        let pending = checking.pending.select(0, |_, _| true);
+        assert_eq!(pending[0].check(&TAG), Ok(0));
+        assert!(blocked.lock().unwrap().is_empty());
+
+        // Nullify and finalize of one round, in either order, from two other peers.
+        for (who, first, second) in [
+            (
+                1,
+                committee.finalize(1, 0, 4, 1),
+                committee.nullify(1, 0, 4),
+            ),
+            (
+                3,
+                committee.nullify(3, 0, 6),
+                committee.finalize(3, 0, 6, 1),
+            ),
+        ] {
+            let key = &committee.keys[who];
+            checking.accept(&key.public_key(), &wire(key, &first));
+            checking.accept(&key.public_key(), &wire(key, &second));
         }
+        assert_eq!(checking.pending.select(0, |_, _| true).len(), 3);
+    }
+
+    /// Filler cannot hide a contradiction: votes far from the rounds this node votes in are
+    /// passed on unrecorded (another epoch, a view beyond the window), and a round keeps one
+    /// vote of each kind, so distinct nullifies do not push out a notarize.
+    #[test]
+    fn filler_of_other_epochs_views_or_kinds_does_not_hide_a_contradiction() {
+        let committee = Committee::new();
+        let key = &committee.keys[1];
+        let peer = key.public_key();
+        let (mut checking, blocked) = checking(3);
+        checking.accept(&peer, &wire(key, &committee.notarize(1, 0, 3, 1)));
+        for view in 1..=4 * VIEW_WINDOW {
+            checking.accept(&peer, &wire(key, &committee.nullify(1, 1 << 40, view)));
+            checking.accept(&peer, &wire(key, &committee.nullify(1, 0, 1_000 + view)));
+        }
+        for who in [0, 2, 3] {
+            checking.accept(&peer, &wire(key, &committee.nullify(who, 0, 3)));
+        }
+        checking.accept(&peer, &wire(key, &committee.notarize(1, 0, 3, 2)));
+        assert!(blocked.lock().unwrap().is_empty());
+        assert_eq!(checking.pending.len(), 1, "the contradiction was kept");
         assert!(
-            detector
-                .observe(&peer, sign(&committee.notarize(2, 0, 3, 3)))
-                .is_none(),
-            "round 3 was forgotten"
+            checking.detector.seen.is_empty(),
+            "a convicted peer's votes are let go"
         );
-        assert!(detector.seen[&peer].len() <= ROUNDS_PER_PEER);
+
+        // Rounds of a peer this node's view has moved past are forgotten as it moves.
+        let other = &committee.keys[2];
+        checking.accept(
+            &other.public_key(),
+            &wire(other, &committee.notarize(2, 0, 3, 1)),
+        );
+        checking.rounds.voted(0, 3 + 2 * VIEW_WINDOW);
+        checking.accept(
+            &other.public_key(),
+            &wire(other, &committee.notarize(2, 0, 3 + 2 * VIEW_WINDOW, 1)),
+        );
+        assert_eq!(checking.detector.seen[&other.public_key()].len(), 1);
+    }
+
+    /// Only votes near this node's rounds cost a signature check, once per distinct message:
+    /// a replay of a checked vote and anything far off are passed on without one.
+    #[test]
+    fn replays_and_far_votes_cost_no_signature_check() {
+        let committee = Committee::new();
+        let key = &committee.keys[1];
+        let peer = key.public_key();
+        let (mut checking, blocked) = checking(3);
+        let vote = committee.finalize(1, 0, 3, 1);
+        checking.accept(&peer, &wire(key, &vote));
+        // The same bytes with a signature that does not verify: known, so not checked again.
+        let mut replay = vote.clone();
+        replay.extend_from_slice(&[0; SIGNATURE_BYTES]);
+        assert!(checking.accept(&peer, &IoBuf::from(replay)).is_some());
+        // A far-off vote with a bad signature is not looked at.
+        let mut far = committee.finalize(1, 7, 3, 1);
+        far.extend_from_slice(&[0; SIGNATURE_BYTES]);
+        assert!(checking.accept(&peer, &IoBuf::from(far)).is_some());
+        assert!(blocked.lock().unwrap().is_empty());
+        let rounds = 2_000u32;
+        let replay = wire(key, &vote);
+        let started = std::time::Instant::now();
+        for _ in 0..rounds {
+            checking.accept(&peer, &replay);
+        }
+        eprintln!(
+            "a replayed vote costs the receiver {:?}",
+            started.elapsed() / rounds
+        );
     }
 
     #[test]
@@ -821,14 +1055,7 @@ pub(crate) mod tests {
     #[test]
     fn a_message_its_sender_did_not_sign_is_dropped_and_the_sender_blocked() {
         let committee = Committee::new();
-        let blocked = Arc::new(Mutex::new(Vec::new()));
-        let record = blocked.clone();
-        let mut checking = Checking {
-            tag: TAG,
-            detector: Detector::default(),
-            pending: Pending::default(),
-            block: Box::new(move |peer| record.lock().unwrap().push(peer.clone())),
-        };
+        let (mut checking, blocked) = checking(1);
         let vote = committee.notarize(0, 0, 1, 1);
         let signed = |key: &ed25519::PrivateKey, tag: &Digest| {
             let mut message = vote.clone();
@@ -836,19 +1063,111 @@ pub(crate) mod tests {
             IoBuf::from(message)
         };
         let sender = committee.keys[0].public_key();
-        // Signed by its sender for this chain: passed on without the signature.
-        let accepted = checking.accept(&sender, &signed(&committee.keys[0], &TAG));
-        assert_eq!(accepted.as_ref().map(|body| body.as_ref()), Some(&vote[..]));
-        assert!(blocked.lock().unwrap().is_empty());
-        // Unsigned, too short to hold a signature, signed by another key or for another chain.
+        // Too short to hold a signature, signed by another key or for another chain.
         for message in [
-            IoBuf::from(vote.clone()),
             IoBuf::from(vec![1; SIGNATURE_BYTES - 1]),
             signed(&committee.keys[1], &TAG),
             signed(&committee.keys[0], &Digest([1; 32])),
         ] {
             assert!(checking.accept(&sender, &message).is_none());
         }
-        assert_eq!(*blocked.lock().unwrap(), vec![sender; 4]);
+        assert_eq!(*blocked.lock().unwrap(), vec![sender.clone(); 3]);
+        // Unsigned: without what it took for a signature it is no vote, and goes on to simplex
+        // as the undecodable bytes it is.
+        let unsigned = checking.accept(&sender, &IoBuf::from(vote.clone())).unwrap();
+        assert_eq!(unsigned.as_ref(), &vote[..vote.len() - SIGNATURE_BYTES]);
+        // Signed by its sender for this chain: passed on without the signature.
+        let accepted = checking.accept(&sender, &signed(&committee.keys[0], &TAG));
+        assert_eq!(accepted.as_ref().map(|body| body.as_ref()), Some(&vote[..]));
+        assert_eq!(blocked.lock().unwrap().len(), 3);
+    }
+
+    /// Pieces against 256 keys contradicting themselves in the next epoch give way to real
+    /// evidence of the current one.
+    #[test]
+    fn next_epoch_pieces_do_not_crowd_out_evidence_for_the_current_epoch() {
+        let committee = Committee::new();
+        let pending = Pending::default();
+        for seed in 0..MAX_PENDING as u64 {
+            let mut piece = committee.evidence(
+                0,
+                &TAG,
+                &committee.notarize(0, 6, 3, 1),
+                &committee.notarize(0, 6, 3, 2),
+            );
+            piece.offender = ed25519::PrivateKey::from_seed(10_000 + seed).public_key();
+            pending.add(6, piece);
+        }
+        let real = committee.evidence(
+            1,
+            &TAG,
+            &committee.notarize(1, 5, 3, 1),
+            &committee.notarize(1, 5, 3, 2),
+        );
+        pending.add(5, real.clone());
+        assert_eq!(pending.len(), MAX_PENDING);
+        assert_eq!(pending.select(5, |_, _| true), vec![real]);
+    }
+
+    /// Mutated evidence never panics decoding or checking, and what the receiver keeps is what
+    /// `Evidence::check` accepts after a block's encoding.
+    #[test]
+    fn mutated_evidence_never_panics_and_kept_evidence_checks() {
+        let committee = Committee::new();
+        let mut pieces = Vec::new();
+        for (who, a, b) in [
+            (
+                0,
+                committee.notarize(0, 0, 3, 1),
+                committee.notarize(0, 0, 3, 2),
+            ),
+            (
+                1,
+                committee.finalize(1, 0, 4, 1),
+                committee.finalize(1, 0, 4, 2),
+            ),
+            (
+                2,
+                committee.nullify(2, 0, 5),
+                committee.finalize(2, 0, 5, 1),
+            ),
+            (
+                3,
+                committee.finalize(3, 0, 6, 1),
+                committee.nullify(3, 0, 6),
+            ),
+        ] {
+            let (mut checking, _) = checking(4);
+            let key = &committee.keys[who];
+            checking.accept(&key.public_key(), &wire(key, &a));
+            checking.accept(&key.public_key(), &wire(key, &b));
+            let piece = checking.pending.select(0, |_, _| true).pop().expect("kept");
+            let decoded = Evidence::decode(piece.encode()).unwrap();
+            assert_eq!(decoded.check(&TAG), Ok(0));
+            pieces.push(piece);
+        }
+        // A xorshift generator: reproducible, and enough to scatter the damage.
+        let mut state = 0x9e37_79b9_7f4a_7c15u64;
+        let mut next = move |bound: usize| {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            (state >> 16) as usize % bound.max(1)
+        };
+        for round in 0..20_000 {
+            let mut bytes = pieces[round % pieces.len()].encode().to_vec();
+            for _ in 0..1 + next(4) {
+                let at = next(bytes.len());
+                bytes[at] = next(256) as u8;
+            }
+            if next(8) == 0 {
+                let keep = next(bytes.len());
+                bytes.truncate(keep);
+            }
+            if let Ok(piece) = Evidence::decode(bytes::Bytes::from(bytes)) {
+                let _ = piece.check(&TAG);
+                let _ = piece.epoch();
+            }
+        }
     }
 }

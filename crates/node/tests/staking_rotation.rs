@@ -233,6 +233,16 @@ impl Sim {
         key: &ed25519::PrivateKey,
         prefix: &str,
     ) -> (Handle<()>, NodeState<deterministic::Context>) {
+        self.start_configured(key, prefix, node_config(prefix.to_string(), key))
+            .await
+    }
+
+    async fn start_configured(
+        &self,
+        key: &ed25519::PrivateKey,
+        prefix: &str,
+        config: NodeConfig,
+    ) -> (Handle<()>, NodeState<deterministic::Context>) {
         let control = self.oracle.control(key.public_key());
         let mut channels = Vec::new();
         for (id, quota) in common::consensus_channels() {
@@ -245,7 +255,7 @@ impl Sim {
             &self.oracle,
             channels,
             monitor,
-            node_config(prefix.to_string(), key),
+            config,
         )
         .await
     }
@@ -459,6 +469,104 @@ fn every_validator_restarted_just_before_an_epochs_final_block_carries_on() {
             for node in &restarted {
                 assert!(node.app.audit_failures().is_empty(), "seed {seed}");
             }
+        });
+    }
+}
+
+/// A member that sends a second, contradictory notarize after each of its own (both signed with
+/// its node key, as every vote is): the first contradiction an honest validator receives
+/// reaches a block, and every ledger burns 5% of its 500 EQA bond once (each honest peer blocks
+/// it at its first contradiction, so it contradicts itself to nobody again), bans its key and
+/// starts its unbonding. The committees fixed after that leave it out, the key passes to the
+/// other three, and they carry the chain on.
+#[test]
+fn an_equivocating_member_is_slashed_once_and_leaves_the_committee() {
+    const EQUIVOCATOR: usize = 2;
+    /// Slashed in epoch 0, it is off the committees from epoch 3 (fixed by epoch 1's first
+    /// block); the run ends a few blocks into epoch 5.
+    const OUT_EPOCH: u64 = 3;
+    const LAST_EPOCH: u64 = 5;
+    for seed in common::seeds_or_count(&SEEDS, "EQUA_STAKING_SEEDS") {
+        let config = deterministic::Config::new()
+            .with_seed(seed)
+            .with_timeout(Some(Duration::from_secs(1_800)));
+        deterministic::Runner::new(config).start(|context| async move {
+            let keys = common::validator_keys(VALIDATORS);
+            let everyone: Vec<_> = keys.iter().map(|key| key.public_key()).collect();
+            let sim = Sim::start(&context, &everyone, &everyone).await;
+            let mut honest = Vec::new();
+            let mut handles = Vec::new();
+            for (index, key) in keys.iter().enumerate() {
+                let prefix = format!("validator-{index}");
+                let mut config = node_config(prefix.clone(), key);
+                if index == EQUIVOCATOR {
+                    config.app = config.app.with_vote_equivocation();
+                }
+                let (handle, node) = sim.start_configured(key, &prefix, config).await;
+                handles.push(handle);
+                if index != EQUIVOCATOR {
+                    honest.push(node);
+                }
+            }
+            let end = LAST_EPOCH * EPOCH_BLOCKS + 5;
+            sim.advance_to(&honest.iter().collect::<Vec<_>>(), end)
+                .await;
+
+            let bad = &everyone[EQUIVOCATOR];
+            let mut pieces = 0;
+            for height in 1..=end {
+                let block = honest[0]
+                    .marshal
+                    .get_block(Identifier::Height(Height::new(height)))
+                    .await
+                    .unwrap_or_else(|| panic!("seed {seed}: block {height}"));
+                for node in &honest[1..] {
+                    let theirs = node
+                        .marshal
+                        .get_block(Identifier::Height(Height::new(height)))
+                        .await
+                        .unwrap_or_else(|| panic!("seed {seed}: block {height} everywhere"));
+                    assert_eq!(theirs.digest(), block.digest(), "seed {seed}: {height}");
+                }
+                for evidence in &block.inner().evidence {
+                    assert_eq!(&evidence.offender, bad, "seed {seed}: block {height}");
+                    pieces += 1;
+                }
+                if height / EPOCH_BLOCKS >= OUT_EPOCH {
+                    assert_ne!(
+                        &block.inner().context.leader,
+                        bad,
+                        "seed {seed}: block {height} led by the slashed validator"
+                    );
+                }
+            }
+            assert_eq!(pieces, 1, "seed {seed}: one piece of evidence carried");
+            for node in &honest {
+                assert!(
+                    node.app.audit_failures().is_empty(),
+                    "seed {seed}: {:?}",
+                    node.app.audit_failures()
+                );
+                let finalized = node.app.finalized().expect("finalized");
+                let store = &*finalized.store;
+                let owner = staking::Db::node_key_owner(store, &node_account(bad))
+                    .expect("the key is registered");
+                let record = staking::Db::validator(store, &owner).expect("a validator");
+                assert_eq!(record.slashed, 25_000_000_000, "seed {seed}");
+                assert_eq!(record.bond, 475_000_000_000, "seed {seed}");
+                assert!(record.unbonding.is_some(), "seed {seed}: unbonding");
+                assert_eq!(
+                    staking::Db::slash(store, &node_account(bad), 0),
+                    Some(25_000_000_000),
+                    "seed {seed}: slashed for epoch 0"
+                );
+                let epoch = finalized.height / EPOCH_BLOCKS;
+                let committee = staking::epoch_committee(store, epoch).expect("kept");
+                let seated: Vec<_> = committee.members.iter().map(|m| m.node_key).collect();
+                assert_eq!(seated.len(), 3, "seed {seed}: {seated:?}");
+                assert!(!seated.contains(&node_account(bad)), "seed {seed}");
+            }
+            drop(handles);
         });
     }
 }

@@ -158,10 +158,11 @@ impl EngineDefinition for Sim {
                 &context,
                 "votes",
                 (
-                    SignedSender::new(sender, self.keys[index].clone(), tag),
+                    SignedSender::new(sender, self.keys[index].clone(), tag, Default::default()),
                     SignedReceiver::new(
                         receiver,
                         tag,
+                        Default::default(),
                         Default::default(),
                         oracle.control(public_key.clone()),
                     ),
