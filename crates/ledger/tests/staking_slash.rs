@@ -422,3 +422,41 @@ fn the_slash_share_is_checked_at_genesis() {
     }
     assert_eq!(staking::StakingParams::defaults(9).slash_bps, 500);
 }
+
+/// An offense arriving in the very block whose transaction withdraws the offender's bond: the
+/// slash runs first, the withdrawal returns only what is left, and conservation holds.
+#[test]
+fn a_slash_in_the_withdrawing_block_burns_before_the_withdrawal() {
+    let mut chain = chain(500);
+    assert_eq!(
+        submit(&mut chain, 3, StakingCall::Unbond(Nothing)).outcome,
+        Outcome::Success
+    );
+    // Find the first block in which the withdrawal succeeds, on a clone.
+    let mut waited = 0;
+    loop {
+        let mut probe = chain_clone(&chain);
+        probe.advance_ms(1_000);
+        if submit(&mut probe, 3, StakingCall::Withdraw(Nothing)).outcome == Outcome::Success {
+            break;
+        }
+        chain.advance_ms(1_000);
+        chain.apply(&[]);
+        waited += 1;
+        assert!(waited < 20 * L, "never withdrawable");
+    }
+    chain.advance_ms(1_000);
+    let bond = validator(&chain, 3).bond;
+    let balance = chain.balance(3, AssetId::NATIVE);
+    let tx = chain.tx(3, Call::Staking(StakingCall::Withdraw(Nothing)));
+    let mut context = chain.next_context();
+    context.offenses = vec![offense(3, 0)];
+    let receipts = chain.apply_with(&context, &[tx]);
+    assert_eq!(receipts[0].outcome, Outcome::Success, "{:?}", receipts[0]);
+    let burned = Db::slash(&chain.store, &node_key(3), 0).expect("settled");
+    assert!(burned > 0, "the slash ran before the withdrawal");
+    assert_eq!(
+        chain.balance(3, AssetId::NATIVE),
+        balance + bond - burned - receipts[0].fee_paid
+    );
+}

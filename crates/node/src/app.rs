@@ -1386,4 +1386,95 @@ mod tests {
             "slashed once per epoch"
         );
     }
+
+    /// A chain restarted from a new genesis (as every data-format change requires) with the
+    /// old `node.toml` files keeps its chain id and consensus key (threat model G16), but not
+    /// its genesis state, so not its chain tag: a vote an honest validator signed on the old
+    /// chain and its vote of the same epoch and view on the new one are no evidence.
+    #[test]
+    fn votes_of_a_relaunched_chain_are_no_evidence_on_the_new_one() {
+        use crate::evidence::tests::Committee;
+        use ledger::Genesis;
+        let committee = Committee::new();
+        let genesis_at = |time_ms: u64| {
+            let mut text = ledger::testing::staking_genesis_text(
+                "min_bond = \"100\"\ncommittee_size = 4\nmax_candidates = 8\nblocks_per_epoch = 16",
+                4,
+            );
+            for (index, key) in committee.keys.iter().enumerate() {
+                text.push_str(&ledger::testing::validator_entry(
+                    index as u64,
+                    &AccountId::from_public_key(&key.public_key()),
+                    &format!("127.0.0.1:{}", 9_000 + index),
+                    "100",
+                ));
+            }
+            let mut genesis = Genesis::from_toml(&text).unwrap();
+            genesis.params = ledger::testing::test_params();
+            genesis.genesis_time_ms = time_ms;
+            // The same dealt key on both chains (the old node.toml files).
+            genesis.consensus_key = Some("ab".repeat(48));
+            genesis
+        };
+        let old = TestChain::from_genesis(&genesis_at(GENESIS_TIME_MS));
+        let old_app = App::new(old.store.clone(), GENESIS_TIME_MS, AppConfig::default());
+        // Relaunched a week later from a new genesis file.
+        let relaunch = GENESIS_TIME_MS + 7 * 24 * 3_600 * 1_000;
+        let chain = TestChain::from_genesis(&genesis_at(relaunch));
+        let app = App::new(chain.store.clone(), relaunch, AppConfig::default());
+        let parent = chain.store;
+        let leader = ed25519::PrivateKey::from_seed(7).public_key();
+        let mut block = app.genesis_block().clone();
+        block.context.leader = leader.clone();
+        block.proposer = AccountId::from_public_key(&leader);
+        block.parent = app.genesis_block().digest();
+        block.height = Height::new(1);
+        block.timestamp_ms = relaunch + 1_000;
+        assert_ne!(
+            old_app.genesis_block().digest(),
+            app.genesis_block().digest(),
+            "two different chains"
+        );
+        block.context.round = Round::new(commonware_consensus::types::Epoch::zero(), View::new(1));
+        // Honest validator 1 notarized block 1 at epoch 0 view 3 on the old chain, and block 2
+        // at epoch 0 view 3 on the new one: each under its own chain's tag.
+        let honest = &committee.keys[1];
+        let on_old = crate::evidence::SignedVote::sign(
+            honest,
+            &old_app.chain_tag(),
+            &committee.notarize(1, 0, 3, 1),
+        );
+        let on_new = crate::evidence::SignedVote::sign(
+            honest,
+            &app.chain_tag(),
+            &committee.notarize(1, 0, 3, 2),
+        );
+        block.evidence = vec![crate::evidence::Evidence {
+            offender: honest.public_key(),
+            first: on_old,
+            second: on_new,
+        }];
+        let verdict = app.verify(&parent, &block, Finality::Candidate);
+        if let Ok(execution) = &verdict {
+            let store: &MemoryStore = &execution.executed.store;
+            let owner = ledger::staking::Db::node_key_owner(
+                store,
+                &AccountId::from_public_key(&honest.public_key()),
+            )
+            .unwrap();
+            let record = ledger::staking::Db::validator(store, &owner).unwrap();
+            panic!(
+                "a vote of the old chain slashed an honest validator on the new one: {} burned, \
+                 unbonding {}, key banned {} (chain tags equal: {})",
+                record.slashed,
+                record.unbonding.is_some(),
+                ledger::staking::Db::banned(
+                    store,
+                    &AccountId::from_public_key(&honest.public_key())
+                ),
+                old_app.chain_tag() == app.chain_tag()
+            );
+        }
+        assert!(matches!(verdict, Err(InvalidBlock::Header(_))));
+    }
 }

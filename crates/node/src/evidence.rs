@@ -326,13 +326,20 @@ impl OwnRounds {
     }
 
     /// Whether a vote of `epoch` and `view` is within [`VIEW_WINDOW`] of the latest view this
-    /// node voted in in that epoch.
+    /// node voted in in that epoch, or among the first views of the epoch after the latest it
+    /// voted in (epoch 0 before it voted at all): peers' first votes of an epoch may arrive
+    /// before this node's own.
     fn near(&self, epoch: u64, view: u64) -> bool {
-        self.0
-            .lock()
-            .expect("lock")
-            .get(&epoch)
-            .is_some_and(|latest| view.abs_diff(*latest) <= VIEW_WINDOW)
+        let rounds = self.0.lock().expect("lock");
+        match rounds.get(&epoch) {
+            Some(latest) => view.abs_diff(*latest) <= VIEW_WINDOW,
+            None => {
+                let next = rounds
+                    .last_key_value()
+                    .map_or(0, |(latest, _)| latest.saturating_add(1));
+                epoch == next && view <= VIEW_WINDOW
+            }
+        }
     }
 }
 
@@ -963,6 +970,32 @@ pub(crate) mod tests {
         assert_eq!(checking.detector.seen[&other.public_key()].len(), 1);
     }
 
+    /// A peer's votes in the first views of an epoch are compared before this node has voted
+    /// in it (its first votes of an epoch may come before this node's own), and only there.
+    #[test]
+    fn the_first_views_of_the_next_epoch_are_compared_before_this_node_votes() {
+        let committee = Committee::new();
+        let key = &committee.keys[1];
+        let rounds = OwnRounds::default();
+        assert!(rounds.near(0, 1) && rounds.near(0, VIEW_WINDOW));
+        assert!(!rounds.near(0, VIEW_WINDOW + 1) && !rounds.near(1, 1));
+        rounds.voted(0, 40);
+        assert!(rounds.near(0, 40 - VIEW_WINDOW) && rounds.near(0, 40 + VIEW_WINDOW));
+        assert!(!rounds.near(0, 39 - VIEW_WINDOW) && !rounds.near(0, 41 + VIEW_WINDOW));
+        assert!(rounds.near(1, 1) && !rounds.near(1, VIEW_WINDOW + 1) && !rounds.near(2, 1));
+        let (mut checking, _) = checking(40);
+        checking.rounds = rounds;
+        checking.accept(
+            &key.public_key(),
+            &wire(key, &committee.notarize(1, 1, 1, 1)),
+        );
+        checking.accept(
+            &key.public_key(),
+            &wire(key, &committee.notarize(1, 1, 1, 2)),
+        );
+        assert_eq!(checking.pending.select(1, |_, _| true).len(), 1);
+    }
+
     /// Only votes near this node's rounds cost a signature check, once per distinct message:
     /// a replay of a checked vote and anything far off are passed on without one.
     #[test]
@@ -1074,7 +1107,9 @@ pub(crate) mod tests {
         assert_eq!(*blocked.lock().unwrap(), vec![sender.clone(); 3]);
         // Unsigned: without what it took for a signature it is no vote, and goes on to simplex
         // as the undecodable bytes it is.
-        let unsigned = checking.accept(&sender, &IoBuf::from(vote.clone())).unwrap();
+        let unsigned = checking
+            .accept(&sender, &IoBuf::from(vote.clone()))
+            .unwrap();
         assert_eq!(unsigned.as_ref(), &vote[..vote.len() - SIGNATURE_BYTES]);
         // Signed by its sender for this chain: passed on without the signature.
         let accepted = checking.accept(&sender, &signed(&committee.keys[0], &TAG));

@@ -248,6 +248,23 @@ impl Property<ed25519::PublicKey, Validator> for AgreementAndConservation {
                 // out what the ledger refused. (A restarted validator keeps only the blocks
                 // it finalized since, so look at those it has.)
                 let mut seen = 0u64;
+                // No honest run ever carries evidence (every validator here is honest,
+                // crashes and partitions included).
+                for height in 1..=finalized.height {
+                    if let Some(block) = validator
+                        .0
+                        .marshal
+                        .get_block(Identifier::Height(Height::new(height)))
+                        .await
+                        && !block.inner().evidence.is_empty()
+                    {
+                        return Err(format!(
+                            "validator {index}: block {height} carries evidence against an \
+                             honest validator: {:?}",
+                            block.inner().evidence
+                        ));
+                    }
+                }
                 for height in 1..=self.height {
                     let Some(block) = validator.0.app.block(height) else {
                         continue;

@@ -477,14 +477,14 @@ fn every_validator_restarted_just_before_an_epochs_final_block_carries_on() {
 /// its node key, as every vote is): the first contradiction an honest validator receives
 /// reaches a block, and every ledger burns 5% of its 500 EQA bond once (each honest peer blocks
 /// it at its first contradiction, so it contradicts itself to nobody again), bans its key and
-/// starts its unbonding. The committees fixed after that leave it out, the key passes to the
-/// other three, and they carry the chain on.
+/// starts its unbonding. The newcomer registering in the first blocks takes its seat: the
+/// committee of epoch 3, fixed by epoch 1's first block, leaves the slashed member out (a
+/// committee never shrinks below four), so it signs nothing from epoch 4, and the others carry
+/// the chain on without it.
 #[test]
 fn an_equivocating_member_is_slashed_once_and_leaves_the_committee() {
     const EQUIVOCATOR: usize = 2;
-    /// Slashed in epoch 0, it is off the committees from epoch 3 (fixed by epoch 1's first
-    /// block); the run ends a few blocks into epoch 5.
-    const OUT_EPOCH: u64 = 3;
+    const OUT_EPOCH: u64 = 4;
     const LAST_EPOCH: u64 = 5;
     for seed in common::seeds_or_count(&SEEDS, "EQUA_STAKING_SEEDS") {
         let config = deterministic::Config::new()
@@ -492,8 +492,12 @@ fn an_equivocating_member_is_slashed_once_and_leaves_the_committee() {
             .with_timeout(Some(Duration::from_secs(1_800)));
         deterministic::Runner::new(config).start(|context| async move {
             let keys = common::validator_keys(VALIDATORS);
-            let everyone: Vec<_> = keys.iter().map(|key| key.public_key()).collect();
-            let sim = Sim::start(&context, &everyone, &everyone).await;
+            let everyone: Vec<_> = keys
+                .iter()
+                .map(|key| key.public_key())
+                .chain([newcomer_key().public_key()])
+                .collect();
+            let sim = Sim::start(&context, &everyone, &everyone[..VALIDATORS as usize]).await;
             let mut honest = Vec::new();
             let mut handles = Vec::new();
             for (index, key) in keys.iter().enumerate() {
@@ -508,12 +512,16 @@ fn an_equivocating_member_is_slashed_once_and_leaves_the_committee() {
                     honest.push(node);
                 }
             }
+            let (newcomer_handle, newcomer) = sim.start_node(&newcomer_key(), "newcomer").await;
+            handles.push(newcomer_handle);
+            honest.push(newcomer);
             let end = LAST_EPOCH * EPOCH_BLOCKS + 5;
             sim.advance_to(&honest.iter().collect::<Vec<_>>(), end)
                 .await;
 
             let bad = &everyone[EQUIVOCATOR];
             let mut pieces = 0;
+            let mut led_by_newcomer = 0;
             for height in 1..=end {
                 let block = honest[0]
                     .marshal
@@ -532,15 +540,17 @@ fn an_equivocating_member_is_slashed_once_and_leaves_the_committee() {
                     assert_eq!(&evidence.offender, bad, "seed {seed}: block {height}");
                     pieces += 1;
                 }
+                let leader = &block.inner().context.leader;
                 if height / EPOCH_BLOCKS >= OUT_EPOCH {
                     assert_ne!(
-                        &block.inner().context.leader,
-                        bad,
-                        "seed {seed}: block {height} led by the slashed validator"
+                        leader, bad,
+                        "seed {seed}: block {height} led by the slashed"
                     );
                 }
+                led_by_newcomer += usize::from(*leader == newcomer_key().public_key());
             }
             assert_eq!(pieces, 1, "seed {seed}: one piece of evidence carried");
+            assert!(led_by_newcomer > 0, "seed {seed}: the newcomer led blocks");
             for node in &honest {
                 assert!(
                     node.app.audit_failures().is_empty(),
@@ -563,8 +573,9 @@ fn an_equivocating_member_is_slashed_once_and_leaves_the_committee() {
                 let epoch = finalized.height / EPOCH_BLOCKS;
                 let committee = staking::epoch_committee(store, epoch).expect("kept");
                 let seated: Vec<_> = committee.members.iter().map(|m| m.node_key).collect();
-                assert_eq!(seated.len(), 3, "seed {seed}: {seated:?}");
+                assert_eq!(seated.len(), 4, "seed {seed}: {seated:?}");
                 assert!(!seated.contains(&node_account(bad)), "seed {seed}");
+                assert!(seated.contains(&node_account(&newcomer_key().public_key())));
             }
             drop(handles);
         });

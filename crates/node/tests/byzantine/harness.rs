@@ -154,6 +154,44 @@ impl EngineDefinition for Sim {
             // honest nodes hear it (and hold it to what it signs).
             let (sender, receiver) = channels.next().expect("votes");
             let tag = node::evidence::chain_tag(&self.genesis_store());
+            if self.misbehaviour == Misbehaviour::ShieldedConflicter {
+                // Signed nullifies of a far epoch and of far views of epoch 0, re-sent every
+                // 100 ms, to push its real rounds out of the honest receivers' memory.
+                use commonware_codec::{Encode as _, varint::UInt};
+                use commonware_consensus::{
+                    simplex::types::{Nullify, Vote},
+                    types::{Round, View},
+                };
+                use commonware_p2p::{CheckedSender as _, LimitedSender as _};
+                const FAR: u64 = 1 << 40;
+                let filler: Vec<Vec<u8>> = (1..=64u64)
+                    .flat_map(|view| [(FAR, view), (0, 1_000 + view)])
+                    .map(|(epoch, view)| {
+                        let round = Round::new(Epoch::new(epoch), View::new(view));
+                        let vote: Vote<node::Scheme, Digest> =
+                            Vote::Nullify(Nullify::sign::<Digest>(&scheme, round).unwrap());
+                        let mut message = UInt(epoch).encode().to_vec();
+                        message.extend_from_slice(&vote.encode());
+                        message
+                    })
+                    .collect();
+                let mut shield = SignedSender::new(
+                    sender.clone(),
+                    self.keys[index].clone(),
+                    tag,
+                    Default::default(),
+                );
+                context.child("shield").spawn(move |context| async move {
+                    loop {
+                        for message in &filler {
+                            if let Ok(checked) = shield.check(Recipients::All) {
+                                let _ = checked.send(message.clone(), true);
+                            }
+                        }
+                        context.sleep(Duration::from_millis(100)).await;
+                    }
+                });
+            }
             let votes = epoch_zero(
                 &context,
                 "votes",
@@ -177,11 +215,13 @@ impl EngineDefinition for Sim {
             )
             .await;
             let handle = match self.misbehaviour {
-                Misbehaviour::Conflicter => conflicter::Conflicter::<_, _, Sha256>::new(
-                    context,
-                    conflicter::Config { scheme },
-                )
-                .start(votes),
+                Misbehaviour::Conflicter | Misbehaviour::ShieldedConflicter => {
+                    conflicter::Conflicter::<_, _, Sha256>::new(
+                        context,
+                        conflicter::Config { scheme },
+                    )
+                    .start(votes)
+                }
                 Misbehaviour::CorruptSignatures => conflicter::Conflicter::<_, _, Sha256>::new(
                     context,
                     conflicter::Config {

@@ -110,6 +110,10 @@ enum Misbehaviour {
     Outdated,
     /// Conflicting votes whose signatures do not verify.
     CorruptSignatures,
+    /// The Conflicter, which also sends (signed, every 100 ms) nullifies of a far epoch (glue's
+    /// muxer hands them to its backup channel: simplex never sees them) and of far views, to
+    /// push its real rounds out of the receivers' memory.
+    ShieldedConflicter,
     /// Runs the real node but, as leader, includes a transfer its signer never signed, claiming
     /// its pool had verified the signature.
     ForgedTransactions,
@@ -281,6 +285,17 @@ fn conflicting_votes_are_reported_and_their_sender_blocked() {
     consensus_scenario(
         Misbehaviour::Conflicter,
         &[0, 1, 2, 3, 4, 5],
+        faults_recorded_and_blocked,
+    );
+}
+
+/// A conflicter that floods the honest receivers with votes of far epochs and views is slashed
+/// all the same: they compare only votes near the rounds they vote in.
+#[test]
+fn a_conflicter_shielded_by_far_votes_is_slashed_too() {
+    consensus_scenario(
+        Misbehaviour::ShieldedConflicter,
+        &[0, 1],
         faults_recorded_and_blocked,
     );
 }
