@@ -640,12 +640,18 @@ impl Detector {
         if self.convicted.contains(peer) {
             return Fresh::Convicted;
         }
+        // A vote of a kind the peer already sent in the round is worth a signature check only
+        // if it can contradict the one kept: a notarize or finalize of another proposal.
+        // (Honest rebroadcasts are the same bytes; anything else of the same kind and proposal,
+        // or another nullify, proves nothing.)
         let known = self
             .seen
             .get_mut(peer)
             .and_then(|rounds| rounds.get_mut(&(vote.epoch(), vote.view())))
             .and_then(|slots| slots.slot(vote).as_ref())
-            .is_some_and(|(_, kept)| kept.message.as_ref() == bytes);
+            .is_some_and(|(kept, signed)| {
+                signed.message.as_ref() == bytes || !contradict(kept, vote)
+            });
         if known { Fresh::Known } else { Fresh::New }
     }
 
@@ -1004,17 +1010,27 @@ pub(crate) mod tests {
         let key = &committee.keys[1];
         let peer = key.public_key();
         let (mut checking, blocked) = checking(3);
-        let vote = committee.finalize(1, 0, 3, 1);
+        let vote = committee.notarize(1, 0, 3, 1);
         checking.accept(&peer, &wire(key, &vote));
+        checking.accept(&peer, &wire(key, &committee.nullify(1, 0, 3)));
+        let unsigned = |mut message: Vec<u8>| {
+            message.extend_from_slice(&[0; SIGNATURE_BYTES]);
+            IoBuf::from(message)
+        };
         // The same bytes with a signature that does not verify: known, so not checked again.
-        let mut replay = vote.clone();
-        replay.extend_from_slice(&[0; SIGNATURE_BYTES]);
-        assert!(checking.accept(&peer, &IoBuf::from(replay)).is_some());
-        // A far-off vote with a bad signature is not looked at.
-        let mut far = committee.finalize(1, 7, 3, 1);
-        far.extend_from_slice(&[0; SIGNATURE_BYTES]);
-        assert!(checking.accept(&peer, &IoBuf::from(far)).is_some());
+        // Another nullify of the round, or the notarize of the same proposal with another
+        // attestation: they cannot contradict what was kept, so their signatures are not looked
+        // at either. Nor is a far-off vote's.
+        for message in [
+            vote.clone(),
+            committee.nullify(2, 0, 3),
+            committee.notarize(2, 0, 3, 1),
+            committee.finalize(1, 7, 3, 1),
+        ] {
+            assert!(checking.accept(&peer, &unsigned(message)).is_some());
+        }
         assert!(blocked.lock().unwrap().is_empty());
+        assert!(checking.pending.is_empty());
         let rounds = 2_000u32;
         let replay = wire(key, &vote);
         let started = std::time::Instant::now();
