@@ -1293,16 +1293,8 @@ mod tests {
         assert!(execution.executed.receipts[0].is_success());
     }
 
-    /// A proposal's evidence is checked before a vote: signed by the offender for this chain,
-    /// of an epoch up to the block's, once per offender and epoch, against an offender the
-    /// parent has not slashed for it. Executing the block slashes the offender; a finalized
-    /// block is applied as agreed.
-    #[test]
-    fn evidence_is_checked_before_a_vote_and_slashes_when_executed() {
-        use crate::evidence::{Evidence, EvidenceError, SignedVote, tests::Committee};
-        use commonware_consensus::types::Epoch;
-        use ledger::{Genesis, staking::Db};
-        let committee = Committee::new();
+    /// A chain whose staking module registers `committee`'s node keys, bonded 100 EQA each.
+    fn committee_genesis(committee: &crate::evidence::tests::Committee) -> ledger::Genesis {
         let mut text = ledger::testing::staking_genesis_text(
             "min_bond = \"100\"\ncommittee_size = 4\nmax_candidates = 8\nblocks_per_epoch = 16",
             4,
@@ -1315,8 +1307,22 @@ mod tests {
                 "100",
             ));
         }
-        let mut genesis = Genesis::from_toml(&text).unwrap();
+        let mut genesis = ledger::Genesis::from_toml(&text).unwrap();
         genesis.params = ledger::testing::test_params();
+        genesis
+    }
+
+    /// A proposal's evidence is checked before a vote: signed by the offender for this chain,
+    /// of an epoch up to the block's, once per offender and epoch, against an offender the
+    /// parent has not slashed for it. Executing the block slashes the offender; a finalized
+    /// block is applied as agreed.
+    #[test]
+    fn evidence_is_checked_before_a_vote_and_slashes_when_executed() {
+        use crate::evidence::{Evidence, EvidenceError, SignedVote, tests::Committee};
+        use commonware_consensus::types::Epoch;
+        use ledger::staking::Db;
+        let committee = Committee::new();
+        let genesis = committee_genesis(&committee);
         let (app, parent, mut block) = child_of(TestChain::from_genesis(&genesis));
         let tag = app.chain_tag();
         block.context.round = Round::new(Epoch::zero(), View::new(1));
@@ -1394,23 +1400,9 @@ mod tests {
     #[test]
     fn votes_of_a_relaunched_chain_are_no_evidence_on_the_new_one() {
         use crate::evidence::tests::Committee;
-        use ledger::Genesis;
         let committee = Committee::new();
         let genesis_at = |time_ms: u64| {
-            let mut text = ledger::testing::staking_genesis_text(
-                "min_bond = \"100\"\ncommittee_size = 4\nmax_candidates = 8\nblocks_per_epoch = 16",
-                4,
-            );
-            for (index, key) in committee.keys.iter().enumerate() {
-                text.push_str(&ledger::testing::validator_entry(
-                    index as u64,
-                    &AccountId::from_public_key(&key.public_key()),
-                    &format!("127.0.0.1:{}", 9_000 + index),
-                    "100",
-                ));
-            }
-            let mut genesis = Genesis::from_toml(&text).unwrap();
-            genesis.params = ledger::testing::test_params();
+            let mut genesis = committee_genesis(&committee);
             genesis.genesis_time_ms = time_ms;
             // The same dealt key on both chains (the old node.toml files).
             genesis.consensus_key = Some("ab".repeat(48));

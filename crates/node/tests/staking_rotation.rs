@@ -285,6 +285,36 @@ impl Sim {
     }
 }
 
+/// Blocks 1 to `end` as every one of `nodes` holds them, which must be the same blocks.
+async fn same_blocks(
+    nodes: &[&NodeState<deterministic::Context>],
+    end: u64,
+    seed: u64,
+) -> Vec<node::Block> {
+    let mut blocks = Vec::new();
+    for height in 1..=end {
+        let block = nodes[0]
+            .marshal
+            .get_block(Identifier::Height(Height::new(height)))
+            .await
+            .unwrap_or_else(|| panic!("seed {seed}: block {height}"));
+        for node in &nodes[1..] {
+            let theirs = node
+                .marshal
+                .get_block(Identifier::Height(Height::new(height)))
+                .await
+                .unwrap_or_else(|| panic!("seed {seed}: block {height} everywhere"));
+            assert_eq!(
+                theirs.digest(),
+                block.digest(),
+                "seed {seed}: block {height}"
+            );
+        }
+        blocks.push(block.inner().clone());
+    }
+    blocks
+}
+
 /// Who may lead blocks of `epoch`: the genesis validators until the newcomer's committee
 /// signs (epoch 4: registered in epoch 0, elected for epoch 3 by epoch 1's first block, it
 /// receives its share in epoch 3), then with it, and without the leaver once its last
@@ -361,26 +391,9 @@ fn a_validator_joins_by_staking_another_leaves_and_a_crash_spans_a_boundary() {
 
             // Same blocks everywhere, each led by a member of its epoch's signers.
             let mut led_by_newcomer = 0;
-            for height in 1..=end {
-                let block = running[0]
-                    .marshal
-                    .get_block(Identifier::Height(Height::new(height)))
-                    .await
-                    .unwrap_or_else(|| panic!("seed {seed}: block {height}"));
-                for node in &running[1..] {
-                    let theirs = node
-                        .marshal
-                        .get_block(Identifier::Height(Height::new(height)))
-                        .await
-                        .unwrap_or_else(|| panic!("seed {seed}: block {height} everywhere"));
-                    assert_eq!(
-                        theirs.digest(),
-                        block.digest(),
-                        "seed {seed}: block {height}"
-                    );
-                }
+            for (height, block) in (1..).zip(same_blocks(&running, end, seed).await) {
                 let epoch = height / EPOCH_BLOCKS;
-                let leader = &block.inner().context.leader;
+                let leader = &block.context.leader;
                 assert!(
                     signers(epoch).contains(leader),
                     "seed {seed}: block {height} of epoch {epoch} led by {leader}, not a signer"
@@ -522,25 +535,13 @@ fn an_equivocating_member_is_slashed_once_and_leaves_the_committee() {
             let bad = &everyone[EQUIVOCATOR];
             let mut pieces = 0;
             let mut led_by_newcomer = 0;
-            for height in 1..=end {
-                let block = honest[0]
-                    .marshal
-                    .get_block(Identifier::Height(Height::new(height)))
-                    .await
-                    .unwrap_or_else(|| panic!("seed {seed}: block {height}"));
-                for node in &honest[1..] {
-                    let theirs = node
-                        .marshal
-                        .get_block(Identifier::Height(Height::new(height)))
-                        .await
-                        .unwrap_or_else(|| panic!("seed {seed}: block {height} everywhere"));
-                    assert_eq!(theirs.digest(), block.digest(), "seed {seed}: {height}");
-                }
-                for evidence in &block.inner().evidence {
+            let honest_refs: Vec<_> = honest.iter().collect();
+            for (height, block) in (1..).zip(same_blocks(&honest_refs, end, seed).await) {
+                for evidence in &block.evidence {
                     assert_eq!(&evidence.offender, bad, "seed {seed}: block {height}");
                     pieces += 1;
                 }
-                let leader = &block.inner().context.leader;
+                let leader = &block.context.leader;
                 if height / EPOCH_BLOCKS >= OUT_EPOCH {
                     assert_ne!(
                         leader, bad,
