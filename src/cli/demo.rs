@@ -72,6 +72,7 @@ impl Demo {
             seeded: true,
             randomness: [0; 32],
             offenses: Vec::new(),
+            next_holders: None,
         };
         let signed: Vec<SignedTransaction> = txs.iter().map(|(_, tx)| tx.clone()).collect();
         let receipts =

@@ -61,6 +61,7 @@ fn boundary(c: &mut Criterion) {
             seeded: true,
             randomness: [0; 32],
             offenses: Vec::new(),
+            next_holders: None,
         };
         group.bench_with_input(
             BenchmarkId::from_parameter(candidates),

@@ -335,6 +335,27 @@ fn check_epochs(store: &MemoryStore) -> Result<(), IndexError> {
             }
         }
     }
+    // Holders named by an epoch's final block are kept from it until the first block of the
+    // epoch after next: at most for the current epoch and the one before.
+    let mut holders = std::collections::BTreeMap::new();
+    for (key, value) in store.scan_prefix(&[table::HOLDERS]) {
+        let epoch = key
+            .get(1..)
+            .and_then(|bytes| <[u8; 8]>::try_from(bytes).ok())
+            .map(u64::from_be_bytes)
+            .ok_or_else(|| IndexError(format!("malformed holders key {}", hex(key))))?;
+        let named: EpochCommittee = decode(value).map_err(|e| {
+            IndexError(format!(
+                "the holders after epoch {epoch} do not decode: {e}"
+            ))
+        })?;
+        if epoch.saturating_add(1) < current || epoch > current {
+            return Err(IndexError(format!(
+                "at epoch {current} the holders after epoch {epoch} are still kept"
+            )));
+        }
+        holders.insert(epoch, named);
+    }
     for (_, value) in store.scan_prefix(&[table::VALIDATOR]) {
         let validator: staking::Validator = decode(value)
             .map_err(|e| IndexError(format!("a validator record does not decode: {e}")))?;
@@ -348,9 +369,13 @@ fn check_epochs(store: &MemoryStore) -> Result<(), IndexError> {
             continue;
         };
         let consistent = match validator.served_until_ms {
+            // On the committee of its last epoch, or among the holders that epoch's final block
+            // named (a failed resharing's carried-forward holders).
             None => kept
                 .get(&last)
-                .is_some_and(|c| c.members.iter().any(|m| m.account == validator.account)),
+                .into_iter()
+                .chain(holders.get(&last))
+                .any(|c| c.members.iter().any(|m| m.account == validator.account)),
             // Marked by the first block of epoch `last + 2` with its own time.
             Some(served) => last.saturating_add(2) <= current && served <= last_ms,
         };

@@ -162,9 +162,28 @@ fn begin_block(
             }
         }
     }
-    // The block's proven offenses (the node passes none yet: see `BlockContext::offenses`),
-    // after the epoch's step (which reads the registry as it stood before this block). On an overlay each, like a call: a bug that panics in one
-    // drops that slash alone and the block goes on.
+    // In an epoch's final block, who holds shares in the next epoch (the resharing's outcome).
+    // On an overlay: a bug that panics drops the step alone and the block goes on.
+    if context.next_holders.is_some() {
+        let mut overlay = Overlay::new(store);
+        let run = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            crate::staking::record_holders(&mut overlay, context)
+        }));
+        match run {
+            Ok(()) => overlay.commit(),
+            Err(panic) => {
+                drop(overlay);
+                tracing::error!(
+                    height = context.height,
+                    panic = panic_message(&panic),
+                    "recording the next epoch's share holders panicked; its writes were dropped"
+                );
+            }
+        }
+    }
+    // The block's proven offenses (see `BlockContext::offenses`), after the epoch's step
+    // (which reads the registry as it stood before this block). On an overlay each, like a
+    // call: a bug that panics in one drops that slash alone and the block goes on.
     for offense in &context.offenses {
         let mut overlay = Overlay::new(store);
         let run = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {

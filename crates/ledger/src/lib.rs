@@ -73,6 +73,12 @@ pub struct BlockContext {
     /// builds the context must have checked attributable evidence (the node: votes signed by
     /// node keys, `node::evidence`).
     pub offenses: Vec<Offense>,
+    /// In an epoch's final block, the node keys that hold shares of the chain key in the next
+    /// epoch, as consensus agreed on them (the resharing's outcome: the elected committee when
+    /// it succeeded, the previous holders carried forward when it failed); `None` in every other
+    /// block. Each holder that is a validator serves through that epoch, so its bond stays
+    /// locked while it signs (see [`staking::record_holders`]).
+    pub next_holders: Option<Vec<AccountId>>,
 }
 
 /// A validator's proven fault: its node key signed contradictory votes in consensus epoch

@@ -113,6 +113,7 @@ impl TestChain {
             seeded: true,
             randomness: types::hash(b"EQUA_TEST_RANDOMNESS", &[&height.to_be_bytes()]).0,
             offenses: Vec::new(),
+            next_holders: None,
         }
     }
 

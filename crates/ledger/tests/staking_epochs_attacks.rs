@@ -180,6 +180,7 @@ fn context(height: u64, timestamp_ms: u64) -> BlockContext {
         seeded: true,
         randomness: [0; 32],
         offenses: Vec::new(),
+        next_holders: None,
     }
 }
 

@@ -138,6 +138,7 @@ async fn run_on(context: tokio::Context, records: u64, blocks: u64, per_block: u
             seeded: true,
             randomness: [height as u8; 32],
             offenses: Vec::new(),
+            next_holders: None,
         };
         let known = vec![true; txs.len()];
         let start = Instant::now();

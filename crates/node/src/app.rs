@@ -497,6 +497,7 @@ impl App {
                 .iter()
                 .filter_map(|evidence| Some(evidence.offense(evidence.epoch()?)))
                 .collect(),
+            next_holders: next_holders(block),
         }
     }
 
@@ -616,6 +617,28 @@ impl App {
             return Err("block exceeds transaction limits".into());
         }
         Ok(())
+    }
+}
+
+/// Who holds shares of the chain key in the next epoch, when `block` is an epoch's final block:
+/// the players of the output its epoch info carries (the resharing's outcome, as consensus
+/// agreed on it). `None` for every other block, the genesis block's epoch 0 info included.
+fn next_holders(block: &Block) -> Option<Vec<AccountId>> {
+    // A payload's first byte names its kind: 1 is an epoch info (glue's `Payload`). Dealer
+    // logs are not decoded here.
+    let reshare = block.reshare.as_ref()?;
+    if block.height.get() == 0 || reshare.bytes().first() != Some(&1) {
+        return None;
+    }
+    match reshare.payload()? {
+        commonware_glue::dkg::types::Payload::EpochInfo(info) => Some(
+            info.output
+                .players()
+                .iter()
+                .map(AccountId::from_public_key)
+                .collect(),
+        ),
+        commonware_glue::dkg::types::Payload::DealerLog(_) => None,
     }
 }
 

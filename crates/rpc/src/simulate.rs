@@ -98,6 +98,7 @@ pub fn next_block(store: &(impl Store + ?Sized), now_ms: u64) -> BlockContext {
         seeded: true,
         randomness: [0; 32],
         offenses: Vec::new(),
+        next_holders: None,
     }
 }
 

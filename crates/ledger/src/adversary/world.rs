@@ -331,6 +331,7 @@ impl<'a> World<'a> {
             )
             .0,
             offenses: block.offenses.clone(),
+            next_holders: None,
         };
         let mut next: BTreeMap<AccountId, u64> = BTreeMap::new();
         let mut nonces_before = BTreeMap::new();

@@ -595,6 +595,7 @@ pub fn register_at_genesis(
         seeded: true,
         randomness: [0; 32],
         offenses: Vec::new(),
+        next_holders: None,
     };
     enlist(store, &params, &context, validator, &mut Vec::new())
 }
@@ -875,6 +876,47 @@ pub fn open_epochs(store: &mut (impl Store + ?Sized)) {
     }
 }
 
+/// What an epoch's final block does with the next epoch's share holders it names
+/// (`BlockContext::next_holders`): each one that is a validator serves through that epoch, as a
+/// member of this epoch's committee does (its last epoch becomes this one, and a release already
+/// marked is taken back), and the holders are kept until the step that releases them (the first
+/// block of the epoch after next, with this epoch's committee). When this epoch's resharing
+/// succeeded the holders are this epoch's committee, whose members serve that long already, and
+/// nothing changes; when it failed they are the previous holders, who sign on, and their bonds
+/// stay locked while they do.
+pub fn record_holders(store: &mut (impl Store + ?Sized), context: &BlockContext) {
+    let Some(holders) = &context.next_holders else {
+        return;
+    };
+    let Some(params) = params::try_load(store) else {
+        return;
+    };
+    let epoch = params.epoch_of(context.height);
+    let mut members: Vec<Member> = Vec::new();
+    for node_key in holders {
+        let Some(mut validator) =
+            Db::node_key_owner(store, node_key).and_then(|account| Db::validator(store, &account))
+        else {
+            continue;
+        };
+        if members.iter().any(|m| m.account == validator.account)
+            || members.len() >= usize::from(params::MAX_COMMITTEE)
+        {
+            continue;
+        }
+        if validator.last_epoch.is_none_or(|last| last < epoch) {
+            validator.last_epoch = Some(epoch);
+            validator.served_until_ms = None;
+            Db::put_validator(store, &validator);
+        }
+        members.push(Member {
+            account: validator.account,
+            node_key: validator.node_key,
+        });
+    }
+    Db::put_holders(store, epoch, &EpochCommittee { members });
+}
+
 /// How far back an epoch's first block looks for committees to retire: beyond the one two
 /// epochs back, those a failed step left behind (see [`carry_over`]).
 const RETIRE_LOOKBACK: u64 = 8;
@@ -907,16 +949,28 @@ fn epoch_step(store: &mut (impl Store + ?Sized), context: &BlockContext, elect: 
     // failed to run at all.
     let retire = epoch.saturating_sub(RETIRE_LOOKBACK.saturating_add(1))..epoch.saturating_sub(1);
     for ended in retire.rev() {
-        if let Some(committee) = Db::epoch_committee(store, ended) {
-            for member in &committee.members {
-                if let Some(mut validator) = Db::validator(store, &member.account)
-                    && validator.last_epoch == Some(ended)
-                {
-                    validator.served_until_ms = Some(context.timestamp_ms);
-                    Db::put_validator(store, &validator);
-                }
+        // The committee of `ended`, and those who held shares after it (the same validators
+        // unless that epoch's resharing failed; see `record_holders`).
+        let committee = Db::epoch_committee(store, ended);
+        let holders = Db::holders(store, ended);
+        for member in committee
+            .iter()
+            .chain(holders.iter())
+            .flat_map(|c| &c.members)
+        {
+            if let Some(mut validator) = Db::validator(store, &member.account)
+                && validator.last_epoch == Some(ended)
+                && validator.served_until_ms.is_none()
+            {
+                validator.served_until_ms = Some(context.timestamp_ms);
+                Db::put_validator(store, &validator);
             }
+        }
+        if committee.is_some() {
             Db::delete_epoch_committee(store, ended);
+        }
+        if holders.is_some() {
+            Db::delete_holders(store, ended);
         }
     }
     let ahead = epoch.saturating_add(LOOKAHEAD_EPOCHS);

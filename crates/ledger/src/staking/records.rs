@@ -22,6 +22,9 @@ pub mod table {
     /// A node key proven to have signed contradictory votes, keyed by the key: it never
     /// registers again, as a validator or as a full node.
     pub const BANNED: u8 = 0x58;
+    /// Who holds shares of the chain key in the epoch after the one keyed (8 bytes,
+    /// big-endian), as that epoch's final block named them, until the step that releases them.
+    pub const HOLDERS: u8 = 0x59;
 }
 
 fn key_slash(node_key: &AccountId, epoch: u64) -> Vec<u8> {
@@ -35,6 +38,13 @@ fn key_slash(node_key: &AccountId, epoch: u64) -> Vec<u8> {
 fn key_epoch(epoch: u64) -> Vec<u8> {
     let mut key = Vec::with_capacity(9);
     key.push(table::EPOCH_COMMITTEE);
+    key.extend_from_slice(&epoch.to_be_bytes());
+    key
+}
+
+fn key_holders(epoch: u64) -> Vec<u8> {
+    let mut key = Vec::with_capacity(9);
+    key.push(table::HOLDERS);
     key.extend_from_slice(&epoch.to_be_bytes());
     key
 }
@@ -274,5 +284,19 @@ impl Db {
 
     pub fn delete_epoch_committee(store: &mut (impl Store + ?Sized), epoch: u64) {
         store.delete(&key_epoch(epoch));
+    }
+
+    /// The validators holding shares in the epoch after `epoch`, as `epoch`'s final block named
+    /// them (those that are validators), while kept.
+    pub fn holders(store: &(impl Store + ?Sized), epoch: u64) -> Option<EpochCommittee> {
+        read(store, &key_holders(epoch))
+    }
+
+    pub fn put_holders(store: &mut (impl Store + ?Sized), epoch: u64, holders: &EpochCommittee) {
+        write(store, &key_holders(epoch), holders);
+    }
+
+    pub fn delete_holders(store: &mut (impl Store + ?Sized), epoch: u64) {
+        store.delete(&key_holders(epoch));
     }
 }
