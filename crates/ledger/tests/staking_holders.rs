@@ -80,7 +80,11 @@ fn a_resharing_that_succeeded_changes_no_release() {
     assert_eq!(validator(&chain, 5).last_epoch, Some(2));
     assert_eq!(validator(&chain, 5).served_until_ms, Some(first_of_four));
     for index in 1..=4 {
-        assert_eq!(validator(&chain, index).served_until_ms, None, "still seated");
+        assert_eq!(
+            validator(&chain, index).served_until_ms,
+            None,
+            "still seated"
+        );
     }
     assert!(Db::holders(&chain.store, 3).is_some(), "kept until epoch 5");
     advance(&mut chain, 5 * L, &committee);

@@ -226,6 +226,9 @@ pub struct App {
     evidence: crate::evidence::Pending,
     /// What this chain's node keys sign votes under ([`crate::evidence::chain_tag`]).
     chain_tag: Digest,
+    /// The rounds this node entered, for the vote channel's receiver to compare peers' votes
+    /// near them: every block proposed, verified or finalized here enters its round.
+    rounds: crate::evidence::OwnRounds,
     /// Changes every block this node proposes, after executing it (a byzantine leader).
     #[cfg(feature = "fault-injection")]
     tamper: Option<ProposalTampering>,
@@ -273,6 +276,7 @@ impl App {
             seed_verifier: None,
             evidence: crate::evidence::Pending::default(),
             chain_tag,
+            rounds: crate::evidence::OwnRounds::default(),
             #[cfg(feature = "fault-injection")]
             tamper: None,
             #[cfg(feature = "fault-injection")]
@@ -308,6 +312,12 @@ impl App {
     /// What this chain's node keys sign their votes under.
     pub fn chain_tag(&self) -> Digest {
         self.chain_tag
+    }
+
+    /// The rounds this node entered (shared with the vote channel, see
+    /// [`crate::evidence::OwnRounds`]).
+    pub fn own_rounds(&self) -> crate::evidence::OwnRounds {
+        self.rounds.clone()
     }
 
     /// The seeds this application proposes with; consensus's reporter records into them.
@@ -529,6 +539,10 @@ impl App {
         block: &Block,
         finality: Finality,
     ) -> Result<Execution, InvalidBlock> {
+        self.rounds.entered(
+            block.context.round.epoch().get(),
+            block.context.round.view().get(),
+        );
         self.check_header(block, parent)
             .map_err(InvalidBlock::Header)?;
         // A finalized block's evidence was checked by the validators that finalized it.
@@ -821,6 +835,8 @@ where
             }
         };
         let context_epoch = context.round.epoch().get();
+        self.rounds
+            .entered(context_epoch, context.round.view().get());
         let mut block = Block {
             proposer: AccountId::from_public_key(&context.leader),
             context,

@@ -521,6 +521,7 @@ where
     let seeds = app.seeds();
     let pending_evidence = app.pending_evidence();
     let chain_tag = app.chain_tag();
+    let vote_rounds = app.own_rounds();
     let vote_signer = signer.clone();
     #[cfg(feature = "fault-injection")]
     let equivocate_votes = app.equivocates_votes();
@@ -911,7 +912,7 @@ where
     use crate::evidence::{SignedReceiver, SignedSender};
     let (vote_sender, vote_receiver) = channels.votes;
     let plain = |(sender, receiver)| (SignedSender::plain(sender), SignedReceiver::plain(receiver));
-    let own_rounds = crate::evidence::OwnRounds::default();
+    let own_rounds = vote_rounds;
     let vote_sender = SignedSender::new(vote_sender, vote_signer, chain_tag, own_rounds.clone());
     #[cfg(feature = "fault-injection")]
     let vote_sender = if equivocate_votes {

@@ -57,6 +57,8 @@ const MAX_PENDING: usize = 256;
 /// authenticates their sender; simplex ignores far views), so a peer cannot push its real
 /// rounds out of the receiver's memory, nor make it verify signatures on replays of old ones.
 pub const VIEW_WINDOW: u64 = 16;
+/// How many views after the latest one this node entered a peer's vote is compared in.
+pub const VIEW_AHEAD: u64 = 64;
 
 /// The bytes a signature adds to every vote-channel message.
 pub const SIGNATURE_BYTES: usize = ed25519::Signature::SIZE;
@@ -250,54 +252,68 @@ fn contradict(first: &ConsensusVote, second: &ConsensusVote) -> bool {
     }
 }
 
-/// Evidence waiting for a block: one piece per offender, the one of the earliest epoch (which
-/// a block can carry soonest), for at most [`MAX_PENDING`] offenders. Keyed by offender alone so
-/// that a peer contradicting itself in many made-up epochs takes one place, not many.
+/// Evidence waiting for a block: one piece per offender and epoch, at most
+/// [`MAX_PIECES_PER_OFFENDER`] per offender (its earliest epochs, which blocks can carry
+/// soonest) and [`MAX_PENDING`] in all (a piece of the latest epoch gives way to an earlier one).
+/// The receiver compares votes of three epochs at most, so an offender has no more to give.
 #[derive(Clone, Debug, Default)]
-pub struct Pending(Arc<Mutex<BTreeMap<AccountId, (u64, Evidence)>>>);
+pub struct Pending(Arc<Mutex<BTreeMap<(AccountId, u64), Evidence>>>);
+
+/// The most pieces against one offender a node keeps: one per epoch the receiver compares.
+pub const MAX_PIECES_PER_OFFENDER: usize = 3;
 
 impl Pending {
-    /// Keeps `evidence` of `epoch` unless a piece of an epoch no later against its offender is
-    /// kept, or as many offenders as a node keeps are.
-    pub fn add(&self, epoch: u64, evidence: Evidence) {
+    /// Keeps `evidence` of `epoch`; whether it is kept (it was already, or it took a place).
+    pub fn add(&self, epoch: u64, evidence: Evidence) -> bool {
         let mut pending = self.0.lock().expect("lock");
         let offender = AccountId::from_public_key(&evidence.offender);
-        if let Some(kept) = pending.get_mut(&offender) {
-            if kept.0 > epoch {
-                *kept = (epoch, evidence);
-            }
-            return;
+        if pending.contains_key(&(offender, epoch)) {
+            return true;
         }
-        if pending.len() >= MAX_PENDING {
-            // Full: the piece of the latest epoch gives way to one of an earlier epoch.
-            let latest = pending
-                .iter()
-                .max_by_key(|(_, (of, _))| *of)
-                .map(|(offender, (of, _))| (*offender, *of));
+        let theirs = pending.range((offender, 0)..=(offender, u64::MAX)).count();
+        // When full, the latest piece (of this offender, or of all) gives way to an earlier one.
+        let full = if theirs >= MAX_PIECES_PER_OFFENDER {
+            Some(
+                pending
+                    .range((offender, 0)..=(offender, u64::MAX))
+                    .map(|(key, _)| *key)
+                    .max_by_key(|(_, of)| *of),
+            )
+        } else if pending.len() >= MAX_PENDING {
+            Some(pending.keys().copied().max_by_key(|(_, of)| *of))
+        } else {
+            None
+        };
+        if let Some(latest) = full {
             match latest {
-                Some((latest, of)) if of > epoch => {
+                Some(latest) if latest.1 > epoch => {
                     pending.remove(&latest);
                 }
-                _ => return,
+                _ => return false,
             }
         }
-        pending.insert(offender, (epoch, evidence));
+        pending.insert((offender, epoch), evidence);
+        true
     }
 
-    /// Up to [`MAX_BLOCK_EVIDENCE`] pieces of epochs up to `epoch` (a block's) for which
-    /// `wanted` holds (the parent state has not slashed them). Drops the pieces of earlier
-    /// epochs `wanted` refuses, and every piece of an epoch after the next one; a refused piece
-    /// of the block's own epoch stays, for a block on another branch.
+    /// Up to [`MAX_BLOCK_EVIDENCE`] pieces of epochs up to `epoch` (a block's), earliest first,
+    /// for which `wanted` holds (the parent state has not slashed them). Drops the pieces of
+    /// earlier epochs `wanted` refuses, and every piece of an epoch after the next one; a
+    /// refused piece of the block's own epoch stays, for a block on another branch.
     pub fn select(&self, epoch: u64, wanted: impl Fn(u64, &AccountId) -> bool) -> Vec<Evidence> {
         let mut pending = self.0.lock().expect("lock");
-        pending.retain(|offender, (of, _)| {
+        pending.retain(|(offender, of), _| {
             *of <= epoch.saturating_add(1) && (*of >= epoch || wanted(*of, offender))
         });
-        pending
+        let mut ready: Vec<_> = pending
             .iter()
-            .filter(|(offender, (of, _))| *of <= epoch && wanted(*of, offender))
+            .filter(|((offender, of), _)| *of <= epoch && wanted(*of, offender))
+            .collect();
+        ready.sort_by_key(|((offender, of), _)| (*of, *offender));
+        ready
+            .into_iter()
             .take(MAX_BLOCK_EVIDENCE)
-            .map(|(_, (_, evidence))| evidence.clone())
+            .map(|(_, evidence)| evidence.clone())
             .collect()
     }
 
@@ -310,13 +326,15 @@ impl Pending {
     }
 }
 
-/// The latest view this node voted in, per epoch (the two latest epochs): the sender records
-/// each vote it signs, and the receiver compares only peers' votes near these rounds.
+/// The latest view this node entered, per epoch (the two latest epochs): it voted there
+/// ([`SignedSender`] records each vote it signs), or its application proposed, verified or
+/// finalized a block of that round. The receiver compares only peers' votes near these rounds.
 #[derive(Clone, Debug, Default)]
 pub struct OwnRounds(Arc<Mutex<BTreeMap<u64, u64>>>);
 
 impl OwnRounds {
-    fn voted(&self, epoch: u64, view: u64) {
+    /// Records that this node is at least at `view` of `epoch`.
+    pub fn entered(&self, epoch: u64, view: u64) {
         let mut rounds = self.0.lock().expect("lock");
         let latest = rounds.entry(epoch).or_default();
         *latest = (*latest).max(view);
@@ -325,19 +343,23 @@ impl OwnRounds {
         }
     }
 
-    /// Whether a vote of `epoch` and `view` is within [`VIEW_WINDOW`] of the latest view this
-    /// node voted in in that epoch, or among the first views of the epoch after the latest it
-    /// voted in (epoch 0 before it voted at all): peers' first votes of an epoch may arrive
-    /// before this node's own.
+    /// Whether a vote of `epoch` and `view` is near the latest view this node entered in that
+    /// epoch ([`VIEW_WINDOW`] before it to [`VIEW_AHEAD`] after it: a node catching up sees
+    /// peers' votes of views it has not reached), or among the first views of the epoch after
+    /// the latest it entered (epoch 0 before it entered any): peers' first votes of an epoch
+    /// may arrive before this node enters it.
     fn near(&self, epoch: u64, view: u64) -> bool {
         let rounds = self.0.lock().expect("lock");
         match rounds.get(&epoch) {
-            Some(latest) => view.abs_diff(*latest) <= VIEW_WINDOW,
+            Some(latest) => {
+                view.saturating_add(VIEW_WINDOW) >= *latest
+                    && view <= latest.saturating_add(VIEW_AHEAD)
+            }
             None => {
                 let next = rounds
                     .last_key_value()
                     .map_or(0, |(latest, _)| latest.saturating_add(1));
-                epoch == next && view <= VIEW_WINDOW
+                epoch == next && view <= VIEW_AHEAD
             }
         }
     }
@@ -430,7 +452,7 @@ impl<'a, S: LimitedSender + 'a> CheckedSender for SignedChecked<'a, S> {
         };
         let message = message.into().coalesce();
         if let Some(vote) = decode_vote(&bytes::Bytes::copy_from_slice(message.as_ref())) {
-            rounds.voted(vote.epoch().get(), vote.view().get());
+            rounds.entered(vote.epoch().get(), vote.view().get());
         }
         let signature = key.sign(
             SIGNED_VOTE_NAMESPACE,
@@ -594,7 +616,12 @@ impl Checking {
             .observe(peer, vote, signed, |epoch, view| rounds.near(epoch, view))
         {
             tracing::warn!(%peer, epoch, "byzantine peer: signed contradictory votes");
-            self.pending.add(epoch, evidence);
+            if !self.pending.add(epoch, evidence) {
+                // Not kept: keep watching the peer in that epoch.
+                self.detector
+                    .convicted
+                    .remove(&(peer.clone(), Epoch::new(epoch)));
+            }
         }
         Some(body)
     }
@@ -614,7 +641,7 @@ enum Fresh {
 #[derive(Default)]
 struct Detector {
     seen: BTreeMap<ed25519::PublicKey, BTreeMap<(Epoch, View), Slots>>,
-    convicted: std::collections::BTreeSet<ed25519::PublicKey>,
+    convicted: std::collections::BTreeSet<(ed25519::PublicKey, Epoch)>,
 }
 
 /// A peer's first notarize, nullify and finalize of one round.
@@ -637,7 +664,7 @@ impl Slots {
 
 impl Detector {
     fn fresh(&mut self, peer: &ed25519::PublicKey, vote: &ConsensusVote, bytes: &[u8]) -> Fresh {
-        if self.convicted.contains(peer) {
+        if self.convicted.contains(&(peer.clone(), vote.epoch())) {
             return Fresh::Convicted;
         }
         // A vote of a kind the peer already sent in the round is worth a signature check only
@@ -678,8 +705,16 @@ impl Detector {
             *slot = Some((vote.clone(), signed.clone()));
         }
         let earlier = earlier?;
-        self.convicted.insert(peer.clone());
-        self.seen.remove(peer);
+        let epoch = vote.epoch();
+        // Convicted for this epoch only (the ledger slashes once per key and epoch); near
+        // covers at most three epochs, so older convictions are let go.
+        self.convicted
+            .retain(|(who, of)| who != peer || of.get().saturating_add(3) >= epoch.get());
+        self.convicted.insert((peer.clone(), epoch));
+        rounds.retain(|(of, _), _| *of != epoch);
+        if rounds.is_empty() {
+            self.seen.remove(peer);
+        }
         Some((
             vote.epoch().get(),
             Evidence {
@@ -875,7 +910,7 @@ pub(crate) mod tests {
         let blocked = Arc::new(Mutex::new(Vec::new()));
         let record = blocked.clone();
         let rounds = OwnRounds::default();
-        rounds.voted(0, view);
+        rounds.entered(0, view);
         let checking = Checking {
             tag: TAG,
             rounds,
@@ -968,7 +1003,7 @@ pub(crate) mod tests {
             &other.public_key(),
             &wire(other, &committee.notarize(2, 0, 3, 1)),
         );
-        checking.rounds.voted(0, 3 + 2 * VIEW_WINDOW);
+        checking.rounds.entered(0, 3 + 2 * VIEW_WINDOW);
         checking.accept(
             &other.public_key(),
             &wire(other, &committee.notarize(2, 0, 3 + 2 * VIEW_WINDOW, 1)),
@@ -983,12 +1018,12 @@ pub(crate) mod tests {
         let committee = Committee::new();
         let key = &committee.keys[1];
         let rounds = OwnRounds::default();
-        assert!(rounds.near(0, 1) && rounds.near(0, VIEW_WINDOW));
-        assert!(!rounds.near(0, VIEW_WINDOW + 1) && !rounds.near(1, 1));
-        rounds.voted(0, 40);
-        assert!(rounds.near(0, 40 - VIEW_WINDOW) && rounds.near(0, 40 + VIEW_WINDOW));
-        assert!(!rounds.near(0, 39 - VIEW_WINDOW) && !rounds.near(0, 41 + VIEW_WINDOW));
-        assert!(rounds.near(1, 1) && !rounds.near(1, VIEW_WINDOW + 1) && !rounds.near(2, 1));
+        assert!(rounds.near(0, 1) && rounds.near(0, VIEW_AHEAD));
+        assert!(!rounds.near(0, VIEW_AHEAD + 1) && !rounds.near(1, 1));
+        rounds.entered(0, 40);
+        assert!(rounds.near(0, 40 - VIEW_WINDOW) && rounds.near(0, 40 + VIEW_AHEAD));
+        assert!(!rounds.near(0, 39 - VIEW_WINDOW) && !rounds.near(0, 41 + VIEW_AHEAD));
+        assert!(rounds.near(1, 1) && !rounds.near(1, VIEW_AHEAD + 1) && !rounds.near(2, 1));
         let (mut checking, _) = checking(40);
         checking.rounds = rounds;
         checking.accept(
@@ -1044,7 +1079,7 @@ pub(crate) mod tests {
     }
 
     #[test]
-    fn pending_keeps_the_earliest_piece_per_offender_until_slashed() {
+    fn pending_keeps_a_piece_per_offender_and_epoch_earliest_first_until_slashed() {
         let committee = Committee::new();
         let pending = Pending::default();
         let piece = |who: usize, epoch: u64| {
@@ -1056,49 +1091,51 @@ pub(crate) mod tests {
             )
         };
         let key = |who: usize| AccountId::from_public_key(&committee.keys[who].public_key());
-        // Made-up epochs take one place per offender, and an earlier piece replaces them.
+        // Made-up epochs take at most three places per offender; earlier pieces replace later
+        // ones, and a piece later than all three is refused.
         for epoch in [1_000, 7, 900] {
-            pending.add(epoch, piece(1, epoch));
+            assert!(pending.add(epoch, piece(1, epoch)));
         }
-        pending.add(2, piece(1, 2));
-        pending.add(5, piece(1, 5));
-        pending.add(0, piece(2, 0));
-        assert_eq!(pending.len(), 2);
+        assert!(pending.add(2, piece(1, 2)));
+        assert!(pending.add(5, piece(1, 5)));
+        assert!(!pending.add(8, piece(1, 8)), "later than every piece kept");
+        assert!(pending.add(2, piece(1, 2)), "kept already");
+        assert!(pending.add(0, piece(2, 0)));
+        assert_eq!(pending.len(), 4);
         assert_eq!(pending.select(1, |_, _| true), vec![piece(2, 0)]);
         assert_eq!(
             pending.len(),
             2,
-            "epoch 2's piece waits for a block of epoch 2"
+            "the pieces of epochs after the next are dropped"
         );
         let selected = pending.select(2, |_, offender| *offender != key(2));
         assert_eq!(selected, vec![piece(1, 2)]);
-        assert_eq!(pending.len(), 1);
-        // A piece of an epoch after the next is dropped when a block is built.
-        pending.add(9, piece(3, 9));
-        assert!(pending.select(2, |_, _| true).len() == 1);
-        assert_eq!(pending.len(), 1);
+        assert_eq!(
+            pending.len(),
+            1,
+            "the slashed piece of an earlier epoch is dropped"
+        );
+        // Earliest epochs first, four a block.
+        for who in 0..4 {
+            pending.add(3, piece(who, 3));
+            pending.add(4, piece(who, 4));
+        }
+        let selected = pending.select(4, |_, _| true);
+        assert_eq!(selected.len(), MAX_BLOCK_EVIDENCE);
+        let epochs: Vec<_> = selected.iter().map(Evidence::epoch).collect();
+        assert_eq!(epochs, [Some(2), Some(3), Some(3), Some(3)]);
         // The bound.
         for seed in 0..MAX_PENDING as u64 + 5 {
             let key = ed25519::PrivateKey::from_seed(1_000 + seed);
             pending.add(
-                0,
+                9,
                 Evidence {
                     offender: key.public_key(),
-                    ..piece(1, 0)
+                    ..piece(1, 9)
                 },
             );
         }
         assert_eq!(pending.len(), MAX_PENDING);
-    }
-
-    #[test]
-    fn signed_channel_messages_verify_only_from_their_sender() {
-        let committee = Committee::new();
-        let message = committee.notarize(0, 0, 1, 1);
-        let signed = SignedVote::sign(&committee.keys[0], &TAG, &message);
-        assert!(signed.verify(&committee.keys[0].public_key(), &TAG));
-        assert!(!signed.verify(&committee.keys[1].public_key(), &TAG));
-        assert!(!signed.verify(&committee.keys[0].public_key(), &Digest([0; 32])));
     }
 
     #[test]
@@ -1220,5 +1257,356 @@ pub(crate) mod tests {
                 let _ = piece.epoch();
             }
         }
+    }
+}
+
+/// Attacks on the receiver's memory and conviction rules (`OwnRounds`, `Detector`, `Pending`).
+#[cfg(test)]
+mod receiver_attacks {
+    use super::*;
+    use crate::evidence::tests::Committee;
+
+    const TAG: Digest = Digest([7; 32]);
+
+    fn checking_with(rounds: OwnRounds) -> (Checking, Arc<Mutex<Vec<ed25519::PublicKey>>>) {
+        let blocked = Arc::new(Mutex::new(Vec::new()));
+        let record = blocked.clone();
+        let checking = Checking {
+            tag: TAG,
+            rounds,
+            detector: Detector::default(),
+            pending: Pending::default(),
+            block: Box::new(move |peer| record.lock().unwrap().push(peer.clone())),
+        };
+        (checking, blocked)
+    }
+
+    fn wire(key: &ed25519::PrivateKey, message: &[u8]) -> IoBuf {
+        let mut bytes = message.to_vec();
+        bytes.extend_from_slice(&SignedVote::sign(key, &TAG, message).signature.encode());
+        IoBuf::from(bytes)
+    }
+
+    fn send(checking: &mut Checking, key: &ed25519::PrivateKey, message: &[u8]) {
+        checking.accept(&key.public_key(), &wire(key, message));
+    }
+
+    fn pending_epochs(pending: &Pending) -> Vec<(AccountId, u64)> {
+        pending.0.lock().unwrap().keys().copied().collect()
+    }
+
+    /// convicted-peer rule: a validator slashed for epoch 0 (banned, unbonding, but still
+    /// on the committees already fixed) equivocates again in epoch 1. The ledger slashes once
+    /// per key *and epoch*, but the receiver never looks at a convicted peer again.
+    #[test]
+    fn a_peer_slashed_for_one_epoch_is_caught_again_in_a_later_one() {
+        let committee = Committee::new();
+        let byz = &committee.keys[1];
+        let id = AccountId::from_public_key(&byz.public_key());
+        let rounds = OwnRounds::default();
+        rounds.entered(0, 5);
+        let (mut checking, _) = checking_with(rounds);
+        send(&mut checking, byz, &committee.notarize(1, 0, 5, 1));
+        send(&mut checking, byz, &committee.notarize(1, 0, 5, 2));
+        assert_eq!(checking.pending.select(0, |_, _| true).len(), 1);
+        // Slashed for epoch 0 by a block; the next epoch's first block drops the piece.
+        let slashed = move |epoch: u64, offender: &AccountId| !(epoch == 0 && *offender == id);
+        checking.pending.select(1, slashed);
+        assert!(checking.pending.is_empty());
+        checking.rounds.entered(1, 3);
+        send(&mut checking, byz, &committee.notarize(1, 1, 3, 1));
+        send(&mut checking, byz, &committee.notarize(1, 1, 3, 2));
+        assert!(
+            pending_epochs(&checking.pending).contains(&(id, 1)),
+            "the epoch-1 contradiction of a peer convicted in epoch 0 was not kept"
+        );
+    }
+
+    /// convicted-peer rule abuse: a peer convicts itself on purpose with a contradiction
+    /// the chain refuses (of an epoch it was already slashed for, still near as the previous
+    /// epoch) or postpones (of the next epoch), then equivocates in the current epoch.
+    #[test]
+    fn a_self_conviction_does_not_shield_the_current_epoch() {
+        let committee = Committee::new();
+        let byz = &committee.keys[2];
+        let id = AccountId::from_public_key(&byz.public_key());
+        // (a) Already slashed for epoch 0; the node votes in epoch 1 and still keeps epoch 0.
+        let rounds = OwnRounds::default();
+        rounds.entered(0, 40);
+        rounds.entered(1, 3);
+        let (mut checking, _) = checking_with(rounds);
+        send(&mut checking, byz, &committee.notarize(2, 0, 40, 1));
+        send(&mut checking, byz, &committee.notarize(2, 0, 40, 2));
+        let slashed = move |epoch: u64, offender: &AccountId| !(epoch == 0 && *offender == id);
+        checking.pending.select(1, slashed);
+        send(&mut checking, byz, &committee.notarize(2, 1, 3, 1));
+        send(&mut checking, byz, &committee.notarize(2, 1, 3, 2));
+        let a = pending_epochs(&checking.pending);
+
+        // (b) A next-epoch contradiction first: the current one is never recorded.
+        let rounds = OwnRounds::default();
+        rounds.entered(1, 3);
+        let (mut checking, _) = checking_with(rounds);
+        send(&mut checking, byz, &committee.notarize(2, 2, 1, 1));
+        send(&mut checking, byz, &committee.notarize(2, 2, 1, 2));
+        send(&mut checking, byz, &committee.notarize(2, 1, 3, 1));
+        send(&mut checking, byz, &committee.notarize(2, 1, 3, 2));
+        let b = pending_epochs(&checking.pending);
+        assert_eq!(
+            (a, b),
+            (vec![(id, 1)], vec![(id, 1), (id, 2)]),
+            "(a) refused-piece shield, (b) next-epoch shield: the epoch-1 offense is missing"
+        );
+    }
+
+    /// A node compares from the rounds its application entered, before it votes: a restarted
+    /// node from the blocks it verifies or finalizes, a newcomer from the chain it follows (the
+    /// next epoch's first views too), a node back after several epochs from its latest.
+    #[test]
+    fn a_newcomer_or_restarted_node_compares_before_its_first_vote() {
+        let committee = Committee::new();
+        let byz = &committee.keys[3];
+        let mut kept = Vec::new();
+        for (label, entered, epoch, view) in [
+            ("restarted, epoch 5 view 300", (5, 298), 5, 300),
+            ("newcomer, epoch 5 view 1", (4, 200), 5, 1),
+            ("followed the chain to epoch 5", (5, 0), 5, 1),
+        ] {
+            let rounds = OwnRounds::default();
+            rounds.entered(entered.0, entered.1);
+            let (mut checking, _) = checking_with(rounds);
+            send(&mut checking, byz, &committee.notarize(3, epoch, view, 1));
+            send(&mut checking, byz, &committee.notarize(3, epoch, view, 2));
+            kept.push((label, checking.pending.len()));
+        }
+        assert!(
+            kept.iter().all(|(_, n)| *n == 1),
+            "contradictions missed before the node's first vote: {kept:?}"
+        );
+        // A node that entered nothing yet compares only epoch 0's first views.
+        let (mut checking, _) = checking_with(OwnRounds::default());
+        send(&mut checking, byz, &committee.notarize(3, 5, 300, 1));
+        send(&mut checking, byz, &committee.notarize(3, 5, 300, 2));
+        assert!(checking.pending.is_empty());
+    }
+
+    /// a lagging node catching up: it voted up to view 10, certificates take it to view 40;
+    /// the peer's first notarize of view 40 arrives before this node votes there (not near,
+    /// passed on unrecorded), the second after (near): no evidence.
+    #[test]
+    fn a_node_catching_up_keeps_the_first_half_that_arrived_before_its_vote() {
+        let committee = Committee::new();
+        let byz = &committee.keys[1];
+        let rounds = OwnRounds::default();
+        rounds.entered(0, 10);
+        let (mut checking, _) = checking_with(rounds);
+        send(&mut checking, byz, &committee.notarize(1, 0, 40, 1));
+        checking.rounds.entered(0, 40);
+        send(&mut checking, byz, &committee.notarize(1, 0, 40, 2));
+        assert_eq!(checking.pending.len(), 1, "the lagging node missed it");
+    }
+
+    /// Known-rule ordering: the first notarize of A carries another member's attestation
+    /// (junk for this signer), the second the right one, the third is of B. Also a nullify
+    /// variant first, then a finalize.
+    #[test]
+    fn known_rule_ordering_does_not_hide_a_contradiction() {
+        let committee = Committee::new();
+        let byz = &committee.keys[1];
+        let rounds = OwnRounds::default();
+        rounds.entered(0, 5);
+        let (mut checking, blocked) = checking_with(rounds);
+        send(&mut checking, byz, &committee.notarize(2, 0, 5, 1)); // A, junk attestation
+        send(&mut checking, byz, &committee.notarize(1, 0, 5, 1)); // A, real one
+        send(&mut checking, byz, &committee.notarize(1, 0, 5, 2)); // B
+        let piece = checking.pending.select(0, |_, _| true).pop().expect("kept");
+        assert_eq!(Evidence::decode(piece.encode()).unwrap().check(&TAG), Ok(0));
+        let other = &committee.keys[3];
+        send(&mut checking, other, &committee.nullify(2, 0, 6));
+        send(&mut checking, other, &committee.nullify(3, 0, 6));
+        send(&mut checking, other, &committee.finalize(3, 0, 6, 1));
+        assert_eq!(checking.pending.len(), 2);
+        assert!(blocked.lock().unwrap().is_empty());
+    }
+
+    /// Q2, framing: a byzantine peer relays an honest peer's signed votes as its own, or signs
+    /// votes carrying the honest member's attestation; an honest sequence (rebroadcasts,
+    /// timeout nullify, finalize of the notarized proposal) is no evidence.
+    #[test]
+    fn nobody_frames_an_honest_peer() {
+        let committee = Committee::new();
+        let honest = &committee.keys[0];
+        let byz = &committee.keys[1];
+        let rounds = OwnRounds::default();
+        rounds.entered(0, 5);
+        let (mut checking, blocked) = checking_with(rounds);
+        for view in 3..=6 {
+            send(&mut checking, honest, &committee.notarize(0, 0, view, 1));
+            send(&mut checking, honest, &committee.notarize(0, 0, view, 1));
+            send(&mut checking, honest, &committee.finalize(0, 0, view, 1));
+        }
+        send(&mut checking, honest, &committee.nullify(0, 0, 7));
+        send(&mut checking, honest, &committee.nullify(0, 0, 7));
+        // The honest peer's own signature over its vote, relayed by the byzantine one.
+        let relayed = wire(honest, &committee.notarize(0, 0, 8, 2));
+        assert!(checking.accept(&byz.public_key(), &relayed).is_none());
+        // Votes with the honest member's attestation, signed by the byzantine key.
+        send(&mut checking, byz, &committee.notarize(0, 0, 4, 1));
+        send(&mut checking, byz, &committee.notarize(0, 0, 4, 2));
+        let pending = pending_epochs(&checking.pending);
+        let honest_id = AccountId::from_public_key(&honest.public_key());
+        assert!(pending.iter().all(|(offender, _)| *offender != honest_id));
+        assert_eq!(pending.len(), 1, "the byzantine key is the offender");
+        assert_eq!(*blocked.lock().unwrap(), vec![byz.public_key()]);
+    }
+
+    /// what one peer can make a receiver store and verify: every kind in every near
+    /// round (two kept epochs and the next epoch's first views), plus far filler. Bounded by
+    /// (2 * (2 * VIEW_WINDOW + 1) + VIEW_WINDOW + 1) rounds of 3 votes.
+    #[test]
+    fn what_one_peer_costs_a_receiver_is_bounded() {
+        let committee = Committee::new();
+        let byz = &committee.keys[1];
+        let rounds = OwnRounds::default();
+        rounds.entered(0, 100);
+        rounds.entered(1, 100);
+        let (mut checking, _) = checking_with(rounds);
+        let mut messages = Vec::new();
+        for epoch in 0..=3u64 {
+            for view in 0..=200u64 {
+                messages.push(committee.nullify(1, epoch, view));
+                messages.push(committee.notarize(1, epoch, view.max(1), 1));
+            }
+        }
+        let started = std::time::Instant::now();
+        for message in &messages {
+            send(&mut checking, byz, message);
+        }
+        let stored: usize = checking.detector.seen[&byz.public_key()]
+            .values()
+            .map(|slots| {
+                [&slots.notarize, &slots.nullify, &slots.finalize]
+                    .into_iter()
+                    .flatten()
+                    .count()
+            })
+            .sum();
+        let per_epoch = (VIEW_WINDOW + 1 + VIEW_AHEAD) as usize;
+        let bound = 3 * (2 * per_epoch + VIEW_AHEAD as usize + 1);
+        eprintln!(
+            "{} messages (signing included) in {:?}; {} rounds, {} votes stored, bound {}",
+            messages.len(),
+            started.elapsed(),
+            checking.detector.seen[&byz.public_key()].len(),
+            stored,
+            bound
+        );
+        assert!(stored <= bound);
+        assert!(checking.pending.is_empty());
+        // The real contradiction still lands.
+        send(&mut checking, byz, &committee.notarize(1, 1, 100, 2));
+        assert_eq!(checking.pending.len(), 1);
+    }
+
+    /// what a message costs before any signature check: the body is decoded as a vote (two
+    /// BLS points for the VRF scheme) on every message, replays and far votes included.
+    #[test]
+    fn cost_per_message_decode_versus_verify() {
+        let committee = Committee::new();
+        let key = &committee.keys[1];
+        let message = bytes::Bytes::from(committee.notarize(1, 0, 3, 1));
+        let signed = SignedVote::sign(key, &TAG, &message);
+        let n = 500u32;
+        let started = std::time::Instant::now();
+        for _ in 0..n {
+            assert!(decode_vote(&message).is_some());
+        }
+        let decode = started.elapsed() / n;
+        let started = std::time::Instant::now();
+        for _ in 0..n {
+            assert!(signed.verify(&key.public_key(), &TAG));
+        }
+        let verify = started.elapsed() / n;
+        eprintln!("decode_vote {decode:?}, ed25519 verify {verify:?} per message");
+    }
+
+    /// a full Pending (one same-epoch piece per key of 256 self-convicting peers, e.g.
+    /// registered full nodes whose slash burns nothing) refuses a validator's piece, yet the
+    /// validator is convicted, so it is never looked at again once Pending drains.
+    #[test]
+    fn a_refused_piece_does_not_convict_for_good() {
+        let committee = Committee::new();
+        let byz = &committee.keys[1];
+        let id = AccountId::from_public_key(&byz.public_key());
+        let rounds = OwnRounds::default();
+        rounds.entered(0, 5);
+        let (mut checking, _) = checking_with(rounds);
+        let fillers: Vec<_> = (0..MAX_PENDING as u64)
+            .map(|seed| ed25519::PrivateKey::from_seed(50_000 + seed))
+            .collect();
+        for filler in &fillers {
+            send(&mut checking, filler, &committee.notarize(2, 0, 5, 1));
+            send(&mut checking, filler, &committee.notarize(2, 0, 5, 2));
+        }
+        assert_eq!(checking.pending.len(), MAX_PENDING);
+        send(&mut checking, byz, &committee.notarize(1, 0, 5, 1));
+        send(&mut checking, byz, &committee.notarize(1, 0, 5, 2));
+        // The fillers are slashed (settled, nothing burned) and drained.
+        checking
+            .pending
+            .select(1, move |_, offender| *offender == id);
+        checking.rounds.entered(1, 2);
+        send(&mut checking, byz, &committee.notarize(1, 1, 2, 1));
+        send(&mut checking, byz, &committee.notarize(1, 1, 2, 2));
+        assert!(
+            pending_epochs(&checking.pending)
+                .iter()
+                .any(|(offender, _)| *offender == id),
+            "the validator's offense was lost for good"
+        );
+    }
+}
+
+#[cfg(test)]
+mod pending_attacks {
+    use super::*;
+    use crate::evidence::tests::Committee;
+
+    const TAG: Digest = Digest([7; 32]);
+
+    /// offenses in two epochs before the first piece reaches a block: Pending keeps one
+    /// piece per offender, so the second epoch's is dropped even when the receiver looks.
+    #[test]
+    fn a_second_epochs_offense_waits_behind_the_first() {
+        let committee = Committee::new();
+        let byz = &committee.keys[1];
+        let id = AccountId::from_public_key(&byz.public_key());
+        let rounds = OwnRounds::default();
+        rounds.entered(0, 40);
+        rounds.entered(1, 2);
+        let mut checking = Checking {
+            tag: TAG,
+            rounds,
+            detector: Detector::default(),
+            pending: Pending::default(),
+            block: Box::new(|_| {}),
+        };
+        for (epoch, view) in [(0, 40), (1, 2)] {
+            for payload in [1, 2] {
+                let message = committee.notarize(1, epoch, view, payload);
+                let mut bytes = message.clone();
+                bytes.extend_from_slice(&SignedVote::sign(byz, &TAG, &message).signature.encode());
+                checking.accept(&byz.public_key(), &IoBuf::from(bytes));
+            }
+        }
+        // Epoch 0's piece is included and slashed; epoch 1's should still be waiting.
+        checking
+            .pending
+            .select(1, move |epoch, offender| !(epoch == 0 && *offender == id));
+        assert_eq!(
+            checking.pending.select(1, |_, _| true).len(),
+            1,
+            "the epoch-1 offense was dropped behind the epoch-0 piece"
+        );
     }
 }
