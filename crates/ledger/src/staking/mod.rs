@@ -892,14 +892,32 @@ pub fn record_holders(store: &mut (impl Store + ?Sized), context: &BlockContext)
         return;
     };
     let epoch = params.epoch_of(context.height);
-    let mut members: Vec<Member> = Vec::new();
+    // Only an epoch's final block names holders.
+    if params.first_height(epoch.saturating_add(1)) != context.height.saturating_add(1) {
+        return;
+    }
+    // The only possible holders: this epoch's committee (resharing succeeded) or this epoch's
+    // holders (failed): those the previous final block named, or the previous committee.
+    let plausible: std::collections::BTreeSet<AccountId> = [
+        Db::epoch_committee(store, epoch),
+        epoch.checked_sub(1).and_then(|e| Db::holders(store, e)),
+        epoch
+            .checked_sub(1)
+            .and_then(|e| Db::epoch_committee(store, e)),
+    ]
+    .into_iter()
+    .flatten()
+    .flat_map(|c| c.members.into_iter().map(|m| m.account))
+    .collect();
+    let mut members: Vec<Member> = Db::holders(store, epoch).map_or_else(Vec::new, |h| h.members);
     for node_key in holders {
         let Some(mut validator) =
             Db::node_key_owner(store, node_key).and_then(|account| Db::validator(store, &account))
         else {
             continue;
         };
-        if members.iter().any(|m| m.account == validator.account)
+        if !plausible.contains(&validator.account)
+            || members.iter().any(|m| m.account == validator.account)
             || members.len() >= usize::from(params::MAX_COMMITTEE)
         {
             continue;
