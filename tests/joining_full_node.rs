@@ -217,6 +217,48 @@ fn a_new_full_node_joins_with_the_genesis_file_and_one_address() {
         2
     );
 
+    // A checkpoint of the current epoch from a validator's JSON-RPC: the node asks that epoch's
+    // committee for a recent block, not the genesis validators (who may have left a chain).
+    let blocks_per_epoch = listed["params"]["blocks_per_epoch"].as_u64().unwrap();
+    devnet.wait_for_height(0, blocks_per_epoch + 1);
+    let output = devnet.query(0, &["node", "checkpoint", "--node-config", config_arg]);
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let checkpoint: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(node_dir.join("checkpoint.json")).unwrap())
+            .unwrap();
+    let epoch = checkpoint["epoch"].as_u64().unwrap();
+    assert!(epoch >= 1, "{checkpoint}");
+    assert_eq!(
+        checkpoint["height"].as_u64().unwrap(),
+        epoch * blocks_per_epoch - 1
+    );
+    let written: toml::Table = toml::from_str(&std::fs::read_to_string(&config).unwrap()).unwrap();
+    assert_eq!(written["checkpoint"].as_str(), Some("checkpoint.json"));
+    // An altered checkpoint stops the node at start, saying why.
+    let altered = home.join("altered");
+    std::fs::create_dir_all(&altered).unwrap();
+    for file in ["node.toml", "genesis.toml"] {
+        std::fs::copy(node_dir.join(file), altered.join(file)).unwrap();
+    }
+    let mut forged = checkpoint.clone();
+    forged["epoch"] = serde_json::json!(epoch + 1);
+    std::fs::write(altered.join("checkpoint.json"), forged.to_string()).unwrap();
+    let refused = equa(&[
+        "node",
+        "--config",
+        altered.join("node.toml").to_str().unwrap(),
+    ]);
+    assert!(!refused.status.success());
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert!(
+        stderr.contains("checkpoint") && stderr.contains("refused"),
+        "{stderr}"
+    );
+
     // Started, it is admitted from the next epoch, syncs the state and follows the chain.
     let log = home.join("node.log");
     let log_file = std::fs::File::create(&log).unwrap();
@@ -230,6 +272,15 @@ fn a_new_full_node_joins_with_the_genesis_file_and_one_address() {
             .unwrap(),
     );
     let tip = devnet.height(0).unwrap();
+    wait(
+        "the new node starts from the checkpoint's committee",
+        Duration::from_secs(30),
+        &log,
+        || {
+            std::fs::read_to_string(&log)
+                .is_ok_and(|text| text.contains("state sync: asking a checkpoint's committee"))
+        },
+    );
     wait(
         "the new node reaches the validators' height",
         Duration::from_secs(180),
@@ -257,7 +308,6 @@ fn a_new_full_node_joins_with_the_genesis_file_and_one_address() {
 
     // Unregistered once the epoch after its registration has ended (peers admitted it until
     // then), its deposit comes back whole.
-    let blocks_per_epoch = listed["params"]["blocks_per_epoch"].as_u64().unwrap();
     let registered_at = receipt["height"].as_u64().unwrap();
     let release = (registered_at / blocks_per_epoch + 2) * blocks_per_epoch;
     devnet.wait_for_height(0, release);

@@ -146,6 +146,9 @@ pub struct NodeConfig {
     /// Whether a node with no state yet syncs it from peers.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub state_sync: bool,
+    /// A checkpoint file (`equa node checkpoint`): a later committee to state-sync from.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub checkpoint: Option<PathBuf>,
 }
 
 /// Where a node serves its web interface and which keystore it acts for.
@@ -444,6 +447,7 @@ pub fn create(dir: &Path, validators: usize, ports: &Setup) -> Result<Vec<PathBu
         retained_blocks: ports.retained_blocks,
         // It joins whenever its owner starts it: from a recent finalized state, not genesis.
         state_sync: true,
+        checkpoint: None,
     };
     write_private(
         &full_node_dir.join("node.toml"),
@@ -479,6 +483,7 @@ pub fn create(dir: &Path, validators: usize, ports: &Setup) -> Result<Vec<PathBu
             idle_block_interval_ms: ports.idle_block_interval_ms,
             retained_blocks: ports.retained_blocks,
             state_sync: false,
+            checkpoint: None,
         };
         let path = node_dir.join("node.toml");
         write_private(

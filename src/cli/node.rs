@@ -17,7 +17,10 @@ use crate::cli::{
 use clap::Subcommand;
 
 use commonware_cryptography::Signer;
-use rpc::staking::{FullNodeView, StakingView};
+use rpc::{
+    RpcClient,
+    staking::{FullNodeView, StakingView},
+};
 use std::{
     net::SocketAddr,
     path::{Path, PathBuf},
@@ -83,6 +86,15 @@ pub enum NodeCommand {
     },
     /// The registered full nodes, each as a peer to start from, and the registry's rules.
     List,
+    /// Fetch the current epoch's checkpoint from the node at --rpc, check it against the
+    /// chain's key, and point a node that has not synced yet at it: `equa --rpc <url> node
+    /// checkpoint --node-config my-node/node.toml`. The node then asks that epoch's committee
+    /// for a recent block instead of the genesis validators, who may have left the chain.
+    Checkpoint {
+        /// The node's configuration file; `checkpoint.json` is written beside it.
+        #[arg(long)]
+        node_config: PathBuf,
+    },
 }
 
 pub fn run(global: &Global, command: NodeCommand) -> Result<(), CliError> {
@@ -97,6 +109,9 @@ pub fn run(global: &Global, command: NodeCommand) -> Result<(), CliError> {
         return init(&genesis, &peer, &dir, listen, rpc_listen).map_err(Into::into);
     }
     let rpc = connect(global)?;
+    if let NodeCommand::Checkpoint { node_config } = command {
+        return runtime()?.block_on(checkpoint(global, &rpc, &node_config));
+    }
     runtime()?.block_on(async {
         match command {
             NodeCommand::List => {
@@ -151,10 +166,90 @@ async fn node_call(
             };
             StakingCall::UnregisterNode(UnregisterNode { node_key })
         }
-        NodeCommand::Init { .. } | NodeCommand::List => {
+        NodeCommand::Init { .. } | NodeCommand::List | NodeCommand::Checkpoint { .. } => {
             return Err("this command sends no transaction".into());
         }
     })
+}
+
+/// The name of the checkpoint file `equa node checkpoint` writes beside a node's configuration.
+const CHECKPOINT_FILE: &str = "checkpoint.json";
+
+/// `equa node checkpoint`: the current epoch's boundary from `rpc`, checked against the chain's
+/// key, written beside `node_config`, which is pointed at it.
+async fn checkpoint(global: &Global, rpc: &RpcClient, node_config: &Path) -> Result<(), CliError> {
+    let text = std::fs::read_to_string(node_config)
+        .map_err(|e| format!("cannot read {}: {e}", node_config.display()))?;
+    let mut config: NodeConfig = toml::from_str(&text)
+        .map_err(|e| format!("{} is not a node configuration: {e}", node_config.display()))?;
+    if !config.state_sync {
+        return Err(format!(
+            "{} does not state-sync (state_sync = true): a node that executes every block \
+             from genesis has no use for a checkpoint",
+            node_config.display()
+        )
+        .into());
+    }
+    let base = node_config.parent().unwrap_or(Path::new("."));
+    let genesis_path = base.join(&config.genesis);
+    let genesis = ledger::Genesis::load(&genesis_path)
+        .map_err(|e| format!("{}: {e}", genesis_path.display()))?;
+    let key = match (&config.consensus_key, &genesis.consensus_key) {
+        (Some(key), _) | (None, Some(key)) => node::threshold::decode_key("consensus_key", key)
+            .map_err(|e| format!("{}: {e}", node_config.display()))?,
+        (None, None) => {
+            return Err(format!(
+                "neither {} nor {} names the chain's consensus_key",
+                node_config.display(),
+                genesis_path.display()
+            )
+            .into());
+        }
+    };
+    let blocks_per_epoch = std::num::NonZeroU64::new(genesis.staking.blocks_per_epoch)
+        .ok_or("the genesis file's epochs are 0 blocks")?;
+    let view = rpc.checkpoint().await.map_err(CliError::rpc)?;
+    let info = node::checkpoint::verify(&view, &node::threshold::identity(&key), blocks_per_epoch)
+        .map_err(|e| format!("the checkpoint from {} is refused: {e}", global.rpc))?;
+    let file = base.join(CHECKPOINT_FILE);
+    let json = serde_json::to_string_pretty(&view).map_err(|e| e.to_string())?;
+    replace(&file, &json, false)?;
+    if config.checkpoint.as_deref() != Some(Path::new(CHECKPOINT_FILE)) {
+        config.checkpoint = Some(PathBuf::from(CHECKPOINT_FILE));
+        replace(
+            node_config,
+            &toml::to_string_pretty(&config).map_err(|e| e.to_string())?,
+            true,
+        )?;
+    }
+    println!(
+        "wrote {}: epoch {}, a committee of {} (block {})",
+        file.display(),
+        view.epoch,
+        info.output.players().len(),
+        view.height
+    );
+    Ok(())
+}
+
+/// Writes `contents` to `path` whole or not at all: a new file beside it, renamed over it.
+fn replace(path: &Path, contents: &str, private: bool) -> Result<(), String> {
+    let mut staging = path.as_os_str().to_owned();
+    staging.push(".new");
+    let staging = PathBuf::from(staging);
+    match std::fs::remove_file(&staging) {
+        Err(error) if error.kind() != std::io::ErrorKind::NotFound => {
+            return Err(format!("cannot remove {}: {error}", staging.display()));
+        }
+        _ => {}
+    }
+    if private {
+        crate::cli::devnet::write_private(&staging, contents)?;
+    } else {
+        std::fs::write(&staging, contents)
+            .map_err(|e| format!("cannot write {}: {e}", staging.display()))?;
+    }
+    std::fs::rename(&staging, path).map_err(|e| format!("cannot replace {}: {e}", path.display()))
 }
 
 /// `equa node init`: a directory with the genesis file and a new node's configuration.
@@ -229,6 +324,7 @@ fn init(
         idle_block_interval_ms: None,
         retained_blocks: None,
         state_sync: true,
+        checkpoint: None,
     };
     crate::cli::devnet::write_private(
         &config_path,

@@ -59,6 +59,7 @@ fn main() {
             bootstrap: Vec::new(),
             tuning: node::engine::Tuning::default(),
             state_sync: false,
+            checkpoint: None,
             retained_blocks: node::run::DEFAULT_RETAINED_BLOCKS,
             web: None,
             metrics: None,

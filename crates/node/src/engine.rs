@@ -223,6 +223,9 @@ pub struct StateSync {
     pub requested: bool,
     /// Where the sync stands, for `equa status`.
     pub progress: Arc<crate::recovery::SyncProgress>,
+    /// A later epoch's info, from a verified checkpoint ([`crate::checkpoint::verify`]): the
+    /// committee to ask for a recent block instead of the genesis validators.
+    pub checkpoint: Option<crate::block::EpochInfo>,
 }
 
 /// How a node paces empty blocks and how much memory it reserves up front. `equa node` uses
@@ -589,17 +592,19 @@ where
     let genesis = app.genesis_block().clone();
     let genesis_digest = genesis.digest();
     let genesis_block = genesis.clone();
-    // glue's dkg probe: a node about to state-sync asks epoch 0's validators (the one set it
-    // knows) for their latest finalization, then fetches the boundary block of the floor's epoch
-    // for that epoch's info (its committee and key). Every answer verifies against the chain
-    // key, whichever epoch signed it.
+    // glue's dkg probe: a node about to state-sync asks a committee it knows in full (epoch 0's
+    // validators, or a checkpoint's later committee) for their latest finalization, then
+    // fetches the boundary block of the floor's epoch for that epoch's info (its committee and
+    // key). Every answer verifies against the chain key, whichever epoch signed it, and answers
+    // from before the committee's epoch are ignored.
+    let bootstrap = state_sync.checkpoint.as_ref().unwrap_or(&info0);
     let mut plan = SyncPlan::init(context.child("plan"), prefix.clone()).await;
     let (probe, probe_mailbox) = dkg_probe::Actor::new(dkg_probe::Config {
         context: context.child("probe"),
         manager: peer_provider.clone(),
         bootstrap: dkg_probe::Bootstrap {
-            epoch: Epoch::zero(),
-            participants: info0.participants(),
+            epoch: bootstrap.epoch,
+            participants: bootstrap.participants(),
             directory: Unit,
         },
         // An interrupted sync's floor: discovery returns the info of the later of it and the
@@ -625,7 +630,16 @@ where
         // interrupted asks again: the floor it persisted may be older than anything its peers
         // still keep, and `set_floor` keeps the persisted one unless the answer is newer.
         progress.set_phase(SyncPhase::FindingFloor);
-        tracing::info!("state sync: asking the validators for a recent finalized block");
+        match &state_sync.checkpoint {
+            Some(info) => tracing::info!(
+                epoch = info.epoch.get(),
+                members = info.output.players().len(),
+                "state sync: asking a checkpoint's committee for a recent finalized block"
+            ),
+            None => tracing::info!(
+                "state sync: asking the genesis validators for a recent finalized block"
+            ),
+        }
         let subscription = probe_mailbox.subscribe();
         // A full node waits as long as it takes. A validator must not: at genesis nobody has a
         // finalization to answer with, and more than f validators waiting would halt the chain.

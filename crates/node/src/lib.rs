@@ -45,6 +45,7 @@
 
 pub mod app;
 pub mod block;
+pub mod checkpoint;
 pub mod dkg;
 pub mod engine;
 pub mod epochs;

@@ -44,6 +44,7 @@ pub struct ProofSource {
     db: Databases<commonware_runtime::tokio::Context>,
     marshal: MarshalMailbox<Scheme, Standard<Block>>,
     app: AppHandle,
+    blocks_per_epoch: std::num::NonZeroU64,
 }
 
 impl std::fmt::Debug for ProofSource {
@@ -57,8 +58,22 @@ impl ProofSource {
         db: Databases<commonware_runtime::tokio::Context>,
         marshal: MarshalMailbox<Scheme, Standard<Block>>,
         app: AppHandle,
+        blocks_per_epoch: std::num::NonZeroU64,
     ) -> Self {
-        Self { db, marshal, app }
+        Self {
+            db,
+            marshal,
+            app,
+            blocks_per_epoch,
+        }
+    }
+
+    /// The boundary of the epoch of the latest finalized block (see [`crate::checkpoint`]).
+    pub async fn checkpoint(&self) -> Result<rpc::views::CheckpointView, String> {
+        let Some(finalized) = self.app.finalized() else {
+            return Err("the node has not finalized a block yet".into());
+        };
+        crate::checkpoint::serve(&self.marshal, finalized.height, self.blocks_per_epoch).await
     }
 
     /// The account's records with proofs at the latest finalized height.
@@ -170,30 +185,24 @@ fn unhex(what: &str, text: &str) -> Result<Vec<u8>, VerifyError> {
     hex::decode(text).map_err(|e| VerifyError::Malformed(format!("{what}: {e}")))
 }
 
-/// Checks `view` for `account` trusting only `identity`, the chain's consensus key: a quorum of
-/// whichever validators held its shares signed the finalization.
-pub fn verify(
-    view: &AccountProofView,
-    account: &AccountId,
+/// Decodes a hex block and its hex finalization certificate and checks that a quorum of the
+/// chain key's share holders finalized that block at `height`, trusting only `identity`.
+pub(crate) fn finalized_block(
+    block: &str,
+    finalization: &str,
+    height: u64,
     identity: &Identity,
-) -> Result<Verified, VerifyError> {
-    if view.account != account.to_string() {
-        return Err(VerifyError::WrongAccount {
-            expected: account.to_string(),
-            found: view.account.clone(),
-        });
-    }
-    let block = Block::decode(bytes::Bytes::from(unhex("block", &view.block)?))
+) -> Result<(Block, Finalization<Scheme, Digest>), VerifyError> {
+    let block = Block::decode(bytes::Bytes::from(unhex("block", block)?))
         .map_err(|e| VerifyError::Malformed(format!("block: {e}")))?;
-    if block.height.get() != view.height {
+    if block.height.get() != height {
         return Err(VerifyError::Malformed(format!(
-            "the block is at height {}, not {}",
+            "the block is at height {}, not {height}",
             block.height.get(),
-            view.height
         )));
     }
     let verifier = threshold::certificate_verifier(CONSENSUS_NAMESPACE, *identity);
-    let mut bytes = bytes::Bytes::from(unhex("finalization", &view.finalization)?);
+    let mut bytes = bytes::Bytes::from(unhex("finalization", finalization)?);
     let finalization =
         Finalization::<Scheme, Digest>::read_cfg(&mut bytes, &verifier.certificate_codec_config())
             .map_err(|e| VerifyError::Malformed(format!("finalization: {e}")))?;
@@ -211,6 +220,24 @@ pub fn verify(
     if finalization.proposal.payload != block.digest() {
         return Err(VerifyError::WrongBlock);
     }
+    Ok((block, finalization))
+}
+
+/// Checks `view` for `account` trusting only `identity`, the chain's consensus key: a quorum of
+/// whichever validators held its shares signed the finalization.
+pub fn verify(
+    view: &AccountProofView,
+    account: &AccountId,
+    identity: &Identity,
+) -> Result<Verified, VerifyError> {
+    if view.account != account.to_string() {
+        return Err(VerifyError::WrongAccount {
+            expected: account.to_string(),
+            found: view.account.clone(),
+        });
+    }
+    let (block, finalization) =
+        finalized_block(&view.block, &view.finalization, view.height, identity)?;
     let nonce_key = ledger::state::nonce_key(account);
     let mut verified = Verified {
         height: view.height,

@@ -262,14 +262,20 @@ impl Backend for NodeBackend {
         tx: TxId,
     ) -> rpc::backend::Pending<Result<Option<ReceiptView>, String>> {
         let history = self.history.clone();
+        let app = self.app.clone();
         Box::pin(async move {
             let Some(history) = history else {
                 return Ok(None);
             };
-            history
+            let receipt = history
                 .receipt(&tx)
                 .await
-                .map_err(|error| error.to_string())
+                .map_err(|error| error.to_string())?;
+            // The history records a block just before the node applies its state: a receipt
+            // of a block the node's finalized state does not hold yet is not shown, so that a
+            // client that saw the receipt reads a state that includes the transaction.
+            let finalized = app.finalized().map_or(0, |f| f.height);
+            Ok(receipt.filter(|receipt| receipt.height <= finalized))
         })
     }
 
@@ -324,6 +330,16 @@ impl Backend for NodeBackend {
             match proofs.as_ref().and_then(|slot| slot.get()) {
                 Some(source) => source.prove(&account).await,
                 None => Err("this node does not serve state proofs yet (still starting)".into()),
+            }
+        })
+    }
+
+    fn checkpoint(&self) -> rpc::backend::Pending<Result<rpc::views::CheckpointView, String>> {
+        let proofs = self.proofs.clone();
+        Box::pin(async move {
+            match proofs.as_ref().and_then(|slot| slot.get()) {
+                Some(source) => source.checkpoint().await,
+                None => Err("this node does not serve checkpoints yet (still starting)".into()),
             }
         })
     }

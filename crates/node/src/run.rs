@@ -12,6 +12,8 @@
 //!                                  # file holds it
 //! consensus_share = "<hex>"        # this validator's share of it (genesis validators only)
 //! bootstrap = ["<64 hex digits>@203.0.113.7:9000"]   # more peers to start from
+//! state_sync = true                # a node with no state syncs it from peers
+//! checkpoint = "checkpoint.json"   # a later committee to sync from (`equa node checkpoint`)
 //!
 //! [[validators]]                   # the genesis validators; optional when the genesis
 //! public_key = "<64 hex digits>"   # file's staking registry names them
@@ -185,6 +187,10 @@ struct RawConfig {
     /// genesis.
     #[serde(default)]
     state_sync: bool,
+    /// A checkpoint file (`equa node checkpoint`): a later epoch's committee, which a node
+    /// that state-syncs asks for a recent block instead of the genesis validators.
+    #[serde(default)]
+    checkpoint: Option<PathBuf>,
     /// Finalized blocks kept for peers that are behind; older ones are pruned.
     #[serde(default)]
     retained_blocks: Option<u64>,
@@ -308,6 +314,8 @@ pub struct RunConfig {
     pub tuning: engine::Tuning,
     /// Whether a node with no state yet syncs it from peers (see [`engine::StateSync`]).
     pub state_sync: bool,
+    /// The epoch info of a verified checkpoint (see [`crate::checkpoint`]).
+    pub checkpoint: Option<crate::block::EpochInfo>,
     /// Finalized blocks kept for peers that are behind ([`DEFAULT_RETAINED_BLOCKS`], or two
     /// epochs if more, unless configured; at least two epochs).
     pub retained_blocks: usize,
@@ -353,6 +361,21 @@ impl RunConfig {
         let mut tuning = tuning;
         tuning.max_peers_per_set = max_peers_per_set(&genesis, validators.len());
         let consensus_key = consensus_key(raw.consensus_key.as_deref(), &genesis)?;
+        let checkpoint = match &raw.checkpoint {
+            None => None,
+            Some(_) if !raw.state_sync => {
+                return Err(RunError::Config(
+                    "checkpoint is set but state_sync is not: a node uses a checkpoint only to \
+                     find peers to state-sync from"
+                        .into(),
+                ));
+            }
+            Some(file) => Some(load_checkpoint(
+                &base.join(file),
+                &consensus_key,
+                genesis.staking.blocks_per_epoch,
+            )?),
+        };
         let participants = Set::from_iter_dedup(validators.iter().map(|(key, _)| key.clone()));
         let validator = validators.iter().any(|(key, _)| *key == me);
         let scheme = match (&raw.consensus_share, validator) {
@@ -451,6 +474,7 @@ impl RunConfig {
             metrics: raw.metrics,
             tuning,
             state_sync: raw.state_sync,
+            checkpoint,
             retained_blocks,
             genesis,
             data_dir: base.join(raw.data_dir),
@@ -465,6 +489,29 @@ impl RunConfig {
 }
 
 /// The chain's threshold key: the configuration's, the genesis file's, or both when they agree.
+/// The epoch info of the checkpoint in `path`, checked against the chain's key.
+fn load_checkpoint(
+    path: &Path,
+    key: &crate::threshold::ConsensusKey,
+    blocks_per_epoch: u64,
+) -> Result<crate::block::EpochInfo, RunError> {
+    let text = std::fs::read_to_string(path).map_err(|e| RunError::Io {
+        path: path.display().to_string(),
+        message: e.to_string(),
+    })?;
+    let view: rpc::views::CheckpointView = serde_json::from_str(&text).map_err(|e| {
+        RunError::Config(format!(
+            "checkpoint {}: not a checkpoint file: {e}",
+            path.display()
+        ))
+    })?;
+    let blocks_per_epoch = NonZeroU64::new(blocks_per_epoch)
+        .ok_or_else(|| RunError::Config("the genesis file's epochs are 0 blocks".into()))?;
+    crate::checkpoint::verify(&view, &crate::threshold::identity(key), blocks_per_epoch).map_err(
+        |error| RunError::Config(format!("checkpoint {} is refused: {error}", path.display())),
+    )
+}
+
 fn consensus_key(
     configured: Option<&str>,
     genesis: &Genesis,
@@ -740,6 +787,8 @@ pub fn run_with(config: RunConfig, started: impl FnOnce(Started) + Send + 'stati
         let network_tip = Arc::new(AtomicU64::new(0));
         let proofs = Arc::new(std::sync::OnceLock::new());
         let sync_progress = Arc::new(crate::recovery::SyncProgress::default());
+        let blocks_per_epoch = NonZeroU64::new(config.genesis.staking.blocks_per_epoch)
+            .expect("the genesis refuses epochs of 0 blocks");
         let node = NodeConfig {
             partition_prefix: "equa".into(),
             scheme,
@@ -747,8 +796,7 @@ pub fn run_with(config: RunConfig, started: impl FnOnce(Started) + Send + 'stati
             signer: config.private_key.clone(),
             // Consensus epochs are the ledger's staking epochs: the key is reshared at the end
             // of each.
-            blocks_per_epoch: NonZeroU64::new(config.genesis.staking.blocks_per_epoch)
-                .expect("the genesis refuses epochs of 0 blocks"),
+            blocks_per_epoch,
             // Admitted from the chain's registries instead.
             followers: Set::default(),
             app,
@@ -756,6 +804,7 @@ pub fn run_with(config: RunConfig, started: impl FnOnce(Started) + Send + 'stati
             retained_blocks: Some(config.retained_blocks),
             state_sync: engine::StateSync {
                 requested: config.state_sync,
+                checkpoint: config.checkpoint.clone(),
                 progress: sync_progress.clone(),
             },
             tuning: config.tuning,
@@ -848,7 +897,12 @@ pub fn run_with(config: RunConfig, started: impl FnOnce(Started) + Send + 'stati
         );
         context.child("proofs").spawn(move |_| async move {
             let databases = stateful.subscribe_databases().await;
-            let _ = proofs.set(crate::proof::ProofSource::new(databases, marshal, app));
+            let _ = proofs.set(crate::proof::ProofSource::new(
+                databases,
+                marshal,
+                app,
+                blocks_per_epoch,
+            ));
         });
         started(Started {
             app: app_handle,

@@ -255,6 +255,7 @@ impl Chain {
             StateSync {
                 requested: state_sync,
                 progress: Arc::default(),
+                checkpoint: None,
             },
             self.epochs,
         );
@@ -341,6 +342,7 @@ impl Chain {
             StateSync {
                 requested: true,
                 progress,
+                checkpoint: None,
             },
             self.epochs,
         );

@@ -56,6 +56,11 @@ fn newcomer_key() -> ed25519::PrivateKey {
     ed25519::PrivateKey::from_seed(3_000)
 }
 
+/// A full node that joins late, admitted by every validator as a follower.
+fn joiner_key() -> ed25519::PrivateKey {
+    ed25519::PrivateKey::from_seed(3_001)
+}
+
 fn node_account(key: &ed25519::PublicKey) -> AccountId {
     AccountId::from_public_key(key)
 }
@@ -160,8 +165,9 @@ fn node_config(prefix: String, key: &ed25519::PrivateKey) -> NodeConfig {
         consensus_key: common::consensus_key(&participants).0,
         signer: key.clone(),
         blocks_per_epoch: NZU64!(EPOCH_BLOCKS),
-        // Nobody lists the newcomer: peers admit it as a registered candidate.
-        followers: Set::default(),
+        // Nobody lists the newcomer: peers admit it as a registered candidate. The late
+        // joiner is listed.
+        followers: Set::from_iter_dedup([joiner_key().public_key()]),
         app: App::new(
             genesis_store(),
             0,
@@ -207,24 +213,30 @@ impl Sim {
         oracle
             .manager()
             .track(0, Set::from_iter_dedup(admitted.iter().cloned()));
-        for from in everyone {
-            for to in everyone {
-                if from != to {
-                    let link = Link {
-                        latency: Duration::from_millis(10),
-                        jitter: Duration::from_millis(5),
-                        success_rate: probability!(1.0),
-                    };
-                    oracle
-                        .add_link(from.clone(), to.clone(), link)
-                        .await
-                        .unwrap();
-                }
-            }
-        }
-        Self {
+        let sim = Self {
             context: context.child("sim"),
             oracle,
+        };
+        for (index, from) in everyone.iter().enumerate() {
+            for to in &everyone[index + 1..] {
+                sim.link(from, to).await;
+            }
+        }
+        sim
+    }
+
+    /// Links `a` and `b` both ways (10 ms, 5 ms of jitter, no loss).
+    async fn link(&self, a: &ed25519::PublicKey, b: &ed25519::PublicKey) {
+        let link = Link {
+            latency: Duration::from_millis(10),
+            jitter: Duration::from_millis(5),
+            success_rate: probability!(1.0),
+        };
+        for (from, to) in [(a, b), (b, a)] {
+            self.oracle
+                .add_link(from.clone(), to.clone(), link.clone())
+                .await
+                .unwrap();
         }
     }
 
@@ -581,4 +593,200 @@ fn an_equivocating_member_is_slashed_once_and_leaves_the_committee() {
             drop(handles);
         });
     }
+}
+
+/// A full node joins after the committee has changed, able to reach only two of its members:
+/// validator 0 (a genesis validator) and the newcomer. Knowing only genesis it asks the genesis
+/// validators for a recent block and hears from one of them, short of the two it needs (the
+/// leaver has stopped, and it cannot reach validators 1 and 2): it never finds a floor. With a
+/// checkpoint validator 0 serves, checked against the chain's key, it asks the current
+/// committee instead, hears from two of its four, syncs and follows the chain. A checkpoint
+/// altered in any part is refused.
+#[test]
+fn a_full_node_joining_after_the_committee_changed_syncs_from_a_checkpoint() {
+    for seed in common::seeds(&SEEDS) {
+        let config = deterministic::Config::new()
+            .with_seed(seed)
+            .with_timeout(Some(Duration::from_secs(1_800)));
+        deterministic::Runner::new(config).start(|context| async move {
+            let keys = common::validator_keys(VALIDATORS);
+            let genesis: Vec<_> = keys.iter().map(|key| key.public_key()).collect();
+            let everyone: Vec<_> = genesis
+                .iter()
+                .cloned()
+                .chain([newcomer_key().public_key()])
+                .collect();
+            let sim = Sim::start(&context, &everyone, &genesis).await;
+            let joiner = joiner_key().public_key();
+            sim.link(&joiner, &genesis[0]).await;
+            sim.link(&joiner, &newcomer_key().public_key()).await;
+            let (handles, nodes) = sim.start_validators(&keys).await;
+            let (_newcomer_handle, newcomer) = sim.start_node(&newcomer_key(), "newcomer").await;
+            // The leaver stops once it no longer signs (see `signers`).
+            let free = (LEAVE_EPOCH + 5) * EPOCH_BLOCKS;
+            sim.advance_to(&[&nodes[0]], free).await;
+            handles[LEAVER as usize].abort();
+            let running: Vec<_> = nodes
+                .iter()
+                .enumerate()
+                .filter(|(index, _)| *index != LEAVER as usize)
+                .map(|(_, node)| node)
+                .chain([&newcomer])
+                .collect();
+
+            let joiner_config = |prefix: &str, checkpoint| {
+                let mut config = node_config(prefix.to_string(), &joiner_key());
+                config.state_sync = StateSync {
+                    requested: true,
+                    progress: Arc::default(),
+                    checkpoint,
+                };
+                config
+            };
+            // From genesis only: one answer of the two it needs, for an epoch and more.
+            let (stuck_handle, stuck) = sim
+                .start_configured(
+                    &joiner_key(),
+                    "joiner-genesis",
+                    joiner_config("joiner-genesis", None),
+                )
+                .await;
+            sim.advance_to(&running, free + EPOCH_BLOCKS + 5).await;
+            assert_eq!(
+                common::processed_height(&stuck).await,
+                0,
+                "seed {seed}: a node knowing only genesis found a floor"
+            );
+            stuck_handle.abort();
+
+            // The checkpoint of validator 0's current epoch names the newcomer.
+            let blocks_per_epoch = NZU64!(EPOCH_BLOCKS);
+            let finalized = common::processed_height(&nodes[0]).await;
+            let view = node::checkpoint::serve(&nodes[0].marshal, finalized, blocks_per_epoch)
+                .await
+                .expect("validator 0 serves its epoch's boundary");
+            assert_eq!(view.epoch, finalized / EPOCH_BLOCKS, "seed {seed}");
+            let identity = node::threshold::identity(&common::consensus_key(&genesis).0);
+            let info = node::checkpoint::verify(&view, &identity, blocks_per_epoch)
+                .expect("a checkpoint the chain finalized");
+            let dealers = info.output.players();
+            assert!(dealers.position(&newcomer_key().public_key()).is_some());
+            assert!(dealers.position(&genesis[LEAVER as usize]).is_none());
+            refused_alterations(&view, &nodes[0], &identity, seed).await;
+
+            let (_joiner_handle, joined) = sim
+                .start_configured(&joiner_key(), "joiner", joiner_config("joiner", Some(info)))
+                .await;
+            let target = common::processed_height(&nodes[0]).await + EPOCH_BLOCKS;
+            sim.advance_to(&[&joined], target).await;
+            let theirs = nodes[0]
+                .marshal
+                .get_block(Identifier::Height(Height::new(target)))
+                .await
+                .expect("validator 0's block");
+            let ours = joined
+                .marshal
+                .get_block(Identifier::Height(Height::new(target)))
+                .await
+                .expect("the joiner's block");
+            assert_eq!(ours.digest(), theirs.digest(), "seed {seed}");
+            assert_eq!(
+                joined.app.restores(),
+                1,
+                "seed {seed}: synced, not replayed"
+            );
+            assert!(joined.app.audit_failures().is_empty(), "seed {seed}");
+            let _ = running;
+        });
+    }
+}
+
+/// Each part of a checkpoint altered: refused, with the reason.
+async fn refused_alterations(
+    view: &rpc::views::CheckpointView,
+    validator: &NodeState<deterministic::Context>,
+    identity: &node::threshold::Identity,
+    seed: u64,
+) {
+    use node::checkpoint::{CheckpointError, verify};
+    use node::proof::VerifyError;
+    let blocks_per_epoch = NZU64!(EPOCH_BLOCKS);
+    let refused = |view: &rpc::views::CheckpointView, identity| {
+        verify(view, identity, blocks_per_epoch).expect_err("an altered checkpoint")
+    };
+    // Another epoch's number for the same block.
+    let mut later = view.clone();
+    later.epoch += 1;
+    assert!(
+        matches!(
+            refused(&later, identity),
+            CheckpointError::NotBoundary { .. }
+        ),
+        "seed {seed}"
+    );
+    let mut first = view.clone();
+    first.epoch = 0;
+    assert_eq!(
+        refused(&first, identity),
+        CheckpointError::FirstEpoch,
+        "seed {seed}"
+    );
+    // The previous boundary's block under this boundary's certificate.
+    let earlier = node::checkpoint::serve(
+        &validator.marshal,
+        view.height - EPOCH_BLOCKS,
+        blocks_per_epoch,
+    )
+    .await
+    .expect("the previous boundary");
+    let mut swapped = earlier.clone();
+    swapped.finalization = view.finalization.clone();
+    assert_eq!(
+        refused(&swapped, identity),
+        CheckpointError::Proof(VerifyError::WrongBlock),
+        "seed {seed}"
+    );
+    // A block that does not end an epoch, with its own certificate.
+    let inside = view.height - 3;
+    let block = validator
+        .marshal
+        .get_block(Identifier::Height(Height::new(inside)))
+        .await
+        .expect("kept");
+    let finalization = validator
+        .marshal
+        .get_finalization(Height::new(inside))
+        .await
+        .expect("kept");
+    let mut inner = view.clone();
+    inner.height = inside;
+    inner.block = hex::encode(commonware_codec::Encode::encode(&block));
+    inner.finalization = hex::encode(commonware_codec::Encode::encode(&finalization));
+    assert!(
+        matches!(
+            refused(&inner, identity),
+            CheckpointError::NotBoundary { .. }
+        ),
+        "seed {seed}"
+    );
+    // Another chain's key.
+    let other: Vec<_> = (100..104)
+        .map(|seed| ed25519::PrivateKey::from_seed(seed).public_key())
+        .collect();
+    let stranger = node::threshold::identity(&common::consensus_key(&other).0);
+    assert_eq!(
+        refused(view, &stranger),
+        CheckpointError::Proof(VerifyError::Certificate),
+        "seed {seed}"
+    );
+    // Garbage.
+    let mut garbage = view.clone();
+    garbage.block = "00".into();
+    assert!(
+        matches!(
+            refused(&garbage, identity),
+            CheckpointError::Proof(VerifyError::Malformed(_))
+        ),
+        "seed {seed}"
+    );
 }

@@ -1,7 +1,8 @@
 //! What a node provides to the RPC server.
 
 use crate::views::{
-    AccountProofView, BlockView, ErrorView, FiguresView, HistoryView, ReceiptView, StatusView,
+    AccountProofView, BlockView, CheckpointView, ErrorView, FiguresView, HistoryView, ReceiptView,
+    StatusView,
 };
 use ledger::MemoryStore;
 use std::sync::Arc;
@@ -87,5 +88,9 @@ pub trait Backend: Send + Sync + 'static {
     fn account_proof(&self, account: AccountId) -> Pending<Result<AccountProofView, String>> {
         let _ = account;
         Box::pin(async { Err("this node does not serve state proofs".to_string()) })
+    }
+    /// The boundary of the node's current epoch, for joining nodes.
+    fn checkpoint(&self) -> Pending<Result<CheckpointView, String>> {
+        Box::pin(async { Err("this node does not serve checkpoints".to_string()) })
     }
 }

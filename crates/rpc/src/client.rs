@@ -222,6 +222,11 @@ impl RpcClient {
             .await
     }
 
+    /// The boundary of the node's current epoch, to verify with `node::checkpoint::verify`.
+    pub async fn checkpoint(&self) -> Result<crate::views::CheckpointView, ClientError> {
+        self.call(method::GET_CHECKPOINT, rpc_params![]).await
+    }
+
     pub async fn block(&self, height: u64) -> Result<Option<BlockView>, ClientError> {
         self.http
             .request(method::GET_BLOCK, rpc_params![height])

@@ -36,6 +36,7 @@ pub mod method {
     pub const SIMULATE_TRANSACTION: &str = "equa_simulateTransaction";
     pub const GET_ACCOUNT: &str = "equa_getAccount";
     pub const GET_ACCOUNT_PROOF: &str = "equa_getAccountProof";
+    pub const GET_CHECKPOINT: &str = "equa_getCheckpoint";
     pub const LIST_HISTORY: &str = "equa_listHistory";
     pub const GET_BLOCK: &str = "equa_getBlock";
     pub const LIST_BLOCKS: &str = "equa_listBlocks";

@@ -19,8 +19,8 @@ use crate::{
     simulate::SimulationView,
     staking::StakingView,
     views::{
-        AccountProofView, AccountView, AssetView, BlockView, BlocksPageView, ErrorView,
-        HistoryView, ParamsView, ReceiptView, SubmittedView, tx_id_hex,
+        AccountProofView, AccountView, AssetView, BlockView, BlocksPageView, CheckpointView,
+        ErrorView, HistoryView, ParamsView, ReceiptView, SubmittedView, tx_id_hex,
     },
 };
 use jsonrpsee::{
@@ -403,6 +403,24 @@ fn module_with(backend: Arc<dyn Backend>, books: Arc<BookCache>) -> RpcModule<Ar
             let account = parse_account(&address)?;
             backend
                 .account_proof(account)
+                .await
+                .map_err(|message| ErrorObject::owned(code::UNAVAILABLE, message, None::<()>))
+        })
+        .expect("method names are unique");
+    let result = api.generator.subschema_for::<CheckpointView>().to_value();
+    api.describe(
+        method::GET_CHECKPOINT,
+        "The boundary of the node's current epoch: the finalized block that names the epoch's \
+         committee and key, with its certificate. `equa node checkpoint` writes it for a joining \
+         node, which checks it against the chain's public key from genesis and asks that \
+         committee, not the genesis validators, for a recent block.",
+        vec![],
+        result,
+    );
+    api.module
+        .register_async_method(method::GET_CHECKPOINT, |_, backend, _| async move {
+            backend
+                .checkpoint()
                 .await
                 .map_err(|message| ErrorObject::owned(code::UNAVAILABLE, message, None::<()>))
         })

@@ -441,6 +441,23 @@ pub struct AccountProofView {
     pub records: Vec<ProofRecordView>,
 }
 
+/// A recent epoch's boundary: the finalized block that ends the previous epoch and carries this
+/// one's committee and key, with its finalization certificate. A joining node starts its search
+/// for peers from this epoch's committee instead of the genesis validators; it checks the
+/// certificate against the chain's public key from genesis, so a node that serves a checkpoint
+/// can make it old, never false.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct CheckpointView {
+    /// The epoch whose committee the block names.
+    pub epoch: u64,
+    /// The block's height: the last of the previous epoch.
+    pub height: u64,
+    /// The encoded block, hex.
+    pub block: String,
+    /// The encoded finalization certificate, hex.
+    pub finalization: String,
+}
+
 /// One transaction of an account's history.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct HistoryView {
