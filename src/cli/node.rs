@@ -180,7 +180,23 @@ const CHECKPOINT_FILE: &str = "checkpoint.json";
 async fn checkpoint(global: &Global, rpc: &RpcClient, node_config: &Path) -> Result<(), CliError> {
     let text = std::fs::read_to_string(node_config)
         .map_err(|e| format!("cannot read {}: {e}", node_config.display()))?;
-    let mut config: NodeConfig = toml::from_str(&text)
+    // Only the fields read here: the node's own reader (`node::run`) checks the rest, and the
+    // rewrite below keeps every field (the devnet's `NodeConfig` knows only some of them).
+    #[derive(serde::Deserialize)]
+    struct Fields {
+        genesis: PathBuf,
+        #[serde(default)]
+        consensus_key: Option<String>,
+        #[serde(default)]
+        state_sync: bool,
+        #[serde(default)]
+        checkpoint: Option<PathBuf>,
+    }
+    let mut table: toml::Table = toml::from_str(&text)
+        .map_err(|e| format!("{} is not a node configuration: {e}", node_config.display()))?;
+    let config: Fields = table
+        .clone()
+        .try_into()
         .map_err(|e| format!("{} is not a node configuration: {e}", node_config.display()))?;
     if !config.state_sync {
         return Err(format!(
@@ -215,10 +231,10 @@ async fn checkpoint(global: &Global, rpc: &RpcClient, node_config: &Path) -> Res
     let json = serde_json::to_string_pretty(&view).map_err(|e| e.to_string())?;
     replace(&file, &json, false)?;
     if config.checkpoint.as_deref() != Some(Path::new(CHECKPOINT_FILE)) {
-        config.checkpoint = Some(PathBuf::from(CHECKPOINT_FILE));
+        table.insert("checkpoint".into(), CHECKPOINT_FILE.into());
         replace(
             node_config,
-            &toml::to_string_pretty(&config).map_err(|e| e.to_string())?,
+            &toml::to_string_pretty(&table).map_err(|e| e.to_string())?,
             true,
         )?;
     }
@@ -249,7 +265,20 @@ fn replace(path: &Path, contents: &str, private: bool) -> Result<(), String> {
         std::fs::write(&staging, contents)
             .map_err(|e| format!("cannot write {}: {e}", staging.display()))?;
     }
-    std::fs::rename(&staging, path).map_err(|e| format!("cannot replace {}: {e}", path.display()))
+    // Durable before it replaces the old file (node.toml holds the node's private key), and
+    // the rename durable after.
+    std::fs::File::open(&staging)
+        .and_then(|file| file.sync_all())
+        .map_err(|e| format!("cannot write {}: {e}", staging.display()))?;
+    std::fs::rename(&staging, path)
+        .map_err(|e| format!("cannot replace {}: {e}", path.display()))?;
+    let dir = path
+        .parent()
+        .filter(|dir| !dir.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    std::fs::File::open(dir)
+        .and_then(|dir| dir.sync_all())
+        .map_err(|e| format!("cannot write {}: {e}", dir.display()))
 }
 
 /// `equa node init`: a directory with the genesis file and a new node's configuration.
@@ -373,4 +402,44 @@ fn print_node(node: &FullNodeView) {
         "{}@{}  owner {}  deposit {}  since block {}",
         node.node_key, node.address, node.owner, node.deposit, node.registered_height
     );
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `equa node checkpoint` reads every node.toml the node reads (`page_cache_mib`,
+    /// `p2p_message_burst`, no `rpc`): it goes on past the configuration (here to the missing
+    /// genesis file).
+    #[test]
+    fn a_checkpoint_is_asked_for_with_any_configuration_the_node_reads() {
+        let dir = std::env::temp_dir().join(format!("equa-rt-checkpoint-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let config = dir.join("node.toml");
+        std::fs::write(
+            &config,
+            "genesis = \"genesis.toml\"\ndata_dir = \"data\"\nlisten = \"127.0.0.1:9000\"\n\
+             private_key = \"00\"\nstate_sync = true\npage_cache_mib = 64\n\
+             p2p_message_burst = 8\n",
+        )
+        .unwrap();
+        let global = Global {
+            // Nothing listens there: the command should get as far as asking.
+            rpc: "http://127.0.0.1:1".into(),
+            wallet: None,
+            json: false,
+            dry_run: false,
+        };
+        let rpc = connect(&global).unwrap();
+        let error = runtime()
+            .unwrap()
+            .block_on(checkpoint(&global, &rpc, &config))
+            .unwrap_err();
+        let _ = std::fs::remove_dir_all(&dir);
+        assert!(
+            !error.message.contains("is not a node configuration"),
+            "{}",
+            error.message
+        );
+    }
 }

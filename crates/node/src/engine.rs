@@ -647,7 +647,10 @@ where
         // from the persisted floor without a fresh answer could leave it without that floor's
         // epoch info.
         let interrupted = plan.floor().is_some();
-        let artifact = if scheme.me().is_some() && !interrupted {
+        // A checkpoint proves the chain is past its first epoch, so there is a floor to wait
+        // for; and the probe has claimed the checkpoint epoch's peer set, so a start from
+        // genesis could not track the epochs before it (p2p refuses a lower peer-set id).
+        let artifact = if scheme.me().is_some() && !interrupted && state_sync.checkpoint.is_none() {
             match select(
                 pin!(subscription),
                 pin!(context.sleep(VALIDATOR_FLOOR_WAIT)),

@@ -218,8 +218,8 @@ impl Backend for NodeBackend {
 
     fn state(&self) -> Arc<MemoryStore> {
         self.app
-            .finalized()
-            .map_or_else(|| self.genesis.clone(), |f| f.store)
+            .committed_state()
+            .map_or_else(|| self.genesis.clone(), |(_, store)| store)
     }
 
     fn figures(&self) -> rpc::views::FiguresView {
@@ -274,7 +274,9 @@ impl Backend for NodeBackend {
             // The history records a block just before the node applies its state: a receipt
             // of a block the node's finalized state does not hold yet is not shown, so that a
             // client that saw the receipt reads a state that includes the transaction.
-            let finalized = app.finalized().map_or(0, |f| f.height);
+            // After a restart `finalized()` is empty until a new block is finalized: the state
+            // read back from the store is the node's finalized state meanwhile.
+            let finalized = app.committed_state().map_or(0, |(height, _)| height);
             Ok(receipt.filter(|receipt| receipt.height <= finalized))
         })
     }
@@ -342,5 +344,116 @@ impl Backend for NodeBackend {
                 None => Err("this node does not serve checkpoints yet (still starting)".into()),
             }
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{
+        app::{App, AppConfig},
+        history::{BlockHistory, HistoryError, HistoryLog, Pending},
+        mempool::MempoolConfig,
+    };
+    use ledger::testing::{GENESIS_TIME_MS, TestChain};
+    use rpc::views::HistoryView;
+
+    /// A history holding one receipt, of a transaction in block `height`.
+    #[derive(Debug)]
+    struct OneReceipt(ReceiptView);
+
+    impl HistoryLog for OneReceipt {
+        fn record(&self, _: BlockHistory) -> Pending<'_, Result<(), String>> {
+            Box::pin(async { Ok(()) })
+        }
+        fn page<'a>(
+            &'a self,
+            _: &'a AccountId,
+            _: Option<&'a str>,
+            _: usize,
+        ) -> Pending<'a, Result<Vec<HistoryView>, HistoryError>> {
+            Box::pin(async { Ok(Vec::new()) })
+        }
+        fn receipt<'a>(
+            &'a self,
+            _: &'a TxId,
+        ) -> Pending<'a, Result<Option<ReceiptView>, HistoryError>> {
+            let receipt = self.0.clone();
+            Box::pin(async move { Ok(Some(receipt)) })
+        }
+    }
+
+    /// After a restart the application holds its state read back from the store
+    /// (`committed_state`), and `finalized()` is `None` until the node finalizes a new block. A
+    /// receipt of a block the store holds is shown meanwhile (a halted chain finalizes none); a
+    /// receipt of a later block (recorded in the history, its state not yet applied) is not.
+    #[test]
+    fn a_stored_receipt_is_shown_after_a_restart_before_the_next_block() {
+        let chain = TestChain::new(1, 1_000);
+        let app = App::new(chain.store.clone(), GENESIS_TIME_MS, AppConfig::default());
+        // The store read back at start holds block 5.
+        let mut store = chain.store.clone();
+        state::set_last_block(&mut store, 5, GENESIS_TIME_MS + 5_000);
+        app.restored(types::Digest::from([7u8; 32]), store).unwrap();
+        let handle = app.handle();
+        assert_eq!(handle.committed_state().map(|(height, _)| height), Some(5));
+        assert!(handle.finalized().is_none());
+        let tx = TxId::from([1u8; 32]);
+        let receipt = ReceiptView {
+            tx_id: tx_id_hex(&tx),
+            height: 5,
+            outcome: "success".into(),
+            error: None,
+            fee_paid: "0".into(),
+            events: Vec::new(),
+        };
+        let genesis = Arc::new(chain.store.clone());
+        let backend = NodeBackend::new(
+            handle,
+            Mempool::new(MempoolConfig::default(), genesis.clone(), 0),
+            genesis,
+            GENESIS_TIME_MS,
+            "full",
+            0,
+        )
+        .with_history(Arc::new(OneReceipt(receipt.clone())));
+        let shown = futures::executor::block_on(backend.stored_receipt(tx)).unwrap();
+        assert_eq!(
+            shown,
+            Some(receipt.clone()),
+            "a finalized receipt is hidden after a restart"
+        );
+        let ahead = ReceiptView {
+            height: 6,
+            ..receipt
+        };
+        let backend = backend.with_history(Arc::new(OneReceipt(ahead)));
+        let shown = futures::executor::block_on(backend.stored_receipt(tx)).unwrap();
+        assert_eq!(shown, None, "a receipt ahead of the state read back");
+    }
+
+    /// After a restart the RPC answers from the state read back, not from genesis, until a new
+    /// block is finalized.
+    #[test]
+    fn the_rpc_answers_from_the_state_read_back_after_a_restart() {
+        let chain = TestChain::new(1, 1_000);
+        let app = App::new(chain.store.clone(), GENESIS_TIME_MS, AppConfig::default());
+        let mut store = chain.store.clone();
+        state::set_last_block(&mut store, 5, GENESIS_TIME_MS + 5_000);
+        app.restored(types::Digest::from([7u8; 32]), store).unwrap();
+        let genesis = Arc::new(chain.store.clone());
+        let backend = NodeBackend::new(
+            app.handle(),
+            Mempool::new(MempoolConfig::default(), genesis.clone(), 0),
+            genesis,
+            GENESIS_TIME_MS,
+            "full",
+            0,
+        );
+        assert_eq!(
+            state::try_last_block(&*backend.state()).map(|(height, _)| height),
+            Some(5),
+            "the RPC reads genesis after a restart"
+        );
     }
 }

@@ -418,7 +418,8 @@ fn module_with(backend: Arc<dyn Backend>, books: Arc<BookCache>) -> RpcModule<Ar
         result,
     );
     api.module
-        .register_async_method(method::GET_CHECKPOINT, |_, backend, _| async move {
+        .register_async_method(method::GET_CHECKPOINT, |raw, backend, _| async move {
+            let (): () = positional(&raw, 0)?;
             backend
                 .checkpoint()
                 .await
