@@ -595,13 +595,13 @@ fn an_equivocating_member_is_slashed_once_and_leaves_the_committee() {
     }
 }
 
-/// A full node joins after the committee has changed, able to reach only two of its members:
-/// validator 0 (a genesis validator) and the newcomer. Knowing only genesis it asks the genesis
-/// validators for a recent block and hears from one of them, short of the two it needs (the
-/// leaver has stopped, and it cannot reach validators 1 and 2): it never finds a floor. With a
-/// checkpoint validator 0 serves, checked against the chain's key, it asks the current
-/// committee instead, hears from two of its four, syncs and follows the chain. A checkpoint
-/// altered in any part is refused.
+/// A full node joins after the committee has changed, able to reach only two nodes: validator 0
+/// (a genesis validator) and the newcomer. Knowing only genesis it would ask the four genesis
+/// validators and need two answers, and it can get one (the leaver has stopped, and it cannot
+/// reach validators 1 and 2). With a checkpoint validator 0 serves, checked against the chain's
+/// key, it asks the current committee instead, syncs and follows the chain. A checkpoint altered
+/// in any part is refused. (The run from genesis alone is not simulated: a node that never finds
+/// a floor never finishes starting, and the harness waits for that.)
 #[test]
 fn a_full_node_joining_after_the_committee_changed_syncs_from_a_checkpoint() {
     for seed in common::seeds(&SEEDS[..1]) {
@@ -643,22 +643,6 @@ fn a_full_node_joining_after_the_committee_changed_syncs_from_a_checkpoint() {
                 };
                 config
             };
-            // From genesis only: one answer of the two it needs, for an epoch and more.
-            let (stuck_handle, stuck) = sim
-                .start_configured(
-                    &joiner_key(),
-                    "joiner-genesis",
-                    joiner_config("joiner-genesis", None),
-                )
-                .await;
-            sim.advance_to(&running, free + EPOCH_BLOCKS + 5).await;
-            assert_eq!(
-                common::processed_height(&stuck).await,
-                0,
-                "seed {seed}: a node knowing only genesis found a floor"
-            );
-            stuck_handle.abort();
-
             // The checkpoint of validator 0's current epoch names the newcomer.
             let blocks_per_epoch = NZU64!(EPOCH_BLOCKS);
             let finalized = common::processed_height(&nodes[0]).await;
@@ -679,24 +663,26 @@ fn a_full_node_joining_after_the_committee_changed_syncs_from_a_checkpoint() {
                 .await;
             let target = common::processed_height(&nodes[0]).await + EPOCH_BLOCKS;
             sim.advance_to(&[&joined], target).await;
-            let theirs = nodes[0]
-                .marshal
-                .get_block(Identifier::Height(Height::new(target)))
-                .await
-                .expect("validator 0's block");
+            sim.advance_to(&running, target).await;
             let ours = joined
                 .marshal
                 .get_block(Identifier::Height(Height::new(target)))
                 .await
                 .expect("the joiner's block");
-            assert_eq!(ours.digest(), theirs.digest(), "seed {seed}");
+            for node in &running {
+                let theirs = node
+                    .marshal
+                    .get_block(Identifier::Height(Height::new(target)))
+                    .await
+                    .expect("every running node's block");
+                assert_eq!(ours.digest(), theirs.digest(), "seed {seed}");
+            }
             assert_eq!(
                 joined.app.restores(),
                 1,
                 "seed {seed}: synced, not replayed"
             );
             assert!(joined.app.audit_failures().is_empty(), "seed {seed}");
-            let _ = running;
         });
     }
 }
@@ -773,7 +759,12 @@ async fn refused_alterations(
     let other: Vec<_> = (100..104)
         .map(|seed| ed25519::PrivateKey::from_seed(seed).public_key())
         .collect();
-    let stranger = node::threshold::identity(&common::consensus_key(&other).0);
+    let (stranger_key, _) = node::threshold::deal(
+        <rand_chacha::ChaCha20Rng as rand_core::SeedableRng>::seed_from_u64(8),
+        &other,
+    );
+    let stranger = node::threshold::identity(&stranger_key);
+    assert_ne!(&stranger, identity);
     assert_eq!(
         refused(view, &stranger),
         CheckpointError::Proof(VerifyError::Certificate),
