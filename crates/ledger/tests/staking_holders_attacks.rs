@@ -80,6 +80,15 @@ fn advance(chain: &mut TestChain, height: u64, named: &[(u64, Vec<AccountId>)]) 
     }
 }
 
+/// `epochs` epochs of empty blocks, each followed by an unbonding delay.
+fn wait_epochs(chain: &mut TestChain, epochs: u64) {
+    for _ in 0..epochs {
+        let to = chain.height + L;
+        advance(chain, to, &[]);
+        chain.advance_ms(DELAY_MS);
+    }
+}
+
 fn withdraw(chain: &mut TestChain, index: u64) -> ledger::Receipt {
     chain.submit(index, Call::Staking(StakingCall::Withdraw(Nothing)))
 }
@@ -105,12 +114,8 @@ fn holders_named_mid_epoch_then_by_the_final_block_lock_no_bond() {
         4 * L - 1,
         &[(3 * L + 5, keys(1..=5)), (4 * L - 1, keys(1..=4))],
     );
-    // Long after: epoch 8, well past every delay.
-    for _ in 0..5 {
-        let to = chain.height + L;
-        advance(&mut chain, to, &[]);
-        chain.advance_ms(DELAY_MS);
-    }
+    // Long after: five epochs on, well past every delay.
+    wait_epochs(&mut chain, 5);
     let five = validator(&chain, 5).expect("registered");
     let receipt = withdraw(&mut chain, 5);
     assert_eq!(
@@ -145,11 +150,7 @@ fn holders_named_at_an_epochs_first_block_then_by_the_final_block_lock_no_bond()
         5 * L - 1,
         &[(4 * L, keys(1..=5)), (5 * L - 1, keys(1..=4))],
     );
-    for _ in 0..5 {
-        let to = chain.height + L;
-        advance(&mut chain, to, &[]);
-        chain.advance_ms(DELAY_MS);
-    }
+    wait_epochs(&mut chain, 5);
     let receipt = withdraw(&mut chain, 5);
     assert_eq!(receipt.outcome, Outcome::Success, "{receipt:?}");
 }

@@ -297,6 +297,20 @@ impl Sim {
     }
 }
 
+/// The genesis validators but the leaver, and the newcomer.
+fn all_but_the_leaver<'a>(
+    validators: &'a [NodeState<deterministic::Context>],
+    newcomer: &'a NodeState<deterministic::Context>,
+) -> Vec<&'a NodeState<deterministic::Context>> {
+    validators
+        .iter()
+        .enumerate()
+        .filter(|(index, _)| *index != LEAVER as usize)
+        .map(|(_, node)| node)
+        .chain([newcomer])
+        .collect()
+}
+
 /// Blocks 1 to `end` as every one of `nodes` holds them, which must be the same blocks.
 async fn same_blocks(
     nodes: &[&NodeState<deterministic::Context>],
@@ -392,13 +406,7 @@ fn a_validator_joins_by_staking_another_leaves_and_a_crash_spans_a_boundary() {
             handles[LEAVER as usize].abort();
 
             let end = END_EPOCH * EPOCH_BLOCKS + 5;
-            let running: Vec<_> = nodes
-                .iter()
-                .enumerate()
-                .filter(|(index, _)| *index != LEAVER as usize)
-                .map(|(_, node)| node)
-                .chain([&newcomer])
-                .collect();
+            let running = all_but_the_leaver(&nodes, &newcomer);
             sim.advance_to(&running, end).await;
 
             // Same blocks everywhere, each led by a member of its epoch's signers.
@@ -626,13 +634,7 @@ fn a_full_node_joining_after_the_committee_changed_syncs_from_a_checkpoint() {
             let free = (LEAVE_EPOCH + 5) * EPOCH_BLOCKS;
             sim.advance_to(&[&nodes[0]], free).await;
             handles[LEAVER as usize].abort();
-            let running: Vec<_> = nodes
-                .iter()
-                .enumerate()
-                .filter(|(index, _)| *index != LEAVER as usize)
-                .map(|(_, node)| node)
-                .chain([&newcomer])
-                .collect();
+            let running = all_but_the_leaver(&nodes, &newcomer);
 
             let joiner_config = |prefix: &str, checkpoint| {
                 let mut config = node_config(prefix.to_string(), &joiner_key());
