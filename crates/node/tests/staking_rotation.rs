@@ -508,14 +508,15 @@ fn every_validator_restarted_just_before_an_epochs_final_block_carries_on() {
 
 /// A member that sends a second, contradictory notarize after each of its own (both signed with
 /// its node key, as every vote is): the first contradiction an honest validator receives
-/// reaches a block, and every ledger burns 5% of its 500 EQA bond once (each honest peer blocks
-/// it at its first contradiction, so it contradicts itself to nobody again), bans its key and
-/// starts its unbonding. The newcomer registering in the first blocks takes its seat: the
+/// reaches a block, and every ledger burns 5% of its 500 EQA bond for epoch 0, bans its key and
+/// starts its unbonding. Each honest peer blocks it at its first contradiction; a peer that
+/// meets it later (the newcomer) may convict it for a later epoch, and the ledger then burns 5%
+/// of what is left, once for each epoch and never twice for one. The newcomer registering in the first blocks takes its seat: the
 /// committee of epoch 3, fixed by epoch 1's first block, leaves the slashed member out (a
 /// committee never shrinks below four), so it signs nothing from epoch 4, and the others carry
 /// the chain on without it.
 #[test]
-fn an_equivocating_member_is_slashed_once_and_leaves_the_committee() {
+fn an_equivocating_member_is_slashed_once_an_epoch_and_leaves_the_committee() {
     const EQUIVOCATOR: usize = 2;
     const OUT_EPOCH: u64 = 4;
     const LAST_EPOCH: u64 = 5;
@@ -553,13 +554,18 @@ fn an_equivocating_member_is_slashed_once_and_leaves_the_committee() {
                 .await;
 
             let bad = &everyone[EQUIVOCATOR];
-            let mut pieces = 0;
+            let mut epochs = Vec::new();
             let mut led_by_newcomer = 0;
             let honest_refs: Vec<_> = honest.iter().collect();
             for (height, block) in (1..).zip(same_blocks(&honest_refs, end, seed).await) {
                 for evidence in &block.evidence {
                     assert_eq!(&evidence.offender, bad, "seed {seed}: block {height}");
-                    pieces += 1;
+                    let epoch = evidence.epoch().expect("a piece names its epoch");
+                    assert!(
+                        !epochs.contains(&epoch),
+                        "seed {seed}: block {height} carries a second piece for epoch {epoch}"
+                    );
+                    epochs.push(epoch);
                 }
                 let leader = &block.context.leader;
                 if height / EPOCH_BLOCKS >= OUT_EPOCH {
@@ -570,7 +576,19 @@ fn an_equivocating_member_is_slashed_once_and_leaves_the_committee() {
                 }
                 led_by_newcomer += usize::from(*leader == newcomer_key().public_key());
             }
-            assert_eq!(pieces, 1, "seed {seed}: one piece of evidence carried");
+            assert_eq!(
+                epochs.first(),
+                Some(&0),
+                "seed {seed}: convicted in epoch 0"
+            );
+            // Each piece burns 5% of the bond as it then is, rounded up.
+            let mut bond: u128 = 500_000_000_000;
+            let mut burned = 0;
+            for _ in &epochs {
+                let burn = (bond * 500).div_ceil(10_000);
+                bond -= burn;
+                burned += burn;
+            }
             assert!(led_by_newcomer > 0, "seed {seed}: the newcomer led blocks");
             for node in &honest {
                 assert!(
@@ -583,8 +601,14 @@ fn an_equivocating_member_is_slashed_once_and_leaves_the_committee() {
                 let owner = staking::Db::node_key_owner(store, &node_account(bad))
                     .expect("the key is registered");
                 let record = staking::Db::validator(store, &owner).expect("a validator");
-                assert_eq!(record.slashed, 25_000_000_000, "seed {seed}");
-                assert_eq!(record.bond, 475_000_000_000, "seed {seed}");
+                assert_eq!(record.slashed, burned, "seed {seed}: {epochs:?}");
+                assert_eq!(record.bond, bond, "seed {seed}: {epochs:?}");
+                for epoch in &epochs {
+                    assert!(
+                        staking::Db::slash(store, &node_account(bad), *epoch).is_some(),
+                        "seed {seed}: slashed for epoch {epoch}"
+                    );
+                }
                 assert!(record.unbonding.is_some(), "seed {seed}: unbonding");
                 assert_eq!(
                     staking::Db::slash(store, &node_account(bad), 0),
