@@ -89,6 +89,20 @@ fn wait_epochs(chain: &mut TestChain, epochs: u64) {
     }
 }
 
+/// Validator `index` cannot withdraw yet: it still serves.
+fn assert_still_serving(chain: &mut TestChain, index: u64, why: &str) {
+    let early = withdraw(chain, index);
+    assert!(
+        matches!(
+            early.outcome,
+            Outcome::Failed(ledger::CallError::Staking(
+                staking::StakingError::StillServing { .. }
+            ))
+        ),
+        "{why}: {early:?}"
+    );
+}
+
 fn withdraw(chain: &mut TestChain, index: u64) -> ledger::Receipt {
     chain.submit(index, Call::Staking(StakingCall::Withdraw(Nothing)))
 }
@@ -181,16 +195,7 @@ fn consecutive_failures_extend_then_release() {
     assert_eq!(validator(&chain, 5).unwrap().last_epoch, Some(4));
     assert_eq!(validator(&chain, 5).unwrap().served_until_ms, None);
     chain.advance_ms(DELAY_MS);
-    let early = withdraw(&mut chain, 5);
-    assert!(
-        matches!(
-            early.outcome,
-            Outcome::Failed(ledger::CallError::Staking(
-                staking::StakingError::StillServing { .. }
-            ))
-        ),
-        "released early: {early:?}"
-    );
+    assert_still_serving(&mut chain, 5, "released early");
     advance(&mut chain, 6 * L, &named);
     let released = chain.time_ms;
     assert_eq!(
@@ -220,16 +225,7 @@ fn holder_slashed_in_the_naming_block() {
     assert_eq!(five.last_epoch, Some(3));
     advance(&mut chain, 5 * L - 2, &[]);
     chain.advance_ms(DELAY_MS);
-    let early = withdraw(&mut chain, 5);
-    assert!(
-        matches!(
-            early.outcome,
-            Outcome::Failed(ledger::CallError::Staking(
-                staking::StakingError::StillServing { .. }
-            ))
-        ),
-        "released while holding: {early:?}"
-    );
+    assert_still_serving(&mut chain, 5, "released while holding");
     advance(&mut chain, 5 * L, &[]);
     chain.advance_ms(DELAY_MS);
     assert!(withdraw(&mut chain, 5).is_success());
