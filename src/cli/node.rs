@@ -210,18 +210,8 @@ async fn checkpoint(global: &Global, rpc: &RpcClient, node_config: &Path) -> Res
     let genesis_path = base.join(&config.genesis);
     let genesis = ledger::Genesis::load(&genesis_path)
         .map_err(|e| format!("{}: {e}", genesis_path.display()))?;
-    let key = match (&config.consensus_key, &genesis.consensus_key) {
-        (Some(key), _) | (None, Some(key)) => node::threshold::decode_key("consensus_key", key)
-            .map_err(|e| format!("{}: {e}", node_config.display()))?,
-        (None, None) => {
-            return Err(format!(
-                "neither {} nor {} names the chain's consensus_key",
-                node_config.display(),
-                genesis_path.display()
-            )
-            .into());
-        }
-    };
+    let key = node::run::consensus_key(config.consensus_key.as_deref(), &genesis)
+        .map_err(|e| format!("{}: {e}", node_config.display()))?;
     let blocks_per_epoch = std::num::NonZeroU64::new(genesis.staking.blocks_per_epoch)
         .ok_or("the genesis file's epochs are 0 blocks")?;
     let view = rpc.checkpoint().await.map_err(CliError::rpc)?;

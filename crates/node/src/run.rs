@@ -512,7 +512,9 @@ fn load_checkpoint(
     )
 }
 
-fn consensus_key(
+/// The chain's consensus key: `configured` (from node.toml), which must equal the genesis
+/// file's when both are given, or the genesis file's.
+pub fn consensus_key(
     configured: Option<&str>,
     genesis: &Genesis,
 ) -> Result<crate::threshold::ConsensusKey, RunError> {

@@ -663,3 +663,49 @@ fn bootstrap_peers_are_read_and_a_malformed_one_is_refused_by_position() {
         other => panic!("expected a configuration error, got {other:?}"),
     }
 }
+
+fn refusal(files: &Files) -> String {
+    match files.load() {
+        Ok(_) => panic!("the configuration was accepted"),
+        Err(error) => error.to_string(),
+    }
+}
+
+/// A checkpoint is refused, saying why, when the node does not state-sync, when its file is
+/// missing or not a checkpoint, and when it is not an epoch's boundary.
+#[test]
+fn a_bad_checkpoint_setting_is_refused() {
+    let without_sync = Files::new("checkpoint-no-sync", "checkpoint = \"checkpoint.json\"");
+    let error = refusal(&without_sync);
+    assert!(error.contains("state_sync is not"), "{error}");
+
+    let missing = Files::new(
+        "checkpoint-missing",
+        "state_sync = true\ncheckpoint = \"checkpoint.json\"",
+    );
+    let error = refusal(&missing);
+    assert!(error.contains("checkpoint.json"), "{error}");
+
+    let garbage = Files::new(
+        "checkpoint-garbage",
+        "state_sync = true\ncheckpoint = \"checkpoint.json\"",
+    );
+    std::fs::write(garbage.0.join("checkpoint.json"), "{}").unwrap();
+    let error = refusal(&garbage);
+    assert!(error.contains("not a checkpoint file"), "{error}");
+
+    let first = Files::new(
+        "checkpoint-first",
+        "state_sync = true\ncheckpoint = \"checkpoint.json\"",
+    );
+    std::fs::write(
+        first.0.join("checkpoint.json"),
+        r#"{"epoch":0,"height":0,"block":"00","finalization":"00"}"#,
+    )
+    .unwrap();
+    let error = refusal(&first);
+    assert!(
+        error.contains("refused") && error.contains("epoch 0"),
+        "{error}"
+    );
+}
