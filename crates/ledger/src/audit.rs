@@ -109,7 +109,7 @@ pub fn check_indexes(store: &MemoryStore) -> Result<(), IndexError> {
             }
         }
     }
-    let mut funding = Vec::new();
+    let (mut funding, mut active) = (Vec::new(), Vec::new());
     for id in 1..=lending::Db::last_loan_id(store) {
         let Some(loan) = lending::Db::loan(store, id) else {
             continue;
@@ -120,15 +120,22 @@ pub fn check_indexes(store: &MemoryStore) -> Result<(), IndexError> {
                 present(&lender, Kind::Loan, id)?;
             }
         }
-        if loan.state == lending::LoanState::Funding {
-            funding.push(id);
+        match loan.state {
+            lending::LoanState::Funding => funding.push(id),
+            lending::LoanState::Active => active.push(id),
+            _ => {}
         }
     }
-    let listed: Vec<u64> = index::funding_loans(store).collect();
-    if listed != funding {
-        return Err(IndexError(format!(
-            "the loans collecting lenders are {funding:?}, but {listed:?} are listed"
-        )));
+    for (what, expected, listed) in [
+        ("collecting lenders", funding, index::FUNDING_LOANS),
+        ("active", active, index::ACTIVE_LOANS),
+    ] {
+        let listed: Vec<u64> = index::listed_loans(store, listed).collect();
+        if listed != expected {
+            return Err(IndexError(format!(
+                "the loans {what} are {expected:?}, but {listed:?} are listed"
+            )));
+        }
     }
     // Every entry points at a record of its kind; offer entries exactly at the live ones.
     for (key, value) in store.scan_prefix(&[index::TABLE]) {

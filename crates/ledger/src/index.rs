@@ -22,6 +22,9 @@ pub const TABLE: u8 = 0x07;
 /// The state table that lists the loan requests still collecting lenders: one empty record per
 /// loan id, kept by `lending::Db::put_loan`.
 pub const FUNDING_LOANS: u8 = 0x08;
+/// The state table that lists the disbursed loans not yet repaid or defaulted: one empty record
+/// per loan id, kept by `lending::Db::put_loan`.
+pub const ACTIVE_LOANS: u8 = 0x09;
 
 /// What an index entry points at.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
@@ -106,26 +109,37 @@ pub fn parse(key: &[u8]) -> Option<(AccountId, Kind, u64)> {
     ))
 }
 
-/// The key of loan `id` in the list of loans still collecting lenders.
-pub fn funding_loan_key(id: u64) -> Vec<u8> {
-    let mut key = vec![FUNDING_LOANS];
+/// The key of loan `id` in the list `table` ([`FUNDING_LOANS`] or [`ACTIVE_LOANS`]).
+pub fn loan_list_key(table: u8, id: u64) -> Vec<u8> {
+    let mut key = vec![table];
     key.extend_from_slice(&id.to_be_bytes());
     key
 }
 
-/// Lists loan `id` as collecting lenders or not; writes only when that changes.
-pub fn set_funding_loan(store: &mut (impl Store + ?Sized), id: u64, funding: bool) {
-    let key = funding_loan_key(id);
-    match (funding, store.get(&key).is_some()) {
+/// Lists loan `id` in `table` or not; writes only when that changes.
+pub fn set_listed_loan(store: &mut (impl Store + ?Sized), table: u8, id: u64, listed: bool) {
+    let key = loan_list_key(table, id);
+    match (listed, store.get(&key).is_some()) {
         (true, false) => store.put(&key, Vec::new()),
         (false, true) => store.delete(&key),
         _ => {}
     }
 }
 
-/// The ids of the loans still collecting lenders, in increasing order: a walk over those alone.
-pub fn funding_loans(store: &MemoryStore) -> impl DoubleEndedIterator<Item = u64> + '_ {
+/// The ids listed in `table`, in increasing order: a walk over those alone, whatever the number
+/// of loans ever made.
+pub fn listed_loans(store: &MemoryStore, table: u8) -> impl DoubleEndedIterator<Item = u64> + '_ {
     store
-        .scan_prefix(&[FUNDING_LOANS])
-        .filter_map(|(key, _)| id_of(&[FUNDING_LOANS], key))
+        .scan_prefix(&[table])
+        .filter_map(move |(key, _)| id_of(&[table], key))
+}
+
+/// The ids of the loans still collecting lenders, in increasing order.
+pub fn funding_loans(store: &MemoryStore) -> impl DoubleEndedIterator<Item = u64> + '_ {
+    listed_loans(store, FUNDING_LOANS)
+}
+
+/// The ids of the active loans (disbursed, not yet repaid or defaulted), in increasing order.
+pub fn active_loans(store: &MemoryStore) -> impl DoubleEndedIterator<Item = u64> + '_ {
+    listed_loans(store, ACTIVE_LOANS)
 }

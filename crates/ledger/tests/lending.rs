@@ -708,17 +708,19 @@ fn the_credit_book_sorts_requests() {
 
 #[test]
 fn the_requests_collecting_lenders_and_each_lenders_loans_follow_every_transition() {
-    use ledger::index::{Kind, funding_loans, ids};
+    use ledger::index::{Kind, active_loans, funding_loans, ids};
     let mut l = Lending::new();
     let listed = |l: &Lending| -> Vec<u64> { funding_loans(&l.chain.store).collect() };
+    let running = |l: &Lending| -> Vec<u64> { active_loans(&l.chain.store).collect() };
     let of = |l: &Lending, who: u64| -> Vec<u64> {
         ids(&l.chain.store, &account(who), Kind::Loan).collect()
     };
     let active = l.active_loan();
     let cancelled = l.open(l.request(1_000_000_000, Schedule::Bullet));
     let open = l.open(l.request(1_000_000_000, Schedule::Bullet));
-    // Funded in full and disbursed: no longer collecting; the request still is.
+    // Funded in full and disbursed: no longer collecting but active; the request still is.
     assert_eq!(listed(&l), vec![cancelled, open]);
+    assert_eq!(running(&l), vec![active]);
     l.ok(
         BORROWER,
         LendingCall::CancelRequest(LoanRef { loan: cancelled }),
@@ -748,15 +750,30 @@ fn the_requests_collecting_lenders_and_each_lenders_loans_follow_every_transitio
         },
     );
     assert!(of(&l, OUTSIDER).is_empty());
-    // The audit notices a request missing from the list, or a disbursed loan left on it.
+    // Repaid in full, the loan leaves the active list.
+    l.repay(active, 10 * THOUSAND);
+    assert_eq!(l.loan(active).state, LoanState::Repaid);
+    assert!(running(&l).is_empty());
+    // The audit notices a request missing from the list, or a disbursed loan left on it, or
+    // an ended loan still listed as active.
     let mut unlisted = l.chain.store.clone();
-    ledger::Store::delete(&mut unlisted, &ledger::index::funding_loan_key(open));
+    ledger::Store::delete(
+        &mut unlisted,
+        &ledger::index::loan_list_key(ledger::index::FUNDING_LOANS, open),
+    );
     assert!(ledger::audit::check_indexes(&unlisted).is_err());
     let mut stale = l.chain.store.clone();
     ledger::Store::put(
         &mut stale,
-        &ledger::index::funding_loan_key(active),
+        &ledger::index::loan_list_key(ledger::index::FUNDING_LOANS, active),
         Vec::new(),
     );
     assert!(ledger::audit::check_indexes(&stale).is_err());
+    let mut ended = l.chain.store.clone();
+    ledger::Store::put(
+        &mut ended,
+        &ledger::index::loan_list_key(ledger::index::ACTIVE_LOANS, active),
+        Vec::new(),
+    );
+    assert!(ledger::audit::check_indexes(&ended).is_err());
 }

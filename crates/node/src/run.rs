@@ -82,7 +82,8 @@ pub enum RunError {
 /// Format 10 adds the ledger's slashing rule (a field of the staking parameters and of each
 /// validator record, two tables). Format 11 blocks carry evidence of contradictory votes (a
 /// field of every block, the genesis one included) and votes travel signed by node keys.
-pub const DATA_FORMAT: u32 = 11;
+/// Format 12 lists the active loans in a table of their own, which a format-11 state lacks.
+pub const DATA_FORMAT: u32 = 12;
 
 /// The file in a data directory that names its format.
 pub const FORMAT_FILE: &str = "EQUA_FORMAT";

@@ -390,7 +390,8 @@ impl LoanQuery {
         let lender = account_filter(self.lender.as_deref(), "lender")?;
         let sort = parse_sort(self.sort.as_deref())?;
         // With an account to filter by, only that account's loans are read (its index); for
-        // the requests collecting lenders, only those.
+        // the requests collecting lenders or the active loans, only those. Only a listing of
+        // every loan, or of one of the ended states, with no account reads every loan ever made.
         let ids: Box<dyn Iterator<Item = u64>> = match (borrower.or(lender), state) {
             (Some(account), _) => Box::new(ledger::index::ids(
                 store,
@@ -398,6 +399,7 @@ impl LoanQuery {
                 ledger::index::Kind::Loan,
             )),
             (None, Some(LoanState::Funding)) => Box::new(ledger::index::funding_loans(store)),
+            (None, Some(LoanState::Active)) => Box::new(ledger::index::active_loans(store)),
             (None, _) => Box::new(1..=Db::last_loan_id(store)),
         };
         let mut loans: Vec<Loan> = ids

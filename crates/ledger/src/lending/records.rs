@@ -342,7 +342,18 @@ impl Db {
     pub fn put_loan(store: &mut (impl Store + ?Sized), loan: &Loan) {
         write(store, &key_u64(table::LOAN, loan.id), loan);
         index::add(store, &loan.borrower, index::Kind::Loan, loan.id);
-        index::set_funding_loan(store, loan.id, loan.state == LoanState::Funding);
+        index::set_listed_loan(
+            store,
+            index::FUNDING_LOANS,
+            loan.id,
+            loan.state == LoanState::Funding,
+        );
+        index::set_listed_loan(
+            store,
+            index::ACTIVE_LOANS,
+            loan.id,
+            loan.state == LoanState::Active,
+        );
     }
 
     fn position_key(loan: u64, lender: &AccountId) -> Vec<u8> {
