@@ -5,6 +5,9 @@
 //!    64 at a time (`equa_sendTransactions`, one signature batch each) to all four validators as
 //!    fast as they are admitted; the rate is the transfers in finalized blocks per second of the
 //!    measured window.
+//!    Disk: what validator 0's data directory grew by, partition by partition, from before the
+//!    window until every submitted transfer is finalized, and that scaled to a million
+//!    transfers (no block is pruned in a run this short: see `retained_blocks`).
 //! 2. Latency: single transfers at half that rate; each one's time from submission until a block
 //!    containing it is finalized on the validator it was sent to (p50, p99).
 //! 3. Epoch change: at a quarter of that rate, the time between validator 0 reporting two
@@ -23,7 +26,7 @@ use client::{Keystore, keys::Wallet};
 use load::{Sender, Signer, nonce, submit_windowed};
 use rpc::RpcClient;
 use std::{
-    collections::HashMap,
+    collections::{BTreeMap, HashMap},
     path::{Path, PathBuf},
     process::{Child, Command, Stdio},
     sync::{Arc, Mutex},
@@ -187,6 +190,8 @@ fn main() {
             .collect();
         let total = per_sender * SENDERS as u64;
         println!("signed {total} transfers in {:.1} s", signing.elapsed().as_secs_f64());
+        let data_dir = dir.join("validator-0/data");
+        let disk_before = disk_by_part(&data_dir);
         let start_height = rpc(0).status().await.unwrap().height;
         let started = Instant::now();
         let tasks: Vec<_> = senders
@@ -226,6 +231,8 @@ fn main() {
             assert!(Instant::now() < drain, "the chain stopped after the pools drained");
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
+        let (stored, _, _) = finalized_between(start_height + 1, drained + 2).await;
+        report_disk(stored, &disk_before, &disk_by_part(&data_dir));
 
         // Latency at half the measured rate: each transfer timed from submission until the
         // validator it went to reports a finalized block containing it.
@@ -268,6 +275,63 @@ fn main() {
         load.abort();
         report_gaps(blocks_per_epoch, boundary, other);
     });
+}
+
+/// Bytes on disk under each entry of a data directory (its storage partitions), by the
+/// entry's name.
+fn disk_by_part(dir: &Path) -> BTreeMap<String, u64> {
+    fn size(path: &Path) -> u64 {
+        match std::fs::symlink_metadata(path) {
+            Ok(meta) if meta.is_dir() => std::fs::read_dir(path)
+                .map(|entries| entries.flatten().map(|entry| size(&entry.path())).sum())
+                .unwrap_or(0),
+            Ok(meta) => meta.len(),
+            Err(_) => 0,
+        }
+    }
+    std::fs::read_dir(dir)
+        .map(|entries| {
+            entries
+                .flatten()
+                .map(|entry| {
+                    (
+                        entry.file_name().to_string_lossy().into_owned(),
+                        size(&entry.path()),
+                    )
+                })
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// What validator 0's data directory grew by while it finalized `transfers` transfers, by
+/// partition, and scaled to a million transfers.
+fn report_disk(transfers: u64, before: &BTreeMap<String, u64>, after: &BTreeMap<String, u64>) {
+    let mut parts: Vec<(String, i128)> = after
+        .iter()
+        .map(|(name, bytes)| {
+            (
+                name.clone(),
+                *bytes as i128 - *before.get(name).unwrap_or(&0) as i128,
+            )
+        })
+        .filter(|(_, grown)| *grown != 0)
+        .collect();
+    parts.sort_by_key(|(_, grown)| -grown);
+    let total: i128 = parts.iter().map(|(_, grown)| grown).sum();
+    let per_million = |bytes: i128| bytes as f64 * 1e6 / transfers.max(1) as f64 / 1e6;
+    println!(
+        "disk: validator 0's data grew {:.1} MB for {transfers} finalized transfers ({:.0} MB per million)",
+        total as f64 / 1e6,
+        per_million(total)
+    );
+    for (name, grown) in parts {
+        println!(
+            "  {name}: {:+.1} MB ({:+.0} MB per million)",
+            grown as f64 / 1e6,
+            per_million(grown)
+        );
+    }
 }
 
 /// The time between validator 0 reporting height `h - 1` and `h` finalized (polled every

@@ -79,12 +79,14 @@ pub trait HistoryLog: Send + Sync + std::fmt::Debug {
     fn record(&self, block: BlockHistory) -> Pending<'_, Result<(), String>>;
 
     /// `account`'s transactions, newest first, at most `limit`; with `before`, those older than
-    /// the entry that cursor names.
+    /// the entry that cursor names. Transactions of blocks above height `up_to` (recorded, their
+    /// state not yet applied) are left out and do not count towards `limit`.
     fn page<'a>(
         &'a self,
         account: &'a AccountId,
         before: Option<&'a str>,
         limit: usize,
+        up_to: u64,
     ) -> Pending<'a, Result<Vec<HistoryView>, HistoryError>>;
 
     /// The receipt of transaction `id`, if the history holds it.
@@ -470,11 +472,26 @@ impl<E: Context + Spawner> History<E> {
         Ok(Some(entry.view.receipt))
     }
 
+    /// [`Self::read_page_up_to`] with no height left out.
+    #[cfg(test)]
     async fn read_page(
         &self,
         account: &AccountId,
         before: Option<&str>,
         limit: usize,
+    ) -> Result<Vec<HistoryView>, HistoryError> {
+        self.read_page_up_to(account, before, limit, u64::MAX).await
+    }
+
+    /// `account`'s transactions, newest first, at most `limit`, older than the entry `before`
+    /// names if given, without those of blocks above height `up_to` (which do not count
+    /// towards `limit`).
+    async fn read_page_up_to(
+        &self,
+        account: &AccountId,
+        before: Option<&str>,
+        limit: usize,
+        up_to: u64,
     ) -> Result<Vec<HistoryView>, HistoryError> {
         let account = *account.as_bytes();
         let mut next = match before {
@@ -526,6 +543,9 @@ impl<E: Context + Spawner> History<E> {
                 None => None,
             };
             let mut view = entry.view;
+            if view.receipt.height > up_to {
+                continue;
+            }
             view.cursor = position.to_string();
             page.push(view);
         }
@@ -543,8 +563,9 @@ impl<E: Context + Spawner> HistoryLog for History<E> {
         account: &'a AccountId,
         before: Option<&'a str>,
         limit: usize,
+        up_to: u64,
     ) -> Pending<'a, Result<Vec<HistoryView>, HistoryError>> {
-        Box::pin(self.read_page(account, before, limit))
+        Box::pin(self.read_page_up_to(account, before, limit, up_to))
     }
 
     fn receipt<'a>(
@@ -707,6 +728,36 @@ mod tests {
                 _ => return ids,
             }
         }
+    }
+
+    /// A page up to a height leaves out the transactions of later blocks, and still holds
+    /// `limit` entries when the history has them.
+    #[test]
+    fn a_page_up_to_a_height_leaves_out_later_blocks_without_counting_them() {
+        deterministic::Runner::default().start(|context| async move {
+            let blocks = chain(12);
+            let history = History::init(context.child("history"), PREFIX, cache())
+                .await
+                .unwrap();
+            for block in &blocks {
+                history.write(block.clone()).await.unwrap();
+            }
+            let who = account(1);
+            let up_to: Vec<String> = expected(&blocks[..8], &who);
+            let later = expected(&blocks, &who).len() - up_to.len();
+            assert!(later > 0 && up_to.len() > 3, "the chain gives both kinds");
+            let page = history.read_page_up_to(&who, None, 3, 8).await.unwrap();
+            let ids: Vec<String> = page.iter().map(|v| v.receipt.tx_id.clone()).collect();
+            assert_eq!(ids, up_to[..3]);
+            assert!(page.iter().all(|view| view.receipt.height <= 8));
+            // The cursor of the last one pages on as usual.
+            let next = history
+                .read_page_up_to(&who, Some(&page[2].cursor), 500, 8)
+                .await
+                .unwrap();
+            let ids: Vec<String> = next.iter().map(|v| v.receipt.tx_id.clone()).collect();
+            assert_eq!(ids, up_to[3..]);
+        });
     }
 
     #[test]

@@ -302,6 +302,7 @@ impl Backend for NodeBackend {
     ) -> rpc::backend::Pending<Result<Vec<rpc::views::HistoryView>, rpc::backend::HistoryError>>
     {
         let history = self.history.clone();
+        let app = self.app.clone();
         Box::pin(async move {
             use crate::history::HistoryError;
             let Some(history) = history else {
@@ -309,8 +310,11 @@ impl Backend for NodeBackend {
                     "this node keeps no account history".into(),
                 ));
             };
+            // As for a stored receipt: a transaction of a block whose state the node has not
+            // applied yet is not listed, so a client reads a state that includes what it lists.
+            let applied = app.committed_state().map_or(0, |(height, _)| height);
             history
-                .page(&account, before.as_deref(), limit)
+                .page(&account, before.as_deref(), limit, applied)
                 .await
                 .map_err(|error| match error {
                     HistoryError::BadCursor(message) => {
@@ -371,6 +375,7 @@ mod tests {
             _: &'a AccountId,
             _: Option<&'a str>,
             _: usize,
+            _: u64,
         ) -> Pending<'a, Result<Vec<HistoryView>, HistoryError>> {
             Box::pin(async { Ok(Vec::new()) })
         }

@@ -4,12 +4,15 @@
 //! The ledger keeps offers by id only, so answering a filtered, paged query straight from the
 //! state means decoding every open offer. The book does that once; after that it follows the
 //! chain by what each new state changed ([`OfferBook::update`]): only changed offers are
-//! decoded and only the buckets they leave or join are sorted again.
-//! Within a bucket (one side, asset and currency) the offers are sorted by price, and each
-//! registered payment method has the list of positions of the offers that accept it, in the
-//! same order. A query filtered by any of side, asset, currency, method and price range is
-//! therefore a range of one such list per bucket, and its offset is skipped without looking at
-//! the offers it skips; only the amount and maker filters look at each candidate.
+//! decoded, each is taken out of and put into its bucket's ordered lists, and only the views
+//! of makers whose standing changed are built again. Every part of the book is persistent
+//! (`imbl`): a new book shares all it did not change with the one before, so an update costs
+//! what changed times the logarithm of the book's size, not the size of the buckets it touches.
+//! Within a bucket (one side, asset and currency) the offers are ordered by price, and each
+//! registered payment method has its own list of the offers that accept it, in the same order.
+//! A query filtered by any of side, asset, currency, method and price range is therefore a
+//! range of one such list per bucket, and its offset is skipped without looking at the offers
+//! it skips; only the amount and maker filters look at each candidate.
 //!
 //! Order: sell offers before buy offers, then by asset id, then by currency code, then the best
 //! price for a taker first (lowest for sell offers, highest for buy offers), then oldest first.
@@ -17,12 +20,11 @@
 use crate::market::{DAY_MS, MAX_PAGE, OfferQuery, OfferView};
 use ledger::{
     MemoryStore, Store,
-    market::{self, Db, Offer, queries::OfferFilter},
+    market::{self, Db, Offer},
 };
 use serde::Serialize;
 use serde_json::value::RawValue;
 use std::{
-    cmp::Reverse,
     collections::{BTreeMap, BTreeSet},
     ops::Range,
     sync::{Arc, Mutex, OnceLock},
@@ -33,6 +35,47 @@ use types::{
 };
 
 type BucketKey = (Side, AssetId, Fiat);
+
+/// An offer's place in its bucket: the best price for a taker first, then the oldest.
+type Rank = (u128, u64);
+
+fn rank(offer: &Offer) -> Rank {
+    match offer.side {
+        Side::Sell => (offer.price, offer.id),
+        Side::Buy => (u128::MAX - offer.price, offer.id),
+    }
+}
+
+/// Offers in rank order. A copy shares every node; an insertion, a removal and a lookup by
+/// position each cost the logarithm of the length.
+type Ranked = imbl::Vector<Arc<Entry>>;
+
+/// Where an offer of rank `rank` is in `list`, or where it would go.
+fn find(list: &Ranked, rank: Rank) -> Result<usize, usize> {
+    list.binary_search_by(|entry| self::rank(&entry.offer).cmp(&rank))
+}
+
+/// Puts `entry` in its place in `list`, instead of an entry of the same rank if there is one.
+fn place(list: &mut Ranked, entry: &Arc<Entry>) {
+    match find(list, rank(&entry.offer)) {
+        Ok(at) => {
+            list.set(at, entry.clone());
+        }
+        Err(at) => list.insert(at, entry.clone()),
+    }
+}
+
+/// The registered methods an offer accepts, each once.
+fn registered_methods(offer: &Offer) -> BTreeSet<u16> {
+    offer
+        .methods
+        .iter()
+        .filter_map(|m| match m {
+            PaymentMethod::Registered(index) => Some(*index),
+            PaymentMethod::Custom(_) => None,
+        })
+        .collect()
+}
 
 struct Entry {
     offer: Arc<Offer>,
@@ -55,55 +98,65 @@ impl Entry {
 }
 
 /// The open offers of one side, asset and currency, best price for a taker first.
+#[derive(Clone)]
 struct Bucket {
     side: Side,
-    entries: Vec<Arc<Entry>>,
-    /// Positions in `entries` of the offers that accept each registered method, in order.
-    by_method: BTreeMap<u16, Vec<u32>>,
+    entries: Ranked,
+    /// The offers that accept each registered method, in the same order.
+    by_method: BTreeMap<u16, Ranked>,
 }
 
 impl Bucket {
+    /// A bucket of `entries`, in any order.
     fn new(side: Side, mut entries: Vec<Arc<Entry>>) -> Self {
-        match side {
-            Side::Sell => entries.sort_by_key(|e| (e.offer.price, e.offer.id)),
-            Side::Buy => entries.sort_by_key(|e| (Reverse(e.offer.price), e.offer.id)),
-        }
-        let mut by_method: BTreeMap<u16, Vec<u32>> = BTreeMap::new();
-        for (position, entry) in entries.iter().enumerate() {
-            let position = u32::try_from(position).expect("fewer than 2^32 offers in a bucket");
-            let mut methods: Vec<u16> = entry
-                .offer
-                .methods
-                .iter()
-                .filter_map(|m| match m {
-                    PaymentMethod::Registered(index) => Some(*index),
-                    PaymentMethod::Custom(_) => None,
-                })
-                .collect();
-            // An offer naming a method twice is listed once.
-            methods.sort_unstable();
-            methods.dedup();
-            for index in methods {
-                by_method.entry(index).or_default().push(position);
+        entries.sort_by_key(|entry| rank(&entry.offer));
+        let mut by_method: BTreeMap<u16, Vec<Arc<Entry>>> = BTreeMap::new();
+        for entry in &entries {
+            for index in registered_methods(&entry.offer) {
+                by_method.entry(index).or_default().push(entry.clone());
             }
         }
         Self {
             side,
-            entries,
-            by_method,
+            entries: entries.into_iter().collect(),
+            by_method: by_method
+                .into_iter()
+                .map(|(index, list)| (index, list.into_iter().collect()))
+                .collect(),
         }
     }
 
-    /// The part of `positions` (positions in price order) whose price is within the bounds.
-    fn price_range(
-        &self,
-        positions: &Positions<'_>,
-        min: Option<u128>,
-        max: Option<u128>,
-    ) -> Range<usize> {
-        let price = |i: usize| self.entries[positions.get(i)].offer.price;
-        let count = positions.len();
-        let first = |below: &dyn Fn(u128) -> bool| partition_point(count, |i| below(price(i)));
+    /// Puts `entry` in its place, instead of the entry of the same offer if there is one.
+    fn put(&mut self, entry: &Arc<Entry>) {
+        place(&mut self.entries, entry);
+        for index in registered_methods(&entry.offer) {
+            place(self.by_method.entry(index).or_default(), entry);
+        }
+    }
+
+    /// Takes `offer` (as this bucket holds it) out.
+    fn take(&mut self, offer: &Offer) {
+        let rank = rank(offer);
+        if let Ok(at) = find(&self.entries, rank) {
+            self.entries.remove(at);
+        }
+        for index in registered_methods(offer) {
+            if let Some(list) = self.by_method.get_mut(&index) {
+                if let Ok(at) = find(list, rank) {
+                    list.remove(at);
+                }
+                if list.is_empty() {
+                    self.by_method.remove(&index);
+                }
+            }
+        }
+    }
+
+    /// The part of `list` (offers in rank order) whose price is within the bounds.
+    fn price_range(&self, list: &Ranked, min: Option<u128>, max: Option<u128>) -> Range<usize> {
+        let count = list.len();
+        let first =
+            |below: &dyn Fn(u128) -> bool| partition_point(count, |i| below(list[i].offer.price));
         match self.side {
             // Ascending prices: those below `min` come first, those above `max` last.
             Side::Sell => {
@@ -121,31 +174,46 @@ impl Bucket {
     }
 }
 
-/// The first block time after the state's own at which the standing of one of `makers` reads
-/// differently with nothing else changed: its account age reaches a new whole day, or a tier's
-/// minimum age.
-fn standing_valid_until(store: &(impl Store + ?Sized), makers: &BTreeSet<AccountId>) -> u64 {
-    let params = market::params::load(store);
-    let (_, now) = ledger::state::last_block(store);
-    let mut until = u64::MAX;
-    for maker in makers {
-        let Some(first) = Db::reputation(store, maker).first_trade_ms else {
-            continue;
-        };
-        let days = now.saturating_sub(first) / DAY_MS;
-        until = until.min(first.saturating_add(days.saturating_add(1).saturating_mul(DAY_MS)));
-        for rule in &params.tiers {
-            let reached = first.saturating_add(rule.min_account_age_ms);
-            if reached > now {
-                until = until.min(reached);
-            }
+/// The first block time after `now` (the state's own) at which `maker`'s standing reads differently
+/// with nothing else changed: its account age reaches a new whole day, or a tier's minimum age.
+/// `u64::MAX` for a maker that has not traded.
+fn standing_valid_until(
+    store: &(impl Store + ?Sized),
+    params: &market::params::MarketParams,
+    now: u64,
+    maker: &AccountId,
+) -> u64 {
+    let Some(first) = Db::reputation(store, maker).first_trade_ms else {
+        return u64::MAX;
+    };
+    let days = now.saturating_sub(first) / DAY_MS;
+    let mut until = first.saturating_add(days.saturating_add(1).saturating_mul(DAY_MS));
+    for rule in &params.tiers {
+        let reached = first.saturating_add(rule.min_account_age_ms);
+        if reached > now {
+            until = until.min(reached);
         }
     }
     until
 }
 
+/// What a maker's standing is read against: the market's tiers and the state's block time.
+struct Standing {
+    params: Arc<market::params::MarketParams>,
+    now: u64,
+}
+
+impl Standing {
+    fn of(store: &(impl Store + ?Sized)) -> Self {
+        Self {
+            params: market::params::load(store),
+            now: ledger::state::last_block(store).1,
+        }
+    }
+}
+
 /// Whether the offers of bucket `key` can match `filter`.
-fn in_bucket(filter: &OfferFilter, key: &BucketKey) -> bool {
+fn in_bucket(filter: &ledger::market::queries::OfferFilter, key: &BucketKey) -> bool {
     let (side, asset, fiat) = key;
     filter.side.is_none_or(|s| s == *side)
         && filter.asset.is_none_or(|a| a == *asset)
@@ -166,36 +234,30 @@ fn partition_point(count: usize, before: impl Fn(usize) -> bool) -> usize {
     low
 }
 
-/// Candidate offers of a bucket, by position: all of them or one method's list.
-enum Positions<'a> {
-    All(usize),
-    Listed(&'a [u32]),
-}
+/// A maker's account id as its key bytes (the ledger's tables key accounts by them).
+type Maker = [u8; 32];
 
-impl Positions<'_> {
-    fn len(&self) -> usize {
-        match self {
-            Self::All(count) => *count,
-            Self::Listed(list) => list.len(),
-        }
-    }
-
-    fn get(&self, i: usize) -> usize {
-        match self {
-            Self::All(_) => i,
-            Self::Listed(list) => list[i] as usize,
-        }
-    }
+/// Where an offer's entry is.
+#[derive(Clone, Copy)]
+struct Place {
+    key: BucketKey,
+    rank: Rank,
+    maker: AccountId,
 }
 
 /// Every open offer of one ledger state.
+#[derive(Clone)]
 pub struct OfferBook {
-    /// Shared with the book this one was updated from, where nothing in them changed.
-    buckets: BTreeMap<BucketKey, Arc<Bucket>>,
+    buckets: imbl::OrdMap<BucketKey, Bucket>,
+    /// Each open offer by its maker's key bytes: where its entry is.
+    by_maker: imbl::OrdMap<(Maker, u64), Place>,
+    /// For each maker with open offers whose standing will read differently by time alone (a
+    /// new day of account age, or a tier's minimum age reached), from when: views of its offers
+    /// built before then expire then.
+    expires: imbl::OrdMap<Maker, u64>,
+    /// The same, earliest first.
+    expiring: imbl::OrdSet<(u64, Maker)>,
     len: usize,
-    /// The block time from which a maker's standing may read differently by time alone (a new
-    /// day of account age, or a tier's minimum age reached), so views built before it expire.
-    valid_until_ms: u64,
 }
 
 impl std::fmt::Debug for OfferBook {
@@ -226,48 +288,148 @@ impl OfferBook {
     /// Reads every open offer of `store`.
     pub fn read(store: &ledger::MemoryStore) -> Self {
         let mut grouped: BTreeMap<BucketKey, Vec<Arc<Entry>>> = BTreeMap::new();
+        let mut by_maker = imbl::OrdMap::new();
+        let mut len = 0;
         for id in ledger::market::queries::offer_ids(store) {
             if let Some(offer) = Db::offer(store, id) {
+                let key = (offer.side, offer.asset, offer.fiat);
+                by_maker.insert(
+                    (*offer.maker.as_bytes(), offer.id),
+                    Place {
+                        key,
+                        rank: rank(&offer),
+                        maker: offer.maker,
+                    },
+                );
                 grouped
-                    .entry((offer.side, offer.asset, offer.fiat))
+                    .entry(key)
                     .or_default()
                     .push(Entry::new(Arc::new(offer)));
+                len += 1;
             }
         }
-        Self::from_buckets(
-            store,
-            grouped
+        let mut book = Self {
+            buckets: grouped
                 .into_iter()
-                .map(|(key, entries)| (key, Arc::new(Bucket::new(key.0, entries))))
+                .map(|(key, entries)| (key, Bucket::new(key.0, entries)))
                 .collect(),
-        )
+            by_maker,
+            expires: imbl::OrdMap::new(),
+            expiring: imbl::OrdSet::new(),
+            len,
+        };
+        let makers: BTreeSet<Maker> = book.by_maker.keys().map(|(maker, _)| *maker).collect();
+        let standing = Standing::of(store);
+        for maker in makers {
+            book.set_expiry(store, &standing, maker);
+        }
+        book
     }
 
-    fn from_buckets(
-        store: &ledger::MemoryStore,
-        buckets: BTreeMap<BucketKey, Arc<Bucket>>,
-    ) -> Self {
-        let makers: BTreeSet<AccountId> = buckets
-            .values()
-            .flat_map(|bucket| bucket.entries.iter().map(|entry| entry.offer.maker))
+    /// The block time from which a view of some maker's offer may read differently by time
+    /// alone.
+    fn valid_until_ms(&self) -> u64 {
+        self.expiring
+            .get_min()
+            .map_or(u64::MAX, |(until, _)| *until)
+    }
+
+    /// Where each of `maker`'s offers is.
+    fn offers_of(&self, maker: Maker) -> impl Iterator<Item = &Place> {
+        self.by_maker
+            .range((maker, 0)..=(maker, u64::MAX))
+            .map(|(_, place)| place)
+    }
+
+    /// Records when `maker`'s standing next reads differently by time alone in `store`, or
+    /// forgets the maker if it has no open offer.
+    fn set_expiry(&mut self, store: &ledger::MemoryStore, standing: &Standing, maker: Maker) {
+        if let Some(until) = self.expires.remove(&maker) {
+            self.expiring.remove(&(until, maker));
+        }
+        let Some(account) = self.offers_of(maker).next().map(|place| place.maker) else {
+            return;
+        };
+        let until = standing_valid_until(store, &standing.params, standing.now, &account);
+        if until != u64::MAX {
+            self.expires.insert(maker, until);
+            self.expiring.insert((until, maker));
+        }
+    }
+
+    /// Takes `offer` (as this book holds it) out.
+    fn take(&mut self, offer: &Offer) {
+        let key = (offer.side, offer.asset, offer.fiat);
+        if self
+            .by_maker
+            .remove(&(*offer.maker.as_bytes(), offer.id))
+            .is_none()
+        {
+            return;
+        }
+        self.len -= 1;
+        if let Some(bucket) = self.buckets.get_mut(&key) {
+            bucket.take(offer);
+            if bucket.entries.is_empty() {
+                self.buckets.remove(&key);
+            }
+        }
+    }
+
+    /// Puts `entry` in the book.
+    fn put(&mut self, entry: &Arc<Entry>) {
+        let offer = &entry.offer;
+        let key = (offer.side, offer.asset, offer.fiat);
+        let place = Place {
+            key,
+            rank: rank(offer),
+            maker: offer.maker,
+        };
+        if self
+            .by_maker
+            .insert((*offer.maker.as_bytes(), offer.id), place)
+            .is_none()
+        {
+            self.len += 1;
+        }
+        match self.buckets.get_mut(&key) {
+            Some(bucket) => bucket.put(entry),
+            None => {
+                self.buckets
+                    .insert(key, Bucket::new(key.0, vec![entry.clone()]));
+            }
+        }
+    }
+
+    /// Has every view of `maker`'s offers built again.
+    fn refresh(&mut self, maker: Maker) {
+        let places: Vec<(BucketKey, Rank)> = self
+            .offers_of(maker)
+            .map(|place| (place.key, place.rank))
             .collect();
-        Self {
-            len: buckets.values().map(|bucket| bucket.entries.len()).sum(),
-            valid_until_ms: standing_valid_until(store, &makers),
-            buckets,
+        for (key, rank) in places {
+            let Some(bucket) = self.buckets.get_mut(&key) else {
+                continue;
+            };
+            if let Ok(at) = find(&bucket.entries, rank) {
+                let fresh = bucket.entries[at].fresh();
+                bucket.put(&fresh);
+            }
         }
     }
 
     /// This book, read from `before`, brought to `after` from what changed between the two
     /// states ([`MemoryStore::changed_keys`]) instead of read again: only changed offers are
-    /// decoded, only the buckets they leave or join are sorted again, and a view built before
-    /// is kept unless something it shows changed (its offer, its maker's profile, reputation or
-    /// arbitrator bond, the market parameters, or the standing time alone changes). Gives the
-    /// same pages as [`OfferBook::read`] of `after`.
+    /// decoded and moved in their buckets' lists, and a view built before is kept unless
+    /// something it shows changed (its offer, its maker's profile, reputation or arbitrator
+    /// bond, the market parameters, or its maker's standing by time alone). Gives the same
+    /// pages as [`OfferBook::read`] of `after`.
     pub fn update(&self, before: &ledger::MemoryStore, after: &ledger::MemoryStore) -> Self {
         use ledger::market::records::table;
         let mut offers: BTreeSet<u64> = BTreeSet::new();
-        let mut makers: BTreeSet<[u8; 32]> = BTreeSet::new();
+        // Makers whose views must be built again, and makers whose offers changed.
+        let mut stale: BTreeSet<Maker> = BTreeSet::new();
+        let mut owners: BTreeSet<Maker> = BTreeSet::new();
         for key in after.changed_keys(before) {
             match key.split_first() {
                 Some((&table::OFFER, id)) => {
@@ -276,8 +438,8 @@ impl OfferBook {
                     }
                 }
                 Some((&(table::REPUTATION | table::PROFILE | table::ARBITRATOR), account)) => {
-                    if let Ok(account) = <[u8; 32]>::try_from(account) {
-                        makers.insert(account);
+                    if let Ok(account) = <Maker>::try_from(account) {
+                        stale.insert(account);
                     }
                 }
                 // Every view shows the parameters (tiers, methods): read everything again.
@@ -291,61 +453,32 @@ impl OfferBook {
             // Views built later may show more than an earlier state does (an older account).
             return Self::read(after);
         }
-        let every_view = now >= self.valid_until_ms;
-        let mut leaving: BTreeMap<BucketKey, BTreeSet<u64>> = BTreeMap::new();
-        let mut joining: BTreeMap<BucketKey, Vec<Arc<Entry>>> = BTreeMap::new();
+        let mut book = self.clone();
+        // Makers whose standing reads differently by time alone since the views were built.
+        stale.extend(
+            book.expiring
+                .iter()
+                .take_while(|(until, _)| *until <= now)
+                .map(|(_, maker)| *maker),
+        );
         for &id in &offers {
             if let Some(offer) = Db::offer(before, id) {
-                leaving
-                    .entry((offer.side, offer.asset, offer.fiat))
-                    .or_default()
-                    .insert(id);
+                owners.insert(*offer.maker.as_bytes());
+                book.take(&offer);
             }
             if let Some(offer) = Db::offer(after, id) {
-                joining
-                    .entry((offer.side, offer.asset, offer.fiat))
-                    .or_default()
-                    .push(Entry::new(Arc::new(offer)));
+                owners.insert(*offer.maker.as_bytes());
+                book.put(&Entry::new(Arc::new(offer)));
             }
         }
-        let stale = |entry: &Entry| every_view || makers.contains(entry.offer.maker.as_bytes());
-        let keys: BTreeSet<BucketKey> =
-            self.buckets.keys().chain(joining.keys()).copied().collect();
-        let mut buckets = BTreeMap::new();
-        for key in keys {
-            let old = self.buckets.get(&key);
-            let left = leaving.get(&key);
-            let joined = joining.remove(&key);
-            if let Some(old) = old
-                && left.is_none()
-                && joined.is_none()
-                && !old.entries.iter().any(|entry| stale(entry))
-            {
-                buckets.insert(key, old.clone());
-                continue;
-            }
-            let mut entries: Vec<Arc<Entry>> = old
-                .map(|bucket| {
-                    bucket
-                        .entries
-                        .iter()
-                        .filter(|entry| left.is_none_or(|left| !left.contains(&entry.offer.id)))
-                        .map(|entry| {
-                            if stale(entry) {
-                                entry.fresh()
-                            } else {
-                                entry.clone()
-                            }
-                        })
-                        .collect()
-                })
-                .unwrap_or_default();
-            entries.extend(joined.unwrap_or_default());
-            if !entries.is_empty() {
-                buckets.insert(key, Arc::new(Bucket::new(key.0, entries)));
-            }
+        for &maker in &stale {
+            book.refresh(maker);
         }
-        Self::from_buckets(after, buckets)
+        let standing = Standing::of(after);
+        for maker in stale.union(&owners) {
+            book.set_expiry(after, &standing, *maker);
+        }
+        book
     }
 
     pub fn len(&self) -> usize {
@@ -380,28 +513,30 @@ impl OfferBook {
             if !in_bucket(&filter, key) {
                 continue;
             }
-            let positions = match filter.method {
-                None => Positions::All(bucket.entries.len()),
+            let list = match filter.method {
+                None => &bucket.entries,
                 Some(index) => match bucket.by_method.get(&index) {
-                    Some(list) => Positions::Listed(list),
+                    Some(list) => list,
                     None => continue,
                 },
             };
-            let range = bucket.price_range(&positions, filter.min_price, filter.max_price);
-            let candidates = range.map(|i| &bucket.entries[positions.get(i)]);
+            let range = bucket.price_range(list, filter.min_price, filter.max_price);
             let wanted = limit - views.len();
-            let found: Vec<&Arc<Entry>> = if filter.amount.is_none() && maker.is_none() {
+            let found: Vec<Arc<Entry>> = if filter.amount.is_none() && maker.is_none() {
                 // Every candidate matches: skip without looking.
-                let count = candidates.len();
+                let count = range.len();
                 if skip >= count {
                     skip -= count;
                     continue;
                 }
-                let found = candidates.skip(skip).take(wanted).collect();
+                let start = range.start + skip;
                 skip = 0;
-                found
+                (start..range.end.min(start + wanted))
+                    .map(|i| list[i].clone())
+                    .collect()
             } else {
-                let mut matching = candidates.filter(|entry| {
+                let candidates = list.clone().slice(range);
+                let mut matching = candidates.iter().filter(|entry| {
                     filter.matches(&entry.offer) && maker.is_none_or(|m| entry.offer.maker == m)
                 });
                 let mut skipped = 0;
@@ -412,7 +547,7 @@ impl OfferBook {
                 if skip > 0 {
                     continue;
                 }
-                matching.take(wanted).collect()
+                matching.take(wanted).cloned().collect()
             };
             for entry in found {
                 debug_assert!(filter.matches(&entry.offer));
@@ -459,7 +594,9 @@ impl BookCache {
                 return cached.book.clone();
             }
             let (_, now) = ledger::state::last_block(&**store);
-            if revision.is_some() && cached.revision == revision && now < cached.book.valid_until_ms
+            if revision.is_some()
+                && cached.revision == revision
+                && now < cached.book.valid_until_ms()
             {
                 cached.state = store.clone();
                 return cached.book.clone();

@@ -275,6 +275,59 @@ fn the_book_is_kept_while_the_market_stays_the_same() {
     assert_eq!(first_maker_age(&fresh, &next_day), 1);
 }
 
+/// A maker's views expire at the very millisecond its account age reaches a new day: the
+/// block one millisecond before still shows the old age, the block at the boundary the new one.
+#[test]
+fn a_makers_views_expire_at_the_exact_day_boundary() {
+    const DAY_MS: u64 = 86_400_000;
+    let interval = ledger::testing::BLOCK_INTERVAL_MS;
+    let specs = [OfferSpec {
+        maker: 0,
+        sell: true,
+        fiat: 0,
+        price: 95,
+        min_amount: 1_000_000,
+        max_amount: 7_000_000,
+        methods: vec![0],
+        custom: false,
+        cancel: false,
+    }];
+    let mut chain = market_chain(&specs);
+    let take = TakeOffer {
+        offer: 1,
+        revision: 0,
+        amount: 1_000_000,
+        method: PaymentMethod::Registered(METHODS[0].0),
+    };
+    assert!(
+        chain
+            .submit(1, Call::Market(MarketCall::TakeOffer(take)))
+            .is_success()
+    );
+    let first = Db::reputation(&chain.store, &account(0))
+        .first_trade_ms
+        .expect("the take starts the maker's age");
+    let transfer = BankCall::Transfer(Transfer {
+        to: account(3),
+        asset: AssetId(1),
+        amount: 1,
+    });
+    let before = chain.store.clone();
+    let book = OfferBook::read(&before);
+    assert_eq!(first_maker_age(&book, &before), 0);
+    let mut states = vec![before];
+    let mut book = book;
+    for (block_ms, age) in [(first + DAY_MS - 1, 0), (first + DAY_MS, 1)] {
+        chain.time_ms = block_ms - interval;
+        assert!(chain.bank(2, transfer.clone()).is_success());
+        assert_eq!(ledger::state::last_block(&chain.store).1, block_ms);
+        let after = chain.store.clone();
+        book = book.update(states.last().unwrap(), &after);
+        assert_eq!(first_maker_age(&book, &after), age, "block at {block_ms}");
+        states.push(after);
+    }
+}
+
 /// One thing that happens on the chain between two states the book is brought across.
 #[derive(Clone, Debug)]
 enum Step {
