@@ -118,3 +118,184 @@ pub async fn serve(
         finalization: hex::encode(finalization.encode()),
     })
 }
+
+/// The p2p channel on which nodes ask each other for a checkpoint (see [`fetch`], [`answer`]).
+pub mod wire {
+    /// A request for the sender's checkpoint.
+    pub const REQUEST: u8 = 0;
+    /// The sender has no checkpoint to give: its chain is in its first epoch, or it has no
+    /// state yet itself.
+    pub const NONE: u8 = 1;
+    /// A checkpoint: epoch and height (u64, big-endian), the block's length (u32, big-endian),
+    /// the block, then the finalization certificate.
+    pub const CHECKPOINT: u8 = 2;
+}
+
+/// How long a node about to state-sync without a checkpoint file waits for the peers it asks
+/// to answer before it goes on with the best checkpoint it got (or with the genesis
+/// validators).
+pub const FETCH_WAIT: std::time::Duration = std::time::Duration::from_secs(10);
+/// How often it asks again the peers that have not answered.
+const FETCH_RETRY: std::time::Duration = std::time::Duration::from_secs(1);
+
+/// `view` on the wire (see [`wire::CHECKPOINT`]).
+pub fn encode(view: &CheckpointView) -> Result<Vec<u8>, String> {
+    let block = hex::decode(&view.block).map_err(|e| format!("block: {e}"))?;
+    let finalization = hex::decode(&view.finalization).map_err(|e| format!("finalization: {e}"))?;
+    let length = u32::try_from(block.len()).map_err(|_| "block: too large".to_string())?;
+    let mut out = Vec::with_capacity(21 + block.len() + finalization.len());
+    out.push(wire::CHECKPOINT);
+    out.extend_from_slice(&view.epoch.to_be_bytes());
+    out.extend_from_slice(&view.height.to_be_bytes());
+    out.extend_from_slice(&length.to_be_bytes());
+    out.extend_from_slice(&block);
+    out.extend_from_slice(&finalization);
+    Ok(out)
+}
+
+/// The checkpoint of a [`wire::CHECKPOINT`] message, unchecked; `None` if it is not framed as
+/// one.
+pub fn decode(bytes: &[u8]) -> Option<CheckpointView> {
+    let rest = bytes.strip_prefix(&[wire::CHECKPOINT])?;
+    let (epoch, rest) = rest.split_first_chunk::<8>()?;
+    let (height, rest) = rest.split_first_chunk::<8>()?;
+    let (length, rest) = rest.split_first_chunk::<4>()?;
+    let length = u32::from_be_bytes(*length) as usize;
+    if length > rest.len() {
+        return None;
+    }
+    let (block, finalization) = rest.split_at(length);
+    Some(CheckpointView {
+        epoch: u64::from_be_bytes(*epoch),
+        height: u64::from_be_bytes(*height),
+        block: hex::encode(block),
+        finalization: hex::encode(finalization),
+    })
+}
+
+/// Asks `asked` for their checkpoints and returns the info of the latest epoch among those that
+/// verify under `identity` (see [`verify`]), or `None` if no peer gave one within
+/// [`FETCH_WAIT`]. Stops early once every peer asked has answered. Peers that have not answered
+/// are asked again every second (they may not be connected yet). A peer that sends anything
+/// an honest node never sends (a request is answered with [`wire::NONE`]: this node has no
+/// checkpoint yet) is blocked; an old but valid checkpoint is not proof of anything and only
+/// loses to a later one.
+pub async fn fetch<E, S, R, B>(
+    context: &E,
+    sender: &mut S,
+    receiver: &mut R,
+    asked: &[commonware_cryptography::ed25519::PublicKey],
+    identity: &Identity,
+    blocks_per_epoch: NonZeroU64,
+    blocker: &mut B,
+) -> Option<(EpochInfo, commonware_cryptography::ed25519::PublicKey)>
+where
+    E: commonware_runtime::Clock,
+    S: commonware_p2p::Sender<PublicKey = commonware_cryptography::ed25519::PublicKey>,
+    R: commonware_p2p::Receiver<PublicKey = commonware_cryptography::ed25519::PublicKey>,
+    B: commonware_p2p::Blocker<PublicKey = commonware_cryptography::ed25519::PublicKey>,
+{
+    use commonware_p2p::Recipients;
+    use futures::future::{Either, select};
+    use std::{collections::BTreeSet, pin::pin};
+    let deadline = context.current() + FETCH_WAIT;
+    let mut answered = BTreeSet::new();
+    let mut best: Option<(EpochInfo, commonware_cryptography::ed25519::PublicKey)> = None;
+    loop {
+        let pending: Vec<_> = asked
+            .iter()
+            .filter(|peer| !answered.contains(*peer))
+            .cloned()
+            .collect();
+        if pending.is_empty() || context.current() >= deadline {
+            return best;
+        }
+        sender.send(Recipients::Some(pending), vec![wire::REQUEST], false);
+        let round_end = (context.current() + FETCH_RETRY).min(deadline);
+        loop {
+            let message =
+                match select(pin!(receiver.recv()), pin!(context.sleep_until(round_end))).await {
+                    Either::Left((Ok(message), _)) => message,
+                    // The network stopped: nothing more will come.
+                    Either::Left((Err(_), _)) => return best,
+                    Either::Right(_) => break,
+                };
+            let (peer, bytes) = message;
+            let bytes = bytes.as_ref();
+            match bytes.first() {
+                Some(&wire::REQUEST) if bytes.len() == 1 => {
+                    sender.send(Recipients::One(peer), vec![wire::NONE], false);
+                    continue;
+                }
+                Some(&wire::NONE) if bytes.len() == 1 => {}
+                Some(&wire::CHECKPOINT) => {
+                    let checked = decode(bytes)
+                        .ok_or_else(|| "not framed as a checkpoint".to_string())
+                        .and_then(|view| {
+                            verify(&view, identity, blocks_per_epoch).map_err(|e| e.to_string())
+                        });
+                    match checked {
+                        Ok(info) => {
+                            tracing::info!(
+                                ?peer,
+                                epoch = info.epoch.get(),
+                                "state sync: a peer gave a checkpoint"
+                            );
+                            if best
+                                .as_ref()
+                                .is_none_or(|(held, _)| held.epoch < info.epoch)
+                            {
+                                best = Some((info, peer.clone()));
+                            }
+                        }
+                        Err(error) => {
+                            commonware_p2p::block!(blocker, peer, %error, "refused a checkpoint");
+                            continue;
+                        }
+                    }
+                }
+                _ => {
+                    commonware_p2p::block!(blocker, peer, "sent a malformed checkpoint message");
+                    continue;
+                }
+            }
+            answered.insert(peer);
+            if asked.iter().all(|peer| answered.contains(peer)) {
+                return best;
+            }
+        }
+    }
+}
+
+/// Answers every checkpoint request on the channel with this node's current checkpoint (see
+/// [`serve`]), or [`wire::NONE`] when it has none. Other messages are ignored: answers that
+/// arrive after this node stopped asking are late, not faulty.
+pub async fn answer<S, R>(
+    mut sender: S,
+    mut receiver: R,
+    marshal: MarshalMailbox<Scheme, Standard<Block>>,
+    app: crate::AppHandle,
+    blocks_per_epoch: NonZeroU64,
+) where
+    S: commonware_p2p::Sender<PublicKey = commonware_cryptography::ed25519::PublicKey>,
+    R: commonware_p2p::Receiver<PublicKey = commonware_cryptography::ed25519::PublicKey>,
+{
+    use commonware_p2p::Recipients;
+    while let Ok((peer, bytes)) = receiver.recv().await {
+        if bytes.as_ref() != [wire::REQUEST] {
+            continue;
+        }
+        let reply = match app.committed_state() {
+            Some((height, _)) => serve(&marshal, height, blocks_per_epoch)
+                .await
+                .ok()
+                .and_then(|view| encode(&view).ok()),
+            None => None,
+        };
+        sender.send(
+            Recipients::One(peer),
+            reply.unwrap_or_else(|| vec![wire::NONE]),
+            false,
+        );
+    }
+}

@@ -109,7 +109,9 @@ pub mod channel {
     pub const PROBE: u64 = 7;
     /// glue's key resharing: dealings and acknowledgements between an epoch's committees.
     pub const DKG: u64 = 8;
-    pub const ALL: [u64; 8] = [
+    /// Checkpoints: a node about to state-sync asks its peers for one (`crate::checkpoint`).
+    pub const CHECKPOINT: u64 = 9;
+    pub const ALL: [u64; 9] = [
         VOTES,
         CERTIFICATES,
         SIMPLEX_RESOLVER,
@@ -118,6 +120,7 @@ pub mod channel {
         STATE_SYNC,
         PROBE,
         DKG,
+        CHECKPOINT,
     ];
 }
 
@@ -224,8 +227,13 @@ pub struct StateSync {
     /// Where the sync stands, for `equa status`.
     pub progress: Arc<crate::recovery::SyncProgress>,
     /// A later epoch's info, from a verified checkpoint ([`crate::checkpoint::verify`]): the
-    /// committee to ask for a recent block instead of the genesis validators.
+    /// committee to ask for a recent block instead of the genesis validators. Without one, a
+    /// node about to sync asks the genesis validators and `sources` for theirs first
+    /// ([`crate::checkpoint::fetch`]).
     pub checkpoint: Option<crate::block::EpochInfo>,
+    /// Peers to ask for a checkpoint besides the genesis validators: the node's bootstrap
+    /// peers.
+    pub sources: Vec<ed25519::PublicKey>,
 }
 
 /// How a node paces empty blocks and how much memory it reserves up front. `equa node` uses
@@ -310,7 +318,7 @@ impl std::fmt::Debug for NodeConfig {
     }
 }
 
-/// The eight channels a node uses, in [`channel::ALL`] order.
+/// The nine channels a node uses, in [`channel::ALL`] order.
 #[derive(Debug)]
 pub struct Channels<S, R> {
     pub votes: (S, R),
@@ -321,13 +329,14 @@ pub struct Channels<S, R> {
     pub state_sync: (S, R),
     pub probe: (S, R),
     pub dkg: (S, R),
+    pub checkpoint: (S, R),
 }
 
 impl<S, R> Channels<S, R> {
     /// Takes the channels in [`channel::ALL`] order.
     pub fn from_ordered(channels: impl IntoIterator<Item = (S, R)>) -> Self {
         let mut channels = channels.into_iter();
-        let mut next = || channels.next().expect("eight channels");
+        let mut next = || channels.next().expect("nine channels");
         Self {
             votes: next(),
             certificates: next(),
@@ -337,6 +346,7 @@ impl<S, R> Channels<S, R> {
             state_sync: next(),
             probe: next(),
             dkg: next(),
+            checkpoint: next(),
         }
     }
 }
@@ -597,8 +607,60 @@ where
     // fetches the boundary block of the floor's epoch for that epoch's info (its committee and
     // key). Every answer verifies against the chain key, whichever epoch signed it, and answers
     // from before the committee's epoch are ignored.
-    let bootstrap = state_sync.checkpoint.as_ref().unwrap_or(&info0);
     let mut plan = SyncPlan::init(context.child("plan"), prefix.clone()).await;
+    let mut state_sync = state_sync;
+    let (mut checkpoint_sender, mut checkpoint_receiver) = channels.checkpoint;
+    if state_sync.checkpoint.is_none() && plan.should_sync(state_sync.requested) {
+        // No checkpoint file: ask the genesis validators and the bootstrap peers for theirs,
+        // so that a node that knows only genesis and one peer finds the current committee even
+        // once the genesis validators have left. Every checkpoint is checked against the chain
+        // key; a peer can only hold this node back with an old one (threat model P17).
+        state_sync.progress.set_phase(SyncPhase::FindingFloor);
+        let mut asked: Vec<ed25519::PublicKey> = Vec::new();
+        for peer in info0
+            .participants()
+            .dealers
+            .iter()
+            .chain(&state_sync.sources)
+        {
+            if *peer != public_key && !asked.contains(peer) {
+                asked.push(peer.clone());
+            }
+        }
+        tracing::info!(
+            peers = asked.len(),
+            "state sync: asking peers for a checkpoint"
+        );
+        let mut checkpoint_blocker = blocker.clone();
+        match crate::checkpoint::fetch(
+            &context,
+            &mut checkpoint_sender,
+            &mut checkpoint_receiver,
+            &asked,
+            &identity,
+            blocks_per_epoch,
+            &mut checkpoint_blocker,
+        )
+        .await
+        {
+            Some((info, peer)) => {
+                tracing::info!(
+                    epoch = info.epoch.get(),
+                    ?peer,
+                    "state sync: using the latest checkpoint a peer gave"
+                );
+                state_sync.checkpoint = Some(info);
+            }
+            None => tracing::info!(
+                "state sync: no peer gave a checkpoint; the chain is in its first epoch, or \
+                 no peer answered"
+            ),
+        }
+    }
+    if let Some(info) = &state_sync.checkpoint {
+        state_sync.progress.set_checkpoint(info.epoch.get());
+    }
+    let bootstrap = state_sync.checkpoint.as_ref().unwrap_or(&info0);
     let (probe, probe_mailbox) = dkg_probe::Actor::new(dkg_probe::Config {
         context: context.child("probe"),
         manager: peer_provider.clone(),
@@ -745,6 +807,20 @@ where
             },
         );
     qmdb_actor.start(channels.state_sync);
+    // Every node answers other nodes' checkpoint requests from its own finalized chain.
+    context.child("checkpoint").spawn({
+        let marshal = marshal_mailbox.clone();
+        let app = app.handle();
+        move |_| {
+            crate::checkpoint::answer(
+                checkpoint_sender,
+                checkpoint_receiver,
+                marshal,
+                app,
+                blocks_per_epoch,
+            )
+        }
+    });
 
     let handle = app.handle();
     // The store reads the ledger back out as glue opens it or fills it from peers.

@@ -70,7 +70,15 @@ pub enum HistoryError {
     /// The history's storage failed.
     #[error("the account history could not be read: {0}")]
     Storage(String),
+    /// More than [`MAX_UNAPPLIED`] of the account's newest entries are of blocks whose state
+    /// the node has not applied yet (it is catching up).
+    #[error("the node is still applying the blocks of this account's newest transactions")]
+    Behind,
 }
+
+/// The most entries of blocks not yet applied a page reads and leaves out before it gives up:
+/// a full block's transactions. Normally the history is ahead of the state by one block.
+pub const MAX_UNAPPLIED: usize = crate::block::MAX_BLOCK_TXS;
 
 /// What the application records into and the RPC reads from.
 pub trait HistoryLog: Send + Sync + std::fmt::Debug {
@@ -521,6 +529,7 @@ impl<E: Context + Spawner> History<E> {
             }
         };
         let mut page = Vec::new();
+        let mut skipped = 0;
         while let Some(position) = next {
             if page.len() >= limit {
                 break;
@@ -544,6 +553,10 @@ impl<E: Context + Spawner> History<E> {
             };
             let mut view = entry.view;
             if view.receipt.height > up_to {
+                skipped += 1;
+                if skipped > MAX_UNAPPLIED {
+                    return Err(HistoryError::Behind);
+                }
                 continue;
             }
             view.cursor = position.to_string();
@@ -757,6 +770,72 @@ mod tests {
                 .unwrap();
             let ids: Vec<String> = next.iter().map(|v| v.receipt.tx_id.clone()).collect();
             assert_eq!(ids, up_to[3..]);
+        });
+    }
+
+    /// A page gives up, saying the node is behind, rather than read more than
+    /// [`MAX_UNAPPLIED`] entries of blocks not yet applied.
+    #[test]
+    fn a_page_reads_a_bounded_number_of_entries_not_yet_applied() {
+        deterministic::Runner::default().start(|context| async move {
+            let history = History::init(context.child("history"), PREFIX, cache())
+                .await
+                .unwrap();
+            let who = account(1);
+            let blocks: Vec<BlockHistory> = (1..=2)
+                .map(|height| BlockHistory {
+                    height,
+                    entries: (0..MAX_UNAPPLIED)
+                        .map(|index| (view(height, index), vec![who]))
+                        .collect(),
+                })
+                .collect();
+            for block in &blocks {
+                history.write(block.clone()).await.unwrap();
+            }
+            // One block ahead of the state: left out, the page still full.
+            let page = history.read_page_up_to(&who, None, 5, 1).await.unwrap();
+            assert_eq!(page.len(), 5);
+            assert!(page.iter().all(|view| view.receipt.height == 1));
+            // Two blocks ahead: more than a block's worth to leave out.
+            assert!(matches!(
+                history.read_page_up_to(&who, None, 5, 0).await,
+                Err(HistoryError::Behind)
+            ));
+        });
+    }
+
+    /// Paging one entry at a time by the last cursor, up to a height, walks every
+    /// entry up to that height exactly once and never answers an empty page while older
+    /// entries remain; the entries left out are the newest ones, which a later first page
+    /// lists once their state is applied.
+    #[test]
+    fn one_entry_pages_up_to_a_height_join_into_the_history_up_to_it() {
+        deterministic::Runner::default().start(|context| async move {
+            let blocks = chain(12);
+            let history = History::init(context.child("history"), PREFIX, cache())
+                .await
+                .unwrap();
+            for block in &blocks {
+                history.write(block.clone()).await.unwrap();
+            }
+            for who in (0..6).map(account) {
+                for up_to in [0, 1, 5, 8, 11, 12] {
+                    let want = expected(&blocks[..up_to as usize], &who);
+                    let mut got = Vec::new();
+                    let mut cursor: Option<String> = None;
+                    loop {
+                        let page = history
+                            .read_page_up_to(&who, cursor.as_deref(), 1, up_to)
+                            .await
+                            .unwrap();
+                        let Some(last) = page.last() else { break };
+                        got.push(last.receipt.tx_id.clone());
+                        cursor = Some(last.cursor.clone());
+                    }
+                    assert_eq!(got, want, "up to {up_to}");
+                }
+            }
         });
     }
 

@@ -152,9 +152,21 @@ pub struct SyncProgress {
     /// The lowest operation asked for and the size of the store being synced to.
     lowest: AtomicU64,
     target: AtomicU64,
+    /// The epoch of the checkpoint the sync started from (0: none, the genesis validators).
+    checkpoint: AtomicU64,
 }
 
 impl SyncProgress {
+    /// Records that the sync asks the committee of `epoch`'s checkpoint.
+    pub fn set_checkpoint(&self, epoch: u64) {
+        self.checkpoint.store(epoch, Ordering::Relaxed);
+    }
+
+    /// The epoch of the checkpoint the sync started from, if it started from one.
+    pub fn checkpoint(&self) -> Option<u64> {
+        Some(self.checkpoint.load(Ordering::Relaxed)).filter(|epoch| *epoch > 0)
+    }
+
     pub fn set_phase(&self, phase: SyncPhase) {
         let code = match phase {
             SyncPhase::Following => 0,

@@ -235,7 +235,8 @@ impl Backend for NodeBackend {
     fn market_state(&self) -> (Arc<MemoryStore>, Option<u64>) {
         match self.app.finalized() {
             Some(finalized) => (finalized.store, Some(finalized.market_revision)),
-            None => (self.genesis.clone(), None),
+            // After a restart, the state read back until a block is finalized.
+            None => (self.state(), None),
         }
     }
 
@@ -312,7 +313,13 @@ impl Backend for NodeBackend {
             };
             // As for a stored receipt: a transaction of a block whose state the node has not
             // applied yet is not listed, so a client reads a state that includes what it lists.
-            let applied = app.committed_state().map_or(0, |(height, _)| height);
+            // Before the node holds a state (at start, until the ledger is read back) every
+            // entry would be left out, each read: say so instead of answering an empty page.
+            let Some((applied, _)) = app.committed_state() else {
+                return Err(rpc::backend::HistoryError::Unavailable(
+                    "the node has not read its state yet; try again shortly".into(),
+                ));
+            };
             history
                 .page(&account, before.as_deref(), limit, applied)
                 .await
@@ -320,8 +327,8 @@ impl Backend for NodeBackend {
                     HistoryError::BadCursor(message) => {
                         rpc::backend::HistoryError::BadCursor(message)
                     }
-                    storage @ HistoryError::Storage(_) => {
-                        rpc::backend::HistoryError::Unavailable(storage.to_string())
+                    unavailable @ (HistoryError::Storage(_) | HistoryError::Behind) => {
+                        rpc::backend::HistoryError::Unavailable(unavailable.to_string())
                     }
                 })
         })
@@ -435,6 +442,114 @@ mod tests {
         let backend = backend.with_history(Arc::new(OneReceipt(ahead)));
         let shown = futures::executor::block_on(backend.stored_receipt(tx)).unwrap();
         assert_eq!(shown, None, "a receipt ahead of the state read back");
+    }
+
+    /// A history of one account's entries, answering pages as the node's history does (entries
+    /// of blocks above `up_to` left out), that remembers the `up_to` it was asked for.
+    #[derive(Debug)]
+    struct Entries(Vec<HistoryView>, std::sync::Mutex<Vec<u64>>);
+
+    impl HistoryLog for Entries {
+        fn record(&self, _: BlockHistory) -> Pending<'_, Result<(), String>> {
+            Box::pin(async { Ok(()) })
+        }
+        fn page<'a>(
+            &'a self,
+            _: &'a AccountId,
+            _: Option<&'a str>,
+            limit: usize,
+            up_to: u64,
+        ) -> Pending<'a, Result<Vec<HistoryView>, HistoryError>> {
+            self.1.lock().unwrap().push(up_to);
+            let page = self
+                .0
+                .iter()
+                .filter(|view| view.receipt.height <= up_to)
+                .take(limit)
+                .cloned()
+                .collect();
+            Box::pin(async move { Ok(page) })
+        }
+        fn receipt<'a>(
+            &'a self,
+            _: &'a TxId,
+        ) -> Pending<'a, Result<Option<ReceiptView>, HistoryError>> {
+            Box::pin(async { Ok(None) })
+        }
+    }
+
+    /// Before the node holds any state (at start, before the ledger is read back from the
+    /// store), `equa_listHistory` says the history is not available yet: it neither answers an
+    /// account with history with an empty page nor walks the history for entries up to height 0.
+    #[test]
+    fn history_is_not_answered_empty_before_the_node_holds_a_state() {
+        let chain = TestChain::new(1, 1_000);
+        let app = App::new(chain.store.clone(), GENESIS_TIME_MS, AppConfig::default());
+        assert!(app.handle().committed_state().is_none());
+        let genesis = Arc::new(chain.store.clone());
+        let entry = |height: u64| HistoryView {
+            cursor: height.to_string(),
+            timestamp_ms: 0,
+            signer: String::new(),
+            call: String::new(),
+            receipt: ReceiptView {
+                tx_id: format!("0x{height:064x}"),
+                height,
+                outcome: "success".into(),
+                error: None,
+                fee_paid: "0".into(),
+                events: Vec::new(),
+            },
+        };
+        let history = Arc::new(Entries(
+            (1..=3).rev().map(entry).collect(),
+            std::sync::Mutex::new(Vec::new()),
+        ));
+        let backend = NodeBackend::new(
+            app.handle(),
+            Mempool::new(MempoolConfig::default(), genesis.clone(), 0),
+            genesis,
+            GENESIS_TIME_MS,
+            "full",
+            0,
+        )
+        .with_history(history.clone());
+        let answer =
+            futures::executor::block_on(backend.history(ledger::testing::account(0), None, 1));
+        assert!(
+            !matches!(&answer, Ok(page) if page.is_empty()),
+            "an account with history is answered with an empty page: {answer:?}"
+        );
+        assert!(
+            !history.1.lock().unwrap().contains(&0),
+            "the history was walked for the entries up to height 0"
+        );
+    }
+
+    /// After a restart the offer book reads the state read back, not genesis (`finalized()` is
+    /// `None` until the next block is finalized), as every other query does.
+    #[test]
+    fn the_offer_book_reads_the_state_read_back_after_a_restart() {
+        let chain = TestChain::new(1, 1_000);
+        let app = App::new(chain.store.clone(), GENESIS_TIME_MS, AppConfig::default());
+        let mut store = chain.store.clone();
+        state::set_last_block(&mut store, 5, GENESIS_TIME_MS + 5_000);
+        app.restored(types::Digest::from([7u8; 32]), store).unwrap();
+        let genesis = Arc::new(chain.store.clone());
+        let backend = NodeBackend::new(
+            app.handle(),
+            Mempool::new(MempoolConfig::default(), genesis.clone(), 0),
+            genesis,
+            GENESIS_TIME_MS,
+            "full",
+            0,
+        );
+        let (market, _) = backend.market_state();
+        assert_eq!(
+            state::try_last_block(&*market).map(|(height, _)| height),
+            Some(5),
+            "the offer book reads genesis after a restart"
+        );
     }
 
     /// After a restart the RPC answers from the state read back, not from genesis, until a new

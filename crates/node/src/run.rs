@@ -808,6 +808,11 @@ pub fn run_with(config: RunConfig, started: impl FnOnce(Started) + Send + 'stati
             state_sync: engine::StateSync {
                 requested: config.state_sync,
                 checkpoint: config.checkpoint.clone(),
+                sources: config
+                    .bootstrap
+                    .iter()
+                    .map(|(key, _)| key.clone())
+                    .collect(),
                 progress: sync_progress.clone(),
             },
             tuning: config.tuning,

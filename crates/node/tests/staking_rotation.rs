@@ -636,6 +636,27 @@ fn an_equivocating_member_is_slashed_once_an_epoch_and_leaves_the_committee() {
 /// a floor never finishes starting, and the harness waits for that.)
 #[test]
 fn a_full_node_joining_after_the_committee_changed_syncs_from_a_checkpoint() {
+    join_after_the_committee_changed(Checkpoint::Given);
+}
+
+/// The same join with no checkpoint file: the joiner asks the genesis validators it can reach
+/// for a checkpoint over p2p (`node::checkpoint::fetch`), gets validator 0's, and syncs from
+/// the current committee as it would with the file.
+#[test]
+fn a_full_node_joining_after_the_committee_changed_fetches_a_checkpoint_from_a_peer() {
+    join_after_the_committee_changed(Checkpoint::Fetched);
+}
+
+/// Where the joining node's checkpoint comes from.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Checkpoint {
+    /// Checked and handed to it, as `equa node checkpoint` does.
+    Given,
+    /// Fetched by the node itself from its peers.
+    Fetched,
+}
+
+fn join_after_the_committee_changed(checkpoint: Checkpoint) {
     for seed in common::seeds(&SEEDS[..1]) {
         let config = deterministic::Config::new()
             .with_seed(seed)
@@ -660,12 +681,14 @@ fn a_full_node_joining_after_the_committee_changed_syncs_from_a_checkpoint() {
             handles[LEAVER as usize].abort();
             let running = all_but_the_leaver(&nodes, &newcomer);
 
+            let progress = Arc::new(node::recovery::SyncProgress::default());
             let joiner_config = |prefix: &str, checkpoint| {
                 let mut config = node_config(prefix.to_string(), &joiner_key());
                 config.state_sync = StateSync {
                     requested: true,
-                    progress: Arc::default(),
+                    progress: progress.clone(),
                     checkpoint,
+                    sources: Vec::new(),
                 };
                 config
             };
@@ -682,11 +705,23 @@ fn a_full_node_joining_after_the_committee_changed_syncs_from_a_checkpoint() {
             let dealers = info.output.players();
             assert!(dealers.position(&newcomer_key().public_key()).is_some());
             assert!(dealers.position(&genesis[LEAVER as usize]).is_none());
-            refused_alterations(&view, &nodes[0], &identity, seed).await;
+            let given = match checkpoint {
+                Checkpoint::Given => {
+                    refused_alterations(&view, &nodes[0], &identity, seed).await;
+                    Some(info)
+                }
+                Checkpoint::Fetched => None,
+            };
 
             let (_joiner_handle, joined) = sim
-                .start_configured(&joiner_key(), "joiner", joiner_config("joiner", Some(info)))
+                .start_configured(&joiner_key(), "joiner", joiner_config("joiner", given))
                 .await;
+            // Given or fetched, the sync asked the committee of validator 0's epoch (or a later
+            // one, had the chain moved on meanwhile).
+            let used = progress
+                .checkpoint()
+                .expect("the sync started from a checkpoint");
+            assert!(used >= view.epoch, "seed {seed}: epoch {used}");
             let target = common::processed_height(&nodes[0]).await + EPOCH_BLOCKS;
             sim.advance_to(&[&joined], target).await;
             sim.advance_to(&running, target).await;

@@ -212,8 +212,9 @@ pub(crate) async fn start_twins(
         Route::Shared,
         Route::Shared,
         Route::Primary,
+        Route::Shared,
     ];
-    assert_eq!(channels.len(), routes.len(), "the eight consensus channels");
+    assert_eq!(channels.len(), routes.len(), "the nine consensus channels");
     let mut primary = Vec::new();
     let mut secondary = Vec::new();
     for ((sender, receiver), route) in channels.into_iter().zip(routes) {
