@@ -173,6 +173,14 @@ pub fn decode(bytes: &[u8]) -> Option<CheckpointView> {
     })
 }
 
+/// A checkpoint a peer gave, checked.
+#[derive(Clone, Debug)]
+pub struct Fetched {
+    pub info: EpochInfo,
+    pub view: CheckpointView,
+    pub peer: commonware_cryptography::ed25519::PublicKey,
+}
+
 /// Asks `asked` for their checkpoints and returns the info of the latest epoch among those that
 /// verify under `identity` (see [`verify`]), or `None` if no peer gave one within
 /// [`FETCH_WAIT`]. Stops early once every peer asked has answered. Peers that have not answered
@@ -188,7 +196,7 @@ pub async fn fetch<E, S, R, B>(
     identity: &Identity,
     blocks_per_epoch: NonZeroU64,
     blocker: &mut B,
-) -> Option<(EpochInfo, commonware_cryptography::ed25519::PublicKey)>
+) -> Option<Fetched>
 where
     E: commonware_runtime::Clock,
     S: commonware_p2p::Sender<PublicKey = commonware_cryptography::ed25519::PublicKey>,
@@ -200,7 +208,7 @@ where
     use std::{collections::BTreeSet, pin::pin};
     let deadline = context.current() + FETCH_WAIT;
     let mut answered = BTreeSet::new();
-    let mut best: Option<(EpochInfo, commonware_cryptography::ed25519::PublicKey)> = None;
+    let mut best: Option<Fetched> = None;
     loop {
         let pending: Vec<_> = asked
             .iter()
@@ -213,6 +221,10 @@ where
         sender.send(Recipients::Some(pending), vec![wire::REQUEST], false);
         let round_end = (context.current() + FETCH_RETRY).min(deadline);
         loop {
+            // A queue that never empties must not hold the round, and the deadline, off.
+            if context.current() >= round_end {
+                break;
+            }
             let message =
                 match select(pin!(receiver.recv()), pin!(context.sleep_until(round_end))).await {
                     Either::Left((Ok(message), _)) => message,
@@ -228,25 +240,34 @@ where
                     continue;
                 }
                 Some(&wire::NONE) if bytes.len() == 1 => {}
+                // One checkpoint per peer is checked, and only one that would be the latest:
+                // a repeat, or one no later than the best so far, costs no certificate check.
+                Some(&wire::CHECKPOINT) if answered.contains(&peer) => continue,
+                Some(&wire::CHECKPOINT)
+                    if decode(bytes).is_some_and(|view| {
+                        best.as_ref()
+                            .is_some_and(|best| view.epoch <= best.info.epoch.get())
+                    }) => {}
                 Some(&wire::CHECKPOINT) => {
                     let checked = decode(bytes)
                         .ok_or_else(|| "not framed as a checkpoint".to_string())
                         .and_then(|view| {
-                            verify(&view, identity, blocks_per_epoch).map_err(|e| e.to_string())
+                            verify(&view, identity, blocks_per_epoch)
+                                .map(|info| (info, view))
+                                .map_err(|e| e.to_string())
                         });
                     match checked {
-                        Ok(info) => {
+                        Ok((info, view)) => {
                             tracing::info!(
                                 ?peer,
                                 epoch = info.epoch.get(),
                                 "state sync: a peer gave a checkpoint"
                             );
-                            if best
-                                .as_ref()
-                                .is_none_or(|(held, _)| held.epoch < info.epoch)
-                            {
-                                best = Some((info, peer.clone()));
-                            }
+                            best = Some(Fetched {
+                                info,
+                                view,
+                                peer: peer.clone(),
+                            });
                         }
                         Err(error) => {
                             commonware_p2p::block!(blocker, peer, %error, "refused a checkpoint");
@@ -268,14 +289,18 @@ where
 }
 
 /// Answers every checkpoint request on the channel with this node's current checkpoint (see
-/// [`serve`]), or [`wire::NONE`] when it has none. Other messages are ignored: answers that
-/// arrive after this node stopped asking are late, not faulty.
+/// [`serve`]); a node that state-synced into an epoch has not stored that epoch's boundary
+/// until the next one, and answers meanwhile with the checkpoint it started from (`held`), if
+/// any; otherwise [`wire::NONE`]. Other messages are ignored: answers that arrive after this
+/// node stopped asking are late, not faulty. The channel's quota ([`crate::engine::quota`])
+/// bounds what requests cost (each answer reads a block and its certificate).
 pub async fn answer<S, R>(
     mut sender: S,
     mut receiver: R,
     marshal: MarshalMailbox<Scheme, Standard<Block>>,
     app: crate::AppHandle,
     blocks_per_epoch: NonZeroU64,
+    held: Option<CheckpointView>,
 ) where
     S: commonware_p2p::Sender<PublicKey = commonware_cryptography::ed25519::PublicKey>,
     R: commonware_p2p::Receiver<PublicKey = commonware_cryptography::ed25519::PublicKey>,
@@ -285,13 +310,13 @@ pub async fn answer<S, R>(
         if bytes.as_ref() != [wire::REQUEST] {
             continue;
         }
-        let reply = match app.committed_state() {
-            Some((height, _)) => serve(&marshal, height, blocks_per_epoch)
-                .await
-                .ok()
-                .and_then(|view| encode(&view).ok()),
+        let current = match app.committed_state() {
+            Some((height, _)) => serve(&marshal, height, blocks_per_epoch).await.ok(),
             None => None,
         };
+        let reply = current
+            .or_else(|| held.clone())
+            .and_then(|view| encode(&view).ok());
         sender.send(
             Recipients::One(peer),
             reply.unwrap_or_else(|| vec![wire::NONE]),

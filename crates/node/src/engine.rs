@@ -155,6 +155,16 @@ pub fn channel_quota(burst: NonZeroU32) -> Quota {
     Quota::per_second(CHANNEL_MESSAGES_PER_SECOND).allow_burst(burst)
 }
 
+/// The quota of channel `id` of [`channel::ALL`]: [`channel_quota`] for the consensus
+/// channels; checkpoint requests, each answered with a block and its certificate, two a second
+/// per peer (a node asks each peer once a second while it fetches).
+pub fn quota(id: u64, burst: NonZeroU32) -> Quota {
+    match id {
+        channel::CHECKPOINT => Quota::per_second(NZU32!(2)),
+        _ => channel_quota(burst),
+    }
+}
+
 /// Messages each actor's mailbox holds before it overflows into a growing queue. The slots are
 /// reserved up front but only touched when used: at 1,024 they are 76 MB of address space and
 /// about 1 MB resident.
@@ -172,6 +182,9 @@ pub fn max_message_size(validators: u32) -> u32 {
         >(crate::threshold::max_validators()),
         marshal::max_payload_size::<Standard<Block>, Scheme>(validators, &()),
         dkg_probe::max_payload_size::<Standard<Block>, Scheme>(validators, &()),
+        // A checkpoint: its framing (tag, epoch, height, length), a block and a certificate,
+        // no more than marshal sends a block with its certificate.
+        marshal::max_payload_size::<Standard<Block>, Scheme>(validators, &()) + 21,
         qmdb_resolver::max_payload_size::<mmr::Family, types::Digest>(
             SYNC_BATCH_OPS,
             <commonware_storage::qmdb::any::unordered::fixed::Operation<
@@ -234,6 +247,9 @@ pub struct StateSync {
     /// Peers to ask for a checkpoint besides the genesis validators: the node's bootstrap
     /// peers.
     pub sources: Vec<ed25519::PublicKey>,
+    /// The checkpoint itself (block and certificate) whose info `checkpoint` is, if known: the
+    /// node serves it to others until it stores its own epoch's boundary.
+    pub checkpoint_view: Option<rpc::views::CheckpointView>,
 }
 
 /// How a node paces empty blocks and how much memory it reserves up front. `equa node` uses
@@ -358,6 +374,9 @@ pub struct NodeState<E: Spawner + commonware_storage::Context> {
     pub app: crate::AppHandle,
     /// Byzantine behaviour of other validators this node has evidence of.
     pub faults: Faults,
+    /// The checkpoint this node's state sync started from, served until it stores its own
+    /// epoch's boundary (see [`crate::checkpoint::answer`]).
+    pub held_checkpoint: Option<rpc::views::CheckpointView>,
 }
 
 impl<E: Spawner + commonware_storage::Context> Clone for NodeState<E> {
@@ -367,6 +386,7 @@ impl<E: Spawner + commonware_storage::Context> Clone for NodeState<E> {
             stateful: self.stateful.clone(),
             app: self.app.clone(),
             faults: self.faults.clone(),
+            held_checkpoint: self.held_checkpoint.clone(),
         }
     }
 }
@@ -643,13 +663,14 @@ where
         )
         .await
         {
-            Some((info, peer)) => {
+            Some(fetched) => {
                 tracing::info!(
-                    epoch = info.epoch.get(),
-                    ?peer,
+                    epoch = fetched.info.epoch.get(),
+                    peer = ?fetched.peer,
                     "state sync: using the latest checkpoint a peer gave"
                 );
-                state_sync.checkpoint = Some(info);
+                state_sync.checkpoint = Some(fetched.info);
+                state_sync.checkpoint_view = Some(fetched.view);
             }
             None => tracing::info!(
                 "state sync: no peer gave a checkpoint; the chain is in its first epoch, or \
@@ -808,9 +829,11 @@ where
         );
     qmdb_actor.start(channels.state_sync);
     // Every node answers other nodes' checkpoint requests from its own finalized chain.
+    let held_checkpoint = state_sync.checkpoint_view.clone();
     context.child("checkpoint").spawn({
         let marshal = marshal_mailbox.clone();
         let app = app.handle();
+        let held = held_checkpoint.clone();
         move |_| {
             crate::checkpoint::answer(
                 checkpoint_sender,
@@ -818,6 +841,7 @@ where
                 marshal,
                 app,
                 blocks_per_epoch,
+                held,
             )
         }
     });
@@ -1054,6 +1078,7 @@ where
             stateful: stateful_mailbox,
             app: handle,
             faults,
+            held_checkpoint,
         },
     )
 }

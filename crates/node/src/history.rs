@@ -196,11 +196,16 @@ fn shrunk(mut view: HistoryView) -> HistoryView {
     view
 }
 
+/// The zstd level of the entries journal: the history is the largest part of a node's disk and
+/// is never pruned.
+const ENTRY_COMPRESSION: u8 = 3;
+
 fn journal_config(prefix: &str, name: &str, page_cache: CacheRef) -> Config<(RangeCfg<usize>, ())> {
     Config {
         partition: format!("{prefix}-history-{name}"),
         items_per_section: NZU64!(4_096),
-        compression: None,
+        // Entries are JSON views, which zstd shrinks; links are account keys, which it cannot.
+        compression: (name == "entries").then_some(ENTRY_COMPRESSION),
         codec_config: ((..=MAX_ENTRY_BYTES).into(), ()),
         page_cache,
         write_buffer: NZUsize!(1 << 16),

@@ -45,6 +45,8 @@ pub struct ProofSource {
     marshal: MarshalMailbox<Scheme, Standard<Block>>,
     app: AppHandle,
     blocks_per_epoch: std::num::NonZeroU64,
+    /// The checkpoint the node's state sync started from (see [`crate::checkpoint::answer`]).
+    held_checkpoint: Option<rpc::views::CheckpointView>,
 }
 
 impl std::fmt::Debug for ProofSource {
@@ -59,21 +61,30 @@ impl ProofSource {
         marshal: MarshalMailbox<Scheme, Standard<Block>>,
         app: AppHandle,
         blocks_per_epoch: std::num::NonZeroU64,
+        held_checkpoint: Option<rpc::views::CheckpointView>,
     ) -> Self {
         Self {
             db,
             marshal,
             app,
             blocks_per_epoch,
+            held_checkpoint,
         }
     }
 
-    /// The boundary of the epoch of the latest finalized block (see [`crate::checkpoint`]).
+    /// The boundary of the epoch of the latest finalized block (see [`crate::checkpoint`]), or
+    /// else the checkpoint the node's state sync started from.
     pub async fn checkpoint(&self) -> Result<rpc::views::CheckpointView, String> {
-        let Some(finalized) = self.app.finalized() else {
-            return Err("the node has not finalized a block yet".into());
+        let current = match self.app.committed_state() {
+            Some((height, _)) => {
+                crate::checkpoint::serve(&self.marshal, height, self.blocks_per_epoch).await
+            }
+            None => Err("the node has not read its state yet".into()),
         };
-        crate::checkpoint::serve(&self.marshal, finalized.height, self.blocks_per_epoch).await
+        match (current, &self.held_checkpoint) {
+            (Err(_), Some(held)) => Ok(held.clone()),
+            (current, _) => current,
+        }
     }
 
     /// The account's records with proofs at the latest finalized height.

@@ -82,7 +82,8 @@ pub enum RunError {
 /// Format 10 adds the ledger's slashing rule (a field of the staking parameters and of each
 /// validator record, two tables). Format 11 blocks carry evidence of contradictory votes (a
 /// field of every block, the genesis one included) and votes travel signed by node keys.
-/// Format 12 lists the active loans in a table of their own, which a format-11 state lacks.
+/// Format 12 lists the active loans in a table of their own, which a format-11 state lacks,
+/// and compresses the account history's entries.
 pub const DATA_FORMAT: u32 = 12;
 
 /// The file in a data directory that names its format.
@@ -315,8 +316,8 @@ pub struct RunConfig {
     pub tuning: engine::Tuning,
     /// Whether a node with no state yet syncs it from peers (see [`engine::StateSync`]).
     pub state_sync: bool,
-    /// The epoch info of a verified checkpoint (see [`crate::checkpoint`]).
-    pub checkpoint: Option<crate::block::EpochInfo>,
+    /// A verified checkpoint and the epoch info it carries (see [`crate::checkpoint`]).
+    pub checkpoint: Option<(crate::block::EpochInfo, rpc::views::CheckpointView)>,
     /// Finalized blocks kept for peers that are behind ([`DEFAULT_RETAINED_BLOCKS`], or two
     /// epochs if more, unless configured; at least two epochs).
     pub retained_blocks: usize,
@@ -495,7 +496,7 @@ fn load_checkpoint(
     path: &Path,
     key: &crate::threshold::ConsensusKey,
     blocks_per_epoch: u64,
-) -> Result<crate::block::EpochInfo, RunError> {
+) -> Result<(crate::block::EpochInfo, rpc::views::CheckpointView), RunError> {
     let text = std::fs::read_to_string(path).map_err(|e| RunError::Io {
         path: path.display().to_string(),
         message: e.to_string(),
@@ -508,9 +509,11 @@ fn load_checkpoint(
     })?;
     let blocks_per_epoch = NonZeroU64::new(blocks_per_epoch)
         .ok_or_else(|| RunError::Config("the genesis file's epochs are 0 blocks".into()))?;
-    crate::checkpoint::verify(&view, &crate::threshold::identity(key), blocks_per_epoch).map_err(
-        |error| RunError::Config(format!("checkpoint {} is refused: {error}", path.display())),
-    )
+    let info = crate::checkpoint::verify(&view, &crate::threshold::identity(key), blocks_per_epoch)
+        .map_err(|error| {
+            RunError::Config(format!("checkpoint {} is refused: {error}", path.display()))
+        })?;
+    Ok((info, view))
 }
 
 /// The chain's consensus key: `configured` (from node.toml), which must equal the genesis
@@ -752,10 +755,11 @@ pub fn run_with(config: RunConfig, started: impl FnOnce(Started) + Send + 'stati
             config.tuning.max_peers_per_set,
         );
         let _ = oracle.track(0, TrackedPeers::new(participants.clone(), secondary));
-        let channels =
-            Channels::from_ordered(engine::channel::ALL.iter().map(|id| {
-                network.register(*id, engine::channel_quota(config.tuning.channel_burst))
-            }));
+        let channels = Channels::from_ordered(
+            engine::channel::ALL
+                .iter()
+                .map(|id| network.register(*id, engine::quota(*id, config.tuning.channel_burst))),
+        );
         // A peer's relayed batches each cost a batch signature check: bound how many it may
         // send. An honest node sends at most 200 a second (see `relay`); allow twice that.
         let relay_channel = network.register(crate::relay::CHANNEL, Quota::per_second(NZU32!(400)));
@@ -807,7 +811,8 @@ pub fn run_with(config: RunConfig, started: impl FnOnce(Started) + Send + 'stati
             retained_blocks: Some(config.retained_blocks),
             state_sync: engine::StateSync {
                 requested: config.state_sync,
-                checkpoint: config.checkpoint.clone(),
+                checkpoint: config.checkpoint.as_ref().map(|(info, _)| info.clone()),
+                checkpoint_view: config.checkpoint.as_ref().map(|(_, view)| view.clone()),
                 sources: config
                     .bootstrap
                     .iter()
@@ -898,10 +903,11 @@ pub fn run_with(config: RunConfig, started: impl FnOnce(Started) + Send + 'stati
             app_handle.clone(),
             network_tip,
         );
-        let (stateful, marshal, app) = (
+        let (stateful, marshal, app, held) = (
             state.stateful.clone(),
             state.marshal.clone(),
             app_handle.clone(),
+            state.held_checkpoint.clone(),
         );
         context.child("proofs").spawn(move |_| async move {
             let databases = stateful.subscribe_databases().await;
@@ -910,6 +916,7 @@ pub fn run_with(config: RunConfig, started: impl FnOnce(Started) + Send + 'stati
                 marshal,
                 app,
                 blocks_per_epoch,
+                held,
             ));
         });
         started(Started {

@@ -257,6 +257,7 @@ impl Chain {
                 progress: Arc::default(),
                 checkpoint: None,
                 sources: Vec::new(),
+                checkpoint_view: None,
             },
             self.epochs,
         );
@@ -345,6 +346,7 @@ impl Chain {
                 progress,
                 checkpoint: None,
                 sources: Vec::new(),
+                checkpoint_view: None,
             },
             self.epochs,
         );
@@ -970,7 +972,7 @@ async fn start_byzantine_prober(chain: &mut Chain, index: usize, reply: ProbeRep
             .await
             .unwrap();
     }
-    let quota = common::consensus_channels()[engine::channel::ALL.len() - 1].1;
+    let quota = common::consensus_channels()[0].1;
     let (mut sender, mut receiver) = chain
         .oracle
         .control(key)
@@ -1030,4 +1032,228 @@ fn a_joining_node_takes_its_floor_from_honest_validators_despite_a_stale_probe_r
 #[test]
 fn a_joining_node_blocks_a_validator_answering_its_probe_with_garbage_and_still_syncs() {
     a_joining_node_takes_its_floor_from_honest_validators_despite(ProbeReply::Garbage);
+}
+
+/// A node that state-synced into the middle of an epoch holds no block before its floor, so it
+/// cannot serve its epoch's boundary itself until the chain crosses the next one; meanwhile it
+/// holds the checkpoint its sync started from (fetched from the validators here), which it
+/// answers checkpoint requests with, so that a newcomer whose bootstrap peers synced recently
+/// still gets the current committee.
+#[test]
+fn a_node_that_state_synced_answers_with_its_epochs_checkpoint() {
+    for seed in common::seeds(&SEEDS[..1]) {
+        run(seed, async |context| {
+            let chain = Chain::start_in_epochs(context).await;
+            let join_at = 3 * EPOCH_BLOCKS + 8;
+            chain.advance_to(join_at).await;
+            let progress = Arc::new(SyncProgress::default());
+            let (_handle, joiner) = chain.start_joiner(0, progress.clone()).await;
+            while progress.phase() != SyncPhase::Following {
+                chain.context.sleep(Duration::from_millis(20)).await;
+            }
+            let synced = synced_height(&chain, &joiner).await;
+            let blocks_per_epoch = NZU64!(EPOCH_BLOCKS);
+            let height = common::processed_height(&joiner).await;
+            // The chain is still in the floor's epoch, whose boundary the node does not hold.
+            assert_eq!(height / EPOCH_BLOCKS, synced / EPOCH_BLOCKS, "seed {seed}");
+            assert!(
+                node::checkpoint::serve(&joiner.marshal, height, blocks_per_epoch)
+                    .await
+                    .is_err(),
+                "seed {seed}"
+            );
+            // It holds the checkpoint its sync started from, which `checkpoint::answer` and
+            // `equa_getCheckpoint` serve meanwhile: the epoch's own.
+            let view = joiner
+                .held_checkpoint
+                .clone()
+                .expect("the sync started from a checkpoint");
+            let view = node::checkpoint::decode(&node::checkpoint::encode(&view).unwrap())
+                .expect("it goes on the wire whole");
+            let identity = node::threshold::identity(&common::consensus_key(&chain.participants).0);
+            let info = node::checkpoint::verify(&view, &identity, blocks_per_epoch)
+                .expect("a checkpoint the chain finalized");
+            assert_eq!(info.epoch.get(), height / EPOCH_BLOCKS, "seed {seed}");
+        });
+    }
+}
+
+/// A peer that keeps the checkpoint channel's queue full (here by replaying one valid but old
+/// checkpoint 2,000 times a second; a valid one never gets its sender blocked) does not hold a
+/// fetch, and so the node's start, past its deadline: the deadline is checked between messages,
+/// and a peer's repeated checkpoint is not checked again. Real time (tokio), because the cost is
+/// CPU time, which the deterministic runtime does not count.
+#[test]
+fn a_flood_of_valid_old_checkpoints_does_not_hold_a_fetch_past_its_deadline() {
+    let (bytes, participants) = {
+        let config = deterministic::Config::new()
+            .with_seed(0)
+            .with_timeout(Some(Duration::from_secs(600)));
+        deterministic::Runner::new(config).start(|context| async move {
+            let chain = Chain::start_in_epochs(context).await;
+            chain.advance_to(EPOCH_BLOCKS + 4).await;
+            let view = node::checkpoint::serve(
+                &chain.validators[0].marshal,
+                EPOCH_BLOCKS + 4,
+                NZU64!(EPOCH_BLOCKS),
+            )
+            .await
+            .expect("validator 0 serves epoch 1's boundary");
+            (
+                node::checkpoint::encode(&view).expect("encodes"),
+                chain.participants.clone(),
+            )
+        })
+    };
+    let identity = node::threshold::identity(&common::consensus_key(&participants).0);
+    let flood_for = Duration::from_secs(40);
+    let elapsed = commonware_runtime::tokio::Runner::default().start(|context| async move {
+        let attacker = forger_key().public_key();
+        // An asked peer that is connected but never answers (it is still starting, say).
+        let silent = accomplice_key().public_key();
+        // The channel's inbound queue: the p2p layer drops what does not fit (256, the burst).
+        let (queue, inbound) = mpsc::channel(engine::DEFAULT_CHANNEL_BURST.get() as usize);
+        context.child("attacker").spawn(move |context| async move {
+            let start = context.current();
+            while context.current() < start + flood_for {
+                for _ in 0..10 {
+                    let _ = queue.try_send((attacker.clone(), bytes.clone()));
+                }
+                context.sleep(Duration::from_millis(5)).await;
+            }
+        });
+        let mut sender = mock::Sender;
+        let mut receiver = mock::Receiver(inbound);
+        let mut blocker = mock::Blocker;
+        let start = context.current();
+        let found = node::checkpoint::fetch(
+            &context,
+            &mut sender,
+            &mut receiver,
+            &[silent],
+            &identity,
+            NZU64!(EPOCH_BLOCKS),
+            &mut blocker,
+        )
+        .await;
+        assert_eq!(found.map(|found| found.info.epoch.get()), Some(1));
+        context.current().duration_since(start).unwrap()
+    });
+    assert!(
+        elapsed < node::checkpoint::FETCH_WAIT + Duration::from_secs(3),
+        "fetch returned after {elapsed:?}, not within FETCH_WAIT ({:?})",
+        node::checkpoint::FETCH_WAIT
+    );
+}
+
+/// Channel halves for calling `checkpoint::fetch` outside a network.
+mod mock {
+    use commonware_actor::{Feedback, Unreliable};
+    use commonware_cryptography::ed25519::PublicKey;
+    use commonware_p2p::Recipients;
+    use commonware_runtime::{IoBuf, IoBufs};
+    use commonware_utils::channel::{mpsc, ring};
+    use std::{num::NonZeroUsize, time::SystemTime};
+
+    /// Accepts every message and delivers none.
+    #[derive(Clone, Debug)]
+    pub struct Sender;
+    pub struct Checked(Vec<PublicKey>);
+
+    impl commonware_p2p::LimitedSender for Sender {
+        type PublicKey = PublicKey;
+        type Checked<'a> = Checked;
+        fn check(&mut self, recipients: Recipients<PublicKey>) -> Result<Checked, SystemTime> {
+            Ok(Checked(match recipients {
+                Recipients::All => Vec::new(),
+                Recipients::Some(peers) => peers,
+                Recipients::One(peer) => vec![peer],
+            }))
+        }
+    }
+
+    impl commonware_p2p::CheckedSender for Checked {
+        type PublicKey = PublicKey;
+        fn recipients(&self) -> Vec<PublicKey> {
+            self.0.clone()
+        }
+        fn send(self, _: impl Into<IoBufs> + Send, _: bool) -> Unreliable<Feedback> {
+            Unreliable::new(Feedback::Ok)
+        }
+    }
+
+    /// Yields what arrives on the queue.
+    #[derive(Debug)]
+    pub struct Receiver(pub mpsc::Receiver<(PublicKey, Vec<u8>)>);
+
+    #[derive(Debug, thiserror::Error)]
+    #[error("closed")]
+    pub struct Closed;
+
+    impl commonware_p2p::Receiver for Receiver {
+        type Error = Closed;
+        type PublicKey = PublicKey;
+        async fn recv(&mut self) -> Result<(PublicKey, IoBuf), Closed> {
+            let (peer, bytes) = self.0.recv().await.ok_or(Closed)?;
+            Ok((peer, IoBuf::from(bytes)))
+        }
+        fn capacity(&self) -> NonZeroUsize {
+            NonZeroUsize::MIN
+        }
+    }
+
+    #[derive(Clone, Debug)]
+    pub struct Blocker;
+
+    impl commonware_p2p::Blocker for Blocker {
+        type PublicKey = PublicKey;
+        fn block(&mut self, _: PublicKey) -> Feedback {
+            Feedback::Ok
+        }
+        fn blocked(&mut self) -> commonware_p2p::BlockedSubscription<PublicKey> {
+            ring::channel(NonZeroUsize::MIN).1
+        }
+    }
+}
+
+/// Each one-byte checkpoint request is answered with a whole block and its certificate, read
+/// from the archive: the channel's quota (`engine::quota`, two a second per peer) bounds what a
+/// burst of 256 requests gets back within a second.
+#[test]
+fn a_burst_of_checkpoint_requests_gets_a_few_answers() {
+    for seed in common::seeds(&SEEDS[..1]) {
+        run(seed, async |context| {
+            let chain = Chain::start_in_epochs(context).await;
+            chain.advance_to(EPOCH_BLOCKS + 4).await;
+            let validator = common::validator_key(0).public_key();
+            let quota = common::consensus_channels()[0].1;
+            let (mut sender, mut receiver) = chain
+                .oracle
+                .control(forger_key().public_key())
+                .register(engine::channel::CHECKPOINT, quota)
+                .await
+                .unwrap();
+            for _ in 0..engine::DEFAULT_CHANNEL_BURST.get() {
+                sender.send(Recipients::One(validator.clone()), vec![0u8], false);
+            }
+            let (mut replies, mut bytes) = (0usize, 0usize);
+            let deadline = chain.context.current() + Duration::from_secs(1);
+            loop {
+                let recv = std::pin::pin!(receiver.recv());
+                let sleep = std::pin::pin!(chain.context.sleep_until(deadline));
+                let got = match futures::future::select(recv, sleep).await {
+                    futures::future::Either::Left((Ok((_, reply)), _)) => Some(reply.len()),
+                    _ => None,
+                };
+                let Some(length) = got else { break };
+                replies += 1;
+                bytes += length;
+            }
+            assert!(
+                (1..=4).contains(&replies),
+                "seed {seed}: 256 requests of one byte got {replies} checkpoints ({bytes} bytes) \
+                 within a second"
+            );
+        });
+    }
 }

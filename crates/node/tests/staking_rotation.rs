@@ -689,6 +689,7 @@ fn join_after_the_committee_changed(checkpoint: Checkpoint) {
                     progress: progress.clone(),
                     checkpoint,
                     sources: Vec::new(),
+                    checkpoint_view: None,
                 };
                 config
             };

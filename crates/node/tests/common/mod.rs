@@ -98,7 +98,7 @@ pub fn staking_genesis_store(accounts: u64, validators: &[ed25519::PublicKey]) -
 pub fn consensus_channels() -> Vec<(u64, Quota)> {
     engine::channel::ALL
         .iter()
-        .map(|id| (*id, engine::channel_quota(engine::DEFAULT_CHANNEL_BURST)))
+        .map(|id| (*id, engine::quota(*id, engine::DEFAULT_CHANNEL_BURST)))
         .collect()
 }
 
