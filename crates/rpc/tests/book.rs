@@ -1,6 +1,8 @@
 //! The indexed offer book answers every query exactly as a plain scan of the ledger would: the
 //! same offers in the same order, the same page for every offset and limit.
 
+#[path = "support/trade.rs"]
+mod trade;
 use ledger::{
     MemoryStore, Store,
     market::{Db, Offer, queries},
@@ -403,27 +405,7 @@ fn run(chain: &mut TestChain, step: &Step) {
             if maker == *taker {
                 return;
             }
-            let take = MarketCall::TakeOffer(TakeOffer {
-                offer: offer.id,
-                revision: offer.revision,
-                amount: offer.min_amount.min(offer.max_amount),
-                method: offer.methods[0].clone(),
-            });
-            if !chain.submit(*taker, market(take)).is_success() {
-                return;
-            }
-            let trade = Db::last_trade_id(&chain.store);
-            let (buyer, seller) = match offer.side {
-                Side::Sell => (*taker, maker),
-                Side::Buy => (maker, *taker),
-            };
-            let paid = MarketCall::MarkPaid(MarkPaid {
-                trade,
-                payer_commitment: None,
-            });
-            if chain.submit(buyer, market(paid)).is_success() {
-                chain.submit(seller, market(MarketCall::Release(TradeRef { trade })));
-            }
+            trade::trade(chain, &offer, maker, *taker, false);
         }
         Step::Profile(maker, name) => {
             let profile = MarketCall::SetProfile(SetProfile {

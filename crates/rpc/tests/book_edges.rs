@@ -5,6 +5,8 @@
 //! maker filters, a method no offer accepts). Every page, views included, must equal what a
 //! book read from scratch serves, and its ids what a plain scan of the ledger gives.
 
+#[path = "support/trade.rs"]
+mod trade;
 use ledger::{
     MemoryStore,
     market::{Db, Offer, queries},
@@ -196,27 +198,7 @@ fn run(chain: &mut TestChain, step: &Step) {
             if maker == *taker {
                 return;
             }
-            let take = MarketCall::TakeOffer(TakeOffer {
-                offer: offer.id,
-                revision: offer.revision,
-                amount: offer.min_amount.min(offer.max_amount),
-                method: offer.methods[0].clone(),
-            });
-            if !chain.submit(*taker, market(take)).is_success() || matches!(step, Step::Take(..)) {
-                return;
-            }
-            let trade = Db::last_trade_id(&chain.store);
-            let (buyer, seller) = match offer.side {
-                Side::Sell => (*taker, maker),
-                Side::Buy => (maker, *taker),
-            };
-            let paid = MarketCall::MarkPaid(MarkPaid {
-                trade,
-                payer_commitment: None,
-            });
-            if chain.submit(buyer, market(paid)).is_success() {
-                chain.submit(seller, market(MarketCall::Release(TradeRef { trade })));
-            }
+            trade::trade(chain, &offer, maker, *taker, matches!(step, Step::Take(..)));
         }
         Step::Profile(maker, name) => {
             let profile = MarketCall::SetProfile(SetProfile {
