@@ -173,11 +173,32 @@ pub fn decode(bytes: &[u8]) -> Option<CheckpointView> {
     })
 }
 
+/// A checkpoint that verified: the epoch info it names, with the block and certificate it
+/// came as (which a node serves on to others).
+#[derive(Clone, Debug)]
+pub struct Checkpoint {
+    pub info: EpochInfo,
+    pub view: CheckpointView,
+}
+
+impl Checkpoint {
+    /// `view`, if it verifies (see [`verify`]).
+    pub fn verified(
+        view: CheckpointView,
+        identity: &Identity,
+        blocks_per_epoch: NonZeroU64,
+    ) -> Result<Self, CheckpointError> {
+        Ok(Self {
+            info: verify(&view, identity, blocks_per_epoch)?,
+            view,
+        })
+    }
+}
+
 /// A checkpoint a peer gave, checked.
 #[derive(Clone, Debug)]
 pub struct Fetched {
-    pub info: EpochInfo,
-    pub view: CheckpointView,
+    pub checkpoint: Checkpoint,
     pub peer: commonware_cryptography::ed25519::PublicKey,
 }
 
@@ -243,35 +264,36 @@ where
                 // One checkpoint per peer is checked, and only one that would be the latest:
                 // a repeat, or one no later than the best so far, costs no certificate check.
                 Some(&wire::CHECKPOINT) if answered.contains(&peer) => continue,
-                Some(&wire::CHECKPOINT)
-                    if decode(bytes).is_some_and(|view| {
-                        best.as_ref()
-                            .is_some_and(|best| view.epoch <= best.info.epoch.get())
-                    }) => {}
                 Some(&wire::CHECKPOINT) => {
-                    let checked = decode(bytes)
-                        .ok_or_else(|| "not framed as a checkpoint".to_string())
-                        .and_then(|view| {
-                            verify(&view, identity, blocks_per_epoch)
-                                .map(|info| (info, view))
-                                .map_err(|e| e.to_string())
-                        });
-                    match checked {
-                        Ok((info, view)) => {
-                            tracing::info!(
-                                ?peer,
-                                epoch = info.epoch.get(),
-                                "state sync: a peer gave a checkpoint"
-                            );
-                            best = Some(Fetched {
-                                info,
-                                view,
-                                peer: peer.clone(),
-                            });
-                        }
-                        Err(error) => {
-                            commonware_p2p::block!(blocker, peer, %error, "refused a checkpoint");
-                            continue;
+                    let Some(view) = decode(bytes) else {
+                        commonware_p2p::block!(blocker, peer, "sent a malformed checkpoint");
+                        continue;
+                    };
+                    let later = best
+                        .as_ref()
+                        .is_none_or(|best| view.epoch > best.checkpoint.info.epoch.get());
+                    if later {
+                        match Checkpoint::verified(view, identity, blocks_per_epoch) {
+                            Ok(checkpoint) => {
+                                tracing::info!(
+                                    ?peer,
+                                    epoch = checkpoint.info.epoch.get(),
+                                    "state sync: a peer gave a checkpoint"
+                                );
+                                best = Some(Fetched {
+                                    checkpoint,
+                                    peer: peer.clone(),
+                                });
+                            }
+                            Err(error) => {
+                                commonware_p2p::block!(
+                                    blocker,
+                                    peer,
+                                    %error,
+                                    "refused a checkpoint"
+                                );
+                                continue;
+                            }
                         }
                     }
                 }
@@ -300,7 +322,7 @@ pub async fn answer<S, R>(
     marshal: MarshalMailbox<Scheme, Standard<Block>>,
     app: crate::AppHandle,
     blocks_per_epoch: NonZeroU64,
-    held: Option<CheckpointView>,
+    held: Option<Checkpoint>,
 ) where
     S: commonware_p2p::Sender<PublicKey = commonware_cryptography::ed25519::PublicKey>,
     R: commonware_p2p::Receiver<PublicKey = commonware_cryptography::ed25519::PublicKey>,
@@ -310,17 +332,33 @@ pub async fn answer<S, R>(
         if bytes.as_ref() != [wire::REQUEST] {
             continue;
         }
-        let current = match app.committed_state() {
-            Some((height, _)) => serve(&marshal, height, blocks_per_epoch).await.ok(),
-            None => None,
-        };
-        let reply = current
-            .or_else(|| held.clone())
+        let reply = current(&marshal, &app, blocks_per_epoch, held.as_ref())
+            .await
+            .ok()
             .and_then(|view| encode(&view).ok());
         sender.send(
             Recipients::One(peer),
             reply.unwrap_or_else(|| vec![wire::NONE]),
             false,
         );
+    }
+}
+
+/// The checkpoint this node gives others: its current epoch's boundary ([`serve`], at the
+/// height of the state it holds), or else the one its state sync started from (`held`), since a
+/// node that synced into an epoch stores that epoch's boundary only from the next one.
+pub async fn current(
+    marshal: &MarshalMailbox<Scheme, Standard<Block>>,
+    app: &crate::AppHandle,
+    blocks_per_epoch: NonZeroU64,
+    held: Option<&Checkpoint>,
+) -> Result<CheckpointView, String> {
+    let served = match app.committed_state() {
+        Some((height, _)) => serve(marshal, height, blocks_per_epoch).await,
+        None => Err("the node has not read its state yet".into()),
+    };
+    match (served, held) {
+        (Err(_), Some(held)) => Ok(held.view.clone()),
+        (served, _) => served,
     }
 }

@@ -239,17 +239,14 @@ pub struct StateSync {
     pub requested: bool,
     /// Where the sync stands, for `equa status`.
     pub progress: Arc<crate::recovery::SyncProgress>,
-    /// A later epoch's info, from a verified checkpoint ([`crate::checkpoint::verify`]): the
-    /// committee to ask for a recent block instead of the genesis validators. Without one, a
-    /// node about to sync asks the genesis validators and `sources` for theirs first
-    /// ([`crate::checkpoint::fetch`]).
-    pub checkpoint: Option<crate::block::EpochInfo>,
+    /// A verified checkpoint ([`crate::checkpoint::Checkpoint::verified`]): a later epoch's
+    /// committee to ask for a recent block instead of the genesis validators; the node serves
+    /// it on until it stores its own epoch's boundary. Without one, a node about to sync asks
+    /// the genesis validators and `sources` for theirs first ([`crate::checkpoint::fetch`]).
+    pub checkpoint: Option<crate::checkpoint::Checkpoint>,
     /// Peers to ask for a checkpoint besides the genesis validators: the node's bootstrap
     /// peers.
     pub sources: Vec<ed25519::PublicKey>,
-    /// The checkpoint itself (block and certificate) whose info `checkpoint` is, if known: the
-    /// node serves it to others until it stores its own epoch's boundary.
-    pub checkpoint_view: Option<rpc::views::CheckpointView>,
 }
 
 /// How a node paces empty blocks and how much memory it reserves up front. `equa node` uses
@@ -376,7 +373,7 @@ pub struct NodeState<E: Spawner + commonware_storage::Context> {
     pub faults: Faults,
     /// The checkpoint this node's state sync started from, served until it stores its own
     /// epoch's boundary (see [`crate::checkpoint::answer`]).
-    pub held_checkpoint: Option<rpc::views::CheckpointView>,
+    pub held_checkpoint: Option<crate::checkpoint::Checkpoint>,
 }
 
 impl<E: Spawner + commonware_storage::Context> Clone for NodeState<E> {
@@ -665,12 +662,11 @@ where
         {
             Some(fetched) => {
                 tracing::info!(
-                    epoch = fetched.info.epoch.get(),
+                    epoch = fetched.checkpoint.info.epoch.get(),
                     peer = ?fetched.peer,
                     "state sync: using the latest checkpoint a peer gave"
                 );
-                state_sync.checkpoint = Some(fetched.info);
-                state_sync.checkpoint_view = Some(fetched.view);
+                state_sync.checkpoint = Some(fetched.checkpoint);
             }
             None => tracing::info!(
                 "state sync: no peer gave a checkpoint; the chain is in its first epoch, or \
@@ -678,10 +674,15 @@ where
             ),
         }
     }
-    if let Some(info) = &state_sync.checkpoint {
-        state_sync.progress.set_checkpoint(info.epoch.get());
+    if let Some(checkpoint) = &state_sync.checkpoint {
+        state_sync
+            .progress
+            .set_checkpoint(checkpoint.info.epoch.get());
     }
-    let bootstrap = state_sync.checkpoint.as_ref().unwrap_or(&info0);
+    let bootstrap = state_sync
+        .checkpoint
+        .as_ref()
+        .map_or(&info0, |checkpoint| &checkpoint.info);
     let (probe, probe_mailbox) = dkg_probe::Actor::new(dkg_probe::Config {
         context: context.child("probe"),
         manager: peer_provider.clone(),
@@ -714,9 +715,9 @@ where
         // still keep, and `set_floor` keeps the persisted one unless the answer is newer.
         progress.set_phase(SyncPhase::FindingFloor);
         match &state_sync.checkpoint {
-            Some(info) => tracing::info!(
-                epoch = info.epoch.get(),
-                members = info.output.players().len(),
+            Some(checkpoint) => tracing::info!(
+                epoch = checkpoint.info.epoch.get(),
+                members = checkpoint.info.output.players().len(),
                 "state sync: asking a checkpoint's committee for a recent finalized block"
             ),
             None => tracing::info!(
@@ -829,7 +830,7 @@ where
         );
     qmdb_actor.start(channels.state_sync);
     // Every node answers other nodes' checkpoint requests from its own finalized chain.
-    let held_checkpoint = state_sync.checkpoint_view.clone();
+    let held_checkpoint = state_sync.checkpoint.clone();
     context.child("checkpoint").spawn({
         let marshal = marshal_mailbox.clone();
         let app = app.handle();

@@ -46,7 +46,7 @@ pub struct ProofSource {
     app: AppHandle,
     blocks_per_epoch: std::num::NonZeroU64,
     /// The checkpoint the node's state sync started from (see [`crate::checkpoint::answer`]).
-    held_checkpoint: Option<rpc::views::CheckpointView>,
+    held_checkpoint: Option<crate::checkpoint::Checkpoint>,
 }
 
 impl std::fmt::Debug for ProofSource {
@@ -61,7 +61,7 @@ impl ProofSource {
         marshal: MarshalMailbox<Scheme, Standard<Block>>,
         app: AppHandle,
         blocks_per_epoch: std::num::NonZeroU64,
-        held_checkpoint: Option<rpc::views::CheckpointView>,
+        held_checkpoint: Option<crate::checkpoint::Checkpoint>,
     ) -> Self {
         Self {
             db,
@@ -75,16 +75,13 @@ impl ProofSource {
     /// The boundary of the epoch of the latest finalized block (see [`crate::checkpoint`]), or
     /// else the checkpoint the node's state sync started from.
     pub async fn checkpoint(&self) -> Result<rpc::views::CheckpointView, String> {
-        let current = match self.app.committed_state() {
-            Some((height, _)) => {
-                crate::checkpoint::serve(&self.marshal, height, self.blocks_per_epoch).await
-            }
-            None => Err("the node has not read its state yet".into()),
-        };
-        match (current, &self.held_checkpoint) {
-            (Err(_), Some(held)) => Ok(held.clone()),
-            (current, _) => current,
-        }
+        crate::checkpoint::current(
+            &self.marshal,
+            &self.app,
+            self.blocks_per_epoch,
+            self.held_checkpoint.as_ref(),
+        )
+        .await
     }
 
     /// The account's records with proofs at the latest finalized height.

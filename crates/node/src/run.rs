@@ -316,8 +316,8 @@ pub struct RunConfig {
     pub tuning: engine::Tuning,
     /// Whether a node with no state yet syncs it from peers (see [`engine::StateSync`]).
     pub state_sync: bool,
-    /// A verified checkpoint and the epoch info it carries (see [`crate::checkpoint`]).
-    pub checkpoint: Option<(crate::block::EpochInfo, rpc::views::CheckpointView)>,
+    /// A verified checkpoint (see [`crate::checkpoint`]).
+    pub checkpoint: Option<crate::checkpoint::Checkpoint>,
     /// Finalized blocks kept for peers that are behind ([`DEFAULT_RETAINED_BLOCKS`], or two
     /// epochs if more, unless configured; at least two epochs).
     pub retained_blocks: usize,
@@ -496,7 +496,7 @@ fn load_checkpoint(
     path: &Path,
     key: &crate::threshold::ConsensusKey,
     blocks_per_epoch: u64,
-) -> Result<(crate::block::EpochInfo, rpc::views::CheckpointView), RunError> {
+) -> Result<crate::checkpoint::Checkpoint, RunError> {
     let text = std::fs::read_to_string(path).map_err(|e| RunError::Io {
         path: path.display().to_string(),
         message: e.to_string(),
@@ -509,11 +509,12 @@ fn load_checkpoint(
     })?;
     let blocks_per_epoch = NonZeroU64::new(blocks_per_epoch)
         .ok_or_else(|| RunError::Config("the genesis file's epochs are 0 blocks".into()))?;
-    let info = crate::checkpoint::verify(&view, &crate::threshold::identity(key), blocks_per_epoch)
-        .map_err(|error| {
-            RunError::Config(format!("checkpoint {} is refused: {error}", path.display()))
-        })?;
-    Ok((info, view))
+    crate::checkpoint::Checkpoint::verified(
+        view,
+        &crate::threshold::identity(key),
+        blocks_per_epoch,
+    )
+    .map_err(|error| RunError::Config(format!("checkpoint {} is refused: {error}", path.display())))
 }
 
 /// The chain's consensus key: `configured` (from node.toml), which must equal the genesis
@@ -811,8 +812,7 @@ pub fn run_with(config: RunConfig, started: impl FnOnce(Started) + Send + 'stati
             retained_blocks: Some(config.retained_blocks),
             state_sync: engine::StateSync {
                 requested: config.state_sync,
-                checkpoint: config.checkpoint.as_ref().map(|(info, _)| info.clone()),
-                checkpoint_view: config.checkpoint.as_ref().map(|(_, view)| view.clone()),
+                checkpoint: config.checkpoint.clone(),
                 sources: config
                     .bootstrap
                     .iter()

@@ -257,7 +257,6 @@ impl Chain {
                 progress: Arc::default(),
                 checkpoint: None,
                 sources: Vec::new(),
-                checkpoint_view: None,
             },
             self.epochs,
         );
@@ -346,7 +345,6 @@ impl Chain {
                 progress,
                 checkpoint: None,
                 sources: Vec::new(),
-                checkpoint_view: None,
             },
             self.epochs,
         );
@@ -1062,12 +1060,16 @@ fn a_node_that_state_synced_answers_with_its_epochs_checkpoint() {
                     .is_err(),
                 "seed {seed}"
             );
-            // It holds the checkpoint its sync started from, which `checkpoint::answer` and
-            // `equa_getCheckpoint` serve meanwhile: the epoch's own.
-            let view = joiner
-                .held_checkpoint
-                .clone()
-                .expect("the sync started from a checkpoint");
+            // What it gives others (`checkpoint::answer`, `equa_getCheckpoint`) is the
+            // checkpoint its sync started from: the epoch's own.
+            let view = node::checkpoint::current(
+                &joiner.marshal,
+                &joiner.app,
+                blocks_per_epoch,
+                joiner.held_checkpoint.as_ref(),
+            )
+            .await
+            .expect("the checkpoint its sync started from");
             let view = node::checkpoint::decode(&node::checkpoint::encode(&view).unwrap())
                 .expect("it goes on the wire whole");
             let identity = node::threshold::identity(&common::consensus_key(&chain.participants).0);
@@ -1136,7 +1138,10 @@ fn a_flood_of_valid_old_checkpoints_does_not_hold_a_fetch_past_its_deadline() {
             &mut blocker,
         )
         .await;
-        assert_eq!(found.map(|found| found.info.epoch.get()), Some(1));
+        assert_eq!(
+            found.map(|found| found.checkpoint.info.epoch.get()),
+            Some(1)
+        );
         context.current().duration_since(start).unwrap()
     });
     assert!(

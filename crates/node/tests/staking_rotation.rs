@@ -689,7 +689,6 @@ fn join_after_the_committee_changed(checkpoint: Checkpoint) {
                     progress: progress.clone(),
                     checkpoint,
                     sources: Vec::new(),
-                    checkpoint_view: None,
                 };
                 config
             };
@@ -709,7 +708,10 @@ fn join_after_the_committee_changed(checkpoint: Checkpoint) {
             let given = match checkpoint {
                 Checkpoint::Given => {
                     refused_alterations(&view, &nodes[0], &identity, seed).await;
-                    Some(info)
+                    Some(node::checkpoint::Checkpoint {
+                        info,
+                        view: view.clone(),
+                    })
                 }
                 Checkpoint::Fetched => None,
             };
