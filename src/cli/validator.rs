@@ -185,10 +185,11 @@ fn print_validator(v: &ValidatorView) {
     let standing = match (&v.unbonding, v.rank) {
         (Some(u), _) => format!(
             "unbonding{}, {}",
-            if u.evicted {
-                " (pushed out by a larger bond)"
-            } else {
-                ""
+            match u.reason.as_str() {
+                "outbid" => " (pushed out by a larger bond)",
+                "slashed" => " (slashed)",
+                "silent" => " (proposed no block for too long)",
+                _ => "",
             },
             match (u.free_at_ms, u.serving_until_height) {
                 (Some(free), _) => format!("bond free from {}", utc(free)),

@@ -363,6 +363,34 @@ fn check_epochs(store: &MemoryStore) -> Result<(), IndexError> {
         }
         holders.insert(epoch, named);
     }
+    // Each holders record comes with the count of all the keys its block named, validators or
+    // not, which is at least the validators among them.
+    let mut players = std::collections::BTreeMap::new();
+    for (key, value) in store.scan_prefix(&[table::PLAYERS]) {
+        let epoch = key
+            .get(1..)
+            .and_then(|bytes| <[u8; 8]>::try_from(bytes).ok())
+            .map(u64::from_be_bytes)
+            .ok_or_else(|| IndexError(format!("malformed players key {}", hex(key))))?;
+        let count: u16 = decode(value).map_err(|e| {
+            IndexError(format!(
+                "the players after epoch {epoch} do not decode: {e}"
+            ))
+        })?;
+        players.insert(epoch, count);
+    }
+    let paired = players.len() == holders.len()
+        && holders.iter().all(|(epoch, named)| {
+            players
+                .get(epoch)
+                .is_some_and(|count| usize::from(*count) >= named.members.len())
+        });
+    if !paired {
+        return Err(IndexError(format!(
+            "at epoch {current} the holders kept ({:?}) and the player counts kept ({players:?}) do not pair up",
+            holders.keys().collect::<Vec<_>>()
+        )));
+    }
     for (_, value) in store.scan_prefix(&[table::VALIDATOR]) {
         let validator: staking::Validator = decode(value)
             .map_err(|e| IndexError(format!("a validator record does not decode: {e}")))?;

@@ -416,7 +416,12 @@ fn a_full_registry_gives_way_only_to_a_larger_bond() {
     );
     assert_eq!(Db::candidates(&chain.store).len(), 5);
     let evicted = Db::validator(&chain.store, &account(2)).unwrap();
-    assert!(evicted.unbonding.as_ref().is_some_and(|u| u.evicted));
+    assert!(
+        evicted
+            .unbonding
+            .as_ref()
+            .is_some_and(|u| u.reason == staking::UnbondReason::Outbid)
+    );
     // The evicted candidate waits out the delay like anyone leaving, then gets its whole bond.
     let before = chain.balance(2, AssetId::NATIVE);
     refused(

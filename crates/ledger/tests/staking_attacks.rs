@@ -333,10 +333,10 @@ fn an_evicted_validator_takes_a_freed_seat_back_without_waiting() {
     let receipts = chain.apply(&[evict, leave]);
     assert!(receipts.iter().all(Receipt::is_success), "{receipts:?}");
     assert_eq!(Db::candidates(&chain.store).len(), 4, "a seat is free");
-    assert!(
-        Db::validator(&chain.store, &account(1))
-            .is_some_and(|v| v.unbonding.is_some_and(|u| u.evicted))
-    );
+    assert!(Db::validator(&chain.store, &account(1)).is_some_and(|v| {
+        v.unbonding
+            .is_some_and(|u| u.reason == staking::UnbondReason::Outbid)
+    }));
     // Its node key cannot be put behind another of its accounts.
     let other = StakingCall::Register(registration(&chain, 7, 1, 1_000 * EQA));
     refused(
@@ -392,7 +392,11 @@ fn two_evictions_in_one_block_evict_two_distinct_candidates() {
     assert!(receipts.iter().all(Receipt::is_success), "{receipts:?}");
     for evicted in [1, 2] {
         let record = Db::validator(&chain.store, &account(evicted)).unwrap();
-        assert!(record.unbonding.is_some_and(|u| u.evicted));
+        assert!(
+            record
+                .unbonding
+                .is_some_and(|u| u.reason == staking::UnbondReason::Outbid)
+        );
     }
     assert_eq!(
         committee(&chain),
@@ -687,7 +691,9 @@ fn a_registry_at_the_codec_bound_still_evicts_and_reads() {
     assert_eq!(committee(&chain)[0], account(signer));
     let evicted = Db::validator(&chain.store, &lowest).unwrap();
     assert!(
-        evicted.unbonding.is_some_and(|u| u.evicted),
+        evicted
+            .unbonding
+            .is_some_and(|u| u.reason == staking::UnbondReason::Outbid),
         "the latest of the equal lowest bonds is evicted"
     );
 }

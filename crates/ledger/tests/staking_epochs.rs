@@ -364,7 +364,9 @@ fn an_evicted_member_still_serves_and_a_re_elected_one_serves_again() {
     }
     let four = Db::validator(&chain.store, &account(4)).unwrap();
     assert!(
-        four.unbonding.as_ref().is_some_and(|u| u.evicted),
+        four.unbonding
+            .as_ref()
+            .is_some_and(|u| u.reason == ledger::staking::UnbondReason::Outbid),
         "{four:?}"
     );
     chain.advance_ms(2 * UNBONDING_MS);

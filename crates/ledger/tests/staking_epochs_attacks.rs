@@ -304,11 +304,20 @@ fn evicted_members_returning_and_leaving_again_stay_locked_through_service() {
     four_newcomers(&mut chain);
     register(&mut chain, 9, 500 * EQA);
     let four = Db::validator(&chain.store, &account(4)).unwrap();
-    assert!(four.unbonding.as_ref().is_some_and(|u| u.evicted));
+    assert!(
+        four.unbonding
+            .as_ref()
+            .is_some_and(|u| u.reason == staking::UnbondReason::Outbid)
+    );
     // 4 comes back with 250, pushing out 3 (200), then leaves again.
     register(&mut chain, 4, 250 * EQA);
     let three = Db::validator(&chain.store, &account(3)).unwrap();
-    assert!(three.unbonding.as_ref().is_some_and(|u| u.evicted));
+    assert!(
+        three
+            .unbonding
+            .as_ref()
+            .is_some_and(|u| u.reason == staking::UnbondReason::Outbid)
+    );
     unbond(&mut chain, 4);
     assert_eq!(held(&chain), bonds(&chain.store));
     chain.advance_ms(3 * UNBONDING_MS);
@@ -645,7 +654,7 @@ fn the_committee_step_survives_the_end_of_time() {
         leaving.unbonding.get_or_insert(staking::Unbonding {
             free_at_ms: 0,
             height: 0,
-            evicted: false,
+            reason: staking::UnbondReason::Left,
         });
         assert_eq!(
             staking::release(&params, &leaving),

@@ -121,7 +121,7 @@ fn an_offense_burns_its_share_of_the_bond_and_the_validator_leaves_the_candidate
         "the slash is recorded against the key and the epoch"
     );
     let unbonding = slashed.unbonding.expect("a slashed candidate unbonds");
-    assert!(!unbonding.evicted);
+    assert_eq!(unbonding.reason, staking::UnbondReason::Slashed);
     assert_eq!(unbonding.height, chain.height);
     assert!(!Db::candidates(&chain.store).contains(&account(1)));
     // The other validators keep every unit.

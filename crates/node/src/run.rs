@@ -84,7 +84,9 @@ pub enum RunError {
 /// field of every block, the genesis one included) and votes travel signed by node keys.
 /// Format 12 lists the active loans in a table of their own, which a format-11 state lacks,
 /// and compresses the account history's entries.
-pub const DATA_FORMAT: u32 = 12;
+/// Format 13 takes a silent validator off the candidates: a field of the staking parameters,
+/// two of each validator record, the reason an unbonding started, and a table of player counts.
+pub const DATA_FORMAT: u32 = 13;
 
 /// The file in a data directory that names its format.
 pub const FORMAT_FILE: &str = "EQUA_FORMAT";

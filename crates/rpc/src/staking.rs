@@ -29,8 +29,11 @@ pub struct StakingParamsView {
     /// lowest.
     pub max_nodes: u16,
     /// The share of a bond, in basis points, the ledger burns for each epoch of proven
-    /// contradictory votes (no evidence reaches it yet: the threat model's V10).
+    /// contradictory votes.
     pub slash_bps: u16,
+    /// Epochs in a row a validator may hold a share of the chain key in without proposing a
+    /// block before it is taken off the candidates.
+    pub silence_epochs: u16,
 }
 
 /// A registered full node: every node admits its key as a peer.
@@ -56,8 +59,12 @@ pub struct UnbondingView {
     /// While it still serves: its service ends with the block at this height.
     pub serving_until_height: Option<u64>,
     pub height: u64,
-    /// Pushed out of a full registry by a larger bond, rather than left by itself.
+    /// Taken off the candidates rather than left by itself (see `reason`).
     pub evicted: bool,
+    /// Why it is leaving: `left` (it unbonded), `outbid` (a larger bond pushed it out of a
+    /// full registry), `slashed` (it signed contradictory votes) or `silent` (it proposed no
+    /// block in `silence_epochs` epochs in a row while it held a share of the chain key).
+    pub reason: String,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
@@ -79,6 +86,11 @@ pub struct ValidatorView {
     /// EQA burned from its bond for contradictory votes, in all; a slashed validator unbonds
     /// and does not stand again.
     pub slashed: Money,
+    /// The last epoch in which it proposed a finalized block, once it has.
+    pub last_proposed_epoch: Option<u64>,
+    /// Epochs in a row it held a share of the chain key in without proposing a block; it is
+    /// taken off the candidates when this reaches `silence_epochs`.
+    pub silent_epochs: u16,
 }
 
 /// The committee that signs in one epoch. It is the set the ledger fixed for the epoch before
@@ -131,6 +143,8 @@ impl ValidatorView {
             elected: rank.is_some_and(|rank| rank <= u32::from(committee_size)),
             last_epoch: validator.last_epoch,
             slashed: Money::read(store, AssetId::NATIVE, validator.slashed),
+            last_proposed_epoch: validator.last_proposed_epoch,
+            silent_epochs: validator.silent_epochs,
             unbonding: validator.unbonding.as_ref().map(|u| {
                 let (free_at_ms, serving_until_height) = match staking::release(params, validator) {
                     Some(staking::Release::Serving { until_height, .. }) => {
@@ -143,10 +157,21 @@ impl ValidatorView {
                     free_at_ms,
                     serving_until_height,
                     height: u.height,
-                    evicted: u.evicted,
+                    evicted: u.reason.evicted(),
+                    reason: reason_name(u.reason).into(),
                 }
             }),
         }
+    }
+}
+
+/// The name of an unbonding reason in the API.
+fn reason_name(reason: staking::UnbondReason) -> &'static str {
+    match reason {
+        staking::UnbondReason::Left => "left",
+        staking::UnbondReason::Outbid => "outbid",
+        staking::UnbondReason::Slashed => "slashed",
+        staking::UnbondReason::Silent => "silent",
     }
 }
 
@@ -202,6 +227,7 @@ impl StakingView {
                 node_deposit: Money::read(store, AssetId::NATIVE, params.node_deposit),
                 max_nodes: params.max_nodes,
                 slash_bps: params.slash_bps,
+                silence_epochs: params.silence_epochs,
             },
             validators,
             committee,

@@ -59,7 +59,7 @@ pub mod records;
 
 pub use error::StakingError;
 pub use params::StakingParams;
-pub use records::{Db, EpochCommittee, FullNode, Member, Unbonding, Validator};
+pub use records::{Db, EpochCommittee, FullNode, Member, UnbondReason, Unbonding, Validator};
 
 /// How many epochs ahead a committee is fixed: the committee of epoch `e + 2` is fixed by the
 /// first block of epoch `e`.
@@ -374,7 +374,7 @@ fn make_room(
             lowest_bond: lowest.bond,
         });
     }
-    start_unbonding(store, params, context, lowest, true, events);
+    start_unbonding(store, params, context, lowest, UnbondReason::Outbid, events);
     Ok(())
 }
 
@@ -632,6 +632,8 @@ fn enlist(
             last_epoch: None,
             served_until_ms: None,
             slashed: 0,
+            last_proposed_epoch: None,
+            silent_epochs: 0,
         },
     );
     Db::put_node_key(store, &register.node_key, signer);
@@ -653,7 +655,7 @@ fn start_unbonding(
     params: &StakingParams,
     context: &BlockContext,
     mut validator: Validator,
-    evicted: bool,
+    reason: UnbondReason,
     events: &mut Vec<Event>,
 ) {
     let free_at_ms = context
@@ -662,7 +664,7 @@ fn start_unbonding(
     validator.unbonding = Some(Unbonding {
         free_at_ms,
         height: context.height,
-        evicted,
+        reason,
     });
     Db::put_validator(store, &validator);
     let mut candidates = Db::candidates(store);
@@ -673,7 +675,7 @@ fn start_unbonding(
         StakingEvent::ValidatorUnbonding {
             account: validator.account,
             bond_free_at_ms: free_at_ms,
-            evicted,
+            evicted: reason.evicted(),
         },
     );
 }
@@ -692,7 +694,14 @@ fn unbond(
             free_at_ms: unbonding.free_at_ms,
         });
     }
-    start_unbonding(store, params, context, validator, false, events);
+    start_unbonding(
+        store,
+        params,
+        context,
+        validator,
+        UnbondReason::Left,
+        events,
+    );
     Ok(())
 }
 
@@ -783,7 +792,14 @@ pub fn slash(
     Db::put_validator(store, &validator);
     Db::put_slash(store, &offense.node_key, offense.epoch, amount);
     if validator.unbonding.is_none() {
-        start_unbonding(store, &params, context, validator, false, &mut Vec::new());
+        start_unbonding(
+            store,
+            &params,
+            context,
+            validator,
+            UnbondReason::Slashed,
+            &mut Vec::new(),
+        );
     }
     Ok(amount)
 }
@@ -933,6 +949,98 @@ pub fn record_holders(store: &mut (impl Store + ?Sized), context: &BlockContext)
         });
     }
     Db::put_holders(store, epoch, &EpochCommittee { members });
+    Db::put_players(
+        store,
+        epoch,
+        u16::try_from(holders.len()).unwrap_or(u16::MAX),
+    );
+}
+
+/// The fewest views each signer of an epoch must have led for a silence in it to count: under
+/// round robin each of `n` signers leads one of every `n` consecutive views, and an epoch of
+/// `blocks_per_epoch` blocks spans at least as many views, so each led at least
+/// `blocks_per_epoch / n` (four or more whenever the committee is no larger than
+/// `committee_size`, which the parameters require).
+pub const MIN_LED_VIEWS: u64 = 4;
+
+/// Marks the validator whose node key proposed this block, if any, as having proposed in
+/// `epoch`. One write per validator and epoch.
+fn note_proposer(store: &mut (impl Store + ?Sized), context: &BlockContext, epoch: u64) {
+    let Some(mut validator) = Db::node_key_owner(store, &context.proposer)
+        .and_then(|account| Db::validator(store, &account))
+    else {
+        return;
+    };
+    if validator.last_proposed_epoch != Some(epoch) {
+        validator.last_proposed_epoch = Some(epoch);
+        Db::put_validator(store, &validator);
+    }
+}
+
+/// At the first block of epoch `e`: each validator that held a share of the chain key in epoch
+/// `e - 1` (the holders the final block of `e - 2` named, who signed and led views in `e - 1`)
+/// and proposed none of its blocks counts one more silent epoch; one that proposed starts
+/// again from zero. At `silence_epochs` in a row it is taken off the candidates and unbonds,
+/// so the committee fixed at this block no longer elects it (those fixed already keep it: their
+/// keys are dealt). Nothing is burned: an honest validator can be down, but a seat held by a
+/// node that does not take part makes every one of its views wait out a timeout, and enough of
+/// them stop the chain.
+///
+/// Judged only when every signer of `e - 1` led at least [`MIN_LED_VIEWS`] of its views, so a
+/// silence is never one unlucky view. A proposal is what the ledger can attribute: a block names
+/// the leader of its view, which consensus checked, while a threshold certificate names no
+/// voters. So a validator that proposes but never votes is not caught here.
+fn judge_silence(
+    store: &mut (impl Store + ?Sized),
+    params: &StakingParams,
+    context: &BlockContext,
+    epoch: u64,
+) {
+    let Some(judged) = epoch.checked_sub(1) else {
+        return;
+    };
+    let Some(named) = judged.checked_sub(1) else {
+        return;
+    };
+    let (Some(holders), Some(players)) = (Db::holders(store, named), Db::players(store, named))
+    else {
+        return;
+    };
+    let led = params
+        .blocks_per_epoch
+        .checked_div(u64::from(players))
+        .unwrap_or(0);
+    if led < MIN_LED_VIEWS {
+        return;
+    }
+    for member in &holders.members {
+        let Some(mut validator) = Db::validator(store, &member.account) else {
+            continue;
+        };
+        if validator.node_key != member.node_key {
+            continue;
+        }
+        if validator.last_proposed_epoch == Some(judged) {
+            if validator.silent_epochs != 0 {
+                validator.silent_epochs = 0;
+                Db::put_validator(store, &validator);
+            }
+            continue;
+        }
+        validator.silent_epochs = validator.silent_epochs.saturating_add(1);
+        if validator.silent_epochs >= params.silence_epochs && validator.unbonding.is_none() {
+            start_unbonding(
+                store,
+                params,
+                context,
+                validator,
+                UnbondReason::Silent,
+                &mut Vec::new(),
+            );
+        } else {
+            Db::put_validator(store, &validator);
+        }
+    }
 }
 
 /// How far back an epoch's first block looks for committees to retire: beyond the one two
@@ -960,7 +1068,13 @@ fn epoch_step(store: &mut (impl Store + ?Sized), context: &BlockContext, elect: 
         return;
     };
     let epoch = params.epoch_of(context.height);
-    if context.height == 0 || params.first_height(epoch) != context.height {
+    let first = context.height != 0 && params.first_height(epoch) == context.height;
+    // Before this block's proposer is noted: its proposal is of this epoch, not the one judged.
+    if first && elect {
+        judge_silence(store, &params, context, epoch);
+    }
+    note_proposer(store, context, epoch);
+    if !first {
         return;
     }
     // Normally only the committee of `e - 2` is left to retire; older ones only if a step
@@ -990,6 +1104,7 @@ fn epoch_step(store: &mut (impl Store + ?Sized), context: &BlockContext, elect: 
         if holders.is_some() {
             Db::delete_holders(store, ended);
         }
+        Db::delete_players(store, ended);
     }
     let ahead = epoch.saturating_add(LOOKAHEAD_EPOCHS);
     let previous = epoch_committee(store, ahead.saturating_sub(1));

@@ -17,6 +17,8 @@ pub const MAX_CANDIDATES: u16 = 1_024;
 pub const MAX_NODES: u16 = 4_096;
 /// The smallest committee that tolerates a byzantine member (n = 3f + 1 with f = 1).
 pub const MIN_COMMITTEE: u16 = 4;
+/// The most epochs of silence the parameters may allow.
+pub const MAX_SILENCE_EPOCHS: u16 = 1_000;
 /// The longest epoch the parameters may ask for, in blocks.
 pub const MAX_BLOCKS_PER_EPOCH: u64 = 1_000_000;
 
@@ -43,6 +45,10 @@ pub struct StakingParams {
     /// The share of a validator's bond, in basis points, burned for each consensus epoch in
     /// which it signed contradictory votes (rounded up, so any bond above zero loses some).
     pub slash_bps: u16,
+    /// How many epochs in a row a validator may hold a share of the chain key in without
+    /// proposing a block before it is taken off the candidates (it unbonds as if it had left,
+    /// losing nothing but its seat).
+    pub silence_epochs: u16,
 }
 impl_codec!(StakingParams {
     min_bond,
@@ -52,7 +58,8 @@ impl_codec!(StakingParams {
     blocks_per_epoch,
     node_deposit,
     max_nodes,
-    slash_bps
+    slash_bps,
+    silence_epochs
 });
 
 /// The most a slash may take: the whole bond.
@@ -67,8 +74,8 @@ impl StakingParams {
     /// The defaults for a native asset with `native_decimals` decimals: a bond of at least
     /// 10,000 EQA, seven days of unbonding, a committee of at most 32 among at most 64
     /// candidates, epochs of 3,600 blocks (an hour of an idle chain), full nodes registered
-    /// with 100 EQA each, at most 64 of them, and 5% of a bond burned per epoch of
-    /// contradictory votes.
+    /// with 100 EQA each, at most 64 of them, 5% of a bond burned per epoch of contradictory
+    /// votes, and a seat lost after two epochs in a row without a proposal.
     ///
     /// Every node tracks every candidate and registered full node as a peer, and the p2p layer
     /// reserves, up front, a burst of message slots on every channel for every peer its tracked
@@ -91,6 +98,7 @@ impl StakingParams {
             node_deposit: whole(DEFAULT_NODE_DEPOSIT_WHOLE),
             max_nodes: 64,
             slash_bps: 500,
+            silence_epochs: 2,
         }
     }
 
@@ -118,6 +126,7 @@ pub struct RawStakingParams {
     pub node_deposit: Option<String>,
     pub max_nodes: Option<u16>,
     pub slash_bps: Option<u16>,
+    pub silence_epochs: Option<u16>,
 }
 
 impl RawStakingParams {
@@ -141,8 +150,15 @@ impl RawStakingParams {
             max_candidates,
             blocks_per_epoch,
             max_nodes,
-            slash_bps
+            slash_bps,
+            silence_epochs
         );
+        if !(1..=MAX_SILENCE_EPOCHS).contains(&params.silence_epochs) {
+            return Err((
+                field("silence_epochs"),
+                format!("must be 1 to {MAX_SILENCE_EPOCHS}"),
+            ));
+        }
         if !(1..=MAX_SLASH_BPS).contains(&params.slash_bps) {
             return Err((
                 field("slash_bps"),

@@ -25,6 +25,10 @@ pub mod table {
     /// Who holds shares of the chain key in the epoch after the one keyed (8 bytes,
     /// big-endian), as that epoch's final block named them, until the step that releases them.
     pub const HOLDERS: u8 = 0x59;
+    /// How many node keys hold shares of the chain key in the epoch after the one keyed (8
+    /// bytes, big-endian), validators or not: the signers among whom that epoch's leaders
+    /// rotate. Kept and released with [`HOLDERS`].
+    pub const PLAYERS: u8 = 0x5a;
 }
 
 fn key_slash(node_key: &AccountId, epoch: u64) -> Vec<u8> {
@@ -36,15 +40,20 @@ fn key_slash(node_key: &AccountId, epoch: u64) -> Vec<u8> {
 }
 
 fn key_epoch(epoch: u64) -> Vec<u8> {
-    let mut key = Vec::with_capacity(9);
-    key.push(table::EPOCH_COMMITTEE);
-    key.extend_from_slice(&epoch.to_be_bytes());
-    key
+    key_epoch_in(table::EPOCH_COMMITTEE, epoch)
 }
 
 fn key_holders(epoch: u64) -> Vec<u8> {
+    key_epoch_in(table::HOLDERS, epoch)
+}
+
+fn key_players(epoch: u64) -> Vec<u8> {
+    key_epoch_in(table::PLAYERS, epoch)
+}
+
+fn key_epoch_in(tag: u8, epoch: u64) -> Vec<u8> {
     let mut key = Vec::with_capacity(9);
-    key.push(table::HOLDERS);
+    key.push(tag);
     key.extend_from_slice(&epoch.to_be_bytes());
     key
 }
@@ -78,6 +87,11 @@ pub struct Validator {
     /// EQA minor units burned from its bond for contradictory votes, in all. A validator once
     /// slashed is no candidate again: it unbonds, and may only withdraw what is left.
     pub slashed: u128,
+    /// The last epoch in which it proposed a block that was finalized, once it has.
+    pub last_proposed_epoch: Option<u64>,
+    /// How many epochs in a row it held a share of the chain key in and proposed no block
+    /// (see `staking::begin_block`); back to zero with its next proposal.
+    pub silent_epochs: u16,
 }
 impl_codec!(Validator {
     account,
@@ -89,7 +103,9 @@ impl_codec!(Validator {
     unbonding,
     last_epoch,
     served_until_ms,
-    slashed
+    slashed,
+    last_proposed_epoch,
+    silent_epochs
 });
 
 /// A validator on its way out.
@@ -99,14 +115,67 @@ pub struct Unbonding {
     pub free_at_ms: u64,
     /// The height of the block that started it.
     pub height: u64,
-    /// Whether it was pushed out of a full registry by a larger bond rather than left itself.
-    pub evicted: bool,
+    pub reason: UnbondReason,
 }
 impl_codec!(Unbonding {
     free_at_ms,
     height,
-    evicted
+    reason
 });
+
+/// Why a validator left the candidates.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum UnbondReason {
+    /// It unbonded by itself.
+    Left,
+    /// A larger bond pushed it out of a full registry.
+    Outbid,
+    /// It was proven to have signed contradictory votes.
+    Slashed,
+    /// It proposed no block in `silence_epochs` epochs in a row while it held a share.
+    Silent,
+}
+
+impl UnbondReason {
+    /// Whether the validator was taken off rather than leaving by itself.
+    pub fn evicted(self) -> bool {
+        self != Self::Left
+    }
+}
+
+impl types::codec::Write for UnbondReason {
+    fn write(&self, buf: &mut impl bytes::BufMut) {
+        let tag: u8 = match self {
+            Self::Left => 0,
+            Self::Outbid => 1,
+            Self::Slashed => 2,
+            Self::Silent => 3,
+        };
+        tag.write(buf);
+    }
+}
+
+impl types::codec::EncodeSize for UnbondReason {
+    fn encode_size(&self) -> usize {
+        1
+    }
+}
+
+impl types::codec::Read for UnbondReason {
+    type Cfg = ();
+    fn read_cfg(
+        buf: &mut impl types::codec::Buf,
+        _: &(),
+    ) -> Result<Self, types::codec::CodecError> {
+        match types::codec::read_tag(buf)? {
+            0 => Ok(Self::Left),
+            1 => Ok(Self::Outbid),
+            2 => Ok(Self::Slashed),
+            3 => Ok(Self::Silent),
+            other => Err(types::codec::CodecError::InvalidEnum(other)),
+        }
+    }
+}
 
 /// The candidates' accounts, in account order.
 struct Candidates {
@@ -298,5 +367,18 @@ impl Db {
 
     pub fn delete_holders(store: &mut (impl Store + ?Sized), epoch: u64) {
         store.delete(&key_holders(epoch));
+    }
+
+    /// How many node keys hold shares in the epoch after `epoch` (see [`table::PLAYERS`]).
+    pub fn players(store: &(impl Store + ?Sized), epoch: u64) -> Option<u16> {
+        read(store, &key_players(epoch))
+    }
+
+    pub fn put_players(store: &mut (impl Store + ?Sized), epoch: u64, players: u16) {
+        write(store, &key_players(epoch), &players);
+    }
+
+    pub fn delete_players(store: &mut (impl Store + ?Sized), epoch: u64) {
+        store.delete(&key_players(epoch));
     }
 }
