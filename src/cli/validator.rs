@@ -188,7 +188,7 @@ fn print_validator(v: &ValidatorView) {
             match u.reason.as_str() {
                 "outbid" => " (pushed out by a larger bond)",
                 "slashed" => " (slashed)",
-                "silent" => " (proposed no block for too long)",
+                "silent" => " (proposed too little for too long)",
                 _ => "",
             },
             match (u.free_at_ms, u.serving_until_height) {

@@ -23,7 +23,7 @@
 //! node_deposit = "100"
 //! max_nodes = 64
 //! slash_bps = 500               # burned per epoch of contradictory votes, in basis points
-//! silence_epochs = 2            # epochs in a row without a proposal before a seat is lost
+//! silence_epochs = 2            # epochs in a row of too few proposals before a seat is lost
 //!
 //! [[assets]]
 //! symbol = "USDX"

@@ -65,29 +65,54 @@ fn node_account(key: &ed25519::PublicKey) -> AccountId {
     AccountId::from_public_key(key)
 }
 
-/// Five seats, epochs of [`EPOCH_BLOCKS`], and the four validators registered with 500 EQA.
-fn genesis_store() -> MemoryStore {
-    let mut text = testing::staking_genesis_text(
-        &format!(
-            "min_bond = \"100\"\nunbonding_secs = 60\ncommittee_size = 5\n\
-             blocks_per_epoch = {EPOCH_BLOCKS}"
-        ),
-        NEWCOMER_OWNER + 1,
-    );
-    for index in 0..VALIDATORS {
-        text.push_str(&testing::validator_entry(
-            OWNER + index,
-            &node_account(&common::validator_key(index).public_key()),
-            &format!("127.0.0.1:{}", 10_000 + index),
-            "500",
-        ));
+/// What a simulation's chain holds at genesis and which staking calls its leaders add.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Scenario {
+    /// Five seats and the four validators registered with 500 EQA; the newcomer registers in
+    /// the first blocks and the leaver unbonds from [`LEAVE_EPOCH`].
+    Rotation,
+    /// Four seats, the four validators registered with 500 EQA and the newcomer with 400 at
+    /// genesis, as a spare the committee does not seat; no staking calls.
+    Spare,
+}
+
+impl Scenario {
+    /// The ledger state at genesis, with epochs of [`EPOCH_BLOCKS`].
+    fn genesis_store(self) -> MemoryStore {
+        let seats = match self {
+            Self::Rotation => 5,
+            Self::Spare => 4,
+        };
+        let mut text = testing::staking_genesis_text(
+            &format!(
+                "min_bond = \"100\"\nunbonding_secs = 60\ncommittee_size = {seats}\n\
+                 blocks_per_epoch = {EPOCH_BLOCKS}"
+            ),
+            NEWCOMER_OWNER + 1,
+        );
+        for index in 0..VALIDATORS {
+            text.push_str(&testing::validator_entry(
+                OWNER + index,
+                &node_account(&common::validator_key(index).public_key()),
+                &format!("127.0.0.1:{}", 10_000 + index),
+                "500",
+            ));
+        }
+        if self == Self::Spare {
+            text.push_str(&testing::validator_entry(
+                NEWCOMER_OWNER,
+                &node_account(&newcomer_key().public_key()),
+                "127.0.0.1:10004",
+                "400",
+            ));
+        }
+        let mut genesis = ledger::Genesis::from_toml(&text).expect("a valid genesis");
+        // The deterministic runtime's clock starts at the Unix epoch.
+        genesis.genesis_time_ms = 0;
+        let mut store = MemoryStore::new();
+        genesis.initialize(&mut store);
+        store
     }
-    let mut genesis = ledger::Genesis::from_toml(&text).expect("a valid genesis");
-    // The deterministic runtime's clock starts at the Unix epoch.
-    genesis.genesis_time_ms = 0;
-    let mut store = MemoryStore::new();
-    genesis.initialize(&mut store);
-    store
 }
 
 /// The staking call a block's leader adds to the random transfers, if any: the newcomer's
@@ -114,9 +139,9 @@ fn staking_call(parent: &MemoryStore, context: &BlockContext) -> Option<(u64, St
         .then_some((OWNER + LEAVER, StakingCall::Unbond(Nothing)))
 }
 
-/// Random transfers, with the script's staking call first.
+/// Random transfers, with the script's staking call first ([`Scenario::Rotation`] only).
 #[derive(Debug)]
-struct Script;
+struct Script(Scenario);
 
 impl TransactionSource for Script {
     fn select(
@@ -127,6 +152,7 @@ impl TransactionSource for Script {
     ) -> Vec<SignedTransaction> {
         let mut txs = Vec::new();
         if limit > 0
+            && self.0 == Scenario::Rotation
             && let Some((signer, call)) = staking_call(parent, context)
         {
             let account = testing::account(signer);
@@ -151,6 +177,10 @@ impl TransactionSource for Script {
 type SimOracle = Oracle<ed25519::PublicKey, deterministic::Context>;
 
 fn node_config(prefix: String, key: &ed25519::PrivateKey) -> NodeConfig {
+    scenario_config(Scenario::Rotation, prefix, key)
+}
+
+fn scenario_config(scenario: Scenario, prefix: String, key: &ed25519::PrivateKey) -> NodeConfig {
     let participants: Vec<_> = common::validator_keys(VALIDATORS)
         .iter()
         .map(|key| key.public_key())
@@ -169,14 +199,14 @@ fn node_config(prefix: String, key: &ed25519::PrivateKey) -> NodeConfig {
         // joiner is listed.
         followers: Set::from_iter_dedup([joiner_key().public_key()]),
         app: App::new(
-            genesis_store(),
+            scenario.genesis_store(),
             0,
             AppConfig {
                 audit_finalized: true,
                 ..AppConfig::default()
             },
         ),
-        provider: Arc::new(Script),
+        provider: Arc::new(Script(scenario)),
         // Every block stays, for the comparison at the end.
         retained_blocks: Some(10_000),
         state_sync: StateSync::default(),
@@ -190,6 +220,7 @@ fn node_config(prefix: String, key: &ed25519::PrivateKey) -> NodeConfig {
 struct Sim {
     context: deterministic::Context,
     oracle: SimOracle,
+    scenario: Scenario,
 }
 
 impl Sim {
@@ -216,6 +247,7 @@ impl Sim {
         let sim = Self {
             context: context.child("sim"),
             oracle,
+            scenario: Scenario::Rotation,
         };
         for (index, from) in everyone.iter().enumerate() {
             for to in &everyone[index + 1..] {
@@ -245,8 +277,8 @@ impl Sim {
         key: &ed25519::PrivateKey,
         prefix: &str,
     ) -> (Handle<()>, NodeState<deterministic::Context>) {
-        self.start_configured(key, prefix, node_config(prefix.to_string(), key))
-            .await
+        let config = scenario_config(self.scenario, prefix.to_string(), key);
+        self.start_configured(key, prefix, config).await
     }
 
     async fn start_configured(
@@ -437,6 +469,101 @@ fn a_validator_joins_by_staking_another_leaves_and_a_crash_spans_a_boundary() {
             let seated: Vec<_> = committee.members.iter().map(|m| m.node_key).collect();
             assert!(seated.contains(&node_account(&newcomer_key().public_key())));
             assert!(!seated.contains(&node_account(&keys[LEAVER as usize].public_key())));
+        });
+    }
+}
+
+/// A member that stops for good loses its seat to the spare candidate: it holds a share through
+/// epochs 2 and 3 without proposing, so the first block of epoch 4 takes it off the candidates
+/// (`silence_epochs` = 2), the committee fixed there (epoch 6) seats the spare, which receives
+/// its share in epoch 6 and leads blocks from epoch 7. Its bond is untouched.
+#[test]
+fn a_member_that_stops_for_good_loses_its_seat_to_a_spare() {
+    const SILENT: usize = 2;
+    for seed in common::seeds(&SEEDS) {
+        let config = deterministic::Config::new()
+            .with_seed(seed)
+            .with_timeout(Some(Duration::from_secs(1_800)));
+        deterministic::Runner::new(config).start(|context| async move {
+            let keys = common::validator_keys(VALIDATORS);
+            let everyone: Vec<_> = keys
+                .iter()
+                .map(|key| key.public_key())
+                .chain([newcomer_key().public_key()])
+                .collect();
+            let mut sim = Sim::start(&context, &everyone, &everyone).await;
+            sim.scenario = Scenario::Spare;
+            let (handles, nodes) = sim.start_validators(&keys).await;
+            let (_spare_handle, spare) = sim.start_node(&newcomer_key(), "spare").await;
+            // It stops once it has processed epoch 1's final block, which names it a holder of
+            // epoch 2.
+            sim.advance_to(&[&nodes[SILENT]], 2 * EPOCH_BLOCKS - 1)
+                .await;
+            handles[SILENT].abort();
+            let running: Vec<_> = nodes
+                .iter()
+                .enumerate()
+                .filter(|(index, _)| *index != SILENT)
+                .map(|(_, node)| node)
+                .chain([&spare])
+                .collect();
+            let end = 8 * EPOCH_BLOCKS + 5;
+            sim.advance_to(&running, end).await;
+
+            let silent = node_account(&keys[SILENT].public_key());
+            let spare_key = newcomer_key().public_key();
+            let mut led_by_spare = 0;
+            for (height, block) in (1..).zip(same_blocks(&running, end, seed).await) {
+                let epoch = height / EPOCH_BLOCKS;
+                let leader = &block.context.leader;
+                if epoch >= 2 {
+                    assert_ne!(
+                        block.proposer, silent,
+                        "seed {seed}: block {height} led by the stopped node"
+                    );
+                }
+                if *leader == spare_key {
+                    assert!(
+                        epoch >= 7,
+                        "seed {seed}: the spare led block {height} early"
+                    );
+                    led_by_spare += 1;
+                }
+            }
+            assert!(led_by_spare > 0, "seed {seed}: the spare led no block");
+            for node in &running {
+                assert!(
+                    node.app.audit_failures().is_empty(),
+                    "seed {seed}: {:?}",
+                    node.app.audit_failures()
+                );
+            }
+            let finalized = running[0].app.finalized().expect("finalized");
+            let record =
+                staking::Db::validator(&*finalized.store, &testing::account(OWNER + SILENT as u64))
+                    .expect("still registered: its bond waits out the delay");
+            let unbonding = record.unbonding.expect("taken off the candidates");
+            assert_eq!(
+                unbonding.reason,
+                staking::UnbondReason::Silent,
+                "seed {seed}"
+            );
+            assert_eq!(unbonding.height, 4 * EPOCH_BLOCKS, "seed {seed}");
+            assert_eq!(
+                record.bond,
+                500 * 10u128.pow(9),
+                "seed {seed}: nothing burned"
+            );
+            assert_eq!(record.slashed, 0, "seed {seed}");
+            let epoch = finalized.height / EPOCH_BLOCKS;
+            let seated: Vec<_> = staking::epoch_committee(&*finalized.store, epoch)
+                .expect("kept")
+                .members
+                .iter()
+                .map(|m| m.node_key)
+                .collect();
+            assert!(seated.contains(&node_account(&spare_key)), "seed {seed}");
+            assert!(!seated.contains(&silent), "seed {seed}");
         });
     }
 }

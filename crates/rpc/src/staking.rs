@@ -31,8 +31,8 @@ pub struct StakingParamsView {
     /// The share of a bond, in basis points, the ledger burns for each epoch of proven
     /// contradictory votes.
     pub slash_bps: u16,
-    /// Epochs in a row a validator may hold a share of the chain key in without proposing a
-    /// block before it is taken off the candidates.
+    /// Epochs in a row a validator may hold a share of the chain key in while proposing fewer
+    /// than half the views it led before it is taken off the candidates.
     pub silence_epochs: u16,
 }
 
@@ -62,8 +62,9 @@ pub struct UnbondingView {
     /// Taken off the candidates rather than left by itself (see `reason`).
     pub evicted: bool,
     /// Why it is leaving: `left` (it unbonded), `outbid` (a larger bond pushed it out of a
-    /// full registry), `slashed` (it signed contradictory votes) or `silent` (it proposed no
-    /// block in `silence_epochs` epochs in a row while it held a share of the chain key).
+    /// full registry), `slashed` (it signed contradictory votes) or `silent` (it proposed fewer
+    /// than half the views it led in `silence_epochs` epochs in a row while it held a share of
+    /// the chain key; it may stand again once its bond is free).
     pub reason: String,
 }
 
@@ -88,8 +89,10 @@ pub struct ValidatorView {
     pub slashed: Money,
     /// The last epoch in which it proposed a finalized block, once it has.
     pub last_proposed_epoch: Option<u64>,
-    /// Epochs in a row it held a share of the chain key in without proposing a block; it is
-    /// taken off the candidates when this reaches `silence_epochs`.
+    /// How many finalized blocks it proposed in `last_proposed_epoch`.
+    pub proposals: u16,
+    /// Epochs in a row it held a share of the chain key in while proposing fewer than half the
+    /// views it led; it is taken off the candidates when this reaches `silence_epochs`.
     pub silent_epochs: u16,
 }
 
@@ -144,6 +147,7 @@ impl ValidatorView {
             last_epoch: validator.last_epoch,
             slashed: Money::read(store, AssetId::NATIVE, validator.slashed),
             last_proposed_epoch: validator.last_proposed_epoch,
+            proposals: validator.proposals,
             silent_epochs: validator.silent_epochs,
             unbonding: validator.unbonding.as_ref().map(|u| {
                 let (free_at_ms, serving_until_height) = match staking::release(params, validator) {

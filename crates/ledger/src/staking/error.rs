@@ -67,6 +67,17 @@ pub enum StakingError {
         "the validator was slashed ({slashed} EQA minor units burned for contradictory votes) and may not stand again with this registration; withdraw what is left once it is free"
     )]
     Slashed { slashed: u128 },
+    #[error(
+        "the validator was taken off the candidates for proposing too little in {silent_epochs} epochs in a row, and may stand again once its bond is free: it serves until height {until_height}, and the unbonding delay runs from then"
+    )]
+    SilentServing {
+        silent_epochs: u16,
+        until_height: u64,
+    },
+    #[error(
+        "the validator was taken off the candidates for proposing too little in {silent_epochs} epochs in a row, and may stand again from {free_at_ms} ms, when its bond is free"
+    )]
+    SilentUntil { silent_epochs: u16, free_at_ms: u64 },
     #[error("node key {node_key} signed contradictory votes and may never be registered again")]
     NodeKeyBanned { node_key: AccountId },
     #[error("node key {node_key} is not a registered full node")]

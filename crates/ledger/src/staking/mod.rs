@@ -305,6 +305,28 @@ fn rebond(
             current: validator.bond,
         })?;
     let returning = validator.unbonding.is_some();
+    // Taken off for silence: back only once the bond is free, as a withdrawal and a new
+    // registration would be, and counted from zero then.
+    if let Some(unbonding) = &validator.unbonding
+        && unbonding.reason == UnbondReason::Silent
+    {
+        let silent_epochs = validator.silent_epochs;
+        match release(params, &validator) {
+            Some(Release::Serving { until_height, .. }) => {
+                return Err(StakingError::SilentServing {
+                    silent_epochs,
+                    until_height,
+                });
+            }
+            Some(Release::At(free_at_ms)) if context.timestamp_ms < free_at_ms => {
+                return Err(StakingError::SilentUntil {
+                    silent_epochs,
+                    free_at_ms,
+                });
+            }
+            _ => validator.silent_epochs = 0,
+        }
+    }
     if !returning && raise == 0 {
         return Err(StakingError::BondNotRaised {
             bond: register.bond,
@@ -633,6 +655,7 @@ fn enlist(
             served_until_ms: None,
             slashed: 0,
             last_proposed_epoch: None,
+            proposals: 0,
             silent_epochs: 0,
         },
     );
@@ -789,6 +812,10 @@ pub fn slash(
         .checked_sub(amount)
         .expect("a slash takes at most the bond");
     validator.slashed = validator.slashed.saturating_add(amount);
+    // Already leaving (by itself, outbid or silent): it leaves slashed, on the same delay.
+    if let Some(unbonding) = validator.unbonding.as_mut() {
+        unbonding.reason = UnbondReason::Slashed;
+    }
     Db::put_validator(store, &validator);
     Db::put_slash(store, &offense.node_key, offense.epoch, amount);
     if validator.unbonding.is_none() {
@@ -949,10 +976,11 @@ pub fn record_holders(store: &mut (impl Store + ?Sized), context: &BlockContext)
         });
     }
     Db::put_holders(store, epoch, &EpochCommittee { members });
+    let players: std::collections::BTreeSet<&AccountId> = holders.iter().collect();
     Db::put_players(
         store,
         epoch,
-        u16::try_from(holders.len()).unwrap_or(u16::MAX),
+        u16::try_from(players.len()).unwrap_or(u16::MAX),
     );
 }
 
@@ -963,31 +991,37 @@ pub fn record_holders(store: &mut (impl Store + ?Sized), context: &BlockContext)
 /// `committee_size`, which the parameters require).
 pub const MIN_LED_VIEWS: u64 = 4;
 
-/// Marks the validator whose node key proposed this block, if any, as having proposed in
-/// `epoch`. One write per validator and epoch.
+/// Counts this block for the validator whose node key proposed it, if any, among its proposals
+/// of `epoch`. One record write per block.
 fn note_proposer(store: &mut (impl Store + ?Sized), context: &BlockContext, epoch: u64) {
     let Some(mut validator) = Db::node_key_owner(store, &context.proposer)
         .and_then(|account| Db::validator(store, &account))
     else {
         return;
     };
-    if validator.last_proposed_epoch != Some(epoch) {
+    if validator.last_proposed_epoch == Some(epoch) {
+        validator.proposals = validator.proposals.saturating_add(1);
+    } else {
         validator.last_proposed_epoch = Some(epoch);
-        Db::put_validator(store, &validator);
+        validator.proposals = 1;
     }
+    Db::put_validator(store, &validator);
 }
 
 /// At the first block of epoch `e`: each validator that held a share of the chain key in epoch
 /// `e - 1` (the holders the final block of `e - 2` named, who signed and led views in `e - 1`)
-/// and proposed none of its blocks counts one more silent epoch; one that proposed starts
-/// again from zero. At `silence_epochs` in a row it is taken off the candidates and unbonds,
+/// and proposed fewer than half of the views it surely led there (`blocks_per_epoch / n` for
+/// `n` signers) counts one more silent epoch; one that proposed at least that starts again
+/// from zero. At `silence_epochs` in a row it is taken off the candidates and unbonds,
 /// so the committee fixed at this block no longer elects it (those fixed already keep it: their
 /// keys are dealt). Nothing is burned: an honest validator can be down, but a seat held by a
 /// node that does not take part makes every one of its views wait out a timeout, and enough of
 /// them stop the chain.
 ///
 /// Judged only when every signer of `e - 1` led at least [`MIN_LED_VIEWS`] of its views, so a
-/// silence is never one unlucky view. A proposal is what the ledger can attribute: a block names
+/// silence is never one or two unlucky views. A validator taken off for silence may stand
+/// again only once its bond is free (`rebond`), so it cannot step out of a judgment and back
+/// onto the next committee. A proposal is what the ledger can attribute: a block names
 /// the leader of its view, which consensus checked, while a threshold certificate names no
 /// voters. So a validator that proposes but never votes is not caught here.
 fn judge_silence(
@@ -1013,6 +1047,9 @@ fn judge_silence(
     if led < MIN_LED_VIEWS {
         return;
     }
+    // An honest member's proposal in nearly every view it leads is finalized; one that lets
+    // most of its views time out is as good as absent.
+    let required = led / 2;
     for member in &holders.members {
         let Some(mut validator) = Db::validator(store, &member.account) else {
             continue;
@@ -1020,7 +1057,12 @@ fn judge_silence(
         if validator.node_key != member.node_key {
             continue;
         }
-        if validator.last_proposed_epoch == Some(judged) {
+        let proposed = if validator.last_proposed_epoch == Some(judged) {
+            validator.proposals
+        } else {
+            0
+        };
+        if u64::from(proposed) >= required {
             if validator.silent_epochs != 0 {
                 validator.silent_epochs = 0;
                 Db::put_validator(store, &validator);

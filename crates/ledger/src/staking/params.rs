@@ -45,9 +45,10 @@ pub struct StakingParams {
     /// The share of a validator's bond, in basis points, burned for each consensus epoch in
     /// which it signed contradictory votes (rounded up, so any bond above zero loses some).
     pub slash_bps: u16,
-    /// How many epochs in a row a validator may hold a share of the chain key in without
-    /// proposing a block before it is taken off the candidates (it unbonds as if it had left,
-    /// losing nothing but its seat).
+    /// How many epochs in a row a validator may hold a share of the chain key in while
+    /// proposing fewer than half the views it led before it is taken off the candidates (it
+    /// unbonds as if it had left, losing nothing but its seat, and may stand again once its
+    /// bond is free).
     pub silence_epochs: u16,
 }
 impl_codec!(StakingParams {
@@ -75,7 +76,7 @@ impl StakingParams {
     /// 10,000 EQA, seven days of unbonding, a committee of at most 32 among at most 64
     /// candidates, epochs of 3,600 blocks (an hour of an idle chain), full nodes registered
     /// with 100 EQA each, at most 64 of them, 5% of a bond burned per epoch of contradictory
-    /// votes, and a seat lost after two epochs in a row without a proposal.
+    /// votes, and a seat lost after two epochs in a row of too few proposals.
     ///
     /// Every node tracks every candidate and registered full node as a peer, and the p2p layer
     /// reserves, up front, a burst of message slots on every channel for every peer its tracked

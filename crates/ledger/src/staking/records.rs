@@ -89,8 +89,11 @@ pub struct Validator {
     pub slashed: u128,
     /// The last epoch in which it proposed a block that was finalized, once it has.
     pub last_proposed_epoch: Option<u64>,
-    /// How many epochs in a row it held a share of the chain key in and proposed no block
-    /// (see `staking::begin_block`); back to zero with its next proposal.
+    /// How many finalized blocks it proposed in `last_proposed_epoch`.
+    pub proposals: u16,
+    /// How many epochs in a row it held a share of the chain key in and proposed fewer than
+    /// half the views it led (see `staking::begin_block`); back to zero after an epoch with
+    /// enough, or when it stands again after being taken off for it.
     pub silent_epochs: u16,
 }
 impl_codec!(Validator {
@@ -105,6 +108,7 @@ impl_codec!(Validator {
     served_until_ms,
     slashed,
     last_proposed_epoch,
+    proposals,
     silent_epochs
 });
 
