@@ -40,9 +40,14 @@ struct Sim {
 /// Validators `1..=validators`, validator `i` bonded `106 - i` EQA, committee of four, epochs of
 /// `l` blocks, plus `extra` staking parameters.
 fn sim(validators: u64, l: u64, extra: &str) -> Sim {
+    sim_seats(validators, 4, l, extra)
+}
+
+/// [`sim`] with a committee of `seats`.
+fn sim_seats(validators: u64, seats: u16, l: u64, extra: &str) -> Sim {
     let mut text = testing::staking_genesis_text(
         &format!(
-            "min_bond = \"100\"\ncommittee_size = 4\nmax_candidates = 8\n\
+            "min_bond = \"100\"\ncommittee_size = {seats}\nmax_candidates = 8\n\
              blocks_per_epoch = {l}\n{extra}"
         ),
         ACCOUNTS,
@@ -434,25 +439,7 @@ fn a_failed_election_delays_the_judgment_by_one_epoch() {
 /// the judgment is on from the first judgeable epoch (1, judged at 2L), and never in epoch 0.
 #[test]
 fn shortest_epochs_and_one_silent_epoch() {
-    let mut text = testing::staking_genesis_text(
-        "min_bond = \"100\"\ncommittee_size = 5\nmax_candidates = 8\nblocks_per_epoch = 20\n\
-         silence_epochs = 1",
-        ACCOUNTS,
-    );
-    for index in 1..=6 {
-        text.push_str(&testing::validator_entry(
-            index,
-            &node_key(index),
-            &format!("127.0.0.1:{}", 9_000 + index),
-            &format!("{}", 106 - index),
-        ));
-    }
-    let mut genesis = Genesis::from_toml(&text).expect("a valid genesis");
-    genesis.params = test_params();
-    let mut s = Sim {
-        chain: TestChain::from_genesis(&genesis),
-        l: 20,
-    };
+    let mut s = sim_seats(6, 5, 20, "silence_epochs = 1");
     s.advance(2 * 20 - 1, &[5]);
     assert!(s.validator(5).unbonding.is_none());
     assert_eq!(s.validator(5).silent_epochs, 0, "epoch 0 is never judged");
@@ -464,8 +451,8 @@ fn shortest_epochs_and_one_silent_epoch() {
     assert_eq!(s.members(4), vec![1, 2, 3, 4, 6]);
 }
 
-/// An operator whose node was down long enough to be taken off (count 3 or more) waits until its bond
-/// is free, stands again and starts from zero: one unlucky epoch after its return does not
+/// An operator whose node was down long enough to be taken off (count 3 or more) waits until
+/// its bond is free, stands again and starts from zero: one unlucky epoch after its return does not
 /// cost it its seat again.
 #[test]
 fn a_returned_validator_starts_its_count_from_zero() {

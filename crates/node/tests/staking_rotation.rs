@@ -174,6 +174,23 @@ impl TransactionSource for Script {
     }
 }
 
+/// The deterministic runtime of one seed, with a generous bound on simulated time.
+fn runner(seed: u64) -> deterministic::Runner {
+    deterministic::Runner::new(
+        deterministic::Config::new()
+            .with_seed(seed)
+            .with_timeout(Some(Duration::from_secs(1_800))),
+    )
+}
+
+/// The validators' public keys, then the newcomer's.
+fn with_newcomer(keys: &[ed25519::PrivateKey]) -> Vec<ed25519::PublicKey> {
+    keys.iter()
+        .map(|key| key.public_key())
+        .chain([newcomer_key().public_key()])
+        .collect()
+}
+
 type SimOracle = Oracle<ed25519::PublicKey, deterministic::Context>;
 
 fn node_config(prefix: String, key: &ed25519::PrivateKey) -> NodeConfig {
@@ -343,6 +360,17 @@ fn all_but_the_leaver<'a>(
         .collect()
 }
 
+/// Asserts that every finalized block checked out on every one of `nodes`.
+fn no_audit_failures(nodes: &[&NodeState<deterministic::Context>], seed: u64) {
+    for node in nodes {
+        assert!(
+            node.app.audit_failures().is_empty(),
+            "seed {seed}: {:?}",
+            node.app.audit_failures()
+        );
+    }
+}
+
 /// Blocks 1 to `end` as every one of `nodes` holds them, which must be the same blocks.
 async fn same_blocks(
     nodes: &[&NodeState<deterministic::Context>],
@@ -392,16 +420,9 @@ fn signers(epoch: u64) -> Vec<ed25519::PublicKey> {
 #[test]
 fn a_validator_joins_by_staking_another_leaves_and_a_crash_spans_a_boundary() {
     for seed in common::seeds_or_count(&SEEDS, "EQUA_STAKING_SEEDS") {
-        let config = deterministic::Config::new()
-            .with_seed(seed)
-            .with_timeout(Some(Duration::from_secs(1_800)));
-        deterministic::Runner::new(config).start(|context| async move {
+        runner(seed).start(|context| async move {
             let keys = common::validator_keys(VALIDATORS);
-            let everyone: Vec<_> = keys
-                .iter()
-                .map(|key| key.public_key())
-                .chain([newcomer_key().public_key()])
-                .collect();
+            let everyone = with_newcomer(&keys);
             // Peer set 0 holds the genesis validators only: the newcomer gets in by registering.
             let sim = Sim::start(&context, &everyone, &everyone[..VALIDATORS as usize]).await;
             let (mut handles, mut nodes) = sim.start_validators(&keys).await;
@@ -453,13 +474,7 @@ fn a_validator_joins_by_staking_another_leaves_and_a_crash_spans_a_boundary() {
                 led_by_newcomer += usize::from(*leader == newcomer_key().public_key());
             }
             assert!(led_by_newcomer > 0, "seed {seed}: the newcomer led blocks");
-            for node in &running {
-                assert!(
-                    node.app.audit_failures().is_empty(),
-                    "seed {seed}: {:?}",
-                    node.app.audit_failures()
-                );
-            }
+            no_audit_failures(&running, seed);
             // The ledger agrees with what consensus did: the newcomer sits on the committees
             // still kept, the leaver on none of them.
             let finalized = running[0].app.finalized().expect("finalized");
@@ -481,16 +496,9 @@ fn a_validator_joins_by_staking_another_leaves_and_a_crash_spans_a_boundary() {
 fn a_member_that_stops_for_good_loses_its_seat_to_a_spare() {
     const SILENT: usize = 2;
     for seed in common::seeds(&SEEDS) {
-        let config = deterministic::Config::new()
-            .with_seed(seed)
-            .with_timeout(Some(Duration::from_secs(1_800)));
-        deterministic::Runner::new(config).start(|context| async move {
+        runner(seed).start(|context| async move {
             let keys = common::validator_keys(VALIDATORS);
-            let everyone: Vec<_> = keys
-                .iter()
-                .map(|key| key.public_key())
-                .chain([newcomer_key().public_key()])
-                .collect();
+            let everyone = with_newcomer(&keys);
             let mut sim = Sim::start(&context, &everyone, &everyone).await;
             sim.scenario = Scenario::Spare;
             let (handles, nodes) = sim.start_validators(&keys).await;
@@ -531,13 +539,7 @@ fn a_member_that_stops_for_good_loses_its_seat_to_a_spare() {
                 }
             }
             assert!(led_by_spare > 0, "seed {seed}: the spare led no block");
-            for node in &running {
-                assert!(
-                    node.app.audit_failures().is_empty(),
-                    "seed {seed}: {:?}",
-                    node.app.audit_failures()
-                );
-            }
+            no_audit_failures(&running, seed);
             let finalized = running[0].app.finalized().expect("finalized");
             let record =
                 staking::Db::validator(&*finalized.store, &testing::account(OWNER + SILENT as u64))
@@ -648,16 +650,9 @@ fn an_equivocating_member_is_slashed_once_an_epoch_and_leaves_the_committee() {
     const OUT_EPOCH: u64 = 4;
     const LAST_EPOCH: u64 = 5;
     for seed in common::seeds_or_count(&SEEDS, "EQUA_STAKING_SEEDS") {
-        let config = deterministic::Config::new()
-            .with_seed(seed)
-            .with_timeout(Some(Duration::from_secs(1_800)));
-        deterministic::Runner::new(config).start(|context| async move {
+        runner(seed).start(|context| async move {
             let keys = common::validator_keys(VALIDATORS);
-            let everyone: Vec<_> = keys
-                .iter()
-                .map(|key| key.public_key())
-                .chain([newcomer_key().public_key()])
-                .collect();
+            let everyone = with_newcomer(&keys);
             let sim = Sim::start(&context, &everyone, &everyone[..VALIDATORS as usize]).await;
             let mut honest = Vec::new();
             let mut handles = Vec::new();
@@ -785,10 +780,7 @@ enum Checkpoint {
 
 fn join_after_the_committee_changed(checkpoint: Checkpoint) {
     for seed in common::seeds(&SEEDS[..1]) {
-        let config = deterministic::Config::new()
-            .with_seed(seed)
-            .with_timeout(Some(Duration::from_secs(1_800)));
-        deterministic::Runner::new(config).start(|context| async move {
+        runner(seed).start(|context| async move {
             let keys = common::validator_keys(VALIDATORS);
             let genesis: Vec<_> = keys.iter().map(|key| key.public_key()).collect();
             let everyone: Vec<_> = genesis
