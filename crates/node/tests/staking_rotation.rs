@@ -57,6 +57,36 @@ fn newcomer_key() -> ed25519::PrivateKey {
 }
 
 /// A full node that joins late, admitted by every validator as a follower.
+/// The `k`th validator of [`Scenario::Turnover`], registered by account `SUCCESSOR_OWNER + k`.
+fn successor_key(k: u64) -> ed25519::PrivateKey {
+    ed25519::PrivateKey::from_seed(3_100 + k)
+}
+
+/// The account that registers the first successor.
+const SUCCESSOR_OWNER: u64 = NEWCOMER_OWNER + 1;
+
+/// [`Scenario::Turnover`]'s staking call: the registration of the first successor whose epoch
+/// has come and whom the parent state does not hold.
+fn successor_call(parent: &MemoryStore, context: &BlockContext) -> Option<(u64, StakingCall)> {
+    let epoch = staking::params::load(parent).epoch_of(context.height);
+    let chain_id = state::chain_id(parent);
+    (0..VALIDATORS.min(epoch + 1)).find_map(|k| {
+        let owner = testing::account(SUCCESSOR_OWNER + k);
+        staking::Db::validator(parent, &owner).is_none().then(|| {
+            let key = successor_key(k);
+            (
+                SUCCESSOR_OWNER + k,
+                StakingCall::Register(RegisterValidator {
+                    node_key: node_account(&key.public_key()),
+                    address: Text::new(format!("127.0.0.1:{}", 10_010 + k)).expect("short"),
+                    bond: 600 * 10u128.pow(9),
+                    key_proof: KeyProof::sign(&key, &chain_id, &owner),
+                }),
+            )
+        })
+    })
+}
+
 fn joiner_key() -> ed25519::PrivateKey {
     ed25519::PrivateKey::from_seed(3_001)
 }
@@ -74,6 +104,10 @@ enum Scenario {
     /// Four seats, the four validators registered with 500 EQA and the newcomer with 400 at
     /// genesis, as a spare the committee does not seat; no staking calls.
     Spare,
+    /// Four seats and the four validators registered with 500 EQA; in each epoch `k` of the
+    /// first four, [`successor_key`]`(k)` registers with 600, taking the seat of one genesis
+    /// validator in the committee fixed at the next epoch's first block.
+    Turnover,
 }
 
 impl Scenario {
@@ -81,14 +115,18 @@ impl Scenario {
     fn genesis_store(self) -> MemoryStore {
         let seats = match self {
             Self::Rotation => 5,
-            Self::Spare => 4,
+            Self::Spare | Self::Turnover => 4,
+        };
+        let accounts = match self {
+            Self::Turnover => SUCCESSOR_OWNER + VALIDATORS,
+            Self::Rotation | Self::Spare => NEWCOMER_OWNER + 1,
         };
         let mut text = testing::staking_genesis_text(
             &format!(
                 "min_bond = \"100\"\nunbonding_secs = 60\ncommittee_size = {seats}\n\
                  blocks_per_epoch = {EPOCH_BLOCKS}"
             ),
-            NEWCOMER_OWNER + 1,
+            accounts,
         );
         for index in 0..VALIDATORS {
             text.push_str(&testing::validator_entry(
@@ -139,7 +177,7 @@ fn staking_call(parent: &MemoryStore, context: &BlockContext) -> Option<(u64, St
         .then_some((OWNER + LEAVER, StakingCall::Unbond(Nothing)))
 }
 
-/// Random transfers, with the script's staking call first ([`Scenario::Rotation`] only).
+/// Random transfers, with the scenario's staking call first.
 #[derive(Debug)]
 struct Script(Scenario);
 
@@ -151,9 +189,13 @@ impl TransactionSource for Script {
         limit: usize,
     ) -> Vec<SignedTransaction> {
         let mut txs = Vec::new();
+        let call = match self.0 {
+            Scenario::Rotation => staking_call(parent, context),
+            Scenario::Spare => None,
+            Scenario::Turnover => successor_call(parent, context),
+        };
         if limit > 0
-            && self.0 == Scenario::Rotation
-            && let Some((signer, call)) = staking_call(parent, context)
+            && let Some((signer, call)) = call
         {
             let account = testing::account(signer);
             txs.push(SignedTransaction::sign(
@@ -484,6 +526,81 @@ fn a_validator_joins_by_staking_another_leaves_and_a_crash_spans_a_boundary() {
             let seated: Vec<_> = committee.members.iter().map(|m| m.node_key).collect();
             assert!(seated.contains(&node_account(&newcomer_key().public_key())));
             assert!(!seated.contains(&node_account(&keys[LEAVER as usize].public_key())));
+        });
+    }
+}
+
+/// The whole committee rotates over several epochs: one successor registers in each of
+/// epochs 0 to 3 and takes a genesis validator's seat three epochs later, so from epoch 7 only
+/// successors sign. The genesis validators then stop, and the successors go on alone. The
+/// chain key never changes: the checkpoint the successors serve at the end, a certificate of
+/// their own epoch, verifies against the genesis key alone and names them as its committee.
+#[test]
+fn the_whole_committee_rotates_over_several_epochs() {
+    for seed in common::seeds(&SEEDS) {
+        runner(seed).start(|context| async move {
+            let keys = common::validator_keys(VALIDATORS);
+            let successors: Vec<_> = (0..VALIDATORS).map(successor_key).collect();
+            let successor_keys: Vec<_> = successors.iter().map(|key| key.public_key()).collect();
+            let everyone: Vec<_> = keys
+                .iter()
+                .map(|key| key.public_key())
+                .chain(successor_keys.iter().cloned())
+                .collect();
+            let mut sim = Sim::start(&context, &everyone, &everyone[..VALIDATORS as usize]).await;
+            sim.scenario = Scenario::Turnover;
+            let (handles, nodes) = sim.start_validators(&keys).await;
+            let mut successor_nodes = Vec::new();
+            for (k, key) in successors.iter().enumerate() {
+                let (handle, node) = sim.start_node(key, &format!("successor-{k}")).await;
+                successor_nodes.push((handle, node));
+            }
+            // The last committee to seat a genesis validator is epoch 5's, which signs in epoch
+            // 6: once epoch 7 has begun, the genesis validators are no longer needed.
+            sim.advance_to(&[&nodes[0]], 7 * EPOCH_BLOCKS + 5).await;
+            for handle in handles {
+                handle.abort();
+            }
+            let running: Vec<_> = successor_nodes.iter().map(|(_, node)| node).collect();
+            let end = 10 * EPOCH_BLOCKS + 5;
+            sim.advance_to(&running, end).await;
+
+            let mut led = vec![0; successor_keys.len()];
+            for (height, block) in (1..).zip(same_blocks(&running, end, seed).await) {
+                let leader = &block.context.leader;
+                let successor = successor_keys.iter().position(|key| key == leader);
+                if height / EPOCH_BLOCKS >= 7 {
+                    assert!(
+                        successor.is_some(),
+                        "seed {seed}: block {height} led by {leader}, not a successor"
+                    );
+                }
+                if let Some(k) = successor {
+                    led[k] += 1;
+                }
+            }
+            assert!(
+                led.iter().all(|count| *count > 0),
+                "seed {seed}: every successor leads blocks: {led:?}"
+            );
+            no_audit_failures(&running, seed);
+            let participants: Vec<_> = keys.iter().map(|key| key.public_key()).collect();
+            let identity = node::threshold::identity(&common::consensus_key(&participants).0);
+            let view = node::checkpoint::current(
+                &running[0].marshal,
+                &running[0].app,
+                NZU64!(EPOCH_BLOCKS),
+                None,
+            )
+            .await
+            .expect("a checkpoint");
+            assert!(view.epoch >= 10, "seed {seed}: epoch {}", view.epoch);
+            let info = node::checkpoint::verify(&view, &identity, NZU64!(EPOCH_BLOCKS))
+                .unwrap_or_else(|e| panic!("seed {seed}: {e}"));
+            let players: Vec<_> = info.output.players().iter().cloned().collect();
+            let mut expected = successor_keys.clone();
+            expected.sort();
+            assert_eq!(players, expected, "seed {seed}");
         });
     }
 }
