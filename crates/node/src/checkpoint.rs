@@ -195,6 +195,82 @@ impl Checkpoint {
     }
 }
 
+/// Where a node keeps the checkpoint its state sync started from: one record in the metadata
+/// partition `{prefix}-checkpoint`, the checkpoint as it travels on the wire. A sync that is
+/// interrupted and started again reads it back, so it still knows the later committee it found
+/// even if no peer answers this time.
+const KEPT: commonware_utils::sequence::U64 = commonware_utils::sequence::U64::new(0);
+
+/// The most a kept checkpoint may take on disk: far above any block and certificate.
+const KEPT_MAX_BYTES: usize = 1 << 26;
+
+async fn open_kept<E: commonware_storage::Context>(
+    context: E,
+    prefix: &str,
+) -> Result<
+    commonware_storage::metadata::Metadata<E, commonware_utils::sequence::U64, Vec<u8>>,
+    String,
+> {
+    commonware_storage::metadata::Metadata::init(
+        context,
+        commonware_storage::metadata::Config {
+            partition: format!("{prefix}-checkpoint"),
+            codec_config: ((..=KEPT_MAX_BYTES).into(), ()),
+        },
+    )
+    .await
+    .map_err(|e| format!("cannot open {prefix}-checkpoint: {e}"))
+}
+
+/// The checkpoint kept under `prefix`, if one is and it still verifies under `identity` (a
+/// damaged or foreign record is ignored, with a warning: the node goes on as if it had none).
+pub async fn read_kept<E: commonware_storage::Context>(
+    context: E,
+    prefix: &str,
+    identity: &Identity,
+    blocks_per_epoch: NonZeroU64,
+) -> Option<Checkpoint> {
+    let metadata = match open_kept(context, prefix).await {
+        Ok(metadata) => metadata,
+        Err(error) => {
+            tracing::warn!(%error, "the kept checkpoint cannot be read");
+            return None;
+        }
+    };
+    let view = decode(metadata.get(&KEPT)?)?;
+    match Checkpoint::verified(view, identity, blocks_per_epoch) {
+        Ok(checkpoint) => Some(checkpoint),
+        Err(error) => {
+            tracing::warn!(%error, "the kept checkpoint does not verify; it is ignored");
+            None
+        }
+    }
+}
+
+/// Keeps `checkpoint` under `prefix` in place of any kept before, durably.
+pub async fn keep<E: commonware_storage::Context>(
+    context: E,
+    prefix: &str,
+    checkpoint: &Checkpoint,
+) -> Result<(), String> {
+    let bytes = encode(&checkpoint.view)?;
+    open_kept(context, prefix)
+        .await?
+        .put_sync(KEPT, bytes)
+        .await
+        .map(|_| ())
+        .map_err(|e| format!("cannot write {prefix}-checkpoint: {e}"))
+}
+
+/// The later of two checkpoints by epoch (the first when they tie).
+pub fn latest(a: Option<Checkpoint>, b: Option<Checkpoint>) -> Option<Checkpoint> {
+    match (a, b) {
+        (Some(a), Some(b)) if b.info.epoch > a.info.epoch => Some(b),
+        (Some(a), _) => Some(a),
+        (None, b) => b,
+    }
+}
+
 /// A checkpoint a peer gave, checked.
 #[derive(Clone, Debug)]
 pub struct Fetched {

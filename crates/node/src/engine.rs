@@ -627,7 +627,26 @@ where
     let mut plan = SyncPlan::init(context.child("plan"), prefix.clone()).await;
     let mut state_sync = state_sync;
     let (mut checkpoint_sender, mut checkpoint_receiver) = channels.checkpoint;
-    if state_sync.checkpoint.is_none() && plan.should_sync(state_sync.requested) {
+    let syncing = plan.should_sync(state_sync.requested);
+    // The checkpoint an interrupted sync found: a later one than the file's is used instead.
+    let kept = if syncing {
+        crate::checkpoint::read_kept(
+            context.child("kept_checkpoint_read"),
+            &prefix,
+            &identity,
+            blocks_per_epoch,
+        )
+        .await
+    } else {
+        None
+    };
+    if let Some(kept) = &kept {
+        tracing::info!(
+            epoch = kept.info.epoch.get(),
+            "state sync: read back the checkpoint an earlier start found"
+        );
+    }
+    if state_sync.checkpoint.is_none() && syncing {
         // No checkpoint file: ask the genesis validators and the bootstrap peers for theirs,
         // so that a node that knows only genesis and one peer finds the current committee even
         // once the genesis validators have left. Every checkpoint is checked against the chain
@@ -673,6 +692,20 @@ where
                  no peer answered"
             ),
         }
+    }
+    if syncing {
+        let chosen = crate::checkpoint::latest(state_sync.checkpoint.take(), kept.clone());
+        if let Some(checkpoint) = &chosen
+            && kept
+                .as_ref()
+                .is_none_or(|kept| kept.info.epoch < checkpoint.info.epoch)
+            && let Err(error) =
+                crate::checkpoint::keep(context.child("kept_checkpoint_write"), &prefix, checkpoint)
+                    .await
+        {
+            tracing::warn!(%error, "state sync: the checkpoint could not be kept for a restart");
+        }
+        state_sync.checkpoint = chosen;
     }
     if let Some(checkpoint) = &state_sync.checkpoint {
         state_sync

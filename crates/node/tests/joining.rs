@@ -567,6 +567,19 @@ fn a_node_crashed_while_syncing_into_a_later_epoch_resumes_and_converges() {
             let chain = Chain::start_in_epochs(context).await;
             chain.advance_to(2 * EPOCH_BLOCKS + 8).await;
             chain.crash_joiner_while_syncing(seed).await;
+            // The first attempt kept the checkpoint a peer gave it.
+            let identity = node::threshold::identity(&common::consensus_key(&chain.participants).0);
+            let kept_epoch = async |label: &'static str| {
+                node::checkpoint::read_kept(
+                    chain.context.child(label),
+                    "joiner",
+                    &identity,
+                    NZU64!(EPOCH_BLOCKS),
+                )
+                .await
+                .map(|kept| kept.info.epoch.get())
+            };
+            assert_eq!(kept_epoch("kept_first").await, Some(2), "seed {seed}");
             // The chain moves on past another boundary before it comes back.
             chain.advance_to(3 * EPOCH_BLOCKS + 8).await;
             let progress = Arc::new(SyncProgress::default());
@@ -575,6 +588,9 @@ fn a_node_crashed_while_syncing_into_a_later_epoch_resumes_and_converges() {
             while progress.phase() != SyncPhase::Following {
                 chain.context.sleep(Duration::from_millis(20)).await;
             }
+            // The later checkpoint a peer gave this time replaced the kept one.
+            assert_eq!(progress.checkpoint(), Some(3), "seed {seed}");
+            assert_eq!(kept_epoch("kept_second").await, Some(3), "seed {seed}");
             let synced = common::processed_height(&joiner).await;
             assert!(
                 synced >= 3 * EPOCH_BLOCKS + 8,
@@ -1076,6 +1092,35 @@ fn a_node_that_state_synced_answers_with_its_epochs_checkpoint() {
             let info = node::checkpoint::verify(&view, &identity, blocks_per_epoch)
                 .expect("a checkpoint the chain finalized");
             assert_eq!(info.epoch.get(), height / EPOCH_BLOCKS, "seed {seed}");
+            // It kept that checkpoint in its storage, so a restart of an interrupted sync
+            // starts from it even if no peer answers; it verifies under the chain's key only.
+            let kept = node::checkpoint::read_kept(
+                chain.context.child("kept"),
+                "joiner",
+                &identity,
+                blocks_per_epoch,
+            )
+            .await
+            .expect("the checkpoint is kept");
+            assert_eq!(kept.info.epoch, info.epoch, "seed {seed}");
+            assert_eq!(kept.view, view, "seed {seed}");
+            let (other_key, _) = node::threshold::deal(
+                <rand_chacha::ChaCha20Rng as rand_core::SeedableRng>::seed_from_u64(8),
+                &chain.participants,
+            );
+            let other_chain = node::threshold::identity(&other_key);
+            assert_ne!(other_chain, identity);
+            assert!(
+                node::checkpoint::read_kept(
+                    chain.context.child("foreign"),
+                    "joiner",
+                    &other_chain,
+                    blocks_per_epoch,
+                )
+                .await
+                .is_none(),
+                "seed {seed}: a checkpoint another key did not sign is not read back"
+            );
         });
     }
 }
