@@ -218,6 +218,17 @@ async fn checkpoint(global: &Global, rpc: &RpcClient, node_config: &Path) -> Res
     let info = node::checkpoint::verify(&view, &node::threshold::identity(&key), blocks_per_epoch)
         .map_err(|e| format!("the checkpoint from {} is refused: {e}", global.rpc))?;
     let file = base.join(CHECKPOINT_FILE);
+    // A later checkpoint already there (from a node further along) is kept: an older one
+    // names a committee more likely to have left.
+    let kept = std::fs::read_to_string(&file)
+        .ok()
+        .and_then(|text| serde_json::from_str::<rpc::views::CheckpointView>(&text).ok())
+        .and_then(|kept| {
+            node::checkpoint::verify(&kept, &node::threshold::identity(&key), blocks_per_epoch)
+                .ok()
+                .map(|_| kept.epoch)
+        });
+    keep_newer(kept, view.epoch).map_err(|e| format!("{}: {e}", file.display()))?;
     let json = serde_json::to_string_pretty(&view).map_err(|e| e.to_string())?;
     replace(&file, &json, false)?;
     if config.checkpoint.as_deref() != Some(Path::new(CHECKPOINT_FILE)) {
@@ -236,6 +247,18 @@ async fn checkpoint(global: &Global, rpc: &RpcClient, node_config: &Path) -> Res
         view.height
     );
     Ok(())
+}
+
+/// Whether a checkpoint of epoch `fetched` may replace the one of epoch `kept` (if any, and
+/// valid): not when the kept one is later.
+fn keep_newer(kept: Option<u64>, fetched: u64) -> Result<(), String> {
+    match kept {
+        Some(kept) if kept > fetched => Err(format!(
+            "it holds a checkpoint of epoch {kept}, later than epoch {fetched} which this node \
+             serves (the node is behind the chain); left as it is"
+        )),
+        _ => Ok(()),
+    }
 }
 
 /// Writes `contents` to `path` whole or not at all: a new file beside it, renamed over it.
@@ -397,6 +420,18 @@ fn print_node(node: &FullNodeView) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_later_checkpoint_is_not_replaced_by_an_older_one() {
+        assert!(keep_newer(None, 3).is_ok());
+        assert!(keep_newer(Some(3), 3).is_ok());
+        assert!(keep_newer(Some(2), 3).is_ok());
+        let refused = keep_newer(Some(4), 3).unwrap_err();
+        assert!(
+            refused.contains("epoch 4") && refused.contains("epoch 3"),
+            "{refused}"
+        );
+    }
 
     /// `equa node checkpoint` reads every node.toml the node reads (`page_cache_mib`,
     /// `p2p_message_burst`, no `rpc`): it goes on past the configuration (here to the missing
