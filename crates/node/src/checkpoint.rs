@@ -254,8 +254,21 @@ pub async fn keep<E: commonware_storage::Context>(
     checkpoint: &Checkpoint,
 ) -> Result<(), String> {
     let bytes = encode(&checkpoint.view)?;
-    open_kept(context, prefix)
-        .await?
+    let metadata = match open_kept(context.child("open"), prefix).await {
+        Ok(metadata) => metadata,
+        // Damaged beyond reading (both copies): the record is only a cache of something every
+        // later checkpoint proves again, so it is thrown away rather than left to fail every
+        // start.
+        Err(error) => {
+            tracing::warn!(%error, "the kept checkpoint is damaged; it is replaced");
+            context
+                .remove(&format!("{prefix}-checkpoint"), None)
+                .await
+                .map_err(|e| format!("cannot remove {prefix}-checkpoint: {e}"))?;
+            open_kept(context.child("reopen"), prefix).await?
+        }
+    };
+    metadata
         .put_sync(KEPT, bytes)
         .await
         .map(|_| ())
@@ -436,5 +449,61 @@ pub async fn current(
     match (served, held) {
         (Err(_), Some(held)) => Ok(held.view.clone()),
         (served, _) => served,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use commonware_cryptography::{Signer as _, ed25519};
+    use commonware_runtime::{
+        Blob as _, Runner as _, Storage as _, Supervisor as _, deterministic,
+    };
+
+    /// A checkpoint value to write: `keep` stores its view as it is, checked or not.
+    fn some_checkpoint() -> Checkpoint {
+        let validators: Vec<_> = (0..4)
+            .map(|seed| ed25519::PrivateKey::from_seed(seed).public_key())
+            .collect();
+        let (key, _) = crate::threshold::deal(
+            <rand_chacha::ChaCha20Rng as rand_core::SeedableRng>::seed_from_u64(1),
+            &validators,
+        );
+        Checkpoint {
+            info: crate::epochs::genesis_epoch_info(&key),
+            view: CheckpointView {
+                epoch: 2,
+                height: 63,
+                block: "00".into(),
+                finalization: "00".into(),
+            },
+        }
+    }
+
+    /// Both copies of the kept record damaged (a bad disk, a partial copy of a data directory):
+    /// the next `keep` replaces the record instead of failing on every start.
+    #[test]
+    fn a_damaged_kept_record_is_replaced_by_the_next_keep() {
+        deterministic::Runner::default().start(|context| async move {
+            keep(context.child("w0"), "n", &some_checkpoint())
+                .await
+                .expect("a fresh store takes the checkpoint");
+            for name in [b"left".as_slice(), b"right".as_slice()] {
+                let (blob, len) = context.open("n-checkpoint", name).await.unwrap();
+                if len > 0 {
+                    blob.write_at(len - 1, vec![0xAA], Default::default())
+                        .await
+                        .unwrap();
+                } else {
+                    blob.write_at(0, vec![0xAA; 16], Default::default())
+                        .await
+                        .unwrap();
+                }
+                blob.sync().await.unwrap();
+            }
+            keep(context.child("w1"), "n", &some_checkpoint())
+                .await
+                .expect("a damaged kept record is replaced, not left to fail every start");
+        });
     }
 }

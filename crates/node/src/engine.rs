@@ -628,8 +628,9 @@ where
     let mut state_sync = state_sync;
     let (mut checkpoint_sender, mut checkpoint_receiver) = channels.checkpoint;
     let syncing = plan.should_sync(state_sync.requested);
-    // The checkpoint an interrupted sync found: a later one than the file's is used instead.
-    let kept = if syncing {
+    // The checkpoint an interrupted sync found: a later one than the file's is used instead. A
+    // node whose sync completed reads it too, to serve it until it holds its own boundary.
+    let kept = if syncing || plan.completed().is_some() {
         crate::checkpoint::read_kept(
             context.child("kept_checkpoint_read"),
             &prefix,
@@ -863,7 +864,13 @@ where
         );
     qmdb_actor.start(channels.state_sync);
     // Every node answers other nodes' checkpoint requests from its own finalized chain.
-    let held_checkpoint = state_sync.checkpoint.clone();
+    // What it serves until it holds its own epoch's boundary: the checkpoint it synced from,
+    // also after a restart (then read back from its storage).
+    let held_checkpoint = if syncing {
+        state_sync.checkpoint.clone()
+    } else {
+        crate::checkpoint::latest(state_sync.checkpoint.clone(), kept)
+    };
     context.child("checkpoint").spawn({
         let marshal = marshal_mailbox.clone();
         let app = app.handle();

@@ -1125,6 +1125,63 @@ fn a_node_that_state_synced_answers_with_its_epochs_checkpoint() {
     }
 }
 
+/// A node that state-synced into an epoch and is restarted before the chain crosses the next
+/// boundary does not sync again (completion is recorded), but reads back the checkpoint its
+/// sync started from and goes on answering with it, as it did before the restart.
+#[test]
+fn a_synced_node_restarted_in_its_epoch_still_answers_with_the_kept_checkpoint() {
+    for seed in common::seeds(&SEEDS[..1]) {
+        run(seed, async |context| {
+            let chain = Chain::start_in_epochs(context).await;
+            chain.advance_to(3 * EPOCH_BLOCKS + 8).await;
+            let progress = Arc::new(SyncProgress::default());
+            let (handle, joiner) = chain.start_joiner(0, progress.clone()).await;
+            while progress.phase() != SyncPhase::Following {
+                chain.context.sleep(Duration::from_millis(20)).await;
+            }
+            let synced = synced_height(&chain, &joiner).await;
+            assert!(joiner.held_checkpoint.is_some(), "seed {seed}");
+            handle.abort();
+            drop(joiner);
+            let progress = Arc::new(SyncProgress::default());
+            let (_handle, joiner) = chain.start_joiner(1, progress.clone()).await;
+            let height = synced_height(&chain, &joiner).await;
+            let blocks_per_epoch = NZU64!(EPOCH_BLOCKS);
+            // Still the floor's epoch, whose boundary the node does not hold.
+            assert_eq!(height / EPOCH_BLOCKS, synced / EPOCH_BLOCKS, "seed {seed}");
+            assert!(
+                node::checkpoint::serve(&joiner.marshal, height, blocks_per_epoch)
+                    .await
+                    .is_err(),
+                "seed {seed}"
+            );
+            let identity = node::threshold::identity(&common::consensus_key(&chain.participants).0);
+            assert!(
+                node::checkpoint::read_kept(
+                    chain.context.child("kept_after_restart"),
+                    "joiner",
+                    &identity,
+                    blocks_per_epoch,
+                )
+                .await
+                .is_some(),
+                "seed {seed}: the checkpoint is on disk"
+            );
+            assert!(
+                node::checkpoint::current(
+                    &joiner.marshal,
+                    &joiner.app,
+                    blocks_per_epoch,
+                    joiner.held_checkpoint.as_ref(),
+                )
+                .await
+                .is_ok(),
+                "seed {seed}: restarted in its epoch, it answers with the checkpoint it kept"
+            );
+        });
+    }
+}
+
 /// A peer that keeps the checkpoint channel's queue full (here by replaying one valid but old
 /// checkpoint 2,000 times a second; a valid one never gets its sender blocked) does not hold a
 /// fetch, and so the node's start, past its deadline: the deadline is checked between messages,
