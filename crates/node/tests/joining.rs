@@ -330,6 +330,21 @@ impl Chain {
         handle.abort();
     }
 
+    /// The checkpoint the joiner kept in its storage, if it verifies under `identity`.
+    async fn kept_checkpoint(
+        &self,
+        label: &'static str,
+        identity: &node::threshold::Identity,
+    ) -> Option<node::checkpoint::Checkpoint> {
+        node::checkpoint::read_kept(
+            self.context.child(label),
+            "joiner",
+            identity,
+            NZU64!(EPOCH_BLOCKS),
+        )
+        .await
+    }
+
     async fn start_joiner(
         &self,
         attempt: usize,
@@ -570,14 +585,10 @@ fn a_node_crashed_while_syncing_into_a_later_epoch_resumes_and_converges() {
             // The first attempt kept the checkpoint a peer gave it.
             let identity = node::threshold::identity(&common::consensus_key(&chain.participants).0);
             let kept_epoch = async |label: &'static str| {
-                node::checkpoint::read_kept(
-                    chain.context.child(label),
-                    "joiner",
-                    &identity,
-                    NZU64!(EPOCH_BLOCKS),
-                )
-                .await
-                .map(|kept| kept.info.epoch.get())
+                chain
+                    .kept_checkpoint(label, &identity)
+                    .await
+                    .map(|kept| kept.info.epoch.get())
             };
             assert_eq!(kept_epoch("kept_first").await, Some(2), "seed {seed}");
             // The chain moves on past another boundary before it comes back.
@@ -1094,14 +1105,10 @@ fn a_node_that_state_synced_answers_with_its_epochs_checkpoint() {
             assert_eq!(info.epoch.get(), height / EPOCH_BLOCKS, "seed {seed}");
             // It kept that checkpoint in its storage, so a restart of an interrupted sync
             // starts from it even if no peer answers; it verifies under the chain's key only.
-            let kept = node::checkpoint::read_kept(
-                chain.context.child("kept"),
-                "joiner",
-                &identity,
-                blocks_per_epoch,
-            )
-            .await
-            .expect("the checkpoint is kept");
+            let kept = chain
+                .kept_checkpoint("kept", &identity)
+                .await
+                .expect("the checkpoint is kept");
             assert_eq!(kept.info.epoch, info.epoch, "seed {seed}");
             assert_eq!(kept.view, view, "seed {seed}");
             let (other_key, _) = node::threshold::deal(
@@ -1111,14 +1118,10 @@ fn a_node_that_state_synced_answers_with_its_epochs_checkpoint() {
             let other_chain = node::threshold::identity(&other_key);
             assert_ne!(other_chain, identity);
             assert!(
-                node::checkpoint::read_kept(
-                    chain.context.child("foreign"),
-                    "joiner",
-                    &other_chain,
-                    blocks_per_epoch,
-                )
-                .await
-                .is_none(),
+                chain
+                    .kept_checkpoint("foreign", &other_chain)
+                    .await
+                    .is_none(),
                 "seed {seed}: a checkpoint another key did not sign is not read back"
             );
         });
@@ -1157,14 +1160,10 @@ fn a_synced_node_restarted_in_its_epoch_still_answers_with_the_kept_checkpoint()
             );
             let identity = node::threshold::identity(&common::consensus_key(&chain.participants).0);
             assert!(
-                node::checkpoint::read_kept(
-                    chain.context.child("kept_after_restart"),
-                    "joiner",
-                    &identity,
-                    blocks_per_epoch,
-                )
-                .await
-                .is_some(),
+                chain
+                    .kept_checkpoint("kept_after_restart", &identity)
+                    .await
+                    .is_some(),
                 "seed {seed}: the checkpoint is on disk"
             );
             assert!(
