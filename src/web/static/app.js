@@ -1560,7 +1560,7 @@ async function validatorsPage(view) {
   if (me) {
     view.append(el('div', { class: 'card', id: 'my-validator' },
       el('p', {}, me.unbonding
-        ? `Your validator is unbonding${me.slashed.minor_units !== '0' ? ` (slashed ${money(me.slashed)} for contradictory votes; it may not stand again)` : me.unbonding.evicted ? ' (a larger bond took its place)' : ''}: ${bondRelease(me, p)}.`
+        ? `Your validator is unbonding${me.slashed.minor_units !== '0' ? ` (slashed ${money(me.slashed)} for contradictory votes; it may not stand again)` : me.unbonding.reason === 'outbid' ? ' (a larger bond took its place)' : me.unbonding.reason === 'silent' ? ' (it proposed too little for too long while on a committee; it may stand again once its bond is free)' : ''}: ${bondRelease(me, p)}.`
         : `Your validator ranks ${me.rank}${me.elected ? ', on the committee' : ', not on the committee'}, with a bond of ${money(me.bond)}.`),
       me.unbonding
         ? button('Withdraw bond', ['validator', 'withdraw'], () => route(), false, `Withdraw your bond of ${money(me.bond)} to your wallet`)
@@ -1572,7 +1572,7 @@ async function validatorsPage(view) {
     s.validators.map(v => [
       v.rank === null ? '–' : String(v.rank), el('span', { class: 'mono' }, short(v.account)),
       el('span', { class: 'mono' }, `${v.node_key.slice(0, 12)}…`), v.address, money(v.bond),
-      (v.slashed.minor_units !== '0' ? `slashed ${money(v.slashed)}; ` : '') + (v.unbonding ? (v.unbonding.free_at_ms === null ? `unbonding, serving until height ${v.unbonding.serving_until_height}` : `unbonding until ${when(v.unbonding.free_at_ms)}`) : v.elected ? 'committee' : 'candidate'),
+      (v.slashed.minor_units !== '0' ? `slashed ${money(v.slashed)}; ` : '') + (v.unbonding && v.unbonding.reason === 'silent' ? 'taken off for proposing too little; ' : '') + (v.unbonding ? (v.unbonding.free_at_ms === null ? `unbonding, serving until height ${v.unbonding.serving_until_height}` : `unbonding until ${when(v.unbonding.free_at_ms)}`) : v.elected ? 'committee' : 'candidate'),
     ]), 'No validators are registered.'));
   const names = new Map(s.validators.map(v => [v.account, short(v.account)]));
   view.append(el('h2', {}, 'Signing committees by epoch'), el('div', { id: 'epochs' }, table(['Epoch', 'From height', 'Members'],
