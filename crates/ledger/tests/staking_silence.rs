@@ -147,7 +147,7 @@ impl Sim {
 /// elected again before it could be judged: with a seven-day unbonding it is refused every
 /// time, and never sits again.
 #[test]
-fn a_silent_validator_rebonding_between_judgments_keeps_half_the_seats() {
+fn a_silent_validator_stepping_back_between_judgments_is_refused_and_never_seated_again() {
     // A seven-day unbonding, as the defaults: no withdrawing and registering afresh.
     let mut s = sim(5, 16, "unbonding_secs = 604800");
     let l = s.l;
@@ -197,7 +197,7 @@ fn a_silent_validator_rebonding_between_judgments_keeps_half_the_seats() {
 /// A member proposes in one of the four views it leads in each epoch and lets the other three
 /// time out: fewer than half, so it is as silent as one that proposes nothing.
 #[test]
-fn one_proposal_per_epoch_keeps_a_seat_whose_other_views_all_time_out() {
+fn one_proposal_per_epoch_does_not_keep_a_seat_whose_other_views_time_out() {
     let mut s = sim(5, 16, "");
     let l = s.l;
     // Signers are [1, 2, 3, 4] and the leader of height h is signers[h % 4]: validator 4 leads
@@ -217,7 +217,7 @@ fn one_proposal_per_epoch_keeps_a_seat_whose_other_views_all_time_out() {
 /// A final block that names one key twice does not raise the player count (which would give
 /// each signer fewer views and switch the judgment off): players are counted once each.
 #[test]
-fn a_key_named_twice_switches_the_judgment_off() {
+fn a_key_named_twice_does_not_switch_the_judgment_off() {
     let mut s = sim(5, 16, "");
     let l = s.l;
     let twice = |mut h: Vec<AccountId>| {
