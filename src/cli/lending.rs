@@ -410,6 +410,7 @@ pub fn run(global: &Global, command: LendingCommand) -> Result<(), CliError> {
                     sort: args.sort,
                     limit: None,
                     offset: None,
+                    before: None,
                 };
                 let loans = rpc.loans(&query).await.map_err(CliError::rpc)?;
                 show_list(global, &loans, "no loans match", print_loan_line);

@@ -27,7 +27,7 @@ pub fn check_conservation(store: &MemoryStore) -> Result<(), ConservationError> 
     for (key, value) in store.scan_prefix(&[table::BALANCE]) {
         let asset_bytes: [u8; 4] = key[33..37].try_into().expect("balance keys are 37 bytes");
         let asset = AssetId(u32::from_be_bytes(asset_bytes));
-        let amount: u128 = decode(value).expect("balances decode");
+        let amount: u128 = decode(&value).expect("balances decode");
         let sum = balances.entry(asset).or_default();
         *sum = sum
             .checked_add(amount)
@@ -81,10 +81,10 @@ pub fn check_indexes(store: &MemoryStore) -> Result<(), IndexError> {
     use crate::index::{self, Kind};
     use crate::{lending, market};
     let present = |account: &types::AccountId, kind: Kind, id: u64| match store
-        .get_ref(&index::key(account, kind, id))
+        .contains(&index::key(account, kind, id))
     {
-        Some(_) => Ok(()),
-        None => Err(IndexError(format!(
+        true => Ok(()),
+        false => Err(IndexError(format!(
             "{kind:?} {id} is missing from the index of {account}"
         ))),
     };
@@ -139,10 +139,10 @@ pub fn check_indexes(store: &MemoryStore) -> Result<(), IndexError> {
     }
     // Every entry points at a record of its kind; offer entries exactly at the live ones.
     for (key, value) in store.scan_prefix(&[index::TABLE]) {
-        let entry = index::parse(key)
-            .ok_or_else(|| IndexError(format!("malformed index key {}", hex(key))))?;
+        let entry = index::parse(&key)
+            .ok_or_else(|| IndexError(format!("malformed index key {}", hex(&key))))?;
         if !value.is_empty() {
-            return Err(IndexError(format!("index entry {} has a value", hex(key))));
+            return Err(IndexError(format!("index entry {} has a value", hex(&key))));
         }
         let (account, kind, id) = entry;
         let exists = match kind {
@@ -183,10 +183,10 @@ fn check_staking(store: &MemoryStore) -> Result<(), IndexError> {
     let mut keys = std::collections::BTreeMap::new();
     let mut bonds: u128 = 0;
     for (key, value) in store.scan_prefix(&[table::VALIDATOR]) {
-        let validator: staking::Validator = decode(value).map_err(|e| {
+        let validator: staking::Validator = decode(&value).map_err(|e| {
             IndexError(format!(
                 "validator record {} does not decode: {e}",
-                hex(key)
+                hex(&key)
             ))
         })?;
         if validator.unbonding.is_none() {
@@ -214,10 +214,10 @@ fn check_staking(store: &MemoryStore) -> Result<(), IndexError> {
             let node_key = key
                 .get(1..)
                 .and_then(|bytes| decode::<types::AccountId>(bytes).ok());
-            let account = decode::<types::AccountId>(value).ok();
+            let account = decode::<types::AccountId>(&value).ok();
             node_key
                 .zip(account)
-                .ok_or_else(|| IndexError(format!("malformed node key entry {}", hex(key))))
+                .ok_or_else(|| IndexError(format!("malformed node key entry {}", hex(&key))))
         })
         .collect::<Result<_, _>>()?;
     if indexed != keys {
@@ -227,16 +227,16 @@ fn check_staking(store: &MemoryStore) -> Result<(), IndexError> {
     }
     let mut nodes = Vec::new();
     for (key, value) in store.scan_prefix(&[table::FULL_NODE]) {
-        let node: staking::FullNode = decode(value).map_err(|e| {
+        let node: staking::FullNode = decode(&value).map_err(|e| {
             IndexError(format!(
                 "full node record {} does not decode: {e}",
-                hex(key)
+                hex(&key)
             ))
         })?;
         if key.get(1..) != Some(node.node_key.as_bytes().as_slice()) {
             return Err(IndexError(format!(
                 "full node record {} holds node key {}",
-                hex(key),
+                hex(&key),
                 node.node_key
             )));
         }
@@ -294,8 +294,8 @@ fn check_epochs(store: &MemoryStore) -> Result<(), IndexError> {
             .get(1..)
             .and_then(|bytes| <[u8; 8]>::try_from(bytes).ok())
             .map(u64::from_be_bytes)
-            .ok_or_else(|| IndexError(format!("malformed epoch committee key {}", hex(key))))?;
-        let committee: EpochCommittee = decode(value).map_err(|e| {
+            .ok_or_else(|| IndexError(format!("malformed epoch committee key {}", hex(&key))))?;
+        let committee: EpochCommittee = decode(&value).map_err(|e| {
             IndexError(format!(
                 "the committee of epoch {epoch} does not decode: {e}"
             ))
@@ -350,8 +350,8 @@ fn check_epochs(store: &MemoryStore) -> Result<(), IndexError> {
             .get(1..)
             .and_then(|bytes| <[u8; 8]>::try_from(bytes).ok())
             .map(u64::from_be_bytes)
-            .ok_or_else(|| IndexError(format!("malformed holders key {}", hex(key))))?;
-        let named: EpochCommittee = decode(value).map_err(|e| {
+            .ok_or_else(|| IndexError(format!("malformed holders key {}", hex(&key))))?;
+        let named: EpochCommittee = decode(&value).map_err(|e| {
             IndexError(format!(
                 "the holders after epoch {epoch} do not decode: {e}"
             ))
@@ -371,8 +371,8 @@ fn check_epochs(store: &MemoryStore) -> Result<(), IndexError> {
             .get(1..)
             .and_then(|bytes| <[u8; 8]>::try_from(bytes).ok())
             .map(u64::from_be_bytes)
-            .ok_or_else(|| IndexError(format!("malformed players key {}", hex(key))))?;
-        let count: u16 = decode(value).map_err(|e| {
+            .ok_or_else(|| IndexError(format!("malformed players key {}", hex(&key))))?;
+        let count: u16 = decode(&value).map_err(|e| {
             IndexError(format!(
                 "the players after epoch {epoch} do not decode: {e}"
             ))
@@ -392,7 +392,7 @@ fn check_epochs(store: &MemoryStore) -> Result<(), IndexError> {
         )));
     }
     for (_, value) in store.scan_prefix(&[table::VALIDATOR]) {
-        let validator: staking::Validator = decode(value)
+        let validator: staking::Validator = decode(&value)
             .map_err(|e| IndexError(format!("a validator record does not decode: {e}")))?;
         let Some(last) = validator.last_epoch else {
             if validator.served_until_ms.is_some() {

@@ -66,6 +66,13 @@ impl PartialEq for Blob {
 
 impl Eq for Blob {}
 
+// Hashed as the bytes, as `Borrow` requires of a hash map's keys.
+impl std::hash::Hash for Blob {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self.as_slice().hash(state);
+    }
+}
+
 impl PartialOrd for Blob {
     fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
         Some(self.cmp(other))

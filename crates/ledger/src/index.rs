@@ -85,7 +85,7 @@ pub fn ids<'a>(
     let prefix = prefix(account, kind);
     store
         .scan_prefix(&prefix)
-        .filter_map(move |(key, _)| id_of(&prefix, key))
+        .filter_map(move |(key, _)| id_of(&prefix, &key))
 }
 
 /// The account, kind and id of an entry's key, if it is one.
@@ -131,7 +131,7 @@ pub fn set_listed_loan(store: &mut (impl Store + ?Sized), table: u8, id: u64, li
 pub fn listed_loans(store: &MemoryStore, table: u8) -> impl DoubleEndedIterator<Item = u64> + '_ {
     store
         .scan_prefix(&[table])
-        .filter_map(move |(key, _)| id_of(&[table], key))
+        .filter_map(move |(key, _)| id_of(&[table], &key))
 }
 
 /// The ids of the loans still collecting lenders, in increasing order.

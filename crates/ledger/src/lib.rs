@@ -26,6 +26,7 @@ pub mod index;
 pub mod lending;
 pub mod market;
 pub mod math;
+mod memory;
 pub mod params;
 pub mod receipt;
 pub mod staking;

@@ -3,14 +3,13 @@
 //! over a store it only reads (to try a transaction without changing or copying the state).
 //!
 //! The ledger never does I/O. Tests and the node run it over [`MemoryStore`], whose copies share
-//! their structure (the node keeps one per executed block), and the node writes each block's
+//! a base and their writes (the node keeps one per executed block), and the node writes each block's
 //! changes to the authenticated store in key order. The ledger only needs the three calls of
 //! [`Store`].
 
-use crate::blob::Blob;
 use ahash::AHashMap;
-use imbl::OrdMap;
-use std::ops::Bound;
+
+pub use crate::memory::{MemoryStore, Scan};
 
 /// A synchronous key-value store. Absent keys read as `None`. Implementations must be
 /// deterministic: the same sequence of calls always leaves the same contents.
@@ -18,94 +17,6 @@ pub trait Store {
     fn get(&self, key: &[u8]) -> Option<Vec<u8>>;
     fn put(&mut self, key: &[u8], value: Vec<u8>);
     fn delete(&mut self, key: &[u8]);
-}
-
-/// A store held in a persistent ordered map ([`imbl::OrdMap`], a B-tree whose nodes are shared
-/// between copies). Cloning is O(1): a clone shares every node with the original, and a write
-/// copies only the path to the key it changes (O(log n) nodes, short records inline, long ones
-/// shared: see `blob`). This is what lets the node keep one state per executed block and execute a block on a copy of its parent's state at a cost that
-/// depends on what the block touches, not on how many records exist. Point reads and writes are
-/// O(log n); [`MemoryStore::scan_prefix`] walks only the keys under the prefix, in key order.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct MemoryStore {
-    entries: OrdMap<Blob, Blob>,
-}
-
-impl MemoryStore {
-    pub fn new() -> Self {
-        Self::default()
-    }
-
-    /// Every entry whose key starts with `prefix`, in key order (or reversed, from the back).
-    /// Only the entries under the prefix are visited.
-    pub fn scan_prefix<'a>(
-        &'a self,
-        prefix: &[u8],
-    ) -> impl DoubleEndedIterator<Item = (&'a [u8], &'a [u8])> + use<'a> {
-        let end = successor(prefix);
-        let upper = match &end {
-            Some(end) => Bound::Excluded(end.as_slice()),
-            None => Bound::Unbounded,
-        };
-        self.entries
-            .range::<_, [u8]>((Bound::Included(prefix), upper))
-            .map(|(key, value)| (key.as_slice(), value.as_slice()))
-    }
-
-    /// The keys whose values differ between `earlier` and `self`: added, changed or removed,
-    /// in key order. Subtrees the two states share are skipped, so the cost follows what
-    /// changed between them (a state and its descendants share all they did not write), not
-    /// how many records exist.
-    pub fn changed_keys<'a>(&'a self, earlier: &'a Self) -> impl Iterator<Item = &'a [u8]> + 'a {
-        earlier.entries.diff(&self.entries).map(|item| match item {
-            imbl::ordmap::DiffItem::Add(key, _)
-            | imbl::ordmap::DiffItem::Remove(key, _)
-            | imbl::ordmap::DiffItem::Update { new: (key, _), .. } => key.as_slice(),
-        })
-    }
-
-    /// The value under `key`, without copying it.
-    pub fn get_ref(&self, key: &[u8]) -> Option<&[u8]> {
-        self.entries.get(key).map(Blob::as_slice)
-    }
-
-    pub fn len(&self) -> usize {
-        self.entries.len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.entries.is_empty()
-    }
-
-    /// A digest of the whole contents, for determinism checks. It is not the node's state root
-    /// (that comes from the authenticated store), but two stores with equal contents, and only
-    /// those, have equal digests.
-    pub fn digest(&self) -> types::Digest {
-        use commonware_cryptography::{Hasher, Sha256};
-        let mut hasher = Sha256::default();
-        hasher.update(b"EQUA_MEMORY_STORE_V1");
-        for (key, value) in self.scan_prefix(&[]) {
-            hasher.update(&(key.len() as u64).to_be_bytes());
-            hasher.update(key);
-            hasher.update(&(value.len() as u64).to_be_bytes());
-            hasher.update(value);
-        }
-        hasher.finalize().1
-    }
-}
-
-impl Store for MemoryStore {
-    fn get(&self, key: &[u8]) -> Option<Vec<u8>> {
-        self.entries.get(key).map(|value| value.as_slice().to_vec())
-    }
-
-    fn put(&mut self, key: &[u8], value: Vec<u8>) {
-        self.entries.insert(Blob::from(key), Blob::from(value));
-    }
-
-    fn delete(&mut self, key: &[u8]) {
-        self.entries.remove(key);
-    }
 }
 
 /// Buffers writes over a base store. Reads see the buffered writes first. [`Overlay::commit`]
@@ -188,16 +99,6 @@ impl<S: Store + ?Sized> Store for ReadOverlay<'_, S> {
     fn delete(&mut self, key: &[u8]) {
         self.writes.insert(key.to_vec(), None);
     }
-}
-
-/// The first key after every key that starts with `prefix`, or `None` when none is (an empty
-/// prefix, or one of 0xFF bytes only).
-fn successor(prefix: &[u8]) -> Option<Vec<u8>> {
-    let last = prefix.iter().rposition(|byte| *byte != 0xFF)?;
-    let mut end = prefix[..=last].to_vec();
-    // Not 0xFF, so the increment cannot wrap.
-    end[last] = end[last].wrapping_add(1);
-    Some(end)
 }
 
 fn sorted(writes: AHashMap<Vec<u8>, Option<Vec<u8>>>) -> Vec<(Vec<u8>, Option<Vec<u8>>)> {
@@ -307,10 +208,10 @@ mod tests {
         for key in [&b"a1"[..], b"b1", b"b2", b"c1"] {
             store.put(key, vec![]);
         }
-        let keys: Vec<&[u8]> = store.scan_prefix(b"b").map(|(k, _)| k).collect();
-        assert_eq!(keys, vec![&b"b1"[..], b"b2"]);
-        let back: Vec<&[u8]> = store.scan_prefix(b"b").rev().map(|(k, _)| k).collect();
-        assert_eq!(back, vec![&b"b2"[..], b"b1"]);
+        let keys: Vec<Vec<u8>> = store.scan_prefix(b"b").map(|(k, _)| k).collect();
+        assert_eq!(keys, vec![b"b1".to_vec(), b"b2".to_vec()]);
+        let back: Vec<Vec<u8>> = store.scan_prefix(b"b").rev().map(|(k, _)| k).collect();
+        assert_eq!(back, vec![b"b2".to_vec(), b"b1".to_vec()]);
         // A prefix ending in 0xFF bytes, and the empty prefix.
         for key in [
             &[0x01, 0xFF][..],
@@ -320,10 +221,10 @@ mod tests {
         ] {
             store.put(key, vec![]);
         }
-        let under: Vec<&[u8]> = store.scan_prefix(&[0x01, 0xFF]).map(|(k, _)| k).collect();
-        assert_eq!(under, vec![&[0x01, 0xFF][..], &[0x01, 0xFF, 0x00]]);
-        let top: Vec<&[u8]> = store.scan_prefix(&[0xFF]).map(|(k, _)| k).collect();
-        assert_eq!(top, vec![&[0xFF, 0xFF][..]]);
+        let under: Vec<Vec<u8>> = store.scan_prefix(&[0x01, 0xFF]).map(|(k, _)| k).collect();
+        assert_eq!(under, vec![vec![0x01, 0xFF], vec![0x01, 0xFF, 0x00]]);
+        let top: Vec<Vec<u8>> = store.scan_prefix(&[0xFF]).map(|(k, _)| k).collect();
+        assert_eq!(top, vec![vec![0xFF, 0xFF]]);
         assert_eq!(store.scan_prefix(&[]).count(), store.len());
     }
 }

@@ -164,7 +164,7 @@ fn run(blocks: &[Vec<Action>]) -> MemoryStore {
         let mut sums: BTreeMap<AssetId, u128> = BTreeMap::new();
         for (key, value) in chain.store.scan_prefix(&[table::BALANCE]) {
             let asset = AssetId(u32::from_be_bytes(key[33..37].try_into().unwrap()));
-            let amount: u128 = decode(value).unwrap();
+            let amount: u128 = decode(&value).unwrap();
             let sum = sums.entry(asset).or_default();
             *sum = sum.checked_add(amount).expect("balances fit");
         }

@@ -148,7 +148,7 @@ fn bonds(store: &MemoryStore) -> u128 {
     store
         .scan_prefix(&[table::VALIDATOR])
         .map(|(_, value)| {
-            types::codec::decode::<staking::Validator>(value)
+            types::codec::decode::<staking::Validator>(&value)
                 .unwrap()
                 .bond
         })

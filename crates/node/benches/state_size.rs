@@ -14,8 +14,9 @@
 //! a new node does before it can answer queries.
 //!
 //! Prints, per size: the time to build the state and load it into the store, resident memory
-//! once it is built, block execution p50/p99/max, the store's p50/p99 per block, and the time
-//! to read the ledger back; then the state sync: the store operations fetched, the time to
+//! once it is built, block execution p50/p99/max, the store's p50/p99 per block, the p50 of
+//! settling a block's state into the shared base (what the node does when it is finalized,
+//! here two blocks after it executed), and the time to read the ledger back; then the state sync: the store operations fetched, the time to
 //! sync them, and records per second until the synced ledger is read back. `EQUA_B6_SIZES=10000,1000000` picks other sizes; `EQUA_B6_BLOCKS`
 //! and `EQUA_B6_TXS` the load, `EQUA_B6_SYNC_BATCH` the operations per state-sync request.
 //!
@@ -46,7 +47,7 @@ fn main() {
         std::thread::available_parallelism().map_or(0, |n| n.get())
     );
     println!(
-        "{:>12} {:>8} {:>8} {:>8} {:>8} {:>8} {:>8} {:>11} {:>11} {:>11}",
+        "{:>12} {:>8} {:>8} {:>8} {:>8} {:>8} {:>8} {:>11} {:>11} {:>11} {:>11}",
         "records",
         "build s",
         "load s",
@@ -56,6 +57,7 @@ fn main() {
         "max ms",
         "store p50",
         "store p99",
+        "settle p50",
         "read-back s"
     );
     println!("  state sync: operations, sync s, read-back s, records/s until the ledger is served");
@@ -105,10 +107,16 @@ async fn run_on(context: tokio::Context, records: u64, blocks: u64, per_block: u
     .await
     .expect("the store opens");
 
+    // As the node holds its genesis or restored state: settled, and settled later by finality.
+    let store = store.settled_by_hand();
     let mut parent = Arc::new(store);
+    // Finality settles a block's state about two blocks after it executed, so a block executes
+    // over its parent's unsettled writes (and those of the parent's parent until it settles).
+    let mut unsettled: std::collections::VecDeque<Arc<ledger::MemoryStore>> = Default::default();
     let mut nonces = vec![0u64; SENDERS as usize];
     let mut times = Vec::with_capacity(blocks as usize);
     let mut store_times = Vec::with_capacity(blocks as usize);
+    let mut settle_times = Vec::with_capacity(blocks as usize);
     let mut loaded = std::time::Duration::ZERO;
     let mut rss = 0;
     for height in 1..=blocks {
@@ -141,6 +149,13 @@ async fn run_on(context: tokio::Context, records: u64, blocks: u64, per_block: u
             next_holders: None,
         };
         let known = vec![true; txs.len()];
+        if unsettled.len() >= 2
+            && let Some(finalized) = unsettled.pop_front()
+        {
+            let start = Instant::now();
+            assert!(finalized.settle(), "the line settles");
+            settle_times.push(start.elapsed().as_secs_f64() * 1_000.0);
+        }
         let start = Instant::now();
         let execution =
             node::state::execute(&parent, &context, &txs, &known).expect("the block executes");
@@ -171,6 +186,7 @@ async fn run_on(context: tokio::Context, records: u64, blocks: u64, per_block: u
             store_times.push(start.elapsed().as_secs_f64() * 1_000.0);
         }
         parent = execution.executed.store;
+        unsettled.push_back(parent.clone());
     }
     let read = Instant::now();
     let (restored, _) = recovery::read_ledger(&db)
@@ -219,8 +235,9 @@ async fn run_on(context: tokio::Context, records: u64, blocks: u64, per_block: u
     drop(slot);
     times.sort_by(f64::total_cmp);
     store_times.sort_by(f64::total_cmp);
+    settle_times.sort_by(f64::total_cmp);
     println!(
-        "{:>12} {:>8.1} {:>8.1} {:>8} {:>8.2} {:>8.2} {:>8.2} {:>11.2} {:>11.2} {:>11.1}",
+        "{:>12} {:>8.1} {:>8.1} {:>8} {:>8.2} {:>8.2} {:>8.2} {:>11.2} {:>11.2} {:>11.2} {:>11.1}",
         parent.len(),
         built.as_secs_f64(),
         loaded.as_secs_f64(),
@@ -230,6 +247,7 @@ async fn run_on(context: tokio::Context, records: u64, blocks: u64, per_block: u
         times.last().copied().unwrap_or(0.0),
         percentile(&store_times, 50),
         percentile(&store_times, 99),
+        percentile(&settle_times, 50),
         read.as_secs_f64(),
     );
     println!(

@@ -103,6 +103,9 @@ struct Shared {
     recent: VecDeque<Arc<FinalizedBlock>>,
     /// Where each recent finalized transaction is: (height, index in the block).
     receipts: HashMap<types::TxId, (u64, usize)>,
+    /// The genesis state the chain builds on, until a block is finalized: a copy of the genesis
+    /// state on a base of its own (see `App::cached`).
+    genesis_line: Option<Arc<MemoryStore>>,
 }
 
 /// The ledger state read back from the authenticated store, and the root it was read under.
@@ -262,6 +265,8 @@ impl App {
         let genesis = Block::genesis(genesis_time_ms, target.root, target.range, None);
         let genesis_digest = genesis.digest();
         let chain_tag = crate::evidence::chain_tag(&genesis_state);
+        // Finality decides which states settle (see `finalized`).
+        let genesis_state = genesis_state.settled_by_hand();
         Self {
             genesis,
             genesis_digest,
@@ -346,6 +351,7 @@ impl App {
         }
         let (height, timestamp_ms) = ledger::state::try_last_block(&store)
             .ok_or("the ledger read back has no readable last-block record")?;
+        let store = store.settled_by_hand();
         if let Some(metrics) = &self.metrics {
             metrics.ledger_restored(store.len());
         }
@@ -415,7 +421,15 @@ impl App {
 
     fn cached(&self, digest: &Digest) -> Option<Arc<MemoryStore>> {
         if *digest == self.genesis_digest {
-            return Some(self.genesis_state.clone());
+            // The chain builds on a copy: the genesis state is kept for good, and a base shared
+            // with it would keep every value written since. The copy is kept until a block is
+            // finalized (no block builds on genesis after that), and made outside the lock.
+            if let Some(line) = &self.shared.lock().expect("lock").genesis_line {
+                return Some(line.clone());
+            }
+            let copy = Arc::new(self.genesis_state.detached());
+            let mut shared = self.shared.lock().expect("lock");
+            return Some(shared.genesis_line.get_or_insert(copy).clone());
         }
         let shared = self.shared.lock().expect("lock");
         shared
@@ -424,12 +438,23 @@ impl App {
             .map(|executed| executed.store.clone())
     }
 
-    fn remember(&self, digest: Digest, executed: Executed) {
+    /// Keeps `executed` as the state after the block `digest`, unless one is kept already, and
+    /// returns the state kept. A block executes to the same contents every time, and the states
+    /// already built on the kept one must stay on the line its finalization settles: a second
+    /// copy put in its place would settle instead, leaving every state built on the first
+    /// unable to settle.
+    fn remember(&self, digest: Digest, executed: Executed) -> Arc<MemoryStore> {
         let mut shared = self.shared.lock().expect("lock");
         let floor = shared.finalized.as_ref().map_or(0, |f| f.height);
-        if executed.height >= floor {
-            shared.states.insert(digest, Arc::new(executed));
+        if executed.height < floor {
+            return executed.store;
         }
+        shared
+            .states
+            .entry(digest)
+            .or_insert_with(|| Arc::new(executed))
+            .store
+            .clone()
     }
 
     /// The state read back from the store, if it is the state after `block`: then it is kept as
@@ -483,12 +508,11 @@ impl App {
             let block = block.inner();
             let context = self.block_context(block);
             let executed = state::replay(&store, &context, &block.txs);
-            store = executed.store.clone();
             self.shared.lock().expect("lock").replayed_blocks += 1;
             if let Some(metrics) = &self.metrics {
                 metrics.block_reexecuted();
             }
-            self.remember(block.digest(), executed);
+            store = self.remember(block.digest(), executed);
         }
         store
     }
@@ -977,6 +1001,14 @@ where
                 .map(|executed| (executed.store.clone(), executed.receipts.clone()))
                 .expect("a finalized block was processed first")
         };
+        // The shared base follows the finalized line: reads of this state and of the states
+        // built on it find what it wrote there, not in layers.
+        if !store.settle() {
+            tracing::warn!(
+                height,
+                "the finalized state could not settle: its base follows another line, so reads pass through more layers"
+            );
+        }
         let mut failures = Vec::new();
         if self.config.audit_finalized {
             if let Err(error) = audit::check_conservation(&store) {
@@ -1010,6 +1042,7 @@ where
             f.market_revision.saturating_add(u64::from(market_calls))
         });
         shared.recovered = None;
+        shared.genesis_line = None;
         shared.finalized = Some(FinalizedState {
             height,
             digest,
@@ -1123,6 +1156,29 @@ mod tests {
         block.height = Height::new(1);
         block.timestamp_ms = GENESIS_TIME_MS + 1_000;
         (app, chain.store, block)
+    }
+
+    /// A block executed again (a repeated check, a replay) keeps the state object the first
+    /// execution left: states built on it must stay on the line its finalization settles.
+    #[test]
+    fn a_block_executed_again_keeps_the_state_its_children_were_built_on() {
+        let (app, parent, block) = app_and_child();
+        let executed = || Executed {
+            height: block.height.get(),
+            timestamp_ms: block.timestamp_ms,
+            store: Arc::new(parent.clone()),
+            receipts: Vec::new(),
+        };
+        let first = app.remember(block.digest(), executed());
+        let again = app.remember(block.digest(), executed());
+        assert!(Arc::ptr_eq(&first, &again));
+        let cached = app.cached(&block.digest()).expect("kept");
+        assert!(Arc::ptr_eq(&cached, &first));
+        // Genesis hands out one copy on a base of its own until a block is finalized.
+        let genesis = app.cached(&app.genesis_block().digest()).expect("genesis");
+        let twice = app.cached(&app.genesis_block().digest()).expect("genesis");
+        assert!(Arc::ptr_eq(&genesis, &twice));
+        assert_eq!(*genesis, parent);
     }
 
     #[test]

@@ -9,11 +9,16 @@
 //! The ledger is synchronous and some calls read keys that depend on state, so a block cannot
 //! declare its reads up front. The node therefore keeps the **whole ledger state in memory**, one
 //! immutable snapshot per executed block that may still be built on ([`state::Executed`], shared
-//! by all clones of [`App`]). The state is a persistent ordered map ([`ledger::MemoryStore`]):
-//! executing a block copies its parent's state in O(1), every write copies only the path to its
-//! key, and `ledger::apply_block` runs on the copy through an `Overlay`, which yields the block's
-//! writes. So a block costs what it touches (times the log of the state's size), not a copy of
-//! everything that exists; memory holds the records once plus what the blocks in flight changed.
+//! by all clones of [`App`]). A state ([`ledger::MemoryStore`]) is a base shared by all of them,
+//! written in place, and above it the writes of the blocks not yet finalized, one hash map each:
+//! executing a block copies its parent's state in O(blocks in flight), `ledger::apply_block` runs
+//! on the copy through an `Overlay`, which yields the block's writes, and they become the new
+//! state's own layer. When a block is finalized its state settles: its layers go into the base
+//! as a new version, which states still reading an older version do not see. A read is a few
+//! hash lookups whatever the state's size, so a block costs what it touches, not a copy of
+//! everything that exists and not a walk down a tree that grows with it; memory holds the
+//! records once, plus what the blocks in flight changed, plus the older values that live older
+//! states still read.
 //!
 //! The authenticated store (glue `stateful` over a QMDB `current::unordered::fixed` database)
 //! holds the records themselves: each record is cut into fixed-size chunks under hashed keys

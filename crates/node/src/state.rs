@@ -245,7 +245,7 @@ pub fn execute(
         let mut writes = BTreeMap::new();
         for (key, value) in next.scan_prefix(&[]) {
             writes.extend(
-                record_chunks(key, value)
+                record_chunks(&key, &value)
                     .into_iter()
                     .map(|(k, c)| (k, Some(c))),
             );
@@ -285,9 +285,9 @@ pub fn store_writes<'a>(
             }
             None => 0,
         };
-        if let Some(old) = parent.get_ref(key) {
+        if let Some(old) = parent.value_len(key) {
             let head = record_key(key);
-            for index in new_count..chunk_count(key.len(), old.len()) {
+            for index in new_count..chunk_count(key.len(), old) {
                 let stored_at = if index == 0 {
                     head
                 } else {
@@ -313,7 +313,7 @@ pub fn replay(parent: &MemoryStore, context: &BlockContext, txs: &[SignedTransac
 pub fn entries(store: &MemoryStore) -> Vec<(Digest, Chunk)> {
     store
         .scan_prefix(&[])
-        .flat_map(|(key, value)| record_chunks(key, value))
+        .flat_map(|(key, value)| record_chunks(&key, &value))
         .collect()
 }
 

@@ -568,7 +568,9 @@ impl OfferBook {
     }
 }
 
-/// The book of the latest state queried, kept while the market stays the same.
+/// The book of the latest state queried, kept while the market stays the same. The server
+/// brings it to the latest state every poll whether or not anyone asks (`follow_books` in
+/// `server.rs`): the state it holds keeps the ledger's older values alive.
 #[derive(Debug, Default)]
 pub struct BookCache {
     last: Mutex<Option<Cached>>,

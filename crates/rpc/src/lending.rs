@@ -340,7 +340,17 @@ pub struct LoanQuery {
     pub sort: Option<String>,
     pub limit: Option<u32>,
     pub offset: Option<u32>,
+    /// Only loans whose id is below this. A listing with no borrower or lender, and no state or
+    /// an ended one ("repaid", "defaulted", "cancelled", "expired"), has no index to read: it
+    /// reads the [`LOAN_WINDOW`] ids just below `before` (or the latest ones), and what it sorts
+    /// and pages are the loans among them that match. Lower `before` by that much to read
+    /// further back.
+    pub before: Option<u64>,
 }
+
+/// How many loan ids, newest first, a listing with no account and no state or an ended one
+/// reads (see [`LoanQuery::before`]): its cost is bounded however many loans were ever made.
+pub const LOAN_WINDOW: u64 = 10_000;
 
 fn parse_sort(text: Option<&str>) -> Result<SortBy, String> {
     match text.unwrap_or("rate") {
@@ -384,14 +394,24 @@ fn asset_filter(
 
 impl LoanQuery {
     pub fn run(&self, store: &ledger::MemoryStore) -> Result<Vec<LoanView>, String> {
+        self.run_within(store, LOAN_WINDOW)
+    }
+
+    /// [`LoanQuery::run`] with a window of `window` ids where it has no index to read.
+    pub fn run_within(
+        &self,
+        store: &ledger::MemoryStore,
+        window: u64,
+    ) -> Result<Vec<LoanView>, String> {
         let state = self.state.as_deref().map(parse_state).transpose()?;
         let asset = asset_filter(store, self.asset.as_deref())?;
         let borrower = account_filter(self.borrower.as_deref(), "borrower")?;
         let lender = account_filter(self.lender.as_deref(), "lender")?;
         let sort = parse_sort(self.sort.as_deref())?;
         // With an account to filter by, only that account's loans are read (its index); for
-        // the requests collecting lenders or the active loans, only those. Only a listing of
-        // every loan, or of one of the ended states, with no account reads every loan ever made.
+        // the requests collecting lenders or the active loans, only those. A listing of every
+        // loan, or of one of the ended states, with no account reads one window of ids.
+        let before = self.before;
         let ids: Box<dyn Iterator<Item = u64>> = match (borrower.or(lender), state) {
             (Some(account), _) => Box::new(ledger::index::ids(
                 store,
@@ -400,9 +420,17 @@ impl LoanQuery {
             )),
             (None, Some(LoanState::Funding)) => Box::new(ledger::index::funding_loans(store)),
             (None, Some(LoanState::Active)) => Box::new(ledger::index::active_loans(store)),
-            (None, _) => Box::new(1..=Db::last_loan_id(store)),
+            (None, _) => {
+                let last = match before {
+                    Some(before) => Db::last_loan_id(store).min(before.saturating_sub(1)),
+                    None => Db::last_loan_id(store),
+                };
+                let first = last.saturating_sub(window.saturating_sub(1)).max(1);
+                Box::new(first..=last)
+            }
         };
         let mut loans: Vec<Loan> = ids
+            .filter(|id| before.is_none_or(|before| *id < before))
             .filter_map(|id| Db::loan(store, id))
             .filter(|loan| state.is_none_or(|s| loan.state == s))
             .filter(|loan| asset.is_none_or(|a| loan.asset == a))

@@ -874,8 +874,8 @@ pub async fn serve_observed(
         observer,
     );
     let offers = OfferListLayer::new(
-        backend,
-        books,
+        backend.clone(),
+        books.clone(),
         limits.max_request_body_bytes,
         limits.max_response_body_bytes,
     )
@@ -890,5 +890,35 @@ pub async fn serve_observed(
         .build(address)
         .await?;
     let bound = server.local_addr()?;
-    Ok((bound, server.start(module)))
+    let handle = server.start(module);
+    tokio::spawn(follow_books(backend, books, handle.clone()));
+    Ok((bound, handle))
+}
+
+/// Brings the offer book to the latest state every [`POLL_INTERVAL`], whether or not anyone
+/// asks, until the server stops. The cache holds the state its book was read from; a ledger
+/// state keeps alive every value written since that a live older state may still read, so a
+/// book left on an old state (one query, then silence) would keep every value the chain writes
+/// after it. Followed, the cache's state is never more than one poll old, and a query finds
+/// its book brought across already.
+async fn follow_books(backend: Arc<dyn Backend>, books: Arc<BookCache>, handle: ServerHandle) {
+    let stopped = handle.stopped();
+    tokio::pin!(stopped);
+    let mut ticker = tokio::time::interval(POLL_INTERVAL);
+    loop {
+        tokio::select! {
+            () = &mut stopped => return,
+            _ = ticker.tick() => {
+                let (backend, books) = (backend.clone(), books.clone());
+                // A book update may take milliseconds: not on the server's threads.
+                let followed = tokio::task::spawn_blocking(move || {
+                    let (state, revision) = backend.market_state();
+                    books.book(&state, revision);
+                });
+                if followed.await.is_err() {
+                    return;
+                }
+            }
+        }
+    }
 }

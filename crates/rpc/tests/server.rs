@@ -820,3 +820,87 @@ async fn subscriptions_over_websocket() {
     assert!(format!("{:?}", missing.unwrap_err()).contains("no trade 42"));
     handle.stop().unwrap();
 }
+
+/// A backend whose state the test sets: `state` answers the same `Arc` until it is replaced.
+struct Settable {
+    state: Mutex<Arc<ledger::MemoryStore>>,
+}
+
+impl Backend for Settable {
+    fn status(&self) -> StatusView {
+        StatusView {
+            chain_id: ledger::testing::TEST_CHAIN_ID.into(),
+            role: "validator".into(),
+            height: 0,
+            timestamp_ms: 0,
+            state_root: String::new(),
+            target_height: 0,
+            peers: 0,
+            mempool_size: 0,
+            phase: "following".into(),
+            sync: None,
+        }
+    }
+
+    fn state(&self) -> Arc<ledger::MemoryStore> {
+        self.state.lock().unwrap().clone()
+    }
+
+    fn block(&self, _: u64) -> Option<BlockView> {
+        None
+    }
+
+    fn receipt(&self, _: &TxId) -> Option<ReceiptView> {
+        None
+    }
+
+    fn submit(&self, _: SignedTransaction) -> Result<TxId, SubmitError> {
+        Err(SubmitError::Busy("read only".into()))
+    }
+}
+
+/// The server brings its offer book to the latest state every poll whether or not anyone asks.
+/// The book's cache holds the state it was read from, and a ledger state keeps alive the older
+/// values a live older state may read: a cache left on the state of the last query (one query,
+/// then silence) would keep every value the chain writes after it.
+#[tokio::test]
+async fn the_offer_book_lets_go_of_an_old_state_without_being_asked() {
+    let chain = market_chain();
+    let old = Arc::new(chain.store.clone());
+    let backend = Arc::new(Settable {
+        state: Mutex::new(old.clone()),
+    });
+    let (address, handle) = rpc::serve(
+        "127.0.0.1:0".parse().unwrap(),
+        backend.clone(),
+        Limits::default(),
+    )
+    .await
+    .unwrap();
+    let client = RpcClient::new(&format!("http://{address}")).unwrap();
+    let offers = client.offers(&OfferQuery::default()).await.unwrap();
+    assert!(!offers.is_empty(), "the market chain has offers");
+    // The chain moves on; nobody asks for offers again.
+    let mut next = chain.store.clone();
+    ledger::Store::put(&mut next, b"moved on", vec![1]);
+    *backend.state.lock().unwrap() = Arc::new(next);
+    let old = {
+        let weak = Arc::downgrade(&old);
+        drop(old);
+        weak
+    };
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while old.strong_count() > 0 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the server still holds the old state after 10 s"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    // And the book it followed to serves the same offers.
+    assert_eq!(
+        client.offers(&OfferQuery::default()).await.unwrap().len(),
+        offers.len()
+    );
+    handle.stop().unwrap();
+}

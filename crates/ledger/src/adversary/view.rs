@@ -87,7 +87,7 @@ impl View {
             validators: store
                 .scan_prefix(&[staking::records::table::VALIDATOR])
                 .map(|(key, value)| {
-                    types::codec::decode(value).unwrap_or_else(|e| {
+                    types::codec::decode(&value).unwrap_or_else(|e| {
                         panic!("the validator record under {key:02x?} does not decode: {e}")
                     })
                 })

@@ -52,7 +52,7 @@ pub fn credit_offers(
 ) -> Vec<CreditOffer> {
     let mut found: Vec<CreditOffer> = store
         .scan_prefix(&[table::CREDIT_OFFER])
-        .filter_map(|(key, _)| index::id_of(&[table::CREDIT_OFFER], key))
+        .filter_map(|(key, _)| index::id_of(&[table::CREDIT_OFFER], &key))
         .filter_map(|id| Db::credit_offer(store, id))
         .filter(|offer| asset.is_none_or(|a| offer.asset == a))
         .collect();

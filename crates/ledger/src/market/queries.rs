@@ -72,7 +72,7 @@ pub fn offer_ids(store: &MemoryStore) -> impl Iterator<Item = u64> + '_ {
     let prefix = [super::records::table::OFFER];
     store
         .scan_prefix(&prefix)
-        .filter_map(move |(key, _)| crate::index::id_of(&prefix, key))
+        .filter_map(move |(key, _)| crate::index::id_of(&prefix, &key))
 }
 
 /// Every trade `account` is a party to, newest first.
