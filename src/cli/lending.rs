@@ -145,6 +145,10 @@ pub struct ListArgs {
     /// "rate" (default), "term" or "collateral".
     #[arg(long)]
     sort: Option<String>,
+    /// Only loans with a lower id. With no account and no state or an ended one, the 10,000
+    /// ids below it are read (the latest without it): lower it by 10,000 to read further back.
+    #[arg(long)]
+    before: Option<u64>,
 }
 
 async fn loan_of(rpc: &RpcClient, id: u64) -> Result<LoanView, CliError> {
@@ -410,7 +414,7 @@ pub fn run(global: &Global, command: LendingCommand) -> Result<(), CliError> {
                     sort: args.sort,
                     limit: None,
                     offset: None,
-                    before: None,
+                    before: args.before,
                 };
                 let loans = rpc.loans(&query).await.map_err(CliError::rpc)?;
                 show_list(global, &loans, "no loans match", print_loan_line);

@@ -1043,6 +1043,14 @@ where
         });
         shared.recovered = None;
         shared.genesis_line = None;
+        // A state read back that no block claimed is behind the finalized line for good.
+        if shared
+            .restored
+            .as_ref()
+            .is_some_and(|restored| restored.executed.height < height)
+        {
+            shared.restored = None;
+        }
         shared.finalized = Some(FinalizedState {
             height,
             digest,

@@ -590,7 +590,16 @@ impl BookCache {
     /// expired; otherwise it is brought to `store` by what changed ([`OfferBook::update`]). Holding the state keeps its address from being
     /// reused, so comparing addresses is sound.
     pub fn book(&self, store: &Arc<MemoryStore>, revision: Option<u64>) -> Arc<OfferBook> {
-        let mut last = self.last.lock().expect("no panics while holding the book");
+        // A panic while the book was built leaves it half made: start again from a full read.
+        let mut last = match self.last.lock() {
+            Ok(last) => last,
+            Err(poisoned) => {
+                let mut last = poisoned.into_inner();
+                *last = None;
+                self.last.clear_poison();
+                last
+            }
+        };
         if let Some(cached) = last.as_mut() {
             if Arc::ptr_eq(&cached.state, store) {
                 return cached.book.clone();

@@ -342,9 +342,11 @@ pub struct LoanQuery {
     pub offset: Option<u32>,
     /// Only loans whose id is below this. A listing with no borrower or lender, and no state or
     /// an ended one ("repaid", "defaulted", "cancelled", "expired"), has no index to read: it
-    /// reads the [`LOAN_WINDOW`] ids just below `before` (or the latest ones), and what it sorts
-    /// and pages are the loans among them that match. Lower `before` by that much to read
-    /// further back.
+    /// reads the [`LOAN_WINDOW`] ids just below `before` (without it, the latest: ids
+    /// `max(1, last - 9,999)` to `last`), and what it sorts and pages are the loans among them
+    /// that match. Lower `before` by that much to read further back (the lowest id of a
+    /// window is `before` minus 10,000). With an account, or "funding" or "active", the whole
+    /// index is read and `before` only filters.
     pub before: Option<u64>,
 }
 
@@ -425,7 +427,7 @@ impl LoanQuery {
                     Some(before) => Db::last_loan_id(store).min(before.saturating_sub(1)),
                     None => Db::last_loan_id(store),
                 };
-                let first = last.saturating_sub(window.saturating_sub(1)).max(1);
+                let first = last.saturating_add(1).saturating_sub(window).max(1);
                 Box::new(first..=last)
             }
         };

@@ -33,7 +33,11 @@ use ledger::MemoryStore;
 use schemars::{JsonSchema, SchemaGenerator, generate::SchemaSettings};
 use serde::{Serialize, de::DeserializeOwned};
 use serde_json::{Value, json};
-use std::{net::SocketAddr, sync::Arc, time::Duration};
+use std::{
+    net::SocketAddr,
+    sync::{Arc, Weak},
+    time::Duration,
+};
 use types::{AccountId, Digest, SignedTransaction, tx::TxDecodeError};
 
 /// Bounds on what one client can ask of the server.
@@ -891,34 +895,34 @@ pub async fn serve_observed(
         .await?;
     let bound = server.local_addr()?;
     let handle = server.start(module);
-    tokio::spawn(follow_books(backend, books, handle.clone()));
+    tokio::spawn(follow_books(
+        Arc::downgrade(&backend),
+        Arc::downgrade(&books),
+    ));
     Ok((bound, handle))
 }
 
 /// Brings the offer book to the latest state every [`POLL_INTERVAL`], whether or not anyone
-/// asks, until the server stops. The cache holds the state its book was read from; a ledger
-/// state keeps alive every value written since that a live older state may still read, so a
-/// book left on an old state (one query, then silence) would keep every value the chain writes
-/// after it. Followed, the cache's state is never more than one poll old, and a query finds
-/// its book brought across already.
-async fn follow_books(backend: Arc<dyn Backend>, books: Arc<BookCache>, handle: ServerHandle) {
-    let stopped = handle.stopped();
-    tokio::pin!(stopped);
+/// asks, for as long as the server holds the book (it lets go of it when it stops). The cache
+/// holds the state its book was read from; a ledger state keeps alive every value written
+/// since that a live older state may still read, so a book left on an old state (one query,
+/// then silence) would keep every value the chain writes after it. Followed, the cache's state
+/// is never more than one poll old, and a query finds its book brought across already.
+async fn follow_books(backend: Weak<dyn Backend>, books: Weak<BookCache>) {
     let mut ticker = tokio::time::interval(POLL_INTERVAL);
+    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
-        tokio::select! {
-            () = &mut stopped => return,
-            _ = ticker.tick() => {
-                let (backend, books) = (backend.clone(), books.clone());
-                // A book update may take milliseconds: not on the server's threads.
-                let followed = tokio::task::spawn_blocking(move || {
-                    let (state, revision) = backend.market_state();
-                    books.book(&state, revision);
-                });
-                if followed.await.is_err() {
-                    return;
-                }
-            }
+        ticker.tick().await;
+        let (Some(backend), Some(books)) = (backend.upgrade(), books.upgrade()) else {
+            return;
+        };
+        // A book update may take milliseconds: not on the server's threads.
+        let followed = tokio::task::spawn_blocking(move || {
+            let (state, revision) = backend.market_state();
+            books.book(&state, revision);
+        });
+        if let Err(error) = followed.await {
+            tracing::warn!(%error, "the offer book could not follow the latest state");
         }
     }
 }

@@ -77,6 +77,7 @@ fn a_listing_with_no_index_reads_one_window_of_ids_below_before() {
     assert_eq!(ids(&chain, every(Some(1_000)), 3), vec![4, 5, 6]);
     assert_eq!(ids(&chain, every(Some(u64::MAX)), 3), vec![4, 5, 6]);
     assert_eq!(ids(&chain, every(None), 1), vec![6]);
+    assert_eq!(ids(&chain, every(None), 0), Vec::<u64>::new());
     // An ended state is filtered within the window.
     let cancelled = |before| LoanQuery {
         state: Some("cancelled".into()),

@@ -904,3 +904,35 @@ async fn the_offer_book_lets_go_of_an_old_state_without_being_asked() {
     );
     handle.stop().unwrap();
 }
+
+/// The book's follower holds neither the server nor its backend: dropping the server's handle
+/// stops the server, the follower ends, and the backend is let go.
+#[tokio::test]
+async fn dropping_the_handle_still_stops_the_server_and_its_follower() {
+    let chain = TestChain::new(3, 1_000_000_000);
+    let backend = Arc::new(Settable {
+        state: Mutex::new(Arc::new(chain.store.clone())),
+    });
+    let (address, handle) = rpc::serve(
+        "127.0.0.1:0".parse().unwrap(),
+        backend.clone(),
+        Limits::default(),
+    )
+    .await
+    .unwrap();
+    drop(handle);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    loop {
+        let refused = tokio::net::TcpStream::connect(address).await.is_err();
+        if refused && Arc::strong_count(&backend) == 1 {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "still accepts ({}) and {} other holders keep the backend",
+            !refused,
+            Arc::strong_count(&backend) - 1
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+}
