@@ -29,6 +29,7 @@ pub mod math;
 mod memory;
 pub mod params;
 pub mod receipt;
+mod records;
 pub mod staking;
 pub mod state;
 pub mod store;

@@ -9,7 +9,9 @@
 //!   in a hash map of its own. A copy of a state shares its layers; a write to a copy goes into a
 //!   new layer (or the copy's own top one), so no state ever sees another's writes.
 //! - **The base**, shared by a state and every state copied from it: one hash map from key to
-//!   value for point reads, and one ordered set of keys for scans. It is written in place, never
+//!   values for point reads ([`Records`]: the table holds slot numbers, the entries sit in
+//!   slots that never move, so a table that doubled costs 4 bytes per empty bucket, not an
+//!   entry's hundred), and one ordered set of keys for scans. It is written in place, never
 //!   copied. Each settle ([`MemoryStore::settle`]) moves a line of layers into it as new
 //!   versions; a key keeps an older value as long as some live state still reads the base at
 //!   an older version, and only as long as that.
@@ -24,7 +26,11 @@
 //! ([`MemoryStore::settled_by_hand`]): a base that followed a line finality later abandons would
 //! leave the finalized line unable to settle.
 
-use crate::{Store as _, blob::Blob};
+use crate::{
+    Store as _,
+    blob::{Blob, Value},
+    records::Records,
+};
 use ahash::AHashMap;
 use std::{
     cmp::Ordering,
@@ -58,7 +64,7 @@ struct Version(u64);
 
 #[derive(Default)]
 struct Layer {
-    writes: AHashMap<Blob, Option<Blob>>,
+    writes: AHashMap<Blob, Option<Value>>,
     /// The layer's keys in order, made when a scan first needs them (a layer is only written
     /// while no one else holds it, and each write clears this).
     sorted: OnceLock<Vec<Blob>>,
@@ -80,7 +86,7 @@ impl Layer {
         &'a self,
         lower: &'a [u8],
         upper: Option<&'a [u8]>,
-    ) -> impl Iterator<Item = (&'a Blob, &'a Option<Blob>)> + 'a {
+    ) -> impl Iterator<Item = (&'a Blob, &'a Option<Value>)> + 'a {
         let keys = self.sorted();
         let start = keys.partition_point(|key| key.as_slice() < lower);
         keys[start..]
@@ -96,13 +102,13 @@ struct Base {
 
 /// A key's values by version, oldest first (`None`: deleted at that version).
 enum Values {
-    One(u64, Option<Blob>),
-    Many(Vec<(u64, Option<Blob>)>),
+    One(u64, Option<Value>),
+    Many(Vec<(u64, Option<Value>)>),
 }
 
 impl Values {
     /// The value a reader at version `view` sees.
-    fn at(&self, view: u64) -> Option<&Blob> {
+    fn at(&self, view: u64) -> Option<&Value> {
         match self {
             Self::One(version, value) => (*version <= view).then_some(value.as_ref()).flatten(),
             Self::Many(values) => values
@@ -113,7 +119,7 @@ impl Values {
         }
     }
 
-    fn push(&mut self, version: u64, value: Option<Blob>) {
+    fn push(&mut self, version: u64, value: Option<Value>) {
         match self {
             Self::One(..) => {
                 let Self::One(old_version, old) = std::mem::replace(self, Self::Many(Vec::new()))
@@ -149,7 +155,7 @@ impl Values {
 
 #[derive(Default)]
 struct Inner {
-    values: AHashMap<Blob, Values>,
+    values: Records<Values>,
     order: BTreeSet<Blob>,
     /// The newest version.
     latest: u64,
@@ -185,7 +191,7 @@ impl Inner {
         version
     }
 
-    fn write(&mut self, key: &Blob, version: u64, value: &Option<Blob>) {
+    fn write(&mut self, key: &Blob, version: u64, value: &Option<Value>) {
         match self.values.get_mut(key.as_slice()) {
             Some(values) => {
                 match (values.at(version).is_some(), value.is_some()) {
@@ -324,7 +330,7 @@ impl MemoryStore {
     }
 
     /// The layer this state writes into: its own top layer, or a new one.
-    fn top(&mut self) -> &mut AHashMap<Blob, Option<Blob>> {
+    fn top(&mut self) -> &mut AHashMap<Blob, Option<Value>> {
         self.collapse();
         let own = self
             .layers
@@ -400,7 +406,7 @@ impl MemoryStore {
     pub fn scan_prefix(&self, prefix: &[u8]) -> Scan {
         let upper = successor(prefix);
         let (view, layers) = self.live();
-        let mut above: BTreeMap<&[u8], &Option<Blob>> = BTreeMap::new();
+        let mut above: BTreeMap<&[u8], &Option<Value>> = BTreeMap::new();
         for layer in layers {
             for (key, value) in layer.range(prefix, upper.as_deref()) {
                 above.insert(key.as_slice(), value);
@@ -475,7 +481,7 @@ impl MemoryStore {
     }
 
     /// The value under `key`, compared or measured without the caller owning a copy.
-    fn get_value(&self, key: &[u8]) -> Option<Blob> {
+    fn get_value(&self, key: &[u8]) -> Option<Value> {
         let (view, layers) = self.live();
         for layer in layers.iter().rev() {
             if let Some(value) = layer.writes.get(key) {
@@ -580,7 +586,7 @@ impl crate::Store for MemoryStore {
     }
 
     fn put(&mut self, key: &[u8], value: Vec<u8>) {
-        self.top().insert(Blob::from(key), Some(Blob::from(value)));
+        self.top().insert(Blob::from(key), Some(Value::from(value)));
     }
 
     fn delete(&mut self, key: &[u8]) {
@@ -735,7 +741,11 @@ impl BaseScan {
             let inner = self.base.read();
             let mut last = None;
             for key in inner.order.range::<[u8], _>(self.bounds()).take(SCAN_BATCH) {
-                if let Some(value) = inner.values.get(key).and_then(|v| v.at(self.view.0)) {
+                if let Some(value) = inner
+                    .values
+                    .get(key.as_slice())
+                    .and_then(|v| v.at(self.view.0))
+                {
                     self.front
                         .push_back((key.as_slice().to_vec(), value.as_slice().to_vec()));
                 }
@@ -759,7 +769,11 @@ impl BaseScan {
                 .rev()
                 .take(SCAN_BATCH)
             {
-                if let Some(value) = inner.values.get(key).and_then(|v| v.at(self.view.0)) {
+                if let Some(value) = inner
+                    .values
+                    .get(key.as_slice())
+                    .and_then(|v| v.at(self.view.0))
+                {
                     self.back
                         .push_back((key.as_slice().to_vec(), value.as_slice().to_vec()));
                 }

@@ -30,10 +30,10 @@
 //!
 //! After a restart the node reads the whole ledger back from its store ([`state::restore`]) as
 //! glue attaches the recovered store, and re-executes nothing it had committed: only the blocks
-//! glue itself replays above the store's last commit. What this does not give yet: memory still
-//! holds every record (the store is not yet the ledger's only copy), and state sync from peers
-//! fills the store but the node cannot yet read the ledger out of it before processing the blocks
-//! after the sync target, so marshal still retains every block.
+//! glue itself replays above the store's last commit. After a state sync from peers it reads
+//! the ledger out of the synced store the same way ([`recovery`]), so marshal need keep only
+//! the last `retained_blocks` blocks. What this does not give yet: memory still holds every
+//! record once (the store is not yet the ledger's only copy).
 //!
 //! # Block time and randomness
 //!
