@@ -29,7 +29,6 @@ pub mod math;
 mod memory;
 pub mod params;
 pub mod receipt;
-mod records;
 pub mod staking;
 pub mod state;
 pub mod store;

@@ -9,9 +9,7 @@
 //!   in a hash map of its own. A copy of a state shares its layers; a write to a copy goes into a
 //!   new layer (or the copy's own top one), so no state ever sees another's writes.
 //! - **The base**, shared by a state and every state copied from it: one hash map from key to
-//!   values for point reads ([`Records`]: the table holds slot numbers, the entries sit in
-//!   slots that never move, so a table that doubled costs 4 bytes per empty bucket, not an
-//!   entry's hundred), and one ordered set of keys for scans. It is written in place, never
+//!   values for point reads, and one ordered set of keys for scans. It is written in place, never
 //!   copied. Each settle ([`MemoryStore::settle`]) moves a line of layers into it as new
 //!   versions; a key keeps an older value as long as some live state still reads the base at
 //!   an older version, and only as long as that.
@@ -29,7 +27,6 @@
 use crate::{
     Store as _,
     blob::{Blob, Value},
-    records::Records,
 };
 use ahash::AHashMap;
 use std::{
@@ -155,7 +152,7 @@ impl Values {
 
 #[derive(Default)]
 struct Inner {
-    values: Records<Values>,
+    values: AHashMap<Blob, Values>,
     order: BTreeSet<Blob>,
     /// The newest version.
     latest: u64,
