@@ -49,7 +49,8 @@ pub struct MemoryStore {
     base: Arc<Base>,
     /// The base version this state reads below its layers.
     view: Arc<Version>,
-    /// Bottom first. Layers that settled stay until the next write or copy drops them.
+    /// Bottom first. Layers that settled stay until this state's next write leaves them out
+    /// (a copy of it leaves them out too).
     layers: Vec<Arc<Layer>>,
     /// Whether [`MAX_LAYERS`] layers settle (or squash) on their own; copies inherit it.
     settles_itself: bool,
@@ -247,8 +248,10 @@ impl Base {
         (base, version)
     }
 
-    // A panic while the lock was held cannot leave the maps half written in a way a reader
-    // could see (versions are published last), so a poisoned lock is still read.
+    // Nothing done under the lock panics. Should it, a settle cut short leaves values under a
+    // version no state was handed (its handle dies with the panic), which every reader passes
+    // over, so a poisoned lock is still read; that line can no longer settle, and its states
+    // stay correct, only slower.
     fn read(&self) -> RwLockReadGuard<'_, Inner> {
         self.inner
             .read()
