@@ -859,16 +859,16 @@ impl Backend for Settable {
     }
 }
 
-/// The server brings its offer book to the latest state every poll whether or not anyone asks.
-/// The book's cache holds the state it was read from, and a ledger state keeps alive the older
-/// values a live older state may read: a cache left on the state of the last query (one query,
-/// then silence) would keep every value the chain writes after it.
-#[tokio::test]
-async fn the_offer_book_lets_go_of_an_old_state_without_being_asked() {
-    let chain = market_chain();
-    let old = Arc::new(chain.store.clone());
+/// A server over a backend whose state the test sets.
+async fn serve_settable(
+    state: Arc<ledger::MemoryStore>,
+) -> (
+    Arc<Settable>,
+    std::net::SocketAddr,
+    jsonrpsee::server::ServerHandle,
+) {
     let backend = Arc::new(Settable {
-        state: Mutex::new(old.clone()),
+        state: Mutex::new(state),
     });
     let (address, handle) = rpc::serve(
         "127.0.0.1:0".parse().unwrap(),
@@ -877,6 +877,18 @@ async fn the_offer_book_lets_go_of_an_old_state_without_being_asked() {
     )
     .await
     .unwrap();
+    (backend, address, handle)
+}
+
+/// The server brings its offer book to the latest state every poll whether or not anyone asks.
+/// The book's cache holds the state it was read from, and a ledger state keeps alive the older
+/// values a live older state may read: a cache left on the state of the last query (one query,
+/// then silence) would keep every value the chain writes after it.
+#[tokio::test]
+async fn the_offer_book_lets_go_of_an_old_state_without_being_asked() {
+    let chain = market_chain();
+    let old = Arc::new(chain.store.clone());
+    let (backend, address, handle) = serve_settable(old.clone()).await;
     let client = RpcClient::new(&format!("http://{address}")).unwrap();
     let offers = client.offers(&OfferQuery::default()).await.unwrap();
     assert!(!offers.is_empty(), "the market chain has offers");
@@ -910,16 +922,7 @@ async fn the_offer_book_lets_go_of_an_old_state_without_being_asked() {
 #[tokio::test]
 async fn dropping_the_handle_still_stops_the_server_and_its_follower() {
     let chain = TestChain::new(3, 1_000_000_000);
-    let backend = Arc::new(Settable {
-        state: Mutex::new(Arc::new(chain.store.clone())),
-    });
-    let (address, handle) = rpc::serve(
-        "127.0.0.1:0".parse().unwrap(),
-        backend.clone(),
-        Limits::default(),
-    )
-    .await
-    .unwrap();
+    let (backend, address, handle) = serve_settable(Arc::new(chain.store.clone())).await;
     drop(handle);
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
     loop {
