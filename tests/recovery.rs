@@ -51,6 +51,12 @@ impl Validators {
             .status()
             .unwrap();
         assert!(status.success());
+        // The victim keeps its ledger state on disk behind a small cache; the others keep it in
+        // memory. They must agree on every block's state all the same.
+        let victim = dir.join(format!("validator-{VICTIM}/node.toml"));
+        let config = std::fs::read_to_string(&victim).unwrap();
+        // Before the file's first table, so that it is a top-level key.
+        std::fs::write(&victim, format!("state_cache_mib = 8\n{config}")).unwrap();
         let mut validators = Self {
             dir: dir.to_path_buf(),
             children: Vec::new(),
@@ -251,6 +257,20 @@ async fn a_killed_validator_loses_nothing_and_catches_up() {
         async move { counter.load(Ordering::SeqCst) >= total / 2 }
     })
     .await;
+    let state_files = || -> Vec<String> {
+        std::fs::read_dir(dir.join(format!("validator-{VICTIM}/data/state")))
+            .map(|entries| {
+                entries
+                    .map(|entry| entry.unwrap().file_name().to_string_lossy().into_owned())
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    let before_kill = state_files();
+    assert!(
+        !before_kill.is_empty() && before_kill.iter().all(|name| name.ends_with(".redb")),
+        "the victim keeps its state in files: {before_kill:?}"
+    );
     validators.kill(VICTIM);
     let at_kill = height(0).await.unwrap();
     wait_until(
@@ -280,6 +300,12 @@ async fn a_killed_validator_loses_nothing_and_catches_up() {
         metric(VICTIM, "equa_blocks_reexecuted_total"),
         0,
         "the restarted validator re-executed blocks to rebuild its ledger"
+    );
+    // The killed process's files (it had no chance to remove them) were removed at the start.
+    let after_restart = state_files();
+    assert!(
+        !after_restart.is_empty() && after_restart.iter().all(|name| !before_kill.contains(name)),
+        "the files of the killed process are gone: {before_kill:?}, now {after_restart:?}"
     );
     let log = std::fs::read_to_string(dir.join(format!("validator-{VICTIM}/node.log"))).unwrap();
     assert!(

@@ -43,7 +43,7 @@ pub use genesis::{Genesis, GenesisError};
 pub use params::Params;
 pub use receipt::{Event, Outcome, Receipt};
 pub use state::Holder;
-pub use store::{MemoryStore, Overlay, ReadOverlay, Store};
+pub use store::{MemoryStore, OnDisk, Overlay, ReadOverlay, Store};
 
 use types::AccountId;
 

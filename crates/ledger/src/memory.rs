@@ -19,16 +19,25 @@
 //! above the finalized one. A state whose line was not settled (a sibling of a settled state)
 //! stays correct, only slower: its layers never go into the base.
 //!
+//! A base can keep what every live state reads alike on disk instead ([`MemoryStore::on_disk`],
+//! see [`cold`]): memory then holds only the values written at versions some live state does
+//! not read yet, and a read that finds nothing there reads the file.
+//!
 //! A state that no one settles (tests, tools) settles itself once it stacks [`MAX_LAYERS`]
 //! layers, or when another line holds the base, squashes them into one. The node turns this off
 //! ([`MemoryStore::settled_by_hand`]): a base that followed a line finality later abandons would
 //! leave the finalized line unable to settle.
+
+mod cold;
+
+pub use cold::OnDisk;
 
 use crate::{
     Store as _,
     blob::{Blob, Value},
 };
 use ahash::AHashMap;
+use cold::Cold;
 use std::{
     cmp::Ordering,
     collections::{BTreeMap, BTreeSet, VecDeque},
@@ -40,6 +49,9 @@ use std::{
 /// Unsettled layers a state may stack before its writes settle on their own (or, when another
 /// line holds the base, are squashed into one layer).
 pub const MAX_LAYERS: usize = 32;
+
+/// Entries a detached copy writes between two settles.
+const COPY_PART: usize = 1 << 16;
 
 /// Keys a scan reads from the base per lock.
 const SCAN_BATCH: usize = 256;
@@ -105,15 +117,36 @@ enum Values {
 }
 
 impl Values {
-    /// The value a reader at version `view` sees.
-    fn at(&self, view: u64) -> Option<&Value> {
+    /// What a reader at version `view` sees here: the newest value (`Some(None)`: deleted)
+    /// written at or before it, or `None` when every value here is newer.
+    fn entry_at(&self, view: u64) -> Option<Option<&Value>> {
         match self {
-            Self::One(version, value) => (*version <= view).then_some(value.as_ref()).flatten(),
+            Self::One(version, value) => (*version <= view).then_some(value.as_ref()),
             Self::Many(values) => values
                 .iter()
                 .rev()
                 .find(|(version, _)| *version <= view)
-                .and_then(|(_, value)| value.as_ref()),
+                .map(|(_, value)| value.as_ref()),
+        }
+    }
+
+    /// Drops the values written at `version` or before. Returns the newest of them
+    /// (`Some(None)`: a deletion), or `None` when there were none, and whether any value is left.
+    fn split_off(&mut self, version: u64) -> (Option<Option<Value>>, bool) {
+        match self {
+            Self::One(at, value) if *at <= version => (Some(value.take()), false),
+            Self::One(..) => (None, true),
+            Self::Many(values) => {
+                // Versions are pushed in increasing order.
+                let cut = values.partition_point(|(at, _)| *at <= version);
+                let newest = values.drain(..cut).next_back().map(|(_, value)| value);
+                let left = !values.is_empty();
+                if values.len() == 1 {
+                    let (at, value) = values.pop().expect("one value");
+                    *self = Self::One(at, value);
+                }
+                (newest, left)
+            }
         }
     }
 
@@ -164,8 +197,12 @@ struct Inner {
     /// Keys whose older values (or deletion) may be dropped once no reader is at or before the
     /// version written.
     revisit: VecDeque<(u64, Blob)>,
-    /// The keys each version wrote, for as long as a reader may ask what changed since.
+    /// The keys each version wrote, for as long as a reader may ask what changed since (and,
+    /// on disk, until their values move to the file).
     log: VecDeque<(u64, Arc<[Blob]>)>,
+    /// On disk: the values every live state reads alike. `values` and `order` then hold only
+    /// the keys written since the file's version.
+    cold: Option<Cold>,
 }
 
 impl Inner {
@@ -189,31 +226,145 @@ impl Inner {
         version
     }
 
+    /// What a reader at version `view` sees under `key`.
+    fn lookup(&self, key: &[u8], view: u64) -> Option<Value> {
+        match self
+            .values
+            .get(key)
+            .and_then(|values| values.entry_at(view))
+        {
+            Some(found) => found.cloned(),
+            // Every live state reads the file's version or a later one.
+            None => self.cold.as_ref()?.get(key),
+        }
+    }
+
     fn write(&mut self, key: &Blob, version: u64, value: &Option<Value>) {
+        let held = self.lookup(key.as_slice(), version).is_some();
+        match (held, value.is_some()) {
+            (false, true) => self.count = self.count.saturating_add(1),
+            (true, false) => self.count = self.count.saturating_sub(1),
+            _ => {}
+        }
         match self.values.get_mut(key.as_slice()) {
             Some(values) => {
-                match (values.at(version).is_some(), value.is_some()) {
-                    (false, true) => self.count = self.count.saturating_add(1),
-                    (true, false) => self.count = self.count.saturating_sub(1),
-                    _ => {}
-                }
                 values.push(version, value.clone());
-                self.revisit.push_back((version, key.clone()));
+                if self.cold.is_none() {
+                    self.revisit.push_back((version, key.clone()));
+                }
             }
-            // Absent for every reader: nothing to delete.
-            None if value.is_none() => {}
+            // Absent for every reader (not written since the file's version, and not in it):
+            // nothing to delete.
+            None if value.is_none() && !held => {}
             None => {
                 self.values
                     .insert(key.clone(), Values::One(version, value.clone()));
                 self.order.insert(key.clone());
-                self.count = self.count.saturating_add(1);
             }
         }
+    }
+
+    /// Moves the values every live state reads alike (those written at `oldest` or before)
+    /// into the file, newest per key, and out of memory.
+    fn flush(&mut self, oldest: u64) {
+        let end = self.log.partition_point(|(version, _)| *version <= oldest);
+        let Some(cold) = self.cold.as_mut() else {
+            return;
+        };
+        if end == 0 {
+            return;
+        }
+        let mut keys: Vec<Blob> = self
+            .log
+            .range(..end)
+            .flat_map(|(_, keys)| keys.iter().cloned())
+            .collect();
+        keys.sort_unstable();
+        keys.dedup();
+        let mut entries = Vec::with_capacity(keys.len());
+        for key in keys {
+            let Some(values) = self.values.get_mut(key.as_slice()) else {
+                continue;
+            };
+            let (newest, left) = values.split_off(oldest);
+            if !left {
+                self.values.remove(key.as_slice());
+                self.order.remove(key.as_slice());
+            }
+            if let Some(value) = newest {
+                entries.push((key, value));
+            }
+        }
+        cold.apply(
+            entries.iter().map(|(key, value)| (key, value.as_ref())),
+            oldest,
+        );
+    }
+
+    /// Up to [`SCAN_BATCH`] keys of the range from its start (or its end, when `back`), with
+    /// the entries a reader at `view` sees among them, and the last key read (`None`: the range
+    /// holds no key).
+    fn batch(
+        &self,
+        bounds: (Bound<&[u8]>, Bound<&[u8]>),
+        view: u64,
+        back: bool,
+    ) -> (Vec<Entry>, Option<Vec<u8>>) {
+        let hot = self.order.range::<[u8], _>(bounds);
+        let hot: Vec<&Blob> = if back {
+            hot.rev().take(SCAN_BATCH).collect()
+        } else {
+            hot.take(SCAN_BATCH).collect()
+        };
+        // The file's first keys of the range: every key of it up to the last of these is
+        // among them, so the merge below knows the file's value of each key it takes.
+        let cold = self
+            .cold
+            .as_ref()
+            .map(|cold| cold.range(bounds, back, SCAN_BATCH))
+            .unwrap_or_default();
+        let (mut hot, mut cold) = (hot.into_iter().peekable(), cold.into_iter().peekable());
+        let mut found = Vec::new();
+        let mut last = None;
+        for _ in 0..SCAN_BATCH {
+            let order = match (hot.peek(), cold.peek()) {
+                (None, None) => break,
+                (Some(_), None) => Ordering::Less,
+                (None, Some(_)) => Ordering::Greater,
+                // `Less`: the hot key comes first in the direction read.
+                (Some(hot), Some((cold, _))) if back => cold.as_slice().cmp(hot.as_slice()),
+                (Some(hot), Some((cold, _))) => hot.as_slice().cmp(cold.as_slice()),
+            };
+            let (key, filed) = match order {
+                Ordering::Less => (hot.next().expect("peeked").clone(), None),
+                Ordering::Equal | Ordering::Greater => {
+                    if order == Ordering::Equal {
+                        hot.next();
+                    }
+                    let (key, value) = cold.next().expect("peeked");
+                    (key, Some(value))
+                }
+            };
+            let value = match self
+                .values
+                .get(key.as_slice())
+                .and_then(|values| values.entry_at(view))
+            {
+                Some(found) => found.cloned(),
+                None => filed,
+            };
+            if let Some(value) = value {
+                found.push((key.as_slice().to_vec(), value.as_slice().to_vec()));
+            }
+            last = Some(key);
+        }
+        (found, last.map(|key| key.as_slice().to_vec()))
     }
 
     /// Drops what no live reader can see any more.
     fn collect(&mut self) {
         let oldest = self.oldest();
+        self.flush(oldest);
         while self
             .revisit
             .front()
@@ -238,8 +389,11 @@ impl Inner {
 }
 
 impl Base {
-    fn new() -> (Arc<Self>, Arc<Version>) {
-        let mut inner = Inner::default();
+    fn new(cold: Option<Cold>) -> (Arc<Self>, Arc<Version>) {
+        let mut inner = Inner {
+            cold,
+            ..Inner::default()
+        };
         let version = Arc::new(Version(0));
         inner.versions.push_back((0, Arc::downgrade(&version)));
         let base = Arc::new(Self {
@@ -266,13 +420,47 @@ impl Base {
 }
 
 impl MemoryStore {
+    /// An empty state whose base is held in memory.
     pub fn new() -> Self {
-        let (base, view) = Base::new();
+        Self::on(Base::new(None))
+    }
+
+    /// An empty state whose base keeps what every live state reads alike in a file of its own
+    /// in `config.dir`, behind a page cache of `config.cache_bytes` (see [`OnDisk`]): memory
+    /// then holds the writes of the versions in flight and the cache, not the whole state. The
+    /// file is removed when the base is dropped. Errors when the file cannot be made.
+    pub fn on_disk(config: &OnDisk) -> std::io::Result<Self> {
+        Ok(Self::on(Base::new(Some(Cold::create(config)?))))
+    }
+
+    fn on((base, view): (Arc<Base>, Arc<Version>)) -> Self {
         Self {
             base,
             view,
             layers: Vec::new(),
             settles_itself: true,
+        }
+    }
+
+    /// Where this state's base keeps its settled values: `None` in memory.
+    pub fn disk(&self) -> Option<OnDisk> {
+        Some(self.base.read().cold.as_ref()?.config.clone())
+    }
+
+    /// An empty state whose base is held where this one's is.
+    ///
+    /// # Panics
+    ///
+    /// When this state's base is on disk and a new file cannot be made there.
+    pub fn empty_like(&self) -> Self {
+        match self.disk() {
+            None => Self::new(),
+            Some(config) => Self::on_disk(&config).unwrap_or_else(|error| {
+                panic!(
+                    "a new state file in {} cannot be made: {error}",
+                    config.dir.display()
+                )
+            }),
         }
     }
 
@@ -282,7 +470,7 @@ impl MemoryStore {
     pub fn settled_by_hand(mut self) -> Self {
         self.settles_itself = false;
         self.settle();
-        self.collapse();
+        self.collapse_and_collect();
         self
     }
 
@@ -309,13 +497,17 @@ impl MemoryStore {
     /// for good (a chain's genesis) should hand out detached copies to build on: otherwise the
     /// base keeps, for every key written since, each value it held.
     pub fn detached(&self) -> Self {
-        let mut copy = Self::new();
+        let mut copy = self.empty_like();
         copy.settles_itself = self.settles_itself;
-        for (key, value) in self.scan_prefix(&[]) {
+        for (written, (key, value)) in self.scan_prefix(&[]).enumerate() {
             copy.put(&key, value);
+            // On disk, a copy's entries move to the file in parts, not held whole in memory.
+            if written % COPY_PART == COPY_PART - 1 {
+                copy.settle();
+            }
         }
         copy.settle();
-        copy.collapse();
+        copy.collapse_and_collect();
         copy
     }
 
@@ -327,6 +519,13 @@ impl MemoryStore {
             self.view = view;
             self.layers = layers;
         }
+    }
+
+    /// Drops the layers that settled, and then what no live state reads any more (which the
+    /// settle could not: this state still read the version before).
+    fn collapse_and_collect(&mut self) {
+        self.collapse();
+        self.base.write().collect();
     }
 
     /// The layer this state writes into: its own top layer, or a new one.
@@ -488,7 +687,7 @@ impl MemoryStore {
                 return value.clone();
             }
         }
-        self.base.read().values.get(key)?.at(view.0).cloned()
+        self.base.read().lookup(key, view.0)
     }
 
     /// Whether `key` holds a value.
@@ -593,6 +792,9 @@ impl crate::Store for MemoryStore {
         self.top().insert(Blob::from(key), None);
     }
 }
+
+/// A key and its value.
+type Entry = (Vec<u8>, Vec<u8>);
 
 /// A key and what a layer wrote under it (`None`: deleted).
 type Written = (Vec<u8>, Option<Vec<u8>>);
@@ -738,20 +940,8 @@ impl BaseScan {
     /// Reads keys from the front until one visible entry is found or the range is read.
     fn fill_front(&mut self) {
         while self.front.is_empty() && self.open() {
-            let inner = self.base.read();
-            let mut last = None;
-            for key in inner.order.range::<[u8], _>(self.bounds()).take(SCAN_BATCH) {
-                if let Some(value) = inner
-                    .values
-                    .get(key.as_slice())
-                    .and_then(|v| v.at(self.view.0))
-                {
-                    self.front
-                        .push_back((key.as_slice().to_vec(), value.as_slice().to_vec()));
-                }
-                last = Some(key.as_slice().to_vec());
-            }
-            drop(inner);
+            let (found, last) = self.base.read().batch(self.bounds(), self.view.0, false);
+            self.front.extend(found);
             match last {
                 Some(last) => self.lower = Bound::Excluded(last),
                 None => self.read = true,
@@ -761,25 +951,8 @@ impl BaseScan {
 
     fn fill_back(&mut self) {
         while self.back.is_empty() && self.open() {
-            let inner = self.base.read();
-            let mut last = None;
-            for key in inner
-                .order
-                .range::<[u8], _>(self.bounds())
-                .rev()
-                .take(SCAN_BATCH)
-            {
-                if let Some(value) = inner
-                    .values
-                    .get(key.as_slice())
-                    .and_then(|v| v.at(self.view.0))
-                {
-                    self.back
-                        .push_back((key.as_slice().to_vec(), value.as_slice().to_vec()));
-                }
-                last = Some(key.as_slice().to_vec());
-            }
-            drop(inner);
+            let (found, last) = self.base.read().batch(self.bounds(), self.view.0, true);
+            self.back.extend(found);
             match last {
                 Some(last) => self.upper = Bound::Excluded(last),
                 None => self.read = true,
@@ -820,9 +993,9 @@ mod tests {
     use super::*;
     use crate::Store;
     use proptest::prelude::*;
+    use std::path::PathBuf;
 
     type Model = BTreeMap<Vec<u8>, Vec<u8>>;
-    type Entry = (Vec<u8>, Vec<u8>);
 
     fn key() -> impl Strategy<Value = Vec<u8>> {
         prop::collection::vec(prop::sample::select(vec![0u8, 1, 2, 0xFF]), 0..4)
@@ -846,6 +1019,20 @@ mod tests {
             .collect();
         taken.extend(entries.map(Some));
         taken
+    }
+
+    /// An empty state, in memory or on disk; on disk with a cache of a few pages, so that
+    /// reads go to the file.
+    fn empty(on_disk: bool) -> MemoryStore {
+        if on_disk {
+            let config = OnDisk {
+                dir: std::env::temp_dir().join("equa-ledger-tests"),
+                cache_bytes: 64 << 10,
+            };
+            MemoryStore::on_disk(&config).expect("a state file")
+        } else {
+            MemoryStore::new()
+        }
     }
 
     fn check(store: &MemoryStore, model: &Model) {
@@ -946,6 +1133,73 @@ mod tests {
         assert_eq!(after.get(b"k"), Some(vec![9]));
     }
 
+    #[test]
+    fn a_state_on_disk_keeps_its_settled_values_in_its_file_and_removes_it_when_dropped() {
+        let dir = std::env::temp_dir().join(format!("equa-on-disk-{}", std::process::id()));
+        let config = OnDisk {
+            dir: dir.clone(),
+            cache_bytes: 64 << 10,
+        };
+        let files = || std::fs::read_dir(&dir).map_or(0, |entries| entries.count());
+        let mut store = MemoryStore::on_disk(&config).expect("a state file");
+        assert_eq!(files(), 1);
+        let mut model = Model::new();
+        for k in 0..10_000u32 {
+            store.put(&k.to_be_bytes(), vec![k as u8; (k % 100) as usize]);
+            model.insert(k.to_be_bytes().to_vec(), vec![k as u8; (k % 100) as usize]);
+        }
+        let store = store.settled_by_hand();
+        assert_eq!(sizes(&store).keys, 0, "nothing is left in memory");
+        assert_eq!(store.len(), 10_000);
+        check(&store, &model);
+        // A write and a delete above the file, then settled into it.
+        let mut next = store.clone();
+        next.put(&7u32.to_be_bytes(), b"new".to_vec());
+        next.delete(&8u32.to_be_bytes());
+        next.delete(b"never written");
+        assert_eq!(next.len(), 9_999);
+        assert_eq!(store.get(&8u32.to_be_bytes()), Some(vec![8; 8]));
+        assert!(next.settle());
+        // The older state still reads its values, from memory until it is dropped.
+        assert_eq!(store.get(&7u32.to_be_bytes()), Some(vec![7; 7]));
+        assert_eq!(store.get(&8u32.to_be_bytes()), Some(vec![8; 8]));
+        assert_eq!(sizes(&next).keys, 2);
+        drop(store);
+        let mut last = next.clone();
+        last.put(b"z", vec![]);
+        assert!(last.settle());
+        drop(next);
+        let mut after = last.clone();
+        after.put(b"z", vec![1]);
+        assert!(after.settle());
+        drop(last);
+        assert!(sizes(&after).keys <= 1);
+        model.insert(7u32.to_be_bytes().to_vec(), b"new".to_vec());
+        model.remove(&8u32.to_be_bytes()[..]);
+        model.insert(b"z".to_vec(), vec![1]);
+        check(&after, &model);
+        assert_eq!(after.len(), model.len());
+        // A detached copy is on disk too, in a file of its own.
+        let copy = after.detached();
+        assert_eq!(copy.disk(), Some(config));
+        assert_eq!(files(), 2);
+        check(&copy, &model);
+        assert!(copy == after);
+        drop((after, copy));
+        let left: Vec<_> = std::fs::read_dir(&dir).unwrap().collect();
+        assert_eq!(files(), 0, "each base removes its file: {left:?}");
+        let _ = std::fs::remove_dir(&dir);
+    }
+
+    #[test]
+    fn a_state_on_disk_cannot_be_made_where_no_file_can_be() {
+        let config = OnDisk {
+            dir: PathBuf::from("/proc/equa-no-such-dir"),
+            cache_bytes: 1 << 20,
+        };
+        assert!(MemoryStore::on_disk(&config).is_err());
+    }
+
     // Attacks on the store by a review that did not write it: scans across batches and kept
     // alive across other states' settles, a node-like pipeline whose base must stay bounded,
     // and readers on other threads.
@@ -1027,13 +1281,14 @@ mod tests {
         /// maps would: over a key space larger than a scan batch (so base scans span several
         /// locks from both ends), with deep chains (squash and self-settle), states settled by
         /// hand, and scans kept alive across other operations (their state dropped, others
-        /// settling and trimming).
+        /// settling and trimming); with the base in memory or on disk.
         #[test]
         fn scans_across_batches_and_kept_alive_across_settles_read_as_independent_maps(
+            on_disk in any::<bool>(),
             seed_settle in any::<bool>(),
             ops in prop::collection::vec(wide_op(), 1..200),
         ) {
-            let mut first = MemoryStore::new();
+            let mut first = empty(on_disk);
             let mut model = Model::new();
             for a in 0u8..3 {
                 for b in (0u8..240).step_by(2) {
@@ -1196,8 +1451,18 @@ mod tests {
     /// keys, churned keys (created then deleted) and deletes. The base must stay bounded.
     #[test]
     fn a_node_like_pipeline_keeps_the_base_bounded() {
+        node_like_pipeline(false);
+    }
+
+    /// On disk, memory holds only what the blocks in flight wrote: not the state.
+    #[test]
+    fn a_node_like_pipeline_on_disk_keeps_only_the_blocks_in_flight_in_memory() {
+        node_like_pipeline(true);
+    }
+
+    fn node_like_pipeline(on_disk: bool) {
         let key = |k: u64| k.to_be_bytes().to_vec();
-        let mut genesis = MemoryStore::new();
+        let mut genesis = empty(on_disk);
         let mut model = Model::new();
         for k in 0..1_000u64 {
             genesis.put(&key(k), vec![0]);
@@ -1252,6 +1517,14 @@ mod tests {
             }
             let now = sizes(&pending.back().expect("tip").0);
             peak = peak.max(now.stored_values);
+            if on_disk {
+                // Four blocks in flight write four keys each, and a reader keeps thirty
+                // blocks' worth: the state's thousand keys are in the file.
+                assert!(
+                    now.stored_values <= 4 * 40 && now.keys <= 4 * 40,
+                    "height {h}: {now:?}"
+                );
+            }
             if h > 200 {
                 assert!(
                     now.stored_values < 1_300
@@ -1273,9 +1546,18 @@ mod tests {
     /// state mid-scan. Every read must match the state's model.
     #[test]
     fn readers_on_other_threads_see_their_state_while_the_line_settles() {
+        readers_while_the_line_settles(false);
+    }
+
+    #[test]
+    fn readers_on_other_threads_see_their_state_while_the_line_settles_on_disk() {
+        readers_while_the_line_settles(true);
+    }
+
+    fn readers_while_the_line_settles(on_disk: bool) {
         use std::sync::mpsc;
         let key = |k: u64| k.to_be_bytes().to_vec();
-        let mut tip = MemoryStore::new();
+        let mut tip = empty(on_disk);
         let mut model = Model::new();
         for k in 0..800u64 {
             tip.put(&key(k), key(0));

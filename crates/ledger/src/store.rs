@@ -9,7 +9,7 @@
 
 use ahash::AHashMap;
 
-pub use crate::memory::{MemoryStore, Scan};
+pub use crate::memory::{MemoryStore, OnDisk, Scan};
 
 /// A synchronous key-value store. Absent keys read as `None`. Implementations must be
 /// deterministic: the same sequence of calls always leaves the same contents.

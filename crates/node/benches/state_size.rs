@@ -19,6 +19,8 @@
 //! here two blocks after it executed), and the time to read the ledger back; then the state sync: the store operations fetched, the time to
 //! sync them, and records per second until the synced ledger is read back. `EQUA_B6_SIZES=10000,1000000` picks other sizes; `EQUA_B6_BLOCKS`
 //! and `EQUA_B6_TXS` the load, `EQUA_B6_SYNC_BATCH` the operations per state-sync request.
+//! `EQUA_B6_STATE_CACHE_MIB=N` keeps the ledger state on disk behind a page cache of N MiB, as a
+//! node configured with `state_cache_mib` does, instead of whole in memory.
 //!
 //! Run: `cargo bench -p node --bench state_size`.
 
@@ -42,8 +44,12 @@ fn main() {
     let sizes = env_list("EQUA_B6_SIZES", &[10_000, 1_000_000, 5_000_000]);
     let blocks = env_list("EQUA_B6_BLOCKS", &[30])[0];
     let per_block = env_list("EQUA_B6_TXS", &[2_000])[0];
+    let state = match env_list("EQUA_B6_STATE_CACHE_MIB", &[0])[0] {
+        0 => "state in memory".to_string(),
+        mib => format!("state on disk behind a {mib} MiB cache"),
+    };
     println!(
-        "B6 block execution by state size: {blocks} blocks of {per_block} transfers, {} cores",
+        "B6 block execution by state size: {blocks} blocks of {per_block} transfers, {state}, {} cores",
         std::thread::available_parallelism().map_or(0, |n| n.get())
     );
     println!(
@@ -77,7 +83,20 @@ fn run(records: u64, blocks: u64, per_block: u64) {
 async fn run_on(context: tokio::Context, records: u64, blocks: u64, per_block: u64) {
     let started = Instant::now();
     let chain = TestChain::new(SENDERS, SENDER_BALANCE);
-    let mut store = chain.store.clone();
+    let mut store = match env_list("EQUA_B6_STATE_CACHE_MIB", &[0])[0] {
+        0 => chain.store.clone(),
+        mib => {
+            let config = ledger::OnDisk {
+                dir: std::env::temp_dir().join(format!("equa-b6-state-{}", std::process::id())),
+                cache_bytes: usize::try_from(mib << 20).expect("a cache that fits"),
+            };
+            let mut store = ledger::MemoryStore::on_disk(&config).expect("a state file");
+            for (key, value) in chain.store.scan_prefix(&[]) {
+                store.put(&key, value);
+            }
+            store
+        }
+    };
     // Recipients: accounts spread over the key space, each holding one unit. The rest of the
     // records are balances under keys that are not accounts anyone holds (making millions of
     // ed25519 keys would take longer than the runs), each also holding one unit. Both are taken
@@ -95,6 +114,10 @@ async fn run_on(context: tokio::Context, records: u64, blocks: u64, per_block: u
         key.extend_from_slice(&types::hash(b"EQUA_B6_FILLER", &[&index.to_be_bytes()]).0);
         key.extend_from_slice(&AssetId::NATIVE.0.to_be_bytes());
         store.put(&key, commonware_codec::Encode::encode(&1u128).to_vec());
+        // On disk, the state moves to its file in parts, not held whole in memory first.
+        if index % 65_536 == 65_535 {
+            store.settle();
+        }
     }
     let built = started.elapsed();
 
@@ -189,7 +212,7 @@ async fn run_on(context: tokio::Context, records: u64, blocks: u64, per_block: u
         unsettled.push_back(parent.clone());
     }
     let read = Instant::now();
-    let (restored, _) = recovery::read_ledger(&db)
+    let (restored, _) = recovery::read_ledger_into(&db, parent.empty_like())
         .await
         .expect("the ledger reads back");
     let read = read.elapsed();
@@ -224,7 +247,7 @@ async fn run_on(context: tokio::Context, records: u64, blocks: u64, per_block: u
     .expect("the store syncs");
     let synced_in = sync_started.elapsed();
     let read_synced = Instant::now();
-    let (from_sync, _) = recovery::read_ledger(&synced)
+    let (from_sync, _) = recovery::read_ledger_into(&synced, parent.empty_like())
         .await
         .expect("the synced ledger reads back");
     let read_synced = read_synced.elapsed();

@@ -61,6 +61,7 @@ fn main() {
             state_sync: false,
             checkpoint: None,
             retained_blocks: node::run::DEFAULT_RETAINED_BLOCKS,
+            state_on_disk: None,
             web: None,
             metrics: None,
             private_key: key,

@@ -338,6 +338,11 @@ impl App {
         self
     }
 
+    /// An empty ledger state, held where the genesis state is (in memory or on disk).
+    pub fn empty_state(&self) -> MemoryStore {
+        self.genesis_state.empty_like()
+    }
+
     /// Takes the ledger state read back from the authenticated store as glue attached it after
     /// a restart ([`state::restore`]): the state after the block whose state root is
     /// `state_root`, the store's latest commit. The first block built or verified on that block

@@ -32,8 +32,10 @@
 //! glue attaches the recovered store, and re-executes nothing it had committed: only the blocks
 //! glue itself replays above the store's last commit. After a state sync from peers it reads
 //! the ledger out of the synced store the same way ([`recovery`]), so marshal need keep only
-//! the last `retained_blocks` blocks. What this does not give yet: memory still holds every
-//! record once (the store is not yet the ledger's only copy).
+//! the last `retained_blocks` blocks. By default memory holds every record once; a node
+//! configured with `state_cache_mib` keeps the base on disk instead ([`ledger::OnDisk`]: a
+//! working copy in files under `data/state`, made afresh at every start from the store), and
+//! memory then holds the unfinalized blocks' writes and the file's page cache.
 //!
 //! # Block time and randomness
 //!

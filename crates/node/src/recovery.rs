@@ -39,6 +39,14 @@ const READ_BATCH: NonZeroU64 = NZU64!(4096);
 /// updates that are still active (a later write or delete of the same key clears an update's
 /// bit). The records are then reassembled from their chunks ([`state::restore`]).
 pub async fn read_ledger<E: Context>(db: &Qmdb<E>) -> Result<(MemoryStore, usize), String> {
+    read_ledger_into(db, MemoryStore::new()).await
+}
+
+/// [`read_ledger`] into `store`, an empty state (in memory or on disk).
+pub async fn read_ledger_into<E: Context>(
+    db: &Qmdb<E>,
+    store: MemoryStore,
+) -> Result<(MemoryStore, usize), String> {
     let bounds = db.bounds();
     let bitmap = db.bitmap();
     let mut at = bounds.start.as_u64().max(bitmap.pruned_bits());
@@ -63,7 +71,7 @@ pub async fn read_ledger<E: Context>(db: &Qmdb<E>) -> Result<(MemoryStore, usize
         at = at.saturating_add(READ_BATCH.get()).min(end);
     }
     let chunks = entries.len();
-    let store = state::restore(entries).map_err(|error| error.to_string())?;
+    let store = state::restore_into(entries, store).map_err(|error| error.to_string())?;
     Ok((store, chunks))
 }
 
@@ -220,11 +228,14 @@ async fn read_back<E: Context>(
 ) -> Result<(), String> {
     let guard = store.read().await;
     let started = std::time::Instant::now();
-    let (records, chunks) = read_ledger(&guard).await.and_then(|(ledger, chunks)| {
-        let records = ledger.len();
-        app.restored(guard.root(), ledger)?;
-        Ok((records, chunks))
-    })?;
+    let (records, chunks) =
+        read_ledger_into(&guard, app.empty_state())
+            .await
+            .and_then(|(ledger, chunks)| {
+                let records = ledger.len();
+                app.restored(guard.root(), ledger)?;
+                Ok((records, chunks))
+            })?;
     tracing::info!(
         cause,
         records,

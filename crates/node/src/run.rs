@@ -198,6 +198,10 @@ struct RawConfig {
     /// Finalized blocks kept for peers that are behind; older ones are pruned.
     #[serde(default)]
     retained_blocks: Option<u64>,
+    /// Keep the ledger state on disk behind a page cache of this many MiB, instead of whole in
+    /// memory.
+    #[serde(default)]
+    state_cache_mib: Option<u64>,
 }
 
 #[derive(Deserialize)]
@@ -323,6 +327,9 @@ pub struct RunConfig {
     /// Finalized blocks kept for peers that are behind ([`DEFAULT_RETAINED_BLOCKS`], or two
     /// epochs if more, unless configured; at least two epochs).
     pub retained_blocks: usize,
+    /// Where the ledger state is kept: `None` whole in memory; otherwise in files under the
+    /// data directory behind a page cache of the configured size (see [`ledger::OnDisk`]).
+    pub state_on_disk: Option<ledger::OnDisk>,
 }
 
 impl RunConfig {
@@ -472,16 +479,33 @@ impl RunConfig {
                 epoch_blocks.saturating_mul(2)
             )));
         }
+        let data_dir = base.join(raw.data_dir);
+        let state_on_disk = match raw.state_cache_mib {
+            None => None,
+            Some(mib) if !(MIN_STATE_CACHE_MIB..=MAX_STATE_CACHE_MIB).contains(&mib) => {
+                return Err(RunError::Config(format!(
+                    "state_cache_mib is {mib}; it must be from {MIN_STATE_CACHE_MIB} to \
+                     {MAX_STATE_CACHE_MIB} (leave it out to keep the state in memory)"
+                )));
+            }
+            Some(mib) => Some(ledger::OnDisk {
+                dir: data_dir.join(STATE_DIR),
+                cache_bytes: usize::try_from(mib << 20).map_err(|_| {
+                    RunError::Config(format!("state_cache_mib is {mib}; it is too large"))
+                })?,
+            }),
+        };
         Ok(Self {
             bootstrap,
             web,
             metrics: raw.metrics,
+            state_on_disk,
             tuning,
             state_sync: raw.state_sync,
             checkpoint,
             retained_blocks,
             genesis,
-            data_dir: base.join(raw.data_dir),
+            data_dir,
             listen: raw.listen,
             rpc: raw.rpc,
             private_key,
@@ -589,6 +613,40 @@ pub const MIN_RETAINED_BLOCKS: usize = 20;
 
 /// The largest `page_cache_mib`: 8 GiB, allocated at start.
 const MAX_PAGE_CACHE_MIB: u64 = 8_192;
+
+/// The smallest `state_cache_mib`: below a few MiB every read of a large state goes to the file.
+const MIN_STATE_CACHE_MIB: u64 = 8;
+
+/// The largest `state_cache_mib`.
+const MAX_STATE_CACHE_MIB: u64 = 65_536;
+
+/// Where a node keeps its state's files under its data directory (see [`ledger::OnDisk`]).
+pub const STATE_DIR: &str = "state";
+
+/// An empty ledger state, whole in memory or on disk as configured. On disk, the files an
+/// earlier run left (a process killed before its bases removed them) are removed first: they
+/// are working copies, never read again.
+fn state_store(on_disk: Option<&ledger::OnDisk>) -> Result<MemoryStore, RunError> {
+    let Some(on_disk) = on_disk else {
+        return Ok(MemoryStore::new());
+    };
+    let io = |error: std::io::Error| RunError::Io {
+        path: on_disk.dir.display().to_string(),
+        message: error.to_string(),
+    };
+    if on_disk.dir.exists() {
+        for entry in std::fs::read_dir(&on_disk.dir).map_err(io)? {
+            let path = entry.map_err(io)?.path();
+            if path
+                .extension()
+                .is_some_and(|extension| extension == "redb")
+            {
+                std::fs::remove_file(&path).map_err(io)?;
+            }
+        }
+    }
+    MemoryStore::on_disk(on_disk).map_err(io)
+}
 
 /// The smallest `p2p_message_burst`: the burst also sizes each channel's inbound queue and what
 /// this node may send at once, so much less would drop honest votes and sync requests.
@@ -706,7 +764,9 @@ pub fn run_with(config: RunConfig, started: impl FnOnce(Started) + Send + 'stati
             bootstrap = config.bootstrap.len(),
             "starting"
         );
-        let mut genesis_state = MemoryStore::new();
+        // A node that cannot make its state's file cannot start.
+        let mut genesis_state = state_store(config.state_on_disk.as_ref())
+            .unwrap_or_else(|error| panic!("the ledger state cannot be kept on disk: {error}"));
         config.genesis.initialize(&mut genesis_state);
         // Registered at genesis: peers admit this node from the start.
         let registered = crate::epochs::registered_keys(&genesis_state);

@@ -121,6 +121,18 @@ pub enum RestoreError {
 pub fn restore(
     entries: impl IntoIterator<Item = (Digest, Chunk)>,
 ) -> Result<MemoryStore, RestoreError> {
+    restore_into(entries, MemoryStore::new())
+}
+
+/// Records written between two settles of a state being restored: on disk, they then move to
+/// its file in parts rather than all at once.
+const RESTORE_PART: usize = 1 << 16;
+
+/// [`restore`] into `store`, an empty state (in memory or on disk).
+pub fn restore_into(
+    entries: impl IntoIterator<Item = (Digest, Chunk)>,
+    mut store: MemoryStore,
+) -> Result<MemoryStore, RestoreError> {
     let mut heads = HashMap::new();
     let mut tails = HashMap::new();
     for (key, chunk) in entries {
@@ -133,9 +145,8 @@ pub fn restore(
             return Err(RestoreError::DuplicateEntry(key));
         }
     }
-    let mut store = MemoryStore::new();
     let mut used = 0usize;
-    for (stored_at, head) in heads {
+    for (written, (stored_at, head)) in heads.into_iter().enumerate() {
         let key_len = usize::from(u16::from_be_bytes([head[1], head[2]]));
         let value_len = u32::from_be_bytes([head[3], head[4], head[5], head[6]]) as usize;
         let count = chunk_count(key_len, value_len);
@@ -164,6 +175,9 @@ pub fn restore(
             return Err(RestoreError::Padding(stored_at));
         }
         store.put(key, value.to_vec());
+        if written % RESTORE_PART == RESTORE_PART - 1 {
+            store.settle();
+        }
     }
     if used != tails.len() {
         return Err(RestoreError::StrayChunks(tails.len().saturating_sub(used)));

@@ -1,0 +1,171 @@
+//! The part of a base that every live state reads alike, kept in a file instead of memory.
+//!
+//! A base on disk ([`super::MemoryStore::on_disk`]) keeps in memory only the values written at
+//! versions some live state may not read yet; once every live state reads a version, what it
+//! wrote moves into this file (one redb B-tree ordered by key) and leaves memory. Memory then
+//! holds the blocks in flight and redb's page cache, whose size the caller sets, whatever the
+//! state's size; the file holds the records once.
+//!
+//! The file is a working copy, not the ledger's record (the authenticated store is): it is made
+//! empty when the base is made, commits are not made durable one by one, and it is removed when
+//! the base is dropped. So nothing here needs to survive a crash; a commit is made durable now
+//! and then only so that redb reuses the pages earlier commits freed (a non-durable commit
+//! frees none) and the file does not grow without end.
+//!
+//! A read or write of the file that fails (a full or failing disk) panics: the ledger's reads
+//! cannot return an error, and a node that can no longer read its state must stop, not go on
+//! with a wrong one. No transaction can cause it.
+
+use crate::blob::{Blob, Value};
+use redb::{Database, Durability, ReadOnlyTable, ReadableDatabase, ReadableTable, TableDefinition};
+use std::{
+    ops::Bound,
+    path::{Path, PathBuf},
+    sync::atomic::{AtomicU64, Ordering},
+};
+
+const RECORDS: TableDefinition<&[u8], &[u8]> = TableDefinition::new("records");
+
+/// Commits between two durable ones (see the module documentation).
+const DURABLE_EVERY: u32 = 64;
+
+/// Where bases on disk keep their files, and how much memory each file's cache may use.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct OnDisk {
+    /// A directory this process may write; each base makes its own file in it.
+    pub dir: PathBuf,
+    /// The page cache of each base's file, in bytes.
+    pub cache_bytes: usize,
+}
+
+/// Tells the files of one process's bases apart.
+static NEXT_FILE: AtomicU64 = AtomicU64::new(0);
+
+/// Removes a file when dropped (after the database that uses it, which is declared first).
+struct Removed(PathBuf);
+
+impl Drop for Removed {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.0);
+    }
+}
+
+pub(super) struct Cold {
+    /// The table as the latest commit left it.
+    table: ReadOnlyTable<&'static [u8], &'static [u8]>,
+    db: Database,
+    /// The base version whose values the file holds.
+    pub(super) version: u64,
+    since_durable: u32,
+    pub(super) config: OnDisk,
+    _file: Removed,
+}
+
+impl Cold {
+    /// A new, empty file in `config.dir`.
+    pub(super) fn create(config: &OnDisk) -> std::io::Result<Self> {
+        std::fs::create_dir_all(&config.dir)?;
+        let path = file_path(&config.dir);
+        let _ = std::fs::remove_file(&path);
+        let file = Removed(path);
+        let db = Database::builder()
+            .set_cache_size(config.cache_bytes)
+            .create(&file.0)
+            .map_err(std::io::Error::other)?;
+        let write = db.begin_write().map_err(std::io::Error::other)?;
+        write.open_table(RECORDS).map_err(std::io::Error::other)?;
+        write.commit().map_err(std::io::Error::other)?;
+        let table = open(&db);
+        Ok(Self {
+            table,
+            db,
+            version: 0,
+            since_durable: 0,
+            config: config.clone(),
+            _file: file,
+        })
+    }
+
+    pub(super) fn get(&self, key: &[u8]) -> Option<Value> {
+        self.table
+            .get(key)
+            .expect("the state file is readable")
+            .map(|value| Value::from(value.value()))
+    }
+
+    /// Up to `limit` entries in the range, in key order from its start (or from its end,
+    /// when `back`).
+    pub(super) fn range(
+        &self,
+        bounds: (Bound<&[u8]>, Bound<&[u8]>),
+        back: bool,
+        limit: usize,
+    ) -> Vec<(Blob, Value)> {
+        let range = self
+            .table
+            .range(bounds)
+            .expect("the state file is readable");
+        type Guard<'a> = redb::AccessGuard<'a, &'static [u8]>;
+        let entry = |entry: Result<(Guard<'_>, Guard<'_>), redb::StorageError>| {
+            let (key, value) = entry.expect("the state file is readable");
+            (Blob::from(key.value()), Value::from(value.value()))
+        };
+        if back {
+            range.rev().take(limit).map(entry).collect()
+        } else {
+            range.take(limit).map(entry).collect()
+        }
+    }
+
+    /// Writes (`None`: deletes) the entries, as the values of base version `version`.
+    pub(super) fn apply<'a>(
+        &mut self,
+        entries: impl IntoIterator<Item = (&'a Blob, Option<&'a Value>)>,
+        version: u64,
+    ) {
+        let mut write = self.db.begin_write().expect("the state file is writable");
+        self.since_durable = self.since_durable.saturating_add(1);
+        let durable = self.since_durable >= DURABLE_EVERY;
+        if durable {
+            self.since_durable = 0;
+        } else {
+            write
+                .set_durability(Durability::None)
+                .expect("a file no other process shares takes non-durable commits");
+        }
+        {
+            let mut table = write
+                .open_table(RECORDS)
+                .expect("the state file is writable");
+            for (key, value) in entries {
+                match value {
+                    Some(value) => {
+                        table
+                            .insert(key.as_slice(), value.as_slice())
+                            .expect("the state file is writable");
+                    }
+                    None => {
+                        table
+                            .remove(key.as_slice())
+                            .expect("the state file is writable");
+                    }
+                }
+            }
+        }
+        write.commit().expect("the state file is writable");
+        self.table = open(&self.db);
+        self.version = version;
+    }
+}
+
+fn open(db: &Database) -> ReadOnlyTable<&'static [u8], &'static [u8]> {
+    db.begin_read()
+        .expect("the state file is readable")
+        .open_table(RECORDS)
+        .expect("the state file holds its table")
+}
+
+fn file_path(dir: &Path) -> PathBuf {
+    let n = NEXT_FILE.fetch_add(1, Ordering::Relaxed);
+    dir.join(format!("state-{}-{n}.redb", std::process::id()))
+}
