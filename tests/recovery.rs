@@ -51,12 +51,17 @@ impl Validators {
             .status()
             .unwrap();
         assert!(status.success());
-        // The victim keeps its ledger state on disk behind a small cache; the others keep it in
-        // memory. They must agree on every block's state all the same.
+        // The victim keeps its ledger state on disk behind a small cache, every finalized
+        // block's values moving to the file as soon as no state reads older ones; the others
+        // keep it in memory. They must agree on every block's state all the same.
         let victim = dir.join(format!("validator-{VICTIM}/node.toml"));
         let config = std::fs::read_to_string(&victim).unwrap();
         // Before the file's first table, so that it is a top-level key.
-        std::fs::write(&victim, format!("state_cache_mib = 8\n{config}")).unwrap();
+        std::fs::write(
+            &victim,
+            format!("state_cache_mib = 8\nstate_write_batch = 1\n{config}"),
+        )
+        .unwrap();
         let mut validators = Self {
             dir: dir.to_path_buf(),
             children: Vec::new(),

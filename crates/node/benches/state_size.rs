@@ -14,10 +14,13 @@
 //! a new node does before it can answer queries.
 //!
 //! Prints, per size: the time to build the state and load it into the store, resident memory
-//! once it is built, block execution p50/p99/max, the store's p50/p99 per block, the p50 of
-//! settling a block's state into the shared base (what the node does when it is finalized,
-//! here two blocks after it executed), and the time to read the ledger back; then the state sync: the store operations fetched, the time to
-//! sync them, and records per second until the synced ledger is read back. `EQUA_B6_SIZES=10000,1000000` picks other sizes; `EQUA_B6_BLOCKS`
+//! once it is built and loaded and again after the last block, block execution p50/p99/max, the
+//! store's p50/p99 per block, the p50 of settling a block's state into the shared base (what
+//! the node does when it is finalized, here two blocks after it executed) and its maximum (on
+//! disk, the settles that write a batch to the file), and the time to read the ledger back;
+//! then the state sync: the store operations fetched, the time to sync them, and records per
+//! second until the synced ledger is read back. `EQUA_B6_SIZES=10000,1000000` picks other
+//! sizes; `EQUA_B6_BLOCKS`
 //! and `EQUA_B6_TXS` the load, `EQUA_B6_SYNC_BATCH` the operations per state-sync request.
 //! `EQUA_B6_STATE_CACHE_MIB=N` keeps the ledger state on disk behind a page cache of N MiB, as a
 //! node configured with `state_cache_mib` does, instead of whole in memory.
@@ -53,17 +56,19 @@ fn main() {
         std::thread::available_parallelism().map_or(0, |n| n.get())
     );
     println!(
-        "{:>12} {:>8} {:>8} {:>8} {:>8} {:>8} {:>8} {:>11} {:>11} {:>11} {:>11}",
+        "{:>12} {:>8} {:>8} {:>8} {:>8} {:>8} {:>8} {:>8} {:>11} {:>11} {:>11} {:>11} {:>11}",
         "records",
         "build s",
         "load s",
         "RSS MiB",
+        "RSS end",
         "p50 ms",
         "p99 ms",
         "max ms",
         "store p50",
         "store p99",
         "settle p50",
+        "settle max",
         "read-back s"
     );
     println!("  state sync: operations, sync s, read-back s, records/s until the ledger is served");
@@ -89,6 +94,7 @@ async fn run_on(context: tokio::Context, records: u64, blocks: u64, per_block: u
             let config = ledger::OnDisk {
                 dir: std::env::temp_dir().join(format!("equa-b6-state-{}", std::process::id())),
                 cache_bytes: usize::try_from(mib << 20).expect("a cache that fits"),
+                write_batch: ledger::OnDisk::WRITE_BATCH,
             };
             let mut store = ledger::MemoryStore::on_disk(&config).expect("a state file");
             for (key, value) in chain.store.scan_prefix(&[]) {
@@ -192,9 +198,18 @@ async fn run_on(context: tokio::Context, records: u64, blocks: u64, per_block: u
         // batch's own memory).
         if height == 1 {
             let load = Instant::now();
-            let entries = node::state::entries(&execution.executed.store);
-            for part in entries.chunks(100_000) {
-                db = recovery::commit_writes(db, part.iter().map(|(k, c)| (*k, Some(*c))))
+            drop(execution.writes);
+            let mut records = execution.executed.store.scan_prefix(&[]);
+            loop {
+                let part: Vec<_> = records
+                    .by_ref()
+                    .take(100_000)
+                    .flat_map(|(key, value)| node::state::record_chunks(&key, &value))
+                    .collect();
+                if part.is_empty() {
+                    break;
+                }
+                db = recovery::commit_writes(db, part.into_iter().map(|(k, c)| (k, Some(c))))
                     .await
                     .expect("the store takes the state");
             }
@@ -211,6 +226,7 @@ async fn run_on(context: tokio::Context, records: u64, blocks: u64, per_block: u
         parent = execution.executed.store;
         unsettled.push_back(parent.clone());
     }
+    let rss_end = resident_mib();
     let read = Instant::now();
     let (restored, _) = recovery::read_ledger_into(&db, parent.empty_like())
         .await
@@ -260,17 +276,19 @@ async fn run_on(context: tokio::Context, records: u64, blocks: u64, per_block: u
     store_times.sort_by(f64::total_cmp);
     settle_times.sort_by(f64::total_cmp);
     println!(
-        "{:>12} {:>8.1} {:>8.1} {:>8} {:>8.2} {:>8.2} {:>8.2} {:>11.2} {:>11.2} {:>11.2} {:>11.1}",
+        "{:>12} {:>8.1} {:>8.1} {:>8} {:>8} {:>8.2} {:>8.2} {:>8.2} {:>11.2} {:>11.2} {:>11.2} {:>11.2} {:>11.1}",
         parent.len(),
         built.as_secs_f64(),
         loaded.as_secs_f64(),
         rss,
+        rss_end,
         percentile(&times, 50),
         percentile(&times, 99),
         times.last().copied().unwrap_or(0.0),
         percentile(&store_times, 50),
         percentile(&store_times, 99),
         percentile(&settle_times, 50),
+        settle_times.last().copied().unwrap_or(0.0),
         read.as_secs_f64(),
     );
     println!(

@@ -51,7 +51,8 @@ pub async fn read_ledger_into<E: Context>(
     let bitmap = db.bitmap();
     let mut at = bounds.start.as_u64().max(bitmap.pruned_bits());
     let end = bounds.end.as_u64();
-    let mut entries = Vec::new();
+    let mut restorer = state::Restorer::new(store);
+    let mut chunks = 0usize;
     while at < end {
         let (_, operations, _) = db
             .range_proof(Location::<mmr::Family>::new(at), READ_BATCH)
@@ -65,13 +66,15 @@ pub async fn read_ledger_into<E: Context>(
             if let Operation::Update(Update(key, value)) = operation
                 && bitmap.get_bit(location)
             {
-                entries.push((key, value));
+                restorer
+                    .add(key, value)
+                    .map_err(|error| error.to_string())?;
+                chunks = chunks.saturating_add(1);
             }
         }
         at = at.saturating_add(READ_BATCH.get()).min(end);
     }
-    let chunks = entries.len();
-    let store = state::restore_into(entries, store).map_err(|error| error.to_string())?;
+    let store = restorer.finish().map_err(|error| error.to_string())?;
     Ok((store, chunks))
 }
 

@@ -202,6 +202,9 @@ struct RawConfig {
     /// memory.
     #[serde(default)]
     state_cache_mib: Option<u64>,
+    /// With the state on disk: values that wait in memory to move to the file together.
+    #[serde(default)]
+    state_write_batch: Option<u64>,
 }
 
 #[derive(Deserialize)]
@@ -480,6 +483,22 @@ impl RunConfig {
             )));
         }
         let data_dir = base.join(raw.data_dir);
+        let write_batch = match (raw.state_write_batch, raw.state_cache_mib) {
+            (None, _) => ledger::OnDisk::WRITE_BATCH,
+            (Some(_), None) => {
+                return Err(RunError::Config(
+                    "state_write_batch is set but state_cache_mib is not: the batch is of \
+                     values moving to the state's file, and the state is kept in memory"
+                        .to_string(),
+                ));
+            }
+            (Some(batch), _) if !(1..=MAX_STATE_WRITE_BATCH).contains(&batch) => {
+                return Err(RunError::Config(format!(
+                    "state_write_batch is {batch}; it must be from 1 to {MAX_STATE_WRITE_BATCH}"
+                )));
+            }
+            (Some(batch), Some(_)) => usize::try_from(batch).unwrap_or(usize::MAX),
+        };
         let state_on_disk = match raw.state_cache_mib {
             None => None,
             Some(mib) if !(MIN_STATE_CACHE_MIB..=MAX_STATE_CACHE_MIB).contains(&mib) => {
@@ -493,6 +512,7 @@ impl RunConfig {
                 cache_bytes: usize::try_from(mib << 20).map_err(|_| {
                     RunError::Config(format!("state_cache_mib is {mib}; it is too large"))
                 })?,
+                write_batch,
             }),
         };
         Ok(Self {
@@ -619,6 +639,9 @@ const MIN_STATE_CACHE_MIB: u64 = 8;
 
 /// The largest `state_cache_mib`.
 const MAX_STATE_CACHE_MIB: u64 = 65_536;
+
+/// The largest `state_write_batch`: about 100 MiB of balances waiting in memory.
+const MAX_STATE_WRITE_BATCH: u64 = 1 << 20;
 
 /// Where a node keeps its state's files under its data directory (see [`ledger::OnDisk`]).
 pub const STATE_DIR: &str = "state";

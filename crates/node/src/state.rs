@@ -131,58 +131,127 @@ const RESTORE_PART: usize = 1 << 16;
 /// [`restore`] into `store`, an empty state (in memory or on disk).
 pub fn restore_into(
     entries: impl IntoIterator<Item = (Digest, Chunk)>,
-    mut store: MemoryStore,
+    store: MemoryStore,
 ) -> Result<MemoryStore, RestoreError> {
-    let mut heads = HashMap::new();
-    let mut tails = HashMap::new();
+    let mut restorer = Restorer::new(store);
     for (key, chunk) in entries {
+        restorer.add(key, chunk)?;
+    }
+    restorer.finish()
+}
+
+/// Rebuilds the ledger state from the authenticated store's entries given one at a time, in any
+/// order ([`restore`]). A record of one chunk (every account record) goes into the state as soon
+/// as it is given; only longer records wait for their other chunks, so a state on disk is
+/// restored without holding every record in memory first.
+#[derive(Debug)]
+pub struct Restorer {
+    store: MemoryStore,
+    /// Heads of records of more than one chunk.
+    heads: HashMap<Digest, Chunk>,
+    tails: HashMap<Digest, Chunk>,
+    written: usize,
+}
+
+impl Restorer {
+    /// A restore into `store`, an empty state.
+    pub fn new(store: MemoryStore) -> Self {
+        Self {
+            store,
+            heads: HashMap::new(),
+            tails: HashMap::new(),
+            written: 0,
+        }
+    }
+
+    /// Takes the entry `chunk` stored under `key`.
+    pub fn add(&mut self, key: Digest, chunk: Chunk) -> Result<(), RestoreError> {
         let previous = match chunk[0] {
-            HEAD => heads.insert(key, chunk),
-            TAIL => tails.insert(key, chunk),
+            HEAD => {
+                let (key_len, value_len, count) = head_lengths(&chunk);
+                if count == 1 {
+                    // One chunk holds the key and the value (`chunk_count`).
+                    let (record, rest) = chunk[HEAD_BYTES..].split_at(key_len);
+                    let (value, padding) = rest.split_at(value_len);
+                    return self.put(key, record, value, padding);
+                }
+                self.heads.insert(key, chunk)
+            }
+            TAIL => self.tails.insert(key, chunk),
             _ => return Err(RestoreError::UnknownChunk(key)),
         };
         if previous.is_some() {
             return Err(RestoreError::DuplicateEntry(key));
         }
+        Ok(())
     }
-    let mut used = 0usize;
-    for (written, (stored_at, head)) in heads.into_iter().enumerate() {
-        let key_len = usize::from(u16::from_be_bytes([head[1], head[2]]));
-        let value_len = u32::from_be_bytes([head[3], head[4], head[5], head[6]]) as usize;
-        let count = chunk_count(key_len, value_len);
-        // A damaged length cannot make this allocate more than the tails there are: the walk
-        // below stops at the first missing one.
-        let chunks = (count as usize).min(tails.len() + 1);
-        let mut bytes = Vec::with_capacity(chunks * CHUNK_BYTES);
-        bytes.extend_from_slice(&head[HEAD_BYTES..]);
-        for index in 1..count {
-            let tail =
-                tails
-                    .get(&tail_key(&stored_at, index))
-                    .ok_or(RestoreError::MissingChunk {
-                        head: stored_at,
-                        index,
-                    })?;
-            bytes.extend_from_slice(&tail[TAIL_BYTES..]);
-            used += 1;
-        }
-        let (key, rest) = bytes.split_at(key_len);
-        let (value, padding) = rest.split_at(value_len);
+
+    /// Checks the record `key = value` read from the head stored at `stored_at` (with
+    /// `padding` after its end) and writes it.
+    fn put(
+        &mut self,
+        stored_at: Digest,
+        key: &[u8],
+        value: &[u8],
+        padding: &[u8],
+    ) -> Result<(), RestoreError> {
         if record_key(key) != stored_at {
             return Err(RestoreError::MisplacedHead(stored_at));
         }
         if padding.iter().any(|byte| *byte != 0) {
             return Err(RestoreError::Padding(stored_at));
         }
-        store.put(key, value.to_vec());
-        if written % RESTORE_PART == RESTORE_PART - 1 {
-            store.settle();
+        // The head's key names the record, so a record given twice is its head given twice.
+        if self.store.contains(key) {
+            return Err(RestoreError::DuplicateEntry(stored_at));
         }
+        self.store.put(key, value.to_vec());
+        self.written = self.written.saturating_add(1);
+        if self.written.is_multiple_of(RESTORE_PART) {
+            self.store.settle();
+        }
+        Ok(())
     }
-    if used != tails.len() {
-        return Err(RestoreError::StrayChunks(tails.len().saturating_sub(used)));
+
+    /// The state, once every entry was given.
+    pub fn finish(mut self) -> Result<MemoryStore, RestoreError> {
+        let mut used = 0usize;
+        let heads = std::mem::take(&mut self.heads);
+        for (stored_at, head) in heads {
+            let (key_len, value_len, count) = head_lengths(&head);
+            // A damaged length cannot make this allocate more than the tails there are: the
+            // walk below stops at the first missing one.
+            let chunks = (count as usize).min(self.tails.len() + 1);
+            let mut bytes = Vec::with_capacity(chunks * CHUNK_BYTES);
+            bytes.extend_from_slice(&head[HEAD_BYTES..]);
+            for index in 1..count {
+                let tail = self.tails.get(&tail_key(&stored_at, index)).ok_or(
+                    RestoreError::MissingChunk {
+                        head: stored_at,
+                        index,
+                    },
+                )?;
+                bytes.extend_from_slice(&tail[TAIL_BYTES..]);
+                used += 1;
+            }
+            let (key, rest) = bytes.split_at(key_len);
+            let (value, padding) = rest.split_at(value_len);
+            self.put(stored_at, key, value, padding)?;
+        }
+        if used != self.tails.len() {
+            return Err(RestoreError::StrayChunks(
+                self.tails.len().saturating_sub(used),
+            ));
+        }
+        Ok(self.store)
     }
-    Ok(store)
+}
+
+/// The key's and the value's lengths a head records, and how many chunks they take.
+fn head_lengths(head: &Chunk) -> (usize, usize, u32) {
+    let key_len = usize::from(u16::from_be_bytes([head[1], head[2]]));
+    let value_len = u32::from_be_bytes([head[3], head[4], head[5], head[6]]) as usize;
+    (key_len, value_len, chunk_count(key_len, value_len))
 }
 
 /// The ledger's randomness for `block`: a hash of the seed it carries, the threshold signature

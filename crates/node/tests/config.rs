@@ -139,6 +139,18 @@ fn out_of_range_values_are_refused_by_name() {
         // So small a burst would drop the node's own votes and sync requests.
         ("p2p_message_burst = 63", "p2p_message_burst"),
         ("p2p_message_burst = 10001", "p2p_message_burst"),
+        ("state_cache_mib = 7", "state_cache_mib"),
+        ("state_cache_mib = 65537", "state_cache_mib"),
+        (
+            "state_cache_mib = 64\nstate_write_batch = 0",
+            "state_write_batch",
+        ),
+        (
+            "state_cache_mib = 64\nstate_write_batch = 1048577",
+            "state_write_batch",
+        ),
+        // A batch of values for a file the state does not have.
+        ("state_write_batch = 100", "state_write_batch"),
     ] {
         let files = Files::new(key, extra);
         match files.load() {
@@ -158,6 +170,33 @@ fn out_of_range_values_are_refused_by_name() {
     assert_eq!(config.tuning.idle_block_interval, Duration::from_secs(1));
     assert_eq!(config.tuning.channel_burst.get(), 10_000);
     assert_eq!(config.tuning.page_cache_pages.get(), 8192 * 256);
+}
+
+#[test]
+fn the_state_is_kept_in_memory_unless_a_cache_for_its_file_is_configured() {
+    let config = Files::new("state-in-memory", "").load().unwrap();
+    assert_eq!(config.state_on_disk, None);
+    let files = Files::new("state-on-disk", "state_cache_mib = 8");
+    let config = files.load().unwrap();
+    assert_eq!(
+        config.state_on_disk,
+        Some(ledger::OnDisk {
+            dir: config.data_dir.join(node::run::STATE_DIR),
+            cache_bytes: 8 << 20,
+            write_batch: ledger::OnDisk::WRITE_BATCH,
+        })
+    );
+    let config = Files::new(
+        "state-batch",
+        "state_cache_mib = 65536\nstate_write_batch = 1",
+    )
+    .load()
+    .unwrap();
+    let on_disk = config.state_on_disk.unwrap();
+    assert_eq!(
+        (on_disk.cache_bytes, on_disk.write_batch),
+        (65_536 << 20, 1)
+    );
 }
 
 /// A node keeps two epochs of blocks: glue restarts an epoch from the block that introduced it,

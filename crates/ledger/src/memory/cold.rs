@@ -29,13 +29,22 @@ const RECORDS: TableDefinition<&[u8], &[u8]> = TableDefinition::new("records");
 /// Commits between two durable ones (see the module documentation).
 const DURABLE_EVERY: u32 = 64;
 
-/// Where bases on disk keep their files, and how much memory each file's cache may use.
+/// Where bases on disk keep their files, and how much memory each file may use.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct OnDisk {
     /// A directory this process may write; each base makes its own file in it.
     pub dir: PathBuf,
     /// The page cache of each base's file, in bytes.
     pub cache_bytes: usize,
+    /// Values every live state reads alike that wait in memory to move to the file together
+    /// (at least 1). A write to the file copies every page it changes, so one commit of many
+    /// values costs far less than many commits of a few: [`OnDisk::WRITE_BATCH`] suits a node.
+    pub write_batch: usize,
+}
+
+impl OnDisk {
+    /// The write batch a node uses: about 6 MiB of balances and nonces.
+    pub const WRITE_BATCH: usize = 1 << 16;
 }
 
 /// Tells the files of one process's bases apart.
