@@ -80,6 +80,10 @@ pub struct DevnetArgs {
     /// state from peers. Used when the directory is created.
     #[arg(long, value_name = "BLOCKS")]
     pub retained_blocks: Option<u64>,
+    /// Keep each node's ledger state on disk behind a page cache of this many MiB (8 to
+    /// 65536) instead of whole in memory. Used when the directory is created.
+    #[arg(long, value_name = "MIB")]
+    pub state_cache_mib: Option<u64>,
     /// How many validators a new devnet has (1 to 100). Used when the directory is created.
     #[arg(long, default_value_t = DEFAULT_VALIDATORS, value_name = "N")]
     pub validators: usize,
@@ -143,6 +147,10 @@ pub struct NodeConfig {
     /// Finalized blocks kept for peers (the node's default when absent).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub retained_blocks: Option<u64>,
+    /// The page cache of the ledger state's file, when the state is kept on disk (in memory
+    /// when absent).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub state_cache_mib: Option<u64>,
     /// Whether a node with no state yet syncs it from peers.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub state_sync: bool,
@@ -291,6 +299,7 @@ pub struct Setup {
     pub metrics: u16,
     pub idle_block_interval_ms: Option<u64>,
     pub retained_blocks: Option<u64>,
+    pub state_cache_mib: Option<u64>,
     pub hosts: Vec<IpAddr>,
     /// Committee seats (the number of validators when `None`).
     pub committee_size: Option<u16>,
@@ -445,6 +454,7 @@ pub fn create(dir: &Path, validators: usize, ports: &Setup) -> Result<Vec<PathBu
         metrics: Some(SocketAddr::from(([127, 0, 0, 1], ports.metrics + count))),
         idle_block_interval_ms: ports.idle_block_interval_ms,
         retained_blocks: ports.retained_blocks,
+        state_cache_mib: ports.state_cache_mib,
         // It joins whenever its owner starts it: from a recent finalized state, not genesis.
         state_sync: true,
         checkpoint: None,
@@ -482,6 +492,7 @@ pub fn create(dir: &Path, validators: usize, ports: &Setup) -> Result<Vec<PathBu
             ))),
             idle_block_interval_ms: ports.idle_block_interval_ms,
             retained_blocks: ports.retained_blocks,
+            state_cache_mib: ports.state_cache_mib,
             state_sync: false,
             checkpoint: None,
         };
@@ -574,6 +585,7 @@ pub fn run(args: DevnetArgs) -> Result<(), String> {
                 metrics: args.metrics_port,
                 idle_block_interval_ms: args.idle_block_interval_ms,
                 retained_blocks: args.retained_blocks,
+                state_cache_mib: args.state_cache_mib,
                 hosts: args.hosts,
                 committee_size: args.committee_size,
             },
@@ -776,6 +788,7 @@ mod tests {
             metrics: FIRST_METRICS_PORT,
             idle_block_interval_ms: None,
             retained_blocks: None,
+            state_cache_mib: None,
             hosts: hosts.iter().map(|host| host.parse().unwrap()).collect(),
             committee_size: None,
         }

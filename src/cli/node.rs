@@ -365,6 +365,7 @@ fn init(
         metrics: None,
         idle_block_interval_ms: None,
         retained_blocks: None,
+        state_cache_mib: None,
         state_sync: true,
         checkpoint: None,
     };

@@ -20,8 +20,9 @@
 //! stays correct, only slower: its layers never go into the base.
 //!
 //! A base can keep what every live state reads alike on disk instead ([`MemoryStore::on_disk`],
-//! see [`cold`]): memory then holds only the values written at versions some live state does
-//! not read yet, and a read that finds nothing there reads the file.
+//! see [`cold`]): memory then holds the values written at versions some live state does not
+//! read yet, those waiting to move to the file together and a bounded number of recently
+//! written ones; a read that finds nothing there reads the file.
 //!
 //! A state that no one settles (tests, tools) settles itself once it stacks [`MAX_LAYERS`]
 //! layers, or when another line holds the base, squashes them into one. The node turns this off
@@ -130,26 +131,6 @@ impl Values {
         }
     }
 
-    /// Drops the values written at `version` or before. Returns the newest of them
-    /// (`Some(None)`: a deletion), or `None` when there were none, and whether any value is left.
-    fn split_off(&mut self, version: u64) -> (Option<Option<Value>>, bool) {
-        match self {
-            Self::One(at, value) if *at <= version => (Some(value.take()), false),
-            Self::One(..) => (None, true),
-            Self::Many(values) => {
-                // Versions are pushed in increasing order.
-                let cut = values.partition_point(|(at, _)| *at <= version);
-                let newest = values.drain(..cut).next_back().map(|(_, value)| value);
-                let left = !values.is_empty();
-                if values.len() == 1 {
-                    let (at, value) = values.pop().expect("one value");
-                    *self = Self::One(at, value);
-                }
-                (newest, left)
-            }
-        }
-    }
-
     fn push(&mut self, version: u64, value: Option<Value>) {
         match self {
             Self::One(..) => {
@@ -200,9 +181,13 @@ struct Inner {
     /// The keys each version wrote, for as long as a reader may ask what changed since (and,
     /// on disk, until their values move to the file).
     log: VecDeque<(u64, Arc<[Blob]>)>,
-    /// On disk: the values every live state reads alike. `values` and `order` then hold only
-    /// the keys written since the file's version.
+    /// On disk: the values every live state reads alike. `values` and `order` then hold the
+    /// keys written since the file's version, and up to `cached_values` keys whose value in
+    /// memory is the file's (`kept`).
     cold: Option<Cold>,
+    /// On disk: keys whose values moved to the file and stayed in memory too, oldest first
+    /// (a key may be listed more than once, and one written since is no longer only the file's).
+    kept: VecDeque<Blob>,
 }
 
 impl Inner {
@@ -265,7 +250,9 @@ impl Inner {
     }
 
     /// Moves the values every live state reads alike (those written at `oldest` or before)
-    /// into the file, newest per key, and out of memory, once there are a write batch of them.
+    /// into the file, newest per key, once there are a write batch of them. The newest stay in
+    /// memory too, as a cache of recently written values, until `cached_values` newer ones push
+    /// them out.
     fn flush(&mut self, oldest: u64) {
         let Some(cold) = self.cold.as_mut() else {
             return;
@@ -287,13 +274,15 @@ impl Inner {
             let Some(values) = self.values.get_mut(key.as_slice()) else {
                 continue;
             };
-            let (newest, left) = values.split_off(oldest);
-            if !left {
+            let Some(settled) = values.entry_at(oldest).map(|value| value.cloned()) else {
+                continue;
+            };
+            entries.push((key.clone(), settled));
+            if values.trim(oldest) {
+                self.kept.push_back(key);
+            } else {
                 self.values.remove(key.as_slice());
                 self.order.remove(key.as_slice());
-            }
-            if let Some(value) = newest {
-                entries.push((key, value));
             }
         }
         cold.apply(
@@ -301,6 +290,17 @@ impl Inner {
             oldest,
         );
         self.log.drain(..end);
+        while self.kept.len() > cold.config.cached_values {
+            let key = self.kept.pop_front().expect("longer than the bound");
+            // Only a value the file holds too leaves: one value, written at or before the
+            // file's version.
+            if let Some(Values::One(version, _)) = self.values.get(key.as_slice())
+                && *version <= oldest
+            {
+                self.values.remove(key.as_slice());
+                self.order.remove(key.as_slice());
+            }
+        }
     }
 
     /// Up to [`SCAN_BATCH`] keys of the range from its start (or its end, when `back`), with
@@ -1029,17 +1029,19 @@ mod tests {
     /// An empty state, in memory or on disk; on disk with a cache of a few pages, so that
     /// reads go to the file, and every value moving to it at the first settle that can.
     fn empty(on_disk: bool) -> MemoryStore {
-        empty_batched(on_disk.then_some(1))
+        empty_batched(on_disk.then_some((1, 0)))
     }
 
-    /// An empty state, on disk moving values to the file `Some(n)` at a time, or in memory.
-    fn empty_batched(write_batch: Option<usize>) -> MemoryStore {
-        match write_batch {
-            Some(write_batch) => {
+    /// An empty state, on disk moving values to the file `Some((n, _))` at a time and keeping
+    /// `Some((_, m))` of them in memory too, or in memory.
+    fn empty_batched(on_disk: Option<(usize, usize)>) -> MemoryStore {
+        match on_disk {
+            Some((write_batch, cached_values)) => {
                 let config = OnDisk {
                     dir: std::env::temp_dir().join("equa-ledger-tests"),
                     cache_bytes: 64 << 10,
                     write_batch,
+                    cached_values,
                 };
                 MemoryStore::on_disk(&config).expect("a state file")
             }
@@ -1152,6 +1154,7 @@ mod tests {
             dir: dir.clone(),
             cache_bytes: 64 << 10,
             write_batch: 1,
+            cached_values: 0,
         };
         let files = || std::fs::read_dir(&dir).map_or(0, |entries| entries.count());
         let mut store = MemoryStore::on_disk(&config).expect("a state file");
@@ -1205,11 +1208,53 @@ mod tests {
     }
 
     #[test]
+    fn a_state_on_disk_keeps_its_most_recently_written_values_in_memory_up_to_the_bound() {
+        let config = OnDisk {
+            dir: std::env::temp_dir().join("equa-ledger-tests"),
+            cache_bytes: 64 << 10,
+            write_batch: 1,
+            cached_values: 100,
+        };
+        let mut store = MemoryStore::on_disk(&config)
+            .expect("a state file")
+            .settled_by_hand();
+        let mut model = Model::new();
+        let key = |n: u32| n.to_be_bytes().to_vec();
+        for round in 0..20u32 {
+            let mut next = store.clone();
+            for k in 0..50 {
+                next.put(&key(round * 50 + k), vec![round as u8]);
+                model.insert(key(round * 50 + k), vec![round as u8]);
+            }
+            // Rewrite a key that moved to the file long ago: it is kept again.
+            next.put(&key(0), vec![round as u8]);
+            model.insert(key(0), vec![round as u8]);
+            assert!(next.settle());
+            store = next;
+            let now = sizes(&store);
+            // The bound, and two rounds' keys that a live state may still read older values
+            // of: the state before this one still holds the version its parent read.
+            assert!(now.keys <= 100 + 2 * 51, "round {round}: {now:?}");
+        }
+        check(&store, &model);
+        assert_eq!(store.len(), 1_000);
+        let inner = store.base.read();
+        assert!(inner.values.contains_key(&key(999)[..]));
+        assert!(inner.values.contains_key(&key(0)[..]));
+        assert!(!inner.values.contains_key(&key(500)[..]));
+        assert_eq!(
+            inner.cold.as_ref().map(|cold| cold.get(&key(500))),
+            Some(Some(Value::from(vec![10])))
+        );
+    }
+
+    #[test]
     fn a_state_on_disk_cannot_be_made_where_no_file_can_be() {
         let config = OnDisk {
             dir: PathBuf::from("/proc/equa-no-such-dir"),
             cache_bytes: 1 << 20,
             write_batch: 1,
+            cached_values: 0,
         };
         assert!(MemoryStore::on_disk(&config).is_err());
     }
@@ -1299,7 +1344,10 @@ mod tests {
         /// as soon as it can or in batches.
         #[test]
         fn scans_across_batches_and_kept_alive_across_settles_read_as_independent_maps(
-            on_disk in prop::option::of(prop_oneof![Just(1usize), 2usize..60]),
+            on_disk in prop::option::of((
+                prop_oneof![Just(1usize), 2usize..60],
+                prop_oneof![Just(0usize), 1usize..20, Just(10_000)],
+            )),
             seed_settle in any::<bool>(),
             ops in prop::collection::vec(wide_op(), 1..200),
         ) {
@@ -1477,7 +1525,7 @@ mod tests {
 
     fn node_like_pipeline(on_disk: bool) {
         let key = |k: u64| k.to_be_bytes().to_vec();
-        let mut genesis = empty_batched(on_disk.then_some(40));
+        let mut genesis = empty_batched(on_disk.then_some((40, 30)));
         let mut model = Model::new();
         for k in 0..1_000u64 {
             genesis.put(&key(k), vec![0]);
@@ -1533,10 +1581,12 @@ mod tests {
             let now = sizes(&pending.back().expect("tip").0);
             peak = peak.max(now.stored_values);
             if on_disk {
-                // Readers keep about forty blocks' worth of values of four keys each, and a
-                // write batch of forty more waits: the state's thousand keys are in the file.
+                // Readers keep about forty blocks' worth of values of four keys each, a write
+                // batch of forty more waits, and thirty stay as a cache: the state's thousand
+                // keys are in the file.
+                let bound = 4 * 40 + 40 + 4 + 30;
                 assert!(
-                    now.stored_values <= 4 * 40 + 40 + 4 && now.keys <= 4 * 40 + 40 + 4,
+                    now.stored_values <= bound && now.keys <= bound,
                     "height {h}: {now:?}"
                 );
             }

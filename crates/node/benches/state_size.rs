@@ -14,7 +14,9 @@
 //! a new node does before it can answer queries.
 //!
 //! Prints, per size: the time to build the state and load it into the store, resident memory
-//! once it is built and loaded and again after the last block, block execution p50/p99/max, the
+//! once the state is built (before the store opens), once block 1 loaded it into the store
+//! (which also holds block 1's writes, every record's chunks at once, until they are freed)
+//! and after the last block, block execution p50/p99/max, the
 //! store's p50/p99 per block, the p50 of settling a block's state into the shared base (what
 //! the node does when it is finalized, here two blocks after it executed) and its maximum (on
 //! disk, the settles that write a batch to the file), and the time to read the ledger back;
@@ -56,10 +58,11 @@ fn main() {
         std::thread::available_parallelism().map_or(0, |n| n.get())
     );
     println!(
-        "{:>12} {:>8} {:>8} {:>8} {:>8} {:>8} {:>8} {:>8} {:>11} {:>11} {:>11} {:>11} {:>11}",
+        "{:>12} {:>8} {:>8} {:>9} {:>8} {:>8} {:>8} {:>8} {:>8} {:>11} {:>11} {:>11} {:>11} {:>11}",
         "records",
         "build s",
         "load s",
+        "RSS built",
         "RSS MiB",
         "RSS end",
         "p50 ms",
@@ -91,11 +94,10 @@ async fn run_on(context: tokio::Context, records: u64, blocks: u64, per_block: u
     let mut store = match env_list("EQUA_B6_STATE_CACHE_MIB", &[0])[0] {
         0 => chain.store.clone(),
         mib => {
-            let config = ledger::OnDisk {
-                dir: std::env::temp_dir().join(format!("equa-b6-state-{}", std::process::id())),
-                cache_bytes: usize::try_from(mib << 20).expect("a cache that fits"),
-                write_batch: ledger::OnDisk::WRITE_BATCH,
-            };
+            let config = ledger::OnDisk::new(
+                std::env::temp_dir().join(format!("equa-b6-state-{}", std::process::id())),
+                usize::try_from(mib << 20).expect("a cache that fits"),
+            );
             let mut store = ledger::MemoryStore::on_disk(&config).expect("a state file");
             for (key, value) in chain.store.scan_prefix(&[]) {
                 store.put(&key, value);
@@ -126,6 +128,7 @@ async fn run_on(context: tokio::Context, records: u64, blocks: u64, per_block: u
         }
     }
     let built = started.elapsed();
+    let rss_built = resident_mib();
 
     let cache = CacheRef::new(NZU16!(engine::PAGE_BYTES), engine::DEFAULT_PAGE_CACHE_PAGES);
     let mut db: Qmdb<tokio::Context> = Qmdb::init(
@@ -276,10 +279,11 @@ async fn run_on(context: tokio::Context, records: u64, blocks: u64, per_block: u
     store_times.sort_by(f64::total_cmp);
     settle_times.sort_by(f64::total_cmp);
     println!(
-        "{:>12} {:>8.1} {:>8.1} {:>8} {:>8} {:>8.2} {:>8.2} {:>8.2} {:>11.2} {:>11.2} {:>11.2} {:>11.2} {:>11.1}",
+        "{:>12} {:>8.1} {:>8.1} {:>9} {:>8} {:>8} {:>8.2} {:>8.2} {:>8.2} {:>11.2} {:>11.2} {:>11.2} {:>11.2} {:>11.1}",
         parent.len(),
         built.as_secs_f64(),
         loaded.as_secs_f64(),
+        rss_built,
         rss,
         rss_end,
         percentile(&times, 50),

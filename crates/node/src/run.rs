@@ -507,13 +507,15 @@ impl RunConfig {
                      {MAX_STATE_CACHE_MIB} (leave it out to keep the state in memory)"
                 )));
             }
-            Some(mib) => Some(ledger::OnDisk {
-                dir: data_dir.join(STATE_DIR),
-                cache_bytes: usize::try_from(mib << 20).map_err(|_| {
+            Some(mib) => {
+                let bytes = usize::try_from(mib << 20).map_err(|_| {
                     RunError::Config(format!("state_cache_mib is {mib}; it is too large"))
-                })?,
-                write_batch,
-            }),
+                })?;
+                Some(ledger::OnDisk {
+                    write_batch,
+                    ..ledger::OnDisk::new(data_dir.join(STATE_DIR), bytes)
+                })
+            }
         };
         Ok(Self {
             bootstrap,

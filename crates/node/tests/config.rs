@@ -182,8 +182,9 @@ fn the_state_is_kept_in_memory_unless_a_cache_for_its_file_is_configured() {
         config.state_on_disk,
         Some(ledger::OnDisk {
             dir: config.data_dir.join(node::run::STATE_DIR),
-            cache_bytes: 8 << 20,
+            cache_bytes: 4 << 20,
             write_batch: ledger::OnDisk::WRITE_BATCH,
+            cached_values: (4 << 20) / ledger::OnDisk::BYTES_PER_CACHED_VALUE,
         })
     );
     let config = Files::new(
@@ -195,7 +196,7 @@ fn the_state_is_kept_in_memory_unless_a_cache_for_its_file_is_configured() {
     let on_disk = config.state_on_disk.unwrap();
     assert_eq!(
         (on_disk.cache_bytes, on_disk.write_batch),
-        (65_536 << 20, 1)
+        (32_768 << 20, 1)
     );
 }
 

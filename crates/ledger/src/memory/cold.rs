@@ -1,10 +1,12 @@
 //! The part of a base that every live state reads alike, kept in a file instead of memory.
 //!
-//! A base on disk ([`super::MemoryStore::on_disk`]) keeps in memory only the values written at
+//! A base on disk ([`super::MemoryStore::on_disk`]) keeps in memory the values written at
 //! versions some live state may not read yet; once every live state reads a version, what it
-//! wrote moves into this file (one redb B-tree ordered by key) and leaves memory. Memory then
-//! holds the blocks in flight and redb's page cache, whose size the caller sets, whatever the
-//! state's size; the file holds the records once.
+//! wrote waits for a write batch ([`OnDisk::write_batch`]) and then moves into this file (one
+//! redb B-tree ordered by key), the most recently written staying in memory as a cache
+//! ([`OnDisk::cached_values`]). Memory then holds the blocks in flight, the batch, the cached
+//! values and redb's page cache, all of sizes the caller sets, whatever the state's size; the
+//! file holds the records once.
 //!
 //! The file is a working copy, not the ledger's record (the authenticated store is): it is made
 //! empty when the base is made, commits are not made durable one by one, and it is removed when
@@ -40,11 +42,30 @@ pub struct OnDisk {
     /// (at least 1). A write to the file copies every page it changes, so one commit of many
     /// values costs far less than many commits of a few: [`OnDisk::WRITE_BATCH`] suits a node.
     pub write_batch: usize,
+    /// Values the file holds that stay in memory too, the most recently written, so that a
+    /// read of one costs a hash lookup, not a walk down the file's tree.
+    pub cached_values: usize,
 }
 
 impl OnDisk {
     /// The write batch a node uses: about 6 MiB of balances and nonces.
     pub const WRITE_BATCH: usize = 1 << 16;
+
+    /// What a value kept in memory costs, about: its entry in the map of values and in the
+    /// ordered keys, and its place in the list of kept keys (a balance, measured by B6).
+    pub const BYTES_PER_CACHED_VALUE: usize = 256;
+
+    /// Bases in `dir` that use about `cache_bytes` of memory for their file: half as the file's
+    /// page cache, half as values kept in memory; values move to the file in write batches of
+    /// [`OnDisk::WRITE_BATCH`].
+    pub fn new(dir: PathBuf, cache_bytes: usize) -> Self {
+        Self {
+            dir,
+            cache_bytes: cache_bytes / 2,
+            write_batch: Self::WRITE_BATCH,
+            cached_values: cache_bytes / 2 / Self::BYTES_PER_CACHED_VALUE,
+        }
+    }
 }
 
 /// Tells the files of one process's bases apart.
