@@ -269,15 +269,22 @@ impl Inner {
             .collect();
         keys.sort_unstable();
         keys.dedup();
-        let mut entries = Vec::with_capacity(keys.len());
-        for key in keys {
+        // The file is written before memory lets go of anything.
+        let entries: Vec<(Blob, Option<Value>)> = keys
+            .into_iter()
+            .filter_map(|key| {
+                let settled = self.values.get(key.as_slice())?.entry_at(oldest)?.cloned();
+                Some((key, settled))
+            })
+            .collect();
+        cold.apply(
+            entries.iter().map(|(key, value)| (key, value.as_ref())),
+            oldest,
+        );
+        for (key, _) in entries {
             let Some(values) = self.values.get_mut(key.as_slice()) else {
                 continue;
             };
-            let Some(settled) = values.entry_at(oldest).map(|value| value.cloned()) else {
-                continue;
-            };
-            entries.push((key.clone(), settled));
             if values.trim(oldest) {
                 self.kept.push_back(key);
             } else {
@@ -285,10 +292,6 @@ impl Inner {
                 self.order.remove(key.as_slice());
             }
         }
-        cold.apply(
-            entries.iter().map(|(key, value)| (key, value.as_ref())),
-            oldest,
-        );
         self.log.drain(..end);
         while self.kept.len() > cold.config.cached_values {
             let key = self.kept.pop_front().expect("longer than the bound");
@@ -454,16 +457,15 @@ impl MemoryStore {
 
     /// An empty state whose base is held where this one's is.
     ///
-    /// # Panics
-    ///
-    /// When this state's base is on disk and a new file cannot be made there.
+    /// When this state's base is on disk and a new file cannot be made there, the process
+    /// aborts (see [`cold`]).
     pub fn empty_like(&self) -> Self {
         match self.disk() {
             None => Self::new(),
             Some(config) => Self::on_disk(&config).unwrap_or_else(|error| {
-                panic!(
-                    "a new state file in {} cannot be made: {error}",
-                    config.dir.display()
+                cold::failed(
+                    &format!("a new state file in {}", config.dir.display()),
+                    error,
                 )
             }),
         }
@@ -1246,6 +1248,60 @@ mod tests {
             inner.cold.as_ref().map(|cold| cold.get(&key(500))),
             Some(Some(Value::from(vec![10])))
         );
+    }
+
+    /// A read of the file that fails must stop the process: the ledger catches a call's panic
+    /// as the call's failure, so a panic would let this node alone reach another state.
+    #[test]
+    fn a_failed_read_of_the_file_stops_the_process_not_just_the_call() {
+        const RUN: &str = "EQUA_TEST_FAILED_READ";
+        let dir = std::env::temp_dir().join(format!("equa-failed-read-{}", std::process::id()));
+        if std::env::var_os(RUN).is_some() {
+            let config = OnDisk {
+                dir: dir.clone(),
+                cache_bytes: 64 << 10,
+                write_batch: 1,
+                cached_values: 0,
+            };
+            let mut store = MemoryStore::on_disk(&config).expect("a state file");
+            for k in 0..20_000u64 {
+                store.put(&k.to_be_bytes(), vec![1; 100]);
+            }
+            let mut store = store.settled_by_hand();
+            // The disk fails under the node.
+            for entry in std::fs::read_dir(&dir).expect("the directory") {
+                std::fs::OpenOptions::new()
+                    .write(true)
+                    .open(entry.expect("an entry").path())
+                    .and_then(|file| file.set_len(0))
+                    .expect("the file is cut");
+            }
+            let mut overlay = crate::Overlay::new(&mut store);
+            let call = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                let balance = crate::Store::get(&overlay, &12_345u64.to_be_bytes());
+                crate::Store::put(&mut overlay, b"out", balance.unwrap_or_default());
+            }));
+            panic!("the call went on after the read failed: {}", call.is_ok());
+        }
+        let output = std::process::Command::new(std::env::current_exe().expect("this test"))
+            .args([
+                "--exact",
+                "memory::tests::a_failed_read_of_the_file_stops_the_process_not_just_the_call",
+                "--nocapture",
+                "--test-threads=1",
+            ])
+            .env(RUN, "1")
+            .output()
+            .expect("the test runs again");
+        let _ = std::fs::remove_dir_all(&dir);
+        use std::os::unix::process::ExitStatusExt;
+        assert_eq!(
+            output.status.signal(),
+            Some(6),
+            "SIGABRT: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        assert!(String::from_utf8_lossy(&output.stderr).contains("reading the state file failed"));
     }
 
     #[test]

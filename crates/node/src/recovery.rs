@@ -235,6 +235,8 @@ async fn read_back<E: Context>(
         read_ledger_into(&guard, app.empty_state())
             .await
             .and_then(|(ledger, chunks)| {
+                // Settled first: then its length is a count, not a walk of every record.
+                let ledger = ledger.settled_by_hand();
                 let records = ledger.len();
                 app.restored(guard.root(), ledger)?;
                 Ok((records, chunks))

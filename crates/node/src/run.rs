@@ -648,19 +648,18 @@ const MAX_STATE_WRITE_BATCH: u64 = 1 << 20;
 /// Where a node keeps its state's files under its data directory (see [`ledger::OnDisk`]).
 pub const STATE_DIR: &str = "state";
 
-/// An empty ledger state, whole in memory or on disk as configured. On disk, the files an
-/// earlier run left (a process killed before its bases removed them) are removed first: they
-/// are working copies, never read again.
-fn state_store(on_disk: Option<&ledger::OnDisk>) -> Result<MemoryStore, RunError> {
-    let Some(on_disk) = on_disk else {
-        return Ok(MemoryStore::new());
-    };
+/// An empty ledger state, whole in memory or on disk as configured. The state files an
+/// earlier run left under `data_dir` (a process killed before its bases removed them, whether
+/// or not this run keeps its state on disk) are removed first: they are working copies, never
+/// read again.
+fn state_store(data_dir: &Path, on_disk: Option<&ledger::OnDisk>) -> Result<MemoryStore, RunError> {
+    let dir = data_dir.join(STATE_DIR);
     let io = |error: std::io::Error| RunError::Io {
-        path: on_disk.dir.display().to_string(),
+        path: dir.display().to_string(),
         message: error.to_string(),
     };
-    if on_disk.dir.exists() {
-        for entry in std::fs::read_dir(&on_disk.dir).map_err(io)? {
+    if dir.exists() {
+        for entry in std::fs::read_dir(&dir).map_err(io)? {
             let path = entry.map_err(io)?.path();
             if path
                 .extension()
@@ -670,7 +669,10 @@ fn state_store(on_disk: Option<&ledger::OnDisk>) -> Result<MemoryStore, RunError
             }
         }
     }
-    MemoryStore::on_disk(on_disk).map_err(io)
+    match on_disk {
+        None => Ok(MemoryStore::new()),
+        Some(on_disk) => MemoryStore::on_disk(on_disk).map_err(io),
+    }
 }
 
 /// The smallest `p2p_message_burst`: the burst also sizes each channel's inbound queue and what
@@ -790,9 +792,12 @@ pub fn run_with(config: RunConfig, started: impl FnOnce(Started) + Send + 'stati
             "starting"
         );
         // A node that cannot make its state's file cannot start.
-        let mut genesis_state = state_store(config.state_on_disk.as_ref())
+        let mut genesis_state = state_store(&config.data_dir, config.state_on_disk.as_ref())
             .unwrap_or_else(|error| panic!("the ledger state cannot be kept on disk: {error}"));
         config.genesis.initialize(&mut genesis_state);
+        // Settled before any copy is taken (the mempool's, the RPC's): a copy of it unsettled
+        // would hold the version before, and a base on disk could move nothing to its file.
+        let genesis_state = genesis_state.settled_by_hand();
         // Registered at genesis: peers admit this node from the start.
         let registered = crate::epochs::registered_keys(&genesis_state);
         if !validator && !registered.contains(&me) {

@@ -14,9 +14,11 @@
 //! and then only so that redb reuses the pages earlier commits freed (a non-durable commit
 //! frees none) and the file does not grow without end.
 //!
-//! A read or write of the file that fails (a full or failing disk) panics: the ledger's reads
-//! cannot return an error, and a node that can no longer read its state must stop, not go on
-//! with a wrong one. No transaction can cause it.
+//! A read or write of the file that fails (a full or failing disk) aborts the process: the
+//! ledger's reads cannot return an error, and a node that can no longer read its state must
+//! stop, not go on with a wrong one. A panic would not do: the ledger catches a call's panic
+//! as that call's failure, so a failed read would become a different outcome on this node
+//! alone. No transaction can cause it.
 
 use crate::blob::{Blob, Value};
 use redb::{Database, Durability, ReadOnlyTable, ReadableDatabase, ReadableTable, TableDefinition};
@@ -119,7 +121,7 @@ impl Cold {
     pub(super) fn get(&self, key: &[u8]) -> Option<Value> {
         self.table
             .get(key)
-            .expect("the state file is readable")
+            .unwrap_or_else(|error| failed("reading the state file", error))
             .map(|value| Value::from(value.value()))
     }
 
@@ -134,10 +136,11 @@ impl Cold {
         let range = self
             .table
             .range(bounds)
-            .expect("the state file is readable");
+            .unwrap_or_else(|error| failed("reading the state file", error));
         type Guard<'a> = redb::AccessGuard<'a, &'static [u8]>;
         let entry = |entry: Result<(Guard<'_>, Guard<'_>), redb::StorageError>| {
-            let (key, value) = entry.expect("the state file is readable");
+            let (key, value) =
+                entry.unwrap_or_else(|error| failed("reading the state file", error));
             (Blob::from(key.value()), Value::from(value.value()))
         };
         if back {
@@ -153,7 +156,10 @@ impl Cold {
         entries: impl IntoIterator<Item = (&'a Blob, Option<&'a Value>)>,
         version: u64,
     ) {
-        let mut write = self.db.begin_write().expect("the state file is writable");
+        let mut write = self
+            .db
+            .begin_write()
+            .unwrap_or_else(|error| failed("writing the state file", error));
         self.since_durable = self.since_durable.saturating_add(1);
         let durable = self.since_durable >= DURABLE_EVERY;
         if durable {
@@ -161,28 +167,30 @@ impl Cold {
         } else {
             write
                 .set_durability(Durability::None)
-                .expect("a file no other process shares takes non-durable commits");
+                .unwrap_or_else(|error| failed("a non-durable commit to the state file", error));
         }
         {
             let mut table = write
                 .open_table(RECORDS)
-                .expect("the state file is writable");
+                .unwrap_or_else(|error| failed("writing the state file", error));
             for (key, value) in entries {
                 match value {
                     Some(value) => {
                         table
                             .insert(key.as_slice(), value.as_slice())
-                            .expect("the state file is writable");
+                            .unwrap_or_else(|error| failed("writing the state file", error));
                     }
                     None => {
                         table
                             .remove(key.as_slice())
-                            .expect("the state file is writable");
+                            .unwrap_or_else(|error| failed("writing the state file", error));
                     }
                 }
             }
         }
-        write.commit().expect("the state file is writable");
+        write
+            .commit()
+            .unwrap_or_else(|error| failed("writing the state file", error));
         self.table = open(&self.db);
         self.version = version;
     }
@@ -190,9 +198,16 @@ impl Cold {
 
 fn open(db: &Database) -> ReadOnlyTable<&'static [u8], &'static [u8]> {
     db.begin_read()
-        .expect("the state file is readable")
+        .unwrap_or_else(|error| failed("reading the state file", error))
         .open_table(RECORDS)
-        .expect("the state file holds its table")
+        .unwrap_or_else(|error| failed("opening the state file's table", error))
+}
+
+/// Stops the process: `what` failed with `error` (see the module documentation).
+pub(super) fn failed(what: &str, error: impl std::fmt::Display) -> ! {
+    tracing::error!(%error, "{what} failed: the node stops");
+    eprintln!("{what} failed: {error}; the node stops");
+    std::process::abort()
 }
 
 fn file_path(dir: &Path) -> PathBuf {
