@@ -277,10 +277,7 @@ impl Inner {
                 Some((key, settled))
             })
             .collect();
-        cold.apply(
-            entries.iter().map(|(key, value)| (key, value.as_ref())),
-            oldest,
-        );
+        cold.apply(entries.iter().map(|(key, value)| (key, value.as_ref())));
         for (key, _) in entries {
             let Some(values) = self.values.get_mut(key.as_slice()) else {
                 continue;

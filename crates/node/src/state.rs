@@ -121,24 +121,16 @@ pub enum RestoreError {
 pub fn restore(
     entries: impl IntoIterator<Item = (Digest, Chunk)>,
 ) -> Result<MemoryStore, RestoreError> {
-    restore_into(entries, MemoryStore::new())
-}
-
-/// Records written between two settles of a state being restored: on disk, they then move to
-/// its file in parts rather than all at once.
-const RESTORE_PART: usize = 1 << 16;
-
-/// [`restore`] into `store`, an empty state (in memory or on disk).
-pub fn restore_into(
-    entries: impl IntoIterator<Item = (Digest, Chunk)>,
-    store: MemoryStore,
-) -> Result<MemoryStore, RestoreError> {
-    let mut restorer = Restorer::new(store);
+    let mut restorer = Restorer::new(MemoryStore::new());
     for (key, chunk) in entries {
         restorer.add(key, chunk)?;
     }
     restorer.finish()
 }
+
+/// Records written between two settles of a state being restored: on disk, they then move to
+/// its file in parts rather than all at once.
+const RESTORE_PART: usize = 1 << 16;
 
 /// Rebuilds the ledger state from the authenticated store's entries given one at a time, in any
 /// order ([`restore`]). A record of one chunk (every account record) goes into the state as soon

@@ -86,8 +86,6 @@ pub(super) struct Cold {
     /// The table as the latest commit left it.
     table: ReadOnlyTable<&'static [u8], &'static [u8]>,
     db: Database,
-    /// The base version whose values the file holds.
-    pub(super) version: u64,
     since_durable: u32,
     pub(super) config: OnDisk,
     _file: Removed,
@@ -111,7 +109,6 @@ impl Cold {
         Ok(Self {
             table,
             db,
-            version: 0,
             since_durable: 0,
             config: config.clone(),
             _file: file,
@@ -150,11 +147,10 @@ impl Cold {
         }
     }
 
-    /// Writes (`None`: deletes) the entries, as the values of base version `version`.
+    /// Writes (`None`: deletes) the entries in one commit.
     pub(super) fn apply<'a>(
         &mut self,
         entries: impl IntoIterator<Item = (&'a Blob, Option<&'a Value>)>,
-        version: u64,
     ) {
         let mut write = self
             .db
@@ -192,7 +188,6 @@ impl Cold {
             .commit()
             .unwrap_or_else(|error| failed("writing the state file", error));
         self.table = open(&self.db);
-        self.version = version;
     }
 }
 
