@@ -21,8 +21,9 @@
 //!
 //! A base can keep what every live state reads alike on disk instead ([`MemoryStore::on_disk`],
 //! see [`cold`]): memory then holds the values written at versions some live state does not
-//! read yet, those waiting to move to the file together and a bounded number of recently
-//! written ones; a read that finds nothing there reads the file.
+//! read yet, those waiting to move to the file together (and the batch being written to it)
+//! and a bounded number of recently written ones; a read that finds nothing there reads the
+//! file, through a bounded cache of recent reads.
 //!
 //! A state that no one settles (tests, tools) settles itself once it stacks [`MAX_LAYERS`]
 //! layers, or when another line holds the base, squashes them into one. The node turns this off
@@ -44,7 +45,8 @@ use std::{
     collections::{BTreeMap, BTreeSet, VecDeque},
     fmt,
     ops::Bound,
-    sync::{Arc, OnceLock, RwLock, RwLockReadGuard, RwLockWriteGuard, Weak},
+    sync::{Arc, Mutex, MutexGuard, OnceLock, RwLock, RwLockReadGuard, RwLockWriteGuard, Weak},
+    thread::JoinHandle,
 };
 
 /// Unsettled layers a state may stack before its writes settle on their own (or, when another
@@ -109,6 +111,8 @@ impl Layer {
 
 struct Base {
     inner: RwLock<Inner>,
+    /// The thread writing a batch to the file, if one was started.
+    writer: Mutex<Option<JoinHandle<()>>>,
 }
 
 /// A key's values by version, oldest first (`None`: deleted at that version).
@@ -188,6 +192,16 @@ struct Inner {
     /// On disk: keys whose values moved to the file and stayed in memory too, oldest first
     /// (a key may be listed more than once, and one written since is no longer only the file's).
     kept: VecDeque<Blob>,
+    /// On disk: a write batch is being written to the file (one at a time).
+    writing: bool,
+}
+
+/// A write batch on its way to the file: the values every reader at `oldest` or later reads
+/// alike, newest per key, that the log's first `end` entries wrote.
+struct Batch {
+    oldest: u64,
+    entries: Vec<(Blob, Option<Value>)>,
+    file: Arc<cold::File>,
 }
 
 impl Inner {
@@ -225,7 +239,17 @@ impl Inner {
     }
 
     fn write(&mut self, key: &Blob, version: u64, value: &Option<Value>) {
-        let held = self.lookup(key.as_slice(), version).is_some();
+        let held = match self
+            .values
+            .get(key.as_slice())
+            .and_then(|values| values.entry_at(version))
+        {
+            Some(found) => found.is_some(),
+            None => self
+                .cold
+                .as_ref()
+                .is_some_and(|cold| cold.peek(key.as_slice()).is_some()),
+        };
         match (held, value.is_some()) {
             (false, true) => self.count = self.count.saturating_add(1),
             (true, false) => self.count = self.count.saturating_sub(1),
@@ -249,18 +273,19 @@ impl Inner {
         }
     }
 
-    /// Moves the values every live state reads alike (those written at `oldest` or before)
-    /// into the file, newest per key, once there are a write batch of them. The newest stay in
-    /// memory too, as a cache of recently written values, until `cached_values` newer ones push
-    /// them out.
-    fn flush(&mut self, oldest: u64) {
-        let Some(cold) = self.cold.as_mut() else {
-            return;
-        };
+    /// The values every live state reads alike (those written at `oldest` or before), newest
+    /// per key, once there are a write batch of them and no other batch is being written: to
+    /// be written to the file without the lock, and then let go by [`Inner::written`].
+    /// Meanwhile memory keeps them, so reads do not depend on when the file is written.
+    fn batch_for_file(&mut self, oldest: u64) -> Option<Batch> {
+        let cold = self.cold.as_ref()?;
+        if self.writing {
+            return None;
+        }
         let end = self.log.partition_point(|(version, _)| *version <= oldest);
         let waiting: usize = self.log.range(..end).map(|(_, keys)| keys.len()).sum();
         if end == 0 || waiting < cold.config.write_batch.max(1) {
-            return;
+            return None;
         }
         let mut keys: Vec<Blob> = self
             .log
@@ -269,15 +294,33 @@ impl Inner {
             .collect();
         keys.sort_unstable();
         keys.dedup();
-        // The file is written before memory lets go of anything.
-        let entries: Vec<(Blob, Option<Value>)> = keys
+        let entries = keys
             .into_iter()
             .filter_map(|key| {
                 let settled = self.values.get(key.as_slice())?.entry_at(oldest)?.cloned();
                 Some((key, settled))
             })
             .collect();
-        cold.apply(entries.iter().map(|(key, value)| (key, value.as_ref())));
+        self.writing = true;
+        Some(Batch {
+            oldest,
+            entries,
+            file: cold.file(),
+        })
+    }
+
+    /// The file now holds `batch` (its commit left `table`): reads go to `table`, and memory
+    /// lets go of the batch's values but the most recently written `cached_values`.
+    fn written(&mut self, batch: Batch, table: cold::ReadOnlyTable<&'static [u8], &'static [u8]>) {
+        let Batch {
+            oldest, entries, ..
+        } = batch;
+        self.writing = false;
+        let Some(cold) = self.cold.as_mut() else {
+            return;
+        };
+        cold.written(table, entries.iter().map(|(key, _)| key));
+        let cached_values = cold.config.cached_values;
         for (key, _) in entries {
             let Some(values) = self.values.get_mut(key.as_slice()) else {
                 continue;
@@ -289,8 +332,10 @@ impl Inner {
                 self.order.remove(key.as_slice());
             }
         }
+        // Versions only grow, so the entries at `oldest` or before are the ones written.
+        let end = self.log.partition_point(|(version, _)| *version <= oldest);
         self.log.drain(..end);
-        while self.kept.len() > cold.config.cached_values {
+        while self.kept.len() > cached_values {
             let key = self.kept.pop_front().expect("longer than the bound");
             // Only a value the file holds too leaves: one value, written at or before the
             // file's version.
@@ -363,10 +408,11 @@ impl Inner {
         (found, last.map(|key| key.as_slice().to_vec()))
     }
 
-    /// Drops what no live reader can see any more.
-    fn collect(&mut self) {
+    /// Drops what no live reader can see any more; on disk, returns the write batch due.
+    #[must_use = "a batch for the file must be written: memory holds it until then"]
+    fn collect(&mut self) -> Option<Batch> {
         let oldest = self.oldest();
-        self.flush(oldest);
+        let batch = self.batch_for_file(oldest);
         while self
             .revisit
             .front()
@@ -380,7 +426,7 @@ impl Inner {
                 self.order.remove(key.as_slice());
             }
         }
-        // On disk, the log also names the values waiting to move to the file: `flush` drops
+        // On disk, the log also names the values waiting to move to the file: `written` drops
         // its entries once they have.
         while self.cold.is_none()
             && self
@@ -390,6 +436,7 @@ impl Inner {
         {
             self.log.pop_front();
         }
+        batch
     }
 }
 
@@ -403,6 +450,7 @@ impl Base {
         inner.versions.push_back((0, Arc::downgrade(&version)));
         let base = Arc::new(Self {
             inner: RwLock::new(inner),
+            writer: Mutex::new(None),
         });
         (base, version)
     }
@@ -421,6 +469,50 @@ impl Base {
         self.inner
             .write()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// Writes `batch` to the file on a thread of its own, so that neither readers nor the
+    /// caller wait for it, and then lets memory go of it; then the batch that became due
+    /// meanwhile, if any, and so on. Call without the lock.
+    fn write_to_file(self: &Arc<Self>, batch: Option<Batch>) {
+        let Some(mut batch) = batch else {
+            return;
+        };
+        let base = self.clone();
+        let writer = std::thread::Builder::new()
+            .name("equa-state-file".into())
+            .spawn(move || {
+                loop {
+                    let table = batch.file.write(&batch.entries);
+                    let mut inner = base.write();
+                    inner.written(batch, table);
+                    let oldest = inner.oldest();
+                    match inner.batch_for_file(oldest) {
+                        Some(next) => batch = next,
+                        None => break,
+                    }
+                }
+            })
+            .unwrap_or_else(|error| cold::failed("starting the state file's writer", error));
+        // The batch before this one was written (`writing` let this one start): its thread
+        // has ended or is ending.
+        *self.writer() = Some(writer);
+    }
+
+    fn writer(&self) -> MutexGuard<'_, Option<JoinHandle<()>>> {
+        self.writer
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// Waits until no batch is being written to the file.
+    fn wait_for_file(&self) {
+        // A thread that ends starts no other, so one wait suffices.
+        let writer = self.writer().take();
+        if let Some(writer) = writer {
+            // The writer aborts the process on failure, so it cannot end in a panic.
+            let _ = writer.join();
+        }
     }
 }
 
@@ -445,6 +537,12 @@ impl MemoryStore {
             layers: Vec::new(),
             settles_itself: true,
         }
+    }
+
+    /// Waits until its base writes no batch to the file: memory then holds no batch that is
+    /// only waiting for it. Reads never need this; measurements of memory do.
+    pub fn wait_for_file(&self) {
+        self.base.wait_for_file();
     }
 
     /// Where this state's base keeps its settled values: `None` in memory.
@@ -529,7 +627,8 @@ impl MemoryStore {
     /// settle could not: this state still read the version before).
     fn collapse_and_collect(&mut self) {
         self.collapse();
-        self.base.write().collect();
+        let batch = self.base.write().collect();
+        self.base.write_to_file(batch);
     }
 
     /// The layer this state writes into: its own top layer, or a new one.
@@ -600,7 +699,9 @@ impl MemoryStore {
                 .set(version)
                 .expect("a layer settles once: the base lock is held");
         }
-        inner.collect();
+        let batch = inner.collect();
+        drop(inner);
+        self.base.write_to_file(batch);
         true
     }
 
@@ -1027,20 +1128,18 @@ mod tests {
 
     /// An empty state, in memory or on disk; on disk with a cache of a few pages, so that
     /// reads go to the file, and every value moving to it at the first settle that can.
-    fn empty(on_disk: bool) -> MemoryStore {
-        empty_batched(on_disk.then_some((1, 0)))
-    }
-
-    /// An empty state, on disk moving values to the file `Some((n, _))` at a time and keeping
-    /// `Some((_, m))` of them in memory too, or in memory.
-    fn empty_batched(on_disk: Option<(usize, usize)>) -> MemoryStore {
+    /// An empty state, on disk moving values to the file `Some((n, _, _))` at a time, keeping
+    /// `Some((_, m, _))` of them in memory too and up to `Some((_, _, r))` reads of the file,
+    /// or in memory.
+    fn empty_batched(on_disk: Option<(usize, usize, usize)>) -> MemoryStore {
         match on_disk {
-            Some((write_batch, cached_values)) => {
+            Some((write_batch, cached_values, read_values)) => {
                 let config = OnDisk {
                     dir: std::env::temp_dir().join("equa-ledger-tests"),
                     cache_bytes: 64 << 10,
                     write_batch,
                     cached_values,
+                    read_values,
                 };
                 MemoryStore::on_disk(&config).expect("a state file")
             }
@@ -1154,6 +1253,7 @@ mod tests {
             cache_bytes: 64 << 10,
             write_batch: 1,
             cached_values: 0,
+            read_values: 0,
         };
         let files = || std::fs::read_dir(&dir).map_or(0, |entries| entries.count());
         let mut store = MemoryStore::on_disk(&config).expect("a state file");
@@ -1164,6 +1264,7 @@ mod tests {
             model.insert(k.to_be_bytes().to_vec(), vec![k as u8; (k % 100) as usize]);
         }
         let store = store.settled_by_hand();
+        store.base.wait_for_file();
         assert_eq!(sizes(&store).keys, 0, "nothing is left in memory");
         assert_eq!(store.len(), 10_000);
         check(&store, &model);
@@ -1175,6 +1276,7 @@ mod tests {
         assert_eq!(next.len(), 9_999);
         assert_eq!(store.get(&8u32.to_be_bytes()), Some(vec![8; 8]));
         assert!(next.settle());
+        next.base.wait_for_file();
         // The older state still reads its values, from memory until it is dropped.
         assert_eq!(store.get(&7u32.to_be_bytes()), Some(vec![7; 7]));
         assert_eq!(store.get(&8u32.to_be_bytes()), Some(vec![8; 8]));
@@ -1187,6 +1289,7 @@ mod tests {
         let mut after = last.clone();
         after.put(b"z", vec![1]);
         assert!(after.settle());
+        after.base.wait_for_file();
         drop(last);
         assert!(sizes(&after).keys <= 1);
         model.insert(7u32.to_be_bytes().to_vec(), b"new".to_vec());
@@ -1213,6 +1316,7 @@ mod tests {
             cache_bytes: 64 << 10,
             write_batch: 1,
             cached_values: 100,
+            read_values: 0,
         };
         let mut store = MemoryStore::on_disk(&config)
             .expect("a state file")
@@ -1229,6 +1333,7 @@ mod tests {
             next.put(&key(0), vec![round as u8]);
             model.insert(key(0), vec![round as u8]);
             assert!(next.settle());
+            next.base.wait_for_file();
             store = next;
             let now = sizes(&store);
             // The bound, and two rounds' keys that a live state may still read older values
@@ -1247,6 +1352,73 @@ mod tests {
         );
     }
 
+    /// Reads of the file stay in memory, absent keys too, up to the bound; a value that moves
+    /// to the file later is what the next read sees, never the read kept before it.
+    #[test]
+    fn a_state_on_disk_keeps_its_recent_reads_of_the_file_and_never_a_stale_one() {
+        let config = OnDisk {
+            dir: std::env::temp_dir().join("equa-ledger-tests"),
+            cache_bytes: 64 << 10,
+            write_batch: 1,
+            cached_values: 0,
+            read_values: 10,
+        };
+        let key = |n: u32| n.to_be_bytes().to_vec();
+        // The next state of the line, `write` done to it, settled once no older state lives:
+        // what it wrote is then in the file alone.
+        let next = |store: MemoryStore, write: &dyn Fn(&mut MemoryStore)| {
+            let mut next = store.clone();
+            drop(store);
+            write(&mut next);
+            assert!(next.settle());
+            next.wait_for_file();
+            let mut after = next.clone();
+            drop(next);
+            after.put(b"tick", vec![0]);
+            assert!(after.settle());
+            after.base.wait_for_file();
+            after
+        };
+        let recent = |store: &MemoryStore| {
+            let inner = store.base.read();
+            let recent = inner.cold.as_ref().expect("on disk").recent();
+            (recent.newer.len() + recent.older.len(), recent.newer.len())
+        };
+        let store = MemoryStore::on_disk(&config)
+            .expect("a state file")
+            .settled_by_hand();
+        let store = next(store, &|store| {
+            for k in 0..100 {
+                store.put(&key(k), vec![1]);
+            }
+        });
+        assert_eq!(recent(&store), (0, 0), "writing reads nothing into it");
+        // Every key is in the file alone: each read walks it once and is then kept.
+        assert_eq!(store.get(&key(7)), Some(vec![1]));
+        assert_eq!(store.get(&key(500)), None);
+        assert_eq!(recent(&store), (2, 2));
+        // Written again, and the absent key created: both move to the file, and the reads kept
+        // of their old values go.
+        let store = next(store, &|store| {
+            store.put(&key(7), vec![2]);
+            store.put(&key(500), vec![3]);
+        });
+        assert_eq!(recent(&store), (0, 0));
+        assert_eq!(store.get(&key(7)), Some(vec![2]));
+        assert_eq!(store.get(&key(500)), Some(vec![3]));
+        let store = next(store, &|store| store.delete(&key(7)));
+        assert_eq!(store.get(&key(7)), None);
+        // Many reads keep at most the bound, and a key read often stays.
+        for k in 0..100 {
+            assert_eq!(store.get(&key(k)).is_some(), k != 7);
+            assert_eq!(store.get(&key(500)), Some(vec![3]));
+            assert!(recent(&store).0 <= 10, "{:?}", recent(&store));
+        }
+        let inner = store.base.read();
+        let recent = inner.cold.as_ref().expect("on disk").recent();
+        assert!(recent.newer.contains_key(&key(500)[..]));
+    }
+
     /// A read of the file that fails must stop the process: the ledger catches a call's panic
     /// as the call's failure, so a panic would let this node alone reach another state.
     #[test]
@@ -1259,12 +1431,14 @@ mod tests {
                 cache_bytes: 64 << 10,
                 write_batch: 1,
                 cached_values: 0,
+                read_values: 0,
             };
             let mut store = MemoryStore::on_disk(&config).expect("a state file");
             for k in 0..20_000u64 {
                 store.put(&k.to_be_bytes(), vec![1; 100]);
             }
             let mut store = store.settled_by_hand();
+            store.base.wait_for_file();
             // The disk fails under the node.
             for entry in std::fs::read_dir(&dir).expect("the directory") {
                 std::fs::OpenOptions::new()
@@ -1308,6 +1482,7 @@ mod tests {
             cache_bytes: 1 << 20,
             write_batch: 1,
             cached_values: 0,
+            read_values: 0,
         };
         assert!(MemoryStore::on_disk(&config).is_err());
     }
@@ -1399,6 +1574,7 @@ mod tests {
         fn scans_across_batches_and_kept_alive_across_settles_read_as_independent_maps(
             on_disk in prop::option::of((
                 prop_oneof![Just(1usize), 2usize..60],
+                prop_oneof![Just(0usize), 1usize..20, Just(10_000)],
                 prop_oneof![Just(0usize), 1usize..20, Just(10_000)],
             )),
             seed_settle in any::<bool>(),
@@ -1578,7 +1754,7 @@ mod tests {
 
     fn node_like_pipeline(on_disk: bool) {
         let key = |k: u64| k.to_be_bytes().to_vec();
-        let mut genesis = empty_batched(on_disk.then_some((40, 30)));
+        let mut genesis = empty_batched(on_disk.then_some((40, 30, 30)));
         let mut model = Model::new();
         for k in 0..1_000u64 {
             genesis.put(&key(k), vec![0]);
@@ -1586,6 +1762,7 @@ mod tests {
         }
         let genesis = genesis.settled_by_hand();
         let line = genesis.detached();
+        line.wait_for_file();
         // Unfinalized states, oldest (the last finalized) first, with their models.
         let mut pending: VecDeque<(Arc<MemoryStore>, Model)> = VecDeque::new();
         pending.push_back((Arc::new(line), model));
@@ -1623,6 +1800,8 @@ mod tests {
                     finalized.settle(),
                     "the finalized line settles at height {h}"
                 );
+                // What the bounds below count: memory lets go of a batch once it is written.
+                finalized.base.wait_for_file();
                 if h % 10 == 0 {
                     readers.push_back((h, finalized, model));
                 }
@@ -1675,7 +1854,9 @@ mod tests {
     fn readers_while_the_line_settles(on_disk: bool) {
         use std::sync::mpsc;
         let key = |k: u64| k.to_be_bytes().to_vec();
-        let mut tip = empty(on_disk);
+        // On disk, every settled value moves to the file at once (on the writer's thread, while
+        // readers read) and reads of the file are kept.
+        let mut tip = empty_batched(on_disk.then_some((1, 0, 64)));
         let mut model = Model::new();
         for k in 0..800u64 {
             tip.put(&key(k), key(0));

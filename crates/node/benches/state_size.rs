@@ -1,6 +1,7 @@
-//! B6: what a block costs as the state grows. The same load (blocks of signed transfers to
-//! accounts spread over the whole state) runs on states of 10,000, 1,000,000 and 5,000,000
-//! records, through the node's own block execution (`node::state::execute`: a speculative copy of
+//! B6: what a block costs as the state grows. The same load (blocks of signed transfers from
+//! 1,000 senders to 10,000 recipients whose keys are spread over the key space: a working set
+//! that stays the same whatever the state's size) runs on states of 10,000, 1,000,000 and
+//! 5,000,000 records, each size in a process of its own, through the node's own block execution (`node::state::execute`: a speculative copy of
 //! the parent's state, the ledger's rules, the authenticated-store writes). Signatures are marked
 //! as already checked, as the node does for transactions it admitted, so the figures are the
 //! state's cost and not the signature batch's, which does not depend on the state.
@@ -24,8 +25,10 @@
 //! second until the synced ledger is read back. `EQUA_B6_SIZES=10000,1000000` picks other
 //! sizes; `EQUA_B6_BLOCKS`
 //! and `EQUA_B6_TXS` the load, `EQUA_B6_SYNC_BATCH` the operations per state-sync request.
-//! `EQUA_B6_STATE_CACHE_MIB=N` keeps the ledger state on disk behind a page cache of N MiB, as a
-//! node configured with `state_cache_mib` does, instead of whole in memory.
+//! `EQUA_B6_STATE_CACHE_MIB=N` keeps the ledger state on disk behind caches of N MiB in all, as a
+//! node configured with `state_cache_mib` does, instead of whole in memory;
+//! `EQUA_B6_CACHED_VALUES` and `EQUA_B6_READ_VALUES` then set how many values written and how
+//! many reads of the file stay in memory, instead of the node's shares of N.
 //!
 //! Run: `cargo bench -p node --bench state_size`.
 
@@ -49,6 +52,14 @@ fn main() {
     let sizes = env_list("EQUA_B6_SIZES", &[10_000, 1_000_000, 5_000_000]);
     let blocks = env_list("EQUA_B6_BLOCKS", &[30])[0];
     let per_block = env_list("EQUA_B6_TXS", &[2_000])[0];
+    // Each size runs in a process of its own, so that its memory figures do not carry what an
+    // earlier size's run left allocated.
+    if std::env::var_os(ONE_SIZE).is_some() {
+        for size in sizes {
+            run(size, blocks, per_block);
+        }
+        return;
+    }
     let state = match env_list("EQUA_B6_STATE_CACHE_MIB", &[0])[0] {
         0 => "state in memory".to_string(),
         mib => format!("state on disk behind a {mib} MiB cache"),
@@ -75,10 +86,23 @@ fn main() {
         "read-back s"
     );
     println!("  state sync: operations, sync s, read-back s, records/s until the ledger is served");
+    let me = std::env::current_exe().expect("this bench's path");
     for size in sizes {
-        run(size, blocks, per_block);
+        let status = std::process::Command::new(&me)
+            .args(std::env::args_os().skip(1))
+            .env("EQUA_B6_SIZES", size.to_string())
+            .env(ONE_SIZE, "1")
+            .status()
+            .expect("a run of one size starts");
+        assert!(
+            status.success(),
+            "the run of {size} records failed: {status}"
+        );
     }
 }
+
+/// Set in the process that runs one size: it prints its row and nothing else.
+const ONE_SIZE: &str = "EQUA_B6_ONE_SIZE";
 
 fn run(records: u64, blocks: u64, per_block: u64) {
     let dir = std::env::temp_dir().join(format!("equa-b6-{}-{records}", std::process::id()));
@@ -94,10 +118,16 @@ async fn run_on(context: tokio::Context, records: u64, blocks: u64, per_block: u
     let mut store = match env_list("EQUA_B6_STATE_CACHE_MIB", &[0])[0] {
         0 => chain.store.clone(),
         mib => {
-            let config = ledger::OnDisk::new(
+            let mut config = ledger::OnDisk::new(
                 std::env::temp_dir().join(format!("equa-b6-state-{}", std::process::id())),
                 usize::try_from(mib << 20).expect("a cache that fits"),
             );
+            if let Some(&values) = env_list("EQUA_B6_CACHED_VALUES", &[]).first() {
+                config.cached_values = usize::try_from(values).expect("a count that fits");
+            }
+            if let Some(&values) = env_list("EQUA_B6_READ_VALUES", &[]).first() {
+                config.read_values = usize::try_from(values).expect("a count that fits");
+            }
             let mut store = ledger::MemoryStore::on_disk(&config).expect("a state file");
             for (key, value) in chain.store.scan_prefix(&[]) {
                 store.put(&key, value);
@@ -127,6 +157,7 @@ async fn run_on(context: tokio::Context, records: u64, blocks: u64, per_block: u
             store.settle();
         }
     }
+    store.wait_for_file();
     let built = started.elapsed();
     let rss_built = resident_mib();
 

@@ -184,7 +184,8 @@ fn the_state_is_kept_in_memory_unless_a_cache_for_its_file_is_configured() {
             dir: config.data_dir.join(node::run::STATE_DIR),
             cache_bytes: 4 << 20,
             write_batch: ledger::OnDisk::WRITE_BATCH,
-            cached_values: (4 << 20) / ledger::OnDisk::BYTES_PER_CACHED_VALUE,
+            cached_values: (2 << 20) / ledger::OnDisk::BYTES_PER_CACHED_VALUE,
+            read_values: (2 << 20) / ledger::OnDisk::BYTES_PER_READ_VALUE,
         })
     );
     let config = Files::new(

@@ -5,8 +5,14 @@
 //! wrote waits for a write batch ([`OnDisk::write_batch`]) and then moves into this file (one
 //! redb B-tree ordered by key), the most recently written staying in memory as a cache
 //! ([`OnDisk::cached_values`]). Memory then holds the blocks in flight, the batch, the cached
-//! values and redb's page cache, all of sizes the caller sets, whatever the state's size; the
-//! file holds the records once.
+//! values, the most recent reads of the file ([`OnDisk::read_values`]) and redb's page cache,
+//! all of sizes the caller sets, whatever the state's size; the file holds the records once.
+//!
+//! A batch is written by a thread of its own, one batch at a time: the settle that made it
+//! due returns at once, and readers go on reading the file as it was and the batch in memory
+//! until the commit, when memory lets go of the batch under the base's lock. A write to the
+//! file copies every page it changes, so a batch of 65,536 values spread over millions of
+//! records takes a few hundred milliseconds, which no reader and no block waits for.
 //!
 //! The file is a working copy, not the ledger's record (the authenticated store is): it is made
 //! empty when the base is made, commits are not made durable one by one, and it is removed when
@@ -21,11 +27,16 @@
 //! alone. No transaction can cause it.
 
 use crate::blob::{Blob, Value};
-use redb::{Database, Durability, ReadOnlyTable, ReadableDatabase, ReadableTable, TableDefinition};
+use ahash::AHashMap;
+pub(super) use redb::ReadOnlyTable;
+use redb::{Database, Durability, ReadableDatabase, ReadableTable, TableDefinition};
 use std::{
     ops::Bound,
     path::{Path, PathBuf},
-    sync::atomic::{AtomicU64, Ordering},
+    sync::{
+        Arc, Mutex, MutexGuard,
+        atomic::{AtomicU32, AtomicU64, Ordering},
+    },
 };
 
 const RECORDS: TableDefinition<&[u8], &[u8]> = TableDefinition::new("records");
@@ -47,6 +58,9 @@ pub struct OnDisk {
     /// Values the file holds that stay in memory too, the most recently written, so that a
     /// read of one costs a hash lookup, not a walk down the file's tree.
     pub cached_values: usize,
+    /// Reads of the file kept in memory, the most recent, absent keys included, so that a key
+    /// read again costs a hash lookup (at most this many; 0 keeps none).
+    pub read_values: usize,
 }
 
 impl OnDisk {
@@ -57,15 +71,20 @@ impl OnDisk {
     /// ordered keys, and its place in the list of kept keys (a balance, measured by B6).
     pub const BYTES_PER_CACHED_VALUE: usize = 256;
 
+    /// What a read kept in memory costs at most: a key and a value inline in one of two hash
+    /// maps, each with room to grow.
+    pub const BYTES_PER_READ_VALUE: usize = 192;
+
     /// Bases in `dir` that use about `cache_bytes` of memory for their file: half as the file's
-    /// page cache, half as values kept in memory; values move to the file in write batches of
-    /// [`OnDisk::WRITE_BATCH`].
+    /// page cache, a quarter as values written and kept in memory, a quarter as reads kept in
+    /// memory; values move to the file in write batches of [`OnDisk::WRITE_BATCH`].
     pub fn new(dir: PathBuf, cache_bytes: usize) -> Self {
         Self {
             dir,
             cache_bytes: cache_bytes / 2,
             write_batch: Self::WRITE_BATCH,
-            cached_values: cache_bytes / 2 / Self::BYTES_PER_CACHED_VALUE,
+            cached_values: cache_bytes / 4 / Self::BYTES_PER_CACHED_VALUE,
+            read_values: cache_bytes / 4 / Self::BYTES_PER_READ_VALUE,
         }
     }
 }
@@ -83,12 +102,21 @@ impl Drop for Removed {
 }
 
 pub(super) struct Cold {
-    /// The table as the latest commit left it.
+    /// The table as the latest commit that memory let go for left it.
     table: ReadOnlyTable<&'static [u8], &'static [u8]>,
-    db: Database,
-    since_durable: u32,
+    /// What recent reads found in `table` (`None`: absent). Reads share the base's read lock
+    /// and `table` changes under its write lock, so what is kept here is always the table's.
+    read: Mutex<Recent>,
+    file: Arc<File>,
     pub(super) config: OnDisk,
-    _file: Removed,
+}
+
+/// The file, which a write batch is written to without the base's lock: readers go on reading
+/// `Cold::table` meanwhile (see [`Cold::written`]).
+pub(super) struct File {
+    db: Database,
+    since_durable: AtomicU32,
+    _path: Removed,
 }
 
 impl Cold {
@@ -97,29 +125,60 @@ impl Cold {
         std::fs::create_dir_all(&config.dir)?;
         let path = file_path(&config.dir);
         let _ = std::fs::remove_file(&path);
-        let file = Removed(path);
+        let removed = Removed(path);
         let db = Database::builder()
             .set_cache_size(config.cache_bytes)
-            .create(&file.0)
+            .create(&removed.0)
             .map_err(std::io::Error::other)?;
+        let file = File {
+            db,
+            since_durable: AtomicU32::new(0),
+            _path: removed,
+        };
+        let db = &file.db;
         let write = db.begin_write().map_err(std::io::Error::other)?;
         write.open_table(RECORDS).map_err(std::io::Error::other)?;
         write.commit().map_err(std::io::Error::other)?;
-        let table = open(&db);
+        let table = open(db);
         Ok(Self {
             table,
-            db,
-            since_durable: 0,
+            read: Mutex::new(Recent::new(config.read_values)),
+            file: Arc::new(file),
             config: config.clone(),
-            _file: file,
         })
     }
 
+    /// The file's value under `key`, kept among the recent reads.
     pub(super) fn get(&self, key: &[u8]) -> Option<Value> {
+        if let Some(found) = self.recent().get(key) {
+            return found;
+        }
+        let found = self.read_table(key);
+        self.recent().insert(key, found.clone());
+        found
+    }
+
+    /// The file's value under `key`, not kept: for a key about to be written, which memory
+    /// holds from then on.
+    pub(super) fn peek(&self, key: &[u8]) -> Option<Value> {
+        match self.recent().peek(key) {
+            Some(found) => found,
+            None => self.read_table(key),
+        }
+    }
+
+    fn read_table(&self, key: &[u8]) -> Option<Value> {
         self.table
             .get(key)
             .unwrap_or_else(|error| failed("reading the state file", error))
             .map(|value| Value::from(value.value()))
+    }
+
+    // Nothing done under this lock panics; should it, what is kept is still the table's.
+    pub(super) fn recent(&self) -> MutexGuard<'_, Recent> {
+        self.read
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
     /// Up to `limit` entries in the range, in key order from its start (or from its end,
@@ -147,19 +206,46 @@ impl Cold {
         }
     }
 
-    /// Writes (`None`: deletes) the entries in one commit.
-    pub(super) fn apply<'a>(
+    /// The file, to write a batch to without the base's lock.
+    pub(super) fn file(&self) -> Arc<File> {
+        self.file.clone()
+    }
+
+    /// Reads from now on see `table`, which a [`File::write`] of `keys` returned.
+    pub(super) fn written<'a>(
         &mut self,
-        entries: impl IntoIterator<Item = (&'a Blob, Option<&'a Value>)>,
+        table: ReadOnlyTable<&'static [u8], &'static [u8]>,
+        keys: impl IntoIterator<Item = &'a Blob>,
     ) {
+        self.table = table;
+        let recent = self
+            .read
+            .get_mut()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        for key in keys {
+            recent.forget(key.as_slice());
+        }
+    }
+}
+
+impl File {
+    /// Writes (`None`: deletes) the entries in one commit, and returns the table it left. One
+    /// write at a time (the base writes one batch at a time); reads of the table as it was go
+    /// on meanwhile.
+    pub(super) fn write(
+        &self,
+        entries: &[(Blob, Option<Value>)],
+    ) -> ReadOnlyTable<&'static [u8], &'static [u8]> {
         let mut write = self
             .db
             .begin_write()
             .unwrap_or_else(|error| failed("writing the state file", error));
-        self.since_durable = self.since_durable.saturating_add(1);
-        let durable = self.since_durable >= DURABLE_EVERY;
-        if durable {
-            self.since_durable = 0;
+        let commits = self
+            .since_durable
+            .fetch_add(1, Ordering::Relaxed)
+            .saturating_add(1);
+        if commits >= DURABLE_EVERY {
+            self.since_durable.store(0, Ordering::Relaxed);
         } else {
             write
                 .set_durability(Durability::None)
@@ -187,7 +273,55 @@ impl Cold {
         write
             .commit()
             .unwrap_or_else(|error| failed("writing the state file", error));
-        self.table = open(&self.db);
+        open(&self.db)
+    }
+}
+
+/// The most recent reads, at most `bound`: two generations, the newest taking reads until it
+/// holds half the bound and then replacing the older. A read found in the older moves to the
+/// newest, so what is read often stays.
+pub(super) struct Recent {
+    pub(super) newer: AHashMap<Blob, Option<Value>>,
+    pub(super) older: AHashMap<Blob, Option<Value>>,
+    bound: usize,
+}
+
+impl Recent {
+    fn new(bound: usize) -> Self {
+        Self {
+            newer: AHashMap::new(),
+            older: AHashMap::new(),
+            bound,
+        }
+    }
+
+    fn get(&mut self, key: &[u8]) -> Option<Option<Value>> {
+        if let Some(found) = self.newer.get(key) {
+            return Some(found.clone());
+        }
+        let (key, found) = self.older.remove_entry(key)?;
+        self.insert(key.as_slice(), found.clone());
+        Some(found)
+    }
+
+    fn peek(&self, key: &[u8]) -> Option<Option<Value>> {
+        self.newer.get(key).or_else(|| self.older.get(key)).cloned()
+    }
+
+    fn insert(&mut self, key: &[u8], found: Option<Value>) {
+        let half = self.bound / 2;
+        if half == 0 {
+            return;
+        }
+        if self.newer.len() >= half {
+            self.older = std::mem::take(&mut self.newer);
+        }
+        self.newer.insert(Blob::from(key), found);
+    }
+
+    fn forget(&mut self, key: &[u8]) {
+        self.newer.remove(key);
+        self.older.remove(key);
     }
 }
 
