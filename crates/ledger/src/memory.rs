@@ -56,6 +56,10 @@ pub const MAX_LAYERS: usize = 32;
 /// Entries a detached copy writes between two settles.
 const COPY_PART: usize = 1 << 16;
 
+/// Write batches that may wait for the file, the one being written included, before a settle
+/// waits for the writer (see `Inner::behind`).
+const BEHIND: usize = 3;
+
 /// Keys a scan reads from the base per lock.
 const SCAN_BATCH: usize = 256;
 
@@ -277,6 +281,18 @@ impl Inner {
     /// per key, once there are a write batch of them and no other batch is being written: to
     /// be written to the file without the lock, and then let go by [`Inner::written`].
     /// Meanwhile memory keeps them, so reads do not depend on when the file is written.
+    /// On disk, while a batch is being written: whether the values waiting for the file, that
+    /// batch's included, reach [`BEHIND`] write batches. The caller that settled then waits
+    /// for the writer, so that a line settled faster than the file is written (a state read
+    /// back at start, a copy) does not pile its values up in memory.
+    fn behind(&self) -> bool {
+        let Some(cold) = self.cold.as_ref() else {
+            return false;
+        };
+        let waiting: usize = self.log.iter().map(|(_, keys)| keys.len()).sum();
+        self.writing && waiting >= cold.config.write_batch.max(1).saturating_mul(BEHIND)
+    }
+
     fn batch_for_file(&mut self, oldest: u64) -> Option<Batch> {
         let cold = self.cold.as_ref()?;
         if self.writing {
@@ -473,9 +489,13 @@ impl Base {
 
     /// Writes `batch` to the file on a thread of its own, so that neither readers nor the
     /// caller wait for it, and then lets memory go of it; then the batch that became due
-    /// meanwhile, if any, and so on. Call without the lock.
-    fn write_to_file(self: &Arc<Self>, batch: Option<Batch>) {
+    /// meanwhile, if any, and so on. When the file is `behind` (see [`Inner::behind`]), waits
+    /// for the writer instead. Call without the lock.
+    fn write_to_file(self: &Arc<Self>, batch: Option<Batch>, behind: bool) {
         let Some(mut batch) = batch else {
+            if behind {
+                self.wait_for_file();
+            }
             return;
         };
         let base = self.clone();
@@ -525,7 +545,8 @@ impl MemoryStore {
     /// An empty state whose base keeps what every live state reads alike in a file of its own
     /// in `config.dir`, behind a page cache of `config.cache_bytes` (see [`OnDisk`]): memory
     /// then holds the writes of the versions in flight and the cache, not the whole state. The
-    /// file is removed when the base is dropped. Errors when the file cannot be made.
+    /// file is removed when the base is dropped (a batch being written holds the base until it is
+    /// in the file). Errors when the file cannot be made.
     pub fn on_disk(config: &OnDisk) -> std::io::Result<Self> {
         Ok(Self::on(Base::new(Some(Cold::create(config)?))))
     }
@@ -627,8 +648,11 @@ impl MemoryStore {
     /// settle could not: this state still read the version before).
     fn collapse_and_collect(&mut self) {
         self.collapse();
-        let batch = self.base.write().collect();
-        self.base.write_to_file(batch);
+        let mut inner = self.base.write();
+        let batch = inner.collect();
+        let behind = inner.behind();
+        drop(inner);
+        self.base.write_to_file(batch, behind);
     }
 
     /// The layer this state writes into: its own top layer, or a new one.
@@ -700,8 +724,9 @@ impl MemoryStore {
                 .expect("a layer settles once: the base lock is held");
         }
         let batch = inner.collect();
+        let behind = inner.behind();
         drop(inner);
-        self.base.write_to_file(batch);
+        self.base.write_to_file(batch, behind);
         true
     }
 
@@ -1303,6 +1328,9 @@ mod tests {
         assert_eq!(files(), 2);
         check(&copy, &model);
         assert!(copy == after);
+        // A writer holds its base until its batch is in the file.
+        copy.wait_for_file();
+        after.wait_for_file();
         drop((after, copy));
         let left: Vec<_> = std::fs::read_dir(&dir).unwrap().collect();
         assert_eq!(files(), 0, "each base removes its file: {left:?}");
@@ -1417,6 +1445,41 @@ mod tests {
         let inner = store.base.read();
         let recent = inner.cold.as_ref().expect("on disk").recent();
         assert!(recent.newer.contains_key(&key(500)[..]));
+    }
+
+    /// A line settled faster than the file is written (a state read back at start) waits for
+    /// the writer rather than piling its values up in memory: what memory holds stays within
+    /// [`BEHIND`] write batches and the layers in flight, however long the line.
+    #[test]
+    fn a_line_settled_faster_than_the_file_is_written_waits_for_it() {
+        const LAYER: u64 = 2_000;
+        let mut store = empty_batched(Some((LAYER as usize, 0, 0))).settled_by_hand();
+        // A disk slower than the line: each batch takes 30 ms to write.
+        let file = store.base.read().cold.as_ref().expect("on disk").file();
+        file.delay_ms
+            .store(30, std::sync::atomic::Ordering::Relaxed);
+        let mut model = Model::new();
+        let mut peak = 0;
+        for round in 0..60u64 {
+            let mut next = store.clone();
+            drop(store);
+            for k in round * LAYER..(round + 1) * LAYER {
+                let key = types::hash(b"spread", &[&k.to_be_bytes()]).0.to_vec();
+                next.put(&key, vec![1; 16]);
+                model.insert(key, vec![1; 16]);
+            }
+            assert!(next.settle());
+            store = next;
+            let now = sizes(&store);
+            peak = peak.max(now.stored_values);
+            assert!(
+                now.stored_values <= (BEHIND + 2) * LAYER as usize,
+                "round {round}: {now:?}"
+            );
+        }
+        store.wait_for_file();
+        check(&store, &model);
+        eprintln!("peak {peak} values in memory");
     }
 
     /// A read of the file that fails must stop the process: the ledger catches a call's panic

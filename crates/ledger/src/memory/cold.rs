@@ -116,6 +116,9 @@ pub(super) struct Cold {
 pub(super) struct File {
     db: Database,
     since_durable: AtomicU32,
+    /// Tests: how long each write waits first, to play a disk slower than the caller.
+    #[cfg(test)]
+    pub(super) delay_ms: AtomicU64,
     _path: Removed,
 }
 
@@ -133,6 +136,8 @@ impl Cold {
         let file = File {
             db,
             since_durable: AtomicU32::new(0),
+            #[cfg(test)]
+            delay_ms: AtomicU64::new(0),
             _path: removed,
         };
         let db = &file.db;
@@ -236,6 +241,10 @@ impl File {
         &self,
         entries: &[(Blob, Option<Value>)],
     ) -> ReadOnlyTable<&'static [u8], &'static [u8]> {
+        #[cfg(test)]
+        std::thread::sleep(std::time::Duration::from_millis(
+            self.delay_ms.load(Ordering::Relaxed),
+        ));
         let mut write = self
             .db
             .begin_write()
