@@ -498,12 +498,20 @@ impl Base {
             }
             return;
         };
-        let base = self.clone();
+        // The writer does not keep the base alive: once every state of it is gone, nothing
+        // will read the file, which its base removed when dropped.
+        let base = Arc::downgrade(self);
+        // Held while the thread starts, so that a writer started after this one (only once
+        // this one has let go of its batch) cannot store its handle before this one does.
+        let mut handle = self.writer();
         let writer = std::thread::Builder::new()
             .name("equa-state-file".into())
             .spawn(move || {
                 loop {
                     let table = batch.file.write(&batch.entries);
+                    let Some(base) = base.upgrade() else {
+                        break;
+                    };
                     let mut inner = base.write();
                     inner.written(batch, table);
                     let oldest = inner.oldest();
@@ -516,7 +524,7 @@ impl Base {
             .unwrap_or_else(|error| cold::failed("starting the state file's writer", error));
         // The batch before this one was written (`writing` let this one start): its thread
         // has ended or is ending.
-        *self.writer() = Some(writer);
+        *handle = Some(writer);
     }
 
     fn writer(&self) -> MutexGuard<'_, Option<JoinHandle<()>>> {
@@ -545,8 +553,7 @@ impl MemoryStore {
     /// An empty state whose base keeps what every live state reads alike in a file of its own
     /// in `config.dir`, behind a page cache of `config.cache_bytes` (see [`OnDisk`]): memory
     /// then holds the writes of the versions in flight and the cache, not the whole state. The
-    /// file is removed when the base is dropped (a batch being written holds the base until it is
-    /// in the file). Errors when the file cannot be made.
+    /// file is removed when the base is dropped. Errors when the file cannot be made.
     pub fn on_disk(config: &OnDisk) -> std::io::Result<Self> {
         Ok(Self::on(Base::new(Some(Cold::create(config)?))))
     }
@@ -1328,9 +1335,6 @@ mod tests {
         assert_eq!(files(), 2);
         check(&copy, &model);
         assert!(copy == after);
-        // A writer holds its base until its batch is in the file.
-        copy.wait_for_file();
-        after.wait_for_file();
         drop((after, copy));
         let left: Vec<_> = std::fs::read_dir(&dir).unwrap().collect();
         assert_eq!(files(), 0, "each base removes its file: {left:?}");
@@ -1480,6 +1484,78 @@ mod tests {
         store.wait_for_file();
         check(&store, &model);
         eprintln!("peak {peak} values in memory");
+    }
+
+    /// Every state of a base dropped while a batch is being written: the file goes with the
+    /// base, and the writer writes no more batches to it.
+    #[test]
+    fn the_file_goes_when_the_last_state_is_dropped_even_while_a_batch_is_written() {
+        let dir = std::env::temp_dir().join(format!("equa-dropped-{}", std::process::id()));
+        let config = OnDisk {
+            dir: dir.clone(),
+            cache_bytes: 1 << 20,
+            write_batch: 1,
+            cached_values: 0,
+            read_values: 0,
+        };
+        let files = || std::fs::read_dir(&dir).map_or(0, |entries| entries.count());
+        let mut store = MemoryStore::on_disk(&config).expect("a state file");
+        for k in 0..200_000u64 {
+            store.put(
+                &k.wrapping_mul(0x9E37_79B9_7F4A_7C15).to_be_bytes(),
+                vec![1; 32],
+            );
+        }
+        let store = store.settled_by_hand();
+        let file = store.base.read().cold.as_ref().expect("on disk").file();
+        file.delay_ms
+            .store(200, std::sync::atomic::Ordering::Relaxed);
+        assert_eq!(files(), 1);
+        let weak = Arc::downgrade(&store.base);
+        drop(store);
+        assert!(
+            weak.upgrade().is_none(),
+            "the writer does not hold the base"
+        );
+        let left = files();
+        let _ = std::fs::remove_dir_all(&dir);
+        assert_eq!(left, 0, "the file outlives every state of its base");
+    }
+
+    /// Bulk loads (a restore, a copy) settled without pause, faster than a slowed disk takes
+    /// them: memory holds at most [`BEHIND`] write batches and one settle's writes.
+    #[test]
+    fn a_bulk_load_stays_within_its_write_batches_in_memory() {
+        let write_batch = 1usize << 12;
+        let config = OnDisk {
+            dir: std::env::temp_dir().join("equa-ledger-tests"),
+            cache_bytes: 1 << 20,
+            write_batch,
+            cached_values: 0,
+            read_values: 0,
+        };
+        let mut store = MemoryStore::on_disk(&config)
+            .expect("a state file")
+            .settled_by_hand();
+        let file = store.base.read().cold.as_ref().expect("on disk").file();
+        file.delay_ms.store(5, std::sync::atomic::Ordering::Relaxed);
+        let part = 1u64 << 12;
+        let mut peak = 0usize;
+        for round in 0..64u64 {
+            for k in 0..part {
+                let key = (round * part + k).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+                store.put(&key.to_be_bytes(), vec![round as u8; 32]);
+            }
+            assert!(store.settle());
+            peak = peak.max(store.base.read().values.len());
+        }
+        store.wait_for_file();
+        let bound = BEHIND * write_batch + part as usize;
+        assert!(
+            peak <= bound,
+            "memory held {peak} values at once (bound {bound})"
+        );
+        assert_eq!(store.len(), 64 * part as usize);
     }
 
     /// A read of the file that fails must stop the process: the ledger catches a call's panic

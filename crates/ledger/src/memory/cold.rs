@@ -92,7 +92,8 @@ impl OnDisk {
 /// Tells the files of one process's bases apart.
 static NEXT_FILE: AtomicU64 = AtomicU64::new(0);
 
-/// Removes a file when dropped (after the database that uses it, which is declared first).
+/// Removes a file when dropped. A writer may still hold the database open: the name goes at
+/// once, the pages when the writer lets go.
 struct Removed(PathBuf);
 
 impl Drop for Removed {
@@ -109,6 +110,9 @@ pub(super) struct Cold {
     read: Mutex<Recent>,
     file: Arc<File>,
     pub(super) config: OnDisk,
+    /// The file's name goes with the base, even while a writer still writes to it (its
+    /// pages then go once the writer lets go).
+    _path: Removed,
 }
 
 /// The file, which a write batch is written to without the base's lock: readers go on reading
@@ -119,7 +123,6 @@ pub(super) struct File {
     /// Tests: how long each write waits first, to play a disk slower than the caller.
     #[cfg(test)]
     pub(super) delay_ms: AtomicU64,
-    _path: Removed,
 }
 
 impl Cold {
@@ -138,7 +141,6 @@ impl Cold {
             since_durable: AtomicU32::new(0),
             #[cfg(test)]
             delay_ms: AtomicU64::new(0),
-            _path: removed,
         };
         let db = &file.db;
         let write = db.begin_write().map_err(std::io::Error::other)?;
@@ -150,6 +152,7 @@ impl Cold {
             read: Mutex::new(Recent::new(config.read_values)),
             file: Arc::new(file),
             config: config.clone(),
+            _path: removed,
         })
     }
 
