@@ -31,6 +31,8 @@
 //! leave the finalized line unable to settle.
 
 mod cold;
+#[cfg(test)]
+mod threads;
 
 pub use cold::OnDisk;
 
