@@ -35,7 +35,8 @@
 //! the last `retained_blocks` blocks. By default memory holds every record once; a node
 //! configured with `state_cache_mib` keeps the base on disk instead ([`ledger::OnDisk`]: a
 //! working copy in files under `data/state`, made afresh at every start from the store), and
-//! memory then holds the unfinalized blocks' writes and the file's page cache.
+//! memory then holds the unfinalized blocks' writes, the values waiting for the file and its
+//! caches.
 //!
 //! # Block time and randomness
 //!

@@ -103,7 +103,7 @@ impl Drop for Removed {
 }
 
 pub(super) struct Cold {
-    /// The table as the latest commit that memory let go for left it.
+    /// The table as the latest batch written left it, swapped in when memory lets go of it.
     table: ReadOnlyTable<&'static [u8], &'static [u8]>,
     /// What recent reads found in `table` (`None`: absent). Reads share the base's read lock
     /// and `table` changes under its write lock, so what is kept here is always the table's.
