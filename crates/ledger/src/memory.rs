@@ -203,7 +203,7 @@ struct Inner {
 }
 
 /// A write batch on its way to the file: the values every reader at `oldest` or later reads
-/// alike, newest per key, that the log's first `end` entries wrote.
+/// alike, newest per key, that the log's entries up to `oldest` wrote.
 struct Batch {
     oldest: u64,
     entries: Vec<(Blob, Option<Value>)>,
@@ -231,8 +231,9 @@ impl Inner {
         version
     }
 
-    /// What a reader at version `view` sees under `key`.
-    fn lookup(&self, key: &[u8], view: u64) -> Option<Value> {
+    /// What a reader at version `view` sees under `key`; a read of the file is kept among
+    /// the recent reads when `keep`.
+    fn lookup(&self, key: &[u8], view: u64, keep: bool) -> Option<Value> {
         match self
             .values
             .get(key)
@@ -240,22 +241,13 @@ impl Inner {
         {
             Some(found) => found.cloned(),
             // Every live state reads the file's version or a later one.
-            None => self.cold.as_ref()?.get(key),
+            None => self.cold.as_ref()?.get(key, keep),
         }
     }
 
     fn write(&mut self, key: &Blob, version: u64, value: &Option<Value>) {
-        let held = match self
-            .values
-            .get(key.as_slice())
-            .and_then(|values| values.entry_at(version))
-        {
-            Some(found) => found.is_some(),
-            None => self
-                .cold
-                .as_ref()
-                .is_some_and(|cold| cold.peek(key.as_slice()).is_some()),
-        };
+        // Not kept: memory holds the key from now on.
+        let held = self.lookup(key.as_slice(), version, false).is_some();
         match (held, value.is_some()) {
             (false, true) => self.count = self.count.saturating_add(1),
             (true, false) => self.count = self.count.saturating_sub(1),
@@ -489,6 +481,15 @@ impl Base {
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
+    /// Drops what no live reader can see any more, under `inner` (this base's lock), and then
+    /// without it writes the batch due, if any, to the file.
+    fn collect(self: &Arc<Self>, mut inner: RwLockWriteGuard<'_, Inner>) {
+        let batch = inner.collect();
+        let behind = inner.behind();
+        drop(inner);
+        self.write_to_file(batch, behind);
+    }
+
     /// Writes `batch` to the file on a thread of its own, so that neither readers nor the
     /// caller wait for it, and then lets memory go of it; then the batch that became due
     /// meanwhile, if any, and so on. When the file is `behind` (see [`Inner::behind`]), waits
@@ -657,11 +658,7 @@ impl MemoryStore {
     /// settle could not: this state still read the version before).
     fn collapse_and_collect(&mut self) {
         self.collapse();
-        let mut inner = self.base.write();
-        let batch = inner.collect();
-        let behind = inner.behind();
-        drop(inner);
-        self.base.write_to_file(batch, behind);
+        Base::collect(&self.base, self.base.write());
     }
 
     /// The layer this state writes into: its own top layer, or a new one.
@@ -732,10 +729,7 @@ impl MemoryStore {
                 .set(version)
                 .expect("a layer settles once: the base lock is held");
         }
-        let batch = inner.collect();
-        let behind = inner.behind();
-        drop(inner);
-        self.base.write_to_file(batch, behind);
+        Base::collect(&self.base, inner);
         true
     }
 
@@ -826,7 +820,7 @@ impl MemoryStore {
                 return value.clone();
             }
         }
-        self.base.read().lookup(key, view.0)
+        self.base.read().lookup(key, view.0, true)
     }
 
     /// Whether `key` holds a value.
@@ -1381,7 +1375,7 @@ mod tests {
         assert!(inner.values.contains_key(&key(0)[..]));
         assert!(!inner.values.contains_key(&key(500)[..]));
         assert_eq!(
-            inner.cold.as_ref().map(|cold| cold.get(&key(500))),
+            inner.cold.as_ref().map(|cold| cold.get(&key(500), true)),
             Some(Some(Value::from(vec![10])))
         );
     }

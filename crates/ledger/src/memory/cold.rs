@@ -156,23 +156,22 @@ impl Cold {
         })
     }
 
-    /// The file's value under `key`, kept among the recent reads.
-    pub(super) fn get(&self, key: &[u8]) -> Option<Value> {
-        if let Some(found) = self.recent().get(key) {
+    /// The file's value under `key`, kept among the recent reads when `keep` (a key about to
+    /// be written is not: memory holds it from then on).
+    pub(super) fn get(&self, key: &[u8], keep: bool) -> Option<Value> {
+        let kept = if keep {
+            self.recent().get(key)
+        } else {
+            self.recent().peek(key)
+        };
+        if let Some(found) = kept {
             return found;
         }
         let found = self.read_table(key);
-        self.recent().insert(key, found.clone());
-        found
-    }
-
-    /// The file's value under `key`, not kept: for a key about to be written, which memory
-    /// holds from then on.
-    pub(super) fn peek(&self, key: &[u8]) -> Option<Value> {
-        match self.recent().peek(key) {
-            Some(found) => found,
-            None => self.read_table(key),
+        if keep {
+            self.recent().insert(key, found.clone());
         }
+        found
     }
 
     fn read_table(&self, key: &[u8]) -> Option<Value> {
