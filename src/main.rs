@@ -5,6 +5,12 @@ use equa::{cli, web};
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
 
+/// mimalloc, not the system's allocator: a node's blocks allocate and free many small values
+/// from several threads at once (block execution, the state file's writer, the stores), and
+/// under glibc's allocator that cost grew with the size of the state (see the README's B6).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[derive(Debug, Parser)]
 #[command(
     name = "equa",

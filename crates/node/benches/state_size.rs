@@ -44,6 +44,10 @@ use node::{Qmdb, engine, recovery};
 use std::{sync::Arc, time::Instant};
 use types::{AccountId, AssetId, Call, SignedTransaction, bank::BankCall, bank::Transfer};
 
+/// The node's allocator (`src/main.rs`): allocation is a large share of a block's cost.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 const SENDERS: u64 = 1_000;
 const SENDER_BALANCE: u128 = 1_000_000_000_000_000;
 const RECIPIENTS: u64 = 10_000;
