@@ -7,7 +7,8 @@ use std::process::ExitCode;
 
 /// mimalloc, not the system's allocator: a block allocates and frees many small values, and
 /// under glibc's allocator that share of a block's execution grew with the state on disk (18%
-/// at 12,000 records, 23% at 1,000,000; see the README's B6).
+/// at 12,000 records, 23% at 1,000,000; see the README's B6). `main` turns transparent huge pages
+/// off first ([`node::allocator`]).
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
@@ -185,6 +186,9 @@ fn quiet_on_broken_pipe() {
 }
 
 fn main() -> ExitCode {
+    if let Err(error) = node::allocator::small_pages_only() {
+        eprintln!("warning: transparent huge pages stay on for this process: {error}");
+    }
     quiet_on_broken_pipe();
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,

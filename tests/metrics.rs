@@ -87,6 +87,18 @@ fn a_validator_serves_metrics_figures_and_logs_a_transaction_journey() {
         P2P_PORT,
         &[("RUST_LOG", "info,node=debug"), ("EQUA_LOG_FORMAT", "json")],
     );
+    // `equa` turns transparent huge pages off first thing (`node::allocator`), and the
+    // validators it starts inherit that.
+    let processes = devnet.process_ids();
+    assert_eq!(processes.len(), 5, "equa devnet and its four validators");
+    for id in processes {
+        let status = std::fs::read_to_string(format!("/proc/{id}/status")).unwrap();
+        assert_eq!(
+            common::proc_status_field(&status, "THP_enabled").as_deref(),
+            Some("0"),
+            "process {id} may take transparent huge pages"
+        );
+    }
     // Validator 0 relays to the peers it is connected to; wait until it sees all three, so the
     // transfer below reaches validator 1 by relay.
     let deadline = Instant::now() + Duration::from_secs(30);

@@ -120,6 +120,25 @@ impl Devnet {
         true
     }
 
+    /// The process ids of `equa devnet` and of every process it started (its validators).
+    pub fn process_ids(&self) -> Vec<u32> {
+        let parent = self.process.as_ref().expect("the devnet is running").id();
+        let mut ids = vec![parent];
+        for entry in std::fs::read_dir("/proc").expect("/proc lists the processes") {
+            let Ok(id) = entry.unwrap().file_name().to_string_lossy().parse::<u32>() else {
+                continue;
+            };
+            // A process may exit between the listing and this read.
+            let Ok(status) = std::fs::read_to_string(format!("/proc/{id}/status")) else {
+                continue;
+            };
+            if proc_status_field(&status, "PPid").as_deref() == Some(&*parent.to_string()) {
+                ids.push(id);
+            }
+        }
+        ids
+    }
+
     /// Where validator `index` serves Prometheus metrics.
     pub fn metrics_address(&self, index: u16) -> std::net::SocketAddr {
         std::net::SocketAddr::from(([127, 0, 0, 1], self.rpc_port + 20 + index))
@@ -277,4 +296,12 @@ pub fn ledger_refuses(devnet: &Devnet, name: &str, args: &[&str], code: &str) {
     let receipt: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
     assert_eq!(receipt["outcome"], "failed", "{args:?}: {receipt}");
     assert_eq!(receipt["error"]["code"], code, "{args:?}: {receipt}");
+}
+
+/// The value of `field` in a `/proc/<pid>/status` text, trimmed.
+pub fn proc_status_field(status: &str, field: &str) -> Option<String> {
+    status.lines().find_map(|line| {
+        let (name, value) = line.split_once(':')?;
+        (name == field).then(|| value.trim().to_string())
+    })
 }

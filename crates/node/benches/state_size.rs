@@ -29,6 +29,7 @@
 //! node configured with `state_cache_mib` does, instead of whole in memory;
 //! `EQUA_B6_CACHED_VALUES` and `EQUA_B6_READ_VALUES` then set how many values written and how
 //! many reads of the file stay in memory, instead of the node's shares of N.
+//! `EQUA_B6_HUGE_PAGES=1` leaves transparent huge pages on, which the node turns off.
 //!
 //! Run: `cargo bench -p node --bench state_size`.
 
@@ -44,7 +45,8 @@ use node::{Qmdb, engine, recovery};
 use std::{sync::Arc, time::Instant};
 use types::{AccountId, AssetId, Call, SignedTransaction, bank::BankCall, bank::Transfer};
 
-/// The node's allocator (`src/main.rs`): allocation is a large share of a block's cost.
+/// The node's allocator (`src/main.rs`): allocation is a large share of a block's cost. `main`
+/// turns transparent huge pages off, as the node does.
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
@@ -53,6 +55,10 @@ const SENDER_BALANCE: u128 = 1_000_000_000_000_000;
 const RECIPIENTS: u64 = 10_000;
 
 fn main() {
+    // `EQUA_B6_HUGE_PAGES=1` leaves them on, to compare.
+    if std::env::var_os("EQUA_B6_HUGE_PAGES").is_none() {
+        node::allocator::small_pages_only().expect("the kernel takes the flag");
+    }
     let sizes = env_list("EQUA_B6_SIZES", &[10_000, 1_000_000, 5_000_000]);
     let blocks = env_list("EQUA_B6_BLOCKS", &[30])[0];
     let per_block = env_list("EQUA_B6_TXS", &[2_000])[0];

@@ -51,6 +51,7 @@
 //! unseeded (`BlockContext.seeded`), so it draws nothing with it. `BlockContext.round` is
 //! [`app::ledger_round`]: epoch and view as one number that increases along the chain.
 
+pub mod allocator;
 pub mod app;
 pub mod block;
 pub mod checkpoint;
