@@ -5,13 +5,6 @@ use equa::{cli, web};
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
 
-/// mimalloc, not the system's allocator: a block allocates and frees many small values, and
-/// under glibc's allocator that share of a block's execution grew with the state on disk (18%
-/// at 12,000 records, 23% at 1,000,000; see the README's B6). `main` turns transparent huge pages
-/// off first ([`node::allocator`]).
-#[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
 #[derive(Debug, Parser)]
 #[command(
     name = "equa",
@@ -186,6 +179,7 @@ fn quiet_on_broken_pipe() {
 }
 
 fn main() -> ExitCode {
+    // Allocation is mimalloc's, declared by the node's library (`node::allocator`).
     if let Err(error) = node::allocator::small_pages_only() {
         eprintln!("warning: transparent huge pages stay on for this process: {error}");
     }

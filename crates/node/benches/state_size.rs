@@ -45,17 +45,12 @@ use node::{Qmdb, engine, recovery};
 use std::{sync::Arc, time::Instant};
 use types::{AccountId, AssetId, Call, SignedTransaction, bank::BankCall, bank::Transfer};
 
-/// The node's allocator (`src/main.rs`): allocation is a large share of a block's cost. `main`
-/// turns transparent huge pages off, as the node does.
-#[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
 const SENDERS: u64 = 1_000;
 const SENDER_BALANCE: u128 = 1_000_000_000_000_000;
 const RECIPIENTS: u64 = 10_000;
 
 fn main() {
-    // `EQUA_B6_HUGE_PAGES=1` leaves them on, to compare.
+    // Transparent huge pages off, as `equa` does; `EQUA_B6_HUGE_PAGES=1` leaves them on.
     if std::env::var_os("EQUA_B6_HUGE_PAGES").is_none() {
         node::allocator::small_pages_only().expect("the kernel takes the flag");
     }

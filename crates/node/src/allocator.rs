@@ -1,14 +1,22 @@
 //! How the node's process takes memory from the kernel.
 //!
-//! The node allocates with mimalloc (declared by the binary, `src/main.rs`, and by B6). mimalloc
-//! asks the kernel for transparent huge pages on the ranges it reserves (`madvise`), and by
-//! default hands pages that emptied back to the kernel a second later. Each page it then takes,
-//! anew or again, faults in a whole 2 MiB page that the kernel zeroes first, however little of it
-//! the allocation uses. The authenticated store's commit allocates and frees large buffers at
+//! Every program that links this crate (the `equa` binary, B6, the node's tests and the binary's)
+//! allocates with mimalloc, not the system's allocator: a block allocates and frees many small
+//! values, and under glibc's allocator that share of a block's execution grew with the state on
+//! disk (18% at 12,000 records, 23% at 1,000,000; see the README's B6).
+//!
+//! mimalloc asks the kernel for transparent huge pages on the ranges it reserves (`madvise`), and
+//! by default hands pages that emptied back to the kernel a second later. Each page it then
+//! takes, anew or again, faults in a whole 2 MiB page that the kernel zeroes first, however
+//! little of it the allocation uses. The authenticated store's commit allocates and frees large buffers at
 //! every block (the slabs its reads from the log land in, the vectors its Merkle batch grows): in
 //! a profile of the commit alone at 1,000,000 records, the kernel zeroing huge pages on those
 //! faults took 27% of it. So the process turns transparent huge pages off (the README's B6 says
 //! what that changed).
+
+/// The allocator of every program that links the node.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 /// Turns transparent huge pages off for this process and every process it starts
 /// (`prctl(PR_SET_THP_DISABLE)`, which a child inherits across `fork` and `execve`). Call it
