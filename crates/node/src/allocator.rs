@@ -1,9 +1,9 @@
 //! How the node's process takes memory from the kernel.
 //!
-//! Every program that links this crate (the `equa` binary, B6, the node's tests and the binary's)
-//! allocates with mimalloc, not the system's allocator: a block allocates and frees many small
-//! values, and under glibc's allocator that share of a block's execution grew with the state on
-//! disk (18% at 12,000 records, 23% at 1,000,000; see the README's B6).
+//! Every program that links this crate (the `equa` binary, B6, the node's own tests) allocates
+//! with mimalloc, not the system's allocator: a block allocates and frees many small values, and
+//! under glibc's allocator that share of a block's execution grew with the state on disk (18% at
+//! 12,000 records, 23% at 1,000,000; see the README's B6).
 //!
 //! mimalloc asks the kernel for transparent huge pages on the ranges it reserves (`madvise`), and
 //! by default hands pages that emptied back to the kernel a second later. Each page it then
