@@ -137,6 +137,11 @@ fn a_validator_serves_metrics_figures_and_logs_a_transaction_journey() {
     let finalized = value(&metrics, "equa_finalized_height", &[]).unwrap();
     assert!(finalized >= height as f64, "{finalized} < {height}");
     assert!(value(&metrics, "equa_blocks_finalized_total", &[]).unwrap() >= 3.0);
+    assert_eq!(
+        value(&metrics, "equa_states_unsettled_total", &[]),
+        Some(0.0),
+        "every finalized state settled into the shared base"
+    );
     assert!(value(&metrics, "equa_transactions_finalized_total", &[]).unwrap() >= 1.0);
     assert!(observations(&metrics, "equa_finality_seconds") >= 3.0);
     assert!(observations(&metrics, "equa_block_execution_seconds") >= 1.0);

@@ -310,6 +310,11 @@ async fn a_killed_validator_loses_nothing_and_catches_up() {
         0,
         "the restarted validator re-executed blocks to rebuild its ledger"
     );
+    assert_eq!(
+        metric(VICTIM, "equa_states_unsettled_total"),
+        0,
+        "a state the restarted validator finalized did not settle into its base"
+    );
     // What the killed process left (it had no chance to remove its files) was removed at the
     // start, and the restarted process keeps its state in files of its own.
     let after_restart = state_files();

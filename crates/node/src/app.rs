@@ -1013,6 +1013,9 @@ where
                 height,
                 "the finalized state could not settle: its base follows another line, so reads pass through more layers"
             );
+            if let Some(metrics) = &self.metrics {
+                metrics.state_unsettled();
+            }
         }
         let mut failures = Vec::new();
         if self.config.audit_finalized {

@@ -97,6 +97,7 @@ struct Inner {
     sync_target_height: Gauge,
     records_restored: Gauge,
     blocks_reexecuted: Counter,
+    states_unsettled: Counter,
     rpc_requests: CounterFamily<Labels>,
     rpc_seconds: Registered<HistogramFamily>,
     window: Mutex<Window>,
@@ -188,6 +189,12 @@ impl NodeMetrics {
                     "Blocks this process executed again to rebuild a ledger state it did not \
                      hold: none after a restart that read the ledger back from its store",
                 ),
+                states_unsettled: context.counter(
+                    "states_unsettled",
+                    "Finalized states that could not settle into the shared base because it \
+                     follows another line: reads of each then pass through more layers. None \
+                     on a healthy node",
+                ),
                 rpc_requests: context.family(
                     "rpc_requests",
                     "JSON-RPC calls answered, by method and outcome (ok, error, or batched: \
@@ -268,6 +275,11 @@ impl NodeMetrics {
     /// A block was executed again to rebuild a state this process did not hold.
     pub fn block_reexecuted(&self) {
         self.inner.blocks_reexecuted.inc();
+    }
+
+    /// A finalized state could not settle into the shared base.
+    pub fn state_unsettled(&self) {
+        self.inner.states_unsettled.inc();
     }
 
     /// `count` transactions were sent on to the peers.
