@@ -119,7 +119,7 @@ fn run(records: u64, blocks: u64, per_block: u64) {
 
 async fn run_on(context: tokio::Context, records: u64, blocks: u64, per_block: u64) {
     let started = Instant::now();
-    let chain = TestChain::new(SENDERS, SENDER_BALANCE);
+    let mut chain = TestChain::new(SENDERS, SENDER_BALANCE);
     let mut store = match env_list("EQUA_B6_STATE_CACHE_MIB", &[0])[0] {
         0 => chain.store.clone(),
         mib => {
@@ -188,6 +188,8 @@ async fn run_on(context: tokio::Context, records: u64, blocks: u64, per_block: u
     let mut loaded = std::time::Duration::ZERO;
     let mut rss = 0;
     for height in 1..=blocks {
+        // The chain signs transactions that expire 100 blocks after its height: this block's.
+        chain.height = height;
         let txs: Vec<SignedTransaction> = (0..per_block)
             .map(|i| {
                 let sender = (height * per_block + i) % SENDERS;
