@@ -121,7 +121,9 @@ async fn run_on(context: tokio::Context, records: u64, blocks: u64, per_block: u
     let started = Instant::now();
     let mut chain = TestChain::new(SENDERS, SENDER_BALANCE);
     let mut store = match env_list("EQUA_B6_STATE_CACHE_MIB", &[0])[0] {
-        0 => chain.store.clone(),
+        // A copy on a base of its own: `chain` keeps its genesis state for good, and a base
+        // keeps every value a live state sharing it may read.
+        0 => chain.store.detached(),
         mib => {
             let mut config = ledger::OnDisk::new(
                 std::env::temp_dir().join(format!("equa-b6-state-{}", std::process::id())),
