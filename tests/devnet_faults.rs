@@ -13,9 +13,8 @@ const P2P_PORT: u16 = 26_300;
 /// The process ids of `equa node --config <config>`, found by their command lines.
 fn node_pids(config: &std::path::Path) -> Vec<u32> {
     let config = config.to_str().unwrap();
-    std::fs::read_dir("/proc")
-        .unwrap()
-        .filter_map(|entry| entry.ok()?.file_name().to_str()?.parse::<u32>().ok())
+    common::process_ids()
+        .into_iter()
         .filter(|pid| {
             let Ok(cmdline) = std::fs::read(format!("/proc/{pid}/cmdline")) else {
                 return false;

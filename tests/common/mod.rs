@@ -123,20 +123,13 @@ impl Devnet {
     /// The process ids of `equa devnet` and of every process it started (its validators).
     pub fn process_ids(&self) -> Vec<u32> {
         let parent = self.process.as_ref().expect("the devnet is running").id();
-        let mut ids = vec![parent];
-        for entry in std::fs::read_dir("/proc").expect("/proc lists the processes") {
-            let Ok(id) = entry.unwrap().file_name().to_string_lossy().parse::<u32>() else {
-                continue;
-            };
+        let children = process_ids().into_iter().filter(|id| {
             // A process may exit between the listing and this read.
-            let Ok(status) = std::fs::read_to_string(format!("/proc/{id}/status")) else {
-                continue;
-            };
-            if proc_status_field(&status, "PPid").as_deref() == Some(&*parent.to_string()) {
-                ids.push(id);
-            }
-        }
-        ids
+            std::fs::read_to_string(format!("/proc/{id}/status")).is_ok_and(|status| {
+                proc_status_field(&status, "PPid").as_deref() == Some(&*parent.to_string())
+            })
+        });
+        std::iter::once(parent).chain(children).collect()
     }
 
     /// Where validator `index` serves Prometheus metrics.
@@ -296,6 +289,14 @@ pub fn ledger_refuses(devnet: &Devnet, name: &str, args: &[&str], code: &str) {
     let receipt: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
     assert_eq!(receipt["outcome"], "failed", "{args:?}: {receipt}");
     assert_eq!(receipt["error"]["code"], code, "{args:?}: {receipt}");
+}
+
+/// The ids of every process on this machine, as `/proc` lists them.
+pub fn process_ids() -> Vec<u32> {
+    std::fs::read_dir("/proc")
+        .expect("/proc lists the processes")
+        .filter_map(|entry| entry.ok()?.file_name().to_str()?.parse::<u32>().ok())
+        .collect()
 }
 
 /// The value of `field` in a `/proc/<pid>/status` text, trimmed.

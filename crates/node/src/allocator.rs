@@ -8,10 +8,10 @@
 //! mimalloc asks the kernel for transparent huge pages on the ranges it reserves (`madvise`), and
 //! by default hands pages that emptied back to the kernel a second later. Each page it then
 //! takes, anew or again, faults in a whole 2 MiB page that the kernel zeroes first, however
-//! little of it the allocation uses. The authenticated store's commit allocates and frees large buffers at
-//! every block (the slabs its reads from the log land in, the vectors its Merkle batch grows): in
-//! a profile of the commit alone at 1,000,000 records, the kernel zeroing huge pages on those
-//! faults took 27% of it. So the process turns transparent huge pages off (the README's B6 says
+//! little of it the allocation uses. The authenticated store's commit allocates and frees large
+//! buffers at every block (the slabs its reads from the log land in, the vectors its Merkle batch
+//! grows): in a profile of the commit alone at 1,000,000 records, the kernel zeroing huge pages on
+//! those faults took 27% of it. So the process turns transparent huge pages off (the README's B6 says
 //! what that changed).
 
 /// The allocator of every program that links the node.
