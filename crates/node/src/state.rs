@@ -133,16 +133,36 @@ pub fn restore(
 const RESTORE_PART: usize = 1 << 16;
 
 /// Rebuilds the ledger state from the authenticated store's entries given one at a time, in any
-/// order ([`restore`]). A record of one chunk (every account record) goes into the state as soon
-/// as it is given; only longer records wait for their other chunks, so a state on disk is
-/// restored without holding every record in memory first.
+/// order ([`restore`]). A record goes into the state as soon as its last chunk is given, so
+/// memory holds only the chunks of records not yet complete: a record of one chunk (every
+/// account record) never waits, and a longer one (an offer, a trade, a message) waits only
+/// until its other chunks come. A record's chunks are written in one batch, so a walk of the
+/// store's log mostly finds them near one another, and a restore holds the records of about
+/// one batch at a time, not every long record of the state.
 #[derive(Debug)]
 pub struct Restorer {
     store: MemoryStore,
-    /// Heads of records of more than one chunk.
-    heads: HashMap<Digest, Chunk>,
+    /// Records of more than one chunk whose next chunk has not come yet, under that chunk's
+    /// store key (one entry per record).
+    waiting: HashMap<Digest, Partial>,
+    /// Heads of the records in `waiting`, to refuse a second copy of one by name.
+    partial_heads: std::collections::HashSet<Digest>,
+    /// Chunks that came before their record's head or before the chunk before them.
     tails: HashMap<Digest, Chunk>,
     written: usize,
+}
+
+/// A record of more than one chunk, assembled up to (not including) chunk `next`.
+#[derive(Debug)]
+struct Partial {
+    stored_at: Digest,
+    key_len: usize,
+    value_len: usize,
+    count: u32,
+    next: u32,
+    /// The record's bytes (key, value, zero padding) so far. It grows with the chunks given,
+    /// never with the lengths a head claims.
+    bytes: Vec<u8>,
 }
 
 impl Restorer {
@@ -150,7 +170,8 @@ impl Restorer {
     pub fn new(store: MemoryStore) -> Self {
         Self {
             store,
-            heads: HashMap::new(),
+            waiting: HashMap::new(),
+            partial_heads: Default::default(),
             tails: HashMap::new(),
             written: 0,
         }
@@ -158,44 +179,104 @@ impl Restorer {
 
     /// Takes the entry `chunk` stored under `key`.
     pub fn add(&mut self, key: Digest, chunk: Chunk) -> Result<(), RestoreError> {
-        let previous = match chunk[0] {
+        match chunk[0] {
             HEAD => {
                 let (key_len, value_len, count) = head_lengths(&chunk);
+                let bytes = &chunk[HEAD_BYTES..];
                 if count == 1 {
                     // One chunk holds the key and the value (`chunk_count`).
-                    let (record, rest) = chunk[HEAD_BYTES..].split_at(key_len);
+                    let (record, rest) = bytes.split_at(key_len);
                     let (value, padding) = rest.split_at(value_len);
-                    return self.put(key, record, value, padding);
+                    self.check(key, record)?;
+                    return self.write(key, record, value, padding);
                 }
-                self.heads.insert(key, chunk)
+                if key_len <= bytes.len() {
+                    // The head holds the whole key: a record given twice is refused now,
+                    // whether or not its first copy is complete yet.
+                    self.check(key, &bytes[..key_len])?;
+                }
+                if !self.partial_heads.insert(key) {
+                    return Err(RestoreError::DuplicateEntry(key));
+                }
+                self.advance(Partial {
+                    stored_at: key,
+                    key_len,
+                    value_len,
+                    count,
+                    next: 1,
+                    bytes: bytes.to_vec(),
+                })
             }
-            TAIL => self.tails.insert(key, chunk),
-            _ => return Err(RestoreError::UnknownChunk(key)),
-        };
-        if previous.is_some() {
-            return Err(RestoreError::DuplicateEntry(key));
+            TAIL => match self.waiting.remove(&key) {
+                Some(mut partial) => {
+                    partial.bytes.extend_from_slice(&chunk[TAIL_BYTES..]);
+                    partial.next += 1;
+                    self.advance(partial)
+                }
+                None => match self.tails.insert(key, chunk) {
+                    Some(_) => Err(RestoreError::DuplicateEntry(key)),
+                    None => Ok(()),
+                },
+            },
+            _ => Err(RestoreError::UnknownChunk(key)),
+        }
+    }
+
+    /// Adds to `partial` the chunks that came early, then writes it if it is complete or
+    /// leaves it waiting for its next chunk.
+    fn advance(&mut self, mut partial: Partial) -> Result<(), RestoreError> {
+        while partial.next < partial.count {
+            let next = tail_key(&partial.stored_at, partial.next);
+            match self.tails.remove(&next) {
+                Some(tail) => {
+                    partial.bytes.extend_from_slice(&tail[TAIL_BYTES..]);
+                    partial.next += 1;
+                }
+                None => {
+                    // Only another copy of this head waits for one of its chunks.
+                    if self.waiting.contains_key(&next) {
+                        return Err(RestoreError::DuplicateEntry(partial.stored_at));
+                    }
+                    self.waiting.insert(next, partial);
+                    return Ok(());
+                }
+            }
+        }
+        self.partial_heads.remove(&partial.stored_at);
+        // The chunks hold at least the lengths they were counted from (`chunk_count`).
+        let (key, rest) = partial.bytes.split_at(partial.key_len);
+        let (value, padding) = rest.split_at(partial.value_len);
+        if partial.key_len > CHUNK_BYTES - HEAD_BYTES {
+            // Not checked when the head came: the key runs past it.
+            self.check(partial.stored_at, key)?;
+        }
+        self.write(partial.stored_at, key, value, padding)
+    }
+
+    /// Checks that the record under `key`, read from the head stored at `stored_at`, belongs
+    /// there and was not written already.
+    fn check(&self, stored_at: Digest, key: &[u8]) -> Result<(), RestoreError> {
+        if record_key(key) != stored_at {
+            return Err(RestoreError::MisplacedHead(stored_at));
+        }
+        // The head's key names the record, so a record given twice is its head given twice.
+        if self.store.contains(key) {
+            return Err(RestoreError::DuplicateEntry(stored_at));
         }
         Ok(())
     }
 
-    /// Checks the record `key = value` read from the head stored at `stored_at` (with
-    /// `padding` after its end) and writes it.
-    fn put(
+    /// Writes the record `key = value` read from the head stored at `stored_at` (with
+    /// `padding` after its end), once [`Restorer::check`] passed.
+    fn write(
         &mut self,
         stored_at: Digest,
         key: &[u8],
         value: &[u8],
         padding: &[u8],
     ) -> Result<(), RestoreError> {
-        if record_key(key) != stored_at {
-            return Err(RestoreError::MisplacedHead(stored_at));
-        }
         if padding.iter().any(|byte| *byte != 0) {
             return Err(RestoreError::Padding(stored_at));
-        }
-        // The head's key names the record, so a record given twice is its head given twice.
-        if self.store.contains(key) {
-            return Err(RestoreError::DuplicateEntry(stored_at));
         }
         self.store.put(key, value.to_vec());
         self.written = self.written.saturating_add(1);
@@ -205,35 +286,30 @@ impl Restorer {
         Ok(())
     }
 
+    /// Chunks held back, waiting for the rest of their record (tests: the restore's memory).
+    #[cfg(test)]
+    fn held_chunks(&self) -> usize {
+        self.waiting
+            .values()
+            .map(|partial| partial.next as usize)
+            .sum::<usize>()
+            + self.tails.len()
+    }
+
     /// The state, once every entry was given.
-    pub fn finish(mut self) -> Result<MemoryStore, RestoreError> {
-        let mut used = 0usize;
-        let heads = std::mem::take(&mut self.heads);
-        for (stored_at, head) in heads {
-            let (key_len, value_len, count) = head_lengths(&head);
-            // A damaged length cannot make this allocate more than the tails there are: the
-            // walk below stops at the first missing one.
-            let chunks = (count as usize).min(self.tails.len() + 1);
-            let mut bytes = Vec::with_capacity(chunks * CHUNK_BYTES);
-            bytes.extend_from_slice(&head[HEAD_BYTES..]);
-            for index in 1..count {
-                let tail = self.tails.get(&tail_key(&stored_at, index)).ok_or(
-                    RestoreError::MissingChunk {
-                        head: stored_at,
-                        index,
-                    },
-                )?;
-                bytes.extend_from_slice(&tail[TAIL_BYTES..]);
-                used += 1;
-            }
-            let (key, rest) = bytes.split_at(key_len);
-            let (value, padding) = rest.split_at(value_len);
-            self.put(stored_at, key, value, padding)?;
+    pub fn finish(self) -> Result<MemoryStore, RestoreError> {
+        if let Some(partial) = self
+            .waiting
+            .values()
+            .min_by_key(|partial| partial.stored_at)
+        {
+            return Err(RestoreError::MissingChunk {
+                head: partial.stored_at,
+                index: partial.next,
+            });
         }
-        if used != self.tails.len() {
-            return Err(RestoreError::StrayChunks(
-                self.tails.len().saturating_sub(used),
-            ));
+        if !self.tails.is_empty() {
+            return Err(RestoreError::StrayChunks(self.tails.len()));
         }
         Ok(self.store)
     }
@@ -394,6 +470,8 @@ pub fn entries(store: &MemoryStore) -> Vec<(Digest, Chunk)> {
 
 #[cfg(test)]
 mod red_team;
+#[cfg(test)]
+mod red_team_disk;
 
 #[cfg(test)]
 mod tests {

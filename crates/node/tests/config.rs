@@ -750,3 +750,60 @@ fn a_bad_checkpoint_setting_is_refused() {
         "{error}"
     );
 }
+
+/// The state and pruning keys at the edges of what TOML can say (negative, fractional, text,
+/// the largest integer, the bounds plus and minus one) are refused by a message that names the
+/// key; none loads silently to something else.
+#[test]
+fn state_and_pruning_values_at_the_edges_are_refused_by_name() {
+    for (extra, key) in [
+        ("retained_blocks = -1", "retained_blocks"),
+        ("retained_blocks = 0", "retained_blocks"),
+        ("retained_blocks = 19", "retained_blocks"),
+        ("retained_blocks = 1.5", "retained_blocks"),
+        ("retained_blocks = \"7200\"", "retained_blocks"),
+        ("state_cache_mib = -8", "state_cache_mib"),
+        ("state_cache_mib = 0", "state_cache_mib"),
+        ("state_cache_mib = 9223372036854775807", "state_cache_mib"),
+        ("state_cache_mib = 64.0", "state_cache_mib"),
+        (
+            "state_cache_mib = 64\nstate_write_batch = -1",
+            "state_write_batch",
+        ),
+        (
+            "state_cache_mib = 64\nstate_write_batch = 9223372036854775807",
+            "state_write_batch",
+        ),
+        ("state_write_batch = 0", "state_write_batch"),
+    ] {
+        let files = Files::new(&key.replace('_', "-"), extra);
+        match files.load() {
+            Err(RunError::Config(message)) => {
+                // A value of the wrong type is named by its line, which holds the key.
+                let text = std::fs::read_to_string(files.0.join("node.toml")).unwrap();
+                let line = text
+                    .lines()
+                    .position(|line| line.starts_with(key))
+                    .map(|at| format!("line {}:", at + 1))
+                    .unwrap();
+                assert!(
+                    message.contains(key) || message.starts_with(&line),
+                    "{extra}: {message}"
+                );
+            }
+            other => panic!("{extra}: expected a configuration error naming {key}, got {other:?}"),
+        }
+    }
+}
+
+/// The largest retention TOML can say loads as that many blocks (never pruned): it must not
+/// wrap into a small retention.
+#[test]
+fn the_largest_retention_loads_as_itself() {
+    let files = Files::new("largest-retention", "retained_blocks = 9223372036854775807");
+    match files.load() {
+        Ok(config) => assert_eq!(config.retained_blocks as u64, i64::MAX as u64),
+        Err(RunError::Config(message)) => assert!(message.contains("retained_blocks"), "{message}"),
+        Err(other) => panic!("{other:?}"),
+    }
+}
