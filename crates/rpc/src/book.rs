@@ -12,7 +12,8 @@
 //! registered payment method has its own list of the offers that accept it, in the same order.
 //! A query filtered by any of side, asset, currency, method and price range is therefore a
 //! range of one such list per bucket, and its offset is skipped without looking at the offers
-//! it skips; only the amount and maker filters look at each candidate.
+//! it skips; only the amount filter looks at each candidate. A query for one maker reads only
+//! that maker's offers (the book keeps each maker's, with where each is) and sorts them.
 //!
 //! Order: sell offers before buy offers, then by asset id, then by currency code, then the best
 //! price for a taker first (lowest for sell offers, highest for buy offers), then oldest first.
@@ -505,65 +506,86 @@ impl OfferBook {
         let mut skip = query.offset.unwrap_or(0) as usize;
         let limit = query.limit.unwrap_or(MAX_PAGE).min(MAX_PAGE) as usize;
         let params = market::params::load(store);
-        let mut views = Vec::with_capacity(limit.min(64));
-        for (key, bucket) in &self.buckets {
-            if views.len() == limit {
-                break;
-            }
-            if !in_bucket(&filter, key) {
-                continue;
-            }
-            let list = match filter.method {
-                None => &bucket.entries,
-                Some(index) => match bucket.by_method.get(&index) {
-                    Some(list) => list,
-                    None => continue,
-                },
-            };
-            let range = bucket.price_range(list, filter.min_price, filter.max_price);
-            let wanted = limit - views.len();
-            let found: Vec<Arc<Entry>> = if filter.amount.is_none() && maker.is_none() {
-                // Every candidate matches: skip without looking.
-                let count = range.len();
-                if skip >= count {
-                    skip -= count;
+        let mut found: Vec<Arc<Entry>> = Vec::with_capacity(limit.min(64));
+        if let Some(maker) = maker {
+            // Only the maker's own offers, in the book's order: the cost follows them, not
+            // the book.
+            let mut own: Vec<(BucketKey, Rank, Arc<Entry>)> = self
+                .offers_of(*maker.as_bytes())
+                .filter(|place| in_bucket(&filter, &place.key))
+                .filter_map(|place| {
+                    let bucket = self.buckets.get(&place.key)?;
+                    let at = find(&bucket.entries, place.rank).ok()?;
+                    Some((place.key, place.rank, bucket.entries[at].clone()))
+                })
+                .filter(|(_, _, entry)| filter.matches(&entry.offer))
+                .collect();
+            own.sort_unstable_by_key(|(key, rank, _)| (*key, *rank));
+            found.extend(
+                own.into_iter()
+                    .skip(skip)
+                    .take(limit)
+                    .map(|(_, _, entry)| entry),
+            );
+        } else {
+            for (key, bucket) in &self.buckets {
+                if found.len() == limit {
+                    break;
+                }
+                if !in_bucket(&filter, key) {
                     continue;
                 }
-                let start = range.start + skip;
-                skip = 0;
-                (start..range.end.min(start + wanted))
-                    .map(|i| list[i].clone())
-                    .collect()
-            } else {
-                let candidates = list.clone().slice(range);
-                let mut matching = candidates.iter().filter(|entry| {
-                    filter.matches(&entry.offer) && maker.is_none_or(|m| entry.offer.maker == m)
-                });
-                let mut skipped = 0;
-                while skipped < skip && matching.next().is_some() {
-                    skipped += 1;
+                let list = match filter.method {
+                    None => &bucket.entries,
+                    Some(index) => match bucket.by_method.get(&index) {
+                        Some(list) => list,
+                        None => continue,
+                    },
+                };
+                let range = bucket.price_range(list, filter.min_price, filter.max_price);
+                let wanted = limit - found.len();
+                if filter.amount.is_none() {
+                    // Every candidate matches: skip without looking.
+                    let count = range.len();
+                    if skip >= count {
+                        skip -= count;
+                        continue;
+                    }
+                    let start = range.start + skip;
+                    skip = 0;
+                    found.extend((start..range.end.min(start + wanted)).map(|i| list[i].clone()));
+                } else {
+                    let candidates = list.clone().slice(range);
+                    let mut matching = candidates
+                        .iter()
+                        .filter(|entry| filter.matches(&entry.offer));
+                    let mut skipped = 0;
+                    while skipped < skip && matching.next().is_some() {
+                        skipped += 1;
+                    }
+                    skip -= skipped;
+                    if skip > 0 {
+                        continue;
+                    }
+                    found.extend(matching.take(wanted).cloned());
                 }
-                skip -= skipped;
-                if skip > 0 {
-                    continue;
-                }
-                matching.take(wanted).cloned().collect()
-            };
-            for entry in found {
-                debug_assert!(filter.matches(&entry.offer));
-                views.push(
-                    entry
-                        .view
-                        .get_or_init(|| {
-                            let view = OfferView::new(store, &params, &entry.offer);
-                            serde_json::value::to_raw_value(&view)
-                                .expect("views serialize")
-                                .into()
-                        })
-                        .clone(),
-                );
             }
         }
+        let views = found
+            .into_iter()
+            .map(|entry| {
+                debug_assert!(filter.matches(&entry.offer));
+                entry
+                    .view
+                    .get_or_init(|| {
+                        let view = OfferView::new(store, &params, &entry.offer);
+                        serde_json::value::to_raw_value(&view)
+                            .expect("views serialize")
+                            .into()
+                    })
+                    .clone()
+            })
+            .collect();
         Ok(OfferPage(views))
     }
 }

@@ -477,9 +477,12 @@ impl CreditOfferQuery {
         let lender = account_filter(self.lender.as_deref(), "lender")?;
         let sort = parse_sort(self.sort.as_deref())?;
         let limit = self.limit.unwrap_or(MAX_PAGE).min(MAX_PAGE) as usize;
-        Ok(lending::queries::credit_offers(store, asset, sort)
+        let offers = match lender {
+            Some(lender) => lending::queries::credit_offers_of(store, &lender, asset, sort),
+            None => lending::queries::credit_offers(store, asset, sort),
+        };
+        Ok(offers
             .iter()
-            .filter(|offer| lender.is_none_or(|l| offer.lender == l))
             .skip(self.offset.unwrap_or(0) as usize)
             .take(limit)
             .map(|offer| CreditOfferView::new(store, offer))

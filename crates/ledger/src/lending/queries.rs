@@ -50,12 +50,32 @@ pub fn credit_offers(
     asset: Option<AssetId>,
     sort: SortBy,
 ) -> Vec<CreditOffer> {
-    let mut found: Vec<CreditOffer> = store
+    let found = store
         .scan_prefix(&[table::CREDIT_OFFER])
         .filter_map(|(key, _)| index::id_of(&[table::CREDIT_OFFER], &key))
         .filter_map(|id| Db::credit_offer(store, id))
         .filter(|offer| asset.is_none_or(|a| offer.asset == a))
         .collect();
+    sort_credit_offers(found, sort)
+}
+
+/// `lender`'s credit offers, optionally for one asset, sorted as [`credit_offers`]: read
+/// through the lender's index, so the cost follows its own offers, not the whole book.
+pub fn credit_offers_of(
+    store: &MemoryStore,
+    lender: &AccountId,
+    asset: Option<AssetId>,
+    sort: SortBy,
+) -> Vec<CreditOffer> {
+    let found = index::ids(store, lender, Kind::CreditOffer)
+        .filter_map(|id| Db::credit_offer(store, id))
+        .filter(|offer| &offer.lender == lender)
+        .filter(|offer| asset.is_none_or(|a| offer.asset == a))
+        .collect();
+    sort_credit_offers(found, sort)
+}
+
+fn sort_credit_offers(mut found: Vec<CreditOffer>, sort: SortBy) -> Vec<CreditOffer> {
     match sort {
         SortBy::Rate => found.sort_by_key(|o| (o.rate_bps, o.id)),
         SortBy::Term => found.sort_by_key(|o| (o.term_days, o.id)),
