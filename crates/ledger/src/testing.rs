@@ -236,3 +236,29 @@ pub fn test_genesis(accounts: u64, native_balance: u128) -> Genesis {
     genesis.params = test_params();
     genesis
 }
+
+/// A small deterministic generator (splitmix64) for randomised tests: the same seed gives the
+/// same cases on every run.
+#[derive(Clone, Debug)]
+pub struct Cases(pub u64);
+
+impl Cases {
+    pub fn number(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+
+    /// A number below `bound` (0 when `bound` is 0).
+    pub fn below(&mut self, bound: u64) -> u64 {
+        self.number().checked_rem(bound).unwrap_or(0)
+    }
+
+    /// One of `items`, which must not be empty.
+    pub fn pick<T: Clone>(&mut self, items: &[T]) -> T {
+        let at = self.below(items.len() as u64) as usize;
+        items[at].clone()
+    }
+}

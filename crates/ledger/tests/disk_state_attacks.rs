@@ -7,29 +7,8 @@
 //! far larger than a page of the file, over a node-like line of blocks with forks, settles of
 //! the finalized block and detached copies.
 
-use ledger::{MemoryStore, OnDisk, Store};
+use ledger::{MemoryStore, OnDisk, Store, testing::Cases};
 use std::collections::BTreeMap;
-
-/// A small deterministic generator (splitmix64), so the cases are the same on every run.
-struct Cases(u64);
-
-impl Cases {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-
-    fn below(&mut self, bound: usize) -> usize {
-        (self.next() % bound as u64) as usize
-    }
-
-    fn pick<T: Clone>(&mut self, items: &[T]) -> T {
-        items[self.below(items.len())].clone()
-    }
-}
 
 type Model = BTreeMap<Vec<u8>, Vec<u8>>;
 
@@ -60,7 +39,7 @@ const VALUE_LENGTHS: [usize; 12] = [0, 1, 22, 23, 56, 57, 63, 64, 4_095, 4_096, 
 
 fn value(cases: &mut Cases) -> Vec<u8> {
     let len = cases.pick(&VALUE_LENGTHS);
-    let fill = cases.next() as u8;
+    let fill = cases.number() as u8;
     (0..len).map(|i| fill.wrapping_add(i as u8)).collect()
 }
 

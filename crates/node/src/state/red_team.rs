@@ -2,27 +2,7 @@
 //! against [`entries`], random damage against [`restore`], and duplicated entries.
 
 use super::*;
-
-/// A small deterministic generator (splitmix64), so the cases are the same on every run.
-struct Cases(u64);
-
-impl Cases {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-
-    fn below(&mut self, bound: u64) -> u64 {
-        self.next() % bound
-    }
-
-    fn pick<T: Copy>(&mut self, items: &[T]) -> T {
-        items[self.below(items.len() as u64) as usize]
-    }
-}
+use ledger::testing::Cases;
 
 /// Lengths at and around every boundary of the layout: an empty record, a head's payload (57),
 /// a head and one tail (120), and keys longer than a head's payload.
@@ -49,7 +29,13 @@ fn value(cases: &mut Cases) -> Vec<u8> {
     };
     // Trailing zeros in values, to look like padding.
     (0..len)
-        .map(|i| if i + 3 >= len { 0 } else { cases.next() as u8 })
+        .map(|i| {
+            if i + 3 >= len {
+                0
+            } else {
+                cases.number() as u8
+            }
+        })
         .collect()
 }
 
@@ -127,7 +113,7 @@ fn restore_never_panics_and_accepts_only_what_it_would_write() {
                     // A head's lengths set to anything.
                     let chunk = damaged.get_mut(&at).unwrap();
                     let byte = 1 + cases.below(6) as usize;
-                    chunk[byte] = cases.next() as u8;
+                    chunk[byte] = cases.number() as u8;
                 }
                 2 if damaged.len() > 1 => {
                     damaged.remove(&at);
@@ -136,7 +122,7 @@ fn restore_never_panics_and_accepts_only_what_it_would_write() {
                     let mut chunk = [0u8; CHUNK_BYTES];
                     chunk[0] = cases.below(2) as u8;
                     let mut stored_at = [0u8; 32];
-                    stored_at[..8].copy_from_slice(&cases.next().to_be_bytes());
+                    stored_at[..8].copy_from_slice(&cases.number().to_be_bytes());
                     damaged.insert(Digest(stored_at), chunk);
                 }
                 _ => {
