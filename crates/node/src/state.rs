@@ -567,6 +567,40 @@ mod tests {
         assert_eq!(record_chunks(&key, &balance).len(), 1);
     }
 
+    /// A copy of a long record's head or tail given before the record is complete is refused
+    /// by name, as is a record with a key longer than its head given twice: a restore holds a
+    /// long record back until its last chunk, so each of these is caught on its own path.
+    #[test]
+    fn a_chunk_given_twice_before_its_record_is_complete_is_refused_by_name() {
+        let mut store = MemoryStore::new();
+        store.put(b"long", vec![9; 200]);
+        let long_key = vec![3u8; 80];
+        store.put(&long_key, vec![1; 10]);
+        let head = record_key(b"long");
+        let chunks = record_chunks(b"long", &[9; 200]);
+
+        // The head twice, before any of its tails.
+        let twice = [chunks[0], chunks[0]]
+            .into_iter()
+            .chain(chunks[1..].iter().copied());
+        assert_eq!(restore(twice), Err(RestoreError::DuplicateEntry(head)));
+
+        // A tail twice, before its head.
+        let tail = chunks[2];
+        let early = [tail, tail].into_iter().chain(chunks.iter().copied());
+        assert_eq!(restore(early), Err(RestoreError::DuplicateEntry(tail.0)));
+
+        // A key longer than a head's payload: checked once its last chunk comes.
+        let long_chunks = record_chunks(&long_key, &[1; 10]);
+        assert!(long_chunks.len() > 1);
+        let again = long_chunks.iter().chain(long_chunks.iter()).copied();
+        assert_eq!(
+            restore(again),
+            Err(RestoreError::DuplicateEntry(record_key(&long_key)))
+        );
+        assert_eq!(restore(entries(&store)).unwrap(), store);
+    }
+
     #[test]
     fn a_damaged_store_is_refused_by_name() {
         let mut store = MemoryStore::new();
